@@ -1,0 +1,310 @@
+"""The finding-type catalog: the single source of truth for the 15 OpenAI finding types.
+
+Identifiers, titles, categories and severities are those of the Cloudflare CASB OpenAI
+integration, so findings map 1:1 onto it. Detectors, exports, the CLI and the docs all read
+this module; nothing else may restate an id or a severity.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Severity(StrEnum):
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+    @property
+    def rank(self) -> int:
+        """Higher is worse; used to sort and to gate (`--fail-on`)."""
+        return {"low": 1, "medium": 2, "high": 3, "critical": 4}[self.value]
+
+
+class Category(StrEnum):
+    MODEL_AND_TOOL_GOVERNANCE = "Model and tool governance"
+    PUBLISHING_AND_SHARING = "Publishing and sharing"
+    API_KEY_HYGIENE = "API key hygiene"
+    ACCESS_SECURITY = "Access security"
+    DATA_LOSS_PREVENTION = "Data Loss Prevention"
+
+
+class ResourceType(StrEnum):
+    GPT = "gpt"
+    ADMIN_API_KEY = "admin_api_key"
+    PROJECT_API_KEY = "project_api_key"
+    INVITE = "invite"
+    USER = "user"
+    CONVERSATION_FILE = "conversation_file"
+    GPT_FILE = "gpt_file"
+    PROJECT_FILE = "project_file"
+
+
+class FetchResource(StrEnum):
+    """What a scan fetches; a finding type is resolvable only if its sources were fetched."""
+
+    USERS = "users"
+    INVITES = "invites"
+    ADMIN_KEYS = "admin_keys"
+    PROJECT_KEYS = "project_keys"
+    GPTS = "gpts"
+    CONVERSATION_FILES = "conversation_files"
+    GPT_FILES = "gpt_files"
+    PROJECT_FILES = "project_files"
+
+
+@dataclass(frozen=True, slots=True)
+class FindingType:
+    """Metadata of one finding type. `key` is a stable, readable alias of the UUID."""
+
+    finding_type_id: str
+    key: str
+    title: str
+    category: Category
+    severity: Severity
+    requires_chatgpt_enterprise: bool
+    resource_type: ResourceType
+    sources: tuple[FetchResource, ...]
+    description: str
+    remediation: str
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "finding_type_id": self.finding_type_id,
+            "key": self.key,
+            "title": self.title,
+            "category": self.category.value,
+            "severity": self.severity.value,
+            "requires_chatgpt_enterprise": self.requires_chatgpt_enterprise,
+            "resource_type": self.resource_type.value,
+            "sources": [s.value for s in self.sources],
+            "description": self.description,
+            "remediation": self.remediation,
+        }
+
+
+_GPTS = (FetchResource.GPTS,)
+_KEYS_ADMIN = (FetchResource.ADMIN_KEYS,)
+_KEYS_PROJECT = (FetchResource.PROJECT_KEYS,)
+_INVITES = (FetchResource.INVITES,)
+
+CATALOG: tuple[FindingType, ...] = (
+    FindingType(
+        "5a2995f5-0cc1-4af3-9045-cdf7e6601f7b",
+        "gpt_custom_actions",
+        "OpenAI: GPT with Custom Actions enabled",
+        Category.MODEL_AND_TOOL_GOVERNANCE,
+        Severity.HIGH,
+        True,
+        ResourceType.GPT,
+        _GPTS,
+        "A custom GPT calls an external API through a Custom Action; conversation content can "
+        "leave the workspace to the action's domain.",
+        "Review the action's domain, auth type and privacy policy in the GPT editor. Remove the "
+        "action or restrict the GPT's sharing if the domain is not an approved vendor.",
+    ),
+    FindingType(
+        "d368036a-be90-49f0-b7da-5092a3f8beb4",
+        "gpt_code_interpreter",
+        "OpenAI: GPT with Code Interpreter enabled",
+        Category.MODEL_AND_TOOL_GOVERNANCE,
+        Severity.MEDIUM,
+        True,
+        ResourceType.GPT,
+        _GPTS,
+        "A custom GPT can run code on uploaded data (Code Interpreter & Data Analysis).",
+        "Disable 'Code Interpreter & Data Analysis' in the GPT's capabilities unless the GPT's "
+        "purpose needs it, and confirm the knowledge files it can process.",
+    ),
+    FindingType(
+        "3af14358-5ff2-4502-921e-7ffd9a310093",
+        "gpt_web_browsing",
+        "OpenAI: GPT with web browsing enabled",
+        Category.MODEL_AND_TOOL_GOVERNANCE,
+        Severity.MEDIUM,
+        True,
+        ResourceType.GPT,
+        _GPTS,
+        "A custom GPT can browse the web, which can pull untrusted content into conversations.",
+        "Disable 'Web Search' in the GPT's capabilities unless required; document the exception.",
+    ),
+    FindingType(
+        "c69adfa6-2362-4939-86ec-49ff34093cfd",
+        "gpt_public_store",
+        "OpenAI: GPT publicly accessible via GPT Store",
+        Category.PUBLISHING_AND_SHARING,
+        Severity.HIGH,
+        True,
+        ResourceType.GPT,
+        _GPTS,
+        "A workspace GPT is published to the GPT Store and usable by anyone.",
+        "Change the GPT's sharing to 'Only people in your workspace' (or invite-only), or set a "
+        "workspace policy that blocks publishing GPTs to the GPT Store.",
+    ),
+    FindingType(
+        "de460c9f-55c0-4131-9cdf-e4c3b84f9549",
+        "gpt_public_link",
+        "OpenAI: GPT publicly accessible via public link",
+        Category.PUBLISHING_AND_SHARING,
+        Severity.HIGH,
+        True,
+        ResourceType.GPT,
+        _GPTS,
+        "A workspace GPT is shared with 'Anyone with the link', outside the workspace.",
+        "Change the GPT's sharing to workspace-only or invite-only; rotate any secrets in its "
+        "instructions or knowledge files, since the link may have been forwarded.",
+    ),
+    FindingType(
+        "b72e971d-f5b9-4cf3-96f4-ef82bdf38453",
+        "admin_key_not_rotated",
+        "OpenAI: Admin API key not rotated",
+        Category.API_KEY_HYGIENE,
+        Severity.HIGH,
+        False,
+        ResourceType.ADMIN_API_KEY,
+        _KEYS_ADMIN,
+        "An organization Admin API key is older than the rotation threshold (key_rotation_days).",
+        "Create a new Admin API key (Settings > Organization > Admin keys), move its consumers to "
+        "it, then delete the old key. Prefer keys created with an expiry.",
+    ),
+    FindingType(
+        "2c079fe8-6188-43e1-a2e5-d0e2dd8c7686",
+        "project_key_not_rotated",
+        "OpenAI: Project API key not rotated",
+        Category.API_KEY_HYGIENE,
+        Severity.HIGH,
+        False,
+        ResourceType.PROJECT_API_KEY,
+        _KEYS_PROJECT,
+        "A project API key is older than the rotation threshold (key_rotation_days).",
+        "Create a replacement key in the project (or for its service account), deploy it, then "
+        "revoke the old key from the project's API keys page.",
+    ),
+    FindingType(
+        "49c75a36-1e64-437b-98a1-e54ec35d0a64",
+        "admin_key_unused",
+        "OpenAI: Unused admin API key",
+        Category.API_KEY_HYGIENE,
+        Severity.MEDIUM,
+        False,
+        ResourceType.ADMIN_API_KEY,
+        _KEYS_ADMIN,
+        "An Admin API key has not been used within unused_key_days (or was never used and is "
+        "older than that).",
+        "Delete the Admin API key if nothing depends on it; unused admin keys are pure exposure.",
+    ),
+    FindingType(
+        "c8fd231b-de51-43cc-8c3f-e1e57114c5f5",
+        "project_key_unused",
+        "OpenAI: Unused project API key",
+        Category.API_KEY_HYGIENE,
+        Severity.MEDIUM,
+        False,
+        ResourceType.PROJECT_API_KEY,
+        _KEYS_PROJECT,
+        "A project API key has not been used within unused_key_days (or was never used and is "
+        "older than that).",
+        "Revoke the key from the project's API keys page; recreate it when a workload needs it.",
+    ),
+    FindingType(
+        "776ceb93-fa9a-4ca0-83db-668a67c09936",
+        "high_privilege_invite",
+        "OpenAI: High-privilege invite",
+        Category.ACCESS_SECURITY,
+        Severity.HIGH,
+        False,
+        ResourceType.INVITE,
+        _INVITES,
+        "A pending invite grants the Owner role on the organization or on a project.",
+        "Confirm the invitee should become an owner; otherwise delete the invite and re-invite "
+        "with the Reader/Member role.",
+    ),
+    FindingType(
+        "20ab9ddb-fd48-46a8-9fdf-9bb9b9061f21",
+        "inactive_user",
+        "OpenAI: Inactive user",
+        Category.ACCESS_SECURITY,
+        Severity.MEDIUM,
+        False,
+        ResourceType.USER,
+        (FetchResource.USERS, FetchResource.PROJECT_KEYS),
+        "A member shows no activity (API key use, audit-log login, owned project key use) within "
+        "inactive_user_days.",
+        "Confirm with the user's manager; remove the user from the organization (and its "
+        "projects) if access is no longer needed.",
+    ),
+    FindingType(
+        "18fd5b21-8489-485e-9c93-0bd4a696e724",
+        "stale_pending_invite",
+        "OpenAI: Stale pending invite",
+        Category.ACCESS_SECURITY,
+        Severity.LOW,
+        False,
+        ResourceType.INVITE,
+        _INVITES,
+        "An invite is still pending after stale_invite_days, or its expiry has passed.",
+        "Delete the invite; send a fresh one if the person still needs access.",
+    ),
+    FindingType(
+        "9aca654d-b331-4052-a5b4-2ceecced8676",
+        "dlp_conversation_file",
+        "OpenAI: File in ChatGPT Conversation with DLP Profile match",
+        Category.DATA_LOSS_PREVENTION,
+        Severity.HIGH,
+        True,
+        ResourceType.CONVERSATION_FILE,
+        (FetchResource.CONVERSATION_FILES,),
+        "A file uploaded to or generated in a ChatGPT conversation matches a DLP profile.",
+        "Review the file with its owner; delete it through the Compliance API if it must not be "
+        "retained, and rotate any credential it contains.",
+    ),
+    FindingType(
+        "520200f5-7dcc-42c9-bc3c-423019159d45",
+        "dlp_gpt_file",
+        "OpenAI: File in ChatGPT GPT with DLP Profile match",
+        Category.DATA_LOSS_PREVENTION,
+        Severity.HIGH,
+        True,
+        ResourceType.GPT_FILE,
+        (FetchResource.GPT_FILES,),
+        "A knowledge file of a custom GPT matches a DLP profile; anyone who can use the GPT may "
+        "be able to extract it.",
+        "Remove the file from the GPT's knowledge, restrict the GPT's sharing, and rotate any "
+        "credential it contains.",
+    ),
+    FindingType(
+        "8e46ec69-e5c1-4f53-ab00-a92f2050ec33",
+        "dlp_project_file",
+        "OpenAI: File in ChatGPT Project with DLP Profile match",
+        Category.DATA_LOSS_PREVENTION,
+        Severity.HIGH,
+        False,
+        ResourceType.PROJECT_FILE,
+        (FetchResource.PROJECT_FILES,),
+        "A file attached to a ChatGPT project matches a DLP profile.",
+        "Remove the file from the project, review who the project is shared with, and rotate "
+        "any credential it contains.",
+    ),
+)
+
+BY_ID: dict[str, FindingType] = {ft.finding_type_id: ft for ft in CATALOG}
+BY_KEY: dict[str, FindingType] = {ft.key: ft for ft in CATALOG}
+
+
+def lookup(id_or_key: str) -> FindingType:
+    """Find a finding type by its UUID or its readable key; KeyError names both forms."""
+    found = BY_ID.get(id_or_key) or BY_KEY.get(id_or_key)
+    if found is None:
+        raise KeyError(f"unknown finding type {id_or_key!r}: use a FindingTypeID or a key")
+    return found
+
+
+def types_for_sources(fetched: set[FetchResource]) -> list[FindingType]:
+    """Finding types whose every source was fetched successfully in a scan.
+
+    Only these may be resolved when a finding is not seen again: a failed fetch
+    must never resolve findings that depend on it.
+    """
+    return [ft for ft in CATALOG if set(ft.sources) <= fetched]
