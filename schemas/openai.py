@@ -308,3 +308,13 @@ class Conversation(ApiModel):
                     seen.add(item["id"])
                     files.append({**item, "user_id": item.get("user_id") or data.get("user_id")})
         return {**data, "files": files}
+
+
+class ProjectServiceAccount(ApiModel):
+    """``organization.project.service_account``; ``project_id`` is added by the client."""
+
+    id: str
+    name: str | None = None
+    role: str | None = None
+    created_at: float | None = None
+    project_id: str | None = None

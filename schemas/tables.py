@@ -1,0 +1,183 @@
+"""Database tables (SQLModel). PostgreSQL in the fleet; SQLite only for the embedded demo.
+
+Credentials are stored only as Fernet tokens (``*_enc`` columns); the readable
+``*_hint`` columns hold a redacted form (prefix and last four characters), as OpenAI's
+own ``redacted_value`` does, so an operator can tell keys apart without the secret.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Index, Text, UniqueConstraint, text
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _ts(nullable: bool = True, index: bool = False) -> Any:
+    return Field(
+        default=None,
+        sa_column=Column(DateTime(timezone=True), nullable=nullable, index=index),
+    )
+
+
+class TenantHealth(StrEnum):
+    UNKNOWN = "unknown"
+    HEALTHY = "healthy"
+    CREDENTIAL_ERROR = "credential_error"
+    PERMISSION_ERROR = "permission_error"
+    NOT_FOUND = "not_found"
+    API_ERROR = "api_error"
+
+
+class ScanStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    PARTIAL = "partial"
+    FAILED = "failed"
+
+    @classmethod
+    def active(cls) -> tuple[str, str]:
+        return (cls.QUEUED.value, cls.RUNNING.value)
+
+
+class FindingStatus(StrEnum):
+    OPEN = "open"
+    RESOLVED = "resolved"
+    IGNORED = "ignored"
+
+
+class Tenant(SQLModel, table=True):
+    __tablename__ = "tenants"
+
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(max_length=64, unique=True, index=True)
+    name: str = Field(max_length=200)
+    org_id: str | None = Field(default=None, max_length=100)
+    workspace_id: str | None = Field(default=None, max_length=100)
+    admin_api_base: str = Field(default="https://api.openai.com/v1", max_length=500)
+    compliance_api_base: str = Field(default="https://api.chatgpt.com/v1", max_length=500)
+    admin_key_enc: str = Field(sa_column=Column(Text, nullable=False))
+    admin_key_hint: str = Field(default="", max_length=40)
+    compliance_key_enc: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    compliance_key_hint: str | None = Field(default=None, max_length=40)
+    thresholds: dict[str, int] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    dlp_profiles: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    schedule_seconds: int = Field(default=24 * 3600)
+    enabled: bool = Field(default=True)
+    next_scan_at: datetime | None = _ts(index=True)
+    health: str = Field(default=TenantHealth.UNKNOWN.value, max_length=32)
+    health_detail: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    health_changed_at: datetime | None = _ts()
+    last_scan_at: datetime | None = _ts()
+    conversation_watermark: float = Field(default=0.0)
+    created_at: datetime | None = _ts()
+    updated_at: datetime | None = _ts()
+
+
+class ScanRun(SQLModel, table=True):
+    __tablename__ = "scan_runs"
+    __table_args__ = (
+        Index(
+            "uq_scan_runs_one_active_per_tenant",
+            "tenant_id",
+            unique=True,
+            postgresql_where=text("status IN ('queued', 'running')"),
+            sqlite_where=text("status IN ('queued', 'running')"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="tenants.id", index=True, ondelete="CASCADE")
+    trigger: str = Field(default="schedule", max_length=32)
+    status: str = Field(default=ScanStatus.QUEUED.value, max_length=16, index=True)
+    attempt: int = Field(default=0)
+    coalesced_requests: int = Field(default=0)
+    requested_at: datetime | None = _ts()
+    started_at: datetime | None = _ts()
+    finished_at: datetime | None = _ts()
+    heartbeat_at: datetime | None = _ts()
+    parts: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    counts: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    errors: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+
+
+class Finding(SQLModel, table=True):
+    __tablename__ = "findings"
+    __table_args__ = (
+        UniqueConstraint(
+            "tenant_id", "finding_type_id", "resource_id", name="uq_findings_natural_key"
+        ),
+        Index("ix_findings_tenant_status", "tenant_id", "status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="tenants.id", ondelete="CASCADE")
+    finding_type_id: str = Field(max_length=36, index=True)
+    resource_type: str = Field(max_length=32)
+    resource_id: str = Field(max_length=300)
+    resource_name: str | None = Field(default=None, max_length=500)
+    severity: str = Field(max_length=16, index=True)
+    status: str = Field(default=FindingStatus.OPEN.value, max_length=16)
+    evidence: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    first_seen: datetime | None = _ts(nullable=False)
+    last_seen: datetime | None = _ts(nullable=False)
+    resolved_at: datetime | None = _ts()
+    reopened_count: int = Field(default=0)
+    last_scan_id: int | None = Field(default=None)
+    ignored_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    ignored_until: datetime | None = _ts()
+    suppression_id: int | None = Field(default=None)
+
+
+class DlpProfileRow(SQLModel, table=True):
+    """A custom DLP profile (predefined profiles live in code, detectors/dlp/profiles.py)."""
+
+    __tablename__ = "dlp_profiles"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200, unique=True, index=True)
+    description: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    spec: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime | None = _ts()
+    updated_at: datetime | None = _ts()
+
+
+class DlpFileCache(SQLModel, table=True):
+    """What we already know about one file: skip downloads and re-matching of unchanged files."""
+
+    __tablename__ = "dlp_file_cache"
+    __table_args__ = (UniqueConstraint("tenant_id", "file_id", name="uq_dlp_cache_file"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="tenants.id", ondelete="CASCADE")
+    file_id: str = Field(max_length=200)
+    listing_fingerprint: str | None = Field(default=None, max_length=128)
+    content_sha256: str | None = Field(default=None, max_length=64)
+    profile_version: str = Field(max_length=64)
+    outcome: str = Field(max_length=32)  # matched | clean | skipped
+    result: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    scanned_at: datetime | None = _ts()
+
+
+class Suppression(SQLModel, table=True):
+    """An ignore rule: by tenant (or all), finding type (or all) and resource glob."""
+
+    __tablename__ = "suppressions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int | None = Field(default=None, foreign_key="tenants.id", ondelete="CASCADE")
+    finding_type_id: str | None = Field(default=None, max_length=36)
+    resource_pattern: str = Field(default="*", max_length=300)
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    until: datetime | None = _ts()
+    created_by: str | None = Field(default=None, max_length=200)
+    created_at: datetime | None = _ts()

@@ -1,0 +1,34 @@
+"""Encryption of tenant credentials at rest (Fernet), and their redacted hints."""
+
+from __future__ import annotations
+
+from cryptography.fernet import Fernet, InvalidToken
+from pydantic import SecretStr
+
+from workers.settings import KEYGEN_HINT, ConfigurationError
+
+
+def encrypt_secret(fernet: Fernet, secret: SecretStr) -> str:
+    return fernet.encrypt(secret.get_secret_value().encode()).decode("ascii")
+
+
+def decrypt_secret(fernet: Fernet, token: str) -> SecretStr:
+    try:
+        return SecretStr(fernet.decrypt(token.encode("ascii")).decode())
+    except InvalidToken:
+        raise ConfigurationError(
+            "a stored tenant credential cannot be decrypted with CASB_SECRET_KEY "
+            f"(the key changed?): restore the old key, or re-enter the tenant's keys; {KEYGEN_HINT}"
+        ) from None
+
+
+def redact_key(secret: SecretStr) -> str:
+    """``sk-admin…ab12``: enough to tell keys apart, never enough to use one."""
+    value = secret.get_secret_value()
+    prefix = ""
+    for candidate in ("sk-admin-", "sk-proj-", "sk-svcacct-", "sk-"):
+        if value.startswith(candidate):
+            prefix = candidate.rstrip("-")
+            break
+    tail = value[-4:] if len(value) >= 16 else ""
+    return f"{prefix}…{tail}" if prefix or tail else "…"

@@ -1,0 +1,429 @@
+"""The tenant registry: validation, encrypted credentials, create/update/remove/import.
+
+Validation happens entirely before anything is written, and each command runs in one
+transaction, so bad input (a duplicate slug, an unreadable key file, a bad URL, an
+unknown DLP profile) leaves the database exactly as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tomllib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from cryptography.fernet import Fernet
+from pydantic import SecretStr
+from sqlmodel import Session, select
+
+from schemas.findings import Thresholds
+from schemas.tables import Tenant, utcnow
+from store.crypto import decrypt_secret, encrypt_secret, redact_key
+from workers.errors import UserError
+
+DEFAULT_ADMIN_API_BASE = "https://api.openai.com/v1"
+DEFAULT_COMPLIANCE_API_BASE = "https://api.chatgpt.com/v1"
+SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+THRESHOLD_NAMES = tuple(Thresholds.model_fields)
+
+
+class TenantInputError(UserError, ValueError):
+    """Bad tenant input; the message is one line an operator can act on."""
+
+
+@dataclass(frozen=True)
+class KeySource:
+    """Where a credential comes from: an environment variable or a file, never argv."""
+
+    env: str | None = None
+    file: str | None = None
+
+    def describe(self) -> str:
+        return f"environment variable {self.env}" if self.env else f"file {self.file}"
+
+    def read(self, label: str) -> SecretStr:
+        if self.env:
+            value = os.environ.get(self.env)
+            if value is None:
+                raise TenantInputError(f"{label}: environment variable {self.env} is not set")
+        elif self.file:
+            try:
+                value = Path(self.file).expanduser().read_text(encoding="utf-8")
+            except OSError as exc:
+                raise TenantInputError(
+                    f"{label}: cannot read key file {self.file}: {exc.strerror or exc}"
+                ) from None
+            except UnicodeDecodeError:
+                raise TenantInputError(f"{label}: key file {self.file} is not text") from None
+        else:
+            raise TenantInputError(f"{label}: give an environment variable or a file")
+        value = value.strip()
+        if not value:
+            raise TenantInputError(f"{label}: the {self.describe()} is empty")
+        if any(ch.isspace() for ch in value) or len(value) > 400:
+            raise TenantInputError(f"{label}: the {self.describe()} does not hold a single key")
+        return SecretStr(value)
+
+
+@dataclass
+class TenantInput:
+    """Everything `tenant add`/`import` may set. Keys are sources, read at validation."""
+
+    slug: str
+    name: str | None = None
+    org_id: str | None = None
+    workspace_id: str | None = None
+    admin_key: KeySource | None = None
+    compliance_key: KeySource | None = None
+    admin_api_base: str | None = None
+    compliance_api_base: str | None = None
+    dlp_profiles: Sequence[str] | None = None
+    thresholds: dict[str, int] | None = None
+    schedule: str | None = None
+    enabled: bool | None = None
+
+
+def parse_schedule(text: str) -> int:
+    """``24h``, ``30m``, ``2d``, ``3600`` (seconds) -> seconds; at least 5 minutes."""
+    match = re.fullmatch(r"\s*(\d+)\s*([smhd]?)\s*", text or "")
+    if not match:
+        raise TenantInputError(f"bad schedule {text!r}: use a duration like 30m, 6h, 24h or 2d")
+    seconds = int(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
+    if seconds < 300:
+        raise TenantInputError(f"schedule {text!r} is too frequent: the minimum is 5m")
+    return seconds
+
+
+def format_schedule(seconds: int) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def parse_threshold_pairs(pairs: Iterable[str]) -> dict[str, int]:
+    result: dict[str, int] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep:
+            raise TenantInputError(
+                f"bad threshold {pair!r}: use NAME=DAYS, e.g. unused_key_days=45"
+            )
+        try:
+            result[name.strip()] = int(value)
+        except ValueError:
+            raise TenantInputError(f"bad threshold {pair!r}: DAYS must be a whole number") from None
+    return result
+
+
+def validate_thresholds(values: dict[str, Any]) -> dict[str, int]:
+    unknown = sorted(set(values) - set(THRESHOLD_NAMES))
+    if unknown:
+        raise TenantInputError(
+            f"unknown threshold {', '.join(unknown)}: known are {', '.join(THRESHOLD_NAMES)}"
+        )
+    try:
+        Thresholds(**values)
+    except ValueError:
+        raise TenantInputError("thresholds must be whole days between 1 and 3650") from None
+    return {k: int(v) for k, v in values.items()}
+
+
+def validate_url(label: str, url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise TenantInputError(f"bad {label} {url!r}: use an http(s) URL such as {_default(label)}")
+    return url.rstrip("/")
+
+
+def _default(label: str) -> str:
+    return DEFAULT_COMPLIANCE_API_BASE if "compliance" in label else DEFAULT_ADMIN_API_BASE
+
+
+def known_profile_names(session: Session) -> set[str]:
+    """Predefined DLP profiles (in code) plus custom ones (in the database)."""
+    from schemas.tables import DlpProfileRow
+
+    names = set(predefined_profile_names())
+    names.update(session.exec(select(DlpProfileRow.name)).all())
+    return names
+
+
+def predefined_profile_names() -> list[str]:
+    try:
+        from detectors.dlp.profiles import PREDEFINED_PROFILES
+    except ImportError:  # the DLP package is optional at import time for the registry
+        return []
+    return list(PREDEFINED_PROFILES)
+
+
+def validate_profiles(session: Session, names: Sequence[str]) -> list[str]:
+    known = known_profile_names(session)
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        listed = "; ".join(sorted(known)) or "none"
+        raise TenantInputError(
+            f"unknown DLP profile {', '.join(map(repr, unknown))}: known profiles are {listed} "
+            "(add custom ones with `casb dlp profile add`)"
+        )
+    return list(dict.fromkeys(names))
+
+
+def get_tenant(session: Session, slug_or_id: str | int) -> Tenant:
+    tenant = find_tenant(session, slug_or_id)
+    if tenant is None:
+        raise TenantInputError(f"unknown tenant {slug_or_id!r}: see `casb tenant list`")
+    return tenant
+
+
+def find_tenant(session: Session, slug_or_id: str | int) -> Tenant | None:
+    if isinstance(slug_or_id, int) or str(slug_or_id).isdigit():
+        found = session.get(Tenant, int(slug_or_id))
+        if found is not None:
+            return found
+    return session.exec(select(Tenant).where(Tenant.slug == str(slug_or_id))).first()
+
+
+def list_tenants(session: Session) -> list[Tenant]:
+    return list(session.exec(select(Tenant).order_by(Tenant.slug)).all())
+
+
+def _apply(session: Session, tenant: Tenant, data: TenantInput, fernet: Fernet) -> None:
+    """Validate `data` and set it on `tenant` (not yet flushed); raises TenantInputError."""
+    if data.name is not None:
+        if not data.name.strip():
+            raise TenantInputError("the tenant name must not be empty")
+        tenant.name = data.name.strip()
+    if data.org_id is not None:
+        tenant.org_id = data.org_id.strip() or None
+    if data.workspace_id is not None:
+        tenant.workspace_id = data.workspace_id.strip() or None
+    if data.admin_api_base is not None:
+        tenant.admin_api_base = validate_url("admin API base", data.admin_api_base)
+    if data.compliance_api_base is not None:
+        tenant.compliance_api_base = validate_url("compliance API base", data.compliance_api_base)
+    if data.admin_key is not None:
+        secret = data.admin_key.read("admin key")
+        tenant.admin_key_enc = encrypt_secret(fernet, secret)
+        tenant.admin_key_hint = redact_key(secret)
+    if data.compliance_key is not None:
+        secret = data.compliance_key.read("compliance key")
+        tenant.compliance_key_enc = encrypt_secret(fernet, secret)
+        tenant.compliance_key_hint = redact_key(secret)
+    if data.dlp_profiles is not None:
+        tenant.dlp_profiles = validate_profiles(session, data.dlp_profiles)
+    if data.thresholds is not None:
+        tenant.thresholds = {**tenant.thresholds, **validate_thresholds(data.thresholds)}
+    if data.schedule is not None:
+        tenant.schedule_seconds = parse_schedule(data.schedule)
+    if data.enabled is not None:
+        tenant.enabled = data.enabled
+
+
+def add_tenant(session: Session, data: TenantInput, fernet: Fernet) -> Tenant:
+    if not SLUG_RE.match(data.slug or ""):
+        raise TenantInputError(
+            f"bad slug {data.slug!r}: use 1-63 lower-case letters, digits and dashes"
+        )
+    if find_tenant(session, data.slug) is not None:
+        raise TenantInputError(f"tenant {data.slug!r} already exists: use `casb tenant update`")
+    if data.admin_key is None:
+        raise TenantInputError(
+            f"tenant {data.slug!r}: an admin key is required (--admin-key-env or --admin-key-file)"
+        )
+    now = utcnow()
+    tenant = Tenant(
+        slug=data.slug,
+        name=data.name or data.slug,
+        admin_key_enc="",
+        created_at=now,
+        updated_at=now,
+        next_scan_at=now,
+        thresholds={},
+        dlp_profiles=[],
+    )
+    _apply(session, tenant, data, fernet)
+    if data.compliance_key is None:
+        # The compliance key defaults to the admin key (Cloudflare's one-key setup).
+        tenant.compliance_key_enc = None
+        tenant.compliance_key_hint = None
+    session.add(tenant)
+    session.flush()
+    return tenant
+
+
+def update_tenant(session: Session, data: TenantInput, fernet: Fernet) -> Tenant:
+    tenant = get_tenant(session, data.slug)
+    _apply(session, tenant, data, fernet)
+    tenant.updated_at = utcnow()
+    session.add(tenant)
+    session.flush()
+    return tenant
+
+
+def remove_tenant(session: Session, slug: str) -> None:
+    tenant = get_tenant(session, slug)
+    session.delete(tenant)
+    session.flush()
+
+
+def schedule_now(tenant: Tenant) -> None:
+    tenant.next_scan_at = utcnow() - timedelta(seconds=1)
+
+
+@dataclass(frozen=True)
+class TenantKeys:
+    """Decrypted credentials, held only inside the worker that calls the API."""
+
+    admin_key: SecretStr
+    compliance_key: SecretStr
+
+    def __repr__(self) -> str:
+        return "TenantKeys(<redacted>)"
+
+
+def decrypt_keys(tenant: Tenant, fernet: Fernet) -> TenantKeys:
+    admin = decrypt_secret(fernet, tenant.admin_key_enc)
+    compliance = (
+        decrypt_secret(fernet, tenant.compliance_key_enc) if tenant.compliance_key_enc else admin
+    )
+    return TenantKeys(admin_key=admin, compliance_key=compliance)
+
+
+def effective_thresholds(tenant: Tenant) -> Thresholds:
+    return Thresholds(**tenant.thresholds)
+
+
+def tenant_summary(tenant: Tenant) -> dict[str, Any]:
+    """A JSON-safe view of a tenant; never the keys, only their redacted hints."""
+
+    def iso(value: datetime | None) -> str | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value.isoformat().replace("+00:00", "Z")
+
+    return {
+        "id": tenant.id,
+        "slug": tenant.slug,
+        "name": tenant.name,
+        "org_id": tenant.org_id,
+        "workspace_id": tenant.workspace_id,
+        "admin_api_base": tenant.admin_api_base,
+        "compliance_api_base": tenant.compliance_api_base,
+        "admin_key": tenant.admin_key_hint,
+        "compliance_key": tenant.compliance_key_hint or "(same as admin key)",
+        "thresholds": effective_thresholds(tenant).model_dump(),
+        "dlp_profiles": list(tenant.dlp_profiles),
+        "schedule": format_schedule(tenant.schedule_seconds),
+        "enabled": tenant.enabled,
+        "health": tenant.health,
+        "health_detail": tenant.health_detail,
+        "next_scan_at": iso(tenant.next_scan_at),
+        "last_scan_at": iso(tenant.last_scan_at),
+    }
+
+
+# --------------------------------------------------------------------------- import
+
+
+def load_import_file(path: str) -> list[TenantInput]:
+    """Read many tenants from TOML (``[[tenants]]``) or JSON (a list, or {"tenants": [...]})."""
+    file = Path(path)
+    try:
+        raw = file.read_bytes()
+    except OSError as exc:
+        raise TenantInputError(f"cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        if file.suffix.lower() == ".toml":
+            doc: Any = tomllib.loads(raw.decode("utf-8"))
+        else:
+            doc = json.loads(raw)
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise TenantInputError(
+            f"{path} is not valid {file.suffix.lstrip('.') or 'JSON'}: {exc}"
+        ) from None
+    items = doc.get("tenants") if isinstance(doc, dict) else doc
+    if not isinstance(items, list) or not items:
+        raise TenantInputError(f"{path}: expected a non-empty list of tenants (key 'tenants')")
+    return [_import_item(path, i, item) for i, item in enumerate(items, start=1)]
+
+
+_IMPORT_FIELDS = {
+    "slug", "name", "org_id", "workspace_id", "admin_key_env", "admin_key_file",
+    "compliance_key_env", "compliance_key_file", "admin_api_base", "compliance_api_base",
+    "dlp_profiles", "thresholds", "schedule", "enabled",
+}  # fmt: skip
+
+
+def _import_item(path: str, index: int, item: Any) -> TenantInput:
+    where = f"{path}: tenant #{index}"
+    if not isinstance(item, dict):
+        raise TenantInputError(f"{where}: expected a table/object")
+    inline = [k for k in ("admin_key", "compliance_key", "api_key", "key") if k in item]
+    if inline:
+        raise TenantInputError(
+            f"{where}: inline keys ({', '.join(inline)}) are refused; "
+            "use admin_key_env / admin_key_file"
+        )
+    unknown = sorted(set(item) - _IMPORT_FIELDS)
+    if unknown:
+        raise TenantInputError(f"{where}: unknown field(s) {', '.join(unknown)}")
+    if "slug" not in item:
+        raise TenantInputError(f"{where}: missing 'slug'")
+    try:
+        return TenantInput(
+            slug=str(item["slug"]),
+            name=item.get("name"),
+            org_id=item.get("org_id"),
+            workspace_id=item.get("workspace_id"),
+            admin_key=_source(item, "admin_key", where),
+            compliance_key=_source(item, "compliance_key", where),
+            admin_api_base=item.get("admin_api_base"),
+            compliance_api_base=item.get("compliance_api_base"),
+            dlp_profiles=list(item["dlp_profiles"]) if "dlp_profiles" in item else None,
+            thresholds=dict(item["thresholds"]) if "thresholds" in item else None,
+            schedule=item.get("schedule"),
+            enabled=item.get("enabled"),
+        )
+    except (TypeError, ValueError) as exc:
+        raise TenantInputError(f"{where}: {exc}") from None
+
+
+def _source(item: dict[str, Any], name: str, where: str) -> KeySource | None:
+    env, file = item.get(f"{name}_env"), item.get(f"{name}_file")
+    if env and file:
+        raise TenantInputError(f"{where}: give {name}_env or {name}_file, not both")
+    if env or file:
+        return KeySource(env=env, file=file)
+    return None
+
+
+def import_tenants(
+    session: Session, items: Sequence[TenantInput], fernet: Fernet, *, update: bool = False
+) -> tuple[list[str], list[str]]:
+    """Create (or, with update=True, update) all tenants, or none: (created, updated)."""
+    slugs = [i.slug for i in items]
+    duplicates = sorted({s for s in slugs if slugs.count(s) > 1})
+    if duplicates:
+        raise TenantInputError(f"the import file repeats slug(s) {', '.join(duplicates)}")
+    created: list[str] = []
+    updated: list[str] = []
+    for item in items:
+        try:
+            if update and find_tenant(session, item.slug) is not None:
+                update_tenant(session, item, fernet)
+                updated.append(item.slug)
+            else:
+                add_tenant(session, item, fernet)
+                created.append(item.slug)
+        except TenantInputError as exc:
+            raise TenantInputError(f"tenant {item.slug!r}: {exc}") from None
+    return created, updated

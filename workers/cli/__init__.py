@@ -1,0 +1,44 @@
+"""The `casb` command line. Each sub-command group lives in its own module."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from workers.cli.common import EXIT_USAGE, err_console
+from workers.errors import UserError
+
+app = typer.Typer(
+    name="casb",
+    help="openai-casb: scan many OpenAI organizations and ChatGPT Enterprise workspaces.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def _register() -> None:
+    from workers.cli import admin, tenants
+
+    admin.register(app)
+    tenants.register(app)
+    for optional in ("scans", "findings", "dlp", "demo", "simulator", "ops"):
+        try:
+            module = __import__(f"workers.cli.{optional}", fromlist=["register"])
+        except ModuleNotFoundError as exc:
+            if exc.name != f"workers.cli.{optional}":
+                raise
+            continue
+        module.register(app)
+
+
+_register()
+
+
+def main() -> None:
+    try:
+        app()
+    except UserError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(EXIT_USAGE)

@@ -1,0 +1,75 @@
+"""Process settings, read from the environment (prefix ``CASB_``) by pydantic-settings.
+
+Defaults work on a laptop: local PostgreSQL/Redis URLs for the fleet, and the embedded
+demo falls back to SQLite plus in-process execution when nothing is configured.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from cryptography.fernet import Fernet
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from workers.errors import UserError
+
+
+class ConfigurationError(UserError):
+    """A setting is missing or malformed. The message is one line that says what to do."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CASB_", env_file=None, extra="ignore")
+
+    database_url: str = "postgresql+psycopg://postgres@127.0.0.1:5432/casb"
+    broker_url: str = "redis://127.0.0.1:6379/0"
+    result_backend: str = "redis://127.0.0.1:6379/1"
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis for rate budgets, snapshots and locks; defaults to the broker URL.",
+    )
+    secret_key: SecretStr | None = None
+    log_format: Literal["json", "console"] = "console"
+    log_level: str = "INFO"
+
+    snapshot_ttl_seconds: int = 6 * 3600
+    dispatch_batch_size: int = 200
+    max_file_bytes: int = 100 * 1024 * 1024
+    dlp_batch_size: int = 25
+    scan_stale_after_seconds: int = 3 * 3600
+    max_concurrent_scans_per_tenant: int = 1
+    metrics_port: int = 9808
+
+    @property
+    def effective_redis_url(self) -> str:
+        return self.redis_url or self.broker_url
+
+    def fernet(self) -> Fernet:
+        """The Fernet that encrypts tenant credentials; a clear error if the key is unusable."""
+        return make_fernet(self.secret_key)
+
+
+KEYGEN_HINT = "generate one with `casb keygen` and export it as CASB_SECRET_KEY"
+
+
+def make_fernet(secret_key: SecretStr | None) -> Fernet:
+    if secret_key is None or not secret_key.get_secret_value().strip():
+        raise ConfigurationError(f"CASB_SECRET_KEY is not set: {KEYGEN_HINT}")
+    try:
+        return Fernet(secret_key.get_secret_value().strip().encode())
+    except (ValueError, TypeError):
+        raise ConfigurationError(
+            f"CASB_SECRET_KEY is not a valid Fernet key (32 url-safe base64 bytes): {KEYGEN_HINT}"
+        ) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+def reset_settings_cache() -> None:
+    """For tests and the demo, which change the environment at run time."""
+    get_settings.cache_clear()
