@@ -1,0 +1,94 @@
+"""What a connector needs to reach one tenant, and how patiently it should try.
+
+``TenantAccess`` is built inside the worker from the decrypted tenant row and lives only for
+the duration of the connector call; the keys are ``SecretStr`` so that its repr, str, and any
+accidental log line show ``**********`` instead of the key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel, ConfigDict, SecretStr, field_validator
+
+DEFAULT_ADMIN_API_BASE = "https://api.openai.com/v1"
+DEFAULT_COMPLIANCE_API_BASE = "https://api.chatgpt.com/v1"
+
+
+class TenantAccess(BaseModel):
+    """Endpoints and credentials of one tenant (immutable; keys never rendered)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    tenant_key: str
+    """Slug or id: names the tenant in rate budgets, logs, metrics and error hints."""
+    org_id: str | None = None
+    workspace_id: str | None = None
+    admin_api_base: str = DEFAULT_ADMIN_API_BASE
+    admin_key: SecretStr | None = None
+    compliance_api_base: str = DEFAULT_COMPLIANCE_API_BASE
+    compliance_key: SecretStr | None = None
+
+    @field_validator("admin_api_base", "compliance_api_base")
+    @classmethod
+    def _base(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("API base URL must start with http:// or https://")
+        return value
+
+    @field_validator("tenant_key")
+    @classmethod
+    def _tenant_key(cls, value: str) -> str:
+        if not value or not value.strip():
+            raise ValueError("tenant_key must not be empty")
+        return value.strip()
+
+
+# Largest page size each list route accepts (reference §1.1 and §2.2): Admin lists take
+# 1..100; Compliance users default 200, conversations max 500; GPTs and projects document
+# only a default of 20, so 100 is the largest value we rely on.
+DEFAULT_PAGE_LIMITS: dict[str, int] = {
+    "admin": 100,
+    "audit_logs": 100,
+    "compliance_users": 200,
+    "compliance_gpts": 100,
+    "compliance_projects": 100,
+    "compliance_conversations": 500,
+}
+
+
+@dataclass(frozen=True)
+class ClientOptions:
+    """Timeouts, retry policy and guards shared by both clients.
+
+    The defaults mirror the official SDK's policy (retry 408/409/429/5xx, honour
+    ``retry-after-ms``/``Retry-After``) with more attempts, because a scanner can afford
+    to wait a little and cannot afford to fail a whole tenant on one blip.
+    """
+
+    connect_timeout: float = 5.0
+    read_timeout: float = 60.0
+    write_timeout: float = 30.0
+    pool_timeout: float = 30.0
+    max_attempts: int = 5
+    """Total attempts per request (first try included)."""
+    retry_after_cap: float = 60.0
+    """A server-requested wait above this raises RateLimitedError so the task can defer."""
+    backoff_base: float = 0.5
+    backoff_max: float = 8.0
+    budget_max_wait: float = 30.0
+    """How long a call may block waiting for the tenant's shared rate budget."""
+    retry_malformed_json: bool = True
+    """Retry a body that is not valid JSON (a truncated response is usually transient)."""
+    page_limits: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_PAGE_LIMITS))
+    max_pages: int = 10_000
+    """Guard against a server that never stops saying ``has_more``."""
+    max_file_bytes: int = 100 * 1024 * 1024
+    download_timeout: float = 300.0
+    """Wall-clock limit for one file download (redirect + streamed body)."""
+    chunk_size: int = 64 * 1024
+    user_agent: str = "openai-casb/0.1"
+
+    def page_limit(self, name: str) -> int:
+        return self.page_limits.get(name, DEFAULT_PAGE_LIMITS.get(name, 100))

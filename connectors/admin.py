@@ -1,0 +1,257 @@
+"""Client of the OpenAI Platform Admin API (``/organization/...``), read-only.
+
+Every method is a generator over parsed models (schemas/openai.py), so a fetch task can
+stream a huge organization into its snapshot without holding it all. Each call goes through
+``connectors.http.Transport`` (shared rate budget, retries, typed errors).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from connectors.access import ClientOptions, TenantAccess
+from connectors.errors import (
+    AuthenticationError,
+    MalformedResponseError,
+    NotFoundError,
+    PermissionDeniedError,
+    UpstreamError,
+)
+from connectors.http import CallObserver, QueryParams, Transport
+from connectors.ratelimit import ADMIN, AUDIT, RateBudget
+from schemas.openai import (
+    AdminApiKey,
+    AdminUser,
+    AuditLogin,
+    Invite,
+    Project,
+    ProjectApiKey,
+    ProjectServiceAccount,
+)
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse_item(model: type[M], item: dict[str, Any], route: str) -> M:
+    """Validate one list item; a wrong shape is a malformed response, never a crash.
+
+    The pydantic error is summarised by field location only: its default text would echo
+    input values into logs and scan records.
+    """
+    try:
+        return model.model_validate(item)
+    except ValidationError as exc:
+        fields = sorted({".".join(str(p) for p in e["loc"]) or "<root>" for e in exc.errors()})
+        raise MalformedResponseError(
+            f"GET {route} returned a {model.__name__} with invalid fields: {', '.join(fields)}",
+            route=route,
+        ) from None
+
+
+@dataclass(frozen=True)
+class LoginSignal:
+    """Latest ``login.succeeded`` per user from the audit log, or why there is none.
+
+    ``available=False`` means the tenant gives no audit signal (audit logging off, key
+    without access): the inactive-user detector then falls back to its other signals.
+    """
+
+    available: bool
+    logins: dict[str, float] = field(default_factory=dict)
+    """user id -> newest ``effective_at`` (Unix seconds)."""
+    reason: str | None = None
+    events: int = 0
+
+    @property
+    def entries(self) -> list[AuditLogin]:
+        return [AuditLogin(user_id=u, effective_at=t) for u, t in sorted(self.logins.items())]
+
+
+def _seg(value: str) -> str:
+    """Quote an id for use as one path segment."""
+    return quote(value, safe="")
+
+
+class AdminClient:
+    """Read-only client of one tenant's organization through its Admin API key."""
+
+    def __init__(
+        self,
+        access: TenantAccess,
+        budget: RateBudget,
+        *,
+        http: httpx.Client | None = None,
+        options: ClientOptions | None = None,
+        observer: CallObserver | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if access.admin_key is None or not access.admin_key.get_secret_value():
+            raise AuthenticationError(
+                "no Admin API key is configured for this tenant",
+                hint=f"`casb tenant update {access.tenant_key} --admin-key-env VAR`",
+            )
+        self.access = access
+        self.options = options or ClientOptions()
+        self.transport = Transport(
+            tenant_key=access.tenant_key,
+            api="admin",
+            base_url=access.admin_api_base,
+            key=access.admin_key,
+            budget=budget,
+            http=http,
+            options=self.options,
+            observer=observer,
+            sleep=sleep,
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"AdminClient(tenant={self.access.tenant_key!r}, base={self.access.admin_api_base!r})"
+        )
+
+    def _list(
+        self,
+        model: type[M],
+        path: str,
+        route: str,
+        params: QueryParams | None = None,
+        *,
+        group: str = ADMIN,
+        limit_name: str = "admin",
+    ) -> Iterator[M]:
+        for item in self.transport.paginate(
+            path,
+            route=route,
+            group=group,
+            limit=self.options.page_limit(limit_name),
+            params=params,
+        ):
+            yield parse_item(model, item, route)
+
+    def users(self) -> Iterator[AdminUser]:
+        """``GET /organization/users``: every member of the organization."""
+        yield from self._list(AdminUser, "/organization/users", "/organization/users")
+
+    def invites(self) -> Iterator[Invite]:
+        """``GET /organization/invites``: pending, accepted and expired invites."""
+        yield from self._list(Invite, "/organization/invites", "/organization/invites")
+
+    def admin_api_keys(self) -> Iterator[AdminApiKey]:
+        """``GET /organization/admin_api_keys`` in creation order (its pages end at data[-1])."""
+        yield from self._list(
+            AdminApiKey,
+            "/organization/admin_api_keys",
+            "/organization/admin_api_keys",
+            [("order", "asc")],
+        )
+
+    def projects(self, include_archived: bool = True) -> Iterator[Project]:
+        """``GET /organization/projects``; archived ones included by default (their keys count)."""
+        params = [("include_archived", "true" if include_archived else "false")]
+        yield from self._list(Project, "/organization/projects", "/organization/projects", params)
+
+    def project_api_keys(self, project: Project | str) -> Iterator[ProjectApiKey]:
+        """``GET /organization/projects/{id}/api_keys?owner_project_access=any``.
+
+        ``any`` is required: without it the API may hide enabled keys of owners who left
+        the project. Each key is stamped with its project's id, name and archived flag.
+        """
+        if isinstance(project, str):
+            project_id, name, archived = project, None, False
+        else:
+            project_id, name = project.id, project.name
+            archived = project.status == "archived" or project.archived_at is not None
+        route = "/organization/projects/{project_id}/api_keys"
+        path = f"/organization/projects/{_seg(project_id)}/api_keys"
+        for key in self._list(ProjectApiKey, path, route, [("owner_project_access", "any")]):
+            yield key.model_copy(
+                update={
+                    "project_id": project_id,
+                    "project_name": name,
+                    "project_archived": archived,
+                }
+            )
+
+    def all_project_api_keys(self) -> Iterator[ProjectApiKey]:
+        """Keys of every project, archived ones included.
+
+        Projects are listed first (a short list) so a long key listing does not hold a
+        projects cursor open across many minutes.
+        """
+        projects = list(self.projects(include_archived=True))
+        for project in projects:
+            yield from self.project_api_keys(project)
+
+    def service_accounts(self, project_id: str) -> Iterator[ProjectServiceAccount]:
+        """``GET /organization/projects/{id}/service_accounts``.
+
+        The API answers 400 for an archived project; that yields nothing rather than
+        failing the scan (the archived project's keys still come from ``project_api_keys``).
+        """
+        route = "/organization/projects/{project_id}/service_accounts"
+        path = f"/organization/projects/{_seg(project_id)}/service_accounts"
+        try:
+            for account in self._list(ProjectServiceAccount, path, route):
+                yield account.model_copy(update={"project_id": project_id})
+        except UpstreamError as exc:
+            if exc.status != 400:
+                raise
+
+    def latest_logins(self, since: float | None = None) -> LoginSignal:
+        """Newest ``login.succeeded`` per user from ``GET /organization/audit_logs``.
+
+        A 403 or 404 (audit logging off, or a key that may not read it) degrades to
+        ``LoginSignal(available=False, reason=...)``; a 401 still raises, since the same key
+        serves every other admin route.
+        """
+        params: list[tuple[str, str | int | float]] = [("event_types[]", "login.succeeded")]
+        if since is not None:
+            params.append(("effective_at[gte]", int(since)))
+        route = "/organization/audit_logs"
+        latest: dict[str, float] = {}
+        events = 0
+        try:
+            for item in self.transport.paginate(
+                route,
+                route=route,
+                group=AUDIT,
+                limit=self.options.page_limit("audit_logs"),
+                params=params,
+            ):
+                events += 1
+                if item.get("type") not in (None, "login.succeeded"):
+                    continue
+                user_id = _login_user_id(item)
+                effective_at = item.get("effective_at")
+                if user_id is None or not isinstance(effective_at, int | float):
+                    continue
+                if effective_at > latest.get(user_id, float("-inf")):
+                    latest[user_id] = float(effective_at)
+        except (PermissionDeniedError, NotFoundError) as exc:
+            return LoginSignal(
+                available=False,
+                reason=f"{exc.kind}: {exc.message}",
+            )
+        return LoginSignal(available=True, logins=latest, events=events)
+
+
+def _login_user_id(item: dict[str, Any]) -> str | None:
+    """``actor.session.user.id`` of an audit-log entry (API-key actors are not logins)."""
+    actor = item.get("actor")
+    if not isinstance(actor, dict):
+        return None
+    session = actor.get("session")
+    if not isinstance(session, dict):
+        return None
+    user = session.get("user")
+    if not isinstance(user, dict):
+        return None
+    user_id = user.get("id")
+    return user_id if isinstance(user_id, str) and user_id else None

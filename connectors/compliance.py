@@ -1,0 +1,358 @@
+"""Client of the ChatGPT Enterprise Compliance API (``/compliance/workspaces/{id}/...``).
+
+Listings are generators over parsed models. ``download_file`` streams file content for DLP:
+the API answers 307 with a storage URL, which is fetched by a *separate* request that carries
+no Authorization header and no cookies, so the storage host never sees the tenant's key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+import re
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import BinaryIO, Literal
+from urllib.parse import quote
+
+import httpx
+
+from connectors.access import ClientOptions, TenantAccess
+from connectors.admin import M, parse_item
+from connectors.errors import (
+    AuthenticationError,
+    FileSkipped,
+    NotFoundError,
+    UpstreamError,
+)
+from connectors.http import CallObserver, QueryParams, Transport, backoff_delay
+from connectors.ratelimit import COMPLIANCE_FILE, COMPLIANCE_LIST, RateBudget
+from schemas.openai import ComplianceProject, Conversation, Gpt, WorkspaceUser
+
+log = logging.getLogger(__name__)
+
+FileKind = Literal["conversation", "gpt", "project"]
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_MAX_STORAGE_REDIRECTS = 3
+_FILENAME_RE = re.compile(r"""filename\*?=(?:UTF-8'')?"?([^";]+)"?""", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class DownloadResult:
+    """What was written to ``dest``: byte count, SHA-256 hex, and the storage's metadata."""
+
+    size: int
+    sha256: str
+    content_type: str | None
+    filename: str | None = None
+
+
+def _seg(value: str) -> str:
+    return quote(value, safe="")
+
+
+class ComplianceClient:
+    """Read-only client of one ChatGPT Enterprise workspace through its compliance key."""
+
+    def __init__(
+        self,
+        access: TenantAccess,
+        budget: RateBudget,
+        *,
+        http: httpx.Client | None = None,
+        options: ClientOptions | None = None,
+        observer: CallObserver | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if access.compliance_key is None or not access.compliance_key.get_secret_value():
+            raise AuthenticationError(
+                "no Compliance API key is configured for this tenant",
+                hint=f"`casb tenant update {access.tenant_key} --compliance-key-env VAR`",
+            )
+        if not access.workspace_id:
+            raise NotFoundError(
+                "no ChatGPT workspace id is configured for this tenant",
+                hint=f"set the workspace id (chatgpt.com/admin/settings) of tenant "
+                f"{access.tenant_key} with `casb tenant update`",
+            )
+        self.access = access
+        self.options = options or ClientOptions()
+        self._sleep = sleep
+        self.transport = Transport(
+            tenant_key=access.tenant_key,
+            api="compliance",
+            base_url=access.compliance_api_base,
+            key=access.compliance_key,
+            budget=budget,
+            http=http,
+            options=self.options,
+            observer=observer,
+            sleep=sleep,
+        )
+        self.prefix = f"/compliance/workspaces/{_seg(access.workspace_id)}"
+
+    def __repr__(self) -> str:
+        return (
+            f"ComplianceClient(tenant={self.access.tenant_key!r}, "
+            f"workspace={self.access.workspace_id!r}, base={self.access.compliance_api_base!r})"
+        )
+
+    def _list(
+        self, model: type[M], name: str, limit_name: str, params: QueryParams | None = None
+    ) -> Iterator[M]:
+        route = f"/compliance/workspaces/{{workspace_id}}/{name}"
+        for item in self.transport.paginate(
+            f"{self.prefix}/{name}",
+            route=route,
+            group=COMPLIANCE_LIST,
+            limit=self.options.page_limit(limit_name),
+            params=params,
+        ):
+            yield parse_item(model, item, route)
+
+    def users(self) -> Iterator[WorkspaceUser]:
+        """``GET /users``: workspace members."""
+        yield from self._list(WorkspaceUser, "users", "compliance_users")
+
+    def gpts(self) -> Iterator[Gpt]:
+        """``GET /gpts?file_format=id``: live GPTs with ``latest_config`` (tools, file ids)."""
+        yield from self._list(Gpt, "gpts", "compliance_gpts", [("file_format", "id")])
+
+    def projects(self) -> Iterator[ComplianceProject]:
+        """``GET /projects?file_format=id``: ChatGPT projects with their latest config."""
+        yield from self._list(
+            ComplianceProject, "projects", "compliance_projects", [("file_format", "id")]
+        )
+
+    def conversations(self, since_timestamp: float = 0) -> Iterator[Conversation]:
+        """``GET /conversations?since_timestamp=...&file_format=id``, deduplicated by id.
+
+        ``since_timestamp`` is the tenant's watermark (0 for a full sync; the API filters on
+        last update >= value, so it is floored, never rounded up). A conversation updated
+        mid-sync can reappear on a later page; only its first appearance is yielded.
+        """
+        params: list[tuple[str, str | int | float]] = [
+            ("since_timestamp", max(0, int(since_timestamp))),
+            ("file_format", "id"),
+        ]
+        seen: set[str] = set()
+        for conversation in self._list(
+            Conversation, "conversations", "compliance_conversations", params
+        ):
+            if conversation.id in seen:
+                continue
+            seen.add(conversation.id)
+            yield conversation
+
+    # ------------------------------------------------------------------ files
+
+    def file_path(
+        self,
+        kind: FileKind,
+        file_id: str,
+        user_id: str | None = None,
+    ) -> tuple[str, str]:
+        """(path, route template) of a file-content route."""
+        if kind == "conversation":
+            if not user_id:
+                raise ValueError("a conversation file download needs the uploader's user_id")
+            return (
+                f"{self.prefix}/users/{_seg(user_id)}/files/{_seg(file_id)}",
+                "/compliance/workspaces/{workspace_id}/users/{user_id}/files/{file_id}",
+            )
+        if kind == "gpt":
+            return (
+                f"{self.prefix}/gpt_files/{_seg(file_id)}",
+                "/compliance/workspaces/{workspace_id}/gpt_files/{file_id}",
+            )
+        if kind == "project":
+            return (
+                f"{self.prefix}/project_files/{_seg(file_id)}",
+                "/compliance/workspaces/{workspace_id}/project_files/{file_id}",
+            )
+        raise ValueError(f"unknown file kind {kind!r}")
+
+    def download_file(
+        self,
+        kind: FileKind,
+        file_id: str,
+        dest: BinaryIO,
+        *,
+        user_id: str | None = None,
+        conversation_id: str | None = None,
+        max_bytes: int | None = None,
+    ) -> DownloadResult:
+        """Stream one file's content into ``dest``.
+
+        Raises ``FileSkipped`` for 404 (``not_found``), 410 or an expired storage URL
+        (``expired``), and content over ``max_bytes`` (``too_large``; ``dest`` is truncated
+        back to where it started when seekable). Typed ``ConnectorError``s otherwise.
+        """
+        cap = self.options.max_file_bytes if max_bytes is None else max_bytes
+        path, route = self.file_path(kind, file_id, user_id)
+        params = [("conversation_id", conversation_id)] if conversation_id else None
+        deadline = time.monotonic() + self.options.download_timeout
+
+        response = self.transport.send(
+            "GET",
+            path,
+            route=route,
+            group=COMPLIANCE_FILE,
+            params=params,
+            expect=lambda r: (
+                r.status_code in _REDIRECTS or r.status_code in (404, 410) or r.is_success
+            ),
+            stream=True,
+        )
+        try:
+            status = response.status_code
+            if status == 404:
+                raise FileSkipped("not_found", file_id)
+            if status == 410:
+                raise FileSkipped("expired", file_id)
+            if status in _REDIRECTS:
+                location = response.headers.get("location")
+                if not location:
+                    raise UpstreamError(
+                        f"GET {route} answered {status} without a Location header",
+                        status=status,
+                        route=route,
+                    )
+                storage_url = str(response.url.join(location))
+            else:
+                # Served inline by the API host itself: stream it (the key went to that host
+                # already, nothing new leaks).
+                return self._stream_body(response, dest, file_id, cap, deadline)
+        finally:
+            response.close()
+        return self._fetch_storage(storage_url, dest, file_id, cap, deadline)
+
+    def _fetch_storage(
+        self, url: str, dest: BinaryIO, file_id: str, cap: int, deadline: float
+    ) -> DownloadResult:
+        """GET the storage URL with no credentials, following a few redirects by hand."""
+        options = self.options
+        attempts = max(1, options.max_attempts)
+        route = "<storage>"
+        for attempt in range(1, attempts + 1):
+            target = url
+            try:
+                for _hop in range(_MAX_STORAGE_REDIRECTS + 1):
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise httpx.ReadTimeout("download deadline passed")
+                    timeout = httpx.Timeout(
+                        connect=min(options.connect_timeout, remaining),
+                        read=min(options.read_timeout, remaining),
+                        write=min(options.write_timeout, remaining),
+                        pool=min(options.pool_timeout, remaining),
+                    )
+                    # Built by hand: no Authorization header, no client cookies or defaults.
+                    request = httpx.Request(
+                        "GET",
+                        target,
+                        headers={"User-Agent": options.user_agent, "Accept": "*/*"},
+                        extensions={"timeout": timeout.as_dict()},
+                    )
+                    response = self.transport.http.send(
+                        request, stream=True, follow_redirects=False
+                    )
+                    try:
+                        status = response.status_code
+                        if status in _REDIRECTS and response.headers.get("location"):
+                            target = str(response.url.join(response.headers["location"]))
+                            continue
+                        if response.is_success:
+                            return self._stream_body(response, dest, file_id, cap, deadline)
+                        if status == 404:
+                            raise FileSkipped("not_found", file_id)
+                        if status in (403, 410):
+                            # Signed storage URLs answer 403/410 once they expire.
+                            raise FileSkipped("expired", file_id)
+                        if status in (408, 429) or status >= 500:
+                            raise _RetryableStorage(status)
+                        raise UpstreamError(
+                            f"storage host answered HTTP {status} for a file download",
+                            status=status,
+                            route=route,
+                            hint="the file's download URL was refused: retry the DLP scan",
+                        )
+                    finally:
+                        response.close()
+                raise UpstreamError("too many redirects from the storage host", route=route)
+            except (httpx.TransportError, _RetryableStorage) as exc:
+                failed = exc.status if isinstance(exc, _RetryableStorage) else None
+                # A partial body cannot be taken back from an unseekable ``dest``.
+                can_retry = _tell(dest) is not None
+                if not can_retry or attempt >= attempts or time.monotonic() >= deadline:
+                    raise UpstreamError(
+                        f"file download failed ({type(exc).__name__}"
+                        f"{f' HTTP {failed}' if failed else ''}) after {attempt} attempt(s)",
+                        status=failed,
+                        route=route,
+                        hint="the storage host failed or was too slow: retry the DLP scan",
+                    ) from None
+                self._sleep(backoff_delay(attempt, options, random.random))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _stream_body(
+        self,
+        response: httpx.Response,
+        dest: BinaryIO,
+        file_id: str,
+        cap: int,
+        deadline: float,
+    ) -> DownloadResult:
+        declared = response.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > cap:
+            raise FileSkipped("too_large", file_id, size=int(declared))
+        start = _tell(dest)
+        digest = hashlib.sha256()
+        size = 0
+        try:
+            for chunk in response.iter_bytes(self.options.chunk_size):
+                size += len(chunk)
+                if size > cap:
+                    raise FileSkipped("too_large", file_id, size=size)
+                if time.monotonic() > deadline:
+                    raise httpx.ReadTimeout("download deadline passed")
+                digest.update(chunk)
+                dest.write(chunk)
+        except BaseException:
+            _rewind(dest, start)
+            raise
+        content_type = response.headers.get("content-type")
+        disposition = response.headers.get("content-disposition") or ""
+        match = _FILENAME_RE.search(disposition)
+        return DownloadResult(
+            size=size,
+            sha256=digest.hexdigest(),
+            content_type=content_type.split(";")[0].strip() if content_type else None,
+            filename=match.group(1).strip() if match else None,
+        )
+
+
+class _RetryableStorage(Exception):
+    def __init__(self, status: int) -> None:
+        self.status = status
+        super().__init__(status)
+
+
+def _tell(dest: BinaryIO) -> int | None:
+    try:
+        return dest.tell() if dest.seekable() else None
+    except (OSError, ValueError):
+        return None
+
+
+def _rewind(dest: BinaryIO, start: int | None) -> None:
+    """Drop a partial body so a retry or a skip leaves ``dest`` as it was."""
+    if start is None:
+        return
+    try:
+        dest.seek(start)
+        dest.truncate()
+    except (OSError, ValueError):
+        log.debug("could not rewind the download destination")

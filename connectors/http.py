@@ -1,0 +1,527 @@
+"""The one transport every OpenAI call goes through: budget, request, classify, retry, page.
+
+Order of operations for each attempt: draw from the tenant's shared rate budget, send the
+request with the bearer key (only ever in the ``Authorization`` header, never in a URL or a
+log line), then classify the response:
+
+* 2xx: parse JSON (a body that is not JSON is retried once per attempt budget, then
+  ``MalformedResponseError``);
+* 408, 409, 429, 5xx and transport errors/timeouts: retried with the server's
+  ``retry-after-ms`` / ``Retry-After`` (seconds or HTTP date) when given, else exponential
+  backoff with full jitter; a 429 also cools the whole tenant+group down in the shared
+  budget; a server-requested wait above ``retry_after_cap`` raises ``RateLimitedError`` at
+  once so a Celery task can defer instead of holding a worker; ``x-should-retry`` overrides;
+* 401/403/404 and other 4xx: typed errors with the operator's next step, never retried.
+
+``paginate`` implements the list envelope of both APIs (``has_more`` + ``last_id``, falling
+back to the last item's id) with guards against the ways a server can loop a client forever.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any, Literal, cast
+
+import httpx
+from pydantic import SecretStr
+
+from connectors.access import ClientOptions
+from connectors.errors import (
+    AuthenticationError,
+    ConnectorError,
+    MalformedResponseError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitedError,
+    UpstreamError,
+    scrub,
+)
+from connectors.ratelimit import RateBudget
+
+log = logging.getLogger(__name__)
+
+Api = Literal["admin", "compliance"]
+QueryParams = Sequence[tuple[str, str | int | float]] | Mapping[str, str | int | float]
+
+RETRYABLE_STATUSES = frozenset({408, 409, 429})
+
+
+@dataclass(frozen=True)
+class CallEvent:
+    """One HTTP attempt, reported to the observer (metrics): ids and secrets never appear.
+
+    ``outcome`` is ``ok``, ``retry`` (this attempt failed and will be retried), ``error``
+    (the call failed) or ``skipped`` (an expected 404/410 on a file route).
+    """
+
+    tenant: str
+    api: str
+    group: str
+    route: str
+    status: int | None
+    attempt: int
+    outcome: str
+    elapsed: float
+    retry_after: float | None = None
+
+
+CallObserver = Callable[[CallEvent], None]
+
+
+def parse_retry_after(headers: httpx.Headers, *, now: float | None = None) -> float | None:
+    """Seconds the server asks us to wait, or None when it does not say.
+
+    ``retry-after-ms`` wins (OpenAI's own header), then ``Retry-After`` as delta-seconds or
+    as an HTTP date. Negative values become 0.
+    """
+    raw_ms = headers.get("retry-after-ms")
+    if raw_ms:
+        try:
+            value = float(raw_ms) / 1000.0
+            if math.isfinite(value):
+                return max(0.0, value)
+        except ValueError:
+            pass
+    raw = headers.get("retry-after")
+    if not raw:
+        return None
+    raw = raw.strip()
+    try:
+        value = float(raw)
+        return max(0.0, value) if math.isfinite(value) else None
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(raw)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    current = time.time() if now is None else now
+    return max(0.0, when.timestamp() - current)
+
+
+def backoff_delay(attempt: int, options: ClientOptions, rng: Callable[[], float]) -> float:
+    """Full jitter: uniform in [0, min(max, base * 2**(attempt-1))]."""
+    ceiling = min(options.backoff_max, options.backoff_base * (2 ** max(0, attempt - 1)))
+    return rng() * ceiling
+
+
+def _upstream_message(response: httpx.Response) -> str:
+    """The upstream ``error.message`` (scrubbed), else a short scrubbed body prefix."""
+    try:
+        body = response.json()
+    except (ValueError, UnicodeDecodeError):
+        return scrub(response.text[:200]) if response.text else ""
+    if isinstance(body, dict):
+        err = body.get("error")
+        if isinstance(err, dict):
+            msg = err.get("message")
+            code = err.get("code") or err.get("type")
+            text = str(msg) if msg else ""
+            if code:
+                text = f"{text} ({code})" if text else str(code)
+            return scrub(text)
+        if isinstance(err, str):
+            return scrub(err)
+        if isinstance(body.get("detail"), str):
+            return scrub(body["detail"])
+    return ""
+
+
+_shared_lock = threading.Lock()
+_shared_client: httpx.Client | None = None
+_shared_pid: int | None = None
+
+
+def shared_client() -> httpx.Client:
+    """One pooled ``httpx.Client`` per process (re-created after a fork).
+
+    It has no auth, no default headers and no redirect following: every request is built
+    explicitly by the transport, so nothing leaks between tenants or to a redirect host.
+    """
+    global _shared_client, _shared_pid
+    pid = os.getpid()
+    with _shared_lock:
+        if _shared_client is None or _shared_pid != pid or _shared_client.is_closed:
+            _shared_client = httpx.Client(
+                follow_redirects=False,
+                limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+                timeout=httpx.Timeout(60.0, connect=5.0),
+            )
+            _shared_pid = pid
+        return _shared_client
+
+
+def close_shared_client() -> None:
+    """Close the per-process client (Celery ``worker_process_shutdown``)."""
+    global _shared_client
+    with _shared_lock:
+        if _shared_client is not None:
+            _shared_client.close()
+            _shared_client = None
+
+
+class Transport:
+    """Budgeted, retrying JSON transport for one tenant and one API."""
+
+    def __init__(
+        self,
+        *,
+        tenant_key: str,
+        api: Api,
+        base_url: str,
+        key: SecretStr,
+        budget: RateBudget,
+        http: httpx.Client | None = None,
+        options: ClientOptions | None = None,
+        observer: CallObserver | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        self.tenant_key = tenant_key
+        self.api = api
+        self.base_url = base_url.rstrip("/")
+        self._key = key
+        self.budget = budget
+        self.http = http if http is not None else shared_client()
+        self.options = options or ClientOptions()
+        self.observer = observer
+        self._sleep = sleep
+        self._rng = rng
+        o = self.options
+        self.timeout = httpx.Timeout(
+            connect=o.connect_timeout,
+            read=o.read_timeout,
+            write=o.write_timeout,
+            pool=o.pool_timeout,
+        )
+
+    def __repr__(self) -> str:
+        return f"Transport(tenant={self.tenant_key!r}, api={self.api!r}, base={self.base_url!r})"
+
+    # ------------------------------------------------------------------ hints
+
+    def _key_flag(self) -> str:
+        return "--admin-key-env" if self.api == "admin" else "--compliance-key-env"
+
+    def hint_for(self, status: int | None, route: str) -> str:
+        t = self.tenant_key
+        if status == 401:
+            return (
+                f"the {self.api} key was revoked or is wrong: "
+                f"`casb tenant update {t} {self._key_flag()} VAR`"
+            )
+        if status == 403:
+            if self.api == "admin":
+                return (
+                    f"the admin key cannot read {route}: use an Admin API key (sk-admin-...) "
+                    f"of an organization owner: `casb tenant update {t} --admin-key-env VAR`"
+                )
+            return (
+                f"the compliance key has no access to this workspace or lacks the "
+                f"compliance read scope: ask OpenAI to grant it, or "
+                f"`casb tenant update {t} --compliance-key-env VAR`"
+            )
+        if status == 404:
+            if self.api == "compliance":
+                return (
+                    f"workspace not found at {self.base_url}: check the workspace id "
+                    f"(chatgpt.com/admin/settings) and --compliance-api-base of tenant {t}"
+                )
+            return f"route not found at {self.base_url}: check --admin-api-base of tenant {t}"
+        if status == 429:
+            return f"tenant {t} is rate limited by OpenAI: the scan part should be retried later"
+        return (
+            f"OpenAI answered {status} on {route} for tenant {t}: "
+            "retry the scan; check status.openai.com"
+        )
+
+    # ------------------------------------------------------------------ core
+
+    def _emit(self, event: CallEvent) -> None:
+        if self.observer is None:
+            return
+        try:
+            self.observer(event)
+        except Exception:  # an observer bug must not fail a scan
+            log.exception("connector call observer failed")
+
+    def url(self, path: str) -> str:
+        return f"{self.base_url}{path}"
+
+    def build_request(self, method: str, path: str, params: QueryParams | None) -> httpx.Request:
+        headers = {
+            "Authorization": f"Bearer {self._key.get_secret_value()}",
+            "Accept": "application/json",
+            "User-Agent": self.options.user_agent,
+        }
+        request = httpx.Request(method, self.url(path), params=cast(Any, params), headers=headers)
+        request.extensions["timeout"] = self.timeout.as_dict()
+        return request
+
+    def _raise_for_status(self, response: httpx.Response, route: str) -> None:
+        """Raise the typed error for a non-retryable failure status."""
+        status = response.status_code
+        message = _upstream_message(response) or response.reason_phrase or f"HTTP {status}"
+        hint = self.hint_for(status, route)
+        cls: type[ConnectorError]
+        if status == 401:
+            cls = AuthenticationError
+        elif status == 403:
+            cls = PermissionDeniedError
+        elif status == 404:
+            cls = NotFoundError
+        elif status == 429:
+            cls = RateLimitedError
+        else:
+            cls = UpstreamError
+        raise cls(message, status=status, route=route, hint=hint)
+
+    def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        route: str,
+        group: str,
+        params: QueryParams | None = None,
+        expect: Callable[[httpx.Response], bool] | None = None,
+        stream: bool = False,
+    ) -> httpx.Response:
+        """Send with budget and retries; return the first acceptable response.
+
+        ``expect(response)`` says which statuses the caller handles itself (default: 2xx).
+        Responses it accepts are returned (streamed ones still open: the caller closes them).
+        """
+        accept = expect or (lambda r: r.is_success)
+        options = self.options
+        attempts = max(1, options.max_attempts)
+        for attempt in range(1, attempts + 1):
+            self.budget.acquire(self.tenant_key, group, 1, options.budget_max_wait)
+            started = time.monotonic()
+            request = self.build_request(method, path, params)
+            try:
+                response = self.http.send(request, stream=stream, follow_redirects=False)
+            except httpx.TransportError as exc:
+                elapsed = time.monotonic() - started
+                kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "failed"
+                detail = (
+                    f"{method} {route} {kind} ({type(exc).__name__}) after {attempt} attempt(s)"
+                )
+                if attempt >= attempts:
+                    self._emit(self._event(group, route, None, attempt, "error", elapsed))
+                    raise UpstreamError(
+                        detail, route=route, hint=self.hint_for(None, route)
+                    ) from None
+                self._emit(self._event(group, route, None, attempt, "retry", elapsed))
+                delay = backoff_delay(attempt, options, self._rng)
+                log.info(
+                    "retrying %s %s for %s in %.2fs: %s",
+                    method,
+                    route,
+                    self.tenant_key,
+                    delay,
+                    type(exc).__name__,
+                )
+                self._sleep(delay)
+                continue
+
+            elapsed = time.monotonic() - started
+            status = response.status_code
+            if accept(response):
+                self._emit(self._event(group, route, status, attempt, "ok", elapsed))
+                return response
+
+            retry_after = parse_retry_after(response.headers)
+            should_retry = response.headers.get("x-should-retry", "").strip().lower()
+            retryable = status in RETRYABLE_STATUSES or status >= 500
+            if should_retry == "true":
+                retryable = True
+            elif should_retry == "false":
+                retryable = False
+            if stream:
+                response.read()
+            if not retryable:
+                self._emit(self._event(group, route, status, attempt, "error", elapsed))
+                response.close()
+                self._raise_for_status(response, route)
+
+            response.close()
+            if retry_after is not None and retry_after > options.retry_after_cap:
+                # The server asked for longer than we may hold a worker: defer the task.
+                if status == 429:
+                    self.budget.cool_down(self.tenant_key, group, retry_after)
+                self._emit(
+                    self._event(group, route, status, attempt, "error", elapsed, retry_after)
+                )
+                message = _upstream_message(response) or f"HTTP {status}"
+                cls: type[ConnectorError] = RateLimitedError if status == 429 else UpstreamError
+                raise cls(
+                    f"{message}; server asked to wait {retry_after:.0f}s "
+                    f"(cap {options.retry_after_cap:.0f}s)",
+                    status=status,
+                    route=route,
+                    hint=self.hint_for(429 if status == 429 else status, route),
+                    retry_after=retry_after,
+                )
+            if attempt >= attempts:
+                self._emit(
+                    self._event(group, route, status, attempt, "error", elapsed, retry_after)
+                )
+                message = _upstream_message(response) or f"HTTP {status}"
+                cls = RateLimitedError if status == 429 else UpstreamError
+                raise cls(
+                    f"{message} (gave up after {attempt} attempts)",
+                    status=status,
+                    route=route,
+                    hint=self.hint_for(status, route),
+                    retry_after=retry_after,
+                )
+            self._emit(self._event(group, route, status, attempt, "retry", elapsed, retry_after))
+            delay = (
+                retry_after
+                if retry_after is not None
+                else backoff_delay(attempt, options, self._rng)
+            )
+            log.info(
+                "retrying %s %s for %s after HTTP %s in %.2fs (attempt %d/%d)",
+                method,
+                route,
+                self.tenant_key,
+                status,
+                delay,
+                attempt,
+                attempts,
+            )
+            if status == 429:
+                # Slow every worker of this tenant down; the next acquire() waits it out.
+                self.budget.cool_down(self.tenant_key, group, max(delay, 0.001))
+            else:
+                self._sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _event(
+        self,
+        group: str,
+        route: str,
+        status: int | None,
+        attempt: int,
+        outcome: str,
+        elapsed: float,
+        retry_after: float | None = None,
+    ) -> CallEvent:
+        return CallEvent(
+            tenant=self.tenant_key,
+            api=self.api,
+            group=group,
+            route=route,
+            status=status,
+            attempt=attempt,
+            outcome=outcome,
+            elapsed=elapsed,
+            retry_after=retry_after,
+        )
+
+    def get_json(
+        self, path: str, *, route: str, group: str, params: QueryParams | None = None
+    ) -> Any:
+        """GET and decode JSON; a body that is not JSON is retried (truncation), then fails."""
+        attempts = max(1, self.options.max_attempts) if self.options.retry_malformed_json else 1
+        for attempt in range(1, attempts + 1):
+            response = self.send("GET", path, route=route, group=group, params=params)
+            try:
+                return json.loads(response.content)
+            except (ValueError, UnicodeDecodeError):
+                request_id = response.headers.get("x-request-id")
+                if attempt >= attempts:
+                    where = f" (x-request-id {scrub(request_id, limit=80)})" if request_id else ""
+                    raise MalformedResponseError(
+                        f"GET {route} returned a body that is not valid JSON "
+                        f"({len(response.content)} bytes){where}",
+                        status=response.status_code,
+                        route=route,
+                    ) from None
+                log.info("retrying GET %s for %s: body is not valid JSON", route, self.tenant_key)
+                self._sleep(backoff_delay(attempt, self.options, self._rng))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def paginate(
+        self,
+        path: str,
+        *,
+        route: str,
+        group: str,
+        limit: int,
+        params: QueryParams | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Yield every item of a list route, page after page.
+
+        Loops on ``has_more`` only (pages may be short), advances with ``after = last_id``
+        or the last item's id, and raises ``MalformedResponseError`` on a page without a
+        ``data`` list, a repeated cursor, ``has_more`` without a cursor, or past
+        ``max_pages``.
+        """
+        base: list[tuple[str, str | int | float]] = (
+            list(params.items()) if isinstance(params, Mapping) else list(params or [])
+        )
+        after: str | None = None
+        seen: set[str] = set()
+        for _page in range(self.options.max_pages):
+            query = [*base, ("limit", limit)]
+            if after is not None:
+                query.append(("after", after))
+            body = self.get_json(path, route=route, group=group, params=query)
+            if not isinstance(body, dict):
+                raise MalformedResponseError(
+                    f"GET {route} returned {type(body).__name__}, expected a list object",
+                    route=route,
+                )
+            data = body.get("data")
+            if not isinstance(data, list):
+                raise MalformedResponseError(f"GET {route} page has no 'data' list", route=route)
+            for item in data:
+                if not isinstance(item, dict):
+                    raise MalformedResponseError(
+                        f"GET {route} page holds a {type(item).__name__}, expected objects",
+                        route=route,
+                    )
+                yield item
+            has_more = body.get("has_more")
+            if not isinstance(has_more, bool):
+                # A missing has_more must not read as "done": a silently short listing
+                # would later resolve findings that still exist.
+                raise MalformedResponseError(
+                    f"GET {route} page has no boolean 'has_more'", route=route
+                )
+            if not has_more:
+                return
+            cursor = body.get("last_id") or (data[-1].get("id") if data else None)
+            if not isinstance(cursor, str) or not cursor:
+                raise MalformedResponseError(
+                    f"GET {route} says has_more but gives no cursor (no last_id, no items)",
+                    route=route,
+                )
+            if cursor in seen:
+                raise MalformedResponseError(
+                    f"GET {route} returned a cursor it already returned: the server is "
+                    "paging in a loop",
+                    route=route,
+                )
+            seen.add(cursor)
+            after = cursor
+        raise MalformedResponseError(
+            f"GET {route} still has_more after {self.options.max_pages} pages (max_pages guard)",
+            route=route,
+            hint="raise ClientOptions.max_pages if the tenant is really this large; "
+            "otherwise report the route to the maintainers",
+        )
