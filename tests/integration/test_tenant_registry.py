@@ -1,0 +1,204 @@
+"""`casb tenant ...` against the real PostgreSQL: encryption at rest, all-or-nothing input."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from tests.cli import run_cli
+
+ADMIN_KEY = "sk-admin-" + "A1b2C3d4" * 6
+COMPLIANCE_KEY = "sk-proj-" + "Z9y8X7w6" * 6
+
+
+def _raw_rows(db_url: str, sql: str) -> list[tuple[object, ...]]:
+    with psycopg.connect(db_url.replace("+psycopg", "")) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def _snapshot(db_url: str) -> list[tuple[object, ...]]:
+    return _raw_rows(db_url, "SELECT * FROM tenants ORDER BY id")
+
+
+@pytest.fixture
+def keys_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    monkeypatch.setenv("ACME_ADMIN_KEY", ADMIN_KEY)
+    monkeypatch.setenv("ACME_COMPLIANCE_KEY", COMPLIANCE_KEY)
+    return {"ACME_ADMIN_KEY": ADMIN_KEY, "ACME_COMPLIANCE_KEY": COMPLIANCE_KEY}
+
+
+def _add_acme(*extra: str) -> None:
+    result = run_cli(
+        "tenant", "add", "acme", "--name", "Acme Corp", "--org-id", "org-acme",
+        "--workspace-id", "8f0c7f1e-1111-4c2b-9a55-3c3f3b8b9e01",
+        "--admin-key-env", "ACME_ADMIN_KEY", "--compliance-key-env", "ACME_COMPLIANCE_KEY",
+        "--threshold", "unused_key_days=45", "--schedule", "6h", *extra,
+    )  # fmt: skip
+    assert result.code == 0, result.output
+
+
+def test_add_list_show_remove(db: str, keys_env: dict[str, str]) -> None:
+    _add_acme()
+    listed = run_cli("tenant", "list", "--format", "json")
+    assert listed.code == 0
+    rows = json.loads(listed.stdout)
+    assert [r["slug"] for r in rows] == ["acme"]
+    shown = json.loads(run_cli("tenant", "show", "acme", "--format", "json").stdout)
+    assert shown["thresholds"] == {
+        "key_rotation_days": 90,
+        "unused_key_days": 45,
+        "inactive_user_days": 90,
+        "stale_invite_days": 14,
+    }
+    assert shown["schedule"] == "6h"
+    assert shown["admin_key"].endswith(ADMIN_KEY[-4:]) and ADMIN_KEY not in listed.stdout
+    removed = run_cli("tenant", "remove", "acme", "--yes")
+    assert removed.code == 0
+    assert _snapshot(db) == []
+
+
+def test_stored_keys_are_not_plaintext(db: str, keys_env: dict[str, str]) -> None:
+    _add_acme()
+    rows = _raw_rows(db, "SELECT * FROM tenants")
+    dump = repr(rows)
+    assert ADMIN_KEY not in dump and COMPLIANCE_KEY not in dump
+    # Not even a long piece of the key body.
+    assert ADMIN_KEY[9:30] not in dump and COMPLIANCE_KEY[8:30] not in dump
+    (admin_enc, compliance_enc) = _raw_rows(
+        db, "SELECT admin_key_enc, compliance_key_enc FROM tenants"
+    )[0]
+    assert str(admin_enc).startswith("gAAAA") and str(compliance_enc).startswith("gAAAA")
+
+
+def test_keys_decrypt_only_with_the_secret_key(db: str, keys_env: dict[str, str]) -> None:
+    from store.db import session_scope
+    from store.tenants import decrypt_keys, get_tenant
+    from workers.settings import get_settings
+
+    _add_acme()
+    with session_scope() as session:
+        keys = decrypt_keys(get_tenant(session, "acme"), get_settings().fernet())
+    assert keys.admin_key.get_secret_value() == ADMIN_KEY
+    assert keys.compliance_key.get_secret_value() == COMPLIANCE_KEY
+    assert ADMIN_KEY not in repr(keys)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["tenant", "add", "acme", "--admin-key-env", "ACME_ADMIN_KEY"], "already exists"),
+        (["tenant", "add", "Bad Slug", "--admin-key-env", "ACME_ADMIN_KEY"], "bad slug"),
+        (["tenant", "add", "b", "--admin-key-file", "/nonexistent/key"], "cannot read key file"),
+        (["tenant", "add", "b", "--admin-key-env", "NOT_SET_ANYWHERE"], "is not set"),
+        (["tenant", "add", "b", "--admin-key-env", "ACME_ADMIN_KEY",
+          "--admin-api-base", "ftp://x"], "bad admin API base"),
+        (["tenant", "add", "b", "--admin-key-env", "ACME_ADMIN_KEY",
+          "--dlp-profile", "No Such Profile"], "unknown DLP profile"),
+        (["tenant", "add", "b", "--admin-key-env", "ACME_ADMIN_KEY",
+          "--threshold", "bogus_days=3"], "unknown threshold"),
+        (["tenant", "add", "b"], "admin key is required"),
+        (["tenant", "show", "ghost"], "unknown tenant"),
+        (["tenant", "update", "ghost", "--name", "x"], "unknown tenant"),
+        (["tenant", "remove", "ghost", "--yes"], "unknown tenant"),
+    ],
+)  # fmt: skip
+def test_bad_input_is_exit_2_and_changes_nothing(
+    db: str, keys_env: dict[str, str], args: list[str], message: str
+) -> None:
+    _add_acme()
+    before = _snapshot(db)
+    result = run_cli(*args)
+    assert result.code == 2
+    assert message in result.output
+    assert _snapshot(db) == before
+
+
+def test_update_changes_only_given_fields(db: str, keys_env: dict[str, str]) -> None:
+    _add_acme()
+    before = json.loads(run_cli("tenant", "show", "acme", "--format", "json").stdout)
+    result = run_cli("tenant", "update", "acme", "--threshold", "stale_invite_days=7", "--disable")
+    assert result.code == 0, result.output
+    after = json.loads(run_cli("tenant", "show", "acme", "--format", "json").stdout)
+    assert after["thresholds"]["stale_invite_days"] == 7
+    assert after["thresholds"]["unused_key_days"] == 45
+    assert after["enabled"] is False
+    assert after["admin_key"] == before["admin_key"]
+
+
+def test_import_toml_and_json_all_or_nothing(
+    db: str, keys_env: dict[str, str], tmp_path: Path
+) -> None:
+    key_file = tmp_path / "beta.key"
+    key_file.write_text(ADMIN_KEY + "\n")
+    toml_file = tmp_path / "tenants.toml"
+    toml_file.write_text(
+        f"""
+[[tenants]]
+slug = "alpha"
+name = "Alpha"
+admin_key_env = "ACME_ADMIN_KEY"
+schedule = "12h"
+thresholds = {{ inactive_user_days = 30 }}
+
+[[tenants]]
+slug = "beta"
+admin_key_file = "{key_file}"
+compliance_api_base = "http://127.0.0.1:9/chatgpt/v1"
+"""
+    )
+    result = run_cli("tenant", "import", str(toml_file))
+    assert result.code == 0, result.output
+    slugs = [r[0] for r in _raw_rows(db, "SELECT slug FROM tenants ORDER BY slug")]
+    assert slugs == ["alpha", "beta"]
+
+    bad = tmp_path / "bad.json"
+    bad.write_text(
+        json.dumps(
+            {
+                "tenants": [
+                    {"slug": "gamma", "admin_key_env": "ACME_ADMIN_KEY"},
+                    {"slug": "delta", "admin_key_file": str(tmp_path / "missing.key")},
+                ]
+            }
+        )
+    )
+    before = _snapshot(db)
+    result = run_cli("tenant", "import", str(bad))
+    assert result.code == 2 and "delta" in result.output
+    assert _snapshot(db) == before  # gamma was not half-written
+
+    inline = tmp_path / "inline.json"
+    inline.write_text(json.dumps([{"slug": "eps", "admin_key": ADMIN_KEY}]))
+    result = run_cli("tenant", "import", str(inline))
+    assert result.code == 2 and "inline keys" in result.output
+    assert ADMIN_KEY not in result.output
+
+
+def test_unmigrated_database_says_run_db_upgrade(pg_url: str, secret_key: str) -> None:
+    import psycopg as pg
+
+    name = pg_url.rsplit("/", 1)[1] + "_empty"
+    admin = pg_url.rsplit("/", 1)[0].replace("+psycopg", "") + "/test"
+    with pg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        env = {**os.environ, "CASB_DATABASE_URL": pg_url.rsplit("/", 1)[0] + "/" + name}
+        proc = subprocess.run(
+            [sys.executable, "-m", "workers.cli", "tenant", "list"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert proc.returncode == 2
+        assert "casb db upgrade" in proc.stderr
+        assert "Traceback" not in proc.stderr
+    finally:
+        with pg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import pytest
+from cryptography.fernet import Fernet
+from pydantic import SecretStr
+
+from store.crypto import decrypt_secret, encrypt_secret, redact_key
+from store.tenants import TenantInputError, parse_schedule, parse_threshold_pairs
+from workers.settings import ConfigurationError, Settings, make_fernet
+
+
+def test_missing_secret_key_says_how_to_make_one() -> None:
+    with pytest.raises(ConfigurationError) as err:
+        make_fernet(None)
+    assert "casb keygen" in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_malformed_secret_key_is_one_clear_line() -> None:
+    with pytest.raises(ConfigurationError) as err:
+        make_fernet(SecretStr("not-a-key"))
+    assert "not a valid Fernet key" in str(err.value)
+    assert "not-a-key" not in str(err.value)
+
+
+def test_settings_read_the_casb_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CASB_LOG_FORMAT", "json")
+    monkeypatch.setenv("CASB_BROKER_URL", "redis://example:6379/3")
+    settings = Settings()
+    assert settings.log_format == "json"
+    assert settings.effective_redis_url == "redis://example:6379/3"
+
+
+def test_encryption_round_trip_and_redaction() -> None:
+    fernet = Fernet(Fernet.generate_key())
+    secret = SecretStr("sk-admin-" + "x" * 40 + "Z9q1")
+    token = encrypt_secret(fernet, secret)
+    assert "sk-admin" not in token and "Z9q1" not in token
+    assert decrypt_secret(fernet, token).get_secret_value() == secret.get_secret_value()
+    assert redact_key(secret) == "sk-admin…Z9q1"
+    with pytest.raises(ConfigurationError):
+        decrypt_secret(Fernet(Fernet.generate_key()), token)
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("24h", 86400), ("30m", 1800), ("2d", 172800), ("3600", 3600)]
+)
+def test_schedule_parsing(text: str, seconds: int) -> None:
+    assert parse_schedule(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "soon", "1m", "-5h"])
+def test_bad_schedules_are_rejected(text: str) -> None:
+    with pytest.raises(TenantInputError):
+        parse_schedule(text)
+
+
+def test_threshold_pairs() -> None:
+    assert parse_threshold_pairs(["unused_key_days=45"]) == {"unused_key_days": 45}
+    with pytest.raises(TenantInputError):
+        parse_threshold_pairs(["unused_key_days"])
+    with pytest.raises(TenantInputError):
+        parse_threshold_pairs(["unused_key_days=soon"])
