@@ -1,0 +1,695 @@
+"""DLP profiles: what to look for. Pure data plus the checks that admit a custom regex.
+
+A :class:`Profile` is a named set of :class:`Entry` objects. An entry is one detection type: a
+regex in the portable subset (no lookaround, no backreferences; the same text compiles in
+Hyperscan, RE2 and Python ``re``), an optional stage-2 validator (named, see
+``validators.VALIDATORS``), optional context keywords that must occur within ``window`` bytes
+of the candidate, and a ``min_count`` threshold.
+
+The predefined profiles carry Cloudflare's names so that users can port their policies.
+Custom profiles are built with :func:`custom_profile`, which rejects at *add time* any regex the
+engine cannot compile, that matches the empty string, or that could run away.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import re._constants as _sre_const  # regex parser internals (3.11+), for add-time checks
+import re._parser as _sre_parse
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import hyperscan
+
+from detectors.dlp.validators import VALIDATORS
+
+__all__ = [
+    "CREDENTIALS",
+    "FINANCIAL",
+    "MATCHER_VERSION",
+    "MAX_CUSTOM_WIDTH",
+    "NATIONAL_IDS",
+    "PII",
+    "PREDEFINED",
+    "Entry",
+    "Profile",
+    "ProfileError",
+    "custom_profile",
+    "predefined_profile",
+    "profile_set_version",
+]
+
+# Bumped whenever matcher or validator behaviour changes, so cached results are invalidated.
+MATCHER_VERSION = "dlp-matcher/1"
+
+# Upper bound on the width of a custom pattern (bytes). Bounded width keeps the stage-2
+# re-confirmation window small, which is what makes a backtracking confirm safe.
+MAX_CUSTOM_WIDTH = 1024
+MAX_PATTERN_LEN = 1024
+MAX_KEYWORDS = 200
+MAX_CUSTOM_ENTRIES = 25
+
+
+class ProfileError(ValueError):
+    """A profile or one of its entries is invalid; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One detection type.
+
+    ``pattern`` is matched on UTF-8 bytes. When ``terminator`` is set, the pattern ends with a
+    *consumed* terminator (``(?:[^cls]|$)``) and the matcher trims that byte afterwards; this
+    keeps Hyperscan from reporting one event per byte of an open-ended token.
+    ``value_pattern`` (a Python regex with one group) extracts the secret from a span that
+    also holds its label (``aws_secret_access_key = ...``); validators and masks see the
+    value. ``words`` makes this a word-list entry: each word is a match in itself.
+    ``som`` False means Hyperscan does not track the start (expensive for patterns led by a
+    wide class, like email); the start is recovered with a bounded ``re`` search.
+    """
+
+    id: str
+    name: str
+    pattern: str = ""
+    validator: str | None = None
+    keywords: tuple[str, ...] = ()
+    window: int = 0
+    min_count: int = 1
+    caseless: bool = False
+    som: bool = True
+    terminator: str | None = None
+    value_pattern: str | None = None
+    mask: str = "secret"
+    mask_prefix: int = 0
+    words: tuple[str, ...] = ()
+    max_width: int = 4096
+
+    def __post_init__(self) -> None:
+        if not self.id or not self.name:
+            raise ProfileError("an entry needs an id and a name")
+        if bool(self.pattern) == bool(self.words):
+            raise ProfileError(f"entry {self.id!r}: give either a pattern or a word list")
+        if self.validator is not None and self.validator not in VALIDATORS:
+            raise ProfileError(f"entry {self.id!r}: unknown validator {self.validator!r}")
+        if self.keywords and self.window <= 0:
+            raise ProfileError(f"entry {self.id!r}: context keywords need a window > 0")
+        if self.min_count < 1:
+            raise ProfileError(f"entry {self.id!r}: min_count must be at least 1")
+
+    def signature(self) -> dict[str, Any]:
+        """Everything about this entry that changes what matches (for versioning)."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "pattern": self.pattern,
+            "validator": self.validator,
+            "keywords": sorted(k.lower() for k in self.keywords),
+            "window": self.window,
+            "min_count": self.min_count,
+            "caseless": self.caseless,
+            "som": self.som,
+            "terminator": self.terminator,
+            "value_pattern": self.value_pattern,
+            "mask": self.mask,
+            "mask_prefix": self.mask_prefix,
+            "words": sorted(w.lower() for w in self.words),
+            "max_width": self.max_width,
+        }
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A named set of entries. It matches a file when at least ``min_distinct_entries`` of
+    its entries reach their own ``min_count``."""
+
+    name: str
+    entries: tuple[Entry, ...]
+    description: str = ""
+    min_distinct_entries: int = 1
+    predefined: bool = False
+    _ids: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.name.strip():
+            raise ProfileError("a profile needs a name")
+        if not self.entries:
+            raise ProfileError(f"profile {self.name!r} has no entries")
+        ids = [e.id for e in self.entries]
+        if len(set(ids)) != len(ids):
+            raise ProfileError(f"profile {self.name!r} has duplicate entry ids")
+        if not 1 <= self.min_distinct_entries <= len(self.entries):
+            raise ProfileError(f"profile {self.name!r}: min_distinct_entries out of range")
+
+    def signature(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "min_distinct_entries": self.min_distinct_entries,
+            "entries": [e.signature() for e in sorted(self.entries, key=lambda e: e.id)],
+        }
+
+
+def profile_set_version(profiles: Iterable[Profile]) -> str:
+    """Stable hash of everything that changes matching: patterns, validators, keywords,
+    thresholds, the matcher version and the Hyperscan version. Order-independent.
+
+    Used as a cache key: a file whose bytes and profile-set version are unchanged need not be
+    matched again.
+    """
+    doc = {
+        "matcher": MATCHER_VERSION,
+        "engine": f"hyperscan-{getattr(hyperscan, '__version__', '?')}",
+        "profiles": sorted(
+            (p.signature() for p in profiles), key=lambda s: json.dumps(s, sort_keys=True)
+        ),
+    }
+    blob = json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
+    return "v1-" + hashlib.sha256(blob).hexdigest()[:32]
+
+
+# --------------------------------------------------------------------------------------------
+# Predefined entries
+# --------------------------------------------------------------------------------------------
+
+_B64URL = "A-Za-z0-9_-"
+_ALNUM = "A-Za-z0-9"
+
+
+def _tok(core: str, cls: str) -> str:
+    """Open-ended token followed by a consumed terminator (see dlp-bench.md, finding 5)."""
+    return f"{core}(?:[^{cls}]|$)"
+
+
+def _token_entry(id_: str, name: str, core: str, cls: str, validator: str, **kw: Any) -> Entry:
+    return Entry(id_, name, _tok(core, cls), validator=validator, terminator=cls, **kw)
+
+
+# Shared candidate shapes: entries with the same pattern share one engine expression.
+CARD_PATTERN = r"\b[2-6][0-9](?:[ -]?[0-9]){11,17}\b"
+SSN_PATTERN = r"\b[0-9]{3}[- ][0-9]{2}[- ][0-9]{4}\b"
+NINE_DIGIT_PATTERN = r"\b[0-9]{3}[- ]?[0-9]{3}[- ]?[0-9]{3}\b"
+TEN_DIGIT_PATTERN = r"\b[0-9]{3}[- ]?[0-9]{3}[- ]?[0-9]{4}\b"
+IBAN_PATTERN = r"\b[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b"
+EMAIL_PATTERN = r"[A-Za-z0-9._%+-]{1,64}@(?:[A-Za-z0-9-]{1,63}\.){1,4}[A-Za-z]{2,24}\b"
+PHONE_PATTERN = (
+    r"(?:\+1[ .-]?)?(?:\([2-9][0-9]{2}\) ?|\b[2-9][0-9]{2}[.-])[2-9][0-9]{2}[.-][0-9]{4}\b"
+)
+
+_CREDENTIAL_ENTRIES: tuple[Entry, ...] = (
+    _token_entry(
+        "openai_api_key",
+        "OpenAI API Key",
+        r"\bsk-(?:(?:proj|svcacct|admin|service|None)-)?[A-Za-z0-9_-]{8}[A-Za-z0-9_-]*",
+        _B64URL,
+        "openai_key",
+    ),
+    Entry(
+        "aws_access_key_id",
+        "Amazon AWS Access Key ID",
+        r"\b(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16}\b",
+        validator="aws_access_key",
+        mask_prefix=4,
+    ),
+    Entry(
+        "aws_secret_access_key",
+        "Amazon AWS Secret Access Key",
+        r"(?i:aws[_ .-]?secret(?:[_ .-]?access)?[_ .-]?key|secret[_ ]?access[_ ]?key)"
+        r"[\"']?[ \t]{0,4}(?::|=|=>|:=)[ \t]{0,4}[\"']?[A-Za-z0-9/+]{40}(?:[^A-Za-z0-9/+]|$)",
+        validator="aws_secret",
+        terminator="A-Za-z0-9/+",
+        value_pattern=r"([A-Za-z0-9/+]{40})$",
+    ),
+    _token_entry(
+        "gcp_api_key",
+        "Google GCP API Key",
+        r"\bAIza[0-9A-Za-z_-]{35}",
+        _B64URL,
+        "token20",
+        mask_prefix=4,
+    ),
+    Entry(
+        "gcp_service_account_key",
+        "Google GCP Service Account Key",
+        r"\"private_key_id\"[ \t]{0,4}:[ \t]{0,4}\"[0-9a-f]{40}\"",
+        validator="hex_secret",
+        value_pattern=r"([0-9a-f]{40})",
+    ),
+    _token_entry(
+        "google_oauth_token",
+        "Google OAuth Access Token",
+        r"\bya29\.[0-9A-Za-z_-]{30,}",
+        _B64URL,
+        "token20",
+        mask_prefix=5,
+    ),
+    _token_entry(
+        "azure_client_secret",
+        "Microsoft Azure Client Secret",
+        r"\b[A-Za-z0-9_~.-]{3}[0-9]Q~[A-Za-z0-9_~.-]{31,34}",
+        "A-Za-z0-9_~.-",
+        "token32",
+        keywords=(
+            "azure",
+            "client_secret",
+            "client secret",
+            "client-secret",
+            "clientsecret",
+            "AZURE_CLIENT_SECRET",
+            "app secret",
+            "entra",
+            "aad",
+            "tenant",
+        ),
+        window=256,
+    ),
+    Entry(
+        "azure_storage_account_key",
+        "Microsoft Azure Storage Account Key",
+        r"(?i:AccountKey)=[A-Za-z0-9+/]{86}==",
+        validator="token32",
+        value_pattern=r"=([A-Za-z0-9+/]{86}==)$",
+    ),
+    _token_entry(
+        "github_pat_classic",
+        "GitHub Personal Access Token (Classic)",
+        r"\bghp_[A-Za-z0-9]{36}",
+        _ALNUM,
+        "token20",
+    ),
+    _token_entry(
+        "github_pat_fine_grained",
+        "GitHub Fine-grained Personal Access Token",
+        r"\bgithub_pat_[A-Za-z0-9_]{82}",
+        "A-Za-z0-9_",
+        "token32",
+    ),
+    _token_entry(
+        "github_oauth_token",
+        "GitHub OAuth Access Token",
+        r"\bgho_[A-Za-z0-9]{36}",
+        _ALNUM,
+        "token20",
+    ),
+    _token_entry(
+        "github_app_token",
+        "GitHub App Token",
+        r"\bgh[usr]_[A-Za-z0-9]{36}",
+        _ALNUM,
+        "token20",
+    ),
+    _token_entry(
+        "gitlab_pat",
+        "GitLab Personal Access Token",
+        r"\bglpat-[A-Za-z0-9_-]{20,}",
+        _B64URL,
+        "token20",
+    ),
+    _token_entry(
+        "slack_token",
+        "Slack API Token",
+        r"\bxox[abposr]-[A-Za-z0-9-]{10,}",
+        "A-Za-z0-9-",
+        "token20",
+    ),
+    _token_entry(
+        "slack_webhook",
+        "Slack Webhook",
+        r"https://hooks\.slack\.com/(?:services|workflows)/T[A-Za-z0-9_]{8,12}/[AB][A-Za-z0-9_]{8,12}"
+        r"/[A-Za-z0-9_]{24}",
+        "A-Za-z0-9_",
+        "token20",
+        mask_prefix=33,
+    ),
+    _token_entry(
+        "discord_webhook",
+        "Discord Webhook",
+        r"https://(?:ptb\.|canary\.)?discord(?:app)?\.com/api/webhooks/[0-9]{17,20}/[A-Za-z0-9_-]{60,68}",
+        _B64URL,
+        "token32",
+        mask_prefix=33,
+    ),
+    _token_entry(
+        "stripe_secret_key",
+        "Stripe Standard Secret Key",
+        r"\bsk_live_[A-Za-z0-9]{24,}",
+        _ALNUM,
+        "token20",
+    ),
+    _token_entry(
+        "stripe_restricted_key",
+        "Stripe Granular Restricted Key",
+        r"\brk_live_[A-Za-z0-9]{24,}",
+        _ALNUM,
+        "token20",
+    ),
+    Entry(
+        "private_key",
+        "SSH / PEM / PGP Private Key",
+        r"-----BEGIN (?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?-----"
+        r"[\r\n]{1,2}(?:[A-Za-z-]+: [^\r\n]+[\r\n]{1,4}){0,4}[A-Za-z0-9+/=]{32}",
+        validator="private_key",
+        mask="pem",
+    ),
+    _token_entry(
+        "jwt",
+        "JSON Web Token",
+        r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}",
+        _B64URL,
+        "jwt",
+        mask_prefix=8,
+    ),
+    _token_entry("npm_token", "NPM Token", r"\bnpm_[A-Za-z0-9]{36}", _ALNUM, "token20"),
+    _token_entry(
+        "pypi_token",
+        "PyPI Token",
+        r"\bpypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50,}",
+        _B64URL,
+        "token32",
+        mask_prefix=5,
+    ),
+    _token_entry(
+        "sendgrid_api_key",
+        "SendGrid API Key",
+        r"\bSG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}",
+        _B64URL,
+        "token32",
+        mask_prefix=3,
+    ),
+    Entry(
+        "twilio_api_key",
+        "Twilio API Key",
+        r"\bSK[0-9a-fA-F]{32}\b",
+        validator="hex_secret",
+        mask_prefix=2,
+    ),
+    _token_entry(
+        "anthropic_api_key",
+        "Anthropic API Key",
+        r"\bsk-ant-(?:api|admin)[0-9]{2}-[A-Za-z0-9_-]{20}[A-Za-z0-9_-]+",
+        _B64URL,
+        "token80",
+    ),
+    _token_entry(
+        "huggingface_token",
+        "Hugging Face Access Token",
+        r"\bhf_[A-Za-z]{34}",
+        _ALNUM,
+        "token20",
+    ),
+)
+
+_CARD_ENTRIES: tuple[Entry, ...] = tuple(
+    Entry(
+        f"card_{brand}",
+        f"{label} Card Number",
+        CARD_PATTERN,
+        validator=f"card_{brand}",
+        mask="card",
+    )
+    for brand, label in (
+        ("visa", "Visa"),
+        ("mastercard", "Mastercard"),
+        ("amex", "American Express"),
+        ("diners", "Diners Club"),
+        ("unionpay", "Union Pay"),
+        ("discover", "Discover"),
+        ("jcb", "JCB"),
+    )
+)
+
+_FINANCIAL_ENTRIES: tuple[Entry, ...] = (
+    *_CARD_ENTRIES,
+    Entry("iban", "IBAN", IBAN_PATTERN, validator="iban", mask="iban"),
+    Entry(
+        "us_aba_routing",
+        "United States ABA Routing Number",
+        NINE_DIGIT_PATTERN,
+        validator="aba_routing",
+        keywords=("routing", "aba", "rtn", "routing number", "routing no", "transit number"),
+        window=128,
+        mask="digits",
+    ),
+    Entry(
+        "swift_bic",
+        "SWIFT",
+        r"\b[A-Z]{6}[A-Z0-9]{2}(?:[A-Z0-9]{3})?\b",
+        validator="swift_bic",
+        keywords=("swift", "bic", "swift code", "swift/bic", "bic code"),
+        window=64,
+        mask="generic",
+    ),
+)
+
+_US_SSN = Entry(
+    "us_ssn", "United States SSN Numeric Detection", SSN_PATTERN, validator="us_ssn", mask="digits"
+)
+_US_ITIN = Entry("us_itin", "US ITIN", SSN_PATTERN, validator="us_itin", mask="digits")
+
+_NATIONAL_ID_ENTRIES: tuple[Entry, ...] = (
+    _US_SSN,
+    _US_ITIN,
+    Entry(
+        "ca_sin",
+        "Canada Social Insurance Number",
+        NINE_DIGIT_PATTERN,
+        validator="ca_sin",
+        keywords=("sin", "social insurance", "assurance sociale", "nas", "s.i.n."),
+        window=128,
+        mask="digits",
+    ),
+    Entry(
+        "uk_nino",
+        "United Kingdom National Insurance Number",
+        r"\b[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?[0-9]{2} ?[0-9]{2} ?[0-9]{2} ?[A-D]\b",
+        validator="uk_nino",
+        mask="generic",
+    ),
+    Entry(
+        "uk_nhs",
+        "UK NHS Number",
+        TEN_DIGIT_PATTERN,
+        validator="uk_nhs",
+        keywords=("nhs", "national health service", "nhs number", "nhs no"),
+        window=128,
+        mask="digits",
+    ),
+    Entry(
+        "au_tfn",
+        "Australia Tax File Number",
+        NINE_DIGIT_PATTERN,
+        validator="au_tfn",
+        keywords=("tfn", "tax file number", "tax file no"),
+        window=128,
+        mask="digits",
+    ),
+)
+
+_PII_ENTRIES: tuple[Entry, ...] = (
+    Entry(
+        "email",
+        "Email Address",
+        EMAIL_PATTERN,
+        validator="email",
+        som=False,
+        mask="email",
+        max_width=64 + 1 + 4 * 64 + 24,
+    ),
+    Entry("us_phone", "US Phone Number", PHONE_PATTERN, validator="us_phone", mask="digits"),
+    _US_SSN,
+    _US_ITIN,
+    Entry(
+        "us_passport",
+        "US Passport Number",
+        r"\b[A-Z0-9][0-9]{8}\b",
+        validator="us_passport",
+        keywords=("passport", "passport no", "passport number"),
+        window=64,
+        mask="digits",
+    ),
+    *_CARD_ENTRIES,
+)
+
+CREDENTIALS = Profile(
+    "Credentials and Secrets",
+    _CREDENTIAL_ENTRIES,
+    "Cloud, SaaS and AI API keys and tokens, webhooks and private key blocks.",
+    predefined=True,
+)
+FINANCIAL = Profile(
+    "Financial Information",
+    _FINANCIAL_ENTRIES,
+    "Payment card numbers (Luhn + IIN), IBAN (mod-97), US ABA routing (checksum, in context), "
+    "SWIFT/BIC (in context).",
+    predefined=True,
+)
+NATIONAL_IDS = Profile(
+    "Social Security, Insurance, Tax, and Identifier Numbers",
+    _NATIONAL_ID_ENTRIES,
+    "US SSN and ITIN, Canada SIN, UK NINO and NHS number, Australia TFN.",
+    predefined=True,
+)
+PII = Profile(
+    "Personally Identifiable Information (PII)",
+    _PII_ENTRIES,
+    "Contact data and personal identifiers. Matches when at least two distinct kinds occur in "
+    "the same file (a lone email address is too common to be a finding).",
+    min_distinct_entries=2,
+    predefined=True,
+)
+
+PREDEFINED: Mapping[str, Profile] = {p.name: p for p in (CREDENTIALS, FINANCIAL, NATIONAL_IDS, PII)}
+
+
+def predefined_profile(name: str) -> Profile:
+    """The predefined profile with this exact (Cloudflare) name; ProfileError if unknown."""
+    try:
+        return PREDEFINED[name]
+    except KeyError:
+        known = ", ".join(repr(n) for n in PREDEFINED)
+        raise ProfileError(f"no predefined profile {name!r}; known: {known}") from None
+
+
+# --------------------------------------------------------------------------------------------
+# Custom profiles
+# --------------------------------------------------------------------------------------------
+
+_REPEATS = {_sre_const.MAX_REPEAT, _sre_const.MIN_REPEAT}
+_POSSESSIVE = getattr(_sre_const, "POSSESSIVE_REPEAT", None)
+
+
+def _walk_pattern(items: Any, inside_repeat: bool, name: str) -> None:
+    """Reject constructs that the engine lacks or that make a confirm step backtrack."""
+    for op, av in items:
+        if op in (_sre_const.ASSERT, _sre_const.ASSERT_NOT):
+            raise ProfileError(f"entry {name!r}: lookahead/lookbehind is not supported")
+        if op in (_sre_const.GROUPREF, _sre_const.GROUPREF_EXISTS):
+            raise ProfileError(f"entry {name!r}: backreferences and conditionals are not supported")
+        if op == getattr(_sre_const, "ATOMIC_GROUP", None) or (
+            _POSSESSIVE is not None and op == _POSSESSIVE
+        ):
+            raise ProfileError(
+                f"entry {name!r}: atomic groups and possessive quantifiers are not supported"
+            )
+        if op in _REPEATS:
+            lo, hi, sub = av
+            if hi == _sre_const.MAXREPEAT:
+                raise ProfileError(
+                    f"entry {name!r}: unbounded repeat (+, * or {{n,}}) is not allowed; "
+                    "write a bounded repeat such as {1,64}"
+                )
+            if inside_repeat and lo != hi:
+                raise ProfileError(
+                    f"entry {name!r}: nested variable quantifiers (like (a{{1,5}}){{1,5}}) can "
+                    "backtrack badly; flatten the pattern"
+                )
+            _walk_pattern(sub, inside_repeat or hi > 1, name)
+        elif op == _sre_const.SUBPATTERN:
+            _walk_pattern(av[-1], inside_repeat, name)
+        elif op == _sre_const.BRANCH:
+            for branch in av[1]:
+                _walk_pattern(branch, inside_repeat, name)
+
+
+def _hs_compile_check(pattern: bytes, name: str) -> bool:
+    """Compile alone in stream mode. Returns whether SOM tracking is possible."""
+    last: Exception | None = None
+    for som in (True, False):
+        db = hyperscan.Database(mode=hyperscan.HS_MODE_STREAM | hyperscan.HS_MODE_SOM_HORIZON_LARGE)
+        try:
+            db.compile(
+                expressions=[pattern], ids=[0], flags=[hyperscan.HS_FLAG_SOM_LEFTMOST if som else 0]
+            )
+            return som
+        except hyperscan.error as exc:
+            last = exc
+            if "too large" not in str(exc).lower():
+                break
+    raise ProfileError(f"entry {name!r}: the matching engine rejects this regex: {last}")
+
+
+def _check_regex(name: str, pattern: str) -> bool:
+    if not pattern:
+        raise ProfileError(f"entry {name!r}: the pattern is empty")
+    if len(pattern.encode()) > MAX_PATTERN_LEN:
+        raise ProfileError(f"entry {name!r}: pattern longer than {MAX_PATTERN_LEN} bytes")
+    if not pattern.isascii():
+        raise ProfileError(
+            f"entry {name!r}: only ASCII regexes are supported; put non-ASCII words in keywords"
+        )
+    try:
+        parsed = _sre_parse.parse(pattern, 0)
+        re.compile(pattern.encode())
+    except (re.error, OverflowError, RecursionError) as exc:
+        raise ProfileError(f"entry {name!r}: invalid regex: {exc}") from None
+    _walk_pattern(parsed, False, name)
+    lo, hi = parsed.getwidth()
+    if lo == 0:
+        raise ProfileError(f"entry {name!r}: the regex can match the empty string")
+    if hi > MAX_CUSTOM_WIDTH:
+        raise ProfileError(
+            f"entry {name!r}: the regex can match up to {hi} bytes; the limit is {MAX_CUSTOM_WIDTH}"
+        )
+    return _hs_compile_check(pattern.encode(), name)
+
+
+def _slug(text: str) -> str:
+    s = re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
+    return s[:48] or "entry"
+
+
+def custom_profile(
+    name: str,
+    regex_entries: Sequence[Mapping[str, Any]],
+    keywords: Sequence[str] = (),
+    description: str = "",
+) -> Profile:
+    """Build and vet a custom profile.
+
+    ``regex_entries`` items are ``{"name": str, "pattern": str, "min_count": int = 1}``.
+    ``keywords`` become one word-list entry (case-insensitive, whole word): each occurrence is
+    a match. Raises :class:`ProfileError` with an actionable message for any regex that
+    Hyperscan cannot compile, that can match the empty string, uses lookaround or
+    backreferences, has an unbounded repeat or nested variable quantifiers, or is wider than
+    :data:`MAX_CUSTOM_WIDTH` bytes. The pattern text never appears in the messages.
+    """
+    name = name.strip()
+    if not name or len(name) > 128:
+        raise ProfileError("profile name must be 1-128 characters")
+    if name in PREDEFINED:
+        raise ProfileError(f"{name!r} is a predefined profile name; choose another")
+    if len(regex_entries) > MAX_CUSTOM_ENTRIES:
+        raise ProfileError(f"at most {MAX_CUSTOM_ENTRIES} regex entries per profile")
+    entries: list[Entry] = []
+    seen: set[str] = set()
+    for item in regex_entries:
+        ename = str(item.get("name", "")).strip()
+        if not ename:
+            raise ProfileError("every regex entry needs a name")
+        pattern = item.get("pattern")
+        if not isinstance(pattern, str):
+            raise ProfileError(f"entry {ename!r}: pattern must be a string")
+        min_count = item.get("min_count", 1)
+        if not isinstance(min_count, int) or isinstance(min_count, bool) or min_count < 1:
+            raise ProfileError(f"entry {ename!r}: min_count must be a positive integer")
+        som = _check_regex(ename, pattern)
+        eid = "custom_" + _slug(ename)
+        if eid in seen:
+            raise ProfileError(f"two entries are named {ename!r}")
+        seen.add(eid)
+        entries.append(
+            Entry(eid, ename, pattern, min_count=min_count, som=som, mask="generic",
+                  max_width=MAX_CUSTOM_WIDTH)
+        )  # fmt: skip
+    words = tuple(dict.fromkeys(k.strip() for k in keywords if k.strip()))
+    if len(words) > MAX_KEYWORDS:
+        raise ProfileError(f"at most {MAX_KEYWORDS} keywords per profile")
+    for w in words:
+        if len(w) < 2 or len(w) > 128:
+            raise ProfileError("keywords must be 2-128 characters long")
+    if words:
+        entries.append(Entry("custom_keywords", "Keywords", words=words, mask="generic"))
+    if not entries:
+        raise ProfileError("a custom profile needs at least one regex entry or keyword")
+    return Profile(name, tuple(entries), description)
