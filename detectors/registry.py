@@ -67,6 +67,15 @@ class PostureResult:
             out[item.finding_type.key] = out.get(item.finding_type.key, 0) + 1
         return out
 
+    def summary(self) -> dict[str, object]:
+        """A JSON-safe digest for task results and scan-run records: counts, no evidence."""
+        return {
+            "findings": len(self.findings),
+            "counts": dict(sorted(self.counts().items())),
+            "evaluated": sorted(self.evaluated),
+            "skipped": dict(sorted(self.skipped.items())),
+        }
+
 
 def run_posture(
     snapshot: PostureSnapshot,

@@ -244,3 +244,15 @@ def test_detect_refuses_missing_inputs() -> None:
 
 def test_result_type() -> None:
     assert isinstance(run_posture(snapshot(gpts=[]), DEFAULTS), PostureResult)
+
+
+def test_summary_is_json_safe_and_has_no_evidence() -> None:
+    parts = rich_parts()
+    parts["invites"] = None
+    summary = run_posture(snapshot(**parts), DEFAULTS).summary()
+    text = json.dumps(summary)
+    assert summary["findings"] == 10
+    assert summary["counts"]["inactive_user"] == 1  # type: ignore[index]
+    assert BY_KEY["stale_pending_invite"].finding_type_id in summary["skipped"]  # type: ignore[operator]
+    assert len(summary["evaluated"]) == 10  # type: ignore[arg-type]
+    assert "sk-" not in text and "example.com" not in text
