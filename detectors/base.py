@@ -87,11 +87,11 @@ class Detector:
     def detect(
         self, snapshot: PostureSnapshot, thresholds: Thresholds
     ) -> Iterator[DetectedFinding]:
-        """Yield this type's findings; raise `MissingInput` if a needed part is absent."""
+        """This type's findings; raises `MissingInput` at once if a needed part is absent."""
         missing = self.missing(snapshot)
         if missing:
             raise MissingInput(self.key, missing)
-        yield from self.rule(snapshot, thresholds)
+        return iter(self.rule(snapshot, thresholds))
 
 
 # --------------------------------------------------------------------------- time helpers
