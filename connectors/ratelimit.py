@@ -180,7 +180,7 @@ class LocalRateBudget(_GcraBudget):
             tat = max(self._tat.get(key, now), now)
             new_tat = tat + interval * cost
             allow_at = new_tat - interval * self.burst
-            if allow_at > now:
+            if allow_at - now > 1e-9:  # tolerate float rounding at the exact grant time
                 return allow_at - now
             self._tat[key] = new_tat
             return 0.0

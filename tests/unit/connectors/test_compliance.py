@@ -1,0 +1,351 @@
+"""ComplianceClient over MockTransport: drift variants, conversations, file downloads."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+
+import httpx
+import pytest
+
+from connectors.access import ClientOptions, TenantAccess
+from connectors.compliance import ComplianceClient
+from connectors.errors import AuthenticationError, FileSkipped, NotFoundError, UpstreamError
+from tests.unit.connectors.conftest import COMPLIANCE_KEY, WORKSPACE, FakeApi, page, paged
+
+P = f"/compliance/workspaces/{WORKSPACE}"
+
+
+def client(api: FakeApi, access, budget, options, sleeps) -> ComplianceClient:
+    return ComplianceClient(access, budget, http=api.client(), options=options, sleep=sleeps.append)
+
+
+def _gpt(gid: str, *, latest_config, recipients, visibility="invite-only") -> dict:
+    return {
+        "object": "compliance.workspace.gpt",
+        "id": gid,
+        "created_at": 1692158096.299021,
+        "owner_id": "user-1",
+        "owner_email": "o@x.io",
+        "builder_name": "B",
+        "sharing": {
+            "object": "compliance.workspace.gpt.sharing",
+            "visibility": visibility,
+            "permissions": {"can_read": True},
+            "recipients": recipients,
+        },
+        "latest_config": latest_config,
+    }
+
+
+def _config(tools: list[str], files: list[str]) -> dict:
+    return {
+        "object": "compliance.workspace.gpt.configuration",
+        "id": "gzm_cnf_1",
+        "name": "Helper",
+        "created_at": 1.5,
+        "tools": {
+            "object": "list",
+            "data": [{"type": t, "created_at": 1.0, "action_domain": "api.x.io"} for t in tools],
+        },
+        "files": {
+            "object": "list",
+            "has_more": False,
+            "data": [
+                {"object": "compliance.workspace.gpt.file_info", "id": f, "name": f"{f}.pdf"}
+                for f in files
+            ],
+        },
+    }
+
+
+def test_gpts_accept_every_drift_variant(access, budget, options, sleeps) -> None:
+    shared = {"object": "compliance.workspace.gpt.shared_user", "id": "user-9", "email": "s@x.io"}
+    gpts = [
+        # spec: latest_config list object, recipients array, canonical tool names
+        _gpt(
+            "g-1",
+            latest_config={
+                "object": "list",
+                "data": [_config(["custom_action"], ["file-a"])],
+                "last_id": "gzm_cnf_1",
+                "has_more": False,
+            },
+            recipients=[shared],
+            visibility="gpt-store",
+        ),
+        # GCI: recipients list object; psoxy: latest_config bare array; spelling drift
+        _gpt(
+            "g-2",
+            latest_config=[_config(["custom-action", "web_browsing", "python"], [])],
+            recipients={"object": "list", "data": [shared], "has_more": False},
+            visibility="anyone-with-link",
+        ),
+        # third-party GPT: no config, no sharing recipients
+        {"object": "compliance.workspace.gpt", "id": "g-3", "builder_name": "Community Builder"},
+    ]
+    api = FakeApi(
+        {f"{P}/gpts": paged([page(gpts[:2], has_more=True), page(gpts[2:], has_more=False)])}
+    )
+    got = list(client(api, access, budget, options, sleeps).gpts())
+    assert [g.id for g in got] == ["g-1", "g-2", "g-3"]
+    assert got[0].tool_types == {"custom_action"}
+    assert got[1].tool_types == {"custom_action", "browser", "code_interpreter"}
+    for gpt in got[:2]:
+        assert gpt.sharing is not None and gpt.sharing.recipients[0].email == "s@x.io"
+    assert got[0].config is not None and got[0].config.files[0].id == "file-a"
+    assert got[2].config is None and got[2].tool_types == set()
+    assert got[0].created_at == 1692158096.299021
+    assert all(r.url.params["file_format"] == "id" for r in api.requests)
+    assert api.requests[0].url.params["limit"] == "100"
+    assert {g for _, g in budget.acquired} == {"compliance_list"}
+    assert api.requests[0].headers["authorization"] == f"Bearer {COMPLIANCE_KEY}"
+
+
+def test_projects_and_users(access, budget, options, sleeps) -> None:
+    project = _gpt(
+        "g-p-1", latest_config={"object": "list", "data": [_config([], ["file-p"])]}, recipients=[]
+    )
+    users = [
+        {
+            "object": "compliance.workspace.user",
+            "id": f"user-{i}",
+            "email": f"{i}@x.io",
+            "role": "standard-user",
+            "status": "active",
+            "created_at": 1.25,
+        }
+        for i in range(3)
+    ]
+    api = FakeApi(
+        {
+            f"{P}/projects": paged([page([project], has_more=False)]),
+            f"{P}/users": paged([page(users[:2], has_more=True), page(users[2:], has_more=False)]),
+        }
+    )
+    c = client(api, access, budget, options, sleeps)
+    assert [p.config.files[0].id for p in c.projects() if p.config] == ["file-p"]
+    assert [u.id for u in c.users()] == ["user-0", "user-1", "user-2"]
+    assert api.requests[1].url.params["limit"] == "200"
+
+
+def _conversation(cid: str, files: list[str]) -> dict:
+    msg_files = {
+        "object": "list",
+        "data": [
+            {
+                "object": "compliance.workspace.conversation.message.file_info",
+                "id": f,
+                "name": f"{f}.csv",
+                "user_id": "user-7",
+            }
+            for f in files
+        ],
+    }
+    return {
+        "object": "compliance.workspace.conversation",
+        "id": cid,
+        "workspace_id": WORKSPACE,
+        "user_id": "user-7",
+        "user_email": "u@x.io",
+        "created_at": 1.0,
+        "last_active_at": 2.0,
+        "title": "t",
+        "messages": {
+            "object": "list",
+            "has_more": False,
+            "last_id": "m2",
+            "data": [
+                {
+                    "id": "m1",
+                    "author": {"role": "user"},
+                    "content": {"type": "text", "value": "hi"},
+                    "files": msg_files,
+                },
+                {"id": "m2", "author": {"role": "assistant"}, "content": None, "files": None},
+            ],
+        },
+    }
+
+
+def test_conversations_since_floor_dedupe_and_files(access, budget, options, sleeps) -> None:
+    pages = [
+        page([_conversation("c1", ["file-1"]), _conversation("c2", [])], has_more=True),
+        # c1 updated mid-sync reappears on a later page
+        page(
+            [_conversation("c1", ["file-1", "file-9"]), _conversation("c3", ["file-3"])],
+            has_more=False,
+        ),
+    ]
+    api = FakeApi({f"{P}/conversations": paged(pages)})
+    got = list(client(api, access, budget, options, sleeps).conversations(1700000000.9))
+    assert [c.id for c in got] == ["c1", "c2", "c3"]
+    assert [(f.id, f.user_id) for f in got[0].files] == [("file-1", "user-7")]
+    params = api.requests[0].url.params
+    assert params["since_timestamp"] == "1700000000"
+    assert params["file_format"] == "id" and params["limit"] == "500"
+
+
+# ---------------------------------------------------------------- downloads
+
+
+class Storage:
+    """The fake storage host: refuses any request that carries credentials."""
+
+    def __init__(self, body: bytes, *, content_type="text/csv; charset=utf-8", length=True):
+        self.body = body
+        self.content_type = content_type
+        self.length = length
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        if "authorization" in request.headers or "cookie" in request.headers:
+            return httpx.Response(400, text="credentials sent to storage")
+        headers = {
+            "content-type": self.content_type,
+            "content-disposition": 'attachment; filename="report.csv"',
+        }
+        if self.length:
+            return httpx.Response(200, headers=headers, content=self.body)
+        chunks = [self.body[i : i + 1000] for i in range(0, len(self.body), 1000)]
+        return httpx.Response(200, headers=headers, content=iter(chunks))
+
+
+def _redirect(location: str):
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(307, headers={"location": location, "set-cookie": "s=1; Path=/"})
+
+    return handler
+
+
+def test_download_follows_307_without_authorization(access, budget, options, sleeps) -> None:
+    body = b"name,card\nann,4111111111111111\n" * 50
+    storage = Storage(body)
+    api = FakeApi(
+        {
+            f"{P}/users/user-7/files/file-1": _redirect("https://blob.test/_blob/file-1?sig=abc"),
+            "/_blob/file-1": storage,
+        }
+    )
+    dest = io.BytesIO()
+    result = client(api, access, budget, options, sleeps).download_file(
+        "conversation", "file-1", dest, user_id="user-7", conversation_id="c1"
+    )
+    assert dest.getvalue() == body
+    assert result.size == len(body)
+    assert result.sha256 == hashlib.sha256(body).hexdigest()
+    assert result.content_type == "text/csv" and result.filename == "report.csv"
+    api_request = api.requests[0]
+    assert api_request.headers["authorization"] == f"Bearer {COMPLIANCE_KEY}"
+    assert api_request.url.params["conversation_id"] == "c1"
+    assert storage.requests[0].url.host == "blob.test"
+    assert "authorization" not in storage.requests[0].headers
+    assert budget.acquired == [("acme", "compliance_file")]  # storage is not budgeted
+
+
+def test_download_relative_location_gpt_and_project(access, budget, options, sleeps) -> None:
+    storage = Storage(b"%PDF-1.4 ...", content_type="application/pdf")
+    api = FakeApi(
+        {
+            f"{P}/gpt_files/file-g": _redirect("/_blob/file-g"),
+            f"{P}/project_files/file-p": _redirect("/_blob/file-g"),
+            "/_blob/file-g": storage,
+        }
+    )
+    c = client(api, access, budget, options, sleeps)
+    assert c.download_file("gpt", "file-g", io.BytesIO()).content_type == "application/pdf"
+    assert c.download_file("project", "file-p", io.BytesIO()).size == len(storage.body)
+    assert [r.url.host for r in storage.requests] == ["compliance.test", "compliance.test"]
+    assert all("authorization" not in r.headers for r in storage.requests)
+
+
+@pytest.mark.parametrize(("status", "reason"), [(404, "not_found"), (410, "expired")])
+def test_download_404_410_are_skipped(access, budget, options, sleeps, status, reason) -> None:
+    api = FakeApi({f"{P}/gpt_files/file-x": lambda r: httpx.Response(status, json={})})
+    with pytest.raises(FileSkipped) as info:
+        client(api, access, budget, options, sleeps).download_file("gpt", "file-x", io.BytesIO())
+    assert (info.value.reason, info.value.file_id) == (reason, "file-x")
+    assert len(api.requests) == 1
+
+
+def test_download_storage_expired_url_is_skipped(access, budget, options, sleeps) -> None:
+    api = FakeApi(
+        {
+            f"{P}/gpt_files/file-x": _redirect("https://blob.test/_blob/file-x"),
+            "/_blob/file-x": lambda r: httpx.Response(403, text="Request has expired"),
+        }
+    )
+    with pytest.raises(FileSkipped) as info:
+        client(api, access, budget, options, sleeps).download_file("gpt", "file-x", io.BytesIO())
+    assert info.value.reason == "expired"
+
+
+@pytest.mark.parametrize("declared", [True, False])
+def test_download_over_cap_is_skipped_and_rewound(access, budget, options, sleeps, declared):
+    storage = Storage(b"x" * 10_000, length=declared)
+    api = FakeApi({f"{P}/gpt_files/f": _redirect("https://blob.test/_blob/f"), "/_blob/f": storage})
+    dest = io.BytesIO(b"keep")
+    dest.seek(4)
+    with pytest.raises(FileSkipped) as info:
+        client(api, access, budget, options, sleeps).download_file("gpt", "f", dest, max_bytes=4096)
+    assert info.value.reason == "too_large"
+    assert dest.getvalue() == b"keep"
+
+
+def test_download_storage_5xx_is_retried(access, budget, options, sleeps) -> None:
+    calls = {"n": 0}
+    good = Storage(b"hello")
+
+    def flaky(request: httpx.Request) -> httpx.Response:
+        calls["n"] += 1
+        return httpx.Response(503) if calls["n"] == 1 else good(request)
+
+    api = FakeApi({f"{P}/gpt_files/f": _redirect("https://blob.test/_blob/f"), "/_blob/f": flaky})
+    dest = io.BytesIO()
+    assert client(api, access, budget, options, sleeps).download_file("gpt", "f", dest).size == 5
+    assert dest.getvalue() == b"hello" and len(sleeps) == 1
+
+    api = FakeApi(
+        {
+            f"{P}/gpt_files/f": _redirect("https://blob.test/_blob/f"),
+            "/_blob/f": lambda r: httpx.Response(500),
+        }
+    )
+    with pytest.raises(UpstreamError):
+        client(api, access, budget, options, sleeps).download_file("gpt", "f", io.BytesIO())
+
+
+def test_download_api_429_is_retried_through_the_budget(access, budget, options, sleeps) -> None:
+    calls = {"n": 0}
+
+    def limited(request: httpx.Request) -> httpx.Response:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            return httpx.Response(429, headers={"retry-after": "1"})
+        return httpx.Response(307, headers={"location": "https://blob.test/_blob/f"})
+
+    api = FakeApi({f"{P}/gpt_files/f": limited, "/_blob/f": Storage(b"ok")})
+    client(api, access, budget, options, sleeps).download_file("gpt", "f", io.BytesIO())
+    assert budget.cooled == [("acme", "compliance_file", 1.0)]
+
+
+def test_download_conversation_file_needs_user(access, budget, options, sleeps) -> None:
+    with pytest.raises(ValueError):
+        client(FakeApi(), access, budget, options, sleeps).download_file(
+            "conversation", "f", io.BytesIO()
+        )
+
+
+def test_missing_compliance_config(budget) -> None:
+    with pytest.raises(AuthenticationError) as info:
+        ComplianceClient(TenantAccess(tenant_key="acme", workspace_id="w"), budget)
+    assert "--compliance-key-env" in info.value.hint
+    from pydantic import SecretStr
+
+    with pytest.raises(NotFoundError):
+        ComplianceClient(TenantAccess(tenant_key="acme", compliance_key=SecretStr("sk-x")), budget)
+
+
+def test_default_options_cap_is_100_mb() -> None:
+    assert ClientOptions().max_file_bytes == 100 * 1024 * 1024

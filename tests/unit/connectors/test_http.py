@@ -1,0 +1,399 @@
+"""Transport: retries, Retry-After handling, typed errors, paging guards (MockTransport)."""
+
+from __future__ import annotations
+
+import email.utils
+import json
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from connectors.access import ClientOptions
+from connectors.errors import (
+    AuthenticationError,
+    MalformedResponseError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitedError,
+    UpstreamError,
+)
+from connectors.http import CallEvent, Transport, backoff_delay, parse_retry_after
+from tests.unit.connectors.conftest import ADMIN_KEY, FakeApi, RecordingBudget, page, paged
+
+ROUTE = "/organization/users"
+
+
+def make(
+    api: FakeApi,
+    budget: RecordingBudget,
+    sleeps: list[float],
+    options: ClientOptions | None = None,
+    events: list[CallEvent] | None = None,
+    api_name: str = "admin",
+) -> Transport:
+    return Transport(
+        tenant_key="acme",
+        api=api_name,  # type: ignore[arg-type]
+        base_url="https://admin.test/v1",
+        key=SecretStr(ADMIN_KEY),
+        budget=budget,
+        http=api.client(),
+        options=options or ClientOptions(max_attempts=4, backoff_base=0.01, backoff_max=0.05),
+        observer=events.append if events is not None else None,
+        sleep=sleeps.append,
+        rng=lambda: 1.0,
+    )
+
+
+def seq(*responses: httpx.Response):
+    """Handler answering the given responses in order (the last one repeats)."""
+    items = list(responses)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return items.pop(0) if len(items) > 1 else items[0]
+
+    return handler
+
+
+def ok(body: object | None = None) -> httpx.Response:
+    return httpx.Response(200, json=body if body is not None else page([], has_more=False))
+
+
+# ---------------------------------------------------------------- Retry-After parsing
+
+
+def test_retry_after_seconds_ms_and_date() -> None:
+    assert parse_retry_after(httpx.Headers({"retry-after": "7"})) == 7.0
+    assert parse_retry_after(httpx.Headers({"retry-after": "1.5"})) == 1.5
+    # retry-after-ms wins over Retry-After
+    headers = httpx.Headers({"retry-after-ms": "250", "retry-after": "9"})
+    assert parse_retry_after(headers) == 0.25
+    date = email.utils.formatdate(1_000_030.0, usegmt=True)
+    assert parse_retry_after(httpx.Headers({"retry-after": date}), now=1_000_000.0) == 30.0
+    # a date in the past means "now", garbage means "not said"
+    assert parse_retry_after(httpx.Headers({"retry-after": date}), now=2_000_000.0) == 0.0
+    assert parse_retry_after(httpx.Headers({"retry-after": "soon"})) is None
+    assert parse_retry_after(httpx.Headers({"retry-after": "-3"})) == 0.0
+    assert parse_retry_after(httpx.Headers({})) is None
+
+
+def test_backoff_is_exponential_and_capped() -> None:
+    opts = ClientOptions(backoff_base=0.5, backoff_max=8.0)
+    assert [backoff_delay(n, opts, lambda: 1.0) for n in (1, 2, 3, 4, 5, 6)] == [
+        0.5,
+        1.0,
+        2.0,
+        4.0,
+        8.0,
+        8.0,
+    ]
+    assert backoff_delay(3, opts, lambda: 0.0) == 0.0  # full jitter reaches zero
+
+
+# ---------------------------------------------------------------- retries
+
+
+def test_429_with_retry_after_cools_the_tenant_down_then_succeeds(budget, sleeps) -> None:
+    api = FakeApi({ROUTE: seq(httpx.Response(429, headers={"Retry-After": "2"}), ok())})
+    events: list[CallEvent] = []
+    t = make(api, budget, sleeps, events=events)
+    assert t.get_json(ROUTE, route=ROUTE, group="admin")["object"] == "list"
+    assert budget.cooled == [("acme", "admin", 2.0)]
+    # the wait happens in the shared budget, not in a private sleep
+    assert sleeps == []
+    assert budget.acquired == [("acme", "admin"), ("acme", "admin")]
+    assert [(e.status, e.outcome) for e in events] == [(429, "retry"), (200, "ok")]
+    assert events[0].retry_after == 2.0 and events[0].route == ROUTE
+
+
+def test_429_with_retry_after_ms_and_http_date(budget, sleeps) -> None:
+    future = email.utils.formatdate(__import__("time").time() + 20, usegmt=True)
+    api = FakeApi(
+        {
+            ROUTE: seq(
+                httpx.Response(429, headers={"retry-after-ms": "1500"}),
+                httpx.Response(429, headers={"Retry-After": future}),
+                ok(),
+            )
+        }
+    )
+    make(api, budget, sleeps).get_json(ROUTE, route=ROUTE, group="admin")
+    assert budget.cooled[0] == ("acme", "admin", 1.5)
+    assert 18.0 <= budget.cooled[1][2] <= 20.0
+
+
+def test_429_without_retry_after_uses_backoff_cool_down(budget, sleeps) -> None:
+    api = FakeApi({ROUTE: seq(httpx.Response(429), ok())})
+    make(api, budget, sleeps).get_json(ROUTE, route=ROUTE, group="admin")
+    assert budget.cooled == [("acme", "admin", 0.01)]
+
+
+def test_retry_after_above_cap_raises_rate_limited_at_once(budget, sleeps) -> None:
+    api = FakeApi({ROUTE: seq(httpx.Response(429, headers={"Retry-After": "600"}), ok())})
+    t = make(api, budget, sleeps, ClientOptions(retry_after_cap=60))
+    with pytest.raises(RateLimitedError) as info:
+        t.get_json(ROUTE, route=ROUTE, group="admin")
+    assert info.value.retry_after == 600.0
+    assert info.value.kind == "rate_limited"
+    assert len(api.requests) == 1
+    assert budget.cooled == [("acme", "admin", 600.0)]
+
+
+def test_5xx_then_success_sleeps_with_backoff(budget, sleeps) -> None:
+    api = FakeApi({ROUTE: seq(httpx.Response(500), httpx.Response(503), httpx.Response(502), ok())})
+    make(api, budget, sleeps).get_json(ROUTE, route=ROUTE, group="admin")
+    assert len(api.requests) == 4
+    assert sleeps == [0.01, 0.02, 0.04]
+    assert budget.cooled == []
+
+
+def test_5xx_honours_retry_after(budget, sleeps) -> None:
+    api = FakeApi({ROUTE: seq(httpx.Response(503, headers={"Retry-After": "3"}), ok())})
+    make(api, budget, sleeps).get_json(ROUTE, route=ROUTE, group="admin")
+    assert sleeps == [3.0]
+
+
+@pytest.mark.parametrize("status", [408, 409, 500, 502, 503, 504])
+def test_retryable_statuses_are_bounded(budget, sleeps, status) -> None:
+    api = FakeApi({ROUTE: seq(httpx.Response(status))})
+    with pytest.raises(UpstreamError) as info:
+        make(api, budget, sleeps).get_json(ROUTE, route=ROUTE, group="admin")
+    assert len(api.requests) == 4
+    assert info.value.status == status
+    assert info.value.kind == "api_error"
+    assert "4 attempts" in info.value.message
+
+
+def test_429_storm_beyond_attempts_is_rate_limited(budget, sleeps) -> None:
+    api = FakeApi({ROUTE: seq(httpx.Response(429, headers={"Retry-After": "1"}))})
+    with pytest.raises(RateLimitedError) as info:
+        make(api, budget, sleeps).get_json(ROUTE, route=ROUTE, group="admin")
+    assert len(api.requests) == 4
+    assert len(budget.cooled) == 3  # the last 429 is not waited for
+    assert info.value.retry_after == 1.0
+
+
+def test_x_should_retry_overrides_status(budget, sleeps) -> None:
+    api = FakeApi({ROUTE: seq(httpx.Response(500, headers={"x-should-retry": "false"}), ok())})
+    with pytest.raises(UpstreamError):
+        make(api, budget, sleeps).get_json(ROUTE, route=ROUTE, group="admin")
+    assert len(api.requests) == 1
+
+    api = FakeApi({ROUTE: seq(httpx.Response(400, headers={"x-should-retry": "true"}), ok())})
+    make(api, budget, sleeps).get_json(ROUTE, route=ROUTE, group="admin")
+    assert len(api.requests) == 2
+
+
+def test_transport_errors_and_timeouts_retry_then_fail(budget, sleeps) -> None:
+    calls = {"n": 0}
+
+    def flaky(request: httpx.Request) -> httpx.Response:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise httpx.ConnectError("connection refused", request=request)
+        if calls["n"] == 2:
+            raise httpx.ReadTimeout("read timed out", request=request)
+        return ok()
+
+    make(FakeApi({ROUTE: flaky}), budget, sleeps).get_json(ROUTE, route=ROUTE, group="admin")
+    assert calls["n"] == 3
+
+    def dead(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("read timed out", request=request)
+
+    with pytest.raises(UpstreamError) as info:
+        make(FakeApi({ROUTE: dead}), budget, sleeps).get_json(ROUTE, route=ROUTE, group="admin")
+    assert info.value.status is None
+    assert "timed out" in info.value.message
+
+
+def test_timeouts_are_set_on_every_request(budget, sleeps) -> None:
+    seen: list[dict] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.extensions["timeout"])
+        return ok()
+
+    opts = ClientOptions(connect_timeout=3.0, read_timeout=11.0)
+    make(FakeApi({ROUTE: handler}), budget, sleeps, opts).get_json(
+        ROUTE, route=ROUTE, group="admin"
+    )
+    assert seen[0]["connect"] == 3.0 and seen[0]["read"] == 11.0
+
+
+def test_bad_json_is_retried_then_malformed(budget, sleeps) -> None:
+    truncated = httpx.Response(200, content=b'{"object": "list", "data": [{"id"')
+    api = FakeApi({ROUTE: seq(truncated, ok())})
+    make(api, budget, sleeps).get_json(ROUTE, route=ROUTE, group="admin")
+    assert len(api.requests) == 2
+
+    api = FakeApi({ROUTE: seq(httpx.Response(200, content=b"<html>oops</html>"))})
+    with pytest.raises(MalformedResponseError) as info:
+        make(api, budget, sleeps).get_json(ROUTE, route=ROUTE, group="admin")
+    assert info.value.kind == "malformed_response"
+    assert len(api.requests) == 4
+
+
+# ---------------------------------------------------------------- typed errors
+
+
+def _error(status: int, message: str) -> httpx.Response:
+    return httpx.Response(
+        status,
+        json={
+            "error": {
+                "message": message,
+                "type": "invalid_request_error",
+                "param": None,
+                "code": "invalid_api_key" if status == 401 else None,
+            }
+        },
+    )
+
+
+@pytest.mark.parametrize(
+    ("status", "cls", "kind", "hint_part"),
+    [
+        (401, AuthenticationError, "credential_error", "casb tenant update acme --admin-key-env"),
+        (403, PermissionDeniedError, "permission_error", "organization owner"),
+        (404, NotFoundError, "not_found", "--admin-api-base"),
+        (400, UpstreamError, "api_error", "retry the scan"),
+    ],
+)
+def test_typed_errors_are_not_retried_and_carry_hints(
+    budget, sleeps, status, cls, kind, hint_part
+) -> None:
+    leaked = "Incorrect API key provided: sk-admin-SECRETadm*****cdef. Bearer sk-admin-abc"
+    api = FakeApi({ROUTE: seq(_error(status, leaked))})
+    with pytest.raises(cls) as info:
+        make(api, budget, sleeps).get_json(ROUTE, route=ROUTE, group="admin")
+    err = info.value
+    assert len(api.requests) == 1
+    assert (err.kind, err.status, err.route) == (kind, status, ROUTE)
+    assert hint_part in err.hint
+    rendered = " ".join([str(err), repr(err), json.dumps(err.to_dict()), *map(str, err.args)])
+    assert "SECRET" not in rendered and "sk-admin-abc" not in rendered
+    assert "Incorrect API key provided" in err.message
+
+
+def test_compliance_hints_name_the_compliance_key(budget, sleeps) -> None:
+    api = FakeApi({ROUTE: seq(_error(401, "bad key"))})
+    with pytest.raises(AuthenticationError) as info:
+        make(api, budget, sleeps, api_name="compliance").get_json(
+            ROUTE, route=ROUTE, group="compliance_list"
+        )
+    assert "--compliance-key-env" in info.value.hint
+    api = FakeApi({ROUTE: seq(_error(404, "workspace not found"))})
+    with pytest.raises(NotFoundError) as info2:
+        make(api, budget, sleeps, api_name="compliance").get_json(
+            ROUTE, route=ROUTE, group="compliance_list"
+        )
+    assert "workspace id" in info2.value.hint
+
+
+def test_key_is_sent_only_in_authorization_header(budget, sleeps) -> None:
+    api = FakeApi({ROUTE: seq(ok())})
+    t = make(api, budget, sleeps)
+    t.get_json(ROUTE, route=ROUTE, group="admin", params=[("limit", 5)])
+    request = api.requests[0]
+    assert request.headers["authorization"] == f"Bearer {ADMIN_KEY}"
+    assert ADMIN_KEY not in str(request.url)
+    assert ADMIN_KEY not in repr(t)
+
+
+# ---------------------------------------------------------------- paging
+
+
+def items(prefix: str, n: int, start: int = 0) -> list[dict]:
+    return [{"id": f"{prefix}{i:04d}"} for i in range(start, start + n)]
+
+
+def test_paging_follows_last_id_across_short_pages(budget, sleeps) -> None:
+    pages = [
+        page(items("u", 3), has_more=True),
+        page(items("u", 1, 3), has_more=True),  # short page: more remain anyway
+        page([], has_more=True, last_id="u0003x"),  # empty page with a cursor
+        page(items("u", 2, 4), has_more=False),
+    ]
+    # the empty page's cursor must be the one the next page is keyed on
+    handler_pages = {None: pages[0], "u0002": pages[1], "u0003": pages[2], "u0003x": pages[3]}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=handler_pages[request.url.params.get("after")])
+
+    api = FakeApi({ROUTE: handler})
+    got = list(make(api, budget, sleeps).paginate(ROUTE, route=ROUTE, group="admin", limit=100))
+    assert [i["id"] for i in got] == [f"u{i:04d}" for i in range(6)]
+    assert [r.url.params.get("after") for r in api.requests] == [None, "u0002", "u0003", "u0003x"]
+    assert all(r.url.params["limit"] == "100" for r in api.requests)
+
+
+def test_paging_falls_back_to_last_item_id(budget, sleeps) -> None:
+    pages = [
+        page(items("k", 2), has_more=True, last_id=False),  # no last_id key (CursorPage)
+        page(items("k", 2, 2), has_more=True, last_id=None),  # null last_id
+        page(items("k", 1, 4), has_more=False, last_id=False),
+    ]
+    api = FakeApi({ROUTE: paged(pages)})
+    got = list(make(api, budget, sleeps).paginate(ROUTE, route=ROUTE, group="admin", limit=2))
+    assert [i["id"] for i in got] == ["k0000", "k0001", "k0002", "k0003", "k0004"]
+
+
+def test_repeated_cursor_is_malformed(budget, sleeps) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        after = request.url.params.get("after")
+        if after is None:
+            return httpx.Response(200, json=page(items("a", 2), has_more=True))
+        return httpx.Response(200, json=page([{"id": "a0001"}], has_more=True))
+
+    api = FakeApi({ROUTE: handler})
+    with pytest.raises(MalformedResponseError) as info:
+        list(make(api, budget, sleeps).paginate(ROUTE, route=ROUTE, group="admin", limit=2))
+    assert "cursor" in info.value.message
+    assert len(api.requests) == 2
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"object": "list", "has_more": False},  # no data
+        {"object": "list", "data": {"id": "x"}, "has_more": False},  # data not a list
+        {"object": "list", "data": [{"id": "x"}]},  # no has_more
+        {"object": "list", "data": ["x"], "has_more": False},  # items not objects
+        [{"id": "x"}],  # not an envelope
+        {"object": "list", "data": [], "has_more": True},  # has_more without any cursor
+    ],
+)
+def test_wrong_page_shapes_are_malformed(budget, sleeps, body) -> None:
+    api = FakeApi({ROUTE: seq(httpx.Response(200, json=body))})
+    with pytest.raises(MalformedResponseError):
+        list(make(api, budget, sleeps).paginate(ROUTE, route=ROUTE, group="admin", limit=10))
+
+
+def test_max_pages_guard(budget, sleeps) -> None:
+    counter = {"n": 0}
+
+    def endless(request: httpx.Request) -> httpx.Response:
+        counter["n"] += 1
+        return httpx.Response(200, json=page([{"id": f"e{counter['n']}"}], has_more=True))
+
+    api = FakeApi({ROUTE: endless})
+    with pytest.raises(MalformedResponseError) as info:
+        list(
+            make(api, budget, sleeps, ClientOptions(max_pages=5)).paginate(
+                ROUTE, route=ROUTE, group="admin", limit=1
+            )
+        )
+    assert counter["n"] == 5
+    assert "max_pages" in info.value.message
+
+
+def test_observer_errors_do_not_fail_calls(budget, sleeps) -> None:
+    def broken(event: CallEvent) -> None:
+        raise RuntimeError("metrics down")
+
+    api = FakeApi({ROUTE: seq(ok())})
+    t = make(api, budget, sleeps)
+    t.observer = broken
+    assert t.get_json(ROUTE, route=ROUTE, group="admin")["has_more"] is False
