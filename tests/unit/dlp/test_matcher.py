@@ -1,0 +1,225 @@
+"""The streaming matcher against the predefined profiles: true samples, near misses,
+chunk-straddling matches, thresholds and masking."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from detectors.dlp.matcher import FileMatch, compile_policy
+from detectors.dlp.profiles import PII, PREDEFINED, Entry, Profile
+from tests.unit.dlp.samples import Gen, entry_samples
+
+SAMPLES = entry_samples(Gen(11))
+ALL_ENTRIES = {e.id: e for p in PREDEFINED.values() for e in p.entries}
+FULL = compile_policy(PREDEFINED.values())
+
+
+def _single(entry: Entry) -> Profile:
+    return Profile(f"only {entry.id}", (entry,))
+
+
+def _counts(result: FileMatch) -> dict[str, int]:
+    return {m.entry_id: m.count for m in result.entries}
+
+
+def test_every_predefined_entry_has_samples() -> None:
+    assert set(SAMPLES) == set(ALL_ENTRIES)
+
+
+@pytest.mark.parametrize("entry_id", sorted(ALL_ENTRIES))
+def test_entry_fires_on_true_sample(entry_id: str) -> None:
+    text, value, _ = SAMPLES[entry_id]
+    policy = compile_policy([_single(ALL_ENTRIES[entry_id])])
+    result = policy.scan_bytes(("filler line\n" * 20 + text + "more filler\n").encode())
+    assert _counts(result) == {entry_id: 1}, result
+    assert result.profiles == (f"only {entry_id}",)
+
+
+@pytest.mark.parametrize("entry_id", sorted(ALL_ENTRIES))
+def test_entry_silent_on_near_miss(entry_id: str) -> None:
+    _, _, miss = SAMPLES[entry_id]
+    policy = compile_policy([_single(ALL_ENTRIES[entry_id])])
+    result = policy.scan_bytes(("filler\n" * 5 + miss).encode())
+    assert result.entries == ()
+    assert not result.matched
+
+
+def test_near_misses_are_silent_for_the_full_policy() -> None:
+    text = "\n".join(miss for _, _, miss in SAMPLES.values()).encode()
+    result = FULL.scan_bytes(text)
+    # A near miss of one entry must not turn into a hit of another.
+    assert _counts(result) == {}, result.to_evidence()
+
+
+def test_all_samples_in_one_file_full_policy() -> None:
+    text = "\n".join(t for t, _, _ in SAMPLES.values()).encode()
+    result = FULL.scan_bytes(text)
+    assert set(result.profiles) == set(PREDEFINED)
+    by_profile: dict[str, set[str]] = {}
+    for m in result.entries:
+        by_profile.setdefault(m.profile, set()).add(m.entry_id)
+    for name, profile in PREDEFINED.items():
+        assert by_profile[name] == {e.id for e in profile.entries}, name
+
+
+@pytest.mark.parametrize("chunk_size", [1, 7, 4096, 65536])
+def test_straddling_matches_found_exactly_once(chunk_size: int) -> None:
+    """Each sample is placed so that a chunk boundary cuts it; every count must be 1."""
+    parts: list[bytes] = []
+    pos = 0
+    ids = sorted(SAMPLES)
+    for i, eid in enumerate(ids):
+        text, value, _ = SAMPLES[eid]
+        line = text.encode()
+        cut_in_value = line.index(value.encode()) + 1 + i % max(1, len(value) - 1)
+        # pad so that pos + pad + cut_in_value is a multiple of chunk_size
+        pad = (-(pos + cut_in_value)) % chunk_size
+        while pad < 300:  # keep samples outside each other's context windows
+            pad += chunk_size
+        filler = (b"." * (pad - 1)) + b"\n"
+        parts.append(filler + line)
+        pos += len(filler) + len(line)
+    data = b"".join(parts)
+    stream = FULL.open_stream()
+    for i in range(0, len(data), chunk_size):
+        stream.feed(data[i : i + chunk_size])
+    result = stream.close()
+    counts = {(m.profile, m.entry_id): m.count for m in result.entries}
+    for name, profile in PREDEFINED.items():
+        for e in profile.entries:
+            assert counts.get((name, e.id)) == 1, (chunk_size, name, e.id)
+    assert result.bytes_scanned == len(data)
+
+
+def test_results_identical_across_chunkings() -> None:
+    text = ("\n".join(t for t, _, _ in SAMPLES.values()) * 3).encode()
+    reference = FULL.scan_bytes(text, 65536)
+    for size in (1, 3, 64, 1000):
+        assert FULL.scan_bytes(text, size) == reference
+
+
+def test_counts_and_excerpt_limit() -> None:
+    g = Gen(3)
+    keys = ["ghp_" + g.tok(36) for _ in range(5)]
+    result = FULL.scan_bytes(("\n".join(keys) + "\n").encode())
+    (row,) = [m for m in result.entries if m.entry_id == "github_pat_classic"]
+    assert row.count == 5
+    assert len(row.excerpts) == 3
+    assert all(x.startswith("ghp_\u2026") for x in row.excerpts)
+
+
+def test_repeated_value_counts_each_occurrence() -> None:
+    _, value, _ = SAMPLES["aws_access_key_id"]
+    result = FULL.scan_bytes(f"{value} and again {value}\n".encode())
+    assert _counts(result)["aws_access_key_id"] == 2
+
+
+def test_min_count_threshold() -> None:
+    base = ALL_ENTRIES["github_pat_classic"]
+    entry = Entry(**{**base.__dict__, "min_count": 3})
+    policy = compile_policy([Profile("three tokens", (entry,))])
+    g = Gen(5)
+    two = "\n".join("ghp_" + g.tok(36) for _ in range(2)).encode()
+    three = "\n".join("ghp_" + g.tok(36) for _ in range(3)).encode()
+    assert not policy.scan_bytes(two).matched
+    result = policy.scan_bytes(three)
+    assert result.profiles == ("three tokens",)
+    assert _counts(result) == {"github_pat_classic": 3}
+
+
+def test_pii_needs_two_distinct_entries() -> None:
+    policy = compile_policy([PII])
+    email = SAMPLES["email"][0]
+    phone = SAMPLES["us_phone"][0]
+    assert not policy.scan_bytes((email * 5).encode()).matched
+    result = policy.scan_bytes((email + phone).encode())
+    assert result.profiles == (PII.name,)
+    assert _counts(result) == {"email": 1, "us_phone": 1}
+
+
+def test_context_keyword_may_follow_the_value() -> None:
+    policy = compile_policy([_single(ALL_ENTRIES["us_aba_routing"])])
+    assert policy.scan_bytes(b"021000021 is our routing number\n").matched
+    far = b"021000021" + b" " * 500 + b"routing\n"
+    assert not policy.scan_bytes(far).matched
+
+
+def test_card_inside_longer_digit_run_is_not_reported() -> None:
+    g = Gen(9)
+    card = g.card("4", 16)
+    assert _counts(FULL.scan_bytes(f"id {card}1234 end\n".encode())) == {}
+    assert _counts(FULL.scan_bytes(f"id {card} end\n".encode())).get("card_visa") == 1
+
+
+def test_raw_values_never_in_result() -> None:
+    text = "\n".join(t for t, _, _ in SAMPLES.values())
+    result = FULL.scan_bytes(text.encode())
+    rendered = [repr(result), str(result), json.dumps(result.to_evidence(), ensure_ascii=False)]
+    for eid, (_, value, _) in SAMPLES.items():
+        for blob in rendered:
+            assert value not in blob, eid
+            compact = value.replace(" ", "").replace("-", "")
+            assert compact not in blob.replace(" ", "").replace("-", ""), eid
+
+
+def test_masking_shapes() -> None:
+    text = "\n".join(t for t, _, _ in SAMPLES.values())
+    result = FULL.scan_bytes(text.encode())
+    ex = {m.entry_id: m.excerpts[0] for m in result.entries}
+    visa = SAMPLES["card_visa"][1]
+    assert ex["card_visa"] == f"{visa[:4]} **** **** {visa[-4:]}"
+    assert ex["us_ssn"] == "***-**-7789"
+    key = SAMPLES["openai_api_key"][1]
+    assert ex["openai_api_key"] == f"sk-proj-\u2026{key[-3:]}"
+    assert ex["private_key"].startswith("-----BEGIN RSA PRIVATE KEY-----")
+    assert ex["email"] == "m***@n***.com"
+
+
+def test_to_evidence_shape() -> None:
+    text, _, _ = SAMPLES["jwt"]
+    ev = FULL.scan_bytes(text.encode()).to_evidence()
+    assert ev["profiles"] == ["Credentials and Secrets"]
+    assert ev["entries"][0]["entry_id"] == "jwt"
+    assert ev["entries"][0]["count"] == 1
+    assert ev["match_count"] == 1
+    assert ev["bytes_scanned"] == len(text.encode())
+    assert ev["policy_version"] == FULL.version
+    json.dumps(ev)
+
+
+def test_stream_api_and_closed_stream() -> None:
+    stream = FULL.open_stream()
+    text, _, _ = SAMPLES["npm_token"]
+    stream.feed(text.encode()[:10])
+    stream.feed(b"")
+    stream.feed(text.encode()[10:])
+    assert stream.bytes_scanned == len(text.encode())
+    result = stream.close()
+    assert _counts(result) == {"npm_token": 1}
+    assert stream.close() == result
+    with pytest.raises(RuntimeError):
+        stream.feed(b"more")
+
+
+def test_token_at_end_of_stream_without_terminator() -> None:
+    _, value, _ = SAMPLES["gitlab_pat"]
+    assert _counts(FULL.scan_bytes(value.encode(), 5)) == {"gitlab_pat": 1}
+
+
+def test_non_utf8_and_binary_noise_does_not_break_matching() -> None:
+    _, value, _ = SAMPLES["github_pat_classic"]
+    data = bytes(range(256)) * 10 + b" " + value.encode() + b" \xff\xfe" + bytes(range(256))
+    assert _counts(FULL.scan_bytes(data, 100)) == {"github_pat_classic": 1}
+
+
+def test_compile_policy_caches_by_version() -> None:
+    a = compile_policy(list(PREDEFINED.values()))
+    b = compile_policy(list(reversed(list(PREDEFINED.values()))))
+    assert a is b
+
+
+def test_empty_input() -> None:
+    result = FULL.scan([])
+    assert result.bytes_scanned == 0 and not result.matched and result.entries == ()
