@@ -35,6 +35,7 @@ def test_entry_fires_on_true_sample(entry_id: str) -> None:
     result = policy.scan_bytes(("filler line\n" * 20 + text + "more filler\n").encode())
     assert _counts(result) == {entry_id: 1}, result
     assert result.profiles == (f"only {entry_id}",)
+    assert value not in repr(result)
 
 
 @pytest.mark.parametrize("entry_id", sorted(ALL_ENTRIES))

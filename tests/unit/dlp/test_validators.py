@@ -1,0 +1,198 @@
+"""Stage-2 validators on published examples and hand-checked values."""
+
+from __future__ import annotations
+
+import pytest
+
+from detectors.dlp import validators as v
+from detectors.dlp.masking import mask_value
+
+
+@pytest.mark.parametrize(
+    ("number", "ok"),
+    [("79927398713", True), ("79927398710", False), ("4539 1488 0343 6467", True), ("1", False)],
+)
+def test_luhn(number: str, ok: bool) -> None:
+    assert v.luhn_ok(number) is ok
+
+
+@pytest.mark.parametrize(
+    ("number", "brand"),
+    [
+        ("4539148803436467", "visa"),
+        ("5425233430109903", "mastercard"),
+        ("2223000048410010", "mastercard"),
+        ("374245455400126", "amex"),
+        ("36227206271667", "diners"),
+        ("6011000990139424", "discover"),
+        ("6212345678901265", "unionpay"),
+        ("3530111333300000", "jcb"),
+        ("9999999999999995", None),
+    ],
+)
+def test_card_brand(number: str, brand: str | None) -> None:
+    assert v.card_brand(number) == brand
+
+
+def test_card_rejects_test_numbers_and_odd_grouping() -> None:
+    assert not v.card_ok("4111 1111 1111 1111")
+    assert not v.card_ok("4242424242424242")
+    assert v.card_ok("4539 1488 0343 6467")
+    assert not v.card_ok("4539 14880 343 6467")  # not a printed grouping
+    assert not v.card_ok("4539-1488 0343-6467")  # mixed separators
+
+
+@pytest.mark.parametrize(
+    ("iban", "ok"),
+    [
+        ("GB33BUKB20201555555555", True),
+        ("GB33 BUKB 2020 1555 5555 55", True),
+        ("GB34BUKB20201555555555", False),
+        ("DE89370400440532013000", False),  # the standard's example: a known test value
+        ("XX33BUKB20201555555555", False),
+        ("GB33BUKB2020155555555", False),  # too short for GB
+        ("GB33BUKB20201555555555ZZZ", True),  # over-long run is cut to the country length
+    ],
+)
+def test_iban(iban: str, ok: bool) -> None:
+    assert v.iban_ok(iban) is ok
+
+
+def test_aba_routing() -> None:
+    assert v.aba_routing_ok("021000021")
+    assert v.aba_routing_ok("011000015")
+    assert not v.aba_routing_ok("021000022")
+    assert not v.aba_routing_ok("021-000-021")
+    assert not v.aba_routing_ok("991000021")  # prefix outside the Federal Reserve ranges
+
+
+def test_ssn_rules() -> None:
+    assert v.us_ssn_ok("536-22-7789")
+    assert v.us_ssn_ok("536 22 7789")
+    for bad in ("000-22-7789", "666-22-7789", "912-22-7789", "536-00-7789", "536-22-0000"):
+        assert not v.us_ssn_ok(bad), bad
+    assert not v.us_ssn_ok("078-05-1120")  # the Woolworth wallet card
+    assert not v.us_ssn_ok("536-22 7789")
+    assert not v.us_ssn_ok("536227789")  # separators required
+
+
+def test_itin() -> None:
+    assert v.us_itin_ok("912-78-1234")
+    assert v.us_itin_ok("900-70-0001")
+    assert not v.us_itin_ok("912-45-1234")
+    assert not v.us_itin_ok("812-78-1234")
+
+
+def test_sin_nino_nhs_tfn() -> None:
+    assert v.ca_sin_ok("130 692 544")
+    assert not v.ca_sin_ok("130 692 545")
+    assert not v.ca_sin_ok("046 454 286")  # first digit 0 is never issued
+    assert v.uk_nino_ok("JG 10 37 59 A")
+    assert not v.uk_nino_ok("GB 10 37 59 A")
+    assert not v.uk_nino_ok("DA 10 37 59 A")
+    assert not v.uk_nino_ok("QQ 12 34 56 C")
+    assert v.uk_nhs_ok("943 476 5919")
+    assert not v.uk_nhs_ok("943 476 5918")
+    assert v.au_tfn_ok("123 456 782")
+    assert not v.au_tfn_ok("123 456 781")
+
+
+def test_swift() -> None:
+    assert v.swift_bic_ok("DEUTDEFF")
+    assert v.swift_bic_ok("DEUTDEFF500")
+    assert not v.swift_bic_ok("ABCDXX12")  # XX is not a country
+    assert not v.swift_bic_ok("DEUTDE00")  # test BIC
+    assert not v.swift_bic_ok("deutdeff")
+
+
+def test_jwt() -> None:
+    header = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"
+    payload = "eyJzdWIiOiIxMjM0NTY3ODkwIn0"
+    assert v.jwt_ok(f"{header}.{payload}.c2lnbmF0dXJl")
+    assert not v.jwt_ok(f"eyJub3RhbGciOiJ4In0.{payload}.c2ln")  # header without alg
+    assert not v.jwt_ok(f"eyJhbGciOiJIUzI1Ni.{payload}.c2ln")  # header is not JSON
+    assert not v.jwt_ok(f"{header}.{payload}")
+
+
+def test_entropy_and_placeholders() -> None:
+    assert v.shannon_entropy("") == 0.0
+    assert v.shannon_entropy("aaaa") == 0.0
+    assert v.shannon_entropy("abcd") == pytest.approx(2.0)
+    for p in (
+        "changeme",
+        "${DB_PASSWORD}",
+        "<your-api-key>",
+        "{{vault.secret}}",
+        "%(password)s",
+        "xxxxxxxxxxxx",
+        "AKIAIOSFODNN7EXAMPLE",
+        "aaaaaaaaaaaaaaaa",
+        "********",
+    ):
+        assert v.is_placeholder(p), p
+    assert not v.is_placeholder("Zk3p9QvT2mLw8RxN")
+    assert v.min_length("abc", 3) and not v.min_length("ab", 3)
+
+
+def test_openai_key_rules() -> None:
+    body = "Zk3p9QvT2mLw8RxN4bYc" * 3
+    assert v.openai_key_ok("sk-proj-" + body[:30] + "T3BlbkFJ" + body[:30])
+    assert v.openai_key_ok("sk-" + body[:20] + "T3BlbkFJ" + body[20:40])
+    assert v.openai_key_ok("sk-admin-" + body)
+    assert not v.openai_key_ok("sk-ant-api03-" + body)
+    assert not v.openai_key_ok("sk-learn-preprocessing-pipeline")
+    assert not v.openai_key_ok("sk-proj-" + "x" * 60)
+
+
+def test_email_and_phone() -> None:
+    assert v.email_ok("maria@northwind.com")
+    assert not v.email_ok("user@example.com")
+    assert not v.email_ok("a@b.test")
+    assert v.us_phone_ok("(415) 867-5309")
+    assert v.us_phone_ok("+1 415-867-5309")
+    assert not v.us_phone_ok("(211) 867-5309")
+    assert not v.us_phone_ok("415-555-0123")
+
+
+def test_validators_never_raise_on_junk() -> None:
+    for fn in v.VALIDATORS.values():
+        for junk in ("", "-", "\x00\xff", "é" * 50, "9" * 200, "eyJ.eyJ.x"):
+            assert fn(junk) in (True, False)
+
+
+@pytest.mark.parametrize(
+    ("value", "style", "prefix", "expected"),
+    [
+        ("4539148803436467", "card", 0, "4539 **** **** 6467"),
+        ("374245455400126", "card", 0, "3742 **** *** 0126"),
+        ("536-22-7789", "digits", 0, "***-**-7789"),
+        ("GB33BUKB20201555555555", "iban", 0, "GB** \u2026 5555"),
+        ("maria@northwind.com", "email", 0, "m***@n***.com"),
+        (
+            "ghp_" + "Zk3p9QvT2mLw8RxN4bYc" + "Q1w2E3r4T5y6U7i8",
+            "secret",
+            0,
+            "ghp_\u2026i8"[:-2] + "7i8",
+        ),
+        ("AKIAZ7Q3XK5LMN2P4R6T", "secret", 4, "AKIA\u20266T"),
+        (
+            "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEE",
+            "pem",
+            0,
+            "-----BEGIN EC PRIVATE KEY----- \u2026",
+        ),
+        ("abc", "generic", 0, "***"),
+    ],
+)
+def test_mask_value(value: str, style: str, prefix: int, expected: str) -> None:
+    assert mask_value(value, style, prefix) == expected
+
+
+def test_mask_never_reveals_most_of_a_secret() -> None:
+    for n in range(1, 120):
+        value = ("Q1w2E3r4T5y6U7i8" * 8)[:n]
+        masked = mask_value("sk-proj-" + value, "secret")
+        shown = masked.replace("\u2026", "")
+        assert len(shown) <= max(3, (8 + n) // 3 + 3)
+        if n >= 6:
+            assert value not in masked
