@@ -18,7 +18,7 @@ from connectors.errors import (
     RateLimitedError,
     UpstreamError,
 )
-from connectors.http import CallEvent, Transport, backoff_delay, parse_retry_after
+from connectors.http import CallEvent, CallStats, Transport, backoff_delay, parse_retry_after
 from tests.unit.connectors.conftest import ADMIN_KEY, FakeApi, RecordingBudget, page, paged
 
 ROUTE = "/organization/users"
@@ -397,3 +397,13 @@ def test_observer_errors_do_not_fail_calls(budget, sleeps) -> None:
     t = make(api, budget, sleeps)
     t.observer = broken
     assert t.get_json(ROUTE, route=ROUTE, group="admin")["has_more"] is False
+
+
+def test_call_stats_counts_calls_retries_and_429s(budget, sleeps) -> None:
+    stats = CallStats()
+    api = FakeApi({ROUTE: seq(httpx.Response(429), httpx.Response(500), ok())})
+    t = make(api, budget, sleeps)
+    t.observer = stats
+    t.get_json(ROUTE, route=ROUTE, group="admin")
+    assert stats.snapshot() == {"calls": 3, "retries": 2, "errors": 0, "rate_limited": 1}
+    assert stats.calls[("acme", "admin", "ok")] == 1
