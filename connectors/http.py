@@ -404,6 +404,9 @@ class Transport:
                     retry_after=retry_after,
                 )
             if attempt >= attempts:
+                if status == 429 and retry_after:
+                    # Giving up here, but the rest of the fleet must still back off.
+                    self.budget.cool_down(self.tenant_key, group, retry_after)
                 self._emit(
                     self._event(group, route, status, attempt, "error", elapsed, retry_after)
                 )
