@@ -1,0 +1,1047 @@
+"""The simulator's HTTP surface: one Starlette app serving both OpenAI APIs and the blob host.
+
+URL layout (one port):
+  /openai/v1/organization/...                              Admin API   (base .../openai/v1)
+  /chatgpt/v1/compliance/workspaces/{workspace_id}/...     Compliance  (base .../chatgpt/v1)
+  /_blob/{token}                                           storage host for file downloads (no auth)
+  /_sim/...                                                control: stats, faults, tenants
+Anything else (e.g. admin paths on the chatgpt base) is a 404 with an OpenAI error body.
+
+Auth decisions (documented choices where the reference is silent):
+  no/unknown key -> 401 invalid_api_key; a known key on the wrong API (compliance or project key
+  on Admin routes, admin or project key on Compliance routes) -> 403 insufficient_permissions;
+  unknown workspace -> 404 workspace_not_found; a compliance key of another workspace -> 403.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import uuid
+import zlib
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+
+from simulator import render
+from simulator.faults import Fault
+from simulator.files import CONTENT_TYPES, large_text_stream
+from simulator.world import Collection, Gpt, Tenant, World
+
+_BAD_GATEWAY_HTML = (
+    "<html><head><title>502 Bad Gateway</title></head><body>upstream error</body></html>"
+)
+ADMIN_PREFIX = "/openai/v1"
+COMPLIANCE_PREFIX = "/chatgpt/v1"
+WS = COMPLIANCE_PREFIX + "/compliance/workspaces/{workspace_id}"
+
+# Compliance list endpoints: (default limit, max limit).
+# Maxima beyond the documented ones are our choice.
+COMPLIANCE_LIMITS: dict[str, tuple[int, int]] = {
+    "users": (200, 200),
+    "conversations": (500, 500),
+    "gpts": (20, 100),
+    "gpt_configs": (20, 100),
+    "gpt_shared_users": (100, 100),
+    "projects": (20, 100),
+    "project_configs": (20, 100),
+    "project_shared_users": (100, 100),
+    "memories": (200, 200),
+}
+
+
+class ApiError(Exception):
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        type_: str = "invalid_request_error",
+        param: str | None = None,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status, self.message, self.type, self.param, self.code = (
+            status,
+            message,
+            type_,
+            param,
+            code,
+        )
+        self.headers = headers or {}
+
+
+def error_response(
+    status: int,
+    message: str,
+    type_: str = "invalid_request_error",
+    param: str | None = None,
+    code: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    body = {"error": {"message": message, "type": type_, "param": param, "code": code}}
+    return Response(
+        json.dumps(body), status_code=status, media_type="application/json", headers=headers
+    )
+
+
+def _json(obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        json.dumps(obj, separators=(",", ":")),
+        status_code=status,
+        media_type="application/json",
+        headers=headers,
+    )
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 1:
+        return f"{max(1, int(seconds * 1000))}ms"
+    m, s = divmod(seconds, 60)
+    return f"{int(m)}m{s:.0f}s" if m else f"{s:.1f}s"
+
+
+@dataclass
+class Ctx:
+    """What a route handler needs: the request, the tenant, and the fault flags for this request."""
+
+    request: Request
+    tenant: Tenant
+    api: str
+    ignore_after: bool = False
+    force_has_more: bool = False
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def q(self) -> Any:
+        return self.request.query_params
+
+    def p(self, name: str) -> str:
+        return str(self.request.path_params[name])
+
+    def multi(self, name: str) -> list[str]:
+        """Array params: accepts both `x=a&x=b` and `x[]=a&x[]=b`."""
+        return [*self.q.getlist(name), *self.q.getlist(name + "[]")]
+
+    def after(self) -> str | None:
+        return None if self.ignore_after else (self.q.get("after") or None)
+
+    def blob_base(self) -> str:
+        return str(self.request.base_url).rstrip("/") + "/_blob"
+
+    def bool_param(self, name: str, default: bool = False) -> bool:
+        raw = self.q.get(name)
+        if raw is None:
+            return default
+        if raw.lower() in ("true", "1"):
+            return True
+        if raw.lower() in ("false", "0"):
+            return False
+        raise ApiError(400, f"Invalid value for '{name}': expected a boolean.", param=name)
+
+
+Handler = Callable[[Ctx], Any]
+
+
+# --------------------------------------------------------------------------- paging
+
+
+def _int_param(ctx: Ctx, name: str, default: int, lo: int, hi: int | None, clamp: bool) -> int:
+    raw = ctx.q.get(name)
+    if raw is None:
+        return default
+    try:
+        val = int(raw)
+    except ValueError:
+        raise ApiError(400, f"Invalid '{name}': expected an integer.", param=name) from None
+    if val < lo or (hi is not None and val > hi and not clamp):
+        raise ApiError(400, f"Invalid '{name}': must be between {lo} and {hi}.", param=name)
+    return min(val, hi) if hi is not None else val
+
+
+def _collect(
+    ordered: list[Any], start: int, limit: int, pred: Callable[[Any], bool] | None
+) -> tuple[list[Any], bool]:
+    out: list[Any] = []
+    i = start
+    n = len(ordered)
+    while i < n and len(out) < limit:
+        if pred is None or pred(ordered[i]):
+            out.append(ordered[i])
+        i += 1
+    more = False
+    while i < n:
+        if pred is None or pred(ordered[i]):
+            more = True
+            break
+        i += 1
+    return out, more
+
+
+def _start(ctx: Ctx, coll: Collection[Any]) -> int:
+    after = ctx.after()
+    if after is not None and not coll.known_cursor(after):
+        raise ApiError(
+            400, f"Invalid 'after': no object with id '{after}' in this list.", param="after"
+        )
+    return coll.start_after(after)
+
+
+def admin_list(
+    ctx: Ctx,
+    coll: Collection[Any],
+    render_fn: Callable[[Any], dict[str, Any]],
+    pred: Callable[[Any], bool] | None = None,
+    reverse: bool = False,
+) -> dict[str, Any]:
+    limit = _int_param(ctx, "limit", 20, 1, 100, clamp=False)
+    start = _start(ctx, coll)
+    ordered = coll.ordered()
+    if reverse:
+        after = ctx.after()
+        start = 0 if after is None else len(ordered) - start + (1 if after in coll else 0)
+        ordered = ordered[::-1]
+    items, more = _collect(ordered, start, limit, pred)
+    data = [render_fn(x) for x in items]
+    return {
+        "object": "list",
+        "data": data,
+        "first_id": data[0]["id"] if data else None,
+        "last_id": data[-1]["id"] if data else None,
+        "has_more": more or ctx.force_has_more,
+    }
+
+
+def _variable_size(ctx: Ctx, limit: int) -> int:
+    """Compliance pages may hold fewer items than `limit` even when more remain."""
+    if limit < 4:
+        return limit
+    h = zlib.crc32(f"{ctx.tenant.slug}:{ctx.request.url.path}:{ctx.q.get('after')}".encode())
+    if h % 3:
+        return limit
+    return max(1, limit - 1 - h % max(1, limit // 4))
+
+
+def compliance_page(
+    ctx: Ctx,
+    ordered: list[Any],
+    start: int,
+    endpoint: str,
+    render_fn: Callable[[Any], dict[str, Any]],
+    pred: Callable[[Any], bool] | None = None,
+    id_of: Callable[[dict[str, Any]], str] = lambda d: d["id"],
+) -> dict[str, Any]:
+    default, hi = COMPLIANCE_LIMITS[endpoint]
+    limit = _variable_size(ctx, _int_param(ctx, "limit", default, 1, hi, clamp=True))
+    items, more = _collect(ordered, start, limit, pred)
+    data = [render_fn(x) for x in items]
+    return {
+        "object": "list",
+        "data": data,
+        "last_id": id_of(data[-1]) if data else None,
+        "has_more": more or ctx.force_has_more,
+    }
+
+
+# --------------------------------------------------------------------------- Admin handlers
+
+
+def _admin_user_list(ctx: Ctx) -> dict[str, Any]:
+    t = ctx.tenant
+    emails = set(ctx.multi("emails"))
+    pred = (lambda u: u.email in emails) if emails else None
+    return admin_list(ctx, t.users, lambda u: render.user(t, u), pred)
+
+
+def _not_found(what: str, ident: str) -> ApiError:
+    return ApiError(404, f"No such {what}: '{ident}'.", code=None)
+
+
+def _admin_user_get(ctx: Ctx) -> dict[str, Any]:
+    u = ctx.tenant.users.get(ctx.p("user_id"))
+    if u is None:
+        raise _not_found("user", ctx.p("user_id"))
+    return render.user(ctx.tenant, u)
+
+
+def _invite_list(ctx: Ctx) -> dict[str, Any]:
+    return admin_list(ctx, ctx.tenant.invites, lambda i: render.invite(ctx.tenant, i))
+
+
+def _invite_get(ctx: Ctx) -> dict[str, Any]:
+    inv = ctx.tenant.invites.get(ctx.p("invite_id"))
+    if inv is None:
+        raise _not_found("invite", ctx.p("invite_id"))
+    return render.invite(ctx.tenant, inv)
+
+
+def _admin_key_list(ctx: Ctx) -> dict[str, Any]:
+    order = ctx.q.get("order", "asc")
+    if order not in ("asc", "desc"):
+        raise ApiError(400, "Invalid 'order': expected 'asc' or 'desc'.", param="order")
+    return admin_list(
+        ctx,
+        ctx.tenant.admin_keys,
+        lambda k: render.admin_key(ctx.tenant, k),
+        reverse=order == "desc",
+    )
+
+
+def _admin_key_get(ctx: Ctx) -> dict[str, Any]:
+    k = ctx.tenant.admin_keys.get(ctx.p("key_id"))
+    if k is None:
+        raise _not_found("admin API key", ctx.p("key_id"))
+    return render.admin_key(ctx.tenant, k)
+
+
+def _project_list(ctx: Ctx) -> dict[str, Any]:
+    include = ctx.bool_param("include_archived")
+    pred = None if include else (lambda p: p.archived_at is None)
+    return admin_list(ctx, ctx.tenant.projects, lambda p: render.project(ctx.tenant, p), pred)
+
+
+def _project(ctx: Ctx) -> Any:
+    p = ctx.tenant.projects.get(ctx.p("project_id"))
+    if p is None:
+        raise _not_found("project", ctx.p("project_id"))
+    return p
+
+
+def _project_get(ctx: Ctx) -> dict[str, Any]:
+    return render.project(ctx.tenant, _project(ctx))
+
+
+def _project_key_list(ctx: Ctx) -> dict[str, Any]:
+    p = _project(ctx)
+    access = ctx.q.get("owner_project_access")
+    if access not in (None, "active", "inactive", "any"):
+        raise ApiError(
+            400,
+            "Invalid 'owner_project_access': expected active, inactive or any.",
+            param="owner_project_access",
+        )
+    want = access or "active"  # omitted: membership-based visibility hides inactive-owner keys
+    pred = None if want == "any" else (lambda k: k.owner_project_access == want)
+    return admin_list(
+        ctx,
+        ctx.tenant.project_key_collection(p.id),
+        lambda k: render.project_key(ctx.tenant, k),
+        pred,
+    )
+
+
+def _project_key_get(ctx: Ctx) -> dict[str, Any]:
+    p = _project(ctx)
+    k = ctx.tenant.project_key_collection(p.id).get(ctx.p("key_id"))
+    if k is None:
+        raise _not_found("project API key", ctx.p("key_id"))
+    return render.project_key(ctx.tenant, k)
+
+
+def _reject_archived(p: Any, what: str) -> None:
+    if p.archived_at is not None:
+        raise ApiError(
+            400, f"Project '{p.id}' is archived: its {what} cannot be listed.", param="project_id"
+        )
+
+
+def _service_account_list(ctx: Ctx) -> dict[str, Any]:
+    p = _project(ctx)
+    _reject_archived(p, "service accounts")
+    return admin_list(
+        ctx, ctx.tenant.service_accounts[p.id], lambda s: render.service_account(ctx.tenant, s)
+    )
+
+
+def _service_account_get(ctx: Ctx) -> dict[str, Any]:
+    p = _project(ctx)
+    s = ctx.tenant.service_accounts[p.id].get(ctx.p("sa_id"))
+    if s is None:
+        raise _not_found("service account", ctx.p("sa_id"))
+    return render.service_account(ctx.tenant, s)
+
+
+def _project_user_list(ctx: Ctx) -> dict[str, Any]:
+    p = _project(ctx)
+    _reject_archived(p, "users")
+    return admin_list(
+        ctx, ctx.tenant.project_members[p.id], lambda m: render.project_user(ctx.tenant, m)
+    )
+
+
+def _project_user_get(ctx: Ctx) -> dict[str, Any]:
+    p = _project(ctx)
+    m = ctx.tenant.project_members[p.id].get(ctx.p("user_id"))
+    if m is None:
+        raise _not_found("project user", ctx.p("user_id"))
+    return render.project_user(ctx.tenant, m)
+
+
+def _audit_log_list(ctx: Ctx) -> dict[str, Any]:
+    t = ctx.tenant
+    types = set(ctx.multi("event_types"))
+    actors = set(ctx.multi("actor_ids"))
+    emails = set(ctx.multi("actor_emails"))
+    projects = set(ctx.multi("project_ids"))
+    bounds: list[tuple[str, float]] = []
+    for op in ("gt", "gte", "lt", "lte"):
+        raw = ctx.q.get(f"effective_at[{op}]")
+        if raw is not None:
+            try:
+                bounds.append((op, float(raw)))
+            except ValueError:
+                raise ApiError(
+                    400, f"Invalid 'effective_at[{op}]'.", param=f"effective_at[{op}]"
+                ) from None
+    before = ctx.q.get("before")
+    before_key: tuple[Any, ...] | None = None
+    if before is not None:
+        ev = t.audit_logs.get(before)
+        if ev is None:
+            raise ApiError(400, f"Invalid 'before': no object with id '{before}'.", param="before")
+        before_key = (ev.effective_at, ev.id)
+
+    def pred(ev: Any) -> bool:
+        if types and ev.type not in types:
+            return False
+        if actors and ev.actor_user_id not in actors:
+            return False
+        if emails and ev.actor_email not in emails:
+            return False
+        if projects and ev.project_id not in projects:
+            return False
+        if before_key is not None and (ev.effective_at, ev.id) >= before_key:
+            return False
+        for op, val in bounds:
+            ts = int(ev.effective_at)
+            if (
+                (op == "gt" and not ts > val)
+                or (op == "gte" and not ts >= val)
+                or (op == "lt" and not ts < val)
+                or (op == "lte" and not ts <= val)
+            ):
+                return False
+        return True
+
+    return admin_list(ctx, t.audit_logs, lambda e: render.audit_log(t, e), pred)
+
+
+# --------------------------------------------------------------------------- Compliance handlers
+
+
+def _file_format(ctx: Ctx) -> str:
+    ff = ctx.q.get("file_format", "url")
+    if ff not in ("url", "id"):
+        raise ApiError(400, "Invalid 'file_format': expected 'url' or 'id'.", param="file_format")
+    return ff
+
+
+def _ws_user_list(ctx: Ctx) -> dict[str, Any]:
+    t = ctx.tenant
+    return compliance_page(
+        ctx,
+        t.workspace_users.ordered(),
+        _start(ctx, t.workspace_users),
+        "users",
+        lambda u: render.workspace_user(t, u),
+    )
+
+
+def _conversation_list(ctx: Ctx) -> dict[str, Any]:
+    t = ctx.tenant
+    ff = _file_format(ctx)
+    after = ctx.after()
+    since_raw = ctx.q.get("since_timestamp")
+    if after is None and since_raw is None and not ctx.ignore_after:
+        raise ApiError(
+            400,
+            "Missing 'since_timestamp' (use 0 for a full export) or 'after'.",
+            param="since_timestamp",
+        )
+    users = set(ctx.multi("users"))
+    if len(users) >= 100:
+        raise ApiError(400, "Too many 'users': at most 99 per request.", param="users")
+    since: float | None = None
+    if after is None and since_raw is not None:
+        try:
+            since = float(since_raw)
+        except ValueError:
+            raise ApiError(
+                400,
+                "Invalid 'since_timestamp': expected a Unix timestamp.",
+                param="since_timestamp",
+            ) from None
+    start = _start(ctx, t.conversations)
+
+    def pred(c: Any) -> bool:
+        if users and c.user_id not in users:
+            return False
+        return since is None or c.last_update >= since
+
+    return compliance_page(
+        ctx,
+        t.conversations.ordered(),
+        start,
+        "conversations",
+        lambda c: render.conversation(t, c, ff, ctx.blob_base()),
+        pred,
+    )
+
+
+def _gpt_coll(ctx: Ctx, kind: str) -> Collection[Gpt]:
+    return ctx.tenant.gpts if kind == "gpt" else ctx.tenant.cprojects
+
+
+def _gpt_list(kind: str) -> Handler:
+    def handler(ctx: Ctx) -> dict[str, Any]:
+        ff = _file_format(ctx)
+        coll = _gpt_coll(ctx, kind)
+        return compliance_page(
+            ctx,
+            coll.ordered(),
+            _start(ctx, coll),
+            kind + "s",
+            lambda g: render.gpt(ctx.tenant, g, ff, ctx.blob_base()),
+        )
+
+    return handler
+
+
+def _gpt_obj(ctx: Ctx, kind: str) -> Gpt:
+    ident = ctx.p("gpt_id")
+    g = _gpt_coll(ctx, kind).get(ident)
+    if g is None:
+        raise _not_found("GPT" if kind == "gpt" else "project", ident)
+    return g
+
+
+def _gpt_get(kind: str) -> Handler:
+    def handler(ctx: Ctx) -> dict[str, Any]:
+        return render.gpt(ctx.tenant, _gpt_obj(ctx, kind), _file_format(ctx), ctx.blob_base())
+
+    return handler
+
+
+def _gpt_configs(kind: str) -> Handler:
+    def handler(ctx: Ctx) -> dict[str, Any]:
+        g = _gpt_obj(ctx, kind)
+        ff = _file_format(ctx)
+        after = ctx.after()
+        ids = [c.id for c in g.configs]
+        if after is not None and after not in ids:
+            raise ApiError(400, f"Invalid 'after': no configuration '{after}'.", param="after")
+        start = 0 if after is None else ids.index(after) + 1
+        return compliance_page(
+            ctx,
+            g.configs,
+            start,
+            kind + "_configs",
+            lambda c: render.config(ctx.tenant, g, c, ff, ctx.blob_base()),
+        )
+
+    return handler
+
+
+def _gpt_shared_users(kind: str) -> Handler:
+    def handler(ctx: Ctx) -> dict[str, Any]:
+        g = _gpt_obj(ctx, kind)
+        recips = sorted(g.recipients)
+        after = ctx.after()
+        ids = [r[0] for r in recips]
+        start = 0 if after is None else (ids.index(after) + 1 if after in ids else len(ids))
+        return compliance_page(
+            ctx,
+            recips,
+            start,
+            kind + "_shared_users",
+            lambda r: render.shared_user(ctx.tenant, kind, r[0], r[1]),
+        )
+
+    return handler
+
+
+def _memory_list(ctx: Ctx) -> dict[str, Any]:
+    t = ctx.tenant
+    since_raw = ctx.q.get("since_timestamp")
+    since = float(since_raw) if since_raw else None
+
+    def pred(u: Any) -> bool:
+        return render.has_memory(u) and (since is None or u.created_at + 3600 >= since)
+
+    return compliance_page(
+        ctx,
+        t.workspace_users.ordered(),
+        _start(ctx, t.workspace_users),
+        "memories",
+        lambda u: render.memory(t, u),
+        pred,
+    )
+
+
+def _user_memories(ctx: Ctx) -> dict[str, Any]:
+    u = ctx.tenant.workspace_users.get(ctx.p("user_id"))
+    if u is None:
+        raise _not_found("user", ctx.p("user_id"))
+    data = [render.memory(ctx.tenant, u)] if render.has_memory(u) else []
+    return {
+        "object": "list",
+        "data": data,
+        "last_id": data[-1]["id"] if data else None,
+        "has_more": False,
+    }
+
+
+def _file_redirect(location: str) -> Handler:
+    def handler(ctx: Ctx) -> Response:
+        fid = ctx.p("file_id")
+        f = ctx.tenant.files.get(fid)
+        if (
+            f is None
+            or f.location != location
+            or (location == "conversation" and f.owner_user_id != ctx.p("user_id"))
+        ):
+            raise ApiError(404, f"File '{fid}' not found.", code="file_not_found")
+        if f.expired:
+            raise ApiError(
+                410, f"File '{fid}' has expired and is no longer available.", code="file_expired"
+            )
+        token = ctx.tenant.world.blob_token(ctx.tenant.slug, fid)
+        return Response(status_code=307, headers={"Location": f"{ctx.blob_base()}/{token}"})
+
+    return handler
+
+
+# --------------------------------------------------------------------------- the app
+
+
+class SimulatorApp:
+    """Builds the Starlette app over a World; keeps no state of its own."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self.app = Starlette(
+            routes=self._routes(), exception_handlers={404: self._on_404, 405: self._on_405}
+        )
+
+    # ---------------------------------------------------------------- plumbing
+
+    async def _on_404(self, request: Request, exc: Exception) -> Response:
+        return error_response(
+            404,
+            f"Unknown request URL: GET {request.url.path}. Please check the URL.",
+            code="unknown_url",
+        )
+
+    async def _on_405(self, request: Request, exc: Exception) -> Response:
+        return error_response(405, f"Method {request.method} not allowed on {request.url.path}.")
+
+    def _route(
+        self, path: str, api: str, group: str, handler: Handler, list_route: bool = False
+    ) -> Route:
+        async def endpoint(request: Request) -> Response:
+            return await self._serve(request, api, group, handler, list_route)
+
+        return Route(path, endpoint, methods=["GET"])
+
+    def _authenticate(self, request: Request) -> tuple[Tenant, str] | Response:
+        header = request.headers.get("authorization", "")
+        if not header.lower().startswith("bearer ") or not header[7:].strip():
+            return error_response(
+                401,
+                "You didn't provide an API key. You need to provide your API key in an "
+                "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
+                code="missing_api_key",
+            )
+        hit = self.world.lookup_key(header[7:].strip())
+        if hit is None:
+            return error_response(
+                401,
+                "Incorrect API key provided. You can find your API key in your "
+                "organization settings.",
+                code="invalid_api_key",
+            )
+        return hit
+
+    async def _serve(
+        self, request: Request, api: str, group: str, handler: Handler, list_route: bool
+    ) -> Response:
+        world = self.world
+        auth = self._authenticate(request)
+        if isinstance(auth, Response):
+            return auth
+        tenant, kind = auth
+        path = request.url.path
+        fired = world.faults.fire(tenant.slug, api, path)
+        kinds = {f.kind for f in fired}
+        for f in fired:
+            world.limiter.count(tenant.slug, f"fault:{f.kind}")
+        if "revoked_key" in kinds:
+            return error_response(
+                401, "Incorrect API key provided: the key has been revoked.", code="invalid_api_key"
+            )
+        if api == "admin":
+            if kind != "admin":
+                return error_response(
+                    403,
+                    "You have insufficient permissions for this operation: the Admin API "
+                    "requires an admin key (sk-admin-...).",
+                    code="insufficient_permissions",
+                )
+        else:
+            if kind != "compliance":
+                return error_response(
+                    403,
+                    "This key does not have the Compliance API 'read' scope. Ask OpenAI "
+                    "support to grant compliance scopes to a dedicated key.",
+                    code="insufficient_permissions",
+                )
+            ws = request.path_params.get("workspace_id", "")
+            target = world.tenant_by_workspace(ws)
+            if target is None or "workspace_gone" in kinds:
+                return error_response(
+                    404, f"Workspace '{ws}' not found.", code="workspace_not_found"
+                )
+            if target is not tenant:
+                return error_response(
+                    403,
+                    f"This key has no access to workspace '{ws}'.",
+                    code="workspace_access_denied",
+                )
+        decision = world.limiter.check(tenant.slug, kind, group)
+        rl_headers = {
+            "x-ratelimit-limit-requests": str(decision.limit),
+            "x-ratelimit-remaining-requests": str(decision.remaining),
+            "x-ratelimit-reset-requests": _duration(decision.reset_s),
+        }
+        if not decision.allowed:
+            wait = decision.retry_after_s
+            headers = {
+                **rl_headers,
+                "retry-after": str(max(1, math.ceil(wait))),
+                "retry-after-ms": str(max(1, math.ceil(wait * 1000))),
+            }
+            return error_response(
+                429,
+                f"Rate limit reached for {group} on this key: limit {decision.limit} "
+                f"requests per {world.limiter.window_s:g}s. Please try again in {wait:.3f}s.",
+                type_="requests",
+                code="rate_limit_exceeded",
+                headers=headers,
+            )
+        for f in fired:
+            if f.kind == "slow":
+                await asyncio.sleep(f.delay)
+        for f in fired:
+            if f.kind == "rate_limit_storm":
+                return error_response(
+                    429,
+                    "Rate limit reached for requests. Please try again later.",
+                    type_="requests",
+                    code="rate_limit_exceeded",
+                    headers={
+                        "retry-after": str(max(1, math.ceil(f.retry_after))),
+                        "retry-after-ms": str(int(f.retry_after * 1000)),
+                    },
+                )
+            if f.kind == "server_error":
+                return error_response(
+                    f.status,
+                    "The server had an error while processing your request. Sorry about that!",
+                    type_="server_error",
+                    code=None,
+                )
+        ctx = Ctx(request, tenant, api)
+        if list_route and "repeated_cursor" in kinds:
+            ctx.ignore_after, ctx.force_has_more = True, True
+        headers = {
+            **rl_headers,
+            "x-request-id": "req_" + uuid.uuid4().hex,
+            "openai-processing-ms": "3",
+            "openai-version": "2020-10-01",
+        }
+        if api == "admin":
+            headers["openai-organization"] = tenant.org_id
+        try:
+            with world.lock:
+                result = handler(ctx)
+        except ApiError as e:
+            return error_response(
+                e.status, e.message, e.type, e.param, e.code, {**headers, **e.headers}
+            )
+        if isinstance(result, Response):
+            return result
+        return self._finish(result, fired, list_route, headers)
+
+    def _finish(
+        self, body: Any, fired: Iterable[Fault], list_route: bool, headers: dict[str, str]
+    ) -> Response:
+        for f in fired:
+            if f.kind == "huge_page" and list_route and body.get("data"):
+                first = body["data"][0]
+                body["data"] = [
+                    {**first, "id": f"{first['id']}-dup{n:05d}"} for n in range(f.items)
+                ]
+                body["has_more"] = False
+                body["last_id"] = body["data"][-1]["id"]
+                if "first_id" in body:
+                    body["first_id"] = body["data"][0]["id"]
+            elif f.kind == "unknown_fields":
+                body.update(render.UNKNOWN_FIELDS)
+                for item in body.get("data", []) if isinstance(body.get("data"), list) else []:
+                    item.update(render.UNKNOWN_FIELDS)
+            elif f.kind == "wrong_shape":
+                body = (
+                    {"object": "list", "data": {"unexpected": "object"}, "has_more": "no"}
+                    if list_route
+                    else [body]
+                )
+        text = json.dumps(body, separators=(",", ":"))
+        for f in fired:
+            if f.kind == "truncated_json":
+                text = text[: max(1, len(text) // 2)]
+            elif f.kind == "malformed_json":
+                text = _BAD_GATEWAY_HTML
+        return Response(text, status_code=200, media_type="application/json", headers=headers)
+
+    # ---------------------------------------------------------------- blob host
+
+    async def _blob(self, request: Request) -> Response:
+        token = request.path_params["token"]
+        hit = self.world.resolve_blob(token)
+        if "authorization" in request.headers:
+            if hit is not None:
+                self.world.limiter.count(hit[0].slug, "blob_auth_rejected")
+            return Response(
+                "<Error><Code>InvalidArgument</Code><Message>Only one auth mechanism allowed; "
+                "an Authorization header is not accepted on signed URLs.</Message></Error>",
+                status_code=400,
+                media_type="application/xml",
+            )
+        if hit is None:
+            return Response(
+                "<Error><Code>NoSuchKey</Code></Error>",
+                status_code=404,
+                media_type="application/xml",
+            )
+        tenant, f = hit
+        self.world.limiter.count(tenant.slug, "blob_downloads")
+        fired = self.world.faults.fire(tenant.slug, "blob", request.url.path)
+        for fault in fired:
+            self.world.limiter.count(tenant.slug, f"fault:{fault.kind}")
+            if fault.kind == "slow":
+                await asyncio.sleep(fault.delay)
+            elif fault.kind == "server_error":
+                return Response(
+                    "<Error><Code>InternalError</Code></Error>",
+                    status_code=fault.status,
+                    media_type="application/xml",
+                )
+        if f.expired:
+            return Response(
+                "<Error><Code>Gone</Code></Error>", status_code=410, media_type="application/xml"
+            )
+        headers = {"Content-Disposition": f'attachment; filename="{f.name}"'}
+        ctype = CONTENT_TYPES.get(f.fmt, "application/octet-stream")
+        if f.variant == "large":
+            headers["Content-Length"] = str(f.size_hint)
+            return StreamingResponse(
+                large_text_stream(f.size_hint), media_type=ctype, headers=headers
+            )
+        data = await asyncio.to_thread(self.world.file_bytes, tenant, f)
+        return Response(data, media_type=ctype, headers=headers)
+
+    # ---------------------------------------------------------------- control plane
+
+    async def _stats(self, request: Request) -> Response:
+        return _json(self.world.stats())
+
+    async def _stats_reset(self, request: Request) -> Response:
+        self.world.reset_stats()
+        return _json({"ok": True})
+
+    async def _tenants(self, request: Request) -> Response:
+        return _json(
+            {
+                "tenants": [
+                    {
+                        "slug": t.slug,
+                        "name": t.name,
+                        "org_id": t.org_id,
+                        "workspace_id": t.workspace_id,
+                    }
+                    for t in self.world.tenants.values()
+                ]
+            }
+        )
+
+    async def _faults(self, request: Request) -> Response:
+        slug = request.path_params["slug"]
+        if slug not in self.world.tenants:
+            return error_response(404, f"Unknown tenant '{slug}'.")
+        if request.method == "POST":
+            try:
+                payload = await request.json()
+                items = payload if isinstance(payload, list) else [payload]
+                faults = [Fault.from_dict(item) for item in items]
+            except (ValueError, TypeError) as e:
+                return error_response(400, f"Invalid fault: {e}")
+            for fault in faults:
+                self.world.faults.add(slug, fault)
+        elif request.method == "DELETE":
+            self.world.faults.clear(slug)
+        return _json(
+            {"tenant": slug, "faults": [f.to_dict() for f in self.world.faults.active(slug)]}
+        )
+
+    async def _time_scale(self, request: Request) -> Response:
+        payload = await request.json()
+        self.world.set_time_scale(float(payload["time_scale"]))
+        return _json({"time_scale": self.world.limiter.time_scale})
+
+    # ---------------------------------------------------------------- routes
+
+    def _routes(self) -> list[Route]:
+        a = ADMIN_PREFIX + "/organization"
+        r = self._route
+        routes = [
+            r(a + "/users", "admin", "admin:users", _admin_user_list, True),
+            r(a + "/users/{user_id}", "admin", "admin:users.get", _admin_user_get),
+            r(a + "/invites", "admin", "admin:invites", _invite_list, True),
+            r(a + "/invites/{invite_id}", "admin", "admin:invites.get", _invite_get),
+            r(a + "/admin_api_keys", "admin", "admin:admin_api_keys", _admin_key_list, True),
+            r(a + "/admin_api_keys/{key_id}", "admin", "admin:admin_api_keys.get", _admin_key_get),
+            r(a + "/projects", "admin", "admin:projects", _project_list, True),
+            r(a + "/projects/{project_id}", "admin", "admin:projects.get", _project_get),
+            r(
+                a + "/projects/{project_id}/api_keys",
+                "admin",
+                "admin:project_api_keys",
+                _project_key_list,
+                True,
+            ),
+            r(
+                a + "/projects/{project_id}/api_keys/{key_id}",
+                "admin",
+                "admin:project_api_keys.get",
+                _project_key_get,
+            ),
+            r(
+                a + "/projects/{project_id}/service_accounts",
+                "admin",
+                "admin:project_service_accounts",
+                _service_account_list,
+                True,
+            ),
+            r(
+                a + "/projects/{project_id}/service_accounts/{sa_id}",
+                "admin",
+                "admin:project_service_accounts.get",
+                _service_account_get,
+            ),
+            r(
+                a + "/projects/{project_id}/users",
+                "admin",
+                "admin:project_users",
+                _project_user_list,
+                True,
+            ),
+            r(
+                a + "/projects/{project_id}/users/{user_id}",
+                "admin",
+                "admin:project_users.get",
+                _project_user_get,
+            ),
+            r(a + "/audit_logs", "admin", "admin:audit_logs", _audit_log_list, True),
+            r(WS + "/users", "compliance", "compliance:list:users", _ws_user_list, True),
+            r(
+                WS + "/conversations",
+                "compliance",
+                "compliance:list:conversations",
+                _conversation_list,
+                True,
+            ),
+            r(WS + "/gpts", "compliance", "compliance:list:gpts", _gpt_list("gpt"), True),
+            r(WS + "/gpts/{gpt_id}", "compliance", "compliance:get:gpt", _gpt_get("gpt")),
+            r(
+                WS + "/gpts/{gpt_id}/configs",
+                "compliance",
+                "compliance:list:gpt_configs",
+                _gpt_configs("gpt"),
+                True,
+            ),
+            r(
+                WS + "/gpts/{gpt_id}/shared_users",
+                "compliance",
+                "compliance:list:gpt_shared_users",
+                _gpt_shared_users("gpt"),
+                True,
+            ),
+            r(
+                WS + "/projects",
+                "compliance",
+                "compliance:list:projects",
+                _gpt_list("project"),
+                True,
+            ),
+            r(
+                WS + "/projects/{gpt_id}",
+                "compliance",
+                "compliance:get:project",
+                _gpt_get("project"),
+            ),
+            r(
+                WS + "/projects/{gpt_id}/configs",
+                "compliance",
+                "compliance:list:project_configs",
+                _gpt_configs("project"),
+                True,
+            ),
+            r(
+                WS + "/projects/{gpt_id}/shared_users",
+                "compliance",
+                "compliance:list:project_shared_users",
+                _gpt_shared_users("project"),
+                True,
+            ),
+            r(WS + "/memories", "compliance", "compliance:list:memories", _memory_list, True),
+            r(
+                WS + "/users/{user_id}/memories",
+                "compliance",
+                "compliance:get:user_memories",
+                _user_memories,
+            ),
+            r(
+                WS + "/users/{user_id}/files/{file_id}",
+                "files",
+                "compliance:files",
+                _file_redirect("conversation"),
+            ),
+            r(WS + "/gpt_files/{file_id}", "files", "compliance:files", _file_redirect("gpt")),
+            r(
+                WS + "/project_files/{file_id}",
+                "files",
+                "compliance:files",
+                _file_redirect("project"),
+            ),
+            Route("/_blob/{token}", self._blob, methods=["GET"]),
+            Route("/_sim/stats", self._stats, methods=["GET"]),
+            Route("/_sim/stats/reset", self._stats_reset, methods=["POST"]),
+            Route("/_sim/tenants", self._tenants, methods=["GET"]),
+            Route("/_sim/tenants/{slug}/faults", self._faults, methods=["GET", "POST", "DELETE"]),
+            Route("/_sim/time_scale", self._time_scale, methods=["POST"]),
+        ]
+        return routes
+
+
+def create_app(world: World) -> Starlette:
+    """The ASGI app serving `world` (run it with uvicorn, or use simulator.server)."""
+    return SimulatorApp(world).app
+
+
+AsyncEndpoint = Callable[[Request], Awaitable[Response]]

@@ -1,0 +1,137 @@
+"""Fault injection, switchable per tenant at runtime.
+
+Python API (World.faults) and HTTP (POST /_sim/tenants/{slug}/faults).
+
+A Fault matches requests of one tenant by API surface (`api`) and optional path substring; it
+lets `after` matching requests through, then fires on the next `count` ones (None = until
+cleared). Kinds:
+
+  rate_limit_storm  429 + Retry-After (`retry_after` seconds), OpenAI error body
+  server_error      `status` (default 503) with an error body
+  slow              sleeps `delay` seconds, then answers normally
+  truncated_json    200 with the JSON body cut in half
+  malformed_json    200, content-type JSON, body is an HTML error page
+  wrong_shape       200 JSON of the wrong shape (`data` is an object; objects become arrays)
+  repeated_cursor   list routes ignore `after`: first page again, has_more true, same last_id
+  huge_page         list routes return `items` (default 10,000) objects in one page
+  unknown_fields    adds unknown fields to the envelope and every object
+  revoked_key       the tenant's key for `api` answers 401 invalid_api_key
+  workspace_gone    Compliance routes answer 404 (workspace not found)
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+FAULT_KINDS: tuple[str, ...] = (
+    "rate_limit_storm",
+    "server_error",
+    "slow",
+    "truncated_json",
+    "malformed_json",
+    "wrong_shape",
+    "repeated_cursor",
+    "huge_page",
+    "unknown_fields",
+    "revoked_key",
+    "workspace_gone",
+)
+FAULT_APIS: tuple[str, ...] = ("any", "admin", "compliance", "files", "blob")
+
+
+@dataclass
+class Fault:
+    kind: str
+    api: str = (
+        "any"  # "admin" | "compliance" (list/get routes) | "files" (307 routes) | "blob" | "any"
+    )
+    count: int | None = None
+    after: int = 0
+    path_contains: str | None = None
+    status: int = 503
+    delay: float = 1.0
+    retry_after: float = 1.0
+    items: int = 10_000
+    seen: int = field(default=0)
+    fired: int = field(default=0)
+
+    def __post_init__(self) -> None:
+        if self.kind not in FAULT_KINDS:
+            raise ValueError(
+                f"unknown fault kind {self.kind!r}; choose one of {', '.join(FAULT_KINDS)}"
+            )
+        if self.api not in FAULT_APIS:
+            raise ValueError(
+                f"unknown fault api {self.api!r}; choose one of {', '.join(FAULT_APIS)}"
+            )
+
+    def applies_to(self, api: str, path: str) -> bool:
+        if self.api != "any" and self.api != api:
+            return False
+        if self.api == "any" and api == "blob":
+            return False  # the storage host is only faulted when asked for explicitly
+        return self.path_contains is None or self.path_contains in path
+
+    def exhausted(self) -> bool:
+        return self.count is not None and self.fired >= self.count
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Fault:
+        allowed = {
+            "kind",
+            "api",
+            "count",
+            "after",
+            "path_contains",
+            "status",
+            "delay",
+            "retry_after",
+            "items",
+        }
+        unknown = set(data) - allowed
+        if unknown:
+            raise ValueError(f"unknown fault fields: {', '.join(sorted(unknown))}")
+        return cls(**data)
+
+
+class FaultBook:
+    """Active faults per tenant slug."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._faults: dict[str, list[Fault]] = {}
+
+    def add(self, slug: str, fault: Fault) -> Fault:
+        with self._lock:
+            self._faults.setdefault(slug, []).append(fault)
+        return fault
+
+    def clear(self, slug: str | None = None) -> None:
+        with self._lock:
+            if slug is None:
+                self._faults.clear()
+            else:
+                self._faults.pop(slug, None)
+
+    def active(self, slug: str) -> list[Fault]:
+        with self._lock:
+            return list(self._faults.get(slug, []))
+
+    def fire(self, slug: str, api: str, path: str) -> list[Fault]:
+        """The faults that fire for this request (each consumes one of its `count`)."""
+        out: list[Fault] = []
+        with self._lock:
+            for f in self._faults.get(slug, []):
+                if f.exhausted() or not f.applies_to(api, path):
+                    continue
+                f.seen += 1
+                if f.seen <= f.after:
+                    continue
+                f.fired += 1
+                out.append(f)
+        return out
