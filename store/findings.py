@@ -1,0 +1,188 @@
+"""Persisting findings: idempotent upserts and the lifecycle plan, in one transaction.
+
+Findings are keyed by (tenant_id, finding_type_id, resource_id). The stored rows of the
+judged types are locked (``FOR UPDATE``) while the pure plan (tasks/lifecycle.py) is
+decided and applied, and new rows go in with ``INSERT ... ON CONFLICT``, so a redelivered
+or duplicated detect task never creates a second row nor a second reopen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, update
+from sqlmodel import Session, select
+
+from schemas.catalog import BY_ID, Severity
+from schemas.findings import DetectedFinding
+from schemas.tables import Finding, FindingStatus
+from tasks.lifecycle import Action, Plan, Stored, plan_lifecycle
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    plan: dict[str, int]
+    open_total: int
+
+
+def _insert_stmt(session: Session) -> Any:
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert(Finding)
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.insert(Finding)
+
+
+def apply_scan_findings(
+    session: Session,
+    *,
+    tenant_id: int,
+    scan_id: int,
+    detected: Sequence[DetectedFinding],
+    judged_types: Iterable[str],
+    resolvable: set[str],
+    now: datetime,
+) -> Plan:
+    """Upsert what the scan saw and resolve what it could prove gone.
+
+    ``judged_types``: finding types whose stored rows this scan may touch (the posture
+    types, or the DLP types). ``resolvable``: the subset that may be resolved.
+    """
+    types = set(judged_types) | {d.finding_type_id for d in detected}
+    rows = session.exec(
+        select(Finding)
+        .where(Finding.tenant_id == tenant_id, Finding.finding_type_id.in_(sorted(types)))  # type: ignore[attr-defined]
+        .with_for_update()
+    ).all()
+    by_key = {(r.finding_type_id, r.resource_id): r for r in rows}
+    stored = [
+        Stored(r.finding_type_id, r.resource_id, r.status, _aware(r.ignored_until), r.last_scan_id)
+        for r in rows
+    ]
+    plan = plan_lifecycle(stored, detected, resolvable, scan_id=scan_id, now=now)
+
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    for key, (action, item) in plan.seen.items():
+        common = {
+            "resource_name": _clip(item.resource_name, 500),
+            "severity": item.finding_type.severity.value,
+            "resource_type": item.finding_type.resource_type.value,
+            "evidence": item.evidence,
+            "last_seen": now,
+            "last_scan_id": scan_id,
+        }
+        if action is Action.INSERT:
+            inserts.append(
+                {
+                    "tenant_id": tenant_id,
+                    "finding_type_id": item.finding_type_id,
+                    "resource_id": item.resource_id,
+                    "status": FindingStatus.OPEN.value,
+                    "first_seen": now,
+                    "reopened_count": 0,
+                    **common,
+                }
+            )
+            continue
+        row = by_key[key]
+        values: dict[str, Any] = {"id": row.id, **common}
+        if action is Action.REOPEN:
+            values |= {
+                "status": FindingStatus.OPEN.value,
+                "resolved_at": None,
+                "reopened_count": row.reopened_count + 1,
+            }
+        elif action is Action.KEEP_OPEN and row.status != FindingStatus.OPEN.value:
+            values |= {
+                "status": FindingStatus.OPEN.value,
+                "ignored_reason": None,
+                "ignored_until": None,
+            }
+        updates.append(values)
+    for key, action in plan.resolve.items():
+        row = by_key[key]
+        values = {
+            "id": row.id,
+            "status": FindingStatus.RESOLVED.value,
+            "resolved_at": now,
+            "last_scan_id": scan_id,
+        }
+        if action is Action.UNIGNORE_RESOLVE:
+            values |= {"ignored_reason": None, "ignored_until": None}
+        updates.append(values)
+
+    if inserts:
+        stmt = _insert_stmt(session)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["tenant_id", "finding_type_id", "resource_id"],
+            set_={
+                "last_seen": stmt.excluded.last_seen,
+                "evidence": stmt.excluded.evidence,
+                "resource_name": stmt.excluded.resource_name,
+                "last_scan_id": stmt.excluded.last_scan_id,
+            },
+        )
+        session.execute(stmt, inserts)
+    # Rows differ in which columns they set; group by column set for executemany.
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for values in updates:
+        groups.setdefault(tuple(sorted(values)), []).append(values)
+    for batch in groups.values():
+        session.execute(update(Finding), batch)
+    session.flush()
+    return plan
+
+
+def _clip(value: str | None, size: int) -> str | None:
+    return None if value is None else value[:size]
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    """SQLite returns naive datetimes; treat them as UTC."""
+    from datetime import UTC
+
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def open_counts_by_severity(session: Session, tenant_id: int) -> dict[str, int]:
+    rows = session.exec(
+        select(Finding.severity, func.count())
+        .where(Finding.tenant_id == tenant_id, Finding.status == FindingStatus.OPEN.value)
+        .group_by(Finding.severity)
+    ).all()
+    counts = {s.value: 0 for s in sorted(Severity, key=lambda s: -s.rank)}
+    for severity, count in rows:
+        counts[severity] = int(count)
+    return counts
+
+
+def open_counts_by_type(session: Session, tenant_id: int) -> dict[str, int]:
+    """Open findings per finding type key (e.g. ``{"inactive_user": 3}``)."""
+    rows = session.exec(
+        select(Finding.finding_type_id, func.count())
+        .where(Finding.tenant_id == tenant_id, Finding.status == FindingStatus.OPEN.value)
+        .group_by(Finding.finding_type_id)
+    ).all()
+    out: dict[str, int] = {}
+    for type_id, count in rows:
+        ft = BY_ID.get(type_id)
+        out[ft.key if ft else type_id] = int(count)
+    return dict(sorted(out.items()))
+
+
+def open_keys(session: Session, tenant_id: int) -> set[tuple[str, str]]:
+    """{(finding_type_id, resource_id)} of the tenant's open findings (tests, reports)."""
+    rows = session.exec(
+        select(Finding.finding_type_id, Finding.resource_id).where(
+            Finding.tenant_id == tenant_id, Finding.status == FindingStatus.OPEN.value
+        )
+    ).all()
+    return {(t, r) for t, r in rows}

@@ -1,0 +1,263 @@
+"""Scan runs as a state machine in PostgreSQL, the dispatcher's claim, and tenant health.
+
+A partial unique index allows one active (queued or running) run per tenant, so two
+dispatchers, a restarted beat, a CLI request and a Flower request can never start the same
+tenant twice: the loser *coalesces* onto the active run (``coalesced_requests + 1``) and
+says so. Pure helpers (``scan_outcome``, ``health_of``) decide status and health from the
+fetch summaries; the rest reads and writes rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from schemas.tables import ScanRun, ScanStatus, Tenant, TenantHealth, utcnow
+
+# --------------------------------------------------------------------------- pure decisions
+
+# Which error kind explains a tenant's state best when several fetches failed.
+_HEALTH_PRIORITY: tuple[str, ...] = (
+    TenantHealth.CREDENTIAL_ERROR.value,
+    TenantHealth.PERMISSION_ERROR.value,
+    TenantHealth.NOT_FOUND.value,
+    TenantHealth.API_ERROR.value,
+)
+
+
+def health_kind(error_kind: str | None) -> str:
+    """Map a connector error kind onto a tenant health value."""
+    if error_kind in _HEALTH_PRIORITY:
+        return str(error_kind)
+    return TenantHealth.API_ERROR.value  # rate_limited, malformed_response, task errors
+
+
+def scan_outcome(
+    expected: Sequence[str],
+    summaries: Mapping[str, Mapping[str, Any]],
+    *,
+    pipeline_failed: bool = False,
+) -> str:
+    """succeeded: every planned fetch ok; partial: some; failed: none, or the pipeline broke."""
+    if pipeline_failed:
+        return ScanStatus.FAILED.value
+    oks = [bool(summaries.get(name, {}).get("ok")) for name in expected]
+    if oks and all(oks):
+        return ScanStatus.SUCCEEDED.value
+    if any(oks):
+        return ScanStatus.PARTIAL.value
+    return ScanStatus.FAILED.value
+
+
+def health_of(errors: Sequence[Mapping[str, Any]]) -> tuple[str, str | None]:
+    """(health, one-line detail) from a scan's typed errors; healthy when there are none."""
+    if not errors:
+        return TenantHealth.HEALTHY.value, None
+    ranked = sorted(
+        errors,
+        key=lambda e: _HEALTH_PRIORITY.index(health_kind(e.get("kind"))),
+    )
+    worst = ranked[0]
+    health = health_kind(worst.get("kind"))
+    where = worst.get("resource") or "scan"
+    status = f" (HTTP {worst['status']})" if worst.get("status") else ""
+    hint = worst.get("hint")
+    detail = f"{where}: {worst.get('kind')}{status}: {worst.get('message', '')}"
+    if hint:
+        detail += f" -- {hint}"
+    more = len(errors) - 1
+    if more:
+        detail += f" (+{more} more error{'s' if more > 1 else ''})"
+    return health, detail[:1000]
+
+
+# --------------------------------------------------------------------------- requests
+
+
+@dataclass(frozen=True)
+class ScanRequest:
+    """The answer to "scan this tenant": the run it joined, and whether it was new."""
+
+    scan_id: int
+    tenant_id: int
+    coalesced: bool
+    status: str
+
+
+def request_scan(
+    session: Session, tenant: Tenant, trigger: str, *, status: str = ScanStatus.QUEUED.value
+) -> ScanRequest:
+    """Create a run for ``tenant``, or coalesce onto its active run (one per tenant).
+
+    Runs inside a savepoint so a lost race on the partial unique index leaves the outer
+    transaction usable.
+    """
+    assert tenant.id is not None
+    now = utcnow()
+    run = ScanRun(
+        tenant_id=tenant.id,
+        trigger=trigger,
+        status=status,
+        requested_at=now,
+        started_at=now if status == ScanStatus.RUNNING.value else None,
+        heartbeat_at=now,
+        parts={},
+        counts={},
+        errors=[],
+    )
+    try:
+        with session.begin_nested():
+            session.add(run)
+            session.flush()
+    except IntegrityError:
+        session.expunge(run) if run in session else None
+        active = active_run(session, tenant.id)
+        if active is None:  # the active run finished between the insert and this read
+            return request_scan(session, tenant, trigger, status=status)
+        session.execute(
+            update(ScanRun)
+            .where(col(ScanRun.id) == active.id)
+            .values(coalesced_requests=ScanRun.coalesced_requests + 1)
+        )
+        return ScanRequest(active.id or 0, tenant.id, True, active.status)
+    return ScanRequest(run.id or 0, tenant.id, False, run.status)
+
+
+def active_run(session: Session, tenant_id: int) -> ScanRun | None:
+    return session.exec(
+        select(ScanRun).where(
+            ScanRun.tenant_id == tenant_id, col(ScanRun.status).in_(ScanStatus.active())
+        )
+    ).first()
+
+
+def claim_queued(session: Session, scan_id: int) -> ScanRun | None:
+    """Move a queued run to running (once: a redelivered scan_tenant gets None)."""
+    now = utcnow()
+    result = session.execute(
+        update(ScanRun)
+        .where(col(ScanRun.id) == scan_id, col(ScanRun.status) == ScanStatus.QUEUED.value)
+        .values(
+            status=ScanStatus.RUNNING.value,
+            started_at=now,
+            heartbeat_at=now,
+            attempt=ScanRun.attempt + 1,
+        )
+    )
+    if getattr(result, "rowcount", 0) != 1:
+        return None
+    run = session.get(ScanRun, scan_id)
+    if run is not None:
+        session.refresh(run)
+    return run
+
+
+def set_plan(session: Session, scan_id: int, expected: Sequence[str]) -> None:
+    run = session.get(ScanRun, scan_id)
+    if run is not None:
+        run.parts = {**run.parts, "expected": list(expected)}
+        session.add(run)
+
+
+def heartbeat(session: Session, scan_id: int) -> None:
+    session.execute(
+        update(ScanRun)
+        .where(col(ScanRun.id) == scan_id, col(ScanRun.status) == ScanStatus.RUNNING.value)
+        .values(heartbeat_at=utcnow())
+    )
+
+
+# --------------------------------------------------------------------------- dispatcher
+
+
+def claim_due_tenants(session: Session, now: datetime, limit: int) -> list[Tenant]:
+    """Lock up to ``limit`` enabled tenants whose next scan is due.
+
+    ``FOR UPDATE SKIP LOCKED``: a concurrent dispatcher skips rows this one holds, and once
+    this transaction commits their ``next_scan_at`` is in the future, so each due tenant is
+    claimed exactly once. (SQLite, embedded demo only, ignores the lock clause.)
+    """
+    stmt = (
+        select(Tenant)
+        .where(
+            col(Tenant.enabled).is_(True),
+            or_(col(Tenant.next_scan_at).is_(None), col(Tenant.next_scan_at) <= now),
+        )
+        .order_by(col(Tenant.next_scan_at).asc().nulls_first(), col(Tenant.id))
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list(session.exec(stmt).all())
+
+
+def advance_schedule(tenant: Tenant, now: datetime) -> None:
+    tenant.next_scan_at = now + timedelta(seconds=max(300, tenant.schedule_seconds))
+
+
+# --------------------------------------------------------------------------- finishing
+
+
+def finish_run(
+    session: Session,
+    run: ScanRun,
+    *,
+    status: str,
+    counts: dict[str, Any],
+    errors: list[dict[str, Any]],
+    parts: dict[str, Any],
+) -> None:
+    """Close the run and update the tenant's health and last scan time."""
+    now = utcnow()
+    run.status = status
+    run.finished_at = now
+    run.heartbeat_at = now
+    run.counts = counts
+    run.errors = errors
+    run.parts = parts
+    session.add(run)
+    tenant = session.get(Tenant, run.tenant_id)
+    if tenant is None:
+        return
+    health, detail = health_of(errors)
+    if status == ScanStatus.FAILED.value and not errors:
+        health, detail = TenantHealth.API_ERROR.value, "the scan pipeline failed: see worker logs"
+    if tenant.health != health or tenant.health_detail != detail:
+        if tenant.health != health:
+            tenant.health_changed_at = now
+        tenant.health = health
+        tenant.health_detail = detail
+    tenant.last_scan_at = now
+    session.add(tenant)
+
+
+def stale_runs(session: Session, now: datetime, stale_after_seconds: int) -> list[ScanRun]:
+    """Active runs with no heartbeat for ``stale_after_seconds`` (their worker died)."""
+    cutoff = now - timedelta(seconds=stale_after_seconds)
+    return list(
+        session.exec(
+            select(ScanRun)
+            .where(
+                col(ScanRun.status).in_(ScanStatus.active()),
+                or_(
+                    col(ScanRun.heartbeat_at) < cutoff,
+                    (col(ScanRun.heartbeat_at).is_(None)) & (col(ScanRun.requested_at) < cutoff),
+                ),
+            )
+            .with_for_update(skip_locked=True)
+        ).all()
+    )
+
+
+def recent_runs(
+    session: Session, *, tenant_id: int | None = None, limit: int = 20
+) -> list[ScanRun]:
+    stmt = select(ScanRun).order_by(col(ScanRun.id).desc()).limit(limit)
+    if tenant_id is not None:
+        stmt = stmt.where(ScanRun.tenant_id == tenant_id)
+    return list(session.exec(stmt).all())

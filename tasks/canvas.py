@@ -1,0 +1,66 @@
+"""The Celery canvas of one tenant's scan (signatures by task name; no task imports).
+
+    chord( group(casb.fetch_<resource>(scan_id) for each planned fetch),
+           casb.detect_posture(scan_id) | casb.finish_scan(scan_id) )
+    errback on the body: casb.finish_scan(scan_id, failed=True)
+
+Every signature is immutable and carries the scan id only: tenant, keys and data are
+looked up by the worker. The chord needs Celery >= 5.7 with the Redis result backend
+(atomic, duplicate-safe header counting); fetch tasks return tiny summaries.
+
+DLP hook: ``fetch_files``/``fetch_gpts`` leave file listings under
+``casb:scan:{scan_id}:{conversation_files|gpt_files|project_files}``. The DLP stage
+belongs between detect and finish: ``dlp_stage`` is where ``casb.dlp_scan(scan_id,
+batch_key)`` signatures are built from those listings once the DLP task exists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from celery import Celery, chain, chord, group
+from celery.canvas import Signature
+
+from workers.celeryconfig import (
+    DETECT_POSTURE,
+    FETCH_ADMIN_KEYS,
+    FETCH_FILES,
+    FETCH_GPTS,
+    FETCH_INVITES,
+    FETCH_PROJECT_KEYS,
+    FETCH_USERS,
+    FINISH_SCAN,
+    ROUTES,
+)
+
+FETCH_TASK_BY_RESOURCE: dict[str, str] = {
+    "users": FETCH_USERS,
+    "invites": FETCH_INVITES,
+    "admin_keys": FETCH_ADMIN_KEYS,
+    "project_keys": FETCH_PROJECT_KEYS,
+    "gpts": FETCH_GPTS,
+    "files": FETCH_FILES,
+}
+
+
+def _sig(app: Celery, name: str, *args: object, **kwargs: object) -> Signature:
+    return app.signature(name, args=args, kwargs=kwargs, immutable=True, queue=ROUTES[name])
+
+
+def build_scan_canvas(app: Celery, scan_id: int, fetches: Sequence[str]) -> Signature:
+    """The scan's canvas; raises KeyError for an unknown fetch resource."""
+    if not fetches:
+        raise ValueError("a scan needs at least one fetch")
+    header = group([_sig(app, FETCH_TASK_BY_RESOURCE[name], scan_id) for name in fetches])
+    body = chain(
+        _sig(app, DETECT_POSTURE, scan_id),
+        *dlp_stage(app, scan_id),
+        _sig(app, FINISH_SCAN, scan_id),
+    )
+    body.on_error(_sig(app, FINISH_SCAN, scan_id, failed=True))
+    return chord(header, body)
+
+
+def dlp_stage(app: Celery, scan_id: int) -> list[Signature]:
+    """Signatures of the DLP stage (empty until ``casb.dlp_scan`` is wired in)."""
+    return []

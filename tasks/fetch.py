@@ -1,0 +1,79 @@
+"""Fetch tasks (queue ``fetch``): one per resource, argument: the scan id only.
+
+Each returns ``{resource, count, key, keys, ok, error}``; a typed connector failure is a
+result (``ok=False``), not an exception, so the chord body always runs and the lifecycle
+knows which types it may not resolve. A rate budget still exhausted after the client's
+own wait is retried a few times with a short countdown (never a sleep in the task).
+Results are kept (chord header); everything else in the fleet ignores results.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from celery import Task
+
+from connectors.errors import RateLimitedError
+from tasks.pipeline import record_failure, run_fetch
+from workers.celery_app import app
+from workers.celeryconfig import (
+    FETCH_ADMIN_KEYS,
+    FETCH_FILES,
+    FETCH_GPTS,
+    FETCH_INVITES,
+    FETCH_PROJECT_KEYS,
+    FETCH_USERS,
+)
+
+MAX_RATE_RETRIES = 5
+MAX_COUNTDOWN = 30.0
+
+
+def _fetch(task: Task, scan_id: int, resource: str) -> dict[str, Any]:
+    try:
+        return run_fetch(int(scan_id), resource, defer_rate_limited=True)
+    except RateLimitedError as exc:
+        if task.request.retries < MAX_RATE_RETRIES:
+            wait = min(exc.retry_after or 5.0, MAX_COUNTDOWN)
+            raise task.retry(
+                countdown=wait + random.uniform(0, 2), max_retries=MAX_RATE_RETRIES
+            ) from None
+        return record_failure(int(scan_id), resource, exc)
+
+
+_OPTIONS: dict[str, Any] = {"bind": True, "ignore_result": False, "acks_late": True}
+
+
+@app.task(name=FETCH_USERS, **_OPTIONS)
+def fetch_users(self: Task, scan_id: int, **_: Any) -> dict[str, Any]:
+    """Organization members and their latest audit-log logins."""
+    return _fetch(self, scan_id, "users")
+
+
+@app.task(name=FETCH_INVITES, **_OPTIONS)
+def fetch_invites(self: Task, scan_id: int, **_: Any) -> dict[str, Any]:
+    return _fetch(self, scan_id, "invites")
+
+
+@app.task(name=FETCH_ADMIN_KEYS, **_OPTIONS)
+def fetch_admin_keys(self: Task, scan_id: int, **_: Any) -> dict[str, Any]:
+    return _fetch(self, scan_id, "admin_keys")
+
+
+@app.task(name=FETCH_PROJECT_KEYS, **_OPTIONS)
+def fetch_project_keys(self: Task, scan_id: int, **_: Any) -> dict[str, Any]:
+    """Projects (archived included) and every project's API keys."""
+    return _fetch(self, scan_id, "project_keys")
+
+
+@app.task(name=FETCH_GPTS, **_OPTIONS)
+def fetch_gpts(self: Task, scan_id: int, **_: Any) -> dict[str, Any]:
+    """Workspace GPTs with their latest config, plus the GPT knowledge-file listing."""
+    return _fetch(self, scan_id, "gpts")
+
+
+@app.task(name=FETCH_FILES, **_OPTIONS)
+def fetch_files(self: Task, scan_id: int, **_: Any) -> dict[str, Any]:
+    """File listings for DLP: conversation files since the watermark, project files."""
+    return _fetch(self, scan_id, "files")

@@ -1,0 +1,19 @@
+"""``casb.finish_scan(scan_id, failed=False)`` (queue ``scans``): close the scan run.
+
+Also the canvas's errback (``failed=True``, immutable signature): Celery calls a
+one-positional-argument errback as a task, so ``failed`` stays keyword-only. Finishing an
+already finished run changes nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tasks.pipeline import run_finish
+from workers.celery_app import app
+from workers.celeryconfig import FINISH_SCAN
+
+
+@app.task(name=FINISH_SCAN, acks_late=True)
+def finish_scan(scan_id: int, *, failed: bool = False, **_: Any) -> dict[str, Any]:
+    return run_finish(int(scan_id), failed=bool(failed))

@@ -1,0 +1,75 @@
+"""Per-process resources of the pipeline: snapshot store and rate budget.
+
+A fleet worker uses Redis for both (shared by every worker, so a tenant's API budget holds
+fleet-wide). The embedded demo and ``casb scan --inline`` switch the process to
+``use_embedded()``: in-memory snapshots and a local budget, no Redis needed. Resources are
+created lazily and dropped after a fork (``reset_runtime``), never shared across processes.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+
+from connectors.ratelimit import LocalRateBudget, RateBudget, RedisRateBudget, limits_from_env
+from tasks.snapshots import MemorySnapshotStore, RedisSnapshotStore, SnapshotStore
+from workers.settings import get_settings
+
+
+@dataclass
+class Runtime:
+    snapshots: SnapshotStore
+    budget: RateBudget
+    embedded: bool
+    pid: int
+
+
+_lock = threading.Lock()
+_runtime: Runtime | None = None
+_embedded = False
+
+
+def get_runtime() -> Runtime:
+    global _runtime
+    with _lock:
+        if _runtime is None or _runtime.pid != os.getpid():
+            _runtime = _embedded_runtime() if _embedded else _redis_runtime()
+        return _runtime
+
+
+def use_embedded(enabled: bool = True) -> None:
+    """Switch this process to in-memory snapshots and a local rate budget (or back)."""
+    global _embedded, _runtime
+    with _lock:
+        _embedded = enabled
+        _runtime = None
+
+
+def reset_runtime() -> None:
+    """Forget the resources (after fork, or when the Redis URL changed)."""
+    global _runtime
+    with _lock:
+        _runtime = None
+
+
+def _redis_runtime() -> Runtime:
+    import redis
+
+    settings = get_settings()
+    client = redis.Redis.from_url(settings.effective_redis_url)
+    return Runtime(
+        snapshots=RedisSnapshotStore(client, settings.snapshot_ttl_seconds),
+        budget=RedisRateBudget(client, limits_from_env()),
+        embedded=False,
+        pid=os.getpid(),
+    )
+
+
+def _embedded_runtime() -> Runtime:
+    return Runtime(
+        snapshots=MemorySnapshotStore(),
+        budget=LocalRateBudget(limits_from_env()),
+        embedded=True,
+        pid=os.getpid(),
+    )

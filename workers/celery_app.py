@@ -1,0 +1,74 @@
+"""The Celery application of the scanning fleet.
+
+``celery -A workers worker -Q fetch --pool threads -c 32`` and ``celery -A workers beat``
+find ``app`` through ``workers.__init__`` (lazily, so ``workers.settings`` and the CLI
+stay cheap to import). Tasks live in ``tasks/`` and are registered by name; producers that
+only send (the CLI, Flower, other systems) never need to import them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery, Task
+from celery.signals import worker_process_init, worker_process_shutdown
+
+TASK_MODULES: tuple[str, ...] = (
+    "tasks.dispatch",
+    "tasks.scan",
+    "tasks.fetch",
+    "tasks.detect",
+    "tasks.finish",
+    "tasks.maintenance",
+)
+
+
+class CasbTask(Task):
+    """Base task: no result trail, so a task that fans out holds no child results in memory."""
+
+    trail = False
+
+
+app = Celery("casb", task_cls=CasbTask, include=list(TASK_MODULES))
+app.config_from_object("workers.celeryconfig")
+celery = app
+
+
+def reconfigure() -> None:
+    """Re-read broker/backend URLs from the environment (tests and the demo change it)."""
+    from workers.celeryconfig import broker_and_backend
+    from workers.settings import reset_settings_cache
+
+    reset_settings_cache()
+    app.conf.update(broker_and_backend())
+    # Drop pools bound to the previous URLs.
+    app.pool.force_close_all()
+    app.__dict__.pop("backend", None)
+    app._local.__dict__.pop("backend", None)
+
+
+def load_tasks() -> None:
+    """Import every task module (a worker does this itself; in-process runs need it)."""
+    import importlib
+
+    for name in TASK_MODULES:
+        importlib.import_module(name)
+
+
+@worker_process_init.connect
+def _after_fork(**_: Any) -> None:
+    """A prefork child must not reuse its parent's database pool, HTTP client or Redis pool."""
+    from connectors.http import close_shared_client
+    from store.db import dispose_engines
+    from tasks.runtime import reset_runtime
+
+    dispose_engines()
+    close_shared_client()
+    reset_runtime()
+
+
+@worker_process_shutdown.connect
+def _on_shutdown(**_: Any) -> None:
+    from connectors.http import close_shared_client
+
+    close_shared_client()

@@ -1,0 +1,155 @@
+"""The one Celery configuration module: queues, routing, delivery policy, limits, beat.
+
+Everything the fleet's delivery semantics depend on is here, with the reason beside it
+(reference: celery-notes §2). Broker and backend URLs come from ``workers.settings`` so a
+worker, beat and the CLI agree on them; ``broker_and_backend()`` is re-read by
+``workers.celery_app.reconfigure()`` when tests or the demo change the environment.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kombu import Exchange, Queue
+
+from workers.settings import get_settings
+
+# --------------------------------------------------------------------------- queues
+
+SCANS, FETCH, DETECT, DLP = "scans", "fetch", "detect", "dlp"
+QUEUE_NAMES: tuple[str, ...] = (SCANS, FETCH, DETECT, DLP)
+
+# Declared explicitly; a typo in a route must fail loudly, never create a queue no worker reads.
+task_queues = tuple(
+    Queue(name, Exchange(name, type="direct"), routing_key=name) for name in QUEUE_NAMES
+)
+task_create_missing_queues = False
+task_default_queue = SCANS
+task_default_exchange = SCANS
+task_default_routing_key = SCANS
+
+# --------------------------------------------------------------------------- task names and routes
+
+DISPATCH_DUE_SCANS = "casb.dispatch_due_scans"
+SCAN_TENANT = "casb.scan_tenant"
+FETCH_USERS = "casb.fetch_users"
+FETCH_INVITES = "casb.fetch_invites"
+FETCH_ADMIN_KEYS = "casb.fetch_admin_keys"
+FETCH_PROJECT_KEYS = "casb.fetch_project_keys"
+FETCH_GPTS = "casb.fetch_gpts"
+FETCH_FILES = "casb.fetch_files"
+DETECT_POSTURE = "casb.detect_posture"
+FINISH_SCAN = "casb.finish_scan"
+DLP_SCAN = "casb.dlp_scan"
+REAP_STALE_SCANS = "casb.reap_stale_scans"
+
+FETCH_TASKS = (
+    FETCH_USERS,
+    FETCH_INVITES,
+    FETCH_ADMIN_KEYS,
+    FETCH_PROJECT_KEYS,
+    FETCH_GPTS,
+    FETCH_FILES,
+)
+
+ROUTES: dict[str, str] = {
+    DISPATCH_DUE_SCANS: SCANS,
+    SCAN_TENANT: SCANS,
+    REAP_STALE_SCANS: SCANS,
+    FINISH_SCAN: SCANS,
+    DETECT_POSTURE: DETECT,
+    DLP_SCAN: DLP,
+    **{name: FETCH for name in FETCH_TASKS},
+}
+task_routes: dict[str, dict[str, str]] = {name: {"queue": q} for name, q in ROUTES.items()}
+
+# --------------------------------------------------------------------------- serialization
+
+# JSON only: a pickle-accepting worker executes whatever lands on the broker.
+task_serializer = "json"
+result_serializer = "json"
+accept_content = ["json"]
+result_accept_content = ["json"]
+
+# --------------------------------------------------------------------------- delivery
+
+# Every task is idempotent (upserts by natural key, scan runs as a state machine), so a task
+# lost with its worker is re-queued rather than dropped; prefetch 1 exposes at most one
+# extra message per process to a crash.
+task_acks_late = True
+task_reject_on_worker_lost = True
+worker_prefetch_multiplier = 1
+# A worker that lost its broker connection must not keep running late-ack tasks the broker
+# is about to hand to another worker.
+worker_cancel_long_running_tasks_on_connection_loss = True
+broker_connection_retry_on_startup = True
+worker_soft_shutdown_timeout = 30.0
+worker_enable_soft_shutdown_on_idle = True
+# Results are off except where consumed (the chord header: fetch tasks opt back in).
+task_ignore_result = True
+result_expires = 12 * 3600
+result_extended = False
+task_track_started = False
+worker_send_task_events = True
+task_send_sent_event = True
+
+# --------------------------------------------------------------------------- time limits
+
+# (soft, hard) seconds. Only prefork enforces them; fetchers on the threads pool rely on
+# httpx timeouts and the connector's page guard instead.
+TIME_LIMITS: dict[str, tuple[int, int]] = {
+    DISPATCH_DUE_SCANS: (50, 60),
+    SCAN_TENANT: (60, 90),
+    REAP_STALE_SCANS: (120, 150),
+    DETECT_POSTURE: (300, 360),
+    FINISH_SCAN: (60, 90),
+    DLP_SCAN: (1800, 1860),
+    **{name: (900, 960) for name in FETCH_TASKS},
+}
+LONGEST_TASK_SECONDS = max(hard for _, hard in TIME_LIMITS.values())
+# Named entries only: a '*' entry would silently override every per-task one.
+task_annotations: dict[str, dict[str, Any]] = {
+    name: {"soft_time_limit": soft, "time_limit": hard}
+    for name, (soft, hard) in TIME_LIMITS.items()
+}
+task_soft_time_limit = 900
+task_time_limit = 960
+
+# Redis redelivers an unacked message after visibility_timeout: it must exceed the longest
+# task plus its queueing time, or a healthy long task runs twice.
+VISIBILITY_TIMEOUT = 2 * 3600
+assert VISIBILITY_TIMEOUT > LONGEST_TASK_SECONDS
+broker_transport_options = {"visibility_timeout": VISIBILITY_TIMEOUT}
+result_backend_transport_options = {"visibility_timeout": VISIBILITY_TIMEOUT}
+visibility_timeout = VISIBILITY_TIMEOUT
+
+# --------------------------------------------------------------------------- beat
+
+DISPATCH_EVERY = 60.0
+REAP_EVERY = 300.0
+# The static schedule stays tiny; per-tenant cadence lives in PostgreSQL (next_scan_at).
+# `expires` drops ticks a backlogged fleet could not run in time instead of piling them up.
+beat_schedule: dict[str, dict[str, Any]] = {
+    "dispatch-due-scans": {
+        "task": DISPATCH_DUE_SCANS,
+        "schedule": DISPATCH_EVERY,
+        "options": {"queue": SCANS, "expires": DISPATCH_EVERY - 5},
+    },
+    "reap-stale-scans": {
+        "task": REAP_STALE_SCANS,
+        "schedule": REAP_EVERY,
+        "options": {"queue": SCANS, "expires": REAP_EVERY - 10},
+    },
+}
+beat_max_loop_interval = 60
+
+
+def broker_and_backend() -> dict[str, str]:
+    """The URLs from the current settings (re-read after the environment changes)."""
+    settings = get_settings()
+    return {"broker_url": settings.broker_url, "result_backend": settings.result_backend}
+
+
+_urls = broker_and_backend()
+broker_url = _urls["broker_url"]
+result_backend = _urls["result_backend"]
