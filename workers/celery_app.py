@@ -41,9 +41,12 @@ def reconfigure() -> None:
 
     reset_settings_cache()
     app.conf.update(broker_and_backend())
-    # Drop pools bound to the previous URLs.
-    app.pool.force_close_all()
-    app.__dict__.pop("backend", None)
+    # Forget connection/producer pools and the result backend bound to the previous URLs
+    # (the same reset Celery does after a fork); they are rebuilt lazily.
+    app._pool = None
+    if "amqp" in app.__dict__:
+        app.amqp._producer_pool = None
+    app._backend_cache = None
     app._local.__dict__.pop("backend", None)
 
 

@@ -1,0 +1,124 @@
+"""Fixtures of the pipeline tests: the simulator over HTTP, registered tenants, a worker.
+
+The worker is Celery's embedded test worker (``start_worker``: a real consumer in a thread,
+threads pool) on the leased Redis database, consuming every fleet queue, with the real
+PostgreSQL test database. One worker serves the whole module set (session scope).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from schemas.tables import ScanRun, ScanStatus
+
+
+@pytest.fixture
+def world() -> Any:
+    from simulator.world import World
+
+    return World.generate(tenants=3, seed=11, size="tiny")
+
+
+@pytest.fixture
+def sim(world: Any) -> Iterator[Any]:
+    from simulator.server import start_in_thread
+
+    running = start_in_thread(world)
+    yield running
+    running.stop()
+
+
+def register(sim: Any, slugs: list[str] | None = None, **extra: Any) -> dict[str, int]:
+    """Register the simulator's tenants (keys through env vars, as an operator would)."""
+    from store.db import session_scope
+    from store.tenants import KeySource, TenantInput, add_tenant
+    from workers.settings import get_settings
+
+    ids: dict[str, int] = {}
+    fernet = get_settings().fernet()
+    with session_scope() as session:
+        for slug in slugs or list(sim.world.tenants):
+            tenant = sim.world.tenant(slug)
+            creds = tenant.credentials()
+            env_admin = f"CASB_TEST_ADMIN_{slug.replace('-', '_').upper()}"
+            env_comp = f"CASB_TEST_COMP_{slug.replace('-', '_').upper()}"
+            os.environ[env_admin] = creds["admin_key"]
+            os.environ[env_comp] = creds["compliance_key"]
+            try:
+                row = add_tenant(
+                    session,
+                    TenantInput(
+                        slug=slug,
+                        org_id=creds["org_id"],
+                        workspace_id=creds["workspace_id"],
+                        admin_key=KeySource(env=env_admin),
+                        compliance_key=KeySource(env=env_comp),
+                        admin_api_base=sim.admin_base,
+                        compliance_api_base=sim.compliance_base,
+                        **extra,
+                    ),
+                    fernet,
+                )
+            finally:
+                os.environ.pop(env_admin, None)
+                os.environ.pop(env_comp, None)
+            assert row.id is not None
+            ids[slug] = row.id
+    return ids
+
+
+def all_secrets(world: Any) -> list[str]:
+    out: list[str] = []
+    for tenant in world.tenants.values():
+        creds = tenant.credentials()
+        out += [creds["admin_key"], creds["compliance_key"], *creds["project_keys"]]
+    return [s for s in out if s]
+
+
+def wait_for_run(scan_id: int, timeout: float = 60.0) -> ScanRun:
+    """Poll until the run is finished (bounded wait, not a timing assertion)."""
+    from store.db import session_scope
+
+    deadline = time.monotonic() + timeout
+    while True:
+        with session_scope() as session:
+            run = session.get(ScanRun, scan_id)
+            if run is not None and run.status not in ScanStatus.active():
+                return run
+        if time.monotonic() > deadline:
+            raise AssertionError(f"scan {scan_id} did not finish within {timeout}s")
+        time.sleep(0.1)
+
+
+@pytest.fixture(scope="session")
+def celery_app_configured(redis_url: str, migrated_db: str) -> Any:
+    from tasks.runtime import reset_runtime, use_embedded
+    from workers.celery_app import app, load_tasks, reconfigure
+
+    reconfigure()
+    use_embedded(False)
+    reset_runtime()
+    load_tasks()
+
+    return app
+
+
+@pytest.fixture(scope="session")
+def worker(celery_app_configured: Any) -> Iterator[Any]:
+    from celery.contrib.testing.worker import start_worker
+
+    with start_worker(
+        celery_app_configured,
+        pool="threads",
+        concurrency=4,
+        queues=["scans", "fetch", "detect", "dlp"],
+        perform_ping_check=False,
+        loglevel="WARNING",
+        shutdown_timeout=30,
+    ) as controller:
+        yield controller
