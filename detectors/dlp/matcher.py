@@ -96,6 +96,9 @@ class _Expr:
     term: frozenset[int] = frozenset()
     confirm: re.Pattern[bytes] | None = None
     max_width: int = MAX_SPAN
+    # > 0 when every entry needs a context keyword: candidates with no keyword nearby are
+    # parked (cheaply) and only promoted if a keyword shows up within this many bytes.
+    gate_window: int = 0
 
 
 @dataclass
@@ -157,6 +160,7 @@ class Policy:
         expressions: list[bytes] = []
         ids: list[int] = []
         flags: list[int] = []
+        kw_gates: dict[int, set[int]] = {}
         for i, ((pattern, caseless, som, term), members) in enumerate(groups.items()):
             pb = pattern.encode()
             width = min(max(m.max_width for m in members), MAX_SPAN)
@@ -165,6 +169,11 @@ class Policy:
                 expr.term = _class_bytes(term)
             if not som:
                 expr.confirm = re.compile(b"(?:" + pb + rb")\Z", re.IGNORECASE if caseless else 0)
+            if all(m.keywords for m in members):
+                expr.gate_window = max(m.window for m in members)
+                for m in members:
+                    for kid in self._ctx_ids[m]:
+                        kw_gates.setdefault(kid, set()).add(i)
             self._exprs[i] = expr
             expressions.append(pb)
             ids.append(i)
@@ -177,6 +186,8 @@ class Policy:
             ids.append(lid)
             flags.append(hyperscan.HS_FLAG_CASELESS)
         max_kw = max(self._lit_len.values(), default=0)
+        self._kw_gates = {k: tuple(sorted(v)) for k, v in kw_gates.items()}
+        self._max_kw = max_kw
         # A candidate is final once the stream is this far past its start.
         self.horizon = MAX_SPAN + max_window + max_kw + 1
         self._db = hyperscan.Database(
@@ -199,9 +210,13 @@ class Policy:
             self._local.scratch = scratch
         return scratch
 
-    def open_stream(self) -> MatchStream:
-        """Start matching one file; feed it chunks, then ``close()`` for the result."""
-        return MatchStream(self)
+    def open_stream(self, record_spans: bool = False) -> MatchStream:
+        """Start matching one file; feed it chunks, then ``close()`` for the result.
+
+        ``record_spans`` keeps ``(entry_id, start, end)`` byte offsets of every confirmed
+        match in ``MatchStream.spans`` (offsets only, no content; for benchmarks and tests).
+        """
+        return MatchStream(self, record_spans)
 
     def scan(self, chunks: Iterable[bytes]) -> FileMatch:
         """Match a whole file given as an iterable of byte chunks (any sizes)."""
@@ -226,8 +241,9 @@ class Policy:
 class MatchStream:
     """Incremental matching of one file. Not thread-safe; one per file."""
 
-    def __init__(self, policy: Policy) -> None:
+    def __init__(self, policy: Policy, record_spans: bool = False) -> None:
         self._p = policy
+        self.spans: list[tuple[str, int, int]] | None = [] if record_spans else None
         self._events: list[tuple[int, int, int]] = []
         append = self._events.append
 
@@ -247,6 +263,8 @@ class MatchStream:
         self._keep = policy.horizon + MAX_SPAN
         self._pending: dict[tuple[int, int], int] = {}
         self._kw_hits: deque[tuple[int, int, int]] = deque()
+        self._gate_seen: dict[int, int] = {}  # gated expr -> end of its latest keyword hit
+        self._parked: dict[int, deque[tuple[int, int]]] = {}
         self._state: dict[Entry, _EntryState] = {}
 
     # -- public -----------------------------------------------------------------------------
@@ -305,24 +323,48 @@ class MatchStream:
             self._stream.close()
 
     def _absorb(self) -> None:
-        exprs = self._p._exprs
+        p = self._p
+        exprs = p._exprs
         pending = self._pending
+        gate_seen = self._gate_seen
         for eid, frm, to in self._events:
             if eid >= _KW_BASE:
-                start = to - self._p._lit_len[eid]
+                start = to - p._lit_len[eid]
                 self._kw_hits.append((eid, start, to))
-                if eid in self._p._word_entries:
+                if eid in p._word_entries:
                     pending[(eid, start)] = to
+                for gid in p._kw_gates.get(eid, ()):
+                    gate_seen[gid] = to
+                    parked = self._parked.get(gid)
+                    if parked:
+                        reach = start - exprs[gid].gate_window
+                        for pstart, pend in parked:
+                            if pend > reach and pending.get((gid, pstart), -1) < pend:
+                                pending[(gid, pstart)] = pend
+                        parked.clear()
                 continue
-            if not exprs[eid].som:
-                found = self._recover_start(exprs[eid], to)
+            expr = exprs[eid]
+            if not expr.som:
+                found = self._recover_start(expr, to)
                 if found is None:
                     continue
                 frm = found
+            if expr.gate_window and gate_seen.get(eid, -1) <= frm - expr.gate_window:
+                parked = self._parked.get(eid)
+                if parked is None:
+                    parked = self._parked[eid] = deque()
+                parked.append((frm, to))
+                continue
             key = (eid, frm)
             if pending.get(key, -1) < to:
                 pending[key] = to
         self._events.clear()
+        # Parked candidates that no future keyword can reach are dropped.
+        stale_before = self._pos - self._p._max_kw
+        for gid, parked in self._parked.items():
+            window = exprs[gid].gate_window
+            while parked and parked[0][1] + window < stale_before:
+                parked.popleft()
 
     def _recover_start(self, expr: _Expr, end: int) -> int | None:
         assert expr.confirm is not None
@@ -383,6 +425,8 @@ class MatchStream:
                 st = self._state[entry] = _EntryState()
             st.count += 1
             st.last_end = e
+            if self.spans is not None:
+                self.spans.append((entry.id, s, e))
             if len(st.excerpts) < MAX_EXCERPTS:
                 masked = mask_value(value, entry.mask, entry.mask_prefix)
                 if masked not in st.excerpts:
