@@ -1,0 +1,273 @@
+"""Structured logs: JSON lines (or console text) with tenant/scan/task context, redacted.
+
+``configure_logging("json", "INFO")`` installs one stderr handler on the root logger. Every
+record passes a redaction filter that scrubs OpenAI keys (``sk-…``), bearer tokens and
+``Authorization`` header values from the message *and* its arguments, and the formatters
+redact their final output again (tracebacks and ``extra`` fields included), so a secret
+that slips into an exception text still never reaches a log line.
+
+Context (tenant, scan id, task name/id) comes from contextvars: ``log_context(...)`` in
+code, and Celery's task signals when ``install_celery_hooks()`` has run in a worker.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+import re
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+REDACTED = "[REDACTED]"
+
+# OpenAI keys: sk-, sk-proj-, sk-admin-, sk-svcacct-, sk-None-, ... with a long body.
+_OPENAI_KEY = re.compile(r"\bsk-[A-Za-z0-9_\-]{16,}")
+_BEARER = re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9\-._~+/]+=*")
+# "Authorization: Basic abc", "'authorization': 'Bearer x'", "Authorization=..." up to a
+# quote, comma, semicolon, brace or end of line.
+_AUTH_HEADER = re.compile(
+    r"""(?i)(["']?(?:proxy-)?authorization["']?\s*[:=]\s*["']?)[^"',;}\r\n]+"""
+)
+_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (_AUTH_HEADER, r"\1" + REDACTED),
+    (_BEARER, r"\1 " + REDACTED),
+    (_OPENAI_KEY, REDACTED),
+)
+
+
+def redact(text: str) -> str:
+    """Scrub OpenAI keys, bearer tokens and Authorization header values from text."""
+    for pattern, replacement in _PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def _redact_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, int | float | bool) or value is None:
+        return value
+    return redact(repr(value)) if not isinstance(value, BaseException) else redact(str(value))
+
+
+class RedactionFilter(logging.Filter):
+    """Renders the message with its args, redacts it and drops the args (nothing raw left)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad format string must not lose the record
+            message = f"{record.msg!r} {record.args!r}"
+        record.msg = redact(message)
+        record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        return True
+
+
+# --------------------------------------------------------------------------- context
+
+_tenant: ContextVar[str | None] = ContextVar("casb_log_tenant", default=None)
+_scan_id: ContextVar[int | str | None] = ContextVar("casb_log_scan_id", default=None)
+_task_name: ContextVar[str | None] = ContextVar("casb_log_task_name", default=None)
+_task_id: ContextVar[str | None] = ContextVar("casb_log_task_id", default=None)
+_VARS: dict[str, ContextVar[Any]] = {
+    "tenant": _tenant,
+    "scan_id": _scan_id,
+    "task": _task_name,
+    "task_id": _task_id,
+}
+
+
+@contextmanager
+def log_context(**values: Any) -> Iterator[None]:
+    """Attach ``tenant``, ``scan_id``, ``task`` or ``task_id`` to every record inside."""
+    unknown = set(values) - set(_VARS)
+    if unknown:
+        raise TypeError(f"unknown log context field(s): {sorted(unknown)}")
+    tokens = [(_VARS[k], _VARS[k].set(v)) for k, v in values.items()]
+    try:
+        yield
+    finally:
+        for var, token in reversed(tokens):
+            var.reset(token)
+
+
+def current_context() -> dict[str, Any]:
+    return {k: v.get() for k, v in _VARS.items() if v.get() is not None}
+
+
+class ContextFilter(logging.Filter):
+    """Copies the context onto the record (``record.tenant`` etc.) unless already set."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        for key, value in current_context().items():
+            if getattr(record, key, None) is None:
+                setattr(record, key, value)
+        return True
+
+
+# --------------------------------------------------------------------------- formatters
+
+_STANDARD = set(vars(logging.LogRecord("x", 0, "x", 0, "x", None, None))) | {
+    "message",
+    "asctime",
+    "taskName",
+}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: timestamp, level, logger, message, context, extras."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "timestamp": datetime.fromtimestamp(record.created, UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key in _VARS:
+            value = getattr(record, key, None)
+            if value is not None:
+                entry[key] = value
+        for key, value in vars(record).items():
+            if key not in _STANDARD and key not in entry and not key.startswith("_"):
+                entry[key] = _jsonable(value)
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            entry["exception"] = record.exc_text
+        if record.stack_info:
+            entry["stack"] = self.formatStack(record.stack_info)
+        return redact(json.dumps(entry, ensure_ascii=False, default=str))
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    if isinstance(value, dict | list | tuple):
+        try:
+            json.dumps(value)
+            return value
+        except (TypeError, ValueError):
+            return repr(value)
+    return repr(value)
+
+
+class ConsoleFormatter(logging.Formatter):
+    """Readable one-liners for a terminal, context appended as key=value; redacted."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        context = " ".join(
+            f"{k}={getattr(record, k)}" for k in _VARS if getattr(record, k, None) is not None
+        )
+        return redact(f"{text} [{context}]" if context else text)
+
+
+_HANDLER_MARK = "_casb_handler"
+
+
+def configure_logging(
+    fmt: Literal["json", "console"] = "console",
+    level: str | int = "INFO",
+    *,
+    stream: Any = None,
+) -> logging.Handler:
+    """Install the fleet's log handler on the root logger (replacing a previous one).
+
+    Idempotent: calling it again (a worker child after fork, a test) swaps the handler
+    instead of stacking duplicates. Returns the handler (tests read from its stream).
+    """
+    root = logging.getLogger()
+    for existing in list(root.handlers):
+        if getattr(existing, _HANDLER_MARK, False):
+            root.removeHandler(existing)
+    handler = logging.StreamHandler(stream or sys.stderr)
+    setattr(handler, _HANDLER_MARK, True)
+    handler.addFilter(ContextFilter())
+    handler.addFilter(RedactionFilter())
+    handler.setFormatter(JsonFormatter() if fmt == "json" else ConsoleFormatter())
+    root.addHandler(handler)
+    root.setLevel(level if isinstance(level, int) else level.upper())
+    # httpx logs full request lines at INFO; keep them out unless debugging.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    return handler
+
+
+def configure_from_settings() -> logging.Handler:
+    """``configure_logging`` with CASB_LOG_FORMAT / CASB_LOG_LEVEL."""
+    from workers.settings import get_settings
+
+    settings = get_settings()
+    return configure_logging(settings.log_format, settings.log_level)
+
+
+# --------------------------------------------------------------------------- Celery
+
+_CONTEXT_ARGS = ("tenant_id", "scan_id")
+
+
+def task_context(task: Any, args: Any, kwargs: Any) -> dict[str, Any]:
+    """tenant/scan ids from a task's arguments, by parameter name (positional or keyword)."""
+    found: dict[str, Any] = {}
+    bound: dict[str, Any] = dict(kwargs or {})
+    run = getattr(task, "run", None)
+    if run is not None and args:
+        with suppress(TypeError, ValueError):
+            bound = dict(inspect.signature(run).bind_partial(*args, **(kwargs or {})).arguments)
+    if bound.get("tenant_id") is not None:
+        found["tenant"] = bound["tenant_id"]
+    if bound.get("scan_id") is not None:
+        found["scan_id"] = bound["scan_id"]
+    return found
+
+
+_task_tokens: dict[str, list[tuple[ContextVar[Any], Any]]] = {}
+
+
+def _on_prerun(
+    task_id: str | None = None, task: Any = None, args: Any = None, kwargs: Any = None, **_: Any
+) -> None:
+    values: dict[str, Any] = {"task": getattr(task, "name", None), "task_id": task_id}
+    values.update(task_context(task, args, kwargs))
+    tokens = [(_VARS[k], _VARS[k].set(v)) for k, v in values.items() if v is not None]
+    if task_id:
+        _task_tokens[task_id] = tokens
+
+
+def _on_postrun(task_id: str | None = None, **_: Any) -> None:
+    for var, token in reversed(_task_tokens.pop(task_id or "", [])):
+        try:
+            var.reset(token)
+        except ValueError:  # set in another context (thread pool): clear instead
+            var.set(None)
+
+
+def _on_setup_logging(**_: Any) -> None:
+    """Celery's own logging setup is replaced by ours (no hijacked root, no duplicates)."""
+    configure_from_settings()
+
+
+def install_celery_hooks() -> None:
+    """Connect Celery signals: our logging setup, and task context on every record.
+
+    Called from the Celery app module; connecting twice is harmless (weak, deduplicated).
+    """
+    from celery import signals
+
+    signals.setup_logging.connect(_on_setup_logging, weak=False, dispatch_uid="casb-logging")
+    signals.task_prerun.connect(_on_prerun, weak=False, dispatch_uid="casb-log-prerun")
+    signals.task_postrun.connect(_on_postrun, weak=False, dispatch_uid="casb-log-postrun")
