@@ -64,7 +64,7 @@ class LoginSignal:
     """
 
     available: bool
-    logins: dict[str, float] = field(default_factory=dict)
+    logins: dict[str, float] = field(default_factory=dict, repr=False)
     """user id -> newest ``effective_at`` (Unix seconds)."""
     reason: str | None = None
     events: int = 0
