@@ -1,0 +1,88 @@
+"""`casb report` (self-contained HTML) and `casb metrics serve` (Prometheus exporter)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+import typer
+from sqlmodel import col, select
+
+from exports.report import render_html
+from schemas.tables import Finding, ScanRun, Tenant
+from workers.cli.common import console, db_session, err_console
+from workers.errors import UserError
+
+
+class ReportFormat(StrEnum):
+    html = "html"
+
+
+def report(
+    fmt: ReportFormat = typer.Option(ReportFormat.html, "--format", "-f", help="Report format."),
+    tenant: list[str] = typer.Option(
+        None, "--tenant", "-t", help="Tenant slug (repeatable; default: the whole fleet)."
+    ),
+    output: Path = typer.Option(..., "--output", "-o", help="File to write the page to."),
+    max_rows: int = typer.Option(
+        2000, "--max-rows", min=1, help="Cap on rows in the open-findings table."
+    ),
+) -> None:
+    """Write one self-contained HTML page: severity, categories, tenant health, trends."""
+    with db_session() as session:
+        tenants = list(session.exec(select(Tenant).order_by(col(Tenant.slug))))
+        if tenant:
+            known = {t.slug: t for t in tenants}
+            missing = [s for s in tenant if s not in known]
+            if missing:
+                raise UserError(f"unknown tenant {missing[0]!r}: see `casb tenant list`")
+            tenants = [known[s] for s in dict.fromkeys(tenant)]
+        ids = [t.id for t in tenants if t.id is not None]
+        findings = list(session.exec(select(Finding).where(col(Finding.tenant_id).in_(ids))))
+        runs = list(session.exec(select(ScanRun).where(col(ScanRun.tenant_id).in_(ids))))
+        page = render_html(tenants, findings, runs, max_rows=max_rows)
+    try:
+        output.write_text(page, encoding="utf-8")
+    except OSError as exc:
+        raise UserError(f"cannot write {output}: {exc.strerror or exc}") from None
+    opened = sum(1 for f in findings if f.status == "open")
+    console.print(
+        f"wrote {output} ({len(tenants)} tenant(s), {opened} open finding(s), {fmt.value})",
+        highlight=False,
+    )
+
+
+metrics_app = typer.Typer(help="Prometheus metrics of the fleet.", no_args_is_help=True)
+
+
+@metrics_app.command("serve")
+def metrics_serve(
+    port: int = typer.Option(None, "--port", "-p", help="Port (default CASB_METRICS_PORT, 9808)."),
+    host: str = typer.Option(
+        "127.0.0.1", "--host", help="Address to bind (0.0.0.0 in a container)."
+    ),
+    tenant_label_limit: int = typer.Option(
+        100, "--tenant-label-limit", min=0, help="Tenants with their own label; the rest: _other."
+    ),
+) -> None:
+    """Serve /metrics: scans, durations, findings, API calls/429s, DLP MB/s, queue depth."""
+    from workers.metrics import make_exporter
+    from workers.settings import get_settings
+
+    chosen = port or get_settings().metrics_port
+    try:
+        server = make_exporter(host, chosen, tenant_label_limit=tenant_label_limit)
+    except OSError as exc:
+        raise UserError(f"cannot listen on {host}:{chosen}: {exc.strerror or exc}") from None
+    err_console.print(f"serving metrics on http://{host}:{chosen}/metrics (Ctrl-C stops)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+def register(app: typer.Typer) -> None:
+    app.command("report")(report)
+    app.add_typer(metrics_app, name="metrics")

@@ -1,0 +1,519 @@
+"""Prometheus metrics of the fleet: an exporter that reads PostgreSQL and Redis on scrape.
+
+Design (why this shape): workers run in many processes and containers (prefork children,
+``--scale worker-dlp=4``), so in-process ``prometheus_client`` counters would each show a
+fragment, and the client's multiprocess mode only works inside one host's shared
+directory. Instead:
+
+- **State that lives in the database** (scans by status, scan durations, findings by
+  severity/type/status, tenants by health) is read by the exporter at scrape time.
+- **Events that happen in workers** (API calls and 429s by tenant and route group, DLP
+  bytes and seconds) are counted in memory per process by ``record_api_call`` /
+  ``record_dlp_bytes`` and flushed at most once a second as ``HINCRBY`` on Redis hashes
+  (``casb:metrics:*``); the exporter reads the hashes. Counters survive worker restarts,
+  add up across hosts, and a Redis outage only delays them (a failing flush keeps the
+  counts for the next one; at most about a second of counts is lost when a process dies).
+- **Queue depth** is ``LLEN`` of each Celery queue (and its priority sub-lists) on the
+  broker, read at scrape time (Flower exports no queue-length metric).
+
+Cardinality: per-tenant series exist only for API calls and 429s (issue 6 asks for them);
+``status`` is a class (2xx, 3xx, 4xx, 429, 5xx, error), route groups are a small fixed set
+from the connectors, and at most ``tenant_label_limit`` tenants (default 100, by slug
+order) get their own label; the rest add up under ``tenant="_other"``. Findings and scans
+carry no tenant label at all: per-tenant views are `casb findings`/`casb health` (SQL).
+
+``casb metrics serve --port 9808`` runs the exporter.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from prometheus_client import CollectorRegistry, make_wsgi_app
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector
+
+if TYPE_CHECKING:
+    import redis
+
+    from connectors.http import CallEvent
+
+log = logging.getLogger(__name__)
+
+API_CALLS_KEY = "casb:metrics:api_calls"  # field "tenant\tgroup\tstatus_class" -> count
+DLP_KEY = "casb:metrics:dlp"  # fields bytes, seconds, files
+FIELD_SEP = "\t"
+OTHER_TENANT = "_other"
+DEFAULT_QUEUES: tuple[str, ...] = ("scans", "fetch", "detect", "dlp")
+# Kombu's Redis transport keeps priorities 3/6/9 in lists named queue + "\x06\x16" + n.
+PRIORITY_SEP = "\x06\x16"
+PRIORITY_STEPS = (3, 6, 9)
+DURATION_BUCKETS: tuple[float, ...] = (5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400)
+FLUSH_INTERVAL_SECONDS = 1.0
+
+
+def status_class(status: int | None) -> str:
+    """HTTP status -> a bounded label: 429 on its own (rate limits matter), else Nxx."""
+    if status is None:
+        return "error"
+    if status == 429:
+        return "429"
+    if 100 <= status < 600:
+        return f"{status // 100}xx"
+    return "error"
+
+
+# --------------------------------------------------------------------------- recording
+
+
+class _Recorder:
+    """Per-process counters, flushed to Redis hashes (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.api: Counter[tuple[str, str, str]] = Counter()
+        self.dlp_bytes = 0
+        self.dlp_seconds = 0.0
+        self.dlp_files = 0
+        self.last_flush = time.monotonic()
+        self.pid = os.getpid()
+        self.client: redis.Redis | None = None
+        self.redis_url: str | None = None
+        self.last_warning = 0.0
+
+    def _check_fork(self) -> None:
+        if os.getpid() != self.pid:  # a forked child must not flush its parent's counts
+            self.__init__()  # type: ignore[misc]
+
+    def add_call(self, tenant: str, group: str, status: int | None) -> None:
+        with self.lock:
+            self._check_fork()
+            self.api[(tenant or "unknown", group or "other", status_class(status))] += 1
+        self.maybe_flush()
+
+    def add_dlp(self, n: int, seconds: float, files: int) -> None:
+        with self.lock:
+            self._check_fork()
+            self.dlp_bytes += max(0, int(n))
+            self.dlp_seconds += max(0.0, float(seconds))
+            self.dlp_files += max(0, int(files))
+        self.maybe_flush()
+
+    def drain(self) -> tuple[Counter[tuple[str, str, str]], int, float, int]:
+        """Take the pending counts (and reset them)."""
+        with self.lock:
+            pending = (self.api, self.dlp_bytes, self.dlp_seconds, self.dlp_files)
+            self.api = Counter()
+            self.dlp_bytes, self.dlp_seconds, self.dlp_files = 0, 0.0, 0
+            self.last_flush = time.monotonic()
+        return pending
+
+    def restore(self, pending: tuple[Counter[tuple[str, str, str]], int, float, int]) -> None:
+        with self.lock:
+            self.api.update(pending[0])
+            self.dlp_bytes += pending[1]
+            self.dlp_seconds += pending[2]
+            self.dlp_files += pending[3]
+
+    def maybe_flush(self) -> None:
+        if time.monotonic() - self.last_flush >= FLUSH_INTERVAL_SECONDS:
+            self.flush()
+
+    def _redis(self) -> redis.Redis:
+        import redis as redis_lib
+
+        from workers.settings import get_settings
+
+        url = get_settings().effective_redis_url
+        if self.client is None or self.redis_url != url:
+            self.client = redis_lib.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+            self.redis_url = url
+        return self.client
+
+    def flush(self) -> bool:
+        """Write pending counts to Redis; on failure keep them for the next flush."""
+        pending = self.drain()
+        api, n_bytes, seconds, files = pending
+        if not api and not n_bytes and not files:
+            return True
+        try:
+            pipe = self._redis().pipeline(transaction=False)
+            for (tenant, group, status), count in api.items():
+                pipe.hincrby(API_CALLS_KEY, FIELD_SEP.join((tenant, group, status)), count)
+            if n_bytes or files:
+                pipe.hincrby(DLP_KEY, "bytes", n_bytes)
+                pipe.hincrbyfloat(DLP_KEY, "seconds", seconds)
+                pipe.hincrby(DLP_KEY, "files", files)
+            pipe.execute()
+            return True
+        except Exception as exc:  # metrics must never fail a scan
+            self.restore(pending)
+            now = time.monotonic()
+            if now - self.last_warning > 60:
+                self.last_warning = now
+                log.warning("metrics flush to Redis failed (%s); will retry", type(exc).__name__)
+            return False
+
+
+_recorder = _Recorder()
+atexit.register(lambda: _recorder.flush())
+
+
+def record_api_call(tenant: str, group: str, status: int | None) -> None:
+    """Count one HTTP attempt to OpenAI (status None: transport error). Cheap; never raises."""
+    _recorder.add_call(tenant, group, status)
+
+
+def record_dlp_bytes(n: int, seconds: float, files: int = 1) -> None:
+    """Count bytes the DLP matcher scanned and the seconds it took (MB/s = bytes/seconds)."""
+    _recorder.add_dlp(n, seconds, files)
+
+
+def observe_call(event: CallEvent) -> None:
+    """A ``connectors.http.CallObserver``: pass it as ``observer=`` to the API clients."""
+    record_api_call(event.tenant, event.group, event.status)
+
+
+def flush() -> bool:
+    """Push pending counts to Redis now (worker shutdown, tests). False if Redis failed."""
+    return _recorder.flush()
+
+
+def reset_recorder() -> None:
+    """Forget pending counts and the Redis client (tests that change CASB_REDIS_URL)."""
+    global _recorder
+    _recorder = _Recorder()
+
+
+# --------------------------------------------------------------------------- snapshot
+
+
+@dataclass
+class DurationStats:
+    """Cumulative counts per bucket upper bound (``DURATION_BUCKETS``), total count and sum."""
+
+    buckets: list[int]
+    count: int
+    total: float
+
+
+@dataclass
+class MetricsSnapshot:
+    """Everything one scrape reports; built by ``gather`` (I/O), rendered by ``render``."""
+
+    scans_by_status: dict[str, int] = field(default_factory=dict)
+    scan_durations: dict[str, DurationStats] = field(default_factory=dict)
+    findings: dict[tuple[str, str, str], int] = field(default_factory=dict)  # sev, type, status
+    tenants_by_health: dict[str, int] = field(default_factory=dict)
+    api_calls: dict[tuple[str, str, str], int] = field(default_factory=dict)  # tenant, grp, st
+    dlp_bytes: int = 0
+    dlp_seconds: float = 0.0
+    dlp_files: int = 0
+    queue_depth: dict[str, int] = field(default_factory=dict)
+    unacked: int | None = None
+    up: dict[str, bool] = field(default_factory=dict)
+
+
+def durations_to_stats(durations: Iterable[float]) -> DurationStats:
+    values = list(durations)
+    buckets = [sum(1 for d in values if d <= bound) for bound in DURATION_BUCKETS]
+    return DurationStats(buckets=buckets, count=len(values), total=float(sum(values)))
+
+
+def fold_tenants(
+    calls: dict[tuple[str, str, str], int], limit: int
+) -> dict[tuple[str, str, str], int]:
+    """Keep the first ``limit`` tenants (slug order) as labels; sum the rest as ``_other``."""
+    tenants = sorted({t for t, _, _ in calls})
+    keep = set(tenants[: max(0, limit)])
+    folded: Counter[tuple[str, str, str]] = Counter()
+    for (tenant, group, status), n in calls.items():
+        folded[(tenant if tenant in keep else OTHER_TENANT, group, status)] += n
+    return dict(folded)
+
+
+def render(snapshot: MetricsSnapshot, *, tenant_label_limit: int = 100) -> list[Metric]:
+    """Metric families for a snapshot (pure: no I/O)."""
+    out: list[Metric] = []
+
+    up = GaugeMetricFamily(
+        "casb_exporter_source_up", "1 if the exporter could read this source.", labels=["source"]
+    )
+    for source, ok in sorted(snapshot.up.items()):
+        up.add_metric([source], 1.0 if ok else 0.0)
+    out.append(up)
+
+    scans = GaugeMetricFamily(
+        "casb_scan_runs", "Scan runs in the database by status.", labels=["status"]
+    )
+    for status, n in sorted(snapshot.scans_by_status.items()):
+        scans.add_metric([status], n)
+    out.append(scans)
+
+    hist = HistogramMetricFamily(
+        "casb_scan_duration_seconds",
+        "Duration of finished scan runs (started to finished), by final status.",
+        labels=["status"],
+    )
+    for status, stats in sorted(snapshot.scan_durations.items()):
+        bounds = [
+            (_bound(b), float(n)) for b, n in zip(DURATION_BUCKETS, stats.buckets, strict=True)
+        ]
+        bounds.append(("+Inf", float(stats.count)))
+        hist.add_metric([status], bounds, stats.total)
+    out.append(hist)
+
+    findings = GaugeMetricFamily(
+        "casb_findings",
+        "Findings by severity, finding type (catalog key) and status.",
+        labels=["severity", "finding_type", "status"],
+    )
+    for (sev, ftype, status), n in sorted(snapshot.findings.items()):
+        findings.add_metric([sev, ftype, status], n)
+    out.append(findings)
+
+    tenants = GaugeMetricFamily("casb_tenants", "Registered tenants by health.", labels=["health"])
+    for health, n in sorted(snapshot.tenants_by_health.items()):
+        tenants.add_metric([health], n)
+    out.append(tenants)
+
+    calls = CounterMetricFamily(
+        "casb_api_calls",
+        "HTTP attempts to the OpenAI APIs by tenant, route group and status class.",
+        labels=["tenant", "group", "status"],
+    )
+    limited = CounterMetricFamily(
+        "casb_api_rate_limited",
+        "429 answers by tenant and route group.",
+        labels=["tenant", "group"],
+    )
+    folded = fold_tenants(snapshot.api_calls, tenant_label_limit)
+    rate_limited: Counter[tuple[str, str]] = Counter()
+    for (tenant, group, status), n in sorted(folded.items()):
+        calls.add_metric([tenant, group, status], n)
+        if status == "429":
+            rate_limited[(tenant, group)] += n
+    for (tenant, group), n in sorted(rate_limited.items()):
+        limited.add_metric([tenant, group], n)
+    out.extend([calls, limited])
+
+    out.append(
+        CounterMetricFamily("casb_dlp_bytes", "Bytes scanned by DLP.", value=snapshot.dlp_bytes)
+    )
+    out.append(
+        CounterMetricFamily(
+            "casb_dlp_seconds", "Seconds spent matching DLP content.", value=snapshot.dlp_seconds
+        )
+    )
+    out.append(
+        CounterMetricFamily("casb_dlp_files", "Files scanned by DLP.", value=snapshot.dlp_files)
+    )
+    mbps = snapshot.dlp_bytes / snapshot.dlp_seconds / 1e6 if snapshot.dlp_seconds > 0 else 0.0
+    out.append(
+        GaugeMetricFamily(
+            "casb_dlp_throughput_mb_per_second",
+            "Lifetime DLP throughput (MB/s); for a window use "
+            "rate(casb_dlp_bytes_total[5m]) / rate(casb_dlp_seconds_total[5m]) / 1e6.",
+            value=mbps,
+        )
+    )
+
+    depth = GaugeMetricFamily(
+        "casb_queue_depth", "Messages waiting in each Celery queue (Redis LLEN).", labels=["queue"]
+    )
+    for queue, n in sorted(snapshot.queue_depth.items()):
+        depth.add_metric([queue], n)
+    out.append(depth)
+    if snapshot.unacked is not None:
+        out.append(
+            GaugeMetricFamily(
+                "casb_queue_unacked",
+                "Messages delivered to workers and not yet acknowledged (all queues).",
+                value=snapshot.unacked,
+            )
+        )
+    return out
+
+
+def _bound(value: float) -> str:
+    return str(float(value))
+
+
+# --------------------------------------------------------------------------- gathering
+
+
+def _gather_database(snapshot: MetricsSnapshot, database_url: str | None) -> None:
+    from sqlalchemy import text
+
+    from schemas.catalog import BY_ID
+    from store.db import get_engine
+
+    engine = get_engine(database_url)
+    with engine.connect() as conn:
+        for status, n in conn.execute(
+            text("SELECT status, count(*) FROM scan_runs GROUP BY status")
+        ):
+            snapshot.scans_by_status[status] = int(n)
+        if engine.dialect.name == "postgresql":
+            filters = ", ".join(
+                f"count(*) FILTER (WHERE d <= {float(b)})" for b in DURATION_BUCKETS
+            )
+            query = (
+                f"SELECT status, count(*), coalesce(sum(d), 0), {filters} FROM ("  # noqa: S608
+                "SELECT status, EXTRACT(EPOCH FROM (finished_at - started_at)) AS d "
+                "FROM scan_runs WHERE finished_at IS NOT NULL AND started_at IS NOT NULL) s "
+                "GROUP BY status"
+            )
+            for row in conn.execute(text(query)):
+                snapshot.scan_durations[row[0]] = DurationStats(
+                    buckets=[int(v) for v in row[3:]], count=int(row[1]), total=float(row[2])
+                )
+        else:  # the embedded SQLite demo: small enough to bucket in Python
+            by_status: dict[str, list[float]] = {}
+            for status, started, finished in conn.execute(
+                text(
+                    "SELECT status, started_at, finished_at FROM scan_runs "
+                    "WHERE finished_at IS NOT NULL AND started_at IS NOT NULL"
+                )
+            ):
+                s = datetime.fromisoformat(str(started))
+                f = datetime.fromisoformat(str(finished))
+                by_status.setdefault(status, []).append((f - s).total_seconds())
+            for status, values in by_status.items():
+                snapshot.scan_durations[status] = durations_to_stats(values)
+        for sev, type_id, status, n in conn.execute(
+            text(
+                "SELECT severity, finding_type_id, status, count(*) FROM findings "
+                "GROUP BY severity, finding_type_id, status"
+            )
+        ):
+            ft = BY_ID.get(type_id)
+            key = ((sev or "").lower(), ft.key if ft else type_id, status)
+            snapshot.findings[key] = snapshot.findings.get(key, 0) + int(n)
+        for health, n in conn.execute(text("SELECT health, count(*) FROM tenants GROUP BY health")):
+            snapshot.tenants_by_health[health] = int(n)
+
+
+def _gather_counters(snapshot: MetricsSnapshot, client: redis.Redis) -> None:
+    raw: dict[bytes, bytes] = client.hgetall(API_CALLS_KEY)  # type: ignore[assignment]
+    for key, value in raw.items():
+        parts = key.decode("utf-8", "replace").split(FIELD_SEP)
+        if len(parts) == 3:
+            snapshot.api_calls[(parts[0], parts[1], parts[2])] = int(value)
+    dlp: dict[bytes, bytes] = client.hgetall(DLP_KEY)  # type: ignore[assignment]
+    snapshot.dlp_bytes = int(dlp.get(b"bytes", b"0"))
+    snapshot.dlp_seconds = float(dlp.get(b"seconds", b"0"))
+    snapshot.dlp_files = int(dlp.get(b"files", b"0"))
+
+
+def _gather_queues(snapshot: MetricsSnapshot, client: redis.Redis, queues: Sequence[str]) -> None:
+    pipe = client.pipeline(transaction=False)
+    names: list[str] = []
+    for queue in queues:
+        for key in (queue, *(f"{queue}{PRIORITY_SEP}{p}" for p in PRIORITY_STEPS)):
+            pipe.llen(key)
+            names.append(queue)
+    pipe.hlen("unacked")
+    results = pipe.execute()
+    for queue, n in zip(names, results[:-1], strict=True):
+        snapshot.queue_depth[queue] = snapshot.queue_depth.get(queue, 0) + int(n)
+    snapshot.unacked = int(results[-1])
+
+
+def default_queues() -> tuple[str, ...]:
+    try:
+        from workers.celeryconfig import QUEUE_NAMES
+
+        return tuple(QUEUE_NAMES)
+    except Exception:  # the Celery config is optional for the exporter
+        return DEFAULT_QUEUES
+
+
+@dataclass
+class Sources:
+    """Where the exporter reads from (defaults: the process settings)."""
+
+    database_url: str | None = None
+    redis_url: str | None = None
+    broker_url: str | None = None
+    queues: tuple[str, ...] = field(default_factory=default_queues)
+
+
+def gather(sources: Sources) -> MetricsSnapshot:
+    """Read PostgreSQL and Redis; a source that fails is reported with ``up=0``, not raised."""
+    import redis as redis_lib
+
+    from workers.settings import get_settings
+
+    settings = get_settings()
+    snapshot = MetricsSnapshot()
+    try:
+        _gather_database(snapshot, sources.database_url)
+        snapshot.up["database"] = True
+    except Exception as exc:
+        snapshot.up["database"] = False
+        log.warning("metrics: database unavailable (%s)", type(exc).__name__)
+    counters_url = sources.redis_url or settings.effective_redis_url
+    broker_url = sources.broker_url or settings.broker_url
+    for source, url, reader in (
+        ("redis", counters_url, lambda c: _gather_counters(snapshot, c)),
+        ("broker", broker_url, lambda c: _gather_queues(snapshot, c, sources.queues)),
+    ):
+        try:
+            client = redis_lib.Redis.from_url(url, socket_timeout=3, socket_connect_timeout=3)
+            try:
+                reader(client)
+            finally:
+                client.close()
+            snapshot.up[source] = True
+        except Exception as exc:
+            snapshot.up[source] = False
+            log.warning("metrics: %s unavailable (%s)", source, type(exc).__name__)
+    return snapshot
+
+
+class CasbCollector(Collector):
+    """A prometheus_client collector that gathers a fresh snapshot on every scrape."""
+
+    def __init__(self, sources: Sources | None = None, *, tenant_label_limit: int = 100) -> None:
+        self.sources = sources or Sources()
+        self.tenant_label_limit = tenant_label_limit
+
+    def collect(self) -> Iterator[Metric]:
+        yield from render(gather(self.sources), tenant_label_limit=self.tenant_label_limit)
+
+
+def make_registry(
+    sources: Sources | None = None, *, tenant_label_limit: int = 100
+) -> CollectorRegistry:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(CasbCollector(sources, tenant_label_limit=tenant_label_limit))
+    return registry
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+
+def make_exporter(
+    host: str, port: int, *, sources: Sources | None = None, tenant_label_limit: int = 100
+) -> WSGIServer:
+    """An HTTP server answering ``/metrics`` (any path) with the fleet's metrics."""
+    app = make_wsgi_app(make_registry(sources, tenant_label_limit=tenant_label_limit))
+    return make_server(host, port, app, handler_class=_QuietHandler)
