@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 
@@ -24,7 +25,7 @@ class _Static(Collector):
     def __init__(self, snapshot: MetricsSnapshot, limit: int) -> None:
         self.snapshot, self.limit = snapshot, limit
 
-    def collect(self):  # type: ignore[no-untyped-def]
+    def collect(self) -> Iterator[Metric]:
         return iter(render(self.snapshot, tenant_label_limit=self.limit))
 
 
