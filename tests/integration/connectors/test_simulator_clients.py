@@ -369,3 +369,37 @@ def test_options_default_page_limits_are_accepted(world: Any, server: Any) -> No
     assert len(list(client.gpts())) == len(world.tenant("tenant-01").gpts)
     admin_client = admin(world, server, "tenant-01", page_limits=ClientOptions().page_limits)
     assert len(list(admin_client.users())) == len(world.tenant("tenant-01").users)
+
+
+# ---------------------------------------------------------------- more file-route faults
+
+
+def test_file_route_429_and_storage_5xx_are_retried(world: Any, server: Any) -> None:
+    f = _files(world, "tenant-01", "gpt")[0]
+    fault(world, "tenant-01", "rate_limit_storm", api="files", count=1, retry_after=0.05)
+    fault(world, "tenant-01", "server_error", api="blob", count=2, status=503)
+    events: list[CallEvent] = []
+    client = ComplianceClient(
+        access_for(world, server, "tenant-01"),
+        scaled_budget(),
+        options=fast_options(),
+        observer=events.append,
+    )
+    dest = io.BytesIO()
+    result = client.download_file("gpt", f.id, dest)
+    assert dest.getvalue() == world.file_bytes(world.tenant("tenant-01"), f)
+    assert result.size == len(dest.getvalue())
+    assert [e.status for e in events] == [429, 307]
+    counters = world.stats("tenant-01")["counters"]
+    assert counters.get("fault:server_error", 0) >= 2
+    assert counters.get("blob_auth_rejected", 0) == 0
+
+
+def test_storage_down_is_an_upstream_error(world: Any, server: Any) -> None:
+    f = _files(world, "tenant-01", "project")[0]
+    fault(world, "tenant-01", "server_error", api="blob", status=500)
+    with pytest.raises(UpstreamError) as info:
+        compliance(world, server, "tenant-01", max_attempts=2).download_file(
+            "project", f.id, io.BytesIO()
+        )
+    assert info.value.status == 500 and "storage" in info.value.hint
