@@ -284,7 +284,7 @@ def run_detect(scan_id: int) -> dict[str, Any]:
 def _apply_suppressions(session: Any, tenant_id: int) -> None:
     """Optional hook: the ops package's suppression rules, when it is installed."""
     try:
-        from store import suppressions  # type: ignore[attr-defined]
+        from store import suppressions
     except ImportError:
         return
     apply = getattr(suppressions, "apply", None)

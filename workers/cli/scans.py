@@ -1,0 +1,388 @@
+"""`casb scan`, `casb rescan`, `casb scans`, `casb health`: run scans and see their state.
+
+``scan`` creates the run in PostgreSQL first (coalescing onto an active run, and saying so)
+and then sends ``casb.scan_tenant`` with that run's id, so ``--wait`` can follow it;
+``--inline`` runs the same pipeline functions in this process with in-memory snapshots and
+a local rate budget (no broker, no worker). ``rescan`` is the bare queue contract
+(design §4): ``send_task('casb.scan_tenant', args=[tenant_id])`` on queue ``scans``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import typer
+from rich.live import Live
+from rich.table import Table
+
+from schemas.tables import ScanRun, ScanStatus, Tenant
+from workers.cli.common import console, db_session, fail, print_json
+
+_STATUS_STYLE = {
+    "succeeded": "green",
+    "partial": "yellow",
+    "failed": "red",
+    "running": "cyan",
+    "queued": "cyan",
+    "healthy": "green",
+    "unknown": "dim",
+}
+
+
+def _style(value: str | None) -> str:
+    value = value or "-"
+    color = _STATUS_STYLE.get(value, "red")
+    return f"[{color}]{value}[/]"
+
+
+def _ago(value: datetime | None) -> str:
+    if value is None:
+        return "never"
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    seconds = int((datetime.now(UTC) - value).total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit} ago"
+    return f"{max(seconds, 0)}s ago"
+
+
+def _resolve(refs: list[str], all_: bool) -> list[tuple[int, str]]:
+    from store.tenants import get_tenant, list_tenants
+
+    if not refs and not all_:
+        fail("name at least one TENANT or use --all (see `casb tenant list`)")
+    with db_session() as session:
+        tenants = list_tenants(session) if all_ else [get_tenant(session, r) for r in refs]
+        if all_:
+            tenants = [t for t in tenants if t.enabled]
+        if not tenants:
+            fail("no enabled tenants: register one with `casb tenant add`")
+        return [(t.id, t.slug) for t in tenants if t.id is not None]
+
+
+# --------------------------------------------------------------------------- scan
+
+
+@dataclass
+class _Tracked:
+    slug: str
+    scan_id: int
+    note: str = ""
+    result: dict[str, Any] = field(default_factory=dict)
+
+
+def scan(
+    tenants: list[str] = typer.Argument(None, help="Tenant slugs or ids.", show_default=False),
+    all_: bool = typer.Option(False, "--all", help="Scan every enabled tenant."),
+    wait: bool = typer.Option(False, "--wait", help="Show live progress until the scans end."),
+    inline: bool = typer.Option(
+        False, "--inline", help="Run in this process (no broker or worker needed)."
+    ),
+) -> None:
+    """Scan tenants now: queue the scans for the workers, or run them in-process (--inline)."""
+    targets = _resolve(tenants or [], all_)
+    if inline:
+        _scan_inline(targets)
+        return
+    tracked = _enqueue(targets)
+    if wait:
+        _follow(tracked)
+        _summary([t.scan_id for t in tracked])
+    else:
+        console.print("follow with [bold]casb scans[/] or re-run with --wait")
+
+
+def _scan_inline(targets: list[tuple[int, str]]) -> None:
+    from store.db import ensure_migrated
+    from tasks.pipeline import run_inline
+    from tasks.runtime import use_embedded
+
+    ensure_migrated()
+    use_embedded(True)
+    scan_ids: list[int] = []
+    for tenant_id, slug in targets:
+        with console.status(f"scanning [bold]{slug}[/] in-process…"):
+            result = run_inline(tenant_id, "manual")
+        if result.get("status") == "coalesced":
+            console.print(
+                f"{slug}: scan {result['scan_id']} is already active (request coalesced onto it)"
+            )
+            continue
+        console.print(f"{slug}: scan {result.get('scan_id')} {_style(result.get('status'))}")
+        if result.get("scan_id"):
+            scan_ids.append(int(result["scan_id"]))
+    if scan_ids:
+        _summary(scan_ids)
+
+
+def _enqueue(targets: list[tuple[int, str]]) -> list[_Tracked]:
+    from store.scans import request_scan
+    from store.tenants import get_tenant
+    from workers.celery_app import app
+    from workers.celeryconfig import SCAN_TENANT, SCANS
+
+    tracked: list[_Tracked] = []
+    for tenant_id, slug in targets:
+        with db_session() as session:
+            request = request_scan(session, get_tenant(session, tenant_id), "manual")
+        if request.coalesced:
+            console.print(
+                f"{slug}: scan {request.scan_id} is already {request.status}: "
+                "request coalesced onto it"
+            )
+            tracked.append(_Tracked(slug, request.scan_id, "coalesced"))
+            continue
+        try:
+            app.send_task(
+                SCAN_TENANT,
+                args=[tenant_id],
+                kwargs={"trigger": "manual", "scan_id": request.scan_id},
+                queue=SCANS,
+                retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5},
+            )
+        except Exception as exc:
+            _forget(request.scan_id)
+            fail(
+                f"cannot reach the broker ({type(exc).__name__}): start Redis and check "
+                "CASB_BROKER_URL, or run in-process with `casb scan --inline`"
+            )
+        console.print(f"{slug}: scan {request.scan_id} queued")
+        tracked.append(_Tracked(slug, request.scan_id))
+    return tracked
+
+
+def _forget(scan_id: int) -> None:
+    with db_session() as session:
+        run = session.get(ScanRun, scan_id)
+        if run is not None and run.status == ScanStatus.QUEUED.value:
+            session.delete(run)
+
+
+def _progress(run: ScanRun, done_parts: int) -> str:
+    expected = len(run.parts.get("expected") or [])
+    if run.status == ScanStatus.QUEUED.value:
+        return "waiting for a worker"
+    if run.status == ScanStatus.RUNNING.value:
+        if "detect" in run.parts:
+            return "detecting/finishing"
+        return f"fetching {done_parts}/{expected or '?'}"
+    return "done"
+
+
+def _follow(tracked: list[_Tracked], timeout: float = 3600) -> None:
+    from tasks.runtime import get_runtime
+
+    store = get_runtime().snapshots
+    deadline = time.monotonic() + timeout
+
+    def render() -> tuple[Table, bool]:
+        table = Table(title="scans in progress")
+        for column in ("tenant", "scan", "status", "progress"):
+            table.add_column(column)
+        finished = True
+        with db_session() as session:
+            for item in tracked:
+                run = session.get(ScanRun, item.scan_id)
+                if run is None:
+                    table.add_row(item.slug, str(item.scan_id), "gone", "")
+                    continue
+                active = run.status in ScanStatus.active()
+                finished = finished and not active
+                try:
+                    done = len(store.summaries(item.scan_id)) if active else 0
+                except Exception:
+                    done = 0
+                table.add_row(
+                    item.slug, str(item.scan_id), _style(run.status), _progress(run, done)
+                )
+        return table, finished
+
+    table, finished = render()
+    with Live(table, console=console, refresh_per_second=4, transient=False) as live:
+        while not finished and time.monotonic() < deadline:
+            time.sleep(0.25)
+            table, finished = render()
+            live.update(table)
+    if not finished:
+        fail("gave up waiting: the scans are still running (see `casb scans`)")
+
+
+def _summary(scan_ids: list[int]) -> None:
+    from store.findings import open_counts_by_severity
+
+    table = Table(title="scan results")
+    for column in ("tenant", "scan", "status", "seconds", "critical", "high", "medium", "low"):
+        table.add_column(column)
+    table.add_column("errors", overflow="fold")
+    with db_session() as session:
+        for scan_id in scan_ids:
+            run = session.get(ScanRun, scan_id)
+            if run is None:
+                continue
+            tenant = session.get(Tenant, run.tenant_id)
+            counts = open_counts_by_severity(session, run.tenant_id)
+            errors = "; ".join(f"{e.get('resource')}: {e.get('kind')}" for e in run.errors) or "-"
+            table.add_row(
+                tenant.slug if tenant else str(run.tenant_id),
+                str(scan_id),
+                _style(run.status),
+                str(run.counts.get("seconds", "-")),
+                *(str(counts[s]) for s in ("critical", "high", "medium", "low")),
+                errors,
+            )
+    console.print(table)
+    console.print(
+        "see findings with [bold]casb findings[/]; tenant state with [bold]casb health[/]"
+    )
+
+
+# --------------------------------------------------------------------------- rescan
+
+
+def rescan(tenant: str = typer.Argument(..., help="Tenant slug or id.")) -> None:
+    """Put a rescan request on the `scans` queue (the same task beat and Flower send)."""
+    from store.tenants import get_tenant
+    from workers.celery_app import app
+    from workers.celeryconfig import SCAN_TENANT, SCANS
+
+    with db_session() as session:
+        row = get_tenant(session, tenant)
+        tenant_id, slug = row.id, row.slug
+    try:
+        result = app.send_task(
+            SCAN_TENANT,
+            args=[tenant_id],
+            kwargs={"trigger": "manual"},
+            queue=SCANS,
+            retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5},
+        )
+    except Exception as exc:
+        fail(
+            f"cannot reach the broker ({type(exc).__name__}): start Redis and check "
+            "CASB_BROKER_URL, or scan in-process with `casb scan --inline`"
+        )
+    console.print(
+        f"rescan of [bold]{slug}[/] queued (task {result.id}); an active scan coalesces it. "
+        "Follow with `casb scans`."
+    )
+
+
+# --------------------------------------------------------------------------- scans / health
+
+
+def scans(
+    tenant: str = typer.Option(None, "--tenant", help="Only this tenant."),
+    limit: int = typer.Option(20, "--limit", min=1, max=1000, help="How many runs."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Recent scan runs: trigger, status, counts, typed errors, timings."""
+    from store.scans import recent_runs
+    from store.tenants import get_tenant
+
+    with db_session() as session:
+        tenant_id = get_tenant(session, tenant).id if tenant else None
+        runs = recent_runs(session, tenant_id=tenant_id, limit=limit)
+        slugs = {t.id: t.slug for t in session.exec(_all_tenants()).all()}
+    if as_json:
+        print_json([_run_json(r, slugs) for r in runs])
+        return
+    table = Table(title=f"{len(runs)} recent scans")
+    for column in ("scan", "tenant", "trigger", "status", "requested", "seconds", "findings"):
+        table.add_column(column)
+    table.add_column("errors", overflow="fold")
+    for run in runs:
+        table.add_row(
+            str(run.id),
+            slugs.get(run.tenant_id, str(run.tenant_id)),
+            run.trigger + (f" (+{run.coalesced_requests})" if run.coalesced_requests else ""),
+            _style(run.status),
+            _ago(run.requested_at),
+            str(run.counts.get("seconds", "-")),
+            str(run.counts.get("findings", "-")),
+            "; ".join(f"{e.get('resource')}: {e.get('kind')}" for e in run.errors) or "-",
+        )
+    console.print(table)
+
+
+def _all_tenants() -> Any:
+    from sqlmodel import select
+
+    return select(Tenant)
+
+
+def _iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.isoformat().replace("+00:00", "Z")
+
+
+def _run_json(run: ScanRun, slugs: dict[int | None, str]) -> dict[str, Any]:
+    return {
+        "scan_id": run.id,
+        "tenant": slugs.get(run.tenant_id),
+        "trigger": run.trigger,
+        "status": run.status,
+        "coalesced_requests": run.coalesced_requests,
+        "requested_at": _iso(run.requested_at),
+        "started_at": _iso(run.started_at),
+        "finished_at": _iso(run.finished_at),
+        "counts": run.counts,
+        "errors": run.errors,
+    }
+
+
+def health(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Per tenant: integration health, why, last scan, open findings by severity."""
+    from store.findings import open_counts_by_severity
+    from store.tenants import list_tenants
+
+    rows: list[dict[str, Any]] = []
+    with db_session() as session:
+        for tenant in list_tenants(session):
+            assert tenant.id is not None
+            rows.append(
+                {
+                    "tenant": tenant.slug,
+                    "enabled": tenant.enabled,
+                    "health": tenant.health,
+                    "detail": tenant.health_detail,
+                    "health_changed_at": _iso(tenant.health_changed_at),
+                    "last_scan_at": _iso(tenant.last_scan_at),
+                    "next_scan_at": _iso(tenant.next_scan_at),
+                    "open_findings": open_counts_by_severity(session, tenant.id),
+                    "_last": tenant.last_scan_at,
+                }
+            )
+    if as_json:
+        print_json([{k: v for k, v in r.items() if k != "_last"} for r in rows])
+        return
+    if not rows:
+        console.print("no tenants yet: register one with `casb tenant add`")
+        return
+    table = Table(title="tenant health")
+    for column in ("tenant", "health", "last scan", "critical", "high", "medium", "low"):
+        table.add_column(column)
+    table.add_column("detail", overflow="fold")
+    for r in rows:
+        counts = r["open_findings"]
+        table.add_row(
+            r["tenant"] + ("" if r["enabled"] else " (disabled)"),
+            _style(r["health"]),
+            _ago(r["_last"]),
+            *(str(counts[s]) for s in ("critical", "high", "medium", "low")),
+            r["detail"] or "-",
+        )
+    console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("scan")(scan)
+    app.command("rescan")(rescan)
+    app.command("scans")(scans)
+    app.command("health")(health)
