@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any, Literal, cast
 
 import httpx
@@ -184,6 +185,9 @@ def shared_client() -> httpx.Client:
         if _shared_client is None or _shared_pid != pid or _shared_client.is_closed:
             _shared_client = httpx.Client(
                 follow_redirects=False,
+                # A jar that accepts no cookie: nothing set by one tenant's API (or a storage
+                # host) is kept in a client every tenant shares.
+                cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
                 limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
                 timeout=httpx.Timeout(60.0, connect=5.0),
             )

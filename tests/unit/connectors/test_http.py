@@ -408,3 +408,25 @@ def test_call_stats_counts_calls_retries_and_429s(budget, sleeps) -> None:
     t.get_json(ROUTE, route=ROUTE, group="admin")
     assert stats.snapshot() == {"calls": 3, "retries": 2, "errors": 0, "rate_limited": 1}
     assert stats.calls[("acme", "admin", "ok")] == 1
+
+
+def test_shared_client_is_per_process_and_stateless() -> None:
+    from connectors.http import close_shared_client, shared_client
+
+    close_shared_client()
+    first = shared_client()
+    assert shared_client() is first
+    assert first.follow_redirects is False
+    assert "authorization" not in first.headers
+    first.cookies.extract_cookies(
+        httpx.Response(
+            200,
+            headers={"set-cookie": "session=abc; Domain=admin.test; Path=/"},
+            request=httpx.Request("GET", "https://admin.test/v1/x"),
+        )
+    )
+    assert len(first.cookies.jar) == 0  # the shared jar keeps nothing
+    close_shared_client()
+    second = shared_client()
+    assert second is not first and first.is_closed
+    close_shared_client()
