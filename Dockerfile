@@ -1,0 +1,26 @@
+# The openai-casb application image: workers, beat, Flower, the CLI and the exporter.
+FROM python:3.11-slim-bookworm
+
+ENV PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    CASB_LOG_FORMAT=json
+
+WORKDIR /app
+
+# Dependencies first (cached while only the source changes).
+COPY pyproject.toml README.md ./
+RUN mkdir -p workers tasks detectors schemas connectors simulator store exports migrations \
+    && touch workers/__init__.py \
+    && pip install . \
+    && pip uninstall -y openai-casb
+
+COPY . .
+RUN pip install --no-deps -e . \
+    && useradd --system --uid 10001 --home-dir /app casb \
+    && chown -R casb /app
+
+USER casb
+EXPOSE 5555 9808 8099
+CMD ["casb", "--help"]
