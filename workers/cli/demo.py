@@ -1,0 +1,306 @@
+"""`casb demo`: the whole product on one machine, in well under a minute.
+
+Embedded mode (nothing configured, or the configured servers do not answer): SQLite under
+``./.casb/`` and the pipeline run in-process (``--inline`` semantics). Fleet mode
+(``CASB_DATABASE_URL`` and ``CASB_BROKER_URL`` set and answering): PostgreSQL, Redis and a
+real Celery worker started as a subprocess for the demo. Either way it starts the simulator
+(a fake OpenAI) with sample tenants in a thread, registers them, scans them and prints a
+findings summary per tenant, then where to look next.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.panel import Panel
+from rich.table import Table
+
+from workers.cli.common import console, fail
+
+SEVERITIES = ("critical", "high", "medium", "low")
+
+
+def _fleet_available() -> tuple[bool, str]:
+    """Both URLs set explicitly, and both servers answer within a second."""
+    db_url = os.environ.get("CASB_DATABASE_URL")
+    broker = os.environ.get("CASB_BROKER_URL")
+    if not db_url or not broker:
+        return False, "CASB_DATABASE_URL/CASB_BROKER_URL not set"
+    if not broker.startswith("redis"):
+        return False, "the demo's fleet mode needs a Redis broker"
+    try:
+        import redis
+
+        redis.Redis.from_url(broker, socket_connect_timeout=1, socket_timeout=1).ping()
+    except Exception as exc:
+        return False, f"the broker does not answer ({type(exc).__name__})"
+    try:
+        from sqlalchemy import text
+
+        from store.db import get_engine
+
+        with get_engine(db_url).connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:
+        return False, f"the database does not answer ({type(exc).__name__})"
+    return True, "PostgreSQL and Redis answer"
+
+
+def _embedded_env(directory: Path) -> Path:
+    from store.db import dispose_engines
+    from workers.settings import reset_settings_cache
+
+    directory.mkdir(parents=True, exist_ok=True)
+    db = directory / "demo.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(db) + suffix).unlink(missing_ok=True)
+    os.environ["CASB_DATABASE_URL"] = f"sqlite:///{db}"
+    reset_settings_cache()
+    dispose_engines()
+    return db
+
+
+def _ensure_secret_key(directory: Path | None) -> None:
+    from cryptography.fernet import Fernet
+
+    from workers.settings import reset_settings_cache
+
+    if os.environ.get("CASB_SECRET_KEY"):
+        return
+    key_file = directory / "secret.key" if directory else None
+    if key_file and key_file.exists():
+        key = key_file.read_text().strip()
+    else:
+        key = Fernet.generate_key().decode()
+        if key_file:
+            key_file.write_text(key + "\n")
+            key_file.chmod(0o600)
+    os.environ["CASB_SECRET_KEY"] = key
+    reset_settings_cache()
+
+
+def _register(sim: Any, prefix: str) -> dict[str, int]:
+    """Register (or re-point) the simulator's tenants; keys pass through env vars only."""
+    from store.db import session_scope
+    from store.tenants import (
+        KeySource,
+        TenantInput,
+        add_tenant,
+        find_tenant,
+        predefined_profile_names,
+        update_tenant,
+    )
+    from workers.settings import get_settings
+
+    fernet = get_settings().fernet()
+    wanted = ("Credentials and Secrets", "Financial Information")
+    profiles = [p for p in wanted if p in set(predefined_profile_names())]
+    ids: dict[str, int] = {}
+    with session_scope() as session:
+        for slug, tenant in sim.world.tenants.items():
+            creds = tenant.credentials()
+            env_admin, env_comp = "CASB_DEMO_ADMIN_KEY", "CASB_DEMO_COMPLIANCE_KEY"
+            os.environ[env_admin] = creds["admin_key"]
+            os.environ[env_comp] = creds["compliance_key"]
+            try:
+                data = TenantInput(
+                    slug=f"{prefix}{slug}",
+                    name=tenant.name,
+                    org_id=creds["org_id"],
+                    workspace_id=creds["workspace_id"],
+                    admin_key=KeySource(env=env_admin),
+                    compliance_key=KeySource(env=env_comp),
+                    admin_api_base=sim.admin_base,
+                    compliance_api_base=sim.compliance_base,
+                    dlp_profiles=profiles or None,
+                    enabled=True,
+                )
+                if find_tenant(session, data.slug) is None:
+                    row = add_tenant(session, data, fernet)
+                else:
+                    row = update_tenant(session, data, fernet)
+            finally:
+                os.environ.pop(env_admin, None)
+                os.environ.pop(env_comp, None)
+            assert row.id is not None
+            ids[row.slug] = row.id
+    return ids
+
+
+def _run_embedded(ids: dict[str, int]) -> list[int]:
+    from tasks.pipeline import run_inline
+    from tasks.runtime import use_embedded
+
+    use_embedded(True)
+    with (
+        console.status(f"scanning {len(ids)} tenants in-process…"),
+        ThreadPoolExecutor(max_workers=len(ids)) as pool,
+    ):
+        results = list(pool.map(lambda tid: run_inline(tid, "manual"), ids.values()))
+    return [int(r["scan_id"]) for r in results if r.get("scan_id")]
+
+
+def _start_worker() -> subprocess.Popen[bytes]:
+    cmd = [
+        sys.executable, "-m", "celery", "-A", "workers", "worker",
+        "-Q", "scans,fetch,detect,dlp", "--pool", "threads", "-c", "8",
+        "--loglevel", "WARNING", "--without-gossip", "--without-mingle",
+        "-n", f"casb-demo-{os.getpid()}@%h",
+    ]  # fmt: skip
+    return subprocess.Popen(cmd, env=os.environ.copy())  # noqa: S603
+
+
+def _wait_worker(app: Any, proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            fail("the demo worker exited during startup: see its output above")
+        replies = app.control.ping(timeout=0.5) or []
+        if any(f"casb-demo-{os.getpid()}@" in name for reply in replies for name in reply):
+            return
+    fail("the demo worker did not come up within 30s")
+
+
+def _run_fleet(ids: dict[str, int]) -> list[int]:
+    from store.db import session_scope
+    from store.scans import request_scan
+    from store.tenants import get_tenant
+    from workers.celery_app import app, reconfigure
+    from workers.celeryconfig import SCAN_TENANT, SCANS
+    from workers.cli.scans import _follow, _Tracked
+
+    reconfigure()
+    proc = _start_worker()
+    try:
+        with console.status("starting a Celery worker (queues scans, fetch, detect, dlp)…"):
+            _wait_worker(app, proc)
+        tracked: list[_Tracked] = []
+        for slug, tid in ids.items():
+            with session_scope() as session:
+                req = request_scan(session, get_tenant(session, tid), "manual")
+            if not req.coalesced:
+                app.send_task(
+                    SCAN_TENANT,
+                    args=[tid],
+                    kwargs={"trigger": "manual", "scan_id": req.scan_id},
+                    queue=SCANS,
+                )
+            tracked.append(_Tracked(slug, req.scan_id))
+        _follow(tracked, timeout=120)
+        return [t.scan_id for t in tracked]
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def _print_summary(scan_ids: list[int]) -> None:
+    from sqlmodel import select
+
+    from schemas.catalog import BY_ID
+    from schemas.tables import Finding, FindingStatus, ScanRun, Tenant
+    from store.db import session_scope
+
+    with session_scope() as session:
+        for scan_id in scan_ids:
+            run = session.get(ScanRun, scan_id)
+            if run is None:
+                continue
+            tenant = session.get(Tenant, run.tenant_id)
+            rows = session.exec(
+                select(Finding).where(
+                    Finding.tenant_id == run.tenant_id,
+                    Finding.status == FindingStatus.OPEN.value,
+                )
+            ).all()
+            by_sev = {s: 0 for s in SEVERITIES}
+            by_type: dict[str, tuple[str, int]] = {}
+            for row in rows:
+                by_sev[row.severity] = by_sev.get(row.severity, 0) + 1
+                ft = BY_ID.get(row.finding_type_id)
+                title = ft.title.removeprefix("OpenAI: ") if ft else row.finding_type_id
+                sev, count = by_type.get(title, (row.severity, 0))
+                by_type[title] = (sev, count + 1)
+            table = Table(show_header=True, box=None, pad_edge=False)
+            table.add_column("severity")
+            table.add_column("finding type")
+            table.add_column("open", justify="right")
+            order = {s: i for i, s in enumerate(SEVERITIES)}
+            for title, (sev, count) in sorted(
+                by_type.items(), key=lambda kv: (order.get(kv[1][0], 9), kv[0])
+            ):
+                table.add_row(sev, title, str(count))
+            name = tenant.slug if tenant else str(run.tenant_id)
+            totals = "  ".join(f"{s}: {by_sev[s]}" for s in SEVERITIES)
+            errors = "; ".join(f"{e.get('resource')}: {e.get('kind')}" for e in run.errors)
+            subtitle = f"scan {scan_id} {run.status} in {run.counts.get('seconds', '?')}s"
+            console.print(
+                Panel(
+                    table,
+                    title=f"[bold]{name}[/] — {len(rows)} open findings ({totals})",
+                    subtitle=subtitle + (f" — errors: {errors}" if errors else ""),
+                    expand=False,
+                )
+            )
+
+
+def demo(
+    tenants: int = typer.Option(3, "--tenants", min=1, max=10, help="Sample tenants."),
+    seed: int = typer.Option(7, "--seed", help="Simulator seed (same seed, same findings)."),
+    size: str = typer.Option("small", "--size", help="tiny, small or medium."),
+    directory: Path = typer.Option(
+        Path(".casb"), "--dir", help="Where the embedded demo keeps its SQLite database."
+    ),
+    embedded: bool = typer.Option(
+        False, "--embedded", help="Use SQLite and in-process scans even if servers are set."
+    ),
+) -> None:
+    """Run the whole pipeline against a simulated OpenAI and print the findings."""
+    from simulator.server import start_in_thread
+    from simulator.world import World
+    from store.db import upgrade
+
+    started = time.monotonic()
+    fleet, why = (False, "--embedded") if embedded else _fleet_available()
+    if fleet:
+        console.print(f"[bold]fleet mode[/]: {why}; scanning through Redis with a real worker")
+        _ensure_secret_key(None)
+        prefix = "demo-"
+    else:
+        db = _embedded_env(directory.resolve())
+        _ensure_secret_key(directory.resolve())
+        console.print(f"[bold]embedded mode[/] ({why}): SQLite at {db}, scans in-process")
+        prefix = ""
+    with console.status("migrating the database…"):
+        upgrade()
+    world = World.generate(tenants=tenants, seed=seed, size=size)
+    with start_in_thread(world) as sim:
+        console.print(f"simulated OpenAI with {tenants} tenants at {sim.url}")
+        ids = _register(sim, prefix)
+        scan_ids = _run_fleet(ids) if fleet else _run_embedded(ids)
+    _print_summary(scan_ids)
+    elapsed = time.monotonic() - started
+    console.print(f"demo finished in {elapsed:.1f}s. Next:")
+    env = "" if fleet else f"CASB_DATABASE_URL={os.environ['CASB_DATABASE_URL']} "
+    for line in (
+        f"{env}casb findings --severity high",
+        f"{env}casb health",
+        f"{env}casb scans",
+    ):
+        console.print(f"  [bold]{line}[/]")
+    if not fleet and shutil.which("docker"):
+        console.print("  run the real fleet: docker compose up (see README)")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("demo")(demo)
