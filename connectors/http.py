@@ -274,6 +274,11 @@ class Transport:
             return f"route not found at {self.base_url}: check --admin-api-base of tenant {t}"
         if status == 429:
             return f"tenant {t} is rate limited by OpenAI: the scan part should be retried later"
+        if status is None:
+            return (
+                f"could not get an answer from {self.base_url} (network, DNS, proxy or a slow "
+                f"server): check the {self.api} API base URL of tenant {t} and retry the scan"
+            )
         return (
             f"OpenAI answered {status} on {route} for tenant {t}: "
             "retry the scan; check status.openai.com"

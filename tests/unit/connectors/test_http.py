@@ -207,6 +207,7 @@ def test_transport_errors_and_timeouts_retry_then_fail(budget, sleeps) -> None:
         make(FakeApi({ROUTE: dead}), budget, sleeps).get_json(ROUTE, route=ROUTE, group="admin")
     assert info.value.status is None
     assert "timed out" in info.value.message
+    assert "could not get an answer from https://admin.test/v1" in info.value.hint
 
 
 def test_timeouts_are_set_on_every_request(budget, sleeps) -> None:
