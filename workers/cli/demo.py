@@ -152,7 +152,7 @@ def _start_worker() -> subprocess.Popen[bytes]:
     cmd = [
         sys.executable, "-m", "celery", "-A", "workers", "worker",
         "-Q", "scans,fetch,detect,dlp", "--pool", "threads", "-c", "8",
-        "--loglevel", "WARNING", "--without-gossip", "--without-mingle",
+        "--loglevel", "WARNING", "--without-gossip", "--without-mingle", "--quiet",
         "-n", f"casb-demo-{os.getpid()}@%h",
     ]  # fmt: skip
     return subprocess.Popen(cmd, env=os.environ.copy())  # noqa: S603
