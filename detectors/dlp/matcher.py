@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 import threading
+from bisect import bisect_left, bisect_right
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -95,6 +96,7 @@ class _Expr:
     som: bool
     term: frozenset[int] = frozenset()
     confirm: re.Pattern[bytes] | None = None
+    reverse: re.Pattern[bytes] | None = None
     max_width: int = MAX_SPAN
     # > 0 when every entry needs a context keyword: candidates with no keyword nearby are
     # parked (cheaply) and only promoted if a keyword shows up within this many bytes.
@@ -105,6 +107,7 @@ class _Expr:
 class _EntryState:
     count: int = 0
     last_end: int = -1
+    mask_tries: int = 0
     excerpts: list[str] = field(default_factory=list)
 
 
@@ -168,7 +171,11 @@ class Policy:
             if term:
                 expr.term = _class_bytes(term)
             if not som:
-                expr.confirm = re.compile(b"(?:" + pb + rb")\Z", re.IGNORECASE if caseless else 0)
+                rflags = re.IGNORECASE if caseless else 0
+                expr.confirm = re.compile(b"(?:" + pb + rb")\Z", rflags)
+                reverse = {m.reverse_pattern for m in members} - {None}
+                if len(reverse) == 1:
+                    expr.reverse = re.compile(str(reverse.pop()).encode(), rflags)
             if all(m.keywords for m in members):
                 expr.gate_window = max(m.window for m in members)
                 for m in members:
@@ -262,7 +269,8 @@ class MatchStream:
         self._base = 0
         self._keep = policy.horizon + MAX_SPAN
         self._pending: dict[tuple[int, int], int] = {}
-        self._kw_hits: deque[tuple[int, int, int]] = deque()
+        # keyword id -> end offsets of its recent hits (ascending): bisect finds the nearest
+        self._kw_ends: dict[int, list[int]] = {}
         self._gate_seen: dict[int, int] = {}  # gated expr -> end of its latest keyword hit
         self._parked: dict[int, deque[tuple[int, int]]] = {}
         self._state: dict[Entry, _EntryState] = {}
@@ -291,9 +299,9 @@ class MatchStream:
             del self._hist[:cut]
             self._base += cut
             limit = self._pos - self._keep
-            hits = self._kw_hits
-            while hits and hits[0][2] < limit:
-                hits.popleft()
+            for ends in self._kw_ends.values():
+                if ends and ends[0] < limit:
+                    del ends[: bisect_left(ends, limit)]
 
     def close(self) -> FileMatch:
         """Flush end-of-data matches, confirm what is pending, return the file's result."""
@@ -330,7 +338,11 @@ class MatchStream:
         for eid, frm, to in self._events:
             if eid >= _KW_BASE:
                 start = to - p._lit_len[eid]
-                self._kw_hits.append((eid, start, to))
+                ends = self._kw_ends.get(eid)
+                if ends is None:
+                    self._kw_ends[eid] = [to]
+                else:
+                    ends.append(to)
                 if eid in p._word_entries:
                     pending[(eid, start)] = to
                 for gid in p._kw_gates.get(eid, ()):
@@ -370,6 +382,11 @@ class MatchStream:
         assert expr.confirm is not None
         lo = max(self._base, end - expr.max_width)
         window = bytes(self._hist[lo - self._base : end - self._base])
+        if expr.reverse is not None:
+            # one anchored, greedy attempt on the reversed text: its end is the leftmost start
+            r = expr.reverse.match(window[::-1])
+            if r is not None:
+                return end - r.end()
         m = expr.confirm.search(window)
         return lo + m.start() if m else None
 
@@ -382,9 +399,16 @@ class MatchStream:
             self._confirm(eid, start, end)
 
     def _has_context(self, entry: Entry, start: int, end: int) -> bool:
-        ids = self._p._ctx_ids[entry]
         lo, hi = start - entry.window, end + entry.window
-        return any(kid in ids and ke > lo and ks < hi for kid, ks, ke in self._kw_hits)
+        lit_len = self._p._lit_len
+        for kid in self._p._ctx_ids[entry]:
+            ends = self._kw_ends.get(kid)
+            if ends:
+                # the first hit ending after `lo` has the smallest start of those that do
+                i = bisect_right(ends, lo)
+                if i < len(ends) and ends[i] - lit_len[kid] < hi:
+                    return True
+        return False
 
     def _confirm(self, eid: int, start: int, end: int) -> None:
         if eid >= _KW_BASE:
@@ -427,7 +451,8 @@ class MatchStream:
             st.last_end = e
             if self.spans is not None:
                 self.spans.append((entry.id, s, e))
-            if len(st.excerpts) < MAX_EXCERPTS:
+            if len(st.excerpts) < MAX_EXCERPTS and st.mask_tries < 8 * MAX_EXCERPTS:
+                st.mask_tries += 1
                 masked = mask_value(value, entry.mask, entry.mask_prefix)
                 if masked not in st.excerpts:
                     st.excerpts.append(masked)

@@ -68,7 +68,9 @@ class Entry:
     also holds its label (``aws_secret_access_key = ...``); validators and masks see the
     value. ``words`` makes this a word-list entry: each word is a match in itself.
     ``som`` False means Hyperscan does not track the start (expensive for patterns led by a
-    wide class, like email); the start is recovered with a bounded ``re`` search.
+    wide class, like email); the start is recovered with a bounded ``re`` search, or, when
+    ``reverse_pattern`` is given (a regex for the match read backwards, greedy at its far
+    end), with one anchored match on the reversed window.
     """
 
     id: str
@@ -86,6 +88,7 @@ class Entry:
     mask_prefix: int = 0
     words: tuple[str, ...] = ()
     max_width: int = 4096
+    reverse_pattern: str | None = None
 
     def __post_init__(self) -> None:
         if not self.id or not self.name:
@@ -98,6 +101,15 @@ class Entry:
             raise ProfileError(f"entry {self.id!r}: context keywords need a window > 0")
         if self.min_count < 1:
             raise ProfileError(f"entry {self.id!r}: min_count must be at least 1")
+
+    def __hash__(self) -> int:
+        # Entries key the matcher's per-file state; hashing all fields on every candidate was
+        # measurable, so the hash is computed once (fields are immutable).
+        cached: int | None = self.__dict__.get("_hash")
+        if cached is None:
+            cached = hash(tuple(getattr(self, f) for f in self.__dataclass_fields__))
+            object.__setattr__(self, "_hash", cached)
+        return cached
 
     def signature(self) -> dict[str, Any]:
         """Everything about this entry that changes what matches (for versioning)."""
@@ -117,6 +129,7 @@ class Entry:
             "mask_prefix": self.mask_prefix,
             "words": sorted(w.lower() for w in self.words),
             "max_width": self.max_width,
+            "reverse_pattern": self.reverse_pattern,
         }
 
 
@@ -193,6 +206,9 @@ NINE_DIGIT_PATTERN = r"\b[0-9]{3}[- ]?[0-9]{3}[- ]?[0-9]{3}\b"
 TEN_DIGIT_PATTERN = r"\b[0-9]{3}[- ]?[0-9]{3}[- ]?[0-9]{4}\b"
 IBAN_PATTERN = r"\b[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b"
 EMAIL_PATTERN = r"[A-Za-z0-9._%+-]{1,64}@(?:[A-Za-z0-9-]{1,63}\.){1,4}[A-Za-z]{2,24}\b"
+EMAIL_REVERSED = (
+    r"[A-Za-z]{2,24}\.(?:[A-Za-z0-9-]{1,63}\.){0,3}[A-Za-z0-9-]{1,63}@[A-Za-z0-9._%+-]{1,64}"
+)
 PHONE_PATTERN = (
     r"(?:\+1[ .-]?)?(?:\([2-9][0-9]{2}\) ?|\b[2-9][0-9]{2}[.-])[2-9][0-9]{2}[.-][0-9]{4}\b"
 )
@@ -495,6 +511,7 @@ _PII_ENTRIES: tuple[Entry, ...] = (
         som=False,
         mask="email",
         max_width=64 + 1 + 4 * 64 + 24,
+        reverse_pattern=EMAIL_REVERSED,
     ),
     Entry("us_phone", "US Phone Number", PHONE_PATTERN, validator="us_phone", mask="digits"),
     _US_SSN,

@@ -3,6 +3,7 @@ chunk-straddling matches, thresholds and masking."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -119,7 +120,7 @@ def test_repeated_value_counts_each_occurrence() -> None:
 
 def test_min_count_threshold() -> None:
     base = ALL_ENTRIES["github_pat_classic"]
-    entry = Entry(**{**base.__dict__, "min_count": 3})
+    entry = dataclasses.replace(base, min_count=3)
     policy = compile_policy([Profile("three tokens", (entry,))])
     g = Gen(5)
     two = "\n".join("ghp_" + g.tok(36) for _ in range(2)).encode()
