@@ -19,6 +19,7 @@ Semantics (documented in docs/operations.md):
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy import or_
@@ -271,6 +272,32 @@ def _release(session: Session, finding: Finding, now: datetime, seen_since: _See
     finding.suppression_id = None
 
 
+def release_expired(
+    session: Session, tenant_ids: Sequence[int] | None = None, now: datetime | None = None
+) -> int:
+    """Release ignores whose ``ignored_until`` passed (all tenants, or these); how many.
+
+    Read paths (``casb findings``, the report) call it first, so an expired ignore never
+    hides a finding from a listing or from the ``--fail-on`` gate while waiting for a scan.
+    """
+    moment = _now(now)
+    query = (
+        select(Finding)
+        .where(Finding.status == FindingStatus.IGNORED.value)
+        .where(col(Finding.ignored_until).is_not(None))
+        .where(col(Finding.ignored_until) <= moment)
+    )
+    if tenant_ids is not None:
+        query = query.where(col(Finding.tenant_id).in_(list(tenant_ids)))
+    seen_since = _SeenSince(session)
+    expired = list(session.exec(query))
+    for finding in expired:
+        _release(session, finding, moment, seen_since)
+        session.add(finding)
+    session.flush()
+    return len(expired)
+
+
 def apply(session: Session, tenant_id: int, now: datetime | None = None) -> int:
     """Enforce suppressions on one tenant's findings; returns how many changed status.
 
@@ -279,21 +306,7 @@ def apply(session: Session, tenant_id: int, now: datetime | None = None) -> int:
     an active rule matches. Idempotent: a second call with the same ``now`` changes nothing.
     """
     moment = _now(now)
-    changed = 0
-    seen_since = _SeenSince(session)
-    expired = list(
-        session.exec(
-            select(Finding)
-            .where(Finding.tenant_id == tenant_id)
-            .where(Finding.status == FindingStatus.IGNORED.value)
-            .where(col(Finding.ignored_until).is_not(None))
-            .where(col(Finding.ignored_until) <= moment)
-        )
-    )
-    for finding in expired:
-        _release(session, finding, moment, seen_since)
-        session.add(finding)
-        changed += 1
+    changed = release_expired(session, [tenant_id], moment)
 
     rules = [
         r

@@ -109,6 +109,7 @@ def query_findings(
 ) -> tuple[list[Finding], dict[int, str]]:
     """Findings by the CLI's filters, worst first; and the tenant slugs they refer to."""
     slugs = _tenants(session, tenants)
+    sup.release_expired(session, list(slugs))
     query = select(Finding).where(col(Finding.tenant_id).in_(list(slugs)))
     if severities:
         query = query.where(col(Finding.severity).in_([s.lower() for s in severities]))

@@ -10,6 +10,7 @@ from sqlmodel import col, select
 
 from exports.report import render_html
 from schemas.tables import Finding, ScanRun, Tenant
+from store.suppressions import release_expired
 from workers.cli.common import console, db_session, err_console
 from workers.errors import UserError
 
@@ -38,6 +39,7 @@ def report(
                 raise UserError(f"unknown tenant {missing[0]!r}: see `casb tenant list`")
             tenants = [known[s] for s in dict.fromkeys(tenant)]
         ids = [t.id for t in tenants if t.id is not None]
+        release_expired(session, ids)
         findings = list(session.exec(select(Finding).where(col(Finding.tenant_id).in_(ids))))
         runs = list(session.exec(select(ScanRun).where(col(ScanRun.tenant_id).in_(ids))))
         page = render_html(tenants, findings, runs, max_rows=max_rows)

@@ -166,3 +166,16 @@ def test_suppress_add_list_remove(fleet: dict[str, int], db: str) -> None:
     assert run_cli("suppress", "remove", str(rule["id"])).code == 2
     assert run_cli("suppress", "add", "--tenant", "ghost", "--reason", "r").code == 2
     assert run_cli("suppress", "add", "--reason", "r").code == 2  # would hide everything
+
+
+def test_an_expired_ignore_never_hides_a_finding_from_the_gate(db: str) -> None:
+    acme = add_tenant(db, "acme")
+    fid = add_finding(
+        db, acme, "gpt_public_store", "g-9", status="ignored",
+        ignored_reason="temporary", ignored_until=T0 + timedelta(days=1),
+    )  # fmt: skip
+    gated = run_cli("findings", "--format", "json", "--fail-on", "high")
+    assert gated.code == 1
+    assert [r["id"] for r in json.loads(gated.stdout)] == [fid]
+    f = get_finding(db, fid)
+    assert f.status == "open" and f.ignored_until is None and f.ignored_reason is None
