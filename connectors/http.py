@@ -168,6 +168,12 @@ def _upstream_message(response: httpx.Response) -> str:
     return ""
 
 
+def _request_id(response: httpx.Response) -> str:
+    """`` [x-request-id ...]`` when the server sent one: what OpenAI support asks for."""
+    value = response.headers.get("x-request-id")
+    return f" [x-request-id {scrub(value, limit=64)}]" if value else ""
+
+
 _shared_lock = threading.Lock()
 _shared_client: httpx.Client | None = None
 _shared_pid: int | None = None
@@ -311,6 +317,7 @@ class Transport:
         """Raise the typed error for a non-retryable failure status."""
         status = response.status_code
         message = _upstream_message(response) or response.reason_phrase or f"HTTP {status}"
+        message += _request_id(response)
         hint = self.hint_for(status, route)
         cls: type[ConnectorError]
         if status == 401:
@@ -402,7 +409,7 @@ class Transport:
                 self._emit(
                     self._event(group, route, status, attempt, "error", elapsed, retry_after)
                 )
-                message = _upstream_message(response) or f"HTTP {status}"
+                message = (_upstream_message(response) or f"HTTP {status}") + _request_id(response)
                 cls: type[ConnectorError] = RateLimitedError if status == 429 else UpstreamError
                 raise cls(
                     f"{message}; server asked to wait {retry_after:.0f}s "
@@ -419,7 +426,7 @@ class Transport:
                 self._emit(
                     self._event(group, route, status, attempt, "error", elapsed, retry_after)
                 )
-                message = _upstream_message(response) or f"HTTP {status}"
+                message = (_upstream_message(response) or f"HTTP {status}") + _request_id(response)
                 cls = RateLimitedError if status == 429 else UpstreamError
                 raise cls(
                     f"{message} (gave up after {attempt} attempts)",

@@ -279,6 +279,17 @@ def test_typed_errors_are_not_retried_and_carry_hints(
     assert "Incorrect API key provided" in err.message
 
 
+def test_errors_carry_the_upstream_request_id(budget, sleeps) -> None:
+    response = _error(403, "Missing scope api.read")
+    response.headers["x-request-id"] = "req_abc123"
+    api = FakeApi({ROUTE: seq(response)})
+    with pytest.raises(PermissionDeniedError) as info:
+        make(api, budget, sleeps).get_json(ROUTE, route=ROUTE, group="admin")
+    assert info.value.message == (
+        "Missing scope api.read (invalid_request_error) [x-request-id req_abc123]"
+    )
+
+
 def test_compliance_hints_name_the_compliance_key(budget, sleeps) -> None:
     api = FakeApi({ROUTE: seq(_error(401, "bad key"))})
     with pytest.raises(AuthenticationError) as info:
