@@ -282,7 +282,7 @@ class ComplianceClient:
                     finally:
                         response.close()
                 raise UpstreamError("too many redirects from the storage host", route=route)
-            except (httpx.TransportError, _RetryableStorage) as exc:
+            except (httpx.RequestError, _RetryableStorage) as exc:
                 failed = exc.status if isinstance(exc, _RetryableStorage) else None
                 # A partial body cannot be taken back from an unseekable ``dest``.
                 can_retry = _tell(dest) is not None

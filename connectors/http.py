@@ -357,7 +357,7 @@ class Transport:
             request = self.build_request(method, path, params)
             try:
                 response = self.http.send(request, stream=stream, follow_redirects=False)
-            except httpx.TransportError as exc:
+            except httpx.RequestError as exc:
                 elapsed = time.monotonic() - started
                 kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "failed"
                 detail = (
