@@ -1,19 +1,17 @@
 """PDF text via pypdf, page by page, with a page cap. Encrypted files are skipped unless
-they open with the empty user password (owner-password-only PDFs are common and readable)."""
+they open with the empty user password (owner-password-only PDFs are common and readable).
+
+pypdf logs warnings about malformed objects on the ``pypdf`` logger (object ids, never page
+text); workers may raise that logger's level to keep the noise down."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from typing import BinaryIO
 
 from detectors.dlp.extract.errors import ExtractLimits, ExtractReport, SkipFile
 
 __all__ = ["iter_pdf"]
-
-# pypdf warns about malformed objects on its own logger; that is noise for a scanner and is
-# kept out of the worker logs (the warnings never carry page text, only object ids).
-logging.getLogger("pypdf").setLevel(logging.ERROR)
 
 
 def iter_pdf(source: BinaryIO, limits: ExtractLimits, report: ExtractReport) -> Iterator[str]:

@@ -299,3 +299,13 @@ def test_extracted_text_feeds_the_matcher(kind: str) -> None:
     )
     ids = {m.entry_id for m in result.entries}
     assert {"us_ssn", "github_pat_classic"} <= ids
+
+
+def test_skip_during_matching_propagates_and_releases_the_stream() -> None:
+    policy = compile_policy(PREDEFINED.values())
+    data = b"Employee SSN: 536-22-7789\n" * 1000
+    with pytest.raises(SkipFile) as info:
+        policy.scan(extract_text("x.txt", one_way(data), ExtractLimits(max_input_bytes=5000)))
+    assert info.value.reason == "too_large"
+    # the policy is still usable afterwards
+    assert policy.scan_bytes(b"Employee SSN: 536-22-7789 and (415) 867-5309").matched
