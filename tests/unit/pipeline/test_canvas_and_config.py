@@ -1,0 +1,103 @@
+"""Canvas construction, fetch planning and the Celery configuration contract."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from celery import Celery
+from celery.canvas import _chain, chord
+
+from tasks.canvas import FETCH_TASK_BY_RESOURCE, build_scan_canvas
+from tasks.fetchers import FETCHES, plan_fetches
+from workers import celeryconfig as cfg
+
+
+@pytest.fixture
+def app() -> Celery:
+    return Celery("unit", set_as_current=False)
+
+
+def test_canvas_is_a_chord_of_fetches_into_detect_then_finish(app: Celery) -> None:
+    fetches = plan_fetches(has_workspace=True, dlp_enabled=False)
+    canvas = build_scan_canvas(app, 42, fetches)
+    assert isinstance(canvas, chord)
+    header = list(canvas.tasks)
+    assert [s.task for s in header] == [FETCH_TASK_BY_RESOURCE[f] for f in fetches]
+    for sig in header:
+        assert sig.args == (42,) and sig.immutable and sig.options["queue"] == "fetch"
+    body = canvas.body
+    assert isinstance(body, _chain)
+    assert [s.task for s in body.tasks] == ["casb.detect_posture", "casb.finish_scan"]
+    assert [s.options["queue"] for s in body.tasks] == ["detect", "scans"]
+    errbacks = body.options["link_error"]
+    assert errbacks[0]["task"] == "casb.finish_scan"
+    assert errbacks[0]["kwargs"] == {"failed": True} and errbacks[0]["args"] == (42,)
+    # Everything a message would carry is plain JSON holding ids only.
+    encoded = json.dumps(canvas, default=str)
+    assert "sk-" not in encoded
+
+
+def test_canvas_rejects_empty_or_unknown_fetches(app: Celery) -> None:
+    with pytest.raises(ValueError):
+        build_scan_canvas(app, 1, [])
+    with pytest.raises(KeyError):
+        build_scan_canvas(app, 1, ["nonsense"])
+
+
+def test_fetch_plan_depends_on_workspace_and_dlp() -> None:
+    admin_only = ["users", "invites", "admin_keys", "project_keys"]
+    assert plan_fetches(has_workspace=False, dlp_enabled=False) == admin_only
+    assert plan_fetches(has_workspace=False, dlp_enabled=True) == admin_only
+    assert plan_fetches(has_workspace=True, dlp_enabled=False) == [*admin_only, "gpts"]
+    assert plan_fetches(has_workspace=True, dlp_enabled=True) == [*admin_only, "gpts", "files"]
+    assert set(FETCHES) == set(FETCH_TASK_BY_RESOURCE)
+
+
+def test_every_task_is_routed_to_a_declared_queue_with_limits() -> None:
+    declared = {q.name for q in cfg.task_queues}
+    assert declared == {"scans", "fetch", "detect", "dlp"}
+    assert cfg.task_create_missing_queues is False
+    names = {
+        "casb.dispatch_due_scans", "casb.scan_tenant", "casb.fetch_users", "casb.fetch_invites",
+        "casb.fetch_admin_keys", "casb.fetch_project_keys", "casb.fetch_gpts",
+        "casb.fetch_files", "casb.detect_posture", "casb.finish_scan", "casb.dlp_scan",
+        "casb.reap_stale_scans",
+    }  # fmt: skip
+    assert set(cfg.task_routes) == names
+    assert {r["queue"] for r in cfg.task_routes.values()} <= declared
+    assert "*" not in cfg.task_annotations and set(cfg.task_annotations) == names
+    for limits in cfg.task_annotations.values():
+        assert 0 < limits["soft_time_limit"] < limits["time_limit"]
+    assert cfg.broker_transport_options["visibility_timeout"] > cfg.LONGEST_TASK_SECONDS
+    assert cfg.accept_content == ["json"] and cfg.task_serializer == "json"
+    assert cfg.task_acks_late and cfg.task_reject_on_worker_lost
+    assert cfg.worker_prefetch_multiplier == 1
+    assert cfg.worker_cancel_long_running_tasks_on_connection_loss is True
+    for entry in cfg.beat_schedule.values():
+        assert entry["options"]["expires"] < entry["schedule"]
+    assert {e["task"] for e in cfg.beat_schedule.values()} == {
+        "casb.dispatch_due_scans",
+        "casb.reap_stale_scans",
+    }
+
+
+def test_registered_tasks_match_the_routes() -> None:
+    from workers.celery_app import app, load_tasks
+
+    load_tasks()
+    registered = {name for name in app.tasks if name.startswith("casb.")}
+    # casb.dlp_scan is routed and limited already; the DLP package registers it.
+    assert registered == set(cfg.task_routes) - {"casb.dlp_scan"}
+    assert all(app.tasks[n].trail is False for n in registered)
+    assert app.tasks["casb.fetch_users"].ignore_result is False  # chord header
+    assert app.tasks["casb.dispatch_due_scans"].acks_late is False
+
+
+def test_app_is_found_the_way_the_celery_command_finds_it() -> None:
+    from celery.app.utils import find_app
+
+    found = find_app("workers")
+    from workers.celery_app import app
+
+    assert found is app

@@ -1,0 +1,41 @@
+"""Scan outcome and tenant health decisions (pure)."""
+
+from __future__ import annotations
+
+from store.scans import health_kind, health_of, scan_outcome
+
+EXPECTED = ["users", "invites", "admin_keys"]
+
+
+def test_outcome_from_fetch_summaries() -> None:
+    ok = {"ok": True}
+    bad = {"ok": False, "error": {"kind": "api_error"}}
+    assert scan_outcome(EXPECTED, dict.fromkeys(EXPECTED, ok)) == "succeeded"
+    assert scan_outcome(EXPECTED, {"users": ok, "invites": bad, "admin_keys": ok}) == "partial"
+    assert scan_outcome(EXPECTED, dict.fromkeys(EXPECTED, bad)) == "failed"
+    assert scan_outcome(EXPECTED, {"users": ok}) == "partial"  # missing results are not ok
+    assert scan_outcome(EXPECTED, dict.fromkeys(EXPECTED, ok), pipeline_failed=True) == "failed"
+
+
+def test_health_picks_the_most_actionable_error() -> None:
+    assert health_of([]) == ("healthy", None)
+    errors = [
+        {"resource": "gpts", "kind": "not_found", "message": "workspace gone", "status": 404},
+        {
+            "resource": "users",
+            "kind": "credential_error",
+            "message": "revoked",
+            "status": 401,
+            "hint": "`casb tenant update t1 --admin-key-env VAR`",
+        },
+    ]
+    health, detail = health_of(errors)
+    assert health == "credential_error"
+    assert detail is not None and detail.startswith("users: credential_error (HTTP 401): revoked")
+    assert "casb tenant update" in detail and "(+1 more error)" in detail
+
+
+def test_unknown_kinds_map_to_api_error() -> None:
+    for kind in ("rate_limited", "malformed_response", "task_error", "stale", None):
+        assert health_kind(kind) == "api_error"
+    assert health_of([{"kind": "permission_error", "resource": "invites"}])[0] == "permission_error"
