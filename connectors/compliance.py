@@ -224,7 +224,14 @@ class ComplianceClient:
             else:
                 # Served inline by the API host itself: stream it (the key went to that host
                 # already, nothing new leaks).
-                return self._stream_body(response, dest, file_id, cap, deadline)
+                try:
+                    return self._stream_body(response, dest, file_id, cap, deadline)
+                except httpx.RequestError as exc:
+                    raise UpstreamError(
+                        f"file download failed ({type(exc).__name__})",
+                        route=route,
+                        hint="the API host failed or was too slow: retry the DLP scan",
+                    ) from None
         finally:
             response.close()
         return self._fetch_storage(storage_url, dest, file_id, cap, deadline)
