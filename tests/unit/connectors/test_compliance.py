@@ -349,3 +349,13 @@ def test_missing_compliance_config(budget) -> None:
 
 def test_default_options_cap_is_100_mb() -> None:
     assert ClientOptions().max_file_bytes == 100 * 1024 * 1024
+
+
+def test_download_served_inline_by_the_api(access, budget, options, sleeps) -> None:
+    api = FakeApi(
+        {f"{P}/gpt_files/f": lambda r: httpx.Response(200, content=b"inline", headers={})}
+    )
+    dest = io.BytesIO()
+    result = client(api, access, budget, options, sleeps).download_file("gpt", "f", dest)
+    assert (dest.getvalue(), result.size, result.content_type) == (b"inline", 6, None)
+    assert len(api.requests) == 1
