@@ -68,9 +68,11 @@ def metrics_serve(
     ),
 ) -> None:
     """Serve /metrics: scans, durations, findings, API calls/429s, DLP MB/s, queue depth."""
+    from workers.logging import configure_from_settings
     from workers.metrics import make_exporter
     from workers.settings import get_settings
 
+    configure_from_settings()
     chosen = port or get_settings().metrics_port
     try:
         server = make_exporter(host, chosen, tenant_label_limit=tenant_label_limit)
