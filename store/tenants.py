@@ -156,11 +156,9 @@ def known_profile_names(session: Session) -> set[str]:
 
 
 def predefined_profile_names() -> list[str]:
-    try:
-        from detectors.dlp.profiles import PREDEFINED_PROFILES
-    except ImportError:  # the DLP package is optional at import time for the registry
-        return []
-    return list(PREDEFINED_PROFILES)
+    from detectors.dlp.profiles import PREDEFINED
+
+    return list(PREDEFINED)
 
 
 def validate_profiles(session: Session, names: Sequence[str]) -> list[str]:
