@@ -170,6 +170,7 @@ _TOOL_ALIASES = {
     "python": "code_interpreter",
     "browser": "browser",
     "web_browsing": "browser",
+    "browsing": "browser",
     "web-browsing": "browser",
     "web_search": "browser",
     "dall-e": "dalle",
