@@ -65,7 +65,17 @@ def fetch_gpts(ctx: FetchContext) -> Parts:
     """GPTs with their latest config, and the listing of their knowledge files (for DLP)."""
     gpts = list(ctx.compliance().gpts())
     files = [
-        _file("gpt", f.id, f.name, f.created_at, parent_id=g.id, owner_id=g.owner_id)
+        _file(
+            "gpt",
+            f.id,
+            f.name,
+            f.created_at,
+            parent_id=g.id,
+            owner_id=g.owner_id,
+            parent_name=g.name,
+            owner_email=g.owner_email,
+            visibility=g.visibility,
+        )
         for g in gpts
         if g.config is not None
         for f in g.config.files
@@ -74,27 +84,61 @@ def fetch_gpts(ctx: FetchContext) -> Parts:
 
 
 def fetch_files(ctx: FetchContext) -> Parts:
-    """Conversation files updated since the tenant's watermark, and project files."""
+    """Conversation files updated since the tenant's watermark, and project files.
+
+    ``conversation_listing`` (one item) records the watermark used and the newest
+    conversation update seen: the DLP stage advances the watermark from it.
+    """
     client = ctx.compliance()
-    conversation_files = [
+    conversation_files: list[dict[str, Any]] = []
+    listed = 0
+    newest: float | None = None
+    for c in client.conversations(since_timestamp=ctx.conversation_watermark):
+        listed += 1
+        updated = c.last_active_at if c.last_active_at is not None else c.created_at
+        if updated is not None:
+            newest = updated if newest is None else max(newest, updated)
+        for f in c.files:
+            owner = f.user_id or c.user_id
+            conversation_files.append(
+                _file(
+                    "conversation",
+                    f.id,
+                    f.name,
+                    f.created_at,
+                    parent_id=c.id,
+                    owner_id=owner,
+                    parent_name=c.title,
+                    owner_email=c.user_email if owner == c.user_id else None,
+                )
+            )
+    project_files = [
         _file(
-            "conversation",
+            "project",
             f.id,
             f.name,
             f.created_at,
-            parent_id=c.id,
-            owner_id=f.user_id or c.user_id,
+            parent_id=p.id,
+            owner_id=p.owner_id,
+            parent_name=p.name,
+            owner_email=p.owner_email,
+            visibility=p.visibility,
         )
-        for c in client.conversations(since_timestamp=ctx.conversation_watermark)
-        for f in c.files
-    ]
-    project_files = [
-        _file("project", f.id, f.name, f.created_at, parent_id=p.id, owner_id=p.owner_id)
         for p in client.projects()
         if p.config is not None
         for f in p.config.files
     ]
-    return {"conversation_files": conversation_files, "project_files": project_files}
+    return {
+        "conversation_files": conversation_files,
+        "project_files": project_files,
+        "conversation_listing": [
+            {
+                "since": ctx.conversation_watermark,
+                "conversations": listed,
+                "newest_update": newest,
+            }
+        ],
+    }
 
 
 def _file(
@@ -105,6 +149,9 @@ def _file(
     *,
     parent_id: str,
     owner_id: str | None,
+    parent_name: str | None = None,
+    owner_email: str | None = None,
+    visibility: str | None = None,
 ) -> dict[str, Any]:
     return {
         "kind": kind,
@@ -113,6 +160,9 @@ def _file(
         "created_at": created_at,
         "parent_id": parent_id,
         "user_id": owner_id,
+        "parent_name": parent_name,
+        "owner_email": owner_email,
+        "visibility": visibility,
     }
 
 
