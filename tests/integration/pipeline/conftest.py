@@ -96,19 +96,25 @@ def wait_for_run(scan_id: int, timeout: float = 60.0) -> ScanRun:
 
 
 @pytest.fixture(scope="session")
-def celery_app_configured(redis_url: str, migrated_db: str) -> Any:
+def celery_app_configured(redis_url: str, migrated_db: str) -> Iterator[Any]:
     from tasks.runtime import reset_runtime, use_embedded
     from workers.celery_app import app, load_tasks, reconfigure
 
     # The shared budget stays in force, just wide enough that tests do not wait on it.
+    added = []
     for group in ("ADMIN", "AUDIT", "COMPLIANCE_LIST", "COMPLIANCE_OBJECT", "COMPLIANCE_FILE"):
-        os.environ.setdefault(f"CASB_RATE_LIMIT_{group}", "200/1")
+        name = f"CASB_RATE_LIMIT_{group}"
+        if name not in os.environ:
+            os.environ[name] = "200/1"
+            added.append(name)
     reconfigure()
     use_embedded(False)
     reset_runtime()
     load_tasks()
-
-    return app
+    yield app
+    for name in added:
+        os.environ.pop(name, None)
+    reset_runtime()
 
 
 @pytest.fixture(scope="session")
