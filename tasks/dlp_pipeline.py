@@ -1,0 +1,519 @@
+"""The DLP stage of a scan as plain functions: the Celery tasks and ``--inline`` call these.
+
+    plan_dlp(scan_id)            listings (snapshot store) -> small batches of file refs
+    run_dlp_batch(scan_id, key)  per file: cache check -> download (spooled, capped) -> sha256
+                                 -> cached verdict or extract + match -> cache row + finding
+    finalize_dlp(scan_id)        resolve what this scan proved gone, advance the watermark,
+                                 record the stage's counts on the scan run
+
+Side effects: PostgreSQL (cache rows, findings, scan run, tenant watermark), the snapshot
+store (Redis in the fleet), the Compliance API (downloads) and a temporary file per download.
+Decisions come from ``tasks.dlp_logic``. Nothing here logs, returns or stores file content or
+a raw match: findings and cache rows carry ``FileMatch.to_evidence()`` (masked) only.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from connectors.compliance import ComplianceClient
+from connectors.errors import (
+    AuthenticationError,
+    ConnectorError,
+    FileSkipped,
+    NotFoundError,
+    PermissionDeniedError,
+)
+from detectors.dlp.extract import ExtractLimits, SkipFile, extract_text
+from detectors.dlp.matcher import Policy, compile_policy
+from detectors.dlp.profiles import profile_set_version
+from schemas.findings import DetectedFinding
+from schemas.tables import ScanRun, ScanStatus, Tenant, utcnow
+from store.db import session_scope
+from store.dlp import (
+    CacheWrite,
+    load_cache,
+    open_dlp_keys,
+    resolve_dlp_findings,
+    resolve_profiles,
+    save_cache,
+)
+from store.findings import apply_scan_findings
+from tasks.dlp_logic import (
+    CLEAN,
+    LISTING_PARTS,
+    MATCHED,
+    SKIPPED,
+    CacheState,
+    FileRef,
+    ListingState,
+    Step,
+    before_download,
+    detected_finding,
+    make_batches,
+    next_watermark,
+    refs_from_listings,
+    resolvable_keys,
+    reusable_after_download,
+)
+from tasks.pipeline import _access, _apply_suppressions, _aware, _load, error_summary
+from tasks.runtime import get_runtime
+from tasks.snapshots import part_key
+from workers.errors import UserError
+from workers.settings import get_settings
+
+log = logging.getLogger("casb.dlp")
+
+STAGE = "dlp"
+PLAN_PART = "dlp_plan"
+SPOOL_IN_MEMORY = 8 * 1024 * 1024
+#: Which fetch lists which file kind (see tasks.fetchers.FETCHES).
+LISTED_BY = {"conversation": "files", "project": "files", "gpt": "gpts"}
+_FATAL = (AuthenticationError, PermissionDeniedError, NotFoundError)
+
+
+# --------------------------------------------------------------------------- plan
+
+
+def _listings(scan_id: int) -> tuple[dict[str, list[dict[str, Any]] | None], dict[str, Any]]:
+    """Listings by kind (None when the fetch failed or its part expired) and the
+    conversation listing's metadata."""
+    store = get_runtime().snapshots
+    summaries = store.summaries(scan_id)
+    out: dict[str, list[dict[str, Any]] | None] = {}
+    for kind, resource in LISTED_BY.items():
+        summary = summaries.get(resource)
+        key = ((summary or {}).get("keys") or {}).get(LISTING_PARTS[kind])
+        out[kind] = store.get(key) if summary and summary.get("ok") and key else None
+    meta: dict[str, Any] = {}
+    files = summaries.get("files")
+    if files and files.get("ok"):
+        key = (files.get("keys") or {}).get("conversation_listing")
+        items = store.get(key) if key else None
+        if items:
+            meta = dict(items[0])
+    return out, meta
+
+
+def plan_dlp(scan_id: int) -> dict[str, Any]:
+    """Cut the scan's file listings into batches stored in the snapshot store.
+
+    Returns ``{"status": "planned", "batches": [key, ...], "files": n}``, or ``skipped``
+    (run no longer running, or the tenant has no DLP profiles). Marks the stage as an
+    expected part of the scan, so ``finish_scan`` reports it (partial if it never finished).
+    """
+    run, tenant = _load(scan_id)
+    if run.status != ScanStatus.RUNNING.value:
+        return {"scan_id": scan_id, "status": "skipped", "run": run.status}
+    if not tenant.dlp_profiles:
+        return {"scan_id": scan_id, "status": "skipped", "reason": "no DLP profiles"}
+    store = get_runtime().snapshots
+    try:
+        with session_scope() as session:
+            version = profile_set_version(resolve_profiles(session, tenant.dlp_profiles))
+    except UserError as exc:
+        _record(scan_id, ok=False, count=0, counts={}, error=error_summary(exc))
+        _mark_expected(scan_id, {"profile_version": None})
+        return {"scan_id": scan_id, "status": "failed", "batches": []}
+    listings, _ = _listings(scan_id)
+    refs = refs_from_listings(listings)
+    batches = make_batches(refs, get_settings().dlp_batch_size)
+    keys = [
+        store.put(scan_id, f"dlp_batch_{i}", [r.to_dict() for r in batch])
+        for i, batch in enumerate(batches)
+    ]
+    store.put(scan_id, PLAN_PART, [{"version": version, "batches": keys, "files": len(refs)}])
+    _mark_expected(scan_id, {"profile_version": version, "files": len(refs), "batches": len(keys)})
+    log.info("scan %s: %d files in %d DLP batches", scan_id, len(refs), len(keys))
+    return {"scan_id": scan_id, "status": "planned", "batches": keys, "files": len(refs)}
+
+
+def _mark_expected(scan_id: int, dlp: dict[str, Any]) -> None:
+    with session_scope() as session:
+        run = session.get(ScanRun, scan_id)
+        if run is None:
+            return
+        expected = list(run.parts.get("expected") or [])
+        if STAGE not in expected:
+            expected.append(STAGE)
+        run.parts = {**run.parts, "expected": expected, STAGE: dlp}
+        session.add(run)
+
+
+def _record(
+    scan_id: int, *, ok: bool, count: int, counts: dict[str, Any], error: dict[str, Any] | None
+) -> None:
+    """The stage's summary, beside the fetch summaries: ``finish_scan`` turns it into the
+    run's status (a failed stage makes the scan partial), counts and typed errors."""
+    get_runtime().snapshots.record(
+        scan_id,
+        STAGE,
+        {
+            "resource": STAGE,
+            "count": count,
+            "counts": counts,
+            "ok": ok,
+            "error": error,
+            "key": None,
+        },
+    )
+
+
+# --------------------------------------------------------------------------- batch
+
+
+@dataclass
+class BatchResult:
+    """What one batch did: per-file outcomes (by ``kind:file_id``), counts, errors."""
+
+    version: str = ""
+    outcomes: dict[str, str] = field(default_factory=dict)
+    counts: Counter[str] = field(default_factory=Counter)
+    skip_reasons: Counter[str] = field(default_factory=Counter)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    fatal: dict[str, Any] | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.fatal is None and not self.errors
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "version": self.version,
+            "outcomes": self.outcomes,
+            "counts": dict(self.counts),
+            "skip_reasons": dict(self.skip_reasons),
+            "errors": self.errors[:20],
+            "fatal": self.fatal,
+        }
+
+
+def _result_part(batch_key: str) -> str:
+    """``casb:scan:7:dlp_batch_3`` -> ``dlp_result_3`` (the batch's outcome part)."""
+    part = batch_key.rsplit(":", 1)[-1]
+    return "dlp_result_" + part.removeprefix("dlp_batch_")
+
+
+def run_dlp_batch(scan_id: int, batch_key: str) -> dict[str, Any]:
+    """Scan one batch of files; never raises for a file's problem (see ``BatchResult``).
+
+    The outcome is stored as part ``dlp_result_<n>`` for ``finalize_dlp``; cache rows and
+    findings of the batch are written in one transaction at its end, so a redelivered batch
+    finds its files cached and downloads nothing again.
+    """
+    run, tenant = _load(scan_id)
+    if run.status != ScanStatus.RUNNING.value:
+        return {"scan_id": scan_id, "status": "skipped", "run": run.status}
+    store = get_runtime().snapshots
+    result = BatchResult()
+    try:
+        items = store.get(batch_key)
+        if items is None:
+            raise LookupError("the DLP batch expired from the snapshot store")
+        refs = [FileRef.from_dict(item) for item in items]
+        _scan_refs(scan_id, tenant, refs, result)
+    except Exception as exc:  # one batch's failure is the scan's partial result, not a crash
+        if not isinstance(exc, ConnectorError | UserError):
+            log.exception("DLP batch %s of scan %s failed", batch_key.rsplit(":", 1)[-1], scan_id)
+        result.fatal = error_summary(exc)
+    # A one-item part: the snapshot store keeps JSON lists.
+    store.put(scan_id, _result_part(batch_key), [result.to_dict()])
+    log.info(
+        "DLP batch of scan %s: %s%s",
+        scan_id,
+        dict(result.counts),
+        f" (failed: {result.fatal.get('kind')})" if result.fatal else "",
+    )
+    return {"scan_id": scan_id, "ok": result.ok, "counts": dict(result.counts)}
+
+
+def _scan_refs(scan_id: int, tenant: Tenant, refs: list[FileRef], result: BatchResult) -> None:
+    assert tenant.id is not None
+    settings = get_settings()
+    with session_scope() as session:
+        profiles = resolve_profiles(session, tenant.dlp_profiles)
+        cache = load_cache(session, tenant.id, [r.file_id for r in refs])
+    policy = compile_policy(profiles)
+    version = profile_set_version(profiles)
+    result.version = version
+    client: ComplianceClient | None = None
+    limits = ExtractLimits(max_input_bytes=settings.max_file_bytes)
+    writes: list[CacheWrite] = []
+    detected: list[DetectedFinding] = []
+    for ref in refs:
+        key = f"{ref.kind}:{ref.file_id}"
+        cached = cache.get(ref.file_id)
+        fingerprint = ref.fingerprint
+        if before_download(cached, fingerprint, version) is Step.USE_CACHE:
+            assert cached is not None
+            result.counts["cached"] += 1
+            _count_outcome(result, key, cached.outcome, cached.result.get("reason"))
+            if cached.outcome == MATCHED:
+                detected.append(detected_finding(ref, cached.result.get("match") or {}))
+            continue
+        if client is None:
+            client = ComplianceClient(_access(tenant), get_runtime().budget)
+        try:
+            write = _scan_one(client, policy, version, ref, cached, limits, settings.max_file_bytes)
+        except _FATAL:
+            raise
+        except ConnectorError as exc:  # transient: not cached, retried next scan
+            result.counts["errors"] += 1
+            result.outcomes[key] = "error"
+            result.errors.append({"file_id": ref.file_id, **error_summary(exc)})
+            continue
+        writes.append(write)
+        _count_outcome(result, key, write.outcome, write.result.get("reason"))
+        if write.outcome == MATCHED:
+            detected.append(detected_finding(ref, write.result.get("match") or {}))
+        if write.result.get("reused"):
+            result.counts["reused"] += 1
+    with session_scope() as session:
+        save_cache(session, tenant.id, writes)
+        if detected:
+            apply_scan_findings(
+                session,
+                tenant_id=tenant.id,
+                scan_id=scan_id,
+                detected=detected,
+                judged_types=(),
+                resolvable=set(),
+                now=utcnow(),
+            )
+
+
+def _count_outcome(result: BatchResult, key: str, outcome: str, reason: Any) -> None:
+    result.outcomes[key] = outcome
+    result.counts["files"] += 1
+    result.counts[outcome] += 1
+    if outcome == SKIPPED:
+        result.skip_reasons[str(reason or "unknown")] += 1
+
+
+def _scan_one(
+    client: ComplianceClient,
+    policy: Policy,
+    version: str,
+    ref: FileRef,
+    cached: CacheState | None,
+    limits: ExtractLimits,
+    max_bytes: int,
+) -> CacheWrite:
+    """Download (spooled to memory, then disk), then reuse or compute the verdict."""
+    fingerprint = ref.fingerprint
+
+    def skipped(reason: str, sha: str | None = None, detail: str = "") -> CacheWrite:
+        return CacheWrite(
+            ref.file_id, fingerprint, sha, version, SKIPPED, {"reason": reason, "detail": detail}
+        )
+
+    with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY) as spool:
+        conversation = ref.kind == "conversation"
+        try:
+            download = client.download_file(
+                ref.kind,  # type: ignore[arg-type]
+                ref.file_id,
+                spool,  # type: ignore[arg-type]
+                user_id=ref.owner_id if conversation else None,
+                conversation_id=ref.parent_id if conversation else None,
+                max_bytes=max_bytes,
+            )
+        except FileSkipped as exc:
+            return skipped(exc.reason)
+        if reusable_after_download(cached, download.sha256, version):
+            assert cached is not None
+            return CacheWrite(
+                ref.file_id,
+                fingerprint,
+                download.sha256,
+                version,
+                cached.outcome,
+                {**cached.result, "reused": True},
+            )
+        spool.seek(0)
+        stream = policy.open_stream()
+        started = time.monotonic()
+        name = ref.name or download.filename or ref.file_id
+        try:
+            for chunk in extract_text(name, spool, limits):  # type: ignore[arg-type]
+                stream.feed(chunk)
+        except SkipFile as exc:
+            stream.abort()
+            return skipped(exc.reason, download.sha256, exc.detail[:200])
+        except BaseException:
+            stream.abort()
+            raise
+        match = stream.close()
+        _metrics(match.bytes_scanned, time.monotonic() - started)
+    if match.matched:
+        return CacheWrite(
+            ref.file_id,
+            fingerprint,
+            download.sha256,
+            version,
+            MATCHED,
+            {"match": match.to_evidence(), "size": download.size},
+        )
+    return CacheWrite(
+        ref.file_id,
+        fingerprint,
+        download.sha256,
+        version,
+        CLEAN,
+        {"bytes_scanned": match.bytes_scanned, "size": download.size},
+    )
+
+
+def _metrics(n: int, seconds: float) -> None:
+    try:
+        from workers.metrics import record_dlp_bytes
+    except ImportError:  # pragma: no cover - metrics are optional
+        return
+    record_dlp_bytes(n, seconds)
+
+
+# --------------------------------------------------------------------------- finalize
+
+
+def finalize_dlp(scan_id: int) -> dict[str, Any]:
+    """After every batch: resolve, advance the watermark, record the stage on the run.
+
+    A batch that failed or never reported keeps the stage from succeeding: the scan is
+    partial and the watermark stays, so its conversations are listed again next scan.
+    Resolution is per file and only ever from evidence this scan gathered, so it is safe
+    even then.
+    """
+    run, tenant = _load(scan_id)
+    if run.status != ScanStatus.RUNNING.value:
+        return {"scan_id": scan_id, "status": "skipped", "run": run.status}
+    store = get_runtime().snapshots
+    plan_items = store.get(part_key(scan_id, PLAN_PART))
+    if not plan_items:
+        return {"scan_id": scan_id, "status": "skipped", "reason": "no DLP plan"}
+    plan = plan_items[0]
+    version = plan["version"]
+    outcomes: dict[tuple[str, str], str] = {}
+    counts: Counter[str] = Counter()
+    skip_reasons: Counter[str] = Counter()
+    errors: list[dict[str, Any]] = []
+    missing = 0
+    for key in plan["batches"]:
+        got = store.get(part_key(scan_id, _result_part(key)))
+        if not got:
+            missing += 1
+            continue
+        batch = got[0]
+        for ref_key, outcome in (batch.get("outcomes") or {}).items():
+            kind, _, file_id = ref_key.partition(":")
+            outcomes[(kind, file_id)] = outcome
+        counts.update(batch.get("counts") or {})
+        skip_reasons.update(batch.get("skip_reasons") or {})
+        errors += batch.get("errors") or []
+        if batch.get("fatal"):
+            errors.append(batch["fatal"])
+        if batch.get("version") and batch["version"] != version:
+            errors.append(
+                {
+                    "kind": "task_error",
+                    "message": "the tenant's DLP profiles changed during the scan",
+                    "hint": "the next scan uses the new profiles",
+                }
+            )
+    stage_ok = missing == 0 and not errors
+
+    listings, meta = _listings(scan_id)
+    states = {
+        kind: ListingState(
+            ok=items is not None,
+            file_ids=frozenset(str(i.get("file_id")) for i in items or []),
+            complete=kind != "conversation" or float(meta.get("since") or 0) <= 0,
+        )
+        for kind, items in listings.items()
+    }
+    started = _aware(run.started_at) or utcnow()
+    assert tenant.id is not None
+    with session_scope() as session:
+        stored = open_dlp_keys(session, tenant.id)
+        keys = resolvable_keys(stored, states, outcomes)
+        lifecycle = resolve_dlp_findings(
+            session, tenant_id=tenant.id, scan_id=scan_id, keys=keys, now=utcnow()
+        )
+        _apply_suppressions(session, tenant.id)
+        fresh = session.get(Tenant, tenant.id)
+        listing_ok = states["conversation"].ok
+        confirmed = listing_ok and stage_ok
+        if fresh is not None:
+            newest = meta.get("newest_update")
+            mark = next_watermark(
+                fresh.conversation_watermark,
+                listing_ok=listing_ok,
+                stage_ok=stage_ok,
+                newest_update=float(newest) if newest is not None else None,
+                scan_started=started.timestamp(),
+            )
+            if mark != fresh.conversation_watermark:
+                fresh.conversation_watermark = mark
+                session.add(fresh)
+            watermark = mark
+        else:
+            watermark = tenant.conversation_watermark
+        run_row = session.get(ScanRun, scan_id)
+        summary = {
+            "profile_version": version,
+            "files": plan.get("files", 0),
+            "batches": len(plan["batches"]),
+            "batches_missing": missing,
+            "counts": dict(counts),
+            "skip_reasons": dict(skip_reasons),
+            "lifecycle": lifecycle,
+            "watermark": watermark,
+            "watermark_confirmed": confirmed,
+        }
+        if run_row is not None:
+            run_row.parts = {**run_row.parts, STAGE: summary}
+            session.add(run_row)
+    error: dict[str, Any] | None = None
+    if not stage_ok:
+        first = errors[0] if errors else {}
+        error = {
+            "kind": first.get("kind") or "task_error",
+            "message": (
+                f"{len(errors)} DLP error(s), {missing} batch(es) without a result"
+                + (f"; first: {first.get('message')}" if first.get("message") else "")
+            )[:500],
+            "hint": first.get("hint") or "the next scan retries these files",
+        }
+    _record(
+        scan_id,
+        ok=stage_ok,
+        count=int(counts.get("files", 0)),
+        counts={**dict(counts), "skip_reasons": dict(skip_reasons)},
+        error=error,
+    )
+    log.info(
+        "DLP stage of scan %s: %s, resolved %s, watermark %s",
+        scan_id,
+        dict(counts),
+        lifecycle.get("resolve", 0),
+        "advanced" if confirmed else "kept",
+    )
+    return {"scan_id": scan_id, "ok": stage_ok, "counts": dict(counts), "lifecycle": lifecycle}
+
+
+# --------------------------------------------------------------------------- inline
+
+
+def run_dlp_inline(scan_id: int) -> dict[str, Any]:
+    """The whole DLP stage in this process (``casb scan --inline``, the embedded demo)."""
+    planned = plan_dlp(scan_id)
+    if planned.get("status") not in ("planned", "failed"):
+        return planned
+    for key in planned.get("batches") or []:
+        run_dlp_batch(scan_id, key)
+    return finalize_dlp(scan_id)
