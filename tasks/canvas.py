@@ -10,8 +10,9 @@ looked up by the worker. The chord needs Celery >= 5.7 with the Redis result bac
 
 DLP hook: ``fetch_files``/``fetch_gpts`` leave file listings under
 ``casb:scan:{scan_id}:{conversation_files|gpt_files|project_files}``. The DLP stage
-belongs between detect and finish: ``dlp_stage`` is where ``casb.dlp_scan(scan_id,
-batch_key)`` signatures are built from those listings once the DLP task exists.
+belongs between detect and finish: ``dlp_stage`` adds ``casb.dlp_plan(scan_id)``, which
+cuts those listings into batches and replaces itself with a chord of ``casb.dlp_scan(scan_id,
+batch_key)`` tasks and ``casb.dlp_finalize(scan_id)`` (tasks/dlp.py).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from celery.canvas import Signature
 
 from workers.celeryconfig import (
     DETECT_POSTURE,
+    DLP_PLAN,
     FETCH_ADMIN_KEYS,
     FETCH_FILES,
     FETCH_GPTS,
@@ -54,13 +56,15 @@ def build_scan_canvas(app: Celery, scan_id: int, fetches: Sequence[str]) -> Sign
     header = group([_sig(app, FETCH_TASK_BY_RESOURCE[name], scan_id) for name in fetches])
     body = chain(
         _sig(app, DETECT_POSTURE, scan_id),
-        *dlp_stage(app, scan_id),
+        *dlp_stage(app, scan_id, fetches),
         _sig(app, FINISH_SCAN, scan_id),
     )
     body.on_error(_sig(app, FINISH_SCAN, scan_id, failed=True))
     return chord(header, body)
 
 
-def dlp_stage(app: Celery, scan_id: int) -> list[Signature]:
-    """Signatures of the DLP stage (empty until ``casb.dlp_scan`` is wired in)."""
-    return []
+def dlp_stage(app: Celery, scan_id: int, fetches: Sequence[str] = ()) -> list[Signature]:
+    """The DLP stage: ``casb.dlp_plan`` replaces itself with a chord of ``casb.dlp_scan``
+    batches and ``casb.dlp_finalize`` (tasks/dlp.py). Planned only with the ``files``
+    fetch, i.e. for tenants with a workspace and DLP profiles."""
+    return [_sig(app, DLP_PLAN, scan_id)] if "files" in fetches else []

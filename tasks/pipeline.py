@@ -160,7 +160,7 @@ def run_fetch(scan_id: int, resource: str, *, defer_rate_limited: bool = False) 
         ctx = FetchContext(
             access=_access(tenant),
             budget=get_runtime().budget,
-            conversation_watermark=tenant.conversation_watermark,
+            conversation_watermark=_watermark(tenant) if resource == "files" else 0.0,
         )
         parts = spec.run(ctx)
     except RateLimitedError:
@@ -193,6 +193,14 @@ def run_fetch(scan_id: int, resource: str, *, defer_rate_limited: bool = False) 
         "fetched %s for tenant %s (scan %s): %d", resource, tenant.slug, scan_id, summary["count"]
     )
     return summary
+
+
+def _watermark(tenant: Tenant) -> float:
+    """The conversation watermark valid for the tenant's current DLP profiles (store.dlp)."""
+    from store.dlp import listing_watermark, tenant_profile_version
+
+    with session_scope() as session:
+        return listing_watermark(session, tenant, tenant_profile_version(session, tenant))
 
 
 def _exhausted(tenant: Tenant) -> RateLimitedError:
@@ -370,6 +378,9 @@ def run_inline(tenant_ref: int | str, trigger: str = "manual") -> dict[str, Any]
         ) as pool:
             list(pool.map(lambda name: _fetch_safely(scan_id, name), fetches))
         run_detect(scan_id)
+        from tasks.dlp_pipeline import run_dlp_inline
+
+        run_dlp_inline(scan_id)
     except Exception:
         log.exception("inline scan %s failed", scan_id)
         return {**run_finish(scan_id, failed=True), "tenant": start["tenant"]}

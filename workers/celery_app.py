@@ -19,6 +19,7 @@ TASK_MODULES: tuple[str, ...] = (
     "tasks.fetch",
     "tasks.detect",
     "tasks.finish",
+    "tasks.dlp",
     "tasks.maintenance",
 )
 

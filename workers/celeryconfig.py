@@ -41,6 +41,8 @@ FETCH_FILES = "casb.fetch_files"
 DETECT_POSTURE = "casb.detect_posture"
 FINISH_SCAN = "casb.finish_scan"
 DLP_SCAN = "casb.dlp_scan"
+DLP_PLAN = "casb.dlp_plan"
+DLP_FINALIZE = "casb.dlp_finalize"
 REAP_STALE_SCANS = "casb.reap_stale_scans"
 
 FETCH_TASKS = (
@@ -59,6 +61,8 @@ ROUTES: dict[str, str] = {
     FINISH_SCAN: SCANS,
     DETECT_POSTURE: DETECT,
     DLP_SCAN: DLP,
+    DLP_PLAN: DLP,
+    DLP_FINALIZE: DLP,
     **{name: FETCH for name in FETCH_TASKS},
 }
 task_routes: dict[str, dict[str, str]] = {name: {"queue": q} for name, q in ROUTES.items()}
@@ -104,6 +108,8 @@ TIME_LIMITS: dict[str, tuple[int, int]] = {
     DETECT_POSTURE: (300, 360),
     FINISH_SCAN: (60, 90),
     DLP_SCAN: (1800, 1860),
+    DLP_PLAN: (120, 150),
+    DLP_FINALIZE: (300, 360),
     **{name: (900, 960) for name in FETCH_TASKS},
 }
 LONGEST_TASK_SECONDS = max(hard for _, hard in TIME_LIMITS.values())

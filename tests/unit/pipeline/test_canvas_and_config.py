@@ -62,7 +62,7 @@ def test_every_task_is_routed_to_a_declared_queue_with_limits() -> None:
         "casb.dispatch_due_scans", "casb.scan_tenant", "casb.fetch_users", "casb.fetch_invites",
         "casb.fetch_admin_keys", "casb.fetch_project_keys", "casb.fetch_gpts",
         "casb.fetch_files", "casb.detect_posture", "casb.finish_scan", "casb.dlp_scan",
-        "casb.reap_stale_scans",
+        "casb.dlp_plan", "casb.dlp_finalize", "casb.reap_stale_scans",
     }  # fmt: skip
     assert set(cfg.task_routes) == names
     assert {r["queue"] for r in cfg.task_routes.values()} <= declared
@@ -87,8 +87,7 @@ def test_registered_tasks_match_the_routes() -> None:
 
     load_tasks()
     registered = {name for name in app.tasks if name.startswith("casb.")}
-    # casb.dlp_scan is routed and limited already; the DLP package registers it.
-    assert registered == set(cfg.task_routes) - {"casb.dlp_scan"}
+    assert registered == set(cfg.task_routes)
     assert all(app.tasks[n].trail is False for n in registered)
     assert app.tasks["casb.fetch_users"].ignore_result is False  # chord header
     assert app.tasks["casb.dispatch_due_scans"].acks_late is False
