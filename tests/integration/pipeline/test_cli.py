@@ -121,7 +121,9 @@ def test_demo_runs_embedded_with_nothing_configured(tmp_path: Path) -> None:
                 "JOIN tenants t ON t.id = f.tenant_id WHERE f.status = 'open'"
             )
         ).all()
-        profiles = dict(conn.execute(text("SELECT slug, dlp_profiles FROM tenants")).all())
+        profiles: dict[str, str] = {
+            slug: raw for slug, raw in conn.execute(text("SELECT slug, dlp_profiles FROM tenants"))
+        }
     engine.dispose()
     # DLP findings are expected only once the DLP stage is part of the pipeline.
     dlp_wired = importlib.util.find_spec("tasks.dlp") is not None

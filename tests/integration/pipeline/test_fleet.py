@@ -66,7 +66,8 @@ def _redis_dump(url: str) -> list[str]:
     client = redis.Redis.from_url(url)
     out: list[str] = []
     for key in client.scan_iter(count=500):
-        kind = client.type(key).decode()
+        raw_kind: Any = client.type(key)
+        kind = raw_kind.decode() if isinstance(raw_kind, bytes) else str(raw_kind)
         out.append(key.decode(errors="replace"))
         if kind == "string":
             out.append(str(client.get(key)))
@@ -144,11 +145,11 @@ def test_dispatcher_claims_each_due_tenant_once(db: str, sim: Any, worker: Any) 
     barrier = threading.Barrier(2)
     results: list[dict[str, Any]] = []
 
-    def run() -> None:
+    def dispatch_once() -> None:
         barrier.wait()
         results.append(dispatch_due())
 
-    threads = [threading.Thread(target=run) for _ in range(2)]
+    threads = [threading.Thread(target=dispatch_once) for _ in range(2)]
     for t in threads:
         t.start()
     for t in threads:
@@ -164,10 +165,10 @@ def test_dispatcher_claims_each_due_tenant_once(db: str, sim: Any, worker: Any) 
         tenants = session.exec(select(Tenant)).all()
         assert all(t.next_scan_at is not None and t.next_scan_at > now for t in tenants)
         # A request for a tenant with an active run coalesces instead of starting a second one.
-        tenant = session.get(Tenant, ids["tenant-01"])
-        assert tenant is not None
-        req1 = request_scan(session, tenant, "manual")
-        req2 = request_scan(session, tenant, "manual")
+        first_tenant = session.get(Tenant, ids["tenant-01"])
+        assert first_tenant is not None
+        req1 = request_scan(session, first_tenant, "manual")
+        req2 = request_scan(session, first_tenant, "manual")
         assert not req1.coalesced and req2.coalesced and req2.scan_id == req1.scan_id
 
 

@@ -101,9 +101,8 @@ def test_rescan_resolves_fixed_and_reopens_returning(db: str, sim: Any, worker: 
     assert back.resolved_at is None
     assert back.reopened_count == 1
     assert back.first_seen == first[(GPT_CUSTOM_ACTIONS, gpt)].first_seen
-    assert (
-        back.last_seen is not None and back.last_seen > second[(GPT_CUSTOM_ACTIONS, gpt)].last_seen
-    )
+    previous = second[(GPT_CUSTOM_ACTIONS, gpt)].last_seen
+    assert back.last_seen is not None and previous is not None and back.last_seen > previous
     assert third[(HIGH_PRIVILEGE_INVITE, invite)].status == FindingStatus.RESOLVED.value
 
 
