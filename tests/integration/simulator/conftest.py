@@ -21,8 +21,15 @@ TIME_SCALE = 600.0  # 0.1 s windows: documented limits per 100 ms
 
 @pytest.fixture(scope="module")
 def world() -> World:
-    return World.generate(tenants=4, seed=7, size="small", time_scale=TIME_SCALE, fault_files=True,
-                          large_file_bytes=3 * 1024 * 1024, zip_bomb_bytes=4 * 1024 * 1024)
+    return World.generate(
+        tenants=4,
+        seed=7,
+        size="small",
+        time_scale=TIME_SCALE,
+        fault_files=True,
+        large_file_bytes=3 * 1024 * 1024,
+        zip_bomb_bytes=4 * 1024 * 1024,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +51,9 @@ class Api:
 
     def __init__(self, base: str, key: str | None) -> None:
         headers = {"Authorization": f"Bearer {key}"} if key else {}
-        self.client = httpx.Client(base_url=base, headers=headers, timeout=30.0, follow_redirects=False)
+        self.client = httpx.Client(
+            base_url=base, headers=headers, timeout=30.0, follow_redirects=False
+        )
 
     def get(self, path: str, params: Any = None, retry_429: bool = True) -> httpx.Response:
         for _ in range(20):

@@ -22,9 +22,19 @@ Spec = Any
 
 ERROR_BODY: Spec = {"error": {"message": "str", "type": "str", "param": "str?", "code": "str?"}}
 
-ADMIN_LIST: Spec = {"object": ("enum", "list"), "data": "array", "first_id": "str?", "last_id": "str?",
-                    "has_more": "bool"}
-COMPLIANCE_LIST: Spec = {"object": ("enum", "list"), "data": "array", "last_id": "str?", "has_more": "bool"}
+ADMIN_LIST: Spec = {
+    "object": ("enum", "list"),
+    "data": "array",
+    "first_id": "str?",
+    "last_id": "str?",
+    "has_more": "bool",
+}
+COMPLIANCE_LIST: Spec = {
+    "object": ("enum", "list"),
+    "data": "array",
+    "last_id": "str?",
+    "has_more": "bool",
+}
 
 USER: Spec = {
     "object": ("enum", "organization.user"),
@@ -35,8 +45,16 @@ USER: Spec = {
     "added_at": "ts",
     "?is_default": "bool",
     "?created": "ts",
-    "?user": {"object": ("enum", "user"), "id": "str", "?email": "str?", "?name": "str?", "?picture": "str?",
-              "?enabled": "bool?", "?banned": "bool?", "?banned_at": "ts?"},
+    "?user": {
+        "object": ("enum", "user"),
+        "id": "str",
+        "?email": "str?",
+        "?name": "str?",
+        "?picture": "str?",
+        "?enabled": "bool?",
+        "?banned": "bool?",
+        "?banned_at": "ts?",
+    },
     "?is_service_account": "bool",
     "?is_scale_tier_authorized_purchaser": "bool?",
     "?is_scim_managed": "bool",
@@ -114,10 +132,22 @@ PROJECT_KEY: Spec = {
     "?owner_project_access": ("enum", "active", "inactive"),
     "owner": {
         "type": ("enum", "user", "service_account"),
-        "?user": {"id": "str", "email": "str?", "name": "str?", "role": "str", "?created_at": "ts",
-                  "?added_at": "ts", "?object": ("enum", "organization.project.user")},
-        "?service_account": {"id": "str", "name": "str", "role": "str", "created_at": "ts",
-                             "?object": ("enum", "organization.project.service_account")},
+        "?user": {
+            "id": "str",
+            "email": "str?",
+            "name": "str?",
+            "role": "str",
+            "?created_at": "ts",
+            "?added_at": "ts",
+            "?object": ("enum", "organization.project.user"),
+        },
+        "?service_account": {
+            "id": "str",
+            "name": "str",
+            "role": "str",
+            "created_at": "ts",
+            "?object": ("enum", "organization.project.service_account"),
+        },
     },
 }
 
@@ -128,7 +158,11 @@ AUDIT_LOG: Spec = {
     "?project": {"id": "str", "name": "str?"},
     "?actor": {
         "type": ("enum", "session", "api_key"),
-        "?session": {"user": {"id": "str", "email": "str"}, "ip_address": "str", "?user_agent": "str"},
+        "?session": {
+            "user": {"id": "str", "email": "str"},
+            "ip_address": "str",
+            "?user_agent": "str",
+        },
         "?api_key": {"id": "str", "type": ("enum", "user", "service_account")},
     },
 }
@@ -145,8 +179,12 @@ WS_USER: Spec = {
 
 
 def _permissions(kind: str) -> Spec:
-    return {"object": ("enum", f"compliance.workspace.{kind}.permissions"), "can_read": "bool",
-            "can_view_config": "bool", "can_write": "bool"}
+    return {
+        "object": ("enum", f"compliance.workspace.{kind}.permissions"),
+        "can_read": "bool",
+        "can_view_config": "bool",
+        "can_write": "bool",
+    }
 
 
 def _tool(kind: str) -> Spec:
@@ -164,9 +202,18 @@ def _tool(kind: str) -> Spec:
 
 def _file(kind: str, file_format: str) -> Spec:
     if file_format == "id":
-        return {"object": ("enum", f"compliance.workspace.{kind}.file_info"), "id": "str", "name": "str"}
-    return {"object": ("enum", f"compliance.workspace.{kind}.file"), "id": "str", "name": "str",
-            "created_at": "cts?", "download_url": "str?"}
+        return {
+            "object": ("enum", f"compliance.workspace.{kind}.file_info"),
+            "id": "str",
+            "name": "str",
+        }
+    return {
+        "object": ("enum", f"compliance.workspace.{kind}.file"),
+        "id": "str",
+        "name": "str",
+        "created_at": "cts?",
+        "download_url": "str?",
+    }
 
 
 def config(kind: str, file_format: str) -> Spec:
@@ -179,16 +226,23 @@ def config(kind: str, file_format: str) -> Spec:
         "conversation_starters": ("array", "str"),
         "created_at": "cts",
         "instructions": "str",
-        "?version_author": {"object": ("enum", f"compliance.workspace.{kind}.version_author"), "id": "str",
-                            "email": "str"},
+        "?version_author": {
+            "object": ("enum", f"compliance.workspace.{kind}.version_author"),
+            "id": "str",
+            "email": "str",
+        },
         "files": ("listobj", _file(kind, file_format)),
         "tools": ("listobj", _tool(kind)),
     }
 
 
 def shared_user(kind: str) -> Spec:
-    return {"object": ("enum", f"compliance.workspace.{kind}.shared_user"), "id": "str", "email": "str",
-            "permissions": _permissions(kind)}
+    return {
+        "object": ("enum", f"compliance.workspace.{kind}.shared_user"),
+        "id": "str",
+        "email": "str",
+        "permissions": _permissions(kind),
+    }
 
 
 def gpt(kind: str, file_format: str) -> Spec:
@@ -201,22 +255,41 @@ def gpt(kind: str, file_format: str) -> Spec:
         "builder_name": "str",
         "sharing": {
             "object": ("enum", f"compliance.workspace.{kind}.sharing"),
-            "visibility": ("enum", "invite-only", "workspace-with-link", "workspace", "anyone-with-link",
-                           "gpt-store"),
+            "visibility": (
+                "enum",
+                "invite-only",
+                "workspace-with-link",
+                "workspace",
+                "anyone-with-link",
+                "gpt-store",
+            ),
             "permissions": _permissions(kind),
             "recipients": ("either", ("array", shared_user(kind)), ("listobj", shared_user(kind))),
         },
-        "latest_config": ("either", ("listobj", config(kind, file_format)), ("array", config(kind, file_format))),
+        "latest_config": (
+            "either",
+            ("listobj", config(kind, file_format)),
+            ("array", config(kind, file_format)),
+        ),
     }
 
 
 def conversation(file_format: str) -> Spec:
     if file_format == "id":
-        file_spec: Spec = {"object": ("enum", "compliance.workspace.conversation.message.file_info"), "id": "str",
-                           "name": "str", "user_id": "str"}
+        file_spec: Spec = {
+            "object": ("enum", "compliance.workspace.conversation.message.file_info"),
+            "id": "str",
+            "name": "str",
+            "user_id": "str",
+        }
     else:
-        file_spec = {"object": ("enum", "compliance.workspace.conversation.message.file"), "id": "str",
-                     "name": "str", "created_at": "cts?", "download_url": "str?"}
+        file_spec = {
+            "object": ("enum", "compliance.workspace.conversation.message.file"),
+            "id": "str",
+            "name": "str",
+            "created_at": "cts?",
+            "download_url": "str?",
+        }
     message = {
         "?object": "str",
         "id": "str",
@@ -224,10 +297,16 @@ def conversation(file_format: str) -> Spec:
         "?created_at": "cts?",
         "?gpt_id": "str?",
         "?project_id": "str?",
-        "author": {"object": "str", "role": ("enum", "user", "assistant", "system", "tool"),
-                   "tool_name": ("enum", "python", "browser", "dalle", None)},
-        "content": ("either", {"object": "str", "type": "str", "value": "str", "annotations": "array"},
-                    "null"),
+        "author": {
+            "object": "str",
+            "role": ("enum", "user", "assistant", "system", "tool"),
+            "tool_name": ("enum", "python", "browser", "dalle", None),
+        },
+        "content": (
+            "either",
+            {"object": "str", "type": "str", "value": "str", "annotations": "array"},
+            "null",
+        ),
         "files": ("listobj", file_spec),
     }
     return {
@@ -246,12 +325,22 @@ def conversation(file_format: str) -> Spec:
 MEMORY: Spec = {
     "object": ("enum", "compliance.workspace.user.memory"),
     "id": "str",
-    "memory_contexts": ("array", {
-        "object": ("enum", "compliance.workspace.user.memory.context"),
-        "id": "str",
-        "memory_entries": ("array", {"object": ("enum", "compliance.workspace.user.memory.context.entry"),
-                                     "id": "str", "content": "str", "updated_at": "cts"}),
-    }),
+    "memory_contexts": (
+        "array",
+        {
+            "object": ("enum", "compliance.workspace.user.memory.context"),
+            "id": "str",
+            "memory_entries": (
+                "array",
+                {
+                    "object": ("enum", "compliance.workspace.user.memory.context.entry"),
+                    "id": "str",
+                    "content": "str",
+                    "updated_at": "cts",
+                },
+            ),
+        },
+    ),
 }
 
 

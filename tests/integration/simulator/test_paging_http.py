@@ -17,7 +17,9 @@ def test_admin_users_walk_many_pages_in_order(sim: RunningSimulator, world: Worl
         body = api.json("/organization/users", params)
         pages += 1
         assert len(body["data"]) <= 3
-        assert body["first_id"] == body["data"][0]["id"] and body["last_id"] == body["data"][-1]["id"]
+        assert (
+            body["first_id"] == body["data"][0]["id"] and body["last_id"] == body["data"][-1]["id"]
+        )
         seen += [u["id"] for u in body["data"]]
         if not body["has_more"]:
             break
@@ -39,7 +41,13 @@ def test_admin_limit_bounds_and_cursor_errors(sim: RunningSimulator, world: Worl
     assert r.status_code == 400 and r.json()["error"]["param"] == "after"
     last = api.json("/organization/users", {"limit": 100})["data"][-1]["id"]
     end = api.json("/organization/users", {"after": last})
-    assert end == {"object": "list", "data": [], "first_id": None, "last_id": None, "has_more": False}
+    assert end == {
+        "object": "list",
+        "data": [],
+        "first_id": None,
+        "last_id": None,
+        "has_more": False,
+    }
 
 
 def test_cursor_of_a_deleted_item_still_pages(sim: RunningSimulator, world: World) -> None:
@@ -56,7 +64,9 @@ def test_cursor_of_a_deleted_item_still_pages(sim: RunningSimulator, world: Worl
 def test_admin_keys_order_desc(sim: RunningSimulator, world: World) -> None:
     api = admin_api(sim, world, "tenant-01")
     asc = [k["id"] for k in api.walk("/organization/admin_api_keys", {"limit": 4})]
-    desc = [k["id"] for k in api.walk("/organization/admin_api_keys", {"limit": 4, "order": "desc"})]
+    desc = [
+        k["id"] for k in api.walk("/organization/admin_api_keys", {"limit": 4, "order": "desc"})
+    ]
     assert desc == asc[::-1] and len(asc) > 8
     assert api.get("/organization/admin_api_keys", {"order": "sideways"}).status_code == 400
 
@@ -72,7 +82,9 @@ def test_projects_archived_and_project_key_visibility(sim: RunningSimulator, wor
     for sub in ("users", "service_accounts"):
         r = api.get(f"/organization/projects/{arch}/{sub}")
         assert r.status_code == 400 and r.json()["error"]["type"] == "invalid_request_error"
-    assert api.json(f"/organization/projects/{arch}/api_keys", {"owner_project_access": "any"})["data"]
+    assert api.json(f"/organization/projects/{arch}/api_keys", {"owner_project_access": "any"})[
+        "data"
+    ]
 
     inactive_key = t.id_of("project-key-inactive-owner-old")
     key = t.find_project_key(inactive_key)
@@ -94,13 +106,17 @@ def test_audit_log_filters_accept_both_array_styles(sim: RunningSimulator, world
     plain = api.walk("/organization/audit_logs", {"event_types": "login.succeeded", "limit": 100})
     assert bracket == plain and bracket
     assert {e["type"] for e in bracket} == {"login.succeeded"}
-    both = api.walk("/organization/audit_logs",
-                    [("event_types[]", "login.succeeded"), ("event_types[]", "login.failed")])
+    both = api.walk(
+        "/organization/audit_logs",
+        [("event_types[]", "login.succeeded"), ("event_types[]", "login.failed")],
+    )
     assert {e["type"] for e in both} == {"login.succeeded", "login.failed"}
     everything = api.walk("/organization/audit_logs", {"limit": 100})
     assert len(everything) > len(both)
     cut = bracket[len(bracket) // 2]["effective_at"]
-    later = api.walk("/organization/audit_logs", {"event_types[]": "login.succeeded", "effective_at[gte]": cut})
+    later = api.walk(
+        "/organization/audit_logs", {"event_types[]": "login.succeeded", "effective_at[gte]": cut}
+    )
     assert later and all(e["effective_at"] >= cut for e in later)
     uid = bracket[0]["actor"]["session"]["user"]["id"]
     mine = api.walk("/organization/audit_logs", {"actor_ids[]": uid})
@@ -110,7 +126,9 @@ def test_audit_log_filters_accept_both_array_styles(sim: RunningSimulator, world
 def test_users_email_filter(sim: RunningSimulator, world: World) -> None:
     api = admin_api(sim, world, "tenant-01")
     users = world.tenant("tenant-01").users.ordered()
-    got = api.json("/organization/users", [("emails[]", users[0].email), ("emails", users[3].email)])
+    got = api.json(
+        "/organization/users", [("emails[]", users[0].email), ("emails", users[3].email)]
+    )
     assert {u["id"] for u in got["data"]} == {users[0].id, users[3].id}
 
 
@@ -155,7 +173,9 @@ def test_conversations_since_timestamp_and_after(sim: RunningSimulator, world: W
     uid = ordered[0].user_id
     mine = api.walk("/conversations", [("since_timestamp", 0), ("users", uid)])
     assert mine and {c["user_id"] for c in mine} == {uid}
-    assert api.get("/conversations", {"since_timestamp": 0, "file_format": "pdf"}).status_code == 400
+    assert (
+        api.get("/conversations", {"since_timestamp": 0, "file_format": "pdf"}).status_code == 400
+    )
 
 
 def test_gpt_configs_newest_first(sim: RunningSimulator, world: World) -> None:

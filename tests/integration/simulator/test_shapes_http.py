@@ -24,7 +24,11 @@ def test_admin_api_shapes(sim: RunningSimulator, world: World, slug: str) -> Non
     ok(shapes.check_list(users, shapes.USER, admin=True, admin_float=flt))
     assert any("api_key_last_used_at" in u for u in users["data"])
     assert any("api_key_last_used_at" not in u for u in users["data"])
-    ok(shapes.ShapeChecker(flt).check(api.json(f"/organization/users/{users['data'][0]['id']}"), shapes.USER))
+    ok(
+        shapes.ShapeChecker(flt).check(
+            api.json(f"/organization/users/{users['data'][0]['id']}"), shapes.USER
+        )
+    )
 
     invites = api.json("/organization/invites", {"limit": 100})
     ok(shapes.check_list(invites, shapes.INVITE, admin=True, admin_float=flt))
@@ -35,24 +39,41 @@ def test_admin_api_shapes(sim: RunningSimulator, world: World, slug: str) -> Non
     keys = api.json("/organization/admin_api_keys", {"limit": 100})
     ok(shapes.check_list(keys, shapes.ADMIN_KEY, admin=True, admin_float=flt))
     assert {k["owner"]["type"] for k in keys["data"]} == {"user", "service_account"}
-    ok(shapes.ShapeChecker(flt).check(api.json(f"/organization/admin_api_keys/{keys['data'][0]['id']}"),
-                                      shapes.ADMIN_KEY))
+    ok(
+        shapes.ShapeChecker(flt).check(
+            api.json(f"/organization/admin_api_keys/{keys['data'][0]['id']}"), shapes.ADMIN_KEY
+        )
+    )
 
     projects = api.json("/organization/projects", {"limit": 100, "include_archived": "true"})
     ok(shapes.check_list(projects, shapes.PROJECT, admin=True, admin_float=flt))
     owners: set[str] = set()
     for p in projects["data"]:
-        pkeys = api.json(f"/organization/projects/{p['id']}/api_keys",
-                         {"limit": 100, "owner_project_access": "any"})
+        pkeys = api.json(
+            f"/organization/projects/{p['id']}/api_keys",
+            {"limit": 100, "owner_project_access": "any"},
+        )
         ok(shapes.check_list(pkeys, shapes.PROJECT_KEY, admin=True, admin_float=flt))
         owners |= {k["owner"]["type"] for k in pkeys["data"]}
         for k in pkeys["data"]:
             assert k["owner"]["type"] in k["owner"]  # the owner detail sits under its type
         if p["status"] == "active":
-            ok(shapes.check_list(api.json(f"/organization/projects/{p['id']}/users"), shapes.PROJECT_USER,
-                                 admin=True, admin_float=flt))
-            ok(shapes.check_list(api.json(f"/organization/projects/{p['id']}/service_accounts"),
-                                 shapes.SERVICE_ACCOUNT, admin=True, admin_float=flt))
+            ok(
+                shapes.check_list(
+                    api.json(f"/organization/projects/{p['id']}/users"),
+                    shapes.PROJECT_USER,
+                    admin=True,
+                    admin_float=flt,
+                )
+            )
+            ok(
+                shapes.check_list(
+                    api.json(f"/organization/projects/{p['id']}/service_accounts"),
+                    shapes.SERVICE_ACCOUNT,
+                    admin=True,
+                    admin_float=flt,
+                )
+            )
     assert owners == {"user", "service_account"}
 
     logs = api.json("/organization/audit_logs", {"limit": 100})
@@ -64,7 +85,9 @@ def test_admin_api_shapes(sim: RunningSimulator, world: World, slug: str) -> Non
 
 @pytest.mark.parametrize("slug", SLUGS)
 @pytest.mark.parametrize("file_format", ["url", "id"])
-def test_compliance_api_shapes(sim: RunningSimulator, world: World, slug: str, file_format: str) -> None:
+def test_compliance_api_shapes(
+    sim: RunningSimulator, world: World, slug: str, file_format: str
+) -> None:
     api = compliance_api(sim, world, slug)
     ok(shapes.check_list(api.json("/users", {"limit": 200}), shapes.WS_USER, admin=False))
     gpts = api.walk("/gpts", {"limit": 100, "file_format": file_format})
@@ -77,22 +100,49 @@ def test_compliance_api_shapes(sim: RunningSimulator, world: World, slug: str, f
         cfgs = lc["data"] if isinstance(lc, dict) else lc
         tool_types |= {t["type"] for t in cfgs[0]["tools"]["data"]}
         visibilities.add(g["sharing"]["visibility"])
-    assert tool_types == {"code_interpreter", "browser", "dall-e", "memory", "custom_action", "custom-action",
-                          "action"}
+    assert tool_types == {
+        "code_interpreter",
+        "browser",
+        "dall-e",
+        "memory",
+        "custom_action",
+        "custom-action",
+        "action",
+    }
     assert len(visibilities) == 5
     gid = gpts[0]["id"]
-    ok(shapes.ShapeChecker().check(api.json(f"/gpts/{gid}", {"file_format": file_format}),
-                                   shapes.gpt("gpt", file_format)))
-    ok(shapes.check_list(api.json(f"/gpts/{gid}/configs", {"file_format": file_format}),
-                         shapes.config("gpt", file_format), admin=False))
-    ok(shapes.check_list(api.json(f"/gpts/{gid}/shared_users"), shapes.shared_user("gpt"), admin=False))
+    ok(
+        shapes.ShapeChecker().check(
+            api.json(f"/gpts/{gid}", {"file_format": file_format}), shapes.gpt("gpt", file_format)
+        )
+    )
+    ok(
+        shapes.check_list(
+            api.json(f"/gpts/{gid}/configs", {"file_format": file_format}),
+            shapes.config("gpt", file_format),
+            admin=False,
+        )
+    )
+    ok(
+        shapes.check_list(
+            api.json(f"/gpts/{gid}/shared_users"), shapes.shared_user("gpt"), admin=False
+        )
+    )
 
     projects = api.json("/projects", {"limit": 100, "file_format": file_format})
     ok(shapes.check_list(projects, shapes.gpt("project", file_format), admin=False))
     pid = projects["data"][0]["id"]
     ok(shapes.ShapeChecker().check(api.json(f"/projects/{pid}"), shapes.gpt("project", "url")))
-    ok(shapes.check_list(api.json(f"/projects/{pid}/configs"), shapes.config("project", "url"), admin=False))
-    ok(shapes.check_list(api.json(f"/projects/{pid}/shared_users"), shapes.shared_user("project"), admin=False))
+    ok(
+        shapes.check_list(
+            api.json(f"/projects/{pid}/configs"), shapes.config("project", "url"), admin=False
+        )
+    )
+    ok(
+        shapes.check_list(
+            api.json(f"/projects/{pid}/shared_users"), shapes.shared_user("project"), admin=False
+        )
+    )
 
     convs = api.json("/conversations", {"since_timestamp": 0, "file_format": file_format})
     ok(shapes.check_list(convs, shapes.conversation(file_format), admin=False))
@@ -119,8 +169,11 @@ def test_drift_variants_are_served(sim: RunningSimulator, world: World) -> None:
 
 def test_error_bodies(sim: RunningSimulator, world: World) -> None:
     api = admin_api(sim, world, "tenant-01")
-    for path, params in [("/organization/users", {"limit": 0}), ("/organization/users/user-nope", None),
-                         ("/organization/nothing", None)]:
+    for path, params in [
+        ("/organization/users", {"limit": 0}),
+        ("/organization/users/user-nope", None),
+        ("/organization/nothing", None),
+    ]:
         r = api.get(path, params)
         assert r.status_code in (400, 404)
         ok(shapes.ShapeChecker(allow_unknown=False).check(r.json(), shapes.ERROR_BODY))
