@@ -1,0 +1,226 @@
+"""`casb dlp profile add|list|show|remove` and `casb dlp scan-file`: DLP profiles from the shell.
+
+Custom profiles are vetted when added (a regex the engine cannot compile, or one that could
+run away, exits 2 with the reason and writes nothing). ``scan-file`` runs the same
+extraction and matcher as the fleet on a local file and prints the masked verdict, so an
+operator can try a profile before attaching it to tenants.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from detectors.dlp.profiles import PREDEFINED, Profile
+from store import dlp as dlp_store
+from workers.cli.common import console, db_session, print_json
+from workers.errors import UserError
+
+dlp_app = typer.Typer(help="DLP profiles and one-off file checks.", no_args_is_help=True)
+profile_app = typer.Typer(
+    help="Predefined and custom DLP profiles (attach with `casb tenant update --dlp-profile`).",
+    no_args_is_help=True,
+)
+
+
+class OutputFormat(StrEnum):
+    table = "table"
+    json = "json"
+
+
+def parse_regex_option(raw: str, min_count: int) -> dict[str, Any]:
+    """``'Employee ID=\\bEMP-[0-9]{6}\\b'`` -> ``{"name", "pattern", "min_count"}``."""
+    name, sep, pattern = raw.partition("=")
+    if not sep or not name.strip() or not pattern:
+        raise UserError(
+            f"bad --regex {name.strip()[:40]!r}...: write it as 'ENTRY NAME=PATTERN' "
+            "(quote it for the shell)"
+        )
+    return {"name": name.strip(), "pattern": pattern, "min_count": min_count}
+
+
+def _entry_rows(profile: Profile) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": e.id,
+            "name": e.name,
+            "pattern": e.pattern or None,
+            "words": list(e.words),
+            "validator": e.validator,
+            "context_keywords": list(e.keywords),
+            "context_window": e.window,
+            "min_count": e.min_count,
+        }
+        for e in profile.entries
+    ]
+
+
+def _summary(info: dlp_store.ProfileInfo, *, detail: bool = False) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "name": info.name,
+        "type": "predefined" if info.predefined else "custom",
+        "description": info.description,
+        "entries": len(info.profile.entries),
+        "min_distinct_entries": info.profile.min_distinct_entries,
+        "used_by": list(info.used_by),
+    }
+    if detail:
+        row["entries"] = _entry_rows(info.profile)
+    return row
+
+
+@profile_app.command("add")
+def add(
+    name: str = typer.Argument(..., help="Profile name (not a predefined one)."),
+    regex: list[str] = typer.Option(
+        None,
+        "--regex",
+        metavar="'ENTRY NAME=PATTERN'",
+        help="A regex entry (repeatable). Bounded patterns only: no lookaround, no `.*`.",
+    ),
+    keyword: list[str] = typer.Option(
+        None, "--keyword", metavar="WORD", help="A keyword or phrase (repeatable, whole word)."
+    ),
+    min_count: int = typer.Option(
+        1, "--min-count", min=1, help="Matches of one regex entry needed in a file."
+    ),
+    description: str = typer.Option("", "--description", help="What the profile is for."),
+) -> None:
+    """Add a custom profile; it is compiled and vetted now, never at scan time."""
+    entries = [parse_regex_option(raw, min_count) for raw in regex or []]
+    with db_session() as session:
+        info = dlp_store.add_profile(session, name, entries, keyword or [], description)
+    console.print(
+        f"added DLP profile [bold]{info.name}[/] ({len(info.profile.entries)} entr"
+        f"{'y' if len(info.profile.entries) == 1 else 'ies'}); attach it with "
+        f"`casb tenant update TENANT --dlp-profile {info.name!r}`",
+        highlight=False,
+    )
+
+
+@profile_app.command("list")
+def list_(fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f")) -> None:
+    """Every profile: predefined first, then custom ones, with the tenants using each."""
+    with db_session() as session:
+        rows = [_summary(i) for i in dlp_store.list_profiles(session)]
+    if fmt is OutputFormat.json:
+        print_json(rows)
+        return
+    table = Table(title=f"{len(rows)} DLP profile(s)")
+    for column in ("Name", "Type", "Entries", "Used by", "Description"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(
+            row["name"],
+            row["type"],
+            str(row["entries"]),
+            ", ".join(row["used_by"]) or "-",
+            row["description"] or "-",
+        )
+    console.print(table)
+
+
+@profile_app.command("show")
+def show(
+    name: str = typer.Argument(...),
+    fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f"),
+) -> None:
+    """One profile's entries: patterns or words, validators, context keywords, counts."""
+    with db_session() as session:
+        row = _summary(dlp_store.get_profile(session, name), detail=True)
+    if fmt is OutputFormat.json:
+        print_json(row)
+        return
+    rule = (
+        "any entry reaching its count"
+        if row["min_distinct_entries"] == 1
+        else f"at least {row['min_distinct_entries']} distinct entries reaching their counts"
+    )
+    console.print(
+        f"[bold]{row['name']}[/] ({row['type']}): matches a file on {rule}"
+        + (f"\n{row['description']}" if row["description"] else "")
+        + (f"\nused by: {', '.join(row['used_by'])}" if row["used_by"] else ""),
+        highlight=False,
+    )
+    table = Table()
+    for column in ("Entry", "Name", "Pattern / words", "Validator", "Context", "Min"):
+        table.add_column(column, overflow="fold")
+    for e in row["entries"]:
+        context = ", ".join(e["context_keywords"])
+        table.add_row(
+            e["id"],
+            e["name"],
+            e["pattern"] or ", ".join(e["words"]),
+            e["validator"] or "-",
+            f"{context} ({e['context_window']} B)" if context else "-",
+            str(e["min_count"]),
+        )
+    console.print(table)
+
+
+@profile_app.command("remove")
+def remove(name: str = typer.Argument(...)) -> None:
+    """Delete a custom profile (refused while a tenant uses it)."""
+    with db_session() as session:
+        dlp_store.remove_profile(session, name)
+    console.print(f"removed DLP profile [bold]{name}[/]", highlight=False)
+
+
+@dlp_app.command("scan-file")
+def scan_file(
+    path: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True),
+    profile: list[str] = typer.Option(
+        None, "--profile", "-p", help="Profile name (repeatable; default: every predefined one)."
+    ),
+    fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f"),
+) -> None:
+    """Extract and match one local file; print the masked verdict (nothing is stored)."""
+    from detectors.dlp.extract import ExtractLimits, SkipFile, extract_text
+    from detectors.dlp.matcher import compile_policy
+
+    names = list(dict.fromkeys(profile or list(PREDEFINED)))
+    if all(n in PREDEFINED for n in names):
+        profiles = [PREDEFINED[n] for n in names]  # no database needed
+    else:
+        with db_session() as session:
+            profiles = dlp_store.resolve_profiles(session, names)
+    policy = compile_policy(profiles)
+    stream = policy.open_stream()
+    result: dict[str, Any] = {"file": path.name, "profiles_checked": names}
+    try:
+        with path.open("rb") as fh:
+            for chunk in extract_text(path.name, fh, ExtractLimits()):
+                stream.feed(chunk)
+    except SkipFile as exc:
+        stream.abort()
+        result |= {"outcome": "skipped", "reason": exc.reason, "detail": exc.detail}
+    else:
+        match = stream.close()
+        result |= {"outcome": "matched" if match.matched else "clean", **match.to_evidence()}
+    if fmt is OutputFormat.json:
+        print_json(result)
+        return
+    if result["outcome"] == "skipped":
+        console.print(f"{path.name}: skipped ({result['reason']}) {result['detail']}")
+        return
+    if result["outcome"] == "clean":
+        console.print(f"{path.name}: clean ({result['bytes_scanned']} bytes of text scanned)")
+        return
+    console.print(
+        f"{path.name}: [bold red]matched[/] {', '.join(result['profiles'])}", highlight=False
+    )
+    table = Table()
+    for column in ("Profile", "Entry", "Count", "Masked excerpts"):
+        table.add_column(column, overflow="fold")
+    for e in result["entries"]:
+        table.add_row(e["profile"], e["entry_name"], str(e["count"]), "\n".join(e["excerpts"]))
+    console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    dlp_app.add_typer(profile_app, name="profile")
+    app.add_typer(dlp_app, name="dlp")
