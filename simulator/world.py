@@ -23,6 +23,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Generic, Literal, TypeVar
 
 from simulator import files as simfiles
+from simulator.faults import FaultBook
+from simulator.ratelimit import RateLimitConfig, RateLimiter
 
 DAY = 86400.0
 _ALNUM = string.ascii_letters + string.digits
@@ -890,9 +892,6 @@ class World:
     """All tenants plus the server-side runtime state (rate limiter, faults, stats)."""
 
     def __init__(self, seed: int, now: float, size: str, time_scale: float = 1.0) -> None:
-        from simulator.faults import FaultBook
-        from simulator.ratelimit import RateLimitConfig, RateLimiter
-
         self.seed = seed
         self.now = now
         self.size = size
@@ -920,16 +919,20 @@ class World:
         time_scale: float = 1.0,
         large_file_bytes: int = 101 * 1024 * 1024,
         zip_bomb_bytes: int = 256 * 1024 * 1024,
+        rate_limits: RateLimitConfig | None = None,
     ) -> World:
         """Build `tenants` tenants deterministically from `seed`.
 
         `now` (default: wall clock) anchors every timestamp; ages are relative to it.
         `thresholds`/`drift` apply to all tenants or map slug -> value. `fault_files` adds a
         zip-bomb .docx and an over-cap .txt to tenant-01's first conversation (never findings).
+        `rate_limits` is a simulator.ratelimit.RateLimitConfig (per-minute limits, enabled flag).
         """
         if size not in SIZES:
             raise ValueError(f"unknown size {size!r}; choose one of {', '.join(SIZES)}")
         world = cls(seed, time.time() if now is None else float(now), size, time_scale)
+        if rate_limits is not None:
+            world.limiter.config = rate_limits
         from simulator.generate import populate_tenant
 
         for index in range(1, tenants + 1):

@@ -1,0 +1,82 @@
+"""`simulator serve` as a real process: prints bases and tenant keys, serves, stops on SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+
+import httpx
+
+from simulator.world import World
+
+
+def test_serve_prints_tenants_and_serves_them() -> None:
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "simulator.cli",
+            "serve",
+            "--port",
+            "0",
+            "--tenants",
+            "2",
+            "--seed",
+            "4",
+            "--size",
+            "tiny",
+            "--time-scale",
+            "60",
+            "--json",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        lines = []
+        for line in proc.stdout:
+            lines.append(line)
+            if line.rstrip() == "}":
+                break
+        info = json.loads("".join(lines))
+        assert info["admin_api_base"].endswith("/openai/v1")
+        assert info["compliance_api_base"].endswith("/chatgpt/v1")
+        t1 = info["tenants"][0]
+        assert t1["slug"] == "tenant-01" and t1["admin_key"].startswith("sk-admin-")
+        # the same seed gives the same tenants in-process
+        twin = World.generate(tenants=2, seed=4, size="tiny").tenant("tenant-01")
+        assert (t1["org_id"], t1["workspace_id"], t1["compliance_key"]) == (
+            twin.org_id,
+            twin.workspace_id,
+            twin.compliance_key,
+        )
+        r = httpx.get(
+            info["admin_api_base"] + "/organization/users",
+            headers={"Authorization": f"Bearer {t1['admin_key']}"},
+        )
+        assert r.status_code == 200 and r.json()["data"]
+        ws = info["compliance_api_base"] + f"/compliance/workspaces/{t1['workspace_id']}/gpts"
+        assert (
+            httpx.get(ws, headers={"Authorization": f"Bearer {t1['compliance_key']}"}).status_code
+            == 200
+        )
+        assert httpx.get(info["url"] + "/_sim/stats").json()["time_scale"] == 60.0
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    assert "simulator stopped" in out
+
+
+def test_serve_rejects_a_bad_size() -> None:
+    r = subprocess.run(
+        [sys.executable, "-m", "simulator.cli", "serve", "--size", "jumbo"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert r.returncode == 2 and "unknown --size" in r.stderr
