@@ -26,6 +26,19 @@ PROFILE_CREDENTIALS = "Credentials and Secrets"
 PROFILE_FINANCIAL = "Financial Information"
 PROFILE_IDENTIFIERS = "Social Security, Insurance, Tax, and Identifier Numbers"
 PLANTABLE_PROFILES: tuple[str, ...] = (PROFILE_CREDENTIALS, PROFILE_FINANCIAL, PROFILE_IDENTIFIERS)
+# Not planted on its own: a file planted for Financial Information carries two card brands
+# (Visa + Mastercard), which is two distinct PII entries, so it also matches a PII profile that
+# needs two distinct kinds (the product's predefined PII profile). See matched_profiles().
+PROFILE_PII = "Personally Identifiable Information (PII)"
+
+
+def matched_profiles(planted: Sequence[str]) -> frozenset[str]:
+    """Every predefined profile a file planted for `planted` truly matches."""
+    out = set(planted)
+    if PROFILE_FINANCIAL in out:
+        out.add(PROFILE_PII)
+    return frozenset(out)
+
 
 FORMATS: tuple[str, ...] = ("txt", "csv", "json", "md", "pdf", "docx", "xlsx")
 

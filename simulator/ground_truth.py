@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from simulator.files import PLANTABLE_PROFILES
+from simulator.files import PLANTABLE_PROFILES, matched_profiles
 from simulator.world import DAY, Thresholds, normalise_tool_type
 
 if TYPE_CHECKING:
@@ -219,7 +219,7 @@ def _dlp_findings(tenant: Tenant, profiles: set[str]) -> list[ExpectedFinding]:
     for f in tenant.files.values():
         if f.id not in reachable or f.expired or f.variant != "planted":
             continue
-        matched = sorted(set(f.profiles) & profiles)
+        matched = sorted(matched_profiles(f.profiles) & profiles)
         if not matched:
             continue
         fid, rtype = _FILE_FINDINGS[f.location]
@@ -246,6 +246,8 @@ def expected_findings(
 
     `thresholds` default to the tenant's; `dlp_profiles` default to the three plantable
     profiles (pass an empty iterable for "no DLP profiles attached": no DLP findings).
+    "Personally Identifiable Information (PII)" may be listed too (see files.matched_profiles);
+    any other profile name matches nothing.
     """
     with world.lock:
         tenant = world.tenant(slug)

@@ -202,6 +202,17 @@ def test_dlp_profiles_select_findings(world: World) -> None:
             assert sf.PROFILE_FINANCIAL in t.files[rid].profiles
 
 
+def test_pii_profile_is_derived_from_two_card_brands(world: World) -> None:
+    t = world.tenant("tenant-01")
+    pii = world.ground_truth("tenant-01", now=NOW, dlp_profiles=[sf.PROFILE_PII])
+    dlp = {rid for ftype, rid in pii if ftype in gt.DLP_FINDING_TYPES}
+    assert t.id_of("conv-file-financial-csv") in dlp
+    assert t.id_of("conv-file-ids-json") not in dlp
+    for rid in dlp:
+        entries = {e.entry for e in world.planted_entries("tenant-01", rid)}
+        assert {"Visa Card Number", "Mastercard Card Number"} <= entries
+
+
 def test_dlp_ground_truth_matches_the_planted_content(world: World) -> None:
     """A DLP finding exists iff the served file really contains validated planted values."""
     t = world.tenant("tenant-01")
