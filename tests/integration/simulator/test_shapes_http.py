@@ -177,3 +177,35 @@ def test_error_bodies(sim: RunningSimulator, world: World) -> None:
         r = api.get(path, params)
         assert r.status_code in (400, 404)
         ok(shapes.ShapeChecker(allow_unknown=False).check(r.json(), shapes.ERROR_BODY))
+
+
+def test_the_checker_itself_rejects_off_reference_objects() -> None:
+    good = {
+        "object": "organization.invite",
+        "id": "invite-1",
+        "email": "a@b.c",
+        "role": "reader",
+        "status": "pending",
+        "created_at": 1_700_000_000,
+        "expires_at": None,
+        "accepted_at": None,
+        "projects": [],
+    }
+    assert shapes.ShapeChecker().check(good, shapes.INVITE) == []
+    assert shapes.ShapeChecker().check({**good, "role": "admin"}, shapes.INVITE)
+    assert shapes.ShapeChecker().check({**good, "created_at": "yesterday"}, shapes.INVITE)
+    missing = dict(good)
+    del missing["projects"]
+    assert shapes.ShapeChecker().check(missing, shapes.INVITE)
+    assert shapes.check_list(
+        {
+            "object": "list",
+            "data": [good],
+            "last_id": "invite-1",
+            "has_more": False,
+            "first_id": "invite-1",
+        },
+        shapes.INVITE,
+        admin=False,
+    )
+    assert shapes.ShapeChecker().check({"error": {"message": "x", "type": "t"}}, shapes.ERROR_BODY)
