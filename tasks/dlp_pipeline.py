@@ -472,6 +472,7 @@ def finalize_dlp(scan_id: int) -> dict[str, Any]:
             "counts": dict(counts),
             "skip_reasons": dict(skip_reasons),
             "lifecycle": lifecycle,
+            "listing_since": meta.get("since"),
             "watermark": watermark,
             "watermark_confirmed": confirmed,
         }

@@ -221,6 +221,9 @@ def test_second_scan_downloads_and_rematches_nothing(db: str, sim: Any, worker: 
 
     second = wait_for_run(scan(worker.app, tid), timeout=120)
     assert second.status == ScanStatus.SUCCEEDED.value, second.errors
+    # The second listing started at the watermark the first scan earned.
+    assert first.parts["dlp"]["listing_since"] == 0
+    assert second.parts["dlp"]["listing_since"] == watermark(tid) > 0
     assert blob_downloads(sim.world) == 0
     with session_scope() as session:
         after = {r.file_id: r.scanned_at for r in session.exec(select(DlpFileCache)).all()}
@@ -264,6 +267,7 @@ def test_new_removed_and_reprofiled_files(db: str, sim: Any, worker: Any) -> Non
     world.reset_stats()
     run = wait_for_run(scan(worker.app, tid), timeout=120)
     assert run.status == ScanStatus.SUCCEEDED.value, run.errors
+    assert run.parts["dlp"]["listing_since"] == 0  # new profiles: every conversation again
     assert blob_downloads(world) > 0
     assert open_dlp(tid) == dlp_truth(world, [PROFILE_CREDENTIALS])
     assert open_dlp(tid) < first | {(t, new_id) for t, _ in first}
