@@ -84,6 +84,8 @@ def serve(
             typer.echo(f"  workspace_id   = {row['workspace_id']}")
             typer.echo(f"  admin_key      = {row['admin_key']}")
             typer.echo(f"  compliance_key = {row['compliance_key']}")
+            for key in row["project_keys"]:
+                typer.echo(f"  project_key    = {key}")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:

@@ -289,6 +289,7 @@ def populate_tenant(
     cred = add_pkey("project-key-credential", p_second, 5, 0.1)
     pkey_secret = _key_secret(rng, "sk-proj-")
     t.project_keys[pkey_secret] = cred.id
+    cred.redacted_value = f"sk-proj-...{pkey_secret[-4:]}"
     world._register_key(pkey_secret, slug, "project")
 
     # ------------------------------------------------------------ invites
@@ -358,6 +359,7 @@ def populate_tenant(
 
     scanner = add_akey("admin-key-scanner", 10, 0.01)
     t.scanner_admin_key_id = scanner.id
+    scanner.redacted_value = f"sk-admin...{t.admin_key[-4:]}"
     add_akey("admin-key-rot-young", R - 1, 1)
     add_akey("admin-key-rot-old", R + 1, 1)
     add_akey("admin-key-unused-young", 30, None)

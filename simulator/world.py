@@ -609,6 +609,7 @@ class Tenant:
                 self.world._register_key(self.admin_key, self.slug, "admin")
                 self.scanner_admin_key_id = new.id
                 new.last_used_at = self.world.clock()
+                new.redacted_value = f"sk-admin...{self.admin_key[-4:]}"
             return new.id
 
     def rotate_project_key(self, key_id: str) -> str:
