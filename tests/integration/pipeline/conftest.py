@@ -117,15 +117,32 @@ def celery_app_configured(redis_url: str, migrated_db: str) -> Iterator[Any]:
     reset_runtime()
 
 
-@pytest.fixture(scope="session")
-def worker(celery_app_configured: Any) -> Iterator[Any]:
+QUEUES = ("scans", "fetch", "detect", "dlp")
+
+
+def _purge_queues(url: str) -> None:
+    """Drop whatever other tests left in the fleet's queue lists (raw test values included)."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    keys = [q.encode() for q in QUEUES]
+    for queue in QUEUES:
+        keys += list(client.scan_iter(match=f"{queue}\x06\x16*"))
+    client.delete(*keys)
+    client.close()
+
+
+@pytest.fixture(scope="module")
+def worker(celery_app_configured: Any, redis_url: str) -> Iterator[Any]:
+    """Per module, so it never consumes the messages of other packages' tests."""
     from celery.contrib.testing.worker import start_worker
 
+    _purge_queues(redis_url)
     with start_worker(
         celery_app_configured,
         pool="threads",
         concurrency=4,
-        queues=["scans", "fetch", "detect", "dlp"],
+        queues=list(QUEUES),
         perform_ping_check=False,
         loglevel="WARNING",
         shutdown_timeout=30,
