@@ -13,6 +13,8 @@ from typing import Any
 from celery import Celery, Task
 from celery.signals import worker_process_init, worker_process_shutdown
 
+from workers import kombu_fixes
+
 TASK_MODULES: tuple[str, ...] = (
     "tasks.dispatch",
     "tasks.scan",
@@ -29,6 +31,8 @@ class CasbTask(Task):
 
     trail = False
 
+
+kombu_fixes.install()  # a worker must survive a Redis restart (see workers/kombu_fixes.py)
 
 app = Celery("casb", task_cls=CasbTask, include=list(TASK_MODULES))
 app.config_from_object("workers.celeryconfig")
