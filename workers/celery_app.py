@@ -12,6 +12,7 @@ from typing import Any
 
 from celery import Celery, Task
 from celery.signals import worker_process_init, worker_process_shutdown
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from workers import kombu_fixes
 
@@ -27,9 +28,20 @@ TASK_MODULES: tuple[str, ...] = (
 
 
 class CasbTask(Task):
-    """Base task: no result trail, so a task that fans out holds no child results in memory."""
+    """Base task: no result trail, so a task that fans out holds no child results in memory.
+
+    PostgreSQL unreachable (restart, failover, network cut) is retried, not failed: every
+    task is idempotent, so the whole task runs again later with backoff (1, 2, 4 ... 30 s,
+    jittered; about two minutes of outage in all) instead of failing the scan or leaving its
+    run ``running`` because the errback could not write either.
+    """
 
     trail = False
+    autoretry_for = (OperationalError, InterfaceError)
+    retry_backoff = True
+    retry_backoff_max = 30
+    retry_jitter = True
+    max_retries = 12
 
 
 kombu_fixes.install()  # a worker must survive a Redis restart (see workers/kombu_fixes.py)
