@@ -24,6 +24,7 @@ def test_malformed_secret_key_is_one_clear_line() -> None:
 
 
 def test_settings_read_the_casb_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CASB_REDIS_URL", raising=False)
     monkeypatch.setenv("CASB_LOG_FORMAT", "json")
     monkeypatch.setenv("CASB_BROKER_URL", "redis://example:6379/3")
     settings = Settings()
