@@ -8,13 +8,35 @@ only send (the CLI, Flower, other systems) never need to import them.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 from celery import Celery, Task
-from celery.signals import worker_process_init, worker_process_shutdown
+from celery.signals import (
+    after_setup_logger,
+    worker_process_init,
+    worker_process_shutdown,
+    worker_ready,
+)
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from workers import kombu_fixes
+
+
+def _quiet_chord_errback_warning(**_: Any) -> None:
+    """Our chord errback is deliberately attached to the body only (fetch tasks never raise
+    on API errors); Celery 5.7 warns about that default once per scan. Celery's logging setup
+    turns its own warnings back to 'always', so this runs again once the worker is ready."""
+    warnings.filterwarnings(
+        "ignore",
+        message=".*task_allow_error_cb_on_chord_header",
+        category=PendingDeprecationWarning,
+    )
+
+
+_quiet_chord_errback_warning()
+after_setup_logger.connect(_quiet_chord_errback_warning, weak=False)
+worker_ready.connect(_quiet_chord_errback_warning, weak=False)
 
 TASK_MODULES: tuple[str, ...] = (
     "tasks.dispatch",
