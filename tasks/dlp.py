@@ -3,25 +3,29 @@
 The scan canvas runs ``casb.dlp_plan(scan_id)`` between detect and finish. It cuts the
 file listings into small batches (``settings.dlp_batch_size``) and replaces itself with
 
-    chord( group(casb.dlp_scan(scan_id, batch_key) ...), casb.dlp_finalize(scan_id) )
+    chord( group(chain(casb.dlp_scan(scan_id, batch_key), ...) per lane),
+           casb.dlp_finalize(scan_id) )
 
-followed by the rest of the scan's chain (``casb.finish_scan``), so the batches spread over
-every dlp worker and the scan finishes only after all of them. Arguments are the scan id and
-a snapshot key: no file list, no content, no credential ever rides in a message.
-``casb.dlp_scan`` records a failing file or batch in its result instead of raising, so the
-chord body always runs and the stage reports a partial result.
+(at most ``settings.dlp_max_in_flight_per_tenant`` lanes, see ``dlp_chord``), followed by
+the rest of the scan's chain (``casb.finish_scan``), so the batches spread over the dlp
+workers, one tenant never floods the queue, and the scan finishes only after all of them.
+Arguments are the scan id and a snapshot key: no file list, no content, no credential ever
+rides in a message. ``casb.dlp_scan`` records a failing file or batch in its result instead
+of raising, so the chord body always runs and the stage reports a partial result.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from celery import Task, chord, group
+from celery import Task, chain, chord, group
 from celery.canvas import Signature
 
 from tasks.dlp_pipeline import finalize_dlp, plan_dlp, run_dlp_batch
 from workers.celery_app import app
 from workers.celeryconfig import DLP_FINALIZE, DLP_PLAN, DLP_SCAN, ROUTES
+from workers.settings import get_settings
 
 
 def _sig(name: str, *args: object) -> Signature:
@@ -36,8 +40,26 @@ def dlp_plan(self: Task, scan_id: int, **_: Any) -> dict[str, Any]:
         return planned
     if not keys:  # nothing listed: still resolve files gone from the listings
         return finalize_dlp(int(scan_id))
-    header = group([_sig(DLP_SCAN, int(scan_id), key) for key in keys])
-    return self.replace(chord(header, _sig(DLP_FINALIZE, int(scan_id))))
+    lanes = get_settings().dlp_max_in_flight_per_tenant
+    return self.replace(dlp_chord(int(scan_id), keys, lanes))
+
+
+def dlp_chord(scan_id: int, batch_keys: Sequence[str], lanes: int) -> Signature:
+    """The batches in at most ``lanes`` chains under one chord, then ``casb.dlp_finalize``.
+
+    Fairness: a chain sends its next batch only when the previous one is done, so a tenant
+    with 800 batches has at most ``lanes`` of them queued or running at any time, and a
+    small tenant's batches wait behind those few instead of behind the whole backlog. Each
+    batch is still its own short task (time limit, redelivery and cache per batch).
+    """
+    if not batch_keys:
+        raise ValueError("a DLP chord needs at least one batch")
+    n = max(1, min(lanes, len(batch_keys)))
+    header: list[Signature] = []
+    for lane in range(n):
+        steps = [_sig(DLP_SCAN, scan_id, key) for key in batch_keys[lane::n]]
+        header.append(steps[0] if len(steps) == 1 else chain(*steps))
+    return chord(group(header), _sig(DLP_FINALIZE, scan_id))
 
 
 @app.task(name=DLP_SCAN, acks_late=True, ignore_result=False)

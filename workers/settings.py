@@ -38,6 +38,11 @@ class Settings(BaseSettings):
     dispatch_batch_size: int = 200
     max_file_bytes: int = 100 * 1024 * 1024
     dlp_batch_size: int = 25
+    dlp_max_in_flight_per_tenant: int = Field(
+        default=4,
+        ge=1,
+        description="DLP batches of one scan queued or running at once (fairness across tenants).",
+    )
     scan_stale_after_seconds: int = 3 * 3600
     max_concurrent_scans_per_tenant: int = 1
     metrics_port: int = 9808

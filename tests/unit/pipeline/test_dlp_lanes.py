@@ -1,0 +1,51 @@
+"""``tasks.dlp.dlp_chord``: a scan's DLP batches in at most N lanes (per-tenant fairness)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from workers.celeryconfig import DLP_FINALIZE, DLP_SCAN
+
+
+def _lanes(sig: Any) -> list[list[tuple[str, tuple[Any, ...]]]]:
+    """Each header element as the list of (task, args) it runs in order."""
+    out = []
+    for element in sig.tasks:
+        steps = element.tasks if hasattr(element, "tasks") else [element]
+        out.append([(step.task, tuple(step.args)) for step in steps])
+    return out
+
+
+def test_batches_are_split_round_robin_over_at_most_n_lanes() -> None:
+    from tasks.dlp import dlp_chord
+
+    keys = [f"casb:scan:7:dlp_batch_{i}" for i in range(10)]
+    sig = dlp_chord(7, keys, lanes=4)
+    assert sig.body.task == DLP_FINALIZE and tuple(sig.body.args) == (7,)
+    lanes = _lanes(sig)
+    assert len(lanes) == 4
+    assert [len(lane) for lane in lanes] == [3, 3, 2, 2]
+    assert all(task == DLP_SCAN for lane in lanes for task, _ in lane)
+    seen = [args[1] for lane in lanes for _, args in lane]
+    assert sorted(seen) == sorted(keys)  # every batch once, none twice
+    assert lanes[0] == [
+        (DLP_SCAN, (7, keys[0])),
+        (DLP_SCAN, (7, keys[4])),
+        (DLP_SCAN, (7, keys[8])),
+    ]
+    # Immutable steps: a batch never receives the previous batch's result as an argument.
+    assert all(
+        step.immutable for element in sig.tasks for step in getattr(element, "tasks", [element])
+    )
+
+
+def test_fewer_batches_than_lanes_and_bad_input() -> None:
+    from tasks.dlp import dlp_chord
+
+    sig = dlp_chord(3, ["a", "b"], lanes=8)
+    assert _lanes(sig) == [[(DLP_SCAN, (3, "a"))], [(DLP_SCAN, (3, "b"))]]
+    assert len(_lanes(dlp_chord(3, ["a", "b", "c"], lanes=1))[0]) == 3
+    with pytest.raises(ValueError):
+        dlp_chord(3, [], lanes=4)
