@@ -50,11 +50,12 @@ pytestmark = pytest.mark.slow
 
 def _dlp_messages(client: redis.Redis, scan_id: int) -> int:
     """casb.dlp_scan messages of one scan queued on ``dlp`` or delivered and not yet acked."""
-    raw: list[bytes] = list(client.lrange("dlp", 0, -1))
-    raw += [json.dumps(json.loads(v)[0]).encode() for v in client.hgetall("unacked").values()]
+    queued: list[Any] = list(client.lrange("dlp", 0, -1))
+    messages = [json.loads(item) for item in queued]
+    messages += [json.loads(v)[0] for v in client.hgetall("unacked").values()]
     count = 0
-    for item in raw:
-        headers = json.loads(item).get("headers") or {}
+    for message in messages:
+        headers = message.get("headers") or {}
         if headers.get("task") != "casb.dlp_scan":
             continue
         # argsrepr is "(7, 'casb:scan:7:dlp_batch_3')", or a list when a chain sent it
