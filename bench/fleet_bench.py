@@ -1,0 +1,392 @@
+"""Fleet benchmark: many tenants scanned end to end by real workers (run by hand; prints numbers).
+
+    .venv/bin/python bench/fleet_bench.py [--small 50] [--small-size small]
+                                          [--large 1] [--large-size large]
+                                          [--fetch-concurrency 16] [--dlp-concurrency 2]
+
+What runs, as deployed: the simulator serves N small tenants and M large ones over HTTP
+(two simulator servers, so the sizes differ); a private ``redis-server`` on a free port is
+the broker, result backend and rate-budget store; a throwaway PostgreSQL database (created
+on the server at ``--pg-admin``, dropped at the end) holds the registry and findings. Two
+worker subprocesses: ``-Q scans,fetch,detect -P threads`` and ``-Q dlp -P prefork``. Every
+tenant has DLP profiles. One ``casb.dispatch_due_scans`` (what beat sends every minute)
+starts every scan; the bench waits until every run has finished.
+
+The simulator applies the documented per-key limits on a window shortened by
+``--time-scale`` and the workers get the same limits as their shared budget, so requests/s is
+what the budget allows, and "violations" are requests the simulator had to refuse (429).
+
+Printed: tenants scanned per minute, API requests/s, p50/p95 scan duration, DLP MB/s end to
+end (bytes downloaded and matched / wall time from dispatch to the last scan), peak RSS of
+each worker (process and children), and 429s/violations. Nothing here touches the shared
+Redis; PostgreSQL only gets the temporary database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+RATE_GROUPS = ("ADMIN", "AUDIT", "COMPLIANCE_LIST", "COMPLIANCE_OBJECT", "COMPLIANCE_FILE")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(predicate: Any, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def tree_rss(pid: int) -> int:
+    """RSS in bytes of a process and its children (prefork pool), from /proc."""
+    total = 0
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        children = []
+    for p in [pid, *map(int, children)]:
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) * 1024
+        except OSError:
+            continue
+    return total
+
+
+class Worker:
+    def __init__(self, env: dict[str, str], log: Path, pool: str, conc: int, queues: str) -> None:
+        self.log = log
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "workers",
+                "worker",
+                "-P",
+                pool,
+                "-c",
+                str(conc),
+                "-Q",
+                queues,
+                "-n",
+                f"bench-{uuid.uuid4().hex[:6]}@%h",
+                "--without-mingle",
+                "--without-gossip",
+                "-l",
+                "WARNING",
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=log.open("ab"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.peak_rss = 0
+
+    def sample(self) -> None:
+        self.peak_rss = max(self.peak_rss, tree_rss(self.proc.pid))
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--small", type=int, default=50, help="number of small tenants")
+    parser.add_argument("--small-size", default="small")
+    parser.add_argument("--large", type=int, default=1, help="number of large tenants")
+    parser.add_argument("--large-size", default="large")
+    parser.add_argument("--fetch-concurrency", type=int, default=16)
+    parser.add_argument("--dlp-concurrency", type=int, default=2)
+    parser.add_argument("--time-scale", type=float, default=60.0)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--timeout", type=float, default=1800.0)
+    parser.add_argument(
+        "--pg-admin",
+        default=os.environ.get("CASB_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/test"),
+    )
+    args = parser.parse_args()
+
+    import psycopg
+    import redis
+    from cryptography.fernet import Fernet
+
+    tmp = Path(tempfile.mkdtemp(prefix="casb-fleet-bench-"))
+    db_name = f"casb_bench_{secrets.token_hex(4)}"
+    with psycopg.connect(args.pg_admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{db_name}"')
+    base = args.pg_admin.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
+    db_url = f"{base}/{db_name}"
+    redis_port = free_port()
+    redis_proc = subprocess.Popen(
+        [
+            "redis-server",
+            "--port",
+            str(redis_port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(tmp),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    redis_url = f"redis://127.0.0.1:{redis_port}/0"
+    workers: list[Worker] = []
+    sims: list[Any] = []
+    try:
+        rclient = redis.Redis.from_url(redis_url)
+
+        def redis_up() -> bool:
+            try:
+                return bool(rclient.ping())
+            except redis.RedisError:
+                return False
+
+        wait_for(redis_up, 10, "redis-server")
+        from connectors.ratelimit import DEFAULT_LIMITS, scale_limits
+
+        limits = scale_limits(DEFAULT_LIMITS, 1.0 / args.time_scale)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CASB_")}
+        env.update(
+            CASB_DATABASE_URL=db_url,
+            CASB_BROKER_URL=redis_url,
+            CASB_RESULT_BACKEND=redis_url,
+            CASB_REDIS_URL=redis_url,
+            CASB_SECRET_KEY=Fernet.generate_key().decode(),
+            CASB_LOG_LEVEL="WARNING",
+            **{
+                f"CASB_RATE_LIMIT_{g}": f"{n}/{p:g}"
+                for g, (n, p) in ((g.upper(), v) for g, v in limits.items())
+                if g in RATE_GROUPS
+            },
+        )
+        os.environ.update({k: v for k, v in env.items() if k.startswith("CASB_")})
+
+        from store.db import session_scope, upgrade
+        from workers.settings import get_settings, reset_settings_cache
+
+        reset_settings_cache()
+        upgrade(db_url)
+
+        from simulator.files import PLANTABLE_PROFILES
+        from simulator.server import start_in_thread
+        from simulator.world import World
+        from store.tenants import KeySource, TenantInput, add_tenant
+
+        t_gen = time.monotonic()
+        worlds = [
+            (
+                "s",
+                World.generate(
+                    args.small, args.seed, size=args.small_size, time_scale=args.time_scale
+                ),
+            )
+        ]
+        if args.large:
+            worlds.append(
+                (
+                    "l",
+                    World.generate(
+                        args.large, args.seed + 1, size=args.large_size, time_scale=args.time_scale
+                    ),
+                )
+            )
+        print(f"generated worlds in {time.monotonic() - t_gen:.1f}s", flush=True)
+        fernet = get_settings().fernet()
+        total_files = 0
+        with session_scope() as session:
+            for prefix, world in worlds:
+                sim = start_in_thread(world)
+                sims.append(sim)
+                for slug, tenant in world.tenants.items():
+                    total_files += len(tenant.files)
+                    creds = tenant.credentials()
+                    os.environ["BENCH_ADMIN"] = creds["admin_key"]
+                    os.environ["BENCH_COMP"] = creds["compliance_key"]
+                    add_tenant(
+                        session,
+                        TenantInput(
+                            slug=f"{prefix}-{slug}",
+                            org_id=creds["org_id"],
+                            workspace_id=creds["workspace_id"],
+                            admin_key=KeySource(env="BENCH_ADMIN"),
+                            compliance_key=KeySource(env="BENCH_COMP"),
+                            admin_api_base=sim.admin_base,
+                            compliance_api_base=sim.compliance_base,
+                            dlp_profiles=list(PLANTABLE_PROFILES),
+                        ),
+                        fernet,
+                    )
+        os.environ.pop("BENCH_ADMIN", None)
+        os.environ.pop("BENCH_COMP", None)
+        n_tenants = sum(len(w.tenants) for _, w in worlds)
+        print(f"{n_tenants} tenants, {total_files} files registered", flush=True)
+
+        workers.append(
+            Worker(
+                env,
+                tmp / "worker-fetch.log",
+                "threads",
+                args.fetch_concurrency,
+                "scans,fetch,detect",
+            )
+        )
+        workers.append(Worker(env, tmp / "worker-dlp.log", "prefork", args.dlp_concurrency, "dlp"))
+        from celery import Celery
+
+        app = Celery("casb-bench")
+        app.config_from_object("workers.celeryconfig")
+        app.conf.update(broker_url=redis_url, result_backend=redis_url)
+        wait_for(lambda: len(app.control.ping(timeout=1.0)) >= 2, 60, "both workers")
+
+        from sqlmodel import select
+
+        from schemas.tables import DlpFileCache, ScanRun, ScanStatus
+
+        stop_sampling = threading.Event()
+
+        def sampler() -> None:
+            while not stop_sampling.is_set():
+                for w in workers:
+                    w.sample()
+                time.sleep(0.25)
+
+        threading.Thread(target=sampler, daemon=True).start()
+        started = time.monotonic()
+        app.send_task("casb.dispatch_due_scans", queue="scans")
+
+        def all_done() -> bool:
+            with session_scope() as session:
+                runs = session.exec(select(ScanRun)).all()
+            done = [r for r in runs if r.status not in ScanStatus.active()]
+            return len(runs) >= n_tenants and len(done) == len(runs)
+
+        last_report = 0.0
+        while not all_done():
+            if time.monotonic() - started > args.timeout:
+                raise SystemExit("timed out waiting for the scans")
+            if time.monotonic() - last_report > 15:
+                last_report = time.monotonic()
+                with session_scope() as session:
+                    runs = session.exec(select(ScanRun)).all()
+                finished = sum(r.status not in ScanStatus.active() for r in runs)
+                print(
+                    f"  {time.monotonic() - started:6.1f}s: {finished}/{n_tenants} scans finished",
+                    flush=True,
+                )
+            time.sleep(0.5)
+        wall = time.monotonic() - started
+        stop_sampling.set()
+
+        with session_scope() as session:
+            runs = session.exec(select(ScanRun)).all()
+            cache = session.exec(select(DlpFileCache)).all()
+        durations = [
+            (r.finished_at - r.started_at).total_seconds()
+            for r in runs
+            if r.finished_at is not None and r.started_at is not None
+        ]
+        statuses: dict[str, int] = {}
+        for r in runs:
+            statuses[r.status] = statuses.get(r.status, 0) + 1
+        dlp_bytes = sum(int((c.result or {}).get("size") or 0) for c in cache)
+        outcomes: dict[str, int] = {}
+        for c in cache:
+            outcomes[c.outcome] = outcomes.get(c.outcome, 0) + 1
+        requests = violations = 0
+        for sim in sims:
+            for tstats in sim.stats()["tenants"].values():
+                requests += tstats["requests"]
+                violations += tstats["violations"]
+        large_runs = [
+            (r.finished_at - r.started_at).total_seconds()
+            for r in runs
+            if r.finished_at and r.started_at and r.tenant_id > args.small
+        ]
+
+        print()
+        print(
+            f"machine: {os.cpu_count()} cores; time scale {args.time_scale:g} (limits per "
+            f"{60 / args.time_scale:g}s window)"
+        )
+        print(
+            f"tenants: {args.small} x {args.small_size} + {args.large} x {args.large_size}; "
+            f"files: {total_files}; workers: threads x{args.fetch_concurrency} "
+            f"(scans,fetch,detect) + prefork x{args.dlp_concurrency} (dlp)"
+        )
+        print(f"scan statuses: {statuses}; DLP cache outcomes: {outcomes}")
+        print(f"wall time (dispatch -> last scan finished): {wall:.1f} s")
+        print(f"tenants scanned per minute: {len(runs) / wall * 60:.1f}")
+        print(f"API requests: {requests} ({requests / wall:.1f}/s)")
+        print(
+            f"scan duration p50 / p95 / max: {percentile(durations, 0.5):.1f} / "
+            f"{percentile(durations, 0.95):.1f} / {max(durations):.1f} s"
+            + (f" (large tenant: {statistics.mean(large_runs):.1f} s)" if large_runs else "")
+        )
+        print(
+            f"DLP bytes downloaded and matched: {dlp_bytes / 1e6:.1f} MB "
+            f"({dlp_bytes / 1e6 / wall:.2f} MB/s end to end)"
+        )
+        for w in workers:
+            print(f"peak RSS {w.log.stem}: {w.peak_rss / 2**20:.0f} MiB")
+        print(f"429s from the simulator (rate-limit violations): {violations}")
+    finally:
+        for w in workers:
+            w.stop()
+        for sim in sims:
+            sim.stop()
+        if redis_proc.poll() is None:
+            redis_proc.terminate()
+            redis_proc.wait(10)
+        from store.db import dispose_engines
+
+        dispose_engines()
+        with psycopg.connect(args.pg_admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+
+
+if __name__ == "__main__":
+    main()
