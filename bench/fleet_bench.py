@@ -138,6 +138,7 @@ def main() -> None:
     parser.add_argument("--time-scale", type=float, default=60.0)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--timeout", type=float, default=1800.0)
+    parser.add_argument("--stages", action="store_true", help="print each run's timeline")
     parser.add_argument(
         "--pg-admin",
         default=os.environ.get("CASB_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/test"),
@@ -373,6 +374,18 @@ def main() -> None:
         for w in workers:
             print(f"peak RSS {w.log.stem}: {w.peak_rss / 2**20:.0f} MiB")
         print(f"429s from the simulator (rate-limit violations): {violations}")
+        if args.stages:
+            t0 = min(r.started_at for r in runs if r.started_at is not None)
+            for r in sorted(runs, key=lambda r: r.id or 0):
+                fetch = r.parts.get("fetch") or {}
+                slowest = max((f.get("seconds") or 0.0 for f in fetch.values()), default=0.0)
+                assert r.started_at is not None and r.finished_at is not None
+                print(
+                    f"  run {r.id}: start +{(r.started_at - t0).total_seconds():.1f}s, "
+                    f"slowest fetch {slowest:.1f}s, finish "
+                    f"+{(r.finished_at - t0).total_seconds():.1f}s, "
+                    f"dlp batches {(r.parts.get('dlp') or {}).get('batches')}"
+                )
     finally:
         for w in workers:
             w.stop()
