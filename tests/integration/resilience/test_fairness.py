@@ -160,8 +160,8 @@ def test_huge_tenant_does_not_delay_a_small_tenant(
         f"DLP waited: {during} of {remaining} remaining; max huge in flight: "
         f"{max(s.huge_in_flight for s in samples)}"
     )
-    assert during <= 4 * LANES, (during, remaining)
-    assert remaining > 10 * 4 * LANES
+    assert during <= 2 * LANES, (during, remaining)
+    assert remaining > 50 * LANES
     # Per-tenant limits: at most LANES huge DLP tasks queued or running (a chain's next
     # batch is queued just before the previous one is acked, hence the factor 2), never
     # two active scans of one tenant, and the extra request was coalesced.
