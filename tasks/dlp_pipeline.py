@@ -258,7 +258,8 @@ def _scan_refs(scan_id: int, tenant: Tenant, refs: list[FileRef], result: BatchR
                 detected.append(detected_finding(ref, cached.result.get("match") or {}))
             continue
         if client is None:
-            client = ComplianceClient(_access(tenant), get_runtime().budget)
+            runtime = get_runtime()
+            client = ComplianceClient(_access(tenant), runtime.budget, observer=runtime.observer)
         try:
             write = _scan_one(client, policy, version, ref, cached, limits, settings.max_file_bytes)
         except _FATAL:

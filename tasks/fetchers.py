@@ -14,6 +14,7 @@ from typing import Any
 from connectors.access import TenantAccess
 from connectors.admin import AdminClient
 from connectors.compliance import ComplianceClient
+from connectors.http import CallObserver
 from connectors.ratelimit import RateBudget
 from schemas.catalog import FetchResource
 
@@ -27,12 +28,13 @@ class FetchContext:
     access: TenantAccess
     budget: RateBudget
     conversation_watermark: float = 0.0
+    observer: CallObserver | None = None
 
     def admin(self) -> AdminClient:
-        return AdminClient(self.access, self.budget)
+        return AdminClient(self.access, self.budget, observer=self.observer)
 
     def compliance(self) -> ComplianceClient:
-        return ComplianceClient(self.access, self.budget)
+        return ComplianceClient(self.access, self.budget, observer=self.observer)
 
 
 def _dump(items: Any) -> list[dict[str, Any]]:

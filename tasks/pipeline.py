@@ -161,6 +161,7 @@ def run_fetch(scan_id: int, resource: str, *, defer_rate_limited: bool = False) 
             access=_access(tenant),
             budget=get_runtime().budget,
             conversation_watermark=_watermark(tenant) if resource == "files" else 0.0,
+            observer=get_runtime().observer,
         )
         parts = spec.run(ctx)
     except RateLimitedError:

@@ -12,6 +12,7 @@ import os
 import threading
 from dataclasses import dataclass
 
+from connectors.http import CallObserver
 from connectors.ratelimit import LocalRateBudget, RateBudget, RedisRateBudget, limits_from_env
 from tasks.snapshots import MemorySnapshotStore, RedisSnapshotStore, SnapshotStore
 from workers.settings import get_settings
@@ -23,6 +24,7 @@ class Runtime:
     budget: RateBudget
     embedded: bool
     pid: int
+    observer: CallObserver | None = None  # API-call metrics (fleet workers only)
 
 
 _lock = threading.Lock()
@@ -57,12 +59,15 @@ def _redis_runtime() -> Runtime:
     import redis
 
     settings = get_settings()
+    from workers.metrics import observe_call
+
     client = redis.Redis.from_url(settings.effective_redis_url)
     return Runtime(
         snapshots=RedisSnapshotStore(client, settings.snapshot_ttl_seconds),
         budget=RedisRateBudget(client, limits_from_env()),
         embedded=False,
         pid=os.getpid(),
+        observer=observe_call,
     )
 
 

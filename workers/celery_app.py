@@ -21,6 +21,7 @@ from celery.signals import (
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from workers import kombu_fixes
+from workers.logging import install_celery_hooks
 
 
 def _quiet_chord_errback_warning(**_: Any) -> None:
@@ -71,6 +72,10 @@ kombu_fixes.install()  # a worker must survive a Redis restart (see workers/komb
 app = Celery("casb", task_cls=CasbTask, include=list(TASK_MODULES))
 app.config_from_object("workers.celeryconfig")
 celery = app
+
+# Workers log through our formatter: JSON or console per CASB_LOG_FORMAT, tenant/scan/task
+# ids on every line, keys and bearer tokens scrubbed from every record.
+install_celery_hooks()
 
 
 def reconfigure() -> None:
