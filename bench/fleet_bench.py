@@ -369,7 +369,8 @@ def main() -> None:
         )
         print(
             f"DLP bytes downloaded and matched: {dlp_bytes / 1e6:.1f} MB "
-            f"({dlp_bytes / 1e6 / wall:.2f} MB/s end to end)"
+            f"({dlp_bytes / 1e6 / wall:.2f} MB/s end to end); files: {len(cache)} "
+            f"({len(cache) / wall:.1f}/s)"
         )
         for w in workers:
             print(f"peak RSS {w.log.stem}: {w.peak_rss / 2**20:.0f} MiB")
