@@ -204,6 +204,16 @@ class WorkerProcess:
             os.killpg(self.proc.pid, signal.SIGKILL)
 
 
+@pytest.fixture(autouse=True)
+def _empty_leased_redis(request: pytest.FixtureRequest) -> None:
+    """Start from an empty leased Redis database (this run's own): no stray message from an
+    earlier test may reach the worker subprocesses started here."""
+    if "redis_url" in request.fixturenames:
+        client = redis.Redis.from_url(request.getfixturevalue("redis_url"))
+        client.flushdb()
+        client.close()
+
+
 @pytest.fixture
 def spawn_worker(tmp_path: Path) -> Iterator[Callable[..., WorkerProcess]]:
     """Start worker subprocesses; every one is stopped at the end of the test."""
