@@ -254,6 +254,26 @@ def stale_runs(session: Session, now: datetime, stale_after_seconds: int) -> lis
     )
 
 
+def consecutive_stale_failures(session: Session, tenant_id: int, *, window: int = 10) -> int:
+    """How many of the tenant's latest finished runs in a row the reaper failed as ``stale``.
+
+    The reaper uses it to stop re-queuing a tenant whose scans keep killing their worker
+    (an OOM on one huge file, say): a redelivery loop would starve the rest of the fleet.
+    """
+    runs = session.exec(
+        select(ScanRun)
+        .where(ScanRun.tenant_id == tenant_id, col(ScanRun.status).notin_(ScanStatus.active()))
+        .order_by(col(ScanRun.id).desc())
+        .limit(window)
+    ).all()
+    count = 0
+    for run in runs:
+        if not any(err.get("kind") == "stale" for err in run.errors or []):
+            break
+        count += 1
+    return count
+
+
 def recent_runs(
     session: Session, *, tenant_id: int | None = None, limit: int = 20
 ) -> list[ScanRun]:
