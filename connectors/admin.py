@@ -11,7 +11,6 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
-from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel, ValidationError
@@ -24,7 +23,7 @@ from connectors.errors import (
     PermissionDeniedError,
     UpstreamError,
 )
-from connectors.http import CallObserver, QueryParams, Transport
+from connectors.http import CallObserver, QueryParams, Transport, path_segment
 from connectors.ratelimit import ADMIN, AUDIT, RateBudget
 from schemas.openai import (
     AdminApiKey,
@@ -72,11 +71,6 @@ class LoginSignal:
     @property
     def entries(self) -> list[AuditLogin]:
         return [AuditLogin(user_id=u, effective_at=t) for u, t in sorted(self.logins.items())]
-
-
-def _seg(value: str) -> str:
-    """Quote an id for use as one path segment."""
-    return quote(value, safe="")
 
 
 class AdminClient:
@@ -169,7 +163,7 @@ class AdminClient:
             project_id, name = project.id, project.name
             archived = project.status == "archived" or project.archived_at is not None
         route = "/organization/projects/{project_id}/api_keys"
-        path = f"/organization/projects/{_seg(project_id)}/api_keys"
+        path = f"/organization/projects/{path_segment(project_id)}/api_keys"
         for key in self._list(ProjectApiKey, path, route, [("owner_project_access", "any")]):
             yield key.model_copy(
                 update={
@@ -196,7 +190,7 @@ class AdminClient:
         failing the scan (the archived project's keys still come from ``project_api_keys``).
         """
         route = "/organization/projects/{project_id}/service_accounts"
-        path = f"/organization/projects/{_seg(project_id)}/service_accounts"
+        path = f"/organization/projects/{path_segment(project_id)}/service_accounts"
         try:
             for account in self._list(ProjectServiceAccount, path, route):
                 yield account.model_copy(update={"project_id": project_id})

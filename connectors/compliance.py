@@ -15,7 +15,6 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO, Literal
-from urllib.parse import quote
 
 import httpx
 
@@ -27,7 +26,13 @@ from connectors.errors import (
     NotFoundError,
     UpstreamError,
 )
-from connectors.http import CallObserver, QueryParams, Transport, backoff_delay
+from connectors.http import (
+    CallObserver,
+    QueryParams,
+    Transport,
+    backoff_delay,
+    path_segment,
+)
 from connectors.ratelimit import COMPLIANCE_FILE, COMPLIANCE_LIST, RateBudget
 from schemas.openai import ComplianceProject, Conversation, Gpt, WorkspaceUser
 
@@ -47,10 +52,6 @@ class DownloadResult:
     sha256: str
     content_type: str | None
     filename: str | None = None
-
-
-def _seg(value: str) -> str:
-    return quote(value, safe="")
 
 
 class ComplianceClient:
@@ -91,7 +92,7 @@ class ComplianceClient:
             observer=observer,
             sleep=sleep,
         )
-        self.prefix = f"/compliance/workspaces/{_seg(access.workspace_id)}"
+        self.prefix = f"/compliance/workspaces/{path_segment(access.workspace_id)}"
 
     def __repr__(self) -> str:
         return (
@@ -159,17 +160,17 @@ class ComplianceClient:
             if not user_id:
                 raise ValueError("a conversation file download needs the uploader's user_id")
             return (
-                f"{self.prefix}/users/{_seg(user_id)}/files/{_seg(file_id)}",
+                f"{self.prefix}/users/{path_segment(user_id)}/files/{path_segment(file_id)}",
                 "/compliance/workspaces/{workspace_id}/users/{user_id}/files/{file_id}",
             )
         if kind == "gpt":
             return (
-                f"{self.prefix}/gpt_files/{_seg(file_id)}",
+                f"{self.prefix}/gpt_files/{path_segment(file_id)}",
                 "/compliance/workspaces/{workspace_id}/gpt_files/{file_id}",
             )
         if kind == "project":
             return (
-                f"{self.prefix}/project_files/{_seg(file_id)}",
+                f"{self.prefix}/project_files/{path_segment(file_id)}",
                 "/compliance/workspaces/{workspace_id}/project_files/{file_id}",
             )
         raise ValueError(f"unknown file kind {kind!r}")

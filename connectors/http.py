@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any, Literal, cast
+from urllib.parse import quote
 
 import httpx
 from pydantic import SecretStr
@@ -138,6 +139,11 @@ def parse_retry_after(headers: httpx.Headers, *, now: float | None = None) -> fl
         return None
     current = time.time() if now is None else now
     return max(0.0, when.timestamp() - current)
+
+
+def path_segment(value: str) -> str:
+    """Quote an id for use as exactly one URL path segment (ids come from API responses)."""
+    return quote(value, safe="")
 
 
 def backoff_delay(attempt: int, options: ClientOptions, rng: Callable[[], float]) -> float:
