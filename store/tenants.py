@@ -374,29 +374,67 @@ def _import_item(path: str, index: int, item: Any) -> TenantInput:
     unknown = sorted(set(item) - _IMPORT_FIELDS)
     if unknown:
         raise TenantInputError(f"{where}: unknown field(s) {', '.join(unknown)}")
-    if "slug" not in item:
+    if item.get("slug") is None:
         raise TenantInputError(f"{where}: missing 'slug'")
-    try:
-        return TenantInput(
-            slug=str(item["slug"]),
-            name=item.get("name"),
-            org_id=item.get("org_id"),
-            workspace_id=item.get("workspace_id"),
-            admin_key=_source(item, "admin_key", where),
-            compliance_key=_source(item, "compliance_key", where),
-            admin_api_base=item.get("admin_api_base"),
-            compliance_api_base=item.get("compliance_api_base"),
-            dlp_profiles=list(item["dlp_profiles"]) if "dlp_profiles" in item else None,
-            thresholds=dict(item["thresholds"]) if "thresholds" in item else None,
-            schedule=item.get("schedule"),
-            enabled=item.get("enabled"),
-        )
-    except (TypeError, ValueError) as exc:
-        raise TenantInputError(f"{where}: {exc}") from None
+    # Types are checked here, field by field: a file is hand-written, and a number where a
+    # string belongs must be one clear line (exit 2), not a traceback from deep in the store.
+    slug = _typed(item, "slug", str, "a string", where)
+    where = f"{path}: tenant {slug!r}"
+    profiles = _typed(item, "dlp_profiles", list, "a list of profile names", where)
+    if profiles is not None and not all(isinstance(p, str) for p in profiles):
+        raise TenantInputError(f"{where}: 'dlp_profiles' must be a list of profile names")
+    thresholds = _typed(item, "thresholds", dict, "a table of NAME = DAYS", where)
+    schedule = _typed(item, "schedule", (str, int), 'a duration such as "24h"', where)
+    return TenantInput(
+        slug=slug,
+        name=_typed(item, "name", str, "a string", where),
+        org_id=_typed(item, "org_id", str, "a string", where),
+        workspace_id=_typed(item, "workspace_id", str, "a string", where),
+        admin_key=_source(item, "admin_key", where),
+        compliance_key=_source(item, "compliance_key", where),
+        admin_api_base=_typed(item, "admin_api_base", str, "a URL string", where),
+        compliance_api_base=_typed(item, "compliance_api_base", str, "a URL string", where),
+        dlp_profiles=profiles,
+        thresholds=thresholds,
+        schedule=None if schedule is None else str(schedule),
+        enabled=_typed(item, "enabled", bool, "true or false", where),
+    )
+
+
+def _typed(
+    item: dict[str, Any], name: str, kind: type | tuple[type, ...], what: str, where: str
+) -> Any:
+    """``item[name]`` if absent/None or of ``kind``; else a one-line TenantInputError.
+
+    ``bool`` is refused where a number is expected (JSON ``true`` is not a schedule).
+    """
+    value = item.get(name)
+    if value is None:
+        return None
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    is_bool_misfit = isinstance(value, bool) and bool not in kinds
+    if is_bool_misfit or not isinstance(value, kinds):
+        raise TenantInputError(f"{where}: '{name}' must be {what}, not {_kind_name(value)}")
+    return value
+
+
+def _kind_name(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a table/object"
+    if isinstance(value, str):
+        return "a string"
+    return f"a {type(value).__name__}"
 
 
 def _source(item: dict[str, Any], name: str, where: str) -> KeySource | None:
-    env, file = item.get(f"{name}_env"), item.get(f"{name}_file")
+    env = _typed(item, f"{name}_env", str, "the name of an environment variable", where)
+    file = _typed(item, f"{name}_file", str, "a file path", where)
     if env and file:
         raise TenantInputError(f"{where}: give {name}_env or {name}_file, not both")
     if env or file:

@@ -202,3 +202,132 @@ def test_unmigrated_database_says_run_db_upgrade(pg_url: str, secret_key: str) -
     finally:
         with pg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_add_defaults_and_compliance_key_file(
+    db: str, keys_env: dict[str, str], tmp_path: Path
+) -> None:
+    from store.db import session_scope
+    from store.tenants import decrypt_keys, get_tenant
+    from workers.settings import get_settings
+
+    # No compliance key given: it defaults to the admin key; the API bases to OpenAI's.
+    result = run_cli("tenant", "add", "solo", "--admin-key-env", "ACME_ADMIN_KEY")
+    assert result.code == 0, result.output
+    shown = json.loads(run_cli("tenant", "show", "solo", "--format", "json").stdout)
+    assert shown["admin_api_base"] == "https://api.openai.com/v1"
+    assert shown["compliance_api_base"] == "https://api.chatgpt.com/v1"
+    assert shown["compliance_key"] == "(same as admin key)"
+    assert shown["schedule"] == "1d" and shown["dlp_profiles"] == []
+
+    # A compliance key read from a file (trailing newline stripped), a known DLP profile.
+    key_file = tmp_path / "compliance.key"
+    key_file.write_text(COMPLIANCE_KEY + "\n")
+    result = run_cli(
+        "tenant", "add", "duo", "--admin-key-env", "ACME_ADMIN_KEY",
+        "--compliance-key-file", str(key_file), "--dlp-profile", "Credentials and Secrets",
+        "--compliance-api-base", "http://127.0.0.1:9/chatgpt/v1/",
+    )  # fmt: skip
+    assert result.code == 0, result.output
+    shown = json.loads(run_cli("tenant", "show", "duo", "--format", "json").stdout)
+    assert shown["compliance_key"].endswith(COMPLIANCE_KEY[-4:])
+    assert shown["compliance_api_base"] == "http://127.0.0.1:9/chatgpt/v1"
+    assert shown["dlp_profiles"] == ["Credentials and Secrets"]
+    assert COMPLIANCE_KEY not in repr(_raw_rows(db, "SELECT * FROM tenants"))
+    with session_scope() as session:
+        fernet = get_settings().fernet()
+        solo = decrypt_keys(get_tenant(session, "solo"), fernet)
+        duo = decrypt_keys(get_tenant(session, "duo"), fernet)
+    assert solo.compliance_key.get_secret_value() == ADMIN_KEY
+    assert duo.compliance_key.get_secret_value() == COMPLIANCE_KEY
+
+    # Both sources for one key is a usage error that writes nothing.
+    before = _snapshot(db)
+    result = run_cli(
+        "tenant", "add", "trio", "--admin-key-env", "ACME_ADMIN_KEY",
+        "--compliance-key-env", "ACME_COMPLIANCE_KEY", "--compliance-key-file", str(key_file),
+    )  # fmt: skip
+    assert result.code == 2 and "not both" in result.output
+    assert _snapshot(db) == before
+
+
+def test_import_json_list_then_existing_slug_needs_update(
+    db: str, keys_env: dict[str, str], tmp_path: Path
+) -> None:
+    key_file = tmp_path / "c.key"
+    key_file.write_text(COMPLIANCE_KEY)
+    doc = [
+        {
+            "slug": "one",
+            "admin_key_env": "ACME_ADMIN_KEY",
+            "compliance_key_file": str(key_file),
+            "workspace_id": "8f0c7f1e-1111-4c2b-9a55-3c3f3b8b9e01",
+            "dlp_profiles": ["Financial Information"],
+            "thresholds": {"stale_invite_days": 7},
+            "schedule": 3600,
+            "enabled": False,
+        },
+        {"slug": "two", "admin_key_env": "ACME_ADMIN_KEY"},
+    ]
+    path = tmp_path / "tenants.json"
+    path.write_text(json.dumps(doc))
+    result = run_cli("tenant", "import", str(path))
+    assert result.code == 0, result.output
+    rows = {r["slug"]: r for r in json.loads(run_cli("tenant", "list", "-f", "json").stdout)}
+    assert set(rows) == {"one", "two"}
+    one = rows["one"]
+    assert one["schedule"] == "1h" and one["enabled"] is False
+    assert one["dlp_profiles"] == ["Financial Information"]
+    assert one["thresholds"]["stale_invite_days"] == 7
+    assert one["compliance_key"].endswith(COMPLIANCE_KEY[-4:])
+
+    # Importing a slug that exists fails as a whole (the new tenant is not written either)...
+    again = tmp_path / "again.json"
+    again.write_text(
+        json.dumps(
+            {
+                "tenants": [
+                    {"slug": "three", "admin_key_env": "ACME_ADMIN_KEY"},
+                    {"slug": "two", "admin_key_env": "ACME_ADMIN_KEY", "name": "Two"},
+                ]
+            }
+        )
+    )
+    before = _snapshot(db)
+    result = run_cli("tenant", "import", str(again))
+    assert result.code == 2 and "already exists" in result.output
+    assert _snapshot(db) == before
+    # ...unless --update says to update existing tenants.
+    result = run_cli("tenant", "import", str(again), "--update")
+    assert result.code == 0, result.output
+    rows = {r["slug"]: r for r in json.loads(run_cli("tenant", "list", "-f", "json").stdout)}
+    assert set(rows) == {"one", "two", "three"} and rows["two"]["name"] == "Two"
+
+
+@pytest.mark.parametrize(
+    ("item", "message"),
+    [
+        ({"name": 5}, "'name' must be a string, not a number"),
+        ({"enabled": "yes"}, "'enabled' must be true or false"),
+        ({"dlp_profiles": "Financial Information"}, "'dlp_profiles' must be a list"),
+        ({"dlp_profiles": [1]}, "'dlp_profiles' must be a list of profile names"),
+        ({"thresholds": [7]}, "'thresholds' must be a table"),
+        ({"thresholds": {"stale_invite_days": "soon"}}, "whole days"),
+        ({"schedule": True}, "'schedule' must be a duration"),
+        ({"admin_key_env": ["ACME_ADMIN_KEY"]}, "'admin_key_env' must be the name of"),
+        ({"admin_api_base": "not a url"}, "bad admin API base"),
+        ({"dlp_profiles": ["No Such Profile"]}, "unknown DLP profile"),
+        ({"slug": None}, "missing 'slug'"),
+    ],
+)
+def test_import_with_wrong_values_is_exit_2_and_writes_nothing(
+    db: str, keys_env: dict[str, str], tmp_path: Path, item: dict[str, object], message: str
+) -> None:
+    # The first tenant is valid; the second carries one bad value: nothing may be written.
+    path = tmp_path / "t.json"
+    bad = {"slug": "bad", "admin_key_env": "ACME_ADMIN_KEY", **item}
+    path.write_text(json.dumps([{"slug": "good", "admin_key_env": "ACME_ADMIN_KEY"}, bad]))
+    result = run_cli("tenant", "import", str(path))  # a traceback would raise here
+    assert result.code == 2, result.output
+    assert message in result.output
+    assert _snapshot(db) == []
