@@ -10,7 +10,7 @@ from functools import lru_cache
 from typing import Literal
 
 from cryptography.fernet import Fernet
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from workers.errors import UserError
@@ -72,7 +72,23 @@ def make_fernet(secret_key: SecretStr | None) -> Fernet:
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    """The process settings; a malformed ``CASB_*`` variable is one ConfigurationError line.
+
+    pydantic's own error is a multi-line block (and the CLI would show a traceback); the
+    message here names each variable and what it should hold, never the value given.
+    """
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise ConfigurationError(describe_settings_error(exc)) from None
+
+
+def describe_settings_error(exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors(include_input=False, include_url=False):
+        field = str(error["loc"][0]) if error["loc"] else "settings"
+        problems.append(f"CASB_{field.upper()}: {error['msg']}")
+    return "; ".join(problems) + ": fix the environment variable(s) and retry"
 
 
 def reset_settings_cache() -> None:

@@ -62,3 +62,60 @@ def test_threshold_pairs() -> None:
         parse_threshold_pairs(["unused_key_days"])
     with pytest.raises(TenantInputError):
         parse_threshold_pairs(["unused_key_days=soon"])
+
+
+def test_malformed_setting_is_one_line_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from workers.settings import get_settings, reset_settings_cache
+
+    monkeypatch.setenv("CASB_LOG_FORMAT", "yaml-please")
+    monkeypatch.setenv("CASB_DLP_BATCH_SIZE", "many")
+    reset_settings_cache()
+    try:
+        with pytest.raises(ConfigurationError) as err:
+            get_settings()
+    finally:
+        monkeypatch.undo()
+        reset_settings_cache()
+    message = str(err.value)
+    assert "CASB_LOG_FORMAT" in message and "CASB_DLP_BATCH_SIZE" in message
+    assert "yaml-please" not in message and "many" not in message  # values are not echoed
+    assert "\n" not in message
+
+
+# The console script itself (a real process): a configuration error is one line on stderr and
+# exit code 2, never a traceback. The database URL points nowhere: nothing is contacted.
+@pytest.mark.parametrize(
+    ("env", "args", "message"),
+    [
+        ({}, ["tenant", "add", "acme", "--admin-key-env", "HOME"], "casb keygen"),
+        (
+            {"CASB_SECRET_KEY": "not-a-fernet-key"},
+            ["tenant", "add", "acme", "--admin-key-env", "HOME"],
+            "not a valid Fernet key",
+        ),
+        ({"CASB_LOG_FORMAT": "yaml"}, ["tenant", "list"], "CASB_LOG_FORMAT"),
+    ],
+)
+def test_cli_configuration_errors_exit_2_without_traceback(
+    env: dict[str, str], args: list[str], message: str
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("CASB_")}
+    clean["CASB_DATABASE_URL"] = "postgresql+psycopg://nobody@127.0.0.1:9/none"
+    proc = subprocess.run(
+        [sys.executable, "-m", "workers.cli", *args],
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert message in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert "not-a-fernet-key" not in proc.stderr
