@@ -92,8 +92,10 @@ def alembic_config(url: str | None = None) -> Config:
 
 
 def upgrade(url: str | None = None, revision: str = "head") -> None:
+    """Apply migrations up to ``revision``; a no-op on a database already there."""
     config = alembic_config(url)
     engine = get_engine(url)
+    ensure_reachable(url)
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
@@ -108,16 +110,30 @@ def current_revision(url: str | None = None) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
+def _unreachable(url: str | None, exc: OperationalError) -> ConfigurationError:
+    shown = _safe_url(normalize_url(url or get_settings().database_url))
+    reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "connection failed"
+    return ConfigurationError(
+        f"cannot reach the database at {shown} ({reason}): check CASB_DATABASE_URL"
+    )
+
+
+def ensure_reachable(url: str | None = None) -> None:
+    """Raise ConfigurationError (one line, no traceback) unless the database answers."""
+    try:
+        with get_engine(url).connect():
+            pass
+    except OperationalError as exc:
+        raise _unreachable(url, exc) from None
+
+
 def ensure_migrated(url: str | None = None) -> None:
     """Raise ConfigurationError unless the database answers and is at the head revision."""
     shown = _safe_url(normalize_url(url or get_settings().database_url))
     try:
         current = current_revision(url)
     except OperationalError as exc:
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "connection failed"
-        raise ConfigurationError(
-            f"cannot reach the database at {shown} ({reason}): check CASB_DATABASE_URL"
-        ) from None
+        raise _unreachable(url, exc) from None
     if current != head_revision():
         state = "not migrated" if current is None else f"at revision {current}, not the latest"
         raise ConfigurationError(f"the database at {shown} is {state}: run `casb db upgrade`")

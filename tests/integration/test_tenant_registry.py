@@ -331,3 +331,47 @@ def test_import_with_wrong_values_is_exit_2_and_writes_nothing(
     assert result.code == 2, result.output
     assert message in result.output
     assert _snapshot(db) == []
+
+
+def _casb(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "workers.cli", *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_db_upgrade_is_idempotent_and_unreachable_is_one_line(pg_url: str, secret_key: str) -> None:
+    import psycopg as pg
+
+    from store.db import head_revision
+
+    name = pg_url.rsplit("/", 1)[1] + "_upgrade"
+    admin = pg_url.rsplit("/", 1)[0].replace("+psycopg", "") + "/test"
+    with pg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        env = {"CASB_DATABASE_URL": pg_url.rsplit("/", 1)[0] + "/" + name}
+        first = _casb(env, "db", "upgrade")
+        assert first.returncode == 0, first.stderr
+        second = _casb(env, "db", "upgrade")  # already at head: nothing to do, still ok
+        assert second.returncode == 0, second.stderr
+        head = head_revision()
+        assert head and f"revision {head}" in first.stdout and f"revision {head}" in second.stdout
+        current = _casb(env, "db", "current")
+        assert current.returncode == 0 and f"current: {head}" in current.stdout
+        listed = _casb(env, "tenant", "list", "--format", "json")
+        assert listed.returncode == 0 and json.loads(listed.stdout) == []
+    finally:
+        with pg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    # Nothing listens on port 9: one line, exit 2, the password in the URL is not shown.
+    nowhere = {"CASB_DATABASE_URL": "postgresql+psycopg://casb:hunter2@127.0.0.1:9/casb"}
+    for args in (("db", "upgrade"), ("db", "current")):
+        proc = _casb(nowhere, *args)
+        assert proc.returncode == 2, proc.stderr
+        assert "cannot reach the database" in proc.stderr and "CASB_DATABASE_URL" in proc.stderr
+        assert "Traceback" not in proc.stderr and "hunter2" not in proc.stderr

@@ -58,8 +58,9 @@ def db_upgrade(revision: str = typer.Argument("head", help="Target revision.")) 
 @db_app.command("current")
 def db_current() -> None:
     """Show the schema revision of the database and the latest one."""
-    from store.db import current_revision, head_revision
+    from store.db import current_revision, ensure_reachable, head_revision
 
+    ensure_reachable()
     console.print(f"current: {current_revision() or 'none'}  latest: {head_revision()}")
 
 
