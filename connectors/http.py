@@ -357,8 +357,13 @@ class Transport:
         accept = expect or (lambda r: r.is_success)
         options = self.options
         attempts = max(1, options.max_attempts)
+        # After a 429 the wait happens in the shared budget's cool-down; the next acquire may
+        # block that much longer than budget_max_wait, so a Retry-After within the cap is
+        # honoured rather than turned into a RateLimitedError by the budget.
+        cooled = 0.0
         for attempt in range(1, attempts + 1):
-            self.budget.acquire(self.tenant_key, group, 1, options.budget_max_wait)
+            self.budget.acquire(self.tenant_key, group, 1, options.budget_max_wait + cooled)
+            cooled = 0.0
             started = time.monotonic()
             request = self.build_request(method, path, params)
             try:
@@ -459,7 +464,8 @@ class Transport:
             )
             if status == 429:
                 # Slow every worker of this tenant down; the next acquire() waits it out.
-                self.budget.cool_down(self.tenant_key, group, max(delay, 0.001))
+                cooled = max(delay, 0.001)
+                self.budget.cool_down(self.tenant_key, group, cooled)
             else:
                 self._sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover

@@ -442,3 +442,53 @@ def test_shared_client_is_per_process_and_stateless() -> None:
     second = shared_client()
     assert second is not first and first.is_closed
     close_shared_client()
+
+
+class FakeClock:
+    """A monotonic clock that only moves when something sleeps on it."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.slept: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+@pytest.mark.parametrize("retry_after", ["45", "60"])
+def test_retry_after_within_the_cap_is_waited_even_beyond_budget_max_wait(
+    retry_after: str,
+) -> None:
+    from connectors.ratelimit import LocalRateBudget
+
+    # A real budget (fake clock): the 429's Retry-After (<= retry_after_cap) turns into a
+    # shared cool-down, and this call waits it out although it exceeds budget_max_wait.
+    clock = FakeClock()
+    budget = LocalRateBudget({"admin": (1000, 60.0)}, sleep=clock.sleep, monotonic=clock.monotonic)
+    api = FakeApi({ROUTE: seq(httpx.Response(429, headers={"Retry-After": retry_after}), ok())})
+    t = Transport(
+        tenant_key="acme",
+        api="admin",
+        base_url="https://admin.test/v1",
+        key=SecretStr(ADMIN_KEY),
+        budget=budget,
+        http=api.client(),
+        options=ClientOptions(retry_after_cap=60, budget_max_wait=30),
+        sleep=clock.sleep,
+    )
+    assert t.get_json(ROUTE, route=ROUTE, group="admin")["object"] == "list"
+    assert len(api.requests) == 2
+    assert sum(clock.slept) == pytest.approx(float(retry_after))
+
+    # Above the cap the same call defers at once, without waiting at all.
+    clock.slept.clear()
+    api = FakeApi({ROUTE: seq(httpx.Response(429, headers={"Retry-After": "61"}), ok())})
+    t.http = api.client()
+    with pytest.raises(RateLimitedError) as info:
+        t.get_json(ROUTE, route=ROUTE, group="admin")
+    assert info.value.retry_after == 61.0 and len(api.requests) == 1
+    assert sum(clock.slept) < 1  # at most one budget spacing, never the 61 s
