@@ -211,30 +211,61 @@ def _follow(tracked: list[_Tracked], timeout: float = 3600) -> None:
         fail("gave up waiting: the scans are still running (see `casb scans`)")
 
 
+def _errors_cell(errors: list[dict[str, Any]]) -> str:
+    """The typed errors of a run in a few words: ``credential_error (users, invites +3)``.
+
+    One kind per line: a revoked key fails every fetch the same way, and listing each
+    resource in a narrow terminal folded the table into an unreadable column.
+    """
+    by_kind: dict[str, list[str]] = {}
+    for error in errors:
+        by_kind.setdefault(str(error.get("kind") or "error"), []).append(
+            str(error.get("resource") or "scan")
+        )
+    lines = []
+    for kind, resources in by_kind.items():
+        shown = ", ".join(resources[:2]) + (f" +{len(resources) - 2}" if len(resources) > 2 else "")
+        lines.append(f"{kind} ({shown})")
+    return "\n".join(lines) or "-"
+
+
 def _summary(scan_ids: list[int]) -> None:
+    """The result table, then for every scan that did not succeed why and what to do."""
     from store.findings import open_counts_by_severity
 
     table = Table(title="scan results")
-    for column in ("tenant", "scan", "status", "seconds", "critical", "high", "medium", "low"):
-        table.add_column(column)
+    table.add_column("tenant", no_wrap=True)
+    table.add_column("scan")
+    table.add_column("status", no_wrap=True)
+    table.add_column("seconds")
+    table.add_column("open c/h/m/l", no_wrap=True)
     table.add_column("errors", overflow="fold")
+    problems: list[str] = []
     with db_session() as session:
         for scan_id in scan_ids:
             run = session.get(ScanRun, scan_id)
             if run is None:
                 continue
             tenant = session.get(Tenant, run.tenant_id)
+            slug = tenant.slug if tenant else str(run.tenant_id)
             counts = open_counts_by_severity(session, run.tenant_id)
-            errors = "; ".join(f"{e.get('resource')}: {e.get('kind')}" for e in run.errors) or "-"
             table.add_row(
-                tenant.slug if tenant else str(run.tenant_id),
+                slug,
                 str(scan_id),
                 _style(run.status),
                 str(run.counts.get("seconds", "-")),
-                *(str(counts[s]) for s in ("critical", "high", "medium", "low")),
-                errors,
+                "/".join(str(counts[s]) for s in ("critical", "high", "medium", "low")),
+                _errors_cell(run.errors),
             )
+            if run.status != ScanStatus.SUCCEEDED.value:
+                detail = tenant.health_detail if tenant and tenant.health_detail else None
+                problems.append(
+                    f"{slug}: scan {scan_id} {run.status}"
+                    + (f": {detail}" if detail else ": see `casb scans --json` for its errors")
+                )
     console.print(table)
+    for line in problems:
+        console.print(line, style="red", highlight=False, markup=False, soft_wrap=True)
     console.print(
         "see findings with [bold]casb findings[/]; tenant state with [bold]casb health[/]"
     )
@@ -303,7 +334,7 @@ def scans(
             _ago(run.requested_at),
             str(run.counts.get("seconds", "-")),
             str(run.counts.get("findings", "-")),
-            "; ".join(f"{e.get('resource')}: {e.get('kind')}" for e in run.errors) or "-",
+            _errors_cell(run.errors),
         )
     console.print(table)
 

@@ -17,6 +17,7 @@ from sqlalchemy import update
 from sqlmodel import col, select
 
 from schemas.tables import Finding, FindingStatus, ScanRun, ScanStatus, utcnow
+from simulator.faults import Fault
 from simulator.ground_truth import ADMIN_KEY_UNUSED, GPT_CUSTOM_ACTIONS, STALE_PENDING_INVITE
 from simulator.world import Thresholds
 from store.db import session_scope
@@ -164,3 +165,30 @@ def test_cli_says_a_request_was_coalesced_onto_the_active_scan(
     ]
     listed = run_cli("scans", "--json")
     assert [r["coalesced_requests"] for r in json.loads(listed.stdout)] == [2]
+
+
+def test_a_failed_scan_is_reported_with_its_error_and_what_to_do(
+    db: str, sim: Any, embedded: None
+) -> None:
+    ids = register(sim)
+    sim.world.faults.add("tenant-02", Fault(kind="revoked_key", api="any"))
+    try:
+        result = run_cli("scan", "--inline", "tenant-01", "tenant-02")
+    finally:
+        sim.world.faults.clear()
+    assert result.code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert any("tenant-01: scan" in line and "succeeded" in line for line in lines)
+    assert any("tenant-02: scan" in line and "failed" in line for line in lines)
+    # Under the table, each scan that did not succeed: its typed error and what to do.
+    (why,) = [line for line in lines if line.startswith("tenant-02: scan 2 failed:")]
+    assert "users: credential_error (HTTP 401)" in why
+    assert "casb tenant update tenant-02" in why
+
+    health = run_cli("health", "--json")
+    rows = {r["tenant"]: r for r in json.loads(health.stdout)}
+    assert rows["tenant-01"]["health"] == "healthy"
+    assert rows["tenant-02"]["health"] == "credential_error"
+    assert "casb tenant update" in rows["tenant-02"]["detail"]
+    with session_scope() as session:
+        assert open_keys(session, ids["tenant-02"]) == set()
