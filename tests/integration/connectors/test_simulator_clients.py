@@ -403,3 +403,35 @@ def test_storage_down_is_an_upstream_error(world: Any, server: Any) -> None:
             "project", f.id, io.BytesIO()
         )
     assert info.value.status == 500 and "storage" in info.value.hint
+
+
+@pytest.mark.parametrize("status", [403, 404])
+def test_audit_log_refused_degrades_to_no_login_signal(
+    world: Any, server: Any, status: int
+) -> None:
+    # Audit logging off or not readable by the key: no login signal, and no failure.
+    fault(
+        world,
+        "tenant-01",
+        "server_error",
+        api="admin",
+        path_contains="/organization/audit_logs",
+        status=status,
+    )
+    fired_before = world.stats("tenant-01")["counters"].get("fault:server_error", 0)
+    client = admin(world, server, "tenant-01")
+    signal = client.latest_logins()
+    assert signal.available is False and signal.logins == {}
+    kind = {403: "permission_error", 404: "not_found"}[status]
+    assert signal.reason is not None and signal.reason.startswith(kind)
+    assert world.tenant("tenant-01").admin_key not in signal.reason
+    # not retried: one refused request
+    assert world.stats("tenant-01")["counters"]["fault:server_error"] == fired_before + 1
+    # every other Admin route of the same tenant still answers
+    assert len(list(client.users())) == len(world.tenant("tenant-01").users)
+
+
+def test_audit_log_401_is_still_a_credential_error(world: Any, server: Any) -> None:
+    fault(world, "tenant-01", "revoked_key", api="admin", path_contains="/audit_logs")
+    with pytest.raises(AuthenticationError):
+        admin(world, server, "tenant-01").latest_logins()
