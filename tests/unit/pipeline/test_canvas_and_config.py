@@ -91,6 +91,24 @@ def test_registered_tasks_match_the_routes() -> None:
     assert all(app.tasks[n].trail is False for n in registered)
     assert app.tasks["casb.fetch_users"].ignore_result is False  # chord header
     assert app.tasks["casb.dispatch_due_scans"].acks_late is False
+    # The per-kind limits reach the registered tasks (annotations are applied by name).
+    for name in registered:
+        soft, hard = cfg.TIME_LIMITS[name]
+        assert (app.tasks[name].soft_time_limit, app.tasks[name].time_limit) == (soft, hard)
+    assert app.tasks["casb.dlp_scan"].time_limit > app.tasks["casb.fetch_users"].time_limit
+    assert app.tasks["casb.fetch_users"].time_limit > app.tasks["casb.scan_tenant"].time_limit
+
+
+def test_a_route_to_an_undeclared_queue_fails_instead_of_creating_it() -> None:
+    from celery.exceptions import QueueNotFound
+
+    from workers.celery_app import app
+
+    assert app.conf.task_create_missing_queues is False
+    with pytest.raises(QueueNotFound):
+        app.amqp.router.route({"queue": "fecth"}, "casb.fetch_users")
+    routed = app.amqp.router.route({}, "casb.dlp_scan")
+    assert routed["queue"].name == "dlp"
 
 
 def test_app_is_found_the_way_the_celery_command_finds_it() -> None:
