@@ -80,3 +80,42 @@ def test_serve_rejects_a_bad_size() -> None:
         timeout=30,
     )
     assert r.returncode == 2 and "unknown --size" in r.stderr
+
+
+def test_casb_simulator_serve_prints_base_urls_and_keys() -> None:
+    """The documented command (`casb simulator serve`), in its default human-readable form."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "workers.cli", "simulator", "serve", "--port", "0",
+         "--tenants", "2", "--seed", "9", "--size", "tiny"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        fields: dict[str, list[str]] = {}
+        for line in proc.stdout:
+            name, sep, value = line.strip().partition(" = ")
+            if sep:
+                fields.setdefault(name.strip(), []).append(value.strip())
+            if len(fields.get("compliance_key", [])) == 2:
+                break
+        admin_base = fields["admin_api_base"][0]
+        compliance_base = fields["compliance_api_base"][0]
+        assert admin_base.endswith("/openai/v1") and compliance_base.endswith("/chatgpt/v1")
+        world = World.generate(tenants=2, seed=9, size="tiny")
+        twins = [world.tenant("tenant-01"), world.tenant("tenant-02")]
+        assert fields["admin_key"] == [t.admin_key for t in twins]
+        assert fields["compliance_key"] == [t.compliance_key for t in twins]
+        assert fields["workspace_id"] == [t.workspace_id for t in twins]
+        # the printed base URL and key reach the printed tenant
+        r = httpx.get(
+            admin_base + "/organization/invites",
+            headers={"Authorization": f"Bearer {fields['admin_key'][1]}"},
+        )
+        assert r.status_code == 200 and r.headers["openai-organization"] == twins[1].org_id
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    assert "simulator stopped" in out
