@@ -435,3 +435,16 @@ def test_audit_log_401_is_still_a_credential_error(world: Any, server: Any) -> N
     fault(world, "tenant-01", "revoked_key", api="admin", path_contains="/audit_logs")
     with pytest.raises(AuthenticationError):
         admin(world, server, "tenant-01").latest_logins()
+
+
+def test_download_timeout_bounds_a_slow_storage_host(world: Any, server: Any) -> None:
+    # The storage host takes 2 s to answer; the whole download may take 0.5 s (read timeout
+    # 10 s would not stop it): the download fails as an upstream error, it does not hang.
+    f = _files(world, "tenant-01", "gpt")[0]
+    fault(world, "tenant-01", "slow", api="blob", delay=2.0)
+    dest = io.BytesIO()
+    client = compliance(world, server, "tenant-01", download_timeout=0.5, read_timeout=10.0)
+    with pytest.raises(UpstreamError) as info:
+        client.download_file("gpt", f.id, dest)
+    assert "storage" in info.value.hint and dest.getvalue() == b""
+    assert world.stats("tenant-01")["counters"].get("blob_auth_rejected", 0) == 0
