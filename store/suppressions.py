@@ -14,6 +14,9 @@ Semantics (documented in docs/operations.md):
   at or after that scan's start, or no successful scan yet: never hide by guessing), else
   to ``resolved`` (``resolved_at`` = now), as if the scan had resolved it.
 - Resolved findings are never touched by rules: there is nothing to hide.
+- Only an ignored finding carries ``suppression_id``: ``apply`` clears it from findings the
+  scan lifecycle opened or resolved after their ignore expired, so no export shows an open
+  or resolved finding "held" by a rule.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import fnmatch
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import or_
+from sqlalchemy import or_, update
 from sqlmodel import Session, col, select
 
 from schemas.catalog import lookup
@@ -307,6 +310,7 @@ def apply(session: Session, tenant_id: int, now: datetime | None = None) -> int:
     """
     moment = _now(now)
     changed = release_expired(session, [tenant_id], moment)
+    _clear_stale_rule_ids(session, tenant_id)
 
     rules = [
         r
@@ -343,6 +347,23 @@ def apply(session: Session, tenant_id: int, now: datetime | None = None) -> int:
             changed += 1
     session.flush()
     return changed
+
+
+def _clear_stale_rule_ids(session: Session, tenant_id: int) -> None:
+    """Drop ``suppression_id`` from findings that are no longer ignored.
+
+    The scan lifecycle reopens (still seen) or resolves (gone) a finding whose ignore has
+    expired and clears the ignore's reason and expiry, but not the rule id, which only
+    this module owns.
+    """
+    session.execute(
+        update(Finding)
+        .where(col(Finding.tenant_id) == tenant_id)
+        .where(col(Finding.status) != FindingStatus.IGNORED.value)
+        .where(col(Finding.suppression_id).is_not(None))
+        .values(suppression_id=None)
+        .execution_options(synchronize_session="fetch")
+    )
 
 
 def apply_all(session: Session, now: datetime | None = None) -> int:
