@@ -181,11 +181,20 @@ def get_tenant(session: Session, slug_or_id: str | int) -> Tenant:
 
 
 def find_tenant(session: Session, slug_or_id: str | int) -> Tenant | None:
-    if isinstance(slug_or_id, int) or str(slug_or_id).isdigit():
-        found = session.get(Tenant, int(slug_or_id))
-        if found is not None:
+    """The tenant with this slug, else (for a number) this id.
+
+    The slug is tried first: slugs may be all digits, and `casb tenant remove 7` must never
+    delete the tenant with id 7 when another tenant's slug is "7". Tasks pass ints (ids).
+    """
+    if isinstance(slug_or_id, str):
+        found = find_by_slug(session, slug_or_id)
+        if found is not None or not slug_or_id.isdigit():
             return found
-    return session.exec(select(Tenant).where(Tenant.slug == str(slug_or_id))).first()
+    return session.get(Tenant, int(slug_or_id))
+
+
+def find_by_slug(session: Session, slug: str) -> Tenant | None:
+    return session.exec(select(Tenant).where(Tenant.slug == slug)).first()
 
 
 def list_tenants(session: Session) -> list[Tenant]:
@@ -229,7 +238,7 @@ def add_tenant(session: Session, data: TenantInput, fernet: Fernet) -> Tenant:
         raise TenantInputError(
             f"bad slug {data.slug!r}: use 1-63 lower-case letters, digits and dashes"
         )
-    if find_tenant(session, data.slug) is not None:
+    if find_by_slug(session, data.slug) is not None:
         raise TenantInputError(f"tenant {data.slug!r} already exists: use `casb tenant update`")
     if data.admin_key is None:
         raise TenantInputError(
@@ -454,7 +463,7 @@ def import_tenants(
     updated: list[str] = []
     for item in items:
         try:
-            if update and find_tenant(session, item.slug) is not None:
+            if update and find_by_slug(session, item.slug) is not None:
                 update_tenant(session, item, fernet)
                 updated.append(item.slug)
             else:

@@ -375,3 +375,23 @@ def test_db_upgrade_is_idempotent_and_unreachable_is_one_line(pg_url: str, secre
         assert proc.returncode == 2, proc.stderr
         assert "cannot reach the database" in proc.stderr and "CASB_DATABASE_URL" in proc.stderr
         assert "Traceback" not in proc.stderr and "hunter2" not in proc.stderr
+
+
+def test_a_slug_wins_over_an_id_that_looks_the_same(db: str, keys_env: dict[str, str]) -> None:
+    # Slugs may be all digits; ids are what tasks pass. A command given "3" must act on the
+    # tenant whose slug is "3", never on another tenant that happens to have id 3.
+    for slug in ("3", "acme", "bravo"):  # ids 1, 2, 3
+        result = run_cli("tenant", "add", slug, "--admin-key-env", "ACME_ADMIN_KEY")
+        assert result.code == 0, result.output
+    assert dict(_raw_rows(db, "SELECT slug, id FROM tenants")) == {"3": 1, "acme": 2, "bravo": 3}
+    # a new slug equal to an existing id is not "already exists"
+    result = run_cli("tenant", "add", "2", "--admin-key-env", "ACME_ADMIN_KEY")
+    assert result.code == 0, result.output
+    shown = json.loads(run_cli("tenant", "show", "3", "--format", "json").stdout)
+    assert shown["slug"] == "3" and shown["id"] == 1
+    assert run_cli("tenant", "remove", "3", "--yes").code == 0
+    slugs = sorted(r[0] for r in _raw_rows(db, "SELECT slug FROM tenants"))
+    assert slugs == ["2", "acme", "bravo"]
+    # an id still finds its tenant when no slug equals it
+    assert json.loads(run_cli("tenant", "show", "2", "--format", "json").stdout)["slug"] == "2"
+    assert json.loads(run_cli("tenant", "show", "3", "--format", "json").stdout)["slug"] == "bravo"
