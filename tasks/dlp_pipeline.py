@@ -121,6 +121,12 @@ def plan_dlp(scan_id: int) -> dict[str, Any]:
         _mark_expected(scan_id, {"profile_version": None})
         return {"scan_id": scan_id, "status": "failed", "batches": []}
     listings, _ = _listings(scan_id)
+    if all(items is None for items in listings.values()):
+        # Every listing fetch failed (a revoked key, say): their typed errors already tell
+        # the story, and a DLP stage that looked at nothing must not count as a success
+        # that turns an all-failed scan into a "partial" one. Nothing is resolved and the
+        # watermark stays, exactly as a finalize without listings would leave them.
+        return {"scan_id": scan_id, "status": "skipped", "reason": "no file listing"}
     refs = refs_from_listings(listings)
     batches = make_batches(refs, get_settings().dlp_batch_size)
     keys = [

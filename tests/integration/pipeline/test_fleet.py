@@ -50,12 +50,12 @@ def captured_logs() -> Iterator[_Capture]:
 
 
 @pytest.fixture
-def published() -> Iterator[list[str]]:
-    """Every task message published in this process (headers and body, as sent)."""
-    messages: list[str] = []
+def published() -> Iterator[list[tuple[Any, Any]]]:
+    """Every task message published in this process: (headers, body) as sent."""
+    messages: list[tuple[Any, Any]] = []
 
     def hook(body: Any = None, headers: Any = None, **_: Any) -> None:
-        messages.append(json.dumps({"headers": headers, "body": body}, default=str))
+        messages.append((headers, json.loads(json.dumps(body, default=str))))
 
     before_task_publish.connect(hook, weak=False)
     yield messages
@@ -82,10 +82,22 @@ def _redis_dump(url: str) -> list[str]:
     return out
 
 
+def _scalar(value: Any) -> bool:
+    """An id, a snapshot key, a trigger or a flag: never a list of objects or a document."""
+    if isinstance(value, str):
+        return len(value) <= 120
+    return value is None or isinstance(value, int | float | bool)
+
+
 def test_no_credential_in_messages_results_redis_logs_or_rows(
-    db: str, sim: Any, worker: Any, redis_url: str, captured_logs: _Capture, published: list[str]
+    db: str,
+    sim: Any,
+    worker: Any,
+    redis_url: str,
+    captured_logs: _Capture,
+    published: list[tuple[Any, Any]],
 ) -> None:
-    ids = register(sim)
+    ids = register(sim, dlp_profiles=["Credentials and Secrets"])  # DLP tasks too
     sim.world.faults.add("tenant-03", Fault(kind="revoked_key", api="any"))
     try:
         runs = [wait_for_run(scan(worker.app, tid)) for tid in ids.values()]
@@ -95,6 +107,11 @@ def test_no_credential_in_messages_results_redis_logs_or_rows(
     redis_text = _redis_dump(redis_url)
     assert any("celery-task-meta-" in line for line in redis_text), "fetch results are stored"
     assert len(published) >= 3 * 8  # scan_tenant + fetches + detect + finish per tenant
+    # Task arguments carry ids and keys only: every top-level arg and kwarg is a scalar.
+    for headers, (args, kwargs, _embed) in published:
+        assert str(headers["task"]).startswith("casb."), headers["task"]
+        assert all(_scalar(a) for a in args), (headers["task"], args)
+        assert all(_scalar(v) for v in kwargs.values()), (headers["task"], kwargs)
     with session_scope() as session:
         rows = (
             [
@@ -112,7 +129,7 @@ def test_no_credential_in_messages_results_redis_logs_or_rows(
         )
     haystacks = {
         "redis": "\n".join(redis_text),
-        "messages": "\n".join(published),
+        "messages": "\n".join(json.dumps(m, default=str) for m in published),
         "logs": "\n".join(captured_logs.lines),
         "database": "\n".join(rows),
     }

@@ -170,7 +170,10 @@ def test_cli_says_a_request_was_coalesced_onto_the_active_scan(
 def test_a_failed_scan_is_reported_with_its_error_and_what_to_do(
     db: str, sim: Any, embedded: None
 ) -> None:
-    ids = register(sim)
+    # With DLP profiles: a DLP stage with no listing to look at must not turn an all-failed
+    # scan into a "partial" one.
+    ids = register(sim, ["tenant-01"])
+    ids |= register(sim, ["tenant-02"], dlp_profiles=["Credentials and Secrets"])
     sim.world.faults.add("tenant-02", Fault(kind="revoked_key", api="any"))
     try:
         result = run_cli("scan", "--inline", "tenant-01", "tenant-02")
