@@ -117,3 +117,49 @@ def test_custom_profile_stages_and_redelivered_batch(
     assert inline["status"] == ScanStatus.SUCCEEDED.value
     assert blobs(sim.world) == downloaded
     assert open_dlp(tid) == expected
+
+
+def test_changed_listing_over_unchanged_bytes_is_downloaded_but_not_matched_again(
+    db: str, sim: Any, celery_app_configured: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cache's second key: same content sha256 and profile set -> the verdict is reused."""
+    from sqlalchemy import update
+
+    from schemas.tables import DlpFileCache
+
+    tid = register(sim, [SLUG], dlp_profiles=["Credentials and Secrets"])[SLUG]
+    assert run_inline(tid)["status"] == ScanStatus.SUCCEEDED.value
+    first = open_dlp(tid)
+    assert first, "the simulator plants credentials"
+    # Pretend every listing changed (a rename, a new created_at): the fingerprints no longer
+    # match, so each file with a verdict is downloaded again...
+    with session_scope() as session:
+        verdicts = session.execute(
+            update(DlpFileCache)
+            .where(DlpFileCache.outcome.in_(["matched", "clean"]))  # type: ignore[attr-defined]
+            .values(listing_fingerprint="l1-stale")
+        ).rowcount  # type: ignore[attr-defined]
+    assert verdicts > 0
+    downloaded = blobs(sim.world)
+
+    # ... but its bytes are unchanged, so nothing is extracted or matched again.
+    def no_extraction(*_: Any, **__: Any) -> Any:
+        raise AssertionError("an unchanged file was extracted and matched again")
+
+    monkeypatch.setattr("tasks.dlp_pipeline.extract_text", no_extraction)
+    second = run_inline(tid)
+    assert second["status"] == ScanStatus.SUCCEEDED.value
+    with session_scope() as session:
+        from schemas.tables import ScanRun
+
+        run = session.get(ScanRun, second["scan_id"])
+        assert run is not None
+        counts = run.parts["dlp"]["counts"]
+        rows = session.exec(select(DlpFileCache)).all()
+    # Every verdict of this scan came from the cache after a download, none from matching
+    # (a conversation not updated since the watermark is not even listed again).
+    assert counts["reused"] == counts.get("matched", 0) + counts.get("clean", 0) > 0
+    assert blobs(sim.world) == downloaded + counts["reused"]
+    refreshed = [r for r in rows if r.listing_fingerprint != "l1-stale"]
+    assert len(refreshed) >= counts["reused"]  # the new fingerprints are remembered
+    assert open_dlp(tid) == first
