@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlmodel import select
+from sqlmodel import col, select
 
 from schemas.tables import Finding, ScanStatus
 from simulator.ground_truth import DLP_FINDING_TYPES
@@ -134,11 +134,12 @@ def test_changed_listing_over_unchanged_bytes_is_downloaded_but_not_matched_agai
     # Pretend every listing changed (a rename, a new created_at): the fingerprints no longer
     # match, so each file with a verdict is downloaded again...
     with session_scope() as session:
-        verdicts = session.execute(
+        result: Any = session.execute(
             update(DlpFileCache)
-            .where(DlpFileCache.outcome.in_(["matched", "clean"]))  # type: ignore[attr-defined]
+            .where(col(DlpFileCache.outcome).in_(["matched", "clean"]))
             .values(listing_fingerprint="l1-stale")
-        ).rowcount  # type: ignore[attr-defined]
+        )
+        verdicts = int(result.rowcount)
     assert verdicts > 0
     downloaded = blobs(sim.world)
 
