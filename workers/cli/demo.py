@@ -300,7 +300,8 @@ def demo(
         f"{env}casb health",
         f"{env}casb scans",
     ):
-        console.print(f"  [bold]{line}[/]")
+        # soft_wrap: a narrow terminal must not break the command a reader will copy
+        console.print(f"  [bold]{line}[/]", soft_wrap=True)
     if not fleet and shutil.which("docker"):
         console.print("  run the real fleet: docker compose up (see README)")
 

@@ -109,6 +109,9 @@ def test_demo_runs_embedded_with_nothing_configured(tmp_path: Path) -> None:
     assert "open findings" in out and "casb findings" in out
     db_file = tmp_path / ".casb" / "demo.db"
     assert db_file.exists()
+    # The next-step commands print whole (copyable), however long the database path is.
+    (command,) = [line for line in out.splitlines() if "casb findings --severity" in line]
+    assert command.strip() == f"CASB_DATABASE_URL=sqlite:///{db_file} casb findings --severity high"
 
     from simulator.world import World
 
