@@ -1,0 +1,57 @@
+"""Fetch results through the real Redis snapshot store: scan-scoped keys with a TTL, and a
+task result that is a small summary (resource, count, key, ok or typed error), never data."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import redis
+
+from simulator.faults import Fault
+from tasks.snapshots import KEY_PREFIX, parts_key
+from tests.integration.pipeline.conftest import register
+
+
+def test_fetch_writes_scan_scoped_parts_with_a_ttl_and_returns_a_summary(
+    db: str, sim: Any, celery_app_configured: Any, redis_url: str
+) -> None:
+    from tasks.pipeline import run_fetch, start_scan
+    from tasks.runtime import get_runtime
+    from workers.settings import get_settings
+
+    tid = register(sim, ["tenant-01"])["tenant-01"]
+    scan_id = int(start_scan(tid, "manual")["scan_id"])
+    client = redis.Redis.from_url(redis_url)
+    ttl = get_settings().snapshot_ttl_seconds
+
+    summary = run_fetch(scan_id, "users")
+    assert summary["ok"] is True and summary["error"] is None
+    assert summary["resource"] == "users" and summary["count"] > 0
+    assert summary["key"] == f"{KEY_PREFIX}{scan_id}:users"
+    assert set(summary["keys"]) == {"users", "logins"}
+    emails = [u.email for u in sim.world.tenant("tenant-01").users.ordered()]
+    encoded = json.dumps(summary)
+    assert len(encoded) < 1000 and not any(e in encoded for e in emails)  # no payload
+    for key in summary["keys"].values():
+        assert key.startswith(f"{KEY_PREFIX}{scan_id}:")
+        assert 0 < client.ttl(key) <= ttl
+    stored = get_runtime().snapshots.get(summary["key"])
+    assert stored is not None and len(stored) == summary["count"]
+    assert {u["email"] for u in stored} == set(emails)
+    assert 0 < client.ttl(parts_key(scan_id)) <= ttl
+    assert get_runtime().snapshots.summaries(scan_id)["users"]["count"] == summary["count"]
+
+    # A typed failure is a result, not an exception, and stores no part.
+    sim.world.faults.add("tenant-01", Fault(kind="server_error", api="admin", status=403))
+    try:
+        failed = run_fetch(scan_id, "invites")
+    finally:
+        sim.world.faults.clear()
+    assert failed["ok"] is False and failed["key"] is None and failed["count"] == 0
+    assert failed["error"]["kind"] == "permission_error"
+    assert not client.exists(f"{KEY_PREFIX}{scan_id}:invites")
+
+    get_runtime().snapshots.drop(scan_id)  # what finish_scan does
+    assert list(client.scan_iter(match=f"{KEY_PREFIX}{scan_id}:*")) == []
+    client.close()
