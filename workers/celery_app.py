@@ -22,6 +22,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from workers import kombu_fixes
 from workers.logging import install_celery_hooks
+from workers.metrics import install_celery_hooks as install_metrics_hooks
 
 
 def _quiet_chord_errback_warning(**_: Any) -> None:
@@ -76,6 +77,8 @@ celery = app
 # Workers log through our formatter: JSON or console per CASB_LOG_FORMAT, tenant/scan/task
 # ids on every line, keys and bearer tokens scrubbed from every record.
 install_celery_hooks()
+# API-call and DLP counters reach Redis when each task ends, not only on the next call.
+install_metrics_hooks()
 
 
 def reconfigure() -> None:

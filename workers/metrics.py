@@ -10,9 +10,10 @@ directory. Instead:
 - **Events that happen in workers** (API calls and 429s by tenant and route group, DLP
   bytes and seconds) are counted in memory per process by ``record_api_call`` /
   ``record_dlp_bytes`` and flushed at most once a second as ``HINCRBY`` on Redis hashes
-  (``casb:metrics:*``); the exporter reads the hashes. Counters survive worker restarts,
-  add up across hosts, and a Redis outage only delays them (a failing flush keeps the
-  counts for the next one; at most about a second of counts is lost when a process dies).
+  (``casb:metrics:*``), and in a worker also when each task ends and when a pool process
+  exits (``install_celery_hooks``), so an idle worker holds nothing back; the exporter
+  reads the hashes. Counters survive worker restarts, add up across hosts, and a Redis
+  outage only delays them (a failing flush keeps the counts for the next one).
 - **Queue depth** is ``LLEN`` of each Celery queue (and its priority sub-lists) on the
   broker, read at scrape time (Flower exports no queue-length metric).
 
@@ -192,6 +193,32 @@ def observe_call(event: CallEvent) -> None:
 def flush() -> bool:
     """Push pending counts to Redis now (worker shutdown, tests). False if Redis failed."""
     return _recorder.flush()
+
+
+def _flush_after_task(**_: Any) -> None:
+    """Celery signal handler: a task's API calls and DLP bytes reach Redis when it ends.
+
+    Without it the last second of counts of a burst waits in memory until the process's
+    next API call (hours, for a tenant scanned daily), and a recycled prefork child
+    (``--max-tasks-per-child``, which exits without ``atexit``) loses them. A flush with
+    nothing pending does no I/O.
+    """
+    _recorder.flush()
+
+
+def install_celery_hooks() -> None:
+    """Flush the counters after every task and when a pool process shuts down.
+
+    Called from the Celery app module; connecting twice is harmless (deduplicated).
+    """
+    from celery import signals
+
+    signals.task_postrun.connect(
+        _flush_after_task, weak=False, dispatch_uid="casb-metrics-flush-task"
+    )
+    signals.worker_process_shutdown.connect(
+        _flush_after_task, weak=False, dispatch_uid="casb-metrics-flush-process"
+    )
 
 
 def reset_recorder() -> None:
