@@ -13,6 +13,7 @@ import logging
 import re
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -146,7 +147,12 @@ def assert_no_leak(haystack: str, fragments: list[str], where: str) -> None:
 
 
 def test_dlp_ground_truth_found_exactly_and_nothing_leaks(
-    db: str, sim: Any, worker: Any, small_cap: None, caplog: pytest.LogCaptureFixture
+    db: str,
+    sim: Any,
+    worker: Any,
+    small_cap: None,
+    caplog: pytest.LogCaptureFixture,
+    tmp_path: Path,
 ) -> None:
     caplog.set_level(logging.DEBUG)
     tid = register(sim, [SLUG], dlp_profiles=list(PLANTABLE_PROFILES))[SLUG]
@@ -211,6 +217,12 @@ def test_dlp_ground_truth_found_exactly_and_nothing_leaks(
         assert out.code == 0, out.output
         assert "dlp" in out.stdout.lower() or "DLP" in out.stdout
         assert_no_leak(out.stdout, fragments, f"the {fmt} export")
+    page = tmp_path / "report.html"
+    out = run_cli("report", "--output", str(page))
+    assert out.code == 0, out.output
+    html = page.read_text()
+    assert "DLP" in html or "dlp" in html
+    assert_no_leak(html, fragments, "the HTML report")
 
 
 def test_second_scan_downloads_and_rematches_nothing(db: str, sim: Any, worker: Any) -> None:
