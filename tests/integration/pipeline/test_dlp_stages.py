@@ -164,3 +164,43 @@ def test_changed_listing_over_unchanged_bytes_is_downloaded_but_not_matched_agai
     refreshed = [r for r in rows if r.listing_fingerprint != "l1-stale"]
     assert len(refreshed) >= counts["reused"]  # the new fingerprints are remembered
     assert open_dlp(tid) == first
+
+
+def test_an_ignored_dlp_finding_stays_ignored_when_its_file_goes(
+    db: str, sim: Any, celery_app_configured: Any
+) -> None:
+    from store.suppressions import ignore_finding
+
+    tid = register(sim, [SLUG], dlp_profiles=["Credentials and Secrets", "Financial Information"])[
+        SLUG
+    ]
+    assert run_inline(tid)["status"] == ScanStatus.SUCCEEDED.value
+    tenant = sim.world.tenant(SLUG)
+    # GPT and project listings are complete: a file no longer listed is proven gone.
+    gone = sorted(
+        (t, r)
+        for t, r in open_dlp(tid)
+        if t != FINDING_TYPES["conversation"].finding_type_id and r in tenant.files
+    )
+    assert len(gone) >= 2, gone
+    kept, other = gone[0][1], gone[1][1]
+    with session_scope() as session:
+        row = session.exec(
+            select(Finding).where(Finding.tenant_id == tid, Finding.resource_id == kept)
+        ).one()
+        assert row.id is not None
+        ignore_finding(session, row.id, "known test fixture")
+    tenant.remove_file(kept)
+    tenant.remove_file(other)
+
+    assert run_inline(tid)["status"] == ScanStatus.SUCCEEDED.value
+    with session_scope() as session:
+        rows = {
+            r.resource_id: r
+            for r in session.exec(
+                select(Finding).where(col(Finding.resource_id).in_([kept, other]))
+            ).all()
+        }
+    assert (rows[kept].status, rows[kept].resolved_at) == ("ignored", None)
+    assert rows[kept].ignored_reason == "known test fixture"
+    assert rows[other].status == "resolved" and rows[other].resolved_at is not None
