@@ -167,8 +167,11 @@ def _progress(run: ScanRun, done_parts: int) -> str:
     if run.status == ScanStatus.QUEUED.value:
         return "waiting for a worker"
     if run.status == ScanStatus.RUNNING.value:
+        dlp = run.parts.get("dlp")
+        if isinstance(dlp, dict) and "files" in dlp:  # planned: the longest stage, say so
+            return f"DLP: {dlp['files']} files in {dlp.get('batches', '?')} batches"
         if "detect" in run.parts:
-            return "detecting/finishing"
+            return "detected posture; DLP/finishing"
         return f"fetching {done_parts}/{expected or '?'}"
     return "done"
 
