@@ -900,8 +900,20 @@ class SimulatorApp:
         )
 
     async def _time_scale(self, request: Request) -> Response:
-        payload = await request.json()
-        self.world.set_time_scale(float(payload["time_scale"]))
+        # A bad value must be a 400, never a 500 or a limiter left with a zero window.
+        try:
+            payload = await request.json()
+            value = payload.get("time_scale") if isinstance(payload, dict) else None
+            scale = math.nan
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                scale = float(value)
+        except ValueError:
+            scale = math.nan
+        if not (math.isfinite(scale) and scale > 0):
+            return error_response(
+                400, 'Invalid time_scale: send {"time_scale": <positive number>}.'
+            )
+        self.world.set_time_scale(scale)
         return _json({"time_scale": self.world.limiter.time_scale})
 
     # ---------------------------------------------------------------- routes

@@ -86,6 +86,8 @@ class RateLimiter:
         return 60.0 / self.time_scale
 
     def set_time_scale(self, time_scale: float) -> None:
+        if not time_scale > 0:
+            raise ValueError("time_scale must be positive")
         with self._lock:
             self.time_scale = time_scale
             self._buckets.clear()

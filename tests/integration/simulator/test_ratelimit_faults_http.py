@@ -228,3 +228,21 @@ def test_blob_faults_only_when_asked(sim: RunningSimulator, world: World) -> Non
     add_fault(sim, "tenant-01", kind="server_error", api="blob", status=500, count=1)
     assert httpx.get(loc).status_code == 500
     assert httpx.get(loc).status_code == 200
+
+
+def test_time_scale_control_endpoint(sim: RunningSimulator, world: World) -> None:
+    try:
+        r = httpx.post(f"{sim.url}/_sim/time_scale", json={"time_scale": 120})
+        assert r.status_code == 200 and r.json() == {"time_scale": 120.0}
+        assert httpx.get(f"{sim.url}/_sim/stats").json()["window_s"] == 0.5
+        for bad in ({"time_scale": 0}, {"time_scale": -1}, {"time_scale": "fast"}, {}, [60]):
+            r = httpx.post(f"{sim.url}/_sim/time_scale", json=bad)
+            assert r.status_code == 400, bad
+            assert shapes.ShapeChecker(allow_unknown=False).check(r.json(), shapes.ERROR_BODY) == []
+        r = httpx.post(f"{sim.url}/_sim/time_scale", content=b"{not json")
+        assert r.status_code == 400
+        # the bad requests changed nothing, and the simulator still serves
+        assert httpx.get(f"{sim.url}/_sim/stats").json()["window_s"] == 0.5
+        assert compliance_api(sim, world, "tenant-02").get("/users").status_code == 200
+    finally:
+        world.set_time_scale(60.0)

@@ -76,6 +76,10 @@ def test_disabled_limits_still_count() -> None:
 def test_time_scale_must_be_positive() -> None:
     with pytest.raises(ValueError):
         RateLimiter(RateLimitConfig(), time_scale=0)
+    limiter = RateLimiter(RateLimitConfig(), time_scale=2.0)
+    with pytest.raises(ValueError):
+        limiter.set_time_scale(0)
+    assert limiter.time_scale == 2.0 and limiter.window_s == 30.0
 
 
 def test_fault_after_and_count() -> None:
