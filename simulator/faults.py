@@ -66,6 +66,22 @@ class Fault:
             raise ValueError(
                 f"unknown fault api {self.api!r}; choose one of {', '.join(FAULT_APIS)}"
             )
+        # Faults arrive as JSON over HTTP: a wrong type must be refused here (400), not
+        # crash every later request of the tenant (500).
+        for name in ("after", "status", "items", "count"):
+            value = getattr(self, name)
+            if name == "count" and value is None:
+                continue
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"fault {name!r} must be a whole number >= 0, got {value!r}")
+        for name in ("delay", "retry_after"):
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"fault {name!r} must be a number of seconds >= 0, got {value!r}")
+        if self.path_contains is not None and not isinstance(self.path_contains, str):
+            raise ValueError("fault 'path_contains' must be a string")
+        if not 100 <= self.status <= 599:
+            raise ValueError(f"fault 'status' must be an HTTP status, got {self.status}")
 
     def applies_to(self, api: str, path: str) -> bool:
         if self.api != "any" and self.api != api:

@@ -108,6 +108,12 @@ def test_fault_control_endpoint(sim: RunningSimulator, world: World) -> None:
         == 404
     )
     assert httpx.delete(f"{sim.url}/_sim/tenants/tenant-01/faults").json()["faults"] == []
+    # a fault with a value of the wrong type is refused, and the tenant keeps being served
+    for bad in ({"kind": "slow", "delay": "forever"}, {"kind": "server_error", "status": "x"}):
+        r = httpx.post(f"{sim.url}/_sim/tenants/tenant-01/faults", json=bad)
+        assert r.status_code == 400 and "fault '" in r.json()["error"]["message"]
+    assert httpx.get(f"{sim.url}/_sim/tenants/tenant-01/faults").json()["faults"] == []
+    assert admin_api(sim, world, "tenant-01").get("/organization/users").status_code == 200
 
 
 def test_rate_limit_storm_then_recovery(sim: RunningSimulator, world: World) -> None:

@@ -110,3 +110,16 @@ def test_fault_validation() -> None:
         Fault.from_dict({"kind": "slow", "seen": 3})
     f = Fault.from_dict({"kind": "huge_page", "items": 5})
     assert f.to_dict()["items"] == 5
+    for bad in (
+        {"delay": "slowly"},
+        {"delay": -1},
+        {"count": "2"},
+        {"count": True},
+        {"after": 1.5},
+        {"status": 42},
+        {"retry_after": None},
+        {"path_contains": 7},
+    ):
+        with pytest.raises(ValueError, match="fault '"):
+            Fault.from_dict({"kind": "slow", **bad})
+    assert Fault.from_dict({"kind": "slow", "delay": 0.5, "count": None}).delay == 0.5
