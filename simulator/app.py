@@ -4,7 +4,8 @@ URL layout (one port):
   /openai/v1/organization/...                              Admin API   (base .../openai/v1)
   /chatgpt/v1/compliance/workspaces/{workspace_id}/...     Compliance  (base .../chatgpt/v1)
   /_blob/{token}                                           storage host for file downloads (no auth)
-  /_sim/...                                                control: stats, faults, tenants
+  /_sim/...                                                control: stats, faults, tenants,
+                                                           ground truth, time scale
 Anything else (e.g. admin paths on the chatgpt base) is a 404 with an OpenAI error body.
 
 Auth decisions (documented choices where the reference is silent):
@@ -899,6 +900,44 @@ class SimulatorApp:
             {"tenant": slug, "faults": [f.to_dict() for f in self.world.faults.active(slug)]}
         )
 
+    async def _ground_truth(self, request: Request) -> Response:
+        """The manifest of one tenant: every finding a correct scanner reports at ``now``.
+
+        Query: ``now`` (Unix seconds; default the simulator's clock) and ``dlp_profiles``
+        (repeatable; absent = the plantable profiles, present but empty = none attached).
+        So a scanner run against ``casb simulator serve`` can be checked from outside.
+        """
+        slug = request.path_params["slug"]
+        if slug not in self.world.tenants:
+            return error_response(404, f"Unknown tenant '{slug}'.")
+        now: float | None = None
+        raw_now = request.query_params.get("now")
+        if raw_now is not None:
+            try:
+                now = float(raw_now)
+            except ValueError:
+                now = math.nan
+            if not math.isfinite(now):
+                return error_response(400, "Invalid 'now': expected Unix seconds.", param="now")
+        profiles: list[str] | None = None
+        if "dlp_profiles" in request.query_params:
+            profiles = [p for p in request.query_params.getlist("dlp_profiles") if p]
+        at = self.world.clock() if now is None else now
+        manifest = self.world.manifest(slug, now=at, dlp_profiles=profiles)
+        findings = []
+        for f in manifest:
+            row = {
+                "finding_type_id": f.finding_type_id,
+                "finding_type": f.finding_type,
+                "resource_type": f.resource_type,
+                "resource_id": f.resource_id,
+                "resource_name": f.resource_name,
+            }
+            if "profiles" in f.detail:
+                row["profiles"] = list(f.detail["profiles"])
+            findings.append(row)
+        return _json({"tenant": slug, "now": at, "findings": findings})
+
     async def _time_scale(self, request: Request) -> Response:
         # A bad value must be a 400, never a 500 or a limiter left with a zero window.
         try:
@@ -1046,6 +1085,7 @@ class SimulatorApp:
             Route("/_sim/stats/reset", self._stats_reset, methods=["POST"]),
             Route("/_sim/tenants", self._tenants, methods=["GET"]),
             Route("/_sim/tenants/{slug}/faults", self._faults, methods=["GET", "POST", "DELETE"]),
+            Route("/_sim/tenants/{slug}/ground_truth", self._ground_truth, methods=["GET"]),
             Route("/_sim/time_scale", self._time_scale, methods=["POST"]),
         ]
         return routes

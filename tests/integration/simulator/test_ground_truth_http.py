@@ -242,3 +242,31 @@ def test_scan_sees_mutations(sim: RunningSimulator, world: World) -> None:
     assert (gt.INACTIVE_USER, t.id_of("user-apikey-old")) not in posture
     assert (gt.GPT_CUSTOM_ACTIONS, t.id_of("gpt-dalle-memory")) in posture
     assert posture == {x for x in world.ground_truth(slug) if x[0] in gt.POSTURE_FINDING_TYPES}
+
+
+def test_ground_truth_manifest_over_http(sim: RunningSimulator, world: World) -> None:
+    # A scanner run against a standalone `casb simulator serve` checks itself with this.
+    url = f"{sim.url}/_sim/tenants/tenant-02/ground_truth"
+    at = time.time() + 30 * 86400  # a month later: more keys, users and invites are stale
+    body = httpx.get(url, params={"now": at}).json()
+    assert body["tenant"] == "tenant-02" and body["now"] == at
+    got = {(f["finding_type_id"], f["resource_id"]) for f in body["findings"]}
+    assert got == world.ground_truth("tenant-02", now=at)
+    assert got != world.ground_truth("tenant-02")  # "at a given time" really moves
+    expected = {(m.finding_type_id, m.resource_id): m for m in world.manifest("tenant-02", now=at)}
+    for f in body["findings"]:
+        m = expected[(f["finding_type_id"], f["resource_id"])]
+        assert (f["resource_type"], f["resource_name"]) == (m.resource_type, m.resource_name)
+        assert f["finding_type"] == m.finding_type
+    # no DLP profile attached: no DLP findings; one profile: only its files
+    none = httpx.get(url, params={"now": at, "dlp_profiles": ""}).json()["findings"]
+    assert {(f["finding_type_id"], f["resource_id"]) for f in none} == (
+        got & {x for x in got if x[0] in gt.POSTURE_FINDING_TYPES}
+    )
+    profile = "Credentials and Secrets"
+    one = httpx.get(url, params={"now": at, "dlp_profiles": profile}).json()["findings"]
+    dlp = [f for f in one if f["finding_type_id"] not in gt.POSTURE_FINDING_TYPES]
+    assert dlp and all(f["profiles"] == [profile] for f in dlp)
+    # errors
+    assert httpx.get(url, params={"now": "soon"}).status_code == 400
+    assert httpx.get(f"{sim.url}/_sim/tenants/nobody/ground_truth").status_code == 404
