@@ -395,3 +395,12 @@ def test_a_slug_wins_over_an_id_that_looks_the_same(db: str, keys_env: dict[str,
     # an id still finds its tenant when no slug equals it
     assert json.loads(run_cli("tenant", "show", "2", "--format", "json").stdout)["slug"] == "2"
     assert json.loads(run_cli("tenant", "show", "3", "--format", "json").stdout)["slug"] == "bravo"
+
+
+def test_declining_remove_keeps_the_tenant_and_exits_0(db: str, keys_env: dict[str, str]) -> None:
+    _add_acme()
+    before = _snapshot(db)
+    result = run_cli("tenant", "remove", "acme", input="n\n")
+    assert result.code == 0
+    assert "nothing removed" in result.stdout
+    assert _snapshot(db) == before

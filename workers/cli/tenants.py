@@ -196,7 +196,9 @@ def remove(
     with db_session() as session:
         registry.get_tenant(session, slug)
         if not yes and not typer.confirm(f"delete tenant {slug} and all its findings?"):
-            raise typer.Exit(1)
+            # Declining is not a failure (exit 1 is reserved for the findings gate).
+            console.print("nothing removed")
+            raise typer.Exit(0)
         registry.remove_tenant(session, slug)
     console.print(f"removed tenant [bold]{slug}[/]")
 
