@@ -467,6 +467,10 @@ def import_tenants(
                 update_tenant(session, item, fernet)
                 updated.append(item.slug)
             else:
+                if find_tenant(session, item.slug) is not None:
+                    raise TenantInputError(
+                        "already exists: add --update to update existing tenants"
+                    )
                 add_tenant(session, item, fernet)
                 created.append(item.slug)
         except TenantInputError as exc:

@@ -39,6 +39,7 @@ def _quiet_chord_errback_warning(**_: Any) -> None:
 _quiet_chord_errback_warning()
 after_setup_logger.connect(_quiet_chord_errback_warning, weak=False)
 worker_ready.connect(_quiet_chord_errback_warning, weak=False)
+worker_process_init.connect(_quiet_chord_errback_warning, weak=False)  # prefork children
 
 TASK_MODULES: tuple[str, ...] = (
     "tasks.dispatch",

@@ -44,7 +44,6 @@ class Settings(BaseSettings):
         description="DLP batches of one scan queued or running at once (fairness across tenants).",
     )
     scan_stale_after_seconds: int = 3 * 3600
-    max_concurrent_scans_per_tenant: int = 1
     metrics_port: int = 9808
 
     @property

@@ -296,6 +296,7 @@ def test_import_json_list_then_existing_slug_needs_update(
     before = _snapshot(db)
     result = run_cli("tenant", "import", str(again))
     assert result.code == 2 and "already exists" in result.output
+    assert "--update" in result.output
     assert _snapshot(db) == before
     # ...unless --update says to update existing tenants.
     result = run_cli("tenant", "import", str(again), "--update")

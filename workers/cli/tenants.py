@@ -205,7 +205,7 @@ def remove(
 
 @tenant_app.command("import")
 def import_(
-    path: str = typer.Argument(..., help="TOML ([[tenants]]) or JSON file of tenants."),
+    path: str = typer.Argument(..., help="TOML (\\[\\[tenants]] tables) or JSON file of tenants."),
     update_existing: bool = typer.Option(
         False, "--update", help="Update tenants that already exist instead of failing."
     ),
