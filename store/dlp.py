@@ -358,8 +358,8 @@ def listing_watermark(session: Session, tenant: Tenant, version: str | None) -> 
 
     The stored watermark only holds for the profile set it was earned with (recorded on the
     scan run that last confirmed it). When the profiles changed since, every conversation is listed
-    again (0), so changed profiles rescan conversation files too. The new profile version makes
-    every listed file download again; only the match is reused when the bytes are unchanged.
+    again (0), so changed profiles rescan conversation files too: under the new profile-set
+    version every listed file is downloaded and matched again.
     """
     if tenant.conversation_watermark <= 0 or version is None or tenant.id is None:
         return 0.0
