@@ -40,6 +40,7 @@ from store.tenants import decrypt_keys, effective_thresholds, find_tenant
 from tasks.fetchers import FETCHES, FetchContext, plan_fetches
 from tasks.runtime import get_runtime
 from workers.errors import UserError
+from workers.logging import bind_log_tenant
 from workers.settings import get_settings
 
 log = logging.getLogger("casb.pipeline")
@@ -99,6 +100,7 @@ def _load(scan_id: int) -> tuple[ScanRun, Tenant]:
         tenant = session.get(Tenant, run.tenant_id)
         if tenant is None:
             raise LookupError(f"tenant of scan run {scan_id} no longer exists")
+        bind_log_tenant(tenant.slug)
         heartbeat(session, scan_id)
         return run, tenant
 

@@ -100,6 +100,15 @@ def log_context(**values: Any) -> Iterator[None]:
             var.reset(token)
 
 
+def bind_log_tenant(tenant: str) -> None:
+    """Name the tenant on every record for the rest of the current task.
+
+    Stage tasks only carry a scan id; the pipeline learns the tenant when it loads the scan
+    run and binds it here. The task's postrun hook restores the value it had before the task.
+    """
+    _tenant.set(tenant)
+
+
 def current_context() -> dict[str, Any]:
     return {k: v.get() for k, v in _VARS.items() if v.get() is not None}
 
@@ -241,9 +250,11 @@ _task_tokens: dict[str, list[tuple[ContextVar[Any], Any]]] = {}
 def _on_prerun(
     task_id: str | None = None, task: Any = None, args: Any = None, kwargs: Any = None, **_: Any
 ) -> None:
-    values: dict[str, Any] = {"task": getattr(task, "name", None), "task_id": task_id}
+    values: dict[str, Any] = dict.fromkeys(_VARS)
+    values.update(task=getattr(task, "name", None), task_id=task_id)
     values.update(task_context(task, args, kwargs))
-    tokens = [(_VARS[k], _VARS[k].set(v)) for k, v in values.items() if v is not None]
+    # Every field is set (None included), so nothing a previous task bound leaks into this one.
+    tokens = [(_VARS[k], _VARS[k].set(v)) for k, v in values.items()]
     if task_id:
         _task_tokens[task_id] = tokens
 

@@ -14,6 +14,7 @@ from workers.logging import (
     REDACTED,
     _on_postrun,
     _on_prerun,
+    bind_log_tenant,
     configure_logging,
     log_context,
     redact,
@@ -130,3 +131,20 @@ def test_task_signals_put_task_and_ids_on_records(stream: io.StringIO) -> None:
         and inside["tenant"] == 7
     )
     assert "task" not in after and "tenant" not in after
+
+
+def test_a_stage_task_names_its_tenant_once_the_pipeline_binds_it(stream: io.StringIO) -> None:
+    def run(scan_id: int) -> None: ...
+
+    task = SimpleNamespace(name="casb.fetch_users", run=run)
+    _on_prerun(task_id="stage-1", task=task, args=(41,), kwargs={})
+    bind_log_tenant("acme")
+    logging.getLogger("casb.task").info("fetching")
+    _on_postrun(task_id="stage-1")
+    # The next task on the same thread starts clean: no tenant carried over.
+    _on_prerun(task_id="stage-2", task=task, args=(42,), kwargs={})
+    logging.getLogger("casb.task").info("next")
+    _on_postrun(task_id="stage-2")
+    first, second = _lines(stream)
+    assert first["tenant"] == "acme" and first["scan_id"] == 41
+    assert second["scan_id"] == 42 and "tenant" not in second
