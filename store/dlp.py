@@ -326,7 +326,7 @@ def resolve_dlp_findings(
             "last_scan_id": scan_id,
         }
         if action is Action.UNIGNORE_RESOLVE:
-            values |= {"ignored_reason": None, "ignored_until": None}
+            values |= {"ignored_reason": None, "ignored_until": None, "suppression_id": None}
         session.execute(update(Finding).where(col(Finding.id) == row.id).values(**values))
     session.flush()
     return plan.summary()

@@ -103,6 +103,7 @@ def apply_scan_findings(
                 "status": FindingStatus.OPEN.value,
                 "ignored_reason": None,
                 "ignored_until": None,
+                "suppression_id": None,
             }
         updates.append(values)
     for key, action in plan.resolve.items():
@@ -114,7 +115,7 @@ def apply_scan_findings(
             "last_scan_id": scan_id,
         }
         if action is Action.UNIGNORE_RESOLVE:
-            values |= {"ignored_reason": None, "ignored_until": None}
+            values |= {"ignored_reason": None, "ignored_until": None, "suppression_id": None}
         updates.append(values)
 
     if inserts:

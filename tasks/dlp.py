@@ -1,4 +1,8 @@
-"""DLP tasks (queue ``dlp``): plan the batches, scan each batch, finalize the stage.
+"""DLP tasks: plan the batches, scan each batch (queue ``dlp``), finalize the stage.
+
+``casb.dlp_plan`` and ``casb.dlp_finalize`` are cheap bookkeeping routed to the ``detect``
+queue, so they never wait behind other tenants' DLP backlog; only ``casb.dlp_scan`` runs on
+``dlp``.
 
 The scan canvas runs ``casb.dlp_plan(scan_id)`` between detect and finish. It cuts the
 file listings into small batches (``settings.dlp_batch_size``) and replaces itself with

@@ -293,14 +293,10 @@ def run_detect(scan_id: int) -> dict[str, Any]:
 
 
 def _apply_suppressions(session: Any, tenant_id: int) -> None:
-    """Optional hook: the ops package's suppression rules, when it is installed."""
-    try:
-        from store import suppressions
-    except ImportError:
-        return
-    apply = getattr(suppressions, "apply", None)
-    if callable(apply):
-        apply(session, tenant_id)
+    """Suppression rules and one-off ignores, applied after every scan's upserts."""
+    from store import suppressions
+
+    suppressions.apply(session, tenant_id)
 
 
 def _aware(value: datetime | None) -> datetime | None:
