@@ -16,21 +16,38 @@ Pure: no I/O, no logging of content. Design (measured in reference/dlp-bench.md)
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from bisect import bisect_left, bisect_right
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-import hyperscan
+from typing import Any, Protocol
 
 from detectors.dlp.masking import mask_value
 from detectors.dlp.profiles import Entry, Profile, profile_set_version
+from detectors.dlp.re2_engine import Re2Engine
 from detectors.dlp.validators import VALIDATORS
 
-__all__ = ["CHUNK_SIZE", "EntryMatch", "FileMatch", "MatchStream", "Policy", "compile_policy"]
+try:  # no Linux aarch64 wheel for hyperscan 0.9.x: the RE2 engine covers those hosts
+    import hyperscan
+except ImportError:  # pragma: no cover - exercised on hosts without the wheel
+    hyperscan = None  # type: ignore[assignment]
+
+__all__ = [
+    "CHUNK_SIZE",
+    "ENGINES",
+    "EntryMatch",
+    "FileMatch",
+    "MatchStream",
+    "Policy",
+    "compile_policy",
+    "resolve_engine",
+]
+
+ENGINES = ("hyperscan", "re2")
+ENGINE_ENV = "CASB_DLP_ENGINE"
 
 CHUNK_SIZE = 64 * 1024
 # Longest span (bytes) whose text is kept for stage 2; longer tokens are still counted when
@@ -127,11 +144,19 @@ def _class_bytes(cls: str) -> frozenset[int]:
 
 class Policy:
     """A compiled profile set. Build with :func:`compile_policy`; thread-safe for scanning
-    (each thread gets its own Hyperscan scratch)."""
+    (each thread gets its own Hyperscan scratch; RE2 objects are immutable).
 
-    def __init__(self, profiles: Sequence[Profile]) -> None:
+    ``engine`` picks stage 1 only ("hyperscan" or "re2"); stage 2 (context, validators,
+    masking) is the same code for both, so both give the same :class:`FileMatch`."""
+
+    def __init__(self, profiles: Sequence[Profile], engine: str = "hyperscan") -> None:
         if not profiles:
             raise ValueError("a policy needs at least one profile")
+        if engine not in ENGINES:
+            raise ValueError(f"unknown DLP engine {engine!r}; expected one of {ENGINES}")
+        if engine == "hyperscan" and hyperscan is None:
+            raise ValueError("the hyperscan engine is not installed on this host; use re2")
+        self.engine = engine
         self.profiles: tuple[Profile, ...] = tuple(profiles)
         self.version = profile_set_version(self.profiles)
         self._exprs: dict[int, _Expr] = {}
@@ -139,8 +164,6 @@ class Policy:
         self._word_entries: dict[int, tuple[Entry, ...]] = {}
         self._ctx_ids: dict[Entry, frozenset[int]] = {}
         self._value_re: dict[Entry, re.Pattern[str]] = {}
-        self._local = threading.local()
-        self._close_lock = threading.Lock()
 
         entries = list(dict.fromkeys(e for p in self.profiles for e in p.entries))
         groups: dict[tuple[str, bool, bool, str | None], list[Entry]] = {}
@@ -162,7 +185,8 @@ class Policy:
 
         expressions: list[bytes] = []
         ids: list[int] = []
-        flags: list[int] = []
+        soms: list[bool] = []
+        caseless_flags: list[bool] = []
         kw_gates: dict[int, set[int]] = {}
         for i, ((pattern, caseless, som, term), members) in enumerate(groups.items()):
             pb = pattern.encode()
@@ -184,23 +208,19 @@ class Policy:
             self._exprs[i] = expr
             expressions.append(pb)
             ids.append(i)
-            flags.append(
-                (hyperscan.HS_FLAG_SOM_LEFTMOST if som else 0)
-                | (hyperscan.HS_FLAG_CASELESS if caseless else 0)
-            )
-        for lit, lid in literals.items():
-            expressions.append(lit)
-            ids.append(lid)
-            flags.append(hyperscan.HS_FLAG_CASELESS)
+            soms.append(som)
+            caseless_flags.append(caseless)
         max_kw = max(self._lit_len.values(), default=0)
         self._kw_gates = {k: tuple(sorted(v)) for k, v in kw_gates.items()}
         self._max_kw = max_kw
         # A candidate is final once the stream is this far past its start.
         self.horizon = MAX_SPAN + max_window + max_kw + 1
-        self._db = hyperscan.Database(
-            mode=hyperscan.HS_MODE_STREAM | hyperscan.HS_MODE_SOM_HORIZON_LARGE
-        )
-        self._db.compile(expressions=expressions, ids=ids, flags=flags)
+        self._hs: _HsEngine | None = None
+        self._re2: Re2Engine | None = None
+        if engine == "hyperscan":
+            self._hs = _HsEngine(expressions, ids, soms, caseless_flags, literals)
+        else:
+            self._re2 = Re2Engine(expressions, ids, caseless_flags, literals, MAX_SPAN)
 
     def _literal_id(self, word: str, literals: dict[bytes, int]) -> int:
         lit = _literal_pattern(word)
@@ -210,12 +230,11 @@ class Policy:
             self._lit_len[lid] = len(word.encode("utf-8"))
         return literals[lit]
 
-    def _scratch(self) -> hyperscan.Scratch:
-        scratch: hyperscan.Scratch | None = getattr(self._local, "scratch", None)
-        if scratch is None:
-            scratch = hyperscan.Scratch(self._db)
-            self._local.scratch = scratch
-        return scratch
+    def _new_finder(self, events: list[tuple[int, int, int]]) -> _Finder:
+        if self._re2 is not None:
+            return self._re2.finder(events)
+        assert self._hs is not None
+        return _HsFinder(self, self._hs, events)
 
     def open_stream(self, record_spans: bool = False) -> MatchStream:
         """Start matching one file; feed it chunks, then ``close()`` for the result.
@@ -240,9 +259,118 @@ class Policy:
         """Convenience for in-memory text (tests, small payloads)."""
         return self.scan(data[i : i + chunk_size] for i in range(0, len(data), chunk_size))
 
-    def engine_db(self) -> hyperscan.Database:
+    def engine_db(self) -> Any:
         """The raw Hyperscan database (for benchmarks of the engine alone)."""
-        return self._db
+        if self._hs is None:
+            raise ValueError("this policy uses the re2 engine")
+        return self._hs.db
+
+    def engine_scan(self, chunks: Iterable[bytes]) -> int:
+        """Stage 1 alone over ``chunks`` (benchmarks): returns the number of raw events."""
+        events: list[tuple[int, int, int]] = []
+        finder = self._new_finder(events)
+        n = 0
+        for chunk in chunks:
+            finder.feed(chunk)
+            n += len(events)
+            events.clear()
+        finder.close()
+        return n + len(events)
+
+
+class _Finder(Protocol):
+    """Stage 1 of one stream: appends ``(id, start, end)`` events to the list it was given.
+
+    ``frontier``: every event whose start lies before it has been delivered (with its final
+    end). ``exact_start``: starts are exact for every expression (else the stream recovers
+    them for expressions compiled without SOM). ``lag``: the most ``frontier`` may trail the
+    bytes fed, which sizes the history buffer."""
+
+    exact_start: bool
+    lag: int
+
+    @property
+    def frontier(self) -> int: ...
+
+    def feed(self, data: bytes) -> None: ...
+
+    def close(self) -> None: ...
+
+    def abort(self) -> None: ...
+
+
+class _HsEngine:
+    """One Hyperscan STREAM database: regexes (SOM per expression) plus caseless keywords."""
+
+    def __init__(
+        self,
+        expressions: list[bytes],
+        ids: list[int],
+        soms: list[bool],
+        caseless: list[bool],
+        literals: dict[bytes, int],
+    ) -> None:
+        assert hyperscan is not None
+        flags = [
+            (hyperscan.HS_FLAG_SOM_LEFTMOST if som else 0)
+            | (hyperscan.HS_FLAG_CASELESS if ci else 0)
+            for som, ci in zip(soms, caseless, strict=True)
+        ]
+        exprs = list(expressions) + list(literals)
+        all_ids = list(ids) + list(literals.values())
+        flags += [hyperscan.HS_FLAG_CASELESS] * len(literals)
+        self.db = hyperscan.Database(
+            mode=hyperscan.HS_MODE_STREAM | hyperscan.HS_MODE_SOM_HORIZON_LARGE
+        )
+        self.db.compile(expressions=exprs, ids=all_ids, flags=flags)
+        self.local = threading.local()
+        self.close_lock = threading.Lock()
+
+    def scratch(self) -> Any:
+        scratch = getattr(self.local, "scratch", None)
+        if scratch is None:
+            assert hyperscan is not None
+            scratch = hyperscan.Scratch(self.db)
+            self.local.scratch = scratch
+        return scratch
+
+
+class _HsFinder:
+    """Hyperscan stream mode: chunk edges are invisible, events arrive as soon as they end."""
+
+    exact_start = False
+    lag = 0
+
+    def __init__(self, policy: Policy, engine: _HsEngine, events: list[tuple[int, int, int]]):
+        append = events.append
+
+        def on_match(eid: int, frm: int, to: int, _flags: int, _ctx: object) -> None:
+            append((eid, frm, to))
+
+        # python-hyperscan 0.9.1 does not keep a reference to the handler: hold it here, or
+        # the closure is freed and the next callback crashes the interpreter.
+        self._on_match = on_match
+        self._engine = engine
+        self._scratch = engine.scratch()
+        self._stream = engine.db.stream(match_event_handler=on_match)
+        self._stream.__enter__()
+        self._pos = 0
+
+    @property
+    def frontier(self) -> int:
+        return self._pos
+
+    def feed(self, data: bytes) -> None:
+        self._stream.scan(data, scratch=self._scratch)
+        self._pos += len(data)
+
+    def close(self) -> None:
+        # Stream.close(scratch=...) has swapped PyArg arguments in python-hyperscan 0.9.1 and
+        # corrupts memory, so close always uses the database's own scratch, under a lock.
+        with self._engine.close_lock:
+            self._stream.close()
+
+    abort = close
 
 
 class MatchStream:
@@ -252,22 +380,13 @@ class MatchStream:
         self._p = policy
         self.spans: list[tuple[str, int, int]] | None = [] if record_spans else None
         self._events: list[tuple[int, int, int]] = []
-        append = self._events.append
-
-        def on_match(eid: int, frm: int, to: int, _flags: int, _ctx: object) -> None:
-            append((eid, frm, to))
-
-        # python-hyperscan 0.9.1 does not keep a reference to the handler: hold it here, or
-        # the closure is freed and the next callback crashes the interpreter.
-        self._on_match = on_match
-        self._scratch = policy._scratch()
-        self._stream = policy._db.stream(match_event_handler=on_match)
-        self._stream.__enter__()
+        self._finder = policy._new_finder(self._events)
+        self._exact_start = self._finder.exact_start
         self._open = True
         self._pos = 0
         self._hist = bytearray()
         self._base = 0
-        self._keep = policy.horizon + MAX_SPAN
+        self._keep = policy.horizon + MAX_SPAN + self._finder.lag
         self._pending: dict[tuple[int, int], int] = {}
         # keyword id -> end offsets of its recent hits (ascending): bisect finds the nearest
         self._kw_ends: dict[int, list[int]] = {}
@@ -288,12 +407,12 @@ class MatchStream:
         if not data:
             return
         self._hist += data
-        self._stream.scan(data, scratch=self._scratch)
+        self._finder.feed(data)
         self._pos += len(data)
         if self._events:
             self._absorb()
         if self._pending:
-            self._finalize(self._pos - self._p.horizon)
+            self._finalize(self._finder.frontier - self._p.horizon)
         if len(self._hist) > 2 * self._keep:
             cut = len(self._hist) - self._keep
             del self._hist[:cut]
@@ -307,7 +426,7 @@ class MatchStream:
         """Flush end-of-data matches, confirm what is pending, return the file's result."""
         if self._open:
             self._open = False
-            self._close_engine_stream()
+            self._finder.close()
             if self._events:
                 self._absorb()
             self._finalize(self._pos + 1)
@@ -317,18 +436,12 @@ class MatchStream:
         """Release the engine stream without a result (the file was skipped)."""
         if self._open:
             self._open = False
-            self._close_engine_stream()
+            self._finder.abort()
             self._events.clear()
             self._pending.clear()
             self._hist.clear()
 
     # -- internals --------------------------------------------------------------------------
-
-    def _close_engine_stream(self) -> None:
-        # Stream.close(scratch=...) has swapped PyArg arguments in python-hyperscan 0.9.1 and
-        # corrupts memory, so close always uses the database's own scratch, under a lock.
-        with self._p._close_lock:
-            self._stream.close()
 
     def _absorb(self) -> None:
         p = self._p
@@ -356,7 +469,7 @@ class MatchStream:
                         parked.clear()
                 continue
             expr = exprs[eid]
-            if not expr.som:
+            if not expr.som and not self._exact_start:
                 found = self._recover_start(expr, to)
                 if found is None:
                     continue
@@ -372,7 +485,7 @@ class MatchStream:
                 pending[key] = to
         self._events.clear()
         # Parked candidates that no future keyword can reach are dropped.
-        stale_before = self._pos - self._p._max_kw
+        stale_before = self._finder.frontier - self._p._max_kw
         for gid, parked in self._parked.items():
             window = exprs[gid].gate_window
             while parked and parked[0][1] + window < stale_before:
@@ -474,21 +587,39 @@ class MatchStream:
         return FileMatch(tuple(matched_profiles), tuple(rows), self._pos, self._p.version)
 
 
-_CACHE: dict[str, Policy] = {}
+_CACHE: dict[tuple[str, str], Policy] = {}
 _CACHE_LOCK = threading.Lock()
 _CACHE_MAX = 32
 
 
-def compile_policy(profiles: Iterable[Profile]) -> Policy:
-    """Compile (or fetch from the in-process cache, keyed by profile-set version) a policy."""
+def resolve_engine(engine: str | None = None) -> str:
+    """The stage-1 engine to use: ``engine`` if given, else ``$CASB_DLP_ENGINE``.
+
+    ``auto`` (the default) means Hyperscan where it is importable, else RE2 (Linux aarch64
+    has no hyperscan 0.9 wheel). Asking for ``hyperscan`` where it is missing is an error
+    rather than a silent switch, so a misconfigured host is noticed."""
+    choice = (engine or os.environ.get(ENGINE_ENV, "") or "auto").strip().lower()
+    if choice == "auto":
+        return "hyperscan" if hyperscan is not None else "re2"
+    if choice not in ENGINES:
+        raise ValueError(f"{ENGINE_ENV} must be auto, hyperscan or re2, not {choice!r}")
+    if choice == "hyperscan" and hyperscan is None:
+        raise ValueError("hyperscan is not installed on this host; use auto or re2")
+    return choice
+
+
+def compile_policy(profiles: Iterable[Profile], engine: str | None = None) -> Policy:
+    """Compile (or fetch from the in-process cache, keyed by profile-set version and
+    engine) a policy. ``engine``: see :func:`resolve_engine`."""
     plist = tuple(profiles)
     version = profile_set_version(plist)
+    key = (version, resolve_engine(engine))
     with _CACHE_LOCK:
-        cached = _CACHE.get(version)
+        cached = _CACHE.get(key)
         if cached is not None:
             return cached
-    policy = Policy(plist)
+    policy = Policy(plist, key[1])
     with _CACHE_LOCK:
         if len(_CACHE) >= _CACHE_MAX:
             _CACHE.pop(next(iter(_CACHE)))
-        return _CACHE.setdefault(version, policy)
+        return _CACHE.setdefault(key, policy)
