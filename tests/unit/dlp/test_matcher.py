@@ -8,13 +8,17 @@ import json
 
 import pytest
 
-from detectors.dlp.matcher import FileMatch, compile_policy
+from detectors.dlp.matcher import FileMatch, Policy, compile_policy
 from detectors.dlp.profiles import PII, PREDEFINED, Entry, Profile
 from tests.unit.dlp.samples import Gen, entry_samples
 
 SAMPLES = entry_samples(Gen(11))
 ALL_ENTRIES = {e.id: e for p in PREDEFINED.values() for e in p.entries}
-FULL = compile_policy(PREDEFINED.values())
+
+
+def _full() -> Policy:
+    """The full predefined policy on the engine selected for this test (conftest)."""
+    return compile_policy(PREDEFINED.values())
 
 
 def _single(entry: Entry) -> Profile:
@@ -50,14 +54,14 @@ def test_entry_silent_on_near_miss(entry_id: str) -> None:
 
 def test_near_misses_are_silent_for_the_full_policy() -> None:
     text = "\n".join(miss for _, _, miss in SAMPLES.values()).encode()
-    result = FULL.scan_bytes(text)
+    result = _full().scan_bytes(text)
     # A near miss of one entry must not turn into a hit of another.
     assert _counts(result) == {}, result.to_evidence()
 
 
 def test_all_samples_in_one_file_full_policy() -> None:
     text = "\n".join(t for t, _, _ in SAMPLES.values()).encode()
-    result = FULL.scan_bytes(text)
+    result = _full().scan_bytes(text)
     assert set(result.profiles) == set(PREDEFINED)
     by_profile: dict[str, set[str]] = {}
     for m in result.entries:
@@ -84,7 +88,7 @@ def test_straddling_matches_found_exactly_once(chunk_size: int) -> None:
         parts.append(filler + line)
         pos += len(filler) + len(line)
     data = b"".join(parts)
-    stream = FULL.open_stream()
+    stream = _full().open_stream()
     for i in range(0, len(data), chunk_size):
         stream.feed(data[i : i + chunk_size])
     result = stream.close()
@@ -97,15 +101,15 @@ def test_straddling_matches_found_exactly_once(chunk_size: int) -> None:
 
 def test_results_identical_across_chunkings() -> None:
     text = ("\n".join(t for t, _, _ in SAMPLES.values()) * 3).encode()
-    reference = FULL.scan_bytes(text, 65536)
+    reference = _full().scan_bytes(text, 65536)
     for size in (1, 3, 64, 1000):
-        assert FULL.scan_bytes(text, size) == reference
+        assert _full().scan_bytes(text, size) == reference
 
 
 def test_counts_and_excerpt_limit() -> None:
     g = Gen(3)
     keys = ["ghp_" + g.tok(36) for _ in range(5)]
-    result = FULL.scan_bytes(("\n".join(keys) + "\n").encode())
+    result = _full().scan_bytes(("\n".join(keys) + "\n").encode())
     (row,) = [m for m in result.entries if m.entry_id == "github_pat_classic"]
     assert row.count == 5
     assert len(row.excerpts) == 3
@@ -114,7 +118,7 @@ def test_counts_and_excerpt_limit() -> None:
 
 def test_repeated_value_counts_each_occurrence() -> None:
     _, value, _ = SAMPLES["aws_access_key_id"]
-    result = FULL.scan_bytes(f"{value} and again {value}\n".encode())
+    result = _full().scan_bytes(f"{value} and again {value}\n".encode())
     assert _counts(result)["aws_access_key_id"] == 2
 
 
@@ -151,13 +155,13 @@ def test_context_keyword_may_follow_the_value() -> None:
 def test_card_inside_longer_digit_run_is_not_reported() -> None:
     g = Gen(9)
     card = g.card("4", 16)
-    assert _counts(FULL.scan_bytes(f"id {card}1234 end\n".encode())) == {}
-    assert _counts(FULL.scan_bytes(f"id {card} end\n".encode())).get("card_visa") == 1
+    assert _counts(_full().scan_bytes(f"id {card}1234 end\n".encode())) == {}
+    assert _counts(_full().scan_bytes(f"id {card} end\n".encode())).get("card_visa") == 1
 
 
 def test_raw_values_never_in_result() -> None:
     text = "\n".join(t for t, _, _ in SAMPLES.values())
-    result = FULL.scan_bytes(text.encode())
+    result = _full().scan_bytes(text.encode())
     rendered = [repr(result), str(result), json.dumps(result.to_evidence(), ensure_ascii=False)]
     for eid, (_, value, _) in SAMPLES.items():
         for blob in rendered:
@@ -168,7 +172,7 @@ def test_raw_values_never_in_result() -> None:
 
 def test_masking_shapes() -> None:
     text = "\n".join(t for t, _, _ in SAMPLES.values())
-    result = FULL.scan_bytes(text.encode())
+    result = _full().scan_bytes(text.encode())
     ex = {m.entry_id: m.excerpts[0] for m in result.entries}
     visa = SAMPLES["card_visa"][1]
     assert ex["card_visa"] == f"{visa[:4]} **** **** {visa[-4:]}"
@@ -181,18 +185,18 @@ def test_masking_shapes() -> None:
 
 def test_to_evidence_shape() -> None:
     text, _, _ = SAMPLES["jwt"]
-    ev = FULL.scan_bytes(text.encode()).to_evidence()
+    ev = _full().scan_bytes(text.encode()).to_evidence()
     assert ev["profiles"] == ["Credentials and Secrets"]
     assert ev["entries"][0]["entry_id"] == "jwt"
     assert ev["entries"][0]["count"] == 1
     assert ev["match_count"] == 1
     assert ev["bytes_scanned"] == len(text.encode())
-    assert ev["policy_version"] == FULL.version
+    assert ev["policy_version"] == _full().version
     json.dumps(ev)
 
 
 def test_stream_api_and_closed_stream() -> None:
-    stream = FULL.open_stream()
+    stream = _full().open_stream()
     text, _, _ = SAMPLES["npm_token"]
     stream.feed(text.encode()[:10])
     stream.feed(b"")
@@ -207,13 +211,13 @@ def test_stream_api_and_closed_stream() -> None:
 
 def test_token_at_end_of_stream_without_terminator() -> None:
     _, value, _ = SAMPLES["gitlab_pat"]
-    assert _counts(FULL.scan_bytes(value.encode(), 5)) == {"gitlab_pat": 1}
+    assert _counts(_full().scan_bytes(value.encode(), 5)) == {"gitlab_pat": 1}
 
 
 def test_non_utf8_and_binary_noise_does_not_break_matching() -> None:
     _, value, _ = SAMPLES["github_pat_classic"]
     data = bytes(range(256)) * 10 + b" " + value.encode() + b" \xff\xfe" + bytes(range(256))
-    assert _counts(FULL.scan_bytes(data, 100)) == {"github_pat_classic": 1}
+    assert _counts(_full().scan_bytes(data, 100)) == {"github_pat_classic": 1}
 
 
 def test_compile_policy_caches_by_version() -> None:
@@ -223,5 +227,10 @@ def test_compile_policy_caches_by_version() -> None:
 
 
 def test_empty_input() -> None:
-    result = FULL.scan([])
+    result = _full().scan([])
     assert result.bytes_scanned == 0 and not result.matched and result.entries == ()
+
+
+def test_engine_follows_the_environment(dlp_engine: str) -> None:
+    # conftest runs this module once per engine through CASB_DLP_ENGINE
+    assert _full().engine == dlp_engine
