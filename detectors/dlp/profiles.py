@@ -22,7 +22,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import hyperscan
+try:  # no Linux aarch64 wheel for hyperscan 0.9.x; the matcher then runs on RE2
+    import hyperscan
+except ImportError:  # pragma: no cover - exercised on hosts without the wheel
+    hyperscan = None  # type: ignore[assignment]
 
 from detectors.dlp.validators import VALIDATORS
 
@@ -611,6 +614,10 @@ def _walk_pattern(items: Any, inside_repeat: bool, name: str) -> None:
 
 def _hs_compile_check(pattern: bytes, name: str) -> bool:
     """Compile alone in stream mode. Returns whether SOM tracking is possible."""
+    # both engines must accept it, so a profile saved on one host compiles on any other
+    _re2_compile_check(pattern, name)
+    if hyperscan is None:
+        return True
     last: Exception | None = None
     for som in (True, False):
         db = hyperscan.Database(mode=hyperscan.HS_MODE_STREAM | hyperscan.HS_MODE_SOM_HORIZON_LARGE)
@@ -624,6 +631,26 @@ def _hs_compile_check(pattern: bytes, name: str) -> bool:
             if "too large" not in str(exc).lower():
                 break
     raise ProfileError(f"entry {name!r}: the matching engine rejects this regex: {last}")
+
+
+def _re2_compile_check(pattern: bytes, name: str) -> bool:
+    """Where Hyperscan is absent the RE2 engine must accept the pattern instead."""
+    import re2
+
+    from detectors.dlp.re2_engine import to_re2_pattern
+
+    opts = re2.Options()
+    opts.encoding = re2.Options.Encoding.LATIN1
+    opts.log_errors = False
+    try:
+        re2.compile(to_re2_pattern(pattern), opts)
+    except re2.error as exc:
+        # RE2 quotes the offending fragment after the colon; say what is wrong, not the text
+        reason = str(exc).split(":", 1)[0].strip("b'\" ")
+        raise ProfileError(
+            f"entry {name!r}: the matching engine rejects this regex ({reason})"
+        ) from None
+    return True
 
 
 def _check_regex(name: str, pattern: str) -> bool:

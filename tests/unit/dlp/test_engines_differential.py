@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from detectors.dlp.matcher import FileMatch, Policy, compile_policy
-from detectors.dlp.profiles import CREDENTIALS, PREDEFINED, custom_profile
+from detectors.dlp.profiles import CREDENTIALS, PREDEFINED, ProfileError, custom_profile
 from detectors.dlp.re2_engine import to_re2_pattern
 from tests.unit.dlp.samples import Gen, entry_samples
 
@@ -138,3 +138,28 @@ def test_engine_selection() -> None:
 def test_re2_dialect_rewrite() -> None:
     assert to_re2_pattern(rb"a\sb") == rb"a[\t\n\x0b\x0c\r ]b"
     assert to_re2_pattern(rb"[\s,]\S\\s") == rb"[\t\n\x0b\x0c\r ,][^\t\n\x0b\x0c\r ]\\s"
+
+
+def test_without_hyperscan_auto_picks_re2_and_custom_regexes_are_vetted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # what an aarch64 host sees: the hyperscan module is absent
+    from detectors.dlp import matcher, profiles
+
+    monkeypatch.setattr(matcher, "hyperscan", None)
+    monkeypatch.setattr(profiles, "hyperscan", None)
+    monkeypatch.setenv("CASB_DLP_ENGINE", "auto")
+    assert matcher.resolve_engine() == "re2"
+    with pytest.raises(ValueError, match="not installed"):
+        matcher.resolve_engine("hyperscan")
+    acme = custom_profile("Acme2", [{"name": "Emp", "pattern": r"\bEMP-[0-9]{6}\b"}])
+    assert compile_policy([acme]).scan_bytes(b"id EMP-123456\n").matched
+    with pytest.raises(profiles.ProfileError, match="rejects this regex") as err:
+        custom_profile("Bad", [{"name": "Emp", "pattern": r"\bEMP-[0-9]{6}\Z"}])
+    assert "EMP-" not in str(err.value) and "\\Z" not in str(err.value)
+
+
+def test_custom_regex_must_compile_in_both_engines() -> None:
+    # \Z compiles in Hyperscan but not in RE2: refused at add time on every host
+    with pytest.raises(ProfileError, match="rejects this regex"):
+        custom_profile("Bad", [{"name": "Emp", "pattern": r"\bEMP-[0-9]{6}\Z"}])
