@@ -219,6 +219,9 @@ def run_policy(policy: Policy, path: Path, record: bool = False) -> list[tuple[s
 
 
 def run_raw(policy: Policy, path: Path) -> int:
+    if policy.engine != "hyperscan":
+        # RE2: the same chunk+overlap driver and per-expression searches, no stage 2
+        return policy.engine_scan(chunks(path))
     db = policy.engine_db()
     n = [0]
 
@@ -262,6 +265,12 @@ def main() -> None:
     ap.add_argument("--cpu", type=int, default=1, help="core to pin to (-1: no pinning)")
     ap.add_argument("--only", choices=["full", "secrets", "raw", "re", "extract"], action="append")
     ap.add_argument("--corpus", type=Path, help="reuse/keep the corpus at this path")
+    ap.add_argument(
+        "--engine",
+        choices=["auto", "hyperscan", "re2"],
+        default=None,
+        help="stage-1 engine (default: $CASB_DLP_ENGINE, else auto)",
+    )
     args = ap.parse_args()
     rows = args.only or ["full", "secrets", "raw", "re", "extract"]
 
@@ -285,11 +294,14 @@ def main() -> None:
     )
 
     t0 = time.perf_counter()
-    full = compile_policy(PREDEFINED.values())
+    full = compile_policy(PREDEFINED.values(), engine=args.engine)
     compile_s = time.perf_counter() - t0
-    secrets = compile_policy([CREDENTIALS])
+    secrets = compile_policy([CREDENTIALS], engine=args.engine)
     n_entries = sum(len(p.entries) for p in PREDEFINED.values())
-    print(f"compile: full policy {compile_s:.2f} s ({n_entries} profile entries)")
+    print(
+        f"compile: full policy {compile_s:.2f} s ({n_entries} profile entries), "
+        f"engine {full.engine}"
+    )
     print(f"{'row':<9} {'MB/s median':>12} {'passes (s)':>24}  notes")
 
     results: dict[str, float] = {}
