@@ -105,8 +105,11 @@ def bind_log_tenant(tenant: str) -> None:
 
     Stage tasks only carry a scan id; the pipeline learns the tenant when it loads the scan
     run and binds it here. The task's postrun hook restores the value it had before the task.
+    Outside a task (``--inline`` runs the stage functions directly) nothing would restore it,
+    so nothing is bound: use ``log_context`` there.
     """
-    _tenant.set(tenant)
+    if _task_id.get() is not None:
+        _tenant.set(tenant)
 
 
 def current_context() -> dict[str, Any]:

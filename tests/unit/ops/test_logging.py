@@ -145,6 +145,9 @@ def test_a_stage_task_names_its_tenant_once_the_pipeline_binds_it(stream: io.Str
     _on_prerun(task_id="stage-2", task=task, args=(42,), kwargs={})
     logging.getLogger("casb.task").info("next")
     _on_postrun(task_id="stage-2")
-    first, second = _lines(stream)
+    bind_log_tenant("outside-any-task")  # no task to restore it: not bound
+    logging.getLogger("casb.task").info("after")
+    first, second, third = _lines(stream)
     assert first["tenant"] == "acme" and first["scan_id"] == 41
     assert second["scan_id"] == 42 and "tenant" not in second
+    assert "tenant" not in third
