@@ -50,10 +50,10 @@ def main() -> None:
     from simulator.server import start_in_thread
     from simulator.world import World
     from store.db import session_scope, upgrade
-    from store.tenants import KeySource, TenantInput, add_tenant
     from tasks.pipeline import run_inline
     from tasks.runtime import use_embedded
-    from workers.settings import get_settings, reset_settings_cache
+    from workers.cli.demo import register_simulated_tenants
+    from workers.settings import reset_settings_cache
 
     reset_settings_cache()
     upgrade()
@@ -61,26 +61,7 @@ def main() -> None:
     world = World.generate(tenants=1, seed=args.seed, size=args.size, time_scale=args.speedup)
     slug = "tenant-01"
     with start_in_thread(world) as sim:
-        creds = world.tenant(slug).credentials()
-        os.environ["BENCH_ADMIN"], os.environ["BENCH_COMP"] = (
-            creds["admin_key"],
-            creds["compliance_key"],
-        )
-        with session_scope() as session:
-            add_tenant(
-                session,
-                TenantInput(
-                    slug=slug,
-                    org_id=creds["org_id"],
-                    workspace_id=creds["workspace_id"],
-                    admin_key=KeySource(env="BENCH_ADMIN"),
-                    compliance_key=KeySource(env="BENCH_COMP"),
-                    admin_api_base=sim.admin_base,
-                    compliance_api_base=sim.compliance_base,
-                    dlp_profiles=list(PLANTABLE_PROFILES),
-                ),
-                get_settings().fernet(),
-            )
+        register_simulated_tenants(sim, [slug], dlp_profiles=list(PLANTABLE_PROFILES))
         files = len(world.tenant(slug).files)
         print(f"size={args.size} files={files} batch={args.batch} speedup={args.speedup:g}x")
         for label in ("cold", "warm"):

@@ -207,7 +207,7 @@ def main() -> None:
         os.environ.update({k: v for k, v in env.items() if k.startswith("CASB_")})
 
         from store.db import session_scope, upgrade
-        from workers.settings import get_settings, reset_settings_cache
+        from workers.settings import reset_settings_cache
 
         reset_settings_cache()
         upgrade(db_url)
@@ -215,7 +215,7 @@ def main() -> None:
         from simulator.files import PLANTABLE_PROFILES
         from simulator.server import start_in_thread
         from simulator.world import World
-        from store.tenants import KeySource, TenantInput, add_tenant
+        from workers.cli.demo import register_simulated_tenants
 
         t_gen = time.monotonic()
         worlds = [
@@ -236,33 +236,16 @@ def main() -> None:
                 )
             )
         print(f"generated worlds in {time.monotonic() - t_gen:.1f}s", flush=True)
-        fernet = get_settings().fernet()
         total_files = 0
-        with session_scope() as session:
-            for prefix, world in worlds:
-                sim = start_in_thread(world)
-                sims.append(sim)
-                for slug, tenant in world.tenants.items():
-                    total_files += len(tenant.files)
-                    creds = tenant.credentials()
-                    os.environ["BENCH_ADMIN"] = creds["admin_key"]
-                    os.environ["BENCH_COMP"] = creds["compliance_key"]
-                    add_tenant(
-                        session,
-                        TenantInput(
-                            slug=f"{prefix}-{slug}",
-                            org_id=creds["org_id"],
-                            workspace_id=creds["workspace_id"],
-                            admin_key=KeySource(env="BENCH_ADMIN"),
-                            compliance_key=KeySource(env="BENCH_COMP"),
-                            admin_api_base=sim.admin_base,
-                            compliance_api_base=sim.compliance_base,
-                            dlp_profiles=list(PLANTABLE_PROFILES),
-                        ),
-                        fernet,
-                    )
-        os.environ.pop("BENCH_ADMIN", None)
-        os.environ.pop("BENCH_COMP", None)
+        for prefix, world in worlds:
+            sim = start_in_thread(world)
+            sims.append(sim)
+            total_files += sum(len(tenant.files) for tenant in world.tenants.values())
+            register_simulated_tenants(
+                sim,
+                rename=lambda slug, prefix=prefix: f"{prefix}-{slug}",
+                dlp_profiles=list(PLANTABLE_PROFILES),
+            )
         n_tenants = sum(len(w.tenants) for _, w in worlds)
         print(f"{n_tenants} tenants, {total_files} files registered", flush=True)
 

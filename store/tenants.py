@@ -39,19 +39,29 @@ class TenantInputError(UserError, ValueError):
 
 @dataclass(frozen=True)
 class KeySource:
-    """Where a credential comes from: an environment variable or a file, never argv."""
+    """Where a credential comes from: an environment variable or a file, never argv.
+
+    Programs that already hold a key (the demo, tests) pass it as ``value``; the CLI never
+    does, so a key still cannot reach a command line.
+    """
 
     env: str | None = None
     file: str | None = None
+    value: SecretStr | None = None
 
     def describe(self) -> str:
+        if self.value is not None:
+            return "key given by the caller"
         return f"environment variable {self.env}" if self.env else f"file {self.file}"
 
     def read(self, label: str) -> SecretStr:
-        if self.env:
-            value = os.environ.get(self.env)
-            if value is None:
+        if self.value is not None:
+            value = self.value.get_secret_value()
+        elif self.env:
+            from_env = os.environ.get(self.env)
+            if from_env is None:
                 raise TenantInputError(f"{label}: environment variable {self.env} is not set")
+            value = from_env
         elif self.file:
             try:
                 value = Path(self.file).expanduser().read_text(encoding="utf-8")

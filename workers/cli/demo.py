@@ -15,11 +15,13 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import typer
+from pydantic import SecretStr
 from rich.panel import Panel
 from rich.table import Table
 
@@ -87,52 +89,63 @@ def _ensure_secret_key(directory: Path | None) -> None:
     reset_settings_cache()
 
 
-def _register(sim: Any, prefix: str) -> dict[str, int]:
-    """Register (or re-point) the simulator's tenants; keys pass through env vars only."""
+def register_simulated_tenants(
+    sim: Any,
+    slugs: Sequence[str] | None = None,
+    *,
+    rename: Callable[[str], str] = lambda slug: slug,
+    update_existing: bool = False,
+    **extra: Any,
+) -> dict[str, int]:
+    """Register (or, with ``update_existing``, re-point) a running simulator's tenants.
+
+    Used by the demo and by the tests. Keys go straight from the simulator into encrypted
+    columns (never through an environment, argv or a log). Returns {simulator slug: tenant id}.
+    """
     from store.db import session_scope
-    from store.tenants import (
-        KeySource,
-        TenantInput,
-        add_tenant,
-        find_tenant,
-        predefined_profile_names,
-        update_tenant,
-    )
+    from store.tenants import KeySource, TenantInput, add_tenant, find_tenant, update_tenant
     from workers.settings import get_settings
 
     fernet = get_settings().fernet()
-    wanted = ("Credentials and Secrets", "Financial Information")
-    profiles = [p for p in wanted if p in set(predefined_profile_names())]
     ids: dict[str, int] = {}
     with session_scope() as session:
-        for slug, tenant in sim.world.tenants.items():
-            creds = tenant.credentials()
-            env_admin, env_comp = "CASB_DEMO_ADMIN_KEY", "CASB_DEMO_COMPLIANCE_KEY"
-            os.environ[env_admin] = creds["admin_key"]
-            os.environ[env_comp] = creds["compliance_key"]
-            try:
-                data = TenantInput(
-                    slug=f"{prefix}{slug}",
-                    name=tenant.name,
-                    org_id=creds["org_id"],
-                    workspace_id=creds["workspace_id"],
-                    admin_key=KeySource(env=env_admin),
-                    compliance_key=KeySource(env=env_comp),
-                    admin_api_base=sim.admin_base,
-                    compliance_api_base=sim.compliance_base,
-                    dlp_profiles=profiles or None,
-                    enabled=True,
-                )
-                if find_tenant(session, data.slug) is None:
-                    row = add_tenant(session, data, fernet)
-                else:
-                    row = update_tenant(session, data, fernet)
-            finally:
-                os.environ.pop(env_admin, None)
-                os.environ.pop(env_comp, None)
+        for slug in slugs or list(sim.world.tenants):
+            simulated = sim.world.tenant(slug)
+            creds = simulated.credentials()
+            data = TenantInput(
+                slug=rename(slug),
+                name=simulated.name,
+                org_id=creds["org_id"],
+                workspace_id=creds["workspace_id"],
+                admin_key=KeySource(value=SecretStr(creds["admin_key"])),
+                compliance_key=KeySource(value=SecretStr(creds["compliance_key"])),
+                admin_api_base=sim.admin_base,
+                compliance_api_base=sim.compliance_base,
+                **extra,
+            )
+            if update_existing and find_tenant(session, data.slug) is not None:
+                row = update_tenant(session, data, fernet)
+            else:
+                row = add_tenant(session, data, fernet)
             assert row.id is not None
-            ids[row.slug] = row.id
+            ids[slug] = row.id
     return ids
+
+
+def _register(sim: Any, prefix: str) -> dict[str, int]:
+    """The demo's tenants, with the DLP profiles the simulator plants data for."""
+    from store.tenants import predefined_profile_names
+
+    wanted = ("Credentials and Secrets", "Financial Information")
+    profiles = [p for p in wanted if p in set(predefined_profile_names())]
+    ids = register_simulated_tenants(
+        sim,
+        rename=lambda slug: f"{prefix}{slug}",
+        update_existing=True,
+        dlp_profiles=profiles or None,
+        enabled=True,
+    )
+    return {f"{prefix}{slug}": tenant_id for slug, tenant_id in ids.items()}
 
 
 def _run_embedded(ids: dict[str, int]) -> list[int]:

@@ -34,42 +34,10 @@ def sim(world: Any) -> Iterator[Any]:
 
 
 def register(sim: Any, slugs: list[str] | None = None, **extra: Any) -> dict[str, int]:
-    """Register the simulator's tenants (keys through env vars, as an operator would)."""
-    from store.db import session_scope
-    from store.tenants import KeySource, TenantInput, add_tenant
-    from workers.settings import get_settings
+    """Register the simulator's tenants: {slug: tenant id}."""
+    from workers.cli.demo import register_simulated_tenants
 
-    ids: dict[str, int] = {}
-    fernet = get_settings().fernet()
-    with session_scope() as session:
-        for slug in slugs or list(sim.world.tenants):
-            tenant = sim.world.tenant(slug)
-            creds = tenant.credentials()
-            env_admin = f"CASB_TEST_ADMIN_{slug.replace('-', '_').upper()}"
-            env_comp = f"CASB_TEST_COMP_{slug.replace('-', '_').upper()}"
-            os.environ[env_admin] = creds["admin_key"]
-            os.environ[env_comp] = creds["compliance_key"]
-            try:
-                row = add_tenant(
-                    session,
-                    TenantInput(
-                        slug=slug,
-                        org_id=creds["org_id"],
-                        workspace_id=creds["workspace_id"],
-                        admin_key=KeySource(env=env_admin),
-                        compliance_key=KeySource(env=env_comp),
-                        admin_api_base=sim.admin_base,
-                        compliance_api_base=sim.compliance_base,
-                        **extra,
-                    ),
-                    fernet,
-                )
-            finally:
-                os.environ.pop(env_admin, None)
-                os.environ.pop(env_comp, None)
-            assert row.id is not None
-            ids[slug] = row.id
-    return ids
+    return register_simulated_tenants(sim, slugs, **extra)
 
 
 def all_secrets(world: Any) -> list[str]:

@@ -378,44 +378,11 @@ def register_tenants(
     rename: Callable[[str], str] = lambda slug: slug,
     **extra: Any,
 ) -> dict[str, int]:
-    """Register simulator tenants as an operator would (keys through env variables).
+    """Register simulator tenants; ``rename`` maps the simulator's slug to the registered one,
+    so tenants of two simulators can live in one registry. Returns {simulator slug: id}."""
+    from workers.cli.demo import register_simulated_tenants
 
-    ``rename`` maps the simulator's slug to the registered one, so tenants of two simulators
-    can live in one registry. Returns {simulator slug: tenant id}.
-    """
-    from store.tenants import KeySource, TenantInput, add_tenant
-    from workers.settings import get_settings
-
-    ids: dict[str, int] = {}
-    fernet = get_settings().fernet()
-    with session_scope() as session:
-        for slug in slugs or list(sim.world.tenants):
-            creds = sim.world.tenant(slug).credentials()
-            env_admin = f"CASB_RESILIENCE_ADMIN_{uuid.uuid4().hex}"
-            env_comp = f"CASB_RESILIENCE_COMP_{uuid.uuid4().hex}"
-            os.environ[env_admin] = creds["admin_key"]
-            os.environ[env_comp] = creds["compliance_key"]
-            try:
-                row = add_tenant(
-                    session,
-                    TenantInput(
-                        slug=rename(slug),
-                        org_id=creds["org_id"],
-                        workspace_id=creds["workspace_id"],
-                        admin_key=KeySource(env=env_admin),
-                        compliance_key=KeySource(env=env_comp),
-                        admin_api_base=sim.admin_base,
-                        compliance_api_base=sim.compliance_base,
-                        **extra,
-                    ),
-                    fernet,
-                )
-            finally:
-                os.environ.pop(env_admin, None)
-                os.environ.pop(env_comp, None)
-            assert row.id is not None
-            ids[slug] = row.id
-    return ids
+    return register_simulated_tenants(sim, slugs, rename=rename, **extra)
 
 
 @pytest.fixture
