@@ -107,7 +107,7 @@ class ComplianceClient:
         for item in self.transport.paginate(
             f"{self.prefix}/{name}",
             route=route,
-            group=COMPLIANCE_LIST,
+            group=f"{COMPLIANCE_LIST}:{name}",  # limited per endpoint
             limit=self.options.page_limit(limit_name),
             params=params,
         ):

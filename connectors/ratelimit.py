@@ -119,8 +119,19 @@ class _GcraBudget:
         self._monotonic = monotonic
 
     def interval(self, group: str) -> float:
-        """Seconds between grants for ``group`` (emission interval)."""
-        requests, period = self.limits.get(group) or self.limits.get(ADMIN) or DEFAULT_LIMITS[ADMIN]
+        """Seconds between grants for ``group`` (emission interval).
+
+        A group may name one endpoint of a family, ``compliance_list:gpts``: it gets its own
+        bucket with the family's limit, since the Compliance API limits each list endpoint
+        separately (50/min per endpoint per key, reference §2.2).
+        """
+        family = group.split(":", 1)[0]
+        requests, period = (
+            self.limits.get(group)
+            or self.limits.get(family)
+            or self.limits.get(ADMIN)
+            or DEFAULT_LIMITS[ADMIN]
+        )
         return period / (requests * self.headroom)
 
     def try_acquire(self, tenant_key: str, group: str, cost: int = 1) -> float:

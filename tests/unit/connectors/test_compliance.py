@@ -98,7 +98,7 @@ def test_gpts_accept_every_drift_variant(access, budget, options, sleeps) -> Non
     assert got[0].created_at == 1692158096.299021
     assert all(r.url.params["file_format"] == "id" for r in api.requests)
     assert api.requests[0].url.params["limit"] == "100"
-    assert {g for _, g in budget.acquired} == {"compliance_list"}
+    assert {g for _, g in budget.acquired} == {"compliance_list:gpts"}
     assert api.requests[0].headers["authorization"] == f"Bearer {COMPLIANCE_KEY}"
 
 

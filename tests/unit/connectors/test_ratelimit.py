@@ -91,6 +91,17 @@ def test_tenants_and_groups_are_independent() -> None:
     assert b.try_acquire("a", "g") == pytest.approx(10.0)
 
 
+def test_endpoints_of_a_family_share_its_limit_but_not_its_bucket() -> None:
+    clock = Clock()
+    b = budget(clock, {"list": (1, 10.0), "admin": (100, 1.0)})
+    b.acquire("a", "list:users")
+    b.acquire("a", "list:gpts")  # another endpoint: its own bucket, no wait
+    assert clock.slept == []
+    assert b.try_acquire("a", "list:users") == pytest.approx(10.0)  # the family's limit
+    assert b.interval("list:projects") == pytest.approx(10.0)
+    assert b.interval("unknown") == pytest.approx(0.01)  # unknown groups fall back to admin
+
+
 def test_cool_down_blocks_everyone_and_never_shortens() -> None:
     clock = Clock()
     b = budget(clock)
