@@ -15,6 +15,7 @@ from __future__ import annotations
 import inspect
 import json
 import logging
+import os
 import re
 import sys
 from collections.abc import Iterator
@@ -219,12 +220,12 @@ def configure_logging(
     return handler
 
 
-def configure_from_settings() -> logging.Handler:
-    """``configure_logging`` with CASB_LOG_FORMAT / CASB_LOG_LEVEL."""
+def configure_from_settings(level: str | int | None = None) -> logging.Handler:
+    """``configure_logging`` with CASB_LOG_FORMAT and ``level`` (default CASB_LOG_LEVEL)."""
     from workers.settings import get_settings
 
     settings = get_settings()
-    return configure_logging(settings.log_format, settings.log_level)
+    return configure_logging(settings.log_format, settings.log_level if level is None else level)
 
 
 # --------------------------------------------------------------------------- Celery
@@ -270,9 +271,13 @@ def _on_postrun(task_id: str | None = None, **_: Any) -> None:
             var.set(None)
 
 
-def _on_setup_logging(**_: Any) -> None:
-    """Celery's own logging setup is replaced by ours (no hijacked root, no duplicates)."""
-    configure_from_settings()
+def _on_setup_logging(loglevel: str | int | None = None, **_: Any) -> None:
+    """Celery's own logging setup is replaced by ours (no hijacked root, no duplicates).
+
+    The worker's ``--loglevel`` is honoured unless CASB_LOG_LEVEL is set explicitly.
+    """
+    explicit = bool(os.environ.get("CASB_LOG_LEVEL"))
+    configure_from_settings(None if explicit or not loglevel else loglevel)
 
 
 def install_celery_hooks() -> None:

@@ -151,3 +151,28 @@ def test_a_stage_task_names_its_tenant_once_the_pipeline_binds_it(stream: io.Str
     assert first["tenant"] == "acme" and first["scan_id"] == 41
     assert second["scan_id"] == 42 and "tenant" not in second
     assert "tenant" not in third
+
+
+def test_worker_loglevel_is_honoured_unless_casb_log_level_is_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from workers.logging import _HANDLER_MARK, _on_setup_logging
+    from workers.settings import reset_settings_cache
+
+    root = logging.getLogger()
+    before = root.level
+    try:
+        monkeypatch.delenv("CASB_LOG_LEVEL", raising=False)
+        reset_settings_cache()
+        _on_setup_logging(loglevel=logging.WARNING)
+        assert root.level == logging.WARNING  # `celery worker --loglevel WARNING`
+        monkeypatch.setenv("CASB_LOG_LEVEL", "DEBUG")
+        reset_settings_cache()
+        _on_setup_logging(loglevel=logging.WARNING)
+        assert root.level == logging.DEBUG  # an explicit CASB_LOG_LEVEL wins
+    finally:
+        for handler in list(root.handlers):
+            if getattr(handler, _HANDLER_MARK, False):
+                root.removeHandler(handler)
+        root.setLevel(before)
+        reset_settings_cache()
