@@ -69,6 +69,12 @@ class Tenant(SQLModel, table=True):
     compliance_key_hint: str | None = Field(default=None, max_length=40)
     thresholds: dict[str, int] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     dlp_profiles: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # finding_type_id -> severity, set by the admin per tenant (store/tenants.py validates);
+    # the server default lets rows written before this column existed migrate as "none".
+    severity_overrides: dict[str, str] = Field(
+        default_factory=dict,
+        sa_column=Column(JSON, nullable=False, server_default=text("'{}'")),
+    )
     schedule_seconds: int = Field(default=24 * 3600)
     enabled: bool = Field(default=True)
     next_scan_at: datetime | None = _ts(index=True)

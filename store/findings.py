@@ -18,7 +18,8 @@ from sqlmodel import Session, select
 
 from schemas.catalog import BY_ID, Severity
 from schemas.findings import DetectedFinding
-from schemas.tables import Finding, FindingStatus
+from schemas.tables import Finding, FindingStatus, Tenant
+from store.tenants import effective_severity
 from tasks.lifecycle import Action, Plan, Stored, plan_lifecycle
 
 
@@ -65,13 +66,16 @@ def apply_scan_findings(
         for r in rows
     ]
     plan = plan_lifecycle(stored, detected, resolvable, scan_id=scan_id, now=now)
+    # Read in this transaction, so the overrides in force now apply, and rewritten on every
+    # row the scan sees: an override changed since the last scan reaches open findings too.
+    tenant = session.get(Tenant, tenant_id)
 
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
     for key, (action, item) in plan.seen.items():
         common = {
             "resource_name": _clip(item.resource_name, 500),
-            "severity": item.finding_type.severity.value,
+            "severity": effective_severity(tenant, item.finding_type).value,
             "resource_type": item.finding_type.resource_type.value,
             "evidence": item.evidence,
             "last_seen": now,
@@ -124,6 +128,7 @@ def apply_scan_findings(
             index_elements=["tenant_id", "finding_type_id", "resource_id"],
             set_={
                 "last_seen": stmt.excluded.last_seen,
+                "severity": stmt.excluded.severity,
                 "evidence": stmt.excluded.evidence,
                 "resource_name": stmt.excluded.resource_name,
                 "last_scan_id": stmt.excluded.last_scan_id,

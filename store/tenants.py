@@ -11,7 +11,7 @@ import json
 import os
 import re
 import tomllib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,6 +22,7 @@ from cryptography.fernet import Fernet
 from pydantic import SecretStr
 from sqlmodel import Session, select
 
+from schemas.catalog import BY_ID, FindingType, Severity, lookup
 from schemas.findings import Thresholds
 from schemas.tables import Tenant, utcnow
 from store.crypto import decrypt_secret, encrypt_secret, redact_key
@@ -97,6 +98,10 @@ class TenantInput:
     thresholds: dict[str, int] | None = None
     schedule: str | None = None
     enabled: bool | None = None
+    # TYPE (FindingTypeID or catalog key) -> severity. Merged into the tenant's overrides;
+    # with clear_severity_overrides the old ones are dropped first.
+    severity_overrides: Mapping[str, Any] | None = None
+    clear_severity_overrides: bool = False
 
 
 def parse_schedule(text: str) -> int:
@@ -143,6 +148,74 @@ def validate_thresholds(values: dict[str, Any]) -> dict[str, int]:
     except ValueError:
         raise TenantInputError("thresholds must be whole days between 1 and 3650") from None
     return {k: int(v) for k, v in values.items()}
+
+
+SEVERITY_NAMES = tuple(s.value for s in Severity)
+
+
+def parse_severity_pairs(pairs: Iterable[str]) -> dict[str, str]:
+    """``TYPE=SEVERITY`` strings (CLI ``--severity``) -> {TYPE: SEVERITY}, not yet validated."""
+    result: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise TenantInputError(
+                f"bad severity override {pair!r}: use TYPE=SEVERITY, e.g. inactive_user=high"
+            )
+        result[name.strip()] = value.strip()
+    return result
+
+
+def validate_severity_overrides(values: Mapping[str, Any]) -> dict[str, str]:
+    """{TYPE: SEVERITY} -> {finding_type_id: severity}; TYPE is a FindingTypeID or key.
+
+    Stored by id (the stable identifier findings carry), so a renamed key cannot orphan an
+    override. Two spellings of one type in the same input must agree.
+    """
+    result: dict[str, str] = {}
+    for name, severity in values.items():
+        try:
+            finding_type = lookup(str(name).strip())
+        except KeyError:
+            raise TenantInputError(
+                f"unknown finding type {name!r} in severity overrides: "
+                "use a FindingTypeID or a key from `casb catalog`"
+            ) from None
+        text = severity.strip().lower() if isinstance(severity, str) else None
+        if text not in SEVERITY_NAMES:
+            raise TenantInputError(
+                f"bad severity for {finding_type.key}: use one of {', '.join(SEVERITY_NAMES)}"
+            )
+        previous = result.get(finding_type.finding_type_id)
+        if previous is not None and previous != text:
+            raise TenantInputError(
+                f"finding type {finding_type.key} is given two severities ({previous}, {text})"
+            )
+        result[finding_type.finding_type_id] = text
+    return result
+
+
+def effective_severity(tenant: Tenant | None, finding_type: FindingType) -> Severity:
+    """The severity findings of this type get for this tenant: its override, else the catalog's.
+
+    The one place overrides apply (store/findings.py calls it for posture and DLP upserts);
+    a stored value that is no longer a severity falls back to the catalog's default.
+    """
+    overrides = tenant.severity_overrides if tenant is not None else None
+    value = (overrides or {}).get(finding_type.finding_type_id)
+    try:
+        return Severity(value) if value is not None else finding_type.severity
+    except ValueError:
+        return finding_type.severity
+
+
+def severity_overrides_by_key(tenant: Tenant) -> dict[str, str]:
+    """The tenant's overrides keyed by readable finding type key (what `show` prints)."""
+    out: dict[str, str] = {}
+    for type_id, severity in (tenant.severity_overrides or {}).items():
+        found = BY_ID.get(type_id)
+        out[found.key if found else type_id] = severity
+    return dict(sorted(out.items()))
 
 
 def validate_url(label: str, url: str) -> str:
@@ -239,6 +312,11 @@ def _apply(session: Session, tenant: Tenant, data: TenantInput, fernet: Fernet) 
         tenant.thresholds = {**tenant.thresholds, **validate_thresholds(data.thresholds)}
     if data.schedule is not None:
         tenant.schedule_seconds = parse_schedule(data.schedule)
+    if data.severity_overrides is not None or data.clear_severity_overrides:
+        base = {} if data.clear_severity_overrides else dict(tenant.severity_overrides or {})
+        given = validate_severity_overrides(data.severity_overrides or {})
+        # A new dict (not an in-place change) so the JSON column is seen as modified.
+        tenant.severity_overrides = {**base, **given}
     if data.enabled is not None:
         tenant.enabled = data.enabled
 
@@ -264,6 +342,7 @@ def add_tenant(session: Session, data: TenantInput, fernet: Fernet) -> Tenant:
         next_scan_at=now,
         thresholds={},
         dlp_profiles=[],
+        severity_overrides={},
     )
     _apply(session, tenant, data, fernet)
     if data.compliance_key is None:
@@ -339,6 +418,7 @@ def tenant_summary(tenant: Tenant) -> dict[str, Any]:
         "compliance_key": tenant.compliance_key_hint or "(same as admin key)",
         "thresholds": effective_thresholds(tenant).model_dump(),
         "dlp_profiles": list(tenant.dlp_profiles),
+        "severity_overrides": severity_overrides_by_key(tenant),
         "schedule": format_schedule(tenant.schedule_seconds),
         "enabled": tenant.enabled,
         "health": tenant.health,
@@ -376,7 +456,7 @@ def load_import_file(path: str) -> list[TenantInput]:
 _IMPORT_FIELDS = {
     "slug", "name", "org_id", "workspace_id", "admin_key_env", "admin_key_file",
     "compliance_key_env", "compliance_key_file", "admin_api_base", "compliance_api_base",
-    "dlp_profiles", "thresholds", "schedule", "enabled",
+    "dlp_profiles", "thresholds", "schedule", "enabled", "severity_overrides",
 }  # fmt: skip
 
 
@@ -404,6 +484,12 @@ def _import_item(path: str, index: int, item: Any) -> TenantInput:
         raise TenantInputError(f"{where}: 'dlp_profiles' must be a list of profile names")
     thresholds = _typed(item, "thresholds", dict, "a table of NAME = DAYS", where)
     schedule = _typed(item, "schedule", (str, int), 'a duration such as "24h"', where)
+    overrides = _typed(item, "severity_overrides", dict, 'a table of TYPE = "SEVERITY"', where)
+    if overrides is not None and not all(isinstance(v, str) for v in overrides.values()):
+        raise TenantInputError(
+            f"{where}: 'severity_overrides' values must be severity names "
+            f"({', '.join(SEVERITY_NAMES)})"
+        )
     return TenantInput(
         slug=slug,
         name=_typed(item, "name", str, "a string", where),
@@ -417,6 +503,7 @@ def _import_item(path: str, index: int, item: Any) -> TenantInput:
         thresholds=thresholds,
         schedule=None if schedule is None else str(schedule),
         enabled=_typed(item, "enabled", bool, "true or false", where),
+        severity_overrides=overrides,
     )
 
 

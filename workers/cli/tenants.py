@@ -49,6 +49,13 @@ _THRESHOLD = typer.Option(
     metavar="NAME=DAYS",
     help="key_rotation_days, unused_key_days, inactive_user_days, stale_invite_days (repeatable).",
 )
+_SEVERITY = typer.Option(
+    None,
+    "--severity",
+    metavar="TYPE=SEVERITY",
+    help="Override a finding type's severity for this tenant: TYPE is a FindingTypeID or "
+    "key (see `casb catalog`), SEVERITY critical|high|medium|low (repeatable).",
+)
 
 
 @tenant_app.command("add")
@@ -69,6 +76,7 @@ def add(
     ),
     dlp_profile: list[str] = _PROFILE,
     threshold: list[str] = _THRESHOLD,
+    severity: list[str] = _SEVERITY,
     schedule: str = typer.Option("24h", "--schedule", help="Scan interval, e.g. 6h, 24h, 2d."),
 ) -> None:
     """Register a tenant. Keys come from an env var or a file, never from the command line."""
@@ -84,6 +92,7 @@ def add(
         dlp_profiles=dlp_profile or [],
         thresholds=registry.parse_threshold_pairs(threshold or []),
         schedule=schedule,
+        severity_overrides=registry.parse_severity_pairs(severity or []),
     )
     fernet = get_settings().fernet()
     with db_session() as session:
@@ -108,6 +117,10 @@ def update(
     dlp_profile: list[str] = _PROFILE,
     clear_dlp_profiles: bool = typer.Option(False, "--clear-dlp-profiles"),
     threshold: list[str] = _THRESHOLD,
+    severity: list[str] = _SEVERITY,
+    clear_severity_overrides: bool = typer.Option(
+        False, "--clear-severity-overrides", help="Drop all overrides (before any --severity)."
+    ),
     schedule: str = typer.Option(None, "--schedule"),
     enable: bool = typer.Option(
         None, "--enable/--disable", help="Pause or resume scheduled scans."
@@ -132,6 +145,8 @@ def update(
         thresholds=registry.parse_threshold_pairs(threshold) if threshold else None,
         schedule=schedule,
         enabled=enable,
+        severity_overrides=registry.parse_severity_pairs(severity) if severity else None,
+        clear_severity_overrides=clear_severity_overrides,
     )
     fernet = get_settings().fernet()
     with db_session() as session:
@@ -180,7 +195,7 @@ def show(
     table.add_column("value", overflow="fold")
     for key, value in row.items():
         if isinstance(value, dict):
-            value = ", ".join(f"{k}={v}" for k, v in value.items())
+            value = ", ".join(f"{k}={v}" for k, v in value.items()) or "-"
         elif isinstance(value, list):
             value = ", ".join(value) or "-"
         table.add_row(key, "-" if value is None else str(value))
