@@ -83,8 +83,10 @@ def _ensure_secret_key(directory: Path | None) -> None:
     else:
         key = Fernet.generate_key().decode()
         if key_file:
-            key_file.write_text(key + "\n")
-            key_file.chmod(0o600)
+            # Created owner-only from the start: the key decrypts the demo tenants' credentials.
+            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(key + "\n")
     os.environ["CASB_SECRET_KEY"] = key
     reset_settings_cache()
 
