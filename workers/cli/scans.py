@@ -19,7 +19,8 @@ from rich.live import Live
 from rich.table import Table
 
 from schemas.tables import ScanRun, ScanStatus, Tenant
-from workers.cli.common import console, db_session, fail, print_json
+from workers.cli.common import EXIT_GATE, console, db_session, fail, print_json
+from workers.errors import UserError
 
 _STATUS_STYLE = {
     "succeeded": "green",
@@ -82,21 +83,32 @@ def scan(
     inline: bool = typer.Option(
         False, "--inline", help="Run in this process (no broker or worker needed)."
     ),
+    fail_on_error: bool = typer.Option(
+        False,
+        "--fail-on-error",
+        help="With --wait or --inline: exit 1 when a scan did not succeed (for scripts and CI).",
+    ),
 ) -> None:
     """Scan tenants now: queue the scans for the workers, or run them in-process (--inline)."""
+    if fail_on_error and not (wait or inline):
+        raise UserError("--fail-on-error needs --wait or --inline (it judges finished scans)")
     targets = _resolve(tenants or [], all_)
+    unsuccessful = 0
     if inline:
-        _scan_inline(targets)
-        return
-    tracked = _enqueue(targets)
-    if wait:
-        _follow(tracked)
-        _summary([t.scan_id for t in tracked])
+        unsuccessful = _scan_inline(targets)
     else:
-        console.print("follow with [bold]casb scans[/] or re-run with --wait")
+        tracked = _enqueue(targets)
+        if wait:
+            _follow(tracked)
+            unsuccessful = _summary([t.scan_id for t in tracked])
+        else:
+            console.print("follow with [bold]casb scans[/] or re-run with --wait")
+    if fail_on_error and unsuccessful:
+        raise typer.Exit(EXIT_GATE)
 
 
-def _scan_inline(targets: list[tuple[int, str]]) -> None:
+def _scan_inline(targets: list[tuple[int, str]]) -> int:
+    """Run the scans in-process; how many did not succeed."""
     from store.db import ensure_migrated
     from tasks.pipeline import run_inline
     from tasks.runtime import use_embedded
@@ -115,8 +127,7 @@ def _scan_inline(targets: list[tuple[int, str]]) -> None:
         console.print(f"{slug}: scan {result.get('scan_id')} {_style(result.get('status'))}")
         if result.get("scan_id"):
             scan_ids.append(int(result["scan_id"]))
-    if scan_ids:
-        _summary(scan_ids)
+    return _summary(scan_ids) if scan_ids else 0
 
 
 def _enqueue(targets: list[tuple[int, str]]) -> list[_Tracked]:
@@ -232,8 +243,10 @@ def _errors_cell(errors: list[dict[str, Any]]) -> str:
     return "\n".join(lines) or "-"
 
 
-def _summary(scan_ids: list[int]) -> None:
-    """The result table, then for every scan that did not succeed why and what to do."""
+def _summary(scan_ids: list[int]) -> int:
+    """The result table, then for every scan that did not succeed why and what to do.
+
+    Returns how many scans did not succeed."""
     from store.findings import open_counts_by_severity
 
     table = Table(title="scan results")
@@ -272,6 +285,7 @@ def _summary(scan_ids: list[int]) -> None:
     console.print(
         "see findings with [bold]casb findings[/]; tenant state with [bold]casb health[/]"
     )
+    return len(problems)
 
 
 # --------------------------------------------------------------------------- rescan

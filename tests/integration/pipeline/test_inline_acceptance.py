@@ -188,6 +188,16 @@ def test_a_failed_scan_is_reported_with_its_error_and_what_to_do(
     assert "users: credential_error (HTTP 401)" in why
     assert "casb tenant update tenant-02" in why
 
+    # For scripts: --fail-on-error turns an unsuccessful scan into exit 1; success stays 0.
+    sim.world.faults.add("tenant-02", Fault(kind="revoked_key", api="any"))
+    try:
+        gated = run_cli("scan", "--inline", "--fail-on-error", "tenant-01", "tenant-02")
+    finally:
+        sim.world.faults.clear()
+    assert gated.code == 1, gated.output
+    assert run_cli("scan", "--inline", "--fail-on-error", "tenant-01").code == 0
+    assert run_cli("scan", "--fail-on-error", "tenant-01").code == 2  # needs --wait/--inline
+
     health = run_cli("health", "--json")
     rows = {r["tenant"]: r for r in json.loads(health.stdout)}
     assert rows["tenant-01"]["health"] == "healthy"
