@@ -63,11 +63,6 @@ def shannon_entropy(value: str) -> float:
     return -sum((c / n) * math.log2(c / n) for c in Counter(value).values())
 
 
-def min_length(value: str, n: int) -> bool:
-    """True when ``value`` has at least ``n`` characters."""
-    return len(value) >= n
-
-
 _PLACEHOLDER_WORDS = (
     "changeme",
     "change_me",

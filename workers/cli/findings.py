@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlmodel import Session, col, select
 
-from exports.findings import finding_to_dict, iso_z, to_csv, to_json, to_ocsf
+from exports.findings import iso_z, to_csv, to_dicts, to_json, to_ocsf
 from schemas.catalog import BY_ID, Severity, lookup
 from schemas.tables import Finding, Suppression, Tenant
 from store import suppressions as sup
@@ -196,7 +196,7 @@ def findings(
             types=finding_type or [],
             since=since_at,
         )
-        dicts = [finding_to_dict(f, slugs[f.tenant_id]) for f in rows]
+        dicts = to_dicts(rows, slugs)
         gate_hits = 0
         if fail_on is not None:
             gate_rows, _ = query_findings(
