@@ -80,7 +80,7 @@ def _parse(value: Any) -> Any:
 def _scrub(text: Any) -> Any:
     if text is None:
         return None
-    from workers.logging import redact
+    from core.logs import redact
 
     return redact(str(text))[:MAX_RESULT_CHARS]
 

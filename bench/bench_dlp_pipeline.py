@@ -46,14 +46,14 @@ def main() -> None:
     for group, (n, period) in DEFAULT_LIMITS.items():
         os.environ[f"CASB_RATE_LIMIT_{group.upper()}"] = f"{n}/{period / args.speedup}"
 
+    from core.settings import reset_settings_cache
+    from pipeline.inline import run_inline
+    from pipeline.runtime import use_embedded
     from simulator.files import PLANTABLE_PROFILES
     from simulator.server import start_in_thread
     from simulator.world import World
     from store.db import session_scope, upgrade
-    from tasks.pipeline import run_inline
-    from tasks.runtime import use_embedded
     from workers.cli.demo import register_simulated_tenants
-    from workers.settings import reset_settings_cache
 
     reset_settings_cache()
     upgrade()

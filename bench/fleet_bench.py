@@ -206,8 +206,8 @@ def main() -> None:
         )
         os.environ.update({k: v for k, v in env.items() if k.startswith("CASB_")})
 
+        from core.settings import reset_settings_cache
         from store.db import session_scope, upgrade
-        from workers.settings import reset_settings_cache
 
         reset_settings_cache()
         upgrade(db_url)

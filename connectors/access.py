@@ -45,7 +45,7 @@ class TenantAccess(BaseModel):
         return value.strip()
 
 
-# Largest page size each list route accepts (reference §1.1 and §2.2): Admin lists take
+# Largest page size each list route accepts, as the APIs document it: Admin lists take
 # 1..100; Compliance users default 200, conversations max 500; GPTs and projects document
 # only a default of 20, so 100 is the largest value we rely on.
 DEFAULT_PAGE_LIMITS: dict[str, int] = {

@@ -31,7 +31,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from connectors.errors import RateLimitedError
 
-# Route groups (reference §1.4, §2.2). Compliance limits are documented per key; Admin limits
+# Route groups. Compliance limits are documented per key; Admin limits
 # are not documented, so they are configurable with conservative defaults.
 COMPLIANCE_LIST = "compliance_list"
 COMPLIANCE_OBJECT = "compliance_object"
@@ -123,7 +123,7 @@ class _GcraBudget:
 
         A group may name one endpoint of a family, ``compliance_list:gpts``: it gets its own
         bucket with the family's limit, since the Compliance API limits each list endpoint
-        separately (50/min per endpoint per key, reference §2.2).
+        separately (50/min per endpoint per key).
         """
         family = group.split(":", 1)[0]
         requests, period = (

@@ -1,4 +1,4 @@
-"""Finding exports: the design §4 Finding JSON, CSV with the same fields, OCSF.
+"""Finding exports: the public Finding JSON (docs/operations.md, "Export"), CSV with the same fields, OCSF.
 
 Pure formatting: rows in, dicts/strings out, no database or network. Titles, categories
 and remediation come from ``schemas.catalog`` (never restated here). Evidence is already
@@ -21,7 +21,7 @@ PRODUCT_NAME = "openai-casb"
 VENDOR_NAME = "openai-casb project"
 OCSF_VERSION = "1.3.0"
 
-# The design §4 object, in its order; then the extras every export adds.
+# The public Finding JSON object, in its order; then the extras every export adds.
 FINDING_FIELDS: tuple[str, ...] = (
     "tenant",
     "finding_type_id",
@@ -71,7 +71,7 @@ def finding_type_of(finding: Finding) -> FindingType | None:
 
 
 def finding_to_dict(finding: Finding, tenant_slug: str) -> dict[str, Any]:
-    """One finding as the design §4 Finding JSON, plus ``EXTRA_FIELDS``.
+    """One finding as the public Finding JSON (docs/operations.md, "Export"), plus ``EXTRA_FIELDS``.
 
     The severity is the row's (a detector may raise it above the catalog default),
     lower-cased; title and category come from the catalog.

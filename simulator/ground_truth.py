@@ -1,7 +1,7 @@
 """Ground truth: the exact findings a correct scanner reports for a simulated tenant.
 
-Pure. Computed from the current world state (so mutations are reflected) with the rules of
-issue 4 / reference §3, independently of the product's detectors. Resource ids follow the
+Pure. Computed from the current world state (so mutations are reflected) with the rules in
+docs/findings.md, independently of the product's detectors. Resource ids follow the
 scanner's conventions: GPT id, admin/project key id, invite id, Admin API user id, file id.
 The FindingTypeIDs are copied from Cloudflare's published catalogue (seed document).
 """

@@ -5,7 +5,7 @@ from __future__ import annotations
 from cryptography.fernet import Fernet, InvalidToken
 from pydantic import SecretStr
 
-from workers.settings import KEYGEN_HINT, ConfigurationError
+from core.settings import KEYGEN_HINT, ConfigurationError
 
 
 def encrypt_secret(fernet: Fernet, secret: SecretStr) -> str:

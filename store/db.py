@@ -22,7 +22,7 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, create_engine
 
 import schemas.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
-from workers.settings import ConfigurationError, get_settings
+from core.settings import ConfigurationError, get_settings
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 

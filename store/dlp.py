@@ -20,6 +20,8 @@ from typing import Any
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
+from core.errors import UserError
+from detectors.dlp.decisions import KIND_BY_TYPE_ID, CacheState
 from detectors.dlp.profiles import (
     PREDEFINED,
     Profile,
@@ -27,10 +29,8 @@ from detectors.dlp.profiles import (
     custom_profile,
     profile_set_version,
 )
+from detectors.lifecycle import Action, Stored, plan_lifecycle
 from schemas.tables import DlpFileCache, DlpProfileRow, Finding, FindingStatus, ScanRun, Tenant
-from tasks.dlp_logic import KIND_BY_TYPE_ID, CacheState
-from tasks.lifecycle import Action, Stored, plan_lifecycle
-from workers.errors import UserError
 
 
 class DlpProfileError(UserError):
@@ -294,7 +294,7 @@ def resolve_dlp_findings(
     """Resolve the given DLP findings (type id, file id) under the lifecycle's rules.
 
     Rows are locked; an active ignore stays, an expired one is lifted with the resolution,
-    and a row already written by a newer scan is left alone (``tasks.lifecycle``).
+    and a row already written by a newer scan is left alone (``detectors.lifecycle``).
     """
     keys = {k for k in keys if k[0] in KIND_BY_TYPE_ID}
     if not keys:

@@ -1,7 +1,7 @@
 """Persisting findings: idempotent upserts and the lifecycle plan, in one transaction.
 
 Findings are keyed by (tenant_id, finding_type_id, resource_id). The stored rows of the
-judged types are locked (``FOR UPDATE``) while the pure plan (tasks/lifecycle.py) is
+judged types are locked (``FOR UPDATE``) while the pure plan (detectors/lifecycle.py) is
 decided and applied, and new rows go in with ``INSERT ... ON CONFLICT``, so a redelivered
 or duplicated detect task never creates a second row nor a second reopen.
 """
@@ -16,11 +16,11 @@ from typing import Any
 from sqlalchemy import func, update
 from sqlmodel import Session, select
 
+from detectors.lifecycle import Action, Plan, Stored, plan_lifecycle
 from schemas.catalog import BY_ID, Severity
 from schemas.findings import DetectedFinding
 from schemas.tables import Finding, FindingStatus, Tenant
 from store.tenants import effective_severity
-from tasks.lifecycle import Action, Plan, Stored, plan_lifecycle
 
 
 @dataclass(frozen=True)

@@ -28,9 +28,9 @@ from datetime import UTC, datetime
 from sqlalchemy import or_, update
 from sqlmodel import Session, col, select
 
+from core.errors import UserError
 from schemas.catalog import lookup
 from schemas.tables import Finding, FindingStatus, ScanRun, ScanStatus, Suppression, Tenant
-from workers.errors import UserError
 
 MAX_REASON_CHARS = 2000
 

@@ -22,11 +22,11 @@ from cryptography.fernet import Fernet
 from pydantic import SecretStr
 from sqlmodel import Session, select
 
+from core.errors import UserError
 from schemas.catalog import BY_ID, FindingType, Severity, lookup
 from schemas.findings import Thresholds
 from schemas.tables import Tenant, utcnow
 from store.crypto import decrypt_secret, encrypt_secret, redact_key
-from workers.errors import UserError
 
 DEFAULT_ADMIN_API_BASE = "https://api.openai.com/v1"
 DEFAULT_COMPLIANCE_API_BASE = "https://api.chatgpt.com/v1"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tasks.pipeline import run_detect
+from pipeline.posture import run_detect
 from workers.celery_app import app
 from workers.celeryconfig import DETECT_POSTURE
 

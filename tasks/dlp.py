@@ -26,10 +26,10 @@ from typing import Any
 from celery import Task, chain, chord, group
 from celery.canvas import Signature
 
-from tasks.dlp_pipeline import finalize_dlp, plan_dlp, run_dlp_batch
+from core.settings import get_settings
+from pipeline.dlp import finalize_dlp, plan_dlp, run_dlp_batch
 from workers.celery_app import app
 from workers.celeryconfig import DLP_FINALIZE, DLP_PLAN, DLP_SCAN, ROUTES
-from workers.settings import get_settings
 
 
 def _sig(name: str, *args: object) -> Signature:

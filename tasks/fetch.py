@@ -15,7 +15,7 @@ from typing import Any
 from celery import Task
 
 from connectors.errors import RateLimitedError
-from tasks.pipeline import record_failure, run_fetch
+from pipeline.posture import record_failure, run_fetch
 from workers.celery_app import app
 from workers.celeryconfig import (
     FETCH_ADMIN_KEYS,

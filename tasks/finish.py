@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tasks.pipeline import run_finish
+from pipeline.posture import run_finish
 from workers.celery_app import app
 from workers.celeryconfig import FINISH_SCAN
 

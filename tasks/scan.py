@@ -1,6 +1,6 @@
 """``casb.scan_tenant(tenant_id, trigger="manual")`` (queue ``scans``): start one scan.
 
-The public entry point (design §4): beat's dispatcher, ``casb rescan``, Flower's
+The public entry point (docs/operations.md, "Rescan"): beat's dispatcher, ``casb rescan``, Flower's
 async-apply and any Celery producer send it with ``args=[tenant_id]`` (an id or a slug).
 If the tenant already has an active run, the request is coalesced onto it and the result
 says so; otherwise the run is created (or the dispatcher's queued run, ``scan_id=``, is
@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pipeline.posture import start_scan
 from tasks.canvas import build_scan_canvas
-from tasks.pipeline import start_scan
 from workers.celery_app import app
 from workers.celeryconfig import SCAN_TENANT
 

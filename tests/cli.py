@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from typer.testing import CliRunner
 
+from core.errors import UserError
 from workers.cli import app
-from workers.errors import UserError
 
 
 @dataclass

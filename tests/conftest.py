@@ -44,7 +44,7 @@ def secret_key() -> Iterator[str]:
 
 
 def _reset_settings() -> None:
-    from workers.settings import reset_settings_cache
+    from core.settings import reset_settings_cache
 
     reset_settings_cache()
 

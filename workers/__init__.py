@@ -1,7 +1,7 @@
 """Celery app, settings and CLI of the fleet.
 
 ``app``/``celery`` are resolved lazily (PEP 562) so that ``celery -A workers`` finds the
-application while ``import workers.settings`` or the CLI do not import Celery at all.
+application while ``import core.settings`` or the CLI do not import Celery at all.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The Celery application of the scanning fleet.
 
 ``celery -A workers worker -Q fetch --pool threads -c 32`` and ``celery -A workers beat``
-find ``app`` through ``workers.__init__`` (lazily, so ``workers.settings`` and the CLI
+find ``app`` through ``workers.__init__`` (lazily, so ``core.settings`` and the CLI
 stay cheap to import). Tasks live in ``tasks/`` and are registered by name; producers that
 only send (the CLI, Flower, other systems) never need to import them.
 """
@@ -84,8 +84,8 @@ install_metrics_hooks()
 
 def reconfigure() -> None:
     """Re-read broker/backend URLs from the environment (tests and the demo change it)."""
+    from core.settings import reset_settings_cache
     from workers.celeryconfig import broker_and_backend
-    from workers.settings import reset_settings_cache
 
     reset_settings_cache()
     app.conf.update(broker_and_backend())
@@ -110,8 +110,8 @@ def load_tasks() -> None:
 def _after_fork(**_: Any) -> None:
     """A prefork child must not reuse its parent's database pool, HTTP client or Redis pool."""
     from connectors.http import close_shared_client
+    from pipeline.runtime import reset_runtime
     from store.db import dispose_engines
-    from tasks.runtime import reset_runtime
 
     dispose_engines()
     close_shared_client()

@@ -1,7 +1,7 @@
 """The one Celery configuration module: queues, routing, delivery policy, limits, beat.
 
 Everything the fleet's delivery semantics depend on is here, with the reason beside it
-(reference: celery-notes §2). Broker and backend URLs come from ``workers.settings`` so a
+(docs/architecture.md tells the longer stories). Broker and backend URLs come from ``core.settings`` so a
 worker, beat and the CLI agree on them; ``broker_and_backend()`` is re-read by
 ``workers.celery_app.reconfigure()`` when tests or the demo change the environment.
 """
@@ -12,7 +12,7 @@ from typing import Any
 
 from kombu import Exchange, Queue
 
-from workers.settings import get_settings
+from core.settings import get_settings
 
 # --------------------------------------------------------------------------- queues
 

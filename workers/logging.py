@@ -16,44 +16,17 @@ import inspect
 import json
 import logging
 import os
-import re
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-REDACTED = "[REDACTED]"
-
-# OpenAI keys: sk-, sk-proj-, sk-admin-, sk-svcacct-, sk-None-, ... with a long body.
-_OPENAI_KEY = re.compile(r"\bsk-[A-Za-z0-9_\-]{16,}")
-_BEARER = re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9\-._~+/]+=*")
-# "Authorization: Basic abc", "'authorization': 'Bearer x'", "Authorization=..." up to a
-# quote, comma, semicolon, brace or end of line.
-_AUTH_HEADER = re.compile(
-    r"""(?i)(["']?(?:proxy-)?authorization["']?\s*[:=]\s*["']?)[^"',;}\r\n]+"""
+from core.logs import (
+    CONTEXT_VARS,
+    current_context,
+    redact,
 )
-_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (_AUTH_HEADER, r"\1" + REDACTED),
-    (_BEARER, r"\1 " + REDACTED),
-    (_OPENAI_KEY, REDACTED),
-)
-
-
-def redact(text: str) -> str:
-    """Scrub OpenAI keys, bearer tokens and Authorization header values from text."""
-    for pattern, replacement in _PATTERNS:
-        text = pattern.sub(replacement, text)
-    return text
-
-
-def _redact_value(value: Any) -> Any:
-    if isinstance(value, str):
-        return redact(value)
-    if isinstance(value, int | float | bool) or value is None:
-        return value
-    return redact(repr(value)) if not isinstance(value, BaseException) else redact(str(value))
 
 
 class RedactionFilter(logging.Filter):
@@ -74,47 +47,6 @@ class RedactionFilter(logging.Filter):
 
 
 # --------------------------------------------------------------------------- context
-
-_tenant: ContextVar[str | None] = ContextVar("casb_log_tenant", default=None)
-_scan_id: ContextVar[int | str | None] = ContextVar("casb_log_scan_id", default=None)
-_task_name: ContextVar[str | None] = ContextVar("casb_log_task_name", default=None)
-_task_id: ContextVar[str | None] = ContextVar("casb_log_task_id", default=None)
-_VARS: dict[str, ContextVar[Any]] = {
-    "tenant": _tenant,
-    "scan_id": _scan_id,
-    "task": _task_name,
-    "task_id": _task_id,
-}
-
-
-@contextmanager
-def log_context(**values: Any) -> Iterator[None]:
-    """Attach ``tenant``, ``scan_id``, ``task`` or ``task_id`` to every record inside."""
-    unknown = set(values) - set(_VARS)
-    if unknown:
-        raise TypeError(f"unknown log context field(s): {sorted(unknown)}")
-    tokens = [(_VARS[k], _VARS[k].set(v)) for k, v in values.items()]
-    try:
-        yield
-    finally:
-        for var, token in reversed(tokens):
-            var.reset(token)
-
-
-def bind_log_tenant(tenant: str) -> None:
-    """Name the tenant on every record for the rest of the current task.
-
-    Stage tasks only carry a scan id; the pipeline learns the tenant when it loads the scan
-    run and binds it here. The task's postrun hook restores the value it had before the task.
-    Outside a task (``--inline`` runs the stage functions directly) nothing would restore it,
-    so nothing is bound: use ``log_context`` there.
-    """
-    if _task_id.get() is not None:
-        _tenant.set(tenant)
-
-
-def current_context() -> dict[str, Any]:
-    return {k: v.get() for k, v in _VARS.items() if v.get() is not None}
 
 
 class ContextFilter(logging.Filter):
@@ -148,7 +80,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        for key in _VARS:
+        for key in CONTEXT_VARS:
             value = getattr(record, key, None)
             if value is not None:
                 entry[key] = value
@@ -185,7 +117,9 @@ class ConsoleFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         text = super().format(record)
         context = " ".join(
-            f"{k}={getattr(record, k)}" for k in _VARS if getattr(record, k, None) is not None
+            f"{k}={getattr(record, k)}"
+            for k in CONTEXT_VARS
+            if getattr(record, k, None) is not None
         )
         return redact(f"{text} [{context}]" if context else text)
 
@@ -222,7 +156,7 @@ def configure_logging(
 
 def configure_from_settings(level: str | int | None = None) -> logging.Handler:
     """``configure_logging`` with CASB_LOG_FORMAT and ``level`` (default CASB_LOG_LEVEL)."""
-    from workers.settings import get_settings
+    from core.settings import get_settings
 
     settings = get_settings()
     return configure_logging(settings.log_format, settings.log_level if level is None else level)
@@ -254,11 +188,11 @@ _task_tokens: dict[str, list[tuple[ContextVar[Any], Any]]] = {}
 def _on_prerun(
     task_id: str | None = None, task: Any = None, args: Any = None, kwargs: Any = None, **_: Any
 ) -> None:
-    values: dict[str, Any] = dict.fromkeys(_VARS)
+    values: dict[str, Any] = dict.fromkeys(CONTEXT_VARS)
     values.update(task=getattr(task, "name", None), task_id=task_id)
     values.update(task_context(task, args, kwargs))
     # Every field is set (None included), so nothing a previous task bound leaks into this one.
-    tokens = [(_VARS[k], _VARS[k].set(v)) for k, v in values.items()]
+    tokens = [(CONTEXT_VARS[k], CONTEXT_VARS[k].set(v)) for k, v in values.items()]
     if task_id:
         _task_tokens[task_id] = tokens
 

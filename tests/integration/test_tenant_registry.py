@@ -77,9 +77,9 @@ def test_stored_keys_are_not_plaintext(db: str, keys_env: dict[str, str]) -> Non
 
 
 def test_keys_decrypt_only_with_the_secret_key(db: str, keys_env: dict[str, str]) -> None:
+    from core.settings import get_settings
     from store.db import session_scope
     from store.tenants import decrypt_keys, get_tenant
-    from workers.settings import get_settings
 
     _add_acme()
     with session_scope() as session:
@@ -207,9 +207,9 @@ def test_unmigrated_database_says_run_db_upgrade(pg_url: str, secret_key: str) -
 def test_add_defaults_and_compliance_key_file(
     db: str, keys_env: dict[str, str], tmp_path: Path
 ) -> None:
+    from core.settings import get_settings
     from store.db import session_scope
     from store.tenants import decrypt_keys, get_tenant
-    from workers.settings import get_settings
 
     # No compliance key given: it defaults to the admin key; the API bases to OpenAI's.
     result = run_cli("tenant", "add", "solo", "--admin-key-env", "ACME_ADMIN_KEY")

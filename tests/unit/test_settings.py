@@ -4,9 +4,9 @@ import pytest
 from cryptography.fernet import Fernet
 from pydantic import SecretStr
 
+from core.settings import ConfigurationError, Settings, make_fernet
 from store.crypto import decrypt_secret, encrypt_secret, redact_key
 from store.tenants import TenantInputError, parse_schedule, parse_threshold_pairs
-from workers.settings import ConfigurationError, Settings, make_fernet
 
 
 def test_missing_secret_key_says_how_to_make_one() -> None:
@@ -67,7 +67,7 @@ def test_threshold_pairs() -> None:
 def test_malformed_setting_is_one_line_naming_the_variable(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from workers.settings import get_settings, reset_settings_cache
+    from core.settings import get_settings, reset_settings_cache
 
     monkeypatch.setenv("CASB_LOG_FORMAT", "yaml-please")
     monkeypatch.setenv("CASB_DLP_BATCH_SIZE", "many")

@@ -6,8 +6,8 @@ import sys
 
 import typer
 
+from core.errors import UserError
 from workers.cli.common import EXIT_USAGE, err_console
-from workers.errors import UserError
 
 app = typer.Typer(
     name="casb",

@@ -11,7 +11,7 @@ from typing import Any, NoReturn
 from rich.console import Console
 from sqlmodel import Session
 
-from workers.errors import UserError
+from core.errors import UserError
 
 EXIT_OK = 0
 EXIT_GATE = 1

@@ -57,8 +57,8 @@ def _fleet_available() -> tuple[bool, str]:
 
 
 def _embedded_env(directory: Path) -> Path:
+    from core.settings import reset_settings_cache
     from store.db import dispose_engines
-    from workers.settings import reset_settings_cache
 
     directory.mkdir(parents=True, exist_ok=True)
     db = directory / "demo.db"
@@ -73,7 +73,7 @@ def _embedded_env(directory: Path) -> Path:
 def _ensure_secret_key(directory: Path | None) -> None:
     from cryptography.fernet import Fernet
 
-    from workers.settings import reset_settings_cache
+    from core.settings import reset_settings_cache
 
     if os.environ.get("CASB_SECRET_KEY"):
         return
@@ -104,9 +104,9 @@ def register_simulated_tenants(
     Used by the demo and by the tests. Keys go straight from the simulator into encrypted
     columns (never through an environment, argv or a log). Returns {simulator slug: tenant id}.
     """
+    from core.settings import get_settings
     from store.db import session_scope
     from store.tenants import KeySource, TenantInput, add_tenant, find_tenant, update_tenant
-    from workers.settings import get_settings
 
     fernet = get_settings().fernet()
     ids: dict[str, int] = {}
@@ -151,8 +151,8 @@ def _register(sim: Any, prefix: str) -> dict[str, int]:
 
 
 def _run_embedded(ids: dict[str, int]) -> list[int]:
-    from tasks.pipeline import run_inline
-    from tasks.runtime import use_embedded
+    from pipeline.inline import run_inline
+    from pipeline.runtime import use_embedded
 
     use_embedded(True)
     with (

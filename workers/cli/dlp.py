@@ -15,10 +15,10 @@ from typing import Any
 import typer
 from rich.table import Table
 
+from core.errors import UserError
 from detectors.dlp.profiles import PREDEFINED, Profile
 from store import dlp as dlp_store
 from workers.cli.common import console, db_session, print_json
-from workers.errors import UserError
 
 dlp_app = typer.Typer(help="DLP profiles and one-off file checks.", no_args_is_help=True)
 profile_app = typer.Typer(

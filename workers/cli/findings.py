@@ -1,7 +1,7 @@
 """`casb findings`, `casb findings ignore|unignore`, `casb suppress add|list|remove`.
 
 Reads the findings tables directly (the pipeline writes them). Output formats are the
-exports' (design §4); ``--fail-on`` is the findings gate: exit 1 when open findings at or
+exports' (the public Finding JSON, docs/findings.md); ``--fail-on`` is the findings gate: exit 1 when open findings at or
 above the given severity exist, so CI jobs and cron scripts can act on it.
 """
 
@@ -21,12 +21,12 @@ from rich.console import Console
 from rich.table import Table
 from sqlmodel import Session, col, select
 
+from core.errors import UserError
 from exports.findings import iso_z, to_csv, to_dicts, to_json, to_ocsf
 from schemas.catalog import BY_ID, Severity, lookup
 from schemas.tables import Finding, Suppression, Tenant
 from store import suppressions as sup
 from workers.cli.common import EXIT_GATE, console, db_session, err_console, print_json
-from workers.errors import UserError
 
 
 class FindingsFormat(StrEnum):

@@ -8,11 +8,11 @@ from pathlib import Path
 import typer
 from sqlmodel import col, select
 
+from core.errors import UserError
 from exports.report import render_html
 from schemas.tables import Finding, ScanRun, Tenant
 from store.suppressions import release_expired
 from workers.cli.common import console, db_session, err_console
-from workers.errors import UserError
 
 
 class ReportFormat(StrEnum):
@@ -68,9 +68,9 @@ def metrics_serve(
     ),
 ) -> None:
     """Serve /metrics: scans, durations, findings, API calls/429s, DLP MB/s, queue depth."""
+    from core.settings import get_settings
     from workers.logging import configure_from_settings
     from workers.metrics import make_exporter
-    from workers.settings import get_settings
 
     configure_from_settings()
     chosen = port or get_settings().metrics_port

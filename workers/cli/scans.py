@@ -4,7 +4,7 @@
 and then sends ``casb.scan_tenant`` with that run's id, so ``--wait`` can follow it;
 ``--inline`` runs the same pipeline functions in this process with in-memory snapshots and
 a local rate budget (no broker, no worker). ``rescan`` is the bare queue contract
-(design §4): ``send_task('casb.scan_tenant', args=[tenant_id])`` on queue ``scans``.
+(docs/operations.md): ``send_task('casb.scan_tenant', args=[tenant_id])`` on queue ``scans``.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ import typer
 from rich.live import Live
 from rich.table import Table
 
+from core.errors import UserError
 from schemas.tables import ScanRun, ScanStatus, Tenant
 from workers.cli.common import EXIT_GATE, console, db_session, fail, print_json
-from workers.errors import UserError
 
 _STATUS_STYLE = {
     "succeeded": "green",
@@ -109,9 +109,9 @@ def scan(
 
 def _scan_inline(targets: list[tuple[int, str]]) -> int:
     """Run the scans in-process; how many did not succeed."""
+    from pipeline.inline import run_inline
+    from pipeline.runtime import use_embedded
     from store.db import ensure_migrated
-    from tasks.pipeline import run_inline
-    from tasks.runtime import use_embedded
 
     ensure_migrated()
     use_embedded(True)
@@ -188,7 +188,7 @@ def _progress(run: ScanRun, done_parts: int) -> str:
 
 
 def _follow(tracked: list[_Tracked], timeout: float = 3600) -> None:
-    from tasks.runtime import get_runtime
+    from pipeline.runtime import get_runtime
 
     store = get_runtime().snapshots
     deadline = time.monotonic() + timeout

@@ -7,10 +7,10 @@ from enum import StrEnum
 import typer
 from rich.table import Table
 
+from core.settings import get_settings
 from store import tenants as registry
 from store.tenants import KeySource, TenantInput, TenantInputError
 from workers.cli.common import console, db_session, print_json
-from workers.settings import get_settings
 
 tenant_app = typer.Typer(
     help="Register and manage tenants (one OpenAI org each).", no_args_is_help=True

@@ -11,20 +11,21 @@ import pytest
 import redis
 from prometheus_client.parser import text_string_to_metric_families
 
+from core import metrics as recording
 from tests.integration.ops.seed import T0, add_finding, add_scan, add_tenant
 from workers import metrics
 
 
 @pytest.fixture
 def exporter(db: str, redis_url: str) -> Iterator[str]:
-    metrics.reset_recorder()
+    recording.reset_recorder()
     server = metrics.make_exporter("127.0.0.1", 0, tenant_label_limit=1)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}/metrics"
     server.shutdown()
     server.server_close()
-    metrics.reset_recorder()
+    recording.reset_recorder()
 
 
 def _scrape(url: str) -> dict[tuple[str, tuple], float]:
@@ -46,12 +47,12 @@ def test_exporter_reports_database_redis_and_queues(exporter: str, db: str, redi
     add_scan(db, acme, T0)  # 3 minutes long
     add_scan(db, acme, T0 + timedelta(hours=1), status="failed")
 
-    metrics.record_api_call("acme", "users", 200)
-    metrics.record_api_call("acme", "users", 429)
-    metrics.record_api_call("beta", "gpts", 200)
-    metrics.record_api_call("zeta", "gpts", 500)
-    metrics.record_dlp_bytes(3_000_000, 1.5, files=2)
-    assert metrics.flush() is True
+    recording.record_api_call("acme", "users", 200)
+    recording.record_api_call("acme", "users", 429)
+    recording.record_api_call("beta", "gpts", 200)
+    recording.record_api_call("zeta", "gpts", 500)
+    recording.record_dlp_bytes(3_000_000, 1.5, files=2)
+    assert recording.flush() is True
 
     broker = redis.Redis.from_url(redis_url)
     fake_queues = ("fetch", "fetch\x06\x166", "dlp")
@@ -90,8 +91,8 @@ def test_exporter_reports_database_redis_and_queues(exporter: str, db: str, redi
     assert s[("casb_queue_depth", (("queue", "scans"),))] == 0
 
     # Counters add up across flushes (and so across processes).
-    metrics.record_api_call("acme", "users", 429)
-    metrics.flush()
+    recording.record_api_call("acme", "users", 429)
+    recording.flush()
     assert (
         _scrape(exporter)[("casb_api_rate_limited_total", (("group", "users"), ("tenant", "acme")))]
         == 2

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import redis
 
+from core import metrics
 from simulator.faults import Fault
 from tests.integration.pipeline.conftest import (  # noqa: F401  (fixtures used by name)
     celery_app_configured,
@@ -19,7 +20,6 @@ from tests.integration.pipeline.conftest import (  # noqa: F401  (fixtures used 
     worker,
 )
 from tests.integration.pipeline.test_scan_pipeline import scan
-from workers import metrics
 
 SLUG = "tenant-01"
 

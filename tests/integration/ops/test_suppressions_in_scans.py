@@ -41,7 +41,7 @@ def sim() -> Iterator[Any]:
 
 @pytest.fixture
 def inline_runtime() -> Iterator[None]:
-    from tasks.runtime import use_embedded
+    from pipeline.runtime import use_embedded
 
     yield
     use_embedded(False)

@@ -65,7 +65,7 @@ def wait_for_run(scan_id: int, timeout: float = 60.0) -> ScanRun:
 
 @pytest.fixture(scope="session")
 def celery_app_configured(redis_url: str, migrated_db: str) -> Iterator[Any]:
-    from tasks.runtime import reset_runtime, use_embedded
+    from pipeline.runtime import reset_runtime, use_embedded
     from workers.celery_app import app, load_tasks, reconfigure
 
     # The shared budget stays in force, just wide enough that tests do not wait on it.

@@ -24,7 +24,7 @@ from tests.integration.pipeline.test_scan_pipeline import _latest_run_id
 
 @pytest.fixture
 def restore_runtime() -> Iterator[None]:
-    from tasks.runtime import use_embedded
+    from pipeline.runtime import use_embedded
 
     yield
     use_embedded(False)

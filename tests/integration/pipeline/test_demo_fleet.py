@@ -1,5 +1,5 @@
 """`casb demo` in fleet mode: with CASB_DATABASE_URL/CASB_BROKER_URL set and answering, it
-runs through PostgreSQL, Redis and a real Celery worker subprocess (issue 4)."""
+runs through PostgreSQL, Redis and a real Celery worker subprocess."""
 
 from __future__ import annotations
 

@@ -20,6 +20,7 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import func, select
 
+from core.settings import get_settings, reset_settings_cache
 from schemas.tables import DlpFileCache, Finding, FindingStatus, ScanRun, ScanStatus, Tenant
 from simulator.faults import Fault
 from simulator.files import PLANTABLE_PROFILES, PROFILE_CREDENTIALS
@@ -28,7 +29,6 @@ from store.db import get_engine, session_scope
 from store.findings import open_keys
 from store.tenants import TenantInput, update_tenant
 from tests.integration.pipeline.conftest import register, wait_for_run
-from workers.settings import get_settings, reset_settings_cache
 
 SLUG = "tenant-01"
 CAP = 1024 * 1024

@@ -13,16 +13,17 @@ from typing import Any
 import pytest
 from sqlmodel import col, select
 
+from core.settings import reset_settings_cache
+from detectors.dlp.decisions import FINDING_TYPES
+from pipeline.dlp import finalize_dlp, plan_dlp, run_dlp_batch
+from pipeline.inline import run_inline
+from pipeline.posture import run_detect, run_fetch, run_finish, start_scan
 from schemas.tables import Finding, ScanStatus
 from simulator.ground_truth import DLP_FINDING_TYPES
 from store.db import session_scope
 from store.findings import open_keys
-from tasks.dlp_logic import FINDING_TYPES
-from tasks.dlp_pipeline import finalize_dlp, plan_dlp, run_dlp_batch
-from tasks.pipeline import run_detect, run_fetch, run_finish, run_inline, start_scan
 from tests.cli import run_cli
 from tests.integration.pipeline.conftest import register
-from workers.settings import reset_settings_cache
 
 SLUG = "tenant-01"
 PROFILE = "Acme AWS keys"
@@ -147,7 +148,7 @@ def test_changed_listing_over_unchanged_bytes_is_downloaded_but_not_matched_agai
     def no_extraction(*_: Any, **__: Any) -> Any:
         raise AssertionError("an unchanged file was extracted and matched again")
 
-    monkeypatch.setattr("tasks.dlp_pipeline.extract_text", no_extraction)
+    monkeypatch.setattr("pipeline.dlp.extract_text", no_extraction)
     second = run_inline(tid)
     assert second["status"] == ScanStatus.SUCCEEDED.value
     with session_scope() as session:

@@ -230,7 +230,7 @@ def test_crashing_stage_fails_the_scan_through_the_errback(
     db: str, sim: Any, worker: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A non-connector exception in a chord header task: the errback finishes the run."""
-    from tasks.runtime import get_runtime
+    from pipeline.runtime import get_runtime
 
     tid = register(sim, ["tenant-01"])["tenant-01"]
     store = get_runtime().snapshots

@@ -41,7 +41,7 @@ def world() -> Any:
 
 @pytest.fixture
 def embedded() -> Iterator[None]:
-    from tasks.runtime import use_embedded
+    from pipeline.runtime import use_embedded
 
     use_embedded(True)
     yield
@@ -49,7 +49,7 @@ def embedded() -> Iterator[None]:
 
 
 def _scan(tenant_id: int) -> ScanRun:
-    from tasks.pipeline import run_inline
+    from pipeline.inline import run_inline
 
     result = run_inline(tenant_id, "manual")
     with session_scope() as session:
@@ -143,7 +143,7 @@ def test_per_tenant_thresholds_decide_the_findings(db: str, sim: Any, embedded: 
 def test_cli_says_a_request_was_coalesced_onto_the_active_scan(
     db: str, sim: Any, embedded: None
 ) -> None:
-    from tasks.pipeline import start_scan
+    from pipeline.posture import start_scan
 
     tid = register(sim, ["tenant-01"])["tenant-01"]
     active = start_scan(tid, "manual")  # a scan in progress (its fetches never run here)

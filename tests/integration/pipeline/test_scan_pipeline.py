@@ -176,7 +176,7 @@ def test_bad_tenant_fails_alone_with_typed_health(db: str, sim: Any, worker: Any
 
 
 def test_coalesces_a_request_while_a_scan_is_active(db: str, sim: Any, worker: Any) -> None:
-    from tasks.pipeline import start_scan
+    from pipeline.posture import start_scan
 
     tid = register(sim, ["tenant-01"])["tenant-01"]
     first = start_scan(tid, "manual")
@@ -199,7 +199,7 @@ def test_coalesces_a_request_while_a_scan_is_active(db: str, sim: Any, worker: A
 
 def test_duplicated_tasks_duplicate_nothing(db: str, sim: Any, worker: Any) -> None:
     """Every stage delivered twice (as a redelivery would): same rows, one reopen."""
-    from tasks.pipeline import start_scan
+    from pipeline.posture import start_scan
 
     slug = "tenant-01"
     tid = register(sim, [slug])[slug]

@@ -26,7 +26,7 @@ PROFILE = "Credentials and Secrets"
 
 @pytest.fixture
 def inline_runtime() -> Iterator[None]:
-    from tasks.runtime import use_embedded
+    from pipeline.runtime import use_embedded
 
     yield
     use_embedded(False)

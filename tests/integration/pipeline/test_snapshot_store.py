@@ -8,17 +8,17 @@ from typing import Any
 
 import redis
 
+from pipeline.snapshots import KEY_PREFIX, parts_key
 from simulator.faults import Fault
-from tasks.snapshots import KEY_PREFIX, parts_key
 from tests.integration.pipeline.conftest import register
 
 
 def test_fetch_writes_scan_scoped_parts_with_a_ttl_and_returns_a_summary(
     db: str, sim: Any, celery_app_configured: Any, redis_url: str
 ) -> None:
-    from tasks.pipeline import run_fetch, start_scan
-    from tasks.runtime import get_runtime
-    from workers.settings import get_settings
+    from core.settings import get_settings
+    from pipeline.posture import run_fetch, start_scan
+    from pipeline.runtime import get_runtime
 
     tid = register(sim, ["tenant-01"])["tenant-01"]
     scan_id = int(start_scan(tid, "manual")["scan_id"])

@@ -1,4 +1,4 @@
-"""Every list call asks for its endpoint's largest page size (reference §1.1, §2.2).
+"""Every list call asks for its endpoint's largest page size, as the APIs document it.
 
 Fewer round trips means fewer draws from the tenant's rate budget: with 50 list calls a minute
 on the Compliance API, a scan that used the default page size (20 for GPTs) would take five

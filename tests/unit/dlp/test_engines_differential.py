@@ -1,7 +1,7 @@
 """Differential tests: the RE2 fallback and Hyperscan give the same FileMatch.
 
 Same entries, counts, excerpts and version for the same bytes, whatever the chunking: the
-RE2 engine must be a drop-in for hosts without a Hyperscan wheel (issue 5)."""
+RE2 engine must be a drop-in for hosts without a Hyperscan wheel."""
 
 from __future__ import annotations
 

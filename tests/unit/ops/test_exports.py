@@ -1,4 +1,4 @@
-"""Exports: the exact design §4 field set, CSV header and cells, OCSF required attributes."""
+"""Exports: the exact public Finding JSON field set, CSV header and cells, OCSF required attributes."""
 
 from __future__ import annotations
 

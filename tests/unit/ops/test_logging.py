@@ -10,14 +10,11 @@ from types import SimpleNamespace
 
 import pytest
 
+from core.logs import REDACTED, bind_log_tenant, log_context, redact
 from workers.logging import (
-    REDACTED,
     _on_postrun,
     _on_prerun,
-    bind_log_tenant,
     configure_logging,
-    log_context,
-    redact,
     task_context,
 )
 
@@ -156,8 +153,8 @@ def test_a_stage_task_names_its_tenant_once_the_pipeline_binds_it(stream: io.Str
 def test_worker_loglevel_is_honoured_unless_casb_log_level_is_set(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    from core.settings import reset_settings_cache
     from workers.logging import _HANDLER_MARK, _on_setup_logging
-    from workers.settings import reset_settings_cache
 
     root = logging.getLogger()
     before = root.level

@@ -1,4 +1,4 @@
-"""workers.metrics: rendering of a snapshot, status classes, tenant folding, the recorder."""
+"""workers.metrics (rendering, status classes, tenant folding) and the core.metrics recorder."""
 
 from __future__ import annotations
 
@@ -10,14 +10,14 @@ from prometheus_client.core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 
-from workers import metrics
+from core import metrics as recording
+from core.metrics import status_class
 from workers.metrics import (
     DurationStats,
     MetricsSnapshot,
     durations_to_stats,
     fold_tenants,
     render,
-    status_class,
 )
 
 
@@ -115,40 +115,40 @@ def test_durations_to_stats_is_cumulative() -> None:
 
 @pytest.fixture
 def recorder() -> Iterator[None]:
-    metrics.reset_recorder()
+    recording.reset_recorder()
     yield
-    metrics.reset_recorder()
+    recording.reset_recorder()
 
 
 def test_recorder_accumulates_until_drained(
     recorder: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(metrics, "FLUSH_INTERVAL_SECONDS", 3600.0)
-    metrics.record_api_call("acme", "users", 200)
-    metrics.record_api_call("acme", "users", 200)
-    metrics.record_api_call("acme", "users", 429)
-    metrics.record_api_call("", "", None)
-    metrics.record_dlp_bytes(1000, 0.5)
-    api, n_bytes, seconds, files = metrics._recorder.drain()
+    monkeypatch.setattr(recording, "FLUSH_INTERVAL_SECONDS", 3600.0)
+    recording.record_api_call("acme", "users", 200)
+    recording.record_api_call("acme", "users", 200)
+    recording.record_api_call("acme", "users", 429)
+    recording.record_api_call("", "", None)
+    recording.record_dlp_bytes(1000, 0.5)
+    api, n_bytes, seconds, files = recording._recorder.drain()
     assert api == {
         ("acme", "users", "2xx"): 2,
         ("acme", "users", "429"): 1,
         ("unknown", "other", "error"): 1,
     }
     assert (n_bytes, seconds, files) == (1000, 0.5, 1)
-    assert metrics._recorder.drain()[0] == {}
+    assert recording._recorder.drain()[0] == {}
 
 
 def test_failed_flush_keeps_the_counts(recorder: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(metrics, "FLUSH_INTERVAL_SECONDS", 3600.0)
+    monkeypatch.setattr(recording, "FLUSH_INTERVAL_SECONDS", 3600.0)
     monkeypatch.setenv("CASB_REDIS_URL", "redis://127.0.0.1:1/0")  # nothing listens on port 1
-    from workers.settings import reset_settings_cache
+    from core.settings import reset_settings_cache
 
     reset_settings_cache()
     try:
-        metrics.record_api_call("acme", "gpts", 503)
-        assert metrics.flush() is False
-        assert metrics._recorder.drain()[0] == {("acme", "gpts", "5xx"): 1}
+        recording.record_api_call("acme", "gpts", 503)
+        assert recording.flush() is False
+        assert recording._recorder.drain()[0] == {("acme", "gpts", "5xx"): 1}
     finally:
         monkeypatch.delenv("CASB_REDIS_URL")
         reset_settings_cache()
@@ -158,11 +158,12 @@ def test_observe_call_adapts_connector_events(
     recorder: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from connectors.http import CallEvent
+    from pipeline.runtime import observe_call
 
-    monkeypatch.setattr(metrics, "FLUSH_INTERVAL_SECONDS", 3600.0)
+    monkeypatch.setattr(recording, "FLUSH_INTERVAL_SECONDS", 3600.0)
     event = CallEvent(
         tenant="acme", api="admin", group="users", route="/organization/users",
         status=429, attempt=1, outcome="retry", elapsed=0.1, retry_after=2.0,
     )  # fmt: skip
-    metrics.observe_call(event)
-    assert metrics._recorder.drain()[0] == {("acme", "users", "429"): 1}
+    observe_call(event)
+    assert recording._recorder.drain()[0] == {("acme", "users", "429"): 1}

@@ -8,8 +8,8 @@ import pytest
 from celery import Celery
 from celery.canvas import _chain, chord
 
+from pipeline.fetchers import FETCHES, plan_fetches
 from tasks.canvas import FETCH_TASK_BY_RESOURCE, build_scan_canvas
-from tasks.fetchers import FETCHES, plan_fetches
 from workers import celeryconfig as cfg
 
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from detectors.dlp.matcher import compile_policy
-from detectors.dlp.profiles import PREDEFINED
-from tasks.dlp_logic import (
+from detectors.dlp.decisions import (
     CLEAN,
     FINDING_TYPES,
     MATCHED,
@@ -27,6 +25,8 @@ from tasks.dlp_logic import (
     resolvable_keys,
     reusable_after_download,
 )
+from detectors.dlp.matcher import compile_policy
+from detectors.dlp.profiles import PREDEFINED
 
 LISTED = {
     "kind": "conversation",

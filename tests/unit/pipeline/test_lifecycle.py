@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from detectors.lifecycle import Action, Stored, plan_lifecycle
 from schemas.catalog import BY_KEY
 from schemas.findings import DetectedFinding
-from tasks.lifecycle import Action, Stored, plan_lifecycle
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 GPT = BY_KEY["gpt_custom_actions"]

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from pipeline.common import error_summary
+from pipeline.posture import build_snapshot, succeeded_sources
+from pipeline.snapshots import MemorySnapshotStore, part_key, parts_key
 from schemas.catalog import FetchResource
-from tasks.pipeline import build_snapshot, error_summary, succeeded_sources
-from tasks.snapshots import MemorySnapshotStore, part_key, parts_key
 
 
 def test_memory_store_round_trip_and_drop() -> None:

@@ -1,6 +1,6 @@
 """The DLP stage's decisions as pure functions: no I/O, no Celery, no database.
 
-``tasks/dlp_pipeline.py`` feeds these with listings from the snapshot store and cache rows
+``pipeline/dlp.py`` feeds these with listings from the snapshot store and cache rows
 from PostgreSQL, and carries out what they decide. Kept apart so every rule that decides
 whether a file is downloaded, re-matched, reported or resolved is unit-tested on its own.
 
@@ -82,7 +82,7 @@ class FileRef:
 
     @classmethod
     def from_listing(cls, kind: str, item: Mapping[str, Any]) -> FileRef:
-        """Build from a listing entry of ``tasks.fetchers`` (unknown keys are ignored)."""
+        """Build from a listing entry of ``pipeline.fetchers`` (unknown keys are ignored)."""
         return cls(
             kind=kind,
             file_id=str(item["file_id"]),

@@ -13,7 +13,7 @@ from cryptography.fernet import Fernet
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from workers.errors import UserError
+from core.errors import UserError
 
 
 class ConfigurationError(UserError):

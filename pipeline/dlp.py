@@ -8,8 +8,8 @@
 
 Side effects: PostgreSQL (cache rows, findings, scan run, tenant watermark), the snapshot
 store (Redis in the fleet), the Compliance API (downloads) and a temporary file per download.
-Decisions come from ``tasks.dlp_logic``. Nothing here logs, returns or stores file content or
-a raw match: findings and cache rows carry ``FileMatch.to_evidence()`` (masked) only.
+Decisions come from ``detectors.dlp.decisions``. Nothing here logs, returns or stores file
+content or a raw match: findings and cache rows carry ``FileMatch.to_evidence()`` (masked) only.
 """
 
 from __future__ import annotations
@@ -29,22 +29,11 @@ from connectors.errors import (
     NotFoundError,
     PermissionDeniedError,
 )
-from detectors.dlp.extract import ExtractLimits, SkipFile, extract_text
-from detectors.dlp.matcher import Policy, compile_policy
-from detectors.dlp.profiles import profile_set_version
-from schemas.findings import DetectedFinding
-from schemas.tables import ScanRun, ScanStatus, Tenant, utcnow
-from store.db import session_scope
-from store.dlp import (
-    CacheWrite,
-    load_cache,
-    open_dlp_keys,
-    resolve_dlp_findings,
-    resolve_profiles,
-    save_cache,
-)
-from store.findings import apply_scan_findings
-from tasks.dlp_logic import (
+from core.errors import UserError
+from core.metrics import record_dlp_bytes
+from core.settings import get_settings
+from core.time import as_utc
+from detectors.dlp.decisions import (
     CLEAN,
     LISTING_PARTS,
     MATCHED,
@@ -61,18 +50,31 @@ from tasks.dlp_logic import (
     resolvable_keys,
     reusable_after_download,
 )
-from tasks.pipeline import _access, _apply_suppressions, _aware, _load, error_summary
-from tasks.runtime import get_runtime
-from tasks.snapshots import part_key
-from workers.errors import UserError
-from workers.settings import get_settings
+from detectors.dlp.extract import ExtractLimits, SkipFile, extract_text
+from detectors.dlp.matcher import Policy, compile_policy
+from detectors.dlp.profiles import profile_set_version
+from pipeline.common import apply_suppressions, error_summary, load_scan, tenant_access
+from pipeline.runtime import get_runtime
+from pipeline.snapshots import part_key
+from schemas.findings import DetectedFinding
+from schemas.tables import ScanRun, ScanStatus, Tenant, utcnow
+from store.db import session_scope
+from store.dlp import (
+    CacheWrite,
+    load_cache,
+    open_dlp_keys,
+    resolve_dlp_findings,
+    resolve_profiles,
+    save_cache,
+)
+from store.findings import apply_scan_findings
 
 log = logging.getLogger("casb.dlp")
 
 STAGE = "dlp"
 PLAN_PART = "dlp_plan"
 SPOOL_IN_MEMORY = 8 * 1024 * 1024
-#: Which fetch lists which file kind (see tasks.fetchers.FETCHES).
+#: Which fetch lists which file kind (see pipeline.fetchers.FETCHES).
 LISTED_BY = {"conversation": "files", "project": "files", "gpt": "gpts"}
 _FATAL = (AuthenticationError, PermissionDeniedError, NotFoundError)
 
@@ -107,7 +109,7 @@ def plan_dlp(scan_id: int) -> dict[str, Any]:
     (run no longer running, or the tenant has no DLP profiles). Marks the stage as an
     expected part of the scan, so ``finish_scan`` reports it (partial if it never finished).
     """
-    run, tenant = _load(scan_id)
+    run, tenant = load_scan(scan_id)
     if run.status != ScanStatus.RUNNING.value:
         return {"scan_id": scan_id, "status": "skipped", "run": run.status}
     if not tenant.dlp_profiles:
@@ -213,7 +215,7 @@ def run_dlp_batch(scan_id: int, batch_key: str) -> dict[str, Any]:
     findings of the batch are written in one transaction at its end, so a redelivered batch
     finds its files cached and downloads nothing again.
     """
-    run, tenant = _load(scan_id)
+    run, tenant = load_scan(scan_id)
     if run.status != ScanStatus.RUNNING.value:
         return {"scan_id": scan_id, "status": "skipped", "run": run.status}
     store = get_runtime().snapshots
@@ -265,7 +267,9 @@ def _scan_refs(scan_id: int, tenant: Tenant, refs: list[FileRef], result: BatchR
             continue
         if client is None:
             runtime = get_runtime()
-            client = ComplianceClient(_access(tenant), runtime.budget, observer=runtime.observer)
+            client = ComplianceClient(
+                tenant_access(tenant), runtime.budget, observer=runtime.observer
+            )
         try:
             write = _scan_one(client, policy, version, ref, cached, limits, settings.max_file_bytes)
         except _FATAL:
@@ -378,10 +382,6 @@ def _scan_one(
 
 
 def _metrics(n: int, seconds: float) -> None:
-    try:
-        from workers.metrics import record_dlp_bytes
-    except ImportError:  # pragma: no cover - metrics are optional
-        return
     record_dlp_bytes(n, seconds)
 
 
@@ -396,7 +396,7 @@ def finalize_dlp(scan_id: int) -> dict[str, Any]:
     Resolution is per file and only ever from evidence this scan gathered, so it is safe
     even then.
     """
-    run, tenant = _load(scan_id)
+    run, tenant = load_scan(scan_id)
     if run.status != ScanStatus.RUNNING.value:
         return {"scan_id": scan_id, "status": "skipped", "run": run.status}
     store = get_runtime().snapshots
@@ -443,7 +443,7 @@ def finalize_dlp(scan_id: int) -> dict[str, Any]:
         )
         for kind, items in listings.items()
     }
-    started = _aware(run.started_at) or utcnow()
+    started = as_utc(run.started_at) or utcnow()
     assert tenant.id is not None
     with session_scope() as session:
         stored = open_dlp_keys(session, tenant.id)
@@ -451,7 +451,7 @@ def finalize_dlp(scan_id: int) -> dict[str, Any]:
         lifecycle = resolve_dlp_findings(
             session, tenant_id=tenant.id, scan_id=scan_id, keys=keys, now=utcnow()
         )
-        _apply_suppressions(session, tenant.id)
+        apply_suppressions(session, tenant.id)
         fresh = session.get(Tenant, tenant.id)
         listing_ok = states["conversation"].ok
         confirmed = listing_ok and stage_ok

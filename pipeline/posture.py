@@ -15,14 +15,16 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from collections.abc import Callable
 from typing import Any
 
-from connectors.access import TenantAccess
 from connectors.errors import ConnectorError, RateLimitedError
+from core.errors import UserError
+from core.time import as_utc
 from detectors.registry import BY_TYPE_ID, run_posture
+from pipeline.common import apply_suppressions, error_summary, load_scan, tenant_access
+from pipeline.fetchers import FETCHES, FetchContext, plan_fetches
+from pipeline.runtime import get_runtime
 from schemas.catalog import FetchResource, types_for_sources
 from schemas.snapshot import PostureSnapshot
 from schemas.tables import ScanRun, ScanStatus, Tenant, utcnow
@@ -31,17 +33,11 @@ from store.findings import apply_scan_findings
 from store.scans import (
     claim_queued,
     finish_run,
-    heartbeat,
     request_scan,
     scan_outcome,
     set_plan,
 )
-from store.tenants import decrypt_keys, effective_thresholds, find_tenant
-from tasks.fetchers import FETCHES, FetchContext, plan_fetches
-from tasks.runtime import get_runtime
-from workers.errors import UserError
-from workers.logging import bind_log_tenant
-from workers.settings import get_settings
+from store.tenants import effective_thresholds, find_tenant
 
 log = logging.getLogger("casb.pipeline")
 
@@ -92,47 +88,6 @@ def plan_for(tenant: Tenant) -> list[str]:
 # --------------------------------------------------------------------------- fetch
 
 
-def _load(scan_id: int) -> tuple[ScanRun, Tenant]:
-    with session_scope() as session:
-        run = session.get(ScanRun, scan_id)
-        if run is None:
-            raise LookupError(f"scan run {scan_id} does not exist")
-        tenant = session.get(Tenant, run.tenant_id)
-        if tenant is None:
-            raise LookupError(f"tenant of scan run {scan_id} no longer exists")
-        bind_log_tenant(tenant.slug)
-        heartbeat(session, scan_id)
-        return run, tenant
-
-
-def _access(tenant: Tenant) -> TenantAccess:
-    keys = decrypt_keys(tenant, get_settings().fernet())
-    return TenantAccess(
-        tenant_key=tenant.slug,
-        org_id=tenant.org_id,
-        workspace_id=tenant.workspace_id,
-        admin_api_base=tenant.admin_api_base,
-        admin_key=keys.admin_key,
-        compliance_api_base=tenant.compliance_api_base,
-        compliance_key=keys.compliance_key,
-    )
-
-
-def error_summary(exc: BaseException) -> dict[str, Any]:
-    """A typed, scrubbed error for task results, scan runs and tenant health."""
-    if isinstance(exc, ConnectorError):
-        data = exc.to_dict()
-        data.pop("retry_after", None)
-        return data
-    if isinstance(exc, UserError):  # e.g. CASB_SECRET_KEY cannot decrypt the tenant's keys
-        return {"kind": "configuration_error", "error": type(exc).__name__, "message": str(exc)}
-    return {
-        "kind": "task_error",
-        "error": type(exc).__name__,
-        "message": "internal error in the scan pipeline: see the worker log",
-    }
-
-
 def record_failure(scan_id: int, resource: str, exc: BaseException) -> dict[str, Any]:
     """Record a failed fetch (typed error) and return its summary."""
     summary = {
@@ -155,12 +110,12 @@ def run_fetch(scan_id: int, resource: str, *, defer_rate_limited: bool = False) 
     ``RateLimitedError`` when ``defer_rate_limited``: the task then retries later.
     """
     spec = FETCHES[resource]
-    _, tenant = _load(scan_id)
+    _, tenant = load_scan(scan_id)
     store = get_runtime().snapshots
     started = time.monotonic()
     try:
         ctx = FetchContext(
-            access=_access(tenant),
+            access=tenant_access(tenant),
             budget=get_runtime().budget,
             conversation_watermark=_watermark(tenant) if resource == "files" else 0.0,
             observer=get_runtime().observer,
@@ -245,12 +200,12 @@ def build_snapshot(
 
 def run_detect(scan_id: int) -> dict[str, Any]:
     """Run the posture detectors on the scan's snapshot and apply the finding lifecycle."""
-    run, tenant = _load(scan_id)
+    run, tenant = load_scan(scan_id)
     if run.status != ScanStatus.RUNNING.value:
         return {"scan_id": scan_id, "status": "skipped", "run": run.status}
     store = get_runtime().snapshots
     summaries = store.summaries(scan_id)
-    started_at = _aware(run.started_at) or utcnow()
+    started_at = as_utc(run.started_at) or utcnow()
     snapshot = build_snapshot(summaries, store.get, started_at.timestamp())
     result = run_posture(snapshot, effective_thresholds(tenant))
     ok_sources = succeeded_sources(summaries)
@@ -266,7 +221,7 @@ def run_detect(scan_id: int) -> dict[str, Any]:
             resolvable=resolvable,
             now=utcnow(),
         )
-        _apply_suppressions(session, tenant.id)
+        apply_suppressions(session, tenant.id)
         fresh = session.get(ScanRun, scan_id)
         if fresh is not None:
             fresh.parts = {
@@ -290,19 +245,6 @@ def run_detect(scan_id: int) -> dict[str, Any]:
         plan.summary(),
     )
     return {"scan_id": scan_id, "findings": len(result.findings), "lifecycle": plan.summary()}
-
-
-def _apply_suppressions(session: Any, tenant_id: int) -> None:
-    """Suppression rules and one-off ignores, applied after every scan's upserts."""
-    from store import suppressions
-
-    suppressions.apply(session, tenant_id)
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
 
 
 # --------------------------------------------------------------------------- finish
@@ -338,7 +280,7 @@ def run_finish(scan_id: int, *, failed: bool = False) -> dict[str, Any]:
                     "hint": "see the worker log for the failed task; the next scan retries",
                 }
             )
-        started = _aware(run.started_at)
+        started = as_utc(run.started_at)
         seconds = round((utcnow() - started).total_seconds(), 3) if started else None
         counts = {
             "resources": {n: summaries[n].get("count", 0) for n in expected if n in summaries},
@@ -359,36 +301,3 @@ def run_finish(scan_id: int, *, failed: bool = False) -> dict[str, Any]:
     store.drop(scan_id)
     log.info("scan %s (tenant id %s) finished: %s", scan_id, tenant_id, status)
     return {"scan_id": scan_id, "status": status, "errors": len(errors)}
-
-
-# --------------------------------------------------------------------------- inline
-
-
-def run_inline(tenant_ref: int | str, trigger: str = "manual") -> dict[str, Any]:
-    """One whole scan in this process: the same stage functions, fetches in threads."""
-    start = start_scan(tenant_ref, trigger)
-    if start["status"] != "started":
-        return start
-    scan_id = int(start["scan_id"])
-    fetches: Sequence[str] = start["fetches"]
-    try:
-        with ThreadPoolExecutor(
-            max_workers=max(1, len(fetches)), thread_name_prefix="casb-fetch"
-        ) as pool:
-            list(pool.map(lambda name: _fetch_safely(scan_id, name), fetches))
-        run_detect(scan_id)
-        from tasks.dlp_pipeline import run_dlp_inline
-
-        run_dlp_inline(scan_id)
-    except Exception:
-        log.exception("inline scan %s failed", scan_id)
-        return {**run_finish(scan_id, failed=True), "tenant": start["tenant"]}
-    return {**run_finish(scan_id), "tenant": start["tenant"]}
-
-
-def _fetch_safely(scan_id: int, resource: str) -> dict[str, Any]:
-    try:
-        return run_fetch(scan_id, resource)
-    except Exception as exc:
-        log.exception("fetch %s of scan %s failed", resource, scan_id)
-        return record_failure(scan_id, resource, exc)

@@ -12,10 +12,11 @@ import os
 import threading
 from dataclasses import dataclass
 
-from connectors.http import CallObserver
+from connectors.http import CallEvent, CallObserver
 from connectors.ratelimit import LocalRateBudget, RateBudget, RedisRateBudget, limits_from_env
-from tasks.snapshots import MemorySnapshotStore, RedisSnapshotStore, SnapshotStore
-from workers.settings import get_settings
+from core.metrics import record_api_call
+from core.settings import get_settings
+from pipeline.snapshots import MemorySnapshotStore, RedisSnapshotStore, SnapshotStore
 
 
 @dataclass
@@ -59,8 +60,6 @@ def _redis_runtime() -> Runtime:
     import redis
 
     settings = get_settings()
-    from workers.metrics import observe_call
-
     client = redis.Redis.from_url(settings.effective_redis_url)
     return Runtime(
         snapshots=RedisSnapshotStore(client, settings.snapshot_ttl_seconds),
@@ -69,6 +68,11 @@ def _redis_runtime() -> Runtime:
         pid=os.getpid(),
         observer=observe_call,
     )
+
+
+def observe_call(event: CallEvent) -> None:
+    """The connectors' call observer of a worker: every HTTP attempt counts in the metrics."""
+    record_api_call(event.tenant, event.group, event.status)
 
 
 def _embedded_runtime() -> Runtime:

@@ -1,0 +1,1 @@
+"""The base every layer may import: settings, errors, time helpers, log context, scrubbing."""

@@ -1,0 +1,64 @@
+"""What every stage of a scan shares: loading its run, the tenant's access, typed errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from connectors.access import TenantAccess
+from connectors.errors import ConnectorError
+from core.errors import UserError
+from core.logs import bind_log_tenant
+from core.settings import get_settings
+from schemas.tables import ScanRun, Tenant
+from store import suppressions
+from store.db import session_scope
+from store.scans import heartbeat
+from store.tenants import decrypt_keys
+
+
+def load_scan(scan_id: int) -> tuple[ScanRun, Tenant]:
+    """The run and its tenant; refreshes the run's heartbeat and names the tenant in logs."""
+    with session_scope() as session:
+        run = session.get(ScanRun, scan_id)
+        if run is None:
+            raise LookupError(f"scan run {scan_id} does not exist")
+        tenant = session.get(Tenant, run.tenant_id)
+        if tenant is None:
+            raise LookupError(f"tenant of scan run {scan_id} no longer exists")
+        bind_log_tenant(tenant.slug)
+        heartbeat(session, scan_id)
+        return run, tenant
+
+
+def tenant_access(tenant: Tenant) -> TenantAccess:
+    """The decrypted keys and endpoints of a tenant, for one connector call."""
+    keys = decrypt_keys(tenant, get_settings().fernet())
+    return TenantAccess(
+        tenant_key=tenant.slug,
+        org_id=tenant.org_id,
+        workspace_id=tenant.workspace_id,
+        admin_api_base=tenant.admin_api_base,
+        admin_key=keys.admin_key,
+        compliance_api_base=tenant.compliance_api_base,
+        compliance_key=keys.compliance_key,
+    )
+
+
+def error_summary(exc: BaseException) -> dict[str, Any]:
+    """A typed, scrubbed error for task results, scan runs and tenant health."""
+    if isinstance(exc, ConnectorError):
+        data = exc.to_dict()
+        data.pop("retry_after", None)
+        return data
+    if isinstance(exc, UserError):  # e.g. CASB_SECRET_KEY cannot decrypt the tenant's keys
+        return {"kind": "configuration_error", "error": type(exc).__name__, "message": str(exc)}
+    return {
+        "kind": "task_error",
+        "error": type(exc).__name__,
+        "message": "internal error in the scan pipeline: see the worker log",
+    }
+
+
+def apply_suppressions(session: Any, tenant_id: int) -> None:
+    """Suppression rules and one-off ignores, applied after every scan's upserts."""
+    suppressions.apply(session, tenant_id)
