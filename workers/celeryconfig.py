@@ -1,9 +1,9 @@
 """The one Celery configuration module: queues, routing, delivery policy, limits, beat.
 
 Everything the fleet's delivery semantics depend on is here, with the reason beside it
-(docs/architecture.md tells the longer stories). Broker and backend URLs come from ``core.settings`` so a
-worker, beat and the CLI agree on them; ``broker_and_backend()`` is re-read by
-``workers.celery_app.reconfigure()`` when tests or the demo change the environment.
+(docs/architecture.md tells the longer stories). Broker and backend URLs come from
+``core.settings`` so a worker, beat and the CLI agree on them; ``broker_and_backend()`` is
+re-read by ``workers.celery_app.reconfigure()`` when tests or the demo change the environment.
 """
 
 from __future__ import annotations
