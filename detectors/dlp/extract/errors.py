@@ -62,8 +62,8 @@ class ExtractLimits:
     max_output_bytes: int = 512 * MiB
     max_seconds: float = 120.0
     max_xml_depth: int = 1_000
-    max_shared_strings: int = 500_000
-    max_shared_string_chars: int = 32 * MiB
+    max_shared_strings: int = 200_000
+    max_shared_string_chars: int = 16 * MiB
     xml_block: int = 64 * 1024
     chunk_size: int = 64 * 1024
     clock: Callable[[], float] = field(default=time.monotonic, compare=False, repr=False)

@@ -129,7 +129,11 @@ def _parse(zf: zipfile.ZipFile, name: str, handler: _Handler, budget: Budget) ->
         with zf.open(name) as fh:
             while True:
                 data = fh.read(block)
-                parser.Parse(data, not data)
+                try:
+                    parser.Parse(data, not data)
+                except Truncated:
+                    yield from out  # the text before the cap is kept
+                    raise
                 if out:
                     yield from out
                     out.clear()

@@ -101,11 +101,13 @@ def iter_text(
     a head of one encoding cannot hide the rest of the file in another. In narrow encodings
     NUL bytes carry no text and are dropped: ASCII written as UTF-16 stays readable even
     where no switch is detected."""
-    enc = detect_encoding(head) if head else "utf-8"
-    if enc is None and 0 in head:
-        prefix = head[: head.index(0)]
-        if len(prefix) >= MIN_NARROW_RUN:  # a text head that turns into UTF-16 inside it
-            enc = detect_encoding(prefix)
+    first_nul = head.find(0)
+    if first_nul >= MIN_NARROW_RUN and not head.startswith(
+        (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+    ):
+        enc = detect_encoding(head[:first_nul])  # narrow text that turns wide inside the head
+    else:
+        enc = detect_encoding(head) if head else "utf-8"
     if enc is None:
         raise SkipFile("unsupported_type", "binary content")
     report.encoding = enc
