@@ -87,22 +87,40 @@ def _refuse_dtd(*_: object) -> None:
 
 
 class _Handler:
-    """Collects the text of one part from expat callbacks into ``out``."""
+    """Collects the text of one part from expat callbacks into ``out``.
+
+    Subclasses name the local tags they react to in ``TAGS``; every other element costs a
+    depth update and one dict lookup (qualified name -> local tag, cached)."""
+
+    TAGS: frozenset[str] = frozenset()
+    _NAME_CACHE = 1024  # distinct element names remembered per part
 
     def __init__(self, limits: ExtractLimits) -> None:
         self.out: list[str] = []
         self.depth = 0
         self.max_depth = limits.max_xml_depth
+        self.tags: dict[str, str | None] = {}
+
+    def _tag(self, name: str) -> str | None:
+        local = _local(name)
+        tag = local if local in self.TAGS else None
+        if len(self.tags) < self._NAME_CACHE:
+            self.tags[name] = tag
+        return tag
 
     def start(self, name: str, attrs: dict[str, str]) -> None:
         self.depth += 1
         if self.depth > self.max_depth:
             raise Truncated(f"XML nested deeper than {self.max_depth} elements")
-        self.on_start(_local(name), attrs)
+        tag = self.tags[name] if name in self.tags else self._tag(name)
+        if tag is not None:
+            self.on_start(tag, attrs)
 
     def end(self, name: str) -> None:
         self.depth -= 1
-        self.on_end(_local(name))
+        tag = self.tags[name] if name in self.tags else self._tag(name)
+        if tag is not None:
+            self.on_end(tag)
 
     def on_start(self, tag: str, attrs: dict[str, str]) -> None:  # pragma: no cover - abstract
         pass
@@ -150,6 +168,8 @@ def _parse(zf: zipfile.ZipFile, name: str, handler: _Handler, budget: Budget) ->
 
 class _Paragraphs(_Handler):
     """docx / pptx: text runs in document order, a newline per paragraph."""
+
+    TAGS = frozenset({"t", "tab", "br", "cr", "p"})
 
     def __init__(self, limits: ExtractLimits) -> None:
         super().__init__(limits)
@@ -203,6 +223,8 @@ def _pptx(
 class _SharedStrings(_Handler):
     """xlsx string table, kept for cell lookups up to the count and size caps; strings past
     the caps go to ``out`` (scanned where they stand) and the report says so."""
+
+    TAGS = frozenset({"t", "rPh", "si"})
 
     def __init__(self, limits: ExtractLimits, report: ExtractReport) -> None:
         super().__init__(limits)
@@ -261,6 +283,8 @@ class _SharedStrings(_Handler):
 
 class _Cells(_Handler):
     """xlsx worksheet: cell values (shared strings resolved), a tab per cell, a line per row."""
+
+    TAGS = frozenset({"c", "v", "t", "rPh", "row"})
 
     def __init__(self, limits: ExtractLimits, shared: list[str]) -> None:
         super().__init__(limits)
