@@ -286,9 +286,10 @@ class _Cells(_Handler):
 
     TAGS = frozenset({"c", "v", "t", "rPh", "row"})
 
-    def __init__(self, limits: ExtractLimits, shared: list[str]) -> None:
+    def __init__(self, limits: ExtractLimits, shared: list[str], used: bytearray) -> None:
         super().__init__(limits)
         self.shared = shared
+        self.used = used  # one flag per shared string: referenced by some cell
         self.kind: str | None = None
         self.in_value = 0
         self.in_inline = 0
@@ -312,7 +313,10 @@ class _Cells(_Handler):
         if tag == "c":
             if self.kind == "s" and self.index.isdigit():
                 idx = int(self.index)
-                value = self.shared[idx] if idx < len(self.shared) else ""
+                value = ""
+                if idx < len(self.shared):
+                    value = self.shared[idx]
+                    self.used[idx] = 1
                 if value:
                     self.out.append(value)
                     self.wrote = True
@@ -350,10 +354,16 @@ def _xlsx(
     sheets = sorted(
         (int(m.group(1)), n) for n in zf.namelist() if (m := _SHEET_RE.match(n)) is not None
     )
+    used = bytearray(len(shared.table))
     for _, part in sheets:
         report.parts += 1
-        yield from _parse(zf, part, _Cells(limits, shared.table), budget)
+        yield from _parse(zf, part, _Cells(limits, shared.table, used), budget)
         yield "\n"
+    # strings no cell shows are still in the file: scan them too, one per line
+    for idx in (i for i, flag in enumerate(used) if not flag):
+        if shared.table[idx]:
+            yield shared.table[idx]
+            yield "\n"
 
 
 def iter_ooxml(

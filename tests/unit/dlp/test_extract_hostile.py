@@ -125,6 +125,21 @@ def test_shared_string_count_cap_keeps_lookups_below_it() -> None:
     assert all(f"s{i}" in text for i in range(50))
 
 
+def test_shared_strings_no_cell_shows_are_still_scanned() -> None:
+    strings = "".join(f"<si><t>{t}</t></si>" for t in ["shown", f"hidden SSN {SSN}"])
+    data = fixtures._zip(
+        {
+            "xl/workbook.xml": "<workbook/>",
+            "xl/sharedStrings.xml": f"<sst>{strings}</sst>",
+            "xl/worksheets/sheet1.xml": '<worksheet><sheetData><row><c t="s"><v>0</v></c>'
+            "</row></sheetData></worksheet>",
+        }
+    )
+    text, _ = _text("book.xlsx", data)
+    assert text.index("shown") < text.index(f"hidden SSN {SSN}")
+    assert text.count("shown") == 1
+
+
 def test_deep_nesting_is_truncated_not_kept() -> None:
     depth = 200_000
     xml = (
