@@ -43,6 +43,11 @@ class Settings(BaseSettings):
         ge=1,
         description="DLP batches of one scan queued or running at once (fairness across tenants).",
     )
+    worker_memory_limit_mb: int = Field(
+        default=2048,
+        ge=0,
+        description="Address-space cap (RLIMIT_AS) of each prefork worker child; 0 = none.",
+    )
     scan_stale_after_seconds: int = 3 * 3600
     metrics_port: int = 9808
 

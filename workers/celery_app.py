@@ -118,6 +118,26 @@ def _after_fork(**_: Any) -> None:
     reset_runtime()
 
 
+@worker_process_init.connect
+def cap_child_memory(**_: Any) -> None:
+    """Cap a prefork child's address space (``CASB_WORKER_MEMORY_LIMIT_MB``): a hostile file
+    that would exhaust it makes the allocation fail with MemoryError, which the DLP pipeline
+    turns into a truncated or skipped file, instead of the kernel's OOM killer taking the
+    child (and the batch being redelivered)."""
+    import resource
+
+    from core.settings import get_settings
+
+    limit_mb = get_settings().worker_memory_limit_mb
+    if limit_mb <= 0:
+        return
+    limit = limit_mb * 1024 * 1024
+    hard = resource.getrlimit(resource.RLIMIT_AS)[1]
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+
+
 @worker_process_shutdown.connect
 def _on_shutdown(**_: Any) -> None:
     from connectors.http import close_shared_client
