@@ -9,11 +9,14 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
-from cryptography.fernet import Fernet
+from cryptography.fernet import Fernet, MultiFernet
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.errors import UserError
+
+# What encrypts and decrypts stored secrets: one key, or the current key plus rotated-out ones.
+Cipher = Fernet | MultiFernet
 
 
 class ConfigurationError(UserError):
@@ -31,6 +34,10 @@ class Settings(BaseSettings):
         description="Redis for rate budgets, snapshots and locks; defaults to the broker URL.",
     )
     secret_key: SecretStr | None = None
+    secret_key_previous: SecretStr | None = Field(
+        default=None,
+        description="Keys being rotated out (comma-separated): still decrypt, never encrypt.",
+    )
     log_format: Literal["json", "console"] = "console"
     log_level: str = "INFO"
 
@@ -50,22 +57,37 @@ class Settings(BaseSettings):
     def effective_redis_url(self) -> str:
         return self.redis_url or self.broker_url
 
-    def fernet(self) -> Fernet:
-        """The Fernet that encrypts tenant credentials; a clear error if the key is unusable."""
+    def fernet(self) -> Cipher:
+        """Encrypts stored secrets under CASB_SECRET_KEY; decrypts under it or a previous key.
+
+        With ``CASB_SECRET_KEY_PREVIOUS`` set (during a key rotation) tokens made under an old
+        key still decrypt, and everything written is under the new key.
+        """
+        primary = make_fernet(self.secret_key)
+        previous = self.previous_fernets()
+        return MultiFernet([primary, *previous]) if previous else primary
+
+    def primary_fernet(self) -> Fernet:
         return make_fernet(self.secret_key)
+
+    def previous_fernets(self) -> list[Fernet]:
+        if self.secret_key_previous is None:
+            return []
+        keys = [k for k in self.secret_key_previous.get_secret_value().split(",") if k.strip()]
+        return [make_fernet(SecretStr(k), variable="CASB_SECRET_KEY_PREVIOUS") for k in keys]
 
 
 KEYGEN_HINT = "generate one with `casb keygen` and export it as CASB_SECRET_KEY"
 
 
-def make_fernet(secret_key: SecretStr | None) -> Fernet:
+def make_fernet(secret_key: SecretStr | None, variable: str = "CASB_SECRET_KEY") -> Fernet:
     if secret_key is None or not secret_key.get_secret_value().strip():
-        raise ConfigurationError(f"CASB_SECRET_KEY is not set: {KEYGEN_HINT}")
+        raise ConfigurationError(f"{variable} is not set: {KEYGEN_HINT}")
     try:
         return Fernet(secret_key.get_secret_value().strip().encode())
     except (ValueError, TypeError):
         raise ConfigurationError(
-            f"CASB_SECRET_KEY is not a valid Fernet key (32 url-safe base64 bytes): {KEYGEN_HINT}"
+            f"{variable} is not a valid Fernet key (32 url-safe base64 bytes): {KEYGEN_HINT}"
         ) from None
 
 
