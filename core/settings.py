@@ -27,6 +27,15 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CASB_", env_file=None, extra="ignore")
 
     database_url: str = "postgresql+psycopg://postgres@127.0.0.1:5432/casb"
+    database_pooler: Literal["none", "transaction"] = Field(
+        default="none",
+        description="`transaction` behind PgBouncer in transaction mode: no server-side "
+        "prepared statements, nothing kept in the server session.",
+    )
+    database_pool_size: int = Field(default=5, ge=1, description="Connections kept per process.")
+    database_max_overflow: int = Field(
+        default=10, ge=0, description="Extra connections a process may open under load."
+    )
     broker_url: str = "redis://127.0.0.1:6379/0"
     result_backend: str = "redis://127.0.0.1:6379/1"
     redis_url: str | None = Field(
@@ -50,7 +59,17 @@ class Settings(BaseSettings):
         ge=1,
         description="DLP batches of one scan queued or running at once (fairness across tenants).",
     )
-    scan_stale_after_seconds: int = 3 * 3600
+    scan_stale_after_seconds: int = Field(
+        default=180,
+        ge=1,
+        description="An active scan without a heartbeat for this long is failed and re-queued.",
+    )
+    scan_heartbeat_seconds: int = Field(
+        default=30, ge=1, description="How often a running stage task refreshes its scan."
+    )
+    reap_every_seconds: int = Field(
+        default=60, ge=10, description="How often beat runs the stale-scan reaper."
+    )
     metrics_port: int = 9808
 
     @property
