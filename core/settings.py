@@ -7,13 +7,16 @@ demo falls back to SQLite plus in-process execution when nothing is configured.
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from cryptography.fernet import Fernet, MultiFernet
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.errors import UserError
+
+if TYPE_CHECKING:
+    import redis
 
 # What encrypts and decrypts stored secrets: one key, or the current key plus rotated-out ones.
 Cipher = Fernet | MultiFernet
@@ -41,6 +44,9 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         default=None,
         description="Redis for rate budgets, snapshots and locks; defaults to the broker URL.",
+    )
+    redis_sentinel_master: str = Field(
+        default="mymaster", description="Master name when the Redis URLs are sentinel:// ones."
     )
     secret_key: SecretStr | None = None
     secret_key_previous: SecretStr | None = Field(
@@ -75,6 +81,12 @@ class Settings(BaseSettings):
     @property
     def effective_redis_url(self) -> str:
         return self.redis_url or self.broker_url
+
+    def redis(self, url: str | None = None, **options: Any) -> redis.Redis:
+        """A client of ``url`` (default: the rate-budget/snapshot Redis), Sentinel-aware."""
+        from core.redisconn import redis_client
+
+        return redis_client(url or self.effective_redis_url, self.redis_sentinel_master, **options)
 
     def fernet(self) -> Cipher:
         """Encrypts stored secrets under CASB_SECRET_KEY; decrypts under it or a previous key.
