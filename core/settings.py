@@ -6,6 +6,7 @@ demo falls back to SQLite plus in-process execution when nothing is configured.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -77,6 +78,19 @@ class Settings(BaseSettings):
         default=60, ge=10, description="How often beat runs the stale-scan reaper."
     )
     metrics_port: int = 9808
+
+    retention_resolved_findings_days: int = Field(default=365, ge=1)
+    retention_scan_runs_days: int = Field(default=180, ge=1)
+    retention_dlp_cache_days: int = Field(default=180, ge=1)
+    prune_batch_size: int = Field(default=5000, ge=1)
+
+    def retention(self) -> dict[str, timedelta]:
+        """Age after which each kind of row is pruned (``casb db prune``, the daily beat task)."""
+        return {
+            "resolved_findings": timedelta(days=self.retention_resolved_findings_days),
+            "scan_runs": timedelta(days=self.retention_scan_runs_days),
+            "dlp_cache": timedelta(days=self.retention_dlp_cache_days),
+        }
 
     @property
     def effective_redis_url(self) -> str:

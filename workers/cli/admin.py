@@ -1,4 +1,4 @@
-"""`casb keygen`, `casb keys rotate`, `casb catalog`, `casb db upgrade|current`."""
+"""`casb keygen`, `casb keys rotate`, `casb catalog`, `casb db upgrade|current|prune`."""
 
 from __future__ import annotations
 
@@ -66,6 +66,39 @@ def db_current() -> None:
 
     ensure_reachable()
     console.print(f"current: {current_revision() or 'none'}  latest: {head_revision()}")
+
+
+@db_app.command("prune")
+def db_prune(
+    older_than: str | None = typer.Option(
+        None,
+        "--older-than",
+        help="One age for every kind (e.g. 180d); default: each kind's CASB_RETENTION_*_DAYS.",
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Count what would be deleted."),
+) -> None:
+    """Delete resolved findings, old scan runs and DLP cache rows past their retention.
+
+    Open and ignored findings, active runs and each tenant's latest run are never deleted.
+    """
+    from core.durations import parse_duration
+    from core.settings import get_settings
+    from store.db import ensure_reachable, session_scope
+    from store.retention import prune
+
+    settings = get_settings()
+    ages = settings.retention()
+    if older_than is not None:
+        age = parse_duration(older_than, option="--older-than")
+        ages = dict.fromkeys(ages, age)
+    ensure_reachable()
+    counts = prune(session_scope, ages, dry_run=dry_run, batch_size=settings.prune_batch_size)
+    table = Table(title="would delete" if dry_run else "deleted")
+    for column in ("kind", "older than", "rows"):
+        table.add_column(column)
+    for count in counts:
+        table.add_row(count.kind, count.cutoff.strftime("%Y-%m-%d %H:%M UTC"), str(count.rows))
+    console.print(table)
 
 
 @keys_app.command("rotate")
