@@ -106,7 +106,9 @@ class _Recorder:
         settings = get_settings()
         url = settings.effective_redis_url
         if self.client is None or self.redis_url != url:
-            self.client = settings.redis(url, socket_timeout=2, socket_connect_timeout=2)
+            self.client = settings.redis(
+                url, patient=False, socket_timeout=2, socket_connect_timeout=2
+            )
             self.redis_url = url
         return self.client
 

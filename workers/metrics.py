@@ -372,7 +372,7 @@ def gather(sources: Sources) -> MetricsSnapshot:
         ("broker", broker_url, lambda c: _gather_queues(snapshot, c, sources.queues)),
     ):
         try:
-            client = settings.redis(url, socket_timeout=3, socket_connect_timeout=3)
+            client = settings.redis(url, patient=False, socket_timeout=3, socket_connect_timeout=3)
             try:
                 reader(client)
             finally:
