@@ -19,6 +19,8 @@ from celery.signals import (
     worker_process_shutdown,
     worker_ready,
 )
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from workers import kombu_fixes
@@ -58,14 +60,16 @@ TASK_MODULES: tuple[str, ...] = (
 class CasbTask(Task):
     """Base task: no result trail, so a task that fans out holds no child results in memory.
 
-    PostgreSQL unreachable (restart, failover, network cut) is retried, not failed: every
-    task is idempotent, so the whole task runs again later with backoff (1, 2, 4 ... 30 s,
-    jittered; about two minutes of outage in all) instead of failing the scan or leaving its
-    run ``running`` because the errback could not write either.
+    PostgreSQL or Redis unreachable (restart, failover, network cut) is retried, not failed:
+    every task is idempotent, so the whole task runs again later with backoff (1, 2, 4 ... 30
+    s, jittered; about two minutes of outage in all) instead of failing the scan or leaving
+    its run ``running`` because the errback could not write either. (A Redis client retries a
+    command a few times itself, but only against the address it resolved: a Sentinel failover
+    is ridden out by running the task again, which asks the sentinels anew.)
     """
 
     trail = False
-    autoretry_for = (OperationalError, InterfaceError)
+    autoretry_for = (OperationalError, InterfaceError, RedisConnectionError, RedisTimeoutError)
     retry_backoff = True
     retry_backoff_max = 30
     retry_jitter = True
