@@ -9,6 +9,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import redis
 
@@ -89,10 +90,10 @@ class SentinelCluster:
         return redis.Redis(host="127.0.0.1", port=port, socket_timeout=2, socket_connect_timeout=2)
 
     def master_port(self) -> int:
-        _host, port = self.client(self.sentinel_ports[0]).sentinel_get_master_addr_by_name(
+        address: Any = self.client(self.sentinel_ports[0]).sentinel_get_master_addr_by_name(
             MASTER_NAME
         )
-        return int(port)
+        return int(address[1])
 
     def kill_master(self) -> int:
         """SIGKILL the current master; returns its port once a replica was promoted."""
