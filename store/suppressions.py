@@ -32,6 +32,7 @@ from core.errors import UserError
 from core.time import as_utc
 from schemas.catalog import lookup
 from schemas.tables import Finding, FindingStatus, ScanRun, ScanStatus, Suppression, Tenant
+from store.tenants import find_by_slug
 
 MAX_REASON_CHARS = 2000
 
@@ -64,7 +65,7 @@ def _check_until(until: datetime | None, now: datetime) -> datetime | None:
 
 
 def tenant_by_slug(session: Session, slug: str) -> Tenant:
-    tenant = session.exec(select(Tenant).where(Tenant.slug == slug)).first()
+    tenant = find_by_slug(session, slug)
     if tenant is None:
         raise SuppressionError(f"unknown tenant {slug!r}: see `casb tenant list`")
     return tenant
