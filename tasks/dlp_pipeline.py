@@ -29,7 +29,8 @@ from connectors.errors import (
     NotFoundError,
     PermissionDeniedError,
 )
-from detectors.dlp.extract import ExtractLimits, SkipFile, extract_text
+from detectors.dlp.document import ocr_engine_for, scan_document
+from detectors.dlp.extract import ExtractLimits, OcrEngine
 from detectors.dlp.matcher import Policy, compile_policy
 from detectors.dlp.profiles import profile_set_version
 from schemas.findings import DetectedFinding
@@ -246,6 +247,7 @@ def _scan_refs(scan_id: int, tenant: Tenant, refs: list[FileRef], result: BatchR
         profiles = resolve_profiles(session, tenant.dlp_profiles)
         cache = load_cache(session, tenant.id, [r.file_id for r in refs])
     policy = compile_policy(profiles)
+    ocr = ocr_engine_for(profiles)
     version = profile_set_version(profiles)
     result.version = version
     client: ComplianceClient | None = None
@@ -267,7 +269,9 @@ def _scan_refs(scan_id: int, tenant: Tenant, refs: list[FileRef], result: BatchR
             runtime = get_runtime()
             client = ComplianceClient(_access(tenant), runtime.budget, observer=runtime.observer)
         try:
-            write = _scan_one(client, policy, version, ref, cached, limits, settings.max_file_bytes)
+            write = _scan_one(
+                client, policy, version, ref, cached, limits, settings.max_file_bytes, ocr
+            )
         except _FATAL:
             raise
         except ConnectorError as exc:  # transient: not cached, retried next scan
@@ -311,6 +315,7 @@ def _scan_one(
     cached: CacheState | None,
     limits: ExtractLimits,
     max_bytes: int,
+    ocr: OcrEngine | None = None,
 ) -> CacheWrite:
     """Download (spooled to memory, then disk), then reuse or compute the verdict."""
     fingerprint = ref.fingerprint
@@ -344,19 +349,15 @@ def _scan_one(
                 {**cached.result, "reused": True},
             )
         spool.seek(0)
-        stream = policy.open_stream()
         started = time.monotonic()
         name = ref.name or download.filename or ref.file_id
-        try:
-            for chunk in extract_text(name, spool, limits):  # type: ignore[arg-type]
-                stream.feed(chunk)
-        except SkipFile as exc:
-            stream.abort()
-            return skipped(exc.reason, download.sha256, exc.detail[:200])
-        except BaseException:
-            stream.abort()
-            raise
-        match = stream.close()
+        # a file read only in part that matched nothing is skipped (truncated /
+        # ocr_unavailable), never clean: see detectors.dlp.document
+        verdict = scan_document(name, spool, policy, limits, ocr)  # type: ignore[arg-type]
+        if verdict.outcome == SKIPPED:
+            return skipped(verdict.reason or "corrupt", download.sha256, verdict.detail[:200])
+        match = verdict.match
+        assert match is not None
         _metrics(match.bytes_scanned, time.monotonic() - started)
     if match.matched:
         return CacheWrite(
@@ -365,7 +366,7 @@ def _scan_one(
             download.sha256,
             version,
             MATCHED,
-            {"match": match.to_evidence(), "size": download.size},
+            {"match": verdict.evidence(), "size": download.size},
         )
     return CacheWrite(
         ref.file_id,

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import threading
+import warnings
 import zipfile
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, BinaryIO
@@ -36,6 +38,7 @@ __all__ = [
     "looks_like_image",
     "ocr_embedded",
     "ocr_embedded_image",
+    "rejoined_lines",
 ]
 
 #: Pillow decoders offered for OCR, and the file extensions that name them.
@@ -102,6 +105,42 @@ class OcrEngine:
             raise
 
 
+_TOKEN = re.compile(r"[A-Za-z0-9_+/=.:|\]-]+")
+_KEYISH = re.compile(r"(?=[^ ]*[0-9])[A-Za-z0-9_+/=.:|\]-]{8,}")
+# glyphs OCR reads in place of key characters: ']' for 'J', '|' for 'l'
+_KEY_GLYPHS = str.maketrans({"]": "J", "|": "l"})
+
+
+def _glued(left: str, right: str) -> bool:
+    """Whether OCR probably split one token at this space (long keys often are)."""
+    if not (_TOKEN.fullmatch(left) and _TOKEN.fullmatch(right)):
+        return False
+    if (right[0] in "-_" and len(right) > 1) or (left[-1] in "-_" and len(left) > 1):
+        return True
+    return _KEYISH.fullmatch(left) is not None
+
+
+def rejoined_lines(text: str) -> str:
+    """Lines of OCR text with the spaces OCR put inside key-like tokens removed; only the
+    lines that change. Matched in addition to the text as read, so a key split by OCR
+    (``sk-proj-q7Xv R2mT...``) is still one token for the matcher."""
+    out = []
+    for line in text.splitlines():
+        words = line.split()
+        if len(words) < 2:
+            continue
+        merged = [words[0]]
+        for word in words[1:]:
+            if _glued(merged[-1], word):
+                merged[-1] += word
+            else:
+                merged.append(word)
+        fixed = [w.translate(_KEY_GLYPHS) if _KEYISH.fullmatch(w) else w for w in merged]
+        if fixed != words:
+            out.append(" ".join(fixed))
+    return "\n".join(out)
+
+
 def _configure_pillow(limits: ExtractLimits) -> None:
     from PIL import Image, PngImagePlugin
 
@@ -139,6 +178,15 @@ def _for_ocr(frame: Image) -> Image:
     return grey
 
 
+def _ocr_pieces(text: str) -> Iterator[OcrText]:
+    yield OcrText(text)
+    yield OcrText("\n")
+    extra = rejoined_lines(text)
+    if extra:
+        yield OcrText(extra)
+        yield OcrText("\n")
+
+
 def image_text(
     source: BinaryIO,
     engine: OcrEngine,
@@ -151,7 +199,10 @@ def image_text(
 
     _configure_pillow(limits)
     try:
-        image = Image.open(source, formats=IMAGE_FORMATS)
+        with warnings.catch_warnings():
+            # between the cap and twice the cap Pillow only warns; our check below refuses
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(source, formats=IMAGE_FORMATS)
     except Image.DecompressionBombError:
         raise SkipFile("too_large", "image above the pixel cap") from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
@@ -179,8 +230,7 @@ def image_text(
                 raise SkipFile("timeout", f"extraction took over {limits.max_seconds:g} s")
             text = engine.read(prepared, remaining)
             report.images += 1
-            yield OcrText(text)
-            yield OcrText("\n")
+            yield from _ocr_pieces(text)
         if frames > limits.max_image_frames:
             report.truncate(f"more than {limits.max_image_frames} image frames")
 
@@ -258,8 +308,7 @@ def ocr_embedded_image(
             report.truncate(f"an embedded image was not read ({exc.reason})")
         return
     report.images += 1
-    yield OcrText(text)
-    yield OcrText("\n")
+    yield from _ocr_pieces(text)
 
 
 def _zip_media_names(zf: zipfile.ZipFile) -> list[str]:
