@@ -23,8 +23,17 @@ _SHEET_RE = re.compile(r"xl/worksheets/sheet(\d+)\.xml$")
 _DOCX_EXTRA_RE = re.compile(r"word/(header|footer)(\d*)\.xml$")
 
 
+_LOCAL_NAMES: dict[str, str] = {}
+
+
 def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
+    # memoised: a part uses a few dozen distinct tags, looked up once per element
+    name = _LOCAL_NAMES.get(tag)
+    if name is None:
+        name = tag.rsplit("}", 1)[-1]
+        if len(_LOCAL_NAMES) < 4096:
+            _LOCAL_NAMES[tag] = name
+    return name
 
 
 def open_zip(source: BinaryIO, limits: ExtractLimits) -> zipfile.ZipFile:
@@ -91,6 +100,7 @@ def _paragraph_text(zf: zipfile.ZipFile, name: str, text_tag: str, para_tag: str
     """Text runs in document order, a newline per paragraph; memory stays bounded by
     clearing each finished paragraph's parent."""
     stack: list[Element] = []
+    runs: list[str] = []  # one piece per paragraph: fewer, larger pieces are cheaper
     for event, elem in _events(zf, name):
         if event == "start":
             stack.append(elem)
@@ -99,16 +109,20 @@ def _paragraph_text(zf: zipfile.ZipFile, name: str, text_tag: str, para_tag: str
         tag = _local(elem.tag)
         if tag == text_tag:
             if elem.text:
-                yield elem.text
+                runs.append(elem.text)
         elif tag == "tab":
-            yield "\t"
+            runs.append("\t")
         elif tag in ("br", "cr"):
-            yield "\n"
+            runs.append("\n")
         elif tag == para_tag:
-            yield "\n"
+            runs.append("\n")
+            yield "".join(runs)
+            runs.clear()
             elem.clear()
             if stack:
                 stack[-1].clear()
+    if runs:
+        yield "".join(runs)
 
 
 def _docx(zf: zipfile.ZipFile, report: ExtractReport) -> Iterator[str]:
@@ -166,6 +180,7 @@ def _xlsx(zf: zipfile.ZipFile, report: ExtractReport) -> Iterator[str]:
     for _, part in sheets:
         report.parts += 1
         stack: list[Element] = []
+        cells: list[str] = []
         for event, elem in _events(zf, part):
             if event == "start":
                 stack.append(elem)
@@ -185,13 +200,17 @@ def _xlsx(zf: zipfile.ZipFile, report: ExtractReport) -> Iterator[str]:
                     idx = int(value)
                     value = shared[idx] if idx < len(shared) else ""
                 if value:
-                    yield value
-                    yield "\t"
+                    cells.append(value)
+                    cells.append("\t")
             elif tag == "row":
-                yield "\n"
+                cells.append("\n")
+                yield "".join(cells)  # one piece per row
+                cells.clear()
                 elem.clear()
                 if stack:
                     stack[-1].clear()
+        if cells:  # cells outside any row element
+            yield "".join(cells)
         yield "\n"
 
 
