@@ -216,7 +216,7 @@ def scan_file(
     result: dict[str, Any] = {
         "file": path.name,
         "profiles_checked": names,
-        "ocr": engine is not None,
+        "ocr_enabled": engine is not None,
         "outcome": verdict.outcome,
     }
     if verdict.outcome == SKIPPED:
