@@ -407,3 +407,26 @@ def test_rejoined_lines_glue_keys_split_by_ocr() -> None:
     assert rejoined_lines("sk -proj-abc") == "sk-proj-abc"
     # prose is left alone
     assert rejoined_lines("the meeting is at noon - bring notes\nsecond line") == ""
+
+
+def test_finding_evidence_keeps_the_ocr_facts_and_nothing_else(tesseract: OcrEngine) -> None:
+    from tasks.dlp_logic import FileRef, build_evidence
+
+    found = verdict("shot.png", key_screenshot(), ocr=tesseract)
+    match_evidence = {**found.evidence(), "raw_text": OPENAI_KEY}  # a stray field is not copied
+    listed = {"kind": "conversation", "file_id": "file-1", "name": "shot.png", "parent_id": "c-1"}
+    evidence = build_evidence(FileRef.from_listing("conversation", listed), match_evidence)
+    entry = next(e for e in evidence["entries"] if e["entry_id"] == "openai_api_key")
+    assert entry["ocr_count"] >= 1
+    assert evidence["ocr"] == {
+        "images_read": 1,
+        "images_unread": 0,
+        "unavailable": False,
+        "matches": found.evidence()["ocr"]["matches"],
+    }
+    assert "truncated" not in evidence and OPENAI_KEY not in str(evidence)
+    capped = verdict(
+        "a.pdf", fixtures.pdf([f"token {TOKEN}", "b", "c"]), ExtractLimits(max_pdf_pages=1)
+    )
+    kept = build_evidence(FileRef.from_listing("conversation", listed), capped.evidence())
+    assert kept["truncated"] == "more than 1 pages"
