@@ -3,6 +3,7 @@ extraction + matching of each file on one core, as the fleet runs it (``scan_doc
 
     .venv/bin/python bench/dlp_formats.py              # every row (a few minutes)
     .venv/bin/python bench/dlp_formats.py --scale 0.3  # smaller documents, quicker
+    .venv/bin/python bench/dlp_formats.py --keep /tmp/docs  # keep (and reuse) the documents
 
 Documents: plain text (the baseline), PDF (fpdf2; read by PDFium, and by pypdf as the
 pre-PDFium baseline), DOCX (python-docx), XLSX (openpyxl), PPTX (python-pptx), each at
@@ -90,14 +91,20 @@ class Content:
         return " ".join(self.sentence() for _ in range(self.r.randint(2, 5)))
 
     def secret_line(self) -> str:
+        """A line with one planted value that the matcher finds, alone, in plain text (so
+        recall measures what extraction loses, not the sample generator's misses)."""
         eid = PLANTED[self.i % len(PLANTED)]
         self.i += 1
         self.planted[eid] += 1
-        if eid == "openai_api_key":  # a project key as minted today, short enough for a line
-            g = self.gen
-            return f"OPENAI_API_KEY=sk-proj-{g.tok(40, B64URL)}T3BlbkFJ{g.tok(24, B64URL)}"
-        text, _value, _miss = self.samples(self.gen)[eid]
-        return text.strip()
+        while True:
+            if eid == "openai_api_key":  # a project key as minted today, short enough for a line
+                g = self.gen
+                line = f"OPENAI_API_KEY=sk-proj-{g.tok(40, B64URL)}T3BlbkFJ{g.tok(24, B64URL)}"
+            else:
+                line = self.samples(self.gen)[eid][0].strip()
+            found = _plain_policy().scan_bytes(line.encode())
+            if {(e.entry_id, e.count) for e in found.entries} == {(eid, 1)}:
+                return line
 
     def row(self) -> list[str]:
         r = self.r
@@ -109,6 +116,18 @@ class Content:
             f"2026-{r.randint(1, 12):02d}-{r.randint(1, 28):02d}",
             " ".join(r.choices(WORDS, k=r.randint(3, 9))),
         ]
+
+
+_POLICY: list[Any] = []
+
+
+def _plain_policy() -> Any:
+    if not _POLICY:
+        from detectors.dlp.matcher import compile_policy
+        from detectors.dlp.profiles import PREDEFINED
+
+        _POLICY.append(compile_policy(PREDEFINED.values()))
+    return _POLICY[0]
 
 
 def blocks(content: Content, text_bytes: int, every: int = 12) -> list[str]:
@@ -225,7 +244,7 @@ SIZES = {
     "pdf": (0.05, 1.0, 3.0),
     "docx": (0.1, 1.0, 3.0),
     "xlsx": (0.1, 1.0, 3.0),
-    "pptx": (0.05, 0.5, 1.5),
+    "pptx": (0.02, 0.1, 0.3),
 }
 
 
@@ -396,8 +415,15 @@ def main() -> None:
     folder = args.keep or Path(tmp.name)
     folder.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    docs = generate(folder, args.scale, args.seed)
-    shots = generate_images(folder, args.seed)
+    manifest = folder / "manifest.json"
+    key = {"scale": args.scale, "seed": args.seed, "sizes": {k: list(v) for k, v in SIZES.items()}}
+    saved = json.loads(manifest.read_text()) if manifest.exists() else {}
+    if saved.get("key") == key:  # --keep: reuse the documents of an earlier run
+        docs, shots = saved["docs"], saved["shots"]
+    else:
+        docs = generate(folder, args.scale, args.seed)
+        shots = generate_images(folder, args.seed)
+        manifest.write_text(json.dumps({"key": key, "docs": docs, "shots": shots}))
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(
         f"generated {len(docs)} documents and {len(shots)} images in "

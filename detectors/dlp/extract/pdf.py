@@ -117,6 +117,9 @@ def _pdfium_page(
                 count = textpage.count_chars()
                 cut = count > room
                 text = textpage.get_text_range(0, min(count, room)) if count > 0 else ""
+                # PDFium turns a hyphen that ends a line into U+FFFE and joins the lines
+                # (hyphenation); put the hyphen back: it may be part of a token
+                text = text.replace("\ufffe", "-")
             finally:
                 textpage.close()
             images = _pdfium_images(page, limits) if ocr is not None else []

@@ -430,3 +430,20 @@ def test_finding_evidence_keeps_the_ocr_facts_and_nothing_else(tesseract: OcrEng
     )
     kept = build_evidence(FileRef.from_listing("conversation", listed), capped.evidence())
     assert kept["truncated"] == "more than 1 pages"
+
+
+def test_a_token_ending_in_a_hyphen_at_a_line_end_keeps_its_hyphen(pdf_engine: str) -> None:
+    """PDFium reads a line-ending hyphen as hyphenation (U+FFFE, lines joined): the hyphen is
+    put back, so a token that ends with one is still whole."""
+    from fpdf import FPDF
+
+    token = "glpat-Rk2mWq9ZtL4xVb7Nc3Hd-"
+    doc = FPDF()
+    doc.add_page()
+    doc.set_font("helvetica", size=10)
+    doc.text(12, 20, f"PRIVATE-TOKEN: {token}")
+    doc.text(12, 25, "Prompt the plan")
+    text = b"".join(extract_text("a.pdf", io.BytesIO(bytes(doc.output())))).decode()
+    assert token in text and "\ufffe" not in text
+    found = verdict("a.pdf", bytes(doc.output()))
+    assert [e.entry_id for e in found.match.entries] == ["gitlab_pat"]  # type: ignore[union-attr]
