@@ -416,7 +416,12 @@ def main() -> None:
     folder.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     manifest = folder / "manifest.json"
-    key = {"scale": args.scale, "seed": args.seed, "sizes": {k: list(v) for k, v in SIZES.items()}}
+    key = {
+        "version": 2,
+        "scale": args.scale,
+        "seed": args.seed,
+        "sizes": {k: list(v) for k, v in SIZES.items()},
+    }
     saved = json.loads(manifest.read_text()) if manifest.exists() else {}
     if saved.get("key") == key:  # --keep: reuse the documents of an earlier run
         docs, shots = saved["docs"], saved["shots"]

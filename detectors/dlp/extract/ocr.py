@@ -105,7 +105,7 @@ class OcrEngine:
             raise
 
 
-_TOKEN = re.compile(r"[A-Za-z0-9_+/=.:|\]-]+")
+_TOKEN = re.compile(r"[A-Za-z0-9_+/=.:@|\]-]+")
 _KEYISH = re.compile(r"(?=[^ ]*[0-9])[A-Za-z0-9_+/=.:|\]-]{8,}")
 # glyphs OCR reads in place of key characters: ']' for 'J', '|' for 'l'
 _KEY_GLYPHS = str.maketrans({"]": "J", "|": "l"})
