@@ -81,6 +81,7 @@ class Content:
         self.gen = Gen(seed)
         self.samples = entry_samples
         self.planted: Counter[str] = Counter()
+        self.pool: dict[str, tuple[str, str, str]] = {}
         self.i = 0
 
     def sentence(self) -> str:
@@ -101,9 +102,15 @@ class Content:
                 g = self.gen
                 line = f"OPENAI_API_KEY=sk-proj-{g.tok(40, B64URL)}T3BlbkFJ{g.tok(24, B64URL)}"
             else:
-                line = self.samples(self.gen)[eid][0].strip()
-            found = _plain_policy().scan_bytes(line.encode())
-            if {(e.entry_id, e.count) for e in found.entries} == {(eid, 1)}:
+                if eid not in self.pool:  # one call makes a sample of every entry
+                    self.pool = dict(self.samples(self.gen))
+                line = self.pool.pop(eid)[0].strip()
+            stream = _plain_policy().open_stream(record_spans=True)
+            stream.feed(line.encode())
+            stream.close()
+            # confirmed matches, whatever the profiles' thresholds (one email alone is not a
+            # PII match, but it is found)
+            if [span[0] for span in stream.spans or ()] == [eid]:
                 return line
 
     def row(self) -> list[str]:
