@@ -297,7 +297,7 @@ def test_a_tesseract_that_hangs_is_killed_at_the_image_budget(
     import pytesseract
 
     slow = tmp_path / "tesseract"
-    slow.write_text("#!/bin/sh\nsleep 30\n")
+    slow.write_text("#!/bin/sh\nexec sleep 30\n")  # exec: the kill reaches the sleeper
     slow.chmod(0o755)
     monkeypatch.setattr(pytesseract.pytesseract, "tesseract_cmd", str(slow))
     limits = ExtractLimits(max_image_seconds=0.5)
