@@ -447,3 +447,52 @@ def test_a_token_ending_in_a_hyphen_at_a_line_end_keeps_its_hyphen(pdf_engine: s
     assert token in text and "\ufffe" not in text
     found = verdict("a.pdf", bytes(doc.output()))
     assert [e.entry_id for e in found.match.entries] == ["gitlab_pat"]  # type: ignore[union-attr]
+
+
+# -- one time budget, one truncated rule -----------------------------------------------------
+
+
+def _ticking_limits(max_seconds: float) -> ExtractLimits:
+    """Every clock reading is one second later: the budget is a number of readings."""
+    ticks = iter(range(1, 1_000_000))
+    return ExtractLimits(max_seconds=max_seconds, chunk_size=256, clock=lambda: float(next(ticks)))
+
+
+def _long_text(first_line: str) -> bytes:
+    return (first_line + "\n" + "plain words of an ordinary report\n" * 6_000).encode()
+
+
+def test_time_budget_keeps_an_early_match_and_a_cut_short_file_without_one_is_not_clean() -> None:
+    leaky = _long_text(f"token {TOKEN}")
+    found = verdict("notes.txt", leaky, _ticking_limits(5))
+    assert found.outcome == MATCHED
+    assert found.truncated is not None and "time budget" in found.truncated
+    assert found.evidence()["truncated"] == found.truncated
+
+    plain = _long_text("nothing secret here")
+    cut = verdict("notes.txt", plain, _ticking_limits(5))
+    assert (cut.outcome, cut.reason) == (SKIPPED, "truncated")
+    assert "time budget" in cut.detail
+    # the same file read in full is clean
+    assert verdict("notes.txt", plain).outcome == CLEAN
+
+
+def test_a_deadline_given_by_the_caller_is_shared_by_extraction_and_matching() -> None:
+    plain = _long_text("nothing secret here")
+    limits = _ticking_limits(10_000)
+    spent = scan_document("notes.txt", io.BytesIO(plain), POLICY, limits, deadline=3.0)
+    assert (spent.outcome, spent.reason) == (SKIPPED, "truncated")
+
+
+def test_memory_cap_while_matching_skips_the_file_as_too_large(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from detectors.dlp.matcher import MatchStream
+
+    def exhausted(self: MatchStream, data: bytes) -> None:
+        raise MemoryError
+
+    monkeypatch.setattr(MatchStream, "feed", exhausted)
+    result = verdict("notes.txt", _long_text(f"token {TOKEN}"))
+    assert (result.outcome, result.reason) == (SKIPPED, "too_large")
+    assert result.detail == "memory cap reached while matching"
