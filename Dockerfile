@@ -9,6 +9,11 @@ ENV PYTHONUNBUFFERED=1 \
 
 WORKDIR /app
 
+# Tesseract for DLP profiles with OCR on (images are skipped as ocr_unavailable without it).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends tesseract-ocr tesseract-ocr-eng \
+    && rm -rf /var/lib/apt/lists/*
+
 # Dependencies first (cached while only the source changes).
 COPY pyproject.toml README.md ./
 RUN mkdir -p workers tasks detectors schemas connectors simulator store exports migrations \

@@ -50,7 +50,8 @@ from detectors.dlp.decisions import (
     resolvable_keys,
     reusable_after_download,
 )
-from detectors.dlp.extract import ExtractLimits, ExtractReport, SkipFile, extract_text
+from detectors.dlp.document import ocr_engine_for, scan_document
+from detectors.dlp.extract import ExtractLimits, OcrEngine
 from detectors.dlp.matcher import Policy, compile_policy
 from detectors.dlp.profiles import profile_set_version
 from pipeline.common import apply_suppressions, error_summary, load_scan, tenant_access
@@ -248,6 +249,7 @@ def _scan_refs(scan_id: int, tenant: Tenant, refs: list[FileRef], result: BatchR
         profiles = resolve_profiles(session, tenant.dlp_profiles)
         cache = load_cache(session, tenant.id, [r.file_id for r in refs])
     policy = compile_policy(profiles)
+    ocr = ocr_engine_for(profiles)
     version = profile_set_version(profiles)
     result.version = version
     client: ComplianceClient | None = None
@@ -271,7 +273,9 @@ def _scan_refs(scan_id: int, tenant: Tenant, refs: list[FileRef], result: BatchR
                 tenant_access(tenant), runtime.budget, observer=runtime.observer
             )
         try:
-            write = _scan_one(client, policy, version, ref, cached, limits, settings.max_file_bytes)
+            write = _scan_one(
+                client, policy, version, ref, cached, limits, settings.max_file_bytes, ocr
+            )
         except _FATAL:
             raise
         except ConnectorError as exc:  # transient: not cached, retried next scan
@@ -315,6 +319,7 @@ def _scan_one(
     cached: CacheState | None,
     limits: ExtractLimits,
     max_bytes: int,
+    ocr: OcrEngine | None = None,
 ) -> CacheWrite:
     """Download (spooled to memory, then disk), then reuse or compute the verdict."""
     fingerprint = ref.fingerprint
@@ -351,24 +356,17 @@ def _scan_one(
         started = time.monotonic()
         # one time budget for the file: extraction and matching both stop at it (truncated)
         deadline = started + limits.max_seconds
-        stream = policy.open_stream(deadline=deadline)
-        report = ExtractReport()
         name = ref.name or download.filename or ref.file_id
-        try:
-            for chunk in extract_text(name, spool, limits, report, deadline):  # type: ignore[arg-type]
-                stream.feed(chunk)
-        except SkipFile as exc:
-            stream.abort()
-            return skipped(exc.reason, download.sha256, exc.detail[:200])
-        except MemoryError:  # the child's memory cap, hit outside extraction
-            stream.abort()
-            return skipped("too_large", download.sha256, "memory cap reached while matching")
-        except BaseException:
-            stream.abort()
-            raise
-        match = stream.close()
+        # a file read only in part that matched nothing is skipped (truncated /
+        # ocr_unavailable), never clean; one time budget covers extraction and matching, and
+        # the memory cap while matching skips the file as too_large: see detectors.dlp.document
+        verdict = scan_document(name, spool, policy, limits, ocr, deadline)  # type: ignore[arg-type]
+        if verdict.outcome == SKIPPED:
+            return skipped(verdict.reason or "corrupt", download.sha256, verdict.detail[:200])
+        match = verdict.match
+        assert match is not None
         _metrics(match.bytes_scanned, time.monotonic() - started)
-    truncated = report.truncated_reason or match.truncated
+    truncated = verdict.truncated
     extra = {"truncated": truncated} if truncated else {}
     if match.matched:
         return CacheWrite(
@@ -377,7 +375,7 @@ def _scan_one(
             download.sha256,
             version,
             MATCHED,
-            {"match": match.to_evidence(), "size": download.size, **extra},
+            {"match": verdict.evidence(), "size": download.size, **extra},
         )
     return CacheWrite(
         ref.file_id,

@@ -59,6 +59,7 @@ def _build(name: str, spec: Mapping[str, Any], description: str) -> Profile:
         list(spec.get("regex_entries") or []),
         list(spec.get("keywords") or []),
         description,
+        ocr=bool(spec.get("ocr")),
     )
 
 
@@ -68,11 +69,12 @@ def add_profile(
     regex_entries: Sequence[Mapping[str, Any]],
     keywords: Sequence[str] = (),
     description: str = "",
+    ocr: bool = False,
 ) -> ProfileInfo:
     """Vet and store a custom profile; ``DlpProfileError`` (nothing written) if it is bad.
 
     ``regex_entries`` items are ``{"name", "pattern", "min_count"?}`` as ``custom_profile``
-    takes them.
+    takes them. ``ocr`` is kept in the spec (``"ocr": true``): no column needed.
     """
     name = name.strip()
     spec = {
@@ -86,6 +88,8 @@ def add_profile(
         ],
         "keywords": [k.strip() for k in keywords if k.strip()],
     }
+    if ocr:
+        spec["ocr"] = True
     try:
         profile = _build(name, spec, description)
     except ProfileError as exc:
