@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-RATE_GROUPS = ("ADMIN", "AUDIT", "COMPLIANCE_LIST", "COMPLIANCE_OBJECT", "COMPLIANCE_FILE")
+RATE_GROUPS = ("ADMIN", "AUDIT", "COMPLIANCE_LIST", "COMPLIANCE_FILE")
 
 
 def free_port() -> int:
