@@ -12,10 +12,10 @@ fetchers within one tenant's API limits. Every connector call draws from a budge
 
 A grant needs two things (both checked in the same atomic step):
 
-1. **Sliding window, exact.** The grants of the last ``period`` seconds are kept (a sorted
-   set in Redis); a grant is given only if the window ``(now - period, now]`` then holds at
-   most ``limit`` grants. So *every* window of ``period`` seconds stays within the limit,
-   not just aligned minutes.
+1. **Sliding window, exact.** The grants of the last ``period`` seconds (plus a small
+   ``window_margin``, 1% by default, for network jitter) are kept (a sorted set in Redis);
+   a grant is given only if that window then holds at most ``limit`` grants. So *every*
+   window of ``period`` seconds stays within the limit, not just aligned minutes.
 2. **Bursts up to a share of the limit.** A GCRA pacer with emission interval
    ``period / limit`` and a burst of ``max(1, limit * burst_share)`` (default a sixth):
    a small tenant's few dozen requests go out at once, a big tenant's steady stream is
@@ -80,6 +80,9 @@ class BudgetPolicy:
     ``decrease_factor``: a 429 multiplies the effective limit by this (once per period).
     ``recovery_share``: the effective limit grows back by this share of the ceiling per
     period without a 429.
+    ``window_margin``: the sliding window is this share longer than the period, so
+    network jitter between a grant and the request reaching the server cannot put one
+    more request into the server's window.
     ``learned_ttl``: seconds a learned limit is kept after its tenant's last request.
     """
 
@@ -87,6 +90,7 @@ class BudgetPolicy:
     headroom: float = 1.0
     decrease_factor: float = 0.5
     recovery_share: float = 0.1
+    window_margin: float = 0.01
     learned_ttl: float = 7 * 86400.0
 
     def __post_init__(self) -> None:
@@ -98,6 +102,8 @@ class BudgetPolicy:
             raise ValueError("decrease_factor must be in (0, 1)")
         if not 0 < self.recovery_share <= 1:
             raise ValueError("recovery_share must be in (0, 1]")
+        if not 0 <= self.window_margin <= 1:
+            raise ValueError("window_margin must be in [0, 1]")
         if self.learned_ttl <= 0:
             raise ValueError("learned_ttl must be positive")
 
@@ -108,6 +114,7 @@ def policy_from_settings(settings: Settings) -> BudgetPolicy:
         headroom=settings.rate_headroom,
         decrease_factor=settings.rate_decrease_factor,
         recovery_share=settings.rate_recovery_share,
+        window_margin=settings.rate_window_margin,
     )
 
 
@@ -259,14 +266,15 @@ class LocalRateBudget(_Budget):
             state = self._get(tenant_key, group)
             limit, period = self._effective(state, group, now)
             grants = state.grants
-            while grants and grants[0] <= now - period:
+            window = period * (1 + self.policy.window_margin)
+            while grants and grants[0] <= now - window:
                 grants.popleft()
             wait = max(0.0, state.cool_until - now)
             need = len(grants) + cost - limit
             if need > len(grants):  # more than the whole limit at once: never grantable
-                wait = max(wait, period)
+                wait = max(wait, window)
             elif need > 0:
-                wait = max(wait, grants[need - 1] + period - now)
+                wait = max(wait, grants[need - 1] + window - now)
             interval = period / limit
             new_tat = max(state.tat, now) + interval * cost
             wait = max(wait, new_tat - interval * burst_for(limit, self.policy.burst_share) - now)
@@ -303,10 +311,11 @@ class LocalRateBudget(_Budget):
         with self._lock:
             now = self._monotonic()
             _, period = self.limit_for(group)
+            window = period * (1 + self.policy.window_margin)
             grants = self._get(tenant_key, group).grants
-            while grants and grants[0] <= now - period:
+            while grants and grants[0] <= now - window:
                 grants.popleft()
-            return grants[0] + period - now if grants else period
+            return grants[0] + window - now if grants else window
 
     def effective_limit(self, tenant_key: str, group: str) -> int:
         """The limit a grant is checked against now (for tests and ``casb`` diagnostics)."""
@@ -328,6 +337,7 @@ local configured = tonumber(ARGV[1])
 local period = tonumber(ARGV[2])
 local headroom = tonumber(ARGV[3])
 local share = tonumber(ARGV[4])
+local window = period * (1 + tonumber(ARGV[5]))
 local learned = tonumber(redis.call('HGET', KEYS[4], 'learned') or '0')
 local base = configured
 if learned > 0 then base = learned end
@@ -344,16 +354,17 @@ if limit >= ceiling and reduced > 0 then
   redis.call('HDEL', KEYS[4], 'reduced', 'reduced_at')
   reduced = 0
 end
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%.0f', now - period))
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%.0f', now - window))
 """
 
-# ARGV: configured, period_us, headroom, recovery_share, burst_share, cost, learned_ttl_ms
+# ARGV: configured, period_us, headroom, recovery_share, window_margin, burst_share, cost,
+#       learned_ttl_ms
 # Returns {1, grant_time_us} or {0, wait_us}.
 _ACQUIRE_LUA = (
     _PRELUDE
     + """
-local burst_share = tonumber(ARGV[5])
-local cost = tonumber(ARGV[6])
+local burst_share = tonumber(ARGV[6])
+local cost = tonumber(ARGV[7])
 local wait = 0
 local cool = redis.call('PTTL', KEYS[3])
 if cool > 0 then wait = cool * 1000 end
@@ -362,9 +373,9 @@ local need = count + cost - limit
 if need > 0 then
   if need <= count then
     local oldest = redis.call('ZRANGE', KEYS[1], need - 1, need - 1, 'WITHSCORES')
-    wait = math.max(wait, tonumber(oldest[2]) + period - now)
+    wait = math.max(wait, tonumber(oldest[2]) + window - now)
   else
-    wait = math.max(wait, period)
+    wait = math.max(wait, window)
   end
 end
 local interval = period / limit
@@ -382,38 +393,40 @@ for i = 1, cost do
   redis.call('ZADD', KEYS[1], stamp, stamp .. ':' .. string.format('%d', seq - i))
 end
 redis.call('HSET', KEYS[2], 'tat', string.format('%.0f', new_tat))
-local keep = string.format('%d', math.ceil(math.max(new_tat - now, period) / 1000) + 1000)
+local keep = string.format('%d', math.ceil(math.max(new_tat - now, window) / 1000) + 1000)
 redis.call('PEXPIRE', KEYS[1], keep)
 redis.call('PEXPIRE', KEYS[2], keep)
 if redis.call('EXISTS', KEYS[4]) == 1 then
-  redis.call('PEXPIRE', KEYS[4], ARGV[7])
+  redis.call('PEXPIRE', KEYS[4], ARGV[8])
 end
 return {1, now}
 """
 )
 
-# ARGV: configured, period_us, headroom, recovery_share, decrease_factor, learned_ttl_ms
+# ARGV: configured, period_us, headroom, recovery_share, window_margin, decrease_factor,
+#       learned_ttl_ms
 _PENALIZE_LUA = (
     _PRELUDE
     + """
 if reduced > 0 and now - reduced_at < period then
   return limit
 end
-local next_limit = math.max(1, math.floor(limit * tonumber(ARGV[5])))
+local next_limit = math.max(1, math.floor(limit * tonumber(ARGV[6])))
 redis.call('HSET', KEYS[4], 'reduced', string.format('%d', next_limit),
   'reduced_at', string.format('%.0f', now))
-redis.call('PEXPIRE', KEYS[4], ARGV[6])
+redis.call('PEXPIRE', KEYS[4], ARGV[7])
 return next_limit
 """
 )
 
-# ARGV: configured, period_us, headroom, recovery_share. Returns {limit, rest_us}.
+# ARGV: configured, period_us, headroom, recovery_share, window_margin.
+# Returns {limit, rest_us}.
 _INSPECT_LUA = (
     _PRELUDE
     + """
 local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-local rest = period
-if oldest[2] then rest = tonumber(oldest[2]) + period - now end
+local rest = window
+if oldest[2] then rest = tonumber(oldest[2]) + window - now end
 return {limit, math.ceil(rest)}
 """
 )
@@ -474,6 +487,7 @@ class RedisRateBudget(_Budget):
             f"{period * 1e6:.0f}",
             repr(self.policy.headroom),
             repr(self.policy.recovery_share),
+            repr(self.policy.window_margin),
         ]
 
     @property

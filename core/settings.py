@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     rate_recovery_share: float = Field(
         default=0.1, gt=0, le=1, description="Share of the limit recovered per period after."
     )
+    rate_window_margin: float = Field(
+        default=0.01, ge=0, le=1, description="Sliding windows this share longer (jitter)."
+    )
 
     @field_validator(
         "rate_limit_admin",

@@ -37,6 +37,7 @@ class Clock:
 
 
 def budget(clock: Clock, limits=None, **policy) -> LocalRateBudget:
+    policy.setdefault("window_margin", 0.0)  # exact numbers below; the margin has its test
     return LocalRateBudget(
         limits or {"g": (12, 1.0)},
         policy=BudgetPolicy(**policy),
@@ -102,6 +103,29 @@ def test_no_window_ever_holds_more_than_the_limit(
     grants = []
     for gap in gaps:
         clock.now += gap  # idle gaps must not allow a later burst above the limit
+        grants.append(b.acquire("t", "g", max_wait=5))
+    assert windows_hold(grants, limit, 1.0)
+
+
+def test_the_window_margin_lengthens_every_window() -> None:
+    clock = Clock()
+    b = budget(clock, {"g": (4, 10.0)}, burst_share=1.0, window_margin=0.02)
+    grants = [b.acquire("t", "g", max_wait=60) for _ in range(5)]
+    assert grants[:4] == [1000.0] * 4 and grants[4] == pytest.approx(1010.2)
+    assert b.window_rest("t", "g") == pytest.approx(10.2)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    limit=st.integers(min_value=1, max_value=40),
+    gaps=st.lists(st.floats(min_value=0, max_value=0.6), min_size=1, max_size=80),
+)
+def test_the_default_policy_holds_every_window(limit: int, gaps: list[float]) -> None:
+    clock = Clock()
+    b = LocalRateBudget({"g": (limit, 1.0)}, sleep=clock.sleep, monotonic=clock.monotonic)
+    grants = []
+    for gap in gaps:
+        clock.now += gap
         grants.append(b.acquire("t", "g", max_wait=5))
     assert windows_hold(grants, limit, 1.0)
 
@@ -225,6 +249,7 @@ def test_policy_is_validated() -> None:
         {"headroom": 0},
         {"decrease_factor": 1},
         {"recovery_share": 0},
+        {"window_margin": -0.1},
     ):
         with pytest.raises(ValueError):
             BudgetPolicy(**bad)
@@ -242,12 +267,13 @@ def test_parse_and_settings() -> None:
         rate_limit_admin="1000/60",
         rate_burst_share=0,
         rate_headroom=0.9,
+        rate_window_margin=0.05,
     )
     assert custom.rate_limits()["compliance_list"] == (40, 60.0)
     assert custom.rate_limits()["admin"] == (1000, 60.0)
     assert custom.rate_limits()["compliance_file"] == DEFAULT_LIMITS["compliance_file"]
     policy = policy_from_settings(custom)
-    assert (policy.burst_share, policy.headroom) == (0, 0.9)
+    assert (policy.burst_share, policy.headroom, policy.window_margin) == (0, 0.9, 0.05)
     assert scale_limits({"g": (50, 60.0)}, 0.01) == {"g": (50, 0.6)}
 
 
