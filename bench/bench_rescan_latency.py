@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -114,6 +115,21 @@ def main() -> None:
 
         results: dict[tuple[str, str], list[float]] = {}
         for policy in ("legacy", "adaptive"):
+            # In this process: the pipeline alone, without the CLI's start-up.
+            for name in LEGACY_POLICY:
+                os.environ.pop(name, None)
+            if policy == "legacy":
+                os.environ.update(LEGACY_POLICY)
+            reset_settings_cache()
+            from pipeline.inline import run_inline
+            from pipeline.runtime import use_embedded
+
+            use_embedded(True)  # a fresh in-process budget under this policy
+            run_inline(slug)
+            results[(policy, "in-process")] = [
+                _timed_call(lambda: run_inline(slug)) for _ in range(args.repeat)
+            ]
+        for policy in ("legacy", "adaptive"):
             penv = {**env, **(LEGACY_POLICY if policy == "legacy" else {})}
             rclient.flushdb()  # no budget state carried from the other policy
             timed([CASB, "scan", slug, "--inline"], penv)  # first scan: fills the DLP cache
@@ -136,12 +152,12 @@ def main() -> None:
             finally:
                 worker.stop()
             print(
-                f"{policy:>8}: inline rescan {_fmt(inline)}; through a worker (--wait) "
-                f"{_fmt(waited)}",
+                f"{policy:>8}: in-process rescan {_fmt(results[(policy, 'in-process')])}; "
+                f"casb scan --inline {_fmt(inline)}; through a worker (--wait) {_fmt(waited)}",
                 flush=True,
             )
         print()
-        for mode in ("inline", "worker"):
+        for mode in ("in-process", "inline", "worker"):
             before = statistics.median(results[("legacy", mode)])
             after = statistics.median(results[("adaptive", mode)])
             print(
@@ -155,6 +171,12 @@ def main() -> None:
         redis_proc.wait(10)
         with psycopg.connect(args.pg_admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+
+
+def _timed_call(call: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    call()
+    return time.perf_counter() - started
 
 
 def _ping(client: object) -> bool:
