@@ -1,4 +1,4 @@
-"""Finding exports: the public Finding JSON (docs/operations.md, "Export"), CSV with the same fields, OCSF.
+"""Finding exports: the public Finding JSON (docs/operations.md, "Export"), CSV, OCSF.
 
 Pure formatting: rows in, dicts/strings out, no database or network. Titles, categories
 and remediation come from ``schemas.catalog`` (never restated here). Evidence is already
@@ -71,7 +71,7 @@ def finding_type_of(finding: Finding) -> FindingType | None:
 
 
 def finding_to_dict(finding: Finding, tenant_slug: str) -> dict[str, Any]:
-    """One finding as the public Finding JSON (docs/operations.md, "Export"), plus ``EXTRA_FIELDS``.
+    """One finding as the public Finding JSON, plus ``EXTRA_FIELDS``.
 
     The severity is the row's (a detector may raise it above the catalog default),
     lower-cased; title and category come from the catalog.
