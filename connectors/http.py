@@ -671,7 +671,9 @@ class Transport:
         base: list[tuple[str, str | int | float]] = (
             list(params.items()) if isinstance(params, Mapping) else list(params or [])
         )
-        listing = listing_id(path, base) if self.checkpoints is not None else ""
+        # The tenant and base URL are part of the name: Admin paths carry no organization id.
+        where = f"{self.tenant_key} {self.base_url}{path}"
+        listing = listing_id(where, base) if self.checkpoints is not None else ""
         saved = self.checkpoints.load(listing) if self.checkpoints is not None else None
         after: str | None = None
         seen: set[str] = set()

@@ -85,3 +85,5 @@ def test_a_deferred_fetch_resumes_from_its_checkpoints(db: str, sim: Any, worker
     assert summary["ok"] is True and summary["count"] == keys
     # Only what was missing: no projects page, only the key listings not saved yet.
     assert _project_key_requests(sim, slug) == (0, projects - 2)
+    get_runtime().snapshots.drop(scan_id)  # what finish_scan does: checkpoints go too
+    assert not list(budget.redis.scan_iter(match=f"casb:scan:{scan_id}:*"))  # type: ignore[attr-defined]

@@ -255,7 +255,9 @@ def test_policy_is_validated() -> None:
             BudgetPolicy(**bad)
 
 
-def test_parse_and_settings() -> None:
+def test_parse_and_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    for group in DEFAULT_LIMITS:  # other tests' fleets set their own budgets
+        monkeypatch.delenv(f"CASB_RATE_LIMIT_{group.upper()}", raising=False)
     assert parse_limit("50/60") == (50, 60.0)
     assert parse_limit(" 5 / 0.5 ") == (5, 0.5)
     for bad in ("50", "0/60", "50/0", "x/y", "-1/60"):
