@@ -75,6 +75,8 @@ class ClientOptions:
     """Total attempts per request (first try included)."""
     retry_after_cap: float = 60.0
     """A server-requested wait above this raises RateLimitedError so the task can defer."""
+    rate_limit_patience: float = 150.0
+    """How long one call keeps retrying 429s (waiting out windows) before it defers."""
     backoff_base: float = 0.5
     backoff_max: float = 8.0
     budget_max_wait: float = 30.0

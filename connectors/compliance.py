@@ -20,6 +20,7 @@ import httpx
 
 from connectors.access import ClientOptions, TenantAccess
 from connectors.admin import M, parse_item
+from connectors.checkpoints import ListingCheckpoints
 from connectors.errors import (
     AuthenticationError,
     FileSkipped,
@@ -66,6 +67,7 @@ class ComplianceClient:
         options: ClientOptions | None = None,
         observer: CallObserver | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        checkpoints: ListingCheckpoints | None = None,
     ) -> None:
         if access.compliance_key is None or not access.compliance_key.get_secret_value():
             raise AuthenticationError(
@@ -91,6 +93,7 @@ class ComplianceClient:
             options=self.options,
             observer=observer,
             sleep=sleep,
+            checkpoints=checkpoints,
         )
         self.prefix = f"/compliance/workspaces/{path_segment(access.workspace_id)}"
 

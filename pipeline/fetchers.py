@@ -13,6 +13,7 @@ from typing import Any
 
 from connectors.access import TenantAccess
 from connectors.admin import AdminClient
+from connectors.checkpoints import ListingCheckpoints
 from connectors.compliance import ComplianceClient
 from connectors.http import CallObserver
 from connectors.ratelimit import RateBudget
@@ -29,12 +30,18 @@ class FetchContext:
     budget: RateBudget
     conversation_watermark: float = 0.0
     observer: CallObserver | None = None
+    checkpoints: ListingCheckpoints | None = None
+    """Where listings save their pages, so a retried fetch resumes (None: not saved)."""
 
     def admin(self) -> AdminClient:
-        return AdminClient(self.access, self.budget, observer=self.observer)
+        return AdminClient(
+            self.access, self.budget, observer=self.observer, checkpoints=self.checkpoints
+        )
 
     def compliance(self) -> ComplianceClient:
-        return ComplianceClient(self.access, self.budget, observer=self.observer)
+        return ComplianceClient(
+            self.access, self.budget, observer=self.observer, checkpoints=self.checkpoints
+        )
 
 
 def _dump(items: Any) -> list[dict[str, Any]]:

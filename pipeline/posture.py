@@ -121,6 +121,7 @@ def run_fetch(scan_id: int, resource: str, *, defer_rate_limited: bool = False) 
             budget=get_runtime().budget,
             conversation_watermark=_watermark(tenant) if resource == "files" else 0.0,
             observer=get_runtime().observer,
+            checkpoints=get_runtime().listing_checkpoints(scan_id),
         )
         parts = spec.run(ctx)
     except RateLimitedError:

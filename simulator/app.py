@@ -750,6 +750,13 @@ class SimulatorApp:
                         "retry-after-ms": str(int(f.retry_after * 1000)),
                     },
                 )
+            if f.kind == "rate_limit_no_headers":
+                return error_response(
+                    429,
+                    "Too many requests for this endpoint. Please slow down.",
+                    type_="requests",
+                    code="rate_limit_exceeded",
+                )
             if f.kind == "server_error":
                 return error_response(
                     f.status,
