@@ -277,7 +277,7 @@ def iter_documents(
             skipping = True
             # An over-long document: drop what was buffered of it; a broken one: resume
             # scanning for a newline from the start of its line.
-            pos = len(buf) if incomplete else max(pos, buf.rfind("\n", pos, exc.pos + 1) + 1)
+            pos = len(buf) if incomplete else max(pos, buf.rfind("\n", pos, exc.pos) + 1)
             continue
         bare = not isinstance(document, dict | list)
         if end == len(buf) and not eof and bare and more():
