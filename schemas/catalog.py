@@ -237,8 +237,8 @@ CATALOG: tuple[FindingType, ...] = (
         False,
         ResourceType.USER,
         (FetchResource.USERS, FetchResource.PROJECT_KEYS),
-        "A member shows no activity (API key use, audit-log login, owned project key use) within "
-        "inactive_user_days.",
+        "A member shows no activity (API key use, audit-log login, owned project key use, "
+        "ChatGPT sign-in) within inactive_user_days.",
         "Confirm with the user's manager; remove the user from the organization (and its "
         "projects) if access is no longer needed.",
     ),

@@ -77,6 +77,52 @@ def health_of(errors: Sequence[Mapping[str, Any]]) -> tuple[str, str | None]:
     return health, detail[:1000]
 
 
+def source_health(parts: Mapping[str, Any]) -> dict[str, Any] | None:
+    """What a finished run's fetch notes say about the tenant's conversation sources.
+
+    ``source`` (``conversations`` or ``logs``), ``retired`` sources with their one-line
+    fix, ``truncated_conversations`` (nested ``messages.has_more``), ``relisted``
+    conversations, and the Logs Platform records that could not be read (conversation
+    messages and ChatGPT sign-ins). None when the run fetched neither part.
+    """
+    fetch = parts.get("fetch") or {}
+    conv = ((fetch.get("conversations") or {}).get("notes")) or {}
+    logins = ((fetch.get("chatgpt_logins") or {}).get("notes")) or {}
+    if not conv and not logins:
+        return None
+    out: dict[str, Any] = {
+        "source": conv.get("source"),
+        "retired": [
+            {"source": r.get("source"), "status": r.get("status"), "fix": r.get("fix")}
+            for r in conv.get("retired") or []
+        ],
+        "truncated_conversations": int(conv.get("truncated_conversations") or 0),
+        "relisted_conversations": int(conv.get("relisted") or 0),
+        "unreadable_log_records": int(conv.get("unreadable_records") or 0)
+        + int(logins.get("unreadable_records") or 0),
+        "log_files_skipped": sum((conv.get("log_files_skipped") or {}).values())
+        + sum((logins.get("log_files_skipped") or {}).values()),
+        "logs_platform": logins.get("available") if logins else None,
+    }
+    return out
+
+
+def source_summary(health: Mapping[str, Any] | None) -> str:
+    """One line for the health table: which source, what was retired, what was lost."""
+    if not health:
+        return "-"
+    bits = [str(health.get("source") or "-")]
+    for retired in health.get("retired") or []:
+        bits.append(f"{retired['source']} retired (HTTP {retired['status']}): {retired['fix']}")
+    if health.get("truncated_conversations"):
+        bits.append(f"{health['truncated_conversations']} truncated conversation(s)")
+    if health.get("unreadable_log_records"):
+        bits.append(f"{health['unreadable_log_records']} unreadable log record(s)")
+    if health.get("log_files_skipped"):
+        bits.append(f"{health['log_files_skipped']} log file(s) skipped")
+    return "; ".join(bits)
+
+
 # --------------------------------------------------------------------------- requests
 
 

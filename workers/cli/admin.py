@@ -32,7 +32,16 @@ def catalog(
         print_json([ft.as_dict() for ft in CATALOG])
         return
     table = Table(title=f"{len(CATALOG)} finding types", show_lines=False)
-    for column in ("FindingTypeID", "Title", "Category", "Severity", "Resource", "ChatGPT Ent."):
+    columns = (
+        "FindingTypeID",
+        "Title",
+        "Category",
+        "Severity",
+        "Resource",
+        "ChatGPT Ent.",
+        "Origin",
+    )
+    for column in columns:
         table.add_column(column, overflow="fold")
     for ft in CATALOG:
         table.add_row(
@@ -42,6 +51,7 @@ def catalog(
             ft.severity.value,
             ft.resource_type.value,
             "yes" if ft.requires_chatgpt_enterprise else "no",
+            "extension" if ft.extension else "seed",
         )
     console.print(table)
 

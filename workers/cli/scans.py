@@ -386,14 +386,23 @@ def _run_json(run: ScanRun, slugs: dict[int | None, str]) -> dict[str, Any]:
 
 
 def health(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
-    """Per tenant: integration health, why, last scan, open findings by severity."""
+    """Per tenant: integration health, why, last scan, open findings by severity, and the
+    conversation sources (retired ones with their fix, truncated conversations, unreadable
+    Logs Platform records)."""
     from store.findings import open_counts_by_severity
+    from store.scans import recent_runs, source_health, source_summary
     from store.tenants import list_tenants
 
     rows: list[dict[str, Any]] = []
     with db_session() as session:
         for tenant in list_tenants(session):
             assert tenant.id is not None
+            sources = None
+            for run in recent_runs(session, tenant_id=tenant.id, limit=10):
+                if run.status not in ScanStatus.active():
+                    sources = source_health(run.parts or {})
+                    if sources is not None:
+                        break
             rows.append(
                 {
                     "tenant": tenant.slug,
@@ -404,11 +413,13 @@ def health(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) ->
                     "last_scan_at": _iso(tenant.last_scan_at),
                     "next_scan_at": _iso(tenant.next_scan_at),
                     "open_findings": open_counts_by_severity(session, tenant.id),
+                    "conversation_sources": sources,
                     "_last": tenant.last_scan_at,
+                    "_sources": source_summary(sources),
                 }
             )
     if as_json:
-        print_json([{k: v for k, v in r.items() if k != "_last"} for r in rows])
+        print_json([{k: v for k, v in r.items() if not k.startswith("_")} for r in rows])
         return
     if not rows:
         console.print("no tenants yet: register one with `casb tenant add`")
@@ -417,6 +428,7 @@ def health(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) ->
     for column in ("tenant", "health", "last scan", "critical", "high", "medium", "low"):
         table.add_column(column)
     table.add_column("detail", overflow="fold")
+    table.add_column("conversations", overflow="fold")
     for r in rows:
         counts = r["open_findings"]
         table.add_row(
@@ -425,6 +437,7 @@ def health(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) ->
             _ago(r["_last"]),
             *(str(counts[s]) for s in ("critical", "high", "medium", "low")),
             r["detail"] or "-",
+            r["_sources"],
         )
     console.print(table)
 
