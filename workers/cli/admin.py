@@ -31,7 +31,8 @@ def catalog(
     if fmt is CatalogFormat.json:
         print_json([ft.as_dict() for ft in CATALOG])
         return
-    table = Table(title=f"{len(CATALOG)} finding types", show_lines=False)
+    extensions = sum(ft.extension for ft in CATALOG)
+    table = Table(title=f"{len(CATALOG)} finding types, {extensions} extension", show_lines=False)
     columns = (
         "FindingTypeID",
         "Title",

@@ -108,6 +108,7 @@ def test_missing_audit_logs_only_remove_a_signal() -> None:
         "api_key_last_used_at": None,
         "audit_login": None,
         "project_key_last_used_at": None,
+        "chatgpt_login": None,
         "added_at": ev["last_activity_at"],
     }
 
