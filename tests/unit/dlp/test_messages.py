@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 from detectors.dlp.matcher import compile_policy
 from detectors.dlp.messages import (
     FINDING_TYPE,
@@ -12,9 +14,6 @@ from detectors.dlp.messages import (
     resolvable_messages,
 )
 from detectors.dlp.profiles import PREDEFINED
-
-import random
-
 from simulator.files import PROFILE_FINANCIAL, message_text
 
 
