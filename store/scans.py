@@ -108,10 +108,11 @@ def source_health(parts: Mapping[str, Any]) -> dict[str, Any] | None:
 
 
 def source_summary(health: Mapping[str, Any] | None) -> str:
-    """One line for the health table: which source, what was retired, what was lost."""
+    """One line for the health table when a conversation source needs a word: what was
+    retired (and the fix), what was truncated or unreadable; "" when all is ordinary."""
     if not health:
-        return "-"
-    bits = [str(health.get("source") or "-")]
+        return ""
+    bits: list[str] = []
     for retired in health.get("retired") or []:
         bits.append(f"{retired['source']} retired (HTTP {retired['status']}): {retired['fix']}")
     if health.get("truncated_conversations"):
@@ -120,7 +121,9 @@ def source_summary(health: Mapping[str, Any] | None) -> str:
         bits.append(f"{health['unreadable_log_records']} unreadable log record(s)")
     if health.get("log_files_skipped"):
         bits.append(f"{health['log_files_skipped']} log file(s) skipped")
-    return "; ".join(bits)
+    if not bits:
+        return ""
+    return f"conversations from {health.get('source') or '?'}: " + "; ".join(bits)
 
 
 # --------------------------------------------------------------------------- requests

@@ -428,7 +428,6 @@ def health(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) ->
     for column in ("tenant", "health", "last scan", "critical", "high", "medium", "low"):
         table.add_column(column)
     table.add_column("detail", overflow="fold")
-    table.add_column("conversations", overflow="fold")
     for r in rows:
         counts = r["open_findings"]
         table.add_row(
@@ -436,8 +435,7 @@ def health(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) ->
             _style(r["health"]),
             _ago(r["_last"]),
             *(str(counts[s]) for s in ("critical", "high", "medium", "low")),
-            r["detail"] or "-",
-            r["_sources"],
+            "; ".join(x for x in (r["detail"], r["_sources"]) if x) or "-",
         )
     console.print(table)
 
