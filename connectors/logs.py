@@ -115,16 +115,20 @@ class LogsClient:
         last = _opt_str(body.get("last_end_time")) or (files[-1].end_time if files else None)
         return LogPage(files, bool(body["has_more"]), last)
 
-    def files(self, event_type: str, after: str | None) -> Iterator[tuple[LogFile, str | None]]:
+    def files(
+        self, event_type: str, after: str | None, first: LogPage | None = None
+    ) -> Iterator[tuple[LogFile, str | None]]:
         """Every log file after ``after``, each with the ``last_end_time`` of its page.
 
         The page's ``last_end_time`` becomes the watermark once every file of the page (and
         of the pages before) was processed; a server that hands back the same
-        ``last_end_time`` with ``has_more`` would loop, and raises instead.
+        ``last_end_time`` with ``has_more`` would loop, and raises instead. ``first`` is the
+        first page when the caller already has it (the scope probe).
         """
         cursor = after
         for _ in range(self.compliance.options.max_pages):
-            page = self.page(event_type, cursor)
+            page = first if first is not None else self.page(event_type, cursor)
+            first = None
             for index, log in enumerate(page.files):
                 last_of_page = index == len(page.files) - 1
                 yield log, page.last_end_time if last_of_page else None

@@ -18,7 +18,7 @@ from typing import Any
 from connectors.access import TenantAccess
 from connectors.admin import AdminClient
 from connectors.compliance import ComplianceClient, ConversationListing
-from connectors.errors import FileSkipped, NotFoundError, UpstreamError
+from connectors.errors import FileSkipped, NotFoundError, PermissionDeniedError, UpstreamError
 from connectors.http import CallObserver
 from connectors.logs import UNDECODABLE, LogPage, LogsClient, Scope, read_record
 from connectors.ratelimit import RateBudget
@@ -248,8 +248,11 @@ def fetch_conversations(ctx: FetchContext) -> Parts:
     return scan.parts(listing)
 
 
-def _logs_client(ctx: FetchContext, event_type: str) -> tuple[LogsClient, LogPage]:
-    """The Logs Platform under the workspace scope, else the organization scope (404)."""
+def _logs_client(
+    ctx: FetchContext, event_type: str, after: str | None
+) -> tuple[LogsClient, LogPage]:
+    """The Logs Platform under the workspace scope, else the organization scope (404), with
+    the first page of the listing (the probe is that page: no request is wasted)."""
     compliance = ctx.compliance()
     scopes: list[Scope] = ["workspaces"]
     if ctx.access.org_id:
@@ -258,7 +261,7 @@ def _logs_client(ctx: FetchContext, event_type: str) -> tuple[LogsClient, LogPag
     for scope in scopes:
         logs = LogsClient(compliance, scope)
         try:
-            return logs, logs.page(event_type, None)
+            return logs, logs.page(event_type, after)
         except NotFoundError as exc:
             last = exc
     assert last is not None
@@ -266,7 +269,7 @@ def _logs_client(ctx: FetchContext, event_type: str) -> tuple[LogsClient, LogPag
 
 
 def _conversations_from_logs(ctx: FetchContext, retired_status: int | None) -> Parts:
-    logs, _ = _logs_client(ctx, CONVERSATION_EVENT)
+    logs, first = _logs_client(ctx, CONVERSATION_EVENT, ctx.logs_watermark)
     scan = _ConversationScan(ctx)
     events: set[str] = set()
     unreadable: Counter[str] = Counter()
@@ -274,7 +277,7 @@ def _conversations_from_logs(ctx: FetchContext, retired_status: int | None) -> P
     duplicates = 0
     log_files = 0
     last_end = ctx.logs_watermark
-    for log, page_end in logs.files(CONVERSATION_EVENT, ctx.logs_watermark):
+    for log, page_end in logs.files(CONVERSATION_EVENT, ctx.logs_watermark, first):
         log_files += 1
         try:
             for index, document in enumerate(logs.documents(log)):
@@ -338,19 +341,22 @@ def fetch_chatgpt_logins(ctx: FetchContext) -> Parts:
     """Newest ChatGPT sign-in per workspace user, from the Logs Platform's AUTH_LOG files.
 
     Read from ``logins_since`` each scan (the signal is recomputed, not accumulated). A
-    Logs Platform that answers 404 under both scopes gives no signal (``available`` false),
-    like audit logging switched off: the inactive-user rule uses its other signals.
+    Logs Platform that answers 404 under both scopes, or 403, gives no signal (``available``
+    false, with the reason), like audit logging switched off: the inactive-user rule uses its
+    other signals.
     """
     after = iso_z(ctx.logins_since) if ctx.logins_since > 0 else None
     try:
-        logs, _ = _logs_client(ctx, LOGIN_EVENT)
-    except NotFoundError:
-        return {"chatgpt_logins": [], "chatgpt_login_stats": [{"available": False}]}
+        logs, first = _logs_client(ctx, LOGIN_EVENT, after)
+    except (NotFoundError, PermissionDeniedError) as exc:
+        # An optional signal: no Logs Platform (or no access to it) is one signal fewer.
+        unavailable = {"available": False, "status": exc.status, "hint": exc.hint}
+        return {"chatgpt_logins": [], "chatgpt_login_stats": [unavailable]}
     latest: dict[tuple[str | None, str | None], float] = {}
     unreadable: Counter[str] = Counter()
     skipped: Counter[str] = Counter()
     records = failed = log_files = 0
-    for log, _end in logs.files(LOGIN_EVENT, after):
+    for log, _end in logs.files(LOGIN_EVENT, after, first):
         log_files += 1
         try:
             for document in logs.documents(log):

@@ -16,13 +16,15 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
+from core.settings import get_settings
 from schemas.tables import Finding, FindingStatus, ScanStatus, Tenant
 from simulator import logs as simlogs
-from simulator.files import PLANTABLE_PROFILES, PROFILE_CREDENTIALS
+from simulator.files import PLANTABLE_PROFILES, PROFILE_CREDENTIALS, PROFILE_FINANCIAL
 from simulator.ground_truth import CHATGPT_MESSAGE_DLP, DLP_FINDING_TYPES, INACTIVE_USER
 from simulator.world import ComplianceEdges, World
 from store.db import session_scope
 from store.findings import open_keys
+from store.tenants import TenantInput, update_tenant
 from tests.cli import run_cli
 from tests.integration.pipeline.conftest import register, wait_for_run
 from tests.integration.pipeline.test_dlp_pipeline import assert_no_leak, dump_database, scan
@@ -149,6 +151,24 @@ def test_retired_conversations_come_from_the_logs_platform(
     assert notes["logs_after"] == simlogs.iso(log_files[-1].end_time)
     assert notes["log_files"] == 1 and notes["unreadable_records"] == 0
     assert open_now(tid) == world.ground_truth(RETIRED) == before | {(CHATGPT_MESSAGE_DLP, new_id)}
+
+    # New profiles: every kept log file is read again; the messages that no longer match are
+    # read again clean and resolve (the only way a message finding resolves).
+    with session_scope() as session:
+        update_tenant(
+            session,
+            TenantInput(slug=RETIRED, dlp_profiles=[PROFILE_FINANCIAL]),
+            get_settings().fernet(),
+        )
+    third = wait_for_run(scan(worker.app, tid), timeout=180)
+    assert third.status == ScanStatus.SUCCEEDED.value, third.errors
+    assert third.parts["fetch"]["conversations"]["notes"]["logs_after"] is None
+    assert open_now(tid) == world.ground_truth(RETIRED, dlp_profiles=[PROFILE_FINANCIAL])
+    with session_scope() as session:
+        gone = session.exec(
+            select(Finding).where(Finding.tenant_id == tid, Finding.resource_id == new_id)
+        ).one()
+    assert gone.status == FindingStatus.RESOLVED.value
 
 
 def test_listed_conversations_relisted_and_truncated(db: str, sim: Any, worker: Any) -> None:
