@@ -274,7 +274,7 @@ def _conversations_from_logs(ctx: FetchContext, retired_status: int | None) -> P
     events: set[str] = set()
     unreadable: Counter[str] = Counter()
     skipped: Counter[str] = Counter()
-    duplicates = 0
+    duplicates = unowned = 0
     log_files = 0
     last_end = ctx.logs_watermark
     for log, page_end in logs.files(CONVERSATION_EVENT, ctx.logs_watermark, first):
@@ -296,14 +296,18 @@ def _conversations_from_logs(ctx: FetchContext, retired_status: int | None) -> P
                 if not record.understood_as_message:
                     unreadable["no_text_or_files"] += 1
                     continue
-                for mention in record.files:
+                if record.files and not record.user_id:
+                    # A conversation file is downloaded through its owner's route: without a
+                    # user id it cannot be fetched (counted, not guessed).
+                    unowned += len(record.files)
+                for mention in record.files if record.user_id else ():
                     scan.file(
                         _file(
                             "conversation",
                             mention.id,
                             mention.name,
                             None,
-                            parent_id=record.conversation_id or log.id,
+                            parent_id=record.conversation_id,
                             owner_id=record.user_id,
                             owner_email=record.user_email,
                         )
@@ -331,6 +335,7 @@ def _conversations_from_logs(ctx: FetchContext, retired_status: int | None) -> P
         "log_files": log_files,
         "log_files_skipped": dict(skipped),
         "duplicate_records": duplicates,
+        "file_refs_without_user": unowned,
         "unreadable_records": sum(unreadable.values()),
         "unreadable_reasons": dict(unreadable),
     }
@@ -421,7 +426,7 @@ def _file(
     name: str | None,
     created_at: float | None,
     *,
-    parent_id: str,
+    parent_id: str | None,
     owner_id: str | None,
     parent_name: str | None = None,
     owner_email: str | None = None,
