@@ -295,6 +295,9 @@ def run_finish(scan_id: int, *, failed: bool = False) -> dict[str, Any]:
             "by_type": (detect or {}).get("by_type", {}),
             "lifecycle": (detect or {}).get("lifecycle", {}),
             "seconds": seconds,
+            # Source notes (conversation source used, retired routes, truncated or re-listed
+            # conversations, unreadable log records): the scan's stats, `casb scans --json`.
+            "notes": {n: s["notes"] for n, s in summaries.items() if s.get("notes")},
         }
         parts = {
             **run.parts,

@@ -193,6 +193,7 @@ def test_listed_conversations_relisted_and_truncated(db: str, sim: Any, worker: 
     assert (CHATGPT_MESSAGE_DLP, tenant.id_of("message-financial")) not in expected
 
     notes = run.parts["fetch"]["conversations"]["notes"]
+    assert run.counts["notes"]["conversations"] == notes  # the run's stats (casb scans --json)
     assert notes["source"] == "conversations" and notes["retired"] == []
     truncated = sum(1 for c in tenant.conversations if len(c.messages) > 2)
     assert notes["truncated_conversations"] == truncated > 0
