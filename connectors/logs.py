@@ -23,6 +23,7 @@ import codecs
 import json
 import tempfile
 import time
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -353,11 +354,11 @@ class LogRecord:
         return bool((self.user_email or self.user_id) and self.timestamp is not None)
 
 
-def _walk(node: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
+def _walk(node: Any) -> Iterator[tuple[tuple[str, ...], Any]]:
     """(key path, value) of every value, breadth-first (shallow keys first)."""
-    queue: list[tuple[tuple[str, ...], Any]] = [(path, node)]
+    queue: deque[tuple[tuple[str, ...], Any]] = deque([((), node)])
     while queue:
-        here, value = queue.pop(0)
+        here, value = queue.popleft()
         yield here, value
         if isinstance(value, dict):
             queue.extend(((*here, str(k)), v) for k, v in value.items())
@@ -365,16 +366,26 @@ def _walk(node: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ..
             queue.extend(((*here, "[]"), v) for v in value)
 
 
-def _first(pairs: list[tuple[tuple[str, ...], Any]], *wanted: tuple[str, ...]) -> str | None:
-    """The first non-empty string whose key path ends with one of ``wanted``."""
-    for suffix in wanted:
-        for path, value in pairs:
-            if len(path) >= len(suffix) and path[-len(suffix) :] == suffix:
-                if isinstance(value, str) and value.strip():
-                    return value.strip()
-                if isinstance(value, int) and not isinstance(value, bool):
-                    return str(value)
-    return None
+class _Paths:
+    """A record's values indexed by their last key, in breadth-first order."""
+
+    def __init__(self, record: Any) -> None:
+        self.pairs = list(_walk(record))
+        self.by_key: dict[str, list[tuple[tuple[str, ...], Any]]] = {}
+        for path, value in self.pairs:
+            if path:
+                self.by_key.setdefault(path[-1], []).append((path, value))
+
+    def first(self, *wanted: tuple[str, ...]) -> str | None:
+        """The first non-empty string (or integer) whose key path ends with one of ``wanted``."""
+        for suffix in wanted:
+            for path, value in self.by_key.get(suffix[-1], ()):
+                if len(path) >= len(suffix) and path[-len(suffix) :] == suffix:
+                    if isinstance(value, str) and value.strip():
+                        return value.strip()
+                    if isinstance(value, int) and not isinstance(value, bool):
+                        return str(value)
+        return None
 
 
 def parse_time(value: Any) -> float | None:
@@ -403,33 +414,32 @@ def read_record(record: Any, default_event_type: str | None = None) -> LogRecord
     """Read one record tolerantly; None when it is not a JSON object at all."""
     if not isinstance(record, dict):
         return None
-    pairs = list(_walk(record))
-    top = {k: v for k, v in record.items()}
+    paths = _Paths(record)
+    top = record
     event_id = None
     for key in ("event_id", "id", "log_id", "record_id"):
         if isinstance(top.get(key), str) and top[key].strip():
             event_id = top[key].strip()
             break
     event_type = _opt_str(top.get("event_type") or top.get("type")) or default_event_type
-    user_id = _first(
-        pairs, *((parent, "user_id") for parent in _USER_PARENTS), ("user_id",),
+    user_id = paths.first(
+        *((parent, "user_id") for parent in _USER_PARENTS), ("user_id",),
         *((parent, "id") for parent in _USER_PARENTS),
     )  # fmt: skip
-    user_email = _first(
-        pairs, *((parent, "email") for parent in _USER_PARENTS), ("user_email",), ("email",)
+    user_email = paths.first(
+        *((parent, "email") for parent in _USER_PARENTS), ("user_email",), ("email",)
     )
     timestamp = None
     for key in _TIME_KEYS:
-        for path, value in pairs:
-            if path and path[-1] == key:
-                timestamp = parse_time(value)
-                if timestamp is not None:
-                    break
+        for _path, value in paths.by_key.get(key, ()):
+            timestamp = parse_time(value)
+            if timestamp is not None:
+                break
         if timestamp is not None:
             break
     files: dict[str, FileMention] = {}
     texts: list[str] = []
-    for path, value in pairs:
+    for path, value in paths.pairs:
         if isinstance(value, list):
             for item in value:
                 if isinstance(item, dict):
@@ -442,8 +452,8 @@ def read_record(record: Any, default_event_type: str | None = None) -> LogRecord
     return LogRecord(
         event_id=event_id,
         event_type=event_type,
-        conversation_id=_first(pairs, ("conversation_id",), ("conversation", "id")),
-        message_id=_first(pairs, ("message_id",), ("message", "id")),
+        conversation_id=paths.first(("conversation_id",), ("conversation", "id")),
+        message_id=paths.first(("message_id",), ("message", "id")),
         user_id=user_id,
         user_email=user_email.lower() if user_email else None,
         timestamp=timestamp,
