@@ -269,7 +269,18 @@ def _logs_client(
 
 
 def _conversations_from_logs(ctx: FetchContext, retired_status: int | None) -> Parts:
-    logs, first = _logs_client(ctx, CONVERSATION_EVENT, ctx.logs_watermark)
+    try:
+        logs, first = _logs_client(ctx, CONVERSATION_EVENT, ctx.logs_watermark)
+    except NotFoundError as exc:
+        raise NotFoundError(
+            f"/conversations is retired (HTTP {retired_status}) and the Compliance Logs "
+            "Platform answered 404 under the workspace and organization scopes",
+            route=exc.route,
+            status=404,
+            hint="this workspace's conversations come from the Compliance Logs Platform: "
+            f"check the tenant's workspace and org ids (`casb tenant update "
+            f"{ctx.access.tenant_key}`) and that the compliance key can read its logs",
+        ) from None
     scan = _ConversationScan(ctx)
     events: set[str] = set()
     unreadable: Counter[str] = Counter()

@@ -20,7 +20,12 @@ from core.settings import get_settings
 from schemas.tables import Finding, FindingStatus, ScanStatus, Tenant
 from simulator import logs as simlogs
 from simulator.files import PLANTABLE_PROFILES, PROFILE_CREDENTIALS, PROFILE_FINANCIAL
-from simulator.ground_truth import CHATGPT_MESSAGE_DLP, DLP_FINDING_TYPES, INACTIVE_USER
+from simulator.ground_truth import (
+    CHATGPT_MESSAGE_DLP,
+    DLP_CONVERSATION_FILE,
+    DLP_FINDING_TYPES,
+    INACTIVE_USER,
+)
 from simulator.world import ComplianceEdges, World
 from store.db import session_scope
 from store.findings import open_keys
@@ -225,3 +230,28 @@ def test_listed_conversations_relisted_and_truncated(db: str, sim: Any, worker: 
             )
         ).all()
     assert resolved == []
+
+
+def test_no_logs_platform_fails_the_conversation_part_alone(db: str, sim: Any, worker: Any) -> None:
+    world = sim.world
+    tenant = world.tenant(LISTED)
+    with world.lock:
+        tenant.edges.conversations = "retired"
+        tenant.edges.logs_scope = "organizations"
+    tid = register(sim, [LISTED], dlp_profiles=PROFILES)[LISTED]
+    with session_scope() as session:  # no org id: the organization scope cannot be tried
+        update_tenant(session, TenantInput(slug=LISTED, org_id=""), get_settings().fernet())
+    run = wait_for_run(scan(worker.app, tid), timeout=180)
+    assert run.status == ScanStatus.PARTIAL.value
+    [error] = [e for e in run.errors if e["resource"] == "conversations"]
+    assert error["kind"] == "not_found" and "Logs Platform" in error["message"]
+    assert "Compliance Logs Platform" in error["hint"]
+    assert run.parts["fetch"]["files"]["ok"] and run.parts["fetch"]["gpts"]["ok"]
+    # Everything that does not come from conversations is still found.
+    expected = {
+        k
+        for k in world.ground_truth(LISTED)
+        if k[0] not in (CHATGPT_MESSAGE_DLP, DLP_CONVERSATION_FILE)
+    }
+    assert open_now(tid) == expected
+    assert tenant_row(tid).health == "not_found"
