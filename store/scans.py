@@ -16,9 +16,9 @@ from typing import Any
 
 from sqlalchemy import or_, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
-from schemas.tables import ScanRun, ScanStatus, Tenant, TenantHealth, utcnow
+from schemas.tables import ScanRun, ScanStatus, ScanTrigger, Tenant, TenantHealth, utcnow
 
 # --------------------------------------------------------------------------- pure decisions
 
@@ -107,6 +107,24 @@ def source_health(parts: Mapping[str, Any]) -> dict[str, Any] | None:
     return out
 
 
+def latest_source_health(session: Session) -> dict[int, dict[str, Any]]:
+    """``source_health`` of every tenant's latest finished run, in one query."""
+    latest = (
+        select(func.max(ScanRun.id))
+        .where(col(ScanRun.status).notin_(ScanStatus.active()))
+        .group_by(col(ScanRun.tenant_id))
+    )
+    rows = session.exec(
+        select(ScanRun.tenant_id, ScanRun.parts).where(col(ScanRun.id).in_(latest))
+    ).all()
+    out: dict[int, dict[str, Any]] = {}
+    for tenant_id, parts in rows:
+        health = source_health(parts or {})
+        if health is not None:
+            out[tenant_id] = health
+    return out
+
+
 def source_summary(health: Mapping[str, Any] | None) -> str:
     """One line for the health table when a conversation source needs a word: what was
     retired (and the fix), what was truncated or unreadable; "" when all is ordinary."""
@@ -140,7 +158,7 @@ class ScanRequest:
 
 
 def request_scan(
-    session: Session, tenant: Tenant, trigger: str, *, status: str = ScanStatus.QUEUED.value
+    session: Session, tenant: Tenant, trigger: ScanTrigger, *, status: str = ScanStatus.QUEUED.value
 ) -> ScanRequest:
     """Create a run for ``tenant``, or coalesce onto its active run (one per tenant).
 
