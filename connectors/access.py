@@ -90,6 +90,14 @@ class ClientOptions:
     download_timeout: float = 300.0
     """Wall-clock limit for one file download (redirect + streamed body)."""
     chunk_size: int = 64 * 1024
+    conversation_page_limit: int = 100
+    """Conversations asked for per page (the API allows 500, but one conversation can be
+    megabytes: small pages keep memory bounded)."""
+    conversation_page_max_bytes: int = 16 * 1024 * 1024
+    """A conversation page larger than this is dropped unread and asked for with half the
+    limit."""
+    max_log_file_bytes: int = 512 * 1024 * 1024
+    """Largest Compliance Logs Platform file downloaded (spooled to disk, read as a stream)."""
     user_agent: str = "openai-casb/0.1"
 
     def page_limit(self, name: str) -> int:

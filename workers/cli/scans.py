@@ -377,15 +377,20 @@ def _run_json(run: ScanRun, slugs: dict[int | None, str]) -> dict[str, Any]:
 
 
 def health(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
-    """Per tenant: integration health, why, last scan, open findings by severity."""
+    """Per tenant: integration health, why, last scan, open findings by severity, and the
+    conversation sources (retired ones with their fix, truncated conversations, unreadable
+    Logs Platform records)."""
     from store.findings import open_counts_by_tenant, zero_counts
+    from store.scans import latest_source_health, source_summary
     from store.tenants import list_tenants
 
     rows: list[dict[str, Any]] = []
     with db_session() as session:
         open_counts = open_counts_by_tenant(session)
+        source_notes = latest_source_health(session)
         for tenant in list_tenants(session):
             assert tenant.id is not None
+            sources = source_notes.get(tenant.id)
             rows.append(
                 {
                     "tenant": tenant.slug,
@@ -396,11 +401,13 @@ def health(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) ->
                     "last_scan_at": iso_z(tenant.last_scan_at),
                     "next_scan_at": iso_z(tenant.next_scan_at),
                     "open_findings": open_counts.get(tenant.id) or zero_counts(),
+                    "conversation_sources": sources,
                     "_last": tenant.last_scan_at,
+                    "_sources": source_summary(sources),
                 }
             )
     if as_json:
-        print_json([{k: v for k, v in r.items() if k != "_last"} for r in rows])
+        print_json([{k: v for k, v in r.items() if not k.startswith("_")} for r in rows])
         return
     if not rows:
         console.print("no tenants yet: register one with `casb tenant add`")
@@ -416,7 +423,7 @@ def health(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) ->
             _style(r["health"]),
             _ago(r["_last"]),
             *(str(counts[s]) for s in ("critical", "high", "medium", "low")),
-            r["detail"] or "-",
+            "; ".join(x for x in (r["detail"], r["_sources"]) if x) or "-",
         )
     console.print(table)
 
