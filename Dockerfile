@@ -1,5 +1,8 @@
 # The openai-casb application image: workers, beat, Flower, the CLI and the exporter.
-FROM python:3.11-slim-bookworm
+# PYTHON_IMAGE lets a machine without registry access build from a local stand-in
+# (scripts/compose-check); the default is the image this project is built on.
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+FROM ${PYTHON_IMAGE}
 
 ENV PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
