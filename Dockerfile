@@ -4,6 +4,12 @@
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 FROM ${PYTHON_IMAGE}
 
+# Set only where package downloads go through a TLS-inspecting proxy: the path of a CA bundle
+# mounted into the build (scripts/compose-check does this). Build arguments reach the RUN
+# steps but not the image's environment; the bundle itself is never copied in.
+ARG PIP_CERT
+ARG SSL_CERT_FILE
+
 ENV PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
