@@ -18,12 +18,14 @@ ENV PYTHONUNBUFFERED=1 \
 
 WORKDIR /app
 
-# Dependencies first (cached while only the source changes).
-COPY pyproject.toml README.md ./
-RUN mkdir -p workers tasks detectors schemas connectors simulator store exports migrations \
-    && touch workers/__init__.py \
+# Dependencies first, cached until pyproject.toml changes: an empty placeholder package and
+# README stand in for the source (whatever its layout) while pip resolves and installs them.
+COPY pyproject.toml ./
+RUN mkdir -p workers \
+    && touch workers/__init__.py README.md \
     && pip install . \
-    && pip uninstall -y openai-casb
+    && pip uninstall -y openai-casb \
+    && rm -rf workers README.md build ./*.egg-info
 
 COPY . .
 RUN pip install --no-deps -e . \
