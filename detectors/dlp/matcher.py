@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import os
 import re
+import re._parser as _sre_parse  # width of keyword-led patterns (3.11+)
 import threading
 from bisect import bisect_left, bisect_right
-from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -28,7 +28,7 @@ from typing import Any, Protocol
 from detectors.dlp.masking import mask_value
 from detectors.dlp.profiles import Entry, Profile, profile_set_version
 from detectors.dlp.re2_engine import Re2Engine
-from detectors.dlp.validators import VALIDATORS
+from detectors.dlp.validators import VALIDATORS, is_test_value
 
 try:  # no Linux aarch64 wheel for hyperscan 0.9.x: the RE2 engine covers those hosts
     import hyperscan
@@ -66,15 +66,19 @@ class EntryMatch:
     profile: str
     count: int
     excerpts: tuple[str, ...]
+    severity: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        row: dict[str, Any] = {
             "entry_id": self.entry_id,
             "entry_name": self.entry_name,
             "profile": self.profile,
             "count": self.count,
             "excerpts": list(self.excerpts),
         }
+        if self.severity:
+            row["severity"] = self.severity  # "low": e.g. a test-mode key of a real account
+        return row
 
 
 @dataclass(frozen=True)
@@ -115,9 +119,11 @@ class _Expr:
     confirm: re.Pattern[bytes] | None = None
     reverse: re.Pattern[bytes] | None = None
     max_width: int = MAX_SPAN
-    # > 0 when every entry needs a context keyword: candidates with no keyword nearby are
-    # parked (cheaply) and only promoted if a keyword shows up within this many bytes.
+    # > 0 when every entry needs a context keyword: the expression is keyword-led. It is not
+    # compiled into the engine at all; each hit of one of its keywords marks a region
+    # (window + width around it) that ``search`` scans once the stream has passed it.
     gate_window: int = 0
+    search: re.Pattern[bytes] | None = None
 
 
 @dataclass
@@ -135,6 +141,15 @@ def _literal_pattern(word: str) -> bytes:
     left = rb"\b" if raw[:1].isalnum() or raw[:1] == b"_" else b""
     right = rb"\b" if raw[-1:].isalnum() or raw[-1:] == b"_" else b""
     return left + body + right
+
+
+def _max_width(pattern: str) -> int:
+    """Longest match of ``pattern`` in bytes (capped at MAX_SPAN)."""
+    try:
+        hi = int(_sre_parse.parse(pattern, 0).getwidth()[1])
+    except (re.error, OverflowError, RecursionError):  # pragma: no cover - vetted patterns
+        return MAX_SPAN
+    return min(hi, MAX_SPAN)
 
 
 def _class_bytes(cls: str) -> frozenset[int]:
@@ -194,18 +209,23 @@ class Policy:
             expr = _Expr(tuple(members), som, max_width=width)
             if term:
                 expr.term = _class_bytes(term)
+            rflags = re.IGNORECASE if caseless else 0
+            self._exprs[i] = expr
+            if all(m.keywords for m in members):
+                # keyword-led: found by a bounded search around its keywords, never by the
+                # engine (bare digit runs and hex would otherwise be events all over a file)
+                expr.gate_window = max(m.window for m in members)
+                expr.search = re.compile(pb, rflags)
+                expr.max_width = min(width, _max_width(pattern))
+                for m in members:
+                    for kid in self._ctx_ids[m]:
+                        kw_gates.setdefault(kid, set()).add(i)
+                continue
             if not som:
-                rflags = re.IGNORECASE if caseless else 0
                 expr.confirm = re.compile(b"(?:" + pb + rb")\Z", rflags)
                 reverse = {m.reverse_pattern for m in members} - {None}
                 if len(reverse) == 1:
                     expr.reverse = re.compile(str(reverse.pop()).encode(), rflags)
-            if all(m.keywords for m in members):
-                expr.gate_window = max(m.window for m in members)
-                for m in members:
-                    for kid in self._ctx_ids[m]:
-                        kw_gates.setdefault(kid, set()).add(i)
-            self._exprs[i] = expr
             expressions.append(pb)
             ids.append(i)
             soms.append(som)
@@ -390,8 +410,10 @@ class MatchStream:
         self._pending: dict[tuple[int, int], int] = {}
         # keyword id -> end offsets of its recent hits (ascending): bisect finds the nearest
         self._kw_ends: dict[int, list[int]] = {}
-        self._gate_seen: dict[int, int] = {}  # gated expr -> end of its latest keyword hit
-        self._parked: dict[int, deque[tuple[int, int]]] = {}
+        # keyword-led expr -> [lo, hi): candidate starts still to search; searched when the
+        # stream has passed hi + width. ``_searched`` is where each expr's next region begins.
+        self._regions: dict[int, list[int]] = {}
+        self._searched: dict[int, int] = {}
         self._state: dict[Entry, _EntryState] = {}
 
     # -- public -----------------------------------------------------------------------------
@@ -411,6 +433,8 @@ class MatchStream:
         self._pos += len(data)
         if self._events:
             self._absorb()
+        if self._regions:
+            self._search_regions(final=False)
         if self._pending:
             self._finalize(self._finder.frontier - self._p.horizon)
         if len(self._hist) > 2 * self._keep:
@@ -429,6 +453,8 @@ class MatchStream:
             self._finder.close()
             if self._events:
                 self._absorb()
+            if self._regions:
+                self._search_regions(final=True)
             self._finalize(self._pos + 1)
         return self._result()
 
@@ -439,6 +465,7 @@ class MatchStream:
             self._finder.abort()
             self._events.clear()
             self._pending.clear()
+            self._regions.clear()
             self._hist.clear()
 
     # -- internals --------------------------------------------------------------------------
@@ -447,7 +474,6 @@ class MatchStream:
         p = self._p
         exprs = p._exprs
         pending = self._pending
-        gate_seen = self._gate_seen
         for eid, frm, to in self._events:
             if eid >= _KW_BASE:
                 start = to - p._lit_len[eid]
@@ -459,14 +485,7 @@ class MatchStream:
                 if eid in p._word_entries:
                     pending[(eid, start)] = to
                 for gid in p._kw_gates.get(eid, ()):
-                    gate_seen[gid] = to
-                    parked = self._parked.get(gid)
-                    if parked:
-                        reach = start - exprs[gid].gate_window
-                        for pstart, pend in parked:
-                            if pend > reach and pending.get((gid, pstart), -1) < pend:
-                                pending[(gid, pstart)] = pend
-                        parked.clear()
+                    self._mark_region(gid, exprs[gid], start, to)
                 continue
             expr = exprs[eid]
             if not expr.som and not self._exact_start:
@@ -474,22 +493,60 @@ class MatchStream:
                 if found is None:
                     continue
                 frm = found
-            if expr.gate_window and gate_seen.get(eid, -1) <= frm - expr.gate_window:
-                parked = self._parked.get(eid)
-                if parked is None:
-                    parked = self._parked[eid] = deque()
-                parked.append((frm, to))
-                continue
             key = (eid, frm)
             if pending.get(key, -1) < to:
                 pending[key] = to
         self._events.clear()
-        # Parked candidates that no future keyword can reach are dropped.
-        stale_before = self._finder.frontier - self._p._max_kw
-        for gid, parked in self._parked.items():
-            window = exprs[gid].gate_window
-            while parked and parked[0][1] + window < stale_before:
-                parked.popleft()
+
+    def _mark_region(self, gid: int, expr: _Expr, kw_start: int, kw_end: int) -> None:
+        """A keyword of keyword-led expression ``gid`` at [kw_start, kw_end): every candidate
+        that could have it in context starts in [kw_start - window - width, kw_end + window)."""
+        lo = max(kw_start - expr.gate_window - expr.max_width, self._searched.get(gid, 0))
+        hi = kw_end + expr.gate_window
+        region = self._regions.get(gid)
+        if region is None:
+            self._regions[gid] = [lo, hi]
+        elif hi > region[1]:
+            region[1] = hi  # regions only grow forward; lo never moves back
+
+    def _search_regions(self, final: bool) -> None:
+        """Search the keyword-led regions whose text is complete; queue their candidates."""
+        pos = self._pos
+        exprs = self._p._exprs
+        pending = self._pending
+        hist, base = self._hist, self._base
+        done = []
+        for gid, (lo, hi) in self._regions.items():
+            expr = exprs[gid]
+            width = expr.max_width
+            if not final and hi + width + 1 > pos:
+                continue
+            done.append(gid)
+            self._searched[gid] = hi
+            seg_lo = max(base, lo - 1)  # one byte of left context for a leading \b
+            seg_hi = min(pos, hi + width + 1)
+            if seg_hi <= seg_lo:
+                continue
+            seg = bytes(hist[seg_lo - base : seg_hi - base])
+            rx = expr.search
+            assert rx is not None
+            at, furthest = max(0, lo - seg_lo), -1
+            limit = hi - seg_lo
+            while True:
+                m = rx.search(seg, at)
+                if m is None:
+                    break
+                s, e = m.span()
+                if s >= limit:
+                    break
+                if e > furthest:  # as the engine reports it: leftmost start for each end
+                    key = (gid, seg_lo + s)
+                    if pending.get(key, -1) < seg_lo + e:
+                        pending[key] = seg_lo + e
+                    furthest = e
+                at = s + 1
+        for gid in done:
+            del self._regions[gid]
 
     def _recover_start(self, expr: _Expr, end: int) -> int | None:
         assert expr.confirm is not None
@@ -558,6 +615,8 @@ class MatchStream:
                     ok = False
                 if not ok:
                     continue
+            if not entry.test_values and is_test_value(value):
+                continue  # a published test value; reported only when the profile asks
             if st is None:
                 st = self._state[entry] = _EntryState()
             st.count += 1
@@ -579,7 +638,14 @@ class MatchStream:
                 st = self._state.get(entry)
                 if st is not None and st.count >= entry.min_count:
                     hits.append(
-                        EntryMatch(entry.id, entry.name, profile.name, st.count, tuple(st.excerpts))
+                        EntryMatch(
+                            entry.id,
+                            entry.name,
+                            profile.name,
+                            st.count,
+                            tuple(st.excerpts),
+                            entry.severity,
+                        )
                     )
             if len(hits) >= profile.min_distinct_entries:
                 matched_profiles.append(profile.name)
