@@ -168,31 +168,12 @@ def basic_auth_ok(value: str) -> bool:
 
 
 _WEAK_PASSWORDS = frozenset(
-    [
-        "password",
-        "passw0rd",
-        "pass",
-        "secret",
-        "admin",
-        "root",
-        "user",
-        "test",
-        "guest",
-        "default",
-        "none",
-        "null",
-        "true",
-        "false",
-        "changeit",
-        "letmein",
-        "qwerty",
-        "123456",
-        "12345678",
-        "hunter2",
-        "mypassword",
-        "yourpassword",
-    ]
-)
+    {
+        "password", "passw0rd", "pass", "secret", "admin", "root", "user", "test", "guest",
+        "default", "none", "null", "true", "false", "changeit", "letmein", "qwerty",
+        "123456", "12345678", "hunter2", "mypassword", "yourpassword",
+    }
+)  # fmt: skip
 
 
 def password_ok(value: str) -> bool:
@@ -243,13 +224,12 @@ def uuid_key_ok(value: str) -> bool:
 
 def mixed_token_ok(value: str) -> bool:
     """A random token body of mixed case and digits (no dictionary words)."""
-    body = value.rsplit("_", 1)[-1] if "_" in value[:16] else value
     return (
-        not _placeholder(body)
-        and any(c.isdigit() for c in body)
-        and any(c.isupper() for c in body)
-        and any(c.islower() for c in body)
-        and _entropy(body) >= 3.5
+        not _placeholder(value)
+        and any(c.isdigit() for c in value)
+        and any(c.isupper() for c in value)
+        and any(c.islower() for c in value)
+        and _entropy(value) >= (3.0 if len(value) < 24 else 3.5)
     )
 
 
@@ -414,7 +394,7 @@ def es_nie_ok(value: str) -> bool:
 _CF_ODD = dict(
     zip(
         "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ",
-        (1, 0, 5, 7, 9, 13, 15, 17, 19, 21) + (1, 0, 5, 7, 9, 13, 15, 17, 19, 21, 2, 4, 18, 20,
+        (1, 0, 5, 7, 9, 13, 15, 17, 19, 21, 1, 0, 5, 7, 9, 13, 15, 17, 19, 21, 2, 4, 18, 20,
          11, 3, 6, 8, 12, 14, 16, 10, 22, 25, 24, 23),
         strict=True,
     )

@@ -150,9 +150,7 @@ def is_placeholder(value: str) -> bool:
         return True
     if _TEMPLATE_RE.search(value):
         return True
-    if _REPEAT_RE.search(value):
-        return True
-    return False
+    return bool(_REPEAT_RE.search(value))
 
 
 def is_test_value(value: str) -> bool:
@@ -297,7 +295,8 @@ IBAN_LENGTHS: dict[str, int] = {
 
 
 def iban_ok(value: str) -> bool:
-    """IBAN (spaces or dashes allowed): known country, exact registry length (an over-long run is cut to it), mod-97 == 1."""
+    """IBAN (spaces or dashes allowed): known country, exact registry length (an over-long
+    run is cut to it), mod-97 == 1."""
     compact = "".join(value.replace("-", " ").split()).upper()
     length = IBAN_LENGTHS.get(compact[:2])
     if length is None or len(compact) < length:
@@ -407,9 +406,7 @@ def uk_nino_ok(value: str) -> bool:
     v = "".join(value.split()).upper()
     if len(v) != 9 or not (v[:2].isalpha() and v[2:8].isdigit() and v[8] in "ABCD"):
         return False
-    if v[0] in "DFIQUV" or v[1] in "DFIQUVO" or v[:2] in _NINO_BAD_PREFIXES:
-        return False
-    return True
+    return not (v[0] in "DFIQUV" or v[1] in "DFIQUVO" or v[:2] in _NINO_BAD_PREFIXES)
 
 
 def uk_nhs_ok(value: str) -> bool:

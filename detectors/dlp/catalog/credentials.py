@@ -411,7 +411,7 @@ CREDENTIAL_ROWS: tuple[dict[str, Any], ...] = (
     row("lokalise_token", "Lokalise API Token", r"\b[a-f0-9]{40}\b", "", "hex_key",
         **_ctx("lokalise", "LOKALISE_API_TOKEN", window=96)),
     row("twitter_bearer_token", "X (Twitter) Bearer Token",
-        r"\bAAAAAAAAAAAAAAAAAAAAA[A-Za-z0-9%]{30,}", "A-Za-z0-9%", "token20"),
+        r"\bAAAAAAAAAAAAAAAAAAAAA[A-Za-z0-9%]{30,}", "A-Za-z0-9%", "token20", value=r"^A{21}(.+)$"),
     row("facebook_access_token", "Meta (Facebook) Access Token", r"\bEAA[CG][A-Za-z0-9]{90,}",
         ALNUM, "token32"),
     row("cloudinary_url", "Cloudinary URL",
@@ -504,14 +504,14 @@ CREDENTIAL_ROWS: tuple[dict[str, Any], ...] = (
         mask="pem"),
     row("putty_private_key", "PuTTY Private Key",
         r"PuTTY-User-Key-File-[23]: (?:ssh-rsa|ssh-dss|ssh-ed25519|ssh-ed448|ecdsa-sha2-nistp"
-        r"(?:256|384|521))[\r\n]{1,2}(?:[A-Za-z-]+: [^\r\n]+[\r\n]{1,2}){1,8}"
+        r"(?:256|384|521))[\r\n]{1,2}(?:[A-Za-z0-9+/=: -]{1,72}[\r\n]{1,2}){1,12}"
         r"Private-Lines: [0-9]{1,3}[\r\n]{1,2}[A-Za-z0-9+/=]{32}", "", "private_key_block",
-        mask="generic"),
+        mask="generic", som=False),
     row("private_key_base64", "Private Key (base64-wrapped PEM)",
         r"\bLS0tLS1CRUdJTi(?:BSU0Eg|BFQyBQ|BPUEVOU1NIIFBSSVZBVEUgS0VZ|BQUklWQVRFIEtF|BFTkNSWVBURUQg)"
         r"[A-Za-z0-9+/]{40,}={0,2}", B64 + "=", "token32"),
-    row("age_secret_key", "age Secret Key", r"\bAGE-SECRET-KEY-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58}\b",
-        "", "age_key"),
+    row("age_secret_key", "age Secret Key",
+        r"\bAGE-SECRET-KEY-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58}\b", "", "age_key"),
     # -- tokens, headers and connection strings -------------------------------------------------
     row("jwt", "JSON Web Token",
         r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}(?:\.[A-Za-z0-9_-]*)?", B64URL, "jwt",
@@ -520,7 +520,8 @@ CREDENTIAL_ROWS: tuple[dict[str, Any], ...] = (
         r"(?i:authorization)[\"']?[ \t]{0,4}[:=][ \t]{0,4}[\"']?(?i:basic) [A-Za-z0-9+/]{8,}={0,2}",
         "", "basic_auth", value=r"([A-Za-z0-9+/]{8,}={0,2})$"),
     row("bearer_token_header", "HTTP Bearer Authorization Header",
-        r"(?i:authorization)[\"']?[ \t]{0,4}[:=][ \t]{0,4}[\"']?(?i:bearer) [A-Za-z0-9_.~+/=-]{20,}",
+        r"(?i:authorization)[\"']?[ \t]{0,4}[:=][ \t]{0,4}[\"']?(?i:bearer) "
+        r"[A-Za-z0-9_.~+/=-]{20,}",
         "A-Za-z0-9_.~+/=-", "mixed_token", value=r"(?i:bearer) (.+)$"),
     row("password_assignment", "Password Assignment",
         r"(?i:password|passwd|pwd|db_pass|pass_word)[\"']?[ \t]{0,4}(?::|=|=>|:=)[ \t]{0,4}"
@@ -546,7 +547,8 @@ CREDENTIAL_ROWS: tuple[dict[str, Any], ...] = (
         "url_password", som=False),
     row("mssql_connection_string", "SQL Server / ADO.NET Connection String",
         r"(?i:(?:server|data source)=[^;\r\n]{1,128};[^\r\n]{0,200}?(?:password|pwd)=)"
-        r"[^;\r\n\"']{6,128}", "", "password", value=r"(?i:password|pwd)=([^;\r\n\"']+)$", som=False),
+        r"[^;\r\n\"']{6,128}", "", "password", value=r"(?i:password|pwd)=([^;\r\n\"']+)$",
+        som=False),
     row("jdbc_connection_string", "JDBC Connection String with Password",
         r"\bjdbc:[a-z0-9]{2,16}:[^\s\"']{1,200}[;?&](?i:password)=[^\s;&\"']{6,128}", "",
         "password", value=r"(?i:password)=([^\s;&\"']+)$", som=False),

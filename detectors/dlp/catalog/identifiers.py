@@ -44,7 +44,7 @@ IDENTIFIER_ROWS: tuple[dict[str, Any], ...] = (
           **_ctx("clabe", "cuenta", "transferencia", "spei", window=96)),
     ident("card_cvv", "Generic CVV Card Number", "F", r"\b[0-9]{3,4}\b", "cvv", mask="generic",
           **_ctx("cvv", "cvv2", "cvc", "cvc2", "cid", "security code", "card verification",
-                 window=24)),
+                 window=16)),
     ident("bitcoin_address", "Bitcoin Wallet", "F",
           r"\b(?:bc1[02-9ac-hj-np-z]{11,71}|[13][1-9A-HJ-NP-Za-km-z]{25,34})\b",
           "bitcoin_address", mask="generic",
