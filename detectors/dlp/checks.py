@@ -143,6 +143,11 @@ def jwt_parts_ok(value: str) -> bool:
     return len(parts[2]) >= 8
 
 
+def generic_jwt_ok(value: str) -> bool:
+    """A JWT that is not a Kubernetes service-account token (that entry reports those)."""
+    return jwt_parts_ok(value) and not k8s_service_account_jwt_ok(value)
+
+
 def k8s_service_account_jwt_ok(value: str) -> bool:
     """A JWT issued to a Kubernetes service account (its payload names one)."""
     if not jwt_parts_ok(value):
@@ -174,6 +179,31 @@ _WEAK_PASSWORDS = frozenset(
         "123456", "12345678", "hunter2", "mypassword", "yourpassword",
     }
 )  # fmt: skip
+
+
+# A value shaped like a vendor token (lower-case prefix and separator, an upper-case
+# ``NAME_`` prefix, a JWT, ...) belongs to that vendor's own entry, not to a generic one.
+_VENDOR_TOKEN = re.compile(
+    r"^(?:[a-z]{2,8}(?:_[a-z]{2,6})?[_-]|[A-Z][A-Z0-9]{1,9}_|eyJ|ATBB|ATATT|AKIA|ASIA|AIza"
+    r"|ya29\.|EAA|SG\.)"
+)
+
+
+def vendor_shaped(value: str) -> bool:
+    """True when ``value`` looks like a prefixed vendor token (10+ characters)."""
+    return len(value) >= 10 and _VENDOR_TOKEN.match(value) is not None
+
+
+def password_value_ok(value: str) -> bool:
+    """A labelled password (``password = ...``): :func:`password_ok`, and not a vendor token
+    (which its own entry reports)."""
+    v = value.strip().strip("'\"")
+    return password_ok(v) and not vendor_shaped(v)
+
+
+def bearer_token_ok(value: str) -> bool:
+    """A bearer token of no known vendor: random-looking, not a JWT or prefixed token."""
+    return mixed_token_ok(value) and not vendor_shaped(value)
 
 
 def password_ok(value: str) -> bool:
@@ -285,6 +315,8 @@ def _bech32_ok(value: str, consts: tuple[int, ...]) -> bool:
 def bitcoin_address_ok(value: str) -> bool:
     """Bitcoin address: bech32/bech32m (``bc1``) with its checksum, or base58check legacy
     P2PKH (``1``) / P2SH (``3``): 25 bytes whose last 4 are the double-SHA-256 of the rest."""
+    if not 14 <= len(value) <= 74:
+        return False
     if value[:3].lower() == "bc1":
         v = value.lower()
         if value != v and value != value.upper():
@@ -863,7 +895,9 @@ def e164_phone_ok(value: str) -> bool:
 CHECKS: dict[str, Callable[[str], bool]] = {
     "base62_crc32": base62_crc32_ok,
     "pypi_macaroon": pypi_macaroon_ok,
-    "jwt": jwt_parts_ok,
+    "jwt": generic_jwt_ok,
+    "password_value": password_value_ok,
+    "bearer_token": bearer_token_ok,
     "k8s_sa_jwt": k8s_service_account_jwt_ok,
     "basic_auth": basic_auth_ok,
     "password": password_ok,

@@ -414,6 +414,7 @@ class MatchStream:
         # stream has passed hi + width. ``_searched`` is where each expr's next region begins.
         self._regions: dict[int, list[int]] = {}
         self._searched: dict[int, int] = {}
+        self._furthest: dict[int, int] = {}  # keyword-led expr -> end of its last candidate
         self._state: dict[Entry, _EntryState] = {}
 
     # -- public -----------------------------------------------------------------------------
@@ -510,28 +511,35 @@ class MatchStream:
             region[1] = hi  # regions only grow forward; lo never moves back
 
     def _search_regions(self, final: bool) -> None:
-        """Search the keyword-led regions whose text is complete; queue their candidates."""
+        """Search the parts of keyword-led regions whose text is complete (every candidate
+        starting there has ended, and the byte after it is known); queue their candidates.
+        A region still growing keeps its unsearched tail, so none outlives the history."""
         pos = self._pos
         exprs = self._p._exprs
         pending = self._pending
         hist, base = self._hist, self._base
         done = []
-        for gid, (lo, hi) in self._regions.items():
+        for gid, region in self._regions.items():
+            lo, hi = region
             expr = exprs[gid]
             width = expr.max_width
-            if not final and hi + width + 1 > pos:
+            stop = hi if final else min(hi, pos - width - 1)
+            if stop <= lo:
                 continue
-            done.append(gid)
-            self._searched[gid] = hi
+            self._searched[gid] = stop
+            if stop >= hi:
+                done.append(gid)
+            else:
+                region[0] = stop
             seg_lo = max(base, lo - 1)  # one byte of left context for a leading \b
-            seg_hi = min(pos, hi + width + 1)
+            seg_hi = min(pos, stop + width + 1)
             if seg_hi <= seg_lo:
                 continue
             seg = bytes(hist[seg_lo - base : seg_hi - base])
             rx = expr.search
             assert rx is not None
-            at, furthest = max(0, lo - seg_lo), -1
-            limit = hi - seg_lo
+            at, limit = max(0, lo - seg_lo), stop - seg_lo
+            furthest = self._furthest.get(gid, -1) - seg_lo
             while True:
                 m = rx.search(seg, at)
                 if m is None:
@@ -545,6 +553,7 @@ class MatchStream:
                         pending[key] = seg_lo + e
                     furthest = e
                 at = s + 1
+            self._furthest[gid] = furthest + seg_lo
         for gid in done:
             del self._regions[gid]
 

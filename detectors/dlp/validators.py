@@ -493,8 +493,8 @@ def openai_key_ok(value: str) -> bool:
     """OpenAI key (``sk-``, ``sk-proj-``, ``sk-svcacct-``, ``sk-admin-``). Keys minted by
     OpenAI carry the ``T3BlbkFJ`` marker (base64 of "OpenAI"); without it a long, high-entropy
     body is still accepted so that keys of a new layout are not missed. Anthropic's
-    ``sk-ant-`` keys are left to their own entry."""
-    if value.startswith("sk-ant-") or is_placeholder(value):
+    ``sk-ant-``, OpenRouter's ``sk-or-`` and Langfuse's ``sk-lf-`` keys have their own entries."""
+    if value.startswith(("sk-ant-", "sk-or-", "sk-lf-")) or is_placeholder(value):
         return False
     body = value[3:]
     for prefix in ("proj-", "svcacct-", "admin-", "None-", "service-"):

@@ -318,7 +318,7 @@ cred(
         },
     ),
     auto=False,
-    neg=["token: " + "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ1c2VyIn0.c2lnbmF0dXJlMTIz\n"],
+    neg=["token: eyJhbGciOiJSUzI1NiJ9.eyJub3QganNvbg.c2lnbmF0dXJlMTIz\n"],
 )
 cred("kubeconfig_client_key", "    client-key-data: {v}\n", "LS0tLS1CRUdJTi{b60}==")
 cred("heroku_api_key", "HEROKU_API_KEY={v}\n", "HRKU-AA{u58}")
@@ -432,7 +432,7 @@ cred("vonage_api_secret", "VONAGE_API_SECRET={v}\n", "{n16}", ctx=True)
 cred("plivo_auth_token", "PLIVO_AUTH_TOKEN={v}\n", "{n40}", ctx=True)
 cred("messagebird_api_key", "MESSAGEBIRD_API_KEY={v}\n", "{n25}", ctx=True)
 cred("pusher_app_secret", "PUSHER_APP_SECRET={v}\n", "{x20}", ctx=True)
-cred("ably_api_key", "ABLY_API_KEY={v}\n", "{u6}.{u6}:{u43}", ctx=True)
+cred("ably_api_key", "ABLY_API_KEY={v}\n", "{n6}.{n6}:{u43}", ctx=True)
 cred("mattermost_token", "MM_TOKEN={v}\n", "{L26}", ctx=True)
 cred("zendesk_api_token", "ZENDESK_API_TOKEN={v}\n", "{n40}", ctx=True)
 cred("intercom_access_token", "INTERCOM_TOKEN={v}\n", "dG9rOj{u54}=")
@@ -489,7 +489,16 @@ cred("newrelic_insights_key", "X-Insert-Key: {v}\n", "NRII-{u32}")
 cred("newrelic_license_key", "NEW_RELIC_LICENSE_KEY={v}\n", "{x36}NRAL")
 cred("sentry_org_token", "SENTRY_AUTH_TOKEN={v}\n", "sntrys_eyJ{u110}")
 cred("sentry_user_token", "SENTRY_AUTH_TOKEN={v}\n", "sntryu_{x64}")
-cred("sentry_dsn", "SENTRY_DSN={v}\n", "https://{x32}@o{d6}.ingest.sentry.io/{d7}")
+cred(
+    "sentry_dsn",
+    "SENTRY_DSN={v}\n",
+    "https://{x32}@o{d6}.ingest.sentry.io/{d7}",
+    auto=False,
+    neg=[
+        "SENTRY_DSN=https://public@sentry.example.com/1\n",
+        "SENTRY_DSN=https://{x16}.ingest.sentry.io/{d7}\n",
+    ],
+)
 cred("grafana_cloud_token", "GRAFANA_CLOUD_TOKEN={v}\n", "glc_{b60}")
 cred("grafana_service_account_token", "GRAFANA_TOKEN={v}\n", "glsa_{n32}_{x8}")
 cred("dynatrace_token", "DT_API_TOKEN={v}\n", "dt0c01.{U24}.{U64}")
@@ -586,7 +595,7 @@ cred(
 cred(
     "bearer_token_header",
     "curl -H 'Authorization: Bearer {v}'\n",
-    "{u40}",
+    "{n40}",
     auto=False,
     neg=[
         "Authorization: Bearer <your-access-token-here-xxxxxxxx>\n",

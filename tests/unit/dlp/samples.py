@@ -137,7 +137,7 @@ def entry_samples(g: Gen) -> dict[str, tuple[str, str, str]]:
         "azure_client_secret",
         "AZURE_CLIENT_SECRET={v}\n",
         g.tok(3) + "8Q~" + g.tok(34, ALNUM + "_~.-"),
-        f"value {g.tok(3)}8Q~{g.tok(34)} stored without any label\n",
+        f"AZURE_CLIENT_SECRET={g.tok(3)}8Q~{g.tok(12)}\nAZURE_CLIENT_SECRET={g.tok(3)}Q~{g.tok(34)}\n",
     )
     add(
         "azure_storage_account_key",
@@ -192,7 +192,7 @@ def entry_samples(g: Gen) -> dict[str, tuple[str, str, str]]:
         "stripe_secret_key",
         "stripe.api_key = '{v}'\n",
         "sk_live_" + g.tok(24),
-        "stripe.api_key = 'sk_live_" + "x" * 24 + "'\nstripe_test = 'sk_test_" + g.tok(24) + "'\n",
+        "stripe.api_key = 'sk_live_" + "x" * 24 + "'\nstripe_live = 'sk_live_" + g.tok(12) + "'\n",
     )
     add(
         "stripe_restricted_key",
