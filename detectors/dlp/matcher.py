@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import os
 import re
-import re._parser as _sre_parse  # width of keyword-led patterns (3.11+)
+import re._constants as _sre_const  # pattern structure (3.11+): widths, literal prefixes
+import re._parser as _sre_parse
 import threading
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
@@ -54,6 +55,8 @@ CHUNK_SIZE = 64 * 1024
 # their first K bytes validate.
 MAX_SPAN = 4096
 MAX_EXCERPTS = 3
+# Longest token whose start is recovered from its literal prefix (no SOM): 64 KiB.
+MAX_REACH = 64 * 1024
 _KW_BASE = 1_000_000
 
 
@@ -124,6 +127,10 @@ class _Expr:
     # (window + width around it) that ``search`` scans once the stream has passed it.
     gate_window: int = 0
     search: re.Pattern[bytes] | None = None
+    # no-SOM expressions led by a literal: the start is the leftmost occurrence of ``prefix``
+    # within ``reach`` bytes before the end from which ``confirm`` matches up to the end
+    prefix: bytes | None = None
+    reach: int = 0
 
 
 @dataclass
@@ -143,13 +150,31 @@ def _literal_pattern(word: str) -> bytes:
     return left + body + right
 
 
-def _max_width(pattern: str) -> int:
-    """Longest match of ``pattern`` in bytes (capped at MAX_SPAN)."""
+def _max_width(pattern: str, cap: int = MAX_SPAN) -> int:
+    """Longest match of ``pattern`` in bytes (capped at ``cap``)."""
     try:
         hi = int(_sre_parse.parse(pattern, 0).getwidth()[1])
     except (re.error, OverflowError, RecursionError):  # pragma: no cover - vetted patterns
-        return MAX_SPAN
-    return min(hi, MAX_SPAN)
+        return cap
+    return min(hi, cap)
+
+
+def _literal_prefix(pattern: str) -> bytes | None:
+    """The literal bytes every match of ``pattern`` starts with (after a leading ``\\b``),
+    if there are at least three; else None."""
+    out = bytearray()
+    try:
+        items = list(_sre_parse.parse(pattern, 0))
+    except (re.error, OverflowError, RecursionError):  # pragma: no cover - vetted patterns
+        return None
+    for op, av in items:
+        if op is _sre_const.AT and not out:
+            continue
+        if op is _sre_const.LITERAL and av < 128:
+            out.append(av)
+            continue
+        break
+    return bytes(out) if len(out) >= 3 else None
 
 
 def _class_bytes(cls: str) -> frozenset[int]:
@@ -203,6 +228,7 @@ class Policy:
         soms: list[bool] = []
         caseless_flags: list[bool] = []
         kw_gates: dict[int, set[int]] = {}
+        max_reach = 0
         for i, ((pattern, caseless, som, term), members) in enumerate(groups.items()):
             pb = pattern.encode()
             width = min(max(m.max_width for m in members), MAX_SPAN)
@@ -223,6 +249,10 @@ class Policy:
                 continue
             if not som:
                 expr.confirm = re.compile(b"(?:" + pb + rb")\Z", rflags)
+                if not caseless:
+                    expr.prefix = _literal_prefix(pattern)
+                    expr.reach = _max_width(pattern, MAX_REACH)
+                    max_reach = max(max_reach, expr.reach)
                 reverse = {m.reverse_pattern for m in members} - {None}
                 if len(reverse) == 1:
                     expr.reverse = re.compile(str(reverse.pop()).encode(), rflags)
@@ -235,6 +265,7 @@ class Policy:
         self._max_kw = max_kw
         # A candidate is final once the stream is this far past its start.
         self.horizon = MAX_SPAN + max_window + max_kw + 1
+        self.reach = max_reach  # history kept for start recovery by literal prefix
         self._hs: _HsEngine | None = None
         self._re2: Re2Engine | None = None
         if engine == "hyperscan":
@@ -406,7 +437,7 @@ class MatchStream:
         self._pos = 0
         self._hist = bytearray()
         self._base = 0
-        self._keep = policy.horizon + MAX_SPAN + self._finder.lag
+        self._keep = max(policy.horizon + MAX_SPAN, policy.reach + 1) + self._finder.lag
         self._pending: dict[tuple[int, int], int] = {}
         # keyword id -> end offsets of its recent hits (ascending): bisect finds the nearest
         self._kw_ends: dict[int, list[int]] = {}
@@ -559,6 +590,15 @@ class MatchStream:
 
     def _recover_start(self, expr: _Expr, end: int) -> int | None:
         assert expr.confirm is not None
+        if expr.prefix is not None:
+            hist, base = self._hist, self._base
+            hi = end - base
+            i = hist.find(expr.prefix, max(0, hi - expr.reach), hi)
+            while i >= 0:
+                if expr.confirm.match(hist, i, hi):
+                    return base + i
+                i = hist.find(expr.prefix, i + 1, hi)
+            return None
         lo = max(self._base, end - expr.max_width)
         window = bytes(self._hist[lo - self._base : end - self._base])
         if expr.reverse is not None:

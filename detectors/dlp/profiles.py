@@ -44,6 +44,7 @@ __all__ = [
     "Profile",
     "ProfileError",
     "custom_profile",
+    "entry_rows",
     "predefined_profile",
     "profile_set_version",
 ]
@@ -230,12 +231,23 @@ def _terminated(regex: str, cls: str) -> str:
 _ROW_OPTIONS = ("keywords", "window", "mask", "mask_prefix", "severity", "caseless", "som")
 
 
-def _entry_from_row(row: Mapping[str, Any]) -> Entry:
+# Credential tokens are compiled without start-of-match tracking: their events are rare, and
+# the start is recovered from the token's literal prefix in the history (or a bounded search),
+# which is much cheaper than SOM across two hundred expressions (docs/dlp.md, "Breadth and
+# speed").
+def _max_width(pattern: str) -> int:
+    return int(_sre_parse.parse(pattern, 0).getwidth()[1])
+
+
+def _entry_from_row(row: Mapping[str, Any], token: bool = False) -> Entry:
     """An :class:`Entry` from a catalogue row (``catalog/credentials.py``,
-    ``catalog/identifiers.py``)."""
+    ``catalog/identifiers.py``). ``token``: a credential row (compiled without SOM)."""
     cls = row.get("cls", "")
     pattern = _terminated(row["regex"], cls) if cls else row["regex"]
     opts = {k: row[k] for k in _ROW_OPTIONS if k in row}
+    if token and "som" not in opts and not opts.get("keywords"):
+        opts["som"] = False
+        opts["max_width"] = min(_max_width(pattern), 4096)
     return Entry(
         row["id"],
         row["name"],
@@ -263,7 +275,9 @@ PHONE_PATTERN = (
 )
 E164_PATTERN = r"\+[1-9][0-9]{7,14}\b"
 
-_CREDENTIAL_ENTRIES: tuple[Entry, ...] = tuple(_entry_from_row(r) for r in CREDENTIAL_ROWS)
+_CREDENTIAL_ENTRIES: tuple[Entry, ...] = tuple(
+    _entry_from_row(r, token=True) for r in CREDENTIAL_ROWS
+)
 _IDENTIFIER_ENTRIES: dict[str, tuple[Entry, ...]] = {
     key: tuple(_entry_from_row(r) for r in IDENTIFIER_ROWS if key in r["profiles"]) for key in "FNP"
 }
@@ -420,6 +434,26 @@ PII = Profile(
 )
 
 PREDEFINED: Mapping[str, Profile] = {p.name: p for p in (CREDENTIALS, FINANCIAL, NATIONAL_IDS, PII)}
+
+
+def entry_rows(profiles: Iterable[Profile] | None = None) -> list[dict[str, Any]]:
+    """One row per (profile, entry): what ``casb dlp profile entries`` and docs/dlp.md list.
+
+    ``context`` is True when the entry only counts with one of its keywords nearby."""
+    rows = []
+    for profile in PREDEFINED.values() if profiles is None else profiles:
+        for e in profile.entries:
+            rows.append(
+                {
+                    "id": e.id,
+                    "name": e.name,
+                    "profile": profile.name,
+                    "validator": e.validator,
+                    "context": bool(e.keywords),
+                    "severity": e.severity or "normal",
+                }
+            )
+    return rows
 
 
 def predefined_profile(name: str) -> Profile:
