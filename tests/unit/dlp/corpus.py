@@ -1237,7 +1237,7 @@ def _iban_de(r: Rand) -> str:
     return f"DE{98 - num % 97:02d}{bban}"
 
 
-_VARIANT_LINES = {
+VARIANT_LINES = {
     "slack_token": "SLACK_TOKEN={v}\n",
     "slack_webhook": "url: {v}\n",
     "azure_client_secret": "AUTH_CLIENTSECRET={v}\n",
@@ -1309,5 +1309,5 @@ def build_corpus(seed: int = 7) -> dict[str, Cases]:
     for eid, variants in VARIANTS.items():
         for _, make in variants:
             value = make(r)
-            out[eid].positives.append((_VARIANT_LINES[eid].replace("{v}", value), value))
+            out[eid].positives.append((VARIANT_LINES[eid].replace("{v}", value), value))
     return out

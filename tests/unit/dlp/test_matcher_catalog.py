@@ -23,7 +23,7 @@ from detectors.dlp.profiles import (
     custom_profile,
     entry_rows,
 )
-from tests.unit.dlp.corpus import VARIANTS, Rand, build_corpus
+from tests.unit.dlp.corpus import VARIANT_LINES, VARIANTS, Rand, build_corpus
 
 CORPUS = build_corpus(31)
 ALL_ENTRIES = {e.id: e for p in PREDEFINED.values() for e in p.entries}
@@ -69,7 +69,8 @@ def test_entry_negatives(entry_id: str) -> None:
 def test_format_variants(entry_id: str, label: str) -> None:
     make = dict(VARIANTS[entry_id])[label]
     value = make(Rand(5))
-    assert _hits(entry_id, f"value: {value}\n") == {entry_id: 1}, (label, value)
+    line = VARIANT_LINES[entry_id].replace("{v}", value)
+    assert _hits(entry_id, line) == {entry_id: 1}, (label, value)
 
 
 def test_context_entries_are_keyword_led_and_need_their_keyword() -> None:
