@@ -17,7 +17,6 @@ import base64
 import json
 import math
 import re
-from collections import Counter
 from collections.abc import Callable
 from functools import lru_cache
 
@@ -62,7 +61,8 @@ def shannon_entropy(value: str) -> float:
     if not value:
         return 0.0
     n = len(value)
-    return -sum((c / n) * math.log2(c / n) for c in Counter(value).values())
+    count = value.count  # per distinct char: C-speed counts, no Counter overhead
+    return -sum(c / n * math.log2(c / n) for c in map(count, set(value)))
 
 
 _PLACEHOLDER_WORDS = (
@@ -134,6 +134,10 @@ KNOWN_TEST_VALUES = frozenset(
 )
 
 
+# printed forms add at most one separator per 2 characters
+_LONGEST_TEST_VALUE = 2 * max(len(v) for v in KNOWN_TEST_VALUES)
+
+
 def is_placeholder(value: str) -> bool:
     """True for values that are evidently not real: templates, masks, docs examples.
 
@@ -158,6 +162,8 @@ def is_test_value(value: str) -> bool:
     keys, example IBANs/SSNs): real-looking, but public. Compared with separators removed.
 
     Profiles skip these unless they were saved with ``include_test_values``."""
+    if len(value) > _LONGEST_TEST_VALUE:
+        return False
     compact = value.replace(" ", "").replace("-", "").replace(".", "")
     return compact in KNOWN_TEST_VALUES or value in KNOWN_TEST_VALUES
 
