@@ -50,7 +50,7 @@ __all__ = [
 ]
 
 # Bumped whenever matcher or validator behaviour changes, so cached results are invalidated.
-MATCHER_VERSION = "dlp-matcher/1"
+MATCHER_VERSION = "dlp-matcher/2"
 
 # Upper bound on the width of a custom pattern (bytes). Bounded width keeps the stage-2
 # re-confirmation window small, which is what makes a backtracking confirm safe.
