@@ -17,6 +17,8 @@ import zlib
 from collections.abc import Callable, Sequence
 from datetime import date
 
+from detectors.dlp.placeholders import is_placeholder, shannon_entropy
+
 __all__ = ["CHECKS", "base62_crc32_ok", "jwt_parts_ok", "keccak256", "verhoeff_ok"]
 
 _NON_DIGITS = re.compile(r"[^0-9]+")
@@ -29,18 +31,6 @@ def _digits(value: str) -> str:
 
 def _alnum(value: str) -> str:
     return _NON_ALNUM.sub("", value)
-
-
-def _entropy(value: str) -> float:
-    from detectors.dlp.validators import shannon_entropy
-
-    return shannon_entropy(value)
-
-
-def _placeholder(value: str) -> bool:
-    from detectors.dlp.validators import is_placeholder
-
-    return is_placeholder(value)
 
 
 def _weighted(digits: str, weights: Sequence[int]) -> int:
@@ -97,7 +87,7 @@ def base62_crc32_ok(value: str) -> bool:
     if not sep or len(body) != 36 or not body.isalnum() or not body.isascii():
         return False
     entropy, check = body[:30], body[30:]
-    return _base62(zlib.crc32(entropy.encode()), 6) == check and not _placeholder(entropy)
+    return _base62(zlib.crc32(entropy.encode()), 6) == check and not is_placeholder(entropy)
 
 
 def _b64url_decode(segment: str) -> bytes:
@@ -210,7 +200,7 @@ def password_ok(value: str) -> bool:
     """A password value that looks real: 6-128 chars, not a template/placeholder, not a
     dictionary default, at least two character classes and some entropy."""
     v = value.strip().strip("'\"")
-    if not 6 <= len(v) <= 128 or _placeholder(v) or v.lower() in _WEAK_PASSWORDS:
+    if not 6 <= len(v) <= 128 or is_placeholder(v) or v.lower() in _WEAK_PASSWORDS:
         return False
     if v.startswith(("$", "%", "{", "<", "[", "(")) or v.endswith(("}", ">", ")")):
         return False
@@ -222,7 +212,7 @@ def password_ok(value: str) -> bool:
             any(not c.isalnum() for c in v),
         )
     )
-    return classes >= 2 and _entropy(v) >= 2.5
+    return classes >= 2 and shannon_entropy(v) >= 2.5
 
 
 def url_password_ok(value: str) -> bool:
@@ -237,10 +227,10 @@ def hex_key_ok(value: str) -> bool:
     """A hex secret: not a run or a placeholder, both letters and digits, some entropy."""
     v = value.lower()
     return (
-        not _placeholder(v)
+        not is_placeholder(v)
         and any(c.isdigit() for c in v)
         and any(c.isalpha() for c in v)
-        and _entropy(v) >= 3.0
+        and shannon_entropy(v) >= 3.0
     )
 
 
@@ -255,11 +245,11 @@ def uuid_key_ok(value: str) -> bool:
 def mixed_token_ok(value: str) -> bool:
     """A random token body of mixed case and digits (no dictionary words)."""
     return (
-        not _placeholder(value)
+        not is_placeholder(value)
         and any(c.isdigit() for c in value)
         and any(c.isupper() for c in value)
         and any(c.islower() for c in value)
-        and _entropy(value) >= (3.0 if len(value) < 24 else 3.5)
+        and shannon_entropy(value) >= (3.0 if len(value) < 24 else 3.5)
     )
 
 
@@ -270,14 +260,14 @@ def cloudflare_token_ok(value: str) -> bool:
     if len(body) != 48:
         return False
     tail = body[40:]
-    return all(c in "0123456789abcdef" for c in tail) and not _placeholder(body[:40])
+    return all(c in "0123456789abcdef" for c in tail) and not is_placeholder(body[:40])
 
 
 def private_key_block_ok(value: str) -> bool:
     """A private key block in any wrapping whose body starts with random-looking base64."""
     body = re.split(r"-----|\\n|[\r\n ]", value.strip())
     tail = max(body, key=len) if body else ""
-    return len(tail) >= 24 and not _placeholder(tail) and _entropy(tail) >= 3.5
+    return len(tail) >= 24 and not is_placeholder(tail) and shannon_entropy(tail) >= 3.5
 
 
 def age_key_ok(value: str) -> bool:
