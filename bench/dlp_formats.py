@@ -293,7 +293,8 @@ def generate_images(folder: Path, seed: int) -> list[dict[str, Any]]:
                 )
             elif kind == 1:
                 eid = "github_pat_classic"
-                line = f"git remote set-url origin https://{crc_token(g, 'ghp_')}@github.com/acme/app"
+                token = crc_token(g, "ghp_")
+                line = f"git remote set-url origin https://{token}@github.com/acme/app"
             else:
                 eid = "aws_access_key_id"
                 line = (
