@@ -7,6 +7,7 @@ accidental log line show ``**********`` instead of the key.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict, SecretStr, field_validator
@@ -89,6 +90,10 @@ class ClientOptions:
     """Wall-clock limit for one file download (redirect + streamed body)."""
     chunk_size: int = 64 * 1024
     user_agent: str = "openai-casb/0.1"
+    limitless_routes: frozenset[str] = frozenset()
+    """Route templates this tenant's API answered 400/422 for ``limit``: list them without it."""
+    on_limit_rejected: Callable[[str], None] | None = field(default=None, compare=False)
+    """Told the route template when a listing had to drop ``limit`` (to remember it)."""
 
     def page_limit(self, name: str) -> int:
         return self.page_limits.get(name, DEFAULT_PAGE_LIMITS.get(name, 100))

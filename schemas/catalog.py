@@ -1,8 +1,10 @@
-"""The finding-type catalog: the single source of truth for the 15 OpenAI finding types.
+"""The finding-type catalog: the single source of truth for the OpenAI finding types.
 
-Identifiers, titles, categories and severities are those of the Cloudflare CASB OpenAI
-integration, so findings map 1:1 onto it. Detectors, exports, the CLI and the docs all read
-this module; nothing else may restate an id or a severity.
+The 15 seed types carry the identifiers, titles, categories and severities of the Cloudflare
+CASB OpenAI integration, so findings map 1:1 onto it. Types marked ``extension`` go beyond
+that catalogue: their FindingTypeIDs were minted by this project once and never change.
+Detectors, exports, the CLI and the docs all read this module; nothing else may restate an
+id or a severity.
 """
 
 from __future__ import annotations
@@ -43,13 +45,20 @@ class ResourceType(StrEnum):
 
 
 class FetchResource(StrEnum):
-    """What a scan fetches; a finding type is resolvable only if its sources were fetched."""
+    """The parts a scan fetches, each succeeding or failing on its own.
+
+    A finding type is resolvable only if every part in its ``sources`` succeeded.
+    """
 
     USERS = "users"
+    LOGINS = "logins"
     INVITES = "invites"
     ADMIN_KEYS = "admin_keys"
     PROJECT_KEYS = "project_keys"
+    SERVICE_ACCOUNTS = "service_accounts"
+    PROJECT_MEMBERS = "project_members"
     GPTS = "gpts"
+    WORKSPACE_USERS = "workspace_users"
     CONVERSATION_FILES = "conversation_files"
     GPT_FILES = "gpt_files"
     PROJECT_FILES = "project_files"
@@ -69,6 +78,8 @@ class FindingType:
     sources: tuple[FetchResource, ...]
     description: str
     remediation: str
+    extension: bool = False
+    """True for types beyond the Cloudflare catalogue (their ids are this project's own)."""
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -82,6 +93,7 @@ class FindingType:
             "sources": [s.value for s in self.sources],
             "description": self.description,
             "remediation": self.remediation,
+            "extension": self.extension,
         }
 
 
@@ -286,6 +298,22 @@ CATALOG: tuple[FindingType, ...] = (
         "A file attached to a ChatGPT project matches a DLP profile.",
         "Remove the file from the project, review who the project is shared with, and rotate "
         "any credential it contains.",
+    ),
+    # ------------------------------------------------------------------ extensions
+    FindingType(
+        "ecf9c5b4-2577-4742-9e73-29d5fff9b9bf",
+        "project_key_orphaned",
+        "OpenAI: Project API key whose owner lost project access",
+        Category.API_KEY_HYGIENE,
+        Severity.HIGH,
+        False,
+        ResourceType.PROJECT_API_KEY,
+        _KEYS_PROJECT,
+        "A project API key is still listed and enabled although its owner no longer has access "
+        "to the project (owner_project_access is inactive): nobody accountable holds it.",
+        "Revoke the key from the project's API keys page, or hand the workload a key owned by "
+        "a current project member or a service account.",
+        extension=True,
     ),
 )
 

@@ -9,7 +9,17 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from schemas.openai import AdminApiKey, AdminUser, AuditLogin, Gpt, Invite, ProjectApiKey
+from schemas.openai import (
+    AdminApiKey,
+    AdminUser,
+    AuditLogin,
+    Gpt,
+    Invite,
+    ProjectApiKey,
+    ProjectMember,
+    ProjectServiceAccount,
+    WorkspaceUser,
+)
 
 
 class PostureSnapshot(BaseModel):
@@ -17,8 +27,11 @@ class PostureSnapshot(BaseModel):
 
     now: float
     users: list[AdminUser] | None = None
-    logins: list[AuditLogin] | None = None  # None or [] when audit logs are unavailable
+    logins: list[AuditLogin] | None = None  # None when audit logs are unavailable or failed
     invites: list[Invite] | None = None
     admin_keys: list[AdminApiKey] | None = None
     project_keys: list[ProjectApiKey] | None = None
+    service_accounts: list[ProjectServiceAccount] | None = None
+    project_members: list[ProjectMember] | None = None
     gpts: list[Gpt] | None = None
+    workspace_users: list[WorkspaceUser] | None = None
