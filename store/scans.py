@@ -281,3 +281,31 @@ def recent_runs(
     if tenant_id is not None:
         stmt = stmt.where(ScanRun.tenant_id == tenant_id)
     return list(session.exec(stmt).all())
+
+
+def last_finished_run(session: Session, tenant_id: int) -> ScanRun | None:
+    """The tenant's newest run that is no longer queued or running."""
+    stmt = (
+        select(ScanRun)
+        .where(ScanRun.tenant_id == tenant_id)
+        .where(col(ScanRun.status).not_in(ScanStatus.active()))
+        .order_by(col(ScanRun.id).desc())
+        .limit(1)
+    )
+    return session.exec(stmt).first()
+
+
+def part_problems(run: ScanRun | None) -> dict[str, dict[str, Any]]:
+    """Parts of a finished run that did not succeed: ``{part: {resource, state, kind, status}}``.
+
+    ``state`` is ``failed`` (a typed error: the types needing the part were neither added
+    nor resolved) or ``unavailable`` (the tenant does not offer it, e.g. audit logging off).
+    """
+    out: dict[str, dict[str, Any]] = {}
+    if run is None:
+        return out
+    for resource, fetch in sorted((run.parts.get("fetch") or {}).items()):
+        for part, info in sorted(((fetch or {}).get("parts") or {}).items()):
+            if isinstance(info, dict):
+                out[part] = {"resource": resource, **info}
+    return out

@@ -16,6 +16,7 @@ from typing import Any
 
 import typer
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 
 from core.errors import UserError
@@ -388,12 +389,14 @@ def _run_json(run: ScanRun, slugs: dict[int | None, str]) -> dict[str, Any]:
 def health(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Per tenant: integration health, why, last scan, open findings by severity."""
     from store.findings import open_counts_by_severity
+    from store.scans import last_finished_run, part_problems
     from store.tenants import list_tenants
 
     rows: list[dict[str, Any]] = []
     with db_session() as session:
         for tenant in list_tenants(session):
             assert tenant.id is not None
+            problems = part_problems(last_finished_run(session, tenant.id))
             rows.append(
                 {
                     "tenant": tenant.slug,
@@ -404,6 +407,7 @@ def health(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) ->
                     "last_scan_at": _iso(tenant.last_scan_at),
                     "next_scan_at": _iso(tenant.next_scan_at),
                     "open_findings": open_counts_by_severity(session, tenant.id),
+                    "parts": problems,
                     "_last": tenant.last_scan_at,
                 }
             )
@@ -416,6 +420,7 @@ def health(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) ->
     table = Table(title="tenant health")
     for column in ("tenant", "health", "last scan", "critical", "high", "medium", "low"):
         table.add_column(column)
+    table.add_column("parts not fetched", overflow="fold")
     table.add_column("detail", overflow="fold")
     for r in rows:
         counts = r["open_findings"]
@@ -424,9 +429,19 @@ def health(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) ->
             _style(r["health"]),
             _ago(r["_last"]),
             *(str(counts[s]) for s in ("critical", "high", "medium", "low")),
+            _parts_cell(r["parts"]),
             r["detail"] or "-",
         )
     console.print(table)
+
+
+def _parts_cell(problems: dict[str, dict[str, Any]]) -> str:
+    """``logins unavailable (HTTP 400); gpts failed (api_error)`` or ``-``."""
+    cells = []
+    for part, info in problems.items():
+        why = f"HTTP {info['status']}" if info.get("status") else info.get("kind") or "?"
+        cells.append(f"{part} {info.get('state')} ({why})")
+    return escape("; ".join(cells)) if cells else "-"
 
 
 def register(app: typer.Typer) -> None:
