@@ -187,3 +187,33 @@ def test_a_failing_part_costs_only_itself(db: str, sim: Any, worker: Any) -> Non
     row = health_row(slug)
     assert row["parts"]["service_accounts"]["state"] == "failed"
     assert row["parts"]["service_accounts"]["status"] == 500
+
+
+def test_project_and_gpt_files_never_depend_on_conversations(
+    db: str, sim: Any, worker: Any
+) -> None:
+    from simulator.files import PLANTABLE_PROFILES
+    from simulator.ground_truth import DLP_CONVERSATION_FILE, DLP_GPT_FILE, DLP_PROJECT_FILE
+
+    slug = "tenant-01"
+    sim.world.faults.add(
+        slug,
+        Fault(kind="server_error", api="compliance", path_contains="/conversations", status=500),
+    )
+    tid = register(sim, [slug], dlp_profiles=list(PLANTABLE_PROFILES))[slug]
+    run = wait_for_run(scan(worker.app, tid), timeout=120)
+
+    assert run.status == ScanStatus.PARTIAL.value
+    files = run.parts["fetch"]["files"]
+    assert files["parts"]["project_files"] == "ok"
+    assert files["parts"]["conversation_files"]["state"] == "failed"
+    truth = sim.world.ground_truth(slug, dlp_profiles=list(PLANTABLE_PROFILES))
+    file_truth = {k for k in truth if k[0] in (DLP_GPT_FILE, DLP_PROJECT_FILE)}
+    assert {t for t, _ in file_truth} == {DLP_GPT_FILE, DLP_PROJECT_FILE}
+    got = stored(tid)
+    assert {k for k in got if k[0] in (DLP_GPT_FILE, DLP_PROJECT_FILE)} == file_truth
+    assert not {k for k in got if k[0] == DLP_CONVERSATION_FILE}
+    # The posture side is whole.
+    assert {k for k in got if k[0] not in (DLP_GPT_FILE, DLP_PROJECT_FILE)} == {
+        k for k in sim.world.ground_truth(slug, dlp_profiles=[])
+    }
