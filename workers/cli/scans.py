@@ -420,7 +420,6 @@ def health(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) ->
     table = Table(title="tenant health")
     for column in ("tenant", "health", "last scan", "critical", "high", "medium", "low"):
         table.add_column(column)
-    table.add_column("parts not fetched", overflow="fold")
     table.add_column("detail", overflow="fold")
     for r in rows:
         counts = r["open_findings"]
@@ -429,19 +428,22 @@ def health(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) ->
             _style(r["health"]),
             _ago(r["_last"]),
             *(str(counts[s]) for s in ("critical", "high", "medium", "low")),
-            _parts_cell(r["parts"]),
-            r["detail"] or "-",
+            _detail_cell(r["detail"], r["parts"]),
         )
     console.print(table)
 
 
-def _parts_cell(problems: dict[str, dict[str, Any]]) -> str:
-    """``logins unavailable (HTTP 400); gpts failed (api_error)`` or ``-``."""
+def _detail_cell(detail: str | None, problems: dict[str, dict[str, Any]]) -> str:
+    """The health detail, then the parts of the last scan that were not fetched:
+    ``parts not fetched: logins unavailable (HTTP 400); gpts failed (api_error)``."""
     cells = []
     for part, info in problems.items():
         why = f"HTTP {info['status']}" if info.get("status") else info.get("kind") or "?"
         cells.append(f"{part} {info.get('state')} ({why})")
-    return escape("; ".join(cells)) if cells else "-"
+    lines = [escape(detail)] if detail else []
+    if cells:
+        lines.append(escape("parts not fetched: " + "; ".join(cells)))
+    return "\n".join(lines) or "-"
 
 
 def register(app: typer.Typer) -> None:

@@ -105,7 +105,7 @@ def test_audit_logging_off_keeps_users_and_every_non_login_finding(
 
     monkeypatch.setattr(console, "width", 300)  # one line per tenant
     line = next(ln for ln in run_cli("health").stdout.splitlines() if slug in ln)
-    assert "logins unavailable (HTTP 400)" in line
+    assert "parts not fetched: logins unavailable (HTTP 400)" in line
 
 
 def test_gpts_refusing_limit_still_yield_every_gpt_finding(
