@@ -3,8 +3,9 @@
 Each returns ``{resource, count, key, keys, parts, ok, error}``: every part it fills (users
 and logins, project keys and service accounts, ...) is ``ok``, ``failed`` or ``unavailable``
 on its own. A typed connector failure is a result, not an exception, so the chord body
-always runs and the lifecycle knows which types it may not resolve. A rate budget still exhausted after the client's
-own wait is retried a few times with a short countdown (never a sleep in the task).
+always runs and the lifecycle knows which types it may not resolve. A rate budget still
+exhausted after the client's own wait is retried a few times with a short countdown (never
+a sleep in the task).
 Results are kept (chord header); everything else in the fleet ignores results.
 """
 
