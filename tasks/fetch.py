@@ -33,8 +33,10 @@ MAX_COUNTDOWN = 30.0
 
 
 def _fetch(task: Task, scan_id: int, resource: str) -> dict[str, Any]:
+    # The last try records a still rate-limited part as failed and keeps its siblings.
+    defer = task.request.retries < MAX_RATE_RETRIES
     try:
-        return run_fetch(int(scan_id), resource, defer_rate_limited=True)
+        return run_fetch(int(scan_id), resource, defer_rate_limited=defer)
     except RateLimitedError as exc:
         if task.request.retries < MAX_RATE_RETRIES:
             wait = min(exc.retry_after or 5.0, MAX_COUNTDOWN)
