@@ -22,7 +22,6 @@ from connectors.http import CallObserver
 from connectors.ratelimit import RateBudget
 from core.errors import UserError
 from pipeline.common import error_summary
-from schemas.catalog import FetchResource
 
 Items = list[dict[str, Any]]
 Parts = dict[str, Items]
@@ -336,12 +335,6 @@ class FetchSpec:
     run: Callable[[FetchContext, PartRun], None]
     needs_workspace: bool = False
     dlp_only: bool = False
-
-    @property
-    def covers(self) -> tuple[FetchResource, ...]:
-        """The catalog's fetch resources among the parts."""
-        known = {r.value for r in FetchResource}
-        return tuple(FetchResource(p) for p in self.parts if p in known)
 
 
 FETCHES: dict[str, FetchSpec] = {

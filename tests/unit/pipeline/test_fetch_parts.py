@@ -95,3 +95,16 @@ def test_admin_key_owner_email_comes_from_the_users_part() -> None:
     got = with_owner_emails(keys, users)
     assert [k["owner"].get("email") for k in got] == ["a@x.io", None, "kept@x.io"]
     assert "email" not in keys[0]["owner"]  # inputs untouched
+
+
+def test_every_catalog_source_is_a_part_some_fetch_fills() -> None:
+    from pipeline.fetchers import FETCHES
+    from pipeline.posture import POSTURE_PARTS
+    from schemas.catalog import CATALOG, FetchResource
+
+    filled = {part for spec in FETCHES.values() for part in spec.parts}
+    assert {r.value for r in FetchResource} <= filled
+    assert {s.value for ft in CATALOG for s in ft.sources} <= filled
+    assert set(POSTURE_PARTS) <= filled
+    for spec in FETCHES.values():
+        assert spec.primary in spec.parts
