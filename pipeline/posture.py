@@ -28,6 +28,7 @@ from pipeline.fetchers import (
     FETCHES,
     OK,
     FetchContext,
+    FetchSpec,
     PartResult,
     PartRun,
     ok_part_key,
@@ -35,6 +36,7 @@ from pipeline.fetchers import (
     plan_fetches,
 )
 from pipeline.runtime import get_runtime
+from pipeline.snapshots import SnapshotStore
 from schemas.catalog import FetchResource, types_for_sources
 from schemas.snapshot import PostureSnapshot
 from schemas.tables import ScanRun, ScanStatus, Tenant, utcnow
@@ -197,7 +199,7 @@ def run_fetch(scan_id: int, resource: str, *, defer_rate_limited: bool = False) 
     return summary
 
 
-def _summary(scan_id: int, spec: Any, out: PartRun, store: Any) -> dict[str, Any]:
+def _summary(scan_id: int, spec: FetchSpec, out: PartRun, store: SnapshotStore) -> dict[str, Any]:
     keys: dict[str, str] = {}
     counts: dict[str, int] = {}
     parts: dict[str, dict[str, Any]] = {}
