@@ -217,3 +217,28 @@ def test_project_and_gpt_files_never_depend_on_conversations(
     assert {k for k in got if k[0] not in (DLP_GPT_FILE, DLP_PROJECT_FILE)} == {
         k for k in sim.world.ground_truth(slug, dlp_profiles=[])
     }
+
+
+def test_admin_key_owner_email_is_resolved_from_the_users_listing(
+    db: str, sim: Any, worker: Any
+) -> None:
+    from simulator.ground_truth import ADMIN_KEY_NOT_ROTATED
+
+    slug = "tenant-01"
+    tenant = sim.world.tenant(slug)
+    tid = register(sim, [slug])[slug]
+    run = wait_for_run(scan(worker.app, tid))
+    assert run.status == ScanStatus.SUCCEEDED.value, run.errors
+    key = tenant.admin_keys.get(tenant.id_of("admin-key-rot-old"))
+    owner = tenant.users.get(key.owner.id)
+    with session_scope() as session:
+        row = session.exec(
+            select(Finding).where(
+                Finding.tenant_id == tid,
+                Finding.finding_type_id == ADMIN_KEY_NOT_ROTATED,
+                Finding.resource_id == key.id,
+            )
+        ).one()
+    # The API's owner object has no email; the scanner joined it from the users part.
+    assert row.evidence["owner"]["email"] == owner.email
+    assert row.evidence["owner"]["id"] == owner.id
