@@ -98,10 +98,10 @@ def render(defaults: Thresholds | None = None) -> str:
         "     detectors' rule docstrings. Do not edit by hand: run the script. -->",
         "",
         f"The scanner knows {len(CATALOG)} finding types. {len(seed)} carry the FindingTypeIDs, "
-        "titles and severities of Cloudflare CASB's OpenAI integration; "
-        f"{len(CATALOG) - len(seed)} are extensions beyond that catalogue (marked *extension* "
-        "below and in `casb catalog`), whose FindingTypeIDs this project minted once and keeps "
-        f"stable. {len(BY_TYPE_ID)} are posture findings, judged by one pure detector each "
+        "titles and severities of Cloudflare CASB's OpenAI integration; the extensions beyond "
+        f"that catalogue ({len(CATALOG) - len(seed)}, marked *extension* below and in "
+        "`casb catalog`) carry FindingTypeIDs this project minted once and keeps stable. "
+        f"{len(BY_TYPE_ID)} are posture findings, judged by one pure detector each "
         "(`detectors/<key>.py`) on a snapshot of the tenant; the other "
         f"{len(CATALOG) - len(BY_TYPE_ID)} are DLP findings from the file scanning stage.",
         "",
