@@ -18,13 +18,24 @@ from pydantic import SecretStr
 
 from connectors.access import TenantAccess
 from connectors.admin import AdminClient
-from connectors.http import CallStats
+from connectors.http import CallEvent
 from connectors.ratelimit import LocalRateBudget
 from pipeline.fetchers import FETCHES, FetchContext, PartRun
 from simulator.server import start_in_thread
 from simulator.world import World
 
-WIDE = {group: (100_000, 1.0) for group in ("admin", "audit", "compliance_list")}
+
+class CallStats:
+    """Counts HTTP attempts reported to the connectors' call observer."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self, event: CallEvent) -> None:
+        self.calls += 1
+
+    def snapshot(self) -> dict[str, int]:
+        return {"calls": self.calls}
 
 
 def main() -> None:

@@ -39,7 +39,7 @@ from pipeline.runtime import get_runtime
 from pipeline.snapshots import SnapshotStore
 from schemas.catalog import FetchResource, types_for_sources
 from schemas.snapshot import PostureSnapshot
-from schemas.tables import ScanRun, ScanStatus, Tenant, utcnow
+from schemas.tables import ScanRun, ScanStatus, ScanTrigger, Tenant, utcnow
 from store.db import session_scope
 from store.findings import apply_scan_findings
 from store.scans import (
@@ -68,7 +68,9 @@ POSTURE_PARTS = (
 # --------------------------------------------------------------------------- start
 
 
-def start_scan(tenant_ref: int | str, trigger: str, scan_id: int | None = None) -> dict[str, Any]:
+def start_scan(
+    tenant_ref: int | str, trigger: ScanTrigger, scan_id: int | None = None
+) -> dict[str, Any]:
     """Claim the run the dispatcher/CLI queued (``scan_id``) or create one; plan its fetches.
 
     Returns ``{"status": "started", "scan_id", "tenant", "fetches"}`` when the caller must

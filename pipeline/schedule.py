@@ -1,4 +1,4 @@
-"""Scheduling jobs: start the scans that are due, and recover the ones whose worker died.
+"""Scheduling jobs: start due scans, recover the ones whose worker died, prune old rows.
 
 Both return what must be queued; the Celery tasks in ``tasks/`` send it after the database
 transaction committed, so a message never names a run that does not exist.
@@ -9,8 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from core.settings import get_settings
-from schemas.tables import ScanStatus, utcnow
+from schemas.tables import ScanStatus, ScanTrigger, utcnow
 from store.db import session_scope
+from store.retention import PruneCount, prune
 from store.scans import (
     advance_schedule,
     claim_due_tenants,
@@ -52,7 +53,7 @@ def claim_due_scans(limit: int | None = None) -> DuePlan:
     with session_scope() as session:
         for tenant in claim_due_tenants(session, now, batch):
             assert tenant.id is not None
-            request = request_scan(session, tenant, "schedule")
+            request = request_scan(session, tenant, ScanTrigger.SCHEDULE)
             advance_schedule(tenant, now)
             session.add(tenant)
             if request.coalesced:
@@ -96,3 +97,11 @@ def reap_stale_runs(stale_after_seconds: int | None = None) -> ReapResult:
             if looping:
                 result.held.append(run.tenant_id)
     return result
+
+
+def prune_expired(*, dry_run: bool = False) -> list[PruneCount]:
+    """Delete rows past their kind's retention (``CASB_RETENTION_*_DAYS``), in batches."""
+    settings = get_settings()
+    return prune(
+        session_scope, settings.retention(), dry_run=dry_run, batch_size=settings.prune_batch_size
+    )

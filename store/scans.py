@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, update
+from sqlalchemy import func, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from schemas.tables import ScanRun, ScanStatus, Tenant, TenantHealth, utcnow
+from schemas.tables import ScanRun, ScanStatus, ScanTrigger, Tenant, TenantHealth, utcnow
 
 # --------------------------------------------------------------------------- pure decisions
 
@@ -93,7 +93,7 @@ class ScanRequest:
 
 
 def request_scan(
-    session: Session, tenant: Tenant, trigger: str, *, status: str = ScanStatus.QUEUED.value
+    session: Session, tenant: Tenant, trigger: ScanTrigger, *, status: str = ScanStatus.QUEUED.value
 ) -> ScanRequest:
     """Create a run for ``tenant``, or coalesce onto its active run (one per tenant).
 
@@ -285,16 +285,16 @@ def recent_runs(
     return list(session.exec(stmt).all())
 
 
-def last_finished_run(session: Session, tenant_id: int) -> ScanRun | None:
-    """The tenant's newest run that is no longer queued or running."""
-    stmt = (
-        select(ScanRun)
-        .where(ScanRun.tenant_id == tenant_id)
+def last_finished_runs(session: Session) -> dict[int, ScanRun]:
+    """Every tenant's newest run that is no longer queued or running, in one query."""
+    latest = (
+        select(ScanRun.tenant_id, func.max(ScanRun.id).label("run_id"))
         .where(col(ScanRun.status).not_in(ScanStatus.active()))
-        .order_by(col(ScanRun.id).desc())
-        .limit(1)
+        .group_by(col(ScanRun.tenant_id))
+        .subquery()
     )
-    return session.exec(stmt).first()
+    rows = session.exec(select(ScanRun).join(latest, col(ScanRun.id) == latest.c.run_id)).all()
+    return {row.tenant_id: row for row in rows}
 
 
 def part_problems(run: ScanRun | None) -> dict[str, dict[str, Any]]:

@@ -13,16 +13,17 @@ import re
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from cryptography.fernet import Fernet
 from pydantic import SecretStr
 from sqlmodel import Session, select
 
 from core.errors import UserError
+from core.settings import Cipher
+from core.time import iso_z
 from schemas.catalog import BY_ID, FindingType, Severity, lookup
 from schemas.findings import Thresholds
 from schemas.tables import Tenant, utcnow
@@ -284,7 +285,7 @@ def list_tenants(session: Session) -> list[Tenant]:
     return list(session.exec(select(Tenant).order_by(Tenant.slug)).all())
 
 
-def _apply(session: Session, tenant: Tenant, data: TenantInput, fernet: Fernet) -> None:
+def _apply(session: Session, tenant: Tenant, data: TenantInput, fernet: Cipher) -> None:
     """Validate `data` and set it on `tenant` (not yet flushed); raises TenantInputError."""
     if data.name is not None:
         if not data.name.strip():
@@ -321,7 +322,7 @@ def _apply(session: Session, tenant: Tenant, data: TenantInput, fernet: Fernet) 
         tenant.enabled = data.enabled
 
 
-def add_tenant(session: Session, data: TenantInput, fernet: Fernet) -> Tenant:
+def add_tenant(session: Session, data: TenantInput, fernet: Cipher) -> Tenant:
     if not SLUG_RE.match(data.slug or ""):
         raise TenantInputError(
             f"bad slug {data.slug!r}: use 1-63 lower-case letters, digits and dashes"
@@ -354,7 +355,7 @@ def add_tenant(session: Session, data: TenantInput, fernet: Fernet) -> Tenant:
     return tenant
 
 
-def update_tenant(session: Session, data: TenantInput, fernet: Fernet) -> Tenant:
+def update_tenant(session: Session, data: TenantInput, fernet: Cipher) -> Tenant:
     tenant = get_tenant(session, data.slug)
     _apply(session, tenant, data, fernet)
     tenant.updated_at = utcnow()
@@ -384,7 +385,7 @@ class TenantKeys:
         return "TenantKeys(<redacted>)"
 
 
-def decrypt_keys(tenant: Tenant, fernet: Fernet) -> TenantKeys:
+def decrypt_keys(tenant: Tenant, fernet: Cipher) -> TenantKeys:
     admin = decrypt_secret(fernet, tenant.admin_key_enc)
     compliance = (
         decrypt_secret(fernet, tenant.compliance_key_enc) if tenant.compliance_key_enc else admin
@@ -399,12 +400,7 @@ def effective_thresholds(tenant: Tenant) -> Thresholds:
 def tenant_summary(tenant: Tenant) -> dict[str, Any]:
     """A JSON-safe view of a tenant; never the keys, only their redacted hints."""
 
-    def iso(value: datetime | None) -> str | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        return value.isoformat().replace("+00:00", "Z")
+    iso = iso_z
 
     return {
         "id": tenant.id,
@@ -549,7 +545,7 @@ def _source(item: dict[str, Any], name: str, where: str) -> KeySource | None:
 
 
 def import_tenants(
-    session: Session, items: Sequence[TenantInput], fernet: Fernet, *, update: bool = False
+    session: Session, items: Sequence[TenantInput], fernet: Cipher, *, update: bool = False
 ) -> tuple[list[str], list[str]]:
     """Create (or, with update=True, update) all tenants, or none: (created, updated)."""
     slugs = [i.slug for i in items]

@@ -13,6 +13,6 @@ from workers.celery_app import app
 from workers.celeryconfig import DETECT_POSTURE
 
 
-@app.task(name=DETECT_POSTURE, acks_late=True)
+@app.task(name=DETECT_POSTURE, acks_late=True, scan_stage=True)
 def detect_posture(scan_id: int, **_: Any) -> dict[str, Any]:
     return run_detect(int(scan_id))

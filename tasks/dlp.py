@@ -36,7 +36,7 @@ def _sig(name: str, *args: object) -> Signature:
     return app.signature(name, args=args, immutable=True, queue=ROUTES[name])
 
 
-@app.task(name=DLP_PLAN, bind=True, acks_late=True)
+@app.task(name=DLP_PLAN, bind=True, acks_late=True, scan_stage=True)
 def dlp_plan(self: Task, scan_id: int, **_: Any) -> dict[str, Any]:
     planned = plan_dlp(int(scan_id))
     keys = planned.get("batches") or []
@@ -66,12 +66,12 @@ def dlp_chord(scan_id: int, batch_keys: Sequence[str], lanes: int) -> Signature:
     return chord(group(header), _sig(DLP_FINALIZE, scan_id))
 
 
-@app.task(name=DLP_SCAN, acks_late=True, ignore_result=False)
+@app.task(name=DLP_SCAN, acks_late=True, ignore_result=False, scan_stage=True)
 def dlp_scan(scan_id: int, batch_key: str, **_: Any) -> dict[str, Any]:
     """Scan one batch of files (a chord header task: its small summary is its result)."""
     return run_dlp_batch(int(scan_id), str(batch_key))
 
 
-@app.task(name=DLP_FINALIZE, acks_late=True)
+@app.task(name=DLP_FINALIZE, acks_late=True, scan_stage=True)
 def dlp_finalize(scan_id: int, **_: Any) -> dict[str, Any]:
     return finalize_dlp(int(scan_id))

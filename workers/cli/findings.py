@@ -1,8 +1,9 @@
 """`casb findings`, `casb findings ignore|unignore`, `casb suppress add|list|remove`.
 
 Reads the findings tables directly (the pipeline writes them). Output formats are the
-exports' (the public Finding JSON, docs/findings.md); ``--fail-on`` is the findings gate: exit 1 when open findings at or
-above the given severity exist, so CI jobs and cron scripts can act on it.
+exports' (the public Finding JSON, docs/operations.md "Export"); ``--fail-on`` is the
+findings gate: exit 1 when open findings at or above the given severity exist, so CI jobs
+and cron scripts can act on it.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from rich.table import Table
 from sqlmodel import Session, col, select
 
 from core.errors import UserError
-from exports.findings import iso_z, to_csv, to_dicts, to_json, to_ocsf
+from core.time import iso_z
+from exports.findings import to_csv, to_dicts, to_json, to_ocsf
 from schemas.catalog import BY_ID, Severity, lookup
 from schemas.tables import Finding, Suppression, Tenant
 from store import suppressions as sup
