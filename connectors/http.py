@@ -149,7 +149,7 @@ def _blamed_param(response: httpx.Response) -> str | None:
     """The query parameter an error names: OpenAI's ``error.param`` or a 422's ``detail[].loc``."""
     try:
         body = response.json()
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # nesting deeper than json allows
         return None
     if not isinstance(body, dict):
         return None
