@@ -25,11 +25,12 @@ def test_only_keys_whose_owner_lost_access_are_flagged() -> None:
 
 def test_inactive_user_evidence_names_the_signals_the_scan_had() -> None:
     idle = [user("user-idle", added_days=400)]
-    with_logins = snapshot(users=idle, project_keys=[], logins=[])
+    with_logins = snapshot(users=idle, project_keys=[], logins=[], chatgpt_logins=[])
     without = snapshot(users=idle, project_keys=[], logins=None)
     [a] = inactive_user.rule(with_logins, DEFAULTS)
     [b] = inactive_user.rule(without, DEFAULTS)
     assert a.evidence["signals_available"] == list(inactive_user.SIGNALS)
     assert a.evidence["audit_logins_available"] is True  # audit logs read, no login found
     assert "audit_login" not in b.evidence["signals_available"]
+    assert "chatgpt_login" not in b.evidence["signals_available"]  # no Logs Platform read
     assert b.evidence["audit_logins_available"] is False

@@ -103,6 +103,9 @@ def test_every_catalog_source_is_a_part_some_fetch_fills() -> None:
     from schemas.catalog import CATALOG, FetchResource
 
     filled = {part for spec in FETCHES.values() for part in spec.parts}
+    # Message text is never stored: the conversation source's part carries its DLP verdicts.
+    assert {"message_matches", "message_clean"} <= set(FETCHES["conversations"].parts)
+    filled.add(FetchResource.CONVERSATION_MESSAGES.value)
     assert {r.value for r in FetchResource} <= filled
     assert {s.value for ft in CATALOG for s in ft.sources} <= filled
     assert set(POSTURE_PARTS) <= filled
