@@ -362,12 +362,31 @@ CONVERSATION_PARTS = (
     "message_matches",
     "message_clean",
     "conversation_listing",
+    "conversations_api",
 )
 
 
 def fetch_conversations(ctx: FetchContext, out: PartRun) -> None:
-    """The conversation source, a part of its own: it fails (or is unavailable) alone."""
-    out.run_many(CONVERSATION_PARTS, lambda: _conversation_source(ctx))
+    """The conversation source, parts of its own: they fail alone, never costing another
+    fetch's parts. ``conversations_api`` records the ``/conversations`` route itself: ok, or
+    unavailable when the API retired it for the workspace (the Logs Platform is read then)."""
+    produced = out.run_many(CONVERSATION_PARTS[:-1], lambda: _conversation_source(ctx))
+    if produced is None:
+        # Not read at all: the route shares the source's state and error.
+        out.results["conversations_api"] = out.results[CONVERSATION_PARTS[0]]
+        return
+    retired = (produced["conversation_listing"] or [{}])[0].get("retired") or []
+    if retired:
+        out.results["conversations_api"] = PartResult(
+            UNAVAILABLE,
+            error={
+                "kind": "unavailable",
+                "message": f"/conversations retired: {retired[0].get('fix')}",
+                "status": retired[0].get("status"),
+            },
+        )
+    else:
+        out.results["conversations_api"] = PartResult(OK, items=[])
 
 
 def _conversation_source(ctx: FetchContext) -> Parts:
@@ -449,16 +468,17 @@ def _logs_client(
 def _conversations_from_logs(ctx: FetchContext, retired_status: int | None) -> Parts:
     try:
         logs, first = _logs_client(ctx, CONVERSATION_EVENT, ctx.logs_watermark)
-    except NotFoundError:
-        # The retired source has no replacement this scan: the part is unavailable (not an
-        # error of the scan), and the message says where the conversations now come from.
-        raise PartUnavailable(
+    except NotFoundError as exc:
+        # The retired source has no replacement this scan: the conversation part fails
+        # alone, with the fix for tenant health.
+        raise NotFoundError(
             f"/conversations is retired (HTTP {retired_status}) and the Compliance Logs "
-            "Platform answered 404 under the workspace and organization scopes: "
-            "this workspace's conversations come from the Compliance Logs Platform; check "
-            f"the tenant's workspace and org ids (`casb tenant update {ctx.access.tenant_key}`) "
-            "and that the compliance key can read its logs",
-            retired_status,
+            "Platform answered 404 under the workspace and organization scopes",
+            route=exc.route,
+            status=404,
+            hint="this workspace's conversations come from the Compliance Logs Platform: "
+            f"check the tenant's workspace and org ids (`casb tenant update "
+            f"{ctx.access.tenant_key}`) and that the compliance key can read its logs",
         ) from None
     scan = _ConversationScan(ctx)
     events: set[str] = set()

@@ -66,7 +66,7 @@ def health_of(errors: Sequence[Mapping[str, Any]]) -> tuple[str, str | None]:
     worst = ranked[0]
     health = health_kind(worst.get("kind"))
     where = worst.get("resource") or "scan"
-    if worst.get("parts"):
+    if worst.get("parts") and list(worst["parts"]) != [where]:
         where += f" ({', '.join(str(p) for p in worst['parts'])})"
     status = f" (HTTP {worst['status']})" if worst.get("status") else ""
     hint = worst.get("hint")

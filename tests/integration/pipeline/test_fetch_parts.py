@@ -93,6 +93,7 @@ def test_audit_logging_off_keeps_users_and_every_non_login_finding(
         assert row.evidence["signals_available"] == [
             "api_key_last_used_at",
             "project_key_last_used_at",
+            "chatgpt_login",
             "added_at",
         ]
         assert row.evidence["signals"]["audit_login"] is None
@@ -206,7 +207,9 @@ def test_project_and_gpt_files_never_depend_on_conversations(
     assert run.status == ScanStatus.PARTIAL.value
     files = run.parts["fetch"]["files"]
     assert files["parts"]["project_files"] == "ok"
-    assert files["parts"]["conversation_files"]["state"] == "failed"
+    conversations = run.parts["fetch"]["conversations"]
+    assert conversations["parts"]["conversation_files"]["state"] == "failed"
+    assert conversations["parts"]["conversations_api"]["state"] == "failed"
     truth = sim.world.ground_truth(slug, dlp_profiles=list(PLANTABLE_PROFILES))
     file_truth = {k for k in truth if k[0] in (DLP_GPT_FILE, DLP_PROJECT_FILE)}
     assert {t for t, _ in file_truth} == {DLP_GPT_FILE, DLP_PROJECT_FILE}
