@@ -7,6 +7,7 @@ accidental log line show ``**********`` instead of the key.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict, SecretStr, field_validator
@@ -47,7 +48,8 @@ class TenantAccess(BaseModel):
 
 # Largest page size each list route accepts, as the APIs document it: Admin lists take
 # 1..100; Compliance users default 200, conversations max 500; GPTs and projects document
-# only a default of 20, so 100 is the largest value we rely on.
+# only a default of 20 and no maximum, so 100 is asked for and a 400/422 blaming `limit`
+# makes the transport list that route without it (remembered per tenant).
 DEFAULT_PAGE_LIMITS: dict[str, int] = {
     "admin": 100,
     "audit_logs": 100,
@@ -99,6 +101,10 @@ class ClientOptions:
     max_log_file_bytes: int = 512 * 1024 * 1024
     """Largest Compliance Logs Platform file downloaded (spooled to disk, read as a stream)."""
     user_agent: str = "openai-casb/0.1"
+    limitless_routes: frozenset[str] = frozenset()
+    """Route templates this tenant's API answered 400/422 for ``limit``: list them without it."""
+    on_limit_rejected: Callable[[str], None] | None = field(default=None, compare=False)
+    """Told the route template when a listing had to drop ``limit`` (to remember it)."""
 
     def page_limit(self, name: str) -> int:
         return self.page_limits.get(name, DEFAULT_PAGE_LIMITS.get(name, 100))

@@ -19,9 +19,9 @@ from connectors.access import ClientOptions, TenantAccess
 from connectors.checkpoints import ListingCheckpoints
 from connectors.errors import (
     AuthenticationError,
+    ConnectorError,
     MalformedResponseError,
-    NotFoundError,
-    PermissionDeniedError,
+    RateLimitedError,
     UpstreamError,
 )
 from connectors.http import CallObserver, QueryParams, Transport, path_segment
@@ -33,6 +33,7 @@ from schemas.openai import (
     Invite,
     Project,
     ProjectApiKey,
+    ProjectMember,
     ProjectServiceAccount,
 )
 
@@ -60,7 +61,8 @@ class LoginSignal:
     """Latest ``login.succeeded`` per user from the audit log, or why there is none.
 
     ``available=False`` means the tenant gives no audit signal (audit logging off, key
-    without access): the inactive-user detector then falls back to its other signals.
+    without access to it): the inactive-user detector then runs on its other signals.
+    ``status`` is the HTTP status that said so.
     """
 
     available: bool
@@ -68,6 +70,7 @@ class LoginSignal:
     """user id -> newest ``effective_at`` (Unix seconds)."""
     reason: str | None = None
     events: int = 0
+    status: int | None = None
 
     @property
     def entries(self) -> list[AuditLogin]:
@@ -187,10 +190,10 @@ class AdminClient:
             yield from self.project_api_keys(project)
 
     def service_accounts(self, project_id: str) -> Iterator[ProjectServiceAccount]:
-        """``GET /organization/projects/{id}/service_accounts``.
+        """``GET /organization/projects/{id}/service_accounts``, stamped with the project id.
 
         The API answers 400 for an archived project; that yields nothing rather than
-        failing the scan (the archived project's keys still come from ``project_api_keys``).
+        failing the part (the archived project's keys still come from ``project_api_keys``).
         """
         route = "/organization/projects/{project_id}/service_accounts"
         path = f"/organization/projects/{path_segment(project_id)}/service_accounts"
@@ -198,15 +201,32 @@ class AdminClient:
             for account in self._list(ProjectServiceAccount, path, route):
                 yield account.model_copy(update={"project_id": project_id})
         except UpstreamError as exc:
-            if exc.status != 400:
+            if exc.status != 400 or exc.param == "limit":
+                raise
+
+    def project_members(self, project_id: str) -> Iterator[ProjectMember]:
+        """``GET /organization/projects/{id}/users``, stamped with the project id.
+
+        A 400 (the project is archived) yields nothing, as for service accounts.
+        """
+        route = "/organization/projects/{project_id}/users"
+        path = f"/organization/projects/{path_segment(project_id)}/users"
+        try:
+            for member in self._list(ProjectMember, path, route):
+                yield member.model_copy(update={"project_id": project_id})
+        except UpstreamError as exc:
+            if exc.status != 400 or exc.param == "limit":
                 raise
 
     def latest_logins(self, since: float | None = None) -> LoginSignal:
         """Newest ``login.succeeded`` per user from ``GET /organization/audit_logs``.
 
-        A 403 or 404 (audit logging off, or a key that may not read it) degrades to
-        ``LoginSignal(available=False, reason=...)``; a 401 still raises, since the same key
-        serves every other admin route.
+        ``since`` bounds the listing (``effective_at[gte]``): a login older than the
+        inactivity window cannot make anyone active, so there is no need to page through it.
+        Any 4xx that is not about the key itself (400 when audit logging is off, 403, 404,
+        422, ...) degrades to ``LoginSignal(available=False, reason=..., status=...)``; a 401
+        still raises, since the same key serves every other admin route, and so do
+        transient failures (408/409/429/5xx after their retries).
         """
         params: list[tuple[str, str | int | float]] = [("event_types[]", "login.succeeded")]
         if since is not None:
@@ -231,12 +251,20 @@ class AdminClient:
                     continue
                 if effective_at > latest.get(user_id, float("-inf")):
                     latest[user_id] = float(effective_at)
-        except (PermissionDeniedError, NotFoundError) as exc:
+        except ConnectorError as exc:
+            if not _logins_unavailable(exc):
+                raise
             return LoginSignal(
-                available=False,
-                reason=f"{exc.kind}: {exc.message}",
+                available=False, reason=f"{exc.kind}: {exc.message}", status=exc.status
             )
         return LoginSignal(available=True, logins=latest, events=events)
+
+
+def _logins_unavailable(exc: ConnectorError) -> bool:
+    """A 4xx on the audit log that says "not for this tenant", not "this key is bad"."""
+    if isinstance(exc, AuthenticationError | RateLimitedError | MalformedResponseError):
+        return False
+    return exc.status is not None and 400 <= exc.status < 500 and exc.status not in (408, 409)
 
 
 def _login_user_id(item: dict[str, Any]) -> str | None:

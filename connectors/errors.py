@@ -48,6 +48,7 @@ class ConnectorError(Exception):
         route: str | None = None,
         hint: str | None = None,
         retry_after: float | None = None,
+        param: str | None = None,
     ) -> None:
         self.message = scrub(message)
         self.kind = kind or self.default_kind
@@ -55,6 +56,8 @@ class ConnectorError(Exception):
         self.route = route
         self.hint = scrub(hint) if hint else self.default_hint
         self.retry_after = retry_after
+        self.param = scrub(param, limit=80) if param else None
+        """The request parameter the API blamed (``error.param``, or a 422's ``loc``)."""
         # args holds only the scrubbed message so Celery's JSON exception serialisation
         # (type, module, args) can rebuild the error and never sees anything else.
         super().__init__(self.message)

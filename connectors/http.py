@@ -208,6 +208,31 @@ def _upstream_message(response: httpx.Response) -> str:
     return ""
 
 
+def _blamed_param(response: httpx.Response) -> str | None:
+    """The query parameter an error names: OpenAI's ``error.param`` or a 422's ``detail[].loc``."""
+    try:
+        body = response.json()
+    except (ValueError, UnicodeDecodeError, RecursionError):  # nesting deeper than json allows
+        return None
+    if not isinstance(body, dict):
+        return None
+    err = body.get("error")
+    if isinstance(err, dict) and isinstance(err.get("param"), str):
+        return str(err["param"])
+    detail = body.get("detail")
+    if isinstance(detail, list):
+        for item in detail:
+            loc = item.get("loc") if isinstance(item, dict) else None
+            if isinstance(loc, list) and loc and isinstance(loc[-1], str):
+                return str(loc[-1])
+    return None
+
+
+def rejects_limit(exc: ConnectorError) -> bool:
+    """A 400/422 that blames the ``limit`` parameter (the page size, not the request)."""
+    return exc.status in (400, 422) and exc.param == "limit"
+
+
 def _request_id(response: httpx.Response) -> str:
     """`` [x-request-id ...]`` when the server sent one: what OpenAI support asks for."""
     value = response.headers.get("x-request-id")
@@ -375,7 +400,7 @@ class Transport:
             cls = RateLimitedError
         else:
             cls = UpstreamError
-        raise cls(message, status=status, route=route, hint=hint)
+        raise cls(message, status=status, route=route, hint=hint, param=_blamed_param(response))
 
     def send(
         self,
@@ -637,7 +662,9 @@ class Transport:
         or the last item's id, and raises ``MalformedResponseError`` on a page without a
         ``data`` list, a repeated cursor, ``has_more`` without a cursor, or past
         ``max_pages``. With ``checkpoints``, pages saved by an earlier run of the same
-        listing are replayed first and paging resumes after the last saved cursor.
+        listing are replayed first and paging resumes after the last saved cursor. A
+        400/422 blaming ``limit`` retries that page once without it and tells
+        ``options.on_limit_rejected`` (the tenant remembers).
         """
         base: list[tuple[str, str | int | float]] = (
             list(params.items()) if isinstance(params, Mapping) else list(params or [])
@@ -659,11 +686,30 @@ class Transport:
             seen.update(saved.cursors)
             after = saved.cursor
             log.info("resuming %s for %s after %d saved page(s)", route, self.tenant_key, pages)
+        # A tenant whose API refused `limit` on this route before is listed without it.
+        send_limit = route not in self.options.limitless_routes
         while pages < self.options.max_pages:
-            query = [*base, ("limit", limit)]
+            query = [*base, ("limit", limit)] if send_limit else list(base)
             if after is not None:
                 query.append(("after", after))
-            body = self.get_json(path, route=route, group=group, params=query)
+            try:
+                body = self.get_json(path, route=route, group=group, params=query)
+            except ConnectorError as exc:
+                if not (send_limit and rejects_limit(exc)):
+                    raise
+                # The page size is undocumented or narrower than ours: retry this page once
+                # without it (the API's default) and keep it off for the rest of the listing.
+                send_limit = False
+                log.info(
+                    "GET %s for %s refused limit=%d: listing without it",
+                    route,
+                    self.tenant_key,
+                    limit,
+                )
+                if self.options.on_limit_rejected is not None:
+                    self.options.on_limit_rejected(route)
+                query = [item for item in query if item[0] != "limit"]
+                body = self.get_json(path, route=route, group=group, params=query)
             data, cursor = self._page(body, route)
             if cursor is not None:
                 if cursor in seen:

@@ -72,14 +72,13 @@ def _section(ft: FindingType, detector: Detector | None, defaults: Thresholds) -
     lines = [
         f"### {ft.title}",
         "",
-        f"- **FindingTypeID**: `{ft.finding_type_id}` (key `{ft.key}`)",
+        f"- **FindingTypeID**: `{ft.finding_type_id}` (key `{ft.key}`)"
+        + ("; *extension* beyond the Cloudflare catalogue" if ft.extension else ""),
         f"- **Category**: {ft.category.value}; **severity**: {ft.severity.value}; "
         f"**resource type**: `{ft.resource_type.value}`",
         f"- **Requires ChatGPT Enterprise**: {'yes' if ft.requires_chatgpt_enterprise else 'no'}",
         f"- **Data fetched**: {', '.join(f'`{s.value}`' for s in ft.sources)}",
     ]
-    if ft.extension:
-        lines.append("- **Origin**: extension of this scanner (not in the seed catalog)")
     if detector is not None:
         lines.append(f"- **Detector**: `detectors/{ft.key}.py`")
         if detector.optional:
@@ -127,15 +126,18 @@ def render(defaults: Thresholds | None = None) -> str:
         f"{sum(not ft.extension for ft in CATALOG)} carry the FindingTypeIDs, titles and "
         "severities of Cloudflare CASB's OpenAI integration; "
         f"{_extensions(sum(ft.extension for ft in CATALOG))} of this scanner with ids of "
-        f"their own (marked below). {len(BY_TYPE_ID)} are posture findings, judged by one pure "
-        "detector each (`detectors/<key>.py`) on a snapshot of the tenant; the other "
+        "their own (marked *extension* below and in `casb catalog`). "
+        f"{len(BY_TYPE_ID)} are posture findings, judged by one pure detector each "
+        "(`detectors/<key>.py`) on a snapshot of the tenant; the other "
         f"{len(CATALOG) - len(BY_TYPE_ID)} are DLP findings from the file and message "
         "scanning stage.",
         "",
         "Ages are compared strictly (`age > threshold`): with a 90-day threshold a key created "
         "exactly 90 days ago is not flagged, one created 90 days and one second ago is. A "
-        "finding type is evaluated only when every input it needs was fetched; if a fetch "
-        "fails, that type's findings are neither added nor resolved in that scan.",
+        "finding type is evaluated only when every part it needs was fetched; parts (users, "
+        "logins, invites, admin keys, project keys, service accounts, project members, GPTs, "
+        "file listings, ...) succeed or fail on their own, and if one fails, the types that "
+        "need it are neither added nor resolved in that scan while every other type is.",
         "",
         "## Thresholds",
         "",
@@ -156,8 +158,9 @@ def render(defaults: Thresholds | None = None) -> str:
     for ft in CATALOG:
         detector = BY_TYPE_ID.get(ft.finding_type_id)
         thresholds = _thresholds(detector, defaults)
+        marker = " *(extension)*" if ft.extension else ""
         lines.append(
-            f"| `{ft.finding_type_id}` | {_cell(ft.title)} | {ft.category.value} | "
+            f"| `{ft.finding_type_id}` | {_cell(ft.title)}{marker} | {ft.category.value} | "
             f"{ft.severity.value} | `{ft.resource_type.value}` | {thresholds} |"
         )
     lines.append("")

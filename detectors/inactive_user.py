@@ -75,14 +75,28 @@ def _signals(
     }
 
 
+def signals_available(snapshot: PostureSnapshot) -> list[str]:
+    """The signals this scan could read at all (a part that failed or is unavailable, such
+    as audit logs switched off, is absent): every finding's evidence names them."""
+    present = {
+        "api_key_last_used_at": snapshot.users is not None,
+        "audit_login": snapshot.logins is not None,
+        "project_key_last_used_at": snapshot.project_keys is not None,
+        "chatgpt_login": snapshot.chatgpt_logins is not None,
+        "added_at": snapshot.users is not None,
+    }
+    return [name for name in SIGNALS if present[name]]
+
+
 def rule(snapshot: PostureSnapshot, thresholds: Thresholds) -> Iterator[DetectedFinding]:
     """An organization user (not a service account) whose last activity is strictly more than
     `inactive_user_days` days before the scan. Last activity is the newest of:
     `api_key_last_used_at`, the latest `login.succeeded` audit-log event for the user, the
     `last_used_at` of project keys the user owns, the newest ChatGPT sign-in (Logs Platform
     AUTH_LOG) of the workspace user with the same email, and `added_at`. Audit logs and
-    ChatGPT sign-ins are optional (without them that signal is simply absent); a user with no
-    signal at all is not flagged.
+    ChatGPT sign-ins are optional (without them that signal is simply absent, and the
+    evidence's `signals_available` says which signals the scan had); a user with no signal at
+    all is not flagged.
     Service-account users are skipped: they never log in, and their keys are covered by the
     unused-key findings."""
     now, days = snapshot.now, thresholds.inactive_user_days
@@ -92,6 +106,7 @@ def rule(snapshot: PostureSnapshot, thresholds: Thresholds) -> Iterator[Detected
             logins[login.user_id] = login.effective_at
     key_use = _latest_key_use(snapshot.project_keys or [])
     chatgpt = _chatgpt_logins(snapshot)
+    available = signals_available(snapshot)
 
     for user in snapshot.users or ():
         if user.is_service_account:
@@ -114,7 +129,8 @@ def rule(snapshot: PostureSnapshot, thresholds: Thresholds) -> Iterator[Detected
             "threshold_days": days,
             "signals": {name: iso(ts) for name, ts in signals.items()},
             "project_key_id": key_use[user.id][1] if user.id in key_use else None,
-            "audit_logins_available": bool(snapshot.logins),
+            "audit_logins_available": snapshot.logins is not None,
+            "signals_available": available,
         }
         yield finding(FINDING_TYPE, user.id, user.email or user.name, evidence)
 
@@ -135,6 +151,7 @@ DETECTOR = Detector(
         "signals",
         "project_key_id",
         "audit_logins_available",
+        "signals_available",
     ),
     thresholds=("inactive_user_days",),
 )

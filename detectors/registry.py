@@ -22,6 +22,7 @@ from detectors import (
     high_privilege_invite,
     inactive_user,
     project_key_not_rotated,
+    project_key_orphaned,
     project_key_unused,
     stale_pending_invite,
 )
@@ -29,7 +30,7 @@ from detectors.base import Detector
 from schemas.findings import DetectedFinding, Thresholds
 from schemas.snapshot import PostureSnapshot
 
-#: The 12 posture detectors, in catalog order.
+#: The posture detectors, in catalog order (the 12 seed types, then the extensions).
 POSTURE_DETECTORS: tuple[Detector, ...] = (
     gpt_custom_actions.DETECTOR,
     gpt_code_interpreter.DETECTOR,
@@ -43,6 +44,7 @@ POSTURE_DETECTORS: tuple[Detector, ...] = (
     high_privilege_invite.DETECTOR,
     inactive_user.DETECTOR,
     stale_pending_invite.DETECTOR,
+    project_key_orphaned.DETECTOR,
 )
 
 BY_TYPE_ID: dict[str, Detector] = {d.finding_type_id: d for d in POSTURE_DETECTORS}

@@ -63,6 +63,7 @@ from detectors.dlp.messages import (
 )
 from detectors.dlp.profiles import profile_set_version
 from pipeline.common import apply_suppressions, error_summary, load_scan, tenant_access
+from pipeline.fetchers import ok_part_key
 from pipeline.runtime import get_runtime
 from pipeline.snapshots import part_key
 from schemas.findings import DetectedFinding
@@ -158,17 +159,15 @@ def _listings(scan_id: int) -> tuple[dict[str, list[dict[str, Any]] | None], dic
     store = get_runtime().snapshots
     summaries = store.summaries(scan_id)
     out: dict[str, list[dict[str, Any]] | None] = {}
-    for kind, resource in LISTED_BY.items():
-        summary = summaries.get(resource)
-        key = ((summary or {}).get("keys") or {}).get(LISTING_PARTS[kind])
-        out[kind] = store.get(key) if summary and summary.get("ok") and key else None
+    for kind in LISTED_BY:
+        # Per part: one source failing (conversations, say) never hides another's listing.
+        key = ok_part_key(summaries, LISTING_PARTS[kind])
+        out[kind] = store.get(key) if key else None
     meta: dict[str, Any] = {}
-    files = summaries.get(CONVERSATIONS)
-    if files and files.get("ok"):
-        key = (files.get("keys") or {}).get("conversation_listing")
-        items = store.get(key) if key else None
-        if items:
-            meta = dict(items[0])
+    key = ok_part_key(summaries, "conversation_listing")
+    items = store.get(key) if key else None
+    if items:
+        meta = dict(items[0])
     return out, meta
 
 

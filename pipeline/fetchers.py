@@ -1,8 +1,11 @@
 """What each fetch task reads from the APIs and how it lands in the snapshot.
 
-Plain functions (no Celery): given connector clients, return the snapshot parts of one
-fetch. Objects are stored as their JSON dumps so ``detect`` rebuilds the exact models.
-File listings (for DLP) carry ids, names, owners and parents only, never a download URL.
+Plain functions (no Celery): given connector clients, a fetch fills the snapshot *parts* it
+owns (users, logins, project keys, service accounts, ...). Every part succeeds or fails on
+its own: a failed listing is recorded against its part and never discards a sibling part's
+data, so e.g. audit logging being off costs the login signal and nothing else. Objects are
+stored as their JSON dumps so ``detect`` rebuilds the exact models. File listings (for DLP)
+carry ids, names, owners and parents only, never a download URL.
 Conversation message text is matched while in memory and never stored: the conversation
 part carries masked DLP evidence only.
 """
@@ -10,29 +13,55 @@ part carries masked DLP evidence only.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from connectors.access import TenantAccess
+from connectors.access import ClientOptions, TenantAccess
 from connectors.admin import AdminClient
 from connectors.checkpoints import ListingCheckpoints
 from connectors.compliance import ComplianceClient, ConversationListing
-from connectors.errors import FileSkipped, NotFoundError, PermissionDeniedError, UpstreamError
+from connectors.errors import (
+    ConnectorError,
+    FileSkipped,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitedError,
+    UpstreamError,
+)
 from connectors.http import CallObserver
 from connectors.logs import UNDECODABLE, LogPage, LogsClient, Scope, read_record
 from connectors.ratelimit import RateBudget
+from core.errors import UserError
 from detectors.dlp.messages import MessageMatch, message_resource_id
-from schemas.catalog import FetchResource
+from pipeline.common import error_summary
 from schemas.openai import ChatGptLogin
 
-Parts = dict[str, list[dict[str, Any]]]
+Items = list[dict[str, Any]]
+Parts = dict[str, Items]
+
+#: Part states: ``ok`` (stored), ``unavailable`` (the API says the tenant does not offer it,
+#: e.g. audit logging off: not an error of the scan) and ``failed`` (a typed error).
+OK, UNAVAILABLE, FAILED = "ok", "unavailable", "failed"
+
+
+class PartUnavailable(Exception):
+    """Raised by a part's producer when the API says the data is not offered for the tenant."""
+
+    def __init__(self, reason: str, status: int | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
 
 
 @dataclass
 class FetchContext:
-    """What a fetcher gets: the tenant's access (keys as SecretStr) and shared budget."""
+    """What a fetcher gets: the tenant's access (keys as SecretStr) and shared budget.
+
+    ``login_since`` bounds the audit-log login listing; ``limitless_routes`` and
+    ``on_limit_rejected`` carry the tenant's memory of routes that refuse ``limit``.
+    """
 
     access: TenantAccess
     budget: RateBudget
@@ -48,47 +77,172 @@ class FetchContext:
     """Message findings open before this scan: a clean re-read of one of them resolves it."""
     logins_since: float = 0.0
     """Oldest ChatGPT sign-in worth reading (Unix seconds; 0: every AUTH_LOG file kept)."""
+    login_since: float | None = None
+    """Oldest audit-log login worth reading (None: unbounded)."""
+    limitless_routes: frozenset[str] = frozenset()
+    on_limit_rejected: Callable[[str], None] | None = None
+    defer_rate_limited: bool = False
+
+    def options(self) -> ClientOptions:
+        return ClientOptions(
+            limitless_routes=self.limitless_routes, on_limit_rejected=self.on_limit_rejected
+        )
 
     def admin(self) -> AdminClient:
         return AdminClient(
-            self.access, self.budget, observer=self.observer, checkpoints=self.checkpoints
+            self.access,
+            self.budget,
+            observer=self.observer,
+            options=self.options(),
+            checkpoints=self.checkpoints,
         )
 
     def compliance(self) -> ComplianceClient:
         return ComplianceClient(
-            self.access, self.budget, observer=self.observer, checkpoints=self.checkpoints
+            self.access,
+            self.budget,
+            observer=self.observer,
+            options=self.options(),
+            checkpoints=self.checkpoints,
         )
 
 
-def _dump(items: Any) -> list[dict[str, Any]]:
-    return [item.model_dump(mode="json") for item in items]
+@dataclass
+class PartResult:
+    state: str
+    items: Items | None = None
+    error: dict[str, Any] | None = None
 
 
-def fetch_users(ctx: FetchContext) -> Parts:
-    """Members plus their newest audit-log login (an empty list when audit logs are off)."""
+_FAILED = object()
+
+
+@dataclass
+class PartRun:
+    """Collects one fetch's parts, each ``ok``, ``unavailable`` or ``failed`` on its own.
+
+    A producer's typed error (``ConnectorError``, ``UserError``) fails its part(s) only.
+    A ``RateLimitedError`` is re-raised when ``defer_rate_limited`` (the task retries
+    later, redoing the fetch); anything else is a bug and propagates.
+    """
+
+    defer_rate_limited: bool = False
+    results: dict[str, PartResult] = field(default_factory=dict)
+
+    def run(self, name: str, produce: Callable[[], Iterable[Any]]) -> Items | None:
+        """Produce one part; its items, or None when it did not succeed."""
+        out = self.run_many((name,), lambda: {name: produce()})
+        return out[name] if out is not None else None
+
+    def run_many(
+        self, names: tuple[str, ...], produce: Callable[[], Mapping[str, Iterable[Any]]]
+    ) -> dict[str, Items] | None:
+        """Produce parts that share one listing (they succeed or fail together)."""
+        produced = self._attempt(
+            names, lambda: {name: _dump(items) for name, items in produce().items()}
+        )
+        if produced is _FAILED:
+            return None
+        for name in names:
+            self.results[name] = PartResult(OK, items=produced[name])
+        return {name: produced[name] for name in names}
+
+    def prerequisite(self, names: tuple[str, ...], produce: Callable[[], Any]) -> Any:
+        """A listing several parts need (e.g. projects); on failure it fails all of them and
+        returns None."""
+        value = self._attempt(names, produce)
+        return None if value is _FAILED else value
+
+    def fail(self, names: tuple[str, ...], exc: BaseException) -> None:
+        result = PartResult(FAILED, error=error_summary(exc))
+        for name in names:
+            self.results[name] = result
+
+    def _attempt(self, names: tuple[str, ...], produce: Callable[[], Any]) -> Any:
+        try:
+            return produce()
+        except PartUnavailable as exc:
+            error = {"kind": "unavailable", "message": exc.reason, "status": exc.status}
+            for name in names:
+                self.results[name] = PartResult(UNAVAILABLE, error=error)
+        except RateLimitedError as exc:
+            if self.defer_rate_limited:
+                raise
+            self.fail(names, exc)
+        except (ConnectorError, UserError) as exc:
+            self.fail(names, exc)
+        return _FAILED
+
+
+def _dump(items: Iterable[Any]) -> Items:
+    return [item if isinstance(item, dict) else item.model_dump(mode="json") for item in items]
+
+
+def _archived(project: Any) -> bool:
+    return bool(project.status == "archived" or project.archived_at is not None)
+
+
+# --------------------------------------------------------------------------- fetchers
+
+
+def fetch_users(ctx: FetchContext, out: PartRun) -> None:
+    """Members (``users``) and their newest audit-log login (``logins``), apart.
+
+    Logins are bounded by ``ctx.login_since``; a tenant without audit logs (any 4xx but a
+    bad key) gets ``logins`` unavailable and keeps its users.
+    """
     client = ctx.admin()
-    users = _dump(client.users())
-    signal = client.latest_logins()
-    logins = _dump(signal.entries) if signal.available else []
-    return {"users": users, "logins": logins}
+    out.run("users", client.users)
+    out.run("logins", lambda: _logins(client, ctx.login_since))
 
 
-def fetch_invites(ctx: FetchContext) -> Parts:
-    return {"invites": _dump(ctx.admin().invites())}
+def _logins(client: AdminClient, since: float | None) -> list[Any]:
+    signal = client.latest_logins(since)
+    if not signal.available:
+        raise PartUnavailable(
+            f"audit-log logins unavailable ({signal.reason or 'no reason given'})",
+            signal.status,
+        )
+    return signal.entries
 
 
-def fetch_admin_keys(ctx: FetchContext) -> Parts:
-    return {"admin_keys": _dump(ctx.admin().admin_api_keys())}
+def fetch_invites(ctx: FetchContext, out: PartRun) -> None:
+    client = ctx.admin()
+    out.run("invites", client.invites)
 
 
-def fetch_project_keys(ctx: FetchContext) -> Parts:
-    """Keys of every project, archived ones included (stamped with their project)."""
-    return {"project_keys": _dump(ctx.admin().all_project_api_keys())}
+def fetch_admin_keys(ctx: FetchContext, out: PartRun) -> None:
+    client = ctx.admin()
+    out.run("admin_keys", client.admin_api_keys)
 
 
-def fetch_gpts(ctx: FetchContext) -> Parts:
-    """GPTs with their latest config, and the listing of their knowledge files (for DLP)."""
-    gpts = list(ctx.compliance().gpts())
+PROJECT_PARTS = ("project_keys", "service_accounts", "project_members")
+
+
+def fetch_project_keys(ctx: FetchContext, out: PartRun) -> None:
+    """Projects once, then three parts apart: every project's keys (archived included,
+    stamped with their project), service accounts and members of the live projects (the
+    API answers 400 for an archived one: skipped, not an error)."""
+    client = ctx.admin()
+    projects = out.prerequisite(PROJECT_PARTS, lambda: list(client.projects()))
+    if projects is None:
+        return
+    live = [p for p in projects if not _archived(p)]
+    out.run("project_keys", lambda: [k for p in projects for k in client.project_api_keys(p)])
+    out.run("service_accounts", lambda: [a for p in live for a in client.service_accounts(p.id)])
+    out.run("project_members", lambda: [m for p in live for m in client.project_members(p.id)])
+
+
+def fetch_gpts(ctx: FetchContext, out: PartRun) -> None:
+    """GPTs with their latest config and their knowledge files (one listing, two parts),
+    and the workspace's users (a part of its own)."""
+    client = ctx.compliance()
+    out.run_many(("gpts", "gpt_files"), lambda: _gpt_parts(client))
+    out.run("workspace_users", client.users)
+
+
+def _gpt_parts(client: ComplianceClient) -> dict[str, list[Any]]:
+    gpts = list(client.gpts())
     files = [
         _file(
             "gpt",
@@ -105,12 +259,17 @@ def fetch_gpts(ctx: FetchContext) -> Parts:
         if g.config is not None
         for f in g.config.files
     ]
-    return {"gpts": _dump(gpts), "gpt_files": files}
+    return {"gpts": gpts, "gpt_files": files}
 
 
-def fetch_files(ctx: FetchContext) -> Parts:
+def fetch_files(ctx: FetchContext, out: PartRun) -> None:
     """ChatGPT project files (for DLP): never depends on the conversation source."""
-    project_files = [
+    client = ctx.compliance()
+    out.run("project_files", lambda: _project_files(client))
+
+
+def _project_files(client: ComplianceClient) -> list[dict[str, Any]]:
+    return [
         _file(
             "project",
             f.id,
@@ -122,11 +281,10 @@ def fetch_files(ctx: FetchContext) -> Parts:
             owner_email=p.owner_email,
             visibility=p.visibility,
         )
-        for p in ctx.compliance().projects()
+        for p in client.projects()
         if p.config is not None
         for f in p.config.files
     ]
-    return {"project_files": project_files}
 
 
 #: One line for tenant health when ``/conversations`` is retired.
@@ -199,7 +357,39 @@ class _ConversationScan:
         }
 
 
-def fetch_conversations(ctx: FetchContext) -> Parts:
+CONVERSATION_PARTS = (
+    "conversation_files",
+    "message_matches",
+    "message_clean",
+    "conversation_listing",
+    "conversations_api",
+)
+
+
+def fetch_conversations(ctx: FetchContext, out: PartRun) -> None:
+    """The conversation source, parts of its own: they fail alone, never costing another
+    fetch's parts. ``conversations_api`` records the ``/conversations`` route itself: ok, or
+    unavailable when the API retired it for the workspace (the Logs Platform is read then)."""
+    produced = out.run_many(CONVERSATION_PARTS[:-1], lambda: _conversation_source(ctx))
+    if produced is None:
+        # Not read at all: the route shares the source's state and error.
+        out.results["conversations_api"] = out.results[CONVERSATION_PARTS[0]]
+        return
+    retired = (produced["conversation_listing"] or [{}])[0].get("retired") or []
+    if retired:
+        out.results["conversations_api"] = PartResult(
+            UNAVAILABLE,
+            error={
+                "kind": "unavailable",
+                "message": f"/conversations retired: {retired[0].get('fix')}",
+                "status": retired[0].get("status"),
+            },
+        )
+    else:
+        out.results["conversations_api"] = PartResult(OK, items=[])
+
+
+def _conversation_source(ctx: FetchContext) -> Parts:
     """The conversation source: ``/conversations`` where it answers, else the Logs Platform.
 
     ``/conversations`` answering 404 or 410 means the API retired it for this workspace:
@@ -279,6 +469,8 @@ def _conversations_from_logs(ctx: FetchContext, retired_status: int | None) -> P
     try:
         logs, first = _logs_client(ctx, CONVERSATION_EVENT, ctx.logs_watermark)
     except NotFoundError as exc:
+        # The retired source has no replacement this scan: the conversation part fails
+        # alone, with the fix for tenant health.
         raise NotFoundError(
             f"/conversations is retired (HTTP {retired_status}) and the Compliance Logs "
             "Platform answered 404 under the workspace and organization scopes",
@@ -360,7 +552,34 @@ def _conversations_from_logs(ctx: FetchContext, retired_status: int | None) -> P
     return scan.parts(listing)
 
 
-def fetch_chatgpt_logins(ctx: FetchContext) -> Parts:
+LOGIN_PARTS = ("chatgpt_logins", "chatgpt_login_stats")
+
+
+def fetch_chatgpt_logins(ctx: FetchContext, out: PartRun) -> None:
+    """ChatGPT sign-ins (``chatgpt_logins``) and their counters (``chatgpt_login_stats``).
+
+    A Logs Platform that cannot be read leaves ``chatgpt_logins`` unavailable (one signal
+    fewer for the inactive-user rule) while the stats still say why.
+    """
+    produced = out.prerequisite(LOGIN_PARTS, lambda: _chatgpt_logins(ctx))
+    if produced is None:
+        return
+    stats = produced["chatgpt_login_stats"]
+    out.results["chatgpt_login_stats"] = PartResult(OK, items=stats)
+    if stats[0].get("available"):
+        out.results["chatgpt_logins"] = PartResult(OK, items=produced["chatgpt_logins"])
+    else:
+        out.results["chatgpt_logins"] = PartResult(
+            UNAVAILABLE,
+            error={
+                "kind": "unavailable",
+                "message": stats[0].get("hint") or "the Compliance Logs Platform is unavailable",
+                "status": stats[0].get("status"),
+            },
+        )
+
+
+def _chatgpt_logins(ctx: FetchContext) -> Parts:
     """Newest ChatGPT sign-in per workspace user, from the Logs Platform's AUTH_LOG files.
 
     Read from ``logins_since`` each scan (the signal is recomputed, not accumulated). A
@@ -465,16 +684,16 @@ def _file(
 
 @dataclass(frozen=True)
 class FetchSpec:
-    """One fetch task: its resource name, the catalog resources it covers, its function.
+    """One fetch task: its resource name, the parts it fills, its function.
 
     ``primary`` is the part whose length is the task's ``count``; ``needs_workspace`` marks
     Compliance API fetches, planned only for tenants with a ChatGPT workspace.
     """
 
     resource: str
-    covers: tuple[FetchResource, ...]
+    parts: tuple[str, ...]
     primary: str
-    run: Callable[[FetchContext], Parts]
+    run: Callable[[FetchContext, PartRun], None]
     needs_workspace: bool = False
     dlp_only: bool = False
     notes: str | None = None
@@ -484,22 +703,20 @@ class FetchSpec:
 FETCHES: dict[str, FetchSpec] = {
     spec.resource: spec
     for spec in (
-        FetchSpec("users", (FetchResource.USERS,), "users", fetch_users),
-        FetchSpec("invites", (FetchResource.INVITES,), "invites", fetch_invites),
-        FetchSpec("admin_keys", (FetchResource.ADMIN_KEYS,), "admin_keys", fetch_admin_keys),
-        FetchSpec(
-            "project_keys", (FetchResource.PROJECT_KEYS,), "project_keys", fetch_project_keys
-        ),
+        FetchSpec("users", ("users", "logins"), "users", fetch_users),
+        FetchSpec("invites", ("invites",), "invites", fetch_invites),
+        FetchSpec("admin_keys", ("admin_keys",), "admin_keys", fetch_admin_keys),
+        FetchSpec("project_keys", PROJECT_PARTS, "project_keys", fetch_project_keys),
         FetchSpec(
             "gpts",
-            (FetchResource.GPTS, FetchResource.GPT_FILES),
+            ("gpts", "gpt_files", "workspace_users"),
             "gpts",
             fetch_gpts,
             needs_workspace=True,
         ),
         FetchSpec(
             "files",
-            (FetchResource.PROJECT_FILES,),
+            ("project_files",),
             "project_files",
             fetch_files,
             needs_workspace=True,
@@ -507,7 +724,7 @@ FETCHES: dict[str, FetchSpec] = {
         ),
         FetchSpec(
             "conversations",
-            (FetchResource.CONVERSATION_FILES, FetchResource.CONVERSATION_MESSAGES),
+            CONVERSATION_PARTS,
             "conversation_files",
             fetch_conversations,
             needs_workspace=True,
@@ -516,7 +733,7 @@ FETCHES: dict[str, FetchSpec] = {
         ),
         FetchSpec(
             "chatgpt_logins",
-            (),
+            LOGIN_PARTS,
             "chatgpt_logins",
             fetch_chatgpt_logins,
             needs_workspace=True,
@@ -524,6 +741,20 @@ FETCHES: dict[str, FetchSpec] = {
         ),
     )
 }
+
+
+def ok_part_key(summaries: Mapping[str, Mapping[str, Any]], part: str) -> str | None:
+    """The snapshot key of ``part`` if some fetch stored it successfully, else None."""
+    for summary in summaries.values():
+        key = (summary.get("keys") or {}).get(part)
+        if key:
+            return str(key)
+    return None
+
+
+def ok_parts(summaries: Mapping[str, Mapping[str, Any]]) -> set[str]:
+    """Names of every part that was fetched successfully in the scan."""
+    return {part for summary in summaries.values() for part in (summary.get("keys") or {})}
 
 
 def plan_fetches(*, has_workspace: bool, dlp_enabled: bool) -> list[str]:

@@ -24,8 +24,20 @@ from core.time import as_utc
 from detectors.registry import BY_TYPE_ID, run_posture
 from pipeline.common import apply_suppressions, error_summary, load_scan, tenant_access
 from pipeline.dlp import conversation_context
-from pipeline.fetchers import FETCHES, FetchContext, plan_fetches
+from pipeline.fetchers import (
+    FAILED,
+    FETCHES,
+    OK,
+    FetchContext,
+    FetchSpec,
+    PartResult,
+    PartRun,
+    ok_part_key,
+    ok_parts,
+    plan_fetches,
+)
 from pipeline.runtime import get_runtime
+from pipeline.snapshots import SnapshotStore
 from schemas.catalog import FetchResource, types_for_sources
 from schemas.snapshot import PostureSnapshot
 from schemas.tables import ScanRun, ScanStatus, ScanTrigger, Tenant, utcnow
@@ -48,7 +60,10 @@ POSTURE_PARTS = (
     "invites",
     "admin_keys",
     "project_keys",
+    "service_accounts",
+    "project_members",
     "gpts",
+    "workspace_users",
     "chatgpt_logins",
 )
 
@@ -99,49 +114,71 @@ def plan_for(tenant: Tenant) -> list[str]:
 # --------------------------------------------------------------------------- fetch
 
 
+#: Extra days of audit log read beyond the inactivity threshold: the detector compares with
+#: the scan's start, a little before the fetch runs, so the window must cover the boundary.
+LOGIN_WINDOW_MARGIN_DAYS = 2
+
+
 def record_failure(scan_id: int, resource: str, exc: BaseException) -> dict[str, Any]:
-    """Record a failed fetch (typed error) and return its summary."""
+    """Record a fetch that failed as a whole (typed error on every part) and return it."""
+    error = error_summary(exc)
+    spec = FETCHES.get(resource)
     summary = {
         "resource": resource,
         "count": 0,
         "key": None,
         "keys": {},
         "ok": False,
-        "error": error_summary(exc),
+        "error": error,
+        "parts": {
+            part: {"state": FAILED, "count": 0, "error": error}
+            for part in (spec.parts if spec else ())
+        },
     }
     get_runtime().snapshots.record(scan_id, resource, summary)
     return summary
 
 
 def run_fetch(scan_id: int, resource: str, *, defer_rate_limited: bool = False) -> dict[str, Any]:
-    """Fetch one resource of the scan's tenant into the snapshot store.
+    """Fetch one resource's parts for the scan's tenant into the snapshot store.
 
-    Returns ``{resource, count, key, keys, ok, error}``. A ``ConnectorError`` becomes
-    ``ok=False`` with the typed error (so the chord body always runs), except a
-    ``RateLimitedError`` when ``defer_rate_limited``: the task then retries later.
+    Returns ``{resource, count, key, keys, counts, parts, ok, error, seconds}``: ``parts``
+    maps each part to ``{state, count, error}`` (``ok``, ``unavailable`` or ``failed``);
+    ``keys``/``counts`` hold the stored parts only. ``ok`` is False when a part failed
+    (an unavailable part is not a failure) and ``error`` is then the first failure. A
+    ``RateLimitedError`` is re-raised when ``defer_rate_limited`` (the task retries later).
     """
     spec = FETCHES[resource]
     _, tenant = load_scan(scan_id)
-    store = get_runtime().snapshots
+    runtime = get_runtime()
+    store = runtime.snapshots
     started = time.monotonic()
+    out = PartRun(defer_rate_limited=defer_rate_limited)
     try:
+        access = tenant_access(tenant)
+        limits = runtime.limits
         ctx = FetchContext(
-            access=tenant_access(tenant),
-            budget=get_runtime().budget,
-            observer=get_runtime().observer,
-            checkpoints=get_runtime().listing_checkpoints(scan_id),
+            access=access,
+            budget=runtime.budget,
+            observer=runtime.observer,
+            checkpoints=runtime.listing_checkpoints(scan_id),
+            login_since=_login_since(tenant) if "logins" in spec.parts else None,
+            limitless_routes=limits.routes(access.tenant_key),
+            on_limit_rejected=lambda route: limits.remember(access.tenant_key, route),
+            defer_rate_limited=defer_rate_limited,
         )
         if resource == "conversations":
             ctx = conversation_context(tenant, ctx)
         elif resource == "chatgpt_logins":
             days = effective_thresholds(tenant).inactive_user_days + 1
             ctx.logins_since = time.time() - days * 86400.0
-        parts = spec.run(ctx)
+        spec.run(ctx, out)
     except RateLimitedError:
         if defer_rate_limited:
             raise
         return record_failure(scan_id, resource, _exhausted(tenant))
     except (ConnectorError, UserError) as exc:
+        # Before any part ran (no key configured, keys that do not decrypt).
         summary = record_failure(scan_id, resource, exc)
         log.warning(
             "fetch %s failed for tenant %s (scan %s): %s",
@@ -151,24 +188,63 @@ def run_fetch(scan_id: int, resource: str, *, defer_rate_limited: bool = False) 
             summary["error"].get("kind"),
         )
         return summary
-    keys = {part: store.put(scan_id, part, items) for part, items in parts.items()}
-    summary = {
-        "resource": resource,
-        "count": len(parts[spec.primary]),
-        "key": keys[spec.primary],
-        "keys": keys,
-        "counts": {part: len(items) for part, items in parts.items()},
-        "ok": True,
-        "error": None,
-        "seconds": round(time.monotonic() - started, 3),
-    }
-    if spec.notes and parts.get(spec.notes):
-        summary["notes"] = parts[spec.notes][0]
+    summary = _summary(scan_id, spec, out, store)
+    summary["seconds"] = round(time.monotonic() - started, 3)
     store.record(scan_id, resource, summary)
+    for part, info in summary["parts"].items():
+        if info["state"] != OK:
+            log.warning(
+                "fetch %s: part %s %s for tenant %s (scan %s): %s",
+                resource,
+                part,
+                info["state"],
+                tenant.slug,
+                scan_id,
+                (info["error"] or {}).get("kind"),
+            )
     log.info(
         "fetched %s for tenant %s (scan %s): %d", resource, tenant.slug, scan_id, summary["count"]
     )
     return summary
+
+
+def _summary(scan_id: int, spec: FetchSpec, out: PartRun, store: SnapshotStore) -> dict[str, Any]:
+    keys: dict[str, str] = {}
+    counts: dict[str, int] = {}
+    parts: dict[str, dict[str, Any]] = {}
+    for part in spec.parts:
+        result = out.results.get(part)
+        if result is None:  # a fetcher that forgot a part is a bug: never silent success
+            result = PartResult(FAILED, error={"kind": "task_error", "message": "not produced"})
+        if result.state == OK and result.items is not None:
+            keys[part] = store.put(scan_id, part, result.items)
+            counts[part] = len(result.items)
+        parts[part] = {
+            "state": result.state,
+            "count": counts.get(part, 0),
+            "error": result.error,
+        }
+    failures = [p["error"] for p in parts.values() if p["state"] == FAILED]
+    summary: dict[str, Any] = {
+        "resource": spec.resource,
+        "count": counts.get(spec.primary, 0),
+        "key": keys.get(spec.primary),
+        "keys": keys,
+        "counts": counts,
+        "parts": parts,
+        "ok": not failures,
+        "error": failures[0] if failures else None,
+    }
+    notes = out.results.get(spec.notes) if spec.notes else None
+    if notes is not None and notes.state == OK and notes.items:
+        summary["notes"] = notes.items[0]
+    return summary
+
+
+def _login_since(tenant: Tenant) -> float:
+    """Oldest audit-log login worth reading: now - inactive threshold - a margin."""
+    days = effective_thresholds(tenant).inactive_user_days + LOGIN_WINDOW_MARGIN_DAYS
+    return time.time() - days * 86_400
 
 
 def _exhausted(tenant: Tenant) -> RateLimitedError:
@@ -182,12 +258,9 @@ def _exhausted(tenant: Tenant) -> RateLimitedError:
 
 
 def succeeded_sources(summaries: dict[str, dict[str, Any]]) -> set[FetchResource]:
-    out: set[FetchResource] = set()
-    for name, summary in summaries.items():
-        spec = FETCHES.get(name)
-        if spec is not None and summary.get("ok"):
-            out.update(spec.covers)
-    return out
+    """The catalog's fetch resources whose part was stored successfully in the scan."""
+    known = {r.value for r in FetchResource}
+    return {FetchResource(part) for part in ok_parts(summaries) if part in known}
 
 
 def build_snapshot(
@@ -195,17 +268,34 @@ def build_snapshot(
     load: Callable[[str], list[dict[str, Any]] | None],
     now: float,
 ) -> PostureSnapshot:
-    """Rebuild the posture snapshot; a part whose fetch failed (or expired) stays None."""
+    """Rebuild the posture snapshot; a part that failed (or expired) stays None.
+
+    Parts are independent: a failed part never hides a sibling that succeeded. Admin-key
+    owners get their email from the users part when it is there (the API's owner object
+    carries none).
+    """
     data: dict[str, Any] = {}
-    for summary in summaries.values():
-        if not summary.get("ok"):
-            continue
-        for part, key in (summary.get("keys") or {}).items():
-            if part in POSTURE_PARTS:
-                data[part] = load(key)
-    if data.get("users") is None:
-        data.pop("logins", None)
+    for part in POSTURE_PARTS:
+        key = ok_part_key(summaries, part)
+        if key is not None:
+            data[part] = load(key)
+    if data.get("admin_keys") and data.get("users"):
+        data["admin_keys"] = with_owner_emails(data["admin_keys"], data["users"])
     return PostureSnapshot(now=now, **{k: v for k, v in data.items() if v is not None})
+
+
+def with_owner_emails(
+    admin_keys: list[dict[str, Any]], users: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Admin keys whose user owner has no email get the email of that user id."""
+    emails = {u.get("id"): u.get("email") for u in users if u.get("email")}
+    out = []
+    for key in admin_keys:
+        owner = key.get("owner")
+        if isinstance(owner, dict) and not owner.get("email") and owner.get("id") in emails:
+            key = {**key, "owner": {**owner, "email": emails[owner["id"]]}}
+        out.append(key)
+    return out
 
 
 def run_detect(scan_id: int) -> dict[str, Any]:
@@ -260,6 +350,43 @@ def run_detect(scan_id: int) -> dict[str, Any]:
 # --------------------------------------------------------------------------- finish
 
 
+def fetch_errors(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """The typed errors of one fetch: one per distinct failure, naming the parts it cost.
+
+    Unavailable parts are not errors (the tenant does not offer them); they show in
+    ``part_states`` and ``casb health``.
+    """
+    resource = summary.get("resource")
+    parts = summary.get("parts") or {}
+    grouped: list[tuple[dict[str, Any], list[str]]] = []
+    for part, info in parts.items():
+        if info.get("state") != FAILED:
+            continue
+        error = info.get("error") or {}
+        for known, names in grouped:
+            if known == error:
+                names.append(part)
+                break
+        else:
+            grouped.append((error, [part]))
+    if not grouped and not summary.get("ok"):
+        return [{"resource": resource, **(summary.get("error") or {})}]
+    return [{"resource": resource, "parts": names, **error} for error, names in grouped]
+
+
+def part_states(summary: dict[str, Any]) -> dict[str, Any]:
+    """``{part: state}`` plus, for parts not ok, ``{part: {state, kind, status}}``."""
+    out: dict[str, Any] = {}
+    for part, info in (summary.get("parts") or {}).items():
+        state = info.get("state")
+        if state == OK:
+            out[part] = OK
+        else:
+            error = info.get("error") or {}
+            out[part] = {"state": state, "kind": error.get("kind"), "status": error.get("status")}
+    return out
+
+
 def run_finish(scan_id: int, *, failed: bool = False) -> dict[str, Any]:
     """Close the run: status, per-resource counts, typed errors, timings, tenant health."""
     store = get_runtime().snapshots
@@ -275,9 +402,10 @@ def run_finish(scan_id: int, *, failed: bool = False) -> dict[str, Any]:
         pipeline_failed = failed or detect is None
         status = scan_outcome(expected, summaries, pipeline_failed=pipeline_failed)
         errors = [
-            {"resource": name, **(summaries[name].get("error") or {})}
+            error
             for name in expected
-            if name in summaries and not summaries[name].get("ok")
+            if name in summaries
+            for error in fetch_errors(summaries[name])
         ]
         missing = [name for name in expected if name not in summaries]
         if pipeline_failed and (missing or not errors):
@@ -305,7 +433,10 @@ def run_finish(scan_id: int, *, failed: bool = False) -> dict[str, Any]:
         parts = {
             **run.parts,
             "fetch": {
-                n: {k: s.get(k) for k in ("ok", "count", "counts", "seconds", "notes")}
+                n: {
+                    **{k: s.get(k) for k in ("ok", "count", "counts", "seconds", "notes")},
+                    "parts": part_states(s),
+                }
                 for n, s in summaries.items()
             },
         }

@@ -1,4 +1,4 @@
-"""Per-process resources of the pipeline: snapshot store and rate budget.
+"""Per-process resources of the pipeline: snapshot store, rate budget, limit memory.
 
 A fleet worker uses Redis for both (shared by every worker, so a tenant's API budget holds
 fleet-wide). The embedded demo and ``casb scan --inline`` switch the process to
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from connectors.checkpoints import ListingCheckpoints, RedisListingCheckpoints
 from connectors.http import CallEvent, CallObserver
@@ -31,6 +31,55 @@ from pipeline.snapshots import (
 )
 
 
+class LimitMemory(Protocol):
+    """Per tenant: the list routes whose API refused a ``limit`` (listed without it since)."""
+
+    def routes(self, tenant_key: str) -> frozenset[str]: ...
+
+    def remember(self, tenant_key: str, route: str) -> None: ...
+
+
+#: How long a tenant's "this route refuses limit" is remembered before it is tried again.
+LIMIT_MEMORY_TTL_SECONDS = 30 * 86_400
+
+
+class RedisLimitMemory:
+    """``casb:limitless:{tenant}``: a set of route templates, shared by the fleet."""
+
+    def __init__(self, client: Any, ttl_seconds: int = LIMIT_MEMORY_TTL_SECONDS) -> None:
+        self.client = client
+        self.ttl = ttl_seconds
+
+    def _key(self, tenant_key: str) -> str:
+        return f"casb:limitless:{tenant_key}"
+
+    def routes(self, tenant_key: str) -> frozenset[str]:
+        members = self.client.smembers(self._key(tenant_key))
+        return frozenset(m.decode() if isinstance(m, bytes) else str(m) for m in members)
+
+    def remember(self, tenant_key: str, route: str) -> None:
+        pipe = self.client.pipeline()
+        pipe.sadd(self._key(tenant_key), route)
+        pipe.expire(self._key(tenant_key), self.ttl)
+        pipe.execute()
+
+
+class MemoryLimitMemory:
+    """The same, in this process (embedded demo, ``--inline``)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._routes: dict[str, set[str]] = {}
+
+    def routes(self, tenant_key: str) -> frozenset[str]:
+        with self._lock:
+            return frozenset(self._routes.get(tenant_key, ()))
+
+    def remember(self, tenant_key: str, route: str) -> None:
+        with self._lock:
+            self._routes.setdefault(tenant_key, set()).add(route)
+
+
 @dataclass
 class Runtime:
     snapshots: SnapshotStore
@@ -38,6 +87,7 @@ class Runtime:
     embedded: bool
     pid: int
     observer: CallObserver | None = None  # API-call metrics (fleet workers only)
+    limits: LimitMemory = field(default_factory=MemoryLimitMemory)
     redis: Any = None  # the fleet's Redis client (None when embedded)
     checkpoint_ttl: int = 0
 
@@ -93,6 +143,7 @@ def _redis_runtime() -> Runtime:
         observer=observe_call,
         redis=client,
         checkpoint_ttl=settings.snapshot_ttl_seconds,
+        limits=RedisLimitMemory(client),
     )
 
 

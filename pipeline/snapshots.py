@@ -5,10 +5,12 @@ messages stay small and credentials or payloads never enter the broker. Layout i
 (every key expires after ``snapshot_ttl_seconds``; ``finish_scan`` deletes them early):
 
 * ``casb:scan:{scan_id}:{part}`` — a JSON array of the part's objects (``users``,
-  ``logins``, ``invites``, ``admin_keys``, ``project_keys``, ``gpts``,
-  ``conversation_files``, ``gpt_files``, ``project_files``).
+  ``logins``, ``invites``, ``admin_keys``, ``project_keys``, ``service_accounts``,
+  ``project_members``, ``gpts``, ``workspace_users``, ``chatgpt_logins``, ``conversation_files``,
+  ``conversation_messages``, ``gpt_files``,
+  ``project_files``), written only for parts that succeeded.
 * ``casb:scan:{scan_id}:parts`` — a hash: fetch resource -> JSON summary
-  ``{resource, count, key, ok, error}`` as the fetch task returned it.
+  ``{resource, count, key, keys, parts, ok, error}`` as the fetch task returned it.
 * ``casb:scan:{scan_id}:listing:{digest}:pages`` / ``:state`` — the pages a listing has
   received so far and its cursors (``connectors.checkpoints``), so a retried fetch resumes.
 

@@ -46,13 +46,20 @@ class ResourceType(StrEnum):
 
 
 class FetchResource(StrEnum):
-    """What a scan fetches; a finding type is resolvable only if its sources were fetched."""
+    """The parts a scan fetches, each succeeding or failing on its own.
+
+    A finding type is resolvable only if every part in its ``sources`` succeeded.
+    """
 
     USERS = "users"
+    LOGINS = "logins"
     INVITES = "invites"
     ADMIN_KEYS = "admin_keys"
     PROJECT_KEYS = "project_keys"
+    SERVICE_ACCOUNTS = "service_accounts"
+    PROJECT_MEMBERS = "project_members"
     GPTS = "gpts"
+    WORKSPACE_USERS = "workspace_users"
     CONVERSATION_FILES = "conversation_files"
     GPT_FILES = "gpt_files"
     PROJECT_FILES = "project_files"
@@ -294,6 +301,7 @@ CATALOG: tuple[FindingType, ...] = (
         "Remove the file from the project, review who the project is shared with, and rotate "
         "any credential it contains.",
     ),
+    # ------------------------------------------------------------------ extensions
     FindingType(
         "61708e01-a35b-41b1-99ac-3dc53816a45f",
         "chatgpt_message_dlp",
@@ -307,6 +315,21 @@ CATALOG: tuple[FindingType, ...] = (
         "Compliance Logs Platform) matches a DLP profile.",
         "Review the conversation with the user; delete it through the Compliance API if it "
         "must not be retained, and rotate any credential it contains.",
+        extension=True,
+    ),
+    FindingType(
+        "ecf9c5b4-2577-4742-9e73-29d5fff9b9bf",
+        "project_key_orphaned",
+        "OpenAI: Project API key whose owner lost project access",
+        Category.API_KEY_HYGIENE,
+        Severity.HIGH,
+        False,
+        ResourceType.PROJECT_API_KEY,
+        _KEYS_PROJECT,
+        "A project API key is still listed and enabled although its owner no longer has access "
+        "to the project (owner_project_access is inactive): nobody accountable holds it.",
+        "Revoke the key from the project's API keys page, or hand the workload a key owned by "
+        "a current project member or a service account.",
         extension=True,
     ),
 )

@@ -41,7 +41,8 @@ class AdminUser(ApiModel):
     email: str | None = None
     role: str | None = None
     added_at: float | None = None
-    is_service_account: bool = False
+    is_service_account: bool | None = None
+    """Null is allowed by the official SDK's model: read as "not known to be one"."""
     api_key_last_used_at: float | None = None
 
 
@@ -365,4 +366,15 @@ class ProjectServiceAccount(ApiModel):
     name: str | None = None
     role: str | None = None
     created_at: float | None = None
+    project_id: str | None = None
+
+
+class ProjectMember(ApiModel):
+    """``organization.project.user``; ``project_id`` is added by the client."""
+
+    id: str
+    name: str | None = None
+    email: str | None = None
+    role: str | None = None
+    added_at: float | None = None
     project_id: str | None = None

@@ -17,6 +17,9 @@ from schemas.openai import (
     Gpt,
     Invite,
     ProjectApiKey,
+    ProjectMember,
+    ProjectServiceAccount,
+    WorkspaceUser,
 )
 
 
@@ -25,10 +28,13 @@ class PostureSnapshot(BaseModel):
 
     now: float
     users: list[AdminUser] | None = None
-    logins: list[AuditLogin] | None = None  # None or [] when audit logs are unavailable
+    logins: list[AuditLogin] | None = None  # None when audit logs are unavailable or failed
     invites: list[Invite] | None = None
     admin_keys: list[AdminApiKey] | None = None
     project_keys: list[ProjectApiKey] | None = None
+    service_accounts: list[ProjectServiceAccount] | None = None
+    project_members: list[ProjectMember] | None = None
     gpts: list[Gpt] | None = None
+    workspace_users: list[WorkspaceUser] | None = None
     # ChatGPT sign-ins (Logs Platform AUTH_LOG); None or [] when the Logs Platform is unavailable
     chatgpt_logins: list[ChatGptLogin] | None = None

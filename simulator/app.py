@@ -728,6 +728,32 @@ def _file_redirect(location: str) -> Handler:
     return handler
 
 
+def _edge_response(f: Fault, api: str, list_route: bool, request: Request) -> Response | None:
+    """Documented API edges switched on per tenant (see simulator.faults), or None."""
+    if f.kind == "audit_logging_off":
+        return error_response(
+            400,
+            "Audit logging is not enabled for this organization. An owner can turn it on in "
+            "the organization's data controls settings.",
+            code="audit_logging_disabled",
+        )
+    if f.kind == "limit_rejected" and list_route and "limit" in request.query_params:
+        status = f.status if f.status in (400, 422) else 422
+        if api == "admin":
+            return error_response(
+                status, "Invalid 'limit': this list does not take a page size.", param="limit"
+            )
+        detail = [
+            {
+                "loc": ["query", "limit"],
+                "msg": "Extra inputs are not permitted",
+                "type": "extra_forbidden",
+            }
+        ]
+        return _json({"detail": detail}, status)
+    return None
+
+
 # --------------------------------------------------------------------------- the app
 
 
@@ -878,6 +904,10 @@ class SimulatorApp:
                     type_="server_error",
                     code=None,
                 )
+        for f in fired:
+            edge = _edge_response(f, api, list_route, request)
+            if edge is not None:
+                return edge
         ctx = Ctx(request, tenant, api)
         if list_route and "repeated_cursor" in kinds:
             ctx.ignore_after, ctx.force_has_more = True, True

@@ -19,6 +19,11 @@ cleared), for at most `seconds` from its first firing when set. Kinds:
   unknown_fields    adds unknown fields to the envelope and every object
   revoked_key       the tenant's key for `api` answers 401 invalid_api_key
   workspace_gone    Compliance routes answer 404 (workspace not found)
+  limit_rejected    list routes answer `status` (422 unless 400 is given) when the request
+                    carries `limit`: Admin routes with an OpenAI error naming `param: limit`,
+                    Compliance routes with a validation `detail[].loc` ending in `limit`
+  audit_logging_off `GET /organization/audit_logs` answers 400: audit logging was never
+                    switched on for the organization
 """
 
 from __future__ import annotations
@@ -41,6 +46,8 @@ FAULT_KINDS: tuple[str, ...] = (
     "unknown_fields",
     "revoked_key",
     "workspace_gone",
+    "limit_rejected",
+    "audit_logging_off",
 )
 FAULT_APIS: tuple[str, ...] = ("any", "admin", "compliance", "files", "blob")
 
@@ -92,6 +99,8 @@ class Fault:
             raise ValueError(f"fault 'status' must be an HTTP status, got {self.status}")
 
     def applies_to(self, api: str, path: str) -> bool:
+        if self.kind == "audit_logging_off" and not path.endswith("/organization/audit_logs"):
+            return False
         if self.api != "any" and self.api != api:
             return False
         if self.api == "any" and api == "blob":

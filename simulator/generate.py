@@ -95,8 +95,9 @@ PLANTED_LABELS: dict[str, str] = {
     "project-key-used-recent": "created 200d used U-1: NOT ROTATED",
     "project-key-used-old": "created 200d used U+1: NOT ROTATED + UNUSED",
     "project-key-service-account": "service-account owner: nothing",
-    "project-key-inactive-owner-recent": "owner_project_access inactive, used T-1: nothing",
-    "project-key-inactive-owner-old": "owner access inactive, 120d, used U+1: NOT ROTATED + UNUSED",
+    "project-key-inactive-owner-recent": "owner_project_access inactive, used T-1: ORPHANED",
+    "project-key-inactive-owner-old": "owner access inactive, 120d, used U+1: NOT ROTATED + UNUSED"
+    " + ORPHANED",
     "project-key-archived": "in archived project, 200d: NOT ROTATED",
     "project-key-credential": "the optional project credential: nothing",
     # GPTs

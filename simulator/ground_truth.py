@@ -3,7 +3,8 @@
 Pure. Computed from the current world state (so mutations are reflected) with the rules in
 docs/findings.md, independently of the product's detectors. Resource ids follow the
 scanner's conventions: GPT id, admin/project key id, invite id, Admin API user id, file id.
-The FindingTypeIDs are copied from Cloudflare's published catalogue (seed document).
+The FindingTypeIDs of the 15 seed types are copied from Cloudflare's published catalogue;
+extension types carry the ids the project minted for them (docs/findings.md).
 """
 
 from __future__ import annotations
@@ -33,8 +34,10 @@ STALE_PENDING_INVITE = "18fd5b21-8489-485e-9c93-0bd4a696e724"
 DLP_CONVERSATION_FILE = "9aca654d-b331-4052-a5b4-2ceecced8676"
 DLP_GPT_FILE = "520200f5-7dcc-42c9-bc3c-423019159d45"
 DLP_PROJECT_FILE = "8e46ec69-e5c1-4f53-ab00-a92f2050ec33"
-# Beyond the seed: sensitive text in a conversation message (the scanner's own type id).
+# Extensions beyond the seed catalogue (the scanner's own type ids): sensitive text in a
+# conversation message, and a project key whose owner lost project access.
 CHATGPT_MESSAGE_DLP = "61708e01-a35b-41b1-99ac-3dc53816a45f"
+PROJECT_KEY_ORPHANED = "ecf9c5b4-2577-4742-9e73-29d5fff9b9bf"
 
 FINDING_TYPE_NAMES: dict[str, str] = {
     GPT_CUSTOM_ACTIONS: "OpenAI: GPT with Custom Actions enabled",
@@ -53,12 +56,16 @@ FINDING_TYPE_NAMES: dict[str, str] = {
     DLP_GPT_FILE: "OpenAI: File in ChatGPT GPT with DLP Profile match",
     DLP_PROJECT_FILE: "OpenAI: File in ChatGPT Project with DLP Profile match",
     CHATGPT_MESSAGE_DLP: "OpenAI: ChatGPT conversation message with DLP Profile match",
+    PROJECT_KEY_ORPHANED: "OpenAI: Project API key whose owner lost project access",
 }
 ALL_FINDING_TYPES: tuple[str, ...] = tuple(FINDING_TYPE_NAMES)
-POSTURE_FINDING_TYPES: tuple[str, ...] = ALL_FINDING_TYPES[:12]
+SEED_FINDING_TYPES: tuple[str, ...] = ALL_FINDING_TYPES[:15]
 #: The seed's three file DLP types.
 DLP_FINDING_TYPES: tuple[str, ...] = (DLP_CONVERSATION_FILE, DLP_GPT_FILE, DLP_PROJECT_FILE)
 MESSAGE_FINDING_TYPES: tuple[str, ...] = (CHATGPT_MESSAGE_DLP,)
+POSTURE_FINDING_TYPES: tuple[str, ...] = tuple(
+    t for t in ALL_FINDING_TYPES if t not in DLP_FINDING_TYPES + MESSAGE_FINDING_TYPES
+)
 
 _TOOL_FINDINGS = {
     "custom_action": GPT_CUSTOM_ACTIONS,
@@ -138,6 +145,13 @@ def _key_findings(tenant: Tenant, now: float, th: Thresholds) -> list[ExpectedFi
         )
         for k in tenant.all_project_keys()
     ]
+    for k in tenant.all_project_keys():
+        # Extension: the key's owner lost access to its project, the key is still listed.
+        if k.owner_project_access == "inactive":
+            orphan = {"owner_id": k.owner_id, "project_id": k.project_id, "label": k.label}
+            out.append(
+                ExpectedFinding(PROJECT_KEY_ORPHANED, "project_api_key", k.id, k.name, orphan)
+            )
     for rot_id, unused_id, rtype, kid, created, last_used, name, label in rows:
         detail = {"created_at": created, "last_used_at": last_used, "label": label}
         if _older(created, now, th.key_rotation_days):

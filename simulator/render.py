@@ -79,7 +79,9 @@ def user(tenant: Tenant, u: AdminUser) -> dict[str, Any]:
                     "banned": False,
                     "banned_at": None,
                 },
-                "is_service_account": False,
+                "is_service_account": (
+                    None if tenant.drift.service_account_flag == "null" else False
+                ),
                 "is_scale_tier_authorized_purchaser": None,
                 "is_scim_managed": False,
                 "api_key_last_used_at": admin_ts(tenant, u.api_key_last_used_at),

@@ -66,6 +66,8 @@ class Drift:
     invite_timestamp: Literal["both", "created_at", "invited_at"] = "both"
     admin_timestamps: Literal["int", "float"] = "int"
     extra_fields: bool = False
+    service_account_flag: Literal["bool", "null"] = "bool"
+    """``is_service_account`` of users as a boolean, or null (the official SDK allows it)."""
 
 
 def default_drift(index: int) -> Drift:
@@ -78,6 +80,7 @@ def default_drift(index: int) -> Drift:
         invite_timestamp=("both", "created_at", "invited_at")[(index - 1) % 3],
         admin_timestamps="float" if index % 4 == 0 else "int",
         extra_fields=index % 2 == 0,
+        service_account_flag="null" if index % 3 == 0 else "bool",
     )
 
 

@@ -66,6 +66,8 @@ def health_of(errors: Sequence[Mapping[str, Any]]) -> tuple[str, str | None]:
     worst = ranked[0]
     health = health_kind(worst.get("kind"))
     where = worst.get("resource") or "scan"
+    if worst.get("parts") and list(worst["parts"]) != [where]:
+        where += f" ({', '.join(str(p) for p in worst['parts'])})"
     status = f" (HTTP {worst['status']})" if worst.get("status") else ""
     hint = worst.get("hint")
     detail = f"{where}: {worst.get('kind')}{status}: {worst.get('message', '')}"
@@ -348,3 +350,31 @@ def recent_runs(
     if tenant_id is not None:
         stmt = stmt.where(ScanRun.tenant_id == tenant_id)
     return list(session.exec(stmt).all())
+
+
+def last_finished_runs(session: Session) -> dict[int, ScanRun]:
+    """Every tenant's newest run that is no longer queued or running, in one query."""
+    latest = (
+        select(ScanRun.tenant_id, func.max(ScanRun.id).label("run_id"))
+        .where(col(ScanRun.status).not_in(ScanStatus.active()))
+        .group_by(col(ScanRun.tenant_id))
+        .subquery()
+    )
+    rows = session.exec(select(ScanRun).join(latest, col(ScanRun.id) == latest.c.run_id)).all()
+    return {row.tenant_id: row for row in rows}
+
+
+def part_problems(run: ScanRun | None) -> dict[str, dict[str, Any]]:
+    """Parts of a finished run that did not succeed: ``{part: {resource, state, kind, status}}``.
+
+    ``state`` is ``failed`` (a typed error: the types needing the part were neither added
+    nor resolved) or ``unavailable`` (the tenant does not offer it, e.g. audit logging off).
+    """
+    out: dict[str, dict[str, Any]] = {}
+    if run is None:
+        return out
+    for resource, fetch in sorted((run.parts.get("fetch") or {}).items()):
+        for part, info in sorted(((fetch or {}).get("parts") or {}).items()):
+            if isinstance(info, dict):
+                out[part] = {"resource": resource, **info}
+    return out

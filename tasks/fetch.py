@@ -1,9 +1,11 @@
 """Fetch tasks (queue ``fetch``): one per resource, argument: the scan id only.
 
-Each returns ``{resource, count, key, keys, ok, error}``; a typed connector failure is a
-result (``ok=False``), not an exception, so the chord body always runs and the lifecycle
-knows which types it may not resolve. A rate budget still exhausted after the client's
-own wait is retried a few times with a short countdown (never a sleep in the task).
+Each returns ``{resource, count, key, keys, parts, ok, error}``: every part it fills (users
+and logins, project keys and service accounts, ...) is ``ok``, ``failed`` or ``unavailable``
+on its own. A typed connector failure is a result, not an exception, so the chord body
+always runs and the lifecycle knows which types it may not resolve. A rate budget still
+exhausted after the client's own wait is retried a few times with a short countdown (never
+a sleep in the task).
 Results are kept (chord header); everything else in the fleet ignores results.
 """
 
@@ -33,8 +35,10 @@ MAX_COUNTDOWN = 30.0
 
 
 def _fetch(task: Task, scan_id: int, resource: str) -> dict[str, Any]:
+    # The last try records a still rate-limited part as failed and keeps its siblings.
+    defer = task.request.retries < MAX_RATE_RETRIES
     try:
-        return run_fetch(int(scan_id), resource, defer_rate_limited=True)
+        return run_fetch(int(scan_id), resource, defer_rate_limited=defer)
     except RateLimitedError as exc:
         if task.request.retries < MAX_RATE_RETRIES:
             wait = min(exc.retry_after or 5.0, MAX_COUNTDOWN)

@@ -43,6 +43,14 @@ EXTENSIONS = [
         "high",
         "conversation_message",
     ),
+    (
+        "project_key_orphaned",
+        "ecf9c5b4-2577-4742-9e73-29d5fff9b9bf",
+        "OpenAI: Project API key whose owner lost project access",
+        "API key hygiene",
+        "high",
+        "project_api_key",
+    ),
 ]
 
 
@@ -68,6 +76,7 @@ def test_extensions_have_their_own_stable_ids_and_are_marked() -> None:
     assert not {ft.finding_type_id for ft in extensions} & {row[0] for row in SEED}
     for ft in extensions:
         assert ft.as_dict()["extension"] is True and len(ft.remediation) > 40
+    assert CATALOG[: len(SEED)] == tuple(ft for ft in CATALOG if not ft.extension)
 
 
 def test_categories_group_the_types_as_the_seed_does() -> None:
@@ -109,3 +118,18 @@ def test_catalog_cli_json_lists_all_types_in_lower_case() -> None:
     for row in rows:
         assert row["severity"] == row["severity"].lower()
         assert {"title", "category", "resource_type", "remediation"} <= set(row)
+
+
+def test_catalog_cli_table_marks_extensions() -> None:
+    result = run_cli("catalog")
+    assert result.code == 0, result.output
+    lines = result.stdout.splitlines()
+    header = next(ln for ln in lines if "FindingT" in ln)
+    assert [c.strip() for c in header.split("┃")][-2].startswith("Extensi")
+
+    def last_cell(needle: str) -> str:
+        row = next(ln for ln in lines if needle in ln)
+        return [c.strip() for c in row.split("│")][-2]
+
+    assert last_cell("ecf9c5b4") == "yes"
+    assert last_cell("5a2995f5") == "no"

@@ -44,7 +44,7 @@ def catalog(
         "Severity",
         "Resource",
         "ChatGPT Ent.",
-        "Origin",
+        "Extension",
     )
     for column in columns:
         table.add_column(column, overflow="fold")
@@ -56,7 +56,7 @@ def catalog(
             ft.severity.value,
             ft.resource_type.value,
             "yes" if ft.requires_chatgpt_enterprise else "no",
-            "extension" if ft.extension else "seed",
+            "yes" if ft.extension else "no",
         )
     console.print(table)
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import typer
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 
 from core.errors import UserError
@@ -381,16 +382,18 @@ def health(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) ->
     conversation sources (retired ones with their fix, truncated conversations, unreadable
     Logs Platform records)."""
     from store.findings import open_counts_by_tenant, zero_counts
-    from store.scans import latest_source_health, source_summary
+    from store.scans import last_finished_runs, latest_source_health, part_problems, source_summary
     from store.tenants import list_tenants
 
     rows: list[dict[str, Any]] = []
     with db_session() as session:
         open_counts = open_counts_by_tenant(session)
         source_notes = latest_source_health(session)
+        last_runs = last_finished_runs(session)
         for tenant in list_tenants(session):
             assert tenant.id is not None
             sources = source_notes.get(tenant.id)
+            problems = part_problems(last_runs.get(tenant.id))
             rows.append(
                 {
                     "tenant": tenant.slug,
@@ -402,6 +405,7 @@ def health(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) ->
                     "next_scan_at": iso_z(tenant.next_scan_at),
                     "open_findings": open_counts.get(tenant.id) or zero_counts(),
                     "conversation_sources": sources,
+                    "parts": problems,
                     "_last": tenant.last_scan_at,
                     "_sources": source_summary(sources),
                 }
@@ -423,9 +427,22 @@ def health(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) ->
             _style(r["health"]),
             _ago(r["_last"]),
             *(str(counts[s]) for s in ("critical", "high", "medium", "low")),
-            "; ".join(x for x in (r["detail"], r["_sources"]) if x) or "-",
+            _detail_cell("; ".join(x for x in (r["detail"], r["_sources"]) if x), r["parts"]),
         )
     console.print(table)
+
+
+def _detail_cell(detail: str | None, problems: dict[str, dict[str, Any]]) -> str:
+    """The health detail, then the parts of the last scan that were not fetched:
+    ``parts not fetched: logins unavailable (HTTP 400); gpts failed (api_error)``."""
+    cells = []
+    for part, info in problems.items():
+        why = f"HTTP {info['status']}" if info.get("status") else info.get("kind") or "?"
+        cells.append(f"{part} {info.get('state')} ({why})")
+    lines = [escape(detail)] if detail else []
+    if cells:
+        lines.append(escape("parts not fetched: " + "; ".join(cells)))
+    return "\n".join(lines) or "-"
 
 
 def register(app: typer.Typer) -> None:

@@ -105,6 +105,14 @@ def test_retired_conversations_come_from_the_logs_platform(
 
     notes = run.parts["fetch"]["conversations"]["notes"]
     assert notes["source"] == "logs"
+    # The retired route is an unavailable part (not an error); the source's parts are ok.
+    states = run.parts["fetch"]["conversations"]["parts"]
+    assert states["conversations_api"] == {
+        "state": "unavailable",
+        "kind": "unavailable",
+        "status": tenant.edges.retired_status,
+    }
+    assert states["conversation_files"] == states["message_matches"] == "ok"
     assert notes["scope"] == world.tenant(RETIRED).edges.logs_scope
     assert notes["retired"][0]["status"] == tenant.edges.retired_status
     assert "Compliance Logs Platform" in notes["retired"][0]["fix"]

@@ -55,7 +55,7 @@ USER: Spec = {
         "?banned": "bool?",
         "?banned_at": "ts?",
     },
-    "?is_service_account": "bool",
+    "?is_service_account": "bool?",  # null is allowed by the official SDK's model
     "?is_scale_tier_authorized_purchaser": "bool?",
     "?is_scim_managed": "bool",
     "?api_key_last_used_at": "ts?",

@@ -87,6 +87,8 @@ def scan_posture(admin: Api, comp: Api, now: float) -> set[tuple[str, str]]:
         )
         keys(pkeys, gt.PROJECT_KEY_NOT_ROTATED, gt.PROJECT_KEY_UNUSED)
         for k in pkeys:
+            if k.get("owner_project_access") == "inactive":
+                out.add((gt.PROJECT_KEY_ORPHANED, k["id"]))
             if k["owner"]["type"] == "user":
                 seen(k["owner"]["user"]["id"], k["last_used_at"])
 

@@ -79,6 +79,13 @@ def rich_parts() -> dict[str, Any]:
         "project_keys": [
             leaky_project,
             project_key("key_pfresh", created_days=5, last_used_days=0),
+            project_key(
+                "key_orphan",
+                created_days=5,
+                last_used_days=0,
+                owner_user="user-gone",
+                owner_project_access="inactive",
+            ),
         ],
         "invites": [
             invite("invite-owner", role="owner", sent_days=30),
@@ -91,7 +98,7 @@ def rich_parts() -> dict[str, Any]:
 
 def test_registry_covers_exactly_the_posture_types_of_the_catalog() -> None:
     ids = [d.finding_type_id for d in POSTURE_DETECTORS]
-    assert len(ids) == 12 == len(set(ids))
+    assert len(ids) == 13 == len(set(ids))
     assert set(ids) == POSTURE_IDS
     assert set(BY_TYPE_ID) == POSTURE_IDS
     for detector in POSTURE_DETECTORS:
@@ -119,6 +126,7 @@ def test_every_type_fires_on_the_rich_tenant_and_clean_resources_stay_clean() ->
         ("high_privilege_invite", "invite-owner"),
         ("stale_pending_invite", "invite-owner"),
         ("inactive_user", "user-idle"),
+        ("project_key_orphaned", "key_orphan"),
     }
     # user-dev1 owns key_pfresh, used today: active
     assert result.counts()["inactive_user"] == 1
@@ -150,7 +158,7 @@ def test_evidence_never_carries_a_secret() -> None:
     assert SECRET not in blob and PROJECT_SECRET not in blob
     assert "FullSecretValue" not in blob
     sk_values = {s for f in result.findings for s in _strings(f.evidence) if "sk-" in s}
-    assert sk_values == {"sk-admin...cdef", "sk-proj-An...XYZ"}
+    assert sk_values == {"sk-admin...cdef", "sk-proj-An...XYZ", "sk-proj-abc...def"}
     for s in sk_values:
         assert re.fullmatch(r"sk-[\w-]*\.\.\.\w+", s)
 
@@ -159,7 +167,15 @@ def test_evidence_never_carries_a_secret() -> None:
     ("failed", "skipped_keys"),
     [
         ("admin_keys", {"admin_key_not_rotated", "admin_key_unused"}),
-        ("project_keys", {"project_key_not_rotated", "project_key_unused", "inactive_user"}),
+        (
+            "project_keys",
+            {
+                "project_key_not_rotated",
+                "project_key_unused",
+                "inactive_user",
+                "project_key_orphaned",
+            },
+        ),
         ("users", {"inactive_user"}),
         ("invites", {"high_privilege_invite", "stale_pending_invite"}),
         (
@@ -231,7 +247,7 @@ def test_a_failing_detector_is_skipped_without_its_message() -> None:
     result = run_posture(snapshot(**rich_parts()), DEFAULTS, detectors=[broken, *others])
     assert result.skipped == {broken.finding_type_id: "detector error: RuntimeError"}
     assert broken.finding_type_id not in result.evaluated
-    assert len(result.evaluated) == 11
+    assert len(result.evaluated) == 12
     assert "sk-should" not in repr(result)
 
 
@@ -251,8 +267,8 @@ def test_summary_is_json_safe_and_has_no_evidence() -> None:
     parts["invites"] = None
     summary = run_posture(snapshot(**parts), DEFAULTS).summary()
     text = json.dumps(summary)
-    assert summary["findings"] == 10
+    assert summary["findings"] == 11
     assert summary["counts"]["inactive_user"] == 1  # type: ignore[index]
     assert BY_KEY["stale_pending_invite"].finding_type_id in summary["skipped"]  # type: ignore[operator]
-    assert len(summary["evaluated"]) == 10  # type: ignore[arg-type]
+    assert len(summary["evaluated"]) == 11  # type: ignore[arg-type]
     assert "sk-" not in text and "example.com" not in text

@@ -39,3 +39,16 @@ def test_unknown_kinds_map_to_api_error() -> None:
     for kind in ("rate_limited", "malformed_response", "task_error", "stale", None):
         assert health_kind(kind) == "api_error"
     assert health_of([{"kind": "permission_error", "resource": "invites"}])[0] == "permission_error"
+
+
+def test_health_detail_names_the_parts_an_error_cost() -> None:
+    error = {
+        "resource": "project_keys",
+        "parts": ["service_accounts", "project_members"],
+        "kind": "api_error",
+        "status": 500,
+        "message": "boom",
+    }
+    _, detail = health_of([error])
+    assert detail is not None
+    assert detail.startswith("project_keys (service_accounts, project_members): api_error")

@@ -45,6 +45,7 @@ def test_snapshot_keeps_failed_parts_as_none() -> None:
     assert snap.gpts is None  # not planned
     assert succeeded_sources(summaries) == {
         FetchResource.USERS,
+        FetchResource.LOGINS,
         FetchResource.ADMIN_KEYS,
         FetchResource.PROJECT_KEYS,
     }

@@ -27,6 +27,7 @@ AKR, PKR, AKU, PKU = (
 )
 HPI, INU, STALE = gt.HIGH_PRIVILEGE_INVITE, gt.INACTIVE_USER, gt.STALE_PENDING_INVITE
 DC, DG, DP = gt.DLP_CONVERSATION_FILE, gt.DLP_GPT_FILE, gt.DLP_PROJECT_FILE
+ORPHAN = gt.PROJECT_KEY_ORPHANED
 
 # label -> finding types it must raise at the default thresholds (empty: must raise none)
 EXPECTED: dict[str, set[str]] = {
@@ -57,8 +58,8 @@ EXPECTED: dict[str, set[str]] = {
     "project-key-used-recent": {PKR},
     "project-key-used-old": {PKR, PKU},
     "project-key-service-account": set(),
-    "project-key-inactive-owner-recent": set(),
-    "project-key-inactive-owner-old": {PKR, PKU},
+    "project-key-inactive-owner-recent": {ORPHAN},
+    "project-key-inactive-owner-old": {PKR, PKU, ORPHAN},
     "project-key-archived": {PKR},
     "project-key-credential": set(),
     "invite-owner-pending": {HPI},
@@ -127,11 +128,17 @@ def test_every_planted_fixture_raises_exactly_its_findings(world: World, slug: s
         assert types_for(truth, tenant.id_of(label)) == expected, label
 
 
-def test_each_of_the_fifteen_seed_finding_types_fires(world: World) -> None:
+def test_each_finding_type_fires(world: World) -> None:
     truth = world.ground_truth("tenant-01", now=NOW)
-    seed = set(gt.ALL_FINDING_TYPES) - set(gt.MESSAGE_FINDING_TYPES)
-    assert {ftype for ftype, _ in truth} == seed
-    assert len(seed) == 15 and len(gt.ALL_FINDING_TYPES) == 16
+    # Message DLP fires only for tenants whose edges plant sensitive message text.
+    assert {ftype for ftype, _ in truth} == set(gt.ALL_FINDING_TYPES) - set(
+        gt.MESSAGE_FINDING_TYPES
+    )
+    assert len(gt.SEED_FINDING_TYPES) == 15
+    assert set(gt.ALL_FINDING_TYPES) - set(gt.SEED_FINDING_TYPES) == {
+        gt.CHATGPT_MESSAGE_DLP,
+        gt.PROJECT_KEY_ORPHANED,
+    }
     assert all(uuid.UUID(x) for x in gt.ALL_FINDING_TYPES)
     assert gt.FINDING_TYPE_NAMES[gt.GPT_CUSTOM_ACTIONS] == "OpenAI: GPT with Custom Actions enabled"
 
