@@ -89,6 +89,19 @@ class Settings(BaseSettings):
     retention_dlp_cache_days: int = Field(default=180, ge=1)
     prune_batch_size: int = Field(default=5000, ge=1)
 
+    alert_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="Timeout of one alert POST (connect and read)."
+    )
+    alert_retry_base_seconds: float = Field(
+        default=30.0, ge=0, description="First retry delay of a failed alert; doubles per try."
+    )
+    alert_retry_max_delay_seconds: float = Field(
+        default=3600.0, ge=0, description="Cap on the delay between two alert attempts."
+    )
+    alert_retry_window_hours: float = Field(
+        default=24.0, gt=0, description="How long an alert is retried before it is failed."
+    )
+
     def retention(self) -> dict[str, timedelta]:
         """Age after which each kind of row is pruned (``casb db prune``, the daily beat task)."""
         return {

@@ -24,6 +24,7 @@ from core.time import as_utc
 from detectors.registry import BY_TYPE_ID, run_posture
 from pipeline.common import apply_suppressions, error_summary, load_scan, tenant_access
 from pipeline.fetchers import FETCHES, FetchContext, plan_fetches
+from pipeline.notify import plan_alerts
 from pipeline.runtime import get_runtime
 from schemas.catalog import FetchResource, types_for_sources
 from schemas.snapshot import PostureSnapshot
@@ -298,6 +299,9 @@ def run_finish(scan_id: int, *, failed: bool = False) -> dict[str, Any]:
         }
         finish_run(session, run, status=status, counts=counts, errors=errors, parts=parts)
         tenant_id = run.tenant_id
+        # Planned in the run's closing transaction: a redelivered finish finds the run
+        # finished and plans nothing twice; the rows outlive a lost delivery task.
+        alerts = plan_alerts(session, tenant_id, scan_id)
     store.drop(scan_id)
     log.info("scan %s (tenant id %s) finished: %s", scan_id, tenant_id, status)
-    return {"scan_id": scan_id, "status": status, "errors": len(errors)}
+    return {"scan_id": scan_id, "status": status, "errors": len(errors), "alerts": alerts}

@@ -90,6 +90,7 @@ def apply_scan_findings(
                     "status": FindingStatus.OPEN.value,
                     "first_seen": now,
                     "reopened_count": 0,
+                    "opened_scan_id": scan_id,
                     **common,
                 }
             )
@@ -101,6 +102,7 @@ def apply_scan_findings(
                 "status": FindingStatus.OPEN.value,
                 "resolved_at": None,
                 "reopened_count": row.reopened_count + 1,
+                "opened_scan_id": scan_id,
             }
         elif action is Action.KEEP_OPEN and row.status != FindingStatus.OPEN.value:
             values |= {

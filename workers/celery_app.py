@@ -54,6 +54,7 @@ TASK_MODULES: tuple[str, ...] = (
     "tasks.finish",
     "tasks.dlp",
     "tasks.maintenance",
+    "tasks.notify",
 )
 
 

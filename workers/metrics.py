@@ -54,7 +54,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 OTHER_TENANT = "_other"
-DEFAULT_QUEUES: tuple[str, ...] = ("scans", "fetch", "detect", "dlp")
+DEFAULT_QUEUES: tuple[str, ...] = ("scans", "fetch", "detect", "dlp", "notify")
 DURATION_BUCKETS: tuple[float, ...] = (5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400)
 # Kombu's Redis transport keeps priorities 3/6/9 in lists named queue + "\x06\x16" + n.
 PRIORITY_SEP = "\x06\x16"

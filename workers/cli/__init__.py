@@ -23,7 +23,7 @@ def _register() -> None:
 
     admin.register(app)
     tenants.register(app)
-    for optional in ("scans", "findings", "dlp", "demo", "simulator", "ops"):
+    for optional in ("scans", "findings", "dlp", "demo", "simulator", "ops", "alerts"):
         try:
             module = __import__(f"workers.cli.{optional}", fromlist=["register"])
         except ModuleNotFoundError as exc:

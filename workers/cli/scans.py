@@ -387,12 +387,14 @@ def _run_json(run: ScanRun, slugs: dict[int | None, str]) -> dict[str, Any]:
 
 def health(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Per tenant: integration health, why, last scan, open findings by severity."""
+    from store.alerts import failed_by_tenant
     from store.findings import open_counts_by_tenant, zero_counts
     from store.tenants import list_tenants
 
     rows: list[dict[str, Any]] = []
     with db_session() as session:
         open_counts = open_counts_by_tenant(session)
+        failed_alerts = failed_by_tenant(session)
         for tenant in list_tenants(session):
             assert tenant.id is not None
             rows.append(
@@ -405,6 +407,7 @@ def health(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) ->
                     "last_scan_at": _iso(tenant.last_scan_at),
                     "next_scan_at": _iso(tenant.next_scan_at),
                     "open_findings": open_counts.get(tenant.id) or zero_counts(),
+                    "failed_alerts": failed_alerts.get(tenant.id, 0),
                     "_last": tenant.last_scan_at,
                 }
             )
@@ -425,7 +428,17 @@ def health(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) ->
             _style(r["health"]),
             _ago(r["_last"]),
             *(str(counts[s]) for s in ("critical", "high", "medium", "low")),
-            r["detail"] or "-",
+            "; ".join(
+                part
+                for part in (
+                    r["detail"],
+                    f"{r['failed_alerts']} alert delivery(ies) failed: see `casb alert list`"
+                    if r["failed_alerts"]
+                    else None,
+                )
+                if part
+            )
+            or "-",
         )
     console.print(table)
 

@@ -1,0 +1,152 @@
+"""Alerts end to end: a real worker (notify queue included), Redis, PostgreSQL, the simulator
+over HTTP and a webhook receiver on loopback that fails its first attempt."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlmodel import select
+
+from core.settings import get_settings, reset_settings_cache
+from schemas.tables import AlertDelivery, AlertDestination, ScanStatus
+from simulator.ground_truth import GPT_PUBLIC_STORE
+from store.alerts import DestinationInput, add_destination
+from store.db import session_scope
+from tests.integration.pipeline.conftest import register, wait_for_run
+from tests.integration.pipeline.test_scan_pipeline import findings, scan
+from tests.integration.pipeline.webhook_receiver import Receiver, webhook_receiver
+
+SECRET = "whsec-test-3f9a1c"
+
+
+@pytest.fixture
+def fast_retries(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A failed attempt is due again at once, so the test drives the retry sweep itself."""
+    monkeypatch.setenv("CASB_ALERT_RETRY_BASE_SECONDS", "0")
+    reset_settings_cache()
+    yield
+    monkeypatch.delenv("CASB_ALERT_RETRY_BASE_SECONDS")
+    reset_settings_cache()
+
+
+def _wait_for(predicate: Any, what: str, timeout: float = 60.0) -> None:
+    """Poll until predicate() is true (a bounded wait, not a timing assertion)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def _deliveries() -> list[AlertDelivery]:
+    with session_scope() as session:
+        return list(session.exec(select(AlertDelivery).order_by(AlertDelivery.id)))  # type: ignore[arg-type]
+
+
+def _add(name: str, receiver: Receiver, **extra: Any) -> None:
+    import os
+
+    os.environ["CASB_TEST_ALERT_SECRET"] = SECRET
+    try:
+        with session_scope() as session:
+            add_destination(
+                session,
+                DestinationInput(
+                    name=name, url=receiver.url, secret_env="CASB_TEST_ALERT_SECRET", **extra
+                ),
+                get_settings().fernet(),
+            )
+    finally:
+        os.environ.pop("CASB_TEST_ALERT_SECRET", None)
+
+
+def test_new_high_finding_is_delivered_once_signed_after_a_failed_attempt(
+    db: str, sim: Any, worker: Any, fast_retries: None
+) -> None:
+    slug = "tenant-01"
+    tid = register(sim, [slug])[slug]
+    tenant = sim.world.tenant(slug)
+    gpt = next(g for g in tenant.gpts if g.visibility == "invite-only")
+
+    with webhook_receiver(script=[500]) as receiver:
+        first = wait_for_run(scan(worker.app, tid))
+        assert first.status == ScanStatus.SUCCEEDED.value
+        # Added after the first scan: what was already open is never announced.
+        _add("secops", receiver, min_severity="high")
+
+        tenant.set_gpt_visibility(gpt.id, "gpt-store")
+        second = wait_for_run(scan(worker.app, tid))
+        assert second.status == ScanStatus.SUCCEEDED.value
+        opened_row = findings(tid)[(GPT_PUBLIC_STORE, gpt.id)]
+        _wait_for(lambda: len(receiver.snapshot()) >= 1, "the first (failing) attempt")
+        [pending] = _deliveries()
+        assert pending.status == "pending" and pending.attempts == 1
+        assert pending.last_status_code == 500
+
+        worker.app.send_task("casb.retry_alerts", queue="notify")
+        _wait_for(lambda: len(receiver.snapshot()) >= 2, "the retried attempt")
+        _wait_for(lambda: _deliveries()[0].status == "delivered", "the delivery to be recorded")
+
+        third = wait_for_run(scan(worker.app, tid))  # nothing changed: nothing to announce
+        assert third.status == ScanStatus.SUCCEEDED.value
+        worker.app.send_task("casb.retry_alerts", queue="notify")
+        time.sleep(1.0)  # give a wrong extra delivery the chance to arrive (not a timing check)
+        requests = receiver.snapshot()
+
+    assert [r.answered for r in requests] == [500, 200]
+    failed, delivered = requests
+    assert failed.body == delivered.body
+    assert failed.headers["x-casb-delivery"] == delivered.headers["x-casb-delivery"]
+    assert delivered.headers["content-type"] == "application/json"
+    expected_sig = hmac.new(SECRET.encode(), delivered.body, hashlib.sha256).hexdigest()
+    assert delivered.headers["x-casb-signature"] == f"sha256={expected_sig}"
+
+    payload = json.loads(delivered.body)
+    assert payload["event"] == "findings.opened"
+    assert payload["tenant"] == slug
+    assert payload["scan_id"] == second.id
+    [announced] = payload["findings"]
+    assert (announced["finding_type_id"], announced["resource_id"]) == (GPT_PUBLIC_STORE, gpt.id)
+    assert announced["severity"] == "high"
+    # Exactly the object `casb findings --format json` prints for that finding.
+    from exports.findings import finding_to_dict
+
+    assert announced == json.loads(json.dumps(finding_to_dict(opened_row, slug), default=str))
+
+    rows = _deliveries()
+    assert len(rows) == 1 and rows[0].status == "delivered" and rows[0].attempts == 2
+    assert SECRET not in rows[0].body
+    with session_scope() as session:
+        dest = session.exec(select(AlertDestination)).one()
+    assert dest.secret_enc and SECRET not in dest.secret_enc
+
+
+def test_client_error_is_final_and_shown_in_health(db: str, sim: Any, worker: Any) -> None:
+    slug = "tenant-02"
+    tid = register(sim, [slug])[slug]
+    with webhook_receiver(script=[404]) as receiver:
+        _add("broken", receiver)
+        run = wait_for_run(scan(worker.app, tid))
+        assert run.status == ScanStatus.SUCCEEDED.value
+        _wait_for(lambda: _deliveries() and _deliveries()[0].status == "failed", "a failed row")
+        worker.app.send_task("casb.retry_alerts", queue="notify")
+        time.sleep(0.5)
+        assert [r.answered for r in receiver.snapshot()] == [404]  # 4xx: never retried
+
+    from tests.cli import run_cli
+
+    result = run_cli("health", "--json")
+    assert result.code == 0, result.output
+    [health] = [h for h in json.loads(result.stdout) if h["tenant"] == slug]
+    assert health["failed_alerts"] == 1
+    listed = run_cli("alert", "list", "--format", "json")
+    assert listed.code == 0, listed.output
+    [dest] = json.loads(listed.stdout)
+    assert dest["deliveries"]["failed"] == 1
+    assert dest["url"] == receiver.url.rsplit("/", 1)[0] + "/…"
