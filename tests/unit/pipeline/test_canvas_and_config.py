@@ -80,6 +80,8 @@ def test_every_task_is_routed_to_a_declared_queue_with_limits() -> None:
     assert {e["task"] for e in cfg.beat_schedule.values()} == {
         "casb.dispatch_due_scans",
         "casb.reap_stale_scans",
+        "casb.prune_retention",
+        "casb.retry_alerts",
     }
 
 
