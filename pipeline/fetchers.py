@@ -86,7 +86,7 @@ def fetch_gpts(ctx: FetchContext) -> Parts:
 
 
 def fetch_files(ctx: FetchContext) -> Parts:
-    """Conversation files updated since the tenant's watermark, and project files.
+    """Conversation files updated since the tenant's watermark, project files and projects.
 
     ``conversation_listing`` (one item) records the watermark used and the newest
     conversation update seen: the DLP stage advances the watermark from it.
@@ -114,6 +114,7 @@ def fetch_files(ctx: FetchContext) -> Parts:
                     owner_email=c.user_email if owner == c.user_id else None,
                 )
             )
+    projects = list(client.projects())
     project_files = [
         _file(
             "project",
@@ -126,13 +127,14 @@ def fetch_files(ctx: FetchContext) -> Parts:
             owner_email=p.owner_email,
             visibility=p.visibility,
         )
-        for p in client.projects()
+        for p in projects
         if p.config is not None
         for f in p.config.files
     ]
     return {
         "conversation_files": conversation_files,
         "project_files": project_files,
+        "projects": _dump(projects),  # sharing and files, for the change history
         "conversation_listing": [
             {
                 "since": ctx.conversation_watermark,

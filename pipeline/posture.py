@@ -22,6 +22,7 @@ from connectors.errors import ConnectorError, RateLimitedError
 from core.errors import UserError
 from core.time import as_utc
 from detectors.registry import BY_TYPE_ID, run_posture
+from pipeline.changes import record_changes
 from pipeline.common import apply_suppressions, error_summary, load_scan, tenant_access
 from pipeline.fetchers import FETCHES, FetchContext, plan_fetches
 from pipeline.notify import plan_alerts
@@ -297,6 +298,15 @@ def run_finish(scan_id: int, *, failed: bool = False) -> dict[str, Any]:
                 for n, s in summaries.items()
             },
         }
+        changes = record_changes(
+            session,
+            tenant_id=run.tenant_id,
+            scan_id=scan_id,
+            summaries=summaries,
+            load=store.get,
+            now=utcnow(),
+        )
+        counts["changes"] = len(changes)
         finish_run(session, run, status=status, counts=counts, errors=errors, parts=parts)
         tenant_id = run.tenant_id
         # Planned in the run's closing transaction: a redelivered finish finds the run

@@ -23,7 +23,7 @@ def _register() -> None:
 
     admin.register(app)
     tenants.register(app)
-    for optional in ("scans", "findings", "dlp", "demo", "simulator", "ops", "alerts"):
+    for optional in ("scans", "findings", "dlp", "demo", "simulator", "ops", "alerts", "changes"):
         try:
             module = __import__(f"workers.cli.{optional}", fromlist=["register"])
         except ModuleNotFoundError as exc:

@@ -14,7 +14,7 @@ import pytest
 from sqlmodel import select
 
 from core.settings import get_settings, reset_settings_cache
-from schemas.tables import AlertDelivery, AlertDestination, ScanStatus
+from schemas.tables import AlertDelivery, AlertDestination, ChangeRecord, ScanStatus
 from simulator.ground_truth import GPT_PUBLIC_STORE
 from store.alerts import DestinationInput, add_destination
 from store.db import session_scope
@@ -121,6 +121,12 @@ def test_new_high_finding_is_delivered_once_signed_after_a_failed_attempt(
 
     rows = _deliveries()
     assert len(rows) == 1 and rows[0].status == "delivered" and rows[0].attempts == 2
+    with session_scope() as session:
+        changes = list(session.exec(select(ChangeRecord)))
+    assert [(c.scan_id, c.resource_type, c.resource_id, c.field) for c in changes] == [
+        (second.id, "gpt", gpt.id, "sharing.visibility")
+    ]
+    assert (changes[0].before, changes[0].after) == ("invite-only", "gpt-store")
     assert SECRET not in rows[0].body
     with session_scope() as session:
         dest = session.exec(select(AlertDestination)).one()
@@ -150,3 +156,71 @@ def test_client_error_is_final_and_shown_in_health(db: str, sim: Any, worker: An
     [dest] = json.loads(listed.stdout)
     assert dest["deliveries"]["failed"] == 1
     assert dest["url"] == receiver.url.rsplit("/", 1)[0] + "/…"
+
+
+def test_change_records_are_alerted_and_a_failed_fetch_is_not_compared(
+    db: str, sim: Any, worker: Any
+) -> None:
+    from simulator.faults import Fault
+
+    slug = "tenant-03"
+    tid = register(sim, [slug])[slug]
+    tenant = sim.world.tenant(slug)
+    invite = next(iter(tenant.invites))
+    with webhook_receiver() as receiver:
+        wait_for_run(scan(worker.app, tid))  # the baseline
+        _add("changes", receiver, events=["changes"])
+
+        tenant.delete_invite(invite.id)
+        sim.world.faults.add(
+            slug, Fault(kind="server_error", api="admin", path_contains="/invites", status=503)
+        )
+        try:
+            failed = wait_for_run(scan(worker.app, tid))
+        finally:
+            sim.world.faults.clear(slug)
+        assert failed.status == ScanStatus.PARTIAL.value
+        with session_scope() as session:
+            assert list(session.exec(select(ChangeRecord))) == []  # not "everything removed"
+
+        ok = wait_for_run(scan(worker.app, tid))
+        assert ok.status == ScanStatus.SUCCEEDED.value
+        _wait_for(lambda: len(receiver.snapshot()) >= 1, "the changes delivery")
+        [request] = receiver.snapshot()
+
+    payload = json.loads(request.body)
+    assert payload["event"] == "changes" and payload["scan_id"] == ok.id
+    [change] = payload["changes"]
+    assert (change["resource_type"], change["resource_id"]) == ("invite", invite.id)
+    assert change["field"] == "removed" and change["after"] is None
+
+    from tests.cli import run_cli
+
+    listed = run_cli("changes", "--tenant", slug, "--since", "7d", "--format", "json")
+    assert listed.code == 0, listed.output
+    assert [(c["resource_id"], c["field"]) for c in json.loads(listed.stdout)] == [
+        (invite.id, "removed")
+    ]
+    by_resource = run_cli("changes", "--resource", "no-such-id", "--format", "json")
+    assert json.loads(by_resource.stdout) == []
+    table = run_cli("changes", "--tenant", slug)
+    assert table.code == 0 and "removed" in table.stdout and "invite" in table.stdout
+
+    from workers.metrics import Sources, gather, render
+
+    families = {f.name: f for f in render(gather(Sources(database_url=db)))}
+    samples = {tuple(sorted(s.labels.items())): s.value for s in families["casb_changes"].samples}
+    assert samples[(("field", "removed"), ("resource_type", "invite"))] == 1
+    deliveries = {s.labels["status"]: s.value for s in families["casb_alert_deliveries"].samples}
+    assert deliveries == {"delivered": 1}
+
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as tmp:
+        page = Path(tmp, "report.html")
+        report = run_cli("report", "--tenant", slug, "--output", str(page))
+        assert report.code == 0, report.output
+        html = page.read_text()
+    section = html.split('id="changes"', 1)[1].split('id="open-findings"', 1)[0]
+    assert section.count('class="change"') == 1 and invite.id in section
