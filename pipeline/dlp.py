@@ -18,6 +18,7 @@ import logging
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +36,7 @@ from core.settings import get_settings
 from core.time import as_utc
 from detectors.dlp.decisions import (
     CLEAN,
+    FINDING_TYPES,
     LISTING_PARTS,
     MATCHED,
     SKIPPED,
@@ -53,7 +55,9 @@ from detectors.dlp.decisions import (
 from detectors.dlp.extract import ExtractLimits, ExtractReport, SkipFile, extract_text
 from detectors.dlp.matcher import Policy, compile_policy
 from detectors.dlp.profiles import profile_set_version
+from detectors.leaked_keys import InventoryKey, KeyProbe
 from pipeline.common import apply_suppressions, error_summary, load_scan, tenant_access
+from pipeline.leaks import findings_for_file, leak_refs, merged, scan_inventory
 from pipeline.runtime import get_runtime
 from pipeline.snapshots import part_key
 from schemas.findings import DetectedFinding
@@ -254,6 +258,23 @@ def _scan_refs(scan_id: int, tenant: Tenant, refs: list[FileRef], result: BatchR
     limits = ExtractLimits(max_input_bytes=settings.max_file_bytes)
     writes: list[CacheWrite] = []
     detected: list[DetectedFinding] = []
+    leaked: list[DetectedFinding] = []
+    keys = scan_inventory(scan_id)
+
+    def matched(ref: FileRef, result: Mapping[str, Any]) -> None:
+        """The file's DLP finding and, for a key of the tenant's own, its leak finding."""
+        agreements = list(result.get("leaked_keys") or [])
+        has_match = result.get("match") is not None
+        if has_match:
+            finding = detected_finding(ref, result.get("match") or {})
+            if agreements:
+                evidence = {**finding.evidence, "leaked_own_keys": leak_refs(agreements)}
+                finding = finding.model_copy(update={"evidence": evidence})
+            detected.append(finding)
+        if agreements:
+            type_id = FINDING_TYPES[ref.kind].finding_type_id if has_match else None
+            leaked.extend(findings_for_file(ref, agreements, keys, type_id))
+
     for ref in refs:
         key = f"{ref.kind}:{ref.file_id}"
         cached = cache.get(ref.file_id)
@@ -262,8 +283,8 @@ def _scan_refs(scan_id: int, tenant: Tenant, refs: list[FileRef], result: BatchR
             assert cached is not None
             result.counts["cached"] += 1
             _count_outcome(result, key, cached.outcome, cached.result.get("reason"))
-            if cached.outcome == MATCHED:
-                detected.append(detected_finding(ref, cached.result.get("match") or {}))
+            if cached.outcome == MATCHED or cached.result.get("leaked_keys"):
+                matched(ref, cached.result if cached.outcome == MATCHED else _no_match(cached))
             continue
         if client is None:
             runtime = get_runtime()
@@ -271,7 +292,9 @@ def _scan_refs(scan_id: int, tenant: Tenant, refs: list[FileRef], result: BatchR
                 tenant_access(tenant), runtime.budget, observer=runtime.observer
             )
         try:
-            write = _scan_one(client, policy, version, ref, cached, limits, settings.max_file_bytes)
+            write = _scan_one(
+                client, policy, version, ref, cached, limits, settings.max_file_bytes, keys
+            )
         except _FATAL:
             raise
         except ConnectorError as exc:  # transient: not cached, retried next scan
@@ -281,12 +304,13 @@ def _scan_refs(scan_id: int, tenant: Tenant, refs: list[FileRef], result: BatchR
             continue
         writes.append(write)
         _count_outcome(result, key, write.outcome, write.result.get("reason"))
-        if write.outcome == MATCHED:
-            detected.append(detected_finding(ref, write.result.get("match") or {}))
+        if write.outcome == MATCHED or write.result.get("leaked_keys"):
+            matched(ref, write.result if write.outcome == MATCHED else _no_match_write(write))
         if write.result.get("reused"):
             result.counts["reused"] += 1
     with session_scope() as session:
         save_cache(session, tenant.id, writes)
+        detected += merged(session, tenant.id, leaked)
         if detected:
             apply_scan_findings(
                 session,
@@ -297,6 +321,15 @@ def _scan_refs(scan_id: int, tenant: Tenant, refs: list[FileRef], result: BatchR
                 resolvable=set(),
                 now=utcnow(),
             )
+
+
+def _no_match(cached: CacheState) -> dict[str, Any]:
+    """A clean file's cached result that still holds key agreements (no DLP finding)."""
+    return {"leaked_keys": cached.result.get("leaked_keys")}
+
+
+def _no_match_write(write: CacheWrite) -> dict[str, Any]:
+    return {"leaked_keys": write.result.get("leaked_keys")}
 
 
 def _count_outcome(result: BatchResult, key: str, outcome: str, reason: Any) -> None:
@@ -315,8 +348,13 @@ def _scan_one(
     cached: CacheState | None,
     limits: ExtractLimits,
     max_bytes: int,
+    keys: list[InventoryKey] | None = None,
 ) -> CacheWrite:
-    """Download (spooled to memory, then disk), then reuse or compute the verdict."""
+    """Download (spooled to memory, then disk), then reuse or compute the verdict.
+
+    ``keys``: the tenant's key inventory; an OpenAI key found in the file is compared with it
+    inside the matcher (``KeyProbe``), and only the agreements are kept (``leaked_keys``).
+    """
     fingerprint = ref.fingerprint
 
     def skipped(reason: str, sha: str | None = None, detail: str = "") -> CacheWrite:
@@ -351,7 +389,8 @@ def _scan_one(
         started = time.monotonic()
         # one time budget for the file: extraction and matching both stop at it (truncated)
         deadline = started + limits.max_seconds
-        stream = policy.open_stream(deadline=deadline)
+        probe = KeyProbe(keys or [])
+        stream = policy.open_stream(deadline=deadline, probe=probe)
         report = ExtractReport()
         name = ref.name or download.filename or ref.file_id
         try:
@@ -369,7 +408,9 @@ def _scan_one(
         match = stream.close()
         _metrics(match.bytes_scanned, time.monotonic() - started)
     truncated = report.truncated_reason or match.truncated
-    extra = {"truncated": truncated} if truncated else {}
+    extra: dict[str, Any] = {"truncated": truncated} if truncated else {}
+    if probe.found:
+        extra["leaked_keys"] = probe.results()
     if match.matched:
         return CacheWrite(
             ref.file_id,

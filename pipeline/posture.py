@@ -25,6 +25,7 @@ from detectors.registry import BY_TYPE_ID, run_posture
 from pipeline.changes import record_changes
 from pipeline.common import apply_suppressions, error_summary, load_scan, tenant_access
 from pipeline.fetchers import FETCHES, FetchContext, plan_fetches
+from pipeline.leaks import resolve_revoked
 from pipeline.notify import plan_alerts
 from pipeline.runtime import get_runtime
 from schemas.catalog import FetchResource, types_for_sources
@@ -223,6 +224,9 @@ def run_detect(scan_id: int) -> dict[str, Any]:
             resolvable=resolvable,
             now=utcnow(),
         )
+        # A leaked key's finding resolves when the key leaves the inventory (revoked or
+        # rotated), never because the content it was seen in is gone.
+        leaks_resolved = resolve_revoked(session, tenant.id, scan_id, utcnow())
         apply_suppressions(session, tenant.id)
         fresh = session.get(ScanRun, scan_id)
         if fresh is not None:
@@ -235,6 +239,7 @@ def run_detect(scan_id: int) -> dict[str, Any]:
                     "resolvable": len(resolvable),
                     "skipped": result.skipped,
                     "lifecycle": plan.summary(),
+                    "leaked_keys_resolved": leaks_resolved,
                 },
             }
             fresh.heartbeat_at = utcnow()

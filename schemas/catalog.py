@@ -69,6 +69,8 @@ class FindingType:
     sources: tuple[FetchResource, ...]
     description: str
     remediation: str
+    extension: bool = False
+    """True for types beyond the Cloudflare catalogue (their ids are this project's own)."""
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -82,6 +84,7 @@ class FindingType:
             "sources": [s.value for s in self.sources],
             "description": self.description,
             "remediation": self.remediation,
+            "extension": self.extension,
         }
 
 
@@ -286,6 +289,23 @@ CATALOG: tuple[FindingType, ...] = (
         "A file attached to a ChatGPT project matches a DLP profile.",
         "Remove the file from the project, review who the project is shared with, and rotate "
         "any credential it contains.",
+    ),
+    # ------------------------------------------------------------------ extensions
+    FindingType(
+        "42cdd0fc-9a27-4127-93d0-83c804c73424",
+        "leaked_own_api_key",
+        "OpenAI API key of this organization exposed in ChatGPT content",
+        Category.API_KEY_HYGIENE,
+        Severity.CRITICAL,
+        True,
+        ResourceType.PROJECT_API_KEY,
+        (FetchResource.ADMIN_KEYS, FetchResource.PROJECT_KEYS),
+        "DLP found an OpenAI API key in scanned ChatGPT content (a conversation, GPT or project "
+        "file) whose visible start and end agree with a key in this organization's own "
+        "inventory: the key itself is exposed to whoever can read that content.",
+        "Rotate the key now (revoke it and issue a new one), check its usage since the content "
+        "appeared, then remove the content (see the DLP finding on the file).",
+        extension=True,
     ),
 )
 

@@ -76,7 +76,7 @@ def apply_scan_findings(
         common = {
             "resource_name": _clip(item.resource_name, 500),
             "severity": effective_severity(tenant, item.finding_type).value,
-            "resource_type": item.finding_type.resource_type.value,
+            "resource_type": item.effective_resource_type.value,
             "evidence": item.evidence,
             "last_seen": now,
             "last_scan_id": scan_id,

@@ -34,10 +34,23 @@ CATEGORIES = {
     "Data Loss Prevention": 3,
 }
 
+# Extension types beyond the seed: (id, key, title, category, severity, resource type).
+EXTENSIONS = [
+    (
+        "42cdd0fc-9a27-4127-93d0-83c804c73424",
+        "leaked_own_api_key",
+        "OpenAI API key of this organization exposed in ChatGPT content",
+        "API key hygiene",
+        "critical",
+        "project_api_key",
+    ),
+]
+
 
 def test_catalog_matches_the_seed_exactly() -> None:
-    assert len(CATALOG) == 15
-    assert [ft.finding_type_id for ft in CATALOG] == [row[0] for row in SEED]
+    seed = [ft for ft in CATALOG if not ft.extension]
+    assert len(seed) == 15
+    assert [ft.finding_type_id for ft in seed] == [row[0] for row in SEED]
     for finding_id, title, severity, enterprise in SEED:
         ft = BY_ID[finding_id]
         assert ft.title == title
@@ -46,9 +59,27 @@ def test_catalog_matches_the_seed_exactly() -> None:
         assert ft.remediation and len(ft.remediation) > 40
 
 
+def test_extensions_are_marked_and_keep_their_ids() -> None:
+    extensions = [ft for ft in CATALOG if ft.extension]
+    assert [
+        (
+            ft.finding_type_id,
+            ft.key,
+            ft.title,
+            ft.category.value,
+            ft.severity.value,
+            ft.resource_type.value,
+        )
+        for ft in extensions
+    ] == EXTENSIONS
+    assert CATALOG[: len(SEED)] == tuple(ft for ft in CATALOG if not ft.extension)
+
+
 def test_categories_group_the_types_as_the_seed_does() -> None:
     counts: dict[str, int] = {}
     for ft in CATALOG:
+        if ft.extension:
+            continue
         counts[ft.category.value] = counts.get(ft.category.value, 0) + 1
     assert counts == CATEGORIES
 
@@ -76,7 +107,10 @@ def test_catalog_cli_json_lists_all_types_in_lower_case() -> None:
     result = run_cli("catalog", "--format", "json")
     assert result.code == 0, result.output
     rows = json.loads(result.stdout)
-    assert {r["finding_type_id"] for r in rows} == {row[0] for row in SEED}
+    assert {r["finding_type_id"] for r in rows} == {row[0] for row in SEED} | {
+        row[0] for row in EXTENSIONS
+    }
+    assert {r["finding_type_id"] for r in rows if r["extension"]} == {row[0] for row in EXTENSIONS}
     for row in rows:
         assert row["severity"] == row["severity"].lower()
         assert {"title", "category", "resource_type", "remediation"} <= set(row)

@@ -36,7 +36,15 @@ def catalog(
         print_json([ft.as_dict() for ft in CATALOG])
         return
     table = Table(title=f"{len(CATALOG)} finding types", show_lines=False)
-    for column in ("FindingTypeID", "Title", "Category", "Severity", "Resource", "ChatGPT Ent."):
+    for column in (
+        "FindingTypeID",
+        "Title",
+        "Category",
+        "Severity",
+        "Resource",
+        "ChatGPT Ent.",
+        "Extension",
+    ):
         table.add_column(column, overflow="fold")
     for ft in CATALOG:
         table.add_row(
@@ -46,6 +54,7 @@ def catalog(
             ft.severity.value,
             ft.resource_type.value,
             "yes" if ft.requires_chatgpt_enterprise else "no",
+            "yes" if ft.extension else "no",
         )
     console.print(table)
 
