@@ -49,7 +49,7 @@ def _deliveries() -> list[AlertDelivery]:
         return list(session.exec(select(AlertDelivery).order_by(AlertDelivery.id)))  # type: ignore[arg-type]
 
 
-def _add(name: str, receiver: Receiver, **extra: Any) -> None:
+def _add(name: str, receiver: Receiver, fmt: str = "json", **extra: Any) -> None:
     import os
 
     os.environ["CASB_TEST_ALERT_SECRET"] = SECRET
@@ -58,7 +58,11 @@ def _add(name: str, receiver: Receiver, **extra: Any) -> None:
             add_destination(
                 session,
                 DestinationInput(
-                    name=name, url=receiver.url, secret_env="CASB_TEST_ALERT_SECRET", **extra
+                    name=name,
+                    url=receiver.url,
+                    fmt=fmt,
+                    secret_env="CASB_TEST_ALERT_SECRET",
+                    **extra,
                 ),
                 get_settings().fernet(),
             )
@@ -224,3 +228,38 @@ def test_change_records_are_alerted_and_a_failed_fetch_is_not_compared(
         html = page.read_text()
     section = html.split('id="changes"', 1)[1].split('id="open-findings"', 1)[0]
     assert section.count('class="change"') == 1 and invite.id in section
+
+
+def test_inline_scan_delivers_in_process(db: str, sim: Any, redis_url: str) -> None:
+    """`casb scan --inline`: the first attempt is made by the scanning process itself."""
+    from pipeline.runtime import use_embedded
+    from tests.cli import run_cli
+
+    slug = "tenant-01"
+    register(sim, [slug])
+    try:
+        with webhook_receiver() as receiver:
+            _add("inline", receiver, fmt="slack", min_severity="high")
+            result = run_cli("scan", "--inline", slug)
+            assert result.code == 0, result.output
+            requests = receiver.snapshot()
+    finally:
+        use_embedded(False)
+    [request] = requests  # everything of a first scan is new: one message
+    message = json.loads(request.body)
+    expected_high = {
+        (f.finding_type_id, f.resource_id)
+        for f in sim.world.manifest(slug, dlp_profiles=[])
+        if f.finding_type_id in _high_ids()
+    }
+    fields = [b["fields"] for b in message["blocks"] if b["type"] == "section" and "fields" in b]
+    assert len(fields) == len(expected_high) > 0
+    assert all(f[0]["text"].endswith("HIGH") for f in fields)
+    [row] = _deliveries()
+    assert row.status == "delivered" and row.attempts == 1
+
+
+def _high_ids() -> set[str]:
+    from schemas.catalog import CATALOG
+
+    return {ft.finding_type_id for ft in CATALOG if ft.severity.value in ("high", "critical")}
