@@ -87,6 +87,8 @@ class Settings(BaseSettings):
     retention_resolved_findings_days: int = Field(default=365, ge=1)
     retention_scan_runs_days: int = Field(default=180, ge=1)
     retention_dlp_cache_days: int = Field(default=180, ge=1)
+    retention_change_records_days: int = Field(default=365, ge=1)
+    retention_alert_deliveries_days: int = Field(default=90, ge=1)
     prune_batch_size: int = Field(default=5000, ge=1)
 
     alert_timeout_seconds: float = Field(
@@ -108,6 +110,8 @@ class Settings(BaseSettings):
             "resolved_findings": timedelta(days=self.retention_resolved_findings_days),
             "scan_runs": timedelta(days=self.retention_scan_runs_days),
             "dlp_cache": timedelta(days=self.retention_dlp_cache_days),
+            "change_records": timedelta(days=self.retention_change_records_days),
+            "alert_deliveries": timedelta(days=self.retention_alert_deliveries_days),
         }
 
     @property
