@@ -75,3 +75,27 @@ def test_plain_http_off_loopback_is_accepted_with_a_warning(db: str) -> None:
     assert result.code == 0, result.output
     assert "warning" in result.stderr and "not https" in result.stderr
     assert "/abc" not in result.stdout  # the path (a Slack URL's secret) is not echoed
+
+
+def test_keys_rotate_covers_the_alert_secret(db: str) -> None:
+    from cryptography.fernet import Fernet, MultiFernet
+
+    from core.settings import get_settings
+    from store.alerts import destination_secret
+    from store.crypto import is_current
+    from store.keyrotation import rotate_secrets
+
+    added = run_cli(
+        "alert", "add", "signed", "--url", "http://127.0.0.1:9/x", "--secret-env", "HOOK",
+        env={"HOOK": "rotate-me-secret"},
+    )  # fmt: skip
+    assert added.code == 0, added.output
+    old = get_settings().primary_fernet()
+    primary = Fernet(Fernet.generate_key())
+    report = rotate_secrets(session_scope, MultiFernet([primary, old]), primary)
+    assert report.rotated >= 1 and report.remaining == 0
+    with session_scope() as session:
+        row = session.exec(select(AlertDestination)).one()
+        assert row.secret_enc and is_current(primary, row.secret_enc)
+        secret = destination_secret(row, MultiFernet([primary]))
+    assert secret is not None and secret.get_secret_value() == "rotate-me-secret"
