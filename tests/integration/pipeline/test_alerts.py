@@ -14,6 +14,7 @@ import pytest
 from sqlmodel import select
 
 from core.settings import get_settings, reset_settings_cache
+from pipeline.notify import retry_due
 from schemas.tables import AlertDelivery, AlertDestination, ChangeRecord, ScanStatus
 from simulator.ground_truth import GPT_PUBLIC_STORE
 from store.alerts import DestinationInput, add_destination
@@ -99,8 +100,10 @@ def test_new_high_finding_is_delivered_once_signed_after_a_failed_attempt(
 
         third = wait_for_run(scan(worker.app, tid))  # nothing changed: nothing to announce
         assert third.status == ScanStatus.SUCCEEDED.value
-        worker.app.send_task("casb.retry_alerts", queue="notify")
-        time.sleep(1.0)  # give a wrong extra delivery the chance to arrive (not a timing check)
+        # Deliveries are planned in the transaction that finishes the run: none for this scan,
+        # and the one delivery is done, so nothing is due and no further POST can come.
+        assert [(d.scan_id, d.status) for d in _deliveries()] == [(second.id, "delivered")]
+        assert retry_due() == []
         requests = receiver.snapshot()
 
     assert [r.answered for r in requests] == [500, 200]
@@ -145,9 +148,8 @@ def test_client_error_is_final_and_shown_in_health(db: str, sim: Any, worker: An
         run = wait_for_run(scan(worker.app, tid))
         assert run.status == ScanStatus.SUCCEEDED.value
         _wait_for(lambda: _deliveries() and _deliveries()[0].status == "failed", "a failed row")
-        worker.app.send_task("casb.retry_alerts", queue="notify")
-        time.sleep(0.5)
-        assert [r.answered for r in receiver.snapshot()] == [404]  # 4xx: never retried
+        assert retry_due() == []  # 4xx: final, nothing left for the retry sweep
+        assert [r.answered for r in receiver.snapshot()] == [404]
 
     from tests.cli import run_cli
 
