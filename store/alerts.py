@@ -26,7 +26,7 @@ from sqlmodel import Session, col, select
 
 from core.errors import UserError
 from core.settings import Cipher
-from core.time import as_utc
+from core.time import as_utc, iso_z
 from exports.alerts import CHANGES_EVENT, FINDINGS_EVENT, envelope, render_body
 from exports.findings import to_dicts
 from schemas.catalog import BY_KEY, Severity
@@ -214,8 +214,6 @@ def opened_in_scan(session: Session, tenant_id: int, scan_id: int) -> list[Findi
 
 
 def change_to_dict(row: ChangeRecord, tenant_slug: str) -> dict[str, Any]:
-    from exports.findings import iso_z
-
     return {
         "tenant": tenant_slug,
         "resource_type": row.resource_type,
