@@ -141,16 +141,28 @@ def compare(value: str, keys: Sequence[InventoryKey]) -> InventoryKey | None:
 
 @dataclass
 class KeyProbe:
-    """Given to the matcher: sees each OpenAI-key-shaped value, keeps only agreements."""
+    """Given to the matcher: sees each OpenAI-key-shaped value, keeps only agreements.
+
+    Inventory keys are indexed by the last ``MIN_SUFFIX`` characters of their visible end, so
+    a value is compared with the few keys that can agree, not with the whole inventory.
+    """
 
     keys: Sequence[InventoryKey]
     found: dict[str, KeyAgreement] = field(default_factory=dict)
+    _by_tail: dict[str, list[InventoryKey]] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        for key in self.keys:
+            self._by_tail.setdefault(key.suffix[-MIN_SUFFIX:], []).append(key)
 
     def wants(self, entry: Any) -> bool:
         return bool(self.keys) and is_openai_key_entry(entry)
 
     def observe(self, entry: Any, value: str) -> None:
-        key = compare(value, self.keys)
+        candidates = self._by_tail.get(value[-MIN_SUFFIX:])
+        if not candidates:
+            return
+        key = compare(value, candidates)
         if key is None or key.key_id in self.found:
             return
         self.found[key.key_id] = KeyAgreement(

@@ -40,13 +40,29 @@ def scan_inventory(scan_id: int) -> list[InventoryKey]:
     return inventory(parts["admin_keys"], parts["project_keys"])
 
 
+def findings_for_content(
+    where: dict[str, Any],
+    content_created_at: float | None,
+    agreements: list[dict[str, Any]],
+    keys: list[InventoryKey],
+    dlp_finding_type_id: str | None,
+) -> list[DetectedFinding]:
+    """Leak findings for one piece of content (a file, or a message: ``where`` says which,
+    with ``file_id`` or ``message_id`` and its parent and owner)."""
+    by_id = {k.key_id: k for k in keys}
+    return [
+        leak_finding(a, by_id[a["key_id"]], where, dlp_finding_type_id, content_created_at)
+        for a in agreements
+        if a.get("key_id") in by_id
+    ]
+
+
 def findings_for_file(
     ref: FileRef,
     agreements: list[dict[str, Any]],
     keys: list[InventoryKey],
     dlp_finding_type_id: str | None,
 ) -> list[DetectedFinding]:
-    by_id = {k.key_id: k for k in keys}
     where = {
         "file_id": ref.file_id,
         "file_name": ref.name,
@@ -56,11 +72,7 @@ def findings_for_file(
         "owner_id": ref.owner_id,
         "owner_email": ref.owner_email,
     }
-    return [
-        leak_finding(a, by_id[a["key_id"]], where, dlp_finding_type_id, ref.created_at)
-        for a in agreements
-        if a.get("key_id") in by_id
-    ]
+    return findings_for_content(where, ref.created_at, agreements, keys, dlp_finding_type_id)
 
 
 def leak_refs(agreements: list[dict[str, Any]]) -> list[dict[str, Any]]:
