@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -72,8 +73,9 @@ def _add(name: str, receiver: Receiver, fmt: str = "json", **extra: Any) -> None
 
 
 def test_new_high_finding_is_delivered_once_signed_after_a_failed_attempt(
-    db: str, sim: Any, worker: Any, fast_retries: None
+    db: str, sim: Any, worker: Any, fast_retries: None, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="casb")
     slug = "tenant-01"
     tid = register(sim, [slug])[slug]
     tenant = sim.world.tenant(slug)
@@ -128,6 +130,9 @@ def test_new_high_finding_is_delivered_once_signed_after_a_failed_attempt(
 
     rows = _deliveries()
     assert len(rows) == 1 and rows[0].status == "delivered" and rows[0].attempts == 2
+    notify_logs = [r.getMessage() for r in caplog.records if r.name == "casb.notify"]
+    assert len(notify_logs) == 2 and all(rows[0].delivery_id in m for m in notify_logs)
+    assert SECRET not in caplog.text and "/hook" not in caplog.text  # neither secret nor URL
     with session_scope() as session:
         changes = list(session.exec(select(ChangeRecord)))
     assert [(c.scan_id, c.resource_type, c.resource_id, c.field) for c in changes] == [
