@@ -1,5 +1,14 @@
 # The openai-casb application image: workers, beat, Flower, the CLI and the exporter.
-FROM python:3.11-slim-bookworm
+# PYTHON_IMAGE lets a machine without registry access build from a local stand-in
+# (scripts/compose-check); the default is the image this project is built on.
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+FROM ${PYTHON_IMAGE}
+
+# Set only where package downloads go through a TLS-inspecting proxy: the path of a CA bundle
+# mounted into the build (scripts/compose-check does this). Build arguments reach the RUN
+# steps but not the image's environment; the bundle itself is never copied in.
+ARG PIP_CERT
+ARG SSL_CERT_FILE
 
 ENV PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
@@ -9,12 +18,19 @@ ENV PYTHONUNBUFFERED=1 \
 
 WORKDIR /app
 
-# Dependencies first (cached while only the source changes).
-COPY pyproject.toml README.md ./
-RUN mkdir -p workers tasks detectors schemas connectors simulator store exports migrations \
-    && touch workers/__init__.py \
+# Tesseract for DLP profiles with OCR on (images are skipped as ocr_unavailable without it).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends tesseract-ocr tesseract-ocr-eng \
+    && rm -rf /var/lib/apt/lists/*
+
+# Dependencies first, cached until pyproject.toml changes: an empty placeholder package and
+# README stand in for the source (whatever its layout) while pip resolves and installs them.
+COPY pyproject.toml ./
+RUN mkdir -p workers \
+    && touch workers/__init__.py README.md \
     && pip install . \
-    && pip uninstall -y openai-casb
+    && pip uninstall -y openai-casb \
+    && rm -rf workers README.md build ./*.egg-info
 
 COPY . .
 RUN pip install --no-deps -e . \

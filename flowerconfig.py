@@ -6,15 +6,20 @@ task's args and kwargs it keeps integers and id-like strings and drops everythin
 and it scrubs secrets from results and exception text. (Flower's JSON ``/api/tasks``
 listing does not call ``format_task``; the ids-only task signatures are what keep it clean.)
 
-Authentication is not configured here: set ``FLOWER_BASIC_AUTH=user:password`` in the env
-file (Flower reads ``FLOWER_*`` variables), and keep ``/metrics`` and ``/healthcheck``
-(always unauthenticated) on the internal network.
+Credentials are not written here: set ``FLOWER_BASIC_AUTH=user:password`` in the env file
+(Flower reads ``FLOWER_*`` variables) or pass ``--basic-auth``. Flower's UI and HTTP API can
+send any task and shut workers down, so when Flower loads this file it refuses to start
+without basic auth, with a malformed ``user:password``, or with the placeholder password of
+``.env.example``. Keep ``/metrics`` and ``/healthcheck`` (always unauthenticated) on the
+internal network.
 """
 
 from __future__ import annotations
 
 import ast
 import re
+import sys
+from collections.abc import Sequence
 from typing import Any
 
 # tornado options read from this file (names must match Flower's options)
@@ -30,6 +35,48 @@ _ID_KEYS = re.compile(r"^(id|[a-z_]*_ids?|trigger|attempt|batch|part|resource)$"
 _SECRETISH = re.compile(r"(?i)^(sk-|bearer|basic)")
 DROPPED = "…"
 MAX_RESULT_CHARS = 300
+PLACEHOLDER_MARK = "change-me"  # every secret in .env.example says so
+
+
+def basic_auth_problem(credentials: Sequence[str] | str | None) -> str | None:
+    """Why these ``user:password`` entries must not guard Flower, or None when they may.
+
+    ``credentials`` is Flower's ``basic_auth`` option (a list) or the raw comma-separated
+    ``FLOWER_BASIC_AUTH`` value. The message names users, never a password.
+    """
+    if isinstance(credentials, str):
+        credentials = credentials.split(",")
+    entries = [entry.strip() for entry in credentials or () if entry and entry.strip()]
+    if not entries:
+        return (
+            "FLOWER_BASIC_AUTH is not set; Flower's UI and API can send any task and shut "
+            "workers down, so set FLOWER_BASIC_AUTH=user:password in the env file"
+        )
+    for entry in entries:
+        user, colon, password = entry.partition(":")
+        if not colon or not user.strip() or not password:
+            return "FLOWER_BASIC_AUTH must be user:password (comma-separate several)"
+        if PLACEHOLDER_MARK in password.lower():
+            return (
+                f"FLOWER_BASIC_AUTH for user {user.strip()!r} still has the example password "
+                "from .env.example: choose a real one"
+            )
+    return None
+
+
+def _refuse_to_start_without_basic_auth() -> None:
+    from tornado.options import options as flower_options
+
+    # Flower has applied FLOWER_* variables and the command line before reading this file.
+    problem = basic_auth_problem(getattr(flower_options, "basic_auth", None))
+    if problem:
+        sys.stderr.write(f"flower: refusing to start: {problem}\n")
+        raise SystemExit(2)
+
+
+# Flower executes this file in a bare namespace (no ``__name__``); tests import it as a module.
+if "__name__" not in globals():
+    _refuse_to_start_without_basic_auth()
 
 
 def _keep(value: Any) -> bool:

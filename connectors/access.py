@@ -75,6 +75,8 @@ class ClientOptions:
     """Total attempts per request (first try included)."""
     retry_after_cap: float = 60.0
     """A server-requested wait above this raises RateLimitedError so the task can defer."""
+    rate_limit_patience: float = 150.0
+    """How long one call keeps retrying 429s (waiting out windows) before it defers."""
     backoff_base: float = 0.5
     backoff_max: float = 8.0
     budget_max_wait: float = 30.0
@@ -88,6 +90,14 @@ class ClientOptions:
     download_timeout: float = 300.0
     """Wall-clock limit for one file download (redirect + streamed body)."""
     chunk_size: int = 64 * 1024
+    conversation_page_limit: int = 100
+    """Conversations asked for per page (the API allows 500, but one conversation can be
+    megabytes: small pages keep memory bounded)."""
+    conversation_page_max_bytes: int = 16 * 1024 * 1024
+    """A conversation page larger than this is dropped unread and asked for with half the
+    limit."""
+    max_log_file_bytes: int = 512 * 1024 * 1024
+    """Largest Compliance Logs Platform file downloaded (spooled to disk, read as a stream)."""
     user_agent: str = "openai-casb/0.1"
 
     def page_limit(self, name: str) -> int:

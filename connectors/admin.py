@@ -16,6 +16,7 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from connectors.access import ClientOptions, TenantAccess
+from connectors.checkpoints import ListingCheckpoints
 from connectors.errors import (
     AuthenticationError,
     MalformedResponseError,
@@ -85,6 +86,7 @@ class AdminClient:
         options: ClientOptions | None = None,
         observer: CallObserver | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        checkpoints: ListingCheckpoints | None = None,
     ) -> None:
         if access.admin_key is None or not access.admin_key.get_secret_value():
             raise AuthenticationError(
@@ -103,6 +105,7 @@ class AdminClient:
             options=self.options,
             observer=observer,
             sleep=sleep,
+            checkpoints=checkpoints,
         )
 
     def __repr__(self) -> str:

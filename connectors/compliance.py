@@ -8,21 +8,24 @@ no Authorization header and no cookies, so the storage host never sees the tenan
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import random
 import re
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import BinaryIO, Literal
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO, Literal
 
 import httpx
 
 from connectors.access import ClientOptions, TenantAccess
 from connectors.admin import M, parse_item
+from connectors.checkpoints import ListingCheckpoints
 from connectors.errors import (
     AuthenticationError,
     FileSkipped,
+    MalformedResponseError,
     NotFoundError,
     UpstreamError,
 )
@@ -54,6 +57,41 @@ class DownloadResult:
     filename: str | None = None
 
 
+@dataclass
+class ConversationListing:
+    """What one conversation listing saw: counts for the scan's stats and tenant health."""
+
+    pages: int = 0
+    pages_shrunk: int = 0
+    conversations: int = 0
+    relisted: int = 0
+    truncated_ids: set[str] = field(default_factory=set)
+
+    def to_dict(self) -> dict[str, int]:
+        return {
+            "pages": self.pages,
+            "pages_shrunk": self.pages_shrunk,
+            "conversations": self.conversations,
+            "relisted": self.relisted,
+            "truncated_conversations": len(self.truncated_ids),
+        }
+
+
+def _page_data(body: dict[str, Any], route: str) -> list[dict[str, Any]]:
+    """The ``data`` of a list page, checked like ``Transport.paginate`` checks it."""
+    data = body.get("data")
+    if not isinstance(data, list):
+        raise MalformedResponseError(f"GET {route} page has no 'data' list", route=route)
+    for item in data:
+        if not isinstance(item, dict):
+            raise MalformedResponseError(
+                f"GET {route} page holds a {type(item).__name__}, expected objects", route=route
+            )
+    if not isinstance(body.get("has_more"), bool):
+        raise MalformedResponseError(f"GET {route} page has no boolean 'has_more'", route=route)
+    return data
+
+
 class ComplianceClient:
     """Read-only client of one ChatGPT Enterprise workspace through its compliance key."""
 
@@ -66,6 +104,7 @@ class ComplianceClient:
         options: ClientOptions | None = None,
         observer: CallObserver | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        checkpoints: ListingCheckpoints | None = None,
     ) -> None:
         if access.compliance_key is None or not access.compliance_key.get_secret_value():
             raise AuthenticationError(
@@ -91,6 +130,7 @@ class ComplianceClient:
             options=self.options,
             observer=observer,
             sleep=sleep,
+            checkpoints=checkpoints,
         )
         self.prefix = f"/compliance/workspaces/{path_segment(access.workspace_id)}"
 
@@ -127,25 +167,142 @@ class ComplianceClient:
             ComplianceProject, "projects", "compliance_projects", [("file_format", "id")]
         )
 
-    def conversations(self, since_timestamp: float = 0) -> Iterator[Conversation]:
-        """``GET /conversations?since_timestamp=...&file_format=id``, deduplicated by id.
+    def conversations(
+        self, since_timestamp: float = 0, stats: ConversationListing | None = None
+    ) -> Iterator[Conversation]:
+        """``GET /conversations?since_timestamp=...&file_format=id``, every appearance.
 
         ``since_timestamp`` is the tenant's watermark (0 for a full sync; the API filters on
-        last update >= value, so it is floored, never rounded up). A conversation updated
-        mid-sync can reappear on a later page; only its first appearance is yielded.
+        last update >= value, so it is floored, never rounded up). Pages ask for at most
+        ``conversation_page_limit`` conversations and are read up to
+        ``conversation_page_max_bytes``: a page over that cap is dropped unread and asked
+        for again with half the limit. A conversation updated mid-sync is listed again
+        (documented): every appearance is yielded, ``stats.relisted`` counts the repeats
+        and the caller merges them. ``stats`` also counts conversations whose nested
+        ``messages.has_more`` is true. A 404/410 here raises ``NotFoundError`` /
+        ``UpstreamError`` (status 410): the caller decides the source is retired.
         """
-        params: list[tuple[str, str | int | float]] = [
+        stats = stats if stats is not None else ConversationListing()
+        route = "/compliance/workspaces/{workspace_id}/conversations"
+        path = f"{self.prefix}/conversations"
+        group = f"{COMPLIANCE_LIST}:conversations"
+        options = self.options
+        limit = max(
+            1, min(options.conversation_page_limit, options.page_limit("compliance_conversations"))
+        )
+        base: list[tuple[str, str | int | float]] = [
             ("since_timestamp", max(0, int(since_timestamp))),
             ("file_format", "id"),
         ]
-        seen: set[str] = set()
-        for conversation in self._list(
-            Conversation, "conversations", "compliance_conversations", params
-        ):
-            if conversation.id in seen:
+        after: str | None = None
+        seen_ids: set[str] = set()
+        seen_pages: set[tuple[str, tuple[tuple[Any, Any], ...]]] = set()
+        for _page in range(options.max_pages):
+            query = [*base, ("limit", limit)]
+            if after is not None:
+                query.append(("after", after))
+            body = self._bounded_page(
+                path, route, group, query, options.conversation_page_max_bytes
+            )
+            if body is None:
+                if limit == 1:
+                    raise MalformedResponseError(
+                        f"GET {route} returned one conversation larger than "
+                        f"{options.conversation_page_max_bytes} bytes",
+                        route=route,
+                        hint="raise ClientOptions.conversation_page_max_bytes for this tenant",
+                    )
+                limit = max(1, limit // 2)
+                stats.pages_shrunk += 1
                 continue
-            seen.add(conversation.id)
-            yield conversation
+            stats.pages += 1
+            data = _page_data(body, route)
+            for item in data:
+                conversation = parse_item(Conversation, item, route)
+                if conversation.id in seen_ids:
+                    stats.relisted += 1
+                else:
+                    seen_ids.add(conversation.id)
+                    stats.conversations += 1
+                if conversation.messages_truncated:
+                    stats.truncated_ids.add(conversation.id)
+                yield conversation
+            if not body["has_more"]:
+                return
+            cursor = body.get("last_id") or (data[-1].get("id") if data else None)
+            if not isinstance(cursor, str) or not cursor:
+                raise MalformedResponseError(
+                    f"GET {route} says has_more but gives no cursor (no last_id, no items)",
+                    route=route,
+                )
+            # A cursor may come back when its conversation was updated and re-listed (it
+            # then sits at a new place in the order); the same cursor over the same page
+            # content is a server paging in a loop.
+            signature = (cursor, tuple((d.get("id"), d.get("last_active_at")) for d in data))
+            if signature in seen_pages:
+                raise MalformedResponseError(
+                    f"GET {route} returned the same page and cursor again: the server is "
+                    "paging in a loop",
+                    route=route,
+                )
+            seen_pages.add(signature)
+            after = cursor
+        raise MalformedResponseError(
+            f"GET {route} still has_more after {options.max_pages} pages (max_pages guard)",
+            route=route,
+        )
+
+    def _bounded_page(
+        self,
+        path: str,
+        route: str,
+        group: str,
+        params: QueryParams,
+        cap: int,
+    ) -> dict[str, Any] | None:
+        """One list page read as a stream up to ``cap`` bytes; None when it is larger.
+
+        A body that is not JSON, or that breaks off mid-read, is asked for again (as
+        ``Transport.get_json`` does), then fails as ``MalformedResponseError``.
+        """
+        options = self.options
+        attempts = max(1, options.max_attempts) if options.retry_malformed_json else 1
+        for attempt in range(1, attempts + 1):
+            response = self.transport.send(
+                "GET", path, route=route, group=group, params=params, stream=True
+            )
+            try:
+                declared = response.headers.get("content-length")
+                if declared and declared.isdigit() and int(declared) > cap:
+                    return None
+                body = bytearray()
+                try:
+                    for chunk in response.iter_bytes(options.chunk_size):
+                        body += chunk
+                        if len(body) > cap:
+                            return None
+                except httpx.RequestError:
+                    body = bytearray(b"\x00")  # unreadable: retried below like bad JSON
+            finally:
+                response.close()
+            try:
+                parsed = json.loads(bytes(body))
+            except (ValueError, UnicodeDecodeError):
+                if attempt >= attempts:
+                    raise MalformedResponseError(
+                        f"GET {route} returned a body that is not valid JSON ({len(body)} bytes)",
+                        status=response.status_code,
+                        route=route,
+                    ) from None
+                self._sleep(backoff_delay(attempt, options, random.random))
+                continue
+            if not isinstance(parsed, dict):
+                raise MalformedResponseError(
+                    f"GET {route} returned {type(parsed).__name__}, expected a list object",
+                    route=route,
+                )
+            return parsed
+        raise AssertionError("unreachable")  # pragma: no cover
 
     # ------------------------------------------------------------------ files
 

@@ -6,15 +6,22 @@ log line), then classify the response:
 
 * 2xx: parse JSON (a body that is not JSON is retried once per attempt budget, then
   ``MalformedResponseError``);
-* 408, 409, 429, 5xx and transport errors/timeouts: retried with the server's
-  ``retry-after-ms`` / ``Retry-After`` (seconds or HTTP date) when given, else exponential
-  backoff with full jitter; a 429 also cools the whole tenant+group down in the shared
-  budget; a server-requested wait above ``retry_after_cap`` raises ``RateLimitedError`` at
-  once so a Celery task can defer instead of holding a worker; ``x-should-retry`` overrides;
+* 408, 409, 5xx and transport errors/timeouts: retried up to ``max_attempts`` with the
+  server's ``retry-after-ms`` / ``Retry-After`` (seconds or HTTP date) when given, else
+  exponential backoff with full jitter; ``x-should-retry`` overrides;
+* 429: the tenant's shared budget shrinks (``penalize``) and the whole tenant+group cools
+  down for the server's Retry-After, else its ``x-ratelimit-reset-requests`` when nothing
+  remains, else the rest of the group's window; 429s are retried for ``rate_limit_patience``
+  seconds, so a storm is ridden out rather than failing the fetch;
+* a server-requested wait above ``retry_after_cap`` raises ``RateLimitedError`` at once so a
+  Celery task can defer instead of holding a worker;
 * 401/403/404 and other 4xx: typed errors with the operator's next step, never retried.
 
+Every response's ``x-ratelimit-*`` headers, when present, adapt the tenant's shared budget.
+
 ``paginate`` implements the list envelope of both APIs (``has_more`` + ``last_id``, falling
-back to the last item's id) with guards against the ways a server can loop a client forever.
+back to the last item's id) with guards against the ways a server can loop a client forever,
+and checkpoints each page when given ``ListingCheckpoints`` (a retried task resumes there).
 """
 
 from __future__ import annotations
@@ -24,19 +31,21 @@ import logging
 import math
 import os
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from http.cookiejar import CookieJar, DefaultCookiePolicy
-from typing import Any, Literal, cast
+from typing import Any, Literal, NoReturn, cast
 from urllib.parse import quote
 
 import httpx
 from pydantic import SecretStr
 
 from connectors.access import ClientOptions
+from connectors.checkpoints import ListingCheckpoints, listing_id
 from connectors.errors import (
     AuthenticationError,
     ConnectorError,
@@ -55,6 +64,8 @@ Api = Literal["admin", "compliance"]
 QueryParams = Sequence[tuple[str, str | int | float]] | Mapping[str, str | int | float]
 
 RETRYABLE_STATUSES = frozenset({408, 409, 429})
+# A hard stop for one call, whatever the server answers (429s with zero-length waits).
+MAX_ATTEMPTS_PER_CALL = 500
 
 
 @dataclass(frozen=True)
@@ -110,6 +121,58 @@ def parse_retry_after(headers: httpx.Headers, *, now: float | None = None) -> fl
         return None
     current = time.time() if now is None else now
     return max(0.0, when.timestamp() - current)
+
+
+@dataclass(frozen=True)
+class RateLimitHeaders:
+    """``x-ratelimit-{limit,remaining,reset}-requests``: each None when absent or unreadable."""
+
+    limit: int | None = None
+    remaining: int | None = None
+    reset: float | None = None
+
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
+
+
+def parse_duration(text: str) -> float | None:
+    """``"1s"``, ``"12ms"``, ``"6m0s"``, ``"1h2m3.5s"`` or bare seconds -> seconds; else None."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        value = float(text)
+        return value if math.isfinite(value) and value >= 0 else None
+    except ValueError:
+        pass
+    total, pos = 0.0, 0
+    for match in _DURATION_PART.finditer(text):
+        if match.start() != pos:
+            return None
+        number, unit = float(match.group(1)), match.group(2)
+        total += number * {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}[unit]
+        pos = match.end()
+    return total if pos == len(text) and pos > 0 else None
+
+
+def parse_rate_limit_headers(headers: httpx.Headers) -> RateLimitHeaders:
+    def count(name: str) -> int | None:
+        raw = headers.get(name)
+        if raw is None:
+            return None
+        try:
+            value = int(raw.strip())
+        except ValueError:
+            return None
+        return value if value >= 0 else None
+
+    reset_raw = headers.get("x-ratelimit-reset-requests")
+    limit = count("x-ratelimit-limit-requests")
+    return RateLimitHeaders(
+        limit=limit if limit else None,
+        remaining=count("x-ratelimit-remaining-requests"),
+        reset=parse_duration(reset_raw) if reset_raw is not None else None,
+    )
 
 
 def path_segment(value: str) -> str:
@@ -203,6 +266,8 @@ class Transport:
         observer: CallObserver | None = None,
         sleep: Callable[[float], None] = time.sleep,
         rng: Callable[[], float] = random.random,
+        monotonic: Callable[[], float] = time.monotonic,
+        checkpoints: ListingCheckpoints | None = None,
     ) -> None:
         self.tenant_key = tenant_key
         self.api = api
@@ -214,6 +279,9 @@ class Transport:
         self.observer = observer
         self._sleep = sleep
         self._rng = rng
+        self._monotonic = monotonic
+        self.checkpoints = checkpoints
+        self._learned: dict[str, int] = {}  # group -> limit last told to the budget
         o = self.options
         self.timeout = httpx.Timeout(
             connect=o.connect_timeout,
@@ -324,34 +392,41 @@ class Transport:
 
         ``expect(response)`` says which statuses the caller handles itself (default: 2xx).
         Responses it accepts are returned (streamed ones still open: the caller closes them).
+        Failures are retried as ``should_retry`` decides, after ``retry_delay``; a 429 is
+        retried for as long as ``rate_limit_patience`` allows, everything else at most
+        ``max_attempts`` times; then ``give_up`` raises the typed error.
         """
         accept = expect or (lambda r: r.is_success)
         options = self.options
         attempts = max(1, options.max_attempts)
+        failures = 0  # failed attempts other than 429s
+        limited_since: float | None = None  # when this call met its first 429
         # After a 429 the wait happens in the shared budget's cool-down; the next acquire may
-        # block that much longer than budget_max_wait, so a Retry-After within the cap is
-        # honoured rather than turned into a RateLimitedError by the budget.
+        # block that much longer than budget_max_wait, so the wait is honoured rather than
+        # turned into a RateLimitedError by the budget.
         cooled = 0.0
-        for attempt in range(1, attempts + 1):
+        last: httpx.Response | None = None
+        for attempt in range(1, MAX_ATTEMPTS_PER_CALL + 1):
             self.budget.acquire(self.tenant_key, group, 1, options.budget_max_wait + cooled)
             cooled = 0.0
-            started = time.monotonic()
+            started = self._monotonic()
             request = self.build_request(method, path, params)
             try:
                 response = self.http.send(request, stream=stream, follow_redirects=False)
             except httpx.RequestError as exc:
-                elapsed = time.monotonic() - started
+                elapsed = self._monotonic() - started
+                failures += 1
                 kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "failed"
-                detail = (
-                    f"{method} {route} {kind} ({type(exc).__name__}) after {attempt} attempt(s)"
-                )
-                if attempt >= attempts:
+                if failures >= attempts:
                     self._emit(self._event(group, route, None, attempt, "error", elapsed))
                     raise UpstreamError(
-                        detail, route=route, hint=self.hint_for(None, route)
+                        f"{method} {route} {kind} ({type(exc).__name__}) after {attempt} "
+                        "attempt(s)",
+                        route=route,
+                        hint=self.hint_for(None, route),
                     ) from None
                 self._emit(self._event(group, route, None, attempt, "retry", elapsed))
-                delay = backoff_delay(attempt, options, self._rng)
+                delay = backoff_delay(failures, options, self._rng)
                 log.info(
                     "retrying %s %s for %s in %.2fs: %s",
                     method,
@@ -363,75 +438,44 @@ class Transport:
                 self._sleep(delay)
                 continue
 
-            elapsed = time.monotonic() - started
+            elapsed = self._monotonic() - started
             status = response.status_code
+            self.observe_limits(response, group)
             if accept(response):
                 self._emit(self._event(group, route, status, attempt, "ok", elapsed))
                 return response
-
-            retry_after = parse_retry_after(response.headers)
-            should_retry = response.headers.get("x-should-retry", "").strip().lower()
-            retryable = status in RETRYABLE_STATUSES or status >= 500
-            if should_retry == "true":
-                retryable = True
-            elif should_retry == "false":
-                retryable = False
             if stream:
                 response.read()
-            if not retryable:
+            response.close()
+            last = response
+            if not self.should_retry(response):
                 self._emit(self._event(group, route, status, attempt, "error", elapsed))
-                response.close()
                 self._raise_for_status(response, route)
 
-            response.close()
-            if retry_after is not None and retry_after > options.retry_after_cap:
-                # The server asked for longer than we may hold a worker: defer the task.
+            delay, server_said = self.retry_delay(response, group, failures + 1)
+            if status == 429:
+                self.budget.penalize(self.tenant_key, group)
+                limited_since = started if limited_since is None else limited_since
+            else:
+                failures += 1
+            limited_for = 0.0 if limited_since is None else self._monotonic() - limited_since
+            reason = self.give_up_reason(status, delay, server_said, failures, limited_for)
+            if reason is not None:
                 if status == 429:
-                    self.budget.cool_down(self.tenant_key, group, retry_after)
-                self._emit(
-                    self._event(group, route, status, attempt, "error", elapsed, retry_after)
-                )
-                message = (_upstream_message(response) or f"HTTP {status}") + _request_id(response)
-                cls: type[ConnectorError] = RateLimitedError if status == 429 else UpstreamError
-                raise cls(
-                    f"{message}; server asked to wait {retry_after:.0f}s "
-                    f"(cap {options.retry_after_cap:.0f}s)",
-                    status=status,
-                    route=route,
-                    hint=self.hint_for(429 if status == 429 else status, route),
-                    retry_after=retry_after,
-                )
-            if attempt >= attempts:
-                if status == 429 and retry_after:
                     # Giving up here, but the rest of the fleet must still back off.
-                    self.budget.cool_down(self.tenant_key, group, retry_after)
-                self._emit(
-                    self._event(group, route, status, attempt, "error", elapsed, retry_after)
-                )
-                message = (_upstream_message(response) or f"HTTP {status}") + _request_id(response)
-                cls = RateLimitedError if status == 429 else UpstreamError
-                raise cls(
-                    f"{message} (gave up after {attempt} attempts)",
-                    status=status,
-                    route=route,
-                    hint=self.hint_for(status, route),
-                    retry_after=retry_after,
-                )
-            self._emit(self._event(group, route, status, attempt, "retry", elapsed, retry_after))
-            delay = (
-                retry_after
-                if retry_after is not None
-                else backoff_delay(attempt, options, self._rng)
-            )
+                    self.budget.cool_down(self.tenant_key, group, delay)
+                self._emit(self._event(group, route, status, attempt, "error", elapsed, delay))
+                retry_after = delay if server_said or status == 429 else None
+                self.give_up(response, route, reason, retry_after=retry_after)
+            self._emit(self._event(group, route, status, attempt, "retry", elapsed, delay))
             log.info(
-                "retrying %s %s for %s after HTTP %s in %.2fs (attempt %d/%d)",
+                "retrying %s %s for %s after HTTP %s in %.2fs (attempt %d)",
                 method,
                 route,
                 self.tenant_key,
                 status,
                 delay,
                 attempt,
-                attempts,
             )
             if status == 429:
                 # Slow every worker of this tenant down; the next acquire() waits it out.
@@ -439,7 +483,99 @@ class Transport:
                 self.budget.cool_down(self.tenant_key, group, cooled)
             else:
                 self._sleep(delay)
-        raise AssertionError("unreachable")  # pragma: no cover
+        if last is not None:
+            self.give_up(last, route, f"gave up after {MAX_ATTEMPTS_PER_CALL} attempts")
+        raise UpstreamError(
+            f"{method} {route} gave up after {MAX_ATTEMPTS_PER_CALL} attempts",
+            route=route,
+            hint=self.hint_for(None, route),
+        )
+
+    # ------------------------------------------------------------------ retry decisions
+
+    def should_retry(self, response: httpx.Response) -> bool:
+        """408, 409, 429 and 5xx are retried; the server's ``x-should-retry`` overrides."""
+        override = response.headers.get("x-should-retry", "").strip().lower()
+        if override in ("true", "false"):
+            return override == "true"
+        status = response.status_code
+        return status in RETRYABLE_STATUSES or status >= 500
+
+    def retry_delay(self, response: httpx.Response, group: str, failure: int) -> tuple[float, bool]:
+        """Seconds to wait before the next attempt, and whether the server named them.
+
+        The server's ``retry-after-ms``/``Retry-After`` wins. A 429 without one waits for
+        ``x-ratelimit-reset-requests`` when the server says nothing remains, else for the
+        rest of the group's current window in the shared budget (the Compliance API
+        documents no Retry-After). Anything else backs off with full jitter.
+        """
+        retry_after = parse_retry_after(response.headers)
+        if retry_after is not None:
+            return retry_after, True
+        if response.status_code == 429:
+            limits = parse_rate_limit_headers(response.headers)
+            if limits.remaining == 0 and limits.reset is not None:
+                return limits.reset, True
+            return self.budget.window_rest(self.tenant_key, group), False
+        return backoff_delay(failure, self.options, self._rng), False
+
+    def give_up_reason(
+        self, status: int, delay: float, server_said: bool, failures: int, limited_for: float
+    ) -> str | None:
+        """Why this failed attempt is the last one, or None to retry."""
+        options = self.options
+        if server_said and delay > options.retry_after_cap:
+            # The server asked for longer than we may hold a worker: defer the task.
+            return f"server asked to wait {delay:.0f}s (cap {options.retry_after_cap:.0f}s)"
+        if status == 429:
+            if limited_for + delay > options.rate_limit_patience:
+                return (
+                    f"still rate limited after {limited_for:.0f}s "
+                    f"(patience {options.rate_limit_patience:.0f}s)"
+                )
+            return None
+        if failures >= max(1, options.max_attempts):
+            return f"gave up after {failures} attempts"
+        return None
+
+    def give_up(
+        self,
+        response: httpx.Response,
+        route: str,
+        reason: str,
+        *,
+        retry_after: float | None = None,
+    ) -> NoReturn:
+        """Raise the typed error of a retryable failure that is not retried any more."""
+        status = response.status_code
+        message = (_upstream_message(response) or f"HTTP {status}") + _request_id(response)
+        cls: type[ConnectorError] = RateLimitedError if status == 429 else UpstreamError
+        raise cls(
+            f"{message}; {reason}",
+            status=status,
+            route=route,
+            hint=self.hint_for(status, route),
+            retry_after=retry_after,
+        )
+
+    def observe_limits(self, response: httpx.Response, group: str) -> None:
+        """Adapt the shared budget to the server's ``x-ratelimit-*`` headers, when sent.
+
+        The stated limit replaces the configured one for this tenant and group (told to the
+        budget only when it changes); a successful response saying nothing remains cools the
+        group down until the stated reset, so no worker sends a request bound to fail.
+        """
+        limits = parse_rate_limit_headers(response.headers)
+        if limits.limit is not None and self._learned.get(group) != limits.limit:
+            self.budget.learn(self.tenant_key, group, limits.limit)
+            self._learned[group] = limits.limit
+        if (
+            response.is_success
+            and limits.remaining == 0
+            and limits.reset is not None
+            and 0 < limits.reset <= self.options.retry_after_cap
+        ):
+            self.budget.cool_down(self.tenant_key, group, limits.reset)
 
     def _event(
         self,
@@ -500,55 +636,51 @@ class Transport:
         Loops on ``has_more`` only (pages may be short), advances with ``after = last_id``
         or the last item's id, and raises ``MalformedResponseError`` on a page without a
         ``data`` list, a repeated cursor, ``has_more`` without a cursor, or past
-        ``max_pages``.
+        ``max_pages``. With ``checkpoints``, pages saved by an earlier run of the same
+        listing are replayed first and paging resumes after the last saved cursor.
         """
         base: list[tuple[str, str | int | float]] = (
             list(params.items()) if isinstance(params, Mapping) else list(params or [])
         )
+        # The tenant and base URL are part of the name: Admin paths carry no organization id.
+        where = f"{self.tenant_key} {self.base_url}{path}"
+        listing = listing_id(where, base) if self.checkpoints is not None else ""
+        saved = self.checkpoints.load(listing) if self.checkpoints is not None else None
         after: str | None = None
         seen: set[str] = set()
-        for _page in range(self.options.max_pages):
+        pages = 0
+        saving = self.checkpoints is not None
+        if saved is not None:
+            for items in saved.pages:
+                yield from items
+            if saved.done:
+                return
+            pages = len(saved.pages)
+            seen.update(saved.cursors)
+            after = saved.cursor
+            log.info("resuming %s for %s after %d saved page(s)", route, self.tenant_key, pages)
+        while pages < self.options.max_pages:
             query = [*base, ("limit", limit)]
             if after is not None:
                 query.append(("after", after))
             body = self.get_json(path, route=route, group=group, params=query)
-            if not isinstance(body, dict):
-                raise MalformedResponseError(
-                    f"GET {route} returned {type(body).__name__}, expected a list object",
-                    route=route,
-                )
-            data = body.get("data")
-            if not isinstance(data, list):
-                raise MalformedResponseError(f"GET {route} page has no 'data' list", route=route)
-            for item in data:
-                if not isinstance(item, dict):
+            data, cursor = self._page(body, route)
+            if cursor is not None:
+                if cursor in seen:
                     raise MalformedResponseError(
-                        f"GET {route} page holds a {type(item).__name__}, expected objects",
+                        f"GET {route} returned a cursor it already returned: the server is "
+                        "paging in a loop",
                         route=route,
                     )
-                yield item
-            has_more = body.get("has_more")
-            if not isinstance(has_more, bool):
-                # A missing has_more must not read as "done": a silently short listing
-                # would later resolve findings that still exist.
-                raise MalformedResponseError(
-                    f"GET {route} page has no boolean 'has_more'", route=route
+                seen.add(cursor)
+            if saving and self.checkpoints is not None:
+                saving = self.checkpoints.save_page(
+                    listing, pages, data, cursor, done=cursor is None
                 )
-            if not has_more:
+            pages += 1
+            yield from data
+            if cursor is None:
                 return
-            cursor = body.get("last_id") or (data[-1].get("id") if data else None)
-            if not isinstance(cursor, str) or not cursor:
-                raise MalformedResponseError(
-                    f"GET {route} says has_more but gives no cursor (no last_id, no items)",
-                    route=route,
-                )
-            if cursor in seen:
-                raise MalformedResponseError(
-                    f"GET {route} returned a cursor it already returned: the server is "
-                    "paging in a loop",
-                    route=route,
-                )
-            seen.add(cursor)
             after = cursor
         raise MalformedResponseError(
             f"GET {route} still has_more after {self.options.max_pages} pages (max_pages guard)",
@@ -556,3 +688,35 @@ class Transport:
             hint="raise ClientOptions.max_pages if the tenant is really this large; "
             "otherwise report the route to the maintainers",
         )
+
+    @staticmethod
+    def _page(body: Any, route: str) -> tuple[list[dict[str, Any]], str | None]:
+        """A list page's items and the cursor of the next page (None on the last page)."""
+        if not isinstance(body, dict):
+            raise MalformedResponseError(
+                f"GET {route} returned {type(body).__name__}, expected a list object",
+                route=route,
+            )
+        data = body.get("data")
+        if not isinstance(data, list):
+            raise MalformedResponseError(f"GET {route} page has no 'data' list", route=route)
+        for item in data:
+            if not isinstance(item, dict):
+                raise MalformedResponseError(
+                    f"GET {route} page holds a {type(item).__name__}, expected objects",
+                    route=route,
+                )
+        has_more = body.get("has_more")
+        if not isinstance(has_more, bool):
+            # A missing has_more must not read as "done": a silently short listing
+            # would later resolve findings that still exist.
+            raise MalformedResponseError(f"GET {route} page has no boolean 'has_more'", route=route)
+        if not has_more:
+            return data, None
+        cursor = body.get("last_id") or (data[-1].get("id") if data else None)
+        if not isinstance(cursor, str) or not cursor:
+            raise MalformedResponseError(
+                f"GET {route} says has_more but gives no cursor (no last_id, no items)",
+                route=route,
+            )
+        return data, cursor

@@ -4,76 +4,64 @@ Celery's ``rate_limit`` is per worker and per task type, so it cannot keep a fle
 fetchers within one tenant's API limits. Every connector call draws from a budget keyed by
 (tenant, route group) instead:
 
-* ``RedisRateBudget``: GCRA (generic cell rate algorithm) in one Lua script, so the check
-  and the update are atomic across every thread, process and host that shares the Redis.
-  Time comes from Redis ``TIME``, so worker clock skew does not matter.
-* ``LocalRateBudget``: the same algorithm in-process, for the embedded demo and ``--inline``.
+* ``RedisRateBudget``: one Lua script per decision, so the check and the update are atomic
+  across every thread, process and host that shares the Redis. Time comes from Redis
+  ``TIME``, so worker clock skew does not matter.
+* ``LocalRateBudget``: the same rules in process memory, for the embedded demo and
+  ``--inline``.
 
-Both enforce the limit as an even spacing of ``period / requests`` between grants (burst 1
-by default), which keeps *any* window of ``period`` seconds within ``requests`` calls, not
-just aligned minutes; a token bucket with a full-size bucket could double the limit across
-a window boundary. ``headroom`` (default 0.9) keeps a margin for network jitter between the
-grant and the request reaching the server.
+A grant needs two things (both checked in the same atomic step):
 
-A 429 calls ``cool_down``: no grant is given to anyone for that tenant and group until it
-expires, so one worker's 429 slows the whole fleet, not just one task.
+1. **Sliding window, exact.** The grants of the last ``period`` seconds (plus a small
+   ``window_margin``, 1% by default, for network jitter) are kept (a sorted set in Redis);
+   a grant is given only if that window then holds at most ``limit`` grants. So *every*
+   window of ``period`` seconds stays within the limit, not just aligned minutes.
+2. **Bursts up to a share of the limit.** A GCRA pacer with emission interval
+   ``period / limit`` and a burst of ``max(1, limit * burst_share)`` (default a sixth):
+   a small tenant's few dozen requests go out at once, a big tenant's steady stream is
+   paced at exactly the limit instead of arriving as one block per window.
+
+The limit adapts per (tenant, group), and what was learned is kept in Redis:
+
+* ``learn(limit=...)``: the server's ``x-ratelimit-limit-requests`` replaces the configured
+  request count (the configured period stays);
+* ``penalize()``: a 429 halves the effective limit (multiplicative decrease, at most once
+  per period), which then recovers by ``recovery_share`` of the ceiling per period;
+* ``cool_down(seconds)``: no grant for anyone of that tenant and group until it expires
+  (a 429's Retry-After), so one worker's 429 slows the whole fleet;
+* ``window_rest()``: how long until the oldest grant of the current window leaves it, the
+  wait after a 429 that names no retry time.
 """
 
 from __future__ import annotations
 
 import math
-import os
-import re
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from connectors.errors import RateLimitedError
+from core.settings import Settings, parse_rate_limit
 
-# Route groups. Compliance limits are documented per key; Admin limits
-# are not documented, so they are configurable with conservative defaults.
+# Route groups. Compliance limits are documented per key (lists per endpoint: a group may be
+# ``compliance_list:<endpoint>``); Admin limits are not documented, so they are configurable
+# with conservative defaults.
 COMPLIANCE_LIST = "compliance_list"
-COMPLIANCE_OBJECT = "compliance_object"
 COMPLIANCE_FILE = "compliance_file"
 ADMIN = "admin"
 AUDIT = "audit"
 
 DEFAULT_LIMITS: dict[str, tuple[int, float]] = {
     COMPLIANCE_LIST: (50, 60.0),
-    COMPLIANCE_OBJECT: (100, 60.0),
     COMPLIANCE_FILE: (100, 60.0),
     ADMIN: (300, 60.0),
     AUDIT: (60, 60.0),
 }
 
-_ENV_PREFIX = "CASB_RATE_LIMIT_"
-_LIMIT_RE = re.compile(r"^\s*(\d+)\s*/\s*(\d+(?:\.\d+)?)\s*$")
-
-
-def parse_limit(text: str) -> tuple[int, float]:
-    """Parse ``"50/60"`` (requests per seconds) into ``(50, 60.0)``."""
-    match = _LIMIT_RE.match(text)
-    if not match:
-        raise ValueError(f"rate limit must look like REQUESTS/SECONDS, got {text!r}")
-    requests, period = int(match.group(1)), float(match.group(2))
-    if requests <= 0 or period <= 0:
-        raise ValueError(f"rate limit must be positive, got {text!r}")
-    return requests, period
-
-
-def limits_from_env(
-    environ: Mapping[str, str] | None = None,
-    base: Mapping[str, tuple[int, float]] | None = None,
-) -> dict[str, tuple[int, float]]:
-    """Defaults overridden by ``CASB_RATE_LIMIT_<GROUP>=REQUESTS/SECONDS`` variables."""
-    env = os.environ if environ is None else environ
-    limits = dict(DEFAULT_LIMITS if base is None else base)
-    for name, value in env.items():
-        if name.startswith(_ENV_PREFIX) and value.strip():
-            group = name[len(_ENV_PREFIX) :].lower()
-            limits[group] = parse_limit(value)
-    return limits
+parse_limit = parse_rate_limit
 
 
 def scale_limits(
@@ -83,171 +71,390 @@ def scale_limits(
     return {group: (n, period * time_scale) for group, (n, period) in limits.items()}
 
 
+@dataclass(frozen=True)
+class BudgetPolicy:
+    """How a budget spends and adapts a limit (the same for every tenant and group).
+
+    ``burst_share``: the share of the limit that may go out at once (0 = one at a time).
+    ``headroom``: the share of the limit actually used (1.0 = all of it).
+    ``decrease_factor``: a 429 multiplies the effective limit by this (once per period).
+    ``recovery_share``: the effective limit grows back by this share of the ceiling per
+    period without a 429.
+    ``window_margin``: the sliding window is this share longer than the period, so
+    network jitter between a grant and the request reaching the server cannot put one
+    more request into the server's window.
+    ``learned_ttl``: seconds a learned limit is kept after its tenant's last request.
+    """
+
+    burst_share: float = 1 / 6
+    headroom: float = 1.0
+    decrease_factor: float = 0.5
+    recovery_share: float = 0.1
+    window_margin: float = 0.01
+    learned_ttl: float = 7 * 86400.0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.burst_share <= 1:
+            raise ValueError("burst_share must be in [0, 1]")
+        if not 0 < self.headroom <= 1:
+            raise ValueError("headroom must be in (0, 1]")
+        if not 0 < self.decrease_factor < 1:
+            raise ValueError("decrease_factor must be in (0, 1)")
+        if not 0 < self.recovery_share <= 1:
+            raise ValueError("recovery_share must be in (0, 1]")
+        if not 0 <= self.window_margin <= 1:
+            raise ValueError("window_margin must be in [0, 1]")
+        if self.learned_ttl <= 0:
+            raise ValueError("learned_ttl must be positive")
+
+
+def policy_from_settings(settings: Settings) -> BudgetPolicy:
+    return BudgetPolicy(
+        burst_share=settings.rate_burst_share,
+        headroom=settings.rate_headroom,
+        decrease_factor=settings.rate_decrease_factor,
+        recovery_share=settings.rate_recovery_share,
+        window_margin=settings.rate_window_margin,
+    )
+
+
 @runtime_checkable
 class RateBudget(Protocol):
     """What the transport needs from a rate budget."""
 
-    def acquire(self, tenant_key: str, group: str, cost: int = 1, max_wait: float = 30.0) -> None:
-        """Block until ``cost`` requests may be made; RateLimitedError past ``max_wait``."""
+    def acquire(self, tenant_key: str, group: str, cost: int = 1, max_wait: float = 30.0) -> float:
+        """Block until ``cost`` requests may be made and return the grant time (budget
+        clock, seconds); RateLimitedError when that needs more than ``max_wait``."""
         ...
 
     def cool_down(self, tenant_key: str, group: str, seconds: float) -> None:
         """Grant nothing for this tenant and group for ``seconds`` (after a 429)."""
         ...
 
+    def penalize(self, tenant_key: str, group: str) -> None:
+        """A 429 was answered: shrink the effective limit (at most once per period)."""
+        ...
 
-class _GcraBudget:
-    """The blocking loop shared by both budgets; subclasses implement ``try_acquire``."""
+    def learn(self, tenant_key: str, group: str, limit: int) -> None:
+        """The server stated its limit (``x-ratelimit-limit-requests``): use it."""
+        ...
+
+    def window_rest(self, tenant_key: str, group: str) -> float:
+        """Seconds until the oldest grant of the current window leaves it (a full period
+        when the window is empty)."""
+        ...
+
+
+def burst_for(limit: int, share: float) -> int:
+    return max(1, math.floor(limit * share + 1e-9))
+
+
+def recovered_limit(
+    ceiling: int, reduced: int | None, reduced_at: float, now: float, period: float, share: float
+) -> int:
+    """The effective limit: the ceiling, or a reduced limit growing back per whole period."""
+    if reduced is None or reduced >= ceiling:
+        return ceiling
+    step = max(1, math.ceil(ceiling * share))
+    periods = max(0, math.floor((now - reduced_at) / period))
+    return min(ceiling, reduced + periods * step)
+
+
+class _Budget:
+    """Limits, policy and the blocking loop shared by both budgets."""
 
     def __init__(
         self,
-        limits: Mapping[str, tuple[int, float]],
+        limits: Mapping[str, tuple[int, float]] | None,
         *,
-        burst: int = 1,
-        headroom: float = 0.9,
+        policy: BudgetPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        if burst < 1:
-            raise ValueError("burst must be >= 1")
-        if not 0 < headroom <= 1:
-            raise ValueError("headroom must be in (0, 1]")
-        self.limits = dict(limits)
-        self.burst = burst
-        self.headroom = headroom
+        self.limits = dict(DEFAULT_LIMITS if limits is None else limits)
+        self.policy = policy or BudgetPolicy()
         self._sleep = sleep
         self._monotonic = monotonic
 
-    def interval(self, group: str) -> float:
-        """Seconds between grants for ``group`` (emission interval).
+    def limit_for(self, group: str) -> tuple[int, float]:
+        """(requests, period) configured for ``group``.
 
         A group may name one endpoint of a family, ``compliance_list:gpts``: it gets its own
-        bucket with the family's limit, since the Compliance API limits each list endpoint
-        separately (50/min per endpoint per key).
+        window with the family's limit, since the Compliance API limits each list endpoint
+        separately (50/min per endpoint per key). Unknown groups get the Admin limit.
         """
         family = group.split(":", 1)[0]
-        requests, period = (
+        return (
             self.limits.get(group)
             or self.limits.get(family)
             or self.limits.get(ADMIN)
             or DEFAULT_LIMITS[ADMIN]
         )
-        return period / (requests * self.headroom)
 
-    def try_acquire(self, tenant_key: str, group: str, cost: int = 1) -> float:
-        """Take ``cost`` grants now and return 0.0, or take nothing and return the wait (s)."""
+    def ceiling(self, configured: int, learned: int | None) -> int:
+        base = learned if learned else configured
+        return max(1, math.floor(base * self.policy.headroom + 1e-9))
+
+    def try_acquire(self, tenant_key: str, group: str, cost: int = 1) -> tuple[bool, float]:
+        """``(True, grant_time)`` when granted, else ``(False, wait_seconds)``."""
         raise NotImplementedError
 
-    def acquire(self, tenant_key: str, group: str, cost: int = 1, max_wait: float = 30.0) -> None:
+    def acquire(self, tenant_key: str, group: str, cost: int = 1, max_wait: float = 30.0) -> float:
         deadline = self._monotonic() + max_wait
         while True:
-            wait = self.try_acquire(tenant_key, group, cost)
-            if wait <= 0:
-                return
+            granted, value = self.try_acquire(tenant_key, group, cost)
+            if granted:
+                return value
             remaining = deadline - self._monotonic()
-            if wait > remaining:
+            if value > remaining:
                 raise RateLimitedError(
-                    f"rate budget for route group {group!r} needs a {wait:.1f}s wait, "
+                    f"rate budget for route group {group!r} needs a {value:.1f}s wait, "
                     f"more than the {max_wait:.1f}s this call may block",
-                    retry_after=wait,
+                    retry_after=value,
                     hint=f"tenant {tenant_key!r} is at its {group} budget: retry the scan "
-                    f"part in {math.ceil(wait)}s (raise CASB_RATE_LIMIT_{group.upper()} only if "
-                    "OpenAI granted a higher limit)",
+                    f"part in {math.ceil(value)}s (raise CASB_RATE_LIMIT_"
+                    f"{group.split(':', 1)[0].upper()} only if OpenAI granted a higher limit)",
                 )
-            self._sleep(wait)
+            self._sleep(value)
 
 
-class LocalRateBudget(_GcraBudget):
-    """GCRA in process memory, guarded by a lock: one process (demo, ``--inline``, tests)."""
+@dataclass
+class _LocalState:
+    grants: deque[float]
+    tat: float = 0.0
+    cool_until: float = 0.0
+    learned: int | None = None
+    reduced: int | None = None
+    reduced_at: float = 0.0
+
+
+class LocalRateBudget(_Budget):
+    """The same rules in process memory, guarded by a lock (demo, ``--inline``, tests)."""
 
     def __init__(
         self,
         limits: Mapping[str, tuple[int, float]] | None = None,
         *,
-        burst: int = 1,
-        headroom: float = 0.9,
+        policy: BudgetPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        super().__init__(
-            DEFAULT_LIMITS if limits is None else limits,
-            burst=burst,
-            headroom=headroom,
-            sleep=sleep,
-            monotonic=monotonic,
-        )
+        super().__init__(limits, policy=policy, sleep=sleep, monotonic=monotonic)
         self._lock = threading.Lock()
-        self._tat: dict[tuple[str, str], float] = {}
-        self._cool_until: dict[tuple[str, str], float] = {}
+        self._state: dict[tuple[str, str], _LocalState] = {}
 
-    def try_acquire(self, tenant_key: str, group: str, cost: int = 1) -> float:
-        interval = self.interval(group)
+    def _get(self, tenant_key: str, group: str) -> _LocalState:
         key = (tenant_key, group)
+        state = self._state.get(key)
+        if state is None:
+            state = self._state[key] = _LocalState(grants=deque())
+        return state
+
+    def _effective(self, state: _LocalState, group: str, now: float) -> tuple[int, float]:
+        configured, period = self.limit_for(group)
+        ceiling = self.ceiling(configured, state.learned)
+        limit = recovered_limit(
+            ceiling, state.reduced, state.reduced_at, now, period, self.policy.recovery_share
+        )
+        if limit >= ceiling:
+            state.reduced = None
+        return limit, period
+
+    def try_acquire(self, tenant_key: str, group: str, cost: int = 1) -> tuple[bool, float]:
         with self._lock:
             now = self._monotonic()
-            cool = self._cool_until.get(key, 0.0)
-            if cool > now:
-                return cool - now
-            tat = max(self._tat.get(key, now), now)
-            new_tat = tat + interval * cost
-            allow_at = new_tat - interval * self.burst
-            if allow_at - now > 1e-9:  # tolerate float rounding at the exact grant time
-                return allow_at - now
-            self._tat[key] = new_tat
-            return 0.0
+            state = self._get(tenant_key, group)
+            limit, period = self._effective(state, group, now)
+            grants = state.grants
+            window = period * (1 + self.policy.window_margin)
+            while grants and grants[0] <= now - window:
+                grants.popleft()
+            wait = max(0.0, state.cool_until - now)
+            need = len(grants) + cost - limit
+            if need > len(grants):  # more than the whole limit at once: never grantable
+                wait = max(wait, window)
+            elif need > 0:
+                wait = max(wait, grants[need - 1] + window - now)
+            interval = period / limit
+            new_tat = max(state.tat, now) + interval * cost
+            wait = max(wait, new_tat - interval * burst_for(limit, self.policy.burst_share) - now)
+            if wait > 1e-9:  # tolerate float rounding at the exact grant time
+                return False, wait
+            state.tat = new_tat
+            grants.extend([now] * cost)
+            return True, now
 
     def cool_down(self, tenant_key: str, group: str, seconds: float) -> None:
         if seconds <= 0:
             return
-        key = (tenant_key, group)
         with self._lock:
-            until = self._monotonic() + seconds
-            if until > self._cool_until.get(key, 0.0):
-                self._cool_until[key] = until
+            state = self._get(tenant_key, group)
+            state.cool_until = max(state.cool_until, self._monotonic() + seconds)
+
+    def penalize(self, tenant_key: str, group: str) -> None:
+        with self._lock:
+            now = self._monotonic()
+            state = self._get(tenant_key, group)
+            limit, period = self._effective(state, group, now)
+            if state.reduced is not None and now - state.reduced_at < period:
+                return  # one decrease per period: a storm is one signal, not fifty
+            state.reduced = max(1, math.floor(limit * self.policy.decrease_factor))
+            state.reduced_at = now
+
+    def learn(self, tenant_key: str, group: str, limit: int) -> None:
+        if limit <= 0:
+            return
+        with self._lock:
+            self._get(tenant_key, group).learned = limit
+
+    def window_rest(self, tenant_key: str, group: str) -> float:
+        with self._lock:
+            now = self._monotonic()
+            _, period = self.limit_for(group)
+            window = period * (1 + self.policy.window_margin)
+            grants = self._get(tenant_key, group).grants
+            while grants and grants[0] <= now - window:
+                grants.popleft()
+            return grants[0] + window - now if grants else window
+
+    def effective_limit(self, tenant_key: str, group: str) -> int:
+        """The limit a grant is checked against now (for tests and ``casb`` diagnostics)."""
+        with self._lock:
+            state = self._get(tenant_key, group)
+            return self._effective(state, group, self._monotonic())[0]
 
 
-# KEYS[1]: theoretical arrival time (ms, float as string); KEYS[2]: cool-down marker.
-# ARGV[1]: emission interval (ms); ARGV[2]: burst; ARGV[3]: cost.
-# Returns 0 when granted, else the wait in ms (integer, >= 1).
-_ACQUIRE_LUA = """
+# Every script reads the clock with TIME (microseconds) and works in microseconds.
+# Keys (one tenant's, all in one Redis Cluster slot through the {tenant} hash tag):
+#   KEYS[1] grants   sorted set: member "<time>:<seq>", score = grant time
+#   KEYS[2] pace     hash: tat (GCRA theoretical arrival time), seq
+#   KEYS[3] cool     string with a TTL: present while the group cools down
+#   KEYS[4] learn    hash: learned (server limit), reduced, reduced_at
+_PRELUDE = """
 local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
-local cool = redis.call('PTTL', KEYS[2])
-if cool > 0 then
-  return cool
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local configured = tonumber(ARGV[1])
+local period = tonumber(ARGV[2])
+local headroom = tonumber(ARGV[3])
+local share = tonumber(ARGV[4])
+local window = period * (1 + tonumber(ARGV[5]))
+local learned = tonumber(redis.call('HGET', KEYS[4], 'learned') or '0')
+local base = configured
+if learned > 0 then base = learned end
+local ceiling = math.max(1, math.floor(base * headroom + 1e-9))
+local limit = ceiling
+local reduced = tonumber(redis.call('HGET', KEYS[4], 'reduced') or '0')
+local reduced_at = tonumber(redis.call('HGET', KEYS[4], 'reduced_at') or '0')
+if reduced > 0 and reduced < ceiling then
+  local step = math.max(1, math.ceil(ceiling * share))
+  local periods = math.max(0, math.floor((now - reduced_at) / period))
+  limit = math.min(ceiling, reduced + periods * step)
 end
-local interval = tonumber(ARGV[1])
-local burst = tonumber(ARGV[2])
-local cost = tonumber(ARGV[3])
-local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
-if tat < now then
-  tat = now
+if limit >= ceiling and reduced > 0 then
+  redis.call('HDEL', KEYS[4], 'reduced', 'reduced_at')
+  reduced = 0
 end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%.0f', now - window))
+"""
+
+# ARGV: configured, period_us, headroom, recovery_share, window_margin, burst_share, cost,
+#       learned_ttl_ms
+# Returns {1, grant_time_us} or {0, wait_us}.
+_ACQUIRE_LUA = (
+    _PRELUDE
+    + """
+local burst_share = tonumber(ARGV[6])
+local cost = tonumber(ARGV[7])
+local wait = 0
+local cool = redis.call('PTTL', KEYS[3])
+if cool > 0 then wait = cool * 1000 end
+local count = redis.call('ZCARD', KEYS[1])
+local need = count + cost - limit
+if need > 0 then
+  if need <= count then
+    local oldest = redis.call('ZRANGE', KEYS[1], need - 1, need - 1, 'WITHSCORES')
+    wait = math.max(wait, tonumber(oldest[2]) + window - now)
+  else
+    wait = math.max(wait, window)
+  end
+end
+local interval = period / limit
+local tat = tonumber(redis.call('HGET', KEYS[2], 'tat') or '0')
+if tat < now then tat = now end
 local new_tat = tat + interval * cost
-local allow_at = new_tat - interval * burst
-if allow_at > now then
-  return math.max(1, math.ceil(allow_at - now))
+local burst = math.max(1, math.floor(limit * burst_share + 1e-9))
+wait = math.max(wait, new_tat - interval * burst - now)
+if wait > 0 then
+  return {0, math.ceil(wait)}
 end
-redis.call('SET', KEYS[1], string.format('%.3f', new_tat), 'PX', math.ceil(new_tat - now) + 1000)
-return 0
+local seq = redis.call('HINCRBY', KEYS[2], 'seq', cost)
+local stamp = string.format('%.0f', now)
+for i = 1, cost do
+  redis.call('ZADD', KEYS[1], stamp, stamp .. ':' .. string.format('%d', seq - i))
+end
+redis.call('HSET', KEYS[2], 'tat', string.format('%.0f', new_tat))
+local keep = string.format('%d', math.ceil(math.max(new_tat - now, window) / 1000) + 1000)
+redis.call('PEXPIRE', KEYS[1], keep)
+redis.call('PEXPIRE', KEYS[2], keep)
+if redis.call('EXISTS', KEYS[4]) == 1 then
+  redis.call('PEXPIRE', KEYS[4], ARGV[8])
+end
+return {1, now}
+"""
+)
+
+# ARGV: configured, period_us, headroom, recovery_share, window_margin, decrease_factor,
+#       learned_ttl_ms
+_PENALIZE_LUA = (
+    _PRELUDE
+    + """
+if reduced > 0 and now - reduced_at < period then
+  return limit
+end
+local next_limit = math.max(1, math.floor(limit * tonumber(ARGV[6])))
+redis.call('HSET', KEYS[4], 'reduced', string.format('%d', next_limit),
+  'reduced_at', string.format('%.0f', now))
+redis.call('PEXPIRE', KEYS[4], ARGV[7])
+return next_limit
+"""
+)
+
+# ARGV: configured, period_us, headroom, recovery_share, window_margin.
+# Returns {limit, rest_us}.
+_INSPECT_LUA = (
+    _PRELUDE
+    + """
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+local rest = window
+if oldest[2] then rest = tonumber(oldest[2]) + window - now end
+return {limit, math.ceil(rest)}
+"""
+)
+
+# KEYS[1]: learn hash; ARGV[1]: server limit; ARGV[2]: ttl (ms).
+_LEARN_LUA = """
+redis.call('HSET', KEYS[1], 'learned', ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1
 """
 
 # KEYS[1]: cool-down marker; ARGV[1]: duration (ms). Never shortens a longer cool-down.
 _COOL_DOWN_LUA = """
 local ms = tonumber(ARGV[1])
 if redis.call('PTTL', KEYS[1]) < ms then
-  redis.call('SET', KEYS[1], '1', 'PX', ms)
+  redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
 end
 return 1
 """
 
 
-class RedisRateBudget(_GcraBudget):
-    """GCRA in Redis, atomic across every worker that shares the Redis database.
+class RedisRateBudget(_Budget):
+    """The budget in Redis, atomic across every worker that shares the Redis database.
 
-    Keys are ``{prefix}{<tenant>}:{group}`` (the braces make both of a tenant's keys hash
-    to one Redis Cluster slot) and ``...:cool``; both expire on their own, so an idle tenant
-    leaves nothing behind.
+    Keys are ``{prefix}{<tenant>}:{group}`` (the grants) plus ``:pace``, ``:cool`` and
+    ``:learn``; the braces put a tenant's keys in one Redis Cluster slot. All expire on
+    their own: the grants and the pacer a period after the last grant, a learned limit
+    ``learned_ttl`` after the tenant's last request.
     """
 
     def __init__(
@@ -255,38 +462,80 @@ class RedisRateBudget(_GcraBudget):
         redis: Any,
         limits: Mapping[str, tuple[int, float]] | None = None,
         *,
-        burst: int = 1,
-        headroom: float = 0.9,
+        policy: BudgetPolicy | None = None,
         key_prefix: str = "casb:rl:",
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        super().__init__(
-            DEFAULT_LIMITS if limits is None else limits,
-            burst=burst,
-            headroom=headroom,
-            sleep=sleep,
-            monotonic=monotonic,
-        )
+        super().__init__(limits, policy=policy, sleep=sleep, monotonic=monotonic)
         self.redis = redis
         self.key_prefix = key_prefix
         self._acquire = redis.register_script(_ACQUIRE_LUA)
+        self._penalize = redis.register_script(_PENALIZE_LUA)
+        self._inspect = redis.register_script(_INSPECT_LUA)
+        self._learn = redis.register_script(_LEARN_LUA)
         self._cool = redis.register_script(_COOL_DOWN_LUA)
 
-    def keys(self, tenant_key: str, group: str) -> tuple[str, str]:
+    def keys(self, tenant_key: str, group: str) -> list[str]:
         base = f"{self.key_prefix}{{{tenant_key}}}:{group}"
-        return base, base + ":cool"
+        return [base, base + ":pace", base + ":cool", base + ":learn"]
 
-    def try_acquire(self, tenant_key: str, group: str, cost: int = 1) -> float:
-        interval_ms = self.interval(group) * 1000.0
-        result = self._acquire(
-            keys=list(self.keys(tenant_key, group)),
-            args=[f"{interval_ms:.3f}", self.burst, cost],
+    def _common_args(self, group: str) -> list[Any]:
+        configured, period = self.limit_for(group)
+        return [
+            configured,
+            f"{period * 1e6:.0f}",
+            repr(self.policy.headroom),
+            repr(self.policy.recovery_share),
+            repr(self.policy.window_margin),
+        ]
+
+    @property
+    def _learned_ttl_ms(self) -> int:
+        return max(1, math.ceil(self.policy.learned_ttl * 1000))
+
+    def try_acquire(self, tenant_key: str, group: str, cost: int = 1) -> tuple[bool, float]:
+        granted, value = self._acquire(
+            keys=self.keys(tenant_key, group),
+            args=[
+                *self._common_args(group),
+                repr(self.policy.burst_share),
+                cost,
+                self._learned_ttl_ms,
+            ],
         )
-        return int(result) / 1000.0
+        return bool(int(granted)), int(value) / 1e6
 
     def cool_down(self, tenant_key: str, group: str, seconds: float) -> None:
         if seconds <= 0:
             return
-        _, cool_key = self.keys(tenant_key, group)
+        cool_key = self.keys(tenant_key, group)[2]
         self._cool(keys=[cool_key], args=[max(1, math.ceil(seconds * 1000))])
+
+    def penalize(self, tenant_key: str, group: str) -> None:
+        self._penalize(
+            keys=self.keys(tenant_key, group),
+            args=[
+                *self._common_args(group),
+                repr(self.policy.decrease_factor),
+                self._learned_ttl_ms,
+            ],
+        )
+
+    def learn(self, tenant_key: str, group: str, limit: int) -> None:
+        if limit <= 0:
+            return
+        self._learn(keys=[self.keys(tenant_key, group)[3]], args=[limit, self._learned_ttl_ms])
+
+    def _inspect_now(self, tenant_key: str, group: str) -> tuple[int, float]:
+        limit, rest = self._inspect(
+            keys=self.keys(tenant_key, group), args=self._common_args(group)
+        )
+        return int(limit), int(rest) / 1e6
+
+    def window_rest(self, tenant_key: str, group: str) -> float:
+        return self._inspect_now(tenant_key, group)[1]
+
+    def effective_limit(self, tenant_key: str, group: str) -> int:
+        """The limit a grant is checked against now (for tests and diagnostics)."""
+        return self._inspect_now(tenant_key, group)[0]

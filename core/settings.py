@@ -6,12 +6,13 @@ demo falls back to SQLite plus in-process execution when nothing is configured.
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal
 
 from cryptography.fernet import Fernet, MultiFernet
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.errors import UserError
@@ -84,6 +85,52 @@ class Settings(BaseSettings):
     )
     metrics_port: int = 9808
 
+    # Per-tenant API budgets as REQUESTS/SECONDS, shared by every worker through Redis (the
+    # documented limits of each route group; connectors.ratelimit explains the groups).
+    rate_limit_admin: str = "300/60"
+    rate_limit_audit: str = "60/60"
+    rate_limit_compliance_list: str = Field(
+        default="50/60", description="Per Compliance list endpoint (users, gpts, ...)."
+    )
+    rate_limit_compliance_file: str = Field(
+        default="100/60", description="The three Compliance file-content routes together."
+    )
+    rate_burst_share: float = Field(
+        default=1 / 6, ge=0, le=1, description="Share of a limit granted at once (0 = paced)."
+    )
+    rate_headroom: float = Field(
+        default=1.0, gt=0, le=1, description="Share of each limit the budgets use."
+    )
+    rate_decrease_factor: float = Field(
+        default=0.5, gt=0, lt=1, description="A 429 multiplies the tenant's limit by this."
+    )
+    rate_recovery_share: float = Field(
+        default=0.1, gt=0, le=1, description="Share of the limit recovered per period after."
+    )
+    rate_window_margin: float = Field(
+        default=0.01, ge=0, le=1, description="Sliding windows this share longer (jitter)."
+    )
+
+    @field_validator(
+        "rate_limit_admin",
+        "rate_limit_audit",
+        "rate_limit_compliance_list",
+        "rate_limit_compliance_file",
+    )
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        parse_rate_limit(value)
+        return value.strip()
+
+    def rate_limits(self) -> dict[str, tuple[int, float]]:
+        """Route group -> (requests, period seconds) for the connectors' rate budgets."""
+        return {
+            "admin": parse_rate_limit(self.rate_limit_admin),
+            "audit": parse_rate_limit(self.rate_limit_audit),
+            "compliance_list": parse_rate_limit(self.rate_limit_compliance_list),
+            "compliance_file": parse_rate_limit(self.rate_limit_compliance_file),
+        }
+
     retention_resolved_findings_days: int = Field(default=365, ge=1)
     retention_scan_runs_days: int = Field(default=180, ge=1)
     retention_dlp_cache_days: int = Field(default=180, ge=1)
@@ -147,6 +194,20 @@ class Settings(BaseSettings):
             return []
         keys = [k for k in self.secret_key_previous.get_secret_value().split(",") if k.strip()]
         return [make_fernet(SecretStr(k), variable="CASB_SECRET_KEY_PREVIOUS") for k in keys]
+
+
+_RATE_LIMIT_RE = re.compile(r"^\s*(\d+)\s*/\s*(\d+(?:\.\d+)?)\s*$")
+
+
+def parse_rate_limit(text: str) -> tuple[int, float]:
+    """Parse ``"50/60"`` (requests per seconds) into ``(50, 60.0)``."""
+    match = _RATE_LIMIT_RE.match(text)
+    if not match:
+        raise ValueError("rate limit must look like REQUESTS/SECONDS, e.g. 50/60")
+    requests, period = int(match.group(1)), float(match.group(2))
+    if requests <= 0 or period <= 0:
+        raise ValueError("rate limit requests and seconds must be positive, e.g. 50/60")
+    return requests, period
 
 
 KEYGEN_HINT = "generate one with `casb keygen` and export it as CASB_SECRET_KEY"

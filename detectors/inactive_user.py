@@ -3,10 +3,12 @@
 The Admin API has no last-login field, so "last activity" is reconstructed as the newest of
 the signals the scan has: the user's ``api_key_last_used_at`` (newer API versions), their
 latest ``login.succeeded`` in the audit logs (only if audit logging is on and the fetch
-worked), the ``last_used_at`` of project keys they own, and finally ``added_at`` (a user
-added yesterday is not inactive). Missing audit logs mean one signal fewer, not a failed
-rule, so ``logins`` is optional while ``users`` and ``project_keys`` are required: without
-the keys a user active only through the API would be flagged wrongly.
+worked), the ``last_used_at`` of project keys they own, their newest ChatGPT sign-in
+(Compliance Logs Platform AUTH_LOG records of the workspace user with the same email), and
+finally ``added_at`` (a user added yesterday is not inactive). Missing audit logs mean one
+signal fewer, not a failed rule, so ``logins`` (and ``chatgpt_logins``) are optional while
+``users`` and ``project_keys`` are required: without the keys a user active only through the
+API would be flagged wrongly.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ SIGNALS: tuple[str, ...] = (
     "api_key_last_used_at",
     "audit_login",
     "project_key_last_used_at",
+    "chatgpt_login",
     "added_at",
 )
 
@@ -46,16 +49,28 @@ def _latest_key_use(keys: list[ProjectApiKey]) -> dict[str, tuple[float, str]]:
     return latest
 
 
+def _chatgpt_logins(snapshot: PostureSnapshot) -> dict[str, float]:
+    """Newest ChatGPT sign-in per email (lower case): how a workspace user maps to a member."""
+    latest: dict[str, float] = {}
+    for login in snapshot.chatgpt_logins or ():
+        email = (login.email or "").strip().lower()
+        if email and login.last_login_at > latest.get(email, float("-inf")):
+            latest[email] = login.last_login_at
+    return latest
+
+
 def _signals(
     user: AdminUser,
     logins: dict[str, float],
     key_use: dict[str, tuple[float, str]],
+    chatgpt: dict[str, float],
 ) -> dict[str, float | None]:
     key = key_use.get(user.id)
     return {
         "api_key_last_used_at": user.api_key_last_used_at,
         "audit_login": logins.get(user.id),
         "project_key_last_used_at": key[0] if key else None,
+        "chatgpt_login": chatgpt.get((user.email or "").strip().lower()),
         "added_at": user.added_at,
     }
 
@@ -64,8 +79,10 @@ def rule(snapshot: PostureSnapshot, thresholds: Thresholds) -> Iterator[Detected
     """An organization user (not a service account) whose last activity is strictly more than
     `inactive_user_days` days before the scan. Last activity is the newest of:
     `api_key_last_used_at`, the latest `login.succeeded` audit-log event for the user, the
-    `last_used_at` of project keys the user owns, and `added_at`. Audit logs are optional
-    (without them that signal is simply absent); a user with no signal at all is not flagged.
+    `last_used_at` of project keys the user owns, the newest ChatGPT sign-in (Logs Platform
+    AUTH_LOG) of the workspace user with the same email, and `added_at`. Audit logs and
+    ChatGPT sign-ins are optional (without them that signal is simply absent); a user with no
+    signal at all is not flagged.
     Service-account users are skipped: they never log in, and their keys are covered by the
     unused-key findings."""
     now, days = snapshot.now, thresholds.inactive_user_days
@@ -74,11 +91,12 @@ def rule(snapshot: PostureSnapshot, thresholds: Thresholds) -> Iterator[Detected
         if login.effective_at > logins.get(login.user_id, float("-inf")):
             logins[login.user_id] = login.effective_at
     key_use = _latest_key_use(snapshot.project_keys or [])
+    chatgpt = _chatgpt_logins(snapshot)
 
     for user in snapshot.users or ():
         if user.is_service_account:
             continue
-        signals = _signals(user, logins, key_use)
+        signals = _signals(user, logins, key_use, chatgpt)
         known = [(ts, name) for name, ts in signals.items() if ts is not None]
         if not known:
             continue
@@ -104,7 +122,7 @@ def rule(snapshot: PostureSnapshot, thresholds: Thresholds) -> Iterator[Detected
 DETECTOR = Detector(
     finding_type=FINDING_TYPE,
     needs=("users", "project_keys"),
-    optional=("logins",),
+    optional=("logins", "chatgpt_logins"),
     rule=rule,
     evidence_fields=(
         "email",

@@ -18,9 +18,9 @@ import logging
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from connectors.compliance import ComplianceClient
 from connectors.errors import (
@@ -52,8 +52,16 @@ from detectors.dlp.decisions import (
     resolvable_keys,
     reusable_after_download,
 )
-from detectors.dlp.extract import ExtractLimits, ExtractReport, SkipFile, extract_text
+from detectors.dlp.document import ocr_engine_for, scan_document
+from detectors.dlp.extract import ExtractLimits, OcrEngine
 from detectors.dlp.matcher import Policy, compile_policy
+from detectors.dlp.messages import FINDING_TYPE as MESSAGE_TYPE
+from detectors.dlp.messages import (
+    MessageMatch,
+    merge_matches,
+    message_finding,
+    resolvable_messages,
+)
 from detectors.dlp.profiles import profile_set_version
 from detectors.leaked_keys import InventoryKey, KeyProbe
 from pipeline.common import apply_suppressions, error_summary, load_scan, tenant_access
@@ -65,13 +73,19 @@ from schemas.tables import ScanRun, ScanStatus, Tenant, utcnow
 from store.db import session_scope
 from store.dlp import (
     CacheWrite,
+    listing_watermark,
     load_cache,
+    logs_watermark,
     open_dlp_keys,
+    open_message_ids,
     resolve_dlp_findings,
     resolve_profiles,
     save_cache,
 )
 from store.findings import apply_scan_findings
+
+if TYPE_CHECKING:
+    from pipeline.fetchers import FetchContext
 
 log = logging.getLogger("casb.dlp")
 
@@ -79,8 +93,63 @@ STAGE = "dlp"
 PLAN_PART = "dlp_plan"
 SPOOL_IN_MEMORY = 8 * 1024 * 1024
 #: Which fetch lists which file kind (see pipeline.fetchers.FETCHES).
-LISTED_BY = {"conversation": "files", "project": "files", "gpt": "gpts"}
+LISTED_BY = {"conversation": "conversations", "project": "files", "gpt": "gpts"}
+CONVERSATIONS = "conversations"
 _FATAL = (AuthenticationError, PermissionDeniedError, NotFoundError)
+
+
+# --------------------------------------------------------------------------- messages
+
+
+def message_matcher(policy: Policy) -> Callable[[str], dict[str, Any] | None]:
+    """Message text -> masked match evidence (``FileMatch.to_evidence()``) or None.
+
+    Called by the conversation fetch while a message's text is in memory: the text itself is
+    never stored, logged or passed on, only this evidence.
+    """
+
+    def match(text: str) -> dict[str, Any] | None:
+        stream = policy.open_stream()
+        try:
+            stream.feed(text.encode("utf-8", errors="replace"))
+        except BaseException:
+            stream.abort()
+            raise
+        result = stream.close()
+        return result.to_evidence() if result.matched else None
+
+    return match
+
+
+def conversation_context(tenant: Tenant, ctx: FetchContext) -> FetchContext:
+    """What the conversation fetch needs beyond keys: both watermarks (valid for the
+    tenant's current profile set), the message matcher and the open message findings."""
+    assert tenant.id is not None
+    with session_scope() as session:
+        profiles = resolve_profiles(session, tenant.dlp_profiles)
+        version = profile_set_version(profiles) if profiles else None
+        ctx.conversation_watermark = listing_watermark(session, tenant, version)
+        ctx.logs_watermark = logs_watermark(session, tenant, version)
+        ctx.open_message_ids = open_message_ids(session, tenant.id)
+    ctx.message_matcher = message_matcher(compile_policy(profiles)) if profiles else None
+    return ctx
+
+
+def _message_parts(scan_id: int) -> tuple[list[MessageMatch], set[str]] | None:
+    """The conversation fetch's message verdicts, or None when that fetch failed."""
+    store = get_runtime().snapshots
+    summary = store.summaries(scan_id).get(CONVERSATIONS)
+    if not summary or not summary.get("ok"):
+        return None
+    keys = summary.get("keys") or {}
+    matches = store.get(keys["message_matches"]) if keys.get("message_matches") else None
+    clean = store.get(keys["message_clean"]) if keys.get("message_clean") else None
+    if matches is None or clean is None:
+        return None
+    return (
+        merge_matches(MessageMatch.from_dict(m) for m in matches),
+        {str(c.get("resource_id")) for c in clean},
+    )
 
 
 # --------------------------------------------------------------------------- plan
@@ -97,7 +166,7 @@ def _listings(scan_id: int) -> tuple[dict[str, list[dict[str, Any]] | None], dic
         key = ((summary or {}).get("keys") or {}).get(LISTING_PARTS[kind])
         out[kind] = store.get(key) if summary and summary.get("ok") and key else None
     meta: dict[str, Any] = {}
-    files = summaries.get("files")
+    files = summaries.get(CONVERSATIONS)
     if files and files.get("ok"):
         key = (files.get("keys") or {}).get("conversation_listing")
         items = store.get(key) if key else None
@@ -252,6 +321,7 @@ def _scan_refs(scan_id: int, tenant: Tenant, refs: list[FileRef], result: BatchR
         profiles = resolve_profiles(session, tenant.dlp_profiles)
         cache = load_cache(session, tenant.id, [r.file_id for r in refs])
     policy = compile_policy(profiles)
+    ocr = ocr_engine_for(profiles)
     version = profile_set_version(profiles)
     result.version = version
     client: ComplianceClient | None = None
@@ -293,7 +363,15 @@ def _scan_refs(scan_id: int, tenant: Tenant, refs: list[FileRef], result: BatchR
             )
         try:
             write = _scan_one(
-                client, policy, version, ref, cached, limits, settings.max_file_bytes, keys
+                client,
+                policy,
+                version,
+                ref,
+                cached,
+                limits,
+                settings.max_file_bytes,
+                ocr,
+                keys,
             )
         except _FATAL:
             raise
@@ -348,6 +426,7 @@ def _scan_one(
     cached: CacheState | None,
     limits: ExtractLimits,
     max_bytes: int,
+    ocr: OcrEngine | None = None,
     keys: list[InventoryKey] | None = None,
 ) -> CacheWrite:
     """Download (spooled to memory, then disk), then reuse or compute the verdict.
@@ -390,24 +469,17 @@ def _scan_one(
         # one time budget for the file: extraction and matching both stop at it (truncated)
         deadline = started + limits.max_seconds
         probe = KeyProbe(keys or [])
-        stream = policy.open_stream(deadline=deadline, probe=probe)
-        report = ExtractReport()
         name = ref.name or download.filename or ref.file_id
-        try:
-            for chunk in extract_text(name, spool, limits, report, deadline):  # type: ignore[arg-type]
-                stream.feed(chunk)
-        except SkipFile as exc:
-            stream.abort()
-            return skipped(exc.reason, download.sha256, exc.detail[:200])
-        except MemoryError:  # the child's memory cap, hit outside extraction
-            stream.abort()
-            return skipped("too_large", download.sha256, "memory cap reached while matching")
-        except BaseException:
-            stream.abort()
-            raise
-        match = stream.close()
+        # a file read only in part that matched nothing is skipped (truncated /
+        # ocr_unavailable), never clean; one time budget covers extraction and matching, and
+        # the memory cap while matching skips the file as too_large: see detectors.dlp.document
+        verdict = scan_document(name, spool, policy, limits, ocr, deadline, probe)  # type: ignore[arg-type]
+        if verdict.outcome == SKIPPED:
+            return skipped(verdict.reason or "corrupt", download.sha256, verdict.detail[:200])
+        match = verdict.match
+        assert match is not None
         _metrics(match.bytes_scanned, time.monotonic() - started)
-    truncated = report.truncated_reason or match.truncated
+    truncated = verdict.truncated
     extra: dict[str, Any] = {"truncated": truncated} if truncated else {}
     if probe.found:
         extra["leaked_keys"] = probe.results()
@@ -418,7 +490,7 @@ def _scan_one(
             download.sha256,
             version,
             MATCHED,
-            {"match": match.to_evidence(), "size": download.size, **extra},
+            {"match": verdict.evidence(), "size": download.size, **extra},
         )
     return CacheWrite(
         ref.file_id,
@@ -484,19 +556,44 @@ def finalize_dlp(scan_id: int) -> dict[str, Any]:
     stage_ok = missing == 0 and not errors
 
     listings, meta = _listings(scan_id)
+    from_logs = meta.get("source") == "logs"
     states = {
         kind: ListingState(
             ok=items is not None,
             file_ids=frozenset(str(i.get("file_id")) for i in items or []),
-            complete=kind != "conversation" or float(meta.get("since") or 0) <= 0,
+            # The Logs Platform delivers each message once and keeps files ~30 days: its
+            # listing never proves a conversation file gone.
+            complete=kind != "conversation"
+            or (not from_logs and float(meta.get("since") or 0) <= 0),
         )
         for kind, items in listings.items()
     }
+    messages = _message_parts(scan_id)
     started = as_utc(run.started_at) or utcnow()
     assert tenant.id is not None
+    message_lifecycle: dict[str, int] = {}
     with session_scope() as session:
+        if messages is not None:
+            matched, clean = messages
+            if matched:
+                applied = apply_scan_findings(
+                    session,
+                    tenant_id=tenant.id,
+                    scan_id=scan_id,
+                    detected=[message_finding(m) for m in matched],
+                    judged_types=(),
+                    resolvable=set(),
+                    now=utcnow(),
+                )
+                message_lifecycle = applied.summary()
+            gone = resolvable_messages(
+                open_message_ids(session, tenant.id), clean, {m.resource_id for m in matched}
+            )
+            message_keys = {(MESSAGE_TYPE.finding_type_id, r) for r in gone}
+        else:
+            message_keys = set()
         stored = open_dlp_keys(session, tenant.id)
-        keys = resolvable_keys(stored, states, outcomes)
+        keys = resolvable_keys(stored, states, outcomes) | message_keys
         lifecycle = resolve_dlp_findings(
             session, tenant_id=tenant.id, scan_id=scan_id, keys=keys, now=utcnow()
         )
@@ -517,8 +614,16 @@ def finalize_dlp(scan_id: int) -> dict[str, Any]:
                 fresh.conversation_watermark = mark
                 session.add(fresh)
             watermark = mark
+            end = meta.get("logs_last_end_time")
+            if from_logs and confirmed and end and end != fresh.logs_watermark:
+                # Every listed log file's records were processed (message DLP in the fetch,
+                # their file references in this stage's batches): the next scan starts after.
+                fresh.logs_watermark = str(end)
+                session.add(fresh)
+            logs_mark = fresh.logs_watermark
         else:
             watermark = tenant.conversation_watermark
+            logs_mark = tenant.logs_watermark
         run_row = session.get(ScanRun, scan_id)
         summary = {
             "profile_version": version,
@@ -531,6 +636,13 @@ def finalize_dlp(scan_id: int) -> dict[str, Any]:
             "listing_since": meta.get("since"),
             "watermark": watermark,
             "watermark_confirmed": confirmed,
+            "conversation_source": meta.get("source"),
+            "logs_watermark": logs_mark,
+            "messages": {
+                "matched": len(messages[0]) if messages else 0,
+                "resolved_clean": len(message_keys),
+                "lifecycle": message_lifecycle,
+            },
         }
         if run_row is not None:
             run_row.parts = {**run_row.parts, STAGE: summary}

@@ -3,20 +3,29 @@
 Plain functions (no Celery): given connector clients, return the snapshot parts of one
 fetch. Objects are stored as their JSON dumps so ``detect`` rebuilds the exact models.
 File listings (for DLP) carry ids, names, owners and parents only, never a download URL.
+Conversation message text is matched while in memory and never stored: the conversation
+part carries masked DLP evidence only.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from connectors.access import TenantAccess
 from connectors.admin import AdminClient
-from connectors.compliance import ComplianceClient
+from connectors.checkpoints import ListingCheckpoints
+from connectors.compliance import ComplianceClient, ConversationListing
+from connectors.errors import FileSkipped, NotFoundError, PermissionDeniedError, UpstreamError
 from connectors.http import CallObserver
+from connectors.logs import UNDECODABLE, LogPage, LogsClient, Scope, read_record
 from connectors.ratelimit import RateBudget
+from detectors.dlp.messages import MessageMatch, message_resource_id
 from schemas.catalog import FetchResource
+from schemas.openai import ChatGptLogin
 
 Parts = dict[str, list[dict[str, Any]]]
 
@@ -29,12 +38,26 @@ class FetchContext:
     budget: RateBudget
     conversation_watermark: float = 0.0
     observer: CallObserver | None = None
+    checkpoints: ListingCheckpoints | None = None
+    """Where listings save their pages, so a retried fetch resumes (None: not saved)."""
+    logs_watermark: str | None = None
+    """``after`` for the Logs Platform's CONVERSATION_MESSAGE files (None: from the start)."""
+    message_matcher: Callable[[str], Mapping[str, Any] | None] | None = None
+    """Message text -> masked match evidence or None (the tenant's DLP profiles)."""
+    open_message_ids: frozenset[str] = frozenset()
+    """Message findings open before this scan: a clean re-read of one of them resolves it."""
+    logins_since: float = 0.0
+    """Oldest ChatGPT sign-in worth reading (Unix seconds; 0: every AUTH_LOG file kept)."""
 
     def admin(self) -> AdminClient:
-        return AdminClient(self.access, self.budget, observer=self.observer)
+        return AdminClient(
+            self.access, self.budget, observer=self.observer, checkpoints=self.checkpoints
+        )
 
     def compliance(self) -> ComplianceClient:
-        return ComplianceClient(self.access, self.budget, observer=self.observer)
+        return ComplianceClient(
+            self.access, self.budget, observer=self.observer, checkpoints=self.checkpoints
+        )
 
 
 def _dump(items: Any) -> list[dict[str, Any]]:
@@ -86,35 +109,9 @@ def fetch_gpts(ctx: FetchContext) -> Parts:
 
 
 def fetch_files(ctx: FetchContext) -> Parts:
-    """Conversation files updated since the tenant's watermark, project files and projects.
-
-    ``conversation_listing`` (one item) records the watermark used and the newest
-    conversation update seen: the DLP stage advances the watermark from it.
-    """
-    client = ctx.compliance()
-    conversation_files: list[dict[str, Any]] = []
-    listed = 0
-    newest: float | None = None
-    for c in client.conversations(since_timestamp=ctx.conversation_watermark):
-        listed += 1
-        updated = c.last_active_at if c.last_active_at is not None else c.created_at
-        if updated is not None:
-            newest = updated if newest is None else max(newest, updated)
-        for f in c.files:
-            owner = f.user_id or c.user_id
-            conversation_files.append(
-                _file(
-                    "conversation",
-                    f.id,
-                    f.name,
-                    f.created_at,
-                    parent_id=c.id,
-                    owner_id=owner,
-                    parent_name=c.title,
-                    owner_email=c.user_email if owner == c.user_id else None,
-                )
-            )
-    projects = list(client.projects())
+    """ChatGPT project files (for DLP) and the projects themselves (sharing and files, for the
+    change history): never depends on the conversation source."""
+    projects = list(ctx.compliance().projects())
     project_files = [
         _file(
             "project",
@@ -131,18 +128,316 @@ def fetch_files(ctx: FetchContext) -> Parts:
         if p.config is not None
         for f in p.config.files
     ]
-    return {
-        "conversation_files": conversation_files,
-        "project_files": project_files,
-        "projects": _dump(projects),  # sharing and files, for the change history
-        "conversation_listing": [
-            {
-                "since": ctx.conversation_watermark,
-                "conversations": listed,
-                "newest_update": newest,
-            }
-        ],
+    return {"project_files": project_files, "projects": _dump(projects)}
+
+
+#: One line for tenant health when ``/conversations`` is retired.
+RETIRED_FIX = "this workspace's conversations come from the Compliance Logs Platform"
+CONVERSATION_EVENT = "CONVERSATION_MESSAGE"
+LOGIN_EVENT = "AUTH_LOG"
+_FAILED_OUTCOMES = frozenset({"failure", "failed", "denied", "error", "blocked", "rejected"})
+
+
+@dataclass
+class _ConversationScan:
+    """What the conversation source yields: file refs, message verdicts, counters."""
+
+    ctx: FetchContext
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)
+    matches: list[MessageMatch] = field(default_factory=list)
+    clean: set[str] = field(default_factory=set)
+    messages: int = 0
+    seen_messages: set[str] = field(default_factory=set)
+
+    def file(self, item: dict[str, Any]) -> None:
+        self.files.setdefault(item["file_id"], item)
+
+    def message(
+        self,
+        resource_id: str,
+        text: str,
+        *,
+        conversation_id: str | None,
+        user_id: str | None,
+        user_email: str | None,
+        source: str,
+        log_id: str | None = None,
+    ) -> None:
+        """Match one message's text now (it is never stored) and keep the verdict only."""
+        matcher = self.ctx.message_matcher
+        if matcher is None or not text.strip() or resource_id in self.seen_messages:
+            return
+        self.seen_messages.add(resource_id)
+        self.messages += 1
+        evidence = matcher(text)
+        if evidence is None:
+            if resource_id in self.ctx.open_message_ids:
+                self.clean.add(resource_id)
+            return
+        self.matches.append(
+            MessageMatch(
+                resource_id=resource_id,
+                conversation_id=conversation_id,
+                user_id=user_id,
+                user_email=user_email,
+                source=source,
+                log_id=log_id,
+                match=evidence,
+            )
+        )
+
+    def parts(self, listing: dict[str, Any]) -> Parts:
+        summary: dict[str, Any] = {
+            **listing,
+            "messages": self.messages,
+            "messages_matched": len(self.matches),
+            "conversation_files": len(self.files),
+        }
+        return {
+            "conversation_files": list(self.files.values()),
+            "message_matches": [m.to_dict() for m in self.matches],
+            "message_clean": [{"resource_id": r} for r in sorted(self.clean)],
+            "conversation_listing": [summary],
+        }
+
+
+def fetch_conversations(ctx: FetchContext) -> Parts:
+    """The conversation source: ``/conversations`` where it answers, else the Logs Platform.
+
+    ``/conversations`` answering 404 or 410 means the API retired it for this workspace:
+    the source is recorded as retired (with the one-line fix for tenant health) and the
+    CONVERSATION_MESSAGE files of the Logs Platform are read instead. Either way the part
+    holds conversation file refs (for the DLP batches), message-text DLP verdicts (masked
+    evidence only) and ``conversation_listing``, the counters for the scan's stats and the
+    watermark the DLP stage advances.
+    """
+    client = ctx.compliance()
+    scan = _ConversationScan(ctx)
+    stats = ConversationListing()
+    newest: float | None = None
+    try:
+        for c in client.conversations(since_timestamp=ctx.conversation_watermark, stats=stats):
+            updated = c.last_active_at if c.last_active_at is not None else c.created_at
+            if updated is not None:
+                newest = updated if newest is None else max(newest, updated)
+            for f in c.files:
+                owner = f.user_id or c.user_id
+                scan.file(
+                    _file(
+                        "conversation",
+                        f.id,
+                        f.name,
+                        f.created_at,
+                        parent_id=c.id,
+                        owner_id=owner,
+                        parent_name=c.title,
+                        owner_email=c.user_email if owner == c.user_id else None,
+                    )
+                )
+            for index, m in enumerate(c.messages):
+                scan.message(
+                    m.id or f"{c.id}#{index}",
+                    m.text,
+                    conversation_id=c.id,
+                    user_id=c.user_id,
+                    user_email=c.user_email,
+                    source="conversations",
+                )
+    except (NotFoundError, UpstreamError) as exc:
+        if exc.status not in (404, 410) or not (exc.route or "").endswith("/conversations"):
+            raise
+        return _conversations_from_logs(ctx, exc.status)
+    listing: dict[str, Any] = {
+        "source": "conversations",
+        "since": ctx.conversation_watermark,
+        "newest_update": newest,
+        "retired": [],
+        **stats.to_dict(),
     }
+    return scan.parts(listing)
+
+
+def _logs_client(
+    ctx: FetchContext, event_type: str, after: str | None
+) -> tuple[LogsClient, LogPage]:
+    """The Logs Platform under the workspace scope, else the organization scope (404), with
+    the first page of the listing (the probe is that page: no request is wasted)."""
+    compliance = ctx.compliance()
+    scopes: list[Scope] = ["workspaces"]
+    if ctx.access.org_id:
+        scopes.append("organizations")
+    last: NotFoundError | None = None
+    for scope in scopes:
+        logs = LogsClient(compliance, scope)
+        try:
+            return logs, logs.page(event_type, after)
+        except NotFoundError as exc:
+            last = exc
+    assert last is not None
+    raise last
+
+
+def _conversations_from_logs(ctx: FetchContext, retired_status: int | None) -> Parts:
+    try:
+        logs, first = _logs_client(ctx, CONVERSATION_EVENT, ctx.logs_watermark)
+    except NotFoundError as exc:
+        raise NotFoundError(
+            f"/conversations is retired (HTTP {retired_status}) and the Compliance Logs "
+            "Platform answered 404 under the workspace and organization scopes",
+            route=exc.route,
+            status=404,
+            hint="this workspace's conversations come from the Compliance Logs Platform: "
+            f"check the tenant's workspace and org ids (`casb tenant update "
+            f"{ctx.access.tenant_key}`) and that the compliance key can read its logs",
+        ) from None
+    scan = _ConversationScan(ctx)
+    events: set[str] = set()
+    unreadable: Counter[str] = Counter()
+    skipped: Counter[str] = Counter()
+    duplicates = unowned = 0
+    log_files = 0
+    last_end = ctx.logs_watermark
+    for log, page_end in logs.files(CONVERSATION_EVENT, ctx.logs_watermark, first):
+        log_files += 1
+        try:
+            for index, document in enumerate(logs.documents(log)):
+                if document is UNDECODABLE:
+                    unreadable["not_json"] += 1
+                    continue
+                record = read_record(document, CONVERSATION_EVENT)
+                if record is None:
+                    unreadable["not_an_object"] += 1
+                    continue
+                key = record.event_id or f"{log.id}#{index}"
+                if key in events:
+                    duplicates += 1
+                    continue
+                events.add(key)
+                if not record.understood_as_message:
+                    unreadable["no_text_or_files"] += 1
+                    continue
+                if record.files and not record.user_id:
+                    # A conversation file is downloaded through its owner's route: without a
+                    # user id it cannot be fetched (counted, not guessed).
+                    unowned += len(record.files)
+                for mention in record.files if record.user_id else ():
+                    scan.file(
+                        _file(
+                            "conversation",
+                            mention.id,
+                            mention.name,
+                            None,
+                            parent_id=record.conversation_id,
+                            owner_id=record.user_id,
+                            owner_email=record.user_email,
+                        )
+                    )
+                scan.message(
+                    message_resource_id(record.message_id, log.id, index),
+                    record.text,
+                    conversation_id=record.conversation_id,
+                    user_id=record.user_id,
+                    user_email=record.user_email,
+                    source="logs",
+                    log_id=log.id,
+                )
+        except FileSkipped as exc:
+            skipped[exc.reason] += 1
+        last_end = page_end or log.end_time or last_end
+    listing = {
+        "source": "logs",
+        "scope": logs.scope,
+        "since": 0.0,
+        "newest_update": None,
+        "retired": [{"source": "conversations", "status": retired_status, "fix": RETIRED_FIX}],
+        "logs_after": ctx.logs_watermark,
+        "logs_last_end_time": last_end,
+        "log_files": log_files,
+        "log_files_skipped": dict(skipped),
+        "duplicate_records": duplicates,
+        "file_refs_without_user": unowned,
+        "unreadable_records": sum(unreadable.values()),
+        "unreadable_reasons": dict(unreadable),
+    }
+    return scan.parts(listing)
+
+
+def fetch_chatgpt_logins(ctx: FetchContext) -> Parts:
+    """Newest ChatGPT sign-in per workspace user, from the Logs Platform's AUTH_LOG files.
+
+    Read from ``logins_since`` each scan (the signal is recomputed, not accumulated). A
+    Logs Platform that answers 404 under both scopes, or 403, gives no signal (``available``
+    false, with the reason), like audit logging switched off: the inactive-user rule uses its
+    other signals.
+    """
+    after = iso_z(ctx.logins_since) if ctx.logins_since > 0 else None
+    try:
+        logs, first = _logs_client(ctx, LOGIN_EVENT, after)
+    except (NotFoundError, PermissionDeniedError) as exc:
+        # An optional signal: no Logs Platform (or no access to it) is one signal fewer.
+        unavailable = {"available": False, "status": exc.status, "hint": exc.hint}
+        return {"chatgpt_logins": [], "chatgpt_login_stats": [unavailable]}
+    latest: dict[tuple[str | None, str | None], float] = {}
+    unreadable: Counter[str] = Counter()
+    skipped: Counter[str] = Counter()
+    records = failed = log_files = 0
+    for log, _end in logs.files(LOGIN_EVENT, after, first):
+        log_files += 1
+        try:
+            for document in logs.documents(log):
+                record = None if document is UNDECODABLE else read_record(document, LOGIN_EVENT)
+                if record is None:
+                    unreadable["not_json" if document is UNDECODABLE else "not_an_object"] += 1
+                    continue
+                if not record.understood_as_login:
+                    unreadable["no_user_or_time"] += 1
+                    continue
+                records += 1
+                if _failed_login(document):
+                    failed += 1
+                    continue
+                key = (record.user_email, record.user_id)
+                assert record.timestamp is not None
+                if record.timestamp > latest.get(key, float("-inf")):
+                    latest[key] = record.timestamp
+        except FileSkipped as exc:
+            skipped[exc.reason] += 1
+    logins = [
+        ChatGptLogin(email=email, user_id=user_id, last_login_at=ts).model_dump(mode="json")
+        for (email, user_id), ts in sorted(latest.items(), key=lambda kv: str(kv[0]))
+    ]
+    stats = {
+        "available": True,
+        "scope": logs.scope,
+        "after": after,
+        "log_files": log_files,
+        "log_files_skipped": dict(skipped),
+        "records": records,
+        "failed_logins": failed,
+        "unreadable_records": sum(unreadable.values()),
+        "unreadable_reasons": dict(unreadable),
+    }
+    return {"chatgpt_logins": logins, "chatgpt_login_stats": [stats]}
+
+
+def iso_z(ts: float) -> str:
+    """Unix seconds -> ISO-8601 with a zone, as the Logs Platform's ``after`` wants it."""
+    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
+
+
+def _failed_login(document: Any) -> bool:
+    """An AUTH_LOG record that says the sign-in failed (``status``/``outcome``/``result``)."""
+    if not isinstance(document, dict):
+        return False
+    for key in ("status", "outcome", "result"):
+        value = document.get(key)
+        if isinstance(value, str) and value.strip().lower() in _FAILED_OUTCOMES:
+            return True
+        if isinstance(value, dict):
+            nested = value.get("status") or value.get("result")
+            if isinstance(nested, str) and nested.strip().lower() in _FAILED_OUTCOMES:
+                return True
+    return False
 
 
 def _file(
@@ -151,7 +446,7 @@ def _file(
     name: str | None,
     created_at: float | None,
     *,
-    parent_id: str,
+    parent_id: str | None,
     owner_id: str | None,
     parent_name: str | None = None,
     owner_email: str | None = None,
@@ -184,6 +479,8 @@ class FetchSpec:
     run: Callable[[FetchContext], Parts]
     needs_workspace: bool = False
     dlp_only: bool = False
+    notes: str | None = None
+    """A one-item part whose item is copied into the fetch summary (scan stats, health)."""
 
 
 FETCHES: dict[str, FetchSpec] = {
@@ -204,11 +501,28 @@ FETCHES: dict[str, FetchSpec] = {
         ),
         FetchSpec(
             "files",
-            (FetchResource.CONVERSATION_FILES, FetchResource.PROJECT_FILES),
-            "conversation_files",
+            (FetchResource.PROJECT_FILES,),
+            "project_files",
             fetch_files,
             needs_workspace=True,
             dlp_only=True,
+        ),
+        FetchSpec(
+            "conversations",
+            (FetchResource.CONVERSATION_FILES, FetchResource.CONVERSATION_MESSAGES),
+            "conversation_files",
+            fetch_conversations,
+            needs_workspace=True,
+            dlp_only=True,
+            notes="conversation_listing",
+        ),
+        FetchSpec(
+            "chatgpt_logins",
+            (),
+            "chatgpt_logins",
+            fetch_chatgpt_logins,
+            needs_workspace=True,
+            notes="chatgpt_login_stats",
         ),
     )
 }

@@ -24,6 +24,7 @@ from core.time import as_utc
 from detectors.registry import BY_TYPE_ID, run_posture
 from pipeline.changes import record_changes
 from pipeline.common import apply_suppressions, error_summary, load_scan, tenant_access
+from pipeline.dlp import conversation_context
 from pipeline.fetchers import FETCHES, FetchContext, plan_fetches
 from pipeline.leaks import resolve_revoked
 from pipeline.notify import plan_alerts
@@ -44,7 +45,15 @@ from store.tenants import effective_thresholds, find_tenant
 
 log = logging.getLogger("casb.pipeline")
 
-POSTURE_PARTS = ("users", "logins", "invites", "admin_keys", "project_keys", "gpts")
+POSTURE_PARTS = (
+    "users",
+    "logins",
+    "invites",
+    "admin_keys",
+    "project_keys",
+    "gpts",
+    "chatgpt_logins",
+)
 
 # --------------------------------------------------------------------------- start
 
@@ -122,9 +131,14 @@ def run_fetch(scan_id: int, resource: str, *, defer_rate_limited: bool = False) 
         ctx = FetchContext(
             access=tenant_access(tenant),
             budget=get_runtime().budget,
-            conversation_watermark=_watermark(tenant) if resource == "files" else 0.0,
             observer=get_runtime().observer,
+            checkpoints=get_runtime().listing_checkpoints(scan_id),
         )
+        if resource == "conversations":
+            ctx = conversation_context(tenant, ctx)
+        elif resource == "chatgpt_logins":
+            days = effective_thresholds(tenant).inactive_user_days + 1
+            ctx.logins_since = time.time() - days * 86400.0
         parts = spec.run(ctx)
     except RateLimitedError:
         if defer_rate_limited:
@@ -151,19 +165,13 @@ def run_fetch(scan_id: int, resource: str, *, defer_rate_limited: bool = False) 
         "error": None,
         "seconds": round(time.monotonic() - started, 3),
     }
+    if spec.notes and parts.get(spec.notes):
+        summary["notes"] = parts[spec.notes][0]
     store.record(scan_id, resource, summary)
     log.info(
         "fetched %s for tenant %s (scan %s): %d", resource, tenant.slug, scan_id, summary["count"]
     )
     return summary
-
-
-def _watermark(tenant: Tenant) -> float:
-    """The conversation watermark valid for the tenant's current DLP profiles (store.dlp)."""
-    from store.dlp import listing_watermark, tenant_profile_version
-
-    with session_scope() as session:
-        return listing_watermark(session, tenant, tenant_profile_version(session, tenant))
 
 
 def _exhausted(tenant: Tenant) -> RateLimitedError:
@@ -297,11 +305,14 @@ def run_finish(scan_id: int, *, failed: bool = False) -> dict[str, Any]:
             "by_type": (detect or {}).get("by_type", {}),
             "lifecycle": (detect or {}).get("lifecycle", {}),
             "seconds": seconds,
+            # Source notes (conversation source used, retired routes, truncated or re-listed
+            # conversations, unreadable log records): the scan's stats, `casb scans --json`.
+            "notes": {n: s["notes"] for n, s in summaries.items() if s.get("notes")},
         }
         parts = {
             **run.parts,
             "fetch": {
-                n: {k: s.get(k) for k in ("ok", "count", "counts", "seconds")}
+                n: {k: s.get(k) for k in ("ok", "count", "counts", "seconds", "notes")}
                 for n, s in summaries.items()
             },
         }

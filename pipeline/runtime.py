@@ -11,12 +11,24 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import dataclass
+from typing import Any
 
+from connectors.checkpoints import ListingCheckpoints, RedisListingCheckpoints
 from connectors.http import CallEvent, CallObserver
-from connectors.ratelimit import LocalRateBudget, RateBudget, RedisRateBudget, limits_from_env
+from connectors.ratelimit import (
+    LocalRateBudget,
+    RateBudget,
+    RedisRateBudget,
+    policy_from_settings,
+)
 from core.metrics import record_api_call
 from core.settings import get_settings
-from pipeline.snapshots import MemorySnapshotStore, RedisSnapshotStore, SnapshotStore
+from pipeline.snapshots import (
+    MemorySnapshotStore,
+    RedisSnapshotStore,
+    SnapshotStore,
+    part_key,
+)
 
 
 @dataclass
@@ -26,6 +38,18 @@ class Runtime:
     embedded: bool
     pid: int
     observer: CallObserver | None = None  # API-call metrics (fleet workers only)
+    redis: Any = None  # the fleet's Redis client (None when embedded)
+    checkpoint_ttl: int = 0
+
+    def listing_checkpoints(self, scan_id: int) -> ListingCheckpoints | None:
+        """Where a scan's listings save their pages: in the scan's snapshot namespace, with
+        its TTL, so a retried fetch resumes and ``finish_scan`` drops them with the parts.
+        None when embedded: a one-process run has no task retry to resume."""
+        if self.redis is None:
+            return None
+        return RedisListingCheckpoints(
+            self.redis, part_key(scan_id, "listing:"), self.checkpoint_ttl
+        )
 
 
 _lock = threading.Lock()
@@ -61,10 +85,14 @@ def _redis_runtime() -> Runtime:
     client = settings.redis()
     return Runtime(
         snapshots=RedisSnapshotStore(client, settings.snapshot_ttl_seconds),
-        budget=RedisRateBudget(client, limits_from_env()),
+        budget=RedisRateBudget(
+            client, settings.rate_limits(), policy=policy_from_settings(settings)
+        ),
         embedded=False,
         pid=os.getpid(),
         observer=observe_call,
+        redis=client,
+        checkpoint_ttl=settings.snapshot_ttl_seconds,
     )
 
 
@@ -74,9 +102,10 @@ def observe_call(event: CallEvent) -> None:
 
 
 def _embedded_runtime() -> Runtime:
+    settings = get_settings()
     return Runtime(
         snapshots=MemorySnapshotStore(),
-        budget=LocalRateBudget(limits_from_env()),
+        budget=LocalRateBudget(settings.rate_limits(), policy=policy_from_settings(settings)),
         embedded=True,
         pid=os.getpid(),
     )

@@ -9,6 +9,8 @@ messages stay small and credentials or payloads never enter the broker. Layout i
   ``conversation_files``, ``gpt_files``, ``project_files``).
 * ``casb:scan:{scan_id}:parts`` — a hash: fetch resource -> JSON summary
   ``{resource, count, key, ok, error}`` as the fetch task returned it.
+* ``casb:scan:{scan_id}:listing:{digest}:pages`` / ``:state`` — the pages a listing has
+  received so far and its cursors (``connectors.checkpoints``), so a retried fetch resumes.
 
 ``MemorySnapshotStore`` has the same interface for the embedded demo and ``--inline``.
 """

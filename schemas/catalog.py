@@ -1,8 +1,10 @@
-"""The finding-type catalog: the single source of truth for the 15 OpenAI finding types.
+"""The finding-type catalog: the single source of truth for the OpenAI finding types.
 
-Identifiers, titles, categories and severities are those of the Cloudflare CASB OpenAI
-integration, so findings map 1:1 onto it. Detectors, exports, the CLI and the docs all read
-this module; nothing else may restate an id or a severity.
+The first 15 types are those of the Cloudflare CASB OpenAI integration (identifiers, titles,
+categories and severities), so those findings map 1:1 onto it. Types after them are
+extensions of this scanner (``extension=True``), with FindingTypeIDs of their own. Detectors,
+exports, the CLI and the docs all read this module; nothing else may restate an id or a
+severity.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ class ResourceType(StrEnum):
     CONVERSATION_FILE = "conversation_file"
     GPT_FILE = "gpt_file"
     PROJECT_FILE = "project_file"
+    CONVERSATION_MESSAGE = "conversation_message"
 
 
 class FetchResource(StrEnum):
@@ -53,6 +56,7 @@ class FetchResource(StrEnum):
     CONVERSATION_FILES = "conversation_files"
     GPT_FILES = "gpt_files"
     PROJECT_FILES = "project_files"
+    CONVERSATION_MESSAGES = "conversation_messages"
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +74,7 @@ class FindingType:
     description: str
     remediation: str
     extension: bool = False
-    """True for types beyond the Cloudflare catalogue (their ids are this project's own)."""
+    """Not one of the seed's types: an addition of this scanner (own FindingTypeID)."""
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -233,8 +237,8 @@ CATALOG: tuple[FindingType, ...] = (
         False,
         ResourceType.USER,
         (FetchResource.USERS, FetchResource.PROJECT_KEYS),
-        "A member shows no activity (API key use, audit-log login, owned project key use) within "
-        "inactive_user_days.",
+        "A member shows no activity (API key use, audit-log login, owned project key use, "
+        "ChatGPT sign-in) within inactive_user_days.",
         "Confirm with the user's manager; remove the user from the organization (and its "
         "projects) if access is no longer needed.",
     ),
@@ -290,7 +294,21 @@ CATALOG: tuple[FindingType, ...] = (
         "Remove the file from the project, review who the project is shared with, and rotate "
         "any credential it contains.",
     ),
-    # ------------------------------------------------------------------ extensions
+    FindingType(
+        "61708e01-a35b-41b1-99ac-3dc53816a45f",
+        "chatgpt_message_dlp",
+        "OpenAI: ChatGPT conversation message with DLP Profile match",
+        Category.DATA_LOSS_PREVENTION,
+        Severity.HIGH,
+        True,
+        ResourceType.CONVERSATION_MESSAGE,
+        (FetchResource.CONVERSATION_MESSAGES,),
+        "The text of a ChatGPT conversation message (as exported by the Compliance API or the "
+        "Compliance Logs Platform) matches a DLP profile.",
+        "Review the conversation with the user; delete it through the Compliance API if it "
+        "must not be retained, and rotate any credential it contains.",
+        extension=True,
+    ),
     FindingType(
         "42cdd0fc-9a27-4127-93d0-83c804c73424",
         "leaked_own_api_key",

@@ -283,8 +283,20 @@ class ConversationFile(ApiModel):
     created_at: float | None = None
 
 
+class ConversationMessage(ApiModel):
+    """One message of a listed conversation: its id and its text (kept in memory only, for
+    the message-text DLP match; never stored or dumped)."""
+
+    id: str | None = None
+    text: str = ""
+
+
 class Conversation(ApiModel):
-    """``compliance.workspace.conversation``, flattened to what DLP needs."""
+    """``compliance.workspace.conversation``, flattened to what DLP needs.
+
+    ``messages_truncated`` is the nested ``messages.has_more``: the listing holds only the
+    first messages of the conversation, so files and text on later messages are not seen.
+    """
 
     id: str
     user_id: str | None = None
@@ -293,6 +305,8 @@ class Conversation(ApiModel):
     created_at: float | None = None
     last_active_at: float | None = None
     files: list[ConversationFile] = Field(default_factory=list)
+    messages: list[ConversationMessage] = Field(default_factory=list, repr=False)
+    messages_truncated: bool = False
 
     @model_validator(mode="before")
     @classmethod
@@ -300,15 +314,48 @@ class Conversation(ApiModel):
         if not isinstance(data, dict) or "files" in data:
             return data
         files: list[dict[str, Any]] = []
+        messages: list[dict[str, Any]] = []
         seen: set[str] = set()
-        for message in _unwrap_list(data.get("messages")):
+        raw_messages = data.get("messages")
+        truncated = isinstance(raw_messages, dict) and raw_messages.get("has_more") is True
+        for message in _unwrap_list(raw_messages):
             if not isinstance(message, dict):
                 continue
+            messages.append({"id": message.get("id"), "text": _message_text(message)})
             for item in _unwrap_list(message.get("files")):
                 if isinstance(item, dict) and item.get("id") and item["id"] not in seen:
                     seen.add(item["id"])
                     files.append({**item, "user_id": item.get("user_id") or data.get("user_id")})
-        return {**data, "files": files}
+        return {**data, "files": files, "messages": messages, "messages_truncated": truncated}
+
+
+def _message_text(message: dict[str, Any]) -> str:
+    """The text of a message's ``content`` (``value``, or ``parts`` in other renderings)."""
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    if not isinstance(content, dict):
+        return ""
+    pieces: list[str] = []
+    for key in ("value", "text"):
+        if isinstance(content.get(key), str):
+            pieces.append(content[key])
+    parts = content.get("parts")
+    if isinstance(parts, list):
+        pieces += [p for p in parts if isinstance(p, str)]
+    return "\n".join(pieces)
+
+
+class ChatGptLogin(ApiModel):
+    """A workspace user's newest ChatGPT sign-in, from the Logs Platform's AUTH_LOG records.
+
+    ``email`` is how a workspace user maps onto an organization user (the two APIs share no
+    user id); ``user_id`` is the ChatGPT workspace user id when the record names one.
+    """
+
+    email: str | None = None
+    user_id: str | None = None
+    last_login_at: float
 
 
 class ProjectServiceAccount(ApiModel):

@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from schemas.openai import AdminApiKey, AdminUser, AuditLogin, Gpt, Invite, ProjectApiKey
+from schemas.openai import (
+    AdminApiKey,
+    AdminUser,
+    AuditLogin,
+    ChatGptLogin,
+    Gpt,
+    Invite,
+    ProjectApiKey,
+)
 
 
 class PostureSnapshot(BaseModel):
@@ -22,3 +30,5 @@ class PostureSnapshot(BaseModel):
     admin_keys: list[AdminApiKey] | None = None
     project_keys: list[ProjectApiKey] | None = None
     gpts: list[Gpt] | None = None
+    # ChatGPT sign-ins (Logs Platform AUTH_LOG); None or [] when the Logs Platform is unavailable
+    chatgpt_logins: list[ChatGptLogin] | None = None

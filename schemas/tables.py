@@ -121,6 +121,9 @@ class Tenant(SQLModel, table=True):
     health_changed_at: datetime | None = _ts()
     last_scan_at: datetime | None = _ts()
     conversation_watermark: float = Field(default=0.0)
+    # The Compliance Logs Platform's ``last_end_time`` (ISO-8601) up to which this tenant's
+    # CONVERSATION_MESSAGE log files were fully processed; None: read from the beginning.
+    logs_watermark: str | None = Field(default=None, max_length=64)
     created_at: datetime | None = _ts()
     updated_at: datetime | None = _ts()
 

@@ -22,7 +22,7 @@ import math
 import uuid
 import zlib
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from starlette.applications import Starlette
@@ -30,10 +30,11 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
+from simulator import logs as simlogs
 from simulator import render
 from simulator.faults import Fault
 from simulator.files import CONTENT_TYPES, large_text_stream
-from simulator.world import Collection, Gpt, Tenant, World
+from simulator.world import Collection, ComplianceEdges, Gpt, Tenant, World
 
 _BAD_GATEWAY_HTML = (
     "<html><head><title>502 Bad Gateway</title></head><body>upstream error</body></html>"
@@ -41,6 +42,7 @@ _BAD_GATEWAY_HTML = (
 ADMIN_PREFIX = "/openai/v1"
 COMPLIANCE_PREFIX = "/chatgpt/v1"
 WS = COMPLIANCE_PREFIX + "/compliance/workspaces/{workspace_id}"
+ORG = COMPLIANCE_PREFIX + "/compliance/organizations/{org_id}"
 
 # Compliance list endpoints: (default limit, max limit).
 # Maxima beyond the documented ones are our choice.
@@ -237,9 +239,12 @@ def compliance_page(
     render_fn: Callable[[Any], dict[str, Any]],
     pred: Callable[[Any], bool] | None = None,
     id_of: Callable[[dict[str, Any]], str] = lambda d: d["id"],
+    cap: int | None = None,
 ) -> dict[str, Any]:
     default, hi = COMPLIANCE_LIMITS[endpoint]
     limit = _variable_size(ctx, _int_param(ctx, "limit", default, 1, hi, clamp=True))
+    if cap is not None:
+        limit = max(1, min(limit, cap))
     items, more = _collect(ordered, start, limit, pred)
     data = [render_fn(x) for x in items]
     return {
@@ -456,6 +461,13 @@ def _ws_user_list(ctx: Ctx) -> dict[str, Any]:
 
 def _conversation_list(ctx: Ctx) -> dict[str, Any]:
     t = ctx.tenant
+    if t.edges.conversations == "retired":
+        raise ApiError(
+            t.edges.retired_status,
+            "The conversations export has been retired: read CONVERSATION_MESSAGE files "
+            "from the Compliance Logs Platform (/compliance/workspaces/{id}/logs).",
+            code="endpoint_retired",
+        )
     ff = _file_format(ctx)
     after = ctx.after()
     since_raw = ctx.q.get("since_timestamp")
@@ -485,14 +497,37 @@ def _conversation_list(ctx: Ctx) -> dict[str, Any]:
             return False
         return since is None or c.last_update >= since
 
-    return compliance_page(
+    page = compliance_page(
         ctx,
         t.conversations.ordered(),
         start,
         "conversations",
         lambda c: render.conversation(t, c, ff, ctx.blob_base()),
         pred,
+        cap=t.edges.conversation_page,
     )
+    if t.edges.relist:
+        _relist(ctx, page)
+    return page
+
+
+def _relist(ctx: Ctx, page: dict[str, Any]) -> None:
+    """The page's last conversation is updated right after it was served (once per
+    listing): it moves to the end of the order and is listed again, while the cursor
+    just handed out keeps its place."""
+    t = ctx.tenant
+    if ctx.after() is None:
+        t.relist_bumped.clear()
+    ids = [item["id"] for item in page["data"]]
+    t.conversations.served(ids)
+    if not page["has_more"] or not ids or ids[-1] in t.relist_bumped:
+        return
+    conv = t.conversations.get(ids[-1])
+    if conv is None:
+        return
+    t.relist_bumped.add(conv.id)
+    conv.last_update = max(conv.last_update, t.world.clock())
+    t.conversations.touched(conv.id)
 
 
 def _gpt_coll(ctx: Ctx, kind: str) -> Collection[Gpt]:
@@ -596,6 +631,81 @@ def _user_memories(ctx: Ctx) -> dict[str, Any]:
         "last_id": data[-1]["id"] if data else None,
         "has_more": False,
     }
+
+
+def _logs_scope_ok(ctx: Ctx, scope: str) -> None:
+    allowed = ctx.tenant.edges.logs_scope
+    if allowed not in ("both", scope):
+        raise ApiError(
+            404,
+            f"Unknown request URL: the Logs Platform of this tenant is under /{allowed}/.",
+            code="unknown_url",
+        )
+
+
+def _log_list(scope: str) -> Handler:
+    def handler(ctx: Ctx) -> dict[str, Any]:
+        _logs_scope_ok(ctx, scope)
+        event_type = ctx.q.get("event_type")
+        if event_type not in simlogs.EVENT_TYPES:
+            raise ApiError(
+                400,
+                "Invalid 'event_type': expected one of " + ", ".join(simlogs.EVENT_TYPES) + ".",
+                param="event_type",
+            )
+        raw_limit = ctx.q.get("limit")
+        limit = 100
+        if raw_limit is not None:
+            try:
+                limit = int(raw_limit)
+            except ValueError:
+                raise ApiError(
+                    422, "Invalid 'limit': expected an integer.", param="limit"
+                ) from None
+            if not 1 <= limit <= 100:
+                raise ApiError(422, "'limit' must be between 1 and 100.", param="limit")
+        after: float | None = None
+        raw_after = ctx.q.get("after")
+        if raw_after:
+            try:
+                after = simlogs.parse_after(raw_after)
+            except ValueError:
+                raise ApiError(
+                    400,
+                    "Invalid 'after': expected an ISO-8601 date-time with a time zone.",
+                    param="after",
+                ) from None
+        matching = sorted(
+            (
+                log
+                for log in ctx.tenant.log_files
+                if log.event_type == event_type
+                and (after is None or simlogs.parse_after(simlogs.iso(log.end_time)) > after)
+            ),
+            key=lambda log: (log.end_time, log.id),
+        )
+        page = matching[:limit]
+        data = [simlogs.listing_item(ctx.tenant, log) for log in page]
+        return {
+            "object": "list",
+            "data": data,
+            "has_more": len(matching) > len(page),
+            "last_end_time": data[-1]["end_time"] if data else raw_after,
+        }
+
+    return handler
+
+
+def _log_redirect(scope: str) -> Handler:
+    def handler(ctx: Ctx) -> Response:
+        _logs_scope_ok(ctx, scope)
+        log_id = ctx.p("log_id")
+        if not any(log.id == log_id for log in ctx.tenant.log_files):
+            raise ApiError(404, f"Log file '{log_id}' not found.", code="log_not_found")
+        token = ctx.tenant.world.log_token(ctx.tenant.slug, log_id)
+        return Response(status_code=307, headers={"Location": f"{ctx.blob_base()}/logs/{token}"})
+
+    return handler
 
 
 def _file_redirect(location: str) -> Handler:
@@ -702,8 +812,12 @@ class SimulatorApp:
                     "support to grant compliance scopes to a dedicated key.",
                     code="insufficient_permissions",
                 )
-            ws = request.path_params.get("workspace_id", "")
-            target = world.tenant_by_workspace(ws)
+            if "org_id" in request.path_params:
+                ws = request.path_params["org_id"]
+                target = world.tenant_by_org(ws)
+            else:
+                ws = request.path_params.get("workspace_id", "")
+                target = world.tenant_by_workspace(ws)
             if target is None or "workspace_gone" in kinds:
                 return error_response(
                     404, f"Workspace '{ws}' not found.", code="workspace_not_found"
@@ -749,6 +863,13 @@ class SimulatorApp:
                         "retry-after": str(max(1, math.ceil(f.retry_after))),
                         "retry-after-ms": str(int(f.retry_after * 1000)),
                     },
+                )
+            if f.kind == "rate_limit_no_headers":
+                return error_response(
+                    429,
+                    "Too many requests for this endpoint. Please slow down.",
+                    type_="requests",
+                    code="rate_limit_exceeded",
                 )
             if f.kind == "server_error":
                 return error_response(
@@ -857,7 +978,51 @@ class SimulatorApp:
         data = await asyncio.to_thread(self.world.file_bytes, tenant, f)
         return Response(data, media_type=ctype, headers=headers)
 
+    async def _log_blob(self, request: Request) -> Response:
+        """A Logs Platform file on the storage host (no auth, like file blobs)."""
+        if "authorization" in request.headers:
+            return Response(
+                "<Error><Code>InvalidArgument</Code><Message>Only one auth mechanism allowed; "
+                "an Authorization header is not accepted on signed URLs.</Message></Error>",
+                status_code=400,
+                media_type="application/xml",
+            )
+        with self.world.lock:
+            hit = self.world.resolve_log_blob(request.path_params["token"])
+            if hit is None:
+                return Response(
+                    "<Error><Code>NoSuchKey</Code></Error>",
+                    status_code=404,
+                    media_type="application/xml",
+                )
+            tenant, log = hit
+            data = simlogs.body(tenant, log)
+        self.world.limiter.count(tenant.slug, "log_downloads")
+        return Response(data, media_type="application/jsonl")
+
     # ---------------------------------------------------------------- control plane
+
+    async def _edges(self, request: Request) -> Response:
+        """GET or POST (JSON fields of ``ComplianceEdges``) a tenant's 2026 API switches."""
+        slug = request.path_params["slug"]
+        if slug not in self.world.tenants:
+            return error_response(404, f"Unknown tenant '{slug}'.")
+        tenant = self.world.tenant(slug)
+        if request.method == "POST":
+            try:
+                payload = await request.json()
+                if not isinstance(payload, dict):
+                    raise ValueError("expected an object")
+                known = set(ComplianceEdges.__dataclass_fields__)
+                unknown = sorted(set(payload) - known)
+                if unknown:
+                    raise ValueError(f"unknown fields {', '.join(unknown)}")
+            except ValueError as e:
+                return error_response(400, f"Invalid edges: {e}")
+            with self.world.lock:
+                for name, value in payload.items():
+                    setattr(tenant.edges, name, value)
+        return _json({"tenant": slug, "edges": asdict(tenant.edges)})
 
     async def _stats(self, request: Request) -> Response:
         return _json(self.world.stats())
@@ -1080,12 +1245,34 @@ class SimulatorApp:
                 "compliance:files",
                 _file_redirect("project"),
             ),
+            r(WS + "/logs", "compliance", "compliance:list:logs", _log_list("workspaces"), True),
+            r(
+                WS + "/logs/{log_id}",
+                "compliance",
+                "compliance:get:logs",
+                _log_redirect("workspaces"),
+            ),
+            r(
+                ORG + "/logs",
+                "compliance",
+                "compliance:list:logs",
+                _log_list("organizations"),
+                True,
+            ),
+            r(
+                ORG + "/logs/{log_id}",
+                "compliance",
+                "compliance:get:logs",
+                _log_redirect("organizations"),
+            ),
+            Route("/_blob/logs/{token}", self._log_blob, methods=["GET"]),
             Route("/_blob/{token}", self._blob, methods=["GET"]),
             Route("/_sim/stats", self._stats, methods=["GET"]),
             Route("/_sim/stats/reset", self._stats_reset, methods=["POST"]),
             Route("/_sim/tenants", self._tenants, methods=["GET"]),
             Route("/_sim/tenants/{slug}/faults", self._faults, methods=["GET", "POST", "DELETE"]),
             Route("/_sim/tenants/{slug}/ground_truth", self._ground_truth, methods=["GET"]),
+            Route("/_sim/tenants/{slug}/edges", self._edges, methods=["GET", "POST"]),
             Route("/_sim/time_scale", self._time_scale, methods=["POST"]),
         ]
         return routes

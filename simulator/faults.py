@@ -4,9 +4,11 @@ Python API (World.faults) and HTTP (POST /_sim/tenants/{slug}/faults).
 
 A Fault matches requests of one tenant by API surface (`api`) and optional path substring; it
 lets `after` matching requests through, then fires on the next `count` ones (None = until
-cleared). Kinds:
+cleared), for at most `seconds` from its first firing when set. Kinds:
 
   rate_limit_storm  429 + Retry-After (`retry_after` seconds), OpenAI error body
+  rate_limit_no_headers  429 with an error body and no header at all (no Retry-After, no
+                    x-ratelimit-*), as the Compliance API documents its 429s
   server_error      `status` (default 503) with an error body
   slow              sleeps `delay` seconds, then answers normally
   truncated_json    200 with the JSON body cut in half
@@ -22,11 +24,13 @@ cleared). Kinds:
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 FAULT_KINDS: tuple[str, ...] = (
     "rate_limit_storm",
+    "rate_limit_no_headers",
     "server_error",
     "slow",
     "truncated_json",
@@ -54,8 +58,10 @@ class Fault:
     delay: float = 1.0
     retry_after: float = 1.0
     items: int = 10_000
+    seconds: float | None = None
     seen: int = field(default=0)
     fired: int = field(default=0)
+    first_fired_at: float | None = field(default=None)
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
@@ -74,8 +80,10 @@ class Fault:
                 continue
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ValueError(f"fault {name!r} must be a whole number >= 0, got {value!r}")
-        for name in ("delay", "retry_after"):
+        for name in ("delay", "retry_after", "seconds"):
             value = getattr(self, name)
+            if name == "seconds" and value is None:
+                continue
             if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
                 raise ValueError(f"fault {name!r} must be a number of seconds >= 0, got {value!r}")
         if self.path_contains is not None and not isinstance(self.path_contains, str):
@@ -90,8 +98,13 @@ class Fault:
             return False  # the storage host is only faulted when asked for explicitly
         return self.path_contains is None or self.path_contains in path
 
-    def exhausted(self) -> bool:
-        return self.count is not None and self.fired >= self.count
+    def exhausted(self, now: float | None = None) -> bool:
+        if self.count is not None and self.fired >= self.count:
+            return True
+        if self.seconds is None or self.first_fired_at is None:
+            return False
+        current = time.monotonic() if now is None else now
+        return current - self.first_fired_at >= self.seconds
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -108,6 +121,7 @@ class Fault:
             "delay",
             "retry_after",
             "items",
+            "seconds",
         }
         unknown = set(data) - allowed
         if unknown:
@@ -141,13 +155,16 @@ class FaultBook:
     def fire(self, slug: str, api: str, path: str) -> list[Fault]:
         """The faults that fire for this request (each consumes one of its `count`)."""
         out: list[Fault] = []
+        now = time.monotonic()
         with self._lock:
             for f in self._faults.get(slug, []):
-                if f.exhausted() or not f.applies_to(api, path):
+                if f.exhausted(now) or not f.applies_to(api, path):
                     continue
                 f.seen += 1
                 if f.seen <= f.after:
                     continue
                 f.fired += 1
+                if f.first_fired_at is None:
+                    f.first_fired_at = now
                 out.append(f)
         return out

@@ -653,6 +653,15 @@ def large_text_stream(total_bytes: int, chunk: int = 1024 * 1024) -> Iterator[by
         sent += n
 
 
+def message_text(
+    rng: random.Random, variant: str, profiles: Sequence[str]
+) -> tuple[str, list[PlantedEntry]]:
+    """A chat message's text: clean sentences with planted (or near-miss) values, rendered
+    like a text file's rows, so a correct matcher finds exactly ``matched_profiles``."""
+    doc, entries = build_document(rng, "", variant, profiles)
+    return render_text(doc).decode().strip(), entries
+
+
 def file_rng(world_seed: int, file_id: str) -> random.Random:
     """The deterministic random stream a file's content is generated from."""
     return random.Random(f"sim-file:{world_seed}:{file_id}")

@@ -28,6 +28,7 @@ from simulator.world import (
     AdminUser,
     AuditEvent,
     Collection,
+    ComplianceEdges,
     Config,
     Conversation,
     Drift,
@@ -39,6 +40,7 @@ from simulator.world import (
     ProjectKey,
     ProjectMember,
     ServiceAccount,
+    SignIn,
     SimFile,
     SizeSpec,
     Tenant,
@@ -110,6 +112,16 @@ PLANTED_LABELS: dict[str, str] = {
     "gpt-old-config-action": "older config had custom_action, latest has dall-e: nothing",
     "gpt-workspace-link": "workspace-with-link + memory: nothing",
     "gpt-with-files": "files: planted credentials pdf (GPT FILE DLP), clean, near miss",
+    # with ComplianceEdges(message_dlp=True): message text in the first conversation
+    "message-credentials": "message 2 of the first conversation: MESSAGE DLP (credentials)",
+    "message-financial": "message 5: MESSAGE DLP (financial, PII)",
+    "message-identifiers": "message 6: MESSAGE DLP (identifiers)",
+    "message-near-miss": "message 7: near misses only: nothing",
+    "signin-owner": "the owner signs in to ChatGPT 12h ago (always; already active)",
+    # with ComplianceEdges(chatgpt_logins=True): AUTH_LOG sign-ins of workspace users
+    "signin-added-old": "user-added-old signs in to ChatGPT at T-1: becomes active",
+    "signin-apikey-old": "user-apikey-old signs in at T+5: still INACTIVE",
+    "signin-login-old-failed": "user-login-old fails a sign-in 1d ago: still INACTIVE",
 }
 
 
@@ -144,6 +156,7 @@ def populate_tenant(
     fault_files: bool,
     large_file_bytes: int,
     zip_bomb_bytes: int,
+    edges: ComplianceEdges | None = None,
 ) -> Tenant:
     name = f"{_COMPANY[(index - 1) % len(_COMPANY)]} {rng.choice(_THINGS)}"
     if index > len(_COMPANY):
@@ -930,5 +943,64 @@ def populate_tenant(
         )
         user_msgs = [m for m in conv.messages if m.role == "user"] or conv.messages
         rng.choice(user_msgs).file_ids.append(fid)
+
+    # ------------------------------------------------------------ the 2026 Compliance API
+    t.edges = edges or ComplianceEdges()
+    if t.edges.message_dlp:
+        _plant_messages(t, c1, rng)
+    _plant_signins(t, rng, INA)
     t.conversations.resort()
+    from simulator.logs import build_log_files
+
+    build_log_files(t)
     return t
+
+
+def _plant_messages(t: Tenant, conv: Conversation, rng: random.Random) -> None:
+    """Sensitive text in the first conversation's messages (labels message-*)."""
+    plans = [
+        (1, "message-credentials", "planted", (simfiles.PROFILE_CREDENTIALS,)),
+        (None, "message-financial", "planted", (simfiles.PROFILE_FINANCIAL,)),
+        (None, "message-identifiers", "planted", (simfiles.PROFILE_IDENTIFIERS,)),
+        (None, "message-near-miss", "near_miss", ()),
+    ]
+    for index, label, variant, profiles in plans:
+        text, _ = simfiles.message_text(rng, variant, profiles)
+        if index is not None and index < len(conv.messages):
+            msg = conv.messages[index]
+            msg.text, msg.profiles, msg.label = text, profiles, label
+        else:
+            last = conv.messages[-1]
+            msg = Message(
+                _uuid(rng),
+                last.id,
+                last.created_at + 30,
+                "user",
+                None,
+                text,
+                [],
+                profiles=profiles,
+                label=label,
+            )
+            conv.messages.append(msg)
+            conv.last_update = max(conv.last_update, msg.created_at)
+        t._label(label, msg.id)
+
+
+def _plant_signins(t: Tenant, rng: random.Random, inactive_days: int) -> None:
+    """The owner always signs in to ChatGPT (already active: no ground truth changes);
+    with ``edges.chatgpt_logins`` three more sign-ins decide inactive users."""
+    now = t.world.now
+
+    def signin(label: str, user_label: str, days: float, status: str = "success") -> None:
+        user = t.users.get(t.id_of(user_label))
+        assert user is not None
+        s = SignIn("evt_" + _rid(rng, 24), user.id, user.email, now - days * DAY, status)
+        t.signins.append(s)
+        t._label(label, s.id)
+
+    signin("signin-owner", "user-owner", 0.5)
+    if t.edges.chatgpt_logins:
+        signin("signin-added-old", "user-added-old", inactive_days - 1)
+        signin("signin-apikey-old", "user-apikey-old", inactive_days + 5)
+        signin("signin-login-old-failed", "user-login-old", 1, "failure")

@@ -33,6 +33,8 @@ STALE_PENDING_INVITE = "18fd5b21-8489-485e-9c93-0bd4a696e724"
 DLP_CONVERSATION_FILE = "9aca654d-b331-4052-a5b4-2ceecced8676"
 DLP_GPT_FILE = "520200f5-7dcc-42c9-bc3c-423019159d45"
 DLP_PROJECT_FILE = "8e46ec69-e5c1-4f53-ab00-a92f2050ec33"
+# Beyond the seed: sensitive text in a conversation message (the scanner's own type id).
+CHATGPT_MESSAGE_DLP = "61708e01-a35b-41b1-99ac-3dc53816a45f"
 
 FINDING_TYPE_NAMES: dict[str, str] = {
     GPT_CUSTOM_ACTIONS: "OpenAI: GPT with Custom Actions enabled",
@@ -50,6 +52,7 @@ FINDING_TYPE_NAMES: dict[str, str] = {
     DLP_CONVERSATION_FILE: "OpenAI: File in ChatGPT Conversation with DLP Profile match",
     DLP_GPT_FILE: "OpenAI: File in ChatGPT GPT with DLP Profile match",
     DLP_PROJECT_FILE: "OpenAI: File in ChatGPT Project with DLP Profile match",
+    CHATGPT_MESSAGE_DLP: "OpenAI: ChatGPT conversation message with DLP Profile match",
 }
 ALL_FINDING_TYPES: tuple[str, ...] = tuple(FINDING_TYPE_NAMES)
 # Beyond the seed: this project's own ids (docs/findings.md), planted only on request.
@@ -59,7 +62,9 @@ EXTENSION_FINDING_TYPE_NAMES: dict[str, str] = {
 }
 _ORDER: tuple[str, ...] = ALL_FINDING_TYPES + tuple(EXTENSION_FINDING_TYPE_NAMES)
 POSTURE_FINDING_TYPES: tuple[str, ...] = ALL_FINDING_TYPES[:12]
-DLP_FINDING_TYPES: tuple[str, ...] = ALL_FINDING_TYPES[12:]
+#: The seed's three file DLP types.
+DLP_FINDING_TYPES: tuple[str, ...] = (DLP_CONVERSATION_FILE, DLP_GPT_FILE, DLP_PROJECT_FILE)
+MESSAGE_FINDING_TYPES: tuple[str, ...] = (CHATGPT_MESSAGE_DLP,)
 
 _TOOL_FINDINGS = {
     "custom_action": GPT_CUSTOM_ACTIONS,
@@ -167,6 +172,12 @@ def last_activity(tenant: Tenant) -> dict[str, tuple[float, str]]:
     for key in tenant.all_project_keys():
         if key.owner_type == "user":
             offer(key.owner_id, key.last_used_at, "project_key.last_used_at")
+    # ChatGPT sign-ins (Logs Platform AUTH_LOG) of the workspace user with the same email.
+    by_email = {u.email.lower(): u.id for u in tenant.users}
+    for signin in tenant.signins:
+        user_id = by_email.get(signin.email.lower())
+        if user_id is not None and signin.status == "success":
+            offer(user_id, signin.at, "chatgpt_login")
     return best
 
 
@@ -206,12 +217,23 @@ def _gpt_findings(tenant: Tenant) -> list[ExpectedFinding]:
     return out
 
 
+def visible_messages(tenant: Tenant) -> list[tuple[Any, Any]]:
+    """(conversation, message) a scanner can read: every message through the Logs Platform;
+    through ``/conversations`` only those before the nested ``messages.has_more``."""
+    nested = tenant.edges.nested_messages
+    listed = tenant.edges.conversations == "list"
+    out = []
+    for conv in tenant.conversations:
+        msgs = conv.messages[:nested] if listed and nested is not None else conv.messages
+        out += [(conv, m) for m in msgs]
+    return out
+
+
 def reachable_file_ids(tenant: Tenant) -> set[str]:
     """Files a scanner can discover: in a conversation message or a GPT/project latest config."""
     ids: set[str] = set()
-    for conv in tenant.conversations:
-        for msg in conv.messages:
-            ids.update(msg.file_ids)
+    for _conv, msg in visible_messages(tenant):
+        ids.update(msg.file_ids)
     for coll in (tenant.gpts, tenant.cprojects):
         for g in coll:
             if g.configs:
@@ -268,6 +290,23 @@ def _leaked_key_findings(tenant: Tenant, profiles: set[str]) -> list[ExpectedFin
     return list(out.values())
 
 
+def _message_findings(tenant: Tenant, profiles: set[str]) -> list[ExpectedFinding]:
+    out = []
+    for conv, msg in visible_messages(tenant):
+        matched = sorted(matched_profiles(msg.profiles) & profiles) if msg.profiles else []
+        if matched:
+            out.append(
+                ExpectedFinding(
+                    CHATGPT_MESSAGE_DLP,
+                    "conversation_message",
+                    msg.id,
+                    f"message in conversation {conv.id}",
+                    {"profiles": matched, "conversation_id": conv.id, "label": msg.label},
+                )
+            )
+    return out
+
+
 def expected_findings(
     world: World,
     slug: str,
@@ -293,6 +332,7 @@ def expected_findings(
             + _invite_findings(tenant, at, th)
             + _user_findings(tenant, at, th)
             + _dlp_findings(tenant, profiles)
+            + _message_findings(tenant, profiles)
             + _leaked_key_findings(tenant, profiles)
         )
     return sorted(found, key=lambda f: (_ORDER.index(f.finding_type_id), f.resource_id))

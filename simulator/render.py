@@ -442,7 +442,16 @@ def message(
 def conversation(
     tenant: Tenant, c: Conversation, file_format: str, blob_base: str
 ) -> dict[str, Any]:
-    msgs = [message(tenant, m, c.user_id, file_format, blob_base) for m in c.messages]
+    """With ``edges.nested_messages`` only the first messages are rendered and the nested
+    list says ``has_more``."""
+    shown = c.messages
+    nested = tenant.edges.nested_messages
+    if nested is not None and len(shown) > nested:
+        shown = shown[:nested]
+    msgs = [message(tenant, m, c.user_id, file_format, blob_base) for m in shown]
+    messages = _list(msgs)
+    if len(shown) < len(c.messages):
+        messages["has_more"] = True
     return _extra(
         tenant,
         {
@@ -454,7 +463,7 @@ def conversation(
             "created_at": c_ts(c.created_at),
             "last_active_at": c_ts(c.last_update),
             "title": c.title,
-            "messages": _list(msgs),
+            "messages": messages,
         },
     )
 

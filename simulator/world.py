@@ -81,6 +81,35 @@ def default_drift(index: int) -> Drift:
     )
 
 
+@dataclass(slots=True)
+class ComplianceEdges:
+    """Per-tenant switches for the Compliance API as live probes found it in 2026.
+
+    All off (the defaults) is the v1.1 API every other test relies on. Mutable: a test may
+    retire a tenant's ``/conversations`` between two scans (hold ``world.lock``).
+    """
+
+    conversations: Literal["list", "retired"] = "list"
+    """``retired``: ``GET /conversations`` answers ``retired_status`` (the Logs Platform
+    carries the conversations)."""
+    retired_status: int = 410
+    logs_scope: Literal["both", "workspaces", "organizations"] = "both"
+    """Which scope of the Logs Platform answers; the other one is a 404."""
+    conversation_page: int | None = None
+    """Most conversations the server puts on one page (whatever ``limit`` says)."""
+    nested_messages: int | None = None
+    """Messages rendered per listed conversation; the rest is behind ``messages.has_more``."""
+    relist: bool = False
+    """Every page's last conversation is updated right after it is served (once per
+    listing), so it is listed again at the end: the documented re-listing."""
+    concatenated_json: bool = False
+    """Log files put several JSON documents on one line."""
+    message_dlp: bool = False
+    """Plant DLP values in message text (``chatgpt_message_dlp`` ground truth)."""
+    chatgpt_logins: bool = False
+    """Plant AUTH_LOG sign-ins that decide inactive users (see generate.PLANTED_LABELS)."""
+
+
 @dataclass(frozen=True, slots=True)
 class SizeSpec:
     """Bulk counts added on top of the planted fixtures."""
@@ -274,6 +303,29 @@ class Message:
     file_ids: list[str]
     gpt_id: str | None = None
     project_id: str | None = None
+    profiles: tuple[str, ...] = ()  # DLP profiles planted in ``text``
+    label: str = ""
+
+
+@dataclass(slots=True)
+class SignIn:
+    """A ChatGPT sign-in of a workspace user (an AUTH_LOG record)."""
+
+    id: str
+    user_id: str  # workspace user id
+    email: str
+    at: float
+    status: str = "success"
+
+
+@dataclass(slots=True)
+class LogFile:
+    """One Compliance Logs Platform file: records are JSON objects, or a raw broken line."""
+
+    id: str
+    event_type: str
+    end_time: float
+    records: list[dict[str, Any] | str]
 
 
 @dataclass(slots=True)
@@ -355,6 +407,18 @@ class Collection(Generic[T]):
             self._ordered = sorted(self._items.values(), key=self._sort_key)
             self._keys = [self._sort_key(i) for i in self._ordered]
         return self._ordered
+
+    def touched(self, item_id: str) -> None:
+        """An item's sort field changed but cursors handed out for it keep their place
+        (until ``served`` renders the item again)."""
+        self._ordered = None
+
+    def served(self, item_ids: Iterable[str]) -> None:
+        """Cursors of these items now point at their current place in the order."""
+        for item_id in item_ids:
+            item = self._items.get(item_id)
+            if item is not None:
+                self._ever[item_id] = self._sort_key(item)
 
     def known_cursor(self, item_id: str) -> bool:
         return item_id in self._ever
@@ -496,6 +560,10 @@ class Tenant:
         self.conversations: Collection[Conversation] = Collection(lambda c: (c.last_update, c.id))
         self.files: dict[str, SimFile] = {}
         self.labels: dict[str, str] = {}  # planted fixture label -> resource id
+        self.edges = ComplianceEdges()
+        self.signins: list[SignIn] = []
+        self.log_files: list[LogFile] = []
+        self.relist_bumped: set[str] = set()  # conversations re-listed in the current listing
 
     # ----------------------------------------------------------------- helpers
 
@@ -804,6 +872,7 @@ class Tenant:
                 conv.messages.append(msg)
                 conv.last_update = max(conv.last_update, msg.created_at)
                 self.conversations.resort()
+                self.log_messages([(conv, msg)])
             elif location in ("gpt", "project"):
                 coll = self.gpts if location == "gpt" else self.cprojects
                 gpt = coll.get(parent_id) if parent_id else coll.ordered()[0]
@@ -827,6 +896,58 @@ class Tenant:
             else:
                 raise ValueError(f"unknown location {location!r}")
             return fid
+
+    def add_message(
+        self,
+        conversation_id: str | None = None,
+        *,
+        profiles: Iterable[str] = (),
+        text: str | None = None,
+    ) -> str:
+        """A new user message (planted for ``profiles``), delivered in a new log file."""
+        profs = tuple(profiles)
+        with self.world.lock:
+            conv = (
+                self.conversations.get(conversation_id)
+                if conversation_id
+                else self.conversations.ordered()[0]
+            )
+            if conv is None:
+                raise KeyError(conversation_id)
+            if text is None:
+                text, _ = simfiles.message_text(self.rng, "planted" if profs else "clean", profs)
+            msg = Message(
+                _uuid(self.rng),
+                conv.messages[-1].id if conv.messages else None,
+                self.world.clock(),
+                "user",
+                None,
+                text,
+                [],
+                profiles=profs,
+            )
+            conv.messages.append(msg)
+            conv.last_update = max(conv.last_update, msg.created_at)
+            self.conversations.resort()
+            self.log_messages([(conv, msg)])
+            return msg.id
+
+    def log_messages(self, items: list[tuple[Conversation, Message]]) -> None:
+        """Deliver messages in one new CONVERSATION_MESSAGE log file (ends now)."""
+        from simulator.logs import message_record
+
+        with self.world.lock:
+            records: list[dict[str, Any] | str] = [
+                message_record(self, conv, msg, n) for n, (conv, msg) in enumerate(items)
+            ]
+            self.log_files.append(
+                LogFile(
+                    self.new_id("log_", 20),
+                    "CONVERSATION_MESSAGE",
+                    round(max(self.world.clock(), *(m.created_at for _, m in items)), 6),
+                    records,
+                )
+            )
 
     def remove_file(self, file_id: str) -> None:
         """Detach a file: from its conversation message, or via a new GPT/project config."""
@@ -932,6 +1053,7 @@ class World:
         *,
         thresholds: Thresholds | Mapping[str, Thresholds] | None = None,
         drift: Drift | Mapping[str, Drift] | None = None,
+        edges: ComplianceEdges | Mapping[str, ComplianceEdges] | None = None,
         fault_files: bool = False,
         time_scale: float = 1.0,
         large_file_bytes: int = 101 * 1024 * 1024,
@@ -941,7 +1063,7 @@ class World:
         """Build `tenants` tenants deterministically from `seed`.
 
         `now` (default: wall clock) anchors every timestamp; ages are relative to it.
-        `thresholds`/`drift` apply to all tenants or map slug -> value. `fault_files` adds a
+        `thresholds`/`drift`/`edges` apply to all tenants or map slug -> value. `fault_files` adds a
         zip-bomb .docx and an over-cap .txt to tenant-01's first conversation (never findings).
         `rate_limits` is a simulator.ratelimit.RateLimitConfig (per-minute limits, enabled flag).
         """
@@ -965,6 +1087,13 @@ class World:
                 else (drift or default_drift(index))
             )
             rng = random.Random(f"openai-casb-sim:{seed}:{index}")
+            ed = (
+                edges.get(slug, ComplianceEdges())
+                if isinstance(edges, Mapping)
+                else replace(edges)
+                if edges is not None
+                else ComplianceEdges()
+            )
             tenant = populate_tenant(
                 world,
                 index,
@@ -976,6 +1105,7 @@ class World:
                 fault_files=fault_files and index == 1,
                 large_file_bytes=large_file_bytes,
                 zip_bomb_bytes=zip_bomb_bytes,
+                edges=ed,
             )
             world.tenants[slug] = tenant
         return world
@@ -1007,6 +1137,22 @@ class World:
 
     def _forget_key(self, key: str) -> None:
         self._keys.pop(key, None)
+
+    def tenant_by_org(self, org_id: str) -> Tenant | None:
+        for t in self.tenants.values():
+            if t.org_id == org_id:
+                return t
+        return None
+
+    def log_token(self, slug: str, log_id: str) -> str:
+        return hashlib.sha256(f"log:{self.seed}:{slug}:{log_id}".encode()).hexdigest()[:40]
+
+    def resolve_log_blob(self, token: str) -> tuple[Tenant, LogFile] | None:
+        for tenant in self.tenants.values():
+            for log in tenant.log_files:
+                if self.log_token(tenant.slug, log.id) == token:
+                    return tenant, log
+        return None
 
     def blob_token(self, slug: str, file_id: str) -> str:
         return hashlib.sha256(f"blob:{self.seed}:{slug}:{file_id}".encode()).hexdigest()[:40]

@@ -23,6 +23,7 @@ from sqlmodel import Session, col, select
 from core.errors import UserError
 from core.time import as_utc
 from detectors.dlp.decisions import KIND_BY_TYPE_ID, CacheState
+from detectors.dlp.messages import FINDING_TYPE as MESSAGE_FINDING_TYPE
 from detectors.dlp.profiles import (
     PREDEFINED,
     Profile,
@@ -59,6 +60,7 @@ def _build(name: str, spec: Mapping[str, Any], description: str) -> Profile:
         list(spec.get("regex_entries") or []),
         list(spec.get("keywords") or []),
         description,
+        ocr=bool(spec.get("ocr")),
     )
 
 
@@ -68,11 +70,12 @@ def add_profile(
     regex_entries: Sequence[Mapping[str, Any]],
     keywords: Sequence[str] = (),
     description: str = "",
+    ocr: bool = False,
 ) -> ProfileInfo:
     """Vet and store a custom profile; ``DlpProfileError`` (nothing written) if it is bad.
 
     ``regex_entries`` items are ``{"name", "pattern", "min_count"?}`` as ``custom_profile``
-    takes them.
+    takes them. ``ocr`` is kept in the spec (``"ocr": true``): no column needed.
     """
     name = name.strip()
     spec = {
@@ -86,6 +89,8 @@ def add_profile(
         ],
         "keywords": [k.strip() for k in keywords if k.strip()],
     }
+    if ocr:
+        spec["ocr"] = True
     try:
         profile = _build(name, spec, description)
     except ProfileError as exc:
@@ -296,8 +301,9 @@ def resolve_dlp_findings(
 
     Rows are locked; an active ignore stays, an expired one is lifted with the resolution,
     and a row already written by a newer scan is left alone (``detectors.lifecycle``).
+    Message findings (``chatgpt_message_dlp``) are resolved by the same rules.
     """
-    keys = {k for k in keys if k[0] in KIND_BY_TYPE_ID}
+    keys = {k for k in keys if k[0] in DLP_TYPE_IDS}
     if not keys:
         return {}
     rows = session.exec(
@@ -318,7 +324,7 @@ def resolve_dlp_findings(
         Stored(r.finding_type_id, r.resource_id, r.status, as_utc(r.ignored_until), r.last_scan_id)
         for r in by_key.values()
     ]
-    plan = plan_lifecycle(stored, [], set(KIND_BY_TYPE_ID), scan_id=scan_id, now=now)
+    plan = plan_lifecycle(stored, [], set(DLP_TYPE_IDS), scan_id=scan_id, now=now)
     for key, action in plan.resolve.items():
         row = by_key[key]
         values: dict[str, Any] = {
@@ -331,6 +337,21 @@ def resolve_dlp_findings(
         session.execute(update(Finding).where(col(Finding.id) == row.id).values(**values))
     session.flush()
     return plan.summary()
+
+
+DLP_TYPE_IDS = frozenset({*KIND_BY_TYPE_ID, MESSAGE_FINDING_TYPE.finding_type_id})
+
+
+def open_message_ids(session: Session, tenant_id: int) -> frozenset[str]:
+    """Resource ids (message ids) of the tenant's message findings that are not resolved."""
+    rows = session.exec(
+        select(Finding.resource_id).where(
+            Finding.tenant_id == tenant_id,
+            Finding.finding_type_id == MESSAGE_FINDING_TYPE.finding_type_id,
+            Finding.status != FindingStatus.RESOLVED.value,
+        )
+    ).all()
+    return frozenset(rows)
 
 
 def open_dlp_keys(session: Session, tenant_id: int) -> set[tuple[str, str]]:
@@ -348,6 +369,22 @@ def open_dlp_keys(session: Session, tenant_id: int) -> set[tuple[str, str]]:
 # --------------------------------------------------------------------------- watermark
 
 
+def _confirmed_version(session: Session, tenant: Tenant) -> str | None:
+    """The profile-set version of the tenant's newest scan that confirmed a watermark."""
+    runs = session.exec(
+        select(ScanRun)
+        .where(ScanRun.tenant_id == tenant.id)
+        .order_by(col(ScanRun.id).desc())
+        .limit(50)
+    ).all()
+    for run in runs:
+        dlp = (run.parts or {}).get("dlp") or {}
+        if dlp.get("watermark_confirmed"):
+            version = dlp.get("profile_version")
+            return str(version) if version is not None else None
+    return None
+
+
 def listing_watermark(session: Session, tenant: Tenant, version: str | None) -> float:
     """The ``since_timestamp`` for this scan's conversation listing.
 
@@ -358,14 +395,15 @@ def listing_watermark(session: Session, tenant: Tenant, version: str | None) -> 
     """
     if tenant.conversation_watermark <= 0 or version is None or tenant.id is None:
         return 0.0
-    runs = session.exec(
-        select(ScanRun)
-        .where(ScanRun.tenant_id == tenant.id)
-        .order_by(col(ScanRun.id).desc())
-        .limit(50)
-    ).all()
-    for run in runs:
-        dlp = (run.parts or {}).get("dlp") or {}
-        if dlp.get("watermark_confirmed"):
-            return tenant.conversation_watermark if dlp.get("profile_version") == version else 0.0
-    return 0.0
+    return tenant.conversation_watermark if _confirmed_version(session, tenant) == version else 0.0
+
+
+def logs_watermark(session: Session, tenant: Tenant, version: str | None) -> str | None:
+    """The Logs Platform ``after`` for this scan's CONVERSATION_MESSAGE files.
+
+    Same rule as ``listing_watermark``: it holds only for the profile set it was earned with;
+    otherwise every file still kept is read again (None).
+    """
+    if not tenant.logs_watermark or version is None or tenant.id is None:
+        return None
+    return tenant.logs_watermark if _confirmed_version(session, tenant) == version else None

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import or_, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from schemas.tables import ScanRun, ScanStatus, ScanTrigger, Tenant, TenantHealth, utcnow
 
@@ -75,6 +75,73 @@ def health_of(errors: Sequence[Mapping[str, Any]]) -> tuple[str, str | None]:
     if more:
         detail += f" (+{more} more error{'s' if more > 1 else ''})"
     return health, detail[:1000]
+
+
+def source_health(parts: Mapping[str, Any]) -> dict[str, Any] | None:
+    """What a finished run's fetch notes say about the tenant's conversation sources.
+
+    ``source`` (``conversations`` or ``logs``), ``retired`` sources with their one-line
+    fix, ``truncated_conversations`` (nested ``messages.has_more``), ``relisted``
+    conversations, and the Logs Platform records that could not be read (conversation
+    messages and ChatGPT sign-ins). None when the run fetched neither part.
+    """
+    fetch = parts.get("fetch") or {}
+    conv = ((fetch.get("conversations") or {}).get("notes")) or {}
+    logins = ((fetch.get("chatgpt_logins") or {}).get("notes")) or {}
+    if not conv and not logins:
+        return None
+    out: dict[str, Any] = {
+        "source": conv.get("source"),
+        "retired": [
+            {"source": r.get("source"), "status": r.get("status"), "fix": r.get("fix")}
+            for r in conv.get("retired") or []
+        ],
+        "truncated_conversations": int(conv.get("truncated_conversations") or 0),
+        "relisted_conversations": int(conv.get("relisted") or 0),
+        "unreadable_log_records": int(conv.get("unreadable_records") or 0)
+        + int(logins.get("unreadable_records") or 0),
+        "log_files_skipped": sum((conv.get("log_files_skipped") or {}).values())
+        + sum((logins.get("log_files_skipped") or {}).values()),
+        "logs_platform": logins.get("available") if logins else None,
+    }
+    return out
+
+
+def latest_source_health(session: Session) -> dict[int, dict[str, Any]]:
+    """``source_health`` of every tenant's latest finished run, in one query."""
+    latest = (
+        select(func.max(ScanRun.id))
+        .where(col(ScanRun.status).notin_(ScanStatus.active()))
+        .group_by(col(ScanRun.tenant_id))
+    )
+    rows = session.exec(
+        select(ScanRun.tenant_id, ScanRun.parts).where(col(ScanRun.id).in_(latest))
+    ).all()
+    out: dict[int, dict[str, Any]] = {}
+    for tenant_id, parts in rows:
+        health = source_health(parts or {})
+        if health is not None:
+            out[tenant_id] = health
+    return out
+
+
+def source_summary(health: Mapping[str, Any] | None) -> str:
+    """One line for the health table when a conversation source needs a word: what was
+    retired (and the fix), what was truncated or unreadable; "" when all is ordinary."""
+    if not health:
+        return ""
+    bits: list[str] = []
+    for retired in health.get("retired") or []:
+        bits.append(f"{retired['source']} retired (HTTP {retired['status']}): {retired['fix']}")
+    if health.get("truncated_conversations"):
+        bits.append(f"{health['truncated_conversations']} truncated conversation(s)")
+    if health.get("unreadable_log_records"):
+        bits.append(f"{health['unreadable_log_records']} unreadable log record(s)")
+    if health.get("log_files_skipped"):
+        bits.append(f"{health['log_files_skipped']} log file(s) skipped")
+    if not bits:
+        return ""
+    return f"conversations from {health.get('source') or '?'}: " + "; ".join(bits)
 
 
 # --------------------------------------------------------------------------- requests

@@ -8,7 +8,7 @@ Every signature is immutable and carries the scan id only: tenant, keys and data
 looked up by the worker. The chord needs Celery >= 5.7 with the Redis result backend
 (atomic, duplicate-safe header counting); fetch tasks return tiny summaries.
 
-DLP hook: ``fetch_files``/``fetch_gpts`` leave file listings under
+DLP hook: ``fetch_conversations``/``fetch_files``/``fetch_gpts`` leave file listings under
 ``casb:scan:{scan_id}:{conversation_files|gpt_files|project_files}``. The DLP stage
 belongs between detect and finish: ``dlp_stage`` adds ``casb.dlp_plan(scan_id)``, which
 cuts those listings into batches and replaces itself with a chord of ``casb.dlp_scan(scan_id,
@@ -26,6 +26,8 @@ from workers.celeryconfig import (
     DETECT_POSTURE,
     DLP_PLAN,
     FETCH_ADMIN_KEYS,
+    FETCH_CHATGPT_LOGINS,
+    FETCH_CONVERSATIONS,
     FETCH_FILES,
     FETCH_GPTS,
     FETCH_INVITES,
@@ -42,6 +44,8 @@ FETCH_TASK_BY_RESOURCE: dict[str, str] = {
     "project_keys": FETCH_PROJECT_KEYS,
     "gpts": FETCH_GPTS,
     "files": FETCH_FILES,
+    "conversations": FETCH_CONVERSATIONS,
+    "chatgpt_logins": FETCH_CHATGPT_LOGINS,
 }
 
 
@@ -65,6 +69,7 @@ def build_scan_canvas(app: Celery, scan_id: int, fetches: Sequence[str]) -> Sign
 
 def dlp_stage(app: Celery, scan_id: int, fetches: Sequence[str] = ()) -> list[Signature]:
     """The DLP stage: ``casb.dlp_plan`` replaces itself with a chord of ``casb.dlp_scan``
-    batches and ``casb.dlp_finalize`` (tasks/dlp.py). Planned only with the ``files``
-    fetch, i.e. for tenants with a workspace and DLP profiles."""
-    return [_sig(app, DLP_PLAN, scan_id)] if "files" in fetches else []
+    batches and ``casb.dlp_finalize`` (tasks/dlp.py). Planned only with the ``files`` or
+    ``conversations`` fetch, i.e. for tenants with a workspace and DLP profiles."""
+    planned = "files" in fetches or "conversations" in fetches
+    return [_sig(app, DLP_PLAN, scan_id)] if planned else []

@@ -19,6 +19,8 @@ from pipeline.posture import record_failure, run_fetch
 from workers.celery_app import app
 from workers.celeryconfig import (
     FETCH_ADMIN_KEYS,
+    FETCH_CHATGPT_LOGINS,
+    FETCH_CONVERSATIONS,
     FETCH_FILES,
     FETCH_GPTS,
     FETCH_INVITES,
@@ -80,5 +82,18 @@ def fetch_gpts(self: Task, scan_id: int, **_: Any) -> dict[str, Any]:
 
 @app.task(name=FETCH_FILES, **_OPTIONS)
 def fetch_files(self: Task, scan_id: int, **_: Any) -> dict[str, Any]:
-    """File listings for DLP: conversation files since the watermark, project files."""
+    """ChatGPT project file listing for DLP."""
     return _fetch(self, scan_id, "files")
+
+
+@app.task(name=FETCH_CONVERSATIONS, **_OPTIONS)
+def fetch_conversations(self: Task, scan_id: int, **_: Any) -> dict[str, Any]:
+    """The conversation source (``/conversations`` or the Logs Platform): conversation file
+    listing and message-text DLP verdicts."""
+    return _fetch(self, scan_id, "conversations")
+
+
+@app.task(name=FETCH_CHATGPT_LOGINS, **_OPTIONS)
+def fetch_chatgpt_logins(self: Task, scan_id: int, **_: Any) -> dict[str, Any]:
+    """ChatGPT sign-ins (Logs Platform AUTH_LOG) for the inactive-user rule."""
+    return _fetch(self, scan_id, "chatgpt_logins")

@@ -40,6 +40,8 @@ FETCH_ADMIN_KEYS = "casb.fetch_admin_keys"
 FETCH_PROJECT_KEYS = "casb.fetch_project_keys"
 FETCH_GPTS = "casb.fetch_gpts"
 FETCH_FILES = "casb.fetch_files"
+FETCH_CONVERSATIONS = "casb.fetch_conversations"
+FETCH_CHATGPT_LOGINS = "casb.fetch_chatgpt_logins"
 DETECT_POSTURE = "casb.detect_posture"
 FINISH_SCAN = "casb.finish_scan"
 DLP_SCAN = "casb.dlp_scan"
@@ -57,6 +59,8 @@ FETCH_TASKS = (
     FETCH_PROJECT_KEYS,
     FETCH_GPTS,
     FETCH_FILES,
+    FETCH_CONVERSATIONS,
+    FETCH_CHATGPT_LOGINS,
 )
 
 ROUTES: dict[str, str] = {

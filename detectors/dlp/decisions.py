@@ -228,6 +228,8 @@ def build_evidence(ref: FileRef, match_evidence: Mapping[str, Any]) -> dict[str,
             "profile": str(e.get("profile")),
             "count": int(e.get("count", 0)),
             "excerpts": [str(x) for x in e.get("excerpts", [])],
+            # matches read from an image by OCR (detectors.dlp.document)
+            **({"ocr_count": int(e["ocr_count"])} if "ocr_count" in e else {}),
         }
         for e in match_evidence.get("entries", [])
     ]
@@ -237,6 +239,16 @@ def build_evidence(ref: FileRef, match_evidence: Mapping[str, Any]) -> dict[str,
         "match_count": sum(int(e["count"]) for e in entries),
         "profile_version": match_evidence.get("policy_version"),
     }
+    ocr = match_evidence.get("ocr")
+    if isinstance(ocr, Mapping):
+        evidence["ocr"] = {
+            "images_read": int(ocr.get("images_read", 0)),
+            "images_unread": int(ocr.get("images_unread", 0)),
+            "unavailable": bool(ocr.get("unavailable")),
+            "matches": int(ocr.get("matches", 0)),
+        }
+    if match_evidence.get("truncated"):  # part of the file was not read (a cap, a bad page)
+        evidence["truncated"] = str(match_evidence["truncated"])[:200]
     return evidence
 
 

@@ -146,6 +146,8 @@ class Profile:
     description: str = ""
     min_distinct_entries: int = 1
     predefined: bool = False
+    #: read images by OCR (image files and images inside documents) for tenants using it
+    ocr: bool = False
     _ids: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -160,11 +162,14 @@ class Profile:
             raise ProfileError(f"profile {self.name!r}: min_distinct_entries out of range")
 
     def signature(self) -> dict[str, Any]:
-        return {
+        sig: dict[str, Any] = {
             "name": self.name,
             "min_distinct_entries": self.min_distinct_entries,
             "entries": [e.signature() for e in sorted(self.entries, key=lambda e: e.id)],
         }
+        if self.ocr:  # a new verdict is due when OCR is switched on (images were unread)
+            sig["ocr"] = True
+        return sig
 
 
 def profile_set_version(profiles: Iterable[Profile]) -> str:
@@ -688,8 +693,9 @@ def custom_profile(
     regex_entries: Sequence[Mapping[str, Any]],
     keywords: Sequence[str] = (),
     description: str = "",
+    ocr: bool = False,
 ) -> Profile:
-    """Build and vet a custom profile.
+    """Build and vet a custom profile (``ocr``: read images by OCR for tenants using it).
 
     ``regex_entries`` items are ``{"name": str, "pattern": str, "min_count": int = 1}``.
     ``keywords`` become one word-list entry (case-insensitive, whole word): each occurrence is
@@ -736,4 +742,4 @@ def custom_profile(
         entries.append(Entry("custom_keywords", "Keywords", words=words, mask="generic"))
     if not entries:
         raise ProfileError("a custom profile needs at least one regex entry or keyword")
-    return Profile(name, tuple(entries), description)
+    return Profile(name, tuple(entries), description, ocr=bool(ocr))

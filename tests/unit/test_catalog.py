@@ -33,12 +33,19 @@ CATEGORIES = {
     "Access security": 3,
     "Data Loss Prevention": 3,
 }
-
-# Extension types beyond the seed: (id, key, title, category, severity, resource type).
+# Types beyond the seed: (key, id, title, category, severity, resource type).
 EXTENSIONS = [
     (
-        "42cdd0fc-9a27-4127-93d0-83c804c73424",
+        "chatgpt_message_dlp",
+        "61708e01-a35b-41b1-99ac-3dc53816a45f",
+        "OpenAI: ChatGPT conversation message with DLP Profile match",
+        "Data Loss Prevention",
+        "high",
+        "conversation_message",
+    ),
+    (
         "leaked_own_api_key",
+        "42cdd0fc-9a27-4127-93d0-83c804c73424",
         "OpenAI API key of this organization exposed in ChatGPT content",
         "API key hygiene",
         "critical",
@@ -59,20 +66,16 @@ def test_catalog_matches_the_seed_exactly() -> None:
         assert ft.remediation and len(ft.remediation) > 40
 
 
-def test_extensions_are_marked_and_keep_their_ids() -> None:
+def test_extensions_have_their_own_stable_ids_and_are_marked() -> None:
     extensions = [ft for ft in CATALOG if ft.extension]
     assert [
-        (
-            ft.finding_type_id,
-            ft.key,
-            ft.title,
-            ft.category.value,
-            ft.severity.value,
-            ft.resource_type.value,
-        )
+        (ft.key, ft.finding_type_id, ft.title, ft.category.value, ft.severity.value,
+         ft.resource_type.value)
         for ft in extensions
-    ] == EXTENSIONS
-    assert CATALOG[: len(SEED)] == tuple(ft for ft in CATALOG if not ft.extension)
+    ] == EXTENSIONS  # fmt: skip
+    assert not {ft.finding_type_id for ft in extensions} & {row[0] for row in SEED}
+    for ft in extensions:
+        assert ft.as_dict()["extension"] is True and len(ft.remediation) > 40
 
 
 def test_categories_group_the_types_as_the_seed_does() -> None:
@@ -107,10 +110,10 @@ def test_catalog_cli_json_lists_all_types_in_lower_case() -> None:
     result = run_cli("catalog", "--format", "json")
     assert result.code == 0, result.output
     rows = json.loads(result.stdout)
-    assert {r["finding_type_id"] for r in rows} == {row[0] for row in SEED} | {
-        row[0] for row in EXTENSIONS
-    }
-    assert {r["finding_type_id"] for r in rows if r["extension"]} == {row[0] for row in EXTENSIONS}
+    assert {r["finding_type_id"] for r in rows if not r["extension"]} == {row[0] for row in SEED}
+    assert {r["key"] for r in rows if r["extension"]} == {row[0] for row in EXTENSIONS}
+    table = run_cli("catalog")
+    assert table.code == 0 and f"{len(EXTENSIONS)} extension" in table.stdout
     for row in rows:
         assert row["severity"] == row["severity"].lower()
         assert {"title", "category", "resource_type", "remediation"} <= set(row)

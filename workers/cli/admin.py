@@ -35,16 +35,18 @@ def catalog(
     if fmt is CatalogFormat.json:
         print_json([ft.as_dict() for ft in CATALOG])
         return
-    table = Table(title=f"{len(CATALOG)} finding types", show_lines=False)
-    for column in (
+    extensions = sum(ft.extension for ft in CATALOG)
+    table = Table(title=f"{len(CATALOG)} finding types, {extensions} extension", show_lines=False)
+    columns = (
         "FindingTypeID",
         "Title",
         "Category",
         "Severity",
         "Resource",
         "ChatGPT Ent.",
-        "Extension",
-    ):
+        "Origin",
+    )
+    for column in columns:
         table.add_column(column, overflow="fold")
     for ft in CATALOG:
         table.add_row(
@@ -54,7 +56,7 @@ def catalog(
             ft.severity.value,
             ft.resource_type.value,
             "yes" if ft.requires_chatgpt_enterprise else "no",
-            "yes" if ft.extension else "no",
+            "extension" if ft.extension else "seed",
         )
     console.print(table)
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from core.errors import UserError
@@ -66,6 +67,7 @@ def _summary(info: dlp_store.ProfileInfo, *, detail: bool = False) -> dict[str, 
         "description": info.description,
         "entries": len(info.profile.entries),
         "min_distinct_entries": info.profile.min_distinct_entries,
+        "ocr": info.profile.ocr,
         "used_by": list(info.used_by),
     }
     if detail:
@@ -89,14 +91,21 @@ def add(
         1, "--min-count", min=1, help="Matches of one regex entry needed in a file."
     ),
     description: str = typer.Option("", "--description", help="What the profile is for."),
+    ocr: bool = typer.Option(
+        False,
+        "--ocr",
+        help="Also read images by OCR (image files, images in PDF/docx/pptx) for tenants "
+        "using this profile; needs Tesseract on the DLP workers.",
+    ),
 ) -> None:
     """Add a custom profile; it is compiled and vetted now, never at scan time."""
     entries = [parse_regex_option(raw, min_count) for raw in regex or []]
     with db_session() as session:
-        info = dlp_store.add_profile(session, name, entries, keyword or [], description)
+        info = dlp_store.add_profile(session, name, entries, keyword or [], description, ocr=ocr)
     console.print(
         f"added DLP profile [bold]{info.name}[/] ({len(info.profile.entries)} entr"
-        f"{'y' if len(info.profile.entries) == 1 else 'ies'}); attach it with "
+        f"{'y' if len(info.profile.entries) == 1 else 'ies'}"
+        f"{', images read by OCR' if info.profile.ocr else ''}); attach it with "
         f"`casb tenant update TENANT --dlp-profile {info.name!r}`",
         highlight=False,
     )
@@ -111,13 +120,14 @@ def list_(fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f")
         print_json(rows)
         return
     table = Table(title=f"{len(rows)} DLP profile(s)")
-    for column in ("Name", "Type", "Entries", "Used by", "Description"):
+    for column in ("Name", "Type", "Entries", "OCR", "Used by", "Description"):
         table.add_column(column, overflow="fold")
     for row in rows:
         table.add_row(
             row["name"],
             row["type"],
             str(row["entries"]),
+            "yes" if row["ocr"] else "-",
             ", ".join(row["used_by"]) or "-",
             row["description"] or "-",
         )
@@ -142,6 +152,7 @@ def show(
     )
     console.print(
         f"[bold]{row['name']}[/] ({row['type']}): matches a file on {rule}"
+        + ("; images are read by OCR" if row["ocr"] else "")
         + (f"\n{row['description']}" if row["description"] else "")
         + (f"\nused by: {', '.join(row['used_by'])}" if row["used_by"] else ""),
         highlight=False,
@@ -177,9 +188,19 @@ def scan_file(
         None, "--profile", "-p", help="Profile name (repeatable; default: every predefined one)."
     ),
     fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f"),
+    ocr: bool = typer.Option(
+        False,
+        "--ocr",
+        help="Read images by OCR (on anyway when a chosen profile has OCR on).",
+    ),
 ) -> None:
-    """Extract and match one local file; print the masked verdict (nothing is stored)."""
-    from detectors.dlp.extract import ExtractLimits, SkipFile, extract_text
+    """Extract and match one local file; print the masked verdict (nothing is stored).
+
+    Exactly the fleet's verdict: a file read only in part that matched nothing is
+    ``skipped`` (``truncated`` or ``ocr_unavailable``), never clean.
+    """
+    from detectors.dlp.document import CLEAN, SKIPPED, ocr_engine_for, scan_document
+    from detectors.dlp.extract import ExtractLimits, OcrEngine
     from detectors.dlp.matcher import compile_policy
 
     names = list(dict.fromkeys(profile or list(PREDEFINED)))
@@ -189,35 +210,51 @@ def scan_file(
         with db_session() as session:
             profiles = dlp_store.resolve_profiles(session, names)
     policy = compile_policy(profiles)
-    stream = policy.open_stream()
-    result: dict[str, Any] = {"file": path.name, "profiles_checked": names}
-    try:
-        with path.open("rb") as fh:
-            for chunk in extract_text(path.name, fh, ExtractLimits()):
-                stream.feed(chunk)
-    except SkipFile as exc:
-        stream.abort()
-        result |= {"outcome": "skipped", "reason": exc.reason, "detail": exc.detail}
+    engine = OcrEngine() if ocr else ocr_engine_for(profiles)
+    with path.open("rb") as fh:
+        verdict = scan_document(path.name, fh, policy, ExtractLimits(), engine)
+    result: dict[str, Any] = {
+        "file": path.name,
+        "profiles_checked": names,
+        "ocr_enabled": engine is not None,
+        "outcome": verdict.outcome,
+    }
+    if verdict.outcome == SKIPPED:
+        result |= {"reason": verdict.reason, "detail": verdict.detail}
+        if verdict.match is not None:
+            result["bytes_scanned"] = verdict.match.bytes_scanned
+        result |= verdict.extraction()
+    elif verdict.outcome == CLEAN:
+        assert verdict.match is not None
+        result |= {**verdict.match.to_evidence(), **verdict.extraction()}
     else:
-        match = stream.close()
-        result |= {"outcome": "matched" if match.matched else "clean", **match.to_evidence()}
+        result |= verdict.evidence()
     if fmt is OutputFormat.json:
         print_json(result)
         return
-    if result["outcome"] == "skipped":
-        console.print(f"{path.name}: skipped ({result['reason']}) {result['detail']}")
+    name = escape(path.name)
+    if result["outcome"] == SKIPPED:
+        console.print(
+            f"{name}: skipped ({result['reason']}) {escape(result['detail'])}", highlight=False
+        )
         return
-    if result["outcome"] == "clean":
-        console.print(f"{path.name}: clean ({result['bytes_scanned']} bytes of text scanned)")
+    if result["outcome"] == CLEAN:
+        console.print(f"{name}: clean ({result['bytes_scanned']} bytes of text scanned)")
         return
-    console.print(
-        f"{path.name}: [bold red]matched[/] {', '.join(result['profiles'])}", highlight=False
-    )
+    console.print(f"{name}: [bold red]matched[/] {', '.join(result['profiles'])}", highlight=False)
+    if result.get("truncated"):
+        console.print(f"(part of the file was not read: {escape(result['truncated'])})")
     table = Table()
-    for column in ("Profile", "Entry", "Count", "Masked excerpts"):
+    for column in ("Profile", "Entry", "Count", "From OCR", "Masked excerpts"):
         table.add_column(column, overflow="fold")
     for e in result["entries"]:
-        table.add_row(e["profile"], e["entry_name"], str(e["count"]), "\n".join(e["excerpts"]))
+        table.add_row(
+            e["profile"],
+            e["entry_name"],
+            str(e["count"]),
+            str(e.get("ocr_count", 0)),
+            "\n".join(e["excerpts"]),
+        )
     console.print(table)
 
 

@@ -377,17 +377,22 @@ def _run_json(run: ScanRun, slugs: dict[int | None, str]) -> dict[str, Any]:
 
 
 def health(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
-    """Per tenant: integration health, why, last scan, open findings by severity."""
+    """Per tenant: integration health, why, last scan, open findings by severity, and the
+    conversation sources (retired ones with their fix, truncated conversations, unreadable
+    Logs Platform records)."""
     from store.alerts import failed_by_tenant
     from store.findings import open_counts_by_tenant, zero_counts
+    from store.scans import latest_source_health, source_summary
     from store.tenants import list_tenants
 
     rows: list[dict[str, Any]] = []
     with db_session() as session:
         open_counts = open_counts_by_tenant(session)
         failed_alerts = failed_by_tenant(session)
+        source_notes = latest_source_health(session)
         for tenant in list_tenants(session):
             assert tenant.id is not None
+            sources = source_notes.get(tenant.id)
             rows.append(
                 {
                     "tenant": tenant.slug,
@@ -399,11 +404,13 @@ def health(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) ->
                     "next_scan_at": iso_z(tenant.next_scan_at),
                     "open_findings": open_counts.get(tenant.id) or zero_counts(),
                     "failed_alerts": failed_alerts.get(tenant.id, 0),
+                    "conversation_sources": sources,
                     "_last": tenant.last_scan_at,
+                    "_sources": source_summary(sources),
                 }
             )
     if as_json:
-        print_json([{k: v for k, v in r.items() if k != "_last"} for r in rows])
+        print_json([{k: v for k, v in r.items() if not k.startswith("_")} for r in rows])
         return
     if not rows:
         console.print("no tenants yet: register one with `casb tenant add`")
@@ -420,14 +427,15 @@ def health(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) ->
             _ago(r["_last"]),
             *(str(counts[s]) for s in ("critical", "high", "medium", "low")),
             "; ".join(
-                part
-                for part in (
+                x
+                for x in (
                     r["detail"],
+                    r["_sources"],
                     f"{r['failed_alerts']} alert delivery(ies) failed: see `casb alert list`"
                     if r["failed_alerts"]
                     else None,
                 )
-                if part
+                if x
             )
             or "-",
         )

@@ -4,6 +4,11 @@ Pure with respect to the outside world: it reads only the stream it is given (no
 no network). Streaming for plain text and the OOXML formats; PDF needs random access, so a
 non-seekable PDF stream is buffered (bounded by ``max_input_bytes``).
 
+Images (PNG, JPEG, WebP, GIF, TIFF files, and the images inside PDF, docx and pptx files) are
+read only when the caller passes an :class:`OcrEngine`, which runs Tesseract (see
+``detectors.dlp.extract.ocr``); without one, an image file is ``unsupported_type``. Text that
+came from OCR is located in the output by ``ExtractReport.ocr_spans``.
+
 Failures never propagate as arbitrary exceptions: a file that cannot be scanned raises
 :class:`SkipFile` with a reason code. It may be raised *during* iteration (a stream that turns
 out to be too large, a corrupt part); the caller then discards partial matches and records the
@@ -27,6 +32,13 @@ from detectors.dlp.extract.errors import (
     SkipFile,
     Truncated,
 )
+from detectors.dlp.extract.ocr import (
+    OcrEngine,
+    OcrText,
+    iter_image_file,
+    iter_zip_images,
+    looks_like_image,
+)
 from detectors.dlp.extract.ooxml import iter_ooxml, ooxml_kind, open_zip
 from detectors.dlp.extract.pdf import iter_pdf
 from detectors.dlp.extract.text import iter_text, looks_like_text
@@ -36,6 +48,7 @@ __all__ = [
     "TEXT_EXTENSIONS",
     "ExtractLimits",
     "ExtractReport",
+    "OcrEngine",
     "SkipFile",
     "extract_text",
 ]
@@ -103,8 +116,25 @@ def _random_access(source: BinaryIO, head: bytes, limits: ExtractLimits) -> Bina
     return io.BytesIO(bytes(buf))
 
 
+def _office_with_images(
+    text: Iterable[str],
+    zf: zipfile.ZipFile,
+    ocr: OcrEngine,
+    limits: ExtractLimits,
+    report: ExtractReport,
+    deadline: float,
+) -> Iterator[str]:
+    yield from text
+    yield from iter_zip_images(zf, ocr, limits, report, deadline)
+
+
 def _pieces(
-    filename: str, source: BinaryIO, limits: ExtractLimits, report: ExtractReport, budget: Budget
+    filename: str,
+    source: BinaryIO,
+    limits: ExtractLimits,
+    report: ExtractReport,
+    budget: Budget,
+    ocr: OcrEngine | None,
 ) -> Iterable[str]:
     size = _size_if_seekable(source)
     if size is not None and size > limits.max_input_bytes:
@@ -116,7 +146,7 @@ def _pieces(
 
     if head.startswith(b"%PDF-") or (ext == "pdf" and b"%PDF-" in head[:1024]):
         report.format = "pdf"
-        return iter_pdf(_random_access(source, head, limits), limits, report)
+        return iter_pdf(_random_access(source, head, limits), limits, report, budget.deadline, ocr)
     if ext == "pdf":
         raise SkipFile("corrupt", "no PDF header")
     if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
@@ -125,12 +155,19 @@ def _pieces(
         if kind is None:
             raise SkipFile("unsupported_type", "zip archive that is not docx/xlsx/pptx")
         report.format = kind
-        return iter_ooxml(zf, kind, limits, report, budget)
+        text = iter_ooxml(zf, kind, limits, report, budget)
+        if ocr is not None and kind in ("docx", "pptx"):
+            return _office_with_images(text, zf, ocr, limits, report, budget.deadline)
+        return text
     if ext in _OOXML_EXTENSIONS:
         if head.startswith(_CFB_MAGIC):
             # An encrypted Office document is an OLE container holding EncryptedPackage.
             raise SkipFile("encrypted", "password-protected Office document")
         raise SkipFile("corrupt", "Office document that is not a zip container")
+    if ocr is not None and looks_like_image(head):
+        report.format = "image"
+        image = _random_access(source, head, limits)
+        return iter_image_file(image, ocr, limits, report, budget.deadline)
     if head.startswith(_CFB_MAGIC) or any(head.startswith(m) for m in _BINARY_MAGIC):
         raise SkipFile("unsupported_type", "binary format")
     if ext in TEXT_EXTENSIONS or looks_like_text(head[:8192]):
@@ -145,15 +182,22 @@ def extract_text(
     limits: ExtractLimits | None = None,
     report: ExtractReport | None = None,
     deadline: float | None = None,
+    ocr: OcrEngine | None = None,
 ) -> Iterator[bytes]:
     """Yield the file's text as UTF-8 chunks of about ``limits.chunk_size`` bytes.
 
     ``filename`` only guides the format (content sniffing wins). ``report``, if given, is
     filled with the format, encoding, page/part counts and truncation. Raises
     :class:`SkipFile` (``corrupt``, ``encrypted``, ``too_large``, ``zip_bomb``,
-    ``unsupported_type``) and nothing else for bad input. ``deadline`` (a ``limits.clock()``
-    value; default: now + ``limits.max_seconds``) ends extraction with ``truncated``; the
-    caller may share it with the matcher so one budget covers the whole file.
+    ``unsupported_type``; ``ocr_unavailable`` or ``timeout`` for a standalone image) and
+    nothing else for bad input. ``deadline`` (a ``limits.clock()`` value; default: now +
+    ``limits.max_seconds``) ends extraction with ``truncated``; the caller may share it with
+    the matcher so one budget covers the whole file.
+
+    With ``ocr``, image files and the images inside PDF/docx/pptx files are read by OCR; an
+    embedded image that can't be read marks the file ``truncated`` (or, when Tesseract is
+    missing, ``report.ocr_unavailable``) without ending it. The caller decides what an
+    incompletely read file means (``detectors.dlp.document`` never calls it clean).
     """
     limits = limits or ExtractLimits()
     report = report if report is not None else ExtractReport()
@@ -169,9 +213,13 @@ def extract_text(
 
     try:
         try:
-            for piece in _pieces(filename, source, limits, report, budget):
+            for piece in _pieces(filename, source, limits, report, budget, ocr):
                 if not piece:
                     continue
+                if isinstance(piece, OcrText):
+                    start = out + len("".join(buf).encode("utf-8", "replace"))
+                    end = start + len(piece.encode("utf-8", "replace"))
+                    report.ocr_spans.append((start, end))
                 buf.append(piece)
                 buffered += len(piece)
                 since_check += 1

@@ -11,8 +11,21 @@ __all__ = ["SKIP_REASONS", "Budget", "ExtractLimits", "ExtractReport", "SkipFile
 MiB = 1024 * 1024
 
 #: Machine-friendly reasons a file is skipped (stored with the file's scan record).
+#: ``ocr_unavailable``: an image (or a document holding images) needed OCR, which the DLP
+#: profiles asked for, and Tesseract could not be run on this worker. ``truncated``: part of
+#: the file was not read (a cap, an unreadable page or image) and what was read matched
+#: nothing, so it cannot be called clean (never raised by the extractors themselves).
 SKIP_REASONS = frozenset(
-    {"corrupt", "encrypted", "too_large", "zip_bomb", "unsupported_type", "timeout"}
+    {
+        "corrupt",
+        "encrypted",
+        "too_large",
+        "zip_bomb",
+        "unsupported_type",
+        "timeout",
+        "ocr_unavailable",
+        "truncated",
+    }
 )
 
 
@@ -66,6 +79,13 @@ class ExtractLimits:
     max_shared_string_chars: int = 16 * MiB
     xml_block: int = 64 * 1024
     chunk_size: int = 64 * 1024
+    # images read by OCR (only when the caller passes an OCR engine)
+    max_image_bytes: int = 20 * MiB  # one encoded image (a file, or one embedded image)
+    max_image_pixels: int = 40_000_000  # width x height, checked before any decoding
+    max_image_frames: int = 8  # GIF / TIFF pages read, first ones first
+    max_images: int = 50  # embedded images OCR'd per document (the rest: truncated)
+    min_image_side: int = 16  # icons and spacers below this are not worth an OCR run
+    max_image_seconds: float = 20.0  # Tesseract's budget per image (killed past it)
     clock: Callable[[], float] = field(default=time.monotonic, compare=False, repr=False)
 
 
@@ -93,3 +113,14 @@ class ExtractReport:
     bytes_out: int = 0
     truncated: bool = False
     truncated_reason: str | None = None
+    images: int = 0  # images (or frames) read by OCR
+    images_unread: int = 0  # embedded images not read: a cap, an error, or OCR unavailable
+    ocr_unavailable: bool = False  # some image needed OCR and Tesseract could not be run
+    #: [start, end) byte offsets, in the extracted text, of text that came from OCR
+    ocr_spans: list[tuple[int, int]] = field(default_factory=list)
+
+    def truncate(self, reason: str) -> None:
+        """Mark the file as not fully read; the first reason is kept."""
+        if not self.truncated:
+            self.truncated = True
+            self.truncated_reason = reason

@@ -1,22 +1,212 @@
-"""PDF text via pypdf, page by page, with a page cap. Encrypted files are skipped unless
-they open with the empty user password (owner-password-only PDFs are common and readable).
+"""PDF text page by page: PDFium (``pypdfium2``) where its wheel exists, pypdf otherwise.
 
-pypdf logs warnings about malformed objects on the ``pypdf`` logger (object ids, never page
-text); workers may raise that logger's level to keep the noise down."""
+Both engines give the same verdicts:
+
+* a password-protected PDF is skipped (``encrypted``) unless it opens with the empty user
+  password (owner-password-only PDFs are common and readable);
+* a PDF that cannot be opened is skipped (``corrupt``);
+* a page that raises is not read, and the file is marked ``truncated`` with the page number:
+  its other pages are still scanned, and a file with an unread page is never called clean;
+* more than ``max_pdf_pages`` pages, or a page with more text than the output cap leaves,
+  truncates; the clock is checked after every page (a spent time budget truncates too).
+
+With an OCR engine, the images placed on each page are read too (PDFium only: the pypdf
+fallback marks a page with images as truncated). Identical images (a logo on every page) are
+read once.
+
+PDFium is not thread-safe: every call into it holds one process-wide lock, released between
+pages, so documents in different threads interleave page by page. pypdf logs warnings about
+malformed objects on the ``pypdf`` logger (object ids, never page text).
+"""
 
 from __future__ import annotations
 
+import hashlib
+import os
+import threading
 from collections.abc import Iterator
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
-from detectors.dlp.extract.errors import ExtractLimits, ExtractReport, SkipFile
+from detectors.dlp.extract.errors import ExtractLimits, ExtractReport, SkipFile, Truncated
+from detectors.dlp.extract.ocr import OcrEngine, ocr_embedded_image
 
-__all__ = ["iter_pdf"]
+__all__ = ["PDF_ENGINES", "iter_pdf", "resolve_pdf_engine"]
+
+PDF_ENGINES = ("pdfium", "pypdf")
+PDF_ENGINE_ENV = "CASB_PDF_ENGINE"
+PAGE_BREAK = "\n\f\n"
+_PDFIUM_LOCK = threading.RLock()
+
+try:
+    import pypdfium2 as _pdfium
+    import pypdfium2.raw as _pdfium_raw
+except ImportError:  # pragma: no cover - hosts without a pypdfium2 wheel
+    _pdfium = None
+    _pdfium_raw = None
 
 
-def iter_pdf(source: BinaryIO, limits: ExtractLimits, report: ExtractReport) -> Iterator[str]:
+def resolve_pdf_engine(engine: str | None = None) -> str:
+    """``pdfium`` unless asked otherwise (argument, then ``CASB_PDF_ENGINE``) or unavailable."""
+    chosen = (engine or os.environ.get(PDF_ENGINE_ENV) or "pdfium").strip().lower()
+    if chosen not in PDF_ENGINES:
+        raise ValueError(f"unknown PDF engine {chosen!r}; choose one of {PDF_ENGINES}")
+    if chosen == "pdfium" and _pdfium is None:
+        return "pypdf"
+    return chosen
+
+
+def iter_pdf(
+    source: BinaryIO,
+    limits: ExtractLimits,
+    report: ExtractReport,
+    deadline: float | None = None,
+    ocr: OcrEngine | None = None,
+    engine: str | None = None,
+) -> Iterator[str]:
+    """Text of each page followed by a page break (see the module docstring)."""
+    if deadline is None:
+        deadline = limits.clock() + limits.max_seconds
+    if resolve_pdf_engine(engine) == "pdfium":
+        return _pdfium_pages(source, limits, report, deadline, ocr)
+    return _pypdf_pages(source, limits, report, deadline, ocr)
+
+
+def _after_page(limits: ExtractLimits, deadline: float) -> None:
+    if limits.clock() > deadline:
+        raise Truncated(f"time budget of {limits.max_seconds:g} s spent")
+
+
+def _room(limits: ExtractLimits, produced: int) -> int:
+    """Characters of text the output cap still allows (a character is at least a byte)."""
+    return max(0, limits.max_output_bytes - produced)
+
+
+# --------------------------------------------------------------------------- PDFium
+
+
+def _pdfium_input(source: BinaryIO) -> Any:
+    """pypdfium2 reads a seekable binary stream with ``readinto``; anything else as bytes."""
+    if hasattr(source, "readinto") and source.seekable():
+        return source
+    return source.read()
+
+
+def _pdfium_open(source: BinaryIO) -> Any:
+    assert _pdfium is not None and _pdfium_raw is not None
+    try:
+        with _PDFIUM_LOCK:
+            return _pdfium.PdfDocument(_pdfium_input(source))
+    except _pdfium.PdfiumError as exc:
+        if exc.err_code == _pdfium_raw.FPDF_ERR_PASSWORD:
+            raise SkipFile("encrypted", "PDF needs a password") from None
+        if exc.err_code == _pdfium_raw.FPDF_ERR_SECURITY:
+            raise SkipFile("encrypted", "PDF uses an unsupported security handler") from None
+        raise SkipFile("corrupt", "unreadable PDF") from None
+
+
+def _pdfium_page(
+    doc: Any, index: int, room: int, ocr: OcrEngine | None, limits: ExtractLimits
+) -> tuple[str, bool, list[Any]]:
+    """(text, text was cut, decoded images to OCR) of one page, under the PDFium lock."""
+    assert _pdfium_raw is not None
+    with _PDFIUM_LOCK:
+        page = doc[index]
+        try:
+            textpage = page.get_textpage()
+            try:
+                count = textpage.count_chars()
+                cut = count > room
+                text = textpage.get_text_range(0, min(count, room)) if count > 0 else ""
+                # PDFium turns a hyphen that ends a line into U+FFFE and joins the lines
+                # (hyphenation); put the hyphen back: it may be part of a token
+                text = text.replace("\ufffe", "-")
+            finally:
+                textpage.close()
+            images = _pdfium_images(page, limits) if ocr is not None else []
+        finally:
+            page.close()
+    return text, cut, images
+
+
+def _pdfium_images(page: Any, limits: ExtractLimits) -> list[Any]:
+    """Decoded images of one page (caps checked on the declared size, before decoding);
+    ``None`` stands for an image refused by a cap."""
+    assert _pdfium_raw is not None
+    out: list[Any] = []
+    for obj in page.get_objects(filter=[_pdfium_raw.FPDF_PAGEOBJ_IMAGE], max_depth=4):
+        width, height = obj.get_px_size()
+        if min(width, height) < limits.min_image_side:
+            continue
+        if width * height > limits.max_image_pixels:
+            out.append(None)
+            continue
+        try:
+            raw = obj.get_data(decode_simple=False)
+            digest = hashlib.sha256(bytes(raw)).digest()
+            out.append((digest, obj.get_bitmap(render=False).to_pil()))
+        except Exception:  # a damaged image stream: the page's text still counts
+            out.append(None)
+    return out
+
+
+def _pdfium_pages(
+    source: BinaryIO,
+    limits: ExtractLimits,
+    report: ExtractReport,
+    deadline: float,
+    ocr: OcrEngine | None,
+) -> Iterator[str]:
+    doc = _pdfium_open(source)
+    seen_images: set[bytes] = set()
+    produced = 0
+    try:
+        with _PDFIUM_LOCK:
+            count = len(doc)
+        for index in range(count):
+            if index >= limits.max_pdf_pages:
+                report.truncate(f"more than {limits.max_pdf_pages} pages")
+                break
+            try:
+                room = _room(limits, produced)
+                text, cut, images = _pdfium_page(doc, index, room, ocr, limits)
+            except Exception:
+                report.truncate(f"page {index + 1} could not be read")
+                text, cut, images = "", False, []
+            report.pages += 1
+            produced += len(text)
+            yield text
+            yield PAGE_BREAK
+            if cut:
+                report.truncate(f"more than {limits.max_output_bytes} bytes of text")
+                break
+            for image in images:
+                if image is None:
+                    report.images_unread += 1
+                    report.truncate("an embedded image exceeds the image caps")
+                    continue
+                digest, pil = image
+                if digest in seen_images:
+                    continue
+                seen_images.add(digest)
+                assert ocr is not None
+                yield from ocr_embedded_image(pil, ocr, limits, report, deadline)
+            _after_page(limits, deadline)
+    finally:
+        with _PDFIUM_LOCK:
+            doc.close()
+
+
+# --------------------------------------------------------------------------- pypdf
+
+
+def _pypdf_pages(
+    source: BinaryIO,
+    limits: ExtractLimits,
+    report: ExtractReport,
+    deadline: float,
+    ocr: OcrEngine | None,
+) -> Iterator[str]:
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
 
     try:
         reader = PdfReader(source, strict=False)
@@ -32,17 +222,39 @@ def iter_pdf(source: BinaryIO, limits: ExtractLimits, report: ExtractReport) -> 
         count = len(pages)
     except SkipFile:
         raise
-    except (PdfReadError, Exception) as exc:
-        raise SkipFile("corrupt", f"unreadable PDF ({type(exc).__name__})") from None
+    except Exception:
+        raise SkipFile("corrupt", "unreadable PDF") from None
+    produced = 0
     for index in range(count):
         if index >= limits.max_pdf_pages:
-            report.truncated = True
-            report.truncated_reason = f"more than {limits.max_pdf_pages} pages"
+            report.truncate(f"more than {limits.max_pdf_pages} pages")
             break
+        room = _room(limits, produced)
         try:
-            text = pages[index].extract_text() or ""
+            page = pages[index]
+            text = page.extract_text() or ""
+            if ocr is not None and _pypdf_has_images(page):
+                report.images_unread += 1
+                report.truncate("images in this PDF need PDFium to be read")
         except Exception:
-            text = ""  # one broken page does not hide the others
+            report.truncate(f"page {index + 1} could not be read")
+            text = ""
         report.pages += 1
+        cut = len(text) > room
+        text = text[:room]
+        produced += len(text)
         yield text
-        yield "\n\f\n"
+        yield PAGE_BREAK
+        if cut:
+            report.truncate(f"more than {limits.max_output_bytes} bytes of text")
+            break
+        _after_page(limits, deadline)
+
+
+def _pypdf_has_images(page: Any) -> bool:
+    resources = page.get("/Resources") or {}
+    xobjects = resources.get("/XObject") if hasattr(resources, "get") else None
+    if not xobjects:
+        return False
+    xobjects = xobjects.get_object()
+    return any((xobjects[name].get_object() or {}).get("/Subtype") == "/Image" for name in xobjects)

@@ -23,7 +23,7 @@ from connectors.access import ClientOptions, TenantAccess
 from connectors.admin import AdminClient
 from connectors.compliance import ComplianceClient
 from connectors.errors import RateLimitedError
-from connectors.ratelimit import DEFAULT_LIMITS, RedisRateBudget, scale_limits
+from connectors.ratelimit import DEFAULT_LIMITS, BudgetPolicy, RedisRateBudget, scale_limits
 
 TIME_SCALE = 120.0  # simulator window: 0.5 s; documented limits per 0.5 s
 SLUG = "tenant-01"
@@ -47,13 +47,22 @@ def server(world: Any) -> Iterator[Any]:
 
 
 class Unlimited:
-    """Control: a budget that grants everything and ignores cool-downs."""
+    """Control: a budget that grants everything and ignores cool-downs and what it is told."""
 
-    def acquire(self, tenant_key: str, group: str, cost: int = 1, max_wait: float = 30.0) -> None:
-        return None
+    def acquire(self, tenant_key: str, group: str, cost: int = 1, max_wait: float = 30.0) -> float:
+        return 0.0
 
     def cool_down(self, tenant_key: str, group: str, seconds: float) -> None:
         return None
+
+    def penalize(self, tenant_key: str, group: str) -> None:
+        return None
+
+    def learn(self, tenant_key: str, group: str, limit: int) -> None:
+        return None
+
+    def window_rest(self, tenant_key: str, group: str) -> float:
+        return 0.0
 
 
 def _access(spec: dict[str, str]) -> TenantAccess:
@@ -83,9 +92,15 @@ def scan(spec: dict[str, str], budget: Any, options: ClientOptions) -> dict[str,
 
 
 def _worker_process(spec: dict[str, str], threads: int, queue: Any) -> None:
+    # Grants never exceed the limit in any window (test_redis_budget proves it on the grant
+    # times), but on a loaded 2-core machine a worker process can be descheduled for tens
+    # of ms between its grant and its request, several % of these 0.5 s windows (the
+    # default 1% margin is 600 ms of a real 60 s window). The server's own sliding count
+    # is asserted exactly below, so these workers keep 10% of the limit in reserve.
     budget = RedisRateBudget(
         redis.Redis.from_url(spec["redis_url"]),
         scale_limits(DEFAULT_LIMITS, 1.0 / TIME_SCALE),
+        policy=BudgetPolicy(headroom=0.9),
         key_prefix=spec["prefix"],
     )
     options = ClientOptions(page_limits=PAGES, budget_max_wait=30.0, backoff_base=0.01)
@@ -137,7 +152,9 @@ def test_control_fleet_without_budget_violates(world: Any, server: Any) -> None:
     world.set_time_scale(60.0)
     world.reset_stats()
     spec = _spec(world, server, "", "")
-    options = ClientOptions(page_limits={"compliance_users": 1}, max_attempts=1)
+    options = ClientOptions(
+        page_limits={"compliance_users": 1}, max_attempts=1, rate_limit_patience=0
+    )
     errors: list[str] = []
 
     def hammer() -> None:

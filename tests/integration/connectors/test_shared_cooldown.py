@@ -33,7 +33,9 @@ def test_429_on_one_worker_cools_down_every_worker(
         return AdminClient(
             access_for(world, server, "tenant-02"),
             budget,
-            options=fast_options(max_attempts=1, budget_max_wait=0.5, retry_after_cap=30),
+            options=fast_options(
+                max_attempts=1, budget_max_wait=0.5, retry_after_cap=30, rate_limit_patience=5
+            ),
         )
 
     first, second = worker(), worker()

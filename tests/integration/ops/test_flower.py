@@ -82,3 +82,29 @@ def test_rescan_through_flower_api(flower: str, redis_client: redis.Redis) -> No
     assert message["headers"]["id"] == task_id
     args, kwargs, _ = json.loads(base64.b64decode(message["body"]))
     assert args == [12] and kwargs == {"trigger": "api"}
+
+
+@pytest.mark.parametrize(
+    ("basic_auth", "expected"),
+    [
+        (None, "FLOWER_BASIC_AUTH is not set"),
+        ("admin:change-me-flower", "example password"),
+        ("admin", "user:password"),
+    ],
+)
+def test_flower_refuses_to_start_without_real_basic_auth(
+    redis_url: str, basic_auth: str | None, expected: str
+) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "FLOWER_BASIC_AUTH"}
+    env["CASB_BROKER_URL"] = redis_url
+    if basic_auth is not None:
+        env["FLOWER_BASIC_AUTH"] = basic_auth
+    proc = subprocess.run(
+        [sys.executable, "-m", "celery", "-A", "workers", "flower", "--conf=flowerconfig.py",
+         f"--port={_free_port()}", "--address=127.0.0.1"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "refusing to start" in proc.stderr and expected in proc.stderr
+    if basic_auth and ":" in basic_auth:
+        assert basic_auth.split(":", 1)[1] not in proc.stdout + proc.stderr

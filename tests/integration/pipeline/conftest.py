@@ -70,7 +70,7 @@ def celery_app_configured(redis_url: str, migrated_db: str) -> Iterator[Any]:
 
     # The shared budget stays in force, just wide enough that tests do not wait on it.
     added = []
-    for group in ("ADMIN", "AUDIT", "COMPLIANCE_LIST", "COMPLIANCE_OBJECT", "COMPLIANCE_FILE"):
+    for group in ("ADMIN", "AUDIT", "COMPLIANCE_LIST", "COMPLIANCE_FILE"):
         name = f"CASB_RATE_LIMIT_{group}"
         if name not in os.environ:
             os.environ[name] = "200/1"

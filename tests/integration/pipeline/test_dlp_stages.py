@@ -148,7 +148,7 @@ def test_changed_listing_over_unchanged_bytes_is_downloaded_but_not_matched_agai
     def no_extraction(*_: Any, **__: Any) -> Any:
         raise AssertionError("an unchanged file was extracted and matched again")
 
-    monkeypatch.setattr("pipeline.dlp.extract_text", no_extraction)
+    monkeypatch.setattr("pipeline.dlp.scan_document", no_extraction)
     second = run_inline(tid)
     assert second["status"] == ScanStatus.SUCCEEDED.value
     with session_scope() as session:

@@ -30,7 +30,7 @@ from store.db import session_scope
 
 REPO = Path(__file__).resolve().parents[3]
 ALL_QUEUES = ("scans", "fetch", "detect", "dlp")
-RATE_GROUPS = ("ADMIN", "AUDIT", "COMPLIANCE_LIST", "COMPLIANCE_OBJECT", "COMPLIANCE_FILE")
+RATE_GROUPS = ("ADMIN", "AUDIT", "COMPLIANCE_LIST", "COMPLIANCE_FILE")
 
 
 def free_port() -> int:

@@ -61,7 +61,7 @@ def test_429_storm_and_5xx_bursts_scan_completes_without_violations(
     profiles = list(PLANTABLE_PROFILES)
     ids = register_tenants(sim, dlp_profiles=profiles)
     faults = world.faults
-    # A storm longer than one request's retry allowance (5 attempts): the fetch defers.
+    # A storm of more 429s than max_attempts (5): ridden out within the rate-limit patience.
     faults.add(SLUG, Fault("rate_limit_storm", api="compliance", count=7, retry_after=1.0))
     faults.add(SLUG, Fault("rate_limit_storm", api="admin", after=2, count=3, retry_after=1.0))
     # 5xx bursts: on the Admin API, the Compliance API and the file downloads.
@@ -73,7 +73,12 @@ def test_429_storm_and_5xx_bursts_scan_completes_without_violations(
     faults.add(SLUG, Fault("server_error", api="files", after=2, count=4, status=500))
     faults.add(SLUG, Fault("server_error", api="blob", after=1, count=2, status=503))
 
-    env = worker_env(db, redis_url, secret_key, rate_limits=client_limits())
+    # The budget never grants more than the limit in any window, but the server's own
+    # sliding count below is exact, and on a loaded 2-core machine a request can reach the
+    # server tens of ms after its grant: on these 2 s windows that is several %, so the
+    # worker keeps 10% of each limit in reserve (on a real 60 s window the default 1% window
+    # margin is 600 ms of slack).
+    env = worker_env(db, redis_url, secret_key, rate_limits=client_limits(), rate_headroom="0.9")
     spawn_worker(env, pool="threads", concurrency=8)
     app = producer(redis_url)
     runs = {slug: request_scan(app, tid) for slug, tid in ids.items()}

@@ -127,6 +127,16 @@ def test_rate_limit_storm_then_recovery(sim: RunningSimulator, world: World) -> 
     assert world.stats("tenant-01")["groups"]["admin:invites"]["violations"] == 0
 
 
+def test_rate_limit_without_headers(sim: RunningSimulator, world: World) -> None:
+    add_fault(sim, "tenant-01", kind="rate_limit_no_headers", api="admin", count=1)
+    api = admin_api(sim, world, "tenant-01")
+    bare = api.get("/organization/invites", retry_429=False)
+    assert bare.status_code == 429 and bare.json()["error"]["code"] == "rate_limit_exceeded"
+    assert not [h for h in bare.headers if h.startswith(("retry-after", "x-ratelimit"))]
+    assert api.get("/organization/invites", retry_429=False).status_code == 200
+    assert world.stats("tenant-01")["counters"]["fault:rate_limit_no_headers"] == 1
+
+
 def test_server_error_burst_and_scoping(sim: RunningSimulator, world: World) -> None:
     world.faults.clear()
     add_fault(sim, "tenant-01", kind="server_error", status=502, count=2, api="compliance")

@@ -29,12 +29,25 @@ class RecordingBudget:
 
     acquired: list[tuple[str, str]] = field(default_factory=list)
     cooled: list[tuple[str, str, float]] = field(default_factory=list)
+    penalized: list[tuple[str, str]] = field(default_factory=list)
+    learned: list[tuple[str, str, int]] = field(default_factory=list)
+    rest: float = 0.75  # what window_rest answers
 
-    def acquire(self, tenant_key: str, group: str, cost: int = 1, max_wait: float = 30.0) -> None:
+    def acquire(self, tenant_key: str, group: str, cost: int = 1, max_wait: float = 30.0) -> float:
         self.acquired.append((tenant_key, group))
+        return 0.0
 
     def cool_down(self, tenant_key: str, group: str, seconds: float) -> None:
         self.cooled.append((tenant_key, group, seconds))
+
+    def penalize(self, tenant_key: str, group: str) -> None:
+        self.penalized.append((tenant_key, group))
+
+    def learn(self, tenant_key: str, group: str, limit: int) -> None:
+        self.learned.append((tenant_key, group, limit))
+
+    def window_rest(self, tenant_key: str, group: str) -> float:
+        return self.rest
 
 
 @dataclass

@@ -9,8 +9,14 @@ import httpx
 import pytest
 
 from connectors.access import ClientOptions, TenantAccess
-from connectors.compliance import ComplianceClient
-from connectors.errors import AuthenticationError, FileSkipped, NotFoundError, UpstreamError
+from connectors.compliance import ComplianceClient, ConversationListing
+from connectors.errors import (
+    AuthenticationError,
+    FileSkipped,
+    MalformedResponseError,
+    NotFoundError,
+    UpstreamError,
+)
 from tests.unit.connectors.conftest import COMPLIANCE_KEY, WORKSPACE, FakeApi, page, paged
 
 P = f"/compliance/workspaces/{WORKSPACE}"
@@ -168,22 +174,103 @@ def _conversation(cid: str, files: list[str]) -> dict:
     }
 
 
-def test_conversations_since_floor_dedupe_and_files(access, budget, options, sleeps) -> None:
+def test_conversations_since_floor_relisted_and_files(access, budget, options, sleeps) -> None:
     pages = [
         page([_conversation("c1", ["file-1"]), _conversation("c2", [])], has_more=True),
-        # c1 updated mid-sync reappears on a later page
+        # c1 updated mid-sync reappears on a later page: yielded again, counted, not an error
         page(
             [_conversation("c1", ["file-1", "file-9"]), _conversation("c3", ["file-3"])],
             has_more=False,
         ),
     ]
     api = FakeApi({f"{P}/conversations": paged(pages)})
-    got = list(client(api, access, budget, options, sleeps).conversations(1700000000.9))
-    assert [c.id for c in got] == ["c1", "c2", "c3"]
+    stats = ConversationListing()
+    got = list(client(api, access, budget, options, sleeps).conversations(1700000000.9, stats))
+    assert [c.id for c in got] == ["c1", "c2", "c1", "c3"]
     assert [(f.id, f.user_id) for f in got[0].files] == [("file-1", "user-7")]
+    assert [f.id for f in got[2].files] == ["file-1", "file-9"]
+    assert (stats.conversations, stats.relisted, stats.pages) == (3, 1, 2)
     params = api.requests[0].url.params
     assert params["since_timestamp"] == "1700000000"
-    assert params["file_format"] == "id" and params["limit"] == "500"
+    assert params["file_format"] == "id" and params["limit"] == "100"
+
+
+def _relisting_server(pages: list[dict]) -> tuple[list[str | None], object]:
+    """Serves ``pages`` in order whatever the cursor; records the cursors it was sent."""
+    cursors: list[str | None] = []
+    served = iter(pages)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        cursors.append(request.url.params.get("after"))
+        return httpx.Response(200, json=next(served))
+
+    return cursors, handler
+
+
+def test_a_conversation_relisted_at_a_page_end_repeats_the_cursor_without_error(
+    access, budget, options, sleeps
+) -> None:
+    first = _conversation("c1", [])
+    updated = {**_conversation("c1", ["file-2"]), "last_active_at": 1700009999.0}
+    cursors, handler = _relisting_server(
+        [
+            page([_conversation("c0", []), first], has_more=True),
+            page([_conversation("c2", []), updated], has_more=True),  # cursor c1 again
+            page([_conversation("c3", [])], has_more=False),
+        ]
+    )
+    api = FakeApi({f"{P}/conversations": handler})
+    stats = ConversationListing()
+    got = list(client(api, access, budget, options, sleeps).conversations(0, stats))
+    assert [c.id for c in got] == ["c0", "c1", "c2", "c1", "c3"]
+    assert cursors == [None, "c1", "c1"]
+    assert stats.relisted == 1
+
+
+def test_the_same_page_and_cursor_twice_is_a_loop(access, budget, options, sleeps) -> None:
+    same = page([_conversation("c0", []), _conversation("c1", [])], has_more=True)
+    _, handler = _relisting_server([same, same, same])
+    api = FakeApi({f"{P}/conversations": handler})
+    with pytest.raises(MalformedResponseError, match="loop"):
+        list(client(api, access, budget, options, sleeps).conversations(0))
+
+
+def test_nested_messages_has_more_is_counted(access, budget, options, sleeps) -> None:
+    conv = _conversation("c1", ["file-1"])
+    conv["messages"]["has_more"] = True
+    api = FakeApi({f"{P}/conversations": paged([page([conv], has_more=False)])})
+    stats = ConversationListing()
+    got = list(client(api, access, budget, options, sleeps).conversations(0, stats))
+    assert got[0].messages_truncated
+    assert stats.to_dict()["truncated_conversations"] == 1
+    assert [m.text for m in got[0].messages] == ["hi", ""]
+
+
+def test_a_page_over_the_byte_cap_is_asked_for_again_with_half_the_limit(
+    access, budget, sleeps
+) -> None:
+    big = "x" * 3000
+    convs = [{**_conversation(f"c{i}", []), "title": big} for i in range(4)]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        limit = int(request.url.params["limit"])
+        after = request.url.params.get("after")
+        start = 0 if after is None else int(after[1:]) + 1
+        chunk = convs[start : start + limit]
+        return httpx.Response(200, json=page(chunk, has_more=start + limit < len(convs)))
+
+    api = FakeApi({f"{P}/conversations": handler})
+    options = ClientOptions(conversation_page_limit=4, conversation_page_max_bytes=8000)
+    stats = ConversationListing()
+    got = list(client(api, access, budget, options, sleeps).conversations(0, stats))
+    assert [c.id for c in got] == ["c0", "c1", "c2", "c3"]
+    limits = [r.url.params["limit"] for r in api.requests]
+    assert limits == ["4", "2", "2"]  # 4 overflowed unread; then two pages of 2
+    assert stats.pages_shrunk == 1
+
+    tiny = ClientOptions(conversation_page_limit=4, conversation_page_max_bytes=1000)
+    with pytest.raises(MalformedResponseError, match="larger than 1000 bytes"):
+        list(client(api, access, budget, tiny, sleeps).conversations(0))
 
 
 # ---------------------------------------------------------------- downloads

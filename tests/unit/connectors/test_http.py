@@ -18,7 +18,15 @@ from connectors.errors import (
     RateLimitedError,
     UpstreamError,
 )
-from connectors.http import CallEvent, Transport, backoff_delay, parse_retry_after
+from connectors.http import (
+    CallEvent,
+    RateLimitHeaders,
+    Transport,
+    backoff_delay,
+    parse_duration,
+    parse_rate_limit_headers,
+    parse_retry_after,
+)
 from tests.unit.connectors.conftest import ADMIN_KEY, FakeApi, RecordingBudget, page, paged
 
 ROUTE = "/organization/users"
@@ -123,10 +131,80 @@ def test_429_with_retry_after_ms_and_http_date(budget, sleeps) -> None:
     assert 18.0 <= budget.cooled[1][2] <= 20.0
 
 
-def test_429_without_retry_after_uses_backoff_cool_down(budget, sleeps) -> None:
+def test_429_without_retry_after_waits_out_the_window_and_shrinks_the_budget(
+    budget, sleeps
+) -> None:
     api = FakeApi({ROUTE: seq(httpx.Response(429), ok())})
     make(api, budget, sleeps).get_json(ROUTE, route=ROUTE, group="admin")
-    assert budget.cooled == [("acme", "admin", 0.01)]
+    # the rest of the group's window (what the shared budget says), not a private backoff
+    assert budget.cooled == [("acme", "admin", 0.75)]
+    assert budget.penalized == [("acme", "admin")]
+    assert sleeps == []
+
+
+def test_429_saying_nothing_remains_waits_for_the_stated_reset(budget, sleeps) -> None:
+    limited = httpx.Response(
+        429,
+        headers={
+            "x-ratelimit-limit-requests": "50",
+            "x-ratelimit-remaining-requests": "0",
+            "x-ratelimit-reset-requests": "2.5s",
+        },
+    )
+    make(FakeApi({ROUTE: seq(limited, ok())}), budget, sleeps).get_json(
+        ROUTE, route=ROUTE, group="admin"
+    )
+    assert budget.cooled == [("acme", "admin", 2.5)]
+    assert budget.learned == [("acme", "admin", 50)]
+
+
+def test_rate_limit_headers_teach_the_budget_once_per_value(budget, sleeps) -> None:
+    def headers(limit: str, remaining: str) -> dict[str, str]:
+        return {
+            "x-ratelimit-limit-requests": limit,
+            "x-ratelimit-remaining-requests": remaining,
+            "x-ratelimit-reset-requests": "1m0s",
+        }
+
+    responses = [
+        httpx.Response(200, json=page([], has_more=False), headers=headers("100", "99")),
+        httpx.Response(200, json=page([], has_more=False), headers=headers("100", "98")),
+        httpx.Response(200, json=page([], has_more=False), headers=headers("80", "3")),
+        httpx.Response(200, json=page([], has_more=False), headers=headers("80", "0")),
+    ]
+    t = make(FakeApi({ROUTE: seq(*responses)}), budget, sleeps)
+    for _ in responses:
+        t.get_json(ROUTE, route=ROUTE, group="admin")
+    assert budget.learned == [("acme", "admin", 100), ("acme", "admin", 80)]
+    # the last answer said nothing remains: the group waits for the stated reset
+    assert budget.cooled == [("acme", "admin", 60.0)]
+    assert budget.penalized == []
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("1s", 1.0), ("12ms", 0.012), ("6m0s", 360.0), ("1h2m3.5s", 3723.5), ("2.5", 2.5)],
+)
+def test_parse_duration(text: str, seconds: float) -> None:
+    assert parse_duration(text) == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize("text", ["", "soon", "5x", "1s2", "-1"])
+def test_parse_duration_refuses_nonsense(text: str) -> None:
+    assert parse_duration(text) is None
+
+
+def test_rate_limit_headers_tolerate_garbage() -> None:
+    parsed = parse_rate_limit_headers(
+        httpx.Headers(
+            {
+                "x-ratelimit-limit-requests": "lots",
+                "x-ratelimit-remaining-requests": "-3",
+                "x-ratelimit-reset-requests": "later",
+            }
+        )
+    )
+    assert parsed == RateLimitHeaders()
 
 
 def test_retry_after_above_cap_raises_rate_limited_at_once(budget, sleeps) -> None:
@@ -165,14 +243,39 @@ def test_retryable_statuses_are_bounded(budget, sleeps, status) -> None:
     assert "4 attempts" in info.value.message
 
 
-def test_429_storm_beyond_attempts_is_rate_limited(budget, sleeps) -> None:
+def test_429_storm_beyond_patience_is_rate_limited() -> None:
+    from connectors.ratelimit import LocalRateBudget
+
+    clock = FakeClock()
+    budget = LocalRateBudget({"admin": (1000, 60.0)}, sleep=clock.sleep, monotonic=clock.monotonic)
     api = FakeApi({ROUTE: seq(httpx.Response(429, headers={"Retry-After": "1"}))})
+    t = clocked_transport(api, budget, clock, ClientOptions(rate_limit_patience=5))
     with pytest.raises(RateLimitedError) as info:
-        make(api, budget, sleeps).get_json(ROUTE, route=ROUTE, group="admin")
-    assert len(api.requests) == 4
-    # every 429 cools the whole tenant down, the last one too (for the rest of the fleet)
-    assert budget.cooled == [("acme", "admin", 1.0)] * 4
-    assert info.value.retry_after == 1.0
+        t.get_json(ROUTE, route=ROUTE, group="admin")
+    # 429s are retried for the patience (5 s of 1 s waits), not for max_attempts (5)
+    assert len(api.requests) == 6
+    assert info.value.retry_after == 1.0 and "patience" in info.value.message
+    assert budget.effective_limit("acme", "admin") == 500  # halved once, not six times
+
+
+def test_a_ten_second_storm_without_headers_is_ridden_out() -> None:
+    from connectors.ratelimit import LocalRateBudget
+
+    clock = FakeClock()
+    budget = LocalRateBudget({"admin": (50, 1.0)}, sleep=clock.sleep, monotonic=clock.monotonic)
+    storm_ends = clock.now + 10.0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(429) if clock.now < storm_ends else ok()
+
+    api = FakeApi({ROUTE: handler})
+    t = clocked_transport(api, budget, clock, ClientOptions(max_attempts=3))
+    assert t.get_json(ROUTE, route=ROUTE, group="admin")["object"] == "list"
+    assert clock.now >= storm_ends
+    # far fewer tries than a fixed short backoff would make: the window is waited out and
+    # the shrinking budget spaces the rest
+    assert len(api.requests) < 40
+    assert budget.effective_limit("acme", "admin") < 50
 
 
 def test_x_should_retry_overrides_status(budget, sleeps) -> None:
@@ -492,3 +595,19 @@ def test_retry_after_within_the_cap_is_waited_even_beyond_budget_max_wait(
         t.get_json(ROUTE, route=ROUTE, group="admin")
     assert info.value.retry_after == 61.0 and len(api.requests) == 1
     assert sum(clock.slept) < 1  # at most one budget spacing, never the 61 s
+
+
+def clocked_transport(
+    api: FakeApi, budget: object, clock: FakeClock, options: ClientOptions
+) -> Transport:
+    return Transport(
+        tenant_key="acme",
+        api="admin",
+        base_url="https://admin.test/v1",
+        key=SecretStr(ADMIN_KEY),
+        budget=budget,  # type: ignore[arg-type]
+        http=api.client(),
+        options=options,
+        sleep=clock.sleep,
+        monotonic=clock.monotonic,
+    )

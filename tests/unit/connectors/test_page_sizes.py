@@ -18,7 +18,8 @@ from tests.unit.connectors.conftest import WORKSPACE, FakeApi, RecordingBudget, 
 P = f"/compliance/workspaces/{WORKSPACE}"
 
 # path -> the limit the client must send: Admin lists take 1..100; Compliance users default
-# to 200, conversations allow up to 500, GPTs and projects document only a default of 20.
+# to 200, GPTs and projects document only a default of 20; conversations allow 500, but one
+# conversation can be megabytes, so the client asks for 100 (and fewer on a byte overflow).
 EXPECTED = {
     "/organization/users": 100,
     "/organization/invites": 100,
@@ -30,7 +31,7 @@ EXPECTED = {
     f"{P}/users": 200,
     f"{P}/gpts": 100,
     f"{P}/projects": 100,
-    f"{P}/conversations": 500,
+    f"{P}/conversations": 100,
 }
 
 

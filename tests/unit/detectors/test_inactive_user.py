@@ -108,6 +108,7 @@ def test_missing_audit_logs_only_remove_a_signal() -> None:
         "api_key_last_used_at": None,
         "audit_login": None,
         "project_key_last_used_at": None,
+        "chatgpt_login": None,
         "added_at": ev["last_activity_at"],
     }
 
@@ -136,3 +137,21 @@ def test_tie_prefers_the_first_listed_signal() -> None:
     users = [user("user-a", added_days=100, api_key_last_used_days=100)]
     found = run(users=users, logins=[login("user-a", 100)])
     assert found["user-a"].evidence["last_activity_source"] == "api_key_last_used_at"
+
+
+@pytest.mark.parametrize(("days", "fires"), [(89, False), (91, True)])
+def test_chatgpt_sign_in_maps_by_email(days: float, fires: bool) -> None:
+    from schemas.openai import ChatGptLogin
+    from tests.unit.detectors.factories import NOW
+
+    signins = [
+        ChatGptLogin(email="USER-A@example.com", user_id="ws-9", last_login_at=NOW - 300 * DAY),
+        ChatGptLogin(email="user-a@example.com", last_login_at=NOW - days * DAY),
+        ChatGptLogin(email="someone-else@example.com", last_login_at=NOW - DAY),
+    ]
+    found = run(users=[user("user-a", added_days=500)], chatgpt_logins=signins)
+    assert list(found) == (["user-a"] if fires else [])
+    if fires:
+        ev = found["user-a"].evidence
+        assert ev["last_activity_source"] == "chatgpt_login"
+        assert ev["signals"]["chatgpt_login"] == ev["last_activity_at"]

@@ -12,7 +12,7 @@ A = "http://schemas.openxmlformats.org/drawingml/2006/main"
 P = "http://schemas.openxmlformats.org/presentationml/2006/main"
 
 
-def _zip(parts: dict[str, str]) -> bytes:
+def _zip(parts: dict[str, str | bytes]) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("[Content_Types].xml", '<?xml version="1.0"?><Types/>')
@@ -89,8 +89,11 @@ def pptx(slides: list[list[str]], notes: list[str] | None = None) -> bytes:
     return _zip(parts)
 
 
-def pdf(pages: list[str]) -> bytes:
-    """A minimal valid PDF with one text line per page (Helvetica, WinAnsi)."""
+def pdf(pages: list[str], padding: int = 0) -> bytes:
+    """A minimal valid PDF with one text line per page (Helvetica, WinAnsi).
+
+    ``padding`` appends that many number tokens (``0``) to each page's content stream after
+    its text: parsers that count tokens give up on such a page."""
     objects: list[bytes] = []
     n_pages = len(pages)
     kids = " ".join(f"{3 + 2 * i} 0 R" for i in range(n_pages))
@@ -104,7 +107,7 @@ def pdf(pages: list[str]) -> bytes:
             f"/Resources << /Font << /F1 {font_id} 0 R >> >> >>".encode()
         )
         safe = text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
-        stream = f"BT /F1 12 Tf 72 712 Td ({safe}) Tj ET".encode("latin-1")
+        stream = f"BT /F1 12 Tf 72 712 Td ({safe}) Tj ET".encode("latin-1") + b" 0" * padding
         objects.append(
             b"<< /Length " + str(len(stream)).encode() + b" >>\nstream\n" + stream + b"\nendstream"
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 
 import flowerconfig
@@ -52,3 +53,41 @@ def test_unparsable_and_non_string_inputs() -> None:
         == "{'tenant_id': 4}"
     )
     assert flowerconfig.format_task(_task(args="", kwargs="")).args == "()"
+
+
+def _example_flower_credentials() -> str:
+    example = Path(flowerconfig.__file__).with_name(".env.example").read_text()
+    (value,) = [
+        line.split("=", 1)[1]
+        for line in example.splitlines()
+        if line.startswith("FLOWER_BASIC_AUTH=")
+    ]
+    return value
+
+
+def test_basic_auth_is_required() -> None:
+    for missing in (None, "", [], [""], " , "):
+        problem = flowerconfig.basic_auth_problem(missing)
+        assert problem is not None and "FLOWER_BASIC_AUTH is not set" in problem
+
+
+def test_the_example_password_is_refused_without_echoing_it() -> None:
+    example = _example_flower_credentials()
+    problem = flowerconfig.basic_auth_problem(example)
+    assert problem is not None and "example password" in problem
+    password = example.split(":", 1)[1]
+    assert password not in problem
+    # also as one of several users, and in the list form Flower parses the option into
+    assert flowerconfig.basic_auth_problem(["ops:Str0ng-pass", "admin:change-me-too"])
+
+
+def test_malformed_credentials_are_refused() -> None:
+    for bad in ("admin", "admin:", ":secret-pass", ["ops:good-pass", "nobody"]):
+        problem = flowerconfig.basic_auth_problem(bad)
+        assert problem is not None and "user:password" in problem, bad
+
+
+def test_real_credentials_pass() -> None:
+    assert flowerconfig.basic_auth_problem("ops:Zq3-long-random-password") is None
+    assert flowerconfig.basic_auth_problem(["ops:one-pass", "audit:two-pass"]) is None
+    assert flowerconfig.basic_auth_problem("ops:pass:with:colons") is None

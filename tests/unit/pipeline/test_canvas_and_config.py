@@ -49,8 +49,10 @@ def test_fetch_plan_depends_on_workspace_and_dlp() -> None:
     admin_only = ["users", "invites", "admin_keys", "project_keys"]
     assert plan_fetches(has_workspace=False, dlp_enabled=False) == admin_only
     assert plan_fetches(has_workspace=False, dlp_enabled=True) == admin_only
-    assert plan_fetches(has_workspace=True, dlp_enabled=False) == [*admin_only, "gpts"]
-    assert plan_fetches(has_workspace=True, dlp_enabled=True) == [*admin_only, "gpts", "files"]
+    workspace = [*admin_only, "gpts", "chatgpt_logins"]
+    assert plan_fetches(has_workspace=True, dlp_enabled=False) == workspace
+    dlp = [*admin_only, "gpts", "files", "conversations", "chatgpt_logins"]
+    assert plan_fetches(has_workspace=True, dlp_enabled=True) == dlp
     assert set(FETCHES) == set(FETCH_TASK_BY_RESOURCE)
 
 
@@ -61,7 +63,8 @@ def test_every_task_is_routed_to_a_declared_queue_with_limits() -> None:
     names = {
         "casb.dispatch_due_scans", "casb.scan_tenant", "casb.fetch_users", "casb.fetch_invites",
         "casb.fetch_admin_keys", "casb.fetch_project_keys", "casb.fetch_gpts",
-        "casb.fetch_files", "casb.detect_posture", "casb.finish_scan", "casb.dlp_scan",
+        "casb.fetch_files", "casb.fetch_conversations", "casb.fetch_chatgpt_logins",
+        "casb.detect_posture", "casb.finish_scan", "casb.dlp_scan",
         "casb.dlp_plan", "casb.dlp_finalize", "casb.reap_stale_scans", "casb.prune_retention",
         "casb.deliver_alert", "casb.retry_alerts",
     }  # fmt: skip

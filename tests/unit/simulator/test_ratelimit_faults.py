@@ -90,6 +90,24 @@ def test_fault_after_and_count() -> None:
     assert book.fire("t2", "admin", "/x") == []
 
 
+def test_fault_lasting_seconds_from_its_first_firing(monkeypatch: pytest.MonkeyPatch) -> None:
+    import simulator.faults as faults
+
+    now = [500.0]
+    monkeypatch.setattr(faults.time, "monotonic", lambda: now[0])
+    book = FaultBook()
+    storm = book.add("t1", Fault("rate_limit_no_headers", api="compliance", seconds=10))
+    now[0] = 900.0  # the clock starts at the first firing, not when the fault was added
+    assert book.fire("t1", "compliance", "/w/gpts") == [storm]
+    now[0] = 909.9
+    assert book.fire("t1", "compliance", "/w/gpts") == [storm]
+    now[0] = 910.0
+    assert book.fire("t1", "compliance", "/w/gpts") == []
+    assert storm.fired == 2 and storm.exhausted(now[0])
+    with pytest.raises(ValueError, match="fault 'seconds'"):
+        Fault.from_dict({"kind": "rate_limit_no_headers", "seconds": -1})
+
+
 def test_fault_scope_by_api_and_path() -> None:
     book = FaultBook()
     book.add("t1", Fault("slow", api="compliance", path_contains="/gpts"))
