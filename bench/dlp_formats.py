@@ -276,7 +276,7 @@ def generate(folder: Path, scale: float, seed: int) -> list[dict[str, Any]]:
 
 def generate_images(folder: Path, seed: int) -> list[dict[str, Any]]:
     from tests.unit.dlp import images
-    from tests.unit.dlp.samples import Gen
+    from tests.unit.dlp.samples import Gen, crc_token
 
     g = Gen(seed)
     out = []
@@ -293,7 +293,8 @@ def generate_images(folder: Path, seed: int) -> list[dict[str, Any]]:
                 )
             elif kind == 1:
                 eid = "github_pat_classic"
-                line = f"git remote set-url origin https://ghp_{g.tok(36)}@github.com/acme/app"
+                token = crc_token(g, "ghp_")
+                line = f"git remote set-url origin https://{token}@github.com/acme/app"
             else:
                 eid = "aws_access_key_id"
                 line = (

@@ -12,6 +12,7 @@ never holds file content or a raw matched value.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -55,12 +56,26 @@ class ProfileInfo:
 
 
 def _build(name: str, spec: Mapping[str, Any], description: str) -> Profile:
+    include_test_values = bool(spec.get("include_test_values", False))
+    base = spec.get("base")
+    if base:  # a predefined profile's entries under this name, with this profile's switches
+        if base not in PREDEFINED:
+            raise ProfileError(f"unknown predefined profile {base!r} to build on")
+        return dataclasses.replace(
+            PREDEFINED[base],
+            name=name,
+            description=description or PREDEFINED[base].description,
+            predefined=False,
+            ocr=bool(spec.get("ocr")),
+            include_test_values=include_test_values,
+        )
     return custom_profile(
         name,
         list(spec.get("regex_entries") or []),
         list(spec.get("keywords") or []),
         description,
         ocr=bool(spec.get("ocr")),
+        include_test_values=include_test_values,
     )
 
 
@@ -71,12 +86,21 @@ def add_profile(
     keywords: Sequence[str] = (),
     description: str = "",
     ocr: bool = False,
+    *,
+    include_test_values: bool = False,
+    base: str | None = None,
 ) -> ProfileInfo:
     """Vet and store a custom profile; ``DlpProfileError`` (nothing written) if it is bad.
 
     ``regex_entries`` items are ``{"name", "pattern", "min_count"?}`` as ``custom_profile``
-    takes them. ``ocr`` is kept in the spec (``"ocr": true``): no column needed.
+    takes them. ``ocr`` is kept in the spec (``"ocr": true``): no column needed. ``base``
+    names a predefined profile whose entries this one reuses (then no regexes or keywords).
+    ``include_test_values`` makes the profile report published test values (network test
+    cards, documentation keys), skipped otherwise; it is stored in the spec, so it travels
+    with the profile.
     """
+    if base is not None and (regex_entries or keywords):
+        raise DlpProfileError("a profile built on a predefined one takes no regexes or keywords")
     name = name.strip()
     spec = {
         "regex_entries": [
@@ -91,6 +115,10 @@ def add_profile(
     }
     if ocr:
         spec["ocr"] = True
+    if include_test_values:
+        spec["include_test_values"] = True
+    if base is not None:
+        spec = {"base": base, "include_test_values": include_test_values, "ocr": ocr}
     try:
         profile = _build(name, spec, description)
     except ProfileError as exc:

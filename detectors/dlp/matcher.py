@@ -5,11 +5,16 @@ Pure: no I/O, no logging of content. Design (measured in reference/dlp-bench.md)
 * One Hyperscan STREAM database per profile set holds every regex and every keyword. Chunk
   edges are invisible to the engine, so a match that straddles two chunks is reported once.
 * Entries that share a pattern share one engine expression (card brands, SSN/ITIN, ...).
-* Start-of-match tracking is per expression; for the few without it (email, custom patterns
-  Hyperscan cannot track) the start is recovered from the history buffer by RE2 (linear time:
-  an end-anchored search runs RE2's reverse DFA from the match end), never by Python ``re``.
-* A stream may carry a deadline, checked between engine events and between confirmations:
-  past it the stream stops matching and its result says ``truncated``.
+* Start-of-match tracking is per expression. Without it (credential tokens, email, custom
+  patterns Hyperscan cannot track) the start is recovered from the history buffer: a
+  catalogue token from its literal prefix, email from its reversed pattern, anything else by
+  RE2 (linear time: an end-anchored search runs RE2's reverse DFA from the match end).
+* Expressions whose every entry needs a context keyword are keyword-led: not in the engine;
+  each keyword hit marks a region that is searched once the stream has passed it.
+* Python ``re`` runs only the project's catalogue patterns (``BUILTIN_PATTERNS``); a custom
+  profile's pattern is matched by the engine and RE2 alone, never by ``re``.
+* A stream may carry a deadline, checked between engine events, region searches and
+  confirmations: past it the stream stops matching and its result says ``truncated``.
 * Candidates wait in ``pending`` until the stream has moved ``horizon`` bytes past their
   start (so every end offset and every context keyword after them has been seen), then the
   text is read from a bounded history buffer and confirmed: context window, value extraction,
@@ -22,10 +27,11 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import re._constants as _sre_const  # pattern structure (3.11+): widths, literal prefixes
+import re._parser as _sre_parse
 import threading
 import time
 from bisect import bisect_left, bisect_right
-from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -33,9 +39,9 @@ from typing import Any, Protocol
 import re2
 
 from detectors.dlp.masking import mask_value
-from detectors.dlp.profiles import Entry, Profile, profile_set_version
+from detectors.dlp.profiles import BUILTIN_PATTERNS, Entry, Profile, profile_set_version
 from detectors.dlp.re2_engine import Re2Engine, to_re2_pattern
-from detectors.dlp.validators import VALIDATORS
+from detectors.dlp.validators import VALIDATORS, is_test_value
 
 try:  # no Linux aarch64 wheel for hyperscan 0.9.x: the RE2 engine covers those hosts
     import hyperscan
@@ -61,6 +67,8 @@ CHUNK_SIZE = 64 * 1024
 # their first K bytes validate.
 MAX_SPAN = 4096
 MAX_EXCERPTS = 3
+# Longest token whose start is recovered from its literal prefix (no SOM): 64 KiB.
+MAX_REACH = 64 * 1024
 _KW_BASE = 1_000_000
 # A stream with a deadline reads the clock once per this many engine events or confirmations.
 DEADLINE_EVERY = 64
@@ -77,15 +85,19 @@ class EntryMatch:
     profile: str
     count: int
     excerpts: tuple[str, ...]
+    severity: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        row: dict[str, Any] = {
             "entry_id": self.entry_id,
             "entry_name": self.entry_name,
             "profile": self.profile,
             "count": self.count,
             "excerpts": list(self.excerpts),
         }
+        if self.severity:
+            row["severity"] = self.severity  # "low": e.g. a test-mode key of a real account
+        return row
 
 
 @dataclass(frozen=True)
@@ -133,9 +145,17 @@ class _Expr:
     confirm: re2._Regexp | None = None
     reverse: re.Pattern[bytes] | None = None
     max_width: int = MAX_SPAN
-    # > 0 when every entry needs a context keyword: candidates with no keyword nearby are
-    # parked (cheaply) and only promoted if a keyword shows up within this many bytes.
+    # > 0 when every entry needs a context keyword: the expression is keyword-led. It is not
+    # compiled into the engine at all; each hit of one of its keywords marks a region
+    # (window + width around it) that ``search`` scans once the stream has passed it.
     gate_window: int = 0
+    search: re.Pattern[bytes] | None = None
+    # no-SOM catalogue expressions led by a literal: the start is the leftmost occurrence of
+    # ``prefix`` within ``reach`` bytes before the end from which ``prefix_confirm`` matches
+    # up to the end
+    prefix: bytes | None = None
+    prefix_confirm: re.Pattern[bytes] | None = None
+    reach: int = 0
 
 
 @dataclass
@@ -153,6 +173,33 @@ def _literal_pattern(word: str) -> bytes:
     left = rb"\b" if raw[:1].isalnum() or raw[:1] == b"_" else b""
     right = rb"\b" if raw[-1:].isalnum() or raw[-1:] == b"_" else b""
     return left + body + right
+
+
+def _max_width(pattern: str, cap: int = MAX_SPAN) -> int:
+    """Longest match of ``pattern`` in bytes (capped at ``cap``)."""
+    try:
+        hi = int(_sre_parse.parse(pattern, 0).getwidth()[1])
+    except (re.error, OverflowError, RecursionError):  # pragma: no cover - vetted patterns
+        return cap
+    return min(hi, cap)
+
+
+def _literal_prefix(pattern: str) -> bytes | None:
+    """The literal bytes every match of ``pattern`` starts with (after a leading ``\\b``),
+    if there are at least three; else None."""
+    out = bytearray()
+    try:
+        items = list(_sre_parse.parse(pattern, 0))
+    except (re.error, OverflowError, RecursionError):  # pragma: no cover - vetted patterns
+        return None
+    for op, av in items:
+        if op is _sre_const.AT and not out:
+            continue
+        if op is _sre_const.LITERAL and av < 128:
+            out.append(av)
+            continue
+        break
+    return bytes(out) if len(out) >= 3 else None
 
 
 def _class_bytes(cls: str) -> frozenset[int]:
@@ -206,24 +253,39 @@ class Policy:
         soms: list[bool] = []
         caseless_flags: list[bool] = []
         kw_gates: dict[int, set[int]] = {}
+        max_reach = 0
         for i, ((pattern, caseless, som, term), members) in enumerate(groups.items()):
             pb = pattern.encode()
             width = min(max(m.max_width for m in members), MAX_SPAN)
             expr = _Expr(tuple(members), som, max_width=width)
             if term:
                 expr.term = _class_bytes(term)
-            if not som:
-                expr.confirm = _start_finder(pb, caseless)
-                reverse = {m.reverse_pattern for m in members} - {None}
-                if len(reverse) == 1:  # built-in entries only: custom profiles never set one
-                    rflags = re.IGNORECASE if caseless else 0
-                    expr.reverse = re.compile(str(reverse.pop()).encode(), rflags)
-            if all(m.keywords for m in members):
+            rflags = re.IGNORECASE if caseless else 0
+            # Python ``re`` only ever runs the project's own catalogue patterns: a custom
+            # profile's pattern stays on the engine path, its start recovered by RE2.
+            builtin = pattern in BUILTIN_PATTERNS
+            self._exprs[i] = expr
+            if builtin and all(m.keywords for m in members):
+                # keyword-led: found by a bounded search around its keywords, never by the
+                # engine (bare digit runs and hex would otherwise be events all over a file)
                 expr.gate_window = max(m.window for m in members)
+                expr.search = re.compile(pb, rflags)
+                expr.max_width = min(width, _max_width(pattern))
                 for m in members:
                     for kid in self._ctx_ids[m]:
                         kw_gates.setdefault(kid, set()).add(i)
-            self._exprs[i] = expr
+                continue
+            if not som:
+                expr.confirm = _start_finder(pb, caseless)
+                prefix = _literal_prefix(pattern) if builtin and not caseless else None
+                if prefix is not None:
+                    expr.prefix = prefix
+                    expr.prefix_confirm = re.compile(b"(?:" + pb + rb")\Z")
+                    expr.reach = _max_width(pattern, MAX_REACH)
+                    max_reach = max(max_reach, expr.reach)
+                reverse = {m.reverse_pattern for m in members} - {None}
+                if builtin and len(reverse) == 1:  # custom profiles never set one
+                    expr.reverse = re.compile(str(reverse.pop()).encode(), rflags)
             expressions.append(pb)
             ids.append(i)
             soms.append(som)
@@ -233,6 +295,7 @@ class Policy:
         self._max_kw = max_kw
         # A candidate is final once the stream is this far past its start.
         self.horizon = MAX_SPAN + max_window + max_kw + 1
+        self.reach = max_reach  # history kept for start recovery by literal prefix
         self._hs: _HsEngine | None = None
         self._re2: Re2Engine | None = None
         if engine == "hyperscan":
@@ -436,12 +499,15 @@ class MatchStream:
         self._pos = 0
         self._hist = bytearray()
         self._base = 0
-        self._keep = policy.horizon + MAX_SPAN + self._finder.lag
+        self._keep = max(policy.horizon + MAX_SPAN, policy.reach + 1) + self._finder.lag
         self._pending: dict[tuple[int, int], int] = {}
         # keyword id -> end offsets of its recent hits (ascending): bisect finds the nearest
         self._kw_ends: dict[int, list[int]] = {}
-        self._gate_seen: dict[int, int] = {}  # gated expr -> end of its latest keyword hit
-        self._parked: dict[int, deque[tuple[int, int]]] = {}
+        # keyword-led expr -> [lo, hi): candidate starts still to search; searched when the
+        # stream has passed hi + width. ``_searched`` is where each expr's next region begins.
+        self._regions: dict[int, list[int]] = {}
+        self._searched: dict[int, int] = {}
+        self._furthest: dict[int, int] = {}  # keyword-led expr -> end of its last candidate
         self._state: dict[Entry, _EntryState] = {}
 
     # -- public -----------------------------------------------------------------------------
@@ -463,6 +529,8 @@ class MatchStream:
         self._pos += len(data)
         if self._events:
             self._absorb()
+        if self._regions:
+            self._search_regions(final=False)
         if self._pending:
             self._finalize(self._finder.frontier - self._p.horizon)
         if len(self._hist) > 2 * self._keep:
@@ -481,6 +549,8 @@ class MatchStream:
             self._finder.close()
             if self._events and not self.truncated:
                 self._absorb()
+            if self._regions and not self.truncated:
+                self._search_regions(final=True)
             self._finalize(self._pos + 1)
         return self._result()
 
@@ -491,6 +561,7 @@ class MatchStream:
             self._finder.abort()
             self._events.clear()
             self._pending.clear()
+            self._regions.clear()
             self._hist.clear()
 
     # -- internals --------------------------------------------------------------------------
@@ -502,14 +573,13 @@ class MatchStream:
             return False
         self.truncated = "time budget exceeded while matching"
         self._events.clear()
-        self._parked.clear()
+        self._regions.clear()
         return True
 
     def _absorb(self) -> None:
         p = self._p
         exprs = p._exprs
         pending = self._pending
-        gate_seen = self._gate_seen
         timed = self._deadline is not None
         for n, (eid, frm, to) in enumerate(self._events):
             if timed and not n % DEADLINE_EVERY and n and self._past_deadline():
@@ -524,14 +594,7 @@ class MatchStream:
                 if eid in p._word_entries:
                     pending[(eid, start)] = to
                 for gid in p._kw_gates.get(eid, ()):
-                    gate_seen[gid] = to
-                    parked = self._parked.get(gid)
-                    if parked:
-                        reach = start - exprs[gid].gate_window
-                        for pstart, pend in parked:
-                            if pend > reach and pending.get((gid, pstart), -1) < pend:
-                                pending[(gid, pstart)] = pend
-                        parked.clear()
+                    self._mark_region(gid, exprs[gid], start, to)
                 continue
             expr = exprs[eid]
             if not expr.som and not self._exact_start:
@@ -539,25 +602,86 @@ class MatchStream:
                 if found is None:
                     continue
                 frm = found
-            if expr.gate_window and gate_seen.get(eid, -1) <= frm - expr.gate_window:
-                parked = self._parked.get(eid)
-                if parked is None:
-                    parked = self._parked[eid] = deque()
-                parked.append((frm, to))
-                continue
             key = (eid, frm)
             if pending.get(key, -1) < to:
                 pending[key] = to
         self._events.clear()
-        # Parked candidates that no future keyword can reach are dropped.
-        stale_before = self._finder.frontier - self._p._max_kw
-        for gid, parked in self._parked.items():
-            window = exprs[gid].gate_window
-            while parked and parked[0][1] + window < stale_before:
-                parked.popleft()
+
+    def _mark_region(self, gid: int, expr: _Expr, kw_start: int, kw_end: int) -> None:
+        """A keyword of keyword-led expression ``gid`` at [kw_start, kw_end): every candidate
+        that could have it in context starts in [kw_start - window - width, kw_end + window)."""
+        lo = max(kw_start - expr.gate_window - expr.max_width, self._searched.get(gid, 0))
+        hi = kw_end + expr.gate_window
+        region = self._regions.get(gid)
+        if region is None:
+            self._regions[gid] = [lo, hi]
+        elif hi > region[1]:
+            region[1] = hi  # regions only grow forward; lo never moves back
+
+    def _search_regions(self, final: bool) -> None:
+        """Search the parts of keyword-led regions whose text is complete (every candidate
+        starting there has ended, and the byte after it is known); queue their candidates.
+        A region still growing keeps its unsearched tail, so none outlives the history."""
+        pos = self._pos
+        exprs = self._p._exprs
+        pending = self._pending
+        hist, base = self._hist, self._base
+        timed = self._deadline is not None
+        searches = 0
+        done = []
+        for gid, region in self._regions.items():
+            lo, hi = region
+            expr = exprs[gid]
+            width = expr.max_width
+            stop = hi if final else min(hi, pos - width - 1)
+            if stop <= lo:
+                continue
+            self._searched[gid] = stop
+            if stop >= hi:
+                done.append(gid)
+            else:
+                region[0] = stop
+            seg_lo = max(base, lo - 1)  # one byte of left context for a leading \b
+            seg_hi = min(pos, stop + width + 1)
+            if seg_hi <= seg_lo:
+                continue
+            seg = bytes(hist[seg_lo - base : seg_hi - base])
+            rx = expr.search
+            assert rx is not None
+            at, limit = max(0, lo - seg_lo), stop - seg_lo
+            furthest = self._furthest.get(gid, -1) - seg_lo
+            while True:
+                if timed and searches and not searches % DEADLINE_EVERY and self._past_deadline():
+                    return  # the regions are dropped with the rest of the stream's work
+                searches += 1
+                m = rx.search(seg, at)
+                if m is None:
+                    break
+                s, e = m.span()
+                if s >= limit:
+                    break
+                if e > furthest:  # as the engine reports it: leftmost start for each end
+                    key = (gid, seg_lo + s)
+                    if pending.get(key, -1) < seg_lo + e:
+                        pending[key] = seg_lo + e
+                    furthest = e
+                at = s + 1
+            self._furthest[gid] = furthest + seg_lo
+        for gid in done:
+            del self._regions[gid]
 
     def _recover_start(self, expr: _Expr, end: int) -> int | None:
         assert expr.confirm is not None
+        if expr.prefix is not None:
+            assert expr.prefix_confirm is not None
+            hist, base = self._hist, self._base
+            hi = end - base
+            i = hist.find(expr.prefix, max(0, hi - expr.reach), hi)
+            while i >= 0:
+                if expr.prefix_confirm.match(hist, i, hi):
+                    return base + i
+                i = hist.find(expr.prefix, i + 1, hi)
+            return None
         lo = max(self._base, end - expr.max_width)
         window = bytes(self._hist[lo - self._base : end - self._base])
         if expr.reverse is not None:
@@ -628,6 +752,8 @@ class MatchStream:
                     ok = False
                 if not ok:
                     continue
+            if not entry.test_values and is_test_value(value):
+                continue  # a published test value; reported only when the profile asks
             if self._probe is not None and self._probe.wants(entry):
                 # a probe bug must not leak the value via a traceback
                 with contextlib.suppress(Exception):
@@ -653,7 +779,14 @@ class MatchStream:
                 st = self._state.get(entry)
                 if st is not None and st.count >= entry.min_count:
                     hits.append(
-                        EntryMatch(entry.id, entry.name, profile.name, st.count, tuple(st.excerpts))
+                        EntryMatch(
+                            entry.id,
+                            entry.name,
+                            profile.name,
+                            st.count,
+                            tuple(st.excerpts),
+                            entry.severity,
+                        )
                     )
             if len(hits) >= profile.min_distinct_entries:
                 matched_profiles.append(profile.name)

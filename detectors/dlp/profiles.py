@@ -13,6 +13,7 @@ engine cannot compile, that matches the empty string, or that could run away.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -27,9 +28,12 @@ try:  # no Linux aarch64 wheel for hyperscan 0.9.x; the matcher then runs on RE2
 except ImportError:  # pragma: no cover - exercised on hosts without the wheel
     hyperscan = None  # type: ignore[assignment]
 
+from detectors.dlp.catalog.credentials import CREDENTIAL_ROWS
+from detectors.dlp.catalog.identifiers import IDENTIFIER_ROWS
 from detectors.dlp.validators import VALIDATORS
 
 __all__ = [
+    "BUILTIN_PATTERNS",
     "CREDENTIALS",
     "FINANCIAL",
     "MATCHER_VERSION",
@@ -41,12 +45,13 @@ __all__ = [
     "Profile",
     "ProfileError",
     "custom_profile",
+    "entry_rows",
     "predefined_profile",
     "profile_set_version",
 ]
 
 # Bumped whenever matcher or validator behaviour changes, so cached results are invalidated.
-MATCHER_VERSION = "dlp-matcher/1"
+MATCHER_VERSION = "dlp-matcher/2"
 
 # Upper bound on the width of a custom pattern (bytes). Bounded width keeps the stage-2
 # re-confirmation window small, which is what makes a backtracking confirm safe.
@@ -71,9 +76,13 @@ class Entry:
     also holds its label (``aws_secret_access_key = ...``); validators and masks see the
     value. ``words`` makes this a word-list entry: each word is a match in itself.
     ``som`` False means Hyperscan does not track the start (expensive for patterns led by a
-    wide class, like email); the start is recovered with a bounded ``re`` search, or, when
+    wide class, like email); the start is recovered from the history: for a catalogue
+    pattern led by a literal, from that literal's leftmost occurrence; when
     ``reverse_pattern`` is given (a regex for the match read backwards, greedy at its far
-    end), with one anchored match on the reversed window.
+    end), with one anchored match on the reversed window; else by an end-anchored RE2 search.
+    ``severity`` ``"low"`` marks evidence of lesser weight (a test-mode key of a real
+    account). ``test_values`` True reports published test/documentation values (network test
+    cards, documentation keys), which are skipped otherwise; profiles set it on their entries.
     """
 
     id: str
@@ -92,6 +101,8 @@ class Entry:
     words: tuple[str, ...] = ()
     max_width: int = 4096
     reverse_pattern: str | None = None
+    severity: str = ""
+    test_values: bool = False
 
     def __post_init__(self) -> None:
         if not self.id or not self.name:
@@ -104,6 +115,8 @@ class Entry:
             raise ProfileError(f"entry {self.id!r}: context keywords need a window > 0")
         if self.min_count < 1:
             raise ProfileError(f"entry {self.id!r}: min_count must be at least 1")
+        if self.severity not in ("", "low"):
+            raise ProfileError(f"entry {self.id!r}: severity must be empty or 'low'")
 
     def __hash__(self) -> int:
         # Entries key the matcher's per-file state; hashing all fields on every candidate was
@@ -133,13 +146,16 @@ class Entry:
             "words": sorted(w.lower() for w in self.words),
             "max_width": self.max_width,
             "reverse_pattern": self.reverse_pattern,
+            "severity": self.severity,
+            "test_values": self.test_values,
         }
 
 
 @dataclass(frozen=True)
 class Profile:
     """A named set of entries. It matches a file when at least ``min_distinct_entries`` of
-    its entries reach their own ``min_count``."""
+    its entries reach their own ``min_count``. ``include_test_values`` makes every entry report
+    published test values too (see :func:`with_test_values`)."""
 
     name: str
     entries: tuple[Entry, ...]
@@ -148,9 +164,17 @@ class Profile:
     predefined: bool = False
     #: read images by OCR (image files and images inside documents) for tenants using it
     ocr: bool = False
+    include_test_values: bool = False
     _ids: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        if any(e.test_values != self.include_test_values for e in self.entries):
+            flag = self.include_test_values
+            entries = tuple(
+                e if e.test_values == flag else dataclasses.replace(e, test_values=flag)
+                for e in self.entries
+            )
+            object.__setattr__(self, "entries", entries)
         if not self.name.strip():
             raise ProfileError("a profile needs a name")
         if not self.entries:
@@ -161,9 +185,16 @@ class Profile:
         if not 1 <= self.min_distinct_entries <= len(self.entries):
             raise ProfileError(f"profile {self.name!r}: min_distinct_entries out of range")
 
+    def with_test_values(self, include: bool = True) -> Profile:
+        """This profile, reporting (or not) published test values."""
+        if include == self.include_test_values:
+            return self
+        return dataclasses.replace(self, include_test_values=include)
+
     def signature(self) -> dict[str, Any]:
         sig: dict[str, Any] = {
             "name": self.name,
+            "include_test_values": self.include_test_values,
             "min_distinct_entries": self.min_distinct_entries,
             "entries": [e.signature() for e in sorted(self.entries, key=lambda e: e.id)],
         }
@@ -194,25 +225,54 @@ def profile_set_version(profiles: Iterable[Profile]) -> str:
 # Predefined entries
 # --------------------------------------------------------------------------------------------
 
-_B64URL = "A-Za-z0-9_-"
-_ALNUM = "A-Za-z0-9"
+
+def _terminated(regex: str, cls: str) -> str:
+    """Open-ended token followed by a consumed terminator (see dlp-bench.md, finding 5).
+    ``cls`` is the body's character class; a class written ``^...`` is a negated body class,
+    whose terminator is then one of the listed characters."""
+    if cls.startswith("^"):
+        return f"{regex}(?:[{cls[1:]}]|$)"
+    return f"{regex}(?:[^{cls}]|$)"
 
 
-def _tok(core: str, cls: str) -> str:
-    """Open-ended token followed by a consumed terminator (see dlp-bench.md, finding 5)."""
-    return f"{core}(?:[^{cls}]|$)"
+_ROW_OPTIONS = ("keywords", "window", "mask", "mask_prefix", "severity", "caseless", "som")
 
 
-def _token_entry(id_: str, name: str, core: str, cls: str, validator: str, **kw: Any) -> Entry:
-    return Entry(id_, name, _tok(core, cls), validator=validator, terminator=cls, **kw)
+# Credential tokens are compiled without start-of-match tracking: their events are rare, and
+# the start is recovered from the token's literal prefix in the history (or a bounded search),
+# which is much cheaper than SOM across two hundred expressions (docs/dlp.md, "Breadth and
+# speed").
+def _max_width(pattern: str) -> int:
+    return int(_sre_parse.parse(pattern, 0).getwidth()[1])
+
+
+def _entry_from_row(row: Mapping[str, Any], token: bool = False) -> Entry:
+    """An :class:`Entry` from a catalogue row (``catalog/credentials.py``,
+    ``catalog/identifiers.py``). ``token``: a credential row (compiled without SOM)."""
+    cls = row.get("cls", "")
+    pattern = _terminated(row["regex"], cls) if cls else row["regex"]
+    opts = {k: row[k] for k in _ROW_OPTIONS if k in row}
+    if token and "som" not in opts and not opts.get("keywords"):
+        opts["som"] = False
+        opts["max_width"] = min(_max_width(pattern), 4096)
+    return Entry(
+        row["id"],
+        row["name"],
+        pattern,
+        validator=row["validator"],
+        terminator=cls or None,
+        value_pattern=row.get("value"),
+        **opts,
+    )
 
 
 # Shared candidate shapes: entries with the same pattern share one engine expression.
 CARD_PATTERN = r"\b[2-6][0-9](?:[ -]?[0-9]){11,17}\b"
-SSN_PATTERN = r"\b[0-9]{3}[- ][0-9]{2}[- ][0-9]{4}\b"
+SSN_PATTERN = r"\b[0-9]{3}[- .][0-9]{2}[- .][0-9]{4}\b"
 NINE_DIGIT_PATTERN = r"\b[0-9]{3}[- ]?[0-9]{3}[- ]?[0-9]{3}\b"
+ABA_PATTERN = r"\b(?:[0-9]{9}|[0-9]{4}[- ][0-9]{4}[- ][0-9])\b"
 TEN_DIGIT_PATTERN = r"\b[0-9]{3}[- ]?[0-9]{3}[- ]?[0-9]{4}\b"
-IBAN_PATTERN = r"\b[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b"
+IBAN_PATTERN = r"\b[A-Z]{2}[0-9]{2}(?:[ -]?[A-Z0-9]{4}){2,7}(?:[ -]?[A-Z0-9]{1,3})?\b"
 EMAIL_PATTERN = r"[A-Za-z0-9._%+-]{1,64}@(?:[A-Za-z0-9-]{1,63}\.){1,4}[A-Za-z]{2,24}\b"
 EMAIL_REVERSED = (
     r"[A-Za-z]{2,24}\.(?:[A-Za-z0-9-]{1,63}\.){0,3}[A-Za-z0-9-]{1,63}@[A-Za-z0-9._%+-]{1,64}"
@@ -220,209 +280,14 @@ EMAIL_REVERSED = (
 PHONE_PATTERN = (
     r"(?:\+1[ .-]?)?(?:\([2-9][0-9]{2}\) ?|\b[2-9][0-9]{2}[.-])[2-9][0-9]{2}[.-][0-9]{4}\b"
 )
+E164_PATTERN = r"\+[1-9][0-9]{7,14}\b"
 
-_CREDENTIAL_ENTRIES: tuple[Entry, ...] = (
-    _token_entry(
-        "openai_api_key",
-        "OpenAI API Key",
-        r"\bsk-(?:(?:proj|svcacct|admin|service|None)-)?[A-Za-z0-9_-]{8}[A-Za-z0-9_-]*",
-        _B64URL,
-        "openai_key",
-    ),
-    Entry(
-        "aws_access_key_id",
-        "Amazon AWS Access Key ID",
-        r"\b(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16}\b",
-        validator="aws_access_key",
-        mask_prefix=4,
-    ),
-    Entry(
-        "aws_secret_access_key",
-        "Amazon AWS Secret Access Key",
-        r"(?i:aws[_ .-]?secret(?:[_ .-]?access)?[_ .-]?key|secret[_ ]?access[_ ]?key)"
-        r"[\"']?[ \t]{0,4}(?::|=|=>|:=)[ \t]{0,4}[\"']?[A-Za-z0-9/+]{40}(?:[^A-Za-z0-9/+]|$)",
-        validator="aws_secret",
-        terminator="A-Za-z0-9/+",
-        value_pattern=r"([A-Za-z0-9/+]{40})$",
-    ),
-    _token_entry(
-        "gcp_api_key",
-        "Google GCP API Key",
-        r"\bAIza[0-9A-Za-z_-]{35}",
-        _B64URL,
-        "token20",
-        mask_prefix=4,
-    ),
-    Entry(
-        "gcp_service_account_key",
-        "Google GCP Service Account Key",
-        r"\"private_key_id\"[ \t]{0,4}:[ \t]{0,4}\"[0-9a-f]{40}\"",
-        validator="hex_secret",
-        value_pattern=r"([0-9a-f]{40})",
-    ),
-    _token_entry(
-        "google_oauth_token",
-        "Google OAuth Access Token",
-        r"\bya29\.[0-9A-Za-z_-]{30,}",
-        _B64URL,
-        "token20",
-        mask_prefix=5,
-    ),
-    _token_entry(
-        "azure_client_secret",
-        "Microsoft Azure Client Secret",
-        r"\b[A-Za-z0-9_~.-]{3}[0-9]Q~[A-Za-z0-9_~.-]{31,34}",
-        "A-Za-z0-9_~.-",
-        "token32",
-        keywords=(
-            "azure",
-            "client_secret",
-            "client secret",
-            "client-secret",
-            "clientsecret",
-            "AZURE_CLIENT_SECRET",
-            "app secret",
-            "entra",
-            "aad",
-            "tenant",
-        ),
-        window=256,
-    ),
-    Entry(
-        "azure_storage_account_key",
-        "Microsoft Azure Storage Account Key",
-        r"(?i:AccountKey)=[A-Za-z0-9+/]{86}==",
-        validator="token32",
-        value_pattern=r"=([A-Za-z0-9+/]{86}==)$",
-    ),
-    _token_entry(
-        "github_pat_classic",
-        "GitHub Personal Access Token (Classic)",
-        r"\bghp_[A-Za-z0-9]{36}",
-        _ALNUM,
-        "token20",
-    ),
-    _token_entry(
-        "github_pat_fine_grained",
-        "GitHub Fine-grained Personal Access Token",
-        r"\bgithub_pat_[A-Za-z0-9_]{82}",
-        "A-Za-z0-9_",
-        "token32",
-    ),
-    _token_entry(
-        "github_oauth_token",
-        "GitHub OAuth Access Token",
-        r"\bgho_[A-Za-z0-9]{36}",
-        _ALNUM,
-        "token20",
-    ),
-    _token_entry(
-        "github_app_token",
-        "GitHub App Token",
-        r"\bgh[usr]_[A-Za-z0-9]{36}",
-        _ALNUM,
-        "token20",
-    ),
-    _token_entry(
-        "gitlab_pat",
-        "GitLab Personal Access Token",
-        r"\bglpat-[A-Za-z0-9_-]{20,}",
-        _B64URL,
-        "token20",
-    ),
-    _token_entry(
-        "slack_token",
-        "Slack API Token",
-        r"\bxox[abposr]-[A-Za-z0-9-]{10,}",
-        "A-Za-z0-9-",
-        "token20",
-    ),
-    _token_entry(
-        "slack_webhook",
-        "Slack Webhook",
-        r"https://hooks\.slack\.com/(?:services|workflows)/T[A-Za-z0-9_]{8,12}/[AB][A-Za-z0-9_]{8,12}"
-        r"/[A-Za-z0-9_]{24}",
-        "A-Za-z0-9_",
-        "token20",
-        mask_prefix=33,
-    ),
-    _token_entry(
-        "discord_webhook",
-        "Discord Webhook",
-        r"https://(?:ptb\.|canary\.)?discord(?:app)?\.com/api/webhooks/[0-9]{17,20}/[A-Za-z0-9_-]{60,68}",
-        _B64URL,
-        "token32",
-        mask_prefix=33,
-    ),
-    _token_entry(
-        "stripe_secret_key",
-        "Stripe Standard Secret Key",
-        r"\bsk_live_[A-Za-z0-9]{24,}",
-        _ALNUM,
-        "token20",
-    ),
-    _token_entry(
-        "stripe_restricted_key",
-        "Stripe Granular Restricted Key",
-        r"\brk_live_[A-Za-z0-9]{24,}",
-        _ALNUM,
-        "token20",
-    ),
-    Entry(
-        "private_key",
-        "SSH / PEM / PGP Private Key",
-        r"-----BEGIN (?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?-----"
-        r"[\r\n]{1,2}(?:[A-Za-z-]+: [^\r\n]+[\r\n]{1,4}){0,4}[A-Za-z0-9+/=]{32}",
-        validator="private_key",
-        mask="pem",
-    ),
-    _token_entry(
-        "jwt",
-        "JSON Web Token",
-        r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}",
-        _B64URL,
-        "jwt",
-        mask_prefix=8,
-    ),
-    _token_entry("npm_token", "NPM Token", r"\bnpm_[A-Za-z0-9]{36}", _ALNUM, "token20"),
-    _token_entry(
-        "pypi_token",
-        "PyPI Token",
-        r"\bpypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50,}",
-        _B64URL,
-        "token32",
-        mask_prefix=5,
-    ),
-    _token_entry(
-        "sendgrid_api_key",
-        "SendGrid API Key",
-        r"\bSG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}",
-        _B64URL,
-        "token32",
-        mask_prefix=3,
-    ),
-    Entry(
-        "twilio_api_key",
-        "Twilio API Key",
-        r"\bSK[0-9a-fA-F]{32}\b",
-        validator="hex_secret",
-        mask_prefix=2,
-    ),
-    _token_entry(
-        "anthropic_api_key",
-        "Anthropic API Key",
-        r"\bsk-ant-(?:api|admin)[0-9]{2}-[A-Za-z0-9_-]{20}[A-Za-z0-9_-]+",
-        _B64URL,
-        "token80",
-    ),
-    _token_entry(
-        "huggingface_token",
-        "Hugging Face Access Token",
-        r"\bhf_[A-Za-z]{34}",
-        _ALNUM,
-        "token20",
-    ),
+_CREDENTIAL_ENTRIES: tuple[Entry, ...] = tuple(
+    _entry_from_row(r, token=True) for r in CREDENTIAL_ROWS
 )
+_IDENTIFIER_ENTRIES: dict[str, tuple[Entry, ...]] = {
+    key: tuple(_entry_from_row(r) for r in IDENTIFIER_ROWS if key in r["profiles"]) for key in "FNP"
+}
 
 _CARD_ENTRIES: tuple[Entry, ...] = tuple(
     Entry(
@@ -449,7 +314,7 @@ _FINANCIAL_ENTRIES: tuple[Entry, ...] = (
     Entry(
         "us_aba_routing",
         "United States ABA Routing Number",
-        NINE_DIGIT_PATTERN,
+        ABA_PATTERN,
         validator="aba_routing",
         keywords=("routing", "aba", "rtn", "routing number", "routing no", "transit number"),
         window=128,
@@ -464,6 +329,7 @@ _FINANCIAL_ENTRIES: tuple[Entry, ...] = (
         window=64,
         mask="generic",
     ),
+    *_IDENTIFIER_ENTRIES["F"],
 )
 
 _US_SSN = Entry(
@@ -489,6 +355,7 @@ _NATIONAL_ID_ENTRIES: tuple[Entry, ...] = (
         r"\b[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?[0-9]{2} ?[0-9]{2} ?[0-9]{2} ?[A-D]\b",
         validator="uk_nino",
         mask="generic",
+        caseless=True,
     ),
     Entry(
         "uk_nhs",
@@ -508,6 +375,7 @@ _NATIONAL_ID_ENTRIES: tuple[Entry, ...] = (
         window=128,
         mask="digits",
     ),
+    *_IDENTIFIER_ENTRIES["N"],
 )
 
 _PII_ENTRIES: tuple[Entry, ...] = (
@@ -522,6 +390,13 @@ _PII_ENTRIES: tuple[Entry, ...] = (
         reverse_pattern=EMAIL_REVERSED,
     ),
     Entry("us_phone", "US Phone Number", PHONE_PATTERN, validator="us_phone", mask="digits"),
+    Entry(
+        "intl_phone",
+        "International Phone Number (E.164)",
+        E164_PATTERN,
+        validator="e164_phone",
+        mask="digits",
+    ),
     _US_SSN,
     _US_ITIN,
     Entry(
@@ -533,6 +408,7 @@ _PII_ENTRIES: tuple[Entry, ...] = (
         window=64,
         mask="digits",
     ),
+    *_IDENTIFIER_ENTRIES["P"],
     *_CARD_ENTRIES,
 )
 
@@ -565,6 +441,33 @@ PII = Profile(
 )
 
 PREDEFINED: Mapping[str, Profile] = {p.name: p for p in (CREDENTIALS, FINANCIAL, NATIONAL_IDS, PII)}
+
+# The patterns the project wrote (every predefined entry's). The matcher may run these through
+# Python ``re`` (keyword-led search, start recovery by literal prefix); any other pattern, such
+# as a custom profile's, is matched by the engines and RE2 only, which run in linear time.
+BUILTIN_PATTERNS: frozenset[str] = frozenset(
+    e.pattern for p in PREDEFINED.values() for e in p.entries if e.pattern
+)
+
+
+def entry_rows(profiles: Iterable[Profile] | None = None) -> list[dict[str, Any]]:
+    """One row per (profile, entry): what ``casb dlp profile entries`` and docs/dlp.md list.
+
+    ``context`` is True when the entry only counts with one of its keywords nearby."""
+    rows = []
+    for profile in PREDEFINED.values() if profiles is None else profiles:
+        for e in profile.entries:
+            rows.append(
+                {
+                    "id": e.id,
+                    "name": e.name,
+                    "profile": profile.name,
+                    "validator": e.validator,
+                    "context": bool(e.keywords),
+                    "severity": e.severity or "normal",
+                }
+            )
+    return rows
 
 
 def predefined_profile(name: str) -> Profile:
@@ -694,6 +597,7 @@ def custom_profile(
     keywords: Sequence[str] = (),
     description: str = "",
     ocr: bool = False,
+    include_test_values: bool = False,
 ) -> Profile:
     """Build and vet a custom profile (``ocr``: read images by OCR for tenants using it).
 
@@ -742,4 +646,10 @@ def custom_profile(
         entries.append(Entry("custom_keywords", "Keywords", words=words, mask="generic"))
     if not entries:
         raise ProfileError("a custom profile needs at least one regex entry or keyword")
-    return Profile(name, tuple(entries), description, ocr=bool(ocr))
+    return Profile(
+        name,
+        tuple(entries),
+        description,
+        ocr=bool(ocr),
+        include_test_values=include_test_values,
+    )

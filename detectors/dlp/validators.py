@@ -14,16 +14,22 @@ profile refers to validators by name (names are hashed into the profile-set vers
 from __future__ import annotations
 
 import base64
-import binascii
 import json
-import math
 import re
-from collections import Counter
 from collections.abc import Callable
 from functools import lru_cache
 
+from detectors.dlp.checks import CHECKS, jwt_parts_ok
+from detectors.dlp.placeholders import (
+    KNOWN_TEST_VALUES,
+    is_placeholder,
+    is_test_value,
+    shannon_entropy,
+)
+
 __all__ = [
     "IBAN_LENGTHS",
+    "KNOWN_TEST_VALUES",
     "VALIDATORS",
     "aba_routing_ok",
     "au_tfn_ok",
@@ -31,6 +37,7 @@ __all__ = [
     "card_brand",
     "iban_ok",
     "is_placeholder",
+    "is_test_value",
     "jwt_ok",
     "luhn_ok",
     "shannon_entropy",
@@ -53,101 +60,6 @@ def _digits(value: str) -> str:
 # --------------------------------------------------------------------------------------------
 # Generic checks
 # --------------------------------------------------------------------------------------------
-
-
-def shannon_entropy(value: str) -> float:
-    """Bits per character of ``value`` (0.0 for the empty string)."""
-    if not value:
-        return 0.0
-    n = len(value)
-    return -sum((c / n) * math.log2(c / n) for c in Counter(value).values())
-
-
-_PLACEHOLDER_WORDS = (
-    "changeme",
-    "change_me",
-    "example",
-    "placeholder",
-    "your_",
-    "your-",
-    "yourkey",
-    "insert",
-    "redacted",
-    "dummy",
-    "sample",
-    "xxxx",
-    "****",
-    "....",
-    "0000000000",
-    "1234567890",
-    "abcdefghij",
-)
-_TEMPLATE_RE = re.compile(r"\$\{[^}]*\}|\{\{[^}]*\}\}|<[^>]*>|%\(\w+\)[sd]|\$[A-Z_]{3,}")
-_REPEAT_RE = re.compile(r"(.)\1{7,}")
-
-# Publicly documented test / example values. Matching them is noise, not a leak.
-KNOWN_TEST_VALUES = frozenset(
-    {
-        # AWS documentation keys
-        "AKIAIOSFODNN7EXAMPLE",
-        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-        "AKIAI44QH8DHBEXAMPLE",
-        "je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY",
-        # Payment-network test cards (Stripe / Visa / Mastercard / Amex docs)
-        "4111111111111111",
-        "4242424242424242",
-        "4012888888881881",
-        "4000056655665556",
-        "4222222222222",
-        "5555555555554444",
-        "5105105105105100",
-        "5200828282828210",
-        "2223003122003222",
-        "378282246310005",
-        "371449635398431",
-        "378734493671000",
-        "6011111111111117",
-        "6011000990139424",
-        "30569309025904",
-        "38520000023237",
-        "3566002020360505",
-        "6200000000000005",
-        "6221260000000000",
-        # Example IBANs used in standards and bank docs
-        "DE89370400440532013000",
-        "GB82WEST12345698765432",
-        "GB29NWBK60161331926819",
-        "FR1420041010050500013M02606",
-        # SSNs that were published (Woolworth wallet card, advertising) or are obvious examples
-        "078051120",
-        "219099999",
-        "123456789",
-        "457555462",
-        # UK NINO documentation example
-        "AB123456C",
-        "QQ123456C",
-    }
-)
-
-
-def is_placeholder(value: str) -> bool:
-    """True for values that are evidently not real: templates, masks, docs examples.
-
-    Checks ``${VAR}``, ``{{var}}``, ``<your-key>``, ``%(name)s``, ``$VAR``, runs of one
-    repeated character, words such as ``changeme`` / ``example`` / ``xxxx`` and the published
-    test values in :data:`KNOWN_TEST_VALUES` (compared with separators removed).
-    """
-    if not value:
-        return True
-    low = value.lower()
-    if any(w in low for w in _PLACEHOLDER_WORDS):
-        return True
-    if _TEMPLATE_RE.search(value):
-        return True
-    if _REPEAT_RE.search(value):
-        return True
-    compact = value.replace(" ", "").replace("-", "")
-    return compact in KNOWN_TEST_VALUES or value in KNOWN_TEST_VALUES
 
 
 def random_token_ok(value: str, min_len: int = 16, min_entropy: float = 3.0) -> bool:
@@ -244,7 +156,7 @@ def card_ok(value: str, brand: str | None = None) -> bool:
         return False
     if not card_format_ok(value) or not luhn_ok(digits):
         return False
-    return digits not in KNOWN_TEST_VALUES and len(set(digits)) > 2
+    return len(set(digits)) > 2
 
 
 @lru_cache(maxsize=256)
@@ -283,13 +195,14 @@ IBAN_LENGTHS: dict[str, int] = {
 
 
 def iban_ok(value: str) -> bool:
-    """IBAN: known country, exact registry length (an over-long run is cut to it), mod-97 == 1."""
-    compact = "".join(value.split()).upper()
+    """IBAN (spaces or dashes allowed): known country, exact registry length (an over-long
+    run is cut to it), mod-97 == 1."""
+    compact = "".join(value.replace("-", " ").split()).upper()
     length = IBAN_LENGTHS.get(compact[:2])
     if length is None or len(compact) < length:
         return False
     iban = compact[:length]
-    if not iban[2:4].isdigit() or not iban.isalnum() or iban in KNOWN_TEST_VALUES:
+    if not iban[2:4].isdigit() or not iban.isalnum():
         return False
     rearranged = iban[4:] + iban[:4]
     try:
@@ -300,10 +213,13 @@ def iban_ok(value: str) -> bool:
 
 
 def aba_routing_ok(value: str) -> bool:
-    """US ABA routing transit number: 9 digits, Federal Reserve prefix, 3-7-1 checksum."""
+    """US ABA routing transit number: 9 digits (contiguous or 4-4-1), Federal Reserve prefix,
+    3-7-1 checksum."""
     d = _digits(value)
-    if len(d) != 9 or len(value) != 9 or len(set(d)) == 1:
+    if len(d) != 9 or len(set(d)) == 1:
         return False
+    if len(value) != 9 and not _consistent_separators(value, (4, 4, 1)):
+        return False  # contiguous, or printed 4-4-1 as on cheques
     prefix = int(d[:2])
     if not (prefix <= 12 or 21 <= prefix <= 32 or 61 <= prefix <= 72 or prefix == 80):
         return False
@@ -356,7 +272,7 @@ def us_ssn_ok(value: str) -> bool:
     if not _consistent_separators(value, (3, 2, 4)) or value.isdigit():
         return False
     d = _digits(value)
-    if len(d) != 9 or d in KNOWN_TEST_VALUES or len(set(d)) == 1:
+    if len(d) != 9 or len(set(d)) == 1:
         return False
     area, group, serial = int(d[:3]), int(d[3:5]), int(d[5:])
     return area not in (0, 666) and area < 900 and group != 0 and serial != 0
@@ -390,9 +306,7 @@ def uk_nino_ok(value: str) -> bool:
     v = "".join(value.split()).upper()
     if len(v) != 9 or not (v[:2].isalpha() and v[2:8].isdigit() and v[8] in "ABCD"):
         return False
-    if v[0] in "DFIQUV" or v[1] in "DFIQUVO" or v[:2] in _NINO_BAD_PREFIXES:
-        return False
-    return v not in KNOWN_TEST_VALUES
+    return not (v[0] in "DFIQUV" or v[1] in "DFIQUVO" or v[:2] in _NINO_BAD_PREFIXES)
 
 
 def uk_nhs_ok(value: str) -> bool:
@@ -470,24 +384,17 @@ def _b64url_json(segment: str) -> object:
 
 
 def jwt_ok(value: str) -> bool:
-    """JWT: three base64url parts, the header is a JSON object with ``alg``, payload JSON."""
-    parts = value.split(".")
-    if len(parts) != 3 or not all(parts):
-        return False
-    try:
-        header = _b64url_json(parts[0])
-        payload = _b64url_json(parts[1])
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        return False
-    return isinstance(header, dict) and "alg" in header and isinstance(payload, dict)
+    """JWT: base64url JSON header with ``alg`` and JSON payload; three parts, or an unsigned
+    (``alg: none``) token with an empty or missing signature (see ``checks.jwt_parts_ok``)."""
+    return jwt_parts_ok(value)
 
 
 def openai_key_ok(value: str) -> bool:
     """OpenAI key (``sk-``, ``sk-proj-``, ``sk-svcacct-``, ``sk-admin-``). Keys minted by
     OpenAI carry the ``T3BlbkFJ`` marker (base64 of "OpenAI"); without it a long, high-entropy
     body is still accepted so that keys of a new layout are not missed. Anthropic's
-    ``sk-ant-`` keys are left to their own entry."""
-    if value.startswith("sk-ant-") or is_placeholder(value):
+    ``sk-ant-``, OpenRouter's ``sk-or-`` and Langfuse's ``sk-lf-`` keys have their own entries."""
+    if value.startswith(("sk-ant-", "sk-or-", "sk-lf-")) or is_placeholder(value):
         return False
     body = value[3:]
     for prefix in ("proj-", "svcacct-", "admin-", "None-", "service-"):
@@ -550,7 +457,6 @@ VALIDATORS: dict[str, Validator] = {
     "us_passport": us_passport_ok,
     "email": email_ok,
     "us_phone": us_phone_ok,
-    "jwt": jwt_ok,
     "openai_key": openai_key_ok,
     "aws_access_key": aws_access_key_ok,
     "aws_secret": aws_secret_ok,
@@ -561,4 +467,5 @@ VALIDATORS: dict[str, Validator] = {
     "token20": _token(20),
     "token32": _token(32, 3.5),
     "token80": _token(80, 4.0),
+    **CHECKS,
 }

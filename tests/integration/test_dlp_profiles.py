@@ -152,3 +152,44 @@ def test_scan_file_with_a_custom_profile(db: str, tmp_path: Path) -> None:
 
     table = run_cli("dlp", "scan-file", str(sample), "-p", "Acme HR")
     assert table.code == 0 and "matched" in table.stdout and "EMP-204811" not in table.stdout
+
+
+def test_profile_entries_lists_the_catalogue(db: str) -> None:
+    rows = json.loads(run_cli("dlp", "profile", "entries", "--format", "json").stdout)
+    assert len(rows) == sum(len(p.entries) for p in PREDEFINED.values())
+    ids = {r["id"] for r in rows}
+    assert {"github_pat_classic", "gitlab_runner_token", "in_aadhaar", "br_cpf"} <= ids
+    assert set(rows[0]) == {"id", "name", "profile", "validator", "context", "severity"}
+    only = json.loads(
+        run_cli("dlp", "profile", "entries", "-p", "Financial Information", "-f", "json").stdout
+    )
+    assert {r["profile"] for r in only} == {"Financial Information"}
+    table = run_cli("dlp", "profile", "entries")
+    assert table.code == 0 and f"{len(rows)} predefined DLP entries" in table.stdout
+    bad = run_cli("dlp", "profile", "entries", "-p", "Nope")
+    assert bad.code != 0 and "Nope" in bad.output
+
+
+def test_include_test_values_is_stored_with_the_profile(db: str, tmp_path: Path) -> None:
+    sample = tmp_path / "cards.txt"
+    sample.write_text("card 4012 8888 8888 1881 and 4539 1488 0343 6467\n")
+    added = run_cli(
+        "dlp", "profile", "add", "Cards incl. test",
+        "--from-predefined", "Financial Information", "--include-test-values",
+    )  # fmt: skip
+    assert added.code == 0, added.output
+    with session_scope() as session:
+        (profile,) = resolve_profiles(session, ["Cards incl. test"])
+    assert profile.include_test_values and len(profile.entries) == len(
+        PREDEFINED["Financial Information"].entries
+    )
+    shown = json.loads(run_cli("dlp", "profile", "show", "Cards incl. test", "-f", "json").stdout)
+    assert shown["include_test_values"] is True
+
+    def visa_count(*extra: str) -> int:
+        out = json.loads(run_cli("dlp", "scan-file", str(sample), "-f", "json", *extra).stdout)
+        return sum(e["count"] for e in out.get("entries", []) if e["entry_id"] == "card_visa")
+
+    assert visa_count("-p", "Financial Information") == 1  # the test card is skipped
+    assert visa_count("-p", "Cards incl. test") == 2
+    assert visa_count("-p", "Financial Information", "--include-test-values") == 2

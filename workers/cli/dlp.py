@@ -68,6 +68,7 @@ def _summary(info: dlp_store.ProfileInfo, *, detail: bool = False) -> dict[str, 
         "entries": len(info.profile.entries),
         "min_distinct_entries": info.profile.min_distinct_entries,
         "ocr": info.profile.ocr,
+        "include_test_values": info.profile.include_test_values,
         "used_by": list(info.used_by),
     }
     if detail:
@@ -97,11 +98,35 @@ def add(
         help="Also read images by OCR (image files, images in PDF/docx/pptx) for tenants "
         "using this profile; needs Tesseract on the DLP workers.",
     ),
+    include_test_values: bool = typer.Option(
+        False,
+        "--include-test-values",
+        help="Also report published test values (network test cards, documentation keys); "
+        "skipped by default. Stored with the profile.",
+    ),
+    base: str = typer.Option(
+        None,
+        "--from-predefined",
+        metavar="PROFILE",
+        help="Reuse a predefined profile's entries under this name (e.g. to switch on "
+        "--include-test-values for them).",
+    ),
 ) -> None:
     """Add a custom profile; it is compiled and vetted now, never at scan time."""
     entries = [parse_regex_option(raw, min_count) for raw in regex or []]
+    if base is not None and base not in PREDEFINED:
+        raise UserError(f"--from-predefined {base!r} is not a predefined profile")
     with db_session() as session:
-        info = dlp_store.add_profile(session, name, entries, keyword or [], description, ocr=ocr)
+        info = dlp_store.add_profile(
+            session,
+            name,
+            entries,
+            keyword or [],
+            description,
+            ocr=ocr,
+            include_test_values=include_test_values,
+            base=base,
+        )
     console.print(
         f"added DLP profile [bold]{info.name}[/] ({len(info.profile.entries)} entr"
         f"{'y' if len(info.profile.entries) == 1 else 'ies'}"
@@ -173,6 +198,39 @@ def show(
     console.print(table)
 
 
+@profile_app.command("entries")
+def entries(
+    profile: list[str] = typer.Option(
+        None, "--profile", "-p", help="Only this predefined profile (repeatable)."
+    ),
+    fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f"),
+) -> None:
+    """Every predefined detection entry: id, profile, validator, whether it needs context."""
+    from detectors.dlp.profiles import entry_rows
+
+    names = list(dict.fromkeys(profile or []))
+    unknown = [n for n in names if n not in PREDEFINED]
+    if unknown:
+        raise UserError(f"unknown predefined profile(s): {', '.join(map(repr, unknown))}")
+    rows = entry_rows([PREDEFINED[n] for n in names] if names else None)
+    if fmt is OutputFormat.json:
+        print_json(rows)
+        return
+    table = Table(title=f"{len(rows)} predefined DLP entries")
+    for column in ("Entry", "Name", "Profile", "Validator", "Context", "Severity"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(
+            row["id"],
+            row["name"],
+            row["profile"],
+            row["validator"] or "-",
+            "yes" if row["context"] else "no",
+            row["severity"],
+        )
+    console.print(table)
+
+
 @profile_app.command("remove")
 def remove(name: str = typer.Argument(...)) -> None:
     """Delete a custom profile (refused while a tenant uses it)."""
@@ -193,6 +251,9 @@ def scan_file(
         "--ocr",
         help="Read images by OCR (on anyway when a chosen profile has OCR on).",
     ),
+    include_test_values: bool = typer.Option(
+        False, "--include-test-values", help="Also report published test values."
+    ),
 ) -> None:
     """Extract and match one local file; print the masked verdict (nothing is stored).
 
@@ -209,6 +270,8 @@ def scan_file(
     else:
         with db_session() as session:
             profiles = dlp_store.resolve_profiles(session, names)
+    if include_test_values:
+        profiles = [p.with_test_values() for p in profiles]
     policy = compile_policy(profiles)
     engine = OcrEngine() if ocr else ocr_engine_for(profiles)
     with path.open("rb") as fh:

@@ -10,6 +10,7 @@ import base64
 import json
 import random
 import string
+import zlib
 
 ALNUM = string.ascii_letters + string.digits
 B64URL = ALNUM + "_-"
@@ -57,6 +58,27 @@ class Gen:
         header = enc({"alg": "HS256", "typ": "JWT"})
         payload = enc({"sub": self.digits(8), "name": "Ada", "iat": 1_700_000_000})
         return f"{header}.{payload}.{self.tok(43, B64URL)}"
+
+
+_B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+def crc_token(g: Gen, prefix: str) -> str:
+    """GitHub/npm token: prefix, 30 random base62 chars, CRC32 of them in 6 base62 chars."""
+    body = g.tok(30)
+    n, check = zlib.crc32(body.encode()), ""
+    while n:
+        n, d = divmod(n, 62)
+        check = _B62[d] + check
+    return prefix + body + check.rjust(6, "0")
+
+
+def pypi_token(g: Gen) -> str:
+    """A PyPI API token: ``pypi-`` + base64url of a v2 macaroon for pypi.org."""
+    ident = json.dumps({"version": 1, "permissions": "user"}).encode()
+    raw = b"\x02\x01\x08pypi.org\x02" + bytes([len(ident)]) + ident
+    raw += b"\x00\x00\x06\x20" + bytes(g.r.getrandbits(8) for _ in range(32))
+    return "pypi-" + base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
 def group(s: str, sizes: tuple[int, ...], sep: str = " ") -> str:
@@ -115,7 +137,7 @@ def entry_samples(g: Gen) -> dict[str, tuple[str, str, str]]:
         "azure_client_secret",
         "AZURE_CLIENT_SECRET={v}\n",
         g.tok(3) + "8Q~" + g.tok(34, ALNUM + "_~.-"),
-        f"value {g.tok(3)}8Q~{g.tok(34)} stored without any label\n",
+        f"AZURE_CLIENT_SECRET={g.tok(3)}8Q~{g.tok(12)}\nAZURE_CLIENT_SECRET={g.tok(3)}Q~{g.tok(34)}\n",
     )
     add(
         "azure_storage_account_key",
@@ -126,17 +148,17 @@ def entry_samples(g: Gen) -> dict[str, tuple[str, str, str]]:
     add(
         "github_pat_classic",
         "token: {v}\n",
-        "ghp_" + g.tok(36),
+        crc_token(g, "ghp_"),
         "token: ghp_" + "x" * 36 + "\n",
     )
     add(
         "github_pat_fine_grained",
         "GH_TOKEN={v}\n",
-        "github_pat_" + g.tok(82, ALNUM + "_"),
+        "github_pat_" + g.tok(22) + "_" + g.tok(59),
         "GH_TOKEN=github_pat_" + "X" * 82 + "\n",
     )
-    add("github_oauth_token", "oauth {v}\n", "gho_" + g.tok(36), "oauth gho_" + "0" * 36 + "\n")
-    add("github_app_token", "app {v}\n", "ghs_" + g.tok(36), "app ghs_" + "x" * 36 + "\n")
+    add("github_oauth_token", "oauth {v}\n", crc_token(g, "gho_"), "oauth gho_" + "0" * 36 + "\n")
+    add("github_app_token", "app {v}\n", crc_token(g, "ghs_"), "app ghs_" + "x" * 36 + "\n")
     add(
         "gitlab_pat",
         "PRIVATE-TOKEN: {v}\n",
@@ -170,7 +192,7 @@ def entry_samples(g: Gen) -> dict[str, tuple[str, str, str]]:
         "stripe_secret_key",
         "stripe.api_key = '{v}'\n",
         "sk_live_" + g.tok(24),
-        "stripe.api_key = 'sk_live_" + "x" * 24 + "'\nstripe_test = 'sk_test_" + g.tok(24) + "'\n",
+        "stripe.api_key = 'sk_live_" + "x" * 24 + "'\nstripe_live = 'sk_live_" + g.tok(12) + "'\n",
     )
     add(
         "stripe_restricted_key",
@@ -192,12 +214,15 @@ def entry_samples(g: Gen) -> dict[str, tuple[str, str, str]]:
         "token eyJub3RhbGciOiJ4In0.eyJzdWIiOiIxMjMifQ.c2lnbmF0dXJlMTIz\n",
     )
     add(
-        "npm_token", "//registry.npmjs.org/:_authToken={v}\n", "npm_" + g.tok(36), "npm_" + "x" * 36
+        "npm_token",
+        "//registry.npmjs.org/:_authToken={v}\n",
+        crc_token(g, "npm_"),
+        "npm_" + "x" * 36,
     )
     add(
         "pypi_token",
         "password = {v}\n",
-        "pypi-AgEIcHlwaS5vcmc" + g.tok(70, B64URL),
+        pypi_token(g),
         "password = pypi-AgEIcHlwaS5vcmcxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n",
     )
     add(
@@ -281,4 +306,11 @@ def entry_samples(g: Gen) -> dict[str, tuple[str, str, str]]:
     )
     add("us_phone", "Call {v} today\n", "(415) 867-5309", "Call (211) 867-5309 or 415-555-0123\n")
     add("us_passport", "Passport No: {v}\n", "561234987", "Passport No: 111111111\n")
+    # every other catalogue entry: its first generated positive and all its negatives
+    from tests.unit.dlp.corpus import NEGATIVE_SPACER, Rand, catalog_cases
+
+    for eid, cases in catalog_cases(Rand(g.r.getrandbits(32))).items():
+        if eid not in s:
+            text, value = cases.positives[0]
+            s[eid] = (text, value, NEGATIVE_SPACER.join(cases.negatives))
     return s

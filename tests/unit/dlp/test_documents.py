@@ -22,7 +22,7 @@ from detectors.dlp.matcher import compile_policy
 from detectors.dlp.profiles import PREDEFINED
 from tests.unit.dlp import fixtures, images
 
-TOKEN = "ghp_Zk3p9QvT2mLw8RxN4bYcQ1w2E3r4T5y6U7i8"
+TOKEN = "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"  # CRC32-valid
 OPENAI_KEY = (
     "sk-proj-q7XvR2mTz9LpW4kNc8HyB3sJd6FgQ1aE5uVx0oYiKtZrT3BlbkFJa9Wm2Qx7Lp4Rz8Nc3Vb6Hy1Kd5Gf0Ts"
 )

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import sys
 import time
 from collections.abc import Callable
 
 import pytest
 
 from detectors.dlp.matcher import DEADLINE_EVERY, Policy, compile_policy, resolve_engine
-from detectors.dlp.profiles import Entry, Profile, custom_profile
+from detectors.dlp.profiles import BUILTIN_PATTERNS, CREDENTIALS, Entry, Profile, custom_profile
 
 # Stacked variable repeats: Python ``re`` needs minutes to find the start of one match of this
 # in a 1 KiB window (it tries every split of the run between the four groups).
@@ -109,3 +111,49 @@ def test_no_deadline_means_no_truncation() -> None:
     result = compile_policy([profile]).scan_bytes(b"abcd#" * 1000)
     assert result.truncated is None and result.entries[0].count == 1000
     assert "truncated" not in result.to_evidence()
+
+
+def test_keyword_region_search_checks_the_deadline() -> None:
+    """A chunk with few engine events but many candidates in keyword regions is cut inside the
+    region search (the clock's callers are recorded to show where it was read)."""
+    (datadog,) = [e for e in CREDENTIALS.entries if e.id == "datadog_api_key"]
+    policy = Policy([Profile("p", (datadog,))], resolve_engine())
+    callers: list[str] = []
+
+    def clock() -> float:
+        callers.append(sys._getframe(2).f_code.co_name)  # who called _past_deadline
+        return float(len(callers))
+
+    lines = [
+        "DD_API_KEY "
+        + " ".join(hashlib.md5(b"%d" % (i * 3 + k)).hexdigest() for k in range(3))
+        + "\n"
+        for i in range(40)  # 40 keyword events: fewer than DEADLINE_EVERY
+    ]
+    block = "".join(lines).encode()
+    stream = policy.open_stream(deadline=1.0, clock=clock)
+    stream.feed(b" " * 70_000 + block + b" " * 200)
+    result = stream.close()
+    assert result.truncated == "time budget exceeded while matching"
+    assert callers[0] == "feed" and "_search_regions" in callers
+    # without a deadline the same text has all 120 candidates confirmed
+    full = Policy([Profile("p", (datadog,))], resolve_engine()).scan_bytes(
+        b" " * 70_000 + block + b" " * 200
+    )
+    assert full.entries[0].count == 120
+
+
+def test_custom_pattern_with_keywords_stays_on_the_engine_path() -> None:
+    """Only catalogue patterns are searched with Python ``re`` around keywords; any other
+    pattern that needs a keyword is matched by the engine, its context checked afterwards."""
+    entry = Entry(
+        "probe", "Probe", ADVERSARIAL, keywords=("ticket",), window=64, som=False, max_width=1024
+    )
+    policy = Policy([Profile("p", (entry,))], resolve_engine())
+    assert all(e.search is None and e.prefix is None for e in policy._exprs.values())
+    assert ADVERSARIAL not in BUILTIN_PATTERNS
+    text = b"ticket " + b"a" * 700 + b"#\n" + b" " * 300 + b"b" * 700 + b"#\n"
+    result = policy.open_stream(deadline=time.monotonic() + 60.0)
+    result.feed(text)
+    (row,) = result.close().entries
+    assert row.count == 1  # the second run is too far from the keyword

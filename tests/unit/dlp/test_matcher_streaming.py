@@ -46,7 +46,9 @@ def test_every_entry_found_in_reference() -> None:
     counts = {(m.profile, m.entry_id): m.count for m in _reference().entries}
     for name, profile in PREDEFINED.items():
         for e in profile.entries:
-            assert counts.get((name, e.id)) == 1, (name, e.id)
+            # >= 1: a few samples are also another entry's match (a UK passport number is a
+            # US passport shape too); exact counts are checked per line in test_matcher
+            assert counts.get((name, e.id), 0) >= 1, (name, e.id)
 
 
 def test_concurrent_streams_in_threads() -> None:

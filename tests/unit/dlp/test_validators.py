@@ -35,8 +35,11 @@ def test_card_brand(number: str, brand: str | None) -> None:
 
 
 def test_card_rejects_test_numbers_and_odd_grouping() -> None:
-    assert not v.card_ok("4111 1111 1111 1111")
-    assert not v.card_ok("4242424242424242")
+    assert v.card_ok("4012 8888 8888 1881")  # valid, but a network test card:
+    assert v.is_test_value("4012 8888 8888 1881")  # the profile decides (include_test_values)
+    assert not v.card_ok("4111 1111 1111 1111")  # two distinct digits: not a real number
+    assert v.is_test_value("4242424242424242")
+    assert not v.is_test_value("4539 1488 0343 6467")
     assert v.card_ok("4539 1488 0343 6467")
     assert not v.card_ok("4539 14880 343 6467")  # not a printed grouping
     assert not v.card_ok("4539-1488 0343-6467")  # mixed separators
@@ -48,7 +51,9 @@ def test_card_rejects_test_numbers_and_odd_grouping() -> None:
         ("GB33BUKB20201555555555", True),
         ("GB33 BUKB 2020 1555 5555 55", True),
         ("GB34BUKB20201555555555", False),
-        ("DE89370400440532013000", False),  # the standard's example: a known test value
+        ("GB33-BUKB-2020-1555-5555-55", True),
+        ("DE89-3704-0044-0532-0130-00", True),  # dashes; the standard's example
+        ("DE89370400440532013001", False),
         ("XX33BUKB20201555555555", False),
         ("GB33BUKB2020155555555", False),  # too short for GB
         ("GB33BUKB20201555555555ZZZ", True),  # over-long run is cut to the country length
@@ -60,6 +65,8 @@ def test_iban(iban: str, ok: bool) -> None:
 
 def test_aba_routing() -> None:
     assert v.aba_routing_ok("021000021")
+    assert v.aba_routing_ok("0210-0002-1")  # printed 4-4-1
+    assert not v.aba_routing_ok("0210-0002 1")
     assert v.aba_routing_ok("011000015")
     assert not v.aba_routing_ok("021000022")
     assert not v.aba_routing_ok("021-000-021")
@@ -71,7 +78,9 @@ def test_ssn_rules() -> None:
     assert v.us_ssn_ok("536 22 7789")
     for bad in ("000-22-7789", "666-22-7789", "912-22-7789", "536-00-7789", "536-22-0000"):
         assert not v.us_ssn_ok(bad), bad
-    assert not v.us_ssn_ok("078-05-1120")  # the Woolworth wallet card
+    assert v.us_ssn_ok("536.22.7789")  # dots
+    assert v.us_ssn_ok("078-05-1120")  # the Woolworth wallet card: valid, but published
+    assert v.is_test_value("078-05-1120")
     assert not v.us_ssn_ok("536-22 7789")
     assert not v.us_ssn_ok("536227789")  # separators required
 
@@ -88,6 +97,7 @@ def test_sin_nino_nhs_tfn() -> None:
     assert not v.ca_sin_ok("130 692 545")
     assert not v.ca_sin_ok("046 454 286")  # first digit 0 is never issued
     assert v.uk_nino_ok("JG 10 37 59 A")
+    assert v.uk_nino_ok("jg103759a")
     assert not v.uk_nino_ok("GB 10 37 59 A")
     assert not v.uk_nino_ok("DA 10 37 59 A")
     assert not v.uk_nino_ok("QQ 12 34 56 C")
@@ -111,7 +121,10 @@ def test_jwt() -> None:
     assert v.jwt_ok(f"{header}.{payload}.c2lnbmF0dXJl")
     assert not v.jwt_ok(f"eyJub3RhbGciOiJ4In0.{payload}.c2ln")  # header without alg
     assert not v.jwt_ok(f"eyJhbGciOiJIUzI1Ni.{payload}.c2ln")  # header is not JSON
-    assert not v.jwt_ok(f"{header}.{payload}")
+    assert not v.jwt_ok(f"{header}.{payload}")  # signed alg, no signature
+    unsigned = "eyJhbGciOiJub25lIn0"  # {"alg":"none"}
+    assert v.jwt_ok(f"{unsigned}.{payload}.")
+    assert v.jwt_ok(f"{unsigned}.{payload}")
 
 
 def test_entropy_and_placeholders() -> None:
@@ -125,12 +138,14 @@ def test_entropy_and_placeholders() -> None:
         "{{vault.secret}}",
         "%(password)s",
         "xxxxxxxxxxxx",
-        "AKIAIOSFODNN7EXAMPLE",
         "aaaaaaaaaaaaaaaa",
         "********",
     ):
         assert v.is_placeholder(p), p
     assert not v.is_placeholder("Zk3p9QvT2mLw8RxN")
+    # documentation keys are published test values, not placeholders
+    assert not v.is_placeholder("AKIAIOSFODNN7EXAMPLE")
+    assert v.is_test_value("AKIAIOSFODNN7EXAMPLE")
 
 
 def test_openai_key_rules() -> None:

@@ -1,0 +1,125 @@
+"""Values shaped like a secret that are not one, and the randomness measure.
+
+Placeholders (templates, masks, documentation words), published test values (network test
+cards, documentation keys) and Shannon entropy: shared by ``validators`` and ``checks``.
+Pure functions; they never raise on odd input and never log the value.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+__all__ = ["KNOWN_TEST_VALUES", "is_placeholder", "is_test_value", "shannon_entropy"]
+
+
+def shannon_entropy(value: str) -> float:
+    """Bits per character of ``value`` (0.0 for the empty string)."""
+    if not value:
+        return 0.0
+    n = len(value)
+    count = value.count  # per distinct char: C-speed counts, no Counter overhead
+    return -sum(c / n * math.log2(c / n) for c in map(count, set(value)))
+
+
+_PLACEHOLDER_WORDS = (
+    "changeme",
+    "change_me",
+    "example",
+    "placeholder",
+    "your_",
+    "your-",
+    "yourkey",
+    "insert",
+    "redacted",
+    "dummy",
+    "sample",
+    "xxxx",
+    "****",
+    "....",
+    "0000000000",
+    "1234567890",
+    "abcdefghij",
+)
+_TEMPLATE_RE = re.compile(r"\$\{[^}]*\}|\{\{[^}]*\}\}|<[^>]*>|%\(\w+\)[sd]|\$[A-Z_]{3,}")
+_REPEAT_RE = re.compile(r"(.)\1{7,}")
+
+# Publicly documented test / example values. Matching them is noise, not a leak.
+KNOWN_TEST_VALUES = frozenset(
+    {
+        # AWS documentation keys
+        "AKIAIOSFODNN7EXAMPLE",
+        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        "AKIAI44QH8DHBEXAMPLE",
+        "je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY",
+        # Stripe's documentation test-mode key
+        "sk_test_4eC39HqLyjWDarjtT1zdp7dc",
+        # Payment-network test cards (Stripe / Visa / Mastercard / Amex docs)
+        "4111111111111111",
+        "4242424242424242",
+        "4012888888881881",
+        "4000056655665556",
+        "4222222222222",
+        "5555555555554444",
+        "5105105105105100",
+        "5200828282828210",
+        "2223003122003222",
+        "378282246310005",
+        "371449635398431",
+        "378734493671000",
+        "6011111111111117",
+        "6011000990139424",
+        "30569309025904",
+        "38520000023237",
+        "3566002020360505",
+        "6200000000000005",
+        "6221260000000000",
+        # Example IBANs used in standards and bank docs
+        "DE89370400440532013000",
+        "GB82WEST12345698765432",
+        "GB29NWBK60161331926819",
+        "FR1420041010050500013M02606",
+        # SSNs that were published (Woolworth wallet card, advertising) or are obvious examples
+        "078051120",
+        "219099999",
+        "123456789",
+        "457555462",
+        # UK NINO documentation example
+        "AB123456C",
+        "QQ123456C",
+    }
+)
+
+
+# printed forms add at most one separator per 2 characters
+_LONGEST_TEST_VALUE = 2 * max(len(v) for v in KNOWN_TEST_VALUES)
+
+
+def is_placeholder(value: str) -> bool:
+    """True for values that are evidently not real: templates, masks, docs examples.
+
+    Checks ``${VAR}``, ``{{var}}``, ``<your-key>``, ``%(name)s``, ``$VAR``, runs of one
+    repeated character, words such as ``changeme`` / ``example`` / ``xxxx`` and the published
+    values a generator never produces. Published test values are :func:`is_test_value`.
+    """
+    if not value:
+        return True
+    if is_test_value(value):
+        return False  # real-looking published values: the profile decides (include_test_values)
+    low = value.lower()
+    if any(w in low for w in _PLACEHOLDER_WORDS):
+        return True
+    if _TEMPLATE_RE.search(value):
+        return True
+    return bool(_REPEAT_RE.search(value))
+
+
+def is_test_value(value: str) -> bool:
+    """True for a published test or documentation value (network test cards, documentation
+    keys, example IBANs/SSNs): real-looking, but public. Compared with separators removed.
+
+    Profiles skip these unless they were saved with ``include_test_values``."""
+    if len(value) > _LONGEST_TEST_VALUE:
+        return False
+    compact = value.replace(" ", "").replace("-", "").replace(".", "")
+    return compact in KNOWN_TEST_VALUES or value in KNOWN_TEST_VALUES
