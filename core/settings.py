@@ -134,7 +134,22 @@ class Settings(BaseSettings):
     retention_resolved_findings_days: int = Field(default=365, ge=1)
     retention_scan_runs_days: int = Field(default=180, ge=1)
     retention_dlp_cache_days: int = Field(default=180, ge=1)
+    retention_change_records_days: int = Field(default=365, ge=1)
+    retention_alert_deliveries_days: int = Field(default=90, ge=1)
     prune_batch_size: int = Field(default=5000, ge=1)
+
+    alert_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="Timeout of one alert POST (connect and read)."
+    )
+    alert_retry_base_seconds: float = Field(
+        default=30.0, ge=0, description="First retry delay of a failed alert; doubles per try."
+    )
+    alert_retry_max_delay_seconds: float = Field(
+        default=3600.0, ge=0, description="Cap on the delay between two alert attempts."
+    )
+    alert_retry_window_hours: float = Field(
+        default=24.0, gt=0, description="How long an alert is retried before it is failed."
+    )
 
     def retention(self) -> dict[str, timedelta]:
         """Age after which each kind of row is pruned (``casb db prune``, the daily beat task)."""
@@ -142,6 +157,8 @@ class Settings(BaseSettings):
             "resolved_findings": timedelta(days=self.retention_resolved_findings_days),
             "scan_runs": timedelta(days=self.retention_scan_runs_days),
             "dlp_cache": timedelta(days=self.retention_dlp_cache_days),
+            "change_records": timedelta(days=self.retention_change_records_days),
+            "alert_deliveries": timedelta(days=self.retention_alert_deliveries_days),
         }
 
     @property

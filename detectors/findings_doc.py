@@ -27,6 +27,28 @@ DLP_EVIDENCE = (
     "masked excerpts only (never the matched value)",
 )
 
+#: Types beyond the seed with neither a posture `Detector` nor a DLP file rule: in prose.
+PROSE_RULES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "leaked_own_api_key": (
+        "During DLP matching, an OpenAI key-shaped value (entry of the OpenAI API key family) "
+        "is compared with the tenant's own admin and project keys as the same scan fetched "
+        "them: when the visible start and end of exactly one key's `redacted_value` agree with "
+        "it, that key leaked (needs a DLP profile with the OpenAI key entry, e.g. Credentials "
+        "and Secrets). Only the prefix and suffix are compared; the value is not kept. The "
+        "finding resolves when a successful fetch no longer lists the key (revoked or "
+        "rotated), not when the content disappears; the DLP finding on the file stays and "
+        "names the key's finding in `leaked_own_keys`.",
+        (
+            "key id, name, owner, project",
+            "the masked value",
+            "characters that agreed (prefix, suffix, beyond the family prefix)",
+            "where it was seen (`seen_in`: file id and name, GPT / project / conversation, "
+            "owner, the DLP finding type)",
+            "`last_used_at` and whether the key was used after the content appeared",
+        ),
+    ),
+}
+
 #: Message-text DLP (an extension type) is produced by the conversation fetch and the DLP
 #: stage together; its rule, evidence and resolution are stated here in prose.
 MESSAGE_RULE = (
@@ -89,6 +111,9 @@ def _section(ft: FindingType, detector: Detector | None, defaults: Thresholds) -
         lines.append(f"- **Thresholds (defaults)**: {_thresholds(detector, defaults)}")
         rule = _one_line(detector.description)
         evidence = ", ".join(f"`{name}`" for name in detector.evidence_fields)
+    elif ft.key in PROSE_RULES:
+        rule = PROSE_RULES[ft.key][0]
+        evidence = "; ".join(PROSE_RULES[ft.key][1])
     elif ft.resource_type is ResourceType.CONVERSATION_MESSAGE:
         rule = MESSAGE_RULE
         evidence = "; ".join(MESSAGE_EVIDENCE)

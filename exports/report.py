@@ -17,7 +17,7 @@ from typing import Any
 
 from core.time import as_utc, iso_z
 from schemas.catalog import BY_ID, CATALOG, Category, Severity
-from schemas.tables import Finding, ScanRun, Tenant
+from schemas.tables import ChangeRecord, Finding, ScanRun, Tenant
 
 SEVERITIES: tuple[str, ...] = tuple(s.value for s in sorted(Severity, key=lambda s: -s.rank))
 SEVERITY_COLORS = {
@@ -27,6 +27,7 @@ SEVERITY_COLORS = {
     "low": "#3b82f6",
 }
 MAX_SCANS_PER_TENANT = 30
+MAX_CHANGES_PER_TENANT = 20
 EVIDENCE_CHARS = 400
 
 _CSS = """
@@ -256,11 +257,44 @@ def _findings_table(open_findings: Sequence[Finding], slugs: dict[int, str], max
     )
 
 
+def _short_json(value: Any, size: int = 120) -> str:
+    text = "-" if value is None else json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= size else text[: size - 1] + "…"
+
+
+def _changes(tenants: Sequence[Tenant], changes: Sequence[ChangeRecord]) -> str:
+    """The newest change records per tenant (already newest first, at most a few each)."""
+    by_tenant: dict[int, list[ChangeRecord]] = defaultdict(list)
+    for c in changes:
+        by_tenant[c.tenant_id].append(c)
+    parts = []
+    for t in tenants:
+        assert t.id is not None
+        rows = by_tenant.get(t.id, [])[:MAX_CHANGES_PER_TENANT]
+        if not rows:
+            parts.append(f'<h3>{_e(t.slug)}</h3><p class="note">No changes recorded.</p>')
+            continue
+        body = "".join(
+            f'<tr class="change"><td>{_e(iso_z(c.seen_at))}</td>'
+            f"<td>{_e(c.resource_name or c.resource_id)}<div class='note'>"
+            f"{_e(c.resource_type)} <code>{_e(c.resource_id)}</code></div></td>"
+            f"<td><code>{_e(c.field)}</code></td><td>{_e(_short_json(c.before))}</td>"
+            f"<td>{_e(_short_json(c.after))}</td><td>{_e(c.scan_id)}</td></tr>"
+            for c in rows
+        )
+        parts.append(
+            f"<h3>{_e(t.slug)}</h3><table><tr><th>Seen</th><th>Resource</th><th>Field</th>"
+            f"<th>Before</th><th>After</th><th>Scan</th></tr>{body}</table>"
+        )
+    return "".join(parts)
+
+
 def render_html(
     tenants: Sequence[Tenant],
     findings: Sequence[Finding],
     scan_runs: Sequence[ScanRun],
     *,
+    changes: Sequence[ChangeRecord] = (),
     title: str | None = None,
     generated_at: datetime | None = None,
     max_rows: int = 2000,
@@ -318,6 +352,10 @@ def render_html(
         f'<p class="note">Findings open when each scan finished (last {MAX_SCANS_PER_TENANT} '
         f'scans per tenant; x marks a failed scan).</p><div class="legend">{legend}</div>'
         f"{''.join(trends)}"
+        f'<h2 id="changes">Last changes</h2>'
+        f'<p class="note">The newest {MAX_CHANGES_PER_TENANT} change records per tenant; '
+        "all of them with <code>casb changes</code>.</p>"
+        f"{_changes(tenants, changes)}"
         f'<h2 id="open-findings">Open findings ({len(open_findings)})</h2>'
         f"{_findings_table(open_findings, slugs, max_rows)}"
         "</body></html>\n"

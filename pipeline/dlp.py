@@ -18,7 +18,7 @@ import logging
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +36,7 @@ from core.settings import get_settings
 from core.time import as_utc
 from detectors.dlp.decisions import (
     CLEAN,
+    FINDING_TYPES,
     LISTING_PARTS,
     MATCHED,
     SKIPPED,
@@ -62,8 +63,10 @@ from detectors.dlp.messages import (
     resolvable_messages,
 )
 from detectors.dlp.profiles import profile_set_version
+from detectors.leaked_keys import InventoryKey, KeyProbe
 from pipeline.common import apply_suppressions, error_summary, load_scan, tenant_access
 from pipeline.fetchers import ok_part_key
+from pipeline.leaks import findings_for_file, leak_refs, merged, scan_inventory
 from pipeline.runtime import get_runtime
 from pipeline.snapshots import part_key
 from schemas.findings import DetectedFinding
@@ -324,6 +327,23 @@ def _scan_refs(scan_id: int, tenant: Tenant, refs: list[FileRef], result: BatchR
     limits = ExtractLimits(max_input_bytes=settings.max_file_bytes)
     writes: list[CacheWrite] = []
     detected: list[DetectedFinding] = []
+    leaked: list[DetectedFinding] = []
+    keys = scan_inventory(scan_id)
+
+    def matched(ref: FileRef, result: Mapping[str, Any]) -> None:
+        """The file's DLP finding and, for a key of the tenant's own, its leak finding."""
+        agreements = list(result.get("leaked_keys") or [])
+        has_match = result.get("match") is not None
+        if has_match:
+            finding = detected_finding(ref, result.get("match") or {})
+            if agreements:
+                evidence = {**finding.evidence, "leaked_own_keys": leak_refs(agreements)}
+                finding = finding.model_copy(update={"evidence": evidence})
+            detected.append(finding)
+        if agreements:
+            type_id = FINDING_TYPES[ref.kind].finding_type_id if has_match else None
+            leaked.extend(findings_for_file(ref, agreements, keys, type_id))
+
     for ref in refs:
         key = f"{ref.kind}:{ref.file_id}"
         cached = cache.get(ref.file_id)
@@ -332,8 +352,8 @@ def _scan_refs(scan_id: int, tenant: Tenant, refs: list[FileRef], result: BatchR
             assert cached is not None
             result.counts["cached"] += 1
             _count_outcome(result, key, cached.outcome, cached.result.get("reason"))
-            if cached.outcome == MATCHED:
-                detected.append(detected_finding(ref, cached.result.get("match") or {}))
+            if cached.outcome == MATCHED or cached.result.get("leaked_keys"):
+                matched(ref, cached.result if cached.outcome == MATCHED else _no_match(cached))
             continue
         if client is None:
             runtime = get_runtime()
@@ -342,7 +362,15 @@ def _scan_refs(scan_id: int, tenant: Tenant, refs: list[FileRef], result: BatchR
             )
         try:
             write = _scan_one(
-                client, policy, version, ref, cached, limits, settings.max_file_bytes, ocr
+                client,
+                policy,
+                version,
+                ref,
+                cached,
+                limits,
+                settings.max_file_bytes,
+                ocr,
+                keys,
             )
         except _FATAL:
             raise
@@ -353,12 +381,13 @@ def _scan_refs(scan_id: int, tenant: Tenant, refs: list[FileRef], result: BatchR
             continue
         writes.append(write)
         _count_outcome(result, key, write.outcome, write.result.get("reason"))
-        if write.outcome == MATCHED:
-            detected.append(detected_finding(ref, write.result.get("match") or {}))
+        if write.outcome == MATCHED or write.result.get("leaked_keys"):
+            matched(ref, write.result if write.outcome == MATCHED else _no_match_write(write))
         if write.result.get("reused"):
             result.counts["reused"] += 1
     with session_scope() as session:
         save_cache(session, tenant.id, writes)
+        detected += merged(session, tenant.id, leaked)
         if detected:
             apply_scan_findings(
                 session,
@@ -369,6 +398,15 @@ def _scan_refs(scan_id: int, tenant: Tenant, refs: list[FileRef], result: BatchR
                 resolvable=set(),
                 now=utcnow(),
             )
+
+
+def _no_match(cached: CacheState) -> dict[str, Any]:
+    """A clean file's cached result that still holds key agreements (no DLP finding)."""
+    return {"leaked_keys": cached.result.get("leaked_keys")}
+
+
+def _no_match_write(write: CacheWrite) -> dict[str, Any]:
+    return {"leaked_keys": write.result.get("leaked_keys")}
 
 
 def _count_outcome(result: BatchResult, key: str, outcome: str, reason: Any) -> None:
@@ -388,8 +426,13 @@ def _scan_one(
     limits: ExtractLimits,
     max_bytes: int,
     ocr: OcrEngine | None = None,
+    keys: list[InventoryKey] | None = None,
 ) -> CacheWrite:
-    """Download (spooled to memory, then disk), then reuse or compute the verdict."""
+    """Download (spooled to memory, then disk), then reuse or compute the verdict.
+
+    ``keys``: the tenant's key inventory; an OpenAI key found in the file is compared with it
+    inside the matcher (``KeyProbe``), and only the agreements are kept (``leaked_keys``).
+    """
     fingerprint = ref.fingerprint
 
     def skipped(reason: str, sha: str | None = None, detail: str = "") -> CacheWrite:
@@ -424,18 +467,21 @@ def _scan_one(
         started = time.monotonic()
         # one time budget for the file: extraction and matching both stop at it (truncated)
         deadline = started + limits.max_seconds
+        probe = KeyProbe(keys or [])
         name = ref.name or download.filename or ref.file_id
         # a file read only in part that matched nothing is skipped (truncated /
         # ocr_unavailable), never clean; one time budget covers extraction and matching, and
         # the memory cap while matching skips the file as too_large: see detectors.dlp.document
-        verdict = scan_document(name, spool, policy, limits, ocr, deadline)  # type: ignore[arg-type]
+        verdict = scan_document(name, spool, policy, limits, ocr, deadline, probe)  # type: ignore[arg-type]
         if verdict.outcome == SKIPPED:
             return skipped(verdict.reason or "corrupt", download.sha256, verdict.detail[:200])
         match = verdict.match
         assert match is not None
         _metrics(match.bytes_scanned, time.monotonic() - started)
     truncated = verdict.truncated
-    extra = {"truncated": truncated} if truncated else {}
+    extra: dict[str, Any] = {"truncated": truncated} if truncated else {}
+    if probe.found:
+        extra["leaked_keys"] = probe.results()
     if match.matched:
         return CacheWrite(
             ref.file_id,

@@ -263,13 +263,15 @@ def _gpt_parts(client: ComplianceClient) -> dict[str, list[Any]]:
 
 
 def fetch_files(ctx: FetchContext, out: PartRun) -> None:
-    """ChatGPT project files (for DLP): never depends on the conversation source."""
+    """ChatGPT project files (for DLP) and the projects themselves (sharing and files, for the
+    change history): one listing, never dependent on the conversation source."""
     client = ctx.compliance()
-    out.run("project_files", lambda: _project_files(client))
+    out.run_many(("project_files", "projects"), lambda: _project_parts(client))
 
 
-def _project_files(client: ComplianceClient) -> list[dict[str, Any]]:
-    return [
+def _project_parts(client: ComplianceClient) -> dict[str, list[Any]]:
+    projects = list(client.projects())
+    project_files = [
         _file(
             "project",
             f.id,
@@ -281,10 +283,11 @@ def _project_files(client: ComplianceClient) -> list[dict[str, Any]]:
             owner_email=p.owner_email,
             visibility=p.visibility,
         )
-        for p in client.projects()
+        for p in projects
         if p.config is not None
         for f in p.config.files
     ]
+    return {"project_files": project_files, "projects": projects}
 
 
 #: One line for tenant health when ``/conversations`` is retired.
@@ -716,7 +719,7 @@ FETCHES: dict[str, FetchSpec] = {
         ),
         FetchSpec(
             "files",
-            ("project_files",),
+            ("project_files", "projects"),
             "project_files",
             fetch_files,
             needs_workspace=True,

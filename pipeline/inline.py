@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from pipeline.dlp import run_dlp_inline
+from pipeline.notify import deliver
 from pipeline.posture import record_failure, run_detect, run_fetch, run_finish, start_scan
 from schemas.tables import ScanTrigger
 
@@ -30,8 +31,18 @@ def run_inline(tenant_ref: int | str, trigger: ScanTrigger = ScanTrigger.MANUAL)
         run_dlp_inline(scan_id)
     except Exception:
         log.exception("inline scan %s failed", scan_id)
-        return {**run_finish(scan_id, failed=True), "tenant": start["tenant"]}
-    return {**run_finish(scan_id), "tenant": start["tenant"]}
+        return _deliver_alerts({**run_finish(scan_id, failed=True), "tenant": start["tenant"]})
+    return _deliver_alerts({**run_finish(scan_id), "tenant": start["tenant"]})
+
+
+def _deliver_alerts(result: dict[str, Any]) -> dict[str, Any]:
+    """First attempt of the scan's alerts in this process; retries are beat's (notify)."""
+    for delivery in result.get("alerts") or []:
+        try:
+            deliver(int(delivery))
+        except Exception:
+            log.exception("alert delivery %s of scan %s failed", delivery, result.get("scan_id"))
+    return result
 
 
 def _fetch_safely(scan_id: int, resource: str) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from connectors.errors import ConnectorError, RateLimitedError
 from core.errors import UserError
 from core.time import as_utc
 from detectors.registry import BY_TYPE_ID, run_posture
+from pipeline.changes import record_changes
 from pipeline.common import apply_suppressions, error_summary, load_scan, tenant_access
 from pipeline.dlp import conversation_context
 from pipeline.fetchers import (
@@ -36,6 +37,8 @@ from pipeline.fetchers import (
     ok_parts,
     plan_fetches,
 )
+from pipeline.leaks import resolve_revoked
+from pipeline.notify import plan_alerts
 from pipeline.runtime import get_runtime
 from pipeline.snapshots import SnapshotStore
 from schemas.catalog import FetchResource, types_for_sources
@@ -321,6 +324,9 @@ def run_detect(scan_id: int) -> dict[str, Any]:
             resolvable=resolvable,
             now=utcnow(),
         )
+        # A leaked key's finding resolves when the key leaves the inventory (revoked or
+        # rotated), never because the content it was seen in is gone.
+        leaks_resolved = resolve_revoked(session, tenant.id, scan_id, utcnow())
         apply_suppressions(session, tenant.id)
         fresh = session.get(ScanRun, scan_id)
         if fresh is not None:
@@ -333,6 +339,7 @@ def run_detect(scan_id: int) -> dict[str, Any]:
                     "resolvable": len(resolvable),
                     "skipped": result.skipped,
                     "lifecycle": plan.summary(),
+                    "leaked_keys_resolved": leaks_resolved,
                 },
             }
             fresh.heartbeat_at = utcnow()
@@ -440,8 +447,20 @@ def run_finish(scan_id: int, *, failed: bool = False) -> dict[str, Any]:
                 for n, s in summaries.items()
             },
         }
+        changes = record_changes(
+            session,
+            tenant_id=run.tenant_id,
+            scan_id=scan_id,
+            summaries=summaries,
+            load=store.get,
+            now=utcnow(),
+        )
+        counts["changes"] = len(changes)
         finish_run(session, run, status=status, counts=counts, errors=errors, parts=parts)
         tenant_id = run.tenant_id
+        # Planned in the run's closing transaction: a redelivered finish finds the run
+        # finished and plans nothing twice; the rows outlive a lost delivery task.
+        alerts = plan_alerts(session, tenant_id, scan_id)
     store.drop(scan_id)
     log.info("scan %s (tenant id %s) finished: %s", scan_id, tenant_id, status)
-    return {"scan_id": scan_id, "status": status, "errors": len(errors)}
+    return {"scan_id": scan_id, "status": status, "errors": len(errors), "alerts": alerts}

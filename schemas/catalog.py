@@ -332,6 +332,22 @@ CATALOG: tuple[FindingType, ...] = (
         "a current project member or a service account.",
         extension=True,
     ),
+    FindingType(
+        "42cdd0fc-9a27-4127-93d0-83c804c73424",
+        "leaked_own_api_key",
+        "OpenAI API key of this organization exposed in ChatGPT content",
+        Category.API_KEY_HYGIENE,
+        Severity.CRITICAL,
+        True,
+        ResourceType.PROJECT_API_KEY,
+        (FetchResource.ADMIN_KEYS, FetchResource.PROJECT_KEYS),
+        "DLP found an OpenAI API key in scanned ChatGPT content (a conversation, GPT or project "
+        "file) whose visible start and end agree with a key in this organization's own "
+        "inventory: the key itself is exposed to whoever can read that content.",
+        "Rotate the key now (revoke it and issue a new one), check its usage since the content "
+        "appeared, then remove the content (see the DLP finding on the file).",
+        extension=True,
+    ),
 )
 
 BY_ID: dict[str, FindingType] = {ft.finding_type_id: ft for ft in CATALOG}

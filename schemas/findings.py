@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.catalog import FindingType
+from schemas.catalog import FindingType, ResourceType
 
 
 class Thresholds(BaseModel):
@@ -33,6 +33,13 @@ class DetectedFinding(BaseModel):
     resource_id: str
     resource_name: str | None = None
     evidence: dict[str, Any] = Field(default_factory=dict)
+    # A type whose resource can be of two kinds (a leaked admin or project key) names the
+    # kind here; None means the catalog's resource type.
+    resource_type: ResourceType | None = None
+
+    @property
+    def effective_resource_type(self) -> ResourceType:
+        return self.resource_type or self.finding_type.resource_type
 
     @property
     def finding_type_id(self) -> str:

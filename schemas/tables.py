@@ -183,6 +183,9 @@ class Finding(SQLModel, table=True):
     ignored_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     ignored_until: datetime | None = _ts()
     suppression_id: int | None = Field(default=None)
+    # The scan that last opened (inserted or reopened) this finding: alerts announce the
+    # findings whose opened_scan_id is the scan that just finished, once per opening.
+    opened_scan_id: int | None = Field(default=None, index=True)
 
 
 class DlpProfileRow(SQLModel, table=True):
@@ -228,3 +231,97 @@ class Suppression(SQLModel, table=True):
     until: datetime | None = _ts()
     created_by: str | None = Field(default=None, max_length=200)
     created_at: datetime | None = _ts()
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+class AlertDestination(SQLModel, table=True):
+    """Where opened findings (and change records) are pushed: a webhook URL and its filters.
+
+    The optional signing secret is stored only as a Fernet token (``secret_enc``).
+    """
+
+    __tablename__ = "alert_destinations"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=64, unique=True, index=True)
+    url: str = Field(sa_column=Column(Text, nullable=False))
+    format: str = Field(default="json", max_length=16)
+    min_severity: str | None = Field(default=None, max_length=16)
+    tenants: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    types: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    events: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    secret_enc: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    created_at: datetime | None = _ts()
+
+
+class AlertDelivery(SQLModel, table=True):
+    """One POST of one scan's event to one destination, with its retry state.
+
+    The body is rendered once when the delivery is planned, so every retry sends the same
+    bytes under the same ``delivery_id`` (and so the same signature).
+    """
+
+    __tablename__ = "alert_deliveries"
+    __table_args__ = (
+        UniqueConstraint("destination_id", "scan_id", "event", name="uq_alert_delivery_scan"),
+        Index("ix_alert_deliveries_due", "status", "next_attempt_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    destination_id: int = Field(foreign_key="alert_destinations.id", ondelete="CASCADE")
+    tenant_id: int | None = Field(default=None, foreign_key="tenants.id", ondelete="CASCADE")
+    scan_id: int
+    event: str = Field(max_length=32)
+    delivery_id: str = Field(max_length=36, unique=True)
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    items: int = Field(default=0)
+    status: str = Field(default=DeliveryStatus.PENDING.value, max_length=16)
+    attempts: int = Field(default=0)
+    next_attempt_at: datetime | None = _ts()
+    last_status_code: int | None = Field(default=None)
+    last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    created_at: datetime | None = _ts()
+    finished_at: datetime | None = _ts()
+
+
+class PartFingerprint(SQLModel, table=True):
+    """What the newest successful fetch of one part saw, reduced to the watched fields.
+
+    ``fingerprint`` maps resource id to ``{dotted field: value}``; the next successful fetch
+    of the same part is compared against it (detectors/changes.py) and then replaces it.
+    """
+
+    __tablename__ = "part_fingerprints"
+    __table_args__ = (UniqueConstraint("tenant_id", "part", name="uq_part_fingerprint"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="tenants.id", ondelete="CASCADE")
+    part: str = Field(max_length=32)
+    scan_id: int
+    fingerprint: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False)
+    )
+    seen_at: datetime | None = _ts()
+
+
+class ChangeRecord(SQLModel, table=True):
+    """One difference between two successful fetches of a part: field, before, after."""
+
+    __tablename__ = "change_records"
+    __table_args__ = (Index("ix_change_records_tenant_seen", "tenant_id", "seen_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="tenants.id", ondelete="CASCADE")
+    scan_id: int = Field(index=True)
+    resource_type: str = Field(max_length=32)
+    resource_id: str = Field(max_length=300, index=True)
+    resource_name: str | None = Field(default=None, max_length=500)
+    field: str = Field(max_length=100)
+    before: Any = Field(default=None, sa_column=Column(JSON, nullable=True))
+    after: Any = Field(default=None, sa_column=Column(JSON, nullable=True))
+    seen_at: datetime | None = _ts(nullable=False)

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from simulator.files import PLANTABLE_PROFILES, matched_profiles
+from simulator.files import PLANTABLE_PROFILES, PROFILE_CREDENTIALS, matched_profiles
 from simulator.world import DAY, Thresholds, normalise_tool_type
 
 if TYPE_CHECKING:
@@ -60,6 +60,12 @@ FINDING_TYPE_NAMES: dict[str, str] = {
 }
 ALL_FINDING_TYPES: tuple[str, ...] = tuple(FINDING_TYPE_NAMES)
 SEED_FINDING_TYPES: tuple[str, ...] = ALL_FINDING_TYPES[:15]
+# Beyond the seed: this project's own ids (docs/findings.md), planted only on request.
+LEAKED_OWN_API_KEY = "42cdd0fc-9a27-4127-93d0-83c804c73424"
+EXTENSION_FINDING_TYPE_NAMES: dict[str, str] = {
+    LEAKED_OWN_API_KEY: "OpenAI API key of this organization exposed in ChatGPT content",
+}
+_ORDER: tuple[str, ...] = ALL_FINDING_TYPES + tuple(EXTENSION_FINDING_TYPE_NAMES)
 #: The seed's three file DLP types.
 DLP_FINDING_TYPES: tuple[str, ...] = (DLP_CONVERSATION_FILE, DLP_GPT_FILE, DLP_PROJECT_FILE)
 MESSAGE_FINDING_TYPES: tuple[str, ...] = (CHATGPT_MESSAGE_DLP,)
@@ -91,7 +97,7 @@ class ExpectedFinding:
 
     @property
     def finding_type(self) -> str:
-        return FINDING_TYPE_NAMES[self.finding_type_id]
+        return {**FINDING_TYPE_NAMES, **EXTENSION_FINDING_TYPE_NAMES}[self.finding_type_id]
 
 
 def _older(ts: float, now: float, days: int) -> bool:
@@ -249,13 +255,19 @@ def reachable_file_ids(tenant: Tenant) -> set[str]:
     return ids
 
 
+def _file_profiles(f: Any) -> frozenset[str]:
+    """Profiles a file truly matches: its planted data, and a carried OpenAI key."""
+    planted = matched_profiles(f.profiles) if f.variant == "planted" else frozenset()
+    return planted | ({PROFILE_CREDENTIALS} if f.leaked_key_id else set())
+
+
 def _dlp_findings(tenant: Tenant, profiles: set[str]) -> list[ExpectedFinding]:
     out = []
     reachable = reachable_file_ids(tenant)
     for f in tenant.files.values():
-        if f.id not in reachable or f.expired or f.variant != "planted":
+        if f.id not in reachable or f.expired:
             continue
-        matched = sorted(matched_profiles(f.profiles) & profiles)
+        matched = sorted(_file_profiles(f) & profiles)
         if not matched:
             continue
         fid, rtype = _FILE_FINDINGS[f.location]
@@ -269,6 +281,27 @@ def _dlp_findings(tenant: Tenant, profiles: set[str]) -> list[ExpectedFinding]:
             )
         )
     return out
+
+
+def _leaked_key_findings(tenant: Tenant, profiles: set[str]) -> list[ExpectedFinding]:
+    """A project key whose secret sits in a reachable file, while the key still exists.
+
+    Found only when the Credentials profile is attached (it holds the OpenAI key entry).
+    """
+    if PROFILE_CREDENTIALS not in profiles:
+        return []
+    reachable = reachable_file_ids(tenant)
+    out: dict[str, ExpectedFinding] = {}
+    for f in tenant.files.values():
+        if not f.leaked_key_id or f.id not in reachable or f.expired:
+            continue
+        key = tenant.find_project_key(f.leaked_key_id)
+        if key is None:
+            continue
+        out[key.id] = ExpectedFinding(
+            LEAKED_OWN_API_KEY, "project_api_key", key.id, key.name, {"file_id": f.id}
+        )
+    return list(out.values())
 
 
 def _message_findings(tenant: Tenant, profiles: set[str]) -> list[ExpectedFinding]:
@@ -314,5 +347,6 @@ def expected_findings(
             + _user_findings(tenant, at, th)
             + _dlp_findings(tenant, profiles)
             + _message_findings(tenant, profiles)
+            + _leaked_key_findings(tenant, profiles)
         )
-    return sorted(found, key=lambda f: (ALL_FINDING_TYPES.index(f.finding_type_id), f.resource_id))
+    return sorted(found, key=lambda f: (_ORDER.index(f.finding_type_id), f.resource_id))

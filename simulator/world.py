@@ -358,6 +358,7 @@ class SimFile:
     expired: bool = False
     size_hint: int = 0  # for "large" (bytes) and "zipbomb" (inflated bytes)
     label: str = ""
+    leaked_key_id: str = ""  # a project key of the tenant whose secret the text file carries
 
 
 # --------------------------------------------------------------------------- ordered collections
@@ -969,6 +970,21 @@ class Tenant:
                 cfg.file_ids = [x for x in cfg.file_ids if x != file_id]
             del self.files[file_id]
 
+    def key_secret(self, key_id: str) -> str:
+        """The secret of one of the tenant's project keys whose value the simulator holds."""
+        for secret, record_id in self.project_keys.items():
+            if record_id == key_id:
+                return secret
+        raise KeyError(f"no known secret for key {key_id}")
+
+    def leak_key_in_file(self, location: str, parent_id: str, key_id: str) -> str:
+        """A new text file on a GPT/project/conversation whose text carries the key's secret."""
+        self.key_secret(key_id)  # fail before any change when the secret is unknown
+        fid = self.add_file(location, parent_id, fmt="txt", name="deploy_notes.txt")
+        with self.world.lock:
+            self.files[fid].leaked_key_id = key_id
+        return fid
+
     def expire_file(self, file_id: str) -> None:
         with self.world.lock:
             self.files[file_id].expired = True
@@ -1161,6 +1177,9 @@ class World:
         if f.variant == "zipbomb":
             return _zip_bomb_cached(f.size_hint)
         data, _ = simfiles.generate_content(self.seed, f.id, f.name, f.fmt, f.variant, f.profiles)
+        if f.leaked_key_id:
+            secret = tenant.key_secret(f.leaked_key_id)
+            data += f"\n\nDeployment notes: export OPENAI_API_KEY={secret}\n".encode()
         return data
 
     def planted_entries(self, slug: str, file_id: str) -> list[simfiles.PlantedEntry]:

@@ -70,7 +70,7 @@ def apply_scan_findings(
         common = {
             "resource_name": _clip(item.resource_name, 500),
             "severity": effective_severity(tenant, item.finding_type).value,
-            "resource_type": item.finding_type.resource_type.value,
+            "resource_type": item.effective_resource_type.value,
             "evidence": item.evidence,
             "last_seen": now,
             "last_scan_id": scan_id,
@@ -84,6 +84,7 @@ def apply_scan_findings(
                     "status": FindingStatus.OPEN.value,
                     "first_seen": now,
                     "reopened_count": 0,
+                    "opened_scan_id": scan_id,
                     **common,
                 }
             )
@@ -95,6 +96,7 @@ def apply_scan_findings(
                 "status": FindingStatus.OPEN.value,
                 "resolved_at": None,
                 "reopened_count": row.reopened_count + 1,
+                "opened_scan_id": scan_id,
             }
         elif action is Action.KEEP_OPEN and row.status != FindingStatus.OPEN.value:
             values |= {

@@ -19,12 +19,13 @@ from sqlalchemy import Column
 from sqlmodel import Session, SQLModel, select
 
 from core.settings import Cipher
-from schemas.tables import Tenant
+from schemas.tables import AlertDestination, Tenant
 from store.crypto import is_current, reencrypt
 
 # Every table with encrypted columns: (model, label column, encrypted columns).
 ENCRYPTED: list[tuple[type[SQLModel], str, tuple[str, ...]]] = [
     (Tenant, "slug", ("admin_key_enc", "compliance_key_enc")),
+    (AlertDestination, "name", ("secret_enc",)),
 ]
 
 

@@ -44,6 +44,13 @@ KINDS: tuple[PruneKind, ...] = (
         " WHERE r.tenant_id = t.tenant_id AND r.status NOT IN ('queued', 'running'))",
     ),
     PruneKind("dlp_cache", "dlp_file_cache", "t.scanned_at < :cutoff"),
+    PruneKind("change_records", "change_records", "t.seen_at < :cutoff"),
+    # Pending deliveries are still being retried: only finished ones age out.
+    PruneKind(
+        "alert_deliveries",
+        "alert_deliveries",
+        "t.status <> 'pending' AND coalesce(t.finished_at, t.created_at) < :cutoff",
+    ),
 )
 
 

@@ -11,9 +11,14 @@ from typing import Any
 
 from pipeline.posture import run_finish
 from workers.celery_app import app
-from workers.celeryconfig import FINISH_SCAN
+from workers.celeryconfig import DELIVER_ALERT, FINISH_SCAN, NOTIFY
 
 
 @app.task(name=FINISH_SCAN, acks_late=True)
 def finish_scan(scan_id: int, *, failed: bool = False, **_: Any) -> dict[str, Any]:
-    return run_finish(int(scan_id), failed=bool(failed))
+    result = run_finish(int(scan_id), failed=bool(failed))
+    # The scan's alerts (planned by run_finish once its findings are committed): one
+    # delivery task each, by row id only. A message lost here is picked up by the retry sweep.
+    for delivery in result.get("alerts") or []:
+        app.send_task(DELIVER_ALERT, args=[int(delivery)], queue=NOTIFY)
+    return result

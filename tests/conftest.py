@@ -83,7 +83,18 @@ def migrated_db(pg_url: str, secret_key: str) -> Iterator[str]:
     _reset_settings()
 
 
-TABLES = ("findings", "scan_runs", "dlp_file_cache", "suppressions", "dlp_profiles", "tenants")
+TABLES = (
+    "findings",
+    "scan_runs",
+    "dlp_file_cache",
+    "suppressions",
+    "dlp_profiles",
+    "tenants",
+    "alert_deliveries",
+    "alert_destinations",
+    "change_records",
+    "part_fingerprints",
+)
 
 
 @pytest.fixture

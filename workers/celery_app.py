@@ -55,6 +55,7 @@ TASK_MODULES: tuple[str, ...] = (
     "tasks.finish",
     "tasks.dlp",
     "tasks.maintenance",
+    "tasks.notify",
 )
 
 

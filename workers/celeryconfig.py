@@ -17,8 +17,9 @@ from core.settings import get_settings
 
 # --------------------------------------------------------------------------- queues
 
-SCANS, FETCH, DETECT, DLP = "scans", "fetch", "detect", "dlp"
-QUEUE_NAMES: tuple[str, ...] = (SCANS, FETCH, DETECT, DLP)
+SCANS, FETCH, DETECT, DLP, NOTIFY = "scans", "fetch", "detect", "dlp", "notify"
+# notify: alert deliveries, kept apart so a slow webhook never holds a scan's stages.
+QUEUE_NAMES: tuple[str, ...] = (SCANS, FETCH, DETECT, DLP, NOTIFY)
 
 # Declared explicitly; a typo in a route must fail loudly, never create a queue no worker reads.
 task_queues = tuple(
@@ -48,6 +49,8 @@ DLP_PLAN = "casb.dlp_plan"
 DLP_FINALIZE = "casb.dlp_finalize"
 REAP_STALE_SCANS = "casb.reap_stale_scans"
 PRUNE_RETENTION = "casb.prune_retention"
+DELIVER_ALERT = "casb.deliver_alert"
+RETRY_ALERTS = "casb.retry_alerts"
 
 FETCH_TASKS = (
     FETCH_USERS,
@@ -73,6 +76,8 @@ ROUTES: dict[str, str] = {
     # backlog had drained (bench/fleet_bench.py: p50 == p95 == wall time).
     DLP_PLAN: DETECT,
     DLP_FINALIZE: DETECT,
+    DELIVER_ALERT: NOTIFY,
+    RETRY_ALERTS: NOTIFY,
     **{name: FETCH for name in FETCH_TASKS},
 }
 task_routes: dict[str, dict[str, str]] = {name: {"queue": q} for name, q in ROUTES.items()}
@@ -128,6 +133,9 @@ TIME_LIMITS: dict[str, tuple[int, int]] = {
     DLP_SCAN: (1800, 1860),
     DLP_PLAN: (120, 150),
     DLP_FINALIZE: (300, 360),
+    # One POST (CASB_ALERT_TIMEOUT_SECONDS, 10 s by default) plus bookkeeping.
+    DELIVER_ALERT: (120, 150),
+    RETRY_ALERTS: (50, 60),
     **{name: (900, 960) for name in FETCH_TASKS},
 }
 LONGEST_TASK_SECONDS = max(hard for _, hard in TIME_LIMITS.values())
@@ -154,6 +162,7 @@ visibility_timeout = VISIBILITY_TIMEOUT
 DISPATCH_EVERY = 60.0
 REAP_EVERY = float(get_settings().reap_every_seconds)
 PRUNE_EVERY = 24 * 3600.0
+RETRY_ALERTS_EVERY = 30.0
 # The static schedule stays tiny; per-tenant cadence lives in PostgreSQL (next_scan_at).
 # `expires` drops ticks a backlogged fleet could not run in time instead of piling them up.
 beat_schedule: dict[str, dict[str, Any]] = {
@@ -171,6 +180,13 @@ beat_schedule: dict[str, dict[str, Any]] = {
         "task": PRUNE_RETENTION,
         "schedule": PRUNE_EVERY,
         "options": {"queue": SCANS, "expires": 3600},
+    },
+    # Alert retries are beat-driven: a due delivery row is re-sent by this sweep, so a retry
+    # survives worker restarts without long-countdown messages sitting in Redis.
+    "retry-alerts": {
+        "task": RETRY_ALERTS,
+        "schedule": RETRY_ALERTS_EVERY,
+        "options": {"queue": NOTIFY, "expires": RETRY_ALERTS_EVERY - 5},
     },
 }
 beat_max_loop_interval = 60

@@ -54,7 +54,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 OTHER_TENANT = "_other"
-DEFAULT_QUEUES: tuple[str, ...] = ("scans", "fetch", "detect", "dlp")
+DEFAULT_QUEUES: tuple[str, ...] = ("scans", "fetch", "detect", "dlp", "notify")
 DURATION_BUCKETS: tuple[float, ...] = (5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400)
 # Kombu's Redis transport keeps priorities 3/6/9 in lists named queue + "\x06\x16" + n.
 PRIORITY_SEP = "\x06\x16"
@@ -112,6 +112,8 @@ class MetricsSnapshot:
     dlp_seconds: float = 0.0
     dlp_files: int = 0
     events: dict[str, int] = field(default_factory=dict)  # late_redelivery, ...
+    changes: dict[tuple[str, str], int] = field(default_factory=dict)  # resource_type, field
+    alert_deliveries: dict[str, int] = field(default_factory=dict)  # status
     queue_depth: dict[str, int] = field(default_factory=dict)
     unacked: int | None = None
     up: dict[str, bool] = field(default_factory=dict)
@@ -219,6 +221,22 @@ def render(snapshot: MetricsSnapshot, *, tenant_label_limit: int = 100) -> list[
     for name, count in sorted(snapshot.events.items()):
         events.add_metric([name], count)
     out.append(events)
+    changes = CounterMetricFamily(
+        "casb_changes",
+        "Change records (casb changes) by resource type and field.",
+        labels=["resource_type", "field"],
+    )
+    for (resource_type, changed), count in sorted(snapshot.changes.items()):
+        changes.add_metric([resource_type, changed], count)
+    out.append(changes)
+    deliveries = GaugeMetricFamily(
+        "casb_alert_deliveries",
+        "Alert deliveries by status (pending, delivered, failed).",
+        labels=["status"],
+    )
+    for status, count in sorted(snapshot.alert_deliveries.items()):
+        deliveries.add_metric([status], count)
+    out.append(deliveries)
     mbps = snapshot.dlp_bytes / snapshot.dlp_seconds / 1e6 if snapshot.dlp_seconds > 0 else 0.0
     out.append(
         GaugeMetricFamily(
@@ -303,6 +321,17 @@ def _gather_database(snapshot: MetricsSnapshot, database_url: str | None) -> Non
             snapshot.findings[key] = snapshot.findings.get(key, 0) + int(n)
         for health, n in conn.execute(text("SELECT health, count(*) FROM tenants GROUP BY health")):
             snapshot.tenants_by_health[health] = int(n)
+        for resource_type, changed, n in conn.execute(
+            text(
+                "SELECT resource_type, field, count(*) FROM change_records "
+                "GROUP BY resource_type, field"
+            )
+        ):
+            snapshot.changes[(resource_type, changed)] = int(n)
+        for status, n in conn.execute(
+            text("SELECT status, count(*) FROM alert_deliveries GROUP BY status")
+        ):
+            snapshot.alert_deliveries[status] = int(n)
 
 
 def _gather_counters(snapshot: MetricsSnapshot, client: redis.Redis) -> None:

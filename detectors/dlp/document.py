@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 from detectors.dlp.extract import ExtractLimits, ExtractReport, OcrEngine, SkipFile, extract_text
-from detectors.dlp.matcher import FileMatch, Policy
+from detectors.dlp.matcher import FileMatch, Policy, SecretProbe
 from detectors.dlp.profiles import Profile
 
 __all__ = ["CLEAN", "MATCHED", "SKIPPED", "DocumentVerdict", "ocr_engine_for", "scan_document"]
@@ -95,13 +95,19 @@ def scan_document(
     limits: ExtractLimits | None = None,
     ocr: OcrEngine | None = None,
     deadline: float | None = None,
+    probe: SecretProbe | None = None,
 ) -> DocumentVerdict:
-    """Extract and match one file; never raises for bad input (see the module docstring)."""
+    """Extract and match one file; never raises for bad input (see the module docstring).
+
+    ``probe`` sees the confirmed values of the entries it wants (``Policy.open_stream``).
+    """
     limits = limits or ExtractLimits()
     if deadline is None:
         deadline = limits.clock() + limits.max_seconds
     report = ExtractReport()
-    stream = policy.open_stream(record_spans=True, deadline=deadline, clock=limits.clock)
+    stream = policy.open_stream(
+        record_spans=True, deadline=deadline, clock=limits.clock, probe=probe
+    )
     try:
         for chunk in extract_text(name, source, limits, report, deadline, ocr):
             stream.feed(chunk)

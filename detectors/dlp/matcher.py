@@ -24,6 +24,7 @@ Pure: no I/O, no logging of content. Design (measured in reference/dlp-bench.md)
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import re._constants as _sre_const  # pattern structure (3.11+): widths, literal prefixes
@@ -321,6 +322,7 @@ class Policy:
         record_spans: bool = False,
         deadline: float | None = None,
         clock: Callable[[], float] = time.monotonic,
+        probe: SecretProbe | None = None,
     ) -> MatchStream:
         """Start matching one file; feed it chunks, then ``close()`` for the result.
 
@@ -328,8 +330,9 @@ class Policy:
         match in ``MatchStream.spans`` (offsets only, no content; for benchmarks and tests).
         ``deadline`` (a ``clock()`` value) bounds the stream's time: once passed, matching
         stops and the result is ``truncated`` (what was confirmed before it is kept).
+        ``probe`` sees the confirmed values of the entries it wants (and must keep none).
         """
-        return MatchStream(self, record_spans, deadline, clock)
+        return MatchStream(self, record_spans, deadline, clock, probe)
 
     def scan(self, chunks: Iterable[bytes]) -> FileMatch:
         """Match a whole file given as an iterable of byte chunks (any sizes)."""
@@ -460,6 +463,18 @@ class _HsFinder:
     abort = close
 
 
+class SecretProbe(Protocol):
+    """Sees confirmed values of some entries (e.g. to compare a found key with an inventory).
+
+    It gets the raw value for the duration of the call only and must keep nothing of it but
+    what it derives (a key id, counts, a masked form): see detectors/leaked_keys.py.
+    """
+
+    def wants(self, entry: Entry) -> bool: ...
+
+    def observe(self, entry: Entry, value: str) -> None: ...
+
+
 class MatchStream:
     """Incremental matching of one file. Not thread-safe; one per file."""
 
@@ -469,8 +484,10 @@ class MatchStream:
         record_spans: bool = False,
         deadline: float | None = None,
         clock: Callable[[], float] = time.monotonic,
+        probe: SecretProbe | None = None,
     ) -> None:
         self._p = policy
+        self._probe = probe
         self._deadline = deadline
         self._clock = clock
         self.truncated: str | None = None
@@ -737,6 +754,10 @@ class MatchStream:
                     continue
             if not entry.test_values and is_test_value(value):
                 continue  # a published test value; reported only when the profile asks
+            if self._probe is not None and self._probe.wants(entry):
+                # a probe bug must not leak the value via a traceback
+                with contextlib.suppress(Exception):
+                    self._probe.observe(entry, value)
             if st is None:
                 st = self._state[entry] = _EntryState()
             st.count += 1

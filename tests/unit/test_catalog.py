@@ -51,6 +51,14 @@ EXTENSIONS = [
         "high",
         "project_api_key",
     ),
+    (
+        "leaked_own_api_key",
+        "42cdd0fc-9a27-4127-93d0-83c804c73424",
+        "OpenAI API key of this organization exposed in ChatGPT content",
+        "API key hygiene",
+        "critical",
+        "project_api_key",
+    ),
 ]
 
 

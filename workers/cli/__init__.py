@@ -19,9 +19,20 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from workers.cli import admin, demo, dlp, findings, ops, scans, simulator, tenants
+    from workers.cli import (
+        admin,
+        alerts,
+        changes,
+        demo,
+        dlp,
+        findings,
+        ops,
+        scans,
+        simulator,
+        tenants,
+    )
 
-    for module in (admin, tenants, scans, findings, dlp, demo, simulator, ops):
+    for module in (admin, tenants, scans, findings, dlp, demo, simulator, ops, alerts, changes):
         module.register(app)
 
 

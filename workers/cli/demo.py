@@ -167,7 +167,7 @@ def _run_embedded(ids: dict[str, int]) -> list[int]:
 def _start_worker() -> subprocess.Popen[bytes]:
     cmd = [
         sys.executable, "-m", "celery", "-A", "workers", "--quiet", "worker",
-        "-Q", "scans,fetch,detect,dlp", "--pool", "threads", "-c", "8",
+        "-Q", "scans,fetch,detect,dlp,notify", "--pool", "threads", "-c", "8",
         "--loglevel", "WARNING", "--without-gossip", "--without-mingle",
         "-n", f"casb-demo-{os.getpid()}@%h",
     ]  # fmt: skip

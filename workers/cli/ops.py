@@ -9,8 +9,9 @@ import typer
 from sqlmodel import col, select
 
 from core.errors import UserError
-from exports.report import render_html
+from exports.report import MAX_CHANGES_PER_TENANT, render_html
 from schemas.tables import Finding, ScanRun, Tenant
+from store.changes import query_changes
 from store.suppressions import release_expired
 from workers.cli.common import console, db_session, err_console
 
@@ -42,7 +43,14 @@ def report(
         release_expired(session, ids)
         findings = list(session.exec(select(Finding).where(col(Finding.tenant_id).in_(ids))))
         runs = list(session.exec(select(ScanRun).where(col(ScanRun.tenant_id).in_(ids))))
-        page = render_html(tenants, findings, runs, max_rows=max_rows)
+        changes = [
+            change
+            for tenant_id in ids
+            for change in query_changes(
+                session, tenant_ids=[tenant_id], limit=MAX_CHANGES_PER_TENANT
+            )
+        ]
+        page = render_html(tenants, findings, runs, changes=changes, max_rows=max_rows)
     try:
         output.write_text(page, encoding="utf-8")
     except OSError as exc:

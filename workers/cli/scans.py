@@ -381,6 +381,7 @@ def health(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) ->
     """Per tenant: integration health, why, last scan, open findings by severity, and the
     conversation sources (retired ones with their fix, truncated conversations, unreadable
     Logs Platform records)."""
+    from store.alerts import failed_by_tenant
     from store.findings import open_counts_by_tenant, zero_counts
     from store.scans import last_finished_runs, latest_source_health, part_problems, source_summary
     from store.tenants import list_tenants
@@ -388,6 +389,7 @@ def health(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) ->
     rows: list[dict[str, Any]] = []
     with db_session() as session:
         open_counts = open_counts_by_tenant(session)
+        failed_alerts = failed_by_tenant(session)
         source_notes = latest_source_health(session)
         last_runs = last_finished_runs(session)
         for tenant in list_tenants(session):
@@ -404,6 +406,7 @@ def health(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) ->
                     "last_scan_at": iso_z(tenant.last_scan_at),
                     "next_scan_at": iso_z(tenant.next_scan_at),
                     "open_findings": open_counts.get(tenant.id) or zero_counts(),
+                    "failed_alerts": failed_alerts.get(tenant.id, 0),
                     "conversation_sources": sources,
                     "parts": problems,
                     "_last": tenant.last_scan_at,
@@ -427,7 +430,20 @@ def health(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) ->
             _style(r["health"]),
             _ago(r["_last"]),
             *(str(counts[s]) for s in ("critical", "high", "medium", "low")),
-            _detail_cell("; ".join(x for x in (r["detail"], r["_sources"]) if x), r["parts"]),
+            _detail_cell(
+                "; ".join(
+                    x
+                    for x in (
+                        r["detail"],
+                        r["_sources"],
+                        f"{r['failed_alerts']} alert delivery(ies) failed: see `casb alert list`"
+                        if r["failed_alerts"]
+                        else None,
+                    )
+                    if x
+                ),
+                r["parts"],
+            ),
         )
     console.print(table)
 

@@ -78,3 +78,41 @@ def test_prune_refuses_a_bad_age_and_runs_daily_from_beat(db: str) -> None:
     assert bad.code == 2 and "30s, 15m, 12h, 7d or 2w" in bad.output
     entry = celeryconfig.beat_schedule["prune-retention"]
     assert entry["task"] == "casb.prune_retention" and entry["schedule"] == 24 * 3600
+
+
+def test_prune_ages_out_change_records_and_finished_alert_deliveries(db: str) -> None:
+    from schemas.tables import AlertDelivery, AlertDestination, ChangeRecord
+    from store.db import session_scope
+    from store.retention import prune
+
+    tenant = add_tenant(db, "acme")
+    old, new = utcnow() - timedelta(days=400), utcnow() - timedelta(days=1)
+    with Session(get_engine(db)) as session:
+        dest = AlertDestination(name="d", url="http://127.0.0.1:9/x", events=["findings"])
+        session.add(dest)
+        session.flush()
+        assert dest.id is not None
+        for i, (seen, status) in enumerate(
+            ((old, "delivered"), (old, "failed"), (old, "pending"), (new, "delivered"))
+        ):
+            session.add(
+                ChangeRecord(
+                    tenant_id=tenant, scan_id=i, resource_type="gpt", resource_id=f"g-{i}",
+                    field="files", seen_at=seen,
+                )
+            )  # fmt: skip
+            session.add(
+                AlertDelivery(
+                    destination_id=dest.id, tenant_id=tenant, scan_id=i, event="changes",
+                    delivery_id=f"00000000-0000-0000-0000-00000000000{i}", body="{}",
+                    status=status, created_at=seen, finished_at=seen,
+                )
+            )  # fmt: skip
+        session.commit()
+    ages = {"change_records": timedelta(days=365), "alert_deliveries": timedelta(days=90)}
+    counts = {c.kind: c.rows for c in prune(session_scope, ages)}
+    assert counts == {"change_records": 3, "alert_deliveries": 2}
+    with Session(get_engine(db)) as session:
+        assert [c.scan_id for c in session.exec(select(ChangeRecord))] == [3]
+        left = {d.scan_id: d.status for d in session.exec(select(AlertDelivery))}
+    assert left == {2: "pending", 3: "delivered"}

@@ -85,7 +85,7 @@ def celery_app_configured(redis_url: str, migrated_db: str) -> Iterator[Any]:
     reset_runtime()
 
 
-QUEUES = ("scans", "fetch", "detect", "dlp")
+QUEUES = ("scans", "fetch", "detect", "dlp", "notify")
 
 
 def _purge_queues(url: str) -> None:

@@ -29,8 +29,13 @@ from tests.unit.detectors.factories import (
     user,
 )
 
+# Types produced by the DLP stage, not by a posture detector: the DLP category, and the
+# leaked own key (found while matching content, though its category is API key hygiene).
+DLP_STAGE_KEYS = {"leaked_own_api_key"}
 POSTURE_IDS = {
-    ft.finding_type_id for ft in CATALOG if ft.category is not Category.DATA_LOSS_PREVENTION
+    ft.finding_type_id
+    for ft in CATALOG
+    if ft.category is not Category.DATA_LOSS_PREVENTION and ft.key not in DLP_STAGE_KEYS
 }
 SECRET = "sk-admin-ThisIsTheFullSecretValue0123456789abcdef"
 PROJECT_SECRET = "sk-proj-AnotherFullSecretValue0123456789abcdefXYZ"

@@ -33,6 +33,7 @@ EXPECTED_COMMANDS: dict[str, list[str]] = {
     "worker-dlp": ["celery", "-A", "workers", "worker", "-Q", "dlp", "--pool", "prefork"],
     "worker-detect": ["celery", "-A", "workers", "worker", "-Q", "detect"],
     "worker-scans": ["celery", "-A", "workers", "worker", "-Q", "scans"],
+    "worker-notify": ["celery", "-A", "workers", "worker", "-Q", "notify"],
     "beat": ["celery", "-A", "workers", "beat"],
     "flower": ["celery", "-A", "workers", "flower", "--conf=/app/flowerconfig.py"],
     "metrics": ["casb", "metrics", "serve"],
@@ -62,7 +63,7 @@ def _check_services(services: dict[str, Any]) -> None:
         if name != "migrate":
             assert "healthcheck" in service, f"{name} has no healthcheck"
     # Queue workers are named per queue so Flower and `inspect ping -d` can address them.
-    for queue in ("fetch", "dlp", "detect", "scans"):
+    for queue in ("fetch", "dlp", "detect", "scans", "notify"):
         command = services[f"worker-{queue}"]["command"]
         assert command[command.index("-n") + 1] == f"{queue}@%h"
         assert "-E" in command

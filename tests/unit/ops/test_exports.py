@@ -175,7 +175,7 @@ def test_ocsf_severity_mapping_covers_the_catalog() -> None:
         [event] = to_ocsf([finding_to_dict(finding(key, id=i), "acme")])
         assert validate_detection_finding(event) == []
         seen[event["severity"].lower()] = event["severity_id"]
-    assert seen == {"high": 4, "medium": 3, "low": 2}
+    assert seen == {"critical": 5, "high": 4, "medium": 3, "low": 2}
 
 
 def test_validator_rejects_a_broken_event() -> None:

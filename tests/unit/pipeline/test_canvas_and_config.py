@@ -58,7 +58,7 @@ def test_fetch_plan_depends_on_workspace_and_dlp() -> None:
 
 def test_every_task_is_routed_to_a_declared_queue_with_limits() -> None:
     declared = {q.name for q in cfg.task_queues}
-    assert declared == {"scans", "fetch", "detect", "dlp"}
+    assert declared == {"scans", "fetch", "detect", "dlp", "notify"}
     assert cfg.task_create_missing_queues is False
     names = {
         "casb.dispatch_due_scans", "casb.scan_tenant", "casb.fetch_users", "casb.fetch_invites",
@@ -66,6 +66,7 @@ def test_every_task_is_routed_to_a_declared_queue_with_limits() -> None:
         "casb.fetch_files", "casb.fetch_conversations", "casb.fetch_chatgpt_logins",
         "casb.detect_posture", "casb.finish_scan", "casb.dlp_scan",
         "casb.dlp_plan", "casb.dlp_finalize", "casb.reap_stale_scans", "casb.prune_retention",
+        "casb.deliver_alert", "casb.retry_alerts",
     }  # fmt: skip
     assert set(cfg.task_routes) == names
     assert {r["queue"] for r in cfg.task_routes.values()} <= declared
@@ -83,6 +84,7 @@ def test_every_task_is_routed_to_a_declared_queue_with_limits() -> None:
         "casb.dispatch_due_scans",
         "casb.reap_stale_scans",
         "casb.prune_retention",
+        "casb.retry_alerts",
     }
 
 

@@ -1,0 +1,48 @@
+"""The change-history step of a scan: fingerprint each successfully fetched part, diff it.
+
+Runs in ``run_finish``'s transaction, before the snapshot is dropped. A part that failed in
+this scan is skipped (its stored fingerprint stays, so the next successful fetch
+is compared with the last successful one): a failed fetch never reads as "everything removed".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session
+
+from detectors.changes import WATCHED
+from schemas.tables import ChangeRecord
+from store.changes import record_part
+
+
+def record_changes(
+    session: Session,
+    *,
+    tenant_id: int,
+    scan_id: int,
+    summaries: dict[str, dict[str, Any]],
+    load: Callable[[str], list[dict[str, Any]] | None],
+    now: datetime,
+) -> list[ChangeRecord]:
+    records: list[ChangeRecord] = []
+    for summary in summaries.values():
+        # ``keys`` names only the parts stored successfully: a failed part is never compared.
+        for part, key in (summary.get("keys") or {}).items():
+            watched = WATCHED.get(part)
+            if watched is None:
+                continue
+            items = load(key)
+            if items is None:  # the snapshot part expired: nothing to compare with certainty
+                continue
+            records += record_part(
+                session,
+                tenant_id=tenant_id,
+                scan_id=scan_id,
+                watched=watched,
+                items=items,
+                now=now,
+            )
+    return records

@@ -1,0 +1,75 @@
+"""`casb changes`: what changed in the tenants, when, seen by which scan (newest first)."""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from typing import Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from store.alerts import change_to_dict
+from workers.cli.common import console, db_session, print_json
+from workers.cli.findings import _tenants, parse_when
+
+
+class ChangesFormat(StrEnum):
+    table = "table"
+    json = "json"
+
+
+def _short(value: Any, size: int = 60) -> str:
+    text = "-" if value is None else json.dumps(value, default=str, ensure_ascii=False)
+    return text if len(text) <= size else text[: size - 1] + "…"
+
+
+def changes(
+    tenant: list[str] = typer.Option(None, "--tenant", "-t", help="Tenant slug (repeatable)."),
+    since: str = typer.Option(None, "--since", help="Only changes since (7d, 12h, 2026-11-01)."),
+    resource: str = typer.Option(None, "--resource", help="Only changes of this resource id."),
+    fmt: ChangesFormat = typer.Option(ChangesFormat.table, "--format", "-f", help="Output."),
+    limit: int = typer.Option(1000, "--limit", min=1, help="At most this many records."),
+) -> None:
+    """Change history: resource_type, resource_id, field, before, after, scan_id, seen_at."""
+    from store.changes import query_changes
+
+    start = parse_when(since, direction="past", option="--since") if since else None
+    with db_session() as session:
+        slugs = _tenants(session, tenant or [])
+        rows = [
+            change_to_dict(r, slugs.get(r.tenant_id, str(r.tenant_id)))
+            for r in query_changes(
+                session,
+                tenant_ids=list(slugs),
+                since=start,
+                resource_id=resource,
+                limit=limit,
+            )
+        ]
+    if fmt is ChangesFormat.json:
+        print_json(rows)
+        return
+    if not rows:
+        console.print("no changes recorded (a part is compared from its second scan on)")
+        return
+    table = Table(title="changes (newest first)")
+    for column in ("seen at", "tenant", "resource", "field", "before", "after", "scan"):
+        table.add_column(column, overflow="fold")
+    for r in rows:
+        name = f" ({r['resource_name']})" if r["resource_name"] else ""
+        table.add_row(
+            r["seen_at"] or "-",
+            escape(r["tenant"]),
+            escape(f"{r['resource_type']} {r['resource_id']}{name}"),
+            escape(r["field"]),
+            escape(_short(r["before"])),
+            escape(_short(r["after"])),
+            str(r["scan_id"]),
+        )
+    console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("changes")(changes)
