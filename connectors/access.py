@@ -89,6 +89,15 @@ class ClientOptions:
     """Wall-clock limit for one file download (redirect + streamed body)."""
     chunk_size: int = 64 * 1024
     user_agent: str = "openai-casb/0.1"
+    max_json_bytes: int = 64 * 1024 * 1024
+    """Cap on one decoded JSON answer (a list page): a larger one is a malformed response."""
+    max_error_bytes: int = 64 * 1024
+    """How much of an error answer is read (its message is shown, the rest dropped)."""
+    max_redirects: int = 3
+    """Redirect hops a file download may follow in all (the API's own 307 included)."""
+    storage_allowed_hosts: tuple[str, ...] | None = None
+    """Download destinations allowed whatever their scheme and address (``host`` or
+    ``host:port``); None reads ``CASB_STORAGE_ALLOWED_HOSTS``."""
 
     def page_limit(self, name: str) -> int:
         return self.page_limits.get(name, DEFAULT_PAGE_LIMITS.get(name, 100))

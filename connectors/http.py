@@ -26,6 +26,7 @@ import os
 import random
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -37,6 +38,8 @@ import httpx
 from pydantic import SecretStr
 
 from connectors.access import ClientOptions
+from connectors.bodies import BodyTooLarge, UnsupportedEncoding, read_capped
+from connectors.destinations import DestinationPolicy, GuardedTransport
 from connectors.errors import (
     AuthenticationError,
     ConnectorError,
@@ -48,6 +51,7 @@ from connectors.errors import (
     scrub,
 )
 from connectors.ratelimit import RateBudget
+from core.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -207,13 +211,49 @@ def shared_client() -> httpx.Client:
         return _shared_client
 
 
+_storage_client: httpx.Client | None = None
+_storage_pid: int | None = None
+
+
+def storage_client() -> httpx.Client:
+    """One pooled client per process for file storage hosts (re-created after a fork).
+
+    Its connections go through ``connectors.destinations.GuardedTransport``: each is opened
+    only to an address the active destination policy approves, and every read waits at
+    most until the active download's deadline. No proxy, no auth, no cookies.
+    """
+    global _storage_client, _storage_pid
+    pid = os.getpid()
+    with _shared_lock:
+        if _storage_client is None or _storage_pid != pid or _storage_client.is_closed:
+            _storage_client = httpx.Client(
+                transport=GuardedTransport(
+                    _policy_from_settings,
+                    httpx.Limits(max_connections=100, max_keepalive_connections=20),
+                ),
+                follow_redirects=False,
+                trust_env=False,
+                cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
+                timeout=httpx.Timeout(60.0, connect=5.0),
+            )
+            _storage_pid = pid
+        return _storage_client
+
+
+def _policy_from_settings() -> DestinationPolicy:
+    return DestinationPolicy.from_hosts(get_settings().storage_allowed_hosts)
+
+
 def close_shared_client() -> None:
     """Close the per-process client (Celery ``worker_process_shutdown``)."""
-    global _shared_client
+    global _shared_client, _storage_client
     with _shared_lock:
         if _shared_client is not None:
             _shared_client.close()
             _shared_client = None
+        if _storage_client is not None:
+            _storage_client.close()
+            _storage_client = None
 
 
 class Transport:
@@ -338,6 +378,31 @@ class Transport:
             cls = UpstreamError
         raise cls(message, status=status, route=route, hint=hint)
 
+    def _load_body(self, response: httpx.Response, route: str, *, accepted: bool) -> None:
+        """Read the body into the response under its cap: ``max_json_bytes`` for an answer
+        the caller takes (over it: ``MalformedResponseError``), ``max_error_bytes`` for an
+        error answer (cut there; only its start is ever shown)."""
+        if not accepted:
+            response._content = read_capped(response, self.options.max_error_bytes, truncate=True)
+            return
+        limit = self.options.max_json_bytes
+        try:
+            response._content = read_capped(response, limit)
+        except BodyTooLarge:
+            raise MalformedResponseError(
+                f"GET {route} answered a body over {limit} bytes (decoded)",
+                status=response.status_code,
+                route=route,
+                hint="raise ClientOptions.max_json_bytes if pages of this tenant are "
+                "really this large; otherwise the server is misbehaving",
+            ) from None
+        except (UnsupportedEncoding, zlib.error) as exc:
+            raise MalformedResponseError(
+                f"GET {route} answered a body that cannot be decoded ({type(exc).__name__})",
+                status=response.status_code,
+                route=route,
+            ) from None
+
     def send(
         self,
         method: str,
@@ -367,7 +432,11 @@ class Transport:
             started = time.monotonic()
             request = self.build_request(method, path, params)
             try:
-                response = self.http.send(request, stream=stream, follow_redirects=False)
+                # Always streamed from httpx: a body is only ever read under a byte cap
+                # (``_load_body``), decompressed with a bounded output.
+                response = self.http.send(request, stream=True, follow_redirects=False)
+                if not stream or not accept(response):
+                    self._load_body(response, route, accepted=accept(response))
             except httpx.RequestError as exc:
                 elapsed = time.monotonic() - started
                 kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "failed"

@@ -10,7 +10,7 @@ from functools import lru_cache
 from typing import Literal
 
 from cryptography.fernet import Fernet
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.errors import UserError
@@ -45,6 +45,39 @@ class Settings(BaseSettings):
     )
     scan_stale_after_seconds: int = 3 * 3600
     metrics_port: int = 9808
+    storage_allowed_hosts: str = Field(
+        default="",
+        description=(
+            "Comma list of `host` or `host:port` file-download destinations allowed whatever "
+            "their scheme and address (the simulator's loopback storage); every other "
+            "destination must be https to a public address."
+        ),
+    )
+    dlp_max_deliveries: int = Field(
+        default=3,
+        ge=1,
+        description=(
+            "Deliveries of one DLP batch (or other task that can exhaust a worker) before it "
+            "is split and the file that killed its worker is skipped as `worker_lost`."
+        ),
+    )
+
+    @field_validator("storage_allowed_hosts")
+    @classmethod
+    def _allowed_hosts(cls, value: str) -> str:
+        for entry in (e.strip() for e in value.split(",")):
+            if not entry:
+                continue
+            host, _, port = entry.rpartition(":") if not entry.endswith("]") else (entry, "", "")
+            if entry.startswith("[") and "]:" in entry:
+                host, port = entry.rsplit(":", 1)
+            elif (entry.count(":") > 1 and not entry.startswith("[")) or ":" not in entry:
+                host, port = entry, ""
+            if not host or any(c.isspace() or c in "/?#@" for c in host):
+                raise ValueError("each entry is a `host` or `host:port`")
+            if port and not (port.isdigit() and 0 < int(port) < 65536):
+                raise ValueError("a port must be a number from 1 to 65535")
+        return value
 
     @property
     def effective_redis_url(self) -> str:

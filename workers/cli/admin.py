@@ -6,10 +6,9 @@ from enum import StrEnum
 
 import typer
 from cryptography.fernet import Fernet
-from rich.table import Table
 
 from schemas.catalog import CATALOG
-from workers.cli.common import console, print_json
+from workers.cli.common import SafeTable, console, print_json
 
 db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
 
@@ -31,7 +30,7 @@ def catalog(
     if fmt is CatalogFormat.json:
         print_json([ft.as_dict() for ft in CATALOG])
         return
-    table = Table(title=f"{len(CATALOG)} finding types", show_lines=False)
+    table = SafeTable(title=f"{len(CATALOG)} finding types", show_lines=False)
     for column in ("FindingTypeID", "Title", "Category", "Severity", "Resource", "ChatGPT Ent."):
         table.add_column(column, overflow="fold")
     for ft in CATALOG:

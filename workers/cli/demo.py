@@ -23,9 +23,8 @@ from typing import Any
 import typer
 from pydantic import SecretStr
 from rich.panel import Panel
-from rich.table import Table
 
-from workers.cli.common import console, fail
+from workers.cli.common import SafeTable, console, fail, styled
 
 SEVERITIES = ("critical", "high", "medium", "low")
 
@@ -248,7 +247,7 @@ def _print_summary(scan_ids: list[int]) -> None:
                 title = ft.title.removeprefix("OpenAI: ") if ft else row.finding_type_id
                 sev, count = by_type.get(title, (row.severity, 0))
                 by_type[title] = (sev, count + 1)
-            table = Table(show_header=True, box=None, pad_edge=False)
+            table = SafeTable(show_header=True, box=None, pad_edge=False)
             table.add_column("severity")
             table.add_column("finding type")
             table.add_column("open", justify="right")
@@ -264,7 +263,7 @@ def _print_summary(scan_ids: list[int]) -> None:
             console.print(
                 Panel(
                     table,
-                    title=f"[bold]{name}[/] — {len(rows)} open findings ({totals})",
+                    title=styled("[bold]{}[/] — {} open findings ({})", name, len(rows), totals),
                     subtitle=subtitle + (f" — errors: {errors}" if errors else ""),
                     expand=False,
                 )

@@ -13,12 +13,19 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.table import Table
+from rich.text import Text
 
 from core.errors import UserError
 from detectors.dlp.profiles import PREDEFINED, Profile
 from store import dlp as dlp_store
-from workers.cli.common import console, db_session, print_json
+from workers.cli.common import (
+    SafeTable,
+    clean_text,
+    console,
+    db_session,
+    print_json,
+    styled,
+)
 
 dlp_app = typer.Typer(help="DLP profiles and one-off file checks.", no_args_is_help=True)
 profile_app = typer.Typer(
@@ -95,9 +102,14 @@ def add(
     with db_session() as session:
         info = dlp_store.add_profile(session, name, entries, keyword or [], description)
     console.print(
-        f"added DLP profile [bold]{info.name}[/] ({len(info.profile.entries)} entr"
-        f"{'y' if len(info.profile.entries) == 1 else 'ies'}); attach it with "
-        f"`casb tenant update TENANT --dlp-profile {info.name!r}`",
+        styled(
+            "added DLP profile [bold]{}[/] ({} entr"
+            f"{'y' if len(info.profile.entries) == 1 else 'ies'}); attach it with "
+            "`casb tenant update TENANT --dlp-profile {}`",
+            info.name,
+            len(info.profile.entries),
+            repr(info.name),
+        ),
         highlight=False,
     )
 
@@ -110,7 +122,7 @@ def list_(fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f")
     if fmt is OutputFormat.json:
         print_json(rows)
         return
-    table = Table(title=f"{len(rows)} DLP profile(s)")
+    table = SafeTable(title=f"{len(rows)} DLP profile(s)")
     for column in ("Name", "Type", "Entries", "Used by", "Description"):
         table.add_column(column, overflow="fold")
     for row in rows:
@@ -140,13 +152,16 @@ def show(
         if row["min_distinct_entries"] == 1
         else f"at least {row['min_distinct_entries']} distinct entries reaching their counts"
     )
+    detail = styled("[bold]{}[/] ({}): matches a file on {}", row["name"], row["type"], rule)
+    if row["description"]:
+        detail.append("\n" + clean_text(row["description"]))
+    if row["used_by"]:
+        detail.append("\nused by: " + clean_text(", ".join(row["used_by"])))
     console.print(
-        f"[bold]{row['name']}[/] ({row['type']}): matches a file on {rule}"
-        + (f"\n{row['description']}" if row["description"] else "")
-        + (f"\nused by: {', '.join(row['used_by'])}" if row["used_by"] else ""),
+        detail,
         highlight=False,
     )
-    table = Table()
+    table = SafeTable()
     for column in ("Entry", "Name", "Pattern / words", "Validator", "Context", "Min"):
         table.add_column(column, overflow="fold")
     for e in row["entries"]:
@@ -167,7 +182,7 @@ def remove(name: str = typer.Argument(...)) -> None:
     """Delete a custom profile (refused while a tenant uses it)."""
     with db_session() as session:
         dlp_store.remove_profile(session, name)
-    console.print(f"removed DLP profile [bold]{name}[/]", highlight=False)
+    console.print(styled("removed DLP profile [bold]{}[/]", name), highlight=False)
 
 
 @dlp_app.command("scan-file")
@@ -208,16 +223,20 @@ def scan_file(
         console.print(f"{path.name}: skipped ({result['reason']}) {result['detail']}")
         return
     if result["outcome"] == "clean":
-        console.print(f"{path.name}: clean ({result['bytes_scanned']} bytes of text scanned)")
+        console.print(
+            styled("{}: clean ({} bytes of text scanned)", path.name, result["bytes_scanned"])
+        )
         return
     console.print(
-        f"{path.name}: [bold red]matched[/] {', '.join(result['profiles'])}", highlight=False
+        styled("{}: [bold red]matched[/] {}", path.name, ", ".join(result["profiles"])),
+        highlight=False,
     )
-    table = Table()
+    table = SafeTable()
     for column in ("Profile", "Entry", "Count", "Masked excerpts"):
         table.add_column(column, overflow="fold")
     for e in result["entries"]:
-        table.add_row(e["profile"], e["entry_name"], str(e["count"]), "\n".join(e["excerpts"]))
+        excerpts = Text("\n".join(clean_text(x) for x in e["excerpts"]))
+        table.add_row(e["profile"], e["entry_name"], str(e["count"]), excerpts)
     console.print(table)
 
 

@@ -18,7 +18,6 @@ from typing import Literal
 
 import typer
 from rich.console import Console
-from rich.table import Table
 from sqlmodel import Session, col, select
 
 from core.errors import UserError
@@ -26,7 +25,7 @@ from exports.findings import iso_z, to_csv, to_dicts, to_json, to_ocsf
 from schemas.catalog import BY_ID, Severity, lookup
 from schemas.tables import Finding, Suppression, Tenant
 from store import suppressions as sup
-from workers.cli.common import EXIT_GATE, console, db_session, err_console, print_json
+from workers.cli.common import EXIT_GATE, SafeTable, console, db_session, err_console, print_json
 
 
 class FindingsFormat(StrEnum):
@@ -134,7 +133,7 @@ def _rank(severity: str | None) -> int:
 
 
 def _render_table(rows: list[dict], out: Console) -> None:
-    table = Table(title=f"{len(rows)} finding(s)", show_lines=False)
+    table = SafeTable(title=f"{len(rows)} finding(s)", show_lines=False)
     for column in ("ID", "Tenant", "Severity", "Finding", "Resource", "Status", "Last seen"):
         table.add_column(column, overflow="fold")
     for r in rows:
@@ -321,7 +320,7 @@ def suppress_list(
     if fmt is ListFormat.json:
         print_json(rows)
         return
-    table = Table(title=f"{len(rows)} suppression rule(s)")
+    table = SafeTable(title=f"{len(rows)} suppression rule(s)")
     for column in ("ID", "Tenant", "Finding type", "Resource", "Reason", "Until", "By"):
         table.add_column(column, overflow="fold")
     for r in rows:
