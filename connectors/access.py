@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict, SecretStr, field_validator
 
+from connectors.destinations import api_base_problem, printable_key_problem
+
 DEFAULT_ADMIN_API_BASE = "https://api.openai.com/v1"
 DEFAULT_COMPLIANCE_API_BASE = "https://api.chatgpt.com/v1"
 
@@ -33,8 +35,18 @@ class TenantAccess(BaseModel):
     @classmethod
     def _base(cls, value: str) -> str:
         value = value.strip().rstrip("/")
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("API base URL must start with http:// or https://")
+        problem = api_base_problem(value)
+        if problem:
+            raise ValueError(f"unusable API base URL: {problem}")
+        return value
+
+    @field_validator("admin_key", "compliance_key")
+    @classmethod
+    def _key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and value.get_secret_value():
+            problem = printable_key_problem(value.get_secret_value())
+            if problem:
+                raise ValueError(f"unusable API key: {problem}")
         return value
 
     @field_validator("tenant_key")

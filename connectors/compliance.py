@@ -33,6 +33,7 @@ from connectors.errors import (
     UpstreamError,
 )
 from connectors.http import (
+    UNPARSABLE_LOCATION,
     CallObserver,
     QueryParams,
     Transport,
@@ -235,6 +236,8 @@ class ComplianceClient:
                 raise FileSkipped("expired", file_id)
             if status in _REDIRECTS:
                 location = response.headers.get("location")
+                if UNPARSABLE_LOCATION in response.headers:
+                    raise self._refused(file_id, "unparsable_url", None)
                 if not location:
                     raise UpstreamError(
                         f"GET {route} answered {status} without a Location header",
@@ -294,6 +297,8 @@ class ComplianceClient:
                         response = self._send_storage(target, deadline)
                         try:
                             status = response.status_code
+                            if status in _REDIRECTS and UNPARSABLE_LOCATION in response.headers:
+                                raise self._refused(file_id, "unparsable_url", None)
                             if status in _REDIRECTS and response.headers.get("location"):
                                 target = _join(target, response.headers["location"], file_id)
                                 continue

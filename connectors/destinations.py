@@ -271,6 +271,51 @@ class DestinationPolicy:
         return destination.address
 
 
+# --------------------------------------------------------------------------- API base URLs
+
+
+def api_base_problem(url: str) -> str | None:
+    """Why ``url`` may not be a tenant's API base (None: it may).
+
+    The key travels to it in the ``Authorization`` header, so it must be ``https``; plain
+    ``http`` only to a loopback address (the simulator on this machine), written as a
+    literal address or ``localhost``. No credentials, query or fragment in it.
+    """
+    try:
+        parsed = httpx.URL(url.strip())
+    except (httpx.InvalidURL, ValueError, TypeError):
+        return "not a URL"
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        return "not an http(s) URL"
+    if parsed.userinfo or parsed.query or parsed.fragment:
+        return "it must not carry credentials, a query or a fragment"
+    if parsed.scheme == "https":
+        return None
+    host = parsed.host.lower().rstrip(".")
+    if host in ("localhost", "localhost.localdomain"):
+        return None
+    literal = numeric_host(host)
+    if (
+        literal is not None
+        and literal.is_loopback
+        and (not isinstance(literal, ipaddress.IPv4Address) or is_canonical_ipv4(host))
+    ):
+        return None
+    return "plain http is allowed only to a loopback address: use https"
+
+
+def printable_key_problem(value: str) -> str | None:
+    """Why ``value`` cannot be an API key (None: it can): printable ASCII, no spaces.
+
+    The message never contains the key, not even the offending character.
+    """
+    if not value:
+        return "it is empty"
+    if not all("!" <= ch <= "~" for ch in value):
+        return "it holds a character other than printable ASCII"
+    return None
+
+
 # --------------------------------------------------------------------------- connecting
 
 #: The policy and wall-clock deadline of the download running in this context (thread).

@@ -39,7 +39,7 @@ from pydantic import SecretStr
 
 from connectors.access import ClientOptions
 from connectors.bodies import BodyTooLarge, UnsupportedEncoding, read_capped
-from connectors.destinations import DestinationPolicy, GuardedTransport
+from connectors.destinations import DestinationPolicy, GuardedTransport, printable_key_problem
 from connectors.errors import (
     AuthenticationError,
     ConnectorError,
@@ -184,6 +184,24 @@ def _request_id(response: httpx.Response) -> str:
     return f" [x-request-id {scrub(value, limit=64)}]" if value else ""
 
 
+#: Where ``_set_aside_bad_location`` moves a ``Location`` header httpx cannot parse.
+UNPARSABLE_LOCATION = "x-casb-unparsable-location"
+
+
+def _set_aside_bad_location(response: httpx.Response) -> None:
+    """Response hook: a redirect whose ``Location`` httpx cannot parse (``0177.0.0.1``, a
+    bad port) would fail the whole request as a protocol error before the caller sees it;
+    the header is moved aside so the caller can refuse that redirect by name."""
+    location = response.headers.get("location")
+    if location is None or not response.is_redirect:
+        return
+    try:
+        response.url.join(location)
+    except (httpx.InvalidURL, ValueError, TypeError):
+        del response.headers["location"]
+        response.headers[UNPARSABLE_LOCATION] = "1"
+
+
 _shared_lock = threading.Lock()
 _shared_client: httpx.Client | None = None
 _shared_pid: int | None = None
@@ -206,6 +224,7 @@ def shared_client() -> httpx.Client:
                 cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
                 limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
                 timeout=httpx.Timeout(60.0, connect=5.0),
+                event_hooks={"response": [_set_aside_bad_location]},
             )
             _shared_pid = pid
         return _shared_client
@@ -235,6 +254,7 @@ def storage_client() -> httpx.Client:
                 trust_env=False,
                 cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
                 timeout=httpx.Timeout(60.0, connect=5.0),
+                event_hooks={"response": [_set_aside_bad_location]},
             )
             _storage_pid = pid
         return _storage_client
@@ -350,6 +370,13 @@ class Transport:
         return f"{self.base_url}{path}"
 
     def build_request(self, method: str, path: str, params: QueryParams | None) -> httpx.Request:
+        if printable_key_problem(self._key.get_secret_value()):
+            # Checked here too: httpx would put the whole header value (the key) in the
+            # UnicodeEncodeError it raises, and that reaches results and logs.
+            raise AuthenticationError(
+                f"the {self.api} key of tenant {self.tenant_key} is not printable ASCII",
+                hint=f"set it again: `casb tenant update {self.tenant_key} {self._key_flag()} VAR`",
+            )
         headers = {
             "Authorization": f"Bearer {self._key.get_secret_value()}",
             "Accept": "application/json",
