@@ -11,10 +11,16 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict, SecretStr, field_validator
 
-from connectors.destinations import api_base_problem, printable_key_problem
+from connectors.destinations import api_base_problem, parse_allowed_hosts, printable_key_problem
+from core.settings import get_settings
 
 DEFAULT_ADMIN_API_BASE = "https://api.openai.com/v1"
 DEFAULT_COMPLIANCE_API_BASE = "https://api.chatgpt.com/v1"
+
+
+def allowed_hosts() -> frozenset[tuple[str, int | None]]:
+    """``CASB_STORAGE_ALLOWED_HOSTS``, parsed."""
+    return parse_allowed_hosts(get_settings().storage_allowed_hosts)
 
 
 class TenantAccess(BaseModel):
@@ -35,7 +41,7 @@ class TenantAccess(BaseModel):
     @classmethod
     def _base(cls, value: str) -> str:
         value = value.strip().rstrip("/")
-        problem = api_base_problem(value)
+        problem = api_base_problem(value, allowed_hosts())
         if problem:
             raise ValueError(f"unusable API base URL: {problem}")
         return value

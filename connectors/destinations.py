@@ -274,12 +274,16 @@ class DestinationPolicy:
 # --------------------------------------------------------------------------- API base URLs
 
 
-def api_base_problem(url: str) -> str | None:
+def api_base_problem(
+    url: str, allowed: frozenset[tuple[str, int | None]] = frozenset()
+) -> str | None:
     """Why ``url`` may not be a tenant's API base (None: it may).
 
     The key travels to it in the ``Authorization`` header, so it must be ``https``; plain
     ``http`` only to a loopback address (the simulator on this machine), written as a
-    literal address or ``localhost``. No credentials, query or fragment in it.
+    literal address or ``localhost``, or to a ``host``/``host:port`` of ``allowed`` (the
+    operator's ``CASB_STORAGE_ALLOWED_HOSTS``: the compose demo's ``simulator:8099``). No
+    credentials, query or fragment in it.
     """
     try:
         parsed = httpx.URL(url.strip())
@@ -290,6 +294,8 @@ def api_base_problem(url: str) -> str | None:
     if parsed.userinfo or parsed.query or parsed.fragment:
         return "it must not carry credentials, a query or a fragment"
     if parsed.scheme == "https":
+        return None
+    if DestinationPolicy(allowed).is_allowed_host(parsed):
         return None
     host = parsed.host.lower().rstrip(".")
     if host in ("localhost", "localhost.localdomain"):

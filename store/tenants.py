@@ -22,6 +22,7 @@ from cryptography.fernet import Fernet
 from pydantic import SecretStr
 from sqlmodel import Session, select
 
+from connectors.access import allowed_hosts
 from connectors.destinations import api_base_problem, printable_key_problem
 from core.errors import UserError
 from schemas.catalog import BY_ID, FindingType, Severity, lookup
@@ -230,7 +231,7 @@ def validate_url(label: str, url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise TenantInputError(f"bad {label} {url!r}: use an http(s) URL such as {_default(label)}")
-    problem = api_base_problem(url)
+    problem = api_base_problem(url, allowed_hosts())
     if problem:
         raise TenantInputError(f"bad {label} {url!r}: {problem} (e.g. {_default(label)})")
     return url.rstrip("/")

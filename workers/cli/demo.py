@@ -90,6 +90,24 @@ def _ensure_secret_key(directory: Path | None) -> None:
     reset_settings_cache()
 
 
+def allow_simulator_storage(sim: Any) -> str:
+    """Add the simulator's ``host:port`` (its ``/_blob`` storage) to
+    ``CASB_STORAGE_ALLOWED_HOSTS`` of this process and the workers it starts; the entry.
+
+    File downloads go only to ``https`` public addresses otherwise, and the simulator serves
+    plain ``http`` on loopback. Only that exact port is added, never the whole host.
+    """
+    from core.settings import reset_settings_cache
+
+    entry = f"{sim.host}:{sim.port}"
+    current = [e.strip() for e in os.environ.get("CASB_STORAGE_ALLOWED_HOSTS", "").split(",")]
+    os.environ["CASB_STORAGE_ALLOWED_HOSTS"] = ",".join(
+        dict.fromkeys([e for e in current if e] + [entry])
+    )
+    reset_settings_cache()
+    return entry
+
+
 def register_simulated_tenants(
     sim: Any,
     slugs: Sequence[str] | None = None,
@@ -303,6 +321,7 @@ def demo(
     world = World.generate(tenants=tenants, seed=seed, size=size, time_scale=DEMO_TIME_SCALE)
     with start_in_thread(world) as sim:
         console.print(f"simulated OpenAI with {tenants} tenants at {sim.url}")
+        allow_simulator_storage(sim)
         ids = _register(sim, prefix)
         scan_ids = _run_fleet(ids) if fleet else _run_embedded(ids)
     _print_summary(scan_ids)
