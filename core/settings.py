@@ -53,12 +53,14 @@ class Settings(BaseSettings):
             "destination must be https to a public address."
         ),
     )
-    dlp_max_deliveries: int = Field(
+    max_deliveries: int = Field(
         default=3,
-        ge=1,
+        ge=2,
         description=(
-            "Deliveries of one DLP batch (or other task that can exhaust a worker) before it "
-            "is split and the file that killed its worker is skipped as `worker_lost`."
+            "Deliveries of a task whose worker keeps dying on it (an OOM kill, a hard time "
+            "limit): on the last one, the DLP file that was in flight at each death is "
+            "skipped as `worker_lost` and the rest of its batch runs; any other task is "
+            "given up as failed."
         ),
     )
 

@@ -1,4 +1,4 @@
-"""Per-process resources of the pipeline: snapshot store and rate budget.
+"""Per-process resources of the pipeline: snapshot store, rate budget, delivery ledger.
 
 A fleet worker uses Redis for both (shared by every worker, so a tenant's API budget holds
 fleet-wide). The embedded demo and ``casb scan --inline`` switch the process to
@@ -16,6 +16,7 @@ from connectors.http import CallEvent, CallObserver
 from connectors.ratelimit import LocalRateBudget, RateBudget, RedisRateBudget, limits_from_env
 from core.metrics import record_api_call
 from core.settings import get_settings
+from pipeline.deliveries import DeliveryLedger, MemoryDeliveryLedger, RedisDeliveryLedger
 from pipeline.snapshots import MemorySnapshotStore, RedisSnapshotStore, SnapshotStore
 
 
@@ -25,6 +26,7 @@ class Runtime:
     budget: RateBudget
     embedded: bool
     pid: int
+    deliveries: DeliveryLedger
     observer: CallObserver | None = None  # API-call metrics (fleet workers only)
 
 
@@ -66,6 +68,7 @@ def _redis_runtime() -> Runtime:
         budget=RedisRateBudget(client, limits_from_env()),
         embedded=False,
         pid=os.getpid(),
+        deliveries=RedisDeliveryLedger(client, settings.snapshot_ttl_seconds),
         observer=observe_call,
     )
 
@@ -81,4 +84,5 @@ def _embedded_runtime() -> Runtime:
         budget=LocalRateBudget(limits_from_env()),
         embedded=True,
         pid=os.getpid(),
+        deliveries=MemoryDeliveryLedger(),
     )
