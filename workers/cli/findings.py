@@ -271,6 +271,7 @@ def _rule_dict(rule: Suppression, slugs: dict[int, str]) -> dict[str, object]:
         "finding_type_id": rule.finding_type_id,
         "finding_type": ft.title if ft else None,
         "resource_pattern": rule.resource_pattern,
+        "name_pattern": rule.name_pattern,
         "reason": rule.reason,
         "until": iso_z(rule.until),
         "created_by": rule.created_by,
@@ -285,7 +286,13 @@ def suppress_add(
         None, "--type", help="FindingTypeID or catalog key (default: every type)."
     ),
     resource: str = typer.Option(
-        "*", "--resource", help="Glob on resource id or name, e.g. 'g-*' or '*@corp.com'."
+        "*", "--resource", help="Glob on the resource id (case-sensitive), e.g. 'g-research-*'."
+    ),
+    name: str = typer.Option(
+        None,
+        "--name",
+        help="Glob on the resource name (case-insensitive), e.g. '*@corp.com'; names are "
+        "chosen by the tenant's users, so only an explicit --name matches them.",
     ),
     reason: str = typer.Option(..., "--reason", help="Why these findings are accepted."),
     until: str = typer.Option(None, "--until", help="Expiry: DATE or a duration like 90d."),
@@ -295,7 +302,9 @@ def suppress_add(
     until_at = parse_when(until, direction="future", option="--until") if until else None
     who = created_by or _whoami()
     with db_session() as session:
-        rule = sup.add_rule(session, tenant, finding_type, resource, reason, until_at, who)
+        rule = sup.add_rule(
+            session, tenant, finding_type, resource, reason, until_at, who, name_pattern=name
+        )
         if rule.tenant_id is not None:
             changed = sup.apply(session, rule.tenant_id)
         else:
@@ -321,7 +330,7 @@ def suppress_list(
         print_json(rows)
         return
     table = SafeTable(title=f"{len(rows)} suppression rule(s)")
-    for column in ("ID", "Tenant", "Finding type", "Resource", "Reason", "Until", "By"):
+    for column in ("ID", "Tenant", "Finding type", "Resource", "Name", "Reason", "Until", "By"):
         table.add_column(column, overflow="fold")
     for r in rows:
         table.add_row(
@@ -329,6 +338,7 @@ def suppress_list(
             str(r["tenant"] or "*"),
             str(r["finding_type"] or "*"),
             str(r["resource_pattern"]),
+            str(r["name_pattern"] or "-"),
             str(r["reason"]),
             str(r["until"] or "never"),
             str(r["created_by"] or ""),
