@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from typing import Any, NoReturn
 
 from rich.console import Console, RenderableType
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 from sqlmodel import Session
@@ -41,16 +42,8 @@ def plain(value: object) -> Text:
 
 def styled(markup: str, *values: object) -> Text:
     """Markup written by the CLI with user-controlled ``values`` spliced in as plain text:
-    ``styled("added [bold]{}[/]", name)``."""
-    text = Text()
-    pieces = markup.split("{}")
-    if len(pieces) != len(values) + 1:
-        raise ValueError("one value per {} placeholder")
-    for index, piece in enumerate(pieces):
-        text.append_text(Text.from_markup(piece))
-        if index < len(values):
-            text.append(clean_text(values[index]))
-    return text
+    ``styled("added [bold]{}[/]", name)`` (each value cleaned, then escaped for Rich)."""
+    return Text.from_markup(markup.format(*(escape(clean_text(v)) for v in values)))
 
 
 class SafeTable(Table):
