@@ -258,7 +258,25 @@ class ComplianceClient:
                     ) from None
         finally:
             response.close()
-        return self._fetch_storage(storage_url, dest, file_id, cap, deadline)
+        return self._fetch_storage(storage_url, dest, file_id, cap, deadline, redirects=1)
+
+    def download_url(
+        self, url: str, dest: BinaryIO, *, label: str, max_bytes: int | None = None
+    ) -> DownloadResult:
+        """Stream a storage URL an API answer named (a log or export file) into ``dest``:
+        no key sent, every hop under the destination policy, the body under the caps.
+
+        ``label`` names the object in skips and logs (an id, never the URL). Raises
+        ``FileSkipped`` (``redirect_refused``, ``too_large``, ``expired``, ...) like
+        ``download_file``.
+        """
+        cap = self.options.max_file_bytes if max_bytes is None else max_bytes
+        deadline = time.monotonic() + self.options.download_timeout
+        try:
+            target = httpx.URL(url)
+        except (httpx.InvalidURL, ValueError, TypeError):
+            raise self._refused(label, "unparsable_url", None) from None
+        return self._fetch_storage(target, dest, label, cap, deadline, redirects=0)
 
     def _refused(self, file_id: str, reason: str, url: httpx.URL | None) -> FileSkipped:
         # The reason and host only: a signed storage URL is a credential of sorts.
@@ -271,13 +289,20 @@ class ComplianceClient:
         return FileSkipped("redirect_refused", file_id)
 
     def _fetch_storage(
-        self, url: httpx.URL, dest: BinaryIO, file_id: str, cap: int, deadline: float
+        self,
+        url: httpx.URL,
+        dest: BinaryIO,
+        file_id: str,
+        cap: int,
+        deadline: float,
+        *,
+        redirects: int,
     ) -> DownloadResult:
         """GET the storage URL with no credentials, following a few redirects by hand.
 
         Every hop passes the destination policy before anything is sent to it (and the
-        connection is opened to the address the policy checked); the API's own redirect
-        counts as the first of ``max_redirects`` hops.
+        connection is opened to the address the policy checked); at most ``max_redirects``
+        redirects are followed in all, ``redirects`` of them already (the API's 307).
         """
         options = self.options
         attempts = max(1, options.max_attempts)
@@ -287,8 +312,9 @@ class ComplianceClient:
             target = url
             try:
                 with guarded(policy, deadline):
-                    for hop in range(1, options.max_redirects + 2):
-                        if hop > options.max_redirects:
+                    # Redirects followed so far: the API's own 307 counts as the first.
+                    for followed in range(redirects, options.max_redirects + 2):
+                        if followed > options.max_redirects:
                             raise self._refused(file_id, "too_many_hops", target)
                         try:
                             policy.check(target)

@@ -138,3 +138,23 @@ def test_an_allowed_host_entry_does_not_allow_its_other_ports(
     with pytest.raises(FileSkipped):
         download(client_for(api, "127.0.0.2", f"localhost:{api.port}"))
     assert trap.connections == []
+
+
+def test_download_url_for_other_storage_objects_follows_the_same_policy(
+    api: HostileServer, trap: Trap
+) -> None:
+    """``download_url`` (log and export files named by an API answer) is the same path."""
+    client = client_for(api)
+    for url in (f"https://localhost:{trap.port}/log", f"http://127.0.0.1:{trap.port}/log"):
+        with pytest.raises(FileSkipped) as caught:
+            client.download_url(url, io.BytesIO(), label="log-1")
+        assert caught.value.reason == "redirect_refused"
+    api.redirect("/log/1", f"https://[::ffff:127.0.0.1]:{trap.port}/")
+    with pytest.raises(FileSkipped):
+        client.download_url(f"{api.base}/log/1", io.BytesIO(), label="log-1")
+    assert trap.connections == []
+
+    api.routes["/log/2"] = Script(200, {"Content-Type": "text/plain"}, b"line 1\nline 2\n")
+    out = io.BytesIO()
+    assert client.download_url(f"{api.base}/log/2", out, label="log-2").size == 14
+    assert out.getvalue() == b"line 1\nline 2\n"
