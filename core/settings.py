@@ -67,18 +67,17 @@ class Settings(BaseSettings):
     @field_validator("storage_allowed_hosts")
     @classmethod
     def _allowed_hosts(cls, value: str) -> str:
-        for entry in (e.strip() for e in value.split(",")):
-            if not entry:
-                continue
-            host, _, port = entry.rpartition(":") if not entry.endswith("]") else (entry, "", "")
-            if entry.startswith("[") and "]:" in entry:
-                host, port = entry.rsplit(":", 1)
-            elif (entry.count(":") > 1 and not entry.startswith("[")) or ":" not in entry:
-                host, port = entry, ""
-            if not host or any(c.isspace() or c in "/?#@" for c in host):
-                raise ValueError("each entry is a `host` or `host:port`")
-            if port and not (port.isdigit() and 0 < int(port) < 65536):
-                raise ValueError("a port must be a number from 1 to 65535")
+        for entry in filter(None, (e.strip() for e in value.split(","))):
+            host, port = entry, ""
+            if entry.startswith("["):  # [IPv6] or [IPv6]:port
+                host, _, rest = entry[1:].partition("]")
+                port = rest[1:] if rest.startswith(":") else ("bad" if rest else "")
+            elif entry.count(":") == 1:
+                host, port = entry.split(":")
+            bad_host = not host or any(c.isspace() or c in "/?#@[]" for c in host)
+            bad_port = bool(port) and not (port.isdigit() and 0 < int(port) < 65536)
+            if bad_host or bad_port:
+                raise ValueError("each entry must be a `host` or `host:port` (port 1-65535)")
         return value
 
     @property
