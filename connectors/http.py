@@ -160,7 +160,7 @@ def _upstream_message(response: httpx.Response) -> str:
     """The upstream ``error.message`` (scrubbed), else a short scrubbed body prefix."""
     try:
         body = response.json()
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # nesting deeper than json allows
         return scrub(response.text[:200]) if response.text else ""
     if isinstance(body, dict):
         err = body.get("error")
@@ -597,7 +597,7 @@ class Transport:
             response = self.send("GET", path, route=route, group=group, params=params)
             try:
                 return json.loads(response.content)
-            except (ValueError, UnicodeDecodeError):
+            except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nesting
                 request_id = response.headers.get("x-request-id")
                 if attempt >= attempts:
                     where = f" (x-request-id {scrub(request_id, limit=80)})" if request_id else ""

@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 API_CALLS_KEY = "casb:metrics:api_calls"  # field "tenant\tgroup\tstatus_class" -> count
 DLP_KEY = "casb:metrics:dlp"  # fields bytes, seconds, files
+EVENTS_KEY = "casb:metrics:events"  # field event name -> count (rare events, written at once)
 FIELD_SEP = "\t"
 FLUSH_INTERVAL_SECONDS = 1.0
 
@@ -94,14 +95,20 @@ class _Recorder:
         if time.monotonic() - self.last_flush >= FLUSH_INTERVAL_SECONDS:
             self.flush()
 
-    def _redis(self) -> redis.Redis:
-        import redis as redis_lib
+    def client_for_events(self) -> redis.Redis:
+        with self.lock:
+            self._check_fork()
+        return self._redis()
 
+    def _redis(self) -> redis.Redis:
         from core.settings import get_settings
 
-        url = get_settings().effective_redis_url
+        settings = get_settings()
+        url = settings.effective_redis_url
         if self.client is None or self.redis_url != url:
-            self.client = redis_lib.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+            self.client = settings.redis(
+                url, patient=False, socket_timeout=2, socket_connect_timeout=2
+            )
             self.redis_url = url
         return self.client
 
@@ -142,6 +149,14 @@ def record_api_call(tenant: str, group: str, status: int | None) -> None:
 def record_dlp_bytes(n: int, seconds: float, files: int = 1) -> None:
     """Count bytes the DLP matcher scanned and the seconds it took (MB/s = bytes/seconds)."""
     _recorder.add_dlp(n, seconds, files)
+
+
+def record_event(name: str) -> None:
+    """Count a rare event (e.g. ``late_redelivery``) in Redis at once; never raises."""
+    try:
+        _recorder.client_for_events().hincrby(EVENTS_KEY, name, 1)
+    except Exception as exc:  # metrics must never fail a task
+        log.warning("metrics event %s not recorded (%s)", name, type(exc).__name__)
 
 
 def flush() -> bool:

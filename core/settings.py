@@ -6,14 +6,21 @@ demo falls back to SQLite plus in-process execution when nothing is configured.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import lru_cache
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from cryptography.fernet import Fernet
+from cryptography.fernet import Fernet, MultiFernet
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.errors import UserError
+
+if TYPE_CHECKING:
+    import redis
+
+# What encrypts and decrypts stored secrets: one key, or the current key plus rotated-out ones.
+Cipher = Fernet | MultiFernet
 
 
 class ConfigurationError(UserError):
@@ -24,13 +31,29 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CASB_", env_file=None, extra="ignore")
 
     database_url: str = "postgresql+psycopg://postgres@127.0.0.1:5432/casb"
+    database_pooler: Literal["none", "transaction"] = Field(
+        default="none",
+        description="`transaction` behind PgBouncer in transaction mode: no server-side "
+        "prepared statements, nothing kept in the server session.",
+    )
+    database_pool_size: int = Field(default=5, ge=1, description="Connections kept per process.")
+    database_max_overflow: int = Field(
+        default=10, ge=0, description="Extra connections a process may open under load."
+    )
     broker_url: str = "redis://127.0.0.1:6379/0"
     result_backend: str = "redis://127.0.0.1:6379/1"
     redis_url: str | None = Field(
         default=None,
         description="Redis for rate budgets, snapshots and locks; defaults to the broker URL.",
     )
+    redis_sentinel_master: str = Field(
+        default="mymaster", description="Master name when the Redis URLs are sentinel:// ones."
+    )
     secret_key: SecretStr | None = None
+    secret_key_previous: SecretStr | None = Field(
+        default=None,
+        description="Keys being rotated out (comma-separated): still decrypt, never encrypt.",
+    )
     log_format: Literal["json", "console"] = "console"
     log_level: str = "INFO"
 
@@ -43,7 +66,22 @@ class Settings(BaseSettings):
         ge=1,
         description="DLP batches of one scan queued or running at once (fairness across tenants).",
     )
-    scan_stale_after_seconds: int = 3 * 3600
+    worker_memory_limit_mb: int = Field(
+        default=2048,
+        ge=0,
+        description="Address-space cap (RLIMIT_AS) of each prefork worker child; 0 = none.",
+    )
+    scan_stale_after_seconds: int = Field(
+        default=180,
+        ge=1,
+        description="An active scan without a heartbeat for this long is failed and re-queued.",
+    )
+    scan_heartbeat_seconds: int = Field(
+        default=30, ge=1, description="How often a running stage task refreshes its scan."
+    )
+    reap_every_seconds: int = Field(
+        default=60, ge=10, description="How often beat runs the stale-scan reaper."
+    )
     metrics_port: int = 9808
     storage_allowed_hosts: str = Field(
         default="",
@@ -64,6 +102,11 @@ class Settings(BaseSettings):
         ),
     )
 
+    retention_resolved_findings_days: int = Field(default=365, ge=1)
+    retention_scan_runs_days: int = Field(default=180, ge=1)
+    retention_dlp_cache_days: int = Field(default=180, ge=1)
+    prune_batch_size: int = Field(default=5000, ge=1)
+
     @field_validator("storage_allowed_hosts")
     @classmethod
     def _allowed_hosts(cls, value: str) -> str:
@@ -80,26 +123,60 @@ class Settings(BaseSettings):
                 raise ValueError("each entry must be a `host` or `host:port` (port 1-65535)")
         return value
 
+    def retention(self) -> dict[str, timedelta]:
+        """Age after which each kind of row is pruned (``casb db prune``, the daily beat task)."""
+        return {
+            "resolved_findings": timedelta(days=self.retention_resolved_findings_days),
+            "scan_runs": timedelta(days=self.retention_scan_runs_days),
+            "dlp_cache": timedelta(days=self.retention_dlp_cache_days),
+        }
+
     @property
     def effective_redis_url(self) -> str:
         return self.redis_url or self.broker_url
 
-    def fernet(self) -> Fernet:
-        """The Fernet that encrypts tenant credentials; a clear error if the key is unusable."""
+    def redis(self, url: str | None = None, *, patient: bool = True, **options: Any) -> redis.Redis:
+        """A client of ``url`` (default: the rate-budget/snapshot Redis), Sentinel-aware."""
+        from core.redisconn import redis_client
+
+        return redis_client(
+            url or self.effective_redis_url,
+            self.redis_sentinel_master,
+            patient=patient,
+            **options,
+        )
+
+    def fernet(self) -> Cipher:
+        """Encrypts stored secrets under CASB_SECRET_KEY; decrypts under it or a previous key.
+
+        With ``CASB_SECRET_KEY_PREVIOUS`` set (during a key rotation) tokens made under an old
+        key still decrypt, and everything written is under the new key.
+        """
+        primary = make_fernet(self.secret_key)
+        previous = self.previous_fernets()
+        return MultiFernet([primary, *previous]) if previous else primary
+
+    def primary_fernet(self) -> Fernet:
         return make_fernet(self.secret_key)
+
+    def previous_fernets(self) -> list[Fernet]:
+        if self.secret_key_previous is None:
+            return []
+        keys = [k for k in self.secret_key_previous.get_secret_value().split(",") if k.strip()]
+        return [make_fernet(SecretStr(k), variable="CASB_SECRET_KEY_PREVIOUS") for k in keys]
 
 
 KEYGEN_HINT = "generate one with `casb keygen` and export it as CASB_SECRET_KEY"
 
 
-def make_fernet(secret_key: SecretStr | None) -> Fernet:
+def make_fernet(secret_key: SecretStr | None, variable: str = "CASB_SECRET_KEY") -> Fernet:
     if secret_key is None or not secret_key.get_secret_value().strip():
-        raise ConfigurationError(f"CASB_SECRET_KEY is not set: {KEYGEN_HINT}")
+        raise ConfigurationError(f"{variable} is not set: {KEYGEN_HINT}")
     try:
         return Fernet(secret_key.get_secret_value().strip().encode())
     except (ValueError, TypeError):
         raise ConfigurationError(
-            f"CASB_SECRET_KEY is not a valid Fernet key (32 url-safe base64 bytes): {KEYGEN_HINT}"
+            f"{variable} is not a valid Fernet key (32 url-safe base64 bytes): {KEYGEN_HINT}"
         ) from None
 
 

@@ -72,7 +72,7 @@ def finding_type_of(finding: Finding) -> FindingType | None:
 
 
 def finding_to_dict(finding: Finding, tenant_slug: str) -> dict[str, Any]:
-    """One finding as the public Finding JSON (docs/operations.md, "Export"), plus ``EXTRA_FIELDS``.
+    """One finding as the public Finding JSON, plus ``EXTRA_FIELDS``.
 
     The severity is the row's (a detector may raise it above the catalog default),
     lower-cased; title and category come from the catalog.

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from connectors.access import TenantAccess
@@ -10,11 +14,46 @@ from core.errors import UserError
 from core.logs import bind_log_tenant
 from core.settings import get_settings
 from pipeline.deliveries import WorkerLost
-from schemas.tables import ScanRun, Tenant
+from schemas.tables import ScanRun, ScanStatus, Tenant
 from store import suppressions
 from store.db import session_scope
 from store.scans import heartbeat
 from store.tenants import decrypt_keys
+
+log = logging.getLogger("casb.pipeline")
+
+
+def scan_is_active(scan_id: int) -> bool:
+    """The run exists and is queued or running (a stage arriving later has nothing to do)."""
+    with session_scope() as session:
+        run = session.get(ScanRun, scan_id)
+        return run is not None and run.status in ScanStatus.active()
+
+
+@contextmanager
+def keep_alive(scan_id: int, every: float) -> Iterator[None]:
+    """Refresh the run's heartbeat every ``every`` seconds while the block runs.
+
+    One UPDATE per interval from a daemon thread, whatever the stage is doing (paging, waiting
+    out a rate limit, matching a large file): the reaper then fails a run only when no task of
+    it is alive any more, within minutes of a worker's death.
+    """
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(every):
+            try:
+                with session_scope() as session:
+                    heartbeat(session, scan_id)
+            except Exception as exc:  # a missed heartbeat must not fail the stage
+                log.warning("heartbeat of scan %s failed (%s)", scan_id, type(exc).__name__)
+
+    thread = threading.Thread(target=beat, name=f"casb-heartbeat-{scan_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
 
 
 def load_scan(scan_id: int) -> tuple[ScanRun, Tenant]:

@@ -51,7 +51,7 @@ from detectors.dlp.decisions import (
     resolvable_keys,
     reusable_after_download,
 )
-from detectors.dlp.extract import ExtractLimits, SkipFile, extract_text
+from detectors.dlp.extract import ExtractLimits, ExtractReport, SkipFile, extract_text
 from detectors.dlp.matcher import Policy, compile_policy
 from detectors.dlp.profiles import profile_set_version
 from pipeline.common import apply_suppressions, error_summary, load_scan, tenant_access
@@ -397,20 +397,28 @@ def _scan_one(
                 {**cached.result, "reused": True},
             )
         spool.seek(0)
-        stream = policy.open_stream()
         started = time.monotonic()
+        # one time budget for the file: extraction and matching both stop at it (truncated)
+        deadline = started + limits.max_seconds
+        stream = policy.open_stream(deadline=deadline)
+        report = ExtractReport()
         name = ref.name or download.filename or ref.file_id
         try:
-            for chunk in extract_text(name, spool, limits):  # type: ignore[arg-type]
+            for chunk in extract_text(name, spool, limits, report, deadline):  # type: ignore[arg-type]
                 stream.feed(chunk)
         except SkipFile as exc:
             stream.abort()
             return skipped(exc.reason, download.sha256, exc.detail[:200])
+        except MemoryError:  # the child's memory cap, hit outside extraction
+            stream.abort()
+            return skipped("too_large", download.sha256, "memory cap reached while matching")
         except BaseException:
             stream.abort()
             raise
         match = stream.close()
         _metrics(match.bytes_scanned, time.monotonic() - started)
+    truncated = report.truncated_reason or match.truncated
+    extra = {"truncated": truncated} if truncated else {}
     if match.matched:
         return CacheWrite(
             ref.file_id,
@@ -418,7 +426,7 @@ def _scan_one(
             download.sha256,
             version,
             MATCHED,
-            {"match": match.to_evidence(), "size": download.size},
+            {"match": match.to_evidence(), "size": download.size, **extra},
         )
     return CacheWrite(
         ref.file_id,
@@ -426,7 +434,7 @@ def _scan_one(
         download.sha256,
         version,
         CLEAN,
-        {"bytes_scanned": match.bytes_scanned, "size": download.size},
+        {"bytes_scanned": match.bytes_scanned, "size": download.size, **extra},
     )
 
 

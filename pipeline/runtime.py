@@ -59,10 +59,8 @@ def reset_runtime() -> None:
 
 
 def _redis_runtime() -> Runtime:
-    import redis
-
     settings = get_settings()
-    client = redis.Redis.from_url(settings.effective_redis_url)
+    client = settings.redis()
     return Runtime(
         snapshots=RedisSnapshotStore(client, settings.snapshot_ttl_seconds),
         budget=RedisRateBudget(client, limits_from_env()),

@@ -1,4 +1,4 @@
-"""Scheduling jobs: start the scans that are due, and recover the ones whose worker died.
+"""Scheduling jobs: start due scans, recover the ones whose worker died, prune old rows.
 
 Both return what must be queued; the Celery tasks in ``tasks/`` send it after the database
 transaction committed, so a message never names a run that does not exist.
@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from core.settings import get_settings
 from schemas.tables import ScanStatus, utcnow
 from store.db import session_scope
+from store.retention import PruneCount, prune
 from store.scans import (
     advance_schedule,
     claim_due_tenants,
@@ -96,3 +97,11 @@ def reap_stale_runs(stale_after_seconds: int | None = None) -> ReapResult:
             if looping:
                 result.held.append(run.tenant_id)
     return result
+
+
+def prune_expired(*, dry_run: bool = False) -> list[PruneCount]:
+    """Delete rows past their kind's retention (``CASB_RETENTION_*_DAYS``), in batches."""
+    settings = get_settings()
+    return prune(
+        session_scope, settings.retention(), dry_run=dry_run, batch_size=settings.prune_batch_size
+    )

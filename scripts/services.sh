@@ -45,6 +45,11 @@ if ! pg_up; then
   for _ in $(seq 1 50); do pg_up && break; sleep 0.2; done
 fi
 
+# Binaries the HA tests start themselves on loopback ports (never as system services).
+for tool in pgbouncer:pgbouncer redis-sentinel:redis-sentinel pg_dump:postgresql-client; do
+  command -v "${tool%%:*}" >/dev/null || apt_install "${tool##*:}" || true
+done
+
 redis_up || { log "redis is not answering on 127.0.0.1:6379"; exit 1; }
 pg_up || { log "postgresql is not answering on 127.0.0.1:5432"; exit 1; }
 if command -v psql >/dev/null; then

@@ -12,6 +12,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -61,7 +62,20 @@ def _make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    settings = get_settings()
+    connect_args: dict[str, Any] = {}
+    if settings.database_pooler == "transaction":
+        # Each transaction may run on another server connection: psycopg must not prepare
+        # statements server-side (it would after 5 runs of one query), and nothing may rely
+        # on session state (the code sets none: no SET, advisory locks, LISTEN or temp tables).
+        connect_args["prepare_threshold"] = None
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
+        connect_args=connect_args,
+    )
 
 
 def dispose_engines() -> None:

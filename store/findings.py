@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from detectors.lifecycle import Action, Plan, Stored, plan_lifecycle
 from schemas.catalog import BY_ID, Severity
@@ -158,15 +158,33 @@ def _aware(value: datetime | None) -> datetime | None:
     return value
 
 
+def zero_counts() -> dict[str, int]:
+    """Every severity, highest first, at zero."""
+    return {s.value: 0 for s in sorted(Severity, key=lambda s: -s.rank)}
+
+
 def open_counts_by_severity(session: Session, tenant_id: int) -> dict[str, int]:
     rows = session.exec(
         select(Finding.severity, func.count())
         .where(Finding.tenant_id == tenant_id, Finding.status == FindingStatus.OPEN.value)
         .group_by(Finding.severity)
     ).all()
-    counts = {s.value: 0 for s in sorted(Severity, key=lambda s: -s.rank)}
+    counts = zero_counts()
     for severity, count in rows:
         counts[severity] = int(count)
+    return counts
+
+
+def open_counts_by_tenant(session: Session) -> dict[int, dict[str, int]]:
+    """Open findings by severity for every tenant, in one query (``casb health``)."""
+    rows = session.exec(
+        select(Finding.tenant_id, Finding.severity, func.count())
+        .where(Finding.status == FindingStatus.OPEN.value)
+        .group_by(col(Finding.tenant_id), col(Finding.severity))
+    ).all()
+    counts: dict[int, dict[str, int]] = {}
+    for tenant_id, severity, count in rows:
+        counts.setdefault(tenant_id, zero_counts())[severity] = int(count)
     return counts
 
 

@@ -18,13 +18,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from cryptography.fernet import Fernet
 from pydantic import SecretStr
 from sqlmodel import Session, select
 
 from connectors.access import allowed_hosts
 from connectors.destinations import api_base_problem, printable_key_problem
 from core.errors import UserError
+from core.settings import Cipher
 from schemas.catalog import BY_ID, FindingType, Severity, lookup
 from schemas.findings import Thresholds
 from schemas.tables import Tenant, utcnow
@@ -296,7 +296,7 @@ def list_tenants(session: Session) -> list[Tenant]:
     return list(session.exec(select(Tenant).order_by(Tenant.slug)).all())
 
 
-def _apply(session: Session, tenant: Tenant, data: TenantInput, fernet: Fernet) -> None:
+def _apply(session: Session, tenant: Tenant, data: TenantInput, fernet: Cipher) -> None:
     """Validate `data` and set it on `tenant` (not yet flushed); raises TenantInputError."""
     if data.name is not None:
         if not data.name.strip():
@@ -333,7 +333,7 @@ def _apply(session: Session, tenant: Tenant, data: TenantInput, fernet: Fernet) 
         tenant.enabled = data.enabled
 
 
-def add_tenant(session: Session, data: TenantInput, fernet: Fernet) -> Tenant:
+def add_tenant(session: Session, data: TenantInput, fernet: Cipher) -> Tenant:
     if not SLUG_RE.fullmatch(data.slug or ""):
         raise TenantInputError(
             f"bad slug {data.slug!r}: use 1-63 lower-case letters, digits and dashes"
@@ -366,7 +366,7 @@ def add_tenant(session: Session, data: TenantInput, fernet: Fernet) -> Tenant:
     return tenant
 
 
-def update_tenant(session: Session, data: TenantInput, fernet: Fernet) -> Tenant:
+def update_tenant(session: Session, data: TenantInput, fernet: Cipher) -> Tenant:
     tenant = get_tenant(session, data.slug)
     _apply(session, tenant, data, fernet)
     tenant.updated_at = utcnow()
@@ -396,7 +396,7 @@ class TenantKeys:
         return "TenantKeys(<redacted>)"
 
 
-def decrypt_keys(tenant: Tenant, fernet: Fernet) -> TenantKeys:
+def decrypt_keys(tenant: Tenant, fernet: Cipher) -> TenantKeys:
     admin = decrypt_secret(fernet, tenant.admin_key_enc)
     compliance = (
         decrypt_secret(fernet, tenant.compliance_key_enc) if tenant.compliance_key_enc else admin
@@ -561,7 +561,7 @@ def _source(item: dict[str, Any], name: str, where: str) -> KeySource | None:
 
 
 def import_tenants(
-    session: Session, items: Sequence[TenantInput], fernet: Fernet, *, update: bool = False
+    session: Session, items: Sequence[TenantInput], fernet: Cipher, *, update: bool = False
 ) -> tuple[list[str], list[str]]:
     """Create (or, with update=True, update) all tenants, or none: (created, updated)."""
     slugs = [i.slug for i in items]

@@ -16,7 +16,7 @@ from workers.celery_app import app
 from workers.celeryconfig import DETECT_POSTURE
 
 
-@app.task(name=DETECT_POSTURE, bind=True, acks_late=True)
+@app.task(name=DETECT_POSTURE, bind=True, acks_late=True, scan_stage=True)
 def detect_posture(self: Task, scan_id: int, **_: Any) -> dict[str, Any]:
     with guarded_delivery(self) as delivery:
         lost = worker_lost(delivery, "posture detection")

@@ -39,7 +39,7 @@ def _sig(name: str, *args: object) -> Signature:
     return app.signature(name, args=args, immutable=True, queue=ROUTES[name])
 
 
-@app.task(name=DLP_PLAN, bind=True, acks_late=True)
+@app.task(name=DLP_PLAN, bind=True, acks_late=True, scan_stage=True)
 def dlp_plan(self: Task, scan_id: int, **_: Any) -> dict[str, Any]:
     with guarded_delivery(self) as delivery:
         lost = worker_lost(delivery, "DLP planning")
@@ -77,13 +77,13 @@ def dlp_chord(scan_id: int, batch_keys: Sequence[str], lanes: int) -> Signature:
     return chord(group(header), _sig(DLP_FINALIZE, scan_id))
 
 
-@app.task(name=DLP_SCAN, acks_late=True, ignore_result=False)
+@app.task(name=DLP_SCAN, acks_late=True, ignore_result=False, scan_stage=True)
 def dlp_scan(scan_id: int, batch_key: str, **_: Any) -> dict[str, Any]:
     """Scan one batch of files (a chord header task: its small summary is its result)."""
     return run_dlp_batch(int(scan_id), str(batch_key))
 
 
-@app.task(name=DLP_FINALIZE, bind=True, acks_late=True)
+@app.task(name=DLP_FINALIZE, bind=True, acks_late=True, scan_stage=True)
 def dlp_finalize(self: Task, scan_id: int, **_: Any) -> dict[str, Any]:
     with guarded_delivery(self) as delivery:
         lost = worker_lost(delivery, "DLP finalize")

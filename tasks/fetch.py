@@ -47,7 +47,12 @@ def _fetch(task: Task, scan_id: int, resource: str) -> dict[str, Any]:
             return record_failure(int(scan_id), resource, exc)
 
 
-_OPTIONS: dict[str, Any] = {"bind": True, "ignore_result": False, "acks_late": True}
+_OPTIONS: dict[str, Any] = {
+    "bind": True,
+    "ignore_result": False,
+    "acks_late": True,
+    "scan_stage": True,
+}
 
 
 @app.task(name=FETCH_USERS, **_OPTIONS)

@@ -1,4 +1,4 @@
-"""``casb.reap_stale_scans()`` (beat): recover scans whose worker died.
+"""``casb.reap_stale_scans()`` and ``casb.prune_retention()`` (beat): recover, and bound growth.
 
 A run still active with no heartbeat for ``scan_stale_after_seconds`` is marked failed
 (typed error ``stale``, ``pipeline.schedule.reap_stale_runs``) and a fresh scan of its tenant
@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline.schedule import reap_stale_runs
+from pipeline.schedule import prune_expired, reap_stale_runs
 from workers.celery_app import app
-from workers.celeryconfig import REAP_STALE_SCANS, SCAN_TENANT, SCANS
+from workers.celeryconfig import PRUNE_RETENTION, REAP_STALE_SCANS, SCAN_TENANT, SCANS
 
 
 def reap_stale(stale_after_seconds: int | None = None, *, requeue: bool = True) -> dict[str, Any]:
@@ -27,3 +27,9 @@ def reap_stale(stale_after_seconds: int | None = None, *, requeue: bool = True) 
 @app.task(name=REAP_STALE_SCANS, acks_late=False, reject_on_worker_lost=False)
 def reap_stale_scans(**_: Any) -> dict[str, Any]:
     return reap_stale()
+
+
+@app.task(name=PRUNE_RETENTION, acks_late=False, reject_on_worker_lost=False)
+def prune_retention(**_: Any) -> dict[str, int]:
+    """Daily: delete resolved findings, old scan runs and DLP cache rows past retention."""
+    return {count.kind: count.rows for count in prune_expired()}

@@ -8,6 +8,7 @@ only send (the CLI, Flower, other systems) never need to import them.
 
 from __future__ import annotations
 
+import logging
 import warnings
 from typing import Any
 
@@ -18,6 +19,8 @@ from celery.signals import (
     worker_process_shutdown,
     worker_ready,
 )
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from workers import kombu_fixes
@@ -41,6 +44,8 @@ after_setup_logger.connect(_quiet_chord_errback_warning, weak=False)
 worker_ready.connect(_quiet_chord_errback_warning, weak=False)
 worker_process_init.connect(_quiet_chord_errback_warning, weak=False)  # prefork children
 
+log = logging.getLogger("casb.tasks")
+
 TASK_MODULES: tuple[str, ...] = (
     "tasks.dispatch",
     "tasks.scan",
@@ -55,18 +60,44 @@ TASK_MODULES: tuple[str, ...] = (
 class CasbTask(Task):
     """Base task: no result trail, so a task that fans out holds no child results in memory.
 
-    PostgreSQL unreachable (restart, failover, network cut) is retried, not failed: every
-    task is idempotent, so the whole task runs again later with backoff (1, 2, 4 ... 30 s,
-    jittered; about two minutes of outage in all) instead of failing the scan or leaving its
-    run ``running`` because the errback could not write either.
+    PostgreSQL or Redis unreachable (restart, failover, network cut) is retried, not failed:
+    every task is idempotent, so the whole task runs again later with backoff (1, 2, 4 ... 30
+    s, jittered; about two minutes of outage in all) instead of failing the scan or leaving
+    its run ``running`` because the errback could not write either. (A Redis client retries a
+    command a few times itself, but only against the address it resolved: a Sentinel failover
+    is ridden out by running the task again, which asks the sentinels anew.)
     """
 
     trail = False
-    autoretry_for = (OperationalError, InterfaceError)
+    autoretry_for = (OperationalError, InterfaceError, RedisConnectionError, RedisTimeoutError)
     retry_backoff = True
     retry_backoff_max = 30
     retry_jitter = True
     max_retries = 12
+    # A stage of one scan (first argument ``scan_id``): it keeps its run's heartbeat fresh
+    # while it runs, and does nothing when the run already finished (a late redelivery).
+    scan_stage = False
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if not self.scan_stage:
+            return super().__call__(*args, **kwargs)
+        from core.metrics import record_event
+        from core.settings import get_settings
+        from pipeline.common import keep_alive, scan_is_active
+
+        scan_id = int(kwargs["scan_id"] if "scan_id" in kwargs else args[0])
+        if not scan_is_active(scan_id):
+            record_event("late_redelivery")
+            log.warning(
+                "%s for scan %s arrived after the scan finished (a late redelivery): nothing to do",
+                self.name,
+                scan_id,
+            )
+            return {"scan_id": scan_id, "skipped": "scan_finished"}
+        settings = get_settings()
+        every = min(settings.scan_heartbeat_seconds, settings.scan_stale_after_seconds / 3)
+        with keep_alive(scan_id, every):
+            return super().__call__(*args, **kwargs)
 
 
 kombu_fixes.install()  # a worker must survive a Redis restart (see workers/kombu_fixes.py)
@@ -116,6 +147,26 @@ def _after_fork(**_: Any) -> None:
     dispose_engines()
     close_shared_client()
     reset_runtime()
+
+
+@worker_process_init.connect
+def cap_child_memory(**_: Any) -> None:
+    """Cap a prefork child's address space (``CASB_WORKER_MEMORY_LIMIT_MB``): a hostile file
+    that would exhaust it makes the allocation fail with MemoryError, which the DLP pipeline
+    turns into a truncated or skipped file, instead of the kernel's OOM killer taking the
+    child (and the batch being redelivered)."""
+    import resource
+
+    from core.settings import get_settings
+
+    limit_mb = get_settings().worker_memory_limit_mb
+    if limit_mb <= 0:
+        return
+    limit = limit_mb * 1024 * 1024
+    hard = resource.getrlimit(resource.RLIMIT_AS)[1]
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
 
 
 @worker_process_shutdown.connect

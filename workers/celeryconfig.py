@@ -1,9 +1,9 @@
 """The one Celery configuration module: queues, routing, delivery policy, limits, beat.
 
 Everything the fleet's delivery semantics depend on is here, with the reason beside it
-(docs/architecture.md tells the longer stories). Broker and backend URLs come from ``core.settings`` so a
-worker, beat and the CLI agree on them; ``broker_and_backend()`` is re-read by
-``workers.celery_app.reconfigure()`` when tests or the demo change the environment.
+(docs/architecture.md tells the longer stories). Broker and backend URLs come from
+``core.settings`` so a worker, beat and the CLI agree on them; ``broker_and_backend()`` is
+re-read by ``workers.celery_app.reconfigure()`` when tests or the demo change the environment.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Any
 
 from kombu import Exchange, Queue
 
+from core.redisconn import celery_url, is_sentinel
 from core.settings import get_settings
 
 # --------------------------------------------------------------------------- queues
@@ -44,6 +45,7 @@ DLP_SCAN = "casb.dlp_scan"
 DLP_PLAN = "casb.dlp_plan"
 DLP_FINALIZE = "casb.dlp_finalize"
 REAP_STALE_SCANS = "casb.reap_stale_scans"
+PRUNE_RETENTION = "casb.prune_retention"
 
 FETCH_TASKS = (
     FETCH_USERS,
@@ -58,6 +60,7 @@ ROUTES: dict[str, str] = {
     DISPATCH_DUE_SCANS: SCANS,
     SCAN_TENANT: SCANS,
     REAP_STALE_SCANS: SCANS,
+    PRUNE_RETENTION: SCANS,
     FINISH_SCAN: SCANS,
     DETECT_POSTURE: DETECT,
     DLP_SCAN: DLP,
@@ -89,6 +92,13 @@ worker_prefetch_multiplier = 1
 # A worker that lost its broker connection must not keep running late-ack tasks the broker
 # is about to hand to another worker.
 worker_cancel_long_running_tasks_on_connection_loss = True
+# A Redis failover (Sentinel promoting a replica) or restart takes seconds: result writes,
+# including a chord header's "part done", retry through it instead of being lost with the
+# task's result (which would leave the chord body, and so the scan, waiting forever).
+result_backend_always_retry = True
+result_backend_max_retries = 30
+result_backend_base_sleep_between_retries_ms = 100
+result_backend_max_sleep_between_retries_ms = 2000
 broker_connection_retry_on_startup = True
 worker_soft_shutdown_timeout = 30.0
 worker_enable_soft_shutdown_on_idle = True
@@ -108,6 +118,7 @@ TIME_LIMITS: dict[str, tuple[int, int]] = {
     DISPATCH_DUE_SCANS: (50, 60),
     SCAN_TENANT: (60, 90),
     REAP_STALE_SCANS: (120, 150),
+    PRUNE_RETENTION: (1800, 1860),
     DETECT_POSTURE: (300, 360),
     FINISH_SCAN: (60, 90),
     DLP_SCAN: (1800, 1860),
@@ -124,18 +135,21 @@ task_annotations: dict[str, dict[str, Any]] = {
 task_soft_time_limit = 900
 task_time_limit = 960
 
-# Redis redelivers an unacked message after visibility_timeout: it must exceed the longest
-# task plus its queueing time, or a healthy long task runs twice.
-VISIBILITY_TIMEOUT = 2 * 3600
-assert VISIBILITY_TIMEOUT > LONGEST_TASK_SECONDS
-broker_transport_options = {"visibility_timeout": VISIBILITY_TIMEOUT}
-result_backend_transport_options = {"visibility_timeout": VISIBILITY_TIMEOUT}
+# Redis redelivers an unacked message after visibility_timeout, counted from delivery to a
+# worker. A prefetched message waits behind at most one running task, then runs itself, so
+# the timeout must exceed twice the longest hard limit, or a healthy long task runs twice.
+# A lost worker's scan does not wait for it: the reaper fails the run within minutes and
+# queues a fresh one; a redelivery that arrives after that finds its run finished and does
+# nothing (``CasbTask.scan_stage``; counted as casb_task_events_total{event="late_redelivery"}).
+VISIBILITY_MARGIN_SECONDS = 600
+VISIBILITY_TIMEOUT = 2 * LONGEST_TASK_SECONDS + VISIBILITY_MARGIN_SECONDS
 visibility_timeout = VISIBILITY_TIMEOUT
 
 # --------------------------------------------------------------------------- beat
 
 DISPATCH_EVERY = 60.0
-REAP_EVERY = 300.0
+REAP_EVERY = float(get_settings().reap_every_seconds)
+PRUNE_EVERY = 24 * 3600.0
 # The static schedule stays tiny; per-tenant cadence lives in PostgreSQL (next_scan_at).
 # `expires` drops ticks a backlogged fleet could not run in time instead of piling them up.
 beat_schedule: dict[str, dict[str, Any]] = {
@@ -149,16 +163,40 @@ beat_schedule: dict[str, dict[str, Any]] = {
         "schedule": REAP_EVERY,
         "options": {"queue": SCANS, "expires": REAP_EVERY - 10},
     },
+    "prune-retention": {
+        "task": PRUNE_RETENTION,
+        "schedule": PRUNE_EVERY,
+        "options": {"queue": SCANS, "expires": 3600},
+    },
 }
 beat_max_loop_interval = 60
 
 
-def broker_and_backend() -> dict[str, str]:
-    """The URLs from the current settings (re-read after the environment changes)."""
+def broker_and_backend() -> dict[str, Any]:
+    """URLs and transport options from the current settings (re-read when the env changes).
+
+    ``sentinel://`` URLs (several sentinels, ``;``-separated) use Celery's Sentinel transport
+    and backend; the master's name comes from ``CASB_REDIS_SENTINEL_MASTER``.
+    """
     settings = get_settings()
-    return {"broker_url": settings.broker_url, "result_backend": settings.result_backend}
+    options: dict[str, Any] = {"visibility_timeout": VISIBILITY_TIMEOUT}
+    config: dict[str, Any] = {
+        "broker_url": celery_url(settings.broker_url),
+        "result_backend": celery_url(settings.result_backend),
+        "broker_transport_options": dict(options),
+        "result_backend_transport_options": dict(options),
+    }
+    for url, key in (
+        (settings.broker_url, "broker_transport_options"),
+        (settings.result_backend, "result_backend_transport_options"),
+    ):
+        if is_sentinel(url):
+            config[key]["master_name"] = settings.redis_sentinel_master
+    return config
 
 
 _urls = broker_and_backend()
 broker_url = _urls["broker_url"]
 result_backend = _urls["result_backend"]
+broker_transport_options = _urls["broker_transport_options"]
+result_backend_transport_options = _urls["result_backend_transport_options"]

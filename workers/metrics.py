@@ -45,7 +45,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from core.metrics import API_CALLS_KEY, DLP_KEY, FIELD_SEP, flush
+from core.metrics import API_CALLS_KEY, DLP_KEY, EVENTS_KEY, FIELD_SEP, flush
 
 if TYPE_CHECKING:
     import redis
@@ -111,6 +111,7 @@ class MetricsSnapshot:
     dlp_bytes: int = 0
     dlp_seconds: float = 0.0
     dlp_files: int = 0
+    events: dict[str, int] = field(default_factory=dict)  # late_redelivery, ...
     queue_depth: dict[str, int] = field(default_factory=dict)
     unacked: int | None = None
     up: dict[str, bool] = field(default_factory=dict)
@@ -210,6 +211,14 @@ def render(snapshot: MetricsSnapshot, *, tenant_label_limit: int = 100) -> list[
     out.append(
         CounterMetricFamily("casb_dlp_files", "Files scanned by DLP.", value=snapshot.dlp_files)
     )
+    events = CounterMetricFamily(
+        "casb_task_events",
+        "Rare task events: late_redelivery = a stage task that arrived after its scan finished.",
+        labels=["event"],
+    )
+    for name, count in sorted(snapshot.events.items()):
+        events.add_metric([name], count)
+    out.append(events)
     mbps = snapshot.dlp_bytes / snapshot.dlp_seconds / 1e6 if snapshot.dlp_seconds > 0 else 0.0
     out.append(
         GaugeMetricFamily(
@@ -306,6 +315,8 @@ def _gather_counters(snapshot: MetricsSnapshot, client: redis.Redis) -> None:
     snapshot.dlp_bytes = int(dlp.get(b"bytes", b"0"))
     snapshot.dlp_seconds = float(dlp.get(b"seconds", b"0"))
     snapshot.dlp_files = int(dlp.get(b"files", b"0"))
+    events: dict[bytes, bytes] = client.hgetall(EVENTS_KEY)  # type: ignore[assignment]
+    snapshot.events = {k.decode("utf-8", "replace"): int(v) for k, v in events.items()}
 
 
 def _gather_queues(snapshot: MetricsSnapshot, client: redis.Redis, queues: Sequence[str]) -> None:
@@ -343,7 +354,6 @@ class Sources:
 
 def gather(sources: Sources) -> MetricsSnapshot:
     """Read PostgreSQL and Redis; a source that fails is reported with ``up=0``, not raised."""
-    import redis as redis_lib
 
     from core.settings import get_settings
 
@@ -362,7 +372,7 @@ def gather(sources: Sources) -> MetricsSnapshot:
         ("broker", broker_url, lambda c: _gather_queues(snapshot, c, sources.queues)),
     ):
         try:
-            client = redis_lib.Redis.from_url(url, socket_timeout=3, socket_connect_timeout=3)
+            client = settings.redis(url, patient=False, socket_timeout=3, socket_connect_timeout=3)
             try:
                 reader(client)
             finally:

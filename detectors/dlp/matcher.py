@@ -5,8 +5,11 @@ Pure: no I/O, no logging of content. Design (measured in reference/dlp-bench.md)
 * One Hyperscan STREAM database per profile set holds every regex and every keyword. Chunk
   edges are invisible to the engine, so a match that straddles two chunks is reported once.
 * Entries that share a pattern share one engine expression (card brands, SSN/ITIN, ...).
-* Start-of-match tracking is per expression; for the few without it (email) the start is
-  recovered with a bounded ``re`` search over the history buffer.
+* Start-of-match tracking is per expression; for the few without it (email, custom patterns
+  Hyperscan cannot track) the start is recovered from the history buffer by RE2 (linear time:
+  an end-anchored search runs RE2's reverse DFA from the match end), never by Python ``re``.
+* A stream may carry a deadline, checked between engine events and between confirmations:
+  past it the stream stops matching and its result says ``truncated``.
 * Candidates wait in ``pending`` until the stream has moved ``horizon`` bytes past their
   start (so every end offset and every context keyword after them has been seen), then the
   text is read from a bounded history buffer and confirmed: context window, value extraction,
@@ -19,15 +22,18 @@ from __future__ import annotations
 import os
 import re
 import threading
+import time
 from bisect import bisect_left, bisect_right
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import re2
+
 from detectors.dlp.masking import mask_value
 from detectors.dlp.profiles import Entry, Profile, profile_set_version
-from detectors.dlp.re2_engine import Re2Engine
+from detectors.dlp.re2_engine import Re2Engine, to_re2_pattern
 from detectors.dlp.validators import VALIDATORS
 
 try:  # no Linux aarch64 wheel for hyperscan 0.9.x: the RE2 engine covers those hosts
@@ -55,6 +61,10 @@ CHUNK_SIZE = 64 * 1024
 MAX_SPAN = 4096
 MAX_EXCERPTS = 3
 _KW_BASE = 1_000_000
+# A stream with a deadline reads the clock once per this many engine events or confirmations.
+DEADLINE_EVERY = 64
+# Candidates already found when the deadline passes are still confirmed at close, up to this many.
+CONFIRM_AFTER_DEADLINE = 4096
 
 
 @dataclass(frozen=True)
@@ -83,12 +93,15 @@ class FileMatch:
 
     ``profiles`` lists the profiles whose thresholds are met; ``entries`` the entries of
     those profiles that reached their ``min_count``. Nothing here holds a raw matched value.
+    ``truncated`` names why matching stopped early (the stream's deadline), else None: the
+    verdict then covers only the first ``bytes_scanned`` bytes.
     """
 
     profiles: tuple[str, ...]
     entries: tuple[EntryMatch, ...]
     bytes_scanned: int
     policy_version: str
+    truncated: str | None = None
 
     @property
     def matched(self) -> bool:
@@ -96,13 +109,16 @@ class FileMatch:
 
     def to_evidence(self) -> dict[str, Any]:
         """JSON-ready evidence: profiles, per-entry counts and masked excerpts."""
-        return {
+        evidence: dict[str, Any] = {
             "profiles": list(self.profiles),
             "entries": [e.to_dict() for e in self.entries],
             "match_count": sum(e.count for e in self.entries),
             "bytes_scanned": self.bytes_scanned,
             "policy_version": self.policy_version,
         }
+        if self.truncated:
+            evidence["truncated"] = self.truncated
+        return evidence
 
 
 @dataclass
@@ -112,7 +128,8 @@ class _Expr:
     entries: tuple[Entry, ...]
     som: bool
     term: frozenset[int] = frozenset()
-    confirm: re.Pattern[bytes] | None = None
+    # RE2, end-anchored: the leftmost start of a match ending at the event's end
+    confirm: re2._Regexp | None = None
     reverse: re.Pattern[bytes] | None = None
     max_width: int = MAX_SPAN
     # > 0 when every entry needs a context keyword: candidates with no keyword nearby are
@@ -195,10 +212,10 @@ class Policy:
             if term:
                 expr.term = _class_bytes(term)
             if not som:
-                rflags = re.IGNORECASE if caseless else 0
-                expr.confirm = re.compile(b"(?:" + pb + rb")\Z", rflags)
+                expr.confirm = _start_finder(pb, caseless)
                 reverse = {m.reverse_pattern for m in members} - {None}
-                if len(reverse) == 1:
+                if len(reverse) == 1:  # built-in entries only: custom profiles never set one
+                    rflags = re.IGNORECASE if caseless else 0
                     expr.reverse = re.compile(str(reverse.pop()).encode(), rflags)
             if all(m.keywords for m in members):
                 expr.gate_window = max(m.window for m in members)
@@ -236,13 +253,20 @@ class Policy:
         assert self._hs is not None
         return _HsFinder(self, self._hs, events)
 
-    def open_stream(self, record_spans: bool = False) -> MatchStream:
+    def open_stream(
+        self,
+        record_spans: bool = False,
+        deadline: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> MatchStream:
         """Start matching one file; feed it chunks, then ``close()`` for the result.
 
         ``record_spans`` keeps ``(entry_id, start, end)`` byte offsets of every confirmed
         match in ``MatchStream.spans`` (offsets only, no content; for benchmarks and tests).
+        ``deadline`` (a ``clock()`` value) bounds the stream's time: once passed, matching
+        stops and the result is ``truncated`` (what was confirmed before it is kept).
         """
-        return MatchStream(self, record_spans)
+        return MatchStream(self, record_spans, deadline, clock)
 
     def scan(self, chunks: Iterable[bytes]) -> FileMatch:
         """Match a whole file given as an iterable of byte chunks (any sizes)."""
@@ -376,8 +400,17 @@ class _HsFinder:
 class MatchStream:
     """Incremental matching of one file. Not thread-safe; one per file."""
 
-    def __init__(self, policy: Policy, record_spans: bool = False) -> None:
+    def __init__(
+        self,
+        policy: Policy,
+        record_spans: bool = False,
+        deadline: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._p = policy
+        self._deadline = deadline
+        self._clock = clock
+        self.truncated: str | None = None
         self.spans: list[tuple[str, int, int]] | None = [] if record_spans else None
         self._events: list[tuple[int, int, int]] = []
         self._finder = policy._new_finder(self._events)
@@ -404,7 +437,9 @@ class MatchStream:
         """Match the next chunk (any size, including chunks that split a UTF-8 char)."""
         if not self._open:
             raise RuntimeError("stream is closed")
-        if not data:
+        if not data or self.truncated:
+            return
+        if self._deadline is not None and self._past_deadline():
             return
         self._hist += data
         self._finder.feed(data)
@@ -427,7 +462,7 @@ class MatchStream:
         if self._open:
             self._open = False
             self._finder.close()
-            if self._events:
+            if self._events and not self.truncated:
                 self._absorb()
             self._finalize(self._pos + 1)
         return self._result()
@@ -443,12 +478,25 @@ class MatchStream:
 
     # -- internals --------------------------------------------------------------------------
 
+    def _past_deadline(self) -> bool:
+        """True (and the stream stops matching) once the deadline has passed."""
+        assert self._deadline is not None
+        if self._clock() <= self._deadline:
+            return False
+        self.truncated = "time budget exceeded while matching"
+        self._events.clear()
+        self._parked.clear()
+        return True
+
     def _absorb(self) -> None:
         p = self._p
         exprs = p._exprs
         pending = self._pending
         gate_seen = self._gate_seen
-        for eid, frm, to in self._events:
+        timed = self._deadline is not None
+        for n, (eid, frm, to) in enumerate(self._events):
+            if timed and not n % DEADLINE_EVERY and n and self._past_deadline():
+                return
             if eid >= _KW_BASE:
                 start = to - p._lit_len[eid]
                 ends = self._kw_ends.get(eid)
@@ -507,7 +555,12 @@ class MatchStream:
         ready = sorted(
             (start, eid, end) for (eid, start), end in self._pending.items() if start <= limit
         )
-        for start, eid, end in ready:
+        if self.truncated:  # only at close: confirm the earliest candidates already found
+            del ready[CONFIRM_AFTER_DEADLINE:]
+        timed = self._deadline is not None and not self.truncated
+        for n, (start, eid, end) in enumerate(ready):
+            if timed and n and not n % DEADLINE_EVERY and self._past_deadline():
+                return
             del self._pending[(eid, start)]
             self._confirm(eid, start, end)
 
@@ -584,7 +637,25 @@ class MatchStream:
             if len(hits) >= profile.min_distinct_entries:
                 matched_profiles.append(profile.name)
                 rows.extend(hits)
-        return FileMatch(tuple(matched_profiles), tuple(rows), self._pos, self._p.version)
+        return FileMatch(
+            tuple(matched_profiles), tuple(rows), self._pos, self._p.version, self.truncated
+        )
+
+
+def _start_finder(pattern: bytes, caseless: bool) -> re2._Regexp:
+    """RE2 program for ``pattern`` anchored at the end of its input.
+
+    Unanchored at the start and anchored at the end, RE2 runs its reversed program backwards
+    from the end and returns the leftmost start: linear in the window, whatever the pattern
+    (Python ``re`` backtracks exponentially on stacked variable repeats). Bytes are LATIN1 so
+    offsets are byte offsets."""
+    opts = re2.Options()
+    opts.encoding = re2.Options.Encoding.LATIN1
+    opts.log_errors = False
+    body = to_re2_pattern(pattern)
+    if caseless:
+        body = b"(?i:" + body + b")"
+    return re2.compile(b"(?:" + body + rb")\z", opts)
 
 
 _CACHE: dict[tuple[str, str], Policy] = {}

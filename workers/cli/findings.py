@@ -1,8 +1,9 @@
 """`casb findings`, `casb findings ignore|unignore`, `casb suppress add|list|remove`.
 
 Reads the findings tables directly (the pipeline writes them). Output formats are the
-exports' (the public Finding JSON, docs/findings.md); ``--fail-on`` is the findings gate: exit 1 when open findings at or
-above the given severity exist, so CI jobs and cron scripts can act on it.
+exports' (the public Finding JSON, docs/operations.md "Export"); ``--fail-on`` is the
+findings gate: exit 1 when open findings at or above the given severity exist, so CI jobs
+and cron scripts can act on it.
 """
 
 from __future__ import annotations

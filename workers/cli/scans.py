@@ -396,11 +396,12 @@ def _run_json(run: ScanRun, slugs: dict[int | None, str]) -> dict[str, Any]:
 
 def health(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Per tenant: integration health, why, last scan, open findings by severity."""
-    from store.findings import open_counts_by_severity
+    from store.findings import open_counts_by_tenant, zero_counts
     from store.tenants import list_tenants
 
     rows: list[dict[str, Any]] = []
     with db_session() as session:
+        open_counts = open_counts_by_tenant(session)
         for tenant in list_tenants(session):
             assert tenant.id is not None
             rows.append(
@@ -412,7 +413,7 @@ def health(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) ->
                     "health_changed_at": _iso(tenant.health_changed_at),
                     "last_scan_at": _iso(tenant.last_scan_at),
                     "next_scan_at": _iso(tenant.next_scan_at),
-                    "open_findings": open_counts_by_severity(session, tenant.id),
+                    "open_findings": open_counts.get(tenant.id) or zero_counts(),
                     "_last": tenant.last_scan_at,
                 }
             )

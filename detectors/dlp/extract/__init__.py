@@ -7,7 +7,9 @@ non-seekable PDF stream is buffered (bounded by ``max_input_bytes``).
 Failures never propagate as arbitrary exceptions: a file that cannot be scanned raises
 :class:`SkipFile` with a reason code. It may be raised *during* iteration (a stream that turns
 out to be too large, a corrupt part); the caller then discards partial matches and records the
-file as skipped.
+file as skipped. A file that reaches a cap mid-way (time budget, output size, XML depth, shared
+strings, memory) is not skipped: the text read so far is yielded and the report says
+``truncated`` with the reason.
 """
 
 from __future__ import annotations
@@ -17,7 +19,14 @@ import zipfile
 from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 
-from detectors.dlp.extract.errors import SKIP_REASONS, ExtractLimits, ExtractReport, SkipFile
+from detectors.dlp.extract.errors import (
+    SKIP_REASONS,
+    Budget,
+    ExtractLimits,
+    ExtractReport,
+    SkipFile,
+    Truncated,
+)
 from detectors.dlp.extract.ooxml import iter_ooxml, ooxml_kind, open_zip
 from detectors.dlp.extract.pdf import iter_pdf
 from detectors.dlp.extract.text import iter_text, looks_like_text
@@ -95,7 +104,7 @@ def _random_access(source: BinaryIO, head: bytes, limits: ExtractLimits) -> Bina
 
 
 def _pieces(
-    filename: str, source: BinaryIO, limits: ExtractLimits, report: ExtractReport
+    filename: str, source: BinaryIO, limits: ExtractLimits, report: ExtractReport, budget: Budget
 ) -> Iterable[str]:
     size = _size_if_seekable(source)
     if size is not None and size > limits.max_input_bytes:
@@ -116,7 +125,7 @@ def _pieces(
         if kind is None:
             raise SkipFile("unsupported_type", "zip archive that is not docx/xlsx/pptx")
         report.format = kind
-        return iter_ooxml(zf, kind, report)
+        return iter_ooxml(zf, kind, limits, report, budget)
     if ext in _OOXML_EXTENSIONS:
         if head.startswith(_CFB_MAGIC):
             # An encrypted Office document is an OLE container holding EncryptedPackage.
@@ -135,52 +144,67 @@ def extract_text(
     source: BinaryIO,
     limits: ExtractLimits | None = None,
     report: ExtractReport | None = None,
+    deadline: float | None = None,
 ) -> Iterator[bytes]:
     """Yield the file's text as UTF-8 chunks of about ``limits.chunk_size`` bytes.
 
     ``filename`` only guides the format (content sniffing wins). ``report``, if given, is
     filled with the format, encoding, page/part counts and truncation. Raises
     :class:`SkipFile` (``corrupt``, ``encrypted``, ``too_large``, ``zip_bomb``,
-    ``unsupported_type``, ``timeout``) and nothing else for bad input.
+    ``unsupported_type``) and nothing else for bad input. ``deadline`` (a ``limits.clock()``
+    value; default: now + ``limits.max_seconds``) ends extraction with ``truncated``; the
+    caller may share it with the matcher so one budget covers the whole file.
     """
     limits = limits or ExtractLimits()
     report = report if report is not None else ExtractReport()
-    deadline = limits.clock() + limits.max_seconds
+    budget = Budget(limits, deadline)
     buf: list[str] = []
     buffered = 0
     out = 0
     since_check = 0
+
+    def cut(reason: str) -> None:
+        report.truncated = True
+        report.truncated_reason = reason
+
     try:
-        for piece in _pieces(filename, source, limits, report):
-            if not piece:
-                continue
-            buf.append(piece)
-            buffered += len(piece)
-            since_check += 1
-            if since_check >= 64 or buffered >= limits.chunk_size:
-                since_check = 0
-                if limits.clock() > deadline:
-                    raise SkipFile("timeout", f"extraction took over {limits.max_seconds:g} s")
-            if buffered >= limits.chunk_size:
-                chunk = "".join(buf).encode("utf-8", "replace")
-                buf.clear()
-                buffered = 0
-                if out + len(chunk) > limits.max_output_bytes:
-                    report.truncated = True
-                    report.truncated_reason = f"more than {limits.max_output_bytes} bytes of text"
-                    chunk = chunk[: max(0, limits.max_output_bytes - out)]
+        try:
+            for piece in _pieces(filename, source, limits, report, budget):
+                if not piece:
+                    continue
+                buf.append(piece)
+                buffered += len(piece)
+                since_check += 1
+                if since_check >= 64 or buffered >= limits.chunk_size:
+                    since_check = 0
+                    budget.check()
+                if buffered >= limits.chunk_size:
+                    chunk = "".join(buf).encode("utf-8", "replace")
+                    buf.clear()
+                    buffered = 0
+                    if out + len(chunk) > limits.max_output_bytes:
+                        cut(f"more than {limits.max_output_bytes} bytes of text")
+                        chunk = chunk[: max(0, limits.max_output_bytes - out)]
+                        out += len(chunk)
+                        report.bytes_out = out
+                        if chunk:
+                            yield chunk
+                        return
                     out += len(chunk)
                     report.bytes_out = out
-                    if chunk:
-                        yield chunk
-                    return
-                out += len(chunk)
-                report.bytes_out = out
-                yield chunk
-        if limits.clock() > deadline:
-            raise SkipFile("timeout", f"extraction took over {limits.max_seconds:g} s")
+                    yield chunk
+            budget.check()
+        except Truncated as stop:
+            cut(stop.reason)
+        except MemoryError:
+            # the worker's per-process memory cap (see docs/dlp.md) was reached: what was read
+            # is still scanned, the parser's memory is released with its frames
+            cut("memory cap reached while extracting")
         if buf:
             chunk = "".join(buf).encode("utf-8", "replace")
+            buf.clear()
+            if out + len(chunk) > limits.max_output_bytes:
+                cut(f"more than {limits.max_output_bytes} bytes of text")
             chunk = chunk[: max(0, limits.max_output_bytes - out)]
             out += len(chunk)
             report.bytes_out = out

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-__all__ = ["SKIP_REASONS", "ExtractLimits", "ExtractReport", "SkipFile"]
+__all__ = ["SKIP_REASONS", "Budget", "ExtractLimits", "ExtractReport", "SkipFile", "Truncated"]
 
 MiB = 1024 * 1024
 
@@ -31,12 +31,26 @@ class SkipFile(Exception):
         super().__init__(f"{reason}: {detail}" if detail else reason)
 
 
+class Truncated(Exception):
+    """A cap was reached mid-file: extraction stops, the text so far is kept and scanned, and
+    ``ExtractReport.truncated_reason`` says which cap (never file content)."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
 @dataclass(frozen=True)
 class ExtractLimits:
     """Caps that keep one hostile or huge file from exhausting a worker.
 
-    Exceeding ``max_input_bytes``, any zip cap or ``max_seconds`` skips the file; exceeding
-    ``max_pdf_pages`` or ``max_output_bytes`` only truncates it (``ExtractReport.truncated``).
+    Exceeding ``max_input_bytes`` or any zip cap skips the file. The others truncate it
+    (``ExtractReport.truncated`` and ``truncated_reason``): the text read so far is scanned.
+    ``max_seconds`` is the file's time budget, checked between text pieces and every
+    ``xml_block`` bytes of XML fed to the parser; ``max_xml_depth`` bounds element nesting
+    (the parser keeps every open element); ``max_shared_strings`` and
+    ``max_shared_string_chars`` bound the xlsx string table held for cell lookups (strings
+    past them are scanned where they stand, out of cell order).
     """
 
     max_input_bytes: int = 100 * MiB
@@ -47,8 +61,24 @@ class ExtractLimits:
     max_pdf_pages: int = 2_000
     max_output_bytes: int = 512 * MiB
     max_seconds: float = 120.0
+    max_xml_depth: int = 1_000
+    max_shared_strings: int = 200_000
+    max_shared_string_chars: int = 16 * MiB
+    xml_block: int = 64 * 1024
     chunk_size: int = 64 * 1024
     clock: Callable[[], float] = field(default=time.monotonic, compare=False, repr=False)
+
+
+class Budget:
+    """The time budget of one file: ``check()`` raises :class:`Truncated` once it is spent."""
+
+    def __init__(self, limits: ExtractLimits, deadline: float | None = None) -> None:
+        self.limits = limits
+        self.deadline = limits.clock() + limits.max_seconds if deadline is None else deadline
+
+    def check(self) -> None:
+        if self.limits.clock() > self.deadline:
+            raise Truncated(f"time budget of {self.limits.max_seconds:g} s spent")
 
 
 @dataclass

@@ -1,9 +1,15 @@
-"""docx / xlsx / pptx: zip containers of XML parts, read with zipfile + streaming iterparse.
+"""docx / xlsx / pptx: zip containers of XML parts, read with zipfile + the expat SAX parser.
 
 Zip-bomb defences run before any part is inflated: entry count, declared total and per-entry
 sizes, compression ratio, encrypted entries. Reading is bounded as well, since zipfile stops
-at the declared size and checks the CRC. XML parts that declare a DTD are refused (OOXML
-never needs one; entity tricks live there).
+at the declared size and checks the CRC.
+
+Parsing builds no tree: expat callbacks keep only the text being collected and a depth
+counter, so memory does not grow with the number of elements (a part of millions of empty
+elements costs time, not memory). Each part is fed in ``xml_block`` pieces and the file's
+time budget is checked after each. Nesting deeper than ``max_xml_depth`` truncates (expat keeps
+every open element). A DTD or entity declaration anywhere in a part, in whatever encoding the
+part is written, is refused as ``corrupt``: OOXML never needs one, and entity tricks live there.
 """
 
 from __future__ import annotations
@@ -11,10 +17,17 @@ from __future__ import annotations
 import re
 import zipfile
 from collections.abc import Iterator
-from typing import IO, BinaryIO
-from xml.etree.ElementTree import Element, ParseError, iterparse
+from typing import BinaryIO
+from xml.parsers import expat
 
-from detectors.dlp.extract.errors import ExtractLimits, ExtractReport, MiB, SkipFile
+from detectors.dlp.extract.errors import (
+    Budget,
+    ExtractLimits,
+    ExtractReport,
+    MiB,
+    SkipFile,
+    Truncated,
+)
 
 __all__ = ["iter_ooxml", "ooxml_kind", "open_zip"]
 
@@ -24,7 +37,8 @@ _DOCX_EXTRA_RE = re.compile(r"word/(header|footer)(\d*)\.xml$")
 
 
 def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
+    """Local name of a tag read without namespace processing (``w:t`` -> ``t``)."""
+    return tag.rpartition(":")[2]
 
 
 def open_zip(source: BinaryIO, limits: ExtractLimits) -> zipfile.ZipFile:
@@ -64,54 +78,123 @@ def ooxml_kind(zf: zipfile.ZipFile) -> str | None:
     return None
 
 
-def _open_part(zf: zipfile.ZipFile, name: str) -> IO[bytes]:
-    with zf.open(name) as fh:
-        head = fh.read(4096)
-    if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
-        raise SkipFile("corrupt", "XML part declares a DTD")
-    return zf.open(name)
+class _DtdRefused(Exception):
+    pass
 
 
-def _events(zf: zipfile.ZipFile, name: str) -> Iterator[tuple[str, Element]]:
-    """(event, element) pairs of one part; parse errors become SkipFile('corrupt')."""
-    fh = _open_part(zf, name)
+def _refuse_dtd(*_: object) -> None:
+    raise _DtdRefused
+
+
+class _Handler:
+    """Collects the text of one part from expat callbacks into ``out``.
+
+    Subclasses name the local tags they react to in ``TAGS``; every other element costs a
+    depth update and one dict lookup (qualified name -> local tag, cached)."""
+
+    TAGS: frozenset[str] = frozenset()
+    _NAME_CACHE = 1024  # distinct element names remembered per part
+
+    def __init__(self, limits: ExtractLimits) -> None:
+        self.out: list[str] = []
+        self.depth = 0
+        self.max_depth = limits.max_xml_depth
+        self.tags: dict[str, str | None] = {}
+
+    def _tag(self, name: str) -> str | None:
+        local = _local(name)
+        tag = local if local in self.TAGS else None
+        if len(self.tags) < self._NAME_CACHE:
+            self.tags[name] = tag
+        return tag
+
+    def start(self, name: str, attrs: dict[str, str]) -> None:
+        self.depth += 1
+        if self.depth > self.max_depth:
+            raise Truncated(f"XML nested deeper than {self.max_depth} elements")
+        tag = self.tags[name] if name in self.tags else self._tag(name)
+        if tag is not None:
+            self.on_start(tag, attrs)
+
+    def end(self, name: str) -> None:
+        self.depth -= 1
+        tag = self.tags[name] if name in self.tags else self._tag(name)
+        if tag is not None:
+            self.on_end(tag)
+
+    def on_start(self, tag: str, attrs: dict[str, str]) -> None:  # pragma: no cover - abstract
+        pass
+
+    def on_end(self, tag: str) -> None:  # pragma: no cover - abstract
+        pass
+
+    def chars(self, data: str) -> None:  # pragma: no cover - abstract
+        pass
+
+
+def _parse(zf: zipfile.ZipFile, name: str, handler: _Handler, budget: Budget) -> Iterator[str]:
+    """Feed one part to expat block by block; yield the text collected after each block."""
+    parser = expat.ParserCreate()
+    parser.buffer_text = True
+    parser.StartDoctypeDeclHandler = _refuse_dtd
+    parser.EntityDeclHandler = _refuse_dtd
+    parser.StartElementHandler = handler.start
+    parser.EndElementHandler = handler.end
+    parser.CharacterDataHandler = handler.chars
+    block = budget.limits.xml_block
+    out = handler.out
     try:
-        # Parts with a DTD were refused above, and expat (>= 2.4) caps entity amplification;
-        # no external entity is ever resolved by ElementTree.
-        yield from iterparse(fh, events=("start", "end"))  # noqa: S314
-    except ParseError:
+        with zf.open(name) as fh:
+            while True:
+                data = fh.read(block)
+                try:
+                    parser.Parse(data, not data)
+                except Truncated:
+                    yield from out  # the text before the cap is kept
+                    raise
+                if out:
+                    yield from out
+                    out.clear()
+                if not data:
+                    break
+                budget.check()
+    except _DtdRefused:
+        raise SkipFile("corrupt", "XML part declares a DTD") from None
+    except expat.ExpatError:
         raise SkipFile("corrupt", "malformed XML part") from None
     except zipfile.BadZipFile:
         raise SkipFile("corrupt", "zip entry fails its CRC or size check") from None
-    finally:
-        fh.close()
 
 
-def _paragraph_text(zf: zipfile.ZipFile, name: str, text_tag: str, para_tag: str) -> Iterator[str]:
-    """Text runs in document order, a newline per paragraph; memory stays bounded by
-    clearing each finished paragraph's parent."""
-    stack: list[Element] = []
-    for event, elem in _events(zf, name):
-        if event == "start":
-            stack.append(elem)
-            continue
-        stack.pop()
-        tag = _local(elem.tag)
-        if tag == text_tag:
-            if elem.text:
-                yield elem.text
+class _Paragraphs(_Handler):
+    """docx / pptx: text runs in document order, a newline per paragraph."""
+
+    TAGS = frozenset({"t", "tab", "br", "cr", "p"})
+
+    def __init__(self, limits: ExtractLimits) -> None:
+        super().__init__(limits)
+        self.in_text = 0
+
+    def on_start(self, tag: str, attrs: dict[str, str]) -> None:
+        if tag == "t":
+            self.in_text += 1
+
+    def on_end(self, tag: str) -> None:
+        if tag == "t":
+            self.in_text -= 1
         elif tag == "tab":
-            yield "\t"
-        elif tag in ("br", "cr"):
-            yield "\n"
-        elif tag == para_tag:
-            yield "\n"
-            elem.clear()
-            if stack:
-                stack[-1].clear()
+            self.out.append("\t")
+        elif tag in ("br", "cr", "p"):
+            self.out.append("\n")
+
+    def chars(self, data: str) -> None:
+        if self.in_text:
+            self.out.append(data)
 
 
-def _docx(zf: zipfile.ZipFile, report: ExtractReport) -> Iterator[str]:
+def _docx(
+    zf: zipfile.ZipFile, limits: ExtractLimits, report: ExtractReport, budget: Budget
+) -> Iterator[str]:
     names = zf.namelist()
     parts = ["word/document.xml"]
     parts += sorted(n for n in names if _DOCX_EXTRA_RE.match(n))
@@ -120,10 +203,12 @@ def _docx(zf: zipfile.ZipFile, report: ExtractReport) -> Iterator[str]:
     ]
     for part in parts:
         report.parts += 1
-        yield from _paragraph_text(zf, part, "t", "p")
+        yield from _parse(zf, part, _Paragraphs(limits), budget)
 
 
-def _pptx(zf: zipfile.ZipFile, report: ExtractReport) -> Iterator[str]:
+def _pptx(
+    zf: zipfile.ZipFile, limits: ExtractLimits, report: ExtractReport, budget: Budget
+) -> Iterator[str]:
     slides = []
     for n in zf.namelist():
         m = _SLIDE_RE.match(n)
@@ -131,75 +216,167 @@ def _pptx(zf: zipfile.ZipFile, report: ExtractReport) -> Iterator[str]:
             slides.append((m.group(1) != "slides/slide", int(m.group(2)), n))
     for _, _, part in sorted(slides):
         report.parts += 1
-        yield from _paragraph_text(zf, part, "t", "p")
+        yield from _parse(zf, part, _Paragraphs(limits), budget)
         yield "\n"
 
 
-def _shared_strings(zf: zipfile.ZipFile) -> list[str]:
-    if "xl/sharedStrings.xml" not in zf.namelist():
-        return []
-    out: list[str] = []
-    pieces: list[str] = []
-    skip_depth = 0
-    for event, elem in _events(zf, "xl/sharedStrings.xml"):
-        tag = _local(elem.tag)
-        if event == "start":
-            if tag == "rPh":  # phonetic guide text duplicates the real text
-                skip_depth += 1
-            continue
-        if tag == "rPh":
-            skip_depth -= 1
-        elif tag == "t" and not skip_depth and elem.text:
-            pieces.append(elem.text)
+class _SharedStrings(_Handler):
+    """xlsx string table, kept for cell lookups up to the count and size caps; strings past
+    the caps go to ``out`` (scanned where they stand) and the report says so."""
+
+    TAGS = frozenset({"t", "rPh", "si"})
+
+    def __init__(self, limits: ExtractLimits, report: ExtractReport) -> None:
+        super().__init__(limits)
+        self.table: list[str] = []
+        self.chars_kept = 0
+        self.max_count = limits.max_shared_strings
+        self.max_chars = limits.max_shared_string_chars
+        self.report = report
+        self.full = False
+        self.pieces: list[str] = []
+        self.piece_chars = 0
+        self.in_text = 0
+        self.phonetic = 0
+
+    def on_start(self, tag: str, attrs: dict[str, str]) -> None:
+        if tag == "t":
+            self.in_text += 1
+        elif tag == "rPh":  # phonetic guide text duplicates the real text
+            self.phonetic += 1
+
+    def on_end(self, tag: str) -> None:
+        if tag == "t":
+            self.in_text -= 1
+        elif tag == "rPh":
+            self.phonetic -= 1
         elif tag == "si":
-            out.append("".join(pieces))
-            pieces.clear()
-            elem.clear()
-    return out
+            if not self.full:
+                self.table.append("".join(self.pieces))
+                self.chars_kept += self.piece_chars
+            else:
+                self.out.append("\n")
+            self.pieces.clear()
+            self.piece_chars = 0
+
+    def chars(self, data: str) -> None:
+        if not self.in_text or self.phonetic:
+            return
+        if not self.full and (
+            len(self.table) >= self.max_count
+            or self.chars_kept + self.piece_chars + len(data) > self.max_chars
+        ):
+            self.full = True
+            self.report.truncated = True
+            self.report.truncated_reason = (
+                f"shared strings past {self.max_count} strings or {self.max_chars} characters "
+                "are scanned out of cell order"
+            )
+            self.out.extend(self.pieces)
+            self.pieces.clear()
+        if self.full:
+            self.out.append(data)
+        else:
+            self.pieces.append(data)
+            self.piece_chars += len(data)
 
 
-def _xlsx(zf: zipfile.ZipFile, report: ExtractReport) -> Iterator[str]:
-    shared = _shared_strings(zf)
+class _Cells(_Handler):
+    """xlsx worksheet: cell values (shared strings resolved), a tab per cell, a line per row."""
+
+    TAGS = frozenset({"c", "v", "t", "rPh", "row"})
+
+    def __init__(self, limits: ExtractLimits, shared: list[str], used: bytearray) -> None:
+        super().__init__(limits)
+        self.shared = shared
+        self.used = used  # one flag per shared string: referenced by some cell
+        self.kind: str | None = None
+        self.in_value = 0
+        self.in_inline = 0
+        self.phonetic = 0
+        self.index = ""
+        self.wrote = False
+
+    def on_start(self, tag: str, attrs: dict[str, str]) -> None:
+        if tag == "c":
+            self.kind = attrs.get("t")
+            self.index = ""
+            self.wrote = False
+        elif tag == "v":
+            self.in_value += 1
+        elif tag == "t":
+            self.in_inline += 1
+        elif tag == "rPh":
+            self.phonetic += 1
+
+    def on_end(self, tag: str) -> None:
+        if tag == "c":
+            if self.kind == "s" and self.index.isdigit():
+                idx = int(self.index)
+                value = ""
+                if idx < len(self.shared):
+                    value = self.shared[idx]
+                    self.used[idx] = 1
+                if value:
+                    self.out.append(value)
+                    self.wrote = True
+            if self.wrote:
+                self.out.append("\t")
+            self.kind = None
+        elif tag == "v":
+            self.in_value -= 1
+        elif tag == "t":
+            self.in_inline -= 1
+        elif tag == "rPh":
+            self.phonetic -= 1
+        elif tag == "row":
+            self.out.append("\n")
+
+    def chars(self, data: str) -> None:
+        if self.in_value:
+            if self.kind == "s":
+                if len(self.index) < 20:  # a table index, not text: bounded
+                    self.index += data
+            else:
+                self.out.append(data)
+                self.wrote = True
+        elif self.in_inline and not self.phonetic and self.kind == "inlineStr":
+            self.out.append(data)
+            self.wrote = True
+
+
+def _xlsx(
+    zf: zipfile.ZipFile, limits: ExtractLimits, report: ExtractReport, budget: Budget
+) -> Iterator[str]:
+    shared = _SharedStrings(limits, report)
+    if "xl/sharedStrings.xml" in zf.namelist():
+        yield from _parse(zf, "xl/sharedStrings.xml", shared, budget)
     sheets = sorted(
         (int(m.group(1)), n) for n in zf.namelist() if (m := _SHEET_RE.match(n)) is not None
     )
+    used = bytearray(len(shared.table))
     for _, part in sheets:
         report.parts += 1
-        stack: list[Element] = []
-        for event, elem in _events(zf, part):
-            if event == "start":
-                stack.append(elem)
-                continue
-            stack.pop()
-            tag = _local(elem.tag)
-            if tag == "c":
-                kind = elem.get("t")
-                value = ""
-                for child in elem.iter():
-                    ctag = _local(child.tag)
-                    if kind == "inlineStr" and ctag == "t" and child.text:
-                        value += child.text
-                    elif ctag == "v" and child.text is not None:
-                        value = child.text
-                if kind == "s" and value.isdigit():
-                    idx = int(value)
-                    value = shared[idx] if idx < len(shared) else ""
-                if value:
-                    yield value
-                    yield "\t"
-            elif tag == "row":
-                yield "\n"
-                elem.clear()
-                if stack:
-                    stack[-1].clear()
+        yield from _parse(zf, part, _Cells(limits, shared.table, used), budget)
         yield "\n"
+    # strings no cell shows are still in the file: scan them too, one per line
+    for idx in (i for i, flag in enumerate(used) if not flag):
+        if shared.table[idx]:
+            yield shared.table[idx]
+            yield "\n"
 
 
-def iter_ooxml(zf: zipfile.ZipFile, kind: str, report: ExtractReport) -> Iterator[str]:
+def iter_ooxml(
+    zf: zipfile.ZipFile,
+    kind: str,
+    limits: ExtractLimits,
+    report: ExtractReport,
+    budget: Budget,
+) -> Iterator[str]:
     if kind == "docx":
-        return _docx(zf, report)
+        return _docx(zf, limits, report, budget)
     if kind == "xlsx":
-        return _xlsx(zf, report)
+        return _xlsx(zf, limits, report, budget)
     if kind == "pptx":
-        return _pptx(zf, report)
+        return _pptx(zf, limits, report, budget)
     raise SkipFile("unsupported_type", f"zip container of kind {kind}")

@@ -249,10 +249,12 @@ def test_output_cap_truncates() -> None:
     assert len(text) == 100_000 and report.truncated
 
 
-def test_timeout() -> None:
+def test_time_budget_truncates_and_keeps_the_text_read() -> None:
     ticks = itertools.count(0, 10)
     limits = ExtractLimits(max_seconds=25, clock=lambda: float(next(ticks)), chunk_size=1000)
-    assert skip_reason("x.txt", b"c" * 100_000, limits) == "timeout"
+    text, report = text_of("x.txt", b"c" * 1_000_000, limits)
+    assert report.truncated and report.truncated_reason == "time budget of 25 s spent"
+    assert 0 < len(text) < 1_000_000 and set(text) == {"c"}
 
 
 @pytest.mark.parametrize(
