@@ -17,14 +17,13 @@ from connectors.errors import (
     RateLimitedError,
     UpstreamError,
 )
-from connectors.http import CallEvent, CallStats
+from connectors.http import CallEvent
 from connectors.ratelimit import LocalRateBudget, RateBudget, RedisRateBudget
 
 __all__ = [
     "AdminClient",
     "AuthenticationError",
     "CallEvent",
-    "CallStats",
     "ClientOptions",
     "ComplianceClient",
     "ConnectorError",

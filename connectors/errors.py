@@ -12,27 +12,16 @@ of a DLP download, not a failure of the tenant's scan.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-# Anything shaped like an OpenAI key (sk-..., sk-admin-..., sk-proj-..., sk-svcacct-...),
-# a bearer token, or an Authorization header value. Redacted values like "sk-abc...def" are
-# scrubbed too: they identify a key, and the operator does not need them in an error.
-_SECRET_PATTERNS = (
-    re.compile(r"\bsk-[A-Za-z0-9_\-*.]{2,}"),
-    re.compile(r"(?i)\bbearer\s+[A-Za-z0-9_\-.~+/=*]+"),
-    re.compile(r"(?i)(authorization[\"']?\s*[:=]\s*[\"']?)[^\s\"',}]+"),
-)
+from core.logs import redact
 
 
 def scrub(text: str | None, *, limit: int = 500) -> str:
-    """Remove key-like substrings and bound the length of a message from upstream."""
+    """Remove key-like substrings (``core.logs.redact``) and bound a message from upstream."""
     if not text:
         return ""
-    out = text
-    out = _SECRET_PATTERNS[0].sub("sk-[redacted]", out)
-    out = _SECRET_PATTERNS[1].sub("Bearer [redacted]", out)
-    out = _SECRET_PATTERNS[2].sub(r"\1[redacted]", out)
+    out = redact(text)
     if len(out) > limit:
         out = out[:limit] + "…"
     return out

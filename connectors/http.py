@@ -83,35 +83,6 @@ class CallEvent:
 CallObserver = Callable[[CallEvent], None]
 
 
-class CallStats:
-    """A thread-safe observer that counts attempts: plug it in, read ``snapshot()``.
-
-    Keys are (tenant, group, outcome) and (tenant, group, status); the ops side can mirror
-    them into Prometheus counters, a scan can put the totals in its summary.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.calls: dict[tuple[str, str, str], int] = {}
-        self.statuses: dict[tuple[str, str, int | None], int] = {}
-
-    def __call__(self, event: CallEvent) -> None:
-        with self._lock:
-            k1 = (event.tenant, event.group, event.outcome)
-            self.calls[k1] = self.calls.get(k1, 0) + 1
-            k2 = (event.tenant, event.group, event.status)
-            self.statuses[k2] = self.statuses.get(k2, 0) + 1
-
-    def snapshot(self) -> dict[str, int]:
-        """Totals: ``calls``, ``retries``, ``errors``, ``rate_limited`` (429s seen)."""
-        with self._lock:
-            calls = sum(self.calls.values())
-            retries = sum(n for (_, _, o), n in self.calls.items() if o == "retry")
-            errors = sum(n for (_, _, o), n in self.calls.items() if o == "error")
-            limited = sum(n for (_, _, s), n in self.statuses.items() if s == 429)
-        return {"calls": calls, "retries": retries, "errors": errors, "rate_limited": limited}
-
-
 def parse_retry_after(headers: httpx.Headers, *, now: float | None = None) -> float | None:
     """Seconds the server asks us to wait, or None when it does not say.
 

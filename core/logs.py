@@ -15,8 +15,11 @@ from typing import Any
 
 REDACTED = "[REDACTED]"
 
-# OpenAI keys: sk-, sk-proj-, sk-admin-, sk-svcacct-, sk-None-, ... with a long body.
-_OPENAI_KEY = re.compile(r"\bsk-[A-Za-z0-9_\-]{16,}")
+# OpenAI keys: sk-, sk-proj-, sk-admin-, sk-svcacct-, sk-None-, ..., and their redacted forms
+# (``sk-abc...def`` identifies a key; nobody reading a log or an error needs it).
+_OPENAI_KEY = re.compile(
+    r"\bsk-[A-Za-z0-9_\-]*(?:\.\.\.|…|\*+)[A-Za-z0-9_\-]*|\bsk-[A-Za-z0-9_\-]{8,}"
+)
 _BEARER = re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9\-._~+/]+=*")
 # "Authorization: Basic abc", "'authorization': 'Bearer x'", "Authorization=..." up to a
 # quote, comma, semicolon, brace or end of line.

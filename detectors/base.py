@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from core.time import iso_z
 from schemas.catalog import FindingType
 from schemas.findings import DetectedFinding, Thresholds
 from schemas.snapshot import PostureSnapshot
@@ -122,8 +123,7 @@ def iso(ts: float | None) -> str | None:
     """A Unix timestamp (int or float seconds) as ISO 8601 UTC with a ``Z``, to the second."""
     if ts is None:
         return None
-    moment = datetime.fromtimestamp(ts, tz=UTC).replace(microsecond=0)
-    return moment.isoformat().replace("+00:00", "Z")
+    return iso_z(datetime.fromtimestamp(ts, tz=UTC))
 
 
 # --------------------------------------------------------------------------- evidence helpers

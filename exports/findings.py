@@ -12,9 +12,10 @@ import io
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from core.time import as_utc, iso_z
 from schemas.catalog import BY_ID, FindingType
 from schemas.tables import Finding
 
@@ -49,21 +50,9 @@ EXTRA_FIELDS: tuple[str, ...] = (
 EXPORT_FIELDS: tuple[str, ...] = FINDING_FIELDS + EXTRA_FIELDS
 
 
-def iso_z(value: datetime | None) -> str | None:
-    """``2026-11-26T12:00:00Z``: UTC, second precision. Naive datetimes are taken as UTC."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def epoch_ms(value: datetime | None) -> int | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return int(value.timestamp() * 1000)
+    aware = as_utc(value)
+    return None if aware is None else int(aware.timestamp() * 1000)
 
 
 def finding_type_of(finding: Finding) -> FindingType | None:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from html import escape
 from typing import Any
 
-from exports.findings import iso_z
+from core.time import as_utc, iso_z
 from schemas.catalog import BY_ID, CATALOG, Category, Severity
 from schemas.tables import Finding, ScanRun, Tenant
 
@@ -64,12 +64,6 @@ def _sev_badge(severity: str) -> str:
     return f'<span class="sev sev-{_e(css)}">{_e(severity)}</span>'
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
-
-
 def open_at(findings: Iterable[Finding], moment: datetime) -> Counter[str]:
     """Findings open at ``moment`` (first seen before it, not resolved by then), by severity.
 
@@ -78,8 +72,8 @@ def open_at(findings: Iterable[Finding], moment: datetime) -> Counter[str]:
     """
     counts: Counter[str] = Counter()
     for f in findings:
-        first = _aware(f.first_seen)
-        resolved = _aware(f.resolved_at)
+        first = as_utc(f.first_seen)
+        resolved = as_utc(f.resolved_at)
         if first is None or first > moment:
             continue
         if f.status == "resolved" and resolved is not None and resolved <= moment:
@@ -92,7 +86,7 @@ def _trend_svg(runs: Sequence[ScanRun], findings: Sequence[Finding]) -> str:
     """Stacked bars, one per finished scan: findings open when the scan finished."""
     points: list[tuple[ScanRun, Counter[str]]] = []
     for run in runs:
-        moment = _aware(run.finished_at or run.started_at or run.requested_at)
+        moment = as_utc(run.finished_at or run.started_at or run.requested_at)
         if moment is None:
             continue
         points.append((run, open_at(findings, moment)))

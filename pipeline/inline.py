@@ -9,11 +9,12 @@ from typing import Any
 
 from pipeline.dlp import run_dlp_inline
 from pipeline.posture import record_failure, run_detect, run_fetch, run_finish, start_scan
+from schemas.tables import ScanTrigger
 
 log = logging.getLogger("casb.pipeline")
 
 
-def run_inline(tenant_ref: int | str, trigger: str = "manual") -> dict[str, Any]:
+def run_inline(tenant_ref: int | str, trigger: ScanTrigger = ScanTrigger.MANUAL) -> dict[str, Any]:
     """One whole scan in this process: the same stage functions, fetches in threads."""
     start = start_scan(tenant_ref, trigger)
     if start["status"] != "started":

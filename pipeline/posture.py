@@ -27,7 +27,7 @@ from pipeline.fetchers import FETCHES, FetchContext, plan_fetches
 from pipeline.runtime import get_runtime
 from schemas.catalog import FetchResource, types_for_sources
 from schemas.snapshot import PostureSnapshot
-from schemas.tables import ScanRun, ScanStatus, Tenant, utcnow
+from schemas.tables import ScanRun, ScanStatus, ScanTrigger, Tenant, utcnow
 from store.db import session_scope
 from store.findings import apply_scan_findings
 from store.scans import (
@@ -46,7 +46,9 @@ POSTURE_PARTS = ("users", "logins", "invites", "admin_keys", "project_keys", "gp
 # --------------------------------------------------------------------------- start
 
 
-def start_scan(tenant_ref: int | str, trigger: str, scan_id: int | None = None) -> dict[str, Any]:
+def start_scan(
+    tenant_ref: int | str, trigger: ScanTrigger, scan_id: int | None = None
+) -> dict[str, Any]:
     """Claim the run the dispatcher/CLI queued (``scan_id``) or create one; plan its fetches.
 
     Returns ``{"status": "started", "scan_id", "tenant", "fetches"}`` when the caller must

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from core.settings import get_settings
-from schemas.tables import ScanStatus, utcnow
+from schemas.tables import ScanStatus, ScanTrigger, utcnow
 from store.db import session_scope
 from store.retention import PruneCount, prune
 from store.scans import (
@@ -53,7 +53,7 @@ def claim_due_scans(limit: int | None = None) -> DuePlan:
     with session_scope() as session:
         for tenant in claim_due_tenants(session, now, batch):
             assert tenant.id is not None
-            request = request_scan(session, tenant, "schedule")
+            request = request_scan(session, tenant, ScanTrigger.SCHEDULE)
             advance_schedule(tenant, now)
             session.add(tenant)
             if request.coalesced:

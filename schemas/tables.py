@@ -11,7 +11,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index, Text, UniqueConstraint, text
+from sqlalchemy import JSON, Column, DateTime, Dialect, Index, Text, UniqueConstraint, text
+from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
 
@@ -19,10 +20,31 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp that is always read back as an aware UTC datetime.
+
+    PostgreSQL's ``timestamptz`` already returns aware values; SQLite (the embedded demo)
+    returns naive ones, which hold UTC because every value is written as UTC.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
 def _ts(nullable: bool = True, index: bool = False) -> Any:
     return Field(
         default=None,
-        sa_column=Column(DateTime(timezone=True), nullable=nullable, index=index),
+        sa_column=Column(UTCDateTime(), nullable=nullable, index=index),
     )
 
 
@@ -45,6 +67,22 @@ class ScanStatus(StrEnum):
     @classmethod
     def active(cls) -> tuple[str, str]:
         return (cls.QUEUED.value, cls.RUNNING.value)
+
+
+class ScanTrigger(StrEnum):
+    """Why a scan ran: a public value of ``casb.scan_tenant``'s ``trigger`` keyword."""
+
+    MANUAL = "manual"
+    SCHEDULE = "schedule"
+    API = "api"
+
+    @classmethod
+    def parse(cls, value: object) -> ScanTrigger:
+        """A producer's value; anything unknown counts as ``api`` (a message from outside)."""
+        try:
+            return cls(str(value))
+        except ValueError:
+            return cls.API
 
 
 class FindingStatus(StrEnum):
@@ -101,7 +139,7 @@ class ScanRun(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     tenant_id: int = Field(foreign_key="tenants.id", index=True, ondelete="CASCADE")
-    trigger: str = Field(default="schedule", max_length=32)
+    trigger: str = Field(default=ScanTrigger.SCHEDULE.value, max_length=32)
     status: str = Field(default=ScanStatus.QUEUED.value, max_length=16, index=True)
     attempt: int = Field(default=0)
     coalesced_requests: int = Field(default=0)

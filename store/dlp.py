@@ -21,6 +21,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from core.errors import UserError
+from core.time import as_utc
 from detectors.dlp.decisions import KIND_BY_TYPE_ID, CacheState
 from detectors.dlp.profiles import (
     PREDEFINED,
@@ -314,7 +315,7 @@ def resolve_dlp_findings(
         if (r.finding_type_id, r.resource_id) in keys
     }
     stored = [
-        Stored(r.finding_type_id, r.resource_id, r.status, _aware(r.ignored_until), r.last_scan_id)
+        Stored(r.finding_type_id, r.resource_id, r.status, as_utc(r.ignored_until), r.last_scan_id)
         for r in by_key.values()
     ]
     plan = plan_lifecycle(stored, [], set(KIND_BY_TYPE_ID), scan_id=scan_id, now=now)
@@ -342,12 +343,6 @@ def open_dlp_keys(session: Session, tenant_id: int) -> set[tuple[str, str]]:
         )
     ).all()
     return {(t, r) for t, r in rows}
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
 
 
 # --------------------------------------------------------------------------- watermark

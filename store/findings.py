@@ -9,24 +9,18 @@ or duplicated detect task never creates a second row nor a second reopen.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
+from core.time import as_utc
 from detectors.lifecycle import Action, Plan, Stored, plan_lifecycle
 from schemas.catalog import BY_ID, Severity
 from schemas.findings import DetectedFinding
 from schemas.tables import Finding, FindingStatus, Tenant
 from store.tenants import effective_severity
-
-
-@dataclass(frozen=True)
-class ApplyResult:
-    plan: dict[str, int]
-    open_total: int
 
 
 def _insert_stmt(session: Session) -> Any:
@@ -62,7 +56,7 @@ def apply_scan_findings(
     ).all()
     by_key = {(r.finding_type_id, r.resource_id): r for r in rows}
     stored = [
-        Stored(r.finding_type_id, r.resource_id, r.status, _aware(r.ignored_until), r.last_scan_id)
+        Stored(r.finding_type_id, r.resource_id, r.status, as_utc(r.ignored_until), r.last_scan_id)
         for r in rows
     ]
     plan = plan_lifecycle(stored, detected, resolvable, scan_id=scan_id, now=now)
@@ -147,15 +141,6 @@ def apply_scan_findings(
 
 def _clip(value: str | None, size: int) -> str | None:
     return None if value is None else value[:size]
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    """SQLite returns naive datetimes; treat them as UTC."""
-    from datetime import UTC
-
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
 
 
 def zero_counts() -> dict[str, int]:

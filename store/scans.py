@@ -18,7 +18,7 @@ from sqlalchemy import or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from schemas.tables import ScanRun, ScanStatus, Tenant, TenantHealth, utcnow
+from schemas.tables import ScanRun, ScanStatus, ScanTrigger, Tenant, TenantHealth, utcnow
 
 # --------------------------------------------------------------------------- pure decisions
 
@@ -106,7 +106,7 @@ class ScanRequest:
 
 
 def request_scan(
-    session: Session, tenant: Tenant, trigger: str, *, status: str = ScanStatus.QUEUED.value
+    session: Session, tenant: Tenant, trigger: ScanTrigger, *, status: str = ScanStatus.QUEUED.value
 ) -> ScanRequest:
     """Create a run for ``tenant``, or coalesce onto its active run (one per tenant).
 

@@ -32,8 +32,10 @@ from sqlalchemy import or_, update
 from sqlmodel import Session, col, select
 
 from core.errors import UserError
+from core.time import as_utc
 from schemas.catalog import lookup
 from schemas.tables import Finding, FindingStatus, ScanRun, ScanStatus, Suppression, Tenant
+from store.tenants import find_by_slug
 
 MAX_REASON_CHARS = 2000
 
@@ -47,12 +49,6 @@ def _now(now: datetime | None) -> datetime:
     return now if now.tzinfo else now.replace(tzinfo=UTC)
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
-
-
 def _clean_reason(reason: str) -> str:
     reason = (reason or "").strip()
     if not reason:
@@ -63,7 +59,7 @@ def _clean_reason(reason: str) -> str:
 
 
 def _check_until(until: datetime | None, now: datetime) -> datetime | None:
-    until = _aware(until)
+    until = as_utc(until)
     if until is not None and until <= now:
         raise SuppressionError(
             f"--until {until.isoformat()} is already past: give a future date or none"
@@ -72,7 +68,7 @@ def _check_until(until: datetime | None, now: datetime) -> datetime | None:
 
 
 def tenant_by_slug(session: Session, slug: str) -> Tenant:
-    tenant = session.exec(select(Tenant).where(Tenant.slug == slug)).first()
+    tenant = find_by_slug(session, slug)
     if tenant is None:
         raise SuppressionError(f"unknown tenant {slug!r}: see `casb tenant list`")
     return tenant
@@ -155,7 +151,7 @@ def list_rules(
 
 
 def is_active(rule: Suppression, now: datetime) -> bool:
-    until = _aware(rule.until)
+    until = as_utc(rule.until)
     return until is None or until > now
 
 
@@ -261,7 +257,7 @@ class _SeenSince:
                 .order_by(col(ScanRun.finished_at).desc().nulls_last(), col(ScanRun.id).desc())
                 .limit(1)
             ).first()
-            self.cache[tenant_id] = _aware(run.started_at or run.requested_at) if run else None
+            self.cache[tenant_id] = as_utc(run.started_at or run.requested_at) if run else None
         return self.cache[tenant_id]
 
 
@@ -272,7 +268,7 @@ def _seen_since_cache(session: Session) -> _SeenSince:
 def _release(session: Session, finding: Finding, now: datetime, seen_since: _SeenSince) -> None:
     """Ignored -> open (still seen) or resolved (the latest successful scan missed it)."""
     since = seen_since(finding.tenant_id)
-    last_seen = _aware(finding.last_seen)
+    last_seen = as_utc(finding.last_seen)
     still_seen = since is None or (last_seen is not None and last_seen >= since)
     if still_seen:
         finding.status = FindingStatus.OPEN.value
@@ -335,7 +331,7 @@ def apply(session: Session, tenant_id: int, now: datetime | None = None) -> int:
     if rules:
         # Longest-lasting rule first (None = forever), so a finding gets the widest cover.
         far = datetime.max.replace(tzinfo=UTC)
-        rules.sort(key=lambda r: (-(_aware(r.until) or far).timestamp(), r.id or 0))
+        rules.sort(key=lambda r: (-(as_utc(r.until) or far).timestamp(), r.id or 0))
         type_ids = {r.finding_type_id for r in rules}
         query = (
             select(Finding)
@@ -350,7 +346,7 @@ def apply(session: Session, tenant_id: int, now: datetime | None = None) -> int:
                 continue
             finding.status = FindingStatus.IGNORED.value
             finding.ignored_reason = rule.reason
-            finding.ignored_until = _aware(rule.until)
+            finding.ignored_until = as_utc(rule.until)
             finding.suppression_id = rule.id
             session.add(finding)
             changed += 1

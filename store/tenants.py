@@ -13,7 +13,7 @@ import re
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -25,6 +25,7 @@ from connectors.access import allowed_hosts
 from connectors.destinations import api_base_problem, printable_key_problem
 from core.errors import UserError
 from core.settings import Cipher
+from core.time import iso_z
 from schemas.catalog import BY_ID, FindingType, Severity, lookup
 from schemas.findings import Thresholds
 from schemas.tables import Tenant, utcnow
@@ -411,12 +412,7 @@ def effective_thresholds(tenant: Tenant) -> Thresholds:
 def tenant_summary(tenant: Tenant) -> dict[str, Any]:
     """A JSON-safe view of a tenant; never the keys, only their redacted hints."""
 
-    def iso(value: datetime | None) -> str | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        return value.isoformat().replace("+00:00", "Z")
+    iso = iso_z
 
     return {
         "id": tenant.id,

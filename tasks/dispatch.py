@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from pipeline.schedule import claim_due_scans
+from schemas.tables import ScanTrigger
 from workers.celery_app import app
 from workers.celeryconfig import DISPATCH_DUE_SCANS, SCAN_TENANT, SCANS
 
@@ -21,7 +22,7 @@ def dispatch_due(limit: int | None = None) -> dict[str, Any]:
         app.send_task(
             SCAN_TENANT,
             args=[tenant_id],
-            kwargs={"trigger": "schedule", "scan_id": scan_id},
+            kwargs={"trigger": ScanTrigger.SCHEDULE.value, "scan_id": scan_id},
             queue=SCANS,
         )
     return {"dispatched": [s for _, s in plan.to_send], "coalesced": plan.coalesced}

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from pipeline.schedule import prune_expired, reap_stale_runs
+from schemas.tables import ScanTrigger
 from workers.celery_app import app
 from workers.celeryconfig import PRUNE_RETENTION, REAP_STALE_SCANS, SCAN_TENANT, SCANS
 
@@ -19,7 +20,10 @@ def reap_stale(stale_after_seconds: int | None = None, *, requeue: bool = True) 
     if requeue:
         for tenant_id in result.tenants_to_requeue():
             app.send_task(
-                SCAN_TENANT, args=[tenant_id], kwargs={"trigger": "schedule"}, queue=SCANS
+                SCAN_TENANT,
+                args=[tenant_id],
+                kwargs={"trigger": ScanTrigger.SCHEDULE.value},
+                queue=SCANS,
             )
     return {"reaped": [scan_id for _, scan_id in result.reaped], "held": result.held}
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 from celery import Celery, Task
@@ -78,6 +79,14 @@ class CasbTask(Task):
     # while it runs, and does nothing when the run already finished (a late redelivery).
     scan_stage = False
 
+    def _scan_active(self, scan_id: int, probe: Callable[[int], bool]) -> bool:
+        """True unless the run is known to be finished; an outage counts as active, so the
+        task body runs and meets the outage where ``autoretry_for`` retries it."""
+        try:
+            return probe(scan_id)
+        except self.autoretry_for:
+            return True
+
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if not self.scan_stage:
             return super().__call__(*args, **kwargs)
@@ -86,7 +95,7 @@ class CasbTask(Task):
         from pipeline.common import keep_alive, scan_is_active
 
         scan_id = int(kwargs["scan_id"] if "scan_id" in kwargs else args[0])
-        if not scan_is_active(scan_id):
+        if not self._scan_active(scan_id, scan_is_active):
             record_event("late_redelivery")
             log.warning(
                 "%s for scan %s arrived after the scan finished (a late redelivery): nothing to do",

@@ -19,17 +19,9 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from workers.cli import admin, tenants
+    from workers.cli import admin, demo, dlp, findings, ops, scans, simulator, tenants
 
-    admin.register(app)
-    tenants.register(app)
-    for optional in ("scans", "findings", "dlp", "demo", "simulator", "ops"):
-        try:
-            module = __import__(f"workers.cli.{optional}", fromlist=["register"])
-        except ModuleNotFoundError as exc:
-            if exc.name != f"workers.cli.{optional}":
-                raise
-            continue
+    for module in (admin, tenants, scans, findings, dlp, demo, simulator, ops):
         module.register(app)
 
 

@@ -24,6 +24,7 @@ import typer
 from pydantic import SecretStr
 from rich.panel import Panel
 
+from schemas.tables import ScanTrigger
 from workers.cli.common import SafeTable, console, fail, styled
 
 SEVERITIES = ("critical", "high", "medium", "low")
@@ -176,7 +177,7 @@ def _run_embedded(ids: dict[str, int]) -> list[int]:
         console.status(f"scanning {len(ids)} tenants in-process…"),
         ThreadPoolExecutor(max_workers=len(ids)) as pool,
     ):
-        results = list(pool.map(lambda tid: run_inline(tid, "manual"), ids.values()))
+        results = list(pool.map(lambda tid: run_inline(tid, ScanTrigger.MANUAL), ids.values()))
     return [int(r["scan_id"]) for r in results if r.get("scan_id")]
 
 
@@ -219,12 +220,12 @@ def _run_fleet(ids: dict[str, int]) -> list[int]:
         tracked: list[_Tracked] = []
         for slug, tid in ids.items():
             with session_scope() as session:
-                req = request_scan(session, get_tenant(session, tid), "manual")
+                req = request_scan(session, get_tenant(session, tid), ScanTrigger.MANUAL)
             if not req.coalesced:
                 app.send_task(
                     SCAN_TENANT,
                     args=[tid],
-                    kwargs={"trigger": "manual", "scan_id": req.scan_id},
+                    kwargs={"trigger": ScanTrigger.MANUAL.value, "scan_id": req.scan_id},
                     queue=SCANS,
                 )
             tracked.append(_Tracked(slug, req.scan_id))

@@ -22,7 +22,8 @@ from rich.console import Console
 from sqlmodel import Session, col, select
 
 from core.errors import UserError
-from exports.findings import iso_z, to_csv, to_dicts, to_json, to_ocsf
+from core.time import iso_z
+from exports.findings import to_csv, to_dicts, to_json, to_ocsf
 from schemas.catalog import BY_ID, Severity, lookup
 from schemas.tables import Finding, Suppression, Tenant
 from store import suppressions as sup

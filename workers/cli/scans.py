@@ -19,7 +19,8 @@ from rich.live import Live
 from rich.text import Text
 
 from core.errors import UserError
-from schemas.tables import ScanRun, ScanStatus, Tenant
+from core.time import as_utc, iso_z
+from schemas.tables import ScanRun, ScanStatus, ScanTrigger, Tenant
 from workers.cli.common import (
     EXIT_GATE,
     SafeTable,
@@ -49,9 +50,7 @@ def _style(value: str | None) -> Text:
 def _ago(value: datetime | None) -> str:
     if value is None:
         return "never"
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    seconds = int((datetime.now(UTC) - value).total_seconds())
+    seconds = int((datetime.now(UTC) - (as_utc(value) or value)).total_seconds())
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds >= size:
             return f"{seconds // size}{unit} ago"
@@ -125,7 +124,7 @@ def _scan_inline(targets: list[tuple[int, str]]) -> int:
     scan_ids: list[int] = []
     for tenant_id, slug in targets:
         with console.status(f"scanning [bold]{slug}[/] in-process…"):
-            result = run_inline(tenant_id, "manual")
+            result = run_inline(tenant_id, ScanTrigger.MANUAL)
         if result.get("status") == "coalesced":
             console.print(
                 f"{slug}: scan {result['scan_id']} is already active (request coalesced onto it)"
@@ -148,7 +147,7 @@ def _enqueue(targets: list[tuple[int, str]]) -> list[_Tracked]:
     tracked: list[_Tracked] = []
     for tenant_id, slug in targets:
         with db_session() as session:
-            request = request_scan(session, get_tenant(session, tenant_id), "manual")
+            request = request_scan(session, get_tenant(session, tenant_id), ScanTrigger.MANUAL)
         if request.coalesced:
             console.print(
                 f"{slug}: scan {request.scan_id} is already {request.status}: "
@@ -160,7 +159,7 @@ def _enqueue(targets: list[tuple[int, str]]) -> list[_Tracked]:
             app.send_task(
                 SCAN_TENANT,
                 args=[tenant_id],
-                kwargs={"trigger": "manual", "scan_id": request.scan_id},
+                kwargs={"trigger": ScanTrigger.MANUAL.value, "scan_id": request.scan_id},
                 queue=SCANS,
                 retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5},
             )
@@ -313,7 +312,7 @@ def rescan(tenant: str = typer.Argument(..., help="Tenant slug or id.")) -> None
         result = app.send_task(
             SCAN_TENANT,
             args=[tenant_id],
-            kwargs={"trigger": "manual"},
+            kwargs={"trigger": ScanTrigger.MANUAL.value},
             queue=SCANS,
             retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5},
         )
@@ -371,14 +370,6 @@ def _all_tenants() -> Any:
     return select(Tenant)
 
 
-def _iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.isoformat().replace("+00:00", "Z")
-
-
 def _run_json(run: ScanRun, slugs: dict[int | None, str]) -> dict[str, Any]:
     return {
         "scan_id": run.id,
@@ -386,9 +377,9 @@ def _run_json(run: ScanRun, slugs: dict[int | None, str]) -> dict[str, Any]:
         "trigger": run.trigger,
         "status": run.status,
         "coalesced_requests": run.coalesced_requests,
-        "requested_at": _iso(run.requested_at),
-        "started_at": _iso(run.started_at),
-        "finished_at": _iso(run.finished_at),
+        "requested_at": iso_z(run.requested_at),
+        "started_at": iso_z(run.started_at),
+        "finished_at": iso_z(run.finished_at),
         "counts": run.counts,
         "errors": run.errors,
     }
@@ -410,9 +401,9 @@ def health(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) ->
                     "enabled": tenant.enabled,
                     "health": tenant.health,
                     "detail": tenant.health_detail,
-                    "health_changed_at": _iso(tenant.health_changed_at),
-                    "last_scan_at": _iso(tenant.last_scan_at),
-                    "next_scan_at": _iso(tenant.next_scan_at),
+                    "health_changed_at": iso_z(tenant.health_changed_at),
+                    "last_scan_at": iso_z(tenant.last_scan_at),
+                    "next_scan_at": iso_z(tenant.next_scan_at),
                     "open_findings": open_counts.get(tenant.id) or zero_counts(),
                     "_last": tenant.last_scan_at,
                 }

@@ -18,7 +18,7 @@ from connectors.errors import (
     RateLimitedError,
     UpstreamError,
 )
-from connectors.http import CallEvent, CallStats, Transport, backoff_delay, parse_retry_after
+from connectors.http import CallEvent, Transport, backoff_delay, parse_retry_after
 from tests.unit.connectors.conftest import ADMIN_KEY, FakeApi, RecordingBudget, page, paged
 
 ROUTE = "/organization/users"
@@ -412,14 +412,14 @@ def test_observer_errors_do_not_fail_calls(budget, sleeps) -> None:
     assert t.get_json(ROUTE, route=ROUTE, group="admin")["has_more"] is False
 
 
-def test_call_stats_counts_calls_retries_and_429s(budget, sleeps) -> None:
-    stats = CallStats()
+def test_the_observer_sees_every_attempt_with_its_outcome(budget, sleeps) -> None:
+    events: list[CallEvent] = []
     api = FakeApi({ROUTE: seq(httpx.Response(429), httpx.Response(500), ok())})
     t = make(api, budget, sleeps)
-    t.observer = stats
+    t.observer = events.append
     t.get_json(ROUTE, route=ROUTE, group="admin")
-    assert stats.snapshot() == {"calls": 3, "retries": 2, "errors": 0, "rate_limited": 1}
-    assert stats.calls[("acme", "admin", "ok")] == 1
+    assert [(e.status, e.outcome) for e in events] == [(429, "retry"), (500, "retry"), (200, "ok")]
+    assert {(e.tenant, e.group) for e in events} == {("acme", "admin")}
 
 
 def test_shared_client_is_per_process_and_stateless() -> None:

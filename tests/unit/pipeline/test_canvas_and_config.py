@@ -62,7 +62,7 @@ def test_every_task_is_routed_to_a_declared_queue_with_limits() -> None:
         "casb.dispatch_due_scans", "casb.scan_tenant", "casb.fetch_users", "casb.fetch_invites",
         "casb.fetch_admin_keys", "casb.fetch_project_keys", "casb.fetch_gpts",
         "casb.fetch_files", "casb.detect_posture", "casb.finish_scan", "casb.dlp_scan",
-        "casb.dlp_plan", "casb.dlp_finalize", "casb.reap_stale_scans",
+        "casb.dlp_plan", "casb.dlp_finalize", "casb.reap_stale_scans", "casb.prune_retention",
     }  # fmt: skip
     assert set(cfg.task_routes) == names
     assert {r["queue"] for r in cfg.task_routes.values()} <= declared
@@ -79,6 +79,7 @@ def test_every_task_is_routed_to_a_declared_queue_with_limits() -> None:
     assert {e["task"] for e in cfg.beat_schedule.values()} == {
         "casb.dispatch_due_scans",
         "casb.reap_stale_scans",
+        "casb.prune_retention",
     }
 
 
