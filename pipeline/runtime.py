@@ -1,4 +1,4 @@
-"""Per-process resources of the pipeline: snapshot store and rate budget.
+"""Per-process resources of the pipeline: snapshot store, rate budget, delivery ledger.
 
 A fleet worker uses Redis for both (shared by every worker, so a tenant's API budget holds
 fleet-wide). The embedded demo and ``casb scan --inline`` switch the process to
@@ -23,6 +23,7 @@ from connectors.ratelimit import (
 )
 from core.metrics import record_api_call
 from core.settings import get_settings
+from pipeline.deliveries import DeliveryLedger, MemoryDeliveryLedger, RedisDeliveryLedger
 from pipeline.snapshots import (
     MemorySnapshotStore,
     RedisSnapshotStore,
@@ -37,6 +38,7 @@ class Runtime:
     budget: RateBudget
     embedded: bool
     pid: int
+    deliveries: DeliveryLedger
     observer: CallObserver | None = None  # API-call metrics (fleet workers only)
     redis: Any = None  # the fleet's Redis client (None when embedded)
     checkpoint_ttl: int = 0
@@ -90,6 +92,7 @@ def _redis_runtime() -> Runtime:
         ),
         embedded=False,
         pid=os.getpid(),
+        deliveries=RedisDeliveryLedger(client, settings.snapshot_ttl_seconds),
         observer=observe_call,
         redis=client,
         checkpoint_ttl=settings.snapshot_ttl_seconds,
@@ -108,4 +111,5 @@ def _embedded_runtime() -> Runtime:
         budget=LocalRateBudget(settings.rate_limits(), policy=policy_from_settings(settings)),
         embedded=True,
         pid=os.getpid(),
+        deliveries=MemoryDeliveryLedger(),
     )

@@ -878,6 +878,8 @@ class SimulatorApp:
                     type_="server_error",
                     code=None,
                 )
+            if f.kind == "redirect_elsewhere" and api == "files" and f.location:
+                return Response(status_code=307, headers={"Location": f.location})
         ctx = Ctx(request, tenant, api)
         if list_route and "repeated_cursor" in kinds:
             ctx.ignore_after, ctx.force_has_more = True, True

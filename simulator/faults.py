@@ -19,6 +19,8 @@ cleared), for at most `seconds` from its first firing when set. Kinds:
   unknown_fields    adds unknown fields to the envelope and every object
   revoked_key       the tenant's key for `api` answers 401 invalid_api_key
   workspace_gone    Compliance routes answer 404 (workspace not found)
+  redirect_elsewhere file routes answer 307 to `location` (a compromised API pointing a
+                    download at an internal address)
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ FAULT_KINDS: tuple[str, ...] = (
     "unknown_fields",
     "revoked_key",
     "workspace_gone",
+    "redirect_elsewhere",
 )
 FAULT_APIS: tuple[str, ...] = ("any", "admin", "compliance", "files", "blob")
 
@@ -59,6 +62,7 @@ class Fault:
     retry_after: float = 1.0
     items: int = 10_000
     seconds: float | None = None
+    location: str | None = None
     seen: int = field(default=0)
     fired: int = field(default=0)
     first_fired_at: float | None = field(default=None)
@@ -88,6 +92,10 @@ class Fault:
                 raise ValueError(f"fault {name!r} must be a number of seconds >= 0, got {value!r}")
         if self.path_contains is not None and not isinstance(self.path_contains, str):
             raise ValueError("fault 'path_contains' must be a string")
+        if self.location is not None and not isinstance(self.location, str):
+            raise ValueError("fault 'location' must be a string")
+        if self.kind == "redirect_elsewhere" and not self.location:
+            raise ValueError("a redirect_elsewhere fault needs a 'location'")
         if not 100 <= self.status <= 599:
             raise ValueError(f"fault 'status' must be an HTTP status, got {self.status}")
 
@@ -122,6 +130,7 @@ class Fault:
             "retry_after",
             "items",
             "seconds",
+            "location",
         }
         unknown = set(data) - allowed
         if unknown:
