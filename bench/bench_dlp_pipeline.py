@@ -53,7 +53,7 @@ def main() -> None:
     from simulator.server import start_in_thread
     from simulator.world import World
     from store.db import session_scope, upgrade
-    from workers.cli.demo import register_simulated_tenants
+    from workers.cli.demo import allow_simulator_storage, register_simulated_tenants
 
     reset_settings_cache()
     upgrade()
@@ -61,6 +61,7 @@ def main() -> None:
     world = World.generate(tenants=1, seed=args.seed, size=args.size, time_scale=args.speedup)
     slug = "tenant-01"
     with start_in_thread(world) as sim:
+        allow_simulator_storage(sim)
         register_simulated_tenants(sim, [slug], dlp_profiles=list(PLANTABLE_PROFILES))
         files = len(world.tenant(slug).files)
         print(f"size={args.size} files={files} batch={args.batch} speedup={args.speedup:g}x")

@@ -95,10 +95,12 @@ def main() -> None:
         from simulator.files import PLANTABLE_PROFILES
         from simulator.server import start_in_thread
         from simulator.world import World
-        from workers.cli.demo import register_simulated_tenants
+        from workers.cli.demo import allow_simulator_storage, register_simulated_tenants
 
         world = World.generate(1, args.seed, size="tiny", time_scale=1.0)
         sim = start_in_thread(world)
+        allow_simulator_storage(sim)  # this process and the CLI / worker processes' env
+        env["CASB_STORAGE_ALLOWED_HOSTS"] = os.environ["CASB_STORAGE_ALLOWED_HOSTS"]
         register_simulated_tenants(sim, dlp_profiles=list(PLANTABLE_PROFILES))
         slug = next(iter(world.tenants))
         objects = sum(

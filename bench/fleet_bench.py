@@ -229,7 +229,7 @@ def main() -> None:
         from simulator.files import PLANTABLE_PROFILES
         from simulator.server import start_in_thread
         from simulator.world import World
-        from workers.cli.demo import register_simulated_tenants
+        from workers.cli.demo import allow_simulator_storage, register_simulated_tenants
 
         t_gen = time.monotonic()
         worlds = [
@@ -255,6 +255,8 @@ def main() -> None:
         for prefix, world in worlds:
             sim = start_in_thread(world)
             sims.append(sim)
+            allow_simulator_storage(sim)  # this process (registration) and the workers' env
+            env["CASB_STORAGE_ALLOWED_HOSTS"] = os.environ["CASB_STORAGE_ALLOWED_HOSTS"]
             total_files += sum(len(tenant.files) for tenant in world.tenants.values())
             if prefix == "l":
                 large_files = [len(t.files) for t in world.tenants.values()]

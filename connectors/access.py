@@ -12,8 +12,16 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict, SecretStr, field_validator
 
+from connectors.destinations import api_base_problem, parse_allowed_hosts, printable_key_problem
+from core.settings import get_settings
+
 DEFAULT_ADMIN_API_BASE = "https://api.openai.com/v1"
 DEFAULT_COMPLIANCE_API_BASE = "https://api.chatgpt.com/v1"
+
+
+def allowed_hosts() -> frozenset[tuple[str, int | None]]:
+    """``CASB_STORAGE_ALLOWED_HOSTS``, parsed."""
+    return parse_allowed_hosts(get_settings().storage_allowed_hosts)
 
 
 class TenantAccess(BaseModel):
@@ -34,8 +42,18 @@ class TenantAccess(BaseModel):
     @classmethod
     def _base(cls, value: str) -> str:
         value = value.strip().rstrip("/")
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("API base URL must start with http:// or https://")
+        problem = api_base_problem(value, allowed_hosts())
+        if problem:
+            raise ValueError(f"unusable API base URL: {problem}")
+        return value
+
+    @field_validator("admin_key", "compliance_key")
+    @classmethod
+    def _key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and value.get_secret_value():
+            problem = printable_key_problem(value.get_secret_value())
+            if problem:
+                raise ValueError(f"unusable API key: {problem}")
         return value
 
     @field_validator("tenant_key")
@@ -105,6 +123,15 @@ class ClientOptions:
     """Route templates this tenant's API answered 400/422 for ``limit``: list them without it."""
     on_limit_rejected: Callable[[str], None] | None = field(default=None, compare=False)
     """Told the route template when a listing had to drop ``limit`` (to remember it)."""
+    max_json_bytes: int = 64 * 1024 * 1024
+    """Cap on one decoded JSON answer (a list page): a larger one is a malformed response."""
+    max_error_bytes: int = 64 * 1024
+    """How much of an error answer is read (its message is shown, the rest dropped)."""
+    max_redirects: int = 3
+    """Redirect hops a file download may follow in all (the API's own 307 included)."""
+    storage_allowed_hosts: tuple[str, ...] | None = None
+    """Download destinations allowed whatever their scheme and address (``host`` or
+    ``host:port``); None reads ``CASB_STORAGE_ALLOWED_HOSTS``."""
 
     def page_limit(self, name: str) -> int:
         return self.page_limits.get(name, DEFAULT_PAGE_LIMITS.get(name, 100))

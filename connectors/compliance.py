@@ -3,6 +3,8 @@
 Listings are generators over parsed models. ``download_file`` streams file content for DLP:
 the API answers 307 with a storage URL, which is fetched by a *separate* request that carries
 no Authorization header and no cookies, so the storage host never sees the tenant's key.
+Every hop of that redirect passes the destination policy (``connectors.destinations``), and
+the body is read under the size cap after bounded decompression (``connectors.bodies``).
 """
 
 from __future__ import annotations
@@ -13,15 +15,19 @@ import logging
 import random
 import re
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Literal
 
+import httpcore
 import httpx
 
 from connectors.access import ClientOptions, TenantAccess
 from connectors.admin import M, parse_item
+from connectors.bodies import BodyTooLarge, UnsupportedEncoding, iter_capped
 from connectors.checkpoints import ListingCheckpoints
+from connectors.destinations import DestinationPolicy, DestinationRefused, guarded
 from connectors.errors import (
     AuthenticationError,
     FileSkipped,
@@ -30,20 +36,22 @@ from connectors.errors import (
     UpstreamError,
 )
 from connectors.http import (
+    UNPARSABLE_LOCATION,
     CallObserver,
     QueryParams,
     Transport,
     backoff_delay,
     path_segment,
+    storage_client,
 )
 from connectors.ratelimit import COMPLIANCE_FILE, COMPLIANCE_LIST, RateBudget
+from core.settings import get_settings
 from schemas.openai import ComplianceProject, Conversation, Gpt, WorkspaceUser
 
 log = logging.getLogger(__name__)
 
 FileKind = Literal["conversation", "gpt", "project"]
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
-_MAX_STORAGE_REDIRECTS = 3
 _FILENAME_RE = re.compile(r"""filename\*?=(?:UTF-8'')?"?([^";]+)"?""", re.IGNORECASE)
 
 
@@ -105,6 +113,7 @@ class ComplianceClient:
         observer: CallObserver | None = None,
         sleep: Callable[[float], None] = time.sleep,
         checkpoints: ListingCheckpoints | None = None,
+        destinations: DestinationPolicy | None = None,
     ) -> None:
         if access.compliance_key is None or not access.compliance_key.get_secret_value():
             raise AuthenticationError(
@@ -133,6 +142,15 @@ class ComplianceClient:
             checkpoints=checkpoints,
         )
         self.prefix = f"/compliance/workspaces/{path_segment(access.workspace_id)}"
+        # File storage: an injected client (tests) serves it too; otherwise the per-process
+        # storage client, whose connections pass the destination policy.
+        self.storage_http = http if http is not None else storage_client()
+        if destinations is None:
+            hosts = self.options.storage_allowed_hosts
+            destinations = DestinationPolicy.from_hosts(
+                get_settings().storage_allowed_hosts if hosts is None else hosts
+            )
+        self.destinations = destinations
 
     def __repr__(self) -> str:
         return (
@@ -277,11 +295,13 @@ class ComplianceClient:
                     return None
                 body = bytearray()
                 try:
-                    for chunk in response.iter_bytes(options.chunk_size):
+                    # Decoded with a bounded output: a compressed page cannot expand past
+                    # the cap before it is counted.
+                    for chunk in iter_capped(response, cap):
                         body += chunk
-                        if len(body) > cap:
-                            return None
-                except httpx.RequestError:
+                except BodyTooLarge:
+                    return None
+                except (httpx.RequestError, UnsupportedEncoding, zlib.error):
                     body = bytearray(b"\x00")  # unreadable: retried below like bad JSON
             finally:
                 response.close()
@@ -345,8 +365,11 @@ class ComplianceClient:
         """Stream one file's content into ``dest``.
 
         Raises ``FileSkipped`` for 404 (``not_found``), 410 or an expired storage URL
-        (``expired``), and content over ``max_bytes`` (``too_large``; ``dest`` is truncated
-        back to where it started when seekable). Typed ``ConnectorError``s otherwise.
+        (``expired``), content over ``max_bytes`` once decoded (``too_large``; ``dest`` is
+        truncated back to where it started when seekable), a redirect the destination
+        policy refuses or past ``max_redirects`` hops (``redirect_refused``: never
+        fetched), and a body that cannot be decoded (``corrupt``). Typed
+        ``ConnectorError``s otherwise.
         """
         cap = self.options.max_file_bytes if max_bytes is None else max_bytes
         path, route = self.file_path(kind, file_id, user_id)
@@ -364,6 +387,22 @@ class ComplianceClient:
             ),
             stream=True,
         )
+        return self.follow_download(response, dest, file_id, cap, deadline, route=route)
+
+    def follow_download(
+        self,
+        response: httpx.Response,
+        dest: BinaryIO,
+        file_id: str,
+        cap: int,
+        deadline: float,
+        *,
+        route: str,
+    ) -> DownloadResult:
+        """Finish a download whose API answer (streamed, still open) is ``response``: a
+        404/410 is a skip, a body served inline is streamed under ``cap``, and a redirect is
+        followed without the key, every hop under the destination policy (the API's own
+        redirect counts as the first). Closes ``response``."""
         try:
             status = response.status_code
             if status == 404:
@@ -372,13 +411,15 @@ class ComplianceClient:
                 raise FileSkipped("expired", file_id)
             if status in _REDIRECTS:
                 location = response.headers.get("location")
+                if UNPARSABLE_LOCATION in response.headers:
+                    raise self._refused(file_id, "unparsable_url", None)
                 if not location:
                     raise UpstreamError(
                         f"GET {route} answered {status} without a Location header",
                         status=status,
                         route=route,
                     )
-                storage_url = str(response.url.join(location))
+                storage_url = _join(response.url, location, file_id)
             else:
                 # Served inline by the API host itself: stream it (the key went to that host
                 # already, nothing new leaks).
@@ -392,62 +433,98 @@ class ComplianceClient:
                     ) from None
         finally:
             response.close()
-        return self._fetch_storage(storage_url, dest, file_id, cap, deadline)
+        return self._fetch_storage(storage_url, dest, file_id, cap, deadline, redirects=1)
+
+    def download_url(
+        self, url: str, dest: BinaryIO, *, label: str, max_bytes: int | None = None
+    ) -> DownloadResult:
+        """Stream a storage URL an API answer named (a log or export file) into ``dest``:
+        no key sent, every hop under the destination policy, the body under the caps.
+
+        ``label`` names the object in skips and logs (an id, never the URL). Raises
+        ``FileSkipped`` (``redirect_refused``, ``too_large``, ``expired``, ...) like
+        ``download_file``.
+        """
+        cap = self.options.max_file_bytes if max_bytes is None else max_bytes
+        deadline = time.monotonic() + self.options.download_timeout
+        try:
+            target = httpx.URL(url)
+        except (httpx.InvalidURL, ValueError, TypeError):
+            raise self._refused(label, "unparsable_url", None) from None
+        return self._fetch_storage(target, dest, label, cap, deadline, redirects=0)
+
+    def _refused(self, file_id: str, reason: str, url: httpx.URL | None) -> FileSkipped:
+        # The reason and host only: a signed storage URL is a credential of sorts.
+        log.warning(
+            "file %s: download redirect refused (%s%s)",
+            file_id,
+            reason,
+            f", host {url.host[:80]!r}" if url is not None else "",
+        )
+        return FileSkipped("redirect_refused", file_id)
 
     def _fetch_storage(
-        self, url: str, dest: BinaryIO, file_id: str, cap: int, deadline: float
+        self,
+        url: httpx.URL,
+        dest: BinaryIO,
+        file_id: str,
+        cap: int,
+        deadline: float,
+        *,
+        redirects: int,
     ) -> DownloadResult:
-        """GET the storage URL with no credentials, following a few redirects by hand."""
+        """GET the storage URL with no credentials, following a few redirects by hand.
+
+        Every hop passes the destination policy before anything is sent to it (and the
+        connection is opened to the address the policy checked); at most ``max_redirects``
+        redirects are followed in all, ``redirects`` of them already (the API's 307).
+        """
         options = self.options
         attempts = max(1, options.max_attempts)
         route = "<storage>"
+        policy = self.destinations
         for attempt in range(1, attempts + 1):
             target = url
             try:
-                for _hop in range(_MAX_STORAGE_REDIRECTS + 1):
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        raise httpx.ReadTimeout("download deadline passed")
-                    timeout = httpx.Timeout(
-                        connect=min(options.connect_timeout, remaining),
-                        read=min(options.read_timeout, remaining),
-                        write=min(options.write_timeout, remaining),
-                        pool=min(options.pool_timeout, remaining),
-                    )
-                    # Built by hand: no Authorization header, no client cookies or defaults.
-                    request = httpx.Request(
-                        "GET",
-                        target,
-                        headers={"User-Agent": options.user_agent, "Accept": "*/*"},
-                        extensions={"timeout": timeout.as_dict()},
-                    )
-                    response = self.transport.http.send(
-                        request, stream=True, follow_redirects=False
-                    )
-                    try:
-                        status = response.status_code
-                        if status in _REDIRECTS and response.headers.get("location"):
-                            target = str(response.url.join(response.headers["location"]))
-                            continue
-                        if response.is_success:
-                            return self._stream_body(response, dest, file_id, cap, deadline)
-                        if status == 404:
-                            raise FileSkipped("not_found", file_id)
-                        if status in (403, 410):
-                            # Signed storage URLs answer 403/410 once they expire.
-                            raise FileSkipped("expired", file_id)
-                        if status in (408, 429) or status >= 500:
-                            raise _RetryableStorage(status)
-                        raise UpstreamError(
-                            f"storage host answered HTTP {status} for a file download",
-                            status=status,
-                            route=route,
-                            hint="the file's download URL was refused: retry the DLP scan",
-                        )
-                    finally:
-                        response.close()
-                raise UpstreamError("too many redirects from the storage host", route=route)
-            except (httpx.RequestError, _RetryableStorage) as exc:
+                with guarded(policy, deadline):
+                    # Redirects followed so far: the API's own 307 counts as the first.
+                    for followed in range(redirects, options.max_redirects + 2):
+                        if followed > options.max_redirects:
+                            raise self._refused(file_id, "too_many_hops", target)
+                        try:
+                            policy.check(target)
+                        except DestinationRefused as refused:
+                            raise self._refused(file_id, refused.reason, target) from None
+                        response = self._send_storage(target, deadline)
+                        try:
+                            status = response.status_code
+                            if status in _REDIRECTS and UNPARSABLE_LOCATION in response.headers:
+                                raise self._refused(file_id, "unparsable_url", None)
+                            if status in _REDIRECTS and response.headers.get("location"):
+                                target = _join(target, response.headers["location"], file_id)
+                                continue
+                            if response.is_success:
+                                return self._stream_body(response, dest, file_id, cap, deadline)
+                            if status == 404:
+                                raise FileSkipped("not_found", file_id)
+                            if status in (403, 410):
+                                # Signed storage URLs answer 403/410 once they expire.
+                                raise FileSkipped("expired", file_id)
+                            if status in (408, 429) or status >= 500:
+                                raise _RetryableStorage(status)
+                            raise UpstreamError(
+                                f"storage host answered HTTP {status} for a file download",
+                                status=status,
+                                route=route,
+                                hint="the file's download URL was refused: retry the DLP scan",
+                            )
+                        finally:
+                            response.close()
+                raise AssertionError("unreachable")  # pragma: no cover
+            except DestinationRefused as refused:
+                # Refused at connect time: the name resolved elsewhere than when checked.
+                raise self._refused(file_id, refused.reason, target) from None
+            except (httpx.RequestError, httpcore.TimeoutException, _RetryableStorage) as exc:
                 failed = exc.status if isinstance(exc, _RetryableStorage) else None
                 # A partial body cannot be taken back from an unseekable ``dest``.
                 can_retry = _tell(dest) is not None
@@ -462,6 +539,31 @@ class ComplianceClient:
                 self._sleep(backoff_delay(attempt, options, random.random))
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def _send_storage(self, target: httpx.URL, deadline: float) -> httpx.Response:
+        options = self.options
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise httpx.ReadTimeout("download deadline passed")
+        timeout = httpx.Timeout(
+            connect=min(options.connect_timeout, remaining),
+            read=min(options.read_timeout, remaining),
+            write=min(options.write_timeout, remaining),
+            pool=min(options.pool_timeout, remaining),
+        )
+        # Built by hand: no Authorization header, no client cookies or defaults; identity
+        # encoding asked for (a compressed body is still decoded under the cap).
+        request = httpx.Request(
+            "GET",
+            target,
+            headers={
+                "User-Agent": options.user_agent,
+                "Accept": "*/*",
+                "Accept-Encoding": "identity",
+            },
+            extensions={"timeout": timeout.as_dict()},
+        )
+        return self.storage_http.send(request, stream=True, follow_redirects=False)
+
     def _stream_body(
         self,
         response: httpx.Response,
@@ -470,6 +572,9 @@ class ComplianceClient:
         cap: int,
         deadline: float,
     ) -> DownloadResult:
+        """Write the decoded body to ``dest``: at most ``cap`` bytes, every network read
+        checked against the deadline (reads themselves are bounded by it on the storage
+        client, see ``connectors.destinations``)."""
         declared = response.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > cap:
             raise FileSkipped("too_large", file_id, size=int(declared))
@@ -477,14 +582,18 @@ class ComplianceClient:
         digest = hashlib.sha256()
         size = 0
         try:
-            for chunk in response.iter_bytes(self.options.chunk_size):
-                size += len(chunk)
-                if size > cap:
-                    raise FileSkipped("too_large", file_id, size=size)
+            for chunk in iter_capped(response, cap):
                 if time.monotonic() > deadline:
                     raise httpx.ReadTimeout("download deadline passed")
+                size += len(chunk)
                 digest.update(chunk)
                 dest.write(chunk)
+        except BodyTooLarge as exc:
+            _rewind(dest, start)
+            raise FileSkipped("too_large", file_id, size=exc.size) from None
+        except (UnsupportedEncoding, zlib.error):
+            _rewind(dest, start)
+            raise FileSkipped("corrupt", file_id) from None
         except BaseException:
             _rewind(dest, start)
             raise
@@ -497,6 +606,14 @@ class ComplianceClient:
             content_type=content_type.split(";")[0].strip() if content_type else None,
             filename=match.group(1).strip() if match else None,
         )
+
+
+def _join(base: httpx.URL, location: str, file_id: str) -> httpx.URL:
+    """The absolute URL a ``Location`` names (an unparsable one is a refused redirect)."""
+    try:
+        return base.join(location)
+    except (httpx.InvalidURL, ValueError, TypeError):
+        raise FileSkipped("redirect_refused", file_id) from None
 
 
 class _RetryableStorage(Exception):

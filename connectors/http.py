@@ -34,6 +34,7 @@ import random
 import re
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -45,7 +46,9 @@ import httpx
 from pydantic import SecretStr
 
 from connectors.access import ClientOptions
+from connectors.bodies import BodyTooLarge, UnsupportedEncoding, read_capped
 from connectors.checkpoints import ListingCheckpoints, listing_id
+from connectors.destinations import DestinationPolicy, GuardedTransport, printable_key_problem
 from connectors.errors import (
     AuthenticationError,
     ConnectorError,
@@ -57,6 +60,7 @@ from connectors.errors import (
     scrub,
 )
 from connectors.ratelimit import RateBudget
+from core.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -239,6 +243,24 @@ def _request_id(response: httpx.Response) -> str:
     return f" [x-request-id {scrub(value, limit=64)}]" if value else ""
 
 
+#: Where ``_set_aside_bad_location`` moves a ``Location`` header httpx cannot parse.
+UNPARSABLE_LOCATION = "x-casb-unparsable-location"
+
+
+def _set_aside_bad_location(response: httpx.Response) -> None:
+    """Response hook: a redirect whose ``Location`` httpx cannot parse (``0177.0.0.1``, a
+    bad port) would fail the whole request as a protocol error before the caller sees it;
+    the header is moved aside so the caller can refuse that redirect by name."""
+    location = response.headers.get("location")
+    if location is None or not response.is_redirect:
+        return
+    try:
+        response.url.join(location)
+    except (httpx.InvalidURL, ValueError, TypeError):
+        del response.headers["location"]
+        response.headers[UNPARSABLE_LOCATION] = "1"
+
+
 _shared_lock = threading.Lock()
 _shared_client: httpx.Client | None = None
 _shared_pid: int | None = None
@@ -261,18 +283,56 @@ def shared_client() -> httpx.Client:
                 cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
                 limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
                 timeout=httpx.Timeout(60.0, connect=5.0),
+                event_hooks={"response": [_set_aside_bad_location]},
             )
             _shared_pid = pid
         return _shared_client
 
 
+_storage_client: httpx.Client | None = None
+_storage_pid: int | None = None
+
+
+def storage_client() -> httpx.Client:
+    """One pooled client per process for file storage hosts (re-created after a fork).
+
+    Its connections go through ``connectors.destinations.GuardedTransport``: each is opened
+    only to an address the active destination policy approves, and every read waits at
+    most until the active download's deadline. No proxy, no auth, no cookies.
+    """
+    global _storage_client, _storage_pid
+    pid = os.getpid()
+    with _shared_lock:
+        if _storage_client is None or _storage_pid != pid or _storage_client.is_closed:
+            _storage_client = httpx.Client(
+                transport=GuardedTransport(
+                    _policy_from_settings,
+                    httpx.Limits(max_connections=100, max_keepalive_connections=20),
+                ),
+                follow_redirects=False,
+                trust_env=False,
+                cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
+                timeout=httpx.Timeout(60.0, connect=5.0),
+                event_hooks={"response": [_set_aside_bad_location]},
+            )
+            _storage_pid = pid
+        return _storage_client
+
+
+def _policy_from_settings() -> DestinationPolicy:
+    return DestinationPolicy.from_hosts(get_settings().storage_allowed_hosts)
+
+
 def close_shared_client() -> None:
     """Close the per-process client (Celery ``worker_process_shutdown``)."""
-    global _shared_client
+    global _shared_client, _storage_client
     with _shared_lock:
         if _shared_client is not None:
             _shared_client.close()
             _shared_client = None
+        if _storage_client is not None:
+            _storage_client.close()
+            _storage_client = None
 
 
 class Transport:
@@ -374,6 +434,13 @@ class Transport:
         return f"{self.base_url}{path}"
 
     def build_request(self, method: str, path: str, params: QueryParams | None) -> httpx.Request:
+        if printable_key_problem(self._key.get_secret_value()):
+            # Checked here too: httpx would put the whole header value (the key) in the
+            # UnicodeEncodeError it raises, and that reaches results and logs.
+            raise AuthenticationError(
+                f"the {self.api} key of tenant {self.tenant_key} is not printable ASCII",
+                hint=f"set it again: `casb tenant update {self.tenant_key} {self._key_flag()} VAR`",
+            )
         headers = {
             "Authorization": f"Bearer {self._key.get_secret_value()}",
             "Accept": "application/json",
@@ -401,6 +468,31 @@ class Transport:
         else:
             cls = UpstreamError
         raise cls(message, status=status, route=route, hint=hint, param=_blamed_param(response))
+
+    def _load_body(self, response: httpx.Response, route: str, *, accepted: bool) -> None:
+        """Read the body into the response under its cap: ``max_json_bytes`` for an answer
+        the caller takes (over it: ``MalformedResponseError``), ``max_error_bytes`` for an
+        error answer (cut there; only its start is ever shown)."""
+        if not accepted:
+            response._content = read_capped(response, self.options.max_error_bytes, truncate=True)
+            return
+        limit = self.options.max_json_bytes
+        try:
+            response._content = read_capped(response, limit)
+        except BodyTooLarge:
+            raise MalformedResponseError(
+                f"GET {route} answered a body over {limit} bytes (decoded)",
+                status=response.status_code,
+                route=route,
+                hint="raise ClientOptions.max_json_bytes if pages of this tenant are "
+                "really this large; otherwise the server is misbehaving",
+            ) from None
+        except (UnsupportedEncoding, zlib.error) as exc:
+            raise MalformedResponseError(
+                f"GET {route} answered a body that cannot be decoded ({type(exc).__name__})",
+                status=response.status_code,
+                route=route,
+            ) from None
 
     def send(
         self,
@@ -437,7 +529,11 @@ class Transport:
             started = self._monotonic()
             request = self.build_request(method, path, params)
             try:
-                response = self.http.send(request, stream=stream, follow_redirects=False)
+                # Always streamed from httpx: a body is only ever read under a byte cap
+                # (``_load_body``), decompressed with a bounded output.
+                response = self.http.send(request, stream=True, follow_redirects=False)
+                if not stream or not accept(response):
+                    self._load_body(response, route, accepted=accept(response))
             except httpx.RequestError as exc:
                 elapsed = self._monotonic() - started
                 failures += 1

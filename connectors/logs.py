@@ -7,8 +7,9 @@ Routes (relative to the Compliance API base, scope ``workspaces/{workspace_id}``
   ``{"data": [{"id", "event_type", "end_time", "file_sha256"?...}], "has_more",
   "last_end_time"}``; the next page is asked for with ``after = last_end_time``.
 * ``GET /compliance/{scope}/logs/{log_id}`` answers 307 to the JSONL file on a storage host,
-  which is fetched by ``ComplianceClient._fetch_storage``: without the bearer token, under
-  the same download rules as every file the scanner downloads.
+  which is fetched by ``ComplianceClient.follow_download``: without the bearer token, every
+  hop under the destination policy and the body under the same caps as every file the
+  scanner downloads.
 
 A body holds JSON documents separated by whitespace, usually one per line but sometimes
 several on one line: ``iter_documents`` decodes them as a stream with ``raw_decode``. The
@@ -30,7 +31,7 @@ from datetime import UTC, datetime
 from typing import Any, BinaryIO, Literal
 
 from connectors.compliance import _REDIRECTS, ComplianceClient, DownloadResult, _page_data
-from connectors.errors import FileSkipped, MalformedResponseError, NotFoundError, UpstreamError
+from connectors.errors import FileSkipped, MalformedResponseError, NotFoundError
 from connectors.http import path_segment
 from connectors.ratelimit import COMPLIANCE_FILE, COMPLIANCE_LIST
 
@@ -149,7 +150,8 @@ class LogsClient:
     def download(self, log: LogFile, dest: BinaryIO) -> DownloadResult:
         """Stream one log file into ``dest``: the 307 is followed without the bearer token.
 
-        ``FileSkipped`` for a file gone (404/410) or over ``max_log_file_bytes``.
+        ``FileSkipped`` for a file gone (404/410), over ``max_log_file_bytes``, or a redirect
+        the destination policy refuses (``redirect_refused``).
         """
         client = self.compliance
         options = client.options
@@ -165,28 +167,8 @@ class LogsClient:
             ),
             stream=True,
         )
-        try:
-            status = response.status_code
-            if status == 404:
-                raise FileSkipped("not_found", log.id)
-            if status == 410:
-                raise FileSkipped("expired", log.id)
-            if status not in _REDIRECTS:
-                return client._stream_body(
-                    response, dest, log.id, options.max_log_file_bytes, deadline
-                )
-            location = response.headers.get("location")
-            if not location:
-                raise UpstreamError(
-                    f"GET {route} answered {status} without a Location header",
-                    status=status,
-                    route=route,
-                )
-            storage_url = str(response.url.join(location))
-        finally:
-            response.close()
-        return client._fetch_storage(
-            storage_url, dest, log.id, options.max_log_file_bytes, deadline
+        return client.follow_download(
+            response, dest, log.id, options.max_log_file_bytes, deadline, route=route
         )
 
     def documents(self, log: LogFile) -> Iterator[Any]:

@@ -84,6 +84,24 @@ class Settings(BaseSettings):
         default=60, ge=10, description="How often beat runs the stale-scan reaper."
     )
     metrics_port: int = 9808
+    storage_allowed_hosts: str = Field(
+        default="",
+        description=(
+            "Comma list of `host` or `host:port` file-download destinations allowed whatever "
+            "their scheme and address (the simulator's loopback storage); every other "
+            "destination must be https to a public address."
+        ),
+    )
+    max_deliveries: int = Field(
+        default=3,
+        ge=2,
+        description=(
+            "Deliveries of a task whose worker keeps dying on it (an OOM kill, a hard time "
+            "limit): on the last one, the DLP file that was in flight at each death is "
+            "skipped as `worker_lost` and the rest of its batch runs; any other task is "
+            "given up as failed."
+        ),
+    )
 
     # Per-tenant API budgets as REQUESTS/SECONDS, shared by every worker through Redis (the
     # documented limits of each route group; connectors.ratelimit explains the groups).
@@ -150,6 +168,22 @@ class Settings(BaseSettings):
     alert_retry_window_hours: float = Field(
         default=24.0, gt=0, description="How long an alert is retried before it is failed."
     )
+
+    @field_validator("storage_allowed_hosts")
+    @classmethod
+    def _allowed_hosts(cls, value: str) -> str:
+        for entry in filter(None, (e.strip() for e in value.split(","))):
+            host, port = entry, ""
+            if entry.startswith("["):  # [IPv6] or [IPv6]:port
+                host, _, rest = entry[1:].partition("]")
+                port = rest[1:] if rest.startswith(":") else ("bad" if rest else "")
+            elif entry.count(":") == 1:
+                host, port = entry.split(":")
+            bad_host = not host or any(c.isspace() or c in "/?#@[]" for c in host)
+            bad_port = bool(port) and not (port.isdigit() and 0 < int(port) < 65536)
+            if bad_host or bad_port:
+                raise ValueError("each entry must be a `host` or `host:port` (port 1-65535)")
+        return value
 
     def retention(self) -> dict[str, timedelta]:
         """Age after which each kind of row is pruned (``casb db prune``, the daily beat task)."""

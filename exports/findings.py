@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -105,24 +106,32 @@ def _csv_cell(value: Any) -> str:
     if isinstance(value, dict | list):
         return json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
     text = str(value)
-    # Spreadsheet formula injection: a cell starting with =, +, - or @ is data, not a formula.
-    if text[:1] in ("=", "+", "-", "@") and not _looks_numeric(text):
+    # Spreadsheet formula injection: a cell starting with =, +, -, @, TAB or CR is data, not a
+    # formula (spreadsheets skip a leading TAB/CR and read what follows). Plain numbers
+    # such as -3 stay numbers.
+    first = text[:1]
+    if first in _ALWAYS_QUOTED or (first in _FORMULA_STARTS and not _looks_numeric(text)):
         return "'" + text
     return text
 
 
+_FORMULA_STARTS = frozenset("=+-@")
+_ALWAYS_QUOTED = frozenset("\t\r")
+_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+
+
 def _looks_numeric(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
+    return _NUMBER.fullmatch(text) is not None
 
 
 def to_csv(rows: Sequence[Mapping[str, Any]]) -> str:
-    """CSV with the JSON export's fields, evidence as compact JSON, a header row first."""
+    """CSV with the JSON export's fields, evidence as compact JSON, a header row first.
+
+    Rows end in CRLF (RFC 4180), which also makes the writer quote any cell holding a CR
+    or LF: a name with a bare CR cannot start a new row in a reader.
+    """
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(EXPORT_FIELDS)
     for row in rows:
         writer.writerow([_csv_cell(row.get(name)) for name in EXPORT_FIELDS])

@@ -13,6 +13,7 @@ from connectors.errors import ConnectorError
 from core.errors import UserError
 from core.logs import bind_log_tenant
 from core.settings import get_settings
+from pipeline.deliveries import WorkerLost
 from schemas.tables import ScanRun, ScanStatus, Tenant
 from store import suppressions
 from store.db import session_scope
@@ -89,6 +90,14 @@ def error_summary(exc: BaseException) -> dict[str, Any]:
         data = exc.to_dict()
         data.pop("retry_after", None)
         return data
+    if isinstance(exc, WorkerLost):
+        return {
+            "kind": WorkerLost.kind,
+            "error": type(exc).__name__,
+            "message": str(exc),
+            "hint": "a worker process died on this part each time it ran (memory or time "
+            "limit): it was given up; see the worker log",
+        }
     if isinstance(exc, UserError):  # e.g. CASB_SECRET_KEY cannot decrypt the tenant's keys
         return {"kind": "configuration_error", "error": type(exc).__name__, "message": str(exc)}
     return {

@@ -19,6 +19,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -65,6 +66,7 @@ from detectors.dlp.messages import (
 from detectors.dlp.profiles import profile_set_version
 from detectors.leaked_keys import InventoryKey, KeyProbe
 from pipeline.common import apply_suppressions, error_summary, load_scan, tenant_access
+from pipeline.deliveries import WorkerLost
 from pipeline.fetchers import ok_part_key
 from pipeline.leaks import findings_for_file, leak_refs, merged, scan_inventory
 from pipeline.runtime import get_runtime
@@ -290,18 +292,37 @@ def run_dlp_batch(scan_id: int, batch_key: str) -> dict[str, Any]:
     run, tenant = load_scan(scan_id)
     if run.status != ScanStatus.RUNNING.value:
         return {"scan_id": scan_id, "status": "skipped", "run": run.status}
-    store = get_runtime().snapshots
+    runtime = get_runtime()
+    store = runtime.snapshots
+    ledger = runtime.deliveries
     result = BatchResult()
+    delivery = ledger.begin(batch_key)
+    max_deliveries = get_settings().max_deliveries
+    poisoned = delivery.poisoned(max_deliveries)
+    if delivery.deaths:
+        log.warning(
+            "DLP batch %s of scan %s: delivery %d after %d worker death(s); skipping %d file(s)",
+            batch_key.rsplit(":", 1)[-1],
+            scan_id,
+            delivery.number,
+            delivery.deaths,
+            len(poisoned),
+        )
     try:
+        if delivery.exhausted(max_deliveries) and not poisoned:
+            # The worker died outside any one file each time: nothing to split off.
+            raise WorkerLost(f"the DLP batch killed its worker {delivery.deaths} times")
         items = store.get(batch_key)
         if items is None:
             raise LookupError("the DLP batch expired from the snapshot store")
         refs = [FileRef.from_dict(item) for item in items]
-        _scan_refs(scan_id, tenant, refs, result)
+        _scan_refs(scan_id, tenant, refs, result, batch_key=batch_key, poisoned=poisoned)
     except Exception as exc:  # one batch's failure is the scan's partial result, not a crash
-        if not isinstance(exc, ConnectorError | UserError):
+        if not isinstance(exc, ConnectorError | UserError | WorkerLost):
             log.exception("DLP batch %s of scan %s failed", batch_key.rsplit(":", 1)[-1], scan_id)
         result.fatal = error_summary(exc)
+    finally:
+        ledger.end(batch_key)
     # A one-item part: the snapshot store keeps JSON lists.
     store.put(scan_id, _result_part(batch_key), [result.to_dict()])
     log.info(
@@ -313,8 +334,20 @@ def run_dlp_batch(scan_id: int, batch_key: str) -> dict[str, Any]:
     return {"scan_id": scan_id, "ok": result.ok, "counts": dict(result.counts)}
 
 
-def _scan_refs(scan_id: int, tenant: Tenant, refs: list[FileRef], result: BatchResult) -> None:
+def _scan_refs(
+    scan_id: int,
+    tenant: Tenant,
+    refs: list[FileRef],
+    result: BatchResult,
+    *,
+    batch_key: str,
+    poisoned: AbstractSet[str] = frozenset(),
+) -> None:
+    """Scan each file of the batch. A file in ``poisoned`` (in flight each time a worker
+    died on this batch) is skipped as ``worker_lost`` without being downloaded; the file
+    being worked on is named in the delivery ledger, so a death is pinned on it."""
     assert tenant.id is not None
+    ledger = get_runtime().deliveries
     settings = get_settings()
     with session_scope() as session:
         profiles = resolve_profiles(session, tenant.dlp_profiles)
@@ -355,11 +388,25 @@ def _scan_refs(scan_id: int, tenant: Tenant, refs: list[FileRef], result: BatchR
             if cached.outcome == MATCHED or cached.result.get("leaked_keys"):
                 matched(ref, cached.result if cached.outcome == MATCHED else _no_match(cached))
             continue
+        if key in poisoned:
+            write = CacheWrite(
+                ref.file_id,
+                fingerprint,
+                None,
+                version,
+                SKIPPED,
+                {"reason": "worker_lost", "detail": "a worker died on it on every delivery"},
+            )
+            writes.append(write)
+            _count_outcome(result, key, SKIPPED, "worker_lost")
+            log.warning("scan %s: file %s skipped: worker_lost", scan_id, ref.file_id)
+            continue
         if client is None:
             runtime = get_runtime()
             client = ComplianceClient(
                 tenant_access(tenant), runtime.budget, observer=runtime.observer
             )
+        ledger.working_on(batch_key, key)
         try:
             write = _scan_one(
                 client,
@@ -379,6 +426,8 @@ def _scan_refs(scan_id: int, tenant: Tenant, refs: list[FileRef], result: BatchR
             result.outcomes[key] = "error"
             result.errors.append({"file_id": ref.file_id, **error_summary(exc)})
             continue
+        finally:
+            ledger.working_on(batch_key, None)
         writes.append(write)
         _count_outcome(result, key, write.outcome, write.result.get("reason"))
         if write.outcome == MATCHED or write.result.get("leaked_keys"):

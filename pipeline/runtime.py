@@ -1,4 +1,5 @@
-"""Per-process resources of the pipeline: snapshot store, rate budget, limit memory.
+"""Per-process resources of the pipeline: snapshot store, rate budget, limit memory,
+delivery ledger.
 
 A fleet worker uses Redis for both (shared by every worker, so a tenant's API budget holds
 fleet-wide). The embedded demo and ``casb scan --inline`` switch the process to
@@ -23,6 +24,7 @@ from connectors.ratelimit import (
 )
 from core.metrics import record_api_call
 from core.settings import get_settings
+from pipeline.deliveries import DeliveryLedger, MemoryDeliveryLedger, RedisDeliveryLedger
 from pipeline.snapshots import (
     MemorySnapshotStore,
     RedisSnapshotStore,
@@ -86,6 +88,7 @@ class Runtime:
     budget: RateBudget
     embedded: bool
     pid: int
+    deliveries: DeliveryLedger
     observer: CallObserver | None = None  # API-call metrics (fleet workers only)
     limits: LimitMemory = field(default_factory=MemoryLimitMemory)
     redis: Any = None  # the fleet's Redis client (None when embedded)
@@ -140,6 +143,7 @@ def _redis_runtime() -> Runtime:
         ),
         embedded=False,
         pid=os.getpid(),
+        deliveries=RedisDeliveryLedger(client, settings.snapshot_ttl_seconds),
         observer=observe_call,
         redis=client,
         checkpoint_ttl=settings.snapshot_ttl_seconds,
@@ -159,4 +163,5 @@ def _embedded_runtime() -> Runtime:
         budget=LocalRateBudget(settings.rate_limits(), policy=policy_from_settings(settings)),
         embedded=True,
         pid=os.getpid(),
+        deliveries=MemoryDeliveryLedger(),
     )

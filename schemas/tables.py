@@ -219,7 +219,8 @@ class DlpFileCache(SQLModel, table=True):
 
 
 class Suppression(SQLModel, table=True):
-    """An ignore rule: by tenant (or all), finding type (or all) and resource glob."""
+    """An ignore rule: by tenant (or all), finding type (or all), resource-id glob and an
+    optional resource-name glob."""
 
     __tablename__ = "suppressions"
 
@@ -227,6 +228,9 @@ class Suppression(SQLModel, table=True):
     tenant_id: int | None = Field(default=None, foreign_key="tenants.id", ondelete="CASCADE")
     finding_type_id: str | None = Field(default=None, max_length=36)
     resource_pattern: str = Field(default="*", max_length=300)
+    """Glob on the resource id (case-sensitive): ids are the API's, not the users'."""
+    name_pattern: str | None = Field(default=None, max_length=300)
+    """Optional glob on the resource name (case-insensitive), matched as well when set."""
     reason: str = Field(sa_column=Column(Text, nullable=False))
     until: datetime | None = _ts()
     created_by: str | None = Field(default=None, max_length=200)

@@ -904,6 +904,8 @@ class SimulatorApp:
                     type_="server_error",
                     code=None,
                 )
+            if f.kind == "redirect_elsewhere" and api == "files" and f.location:
+                return Response(status_code=307, headers={"Location": f.location})
         for f in fired:
             edge = _edge_response(f, api, list_route, request)
             if edge is not None:

@@ -24,6 +24,8 @@ cleared), for at most `seconds` from its first firing when set. Kinds:
                     Compliance routes with a validation `detail[].loc` ending in `limit`
   audit_logging_off `GET /organization/audit_logs` answers 400: audit logging was never
                     switched on for the organization
+  redirect_elsewhere file routes answer 307 to `location` (a compromised API pointing a
+                    download at an internal address)
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ FAULT_KINDS: tuple[str, ...] = (
     "workspace_gone",
     "limit_rejected",
     "audit_logging_off",
+    "redirect_elsewhere",
 )
 FAULT_APIS: tuple[str, ...] = ("any", "admin", "compliance", "files", "blob")
 
@@ -66,6 +69,7 @@ class Fault:
     retry_after: float = 1.0
     items: int = 10_000
     seconds: float | None = None
+    location: str | None = None
     seen: int = field(default=0)
     fired: int = field(default=0)
     first_fired_at: float | None = field(default=None)
@@ -95,6 +99,10 @@ class Fault:
                 raise ValueError(f"fault {name!r} must be a number of seconds >= 0, got {value!r}")
         if self.path_contains is not None and not isinstance(self.path_contains, str):
             raise ValueError("fault 'path_contains' must be a string")
+        if self.location is not None and not isinstance(self.location, str):
+            raise ValueError("fault 'location' must be a string")
+        if self.kind == "redirect_elsewhere" and not self.location:
+            raise ValueError("a redirect_elsewhere fault needs a 'location'")
         if not 100 <= self.status <= 599:
             raise ValueError(f"fault 'status' must be an HTTP status, got {self.status}")
 
@@ -131,6 +139,7 @@ class Fault:
             "retry_after",
             "items",
             "seconds",
+            "location",
         }
         unknown = set(data) - allowed
         if unknown:

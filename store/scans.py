@@ -55,6 +55,21 @@ def scan_outcome(
     return ScanStatus.FAILED.value
 
 
+#: DLP skip reasons an operator should hear about: a tenant's API redirected a download
+#: somewhere the policy refuses, or a file killed the worker scanning it.
+ATTENTION_SKIPS = ("redirect_refused", "worker_lost")
+
+
+def dlp_attention(parts: Mapping[str, Any]) -> str | None:
+    """``DLP skipped: redirect_refused 2, worker_lost 1`` from a run's DLP part, or None."""
+    dlp = parts.get("dlp")
+    reasons = dlp.get("skip_reasons") if isinstance(dlp, Mapping) else None
+    if not isinstance(reasons, Mapping):
+        return None
+    seen = [f"{r} {int(reasons[r])}" for r in ATTENTION_SKIPS if reasons.get(r)]
+    return f"DLP skipped: {', '.join(seen)}" if seen else None
+
+
 def health_of(errors: Sequence[Mapping[str, Any]]) -> tuple[str, str | None]:
     """(health, one-line detail) from a scan's typed errors; healthy when there are none."""
     if not errors:
@@ -296,6 +311,9 @@ def finish_run(
     health, detail = health_of(errors)
     if status == ScanStatus.FAILED.value and not errors:
         health, detail = TenantHealth.API_ERROR.value, "the scan pipeline failed: see worker logs"
+    attention = dlp_attention(parts)
+    if attention:
+        detail = f"{detail}; {attention}" if detail else attention
     if tenant.health != health or tenant.health_detail != detail:
         if tenant.health != health:
             tenant.health_changed_at = now

@@ -3,9 +3,12 @@
 Semantics (documented in docs/operations.md):
 
 - A rule matches a finding when its tenant is the finding's (or the rule has no tenant),
-  its finding type is the finding's (or none), and its glob matches the resource id
-  (case-sensitive) or the resource name (case-insensitive, so ``*@contractor.com``
-  matches user e-mails). A rule is active until its ``until`` passes (``None``: forever).
+  its finding type is the finding's (or none), its resource glob matches the resource id
+  (case-sensitive), and, when it has one, its name glob matches the resource name
+  (case-insensitive, so ``--name '*@contractor.com'`` matches user e-mails). Names are
+  never matched by the resource glob: GPT and file names are written by the tenant's
+  users, who must not be able to name a resource into someone's rule. A rule is active
+  until its ``until`` passes (``None``: forever).
 - ``apply`` is retroactive and repeatable: every *open* finding of the tenant matched by an
   active rule becomes ``ignored`` with the rule's reason, expiry and id; the pipeline calls
   it after each scan's upserts, so findings that appear or reopen later are caught too.
@@ -80,6 +83,7 @@ def add_rule(
     until: datetime | None = None,
     created_by: str | None = None,
     *,
+    name_pattern: str | None = None,
     now: datetime | None = None,
 ) -> Suppression:
     """Create a rule (validated before anything is written). Call ``apply`` to enforce it.
@@ -93,6 +97,9 @@ def add_rule(
     pattern = (resource_pattern or "").strip()
     if not pattern or len(pattern) > 300:
         raise SuppressionError("--resource must be a glob of 1-300 characters (e.g. 'g-*')")
+    names = None if name_pattern is None else name_pattern.strip()
+    if names is not None and (not names or len(names) > 300):
+        raise SuppressionError("--name must be a glob of 1-300 characters (e.g. '*@corp.com')")
     type_id = None
     if finding_type:
         try:
@@ -102,7 +109,7 @@ def add_rule(
                 f"unknown finding type {finding_type!r}: see `casb catalog`"
             ) from None
     tenant_id = tenant_by_slug(session, tenant_slug).id if tenant_slug else None
-    if tenant_id is None and type_id is None and pattern == "*":
+    if tenant_id is None and type_id is None and pattern == "*" and names in (None, "*"):
         raise SuppressionError(
             "this rule would ignore every finding of every tenant: "
             "narrow it with --tenant, --type or --resource"
@@ -111,6 +118,7 @@ def add_rule(
         tenant_id=tenant_id,
         finding_type_id=type_id,
         resource_pattern=pattern,
+        name_pattern=names,
         reason=reason,
         until=_check_until(until, moment),
         created_by=(created_by or None),
@@ -153,11 +161,12 @@ def matches(rule: Suppression, finding: Finding) -> bool:
         return False
     if rule.finding_type_id is not None and rule.finding_type_id != finding.finding_type_id:
         return False
-    pattern = rule.resource_pattern or "*"
-    if fnmatch.fnmatchcase(finding.resource_id, pattern):
+    if not fnmatch.fnmatchcase(finding.resource_id, rule.resource_pattern or "*"):
+        return False
+    if rule.name_pattern is None:
         return True
     name = finding.resource_name
-    return name is not None and fnmatch.fnmatchcase(name.lower(), pattern.lower())
+    return name is not None and fnmatch.fnmatchcase(name.lower(), rule.name_pattern.lower())
 
 
 def remove_rule(session: Session, rule_id: int, *, now: datetime | None = None) -> int:

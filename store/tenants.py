@@ -21,6 +21,8 @@ from urllib.parse import urlsplit
 from pydantic import SecretStr
 from sqlmodel import Session, select
 
+from connectors.access import allowed_hosts
+from connectors.destinations import api_base_problem, printable_key_problem
 from core.errors import UserError
 from core.settings import Cipher
 from core.time import iso_z
@@ -31,7 +33,8 @@ from store.crypto import decrypt_secret, encrypt_secret, redact_key
 
 DEFAULT_ADMIN_API_BASE = "https://api.openai.com/v1"
 DEFAULT_COMPLIANCE_API_BASE = "https://api.chatgpt.com/v1"
-SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+#: Whole-string pattern (used with ``fullmatch``): ``$`` would let a trailing newline in.
+SLUG_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 THRESHOLD_NAMES = tuple(Thresholds.model_fields)
 
 
@@ -80,6 +83,10 @@ class KeySource:
             raise TenantInputError(f"{label}: the {self.describe()} is empty")
         if any(ch.isspace() for ch in value) or len(value) > 400:
             raise TenantInputError(f"{label}: the {self.describe()} does not hold a single key")
+        problem = printable_key_problem(value)
+        if problem:
+            # Never the key, nor the character: only where it came from.
+            raise TenantInputError(f"{label}: the {self.describe()} is not a key ({problem})")
         return SecretStr(value)
 
 
@@ -220,9 +227,14 @@ def severity_overrides_by_key(tenant: Tenant) -> dict[str, str]:
 
 
 def validate_url(label: str, url: str) -> str:
+    """An API base URL: ``https``, or ``http`` to a loopback address only (the key is sent
+    to it in a header, never in cleartext over a network)."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise TenantInputError(f"bad {label} {url!r}: use an http(s) URL such as {_default(label)}")
+    problem = api_base_problem(url, allowed_hosts())
+    if problem:
+        raise TenantInputError(f"bad {label} {url!r}: {problem} (e.g. {_default(label)})")
     return url.rstrip("/")
 
 
@@ -323,7 +335,7 @@ def _apply(session: Session, tenant: Tenant, data: TenantInput, fernet: Cipher) 
 
 
 def add_tenant(session: Session, data: TenantInput, fernet: Cipher) -> Tenant:
-    if not SLUG_RE.match(data.slug or ""):
+    if not SLUG_RE.fullmatch(data.slug or ""):
         raise TenantInputError(
             f"bad slug {data.slug!r}: use 1-63 lower-case letters, digits and dashes"
         )

@@ -15,7 +15,9 @@ the rest of the scan's chain (``casb.finish_scan``), so the batches spread over 
 workers, one tenant never floods the queue, and the scan finishes only after all of them.
 Arguments are the scan id and a snapshot key: no file list, no content, no credential ever
 rides in a message. ``casb.dlp_scan`` records a failing file or batch in its result instead
-of raising, so the chord body always runs and the stage reports a partial result.
+of raising, so the chord body always runs and the stage reports a partial result; a file
+its worker keeps dying on is skipped as ``worker_lost`` after ``CASB_MAX_DELIVERIES``
+deliveries (``pipeline.deliveries``), and the other tasks here give up the same way.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from celery.canvas import Signature
 
 from core.settings import get_settings
 from pipeline.dlp import finalize_dlp, plan_dlp, run_dlp_batch
+from tasks.guard import guarded_delivery, worker_lost
 from workers.celery_app import app
 from workers.celeryconfig import DLP_FINALIZE, DLP_PLAN, DLP_SCAN, ROUTES
 
@@ -38,6 +41,14 @@ def _sig(name: str, *args: object) -> Signature:
 
 @app.task(name=DLP_PLAN, bind=True, acks_late=True, scan_stage=True)
 def dlp_plan(self: Task, scan_id: int, **_: Any) -> dict[str, Any]:
+    with guarded_delivery(self) as delivery:
+        lost = worker_lost(delivery, "DLP planning")
+        if lost is not None:
+            raise lost
+        return _plan(self, scan_id)
+
+
+def _plan(self: Task, scan_id: int) -> dict[str, Any]:
     planned = plan_dlp(int(scan_id))
     keys = planned.get("batches") or []
     if planned.get("status") != "planned":
@@ -72,6 +83,10 @@ def dlp_scan(scan_id: int, batch_key: str, **_: Any) -> dict[str, Any]:
     return run_dlp_batch(int(scan_id), str(batch_key))
 
 
-@app.task(name=DLP_FINALIZE, acks_late=True, scan_stage=True)
-def dlp_finalize(scan_id: int, **_: Any) -> dict[str, Any]:
-    return finalize_dlp(int(scan_id))
+@app.task(name=DLP_FINALIZE, bind=True, acks_late=True, scan_stage=True)
+def dlp_finalize(self: Task, scan_id: int, **_: Any) -> dict[str, Any]:
+    with guarded_delivery(self) as delivery:
+        lost = worker_lost(delivery, "DLP finalize")
+        if lost is not None:
+            raise lost
+        return finalize_dlp(int(scan_id))

@@ -18,6 +18,7 @@ from celery import Task
 
 from connectors.errors import RateLimitedError
 from pipeline.posture import record_failure, run_fetch
+from tasks.guard import guarded_delivery, worker_lost
 from workers.celery_app import app
 from workers.celeryconfig import (
     FETCH_ADMIN_KEYS,
@@ -37,15 +38,19 @@ MAX_COUNTDOWN = 30.0
 def _fetch(task: Task, scan_id: int, resource: str) -> dict[str, Any]:
     # The last try records a still rate-limited part as failed and keeps its siblings.
     defer = task.request.retries < MAX_RATE_RETRIES
-    try:
-        return run_fetch(int(scan_id), resource, defer_rate_limited=defer)
-    except RateLimitedError as exc:
-        if task.request.retries < MAX_RATE_RETRIES:
-            wait = min(exc.retry_after or 5.0, MAX_COUNTDOWN)
-            raise task.retry(
-                countdown=wait + random.uniform(0, 2), max_retries=MAX_RATE_RETRIES
-            ) from None
-        return record_failure(int(scan_id), resource, exc)
+    with guarded_delivery(task) as delivery:
+        lost = worker_lost(delivery, f"fetch of {resource}")
+        if lost is not None:
+            return record_failure(int(scan_id), resource, lost)
+        try:
+            return run_fetch(int(scan_id), resource, defer_rate_limited=defer)
+        except RateLimitedError as exc:
+            if task.request.retries < MAX_RATE_RETRIES:
+                wait = min(exc.retry_after or 5.0, MAX_COUNTDOWN)
+                raise task.retry(
+                    countdown=wait + random.uniform(0, 2), max_retries=MAX_RATE_RETRIES
+                ) from None
+            return record_failure(int(scan_id), resource, exc)
 
 
 _OPTIONS: dict[str, Any] = {

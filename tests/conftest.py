@@ -29,6 +29,23 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.integration)
 
 
+def _loopback_only_resolver(host: str, port: int) -> list[str]:
+    """Tests resolve names that the machine answers itself (``localhost``), nothing else:
+    a download policy check must never send a DNS query off the machine."""
+    import socket
+
+    if host.lower().rstrip(".") not in ("localhost", "localhost.localdomain"):
+        raise OSError(f"tests do not resolve {host!r}")
+    return [str(info[4][0]) for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)]
+
+
+@pytest.fixture(autouse=True)
+def _no_dns_off_the_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    import connectors.destinations
+
+    monkeypatch.setattr(connectors.destinations, "system_resolver", _loopback_only_resolver)
+
+
 @pytest.fixture(scope="session")
 def secret_key() -> Iterator[str]:
     key = Fernet.generate_key().decode()

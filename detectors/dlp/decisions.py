@@ -53,6 +53,9 @@ PERMANENT_SKIPS = frozenset(
         "timeout",
         "not_found",
         "expired",
+        # The file killed the worker processing it on every delivery (memory, time):
+        # the same fingerprint would again.
+        "worker_lost",
     }
 )
 #: Seconds subtracted from the new conversation watermark: conversations updated while the

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 from cryptography.fernet import Fernet
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 
 from core.settings import ConfigurationError, Settings, make_fernet
 from store.crypto import decrypt_secret, encrypt_secret, redact_key
@@ -119,3 +119,18 @@ def test_cli_configuration_errors_exit_2_without_traceback(
     assert "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
     assert "not-a-fernet-key" not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "value", ["", "127.0.0.1:8099", "simulator:8099, files.example", "[::1]:9000", "::1"]
+)
+def test_storage_allowed_hosts_accepts_hosts_and_ports(value: str) -> None:
+    assert Settings(storage_allowed_hosts=value).storage_allowed_hosts == value
+
+
+@pytest.mark.parametrize(
+    "value", ["host:0", "host:99999", "host:http", "http://host", "a b", "[::1]x", "user@host"]
+)
+def test_storage_allowed_hosts_refuses_urls_and_bad_ports(value: str) -> None:
+    with pytest.raises(ValidationError):
+        Settings(storage_allowed_hosts=value)

@@ -7,7 +7,7 @@ import sys
 import typer
 
 from core.errors import UserError
-from workers.cli.common import EXIT_USAGE, err_console
+from workers.cli.common import EXIT_USAGE, err_console, styled
 
 app = typer.Typer(
     name="casb",
@@ -43,5 +43,5 @@ def main() -> None:
     try:
         app()
     except UserError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err_console.print(styled("[bold red]error:[/] {}", exc), highlight=False, soft_wrap=True)
         sys.exit(EXIT_USAGE)

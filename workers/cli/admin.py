@@ -6,11 +6,10 @@ from enum import StrEnum
 
 import typer
 from cryptography.fernet import Fernet
-from rich.table import Table
 
 from core.errors import UserError
 from schemas.catalog import CATALOG
-from workers.cli.common import console, print_json
+from workers.cli.common import SafeTable, console, print_json
 
 db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
 keys_app = typer.Typer(
@@ -36,7 +35,9 @@ def catalog(
         print_json([ft.as_dict() for ft in CATALOG])
         return
     extensions = sum(ft.extension for ft in CATALOG)
-    table = Table(title=f"{len(CATALOG)} finding types, {extensions} extension", show_lines=False)
+    table = SafeTable(
+        title=f"{len(CATALOG)} finding types, {extensions} extension", show_lines=False
+    )
     columns = (
         "FindingTypeID",
         "Title",
@@ -104,7 +105,7 @@ def db_prune(
         ages = dict.fromkeys(ages, age)
     ensure_reachable()
     counts = prune(session_scope, ages, dry_run=dry_run, batch_size=settings.prune_batch_size)
-    table = Table(title="would delete" if dry_run else "deleted")
+    table = SafeTable(title="would delete" if dry_run else "deleted")
     for column in ("kind", "older than", "rows"):
         table.add_column(column)
     for count in counts:

@@ -7,12 +7,18 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
 from core.settings import get_settings
 from schemas.tables import AlertDestination
-from workers.cli.common import EXIT_USAGE, console, db_session, err_console, print_json
+from workers.cli.common import (
+    EXIT_USAGE,
+    SafeTable,
+    console,
+    db_session,
+    err_console,
+    escape_text,
+    print_json,
+)
 
 alert_app = typer.Typer(
     help="Alert destinations: webhooks (JSON or Slack) that receive new findings.",
@@ -85,11 +91,11 @@ def add(
         signed = row.secret_enc is not None
     warning = url_warning(url)
     if warning:
-        err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
+        err_console.print(f"[yellow]warning:[/] {escape_text(warning)}", highlight=False)
     console.print(
-        f"added alert destination {escape(name)} ({fmt.value}"
+        f"added alert destination {escape_text(name)} ({fmt.value}"
         + (", signed" if signed else "")
-        + f") -> {escape(shown_url(url))}",
+        + f") -> {escape_text(shown_url(url))}",
         highlight=False,
     )
 
@@ -124,7 +130,7 @@ def list_(
     if not rows:
         console.print("no alert destinations: add one with `casb alert add NAME --url URL`")
         return
-    table = Table(title="alert destinations")
+    table = SafeTable(title="alert destinations")
     for column in ("name", "url", "format", "filters", "signed", "delivered", "pending", "failed"):
         table.add_column(column)
     for r in rows:
@@ -136,10 +142,10 @@ def list_(
         ]
         failed = r["deliveries"]["failed"]
         table.add_row(
-            escape(r["name"]),
-            escape(r["url"]),
+            r["name"],
+            r["url"],
             r["format"],
-            escape(" ".join(f for f in filters if f)),
+            " ".join(f for f in filters if f),
             "yes" if r["signed"] else "no",
             str(r["deliveries"]["delivered"]),
             str(r["deliveries"]["pending"]),
@@ -155,7 +161,7 @@ def remove(name: str = typer.Argument(..., help="Name of the destination.")) -> 
 
     with db_session() as session:
         remove_destination(session, name)
-    console.print(f"removed alert destination {escape(name)}", highlight=False)
+    console.print(f"removed alert destination {escape_text(name)}", highlight=False)
 
 
 @alert_app.command("test")
@@ -175,11 +181,11 @@ def test(name: str = typer.Argument(..., help="Name of the destination.")) -> No
         # A test is one attempt, neither retried nor counted among the real deliveries.
         session.delete(row)
     if code is not None and 200 <= code < 300:
-        console.print(f"test alert delivered to {escape(name)}: HTTP {code}", highlight=False)
+        console.print(f"test alert delivered to {escape_text(name)}: HTTP {code}", highlight=False)
         return
     err_console.print(
-        f"[bold red]error:[/] test alert to {escape(name)} failed: "
-        f"{escape(error or str(code))} ({result.get('status')})",
+        f"[bold red]error:[/] test alert to {escape_text(name)} failed: "
+        f"{escape_text(error or str(code))} ({result.get('status')})",
         highlight=False,
     )
     raise typer.Exit(EXIT_USAGE)

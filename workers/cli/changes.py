@@ -7,11 +7,9 @@ from enum import StrEnum
 from typing import Any
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
 from store.alerts import change_to_dict
-from workers.cli.common import console, db_session, print_json
+from workers.cli.common import SafeTable, console, db_session, print_json
 from workers.cli.findings import _tenants, parse_when
 
 
@@ -54,18 +52,18 @@ def changes(
     if not rows:
         console.print("no changes recorded (a part is compared from its second scan on)")
         return
-    table = Table(title="changes (newest first)")
+    table = SafeTable(title="changes (newest first)")
     for column in ("seen at", "tenant", "resource", "field", "before", "after", "scan"):
         table.add_column(column, overflow="fold")
     for r in rows:
         name = f" ({r['resource_name']})" if r["resource_name"] else ""
         table.add_row(
             r["seen_at"] or "-",
-            escape(r["tenant"]),
-            escape(f"{r['resource_type']} {r['resource_id']}{name}"),
-            escape(r["field"]),
-            escape(_short(r["before"])),
-            escape(_short(r["after"])),
+            r["tenant"],
+            f"{r['resource_type']} {r['resource_id']}{name}",
+            r["field"],
+            _short(r["before"]),
+            _short(r["after"]),
             str(r["scan_id"]),
         )
     console.print(table)

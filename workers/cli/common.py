@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, NoReturn
 
-from rich.console import Console
+from rich.console import Console, RenderableType
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
 from sqlmodel import Session
 
 from core.errors import UserError
@@ -21,8 +25,44 @@ console = Console()
 err_console = Console(stderr=True)
 
 
+# C0 and C1 controls (escape sequences, OSC-8 links, carriage returns, bells) and the
+# bidirectional overrides that make a terminal show text in another order than it is.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def clean_text(value: object) -> str:
+    """``value`` as one printable line: every control character becomes a space."""
+    return _UNPRINTABLE.sub(" ", "" if value is None else str(value))
+
+
+def plain(value: object) -> Text:
+    """A Rich ``Text`` of ``clean_text(value)``: printed as is, never read as markup."""
+    return Text(clean_text(value))
+
+
+def styled(markup: str, *values: object) -> Text:
+    """Markup written by the CLI with user-controlled ``values`` spliced in as plain text:
+    ``styled("added [bold]{}[/]", name)`` (each value cleaned, then escaped for Rich)."""
+    return Text.from_markup(markup.format(*(escape(clean_text(v)) for v in values)))
+
+
+def escape_text(value: object) -> str:
+    """A user-controlled string for Rich markup: control characters stripped, markup escaped."""
+    return escape(clean_text(value))
+
+
+class SafeTable(Table):
+    """A ``rich.table.Table`` whose string cells are plain text (no markup, no control
+    characters): names written by tenants' users cannot style, link or break the output.
+    Cells the CLI styles itself are passed as ``Text`` (``styled``)."""
+
+    def add_row(self, *renderables: RenderableType | None, **kwargs: Any) -> None:
+        cells = [plain(c) if isinstance(c, str) else c for c in renderables]
+        super().add_row(*cells, **kwargs)
+
+
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    err_console.print(styled("[bold red]error:[/] {}", message), highlight=False, soft_wrap=True)
     raise SystemExit(code)
 
 
@@ -40,4 +80,16 @@ def db_session() -> Iterator[Session]:
         yield session
 
 
-__all__ = ["EXIT_GATE", "EXIT_OK", "EXIT_USAGE", "UserError", "console", "db_session", "fail"]
+__all__ = [
+    "EXIT_GATE",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "SafeTable",
+    "UserError",
+    "clean_text",
+    "console",
+    "db_session",
+    "fail",
+    "plain",
+    "styled",
+]

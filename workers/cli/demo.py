@@ -23,10 +23,9 @@ from typing import Any
 import typer
 from pydantic import SecretStr
 from rich.panel import Panel
-from rich.table import Table
 
 from schemas.tables import ScanTrigger
-from workers.cli.common import console, fail
+from workers.cli.common import SafeTable, console, fail, styled
 
 SEVERITIES = ("critical", "high", "medium", "low")
 
@@ -90,6 +89,24 @@ def _ensure_secret_key(directory: Path | None) -> None:
                 fh.write(key + "\n")
     os.environ["CASB_SECRET_KEY"] = key
     reset_settings_cache()
+
+
+def allow_simulator_storage(sim: Any) -> str:
+    """Add the simulator's ``host:port`` (its ``/_blob`` storage) to
+    ``CASB_STORAGE_ALLOWED_HOSTS`` of this process and the workers it starts; the entry.
+
+    File downloads go only to ``https`` public addresses otherwise, and the simulator serves
+    plain ``http`` on loopback. Only that exact port is added, never the whole host.
+    """
+    from core.settings import reset_settings_cache
+
+    entry = f"{sim.host}:{sim.port}"
+    current = [e.strip() for e in os.environ.get("CASB_STORAGE_ALLOWED_HOSTS", "").split(",")]
+    os.environ["CASB_STORAGE_ALLOWED_HOSTS"] = ",".join(
+        dict.fromkeys([e for e in current if e] + [entry])
+    )
+    reset_settings_cache()
+    return entry
 
 
 def register_simulated_tenants(
@@ -249,7 +266,7 @@ def _print_summary(scan_ids: list[int]) -> None:
                 title = ft.title.removeprefix("OpenAI: ") if ft else row.finding_type_id
                 sev, count = by_type.get(title, (row.severity, 0))
                 by_type[title] = (sev, count + 1)
-            table = Table(show_header=True, box=None, pad_edge=False)
+            table = SafeTable(show_header=True, box=None, pad_edge=False)
             table.add_column("severity")
             table.add_column("finding type")
             table.add_column("open", justify="right")
@@ -265,7 +282,7 @@ def _print_summary(scan_ids: list[int]) -> None:
             console.print(
                 Panel(
                     table,
-                    title=f"[bold]{name}[/] — {len(rows)} open findings ({totals})",
+                    title=styled("[bold]{}[/] — {} open findings ({})", name, len(rows), totals),
                     subtitle=subtitle + (f" — errors: {errors}" if errors else ""),
                     expand=False,
                 )
@@ -305,6 +322,7 @@ def demo(
     world = World.generate(tenants=tenants, seed=seed, size=size, time_scale=DEMO_TIME_SCALE)
     with start_in_thread(world) as sim:
         console.print(f"simulated OpenAI with {tenants} tenants at {sim.url}")
+        allow_simulator_storage(sim)
         ids = _register(sim, prefix)
         scan_ids = _run_fleet(ids) if fleet else _run_embedded(ids)
     _print_summary(scan_ids)

@@ -13,13 +13,19 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.markup import escape
-from rich.table import Table
+from rich.text import Text
 
 from core.errors import UserError
 from detectors.dlp.profiles import PREDEFINED, Profile
 from store import dlp as dlp_store
-from workers.cli.common import console, db_session, print_json
+from workers.cli.common import (
+    SafeTable,
+    clean_text,
+    console,
+    db_session,
+    print_json,
+    styled,
+)
 
 dlp_app = typer.Typer(help="DLP profiles and one-off file checks.", no_args_is_help=True)
 profile_app = typer.Typer(
@@ -128,10 +134,15 @@ def add(
             base=base,
         )
     console.print(
-        f"added DLP profile [bold]{info.name}[/] ({len(info.profile.entries)} entr"
-        f"{'y' if len(info.profile.entries) == 1 else 'ies'}"
-        f"{', images read by OCR' if info.profile.ocr else ''}); attach it with "
-        f"`casb tenant update TENANT --dlp-profile {info.name!r}`",
+        styled(
+            "added DLP profile [bold]{}[/] ({} entr"
+            f"{'y' if len(info.profile.entries) == 1 else 'ies'}"
+            f"{', images read by OCR' if info.profile.ocr else ''}); attach it with "
+            "`casb tenant update TENANT --dlp-profile {}`",
+            info.name,
+            len(info.profile.entries),
+            repr(info.name),
+        ),
         highlight=False,
     )
 
@@ -144,7 +155,7 @@ def list_(fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f")
     if fmt is OutputFormat.json:
         print_json(rows)
         return
-    table = Table(title=f"{len(rows)} DLP profile(s)")
+    table = SafeTable(title=f"{len(rows)} DLP profile(s)")
     for column in ("Name", "Type", "Entries", "OCR", "Used by", "Description"):
         table.add_column(column, overflow="fold")
     for row in rows:
@@ -175,14 +186,18 @@ def show(
         if row["min_distinct_entries"] == 1
         else f"at least {row['min_distinct_entries']} distinct entries reaching their counts"
     )
+    detail = styled("[bold]{}[/] ({}): matches a file on {}", row["name"], row["type"], rule)
+    if row["ocr"]:
+        detail.append("; images are read by OCR")
+    if row["description"]:
+        detail.append("\n" + clean_text(row["description"]))
+    if row["used_by"]:
+        detail.append("\nused by: " + clean_text(", ".join(row["used_by"])))
     console.print(
-        f"[bold]{row['name']}[/] ({row['type']}): matches a file on {rule}"
-        + ("; images are read by OCR" if row["ocr"] else "")
-        + (f"\n{row['description']}" if row["description"] else "")
-        + (f"\nused by: {', '.join(row['used_by'])}" if row["used_by"] else ""),
+        detail,
         highlight=False,
     )
-    table = Table()
+    table = SafeTable()
     for column in ("Entry", "Name", "Pattern / words", "Validator", "Context", "Min"):
         table.add_column(column, overflow="fold")
     for e in row["entries"]:
@@ -216,7 +231,7 @@ def entries(
     if fmt is OutputFormat.json:
         print_json(rows)
         return
-    table = Table(title=f"{len(rows)} predefined DLP entries")
+    table = SafeTable(title=f"{len(rows)} predefined DLP entries")
     for column in ("Entry", "Name", "Profile", "Validator", "Context", "Severity"):
         table.add_column(column, overflow="fold")
     for row in rows:
@@ -236,7 +251,7 @@ def remove(name: str = typer.Argument(...)) -> None:
     """Delete a custom profile (refused while a tenant uses it)."""
     with db_session() as session:
         dlp_store.remove_profile(session, name)
-    console.print(f"removed DLP profile [bold]{name}[/]", highlight=False)
+    console.print(styled("removed DLP profile [bold]{}[/]", name), highlight=False)
 
 
 @dlp_app.command("scan-file")
@@ -295,28 +310,37 @@ def scan_file(
     if fmt is OutputFormat.json:
         print_json(result)
         return
-    name = escape(path.name)
     if result["outcome"] == SKIPPED:
         console.print(
-            f"{name}: skipped ({result['reason']}) {escape(result['detail'])}", highlight=False
+            styled("{}: skipped ({}) {}", path.name, result["reason"], result["detail"]),
+            highlight=False,
         )
         return
     if result["outcome"] == CLEAN:
-        console.print(f"{name}: clean ({result['bytes_scanned']} bytes of text scanned)")
+        console.print(
+            styled("{}: clean ({} bytes of text scanned)", path.name, result["bytes_scanned"]),
+            highlight=False,
+        )
         return
-    console.print(f"{name}: [bold red]matched[/] {', '.join(result['profiles'])}", highlight=False)
+    console.print(
+        styled("{}: [bold red]matched[/] {}", path.name, ", ".join(result["profiles"])),
+        highlight=False,
+    )
     if result.get("truncated"):
-        console.print(f"(part of the file was not read: {escape(result['truncated'])})")
-    table = Table()
+        console.print(
+            styled("(part of the file was not read: {})", result["truncated"]), highlight=False
+        )
+    table = SafeTable()
     for column in ("Profile", "Entry", "Count", "From OCR", "Masked excerpts"):
         table.add_column(column, overflow="fold")
     for e in result["entries"]:
+        excerpts = Text("\n".join(clean_text(x) for x in e["excerpts"]))
         table.add_row(
             e["profile"],
             e["entry_name"],
             str(e["count"]),
             str(e.get("ocr_count", 0)),
-            "\n".join(e["excerpts"]),
+            excerpts,
         )
     console.print(table)
 

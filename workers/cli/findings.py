@@ -19,7 +19,6 @@ from typing import Literal
 
 import typer
 from rich.console import Console
-from rich.table import Table
 from sqlmodel import Session, col, select
 
 from core.errors import UserError
@@ -28,7 +27,7 @@ from exports.findings import to_csv, to_dicts, to_json, to_ocsf
 from schemas.catalog import BY_ID, Severity, lookup
 from schemas.tables import Finding, Suppression, Tenant
 from store import suppressions as sup
-from workers.cli.common import EXIT_GATE, console, db_session, err_console, print_json
+from workers.cli.common import EXIT_GATE, SafeTable, console, db_session, err_console, print_json
 
 
 class FindingsFormat(StrEnum):
@@ -136,7 +135,7 @@ def _rank(severity: str | None) -> int:
 
 
 def _render_table(rows: list[dict], out: Console) -> None:
-    table = Table(title=f"{len(rows)} finding(s)", show_lines=False)
+    table = SafeTable(title=f"{len(rows)} finding(s)", show_lines=False)
     for column in ("ID", "Tenant", "Severity", "Finding", "Resource", "Status", "Last seen"):
         table.add_column(column, overflow="fold")
     for r in rows:
@@ -274,6 +273,7 @@ def _rule_dict(rule: Suppression, slugs: dict[int, str]) -> dict[str, object]:
         "finding_type_id": rule.finding_type_id,
         "finding_type": ft.title if ft else None,
         "resource_pattern": rule.resource_pattern,
+        "name_pattern": rule.name_pattern,
         "reason": rule.reason,
         "until": iso_z(rule.until),
         "created_by": rule.created_by,
@@ -288,7 +288,13 @@ def suppress_add(
         None, "--type", help="FindingTypeID or catalog key (default: every type)."
     ),
     resource: str = typer.Option(
-        "*", "--resource", help="Glob on resource id or name, e.g. 'g-*' or '*@corp.com'."
+        "*", "--resource", help="Glob on the resource id (case-sensitive), e.g. 'g-research-*'."
+    ),
+    name: str = typer.Option(
+        None,
+        "--name",
+        help="Glob on the resource name (case-insensitive), e.g. '*@corp.com'; names are "
+        "chosen by the tenant's users, so only an explicit --name matches them.",
     ),
     reason: str = typer.Option(..., "--reason", help="Why these findings are accepted."),
     until: str = typer.Option(None, "--until", help="Expiry: DATE or a duration like 90d."),
@@ -298,7 +304,9 @@ def suppress_add(
     until_at = parse_when(until, direction="future", option="--until") if until else None
     who = created_by or _whoami()
     with db_session() as session:
-        rule = sup.add_rule(session, tenant, finding_type, resource, reason, until_at, who)
+        rule = sup.add_rule(
+            session, tenant, finding_type, resource, reason, until_at, who, name_pattern=name
+        )
         if rule.tenant_id is not None:
             changed = sup.apply(session, rule.tenant_id)
         else:
@@ -323,8 +331,8 @@ def suppress_list(
     if fmt is ListFormat.json:
         print_json(rows)
         return
-    table = Table(title=f"{len(rows)} suppression rule(s)")
-    for column in ("ID", "Tenant", "Finding type", "Resource", "Reason", "Until", "By"):
+    table = SafeTable(title=f"{len(rows)} suppression rule(s)")
+    for column in ("ID", "Tenant", "Finding type", "Resource", "Name", "Reason", "Until", "By"):
         table.add_column(column, overflow="fold")
     for r in rows:
         table.add_row(
@@ -332,6 +340,7 @@ def suppress_list(
             str(r["tenant"] or "*"),
             str(r["finding_type"] or "*"),
             str(r["resource_pattern"]),
+            str(r["name_pattern"] or "-"),
             str(r["reason"]),
             str(r["until"] or "never"),
             str(r["created_by"] or ""),

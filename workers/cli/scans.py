@@ -17,12 +17,20 @@ from typing import Any
 import typer
 from rich.live import Live
 from rich.markup import escape
-from rich.table import Table
+from rich.text import Text
 
 from core.errors import UserError
 from core.time import as_utc, iso_z
 from schemas.tables import ScanRun, ScanStatus, ScanTrigger, Tenant
-from workers.cli.common import EXIT_GATE, console, db_session, fail, print_json
+from workers.cli.common import (
+    EXIT_GATE,
+    SafeTable,
+    clean_text,
+    console,
+    db_session,
+    fail,
+    print_json,
+)
 
 _STATUS_STYLE = {
     "succeeded": "green",
@@ -35,10 +43,9 @@ _STATUS_STYLE = {
 }
 
 
-def _style(value: str | None) -> str:
+def _style(value: str | None) -> Text:
     value = value or "-"
-    color = _STATUS_STYLE.get(value, "red")
-    return f"[{color}]{value}[/]"
+    return Text(clean_text(value), style=_STATUS_STYLE.get(value, "red"))
 
 
 def _ago(value: datetime | None) -> str:
@@ -124,7 +131,9 @@ def _scan_inline(targets: list[tuple[int, str]]) -> int:
                 f"{slug}: scan {result['scan_id']} is already active (request coalesced onto it)"
             )
             continue
-        console.print(f"{slug}: scan {result.get('scan_id')} {_style(result.get('status'))}")
+        console.print(
+            Text.assemble(f"{slug}: scan {result.get('scan_id')} ", _style(result.get("status")))
+        )
         if result.get("scan_id"):
             scan_ids.append(int(result["scan_id"]))
     return _summary(scan_ids) if scan_ids else 0
@@ -193,8 +202,8 @@ def _follow(tracked: list[_Tracked], timeout: float = 3600) -> None:
     store = get_runtime().snapshots
     deadline = time.monotonic() + timeout
 
-    def render() -> tuple[Table, bool]:
-        table = Table(title="scans in progress")
+    def render() -> tuple[SafeTable, bool]:
+        table = SafeTable(title="scans in progress")
         for column in ("tenant", "scan", "status", "progress"):
             table.add_column(column)
         finished = True
@@ -249,7 +258,7 @@ def _summary(scan_ids: list[int]) -> int:
     Returns how many scans did not succeed."""
     from store.findings import open_counts_by_severity
 
-    table = Table(title="scan results")
+    table = SafeTable(title="scan results")
     table.add_column("tenant", no_wrap=True)
     table.add_column("scan")
     table.add_column("status", no_wrap=True)
@@ -338,7 +347,7 @@ def scans(
     if as_json:
         print_json([_run_json(r, slugs) for r in runs])
         return
-    table = Table(title=f"{len(runs)} recent scans")
+    table = SafeTable(title=f"{len(runs)} recent scans")
     for column in ("scan", "tenant", "trigger", "status", "requested", "seconds", "findings"):
         table.add_column(column)
     table.add_column("errors", overflow="fold")
@@ -419,7 +428,7 @@ def health(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) ->
     if not rows:
         console.print("no tenants yet: register one with `casb tenant add`")
         return
-    table = Table(title="tenant health")
+    table = SafeTable(title="tenant health")
     for column in ("tenant", "health", "last scan", "critical", "high", "medium", "low"):
         table.add_column(column)
     table.add_column("detail", overflow="fold")

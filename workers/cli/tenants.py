@@ -5,12 +5,11 @@ from __future__ import annotations
 from enum import StrEnum
 
 import typer
-from rich.table import Table
 
 from core.settings import get_settings
 from store import tenants as registry
 from store.tenants import KeySource, TenantInput, TenantInputError
-from workers.cli.common import console, db_session, print_json
+from workers.cli.common import SafeTable, console, db_session, print_json
 
 tenant_app = typer.Typer(
     help="Register and manage tenants (one OpenAI org each).", no_args_is_help=True
@@ -162,7 +161,7 @@ def list_(fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f")
     if fmt is OutputFormat.json:
         print_json(rows)
         return
-    table = Table(title=f"{len(rows)} tenant(s)")
+    table = SafeTable(title=f"{len(rows)} tenant(s)")
     for column in ("Slug", "Name", "Org", "Workspace", "Health", "Schedule", "Last scan", "DLP"):
         table.add_column(column, overflow="fold")
     for row in rows:
@@ -190,7 +189,7 @@ def show(
     if fmt is OutputFormat.json:
         print_json(row)
         return
-    table = Table(show_header=False, title=f"tenant {row['slug']}")
+    table = SafeTable(show_header=False, title=f"tenant {row['slug']}")
     table.add_column("field", style="bold")
     table.add_column("value", overflow="fold")
     for key, value in row.items():

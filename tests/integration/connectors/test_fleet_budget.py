@@ -40,9 +40,11 @@ def world() -> Any:
 @pytest.fixture(scope="module")
 def server(world: Any) -> Iterator[Any]:
     from simulator.server import start_in_thread
+    from tests.storage import storage_allowed
 
     handle = start_in_thread(world, port=0)
-    yield handle
+    with storage_allowed(handle):
+        yield handle
     handle.stop()
 
 

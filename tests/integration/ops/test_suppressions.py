@@ -67,19 +67,47 @@ def test_rule_by_tenant_type_and_glob_is_applied_retroactively_and_idempotently(
     assert get_finding(db, late).suppression_id == rule_id
 
 
-def test_fleet_wide_rule_matches_resource_name_case_insensitively(db: str) -> None:
+def test_fleet_wide_name_rule_matches_resource_name_case_insensitively(db: str) -> None:
     acme = add_tenant(db, "acme")
     beta = add_tenant(db, "beta")
     a = add_finding(db, acme, "inactive_user", "user-1", resource_name="Bob@Contractor.com")
     b = add_finding(db, beta, "inactive_user", "user-2", resource_name="eve@contractor.com")
     c = add_finding(db, beta, "inactive_user", "user-3", resource_name="carol@acme.com")
     _rule(
-        db, None, BY_KEY["inactive_user"].finding_type_id, "*@contractor.com", "contractors rotate"
+        db,
+        None,
+        BY_KEY["inactive_user"].finding_type_id,
+        "*",
+        "contractors rotate",
+        name_pattern="*@contractor.com",
     )
     with Session(get_engine(db)) as s:
         assert sup.apply_all(s, NOW) == 2
         s.commit()
     assert [get_finding(db, i).status for i in (a, b, c)] == ["ignored", "ignored", "open"]
+
+
+def test_a_resource_glob_never_matches_names_users_choose(db: str) -> None:
+    """A GPT author names their GPT like the ids an operator suppressed: still open."""
+    acme = add_tenant(db, "acme")
+    approved = add_finding(db, acme, "gpt_custom_actions", "g-approved-1", resource_name="Sales")
+    sneaky = add_finding(
+        db, acme, "gpt_custom_actions", "g-7f3a9c", resource_name="g-approved-exfiltrator"
+    )
+    _rule(db, "acme", "gpt_custom_actions", "g-approved-*", "vetted vendor GPTs")
+    assert _apply(db, acme) == 1
+    assert get_finding(db, approved).status == "ignored"
+    assert get_finding(db, sneaky).status == "open"
+
+
+def test_resource_and_name_globs_must_both_match(db: str) -> None:
+    acme = add_tenant(db, "acme")
+    both = add_finding(db, acme, "gpt_custom_actions", "g-sales-1", resource_name="CRM helper")
+    id_only = add_finding(db, acme, "gpt_custom_actions", "g-sales-2", resource_name="other")
+    _rule(db, "acme", None, "g-sales-*", "crm", name_pattern="crm *")
+    assert _apply(db, acme) == 1
+    assert get_finding(db, both).status == "ignored"
+    assert get_finding(db, id_only).status == "open"
 
 
 def test_expiry_releases_to_open_when_still_seen_else_resolved(db: str) -> None:

@@ -33,9 +33,11 @@ PROFILES = list(PLANTABLE_PROFILES)
 def sim() -> Iterator[Any]:
     from simulator.server import start_in_thread
     from simulator.world import World
+    from tests.storage import storage_allowed
 
     running = start_in_thread(World.generate(tenants=1, seed=41, size="tiny"))
-    yield running
+    with storage_allowed(running):
+        yield running
     running.stop()
 
 

@@ -27,9 +27,11 @@ def world() -> Any:
 @pytest.fixture
 def sim(world: Any) -> Iterator[Any]:
     from simulator.server import start_in_thread
+    from tests.storage import storage_allowed
 
     running = start_in_thread(world)
-    yield running
+    with storage_allowed(running):
+        yield running
     running.stop()
 
 

@@ -27,8 +27,11 @@ from sqlmodel import col, func, select
 
 from schemas.tables import Finding, ScanRun, ScanStatus
 from store.db import session_scope
+from tests.storage import with_storage_of
 
 REPO = Path(__file__).resolve().parents[3]
+#: Simulators started by ``start_sim`` and still running: their storage is allowed.
+_SIMULATORS: list[Any] = []
 ALL_QUEUES = ("scans", "fetch", "detect", "dlp")
 RATE_GROUPS = ("ADMIN", "AUDIT", "COMPLIANCE_LIST", "COMPLIANCE_FILE")
 
@@ -79,7 +82,8 @@ def worker_env(
         env[f"CASB_RATE_LIMIT_{group}"] = (rate_limits or {}).get(group, "200/1")
     for name, value in settings.items():
         env[f"CASB_{name.upper()}"] = str(value)
-    return env
+    # The storage of every simulator this test started (downloads are refused elsewhere).
+    return with_storage_of(env, *_SIMULATORS)
 
 
 class WorkerProcess:
@@ -395,8 +399,10 @@ def start_sim() -> Iterator[Callable[[Any], Any]]:
     def start(world: Any) -> Any:
         handle = start_in_thread(world)
         running.append(handle)
+        _SIMULATORS.append(handle)
         return handle
 
     yield start
     for handle in running:
         handle.stop()
+        _SIMULATORS.remove(handle)

@@ -115,7 +115,13 @@ def access() -> TenantAccess:
 
 @pytest.fixture
 def options() -> ClientOptions:
-    return ClientOptions(max_attempts=4, backoff_base=0.01, backoff_max=0.05)
+    # The fake API and storage hosts are allowed by name: nothing is ever resolved.
+    return ClientOptions(
+        max_attempts=4,
+        backoff_base=0.01,
+        backoff_max=0.05,
+        storage_allowed_hosts=("compliance.test", "blob.test"),
+    )
 
 
 @pytest.fixture

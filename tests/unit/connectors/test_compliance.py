@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
+import json
 
 import httpx
 import pytest
@@ -271,6 +273,31 @@ def test_a_page_over_the_byte_cap_is_asked_for_again_with_half_the_limit(
     tiny = ClientOptions(conversation_page_limit=4, conversation_page_max_bytes=1000)
     with pytest.raises(MalformedResponseError, match="larger than 1000 bytes"):
         list(client(api, access, budget, tiny, sleeps).conversations(0))
+
+
+def test_a_compressed_page_counts_against_the_cap_once_decoded(access, budget, sleeps) -> None:
+    # A few hundred compressed bytes that decode to over 12 KB: the cap is on what the page
+    # decodes to, read through the bounded decoder, not on what crossed the network.
+    convs = [{**_conversation(f"c{i}", []), "title": "x" * 3000} for i in range(4)]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        limit = int(request.url.params["limit"])
+        after = request.url.params.get("after")
+        start = 0 if after is None else int(after[1:]) + 1
+        body = json.dumps(page(convs[start : start + limit], has_more=start + limit < 4))
+        packed = gzip.compress(body.encode())
+        assert len(packed) < 8000
+        return httpx.Response(
+            200, headers={"content-encoding": "gzip"}, content=iter([packed[:100], packed[100:]])
+        )
+
+    api = FakeApi({f"{P}/conversations": handler})
+    options = ClientOptions(conversation_page_limit=4, conversation_page_max_bytes=8000)
+    stats = ConversationListing()
+    got = list(client(api, access, budget, options, sleeps).conversations(0, stats))
+    assert [c.id for c in got] == ["c0", "c1", "c2", "c3"]
+    assert [r.url.params["limit"] for r in api.requests] == ["4", "2", "2"]
+    assert stats.pages_shrunk == 1
 
 
 # ---------------------------------------------------------------- downloads

@@ -240,3 +240,31 @@ def test_download_follows_307_without_the_bearer_token_and_checks_sha256(
                 LogFile("log_9", None, None)
             )
         )
+
+
+def test_a_log_redirect_to_a_refused_destination_is_skipped_unfetched(
+    access, budget, options, sleeps
+) -> None:
+    # The Logs Platform's 307 passes the same destination policy as a file's: plain http to
+    # a loopback port that is not allowed is refused before anything is sent there.
+    internal: list[httpx.Request] = []
+
+    def trap(request: httpx.Request) -> httpx.Response:
+        internal.append(request)
+        return httpx.Response(200, content=b'{"event_id":"e1"}')
+
+    api = FakeApi(
+        {
+            f"{SCOPE}/logs/log_1": lambda r: httpx.Response(
+                307, headers={"location": "http://127.0.0.1:9/internal/logs"}
+            ),
+            "/internal/logs": trap,
+        }
+    )
+    from connectors.logs import LogFile
+
+    logs = logs_client(api, access, budget, options, sleeps)
+    with pytest.raises(FileSkipped) as info:
+        list(logs.documents(LogFile("log_1", "CONVERSATION_MESSAGE", None)))
+    assert info.value.reason == "redirect_refused"
+    assert internal == []

@@ -85,6 +85,27 @@ def test_csv_header_equals_json_fields_and_evidence_is_compact_json() -> None:
     assert second["severity"] == "low" and second["tenant"] == "beta"
 
 
+@pytest.mark.parametrize(
+    ("name", "cell"),
+    [
+        ("=HYPERLINK(1)", "'=HYPERLINK(1)"),
+        ("+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0"),
+        ("-2+3+cmd|' /C calc'!A0", "'-2+3+cmd|' /C calc'!A0"),
+        ("@SUM(1+1)", "'@SUM(1+1)"),
+        ("\t=1+1", "'\t=1+1"),
+        ("\r=1+1", "'\r=1+1"),
+        ("\t42", "'\t42"),
+        ("-3", "-3"),
+        ("+1.5e3", "+1.5e3"),
+        ("Sales GPT", "Sales GPT"),
+    ],
+)
+def test_csv_cells_that_a_spreadsheet_would_run_are_quoted(name: str, cell: str) -> None:
+    row = finding_to_dict(finding("stale_pending_invite", resource_name=name), "acme")
+    reader = csv.DictReader(io.StringIO(to_csv([row])))
+    assert next(reader)["resource_name"] == cell
+
+
 # --------------------------------------------------------------------------- OCSF
 
 REQUIRED_BASE = (
