@@ -1,7 +1,7 @@
 """alert destinations and deliveries, change history, findings.opened_scan_id
 
 Revision ID: 0011
-Revises: 0004
+Revises: 0006
 Create Date: 2026-12-07 01:20:00
 
 ``findings.opened_scan_id`` is NULL for rows written before it existed: those findings were
@@ -15,7 +15,7 @@ import sqlmodel
 from alembic import op
 
 revision = "0011"
-down_revision = "0004"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
