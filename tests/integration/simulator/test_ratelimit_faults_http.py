@@ -27,9 +27,23 @@ def sim(world: World) -> Iterator[RunningSimulator]:
     handle.stop()
 
 
+@pytest.fixture
+def burst_world() -> World:
+    # 5 s windows: 70 requests fit in one window even on a busy machine (no timing assumed).
+    return World.generate(tenants=2, seed=21, size="small", time_scale=12.0)
+
+
+@pytest.fixture
+def burst_sim(burst_world: World) -> Iterator[RunningSimulator]:
+    handle = start_in_thread(burst_world, port=0)
+    yield handle
+    handle.stop()
+
+
 def test_burst_gets_429_with_retry_after_and_is_counted(
-    sim: RunningSimulator, world: World
+    burst_sim: RunningSimulator, burst_world: World
 ) -> None:
+    sim, world = burst_sim, burst_world
     api = compliance_api(sim, world, "tenant-01")
     codes = []
     limited: list[httpx.Response] = []
@@ -45,12 +59,12 @@ def test_burst_gets_429_with_retry_after_and_is_counted(
     assert shapes.ShapeChecker(allow_unknown=False).check(r.json(), shapes.ERROR_BODY) == []
     assert (err["type"], err["code"]) == ("requests", "rate_limit_exceeded")
     assert int(r.headers["retry-after"]) >= 1
-    assert 1 <= int(r.headers["retry-after-ms"]) <= 1000
+    assert 1 <= int(r.headers["retry-after-ms"]) <= 5000
     assert r.headers["x-ratelimit-limit-requests"] == "50"
     group = world.stats("tenant-01")["groups"]["compliance:list:gpts"]
     assert group["violations"] == len(limited)
     assert group["requests"] == 70
-    assert group["limit"] == 50 and group["window_s"] == 1.0
+    assert group["limit"] == 50 and group["window_s"] == 5.0
     # other route groups and tenants keep their own budgets
     assert api.get("/users", retry_429=False).status_code == 200
     assert compliance_api(sim, world, "tenant-02").get("/gpts", retry_429=False).status_code == 200
