@@ -24,6 +24,7 @@ from sqlmodel import select
 
 from detectors.dlp.decisions import KIND_BY_TYPE_ID
 from schemas.tables import DlpFileCache, ScanStatus, Tenant
+from simulator.faults import Fault
 from simulator.files import PLANTABLE_PROFILES
 from simulator.world import World
 from store.db import session_scope
@@ -95,6 +96,11 @@ def test_a_worker_killing_file_is_skipped_and_its_batch_mates_get_verdicts(
     poison = dlp_truth[0]
     item = f"{KIND_BY_TYPE_ID[poison[0]]}:{poison[1]}"
 
+    # The poison file's download is held for a moment each time, so the file is certainly in
+    # flight while the assassin looks (a small file is otherwise done between two polls).
+    world.faults.add(
+        SLUG, Fault("slow", api="files", path_contains=poison[1], delay=2, count=MAX_DELIVERIES)
+    )
     env = worker_env(
         db, redis_url, secret_key, dlp_batch_size="1000", max_deliveries=str(MAX_DELIVERIES)
     )
