@@ -243,23 +243,27 @@ def fetch_gpts(ctx: FetchContext, out: PartRun) -> None:
 
 def _gpt_parts(client: ComplianceClient) -> dict[str, list[Any]]:
     gpts = list(client.gpts())
-    files = [
+    return {"gpts": gpts, "gpt_files": _attached_files("gpt", gpts)}
+
+
+def _attached_files(kind: str, parents: list[Any]) -> list[dict[str, Any]]:
+    """The files in the current config of each GPT or ChatGPT project, for DLP."""
+    return [
         _file(
-            "gpt",
+            kind,
             f.id,
             f.name,
             f.created_at,
-            parent_id=g.id,
-            owner_id=g.owner_id,
-            parent_name=g.name,
-            owner_email=g.owner_email,
-            visibility=g.visibility,
+            parent_id=p.id,
+            owner_id=p.owner_id,
+            parent_name=p.name,
+            owner_email=p.owner_email,
+            visibility=p.visibility,
         )
-        for g in gpts
-        if g.config is not None
-        for f in g.config.files
+        for p in parents
+        if p.config is not None
+        for f in p.config.files
     ]
-    return {"gpts": gpts, "gpt_files": files}
 
 
 def fetch_files(ctx: FetchContext, out: PartRun) -> None:
@@ -271,23 +275,7 @@ def fetch_files(ctx: FetchContext, out: PartRun) -> None:
 
 def _project_parts(client: ComplianceClient) -> dict[str, list[Any]]:
     projects = list(client.projects())
-    project_files = [
-        _file(
-            "project",
-            f.id,
-            f.name,
-            f.created_at,
-            parent_id=p.id,
-            owner_id=p.owner_id,
-            parent_name=p.name,
-            owner_email=p.owner_email,
-            visibility=p.visibility,
-        )
-        for p in projects
-        if p.config is not None
-        for f in p.config.files
-    ]
-    return {"project_files": project_files, "projects": projects}
+    return {"project_files": _attached_files("project", projects), "projects": projects}
 
 
 #: One line for tenant health when ``/conversations`` is retired.
