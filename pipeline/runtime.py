@@ -25,6 +25,7 @@ from connectors.ratelimit import (
 from core.metrics import record_api_call
 from core.settings import get_settings
 from pipeline.deliveries import DeliveryLedger, MemoryDeliveryLedger, RedisDeliveryLedger
+from pipeline.engine_store import install_engine_store
 from pipeline.snapshots import (
     MemorySnapshotStore,
     RedisSnapshotStore,
@@ -114,6 +115,7 @@ def get_runtime() -> Runtime:
     global _runtime
     with _lock:
         if _runtime is None or _runtime.pid != os.getpid():
+            install_engine_store(get_settings())
             _runtime = _embedded_runtime() if _embedded else _redis_runtime()
         return _runtime
 

@@ -38,6 +38,7 @@ from typing import Any, Protocol
 
 import re2
 
+from detectors.dlp.engine_cache import compiled_database
 from detectors.dlp.masking import mask_value
 from detectors.dlp.profiles import BUILTIN_PATTERNS, Entry, Profile, profile_set_version
 from detectors.dlp.re2_engine import Re2Engine, to_re2_pattern
@@ -409,10 +410,10 @@ class _HsEngine:
         exprs = list(expressions) + list(literals)
         all_ids = list(ids) + list(literals.values())
         flags += [hyperscan.HS_FLAG_CASELESS] * len(literals)
-        self.db = hyperscan.Database(
-            mode=hyperscan.HS_MODE_STREAM | hyperscan.HS_MODE_SOM_HORIZON_LARGE
+        # Compiled once per host, not per process, when the pipeline installed a store.
+        self.db = compiled_database(
+            exprs, all_ids, flags, hyperscan.HS_MODE_STREAM | hyperscan.HS_MODE_SOM_HORIZON_LARGE
         )
-        self.db.compile(expressions=exprs, ids=all_ids, flags=flags)
         self.local = threading.local()
         self.close_lock = threading.Lock()
 
