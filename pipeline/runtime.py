@@ -9,6 +9,7 @@ created lazily and dropped after a fork (``reset_runtime``), never shared across
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from dataclasses import dataclass, field
@@ -32,6 +33,13 @@ from pipeline.snapshots import (
     SnapshotStore,
     part_key,
 )
+
+log = logging.getLogger("casb.pipeline")
+
+
+def finished_channel(scan_id: int) -> str:
+    """The Redis channel a scan's end is published on (``Runtime.announce_finished``)."""
+    return f"casb:scan:{scan_id}:finished"
 
 
 class LimitMemory(Protocol):
@@ -94,6 +102,18 @@ class Runtime:
     limits: LimitMemory = field(default_factory=MemoryLimitMemory)
     redis: Any = None  # the fleet's Redis client (None when embedded)
     checkpoint_ttl: int = 0
+
+    def announce_finished(self, scan_id: int, status: str) -> None:
+        """Tell whoever follows the scan (``casb scan --wait``) that it is over, at once.
+
+        A Redis publish: followers subscribe before they read the run's state, so they see
+        either the finished run or this message. Best effort: a follower also polls."""
+        if self.redis is None:
+            return
+        try:
+            self.redis.publish(finished_channel(scan_id), status)
+        except Exception as exc:  # the run is finished in PostgreSQL either way
+            log.debug("announcing scan %s finished failed (%s)", scan_id, type(exc).__name__)
 
     def listing_checkpoints(self, scan_id: int) -> ListingCheckpoints | None:
         """Where a scan's listings save their pages: in the scan's snapshot namespace, with

@@ -196,11 +196,19 @@ def _progress(run: ScanRun, done_parts: int) -> str:
     return "done"
 
 
-def _follow(tracked: list[_Tracked], timeout: float = 3600) -> None:
-    from pipeline.runtime import get_runtime
+#: Longest pause between two looks at the runs (progress); a run's end wakes the loop at once.
+FOLLOW_REFRESH_SECONDS = 0.5
 
-    store = get_runtime().snapshots
+
+def _follow(tracked: list[_Tracked], timeout: float = 3600) -> None:
+    from pipeline.runtime import finished_channel, get_runtime
+
+    runtime = get_runtime()
+    store = runtime.snapshots
     deadline = time.monotonic() + timeout
+    # Subscribed before the first look at the runs: a scan that ends after it is announced
+    # here, one that ended before it is seen as finished in PostgreSQL.
+    wake = _Wake(runtime.redis, [finished_channel(t.scan_id) for t in tracked])
 
     def render() -> tuple[SafeTable, bool]:
         table = SafeTable(title="scans in progress")
@@ -224,14 +232,50 @@ def _follow(tracked: list[_Tracked], timeout: float = 3600) -> None:
                 )
         return table, finished
 
-    table, finished = render()
-    with Live(table, console=console, refresh_per_second=4, transient=False) as live:
-        while not finished and time.monotonic() < deadline:
-            time.sleep(0.25)
-            table, finished = render()
-            live.update(table)
+    try:
+        table, finished = render()
+        with Live(table, console=console, refresh_per_second=4, transient=False) as live:
+            while not finished and time.monotonic() < deadline:
+                wake.wait(FOLLOW_REFRESH_SECONDS)
+                table, finished = render()
+                live.update(table)
+    finally:
+        wake.close()
     if not finished:
         fail("gave up waiting: the scans are still running (see `casb scans`)")
+
+
+class _Wake:
+    """Waits for a scan-finished announcement (Redis pub/sub), or sleeps when there is none."""
+
+    def __init__(self, client: Any, channels: list[str]) -> None:
+        self.pubsub: Any = None
+        if client is None:
+            return
+        try:
+            self.pubsub = client.pubsub(ignore_subscribe_messages=True)
+            self.pubsub.subscribe(*channels)
+        except Exception:  # polling alone still follows the scans
+            self.close()
+
+    def wait(self, seconds: float) -> None:
+        if self.pubsub is None:
+            time.sleep(seconds)
+            return
+        started = time.monotonic()
+        try:
+            self.pubsub.get_message(timeout=seconds)
+        except Exception:
+            self.close()
+            time.sleep(max(0.0, seconds - (time.monotonic() - started)))
+
+    def close(self) -> None:
+        pubsub, self.pubsub = self.pubsub, None
+        if pubsub is not None:
+            try:
+                pubsub.close()
+            except Exception:
+                return
 
 
 def _errors_cell(errors: list[dict[str, Any]]) -> str:
