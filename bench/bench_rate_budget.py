@@ -20,6 +20,7 @@ the same invocation:
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 import tempfile
@@ -42,6 +43,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--time-scale", type=float, default=60.0)
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
 
     import httpx
@@ -160,6 +162,10 @@ def main() -> None:
             f"(legacy {results['legacy'] / bound:.3f}x -> adaptive "
             f"{results['adaptive'] / bound:.3f}x the bound)"
         )
+        if args.json:
+            args.json.write_text(
+                json.dumps({"bound": bound, "requests": args.requests, "seconds": results})
+            )
     finally:
         sim.stop()
         redis_proc.terminate()

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import bisect
+import json
 import os
 import random
 import re
@@ -271,6 +272,7 @@ def main() -> None:
         default=None,
         help="stage-1 engine (default: $CASB_DLP_ENGINE, else auto)",
     )
+    ap.add_argument("--json", type=Path, help="also write the MB/s figures to this file")
     args = ap.parse_args()
     rows = args.only or ["full", "secrets", "raw", "re", "extract"]
 
@@ -351,6 +353,8 @@ def main() -> None:
     if "full" in results and "raw" in results:
         print(f"full / raw engine: {results['full'] / results['raw']:.2f}")
     print(f"peak RSS: {rss_mib():.0f} MiB")
+    if args.json:
+        args.json.write_text(json.dumps({"mb_per_s": results, "mb": mb}))
     tmpdir.cleanup()
 
 

@@ -65,9 +65,16 @@ def build_app(modules: Sequence[str] = MODULES) -> typer.Typer:
         pretty_exceptions_enable=False,
         add_completion=False,
     )
+    # A callback keeps the app a group even with one command registered (Typer would
+    # otherwise run a lone command directly, and `casb demo` would read `demo` as an argument).
+    built.callback()(_group)
     for name in modules:
         importlib.import_module(f"workers.cli.{name}").register(built)
     return built
+
+
+def _group() -> None:
+    """openai-casb: scan many OpenAI organizations and ChatGPT Enterprise workspaces."""
 
 
 def modules_for(argv: Sequence[str]) -> tuple[str, ...]:

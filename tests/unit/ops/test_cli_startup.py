@@ -50,3 +50,13 @@ def test_the_head_revision_read_from_the_files_is_alembics() -> None:
     from store.db import alembic_head_revision, head_revision
 
     assert head_revision() == alembic_head_revision() is not None
+
+
+def test_a_module_with_one_command_still_takes_the_command_name() -> None:
+    from typer.testing import CliRunner
+
+    for command in ("changes", "demo", "alert"):
+        app = cli.build_app(cli.modules_for([command]))
+        result = CliRunner().invoke(app, [command, "--help"])
+        assert result.exit_code == 0, result.output
+        assert "Usage: casb " + command in " ".join(result.output.split())
