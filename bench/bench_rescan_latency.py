@@ -112,6 +112,11 @@ class Worker:
             start_new_session=True,
         )
 
+    def cpu(self) -> float:
+        """CPU seconds the worker process has used (its threads pool included)."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGTERM)
@@ -264,9 +269,12 @@ def run(args: argparse.Namespace, tree: Path) -> dict[str, Any]:
         first = timed([casb, "scan", slug, "--wait"], env, tree)
         counters_first = _counters(rclient, args.pg_admin, db_name)
         waited: list[tuple[float, float]] = []
+        worker_cpu: list[float] = []
         for _ in range(args.repeat):
             arm()
+            before = worker.cpu()
             waited.append(timed([casb, "scan", slug, "--wait"], env, tree))
+            worker_cpu.append(worker.cpu() - before)
         counters_rescan = _counters(rclient, args.pg_admin, db_name)
         worker.stop()
         worker = None
@@ -301,6 +309,14 @@ def run(args: argparse.Namespace, tree: Path) -> dict[str, Any]:
         results["in-process"] = in_process
 
         out = report(results, start, fixed, first, seconds, cost_first, cost_rescan)
+        out["worker_cpu"] = worker_cpu
+        cli_cpu = out["modes"]["worker"]["cpu_median"]
+        print(
+            f"{'worker CPU per rescan':>34}: median {statistics.median(worker_cpu):.2f} s; "
+            f"with the CLI's: {cli_cpu + statistics.median(worker_cpu):.2f} s of CPU per "
+            "--wait rescan (the simulator's apart)",
+            flush=True,
+        )
         out.update(
             size=args.size,
             objects=objects,

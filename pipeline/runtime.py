@@ -31,15 +31,11 @@ from pipeline.snapshots import (
     MemorySnapshotStore,
     RedisSnapshotStore,
     SnapshotStore,
+    finished_channel,
     part_key,
 )
 
 log = logging.getLogger("casb.pipeline")
-
-
-def finished_channel(scan_id: int) -> str:
-    """The Redis channel a scan's end is published on (``Runtime.announce_finished``)."""
-    return f"casb:scan:{scan_id}:finished"
 
 
 class LimitMemory(Protocol):

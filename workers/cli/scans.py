@@ -201,14 +201,18 @@ FOLLOW_REFRESH_SECONDS = 0.5
 
 
 def _follow(tracked: list[_Tracked], timeout: float = 3600) -> None:
-    from pipeline.runtime import finished_channel, get_runtime
+    from core.settings import get_settings
+    from pipeline.snapshots import RedisSnapshotStore, finished_channel
 
-    runtime = get_runtime()
-    store = runtime.snapshots
+    # The fleet's Redis directly (not the workers' runtime: no rate budgets or HTTP clients
+    # to import just to read progress).
+    settings = get_settings()
+    client = _redis_or_none(settings)
+    store = RedisSnapshotStore(client, settings.snapshot_ttl_seconds) if client else None
     deadline = time.monotonic() + timeout
     # Subscribed before the first look at the runs: a scan that ends after it is announced
     # here, one that ended before it is seen as finished in PostgreSQL.
-    wake = _Wake(runtime.redis, [finished_channel(t.scan_id) for t in tracked])
+    wake = _Wake(client, [finished_channel(t.scan_id) for t in tracked])
 
     def render() -> tuple[SafeTable, bool]:
         table = SafeTable(title="scans in progress")
@@ -224,7 +228,7 @@ def _follow(tracked: list[_Tracked], timeout: float = 3600) -> None:
                 active = run.status in ScanStatus.active()
                 finished = finished and not active
                 try:
-                    done = len(store.summaries(item.scan_id)) if active else 0
+                    done = len(store.summaries(item.scan_id)) if active and store else 0
                 except Exception:
                     done = 0
                 table.add_row(
@@ -243,6 +247,13 @@ def _follow(tracked: list[_Tracked], timeout: float = 3600) -> None:
         wake.close()
     if not finished:
         fail("gave up waiting: the scans are still running (see `casb scans`)")
+
+
+def _redis_or_none(settings: Any) -> Any:
+    try:
+        return settings.redis()
+    except Exception:  # progress and the wake-up are extras: PostgreSQL has the runs
+        return None
 
 
 class _Wake:
