@@ -279,14 +279,8 @@ def run(args: argparse.Namespace, tree: Path) -> dict[str, Any]:
         worker.stop()
         worker = None
         results["worker"] = waited
-        cost_first = {
-            "redis": delta(counters_first[0], counters[0], 1),
-            "pg": delta(counters_first[1], counters[1], 1),
-        }
-        cost_rescan = {
-            "redis": delta(counters_rescan[0], counters_first[0], args.repeat),
-            "pg": delta(counters_rescan[1], counters_first[1], args.repeat),
-        }
+        cost_first = per_scan(counters_first, counters, 1)
+        cost_rescan = per_scan(counters_rescan, counters_first, args.repeat)
         seconds = _scan_seconds(args.repeat + 1)
 
         inline: list[tuple[float, float]] = []
@@ -341,9 +335,34 @@ def run(args: argparse.Namespace, tree: Path) -> dict[str, Any]:
             conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
 
 
-def _counters(client: Any, admin: str, db_name: str) -> tuple[dict[str, int], dict[str, int]]:
-    time.sleep(PG_IDLE_FLUSH)
-    return redis_calls(client), pg_counters(admin, db_name)
+class Counters:
+    """Redis commands and PostgreSQL counters at one moment, after PostgreSQL's idle flush.
+
+    The flush wait doubles as a look at the idle fleet: what Redis serves while nothing
+    is scanned (the worker's queue polls, the simulator's nothing) is measured over it and
+    taken out of the per-scan figures (``per_scan``)."""
+
+    def __init__(self, client: Any, admin: str, db_name: str) -> None:
+        idle_from, idle_started = redis_calls(client), time.monotonic()
+        time.sleep(PG_IDLE_FLUSH)
+        self.redis = redis_calls(client)
+        self.at = time.monotonic()
+        self.idle_rate = {
+            k: v / (self.at - idle_started) for k, v in delta(self.redis, idle_from, 1).items()
+        }
+        self.pg = pg_counters(admin, db_name)
+
+
+def per_scan(after: Counters, before: Counters, scans: int) -> dict[str, dict[str, float]]:
+    """Per scan between two moments: Redis less the idle background, PostgreSQL as is."""
+    window = after.at - before.at  # the scans and the idle flush wait after them
+    redis = delta(after.redis, before.redis, 1)
+    busy = {k: max(0.0, v - after.idle_rate.get(k, 0.0) * window) / scans for k, v in redis.items()}
+    return {"redis": {k: v for k, v in busy.items() if v}, "pg": delta(after.pg, before.pg, scans)}
+
+
+def _counters(client: Any, admin: str, db_name: str) -> Counters:
+    return Counters(client, admin, db_name)
 
 
 def _scan_seconds(last: int) -> list[float]:
