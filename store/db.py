@@ -131,7 +131,9 @@ def head_revision() -> str | None:
     revisions: set[str] = set()
     parents: set[str] = set()
     for path in (MIGRATIONS_DIR / "versions").glob("*.py"):
-        found = dict(m.groups() for m in _REVISION_LINE.finditer(path.read_text()))
+        found: dict[str, str] = {
+            m.group(1): m.group(2) for m in _REVISION_LINE.finditer(path.read_text())
+        }
         if "revision" not in found:
             continue
         revision = ast.literal_eval(found["revision"])

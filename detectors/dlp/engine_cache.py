@@ -133,7 +133,8 @@ def _engine_version() -> str:
         try:
             probe = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
             probe.compile(expressions=[b"casb"])
-            _version = bytes(probe.info()).decode(errors="replace")
+            info: Any = probe.info()
+            _version = info.decode(errors="replace") if isinstance(info, bytes) else str(info)
         except Exception:
             _version = ""
     return _version
