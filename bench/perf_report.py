@@ -170,6 +170,17 @@ def latency(args: argparse.Namespace, table: Table) -> None:
         before and before["process_start"],
         now["process_start"],
     )
+    for key, label, target in (
+        ("worker", "--wait: CPU of the CLI + the worker per rescan", "<= 2 s"),
+        ("inline_less_start", "--inline: CPU less process start's", "<= 1 s"),
+    ):
+        old_estimate = (before or {}).get("idle_estimate", {}).get(key)
+        table.add(
+            f"  {label} (idle-machine time less fixed waits)",
+            old_estimate,
+            now.get("idle_estimate", {}).get(key),
+            target,
+        )
 
 
 def fleet(args: argparse.Namespace, table: Table) -> None:
