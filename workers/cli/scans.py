@@ -118,9 +118,8 @@ def _scan_inline(targets: list[tuple[int, str]]) -> int:
     """Run the scans in-process; how many did not succeed."""
     from pipeline.inline import run_inline
     from pipeline.runtime import use_embedded
-    from store.db import ensure_migrated
 
-    ensure_migrated()
+    # The database's revision was checked when the targets were resolved (db_session).
     use_embedded(True)
     scan_ids: list[int] = []
     for tenant_id, slug in targets:
