@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from simulator.world import (
+from simulator.model import (
     AdminKey,
     AdminUser,
     AuditEvent,
@@ -23,10 +23,10 @@ from simulator.world import (
     ProjectMember,
     ServiceAccount,
     SimFile,
-    Tenant,
     WorkspaceUser,
     normalise_tool_type,
 )
+from simulator.state import Tenant
 
 UNKNOWN_FIELDS: dict[str, Any] = {
     "x_sim_future_field": {"nested": True, "values": [1, 2]},
