@@ -303,7 +303,6 @@ class TenantBuilder:
         self.world = world
         self.rng = rng
         self.size = size
-        self.now = world.now
         self._persons = 0  # numbers the e-mail addresses of users and invites
 
     # ----------------------------------------------------------------- registry
@@ -326,7 +325,7 @@ class TenantBuilder:
     # ----------------------------------------------------------------- primitives
 
     def ago(self, days: float) -> float:
-        return self.now - days * DAY
+        return self.tenant.ago(days)
 
     def _new_person(self) -> tuple[str, str]:
         self._persons += 1
@@ -1206,7 +1205,7 @@ class TenantBuilder:
                 var,
                 profs,
                 expired,
-                created=(self.now - conv.created_at) / DAY,
+                created=(self.tenant.now - conv.created_at) / DAY,
             )
             user_msgs = [m for m in conv.messages if m.role == "user"] or conv.messages
             rng.choice(user_msgs).file_ids.append(fid)
