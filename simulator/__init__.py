@@ -13,5 +13,5 @@ Public surface (see each module's docstring):
   simulator.server        start_in_thread(world) -> RunningSimulator
   simulator.cli           simulator_app (typer): `serve`
 Nothing here imports schemas/ or connectors/: the simulator is an independent implementation
-of reference/openai-api.md, so it cannot drift into testing only our own client.
+of the APIs described in docs/openai-api.md, so it cannot drift into testing only our own client.
 """

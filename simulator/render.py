@@ -1,4 +1,4 @@
-"""World records -> the raw JSON objects of the reference (openai-api.md §1.3 and §2.4).
+"""World records -> the raw JSON objects of the Admin and Compliance APIs (docs/openai-api.md).
 
 Pure. Admin API timestamps are integer seconds (float under the `admin_timestamps` drift);
 Compliance API timestamps are floats. Shape drift (recipients, latest_config, invite timestamp
