@@ -259,6 +259,9 @@ class _Wake:
     """Waits for a scan-finished announcement (Redis pub/sub), or sleeps when there is none."""
 
     def __init__(self, client: Any, channels: list[str]) -> None:
+        # Held: a Redis client that is garbage-collected closes its pool, and with it the
+        # subscription's connection.
+        self.client = client
         self.pubsub: Any = None
         if client is None:
             return
