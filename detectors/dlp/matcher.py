@@ -40,7 +40,7 @@ import re2
 
 from detectors.dlp.masking import mask_value
 from detectors.dlp.profiles import BUILTIN_PATTERNS, Entry, Profile, profile_set_version
-from detectors.dlp.re2_engine import Re2Engine, to_re2_pattern
+from detectors.dlp.re2_engine import Re2Engine, Re2UnionEngine, to_re2_pattern
 from detectors.dlp.validators import VALIDATORS, is_test_value
 
 try:  # no Linux aarch64 wheel for hyperscan 0.9.x: the RE2 engine covers those hosts
@@ -202,6 +202,20 @@ def _literal_prefix(pattern: str) -> bytes | None:
     return bytes(out) if len(out) >= 3 else None
 
 
+def _class_led(pattern: str) -> bool:
+    """True when the first thing every match of ``pattern`` consumes (after ``\\b``) is not
+    a literal byte: a class, a repeat, a group. Hyperscan has no literal to look for first."""
+    try:
+        items = list(_sre_parse.parse(pattern, 0))
+    except (re.error, OverflowError, RecursionError):  # pragma: no cover - vetted patterns
+        return False
+    for op, _av in items:
+        if op is _sre_const.AT:
+            continue
+        return op is not _sre_const.LITERAL
+    return False
+
+
 def _class_bytes(cls: str) -> frozenset[int]:
     rx = re.compile(f"[{cls}]".encode())
     return frozenset(b for b in range(256) if rx.fullmatch(bytes([b])))
@@ -252,6 +266,8 @@ class Policy:
         ids: list[int] = []
         soms: list[bool] = []
         caseless_flags: list[bool] = []
+        # Hyperscan engine only: catalogue expressions scanned by one RE2 union beside it
+        side: list[tuple[bytes, int, int]] = []
         kw_gates: dict[int, set[int]] = {}
         max_reach = 0
         for i, ((pattern, caseless, som, term), members) in enumerate(groups.items()):
@@ -274,6 +290,11 @@ class Policy:
                 for m in members:
                     for kid in self._ctx_ids[m]:
                         kw_gates.setdefault(kid, set()).add(i)
+                continue
+            if engine == "hyperscan" and builtin and som and not caseless and _class_led(pattern):
+                # led by a wide class with no literal: an RE2 union scans these for less
+                # (see Re2UnionEngine); their starts come out exact
+                side.append((pb, i, _max_width(pattern)))
                 continue
             if not som:
                 expr.confirm = _start_finder(pb, caseless)
@@ -298,6 +319,11 @@ class Policy:
         self.reach = max_reach  # history kept for start recovery by literal prefix
         self._hs: _HsEngine | None = None
         self._re2: Re2Engine | None = None
+        self._side: Re2UnionEngine | None = None
+        if side:
+            self._side = Re2UnionEngine(
+                [p for p, _, _ in side], [i for _, i, _ in side], max(w for _, _, w in side)
+            )
         if engine == "hyperscan":
             self._hs = _HsEngine(expressions, ids, soms, caseless_flags, literals)
         else:
@@ -315,7 +341,10 @@ class Policy:
         if self._re2 is not None:
             return self._re2.finder(events)
         assert self._hs is not None
-        return _HsFinder(self, self._hs, events)
+        finder = _HsFinder(self, self._hs, events)
+        if self._side is None:
+            return finder
+        return _HybridFinder(finder, self._side.finder(events))
 
     def open_stream(
         self,
@@ -350,7 +379,8 @@ class Policy:
         return self.scan(data[i : i + chunk_size] for i in range(0, len(data), chunk_size))
 
     def engine_db(self) -> Any:
-        """The raw Hyperscan database (for benchmarks of the engine alone)."""
+        """The raw Hyperscan database (for benchmarks of the engine alone; the expressions
+        of the RE2 side pass are not in it: :meth:`engine_scan` runs both)."""
         if self._hs is None:
             raise ValueError("this policy uses the re2 engine")
         return self._hs.db
@@ -461,6 +491,33 @@ class _HsFinder:
             self._stream.close()
 
     abort = close
+
+
+class _HybridFinder:
+    """The Hyperscan stream plus the RE2 side pass over the same bytes, one event list."""
+
+    exact_start = False  # the Hyperscan part has expressions without SOM
+
+    def __init__(self, hs: _HsFinder, side: _Finder) -> None:
+        self._hs = hs
+        self._side = side
+        self.lag = max(hs.lag, side.lag)
+
+    @property
+    def frontier(self) -> int:
+        return min(self._hs.frontier, self._side.frontier)
+
+    def feed(self, data: bytes) -> None:
+        self._hs.feed(data)
+        self._side.feed(data)
+
+    def close(self) -> None:
+        self._hs.close()
+        self._side.close()
+
+    def abort(self) -> None:
+        self._hs.abort()
+        self._side.abort()
 
 
 class SecretProbe(Protocol):
