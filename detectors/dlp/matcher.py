@@ -150,12 +150,24 @@ class _Expr:
     # (window + width around it) that ``search`` scans once the stream has passed it.
     gate_window: int = 0
     search: re.Pattern[bytes] | None = None
-    # no-SOM catalogue expressions led by a literal: the start is the leftmost occurrence of
-    # ``prefix`` within ``reach`` bytes before the end from which ``prefix_confirm`` matches
-    # up to the end
+    # no-SOM catalogue expressions led by a literal (open-ended tokens): ``confirm`` looks for
+    # the start up to ``reach`` bytes before the end (the literal itself is kept for reference)
     prefix: bytes | None = None
-    prefix_confirm: re.Pattern[bytes] | None = None
     reach: int = 0
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What stage 2 does for one entry, resolved once per policy (no per-candidate hashing
+    of the entry, no lookups by name)."""
+
+    entry: Entry
+    slot: int  # index of the entry's per-file state
+    ctx: tuple[int, ...]  # keyword literal ids, () when the entry needs no context
+    window: int
+    value_re: re.Pattern[str] | None
+    validate: Callable[[str], bool] | None
+    skip_test_values: bool
 
 
 @dataclass
@@ -243,6 +255,7 @@ class Policy:
         self._word_entries: dict[int, tuple[Entry, ...]] = {}
         self._ctx_ids: dict[Entry, frozenset[int]] = {}
         self._value_re: dict[Entry, re.Pattern[str]] = {}
+        self._plans: dict[int, tuple[_Plan, ...]] = {}  # expression or keyword id -> plans
 
         entries = list(dict.fromkeys(e for p in self.profiles for e in p.entries))
         groups: dict[tuple[str, bool, bool, str | None], list[Entry]] = {}
@@ -261,6 +274,23 @@ class Policy:
             if e.value_pattern:
                 self._value_re[e] = re.compile(e.value_pattern)
         self._word_entries = {k: tuple(v) for k, v in word_entries.items()}
+        slots = {e: n for n, e in enumerate(entries)}
+        # every profile's entry object (equal entries of two profiles share one state)
+        self._slot_of = {id(e): slots[e] for p in self.profiles for e in p.entries}
+        plan_of = {
+            e: _Plan(
+                e,
+                slots[e],
+                tuple(sorted(self._ctx_ids.get(e, ()))),
+                e.window,
+                self._value_re.get(e),
+                VALIDATORS[e.validator] if e.validator is not None else None,
+                not e.test_values,
+            )
+            for e in entries
+        }
+        for lid, members in self._word_entries.items():
+            self._plans[lid] = tuple(plan_of[m] for m in members)
 
         expressions: list[bytes] = []
         ids: list[int] = []
@@ -281,6 +311,7 @@ class Policy:
             # profile's pattern stays on the engine path, its start recovered by RE2.
             builtin = pattern in BUILTIN_PATTERNS
             self._exprs[i] = expr
+            self._plans[i] = tuple(plan_of[m] for m in members)
             if builtin and all(m.keywords for m in members):
                 # keyword-led: found by a bounded search around its keywords, never by the
                 # engine (bare digit runs and hex would otherwise be events all over a file)
@@ -301,7 +332,6 @@ class Policy:
                 prefix = _literal_prefix(pattern) if builtin and not caseless else None
                 if prefix is not None:
                     expr.prefix = prefix
-                    expr.prefix_confirm = re.compile(b"(?:" + pb + rb")\Z")
                     expr.reach = _max_width(pattern, MAX_REACH)
                     max_reach = max(max_reach, expr.reach)
                 reverse = {m.reverse_pattern for m in members} - {None}
@@ -324,10 +354,10 @@ class Policy:
             self._side = Re2UnionEngine(
                 [p for p, _, _ in side], [i for _, i, _ in side], max(w for _, _, w in side)
             )
-        if engine == "hyperscan":
-            self._hs = _HsEngine(expressions, ids, soms, caseless_flags, literals)
-        else:
+        if engine != "hyperscan":
             self._re2 = Re2Engine(expressions, ids, caseless_flags, literals, MAX_SPAN)
+        elif expressions or literals:  # all of it may be on the RE2 side
+            self._hs = _HsEngine(expressions, ids, soms, caseless_flags, literals)
 
     def _literal_id(self, word: str, literals: dict[bytes, int]) -> int:
         lit = _literal_pattern(word)
@@ -340,11 +370,12 @@ class Policy:
     def _new_finder(self, events: list[tuple[int, int, int]]) -> _Finder:
         if self._re2 is not None:
             return self._re2.finder(events)
-        assert self._hs is not None
+        side = self._side.finder(events) if self._side is not None else None
+        if self._hs is None:
+            assert side is not None  # a policy has at least one expression or keyword
+            return side
         finder = _HsFinder(self, self._hs, events)
-        if self._side is None:
-            return finder
-        return _HybridFinder(finder, self._side.finder(events))
+        return finder if side is None else _HybridFinder(finder, side)
 
     def open_stream(
         self,
@@ -382,7 +413,7 @@ class Policy:
         """The raw Hyperscan database (for benchmarks of the engine alone; the expressions
         of the RE2 side pass are not in it: :meth:`engine_scan` runs both)."""
         if self._hs is None:
-            raise ValueError("this policy uses the re2 engine")
+            raise ValueError("this policy has no Hyperscan database (re2 engine)")
         return self._hs.db
 
     def engine_scan(self, chunks: Iterable[bytes]) -> int:
@@ -565,7 +596,7 @@ class MatchStream:
         self._regions: dict[int, list[int]] = {}
         self._searched: dict[int, int] = {}
         self._furthest: dict[int, int] = {}  # keyword-led expr -> end of its last candidate
-        self._state: dict[Entry, _EntryState] = {}
+        self._state: dict[int, _EntryState] = {}  # by plan slot
 
     # -- public -----------------------------------------------------------------------------
 
@@ -729,25 +760,27 @@ class MatchStream:
 
     def _recover_start(self, expr: _Expr, end: int) -> int | None:
         assert expr.confirm is not None
-        if expr.prefix is not None:
-            assert expr.prefix_confirm is not None
-            hist, base = self._hist, self._base
-            hi = end - base
-            i = hist.find(expr.prefix, max(0, hi - expr.reach), hi)
-            while i >= 0:
-                if expr.prefix_confirm.match(hist, i, hi):
-                    return base + i
-                i = hist.find(expr.prefix, i + 1, hi)
-            return None
-        lo = max(self._base, end - expr.max_width)
-        window = bytes(self._hist[lo - self._base : end - self._base])
-        if expr.reverse is not None:
+        base = self._base
+        hi = end - base
+        if expr.prefix is None and expr.reverse is not None:
+            lo = max(0, hi - expr.max_width)
             # one anchored, greedy attempt on the reversed text: its end is the leftmost start
-            r = expr.reverse.match(window[::-1])
+            r = expr.reverse.match(self._hist[hi - 1 : lo - 1 if lo else None : -1])
             if r is not None:
                 return end - r.end()
-        m = expr.confirm.search(window)
-        return lo + m.start() if m else None
+        # RE2, end-anchored: its reversed program runs back from the end and stops where no
+        # match can start any more, so the cost is the token's length, not the window's. The
+        # view (no copy) keeps one byte left of the window so a leading \b sees its neighbour.
+        width = expr.reach if expr.prefix is not None else expr.max_width
+        lo = max(0, hi - width)
+        ctx = 1 if lo > 0 else 0
+        view = memoryview(self._hist)[lo - ctx : hi]
+        try:
+            m = expr.confirm.search(view, ctx)
+            start = -1 if m is None else m.start()
+        finally:
+            view.release()
+        return None if start < 0 else base + lo - ctx + start
 
     def _finalize(self, limit: int) -> None:
         ready = sorted(
@@ -762,11 +795,12 @@ class MatchStream:
             del self._pending[(eid, start)]
             self._confirm(eid, start, end)
 
-    def _has_context(self, entry: Entry, start: int, end: int) -> bool:
-        lo, hi = start - entry.window, end + entry.window
+    def _has_context(self, plan: _Plan, start: int, end: int) -> bool:
+        lo, hi = start - plan.window, end + plan.window
         lit_len = self._p._lit_len
-        for kid in self._p._ctx_ids[entry]:
-            ends = self._kw_ends.get(kid)
+        kw_ends = self._kw_ends
+        for kid in plan.ctx:
+            ends = kw_ends.get(kid)
             if ends:
                 # the first hit ending after `lo` has the smallest start of those that do
                 i = bisect_right(ends, lo)
@@ -775,12 +809,8 @@ class MatchStream:
         return False
 
     def _confirm(self, eid: int, start: int, end: int) -> None:
-        if eid >= _KW_BASE:
-            entries = self._p._word_entries[eid]
-            term: frozenset[int] = frozenset()
-        else:
-            expr = self._p._exprs[eid]
-            entries, term = expr.entries, expr.term
+        plans = self._p._plans[eid]
+        term = self._p._exprs[eid].term if eid < _KW_BASE else None
         base = self._base
         s = max(start, base)
         e = min(end, s + MAX_SPAN)
@@ -789,34 +819,35 @@ class MatchStream:
         if e <= s:
             return
         text = self._hist[s - base : e - base].decode("utf-8", "replace")
-        for entry in entries:
-            st = self._state.get(entry)
+        state = self._state
+        for plan in plans:
+            st = state.get(plan.slot)
             if st is not None and start < st.last_end:
                 continue  # overlaps a match already counted for this entry
-            if entry.keywords and not self._has_context(entry, start, end):
+            if plan.ctx and not self._has_context(plan, start, end):
                 continue
             value = text
-            vre = self._p._value_re.get(entry)
-            if vre is not None:
-                m = vre.search(text)
+            if plan.value_re is not None:
+                m = plan.value_re.search(text)
                 if m is None:
                     continue
                 value = m.group(1)
-            if entry.validator is not None:
+            if plan.validate is not None:
                 try:
-                    ok = VALIDATORS[entry.validator](value)
+                    ok = plan.validate(value)
                 except Exception:  # a validator bug must not leak the value via a traceback
                     ok = False
                 if not ok:
                     continue
-            if not entry.test_values and is_test_value(value):
+            if plan.skip_test_values and is_test_value(value):
                 continue  # a published test value; reported only when the profile asks
+            entry = plan.entry
             if self._probe is not None and self._probe.wants(entry):
                 # a probe bug must not leak the value via a traceback
                 with contextlib.suppress(Exception):
                     self._probe.observe(entry, value)
             if st is None:
-                st = self._state[entry] = _EntryState()
+                st = state[plan.slot] = _EntryState()
             st.count += 1
             st.last_end = e
             if self.spans is not None:
@@ -833,7 +864,7 @@ class MatchStream:
         for profile in self._p.profiles:
             hits = []
             for entry in profile.entries:
-                st = self._state.get(entry)
+                st = self._state.get(self._p._slot_of[id(entry)])
                 if st is not None and st.count >= entry.min_count:
                     hits.append(
                         EntryMatch(

@@ -41,6 +41,7 @@ _PLACEHOLDER_WORDS = (
     "1234567890",
     "abcdefghij",
 )
+_PLACEHOLDER_WORDS_RE = re.compile("|".join(re.escape(w) for w in _PLACEHOLDER_WORDS))
 _TEMPLATE_RE = re.compile(r"\$\{[^}]*\}|\{\{[^}]*\}\}|<[^>]*>|%\(\w+\)[sd]|\$[A-Z_]{3,}")
 _REPEAT_RE = re.compile(r"(.)\1{7,}")
 
@@ -107,7 +108,7 @@ def is_placeholder(value: str) -> bool:
     if is_test_value(value):
         return False  # real-looking published values: the profile decides (include_test_values)
     low = value.lower()
-    if any(w in low for w in _PLACEHOLDER_WORDS):
+    if _PLACEHOLDER_WORDS_RE.search(low):
         return True
     if _TEMPLATE_RE.search(value):
         return True

@@ -39,6 +39,7 @@ __all__ = [
 OVERLAP_LEFT = 8  # bytes kept before ``hi`` in the next carry (left context for \b)
 BATCH = 64 * 1024  # scan once at least this much new data is buffered (tiny chunks)
 DEFER_CAP = 64 * 1024  # longest match kept growing across buffers before it is cut
+UNION_BATCH = 16 * 1024  # Re2UnionFinder: scan once this much new data is buffered
 RE2_MAX_MEM = 64 << 20  # per compiled regex; memory is allocated lazily, as the DFA grows
 _WORD = frozenset(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_")
 _SPACE_CLASS = r"\t\n\x0b\x0c\r "
@@ -194,7 +195,7 @@ class Re2Finder:
 
     def _run(self, final: bool) -> None:
         eng = self._e
-        buf = bytes(self._buf)
+        buf = self._view()
         n = len(buf)
         base = self._base
         lo = self._own - base
@@ -214,6 +215,9 @@ class Re2Finder:
             cut = max(0, stop - OVERLAP_LEFT)
             del self._buf[:cut]
             self._base = base + cut
+
+    def _view(self) -> bytes:
+        return bytes(self._buf)
 
     def _scan(
         self, buf: bytes, lo: int, stop: int, final: bool, found: list[tuple[int, int, int]]
@@ -319,12 +323,24 @@ class Re2UnionEngine:
 
 
 class Re2UnionFinder(Re2Finder):
-    """The chunk+overlap driver of :class:`Re2Finder` over a :class:`Re2UnionEngine`."""
+    """The chunk+overlap driver of :class:`Re2Finder` over a :class:`Re2UnionEngine`.
+
+    Its expressions are short, so it scans as soon as ``UNION_BATCH`` new bytes are buffered
+    (the stream's history, sized by ``lag``, stays small) and reads its buffer in place."""
 
     def __init__(self, engine: Re2UnionEngine, events: list[tuple[int, int, int]]) -> None:
         super().__init__(engine, events)  # type: ignore[arg-type]  # duck-typed engine
         self._u = engine
-        self.lag = engine.k + BATCH + engine.k + OVERLAP_LEFT
+        # unscanned bytes: < k + UNION_BATCH before a scan, then < 2k (k kept, k deferred)
+        self.lag = 2 * engine.k + UNION_BATCH + OVERLAP_LEFT
+
+    def feed(self, data: bytes) -> None:
+        self._buf += data
+        if len(self._buf) - (self._own - self._base) >= self._u.k + UNION_BATCH:
+            self._run(final=False)
+
+    def _view(self) -> bytes:
+        return self._buf  # type: ignore[return-value]  # RE2 reads the bytearray in place
 
     def _scan(
         self, buf: bytes, lo: int, stop: int, final: bool, found: list[tuple[int, int, int]]
