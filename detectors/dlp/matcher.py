@@ -322,10 +322,10 @@ class Policy:
                     for kid in self._ctx_ids[m]:
                         kw_gates.setdefault(kid, set()).add(i)
                 continue
-            if engine == "hyperscan" and builtin and som and not caseless and _class_led(pattern):
+            if engine == "hyperscan" and builtin and som and _class_led(pattern):
                 # led by a wide class with no literal: an RE2 union scans these for less
                 # (see Re2UnionEngine); their starts come out exact
-                side.append((pb, i, _max_width(pattern)))
+                side.append((b"(?i:" + pb + b")" if caseless else pb, i, _max_width(pattern)))
                 continue
             if not som:
                 expr.confirm = _start_finder(pb, caseless)
