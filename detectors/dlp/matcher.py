@@ -154,6 +154,10 @@ class _Expr:
     # the start up to ``reach`` bytes before the end (the literal itself is kept for reference)
     prefix: bytes | None = None
     reach: int = 0
+    # the prefix never occurs inside a match: its last occurrence is the start (see
+    # _lone_prefix), checked by ``anchored`` (``(?:pattern)\Z``) matched there
+    lone: bool = False
+    anchored: re.Pattern[bytes] | None = None
 
 
 @dataclass(frozen=True)
@@ -212,6 +216,79 @@ def _literal_prefix(pattern: str) -> bytes | None:
             continue
         break
     return bytes(out) if len(out) >= 3 else None
+
+
+_ALL_BYTES = frozenset(range(256))
+_CATEGORY_BYTES = {
+    name: frozenset(b for b in range(256) if re.fullmatch(rx, bytes([b])))
+    for name, rx in (
+        ("CATEGORY_DIGIT", rb"\d"),
+        ("CATEGORY_NOT_DIGIT", rb"\D"),
+        ("CATEGORY_WORD", rb"\w"),
+        ("CATEGORY_NOT_WORD", rb"\W"),
+        ("CATEGORY_SPACE", rb"\s"),
+        ("CATEGORY_NOT_SPACE", rb"\S"),
+    )
+}
+
+
+def _class_set(items: Any) -> frozenset[int]:
+    """The bytes one ``[...]`` item of a parsed pattern matches (all of them if unsure)."""
+    out: set[int] = set()
+    negate = False
+    for op, av in items:
+        if op is _sre_const.LITERAL:
+            out.add(av)
+        elif op is _sre_const.RANGE:
+            out.update(range(av[0], min(av[1], 255) + 1))
+        elif op is _sre_const.NEGATE:
+            negate = True
+        elif op is _sre_const.CATEGORY and str(av) in _CATEGORY_BYTES:
+            out |= _CATEGORY_BYTES[str(av)]
+        else:
+            return _ALL_BYTES
+    return _ALL_BYTES - out if negate else frozenset(out)
+
+
+def _alphabet(items: Any) -> frozenset[int]:
+    """Every byte a parsed (sub)pattern can consume (all of them if unsure)."""
+    out: set[int] = set()
+    for op, av in items:
+        if op is _sre_const.AT:
+            continue
+        if op is _sre_const.LITERAL:
+            out.add(av)
+        elif op is _sre_const.IN:
+            out |= _class_set(av)
+        elif op in (_sre_const.MAX_REPEAT, _sre_const.MIN_REPEAT):
+            out |= _alphabet(av[2])
+        elif op is _sre_const.SUBPATTERN:
+            out |= _alphabet(av[3])
+        elif op is _sre_const.BRANCH:
+            for alt in av[1]:
+                out |= _alphabet(alt)
+        else:
+            return _ALL_BYTES
+    return frozenset(out)
+
+
+def _lone_prefix(pattern: str, prefix: bytes, terminated: bool) -> bool:
+    """True when an occurrence of ``prefix`` can never lie inside a match of ``pattern`` that
+    starts earlier: a byte of it cannot follow the prefix in any match (the consumed
+    terminator aside) and the prefix cannot overlap itself. The start of a match ending at a
+    known end is then the last occurrence of the prefix before it, or there is none."""
+    if any(prefix[d:] == prefix[: len(prefix) - d] for d in range(1, len(prefix))):
+        return False
+    try:
+        items = [it for it in _sre_parse.parse(pattern, 0) if it[0] is not _sre_const.AT]
+    except (re.error, OverflowError, RecursionError):  # pragma: no cover - vetted patterns
+        return False
+    tail = items[len(prefix) :]
+    if terminated:
+        if not tail or tail[-1][0] not in (_sre_const.SUBPATTERN, _sre_const.BRANCH):
+            return False
+        tail = tail[:-1]
+    return any(b not in _alphabet(tail) for b in prefix)
 
 
 def _class_led(pattern: str) -> bool:
@@ -333,6 +410,9 @@ class Policy:
                 if prefix is not None:
                     expr.prefix = prefix
                     expr.reach = _max_width(pattern, MAX_REACH)
+                    if _lone_prefix(pattern, prefix, bool(term)):
+                        expr.lone = True
+                        expr.anchored = re.compile(b"(?:" + pb + rb")\Z")
                     max_reach = max(max_reach, expr.reach)
                 reverse = {m.reverse_pattern for m in members} - {None}
                 if builtin and len(reverse) == 1:  # custom profiles never set one
@@ -762,6 +842,14 @@ class MatchStream:
         assert expr.confirm is not None
         base = self._base
         hi = end - base
+        if expr.lone:
+            assert expr.prefix is not None and expr.anchored is not None
+            hist = self._hist
+            i = hist.rfind(expr.prefix, max(0, hi - expr.reach), hi)
+            if i < 0 or i + len(expr.prefix) >= hi - 1:  # it may end in the terminator byte
+                i = -2
+            if i >= 0:
+                return base + i if expr.anchored.match(hist, i, hi) else None
         if expr.prefix is None and expr.reverse is not None:
             lo = max(0, hi - expr.max_width)
             # one anchored, greedy attempt on the reversed text: its end is the leftmost start
