@@ -2,13 +2,17 @@
 
 Pure: no I/O, no logging of content. Design (measured in reference/dlp-bench.md):
 
-* One Hyperscan STREAM database per profile set holds every regex and every keyword. Chunk
+* One Hyperscan STREAM database per profile set holds the regexes and every keyword. Chunk
   edges are invisible to the engine, so a match that straddles two chunks is reported once.
+* Catalogue expressions led by a wide class with no literal (card numbers, IBAN, national
+  identifiers) are not in it: one RE2 union of them runs beside the stream over the same
+  bytes (``Re2UnionEngine``), which costs a fraction of one Hyperscan automaton per pattern.
 * Entries that share a pattern share one engine expression (card brands, SSN/ITIN, ...).
 * Start-of-match tracking is per expression. Without it (credential tokens, email, custom
   patterns Hyperscan cannot track) the start is recovered from the history buffer: a
-  catalogue token from its literal prefix, email from its reversed pattern, anything else by
-  RE2 (linear time: an end-anchored search runs RE2's reverse DFA from the match end).
+  catalogue token whose literal prefix cannot recur inside it from that prefix's last
+  occurrence, email from its reversed pattern, anything else by RE2 (linear in the token's
+  length: an end-anchored search runs RE2's reverse DFA back from the match end).
 * Expressions whose every entry needs a context keyword are keyword-led: not in the engine;
   each keyword hit marks a region that is searched once the stream has passed it.
 * Python ``re`` runs only the project's catalogue patterns (``BUILTIN_PATTERNS``); a custom
@@ -351,23 +355,7 @@ class Policy:
             if e.value_pattern:
                 self._value_re[e] = re.compile(e.value_pattern)
         self._word_entries = {k: tuple(v) for k, v in word_entries.items()}
-        slots = {e: n for n, e in enumerate(entries)}
-        # every profile's entry object (equal entries of two profiles share one state)
-        self._slot_of = {id(e): slots[e] for p in self.profiles for e in p.entries}
-        plan_of = {
-            e: _Plan(
-                e,
-                slots[e],
-                tuple(sorted(self._ctx_ids.get(e, ()))),
-                e.window,
-                self._value_re.get(e),
-                VALIDATORS[e.validator] if e.validator is not None else None,
-                not e.test_values,
-            )
-            for e in entries
-        }
-        for lid, members in self._word_entries.items():
-            self._plans[lid] = tuple(plan_of[m] for m in members)
+        plan_of = self._entry_plans(entries)
 
         expressions: list[bytes] = []
         ids: list[int] = []
@@ -438,6 +426,27 @@ class Policy:
             self._re2 = Re2Engine(expressions, ids, caseless_flags, literals, MAX_SPAN)
         elif expressions or literals:  # all of it may be on the RE2 side
             self._hs = _HsEngine(expressions, ids, soms, caseless_flags, literals)
+
+    def _entry_plans(self, entries: list[Entry]) -> dict[Entry, _Plan]:
+        """Stage-2 plans of the (distinct) entries; keyword-word entries get theirs here."""
+        slots = {e: n for n, e in enumerate(entries)}
+        # every profile's entry object (equal entries of two profiles share one state)
+        self._slot_of = {id(e): slots[e] for p in self.profiles for e in p.entries}
+        plan_of = {
+            e: _Plan(
+                e,
+                slots[e],
+                tuple(sorted(self._ctx_ids.get(e, ()))),
+                e.window,
+                self._value_re.get(e),
+                VALIDATORS[e.validator] if e.validator is not None else None,
+                not e.test_values,
+            )
+            for e in entries
+        }
+        for lid, members in self._word_entries.items():
+            self._plans[lid] = tuple(plan_of[m] for m in members)
+        return plan_of
 
     def _literal_id(self, word: str, literals: dict[bytes, int]) -> int:
         lit = _literal_pattern(word)
@@ -813,28 +822,29 @@ class MatchStream:
             seg_hi = min(pos, stop + width + 1)
             if seg_hi <= seg_lo:
                 continue
-            seg = bytes(hist[seg_lo - base : seg_hi - base])
+            # searched in place: ``pos`` gives a leading \b its left byte, ``endpos`` ends
+            # the text where the segment ends (positions below are relative to ``hist``)
             rx = expr.search
             assert rx is not None
-            at, limit = max(0, lo - seg_lo), stop - seg_lo
-            furthest = self._furthest.get(gid, -1) - seg_lo
+            at, limit, end_at = max(lo, seg_lo) - base, stop - base, seg_hi - base
+            furthest = self._furthest.get(gid, -1) - base
             while True:
                 if timed and searches and not searches % DEADLINE_EVERY and self._past_deadline():
                     return  # the regions are dropped with the rest of the stream's work
                 searches += 1
-                m = rx.search(seg, at)
+                m = rx.search(hist, at, end_at)
                 if m is None:
                     break
                 s, e = m.span()
                 if s >= limit:
                     break
                 if e > furthest:  # as the engine reports it: leftmost start for each end
-                    key = (gid, seg_lo + s)
-                    if pending.get(key, -1) < seg_lo + e:
-                        pending[key] = seg_lo + e
+                    key = (gid, base + s)
+                    if pending.get(key, -1) < base + e:
+                        pending[key] = base + e
                     furthest = e
                 at = s + 1
-            self._furthest[gid] = furthest + seg_lo
+            self._furthest[gid] = furthest + base
         for gid in done:
             del self._regions[gid]
 
