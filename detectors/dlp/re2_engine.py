@@ -317,6 +317,12 @@ class Re2UnionEngine:
         self.members = [(eid, re2.compile(b, opts)) for b, eid in zip(bodies, ids, strict=True)]
         self.k = max_width + 1  # a start below len - k has all of its match and next byte
         self.expr_ids = frozenset(ids)
+        # which expressions match at a position, in one call: on the next k bytes alone, so a
+        # leading \b may pass without its left byte (a superset); each is then matched in place
+        self.at = re2.Set.MatchSet(opts)
+        for b in bodies:
+            self.at.Add(b)
+        self.at.Compile()
 
     def finder(self, events: list[tuple[int, int, int]]) -> Re2UnionFinder:
         return Re2UnionFinder(self, events)
@@ -350,6 +356,8 @@ class Re2UnionFinder(Re2Finder):
         furthest = {eid: self._maxend.get(eid, -1) - base for eid in self._u.expr_ids}
         search = self._u.union.search
         members = self._u.members
+        at = self._u.at.Match
+        k = self._u.k
         pos = lo
         while pos < stop:
             m = search(buf, pos, n)
@@ -358,11 +366,16 @@ class Re2UnionFinder(Re2Finder):
             s = m.start()
             if s >= stop:
                 break
-            for eid, rx in members:
-                mm = rx.match(buf, s, n)
-                if mm is None:
-                    continue
-                e = mm.end()
+            which = at(buf[s : s + k]) or ()
+            for i in sorted(which):
+                eid, rx = members[i]
+                if len(which) == 1:  # the union's leftmost-longest match is this one's
+                    e = m.end()
+                else:
+                    mm = rx.match(buf, s, n)
+                    if mm is None:
+                        continue
+                    e = mm.end()
                 if e == n and not final and n - s <= DEFER_CAP:
                     return s  # may still grow: rescan from its start with more data
                 if e > furthest[eid]:  # leftmost start for some end, as Hyperscan reports
