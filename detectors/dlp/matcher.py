@@ -1,6 +1,6 @@
 """The streaming DLP matcher: Hyperscan candidates, then validators and context keywords.
 
-Pure: no I/O, no logging of content. Design (measured in reference/dlp-bench.md):
+Pure: no I/O, no logging of content. Design (docs/dlp.md, "Design" and "Breadth and speed"):
 
 * One Hyperscan STREAM database per profile set holds the regexes and every keyword. Chunk
   edges are invisible to the engine, so a match that straddles two chunks is reported once.
