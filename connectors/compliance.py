@@ -22,14 +22,14 @@ from typing import Any, BinaryIO, Literal
 
 import httpcore
 import httpx
+from pydantic import SecretStr
 
 from connectors.access import ClientOptions, TenantAccess
-from connectors.admin import M, parse_item
 from connectors.bodies import BodyTooLarge, UnsupportedEncoding, iter_capped
 from connectors.checkpoints import ListingCheckpoints
+from connectors.client import ApiClient, M, parse_item
 from connectors.destinations import DestinationPolicy, DestinationRefused, guarded
 from connectors.errors import (
-    AuthenticationError,
     FileSkipped,
     MalformedResponseError,
     NotFoundError,
@@ -39,7 +39,6 @@ from connectors.http import (
     UNPARSABLE_LOCATION,
     CallObserver,
     QueryParams,
-    Transport,
     backoff_delay,
     path_segment,
     storage_client,
@@ -100,8 +99,16 @@ def _page_data(body: dict[str, Any], route: str) -> list[dict[str, Any]]:
     return data
 
 
-class ComplianceClient:
+class ComplianceClient(ApiClient):
     """Read-only client of one ChatGPT Enterprise workspace through its compliance key."""
+
+    api = "compliance"
+    key_label = "Compliance API"
+    key_flag = "--compliance-key-env"
+
+    @staticmethod
+    def endpoint(access: TenantAccess) -> tuple[SecretStr | None, str]:
+        return access.compliance_key, access.compliance_api_base
 
     def __init__(
         self,
@@ -115,32 +122,21 @@ class ComplianceClient:
         checkpoints: ListingCheckpoints | None = None,
         destinations: DestinationPolicy | None = None,
     ) -> None:
-        if access.compliance_key is None or not access.compliance_key.get_secret_value():
-            raise AuthenticationError(
-                "no Compliance API key is configured for this tenant",
-                hint=f"`casb tenant update {access.tenant_key} --compliance-key-env VAR`",
-            )
+        super().__init__(
+            access,
+            budget,
+            http=http,
+            options=options,
+            observer=observer,
+            sleep=sleep,
+            checkpoints=checkpoints,
+        )
         if not access.workspace_id:
             raise NotFoundError(
                 "no ChatGPT workspace id is configured for this tenant",
                 hint=f"set the workspace id (chatgpt.com/admin/settings) of tenant "
                 f"{access.tenant_key} with `casb tenant update`",
             )
-        self.access = access
-        self.options = options or ClientOptions()
-        self._sleep = sleep
-        self.transport = Transport(
-            tenant_key=access.tenant_key,
-            api="compliance",
-            base_url=access.compliance_api_base,
-            key=access.compliance_key,
-            budget=budget,
-            http=http,
-            options=self.options,
-            observer=observer,
-            sleep=sleep,
-            checkpoints=checkpoints,
-        )
         self.prefix = f"/compliance/workspaces/{path_segment(access.workspace_id)}"
         # File storage: an injected client (tests) serves it too; otherwise the per-process
         # storage client, whose connections pass the destination policy.
