@@ -370,6 +370,18 @@ def recent_runs(
     return list(session.exec(stmt).all())
 
 
+def runs_of_tenants(session: Session, tenant_ids: Sequence[int]) -> list[ScanRun]:
+    """Every scan run of the given tenants."""
+    return list(session.exec(select(ScanRun).where(col(ScanRun.tenant_id).in_(tenant_ids))))
+
+
+def forget_queued(session: Session, scan_id: int) -> None:
+    """Delete a run still queued (its request never reached the broker); else nothing."""
+    run = session.get(ScanRun, scan_id)
+    if run is not None and run.status == ScanStatus.QUEUED.value:
+        session.delete(run)
+
+
 def last_finished_runs(session: Session) -> dict[int, ScanRun]:
     """Every tenant's newest run that is no longer queued or running, in one query."""
     latest = (

@@ -176,10 +176,10 @@ def _enqueue(targets: list[tuple[int, str]]) -> list[_Tracked]:
 
 
 def _forget(scan_id: int) -> None:
+    from store.scans import forget_queued
+
     with db_session() as session:
-        run = session.get(ScanRun, scan_id)
-        if run is not None and run.status == ScanStatus.QUEUED.value:
-            session.delete(run)
+        forget_queued(session, scan_id)
 
 
 def _progress(run: ScanRun, done_parts: int) -> str:
@@ -338,12 +338,12 @@ def scans(
 ) -> None:
     """Recent scan runs: trigger, status, counts, typed errors, timings."""
     from store.scans import recent_runs
-    from store.tenants import get_tenant
+    from store.tenants import get_tenant, tenant_slugs
 
     with db_session() as session:
         tenant_id = get_tenant(session, tenant).id if tenant else None
         runs = recent_runs(session, tenant_id=tenant_id, limit=limit)
-        slugs = {t.id: t.slug for t in session.exec(_all_tenants()).all()}
+        slugs: dict[int | None, str] = dict(tenant_slugs(session).items())
     if as_json:
         print_json([_run_json(r, slugs) for r in runs])
         return
@@ -363,12 +363,6 @@ def scans(
             _errors_cell(run.errors),
         )
     console.print(table)
-
-
-def _all_tenants() -> Any:
-    from sqlmodel import select
-
-    return select(Tenant)
 
 
 def _run_json(run: ScanRun, slugs: dict[int | None, str]) -> dict[str, Any]:
