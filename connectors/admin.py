@@ -11,9 +11,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import SecretStr
-
-from connectors.access import TenantAccess
 from connectors.client import ApiClient, M, parse_item
 from connectors.errors import (
     AuthenticationError,
@@ -64,14 +61,8 @@ class AdminClient(ApiClient):
     key_label = "Admin API"
     key_flag = "--admin-key-env"
 
-    @staticmethod
-    def endpoint(access: TenantAccess) -> tuple[SecretStr | None, str]:
-        return access.admin_key, access.admin_api_base
-
-    def __repr__(self) -> str:
-        return (
-            f"AdminClient(tenant={self.access.tenant_key!r}, base={self.access.admin_api_base!r})"
-        )
+    key_field = "admin_key"
+    base_field = "admin_api_base"
 
     def _list(
         self,
@@ -152,25 +143,23 @@ class AdminClient(ApiClient):
         The API answers 400 for an archived project; that yields nothing rather than
         failing the part (the archived project's keys still come from ``project_api_keys``).
         """
-        route = "/organization/projects/{project_id}/service_accounts"
-        path = f"/organization/projects/{path_segment(project_id)}/service_accounts"
-        try:
-            for account in self._list(ProjectServiceAccount, path, route):
-                yield account.model_copy(update={"project_id": project_id})
-        except UpstreamError as exc:
-            if exc.status != 400 or exc.param == "limit":
-                raise
+        yield from self._of_live_project(ProjectServiceAccount, project_id, "service_accounts")
 
     def project_members(self, project_id: str) -> Iterator[ProjectMember]:
         """``GET /organization/projects/{id}/users``, stamped with the project id.
 
         A 400 (the project is archived) yields nothing, as for service accounts.
         """
-        route = "/organization/projects/{project_id}/users"
-        path = f"/organization/projects/{path_segment(project_id)}/users"
+        yield from self._of_live_project(ProjectMember, project_id, "users")
+
+    def _of_live_project(self, model: type[M], project_id: str, name: str) -> Iterator[M]:
+        """``GET /organization/projects/{id}/<name>``, each item stamped with the project id;
+        the 400 of an archived project yields nothing (a 400 about ``limit`` still raises)."""
+        route = f"/organization/projects/{{project_id}}/{name}"
+        path = f"/organization/projects/{path_segment(project_id)}/{name}"
         try:
-            for member in self._list(ProjectMember, path, route):
-                yield member.model_copy(update={"project_id": project_id})
+            for item in self._list(model, path, route):
+                yield item.model_copy(update={"project_id": project_id})
         except UpstreamError as exc:
             if exc.status != 400 or exc.param == "limit":
                 raise

@@ -44,13 +44,16 @@ class ApiClient:
     """Base of the read-only API clients of one tenant.
 
     Subclasses name their ``api`` (the transport's label in metrics and errors), the
-    ``key_label`` an operator knows the key by, the ``key_flag`` that sets it, and pick the
-    key and base URL out of the tenant's access.
+    ``key_label`` an operator knows the key by, the ``key_flag`` that sets it, and the fields
+    of ``TenantAccess`` holding the API's key and base URL; ``setup`` adds what a client
+    needs besides its transport.
     """
 
     api: ClassVar[Api]
     key_label: ClassVar[str]
     key_flag: ClassVar[str]
+    key_field: ClassVar[str]
+    base_field: ClassVar[str]
 
     def __init__(
         self,
@@ -63,7 +66,8 @@ class ApiClient:
         sleep: Callable[[float], None] = time.sleep,
         checkpoints: ListingCheckpoints | None = None,
     ) -> None:
-        key, base_url = self.endpoint(access)
+        key: SecretStr | None = getattr(access, self.key_field)
+        base_url: str = getattr(access, self.base_field)
         if key is None or not key.get_secret_value():
             raise AuthenticationError(
                 f"no {self.key_label} key is configured for this tenant",
@@ -84,8 +88,13 @@ class ApiClient:
             sleep=sleep,
             checkpoints=checkpoints,
         )
+        self.setup(http)
 
-    @staticmethod
-    def endpoint(access: TenantAccess) -> tuple[SecretStr | None, str]:
-        """The key and base URL of this client's API in the tenant's access."""
-        raise NotImplementedError
+    def setup(self, http: httpx.Client | None) -> None:
+        """What the client needs besides its transport (``http``: the injected client)."""
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(tenant={self.access.tenant_key!r}, "
+            f"base={getattr(self.access, self.base_field)!r})"
+        )

@@ -16,17 +16,14 @@ import random
 import re
 import time
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Literal
 
 import httpcore
 import httpx
-from pydantic import SecretStr
 
-from connectors.access import ClientOptions, TenantAccess
 from connectors.bodies import BodyTooLarge, UnsupportedEncoding, iter_capped
-from connectors.checkpoints import ListingCheckpoints
 from connectors.client import ApiClient, M, parse_item
 from connectors.destinations import DestinationPolicy, DestinationRefused, guarded
 from connectors.errors import (
@@ -37,13 +34,13 @@ from connectors.errors import (
 )
 from connectors.http import (
     UNPARSABLE_LOCATION,
-    CallObserver,
     QueryParams,
     backoff_delay,
+    page_items,
     path_segment,
     storage_client,
 )
-from connectors.ratelimit import COMPLIANCE_FILE, COMPLIANCE_LIST, RateBudget
+from connectors.ratelimit import COMPLIANCE_FILE, COMPLIANCE_LIST
 from core.settings import get_settings
 from schemas.openai import ComplianceProject, Conversation, Gpt, WorkspaceUser
 
@@ -84,21 +81,6 @@ class ConversationListing:
         }
 
 
-def _page_data(body: dict[str, Any], route: str) -> list[dict[str, Any]]:
-    """The ``data`` of a list page, checked like ``Transport.paginate`` checks it."""
-    data = body.get("data")
-    if not isinstance(data, list):
-        raise MalformedResponseError(f"GET {route} page has no 'data' list", route=route)
-    for item in data:
-        if not isinstance(item, dict):
-            raise MalformedResponseError(
-                f"GET {route} page holds a {type(item).__name__}, expected objects", route=route
-            )
-    if not isinstance(body.get("has_more"), bool):
-        raise MalformedResponseError(f"GET {route} page has no boolean 'has_more'", route=route)
-    return data
-
-
 class ComplianceClient(ApiClient):
     """Read-only client of one ChatGPT Enterprise workspace through its compliance key."""
 
@@ -106,31 +88,11 @@ class ComplianceClient(ApiClient):
     key_label = "Compliance API"
     key_flag = "--compliance-key-env"
 
-    @staticmethod
-    def endpoint(access: TenantAccess) -> tuple[SecretStr | None, str]:
-        return access.compliance_key, access.compliance_api_base
+    key_field = "compliance_key"
+    base_field = "compliance_api_base"
 
-    def __init__(
-        self,
-        access: TenantAccess,
-        budget: RateBudget,
-        *,
-        http: httpx.Client | None = None,
-        options: ClientOptions | None = None,
-        observer: CallObserver | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        checkpoints: ListingCheckpoints | None = None,
-        destinations: DestinationPolicy | None = None,
-    ) -> None:
-        super().__init__(
-            access,
-            budget,
-            http=http,
-            options=options,
-            observer=observer,
-            sleep=sleep,
-            checkpoints=checkpoints,
-        )
+    def setup(self, http: httpx.Client | None) -> None:
+        access = self.access
         if not access.workspace_id:
             raise NotFoundError(
                 "no ChatGPT workspace id is configured for this tenant",
@@ -141,12 +103,10 @@ class ComplianceClient(ApiClient):
         # File storage: an injected client (tests) serves it too; otherwise the per-process
         # storage client, whose connections pass the destination policy.
         self.storage_http = http if http is not None else storage_client()
-        if destinations is None:
-            hosts = self.options.storage_allowed_hosts
-            destinations = DestinationPolicy.from_hosts(
-                get_settings().storage_allowed_hosts if hosts is None else hosts
-            )
-        self.destinations = destinations
+        hosts = self.options.storage_allowed_hosts
+        self.destinations = DestinationPolicy.from_hosts(
+            get_settings().storage_allowed_hosts if hosts is None else hosts
+        )
 
     def __repr__(self) -> str:
         return (
@@ -230,7 +190,7 @@ class ComplianceClient(ApiClient):
                 stats.pages_shrunk += 1
                 continue
             stats.pages += 1
-            data = _page_data(body, route)
+            data = page_items(body, route)
             for item in data:
                 conversation = parse_item(Conversation, item, route)
                 if conversation.id in seen_ids:

@@ -370,6 +370,18 @@ def recent_runs(
     return list(session.exec(stmt).all())
 
 
+def runs_with_tenants(
+    session: Session, scan_ids: Sequence[int]
+) -> list[tuple[ScanRun, Tenant | None]]:
+    """The runs that still exist among ``scan_ids``, in that order, each with its tenant."""
+    out: list[tuple[ScanRun, Tenant | None]] = []
+    for scan_id in scan_ids:
+        run = session.get(ScanRun, scan_id)
+        if run is not None:
+            out.append((run, session.get(Tenant, run.tenant_id)))
+    return out
+
+
 def runs_of_tenants(session: Session, tenant_ids: Sequence[int]) -> list[ScanRun]:
     """Every scan run of the given tenants."""
     return list(session.exec(select(ScanRun).where(col(ScanRun.tenant_id).in_(tenant_ids))))

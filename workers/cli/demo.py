@@ -238,16 +238,12 @@ def _run_fleet(ids: dict[str, int]) -> list[int]:
 
 def _print_summary(scan_ids: list[int]) -> None:
     from schemas.catalog import BY_ID
-    from schemas.tables import ScanRun, Tenant
     from store.db import session_scope
     from store.findings import open_findings
+    from store.scans import runs_with_tenants
 
     with session_scope() as session:
-        for scan_id in scan_ids:
-            run = session.get(ScanRun, scan_id)
-            if run is None:
-                continue
-            tenant = session.get(Tenant, run.tenant_id)
+        for run, tenant in runs_with_tenants(session, scan_ids):
             rows = open_findings(session, run.tenant_id)
             by_sev = {s: 0 for s in SEVERITIES}
             by_type: dict[str, tuple[str, int]] = {}
@@ -269,7 +265,7 @@ def _print_summary(scan_ids: list[int]) -> None:
             name = tenant.slug if tenant else str(run.tenant_id)
             totals = "  ".join(f"{s}: {by_sev[s]}" for s in SEVERITIES)
             errors = "; ".join(f"{e.get('resource')}: {e.get('kind')}" for e in run.errors)
-            subtitle = f"scan {scan_id} {run.status} in {run.counts.get('seconds', '?')}s"
+            subtitle = f"scan {run.id} {run.status} in {run.counts.get('seconds', '?')}s"
             console.print(
                 Panel(
                     table,

@@ -21,7 +21,7 @@ from rich.text import Text
 
 from core.errors import UserError
 from core.time import as_utc, iso_z
-from schemas.tables import ScanRun, ScanStatus, ScanTrigger, Tenant
+from schemas.tables import ScanRun, ScanStatus, ScanTrigger
 from workers.cli.common import (
     EXIT_GATE,
     SafeTable,
@@ -257,6 +257,7 @@ def _summary(scan_ids: list[int]) -> int:
 
     Returns how many scans did not succeed."""
     from store.findings import open_counts_by_severity
+    from store.scans import runs_with_tenants
 
     table = SafeTable(title="scan results")
     table.add_column("tenant", no_wrap=True)
@@ -267,11 +268,8 @@ def _summary(scan_ids: list[int]) -> int:
     table.add_column("errors", overflow="fold")
     problems: list[str] = []
     with db_session() as session:
-        for scan_id in scan_ids:
-            run = session.get(ScanRun, scan_id)
-            if run is None:
-                continue
-            tenant = session.get(Tenant, run.tenant_id)
+        for run, tenant in runs_with_tenants(session, scan_ids):
+            scan_id = run.id
             slug = tenant.slug if tenant else str(run.tenant_id)
             counts = open_counts_by_severity(session, run.tenant_id)
             table.add_row(
