@@ -1,0 +1,416 @@
+"""The bulk scanner of OOXML parts: regular expressions over UTF-8 bytes, no per-element calls.
+
+The expat reader in ``detectors.dlp.extract.ooxml`` calls Python twice per element, which
+costs more than the matcher on markup-dense parts: spreadsheet cells and slides. This
+scanner reads those parts (xlsx worksheets and shared strings, pptx slides and notes) region
+by region with compiled patterns that pick out only what carries text, and produces exactly
+the text the expat reader would (the tests compare the two). It keeps nothing per element:
+a region ends at a safe cut (before a tag, after a row, before a shared string) and the
+carry between regions is bounded. Word documents stay on expat: their long runs of text
+cost expat no more than this scanner (measured, see docs/dlp.md).
+
+It handles the shapes Office writes and nothing else. On anything unusual it raises
+:class:`Bail` and the caller reads the part again with expat (which refuses DTDs, reports
+malformed XML as corrupt and truncates deep nesting at the exact element), skipping the
+characters already produced. A bail happens on:
+
+* a part that is not UTF-8 (a byte order mark other than UTF-8's, NULs, another declared
+  encoding), or anything before the XML declaration;
+* ``<!`` anywhere (DOCTYPE, ENTITY, comments, CDATA) or ``<?`` past the XML declaration;
+* a carriage return (expat normalises line ends; Office writes none);
+* an entity other than the five XML ones, a numeric reference to a non-XML character, a
+  bare ``&``, or text that is not valid UTF-8;
+* nesting deeper than ``max_xml_depth`` at a region's end, or tags that do not balance at
+  the part's end (counted from ``<``, ``</`` and ``/>``);
+* a carry longer than :data:`MAX_CARRY` bytes (one huge text run, tag or row);
+* an xlsx cell or shared string of a shape the patterns do not know (formulas, styles,
+  formatted runs and phonetic guides are known; anything else holding a ``c``, ``v``,
+  ``t``, ``is``, ``si`` or ``rPh`` tag bails).
+
+The scanner is lenient where expat is strict only about markup that holds no text it
+would read (mismatched end-tag names, say): such a part is read rather than skipped.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from typing import IO
+
+from detectors.dlp.extract.errors import Budget, ExtractLimits, ExtractReport
+
+__all__ = ["MAX_CARRY", "Bail", "CellScanner", "ParagraphScanner", "SharedStringScanner", "scan"]
+
+MAX_CARRY = 1024 * 1024
+
+_NAME = rb"[A-Za-z_][\w.\-]*"
+_PFX = rb"(?:" + _NAME + rb":)?"  # any namespace prefix
+_ATTRS = rb"(?:[^>\"']|\"[^\"]*\"|'[^']*')*?"
+_PROLOG = re.compile(rb"<\?xml\b(?:[^>\"']|\"[^\"]*\"|'[^']*')*\?>")
+_ENCODING = re.compile(rb"\bencoding\s*=\s*[\"']([^\"']*)[\"']")
+_ENTITY = re.compile(r"&(#[0-9]+|#x[0-9A-Fa-f]+|[A-Za-z]+);|&")
+_XML_ENTITIES = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
+_ANY_TAG = re.compile(rb"<" + _ATTRS + rb">")
+_UNUSUAL = re.compile(rb"<[!?]|\r")
+
+
+class Bail(Exception):
+    """The bulk scanner cannot vouch for this part: read it with expat instead."""
+
+
+def _entity(m: re.Match[str]) -> str:
+    ref = m.group(1)
+    if ref is None:
+        raise Bail  # a bare '&': malformed
+    if ref[0] == "#":
+        try:
+            code = int(ref[2:], 16) if ref[1] in "xX" else int(ref[1:])
+            char = chr(code)
+        except (ValueError, OverflowError):
+            raise Bail from None
+        if (code < 0x20 and code not in (0x9, 0xA, 0xD)) or 0xD800 <= code <= 0xDFFF:
+            raise Bail  # not an XML character: expat refuses it
+        return char
+    if ref not in _XML_ENTITIES:
+        raise Bail
+    return _XML_ENTITIES[ref]
+
+
+def text_of(raw: bytes) -> str:
+    """Character data as expat delivers it: tags dropped, entities decoded, strict UTF-8."""
+    if b"<" in raw:
+        raw = _ANY_TAG.sub(b"", raw)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Bail from None
+    if "&" in text:
+        text = _ENTITY.sub(_entity, text)
+    return text
+
+
+def _prefix_of(head: bytes) -> bytes:
+    """The namespace prefix of the root element (``x:`` for ``<x:worksheet``), else b""."""
+    m = re.search(rb"<(" + _NAME + rb":)?" + _NAME, head)
+    return m.group(1) or b"" if m else b""
+
+
+def _strip_prolog(head: bytes) -> bytes:
+    """The part without its XML declaration; Bail unless it is UTF-8."""
+    if head.startswith(b"\xef\xbb\xbf"):
+        head = head[3:]
+    if b"\x00" in head[:4] or head[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        raise Bail
+    m = _PROLOG.match(head)
+    if m is None:
+        return head
+    enc = _ENCODING.search(m.group(0))
+    if enc is not None and enc.group(1).lower() not in (b"utf-8", b"utf8", b"us-ascii", b"ascii"):
+        raise Bail
+    return head[m.end() :]
+
+
+class _Scanner:
+    """Turns regions of one part into text; ``cut`` says where a region may end."""
+
+    def __init__(self, prefix: bytes) -> None:
+        self.prefix = prefix
+
+    def cut(self, buf: bytes) -> int:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def feed(self, region: bytes) -> str:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def finish(self) -> str:
+        return ""
+
+
+def scan(
+    fh: IO[bytes],
+    make: Callable[[bytes], _Scanner],
+    limits: ExtractLimits,
+    budget: Budget,
+) -> Iterator[str]:
+    """Text of one part, region by region; ``budget`` is checked after every block read.
+
+    Raises :class:`Bail` (see the module docstring); the caller re-reads the part.
+    """
+    block = limits.xml_block
+    buf = _strip_prolog(fh.read(block))
+    scanner = make(_prefix_of(buf[:4096]))
+    depth = 0
+    eof = False
+    while True:
+        data = fh.read(block)
+        if data:
+            buf += data
+        else:
+            eof = True
+        cut = len(buf) if eof else scanner.cut(buf)
+        if cut > 0:
+            region = buf[:cut]
+            buf = buf[cut:]
+            if _UNUSUAL.search(region) is not None:
+                raise Bail
+            closes = region.count(b"</")
+            opens = region.count(b"<") - closes
+            depth += opens - closes - region.count(b"/>")
+            if depth < 0 or depth > limits.max_xml_depth:
+                raise Bail
+            text = scanner.feed(region)
+            if text:
+                yield text
+        elif len(buf) > MAX_CARRY:
+            raise Bail
+        if eof:
+            break
+        budget.check()
+    if depth != 0:
+        raise Bail
+    tail = scanner.finish()
+    if tail:
+        yield tail
+
+
+# --------------------------------------------------------------------------- docx / pptx
+
+
+_PARA_TOKEN = re.compile(
+    rb"<(?:" + _PFX + rb"t(?:\s" + _ATTRS + rb")?>([^<]*)</" + _PFX + rb"t>"  # a whole run
+    rb"|/" + _PFX + rb"(t|tab|br|cr|p)>"  # an end tag
+    rb"|" + _PFX + rb"(t|tab|br|cr|p)(?:\s" + _ATTRS + rb")?/>"  # an empty element
+    rb"|" + _PFX + rb"t(?=[\s>])" + _ATTRS + rb">)"  # a text element holding more than text
+)
+
+
+#: the common shapes in one pass: a whole run, an end tag, an empty element, or (group 4)
+#: a text element that holds more than text, or ends alone
+_PARA_BULK = re.compile(
+    rb"<(?:" + _PFX + rb"t(?:\s[^>]*)?>([^<]*)</" + _PFX + rb"t>"
+    rb"|/" + _PFX + rb"(tab|br|cr|p)>"
+    rb"|" + _PFX + rb"(t|tab|br|cr|p)(?:\s[^>]*)?/>"
+    rb"|(/?" + _PFX + rb"t)[\s>])"
+)
+_SEP = {b"": b"", b"t": b"", b"tab": b"\t", b"br": b"\n", b"cr": b"\n", b"p": b"\n"}
+
+
+class ParagraphScanner(_Scanner):
+    """docx / pptx runs: the text of ``t`` elements, a tab per ``tab``, a newline per
+    ``br``, ``cr`` and paragraph end (what the expat reader's paragraph handler yields)."""
+
+    def __init__(self, prefix: bytes) -> None:
+        super().__init__(prefix)
+        self.in_text = 0
+
+    def cut(self, buf: bytes) -> int:
+        return max(buf.rfind(b"<"), 0)
+
+    def feed(self, region: bytes) -> str:
+        if not self.in_text:
+            sep = _SEP.get
+            found = _PARA_BULK.findall(region)
+            text = b"".join([r or sep(e or m or o, b"<") for r, e, m, o in found])
+            if b"<" not in text:  # no odd text element: done in one pass
+                return text_of(text) if text else ""
+        return self._tokens(region)
+
+    def _tokens(self, region: bytes) -> str:
+        out: list[bytes] = []
+        pos = 0
+        in_text = self.in_text
+        for m in _PARA_TOKEN.finditer(region):
+            if in_text > 0 and m.start() > pos:
+                out.append(region[pos : m.start()])
+            pos = m.end()
+            run, end, empty = m.groups()
+            if run is not None:
+                out.append(run)
+                continue
+            tag = end or empty
+            if tag is None:  # a text element opens
+                in_text += 1
+            elif tag == b"t":
+                if end:
+                    in_text -= 1
+                    if in_text < 0:
+                        raise Bail
+            elif tag == b"tab":
+                out.append(b"\t")
+            elif tag != b"t":
+                out.append(b"\n")
+        if in_text > 0 and pos < len(region):
+            out.append(region[pos:])
+        self.in_text = in_text
+        return text_of(b"".join(out)) if out else ""
+
+
+# --------------------------------------------------------------------------- xlsx
+
+
+def _cell_pattern(p: bytes) -> re.Pattern[bytes]:
+    """A row end; one cell (its attributes, and a value after an optional formula, or an
+    inline string of one plain text element); an empty cell; or, last, any other cell,
+    value or text tag (group ``odd``: a shape these patterns do not know, such as an
+    attribute value holding ``>``)."""
+    q = re.escape(p)
+    formula = rb"(?:<" + q + rb"f(?:\s[^>]*)?(?:/>|>[^<]*</" + q + rb"f>))?"
+    value = rb"(<" + q + rb"v>)([^<]*)</" + q + rb"v>"
+    inline = (
+        rb"(<" + q + rb"is><" + q + rb"t(?:\s+xml:space\s*=\s*\"preserve\")?>)([^<]*)</"
+        + q + rb"t></" + q + rb"is>"
+    )  # fmt: skip
+    return re.compile(
+        rb"<(?:(/" + q + rb"row>|" + q + rb"row(?:\s[^>]*)?/>)|" + q + rb"c(\s[^>]*)?>\s*"
+        rb"(?:" + formula + rb"\s*" + value + rb"|" + inline + rb")?\s*</" + q + rb"c>"
+        rb"|" + q + rb"c(?:\s[^>]*)?/>|(" + _PFX + rb"(?:c|v|t|is|rPh)[\s/>]))"
+    )  # fmt: skip
+
+
+_T_ATTR = re.compile(rb"\st\s*=\s*(?:\"([^\"]*)\"|'([^']*)')")
+
+
+def _cell_kind(attrs: bytes) -> bytes:
+    """The ``t`` attribute of a cell (``s``, ``inlineStr``, ``n``, ...), else b""."""
+    if attrs.endswith(b' t="s"'):
+        return b"s"
+    if attrs.endswith(b' t="inlineStr"'):
+        return b"inlineStr"
+    m = _T_ATTR.search(attrs)
+    if m is None:
+        return b""
+    return m.group(1) if m.group(1) is not None else m.group(2)
+
+
+def _decoded(raw: bytes) -> bytes:
+    return text_of(raw).encode("utf-8")
+
+
+class CellScanner(_Scanner):
+    """xlsx worksheet cells: values, shared strings resolved from ``shared`` (flagging
+    ``used``), inline strings; a tab after each cell that showed something, a newline per
+    row (what the expat reader's cell handler yields)."""
+
+    def __init__(self, prefix: bytes, shared: list[str], used: bytearray) -> None:
+        super().__init__(prefix)
+        self.shared = shared
+        self.used = used
+        self.shared_bytes: list[bytes] | None = None
+        self.cells = _cell_pattern(prefix)
+        starts = (b"<%sc ", b"<%sc>", b"<%sc/", b"<%srow", b"</%srow>")
+        self.starts = tuple(s.replace(b"%s", prefix) for s in starts)
+        self.row_end = b"</" + prefix + b"row>"
+
+    def cut(self, buf: bytes) -> int:
+        end = buf.rfind(self.row_end)
+        if end > 0:
+            return end + len(self.row_end)
+        return max(max(buf.rfind(s) for s in self.starts), 0)
+
+    def feed(self, region: bytes) -> str:
+        if self.shared_bytes is None:
+            self.shared_bytes = [s.encode("utf-8") for s in self.shared]
+        shared, used, n = self.shared_bytes, self.used, len(self.shared_bytes)
+        out: list[bytes] = []
+        for row, attrs, v_tag, value, is_tag, inline, odd in self.cells.findall(region):
+            if row:
+                out.append(b"\n")
+                continue
+            if odd:
+                raise Bail  # a cell of another shape: expat reads the part
+            kind = _cell_kind(attrs) if b"t" in attrs else b""
+            if v_tag:
+                if kind == b"s":
+                    if value.isdigit() and len(value) <= 20:
+                        idx = int(value)
+                        if idx < n:
+                            used[idx] = 1
+                            if shared[idx]:
+                                out.append(shared[idx])
+                                out.append(b"\t")
+                elif value:
+                    out.append(_decoded(value) if b"&" in value else value)
+                    out.append(b"\t")
+            elif is_tag and inline and kind == b"inlineStr":
+                out.append(_decoded(inline) if b"&" in inline else inline)
+                out.append(b"\t")
+        try:
+            return b"".join(out).decode("utf-8")
+        except UnicodeDecodeError:
+            raise Bail from None
+
+
+_SI = re.compile(
+    rb"<si>(?:(<t(?:\s+xml:space\s*=\s*\"preserve\")?>)([^<]*)</t>|(<t\s*/>))?</si>|<si\s*/>"
+    rb"|<si>(.*?)</si>",
+    re.S,
+)
+_RPH = re.compile(rb"<rPh(?:\s" + _ATTRS + rb")?(?:/>|>.*?</rPh>)", re.S)
+_T_TEXT = re.compile(rb"<t(?:\s" + _ATTRS + rb")?>([^<]*)</t>|<t(?:\s" + _ATTRS + rb")?/>")
+_SI_TAGS = re.compile(rb"<(?:si|t|rPh)(?=[\s/>])")
+
+
+class SharedStringScanner(_Scanner):
+    """xlsx shared strings into ``table`` up to the caps (strings past them go out as text,
+    one per line, and the report says truncated), as the expat reader's handler does.
+    Only unprefixed parts (what Office writes); a prefixed one bails."""
+
+    def __init__(
+        self, prefix: bytes, limits: ExtractLimits, report: ExtractReport, table: list[str]
+    ) -> None:
+        super().__init__(prefix)
+        if prefix:
+            raise Bail
+        self.table = table
+        self.chars = 0
+        self.max_count = limits.max_shared_strings
+        self.max_chars = limits.max_shared_string_chars
+        self.report = report
+        self.full = False
+
+    def cut(self, buf: bytes) -> int:
+        return max(buf.rfind(b"<si>"), buf.rfind(b"<si "), buf.rfind(b"<si/"), 0)
+
+    def _rich(self, inner: bytes) -> tuple[str, int]:
+        """Text of a formatted string (runs; phonetic guides dropped) and its tag count."""
+        tags = 0
+        if b"<rPh" in inner:
+            for guide in _RPH.findall(inner):
+                tags += len(_SI_TAGS.findall(guide))
+            inner = _RPH.sub(b"", inner)
+        texts = _T_TEXT.findall(inner)
+        return "".join(text_of(t) for t in texts if t), tags + len(texts)
+
+    def feed(self, region: bytes) -> str:
+        out: list[str] = []
+        tags = 0
+        table = self.table
+        for t_tag, simple, t_empty, rich in _SI.findall(region):
+            tags += 1
+            if rich:
+                text, n = self._rich(rich)
+                tags += n
+            else:
+                tags += bool(t_tag or t_empty)
+                text = text_of(simple) if simple else ""
+            if (
+                not self.full
+                and text
+                and (len(table) >= self.max_count or self.chars + len(text) > self.max_chars)
+            ):
+                self.full = True
+                self.report.truncated = True
+                self.report.truncated_reason = (
+                    f"shared strings past {self.max_count} strings or {self.max_chars} "
+                    "characters are scanned out of cell order"
+                )
+            if self.full:
+                if text:
+                    out.append(text)
+                out.append("\n")
+            else:
+                table.append(text)
+                self.chars += len(text)
+        if len(_SI_TAGS.findall(region)) != tags:
+            raise Bail
+        return "".join(out)
