@@ -20,8 +20,10 @@ characters already produced. A bail happens on:
 * a carriage return (expat normalises line ends; Office writes none);
 * an entity other than the five XML ones, a numeric reference to a non-XML character, a
   bare ``&``, or text that is not valid UTF-8;
-* nesting deeper than ``max_xml_depth`` at a region's end, or tags that do not balance at
-  the part's end (counted from ``<``, ``</`` and ``/>``);
+* nesting deeper than ``max_xml_depth`` at a region's end or in the carry, or tags that
+  do not balance at the part's end (counted from ``<``, ``</`` and ``/>``; a nest that
+  rises past the cap and falls back inside one region costs this scanner nothing, as it
+  keeps no per-element state, and is read whole);
 * a carry longer than :data:`MAX_CARRY` bytes (one huge text run, tag or row);
 * an xlsx cell or shared string of a shape the patterns do not know (formulas, styles,
   formatted runs and phonetic guides are known; anything else holding a ``c``, ``v``,
@@ -110,6 +112,12 @@ def _strip_prolog(head: bytes) -> bytes:
     return head[m.end() :]
 
 
+def _rise(xml: bytes) -> int:
+    """Elements opened minus elements closed (markup without ``<!`` or ``<?``)."""
+    closes = xml.count(b"</")
+    return xml.count(b"<") - 2 * closes - xml.count(b"/>")
+
+
 class _Scanner:
     """Turns regions of one part into text; ``cut`` says where a region may end."""
 
@@ -153,15 +161,13 @@ def scan(
             buf = buf[cut:]
             if _UNUSUAL.search(region) is not None:
                 raise Bail
-            closes = region.count(b"</")
-            opens = region.count(b"<") - closes
-            depth += opens - closes - region.count(b"/>")
+            depth += _rise(region)
             if depth < 0 or depth > limits.max_xml_depth:
                 raise Bail
             text = scanner.feed(region)
             if text:
                 yield text
-        elif len(buf) > MAX_CARRY:
+        elif len(buf) > MAX_CARRY or depth + _rise(buf) > limits.max_xml_depth:
             raise Bail
         if eof:
             break

@@ -1,0 +1,252 @@
+"""The bulk OOXML scanner against expat: the same text for every shape, expat for the rest.
+
+Every case extracts the same file twice, once with ``CASB_OOXML_SCANNER=expat`` (the
+reference) and once with the bulk scanner, and compares the text, the report and the skip
+reason. Cases that the bulk scanner must hand back to expat are checked to really bail, and
+the common shapes to really stay on the bulk path."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+import pytest
+
+from detectors.dlp.extract import ExtractLimits, ExtractReport, SkipFile, extract_text
+from detectors.dlp.extract import ooxml_fast as bulk
+from detectors.dlp.extract.errors import Budget
+from detectors.dlp.extract.ooxml import SCANNER_ENV
+from detectors.dlp.matcher import compile_policy
+from detectors.dlp.profiles import PREDEFINED
+from tests.unit.dlp import fixtures
+
+S = fixtures.S
+SSN = "536-22-7789"
+AWS_KEY = "AKIAQWERTYUIOPASDFGH"
+
+
+def _run(
+    name: str, data: bytes, limits: ExtractLimits | None = None
+) -> tuple[str, str | None, tuple[str, int, bool, str | None]]:
+    report = ExtractReport()
+    try:
+        text = b"".join(extract_text(name, io.BytesIO(data), limits or ExtractLimits(), report))
+    except SkipFile as skip:
+        return "", skip.reason, ("", 0, False, None)
+    facts = (report.format, report.parts, report.truncated, report.truncated_reason)
+    return text.decode(), None, facts
+
+
+def both(
+    monkeypatch: pytest.MonkeyPatch, name: str, data: bytes, limits: ExtractLimits | None = None
+) -> tuple[str, str | None]:
+    """(text, skip reason) of the bulk scanner, asserted equal to expat's."""
+    monkeypatch.setenv(SCANNER_ENV, "expat")
+    reference = _run(name, data, limits)
+    monkeypatch.setenv(SCANNER_ENV, "bulk")
+    got = _run(name, data, limits)
+    assert got == reference
+    return got[0], got[1]
+
+
+def sheet(rows: str, prefix: str = "", head: str = '<?xml version="1.0" encoding="UTF-8"?>') -> str:
+    p = f"{prefix}:" if prefix else ""
+    ns = f"xmlns{':' + prefix if prefix else ''}"
+    return f'{head}<{p}worksheet {ns}="{S}"><{p}sheetData>{rows}</{p}sheetData></{p}worksheet>'
+
+
+def book(sheet_xml: str, strings: str | None = None) -> bytes:
+    parts = {"xl/workbook.xml": f'<workbook xmlns="{S}"/>', "xl/worksheets/sheet1.xml": sheet_xml}
+    if strings is not None:
+        parts["xl/sharedStrings.xml"] = f'<?xml version="1.0"?><sst xmlns="{S}">{strings}</sst>'
+    return fixtures._zip(parts)
+
+
+def bails(scanner: type[bulk.ParagraphScanner] | object, xml: bytes) -> bool:
+    """Whether the bulk scanner hands this part to expat."""
+    limits = ExtractLimits()
+    if scanner is bulk.CellScanner:
+
+        def make(prefix: bytes) -> bulk._Scanner:
+            return bulk.CellScanner(prefix, ["shared"], bytearray(1))
+
+    else:
+
+        def make(prefix: bytes) -> bulk._Scanner:
+            return bulk.ParagraphScanner(prefix)
+
+    try:
+        list(bulk.scan(io.BytesIO(xml), make, limits, Budget(limits)))
+    except bulk.Bail:
+        return True
+    return False
+
+
+# -- the common shapes stay on the bulk path and read the same ---------------------------------
+
+
+def test_fixtures_read_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    rows: list[list[str | int]] = [["name", "ssn"], ["Ada & Bob", SSN], ["n", 42]]
+    text, _ = both(monkeypatch, "b.xlsx", fixtures.xlsx(rows))
+    assert f"Ada & Bob\t{SSN}\t\nn\t42\t\n" in text
+    text, _ = both(monkeypatch, "b.xlsx", fixtures.xlsx(rows, shared=False))
+    assert f"Ada & Bob\t{SSN}" in text
+    deck = fixtures.pptx([["one <1>"], ["two"], ["ten", "ten b"]], notes=["speaker note"])
+    text, _ = both(monkeypatch, "d.pptx", deck)
+    assert text.index("one <1>") < text.index("two") < text.index("speaker note")
+    both(monkeypatch, "r.docx", fixtures.docx(["a & b"], header="h", table=[["x", "y"]]))
+
+
+def test_common_shapes_do_not_bail() -> None:
+    cells = (
+        '<row r="1" spans="1:4"><c r="A1" s="2" t="s"><v>0</v></c><c r="B1"><f>SUM(C1:D1)</f>'
+        '<v>3</v></c><c r="C1" t="inlineStr"><is><t xml:space="preserve"> x </t></is></c>'
+        '<c r="D1" s="1"/></row><row r="2"/>'
+    )
+    assert not bails(bulk.CellScanner, sheet(cells).encode())
+    slide = (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<p:sld xmlns:a="urn:a" '
+        'xmlns:p="urn:p"><p:txBody><a:p><a:r><a:rPr lang="en-US"/><a:t>Hi &amp; bye</a:t>'
+        "</a:r><a:br/><a:r><a:t>next</a:t></a:r></a:p><a:p/></p:txBody></p:sld>"
+    )
+    assert not bails(bulk.ParagraphScanner, slide.encode())
+
+
+def test_cells_of_every_kind(monkeypatch: pytest.MonkeyPatch) -> None:
+    strings = (
+        "<si><t>plain</t></si><si><t/></si><si/>"
+        '<si><r><rPr><b/></rPr><t>rich </t></r><r><t xml:space="preserve">text</t></r>'
+        '<rPh sb="0" eb="1"><t>phonetic</t></rPh><phoneticPr fontId="1"/></si>'
+        f"<si><t>unused {SSN}</t></si>"
+    )
+    rows = (
+        '<row r="1"><c r="A1" t="s"><v>0</v></c><c r="B1" t="s"><v>3</v></c>'
+        '<c r="C1" t="s"><v>99</v></c><c r="D1" t="s"><v>1</v></c>'
+        '<c r="E1" t="b"><v>1</v></c><c r="F1" t="str"><f>A1</f><v>plain</v></c>'
+        '<c r="G1" t="inlineStr"><is><t>a &lt;b&gt; &#65;&#x42; &quot;q&quot;</t></is></c>'
+        '<c r="H1"><v></v></c><c r="I1" t="e"><v>#N/A</v></c><c r="J1" t=\'s\'><v>0</v></c>'
+        "</row>"
+        '<row r="2"><c r="A2" t="inlineStr"><is><r><t>rich inline</t></r></is></c></row>'
+        "<row r='3'>\n  <c r='A3'>\n    <v>7</v>\n  </c>\n</row>"
+    )
+    text, _ = both(monkeypatch, "k.xlsx", book(sheet(rows), strings))
+    assert "plain\trich text\t" in text and "phonetic" not in text
+    assert 'a <b> AB "q"' in text and "rich inline" in text
+    assert text.count("plain") == 3  # two cells and a formula's cached value
+    assert f"unused {SSN}" in text  # strings no cell shows are still scanned
+
+
+def test_prefixed_sheet(monkeypatch: pytest.MonkeyPatch) -> None:
+    rows = '<x:row r="1"><x:c r="A1" t="inlineStr"><x:is><x:t>pre</x:t></x:is></x:c></x:row>'
+    text, _ = both(monkeypatch, "p.xlsx", book(sheet(rows, prefix="x")))
+    assert "pre\t\n" in text
+    assert not bails(bulk.CellScanner, sheet(rows, prefix="x").encode())
+
+
+def test_a_bail_after_text_was_given_does_not_repeat_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Thousands of ordinary rows (several regions), then a shape only expat reads: the
+    text already yielded is not yielded again, none is lost, and the count of planted
+    values matches expat's exactly."""
+    normal = "".join(
+        f'<row r="{i}"><c r="A{i}" t="inlineStr"><is><t>row {i} SSN {SSN}</t></is></c>'
+        f'<c r="B{i}"><v>{i}</v></c></row>'
+        for i in range(1, 4000)
+    )
+    odd = '<row r="4000"><c r="A4000" t="inlineStr"><is><t>a</t><t>b</t></is></c></row>'
+    xml = sheet(normal + odd + "<!-- a comment -->")
+    assert bails(bulk.CellScanner, xml.encode())
+    text, _ = both(monkeypatch, "big.xlsx", book(xml))
+    assert text.count(f"SSN {SSN}") == 3999 and "row 3999 SSN" in text
+    policy = compile_policy(PREDEFINED.values())
+    counts = {e.entry_id: e.count for e in policy.scan_bytes(text.encode()).entries}
+    assert counts.get("us_ssn") == 3999
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "<a:p><a:r><a:t>one</a:t></a:r></a:p><!-- c --><a:p><a:r><a:t>two</a:t></a:r></a:p>",
+        "<a:p><a:r><a:t><![CDATA[x < y & z]]></a:t></a:r></a:p>",
+        "<a:p><a:r><a:t>line\r\nbreak</a:t></a:r></a:p>",
+        "<a:p><a:r><a:t>pi</a:t></a:r></a:p><?pi data?>",
+        "<a:p><a:r><a:t>nested <a:x>inner</a:x> text</a:t></a:r></a:p>",
+        "<a:p><a:r><a:t>bad &bogus; entity</a:t></a:r></a:p>",
+        "<a:p><a:r><a:t>unclosed",
+        "<a:p><a:r><a:t>bare & amp</a:t></a:r></a:p>",
+    ],
+)
+def test_unusual_slides_read_as_expat_reads_them(
+    monkeypatch: pytest.MonkeyPatch, body: str
+) -> None:
+    xml = f'<?xml version="1.0"?><p:sld xmlns:a="urn:a" xmlns:p="urn:p">{body}</p:sld>'
+    parts = {"ppt/presentation.xml": "<p:presentation xmlns:p='urn:p'/>"}
+    parts["ppt/slides/slide1.xml"] = xml
+    both(monkeypatch, "u.pptx", fixtures._zip(parts))
+
+
+def test_dtd_after_cells_is_still_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    rows = "".join(f'<row r="{i}"><c r="A{i}"><v>{i}</v></c></row>' for i in range(1, 3000))
+    xml = sheet(rows).replace("</worksheet>", '<!DOCTYPE x [<!ENTITY e "boom">]></worksheet>')
+    _, reason = both(monkeypatch, "dtd.xlsx", book(xml))
+    assert reason == "corrupt"
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "latin-1"])
+def test_other_encodings_go_to_expat(monkeypatch: pytest.MonkeyPatch, encoding: str) -> None:
+    rows = f'<row r="1"><c r="A1" t="inlineStr"><is><t>caf\u00e9 {SSN}</t></is></c></row>'
+    head = f'<?xml version="1.0" encoding="{encoding.upper()}"?>'
+    xml = sheet(rows, head=head).encode(encoding)
+    assert bails(bulk.CellScanner, xml)
+    parts = {"xl/workbook.xml": "<workbook/>", "xl/worksheets/sheet1.xml": xml}
+    text, _ = both(monkeypatch, "enc.xlsx", fixtures._zip(parts))
+    assert f"caf\u00e9 {SSN}" in text
+
+
+def test_deep_nesting_in_a_sheet_truncates_like_expat(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nesting past the cap at a region's end goes to expat, which truncates at the exact
+    element. (A nest that rises past the cap and falls back within one region costs the
+    bulk scanner nothing, as it keeps no per-element state, and is read whole.)"""
+    rows = '<row r="1"><c r="A1" t="inlineStr"><is><t>before</t></is></c></row>'
+    xml = sheet(rows + "<x>" * 50_000 + "</x>" * 50_000)
+    text, _ = both(monkeypatch, "deep.xlsx", book(xml))
+    assert "before" in text
+    report = ExtractReport()
+    list(extract_text("deep.xlsx", io.BytesIO(book(xml)), ExtractLimits(), report))
+    assert report.truncated_reason == "XML nested deeper than 1000 elements"
+
+
+def test_shared_string_caps_match_expat(monkeypatch: pytest.MonkeyPatch) -> None:
+    strings = "".join(f"<si><t>s{i}</t></si>" for i in range(50))
+    rows = "".join(f'<row r="{i + 1}"><c t="s"><v>{i}</v></c></row>' for i in range(50))
+    limits = ExtractLimits(max_shared_strings=10)
+    text, _ = both(monkeypatch, "caps.xlsx", book(sheet(rows), strings), limits)
+    assert all(f"s{i}" in text for i in range(50))
+    limits = ExtractLimits(max_shared_string_chars=25)
+    both(monkeypatch, "caps.xlsx", book(sheet(rows), strings), limits)
+
+
+def test_time_budget_is_checked_per_block(monkeypatch: pytest.MonkeyPatch) -> None:
+    ticks = iter(range(10_000))
+    limits = ExtractLimits(max_seconds=5, clock=lambda: float(next(ticks)), xml_block=4096)
+    rows = "".join(
+        f'<row r="{i}"><c t="inlineStr"><is><t>{AWS_KEY} {i}</t></is></c></row>'
+        for i in range(1, 5000)
+    )
+    monkeypatch.setenv(SCANNER_ENV, "bulk")
+    report = ExtractReport()
+    data = book(sheet(rows))
+    text = b"".join(extract_text("t.xlsx", io.BytesIO(data), limits, report)).decode()
+    assert report.truncated and report.truncated_reason == "time budget of 5 s spent"
+    assert AWS_KEY in text and "4999" not in text
+
+
+def test_crc_error_in_a_bulk_part_is_corrupt(monkeypatch: pytest.MonkeyPatch) -> None:
+    rows = "".join(f'<row r="{i}"><c r="A{i}"><v>{i}</v></c></row>' for i in range(1, 500))
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
+        zf.writestr("xl/workbook.xml", "<workbook/>")
+        zf.writestr("xl/worksheets/sheet1.xml", sheet(rows))
+    data = bytearray(buf.getvalue())
+    data[data.find(b'<row r="250"') + 5] ^= 0x01
+    _, reason = both(monkeypatch, "crc.xlsx", bytes(data))
+    assert reason == "corrupt"
