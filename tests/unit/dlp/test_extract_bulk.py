@@ -56,7 +56,10 @@ def sheet(rows: str, prefix: str = "", head: str = '<?xml version="1.0" encoding
 
 
 def book(sheet_xml: str, strings: str | None = None) -> bytes:
-    parts = {"xl/workbook.xml": f'<workbook xmlns="{S}"/>', "xl/worksheets/sheet1.xml": sheet_xml}
+    parts: dict[str, str | bytes] = {
+        "xl/workbook.xml": f'<workbook xmlns="{S}"/>',
+        "xl/worksheets/sheet1.xml": sheet_xml,
+    }
     if strings is not None:
         parts["xl/sharedStrings.xml"] = f'<?xml version="1.0"?><sst xmlns="{S}">{strings}</sst>'
     return fixtures._zip(parts)
@@ -179,7 +182,7 @@ def test_unusual_slides_read_as_expat_reads_them(
     monkeypatch: pytest.MonkeyPatch, body: str
 ) -> None:
     xml = f'<?xml version="1.0"?><p:sld xmlns:a="urn:a" xmlns:p="urn:p">{body}</p:sld>'
-    parts = {"ppt/presentation.xml": "<p:presentation xmlns:p='urn:p'/>"}
+    parts: dict[str, str | bytes] = {"ppt/presentation.xml": "<p:presentation xmlns:p='urn:p'/>"}
     parts["ppt/slides/slide1.xml"] = xml
     both(monkeypatch, "u.pptx", fixtures._zip(parts))
 
@@ -197,7 +200,10 @@ def test_other_encodings_go_to_expat(monkeypatch: pytest.MonkeyPatch, encoding: 
     head = f'<?xml version="1.0" encoding="{encoding.upper()}"?>'
     xml = sheet(rows, head=head).encode(encoding)
     assert bails(bulk.CellScanner, xml)
-    parts = {"xl/workbook.xml": "<workbook/>", "xl/worksheets/sheet1.xml": xml}
+    parts: dict[str, str | bytes] = {
+        "xl/workbook.xml": "<workbook/>",
+        "xl/worksheets/sheet1.xml": xml,
+    }
     text, _ = both(monkeypatch, "enc.xlsx", fixtures._zip(parts))
     assert f"caf\u00e9 {SSN}" in text
 
