@@ -386,7 +386,8 @@ def run_child(spec: dict[str, Any], cpu: int) -> dict[str, Any]:
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
         json.dump(spec, fh)
     env = dict(os.environ, OMP_THREAD_LIMIT="1")
-    cmd = [sys.executable, __file__, "--child", fh.name]
+    script = Path(spec["src"]) / "bench" / "dlp_formats.py" if spec.get("src") else Path(__file__)
+    cmd = [sys.executable, str(script), "--child", fh.name]
     if cpu >= 0 and hasattr(os, "sched_setaffinity"):
         cmd += ["--cpu", str(cpu)]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
@@ -396,6 +397,7 @@ def run_child(spec: dict[str, Any], cpu: int) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- report (parent)
 
+FORMATS = ("txt", "pdf", "docx", "xlsx", "pptx")
 #: share of files by format in the sizing mixes of docs/operations.md
 MIXES = {
     "office-heavy": {"txt": 0.2, "pdf": 0.3, "docx": 0.2, "xlsx": 0.15, "pptx": 0.15},
@@ -432,6 +434,12 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--cpu", type=int, default=1, help="core to pin to (-1: no pinning)")
     ap.add_argument("--keep", type=Path, help="write the documents here and keep them")
+    ap.add_argument(
+        "--before",
+        type=Path,
+        help="also run the document rows with this source tree (e.g. `git archive main` "
+        "unpacked), for before/after figures from one run",
+    )
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.cpu >= 0 and hasattr(os, "sched_setaffinity"):
@@ -477,10 +485,11 @@ def main() -> None:
         ("pdf (pypdf, before)", {"pdf_engine": "pypdf"}, of("pdf")),
         ("docx", {}, of("docx")),
         ("xlsx", {}, of("xlsx")),
-        ("xlsx (expat, before)", {"ooxml_scanner": "expat"}, of("xlsx")),
+        ("xlsx (expat)", {"ooxml_scanner": "expat"}, of("xlsx")),
         ("pptx", {}, of("pptx")),
-        ("pptx (expat, before)", {"ooxml_scanner": "expat"}, of("pptx")),
     ]
+    if args.before:  # the same documents through an older source tree, in this run
+        rows += [(f"{fmt} (before)", {"src": str(args.before)}, of(fmt)) for fmt in FORMATS[1:]]
     header = (
         f"{'format':<20} {'file':>10} {'text':>9} {'file MB/s':>10} {'text MB/s':>10} "
         f"{'recall':>7} {'RSS MiB':>8} {'vs text':>8}"
@@ -505,7 +514,7 @@ def main() -> None:
             verdicts.setdefault(f["path"], {})[label] = (f["outcome"], f["counts"])
         seconds = sum(f["seconds"] for f in got["files"])
         row_seconds[label] = seconds
-        if label in ("txt", "pdf", "docx", "xlsx", "pptx"):
+        if label in FORMATS:
             small = min(got["files"], key=lambda f: f["file_bytes"])
             smallest[label] = (
                 small["seconds"],
@@ -531,12 +540,14 @@ def main() -> None:
     speedup = row_seconds["pdf (pypdf, before)"] / row_seconds["pdf"]
     print(f"PDF: PDFium is {speedup:.1f}x faster than pypdf on the same files")
     print(f"PDF verdicts (outcome and per-entry counts) identical under PDFium and pypdf: {same}")
-    for fmt in ("xlsx", "pptx"):
-        before = f"{fmt} (expat, before)"
+    pairs = [("xlsx", "xlsx (expat)", "bulk scanner vs expat")]
+    if args.before:
+        pairs += [(fmt, f"{fmt} (before)", f"vs {args.before}") for fmt in FORMATS[1:]]
+    for fmt, other, what in pairs:
         paths = [d["path"] for d in of(fmt)]
-        same = all(verdicts[p][fmt] == verdicts[p][before] for p in paths)
-        speedup = row_seconds[before] / row_seconds[fmt]
-        print(f"{fmt}: the bulk scanner is {speedup:.1f}x faster than expat; same verdicts: {same}")
+        same = all(verdicts[p][fmt] == verdicts[p][other] for p in paths)
+        speedup = row_seconds[other] / row_seconds[fmt]
+        print(f"{fmt}: {speedup:.2f}x faster ({what}); same verdicts: {same}")
     mix_report(smallest)
 
     got = run_child(

@@ -1,6 +1,6 @@
 """docx / xlsx / pptx: zip containers of XML parts, read with zipfile + the expat SAX parser,
-or (xlsx and pptx parts, by default) the bulk scanner of ``detectors.dlp.extract.ooxml_fast``,
-which hands any part it cannot vouch for back to expat.
+or (xlsx parts, by default) the bulk scanner of ``detectors.dlp.extract.ooxml_fast``, which
+hands any part it cannot vouch for back to expat.
 
 Zip-bomb defences run before any part is inflated: entry count, declared total and per-entry
 sizes, compression ratio, encrypted entries. Reading is bounded as well, since zipfile stops
@@ -34,15 +34,15 @@ from detectors.dlp.extract.errors import (
 from detectors.dlp.extract.ooxml_fast import (
     Bail,
     CellScanner,
-    ParagraphScanner,
     SharedStringScanner,
     scan,
 )
 
 __all__ = ["OOXML_SCANNERS", "SCANNER_ENV", "iter_ooxml", "ooxml_kind", "open_zip"]
 
-#: ``bulk`` (default): the bulk scanner, expat for what it does not handle; ``expat``: expat
-#: for every part (the reference the bulk scanner is tested against, and a bench baseline).
+#: ``bulk`` (default): the bulk scanner for spreadsheet parts, expat for what it does not
+#: handle; ``expat``: expat for every part (the reference the bulk scanner is tested
+#: against, and a bench baseline). docx and pptx parts are read by expat either way.
 OOXML_SCANNERS = ("bulk", "expat")
 SCANNER_ENV = "CASB_OOXML_SCANNER"
 
@@ -264,7 +264,6 @@ def _docx(
     ]
     for part in parts:
         report.parts += 1
-        # expat: Word's long runs of text cost it no more than the bulk scanner (measured)
         yield from _read_part(zf, part, _Paragraphs(limits), None, budget)
 
 
@@ -278,7 +277,7 @@ def _pptx(
             slides.append((m.group(1) != "slides/slide", int(m.group(2)), n))
     for _, _, part in sorted(slides):
         report.parts += 1
-        yield from _read_part(zf, part, _Paragraphs(limits), ParagraphScanner, budget)
+        yield from _read_part(zf, part, _Paragraphs(limits), None, budget)
         yield "\n"
 
 

@@ -1,13 +1,13 @@
 """The bulk scanner of OOXML parts: regular expressions over UTF-8 bytes, no per-element calls.
 
 The expat reader in ``detectors.dlp.extract.ooxml`` calls Python twice per element, which
-costs more than the matcher on markup-dense parts: spreadsheet cells and slides. This
-scanner reads those parts (xlsx worksheets and shared strings, pptx slides and notes) region
-by region with compiled patterns that pick out only what carries text, and produces exactly
-the text the expat reader would (the tests compare the two). It keeps nothing per element:
-a region ends at a safe cut (before a tag, after a row, before a shared string) and the
-carry between regions is bounded. Word documents stay on expat: their long runs of text
-cost expat no more than this scanner (measured, see docs/dlp.md).
+dominates on spreadsheets (a few bytes of text per cell, several elements per cell). This
+scanner reads xlsx worksheets and shared strings region by region with compiled patterns
+that pick out only cells, rows and strings, and produces exactly the text the expat reader
+would (the tests compare the two). It keeps nothing per element: a region ends at a safe
+cut (after a row, before a shared string) and the carry between regions is bounded. Word
+and PowerPoint parts stay on expat: a scanner of the same kind for their runs measured no
+faster than expat there (see docs/dlp.md).
 
 It handles the shapes Office writes and nothing else. On anything unusual it raises
 :class:`Bail` and the caller reads the part again with expat (which refuses DTDs, reports
@@ -41,7 +41,7 @@ from typing import IO
 
 from detectors.dlp.extract.errors import Budget, ExtractLimits, ExtractReport
 
-__all__ = ["MAX_CARRY", "Bail", "CellScanner", "ParagraphScanner", "SharedStringScanner", "scan"]
+__all__ = ["MAX_CARRY", "Bail", "CellScanner", "SharedStringScanner", "scan"]
 
 MAX_CARRY = 1024 * 1024
 
@@ -177,78 +177,6 @@ def scan(
     tail = scanner.finish()
     if tail:
         yield tail
-
-
-# --------------------------------------------------------------------------- docx / pptx
-
-
-_PARA_TOKEN = re.compile(
-    rb"<(?:" + _PFX + rb"t(?:\s" + _ATTRS + rb")?>([^<]*)</" + _PFX + rb"t>"  # a whole run
-    rb"|/" + _PFX + rb"(t|tab|br|cr|p)>"  # an end tag
-    rb"|" + _PFX + rb"(t|tab|br|cr|p)(?:\s" + _ATTRS + rb")?/>"  # an empty element
-    rb"|" + _PFX + rb"t(?=[\s>])" + _ATTRS + rb">)"  # a text element holding more than text
-)
-
-
-#: the common shapes in one pass: a whole run, an end tag, an empty element, or (group 4)
-#: a text element that holds more than text, or ends alone
-_PARA_BULK = re.compile(
-    rb"<(?:" + _PFX + rb"t(?:\s[^>]*)?>([^<]*)</" + _PFX + rb"t>"
-    rb"|/" + _PFX + rb"(tab|br|cr|p)>"
-    rb"|" + _PFX + rb"(t|tab|br|cr|p)(?:\s[^>]*)?/>"
-    rb"|(/?" + _PFX + rb"t)[\s>])"
-)
-_SEP = {b"": b"", b"t": b"", b"tab": b"\t", b"br": b"\n", b"cr": b"\n", b"p": b"\n"}
-
-
-class ParagraphScanner(_Scanner):
-    """docx / pptx runs: the text of ``t`` elements, a tab per ``tab``, a newline per
-    ``br``, ``cr`` and paragraph end (what the expat reader's paragraph handler yields)."""
-
-    def __init__(self, prefix: bytes) -> None:
-        super().__init__(prefix)
-        self.in_text = 0
-
-    def cut(self, buf: bytes) -> int:
-        return max(buf.rfind(b"<"), 0)
-
-    def feed(self, region: bytes) -> str:
-        if not self.in_text:
-            sep = _SEP.get
-            found = _PARA_BULK.findall(region)
-            text = b"".join([r or sep(e or m or o, b"<") for r, e, m, o in found])
-            if b"<" not in text:  # no odd text element: done in one pass
-                return text_of(text) if text else ""
-        return self._tokens(region)
-
-    def _tokens(self, region: bytes) -> str:
-        out: list[bytes] = []
-        pos = 0
-        in_text = self.in_text
-        for m in _PARA_TOKEN.finditer(region):
-            if in_text > 0 and m.start() > pos:
-                out.append(region[pos : m.start()])
-            pos = m.end()
-            run, end, empty = m.groups()
-            if run is not None:
-                out.append(run)
-                continue
-            tag = end or empty
-            if tag is None:  # a text element opens
-                in_text += 1
-            elif tag == b"t":
-                if end:
-                    in_text -= 1
-                    if in_text < 0:
-                        raise Bail
-            elif tag == b"tab":
-                out.append(b"\t")
-            elif tag != b"t":
-                out.append(b"\n")
-        if in_text > 0 and pos < len(region):
-            out.append(region[pos:])
-        self.in_text = in_text
-        return text_of(b"".join(out)) if out else ""
 
 
 # --------------------------------------------------------------------------- xlsx
