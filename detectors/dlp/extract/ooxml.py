@@ -198,14 +198,14 @@ def _read_part(
     zf: zipfile.ZipFile,
     name: str,
     handler: _Handler,
-    bulk: Callable[[bytes], Any] | None,
+    bulk: Callable[[bytes], Any],
     budget: Budget,
 ) -> Generator[str, None, bool]:
     """One part's text: the bulk scanner first; if it bails, expat from the part's start,
     skipping the characters already yielded (both readers produce the same text). Returns
     whether the bulk scanner read the whole part."""
     emitted = 0
-    if bulk is not None and _bulk_enabled():
+    if _bulk_enabled():
         try:
             with zf.open(name) as fh:
                 for piece in scan(fh, bulk, budget.limits, budget):
@@ -264,7 +264,7 @@ def _docx(
     ]
     for part in parts:
         report.parts += 1
-        yield from _read_part(zf, part, _Paragraphs(limits), None, budget)
+        yield from _parse(zf, part, _Paragraphs(limits), budget)
 
 
 def _pptx(
@@ -277,7 +277,7 @@ def _pptx(
             slides.append((m.group(1) != "slides/slide", int(m.group(2)), n))
     for _, _, part in sorted(slides):
         report.parts += 1
-        yield from _read_part(zf, part, _Paragraphs(limits), None, budget)
+        yield from _parse(zf, part, _Paragraphs(limits), budget)
         yield "\n"
 
 
