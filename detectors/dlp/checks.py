@@ -123,7 +123,7 @@ def jwt_parts_ok(value: str) -> bool:
     try:
         header = json.loads(_b64url_decode(parts[0]))
         payload = json.loads(_b64url_decode(parts[1]))
-    except (ValueError, binascii.Error, UnicodeDecodeError):
+    except (ValueError, binascii.Error, UnicodeDecodeError, RecursionError):
         return False
     if not isinstance(header, dict) or not isinstance(payload, dict) or "alg" not in header:
         return False
@@ -144,7 +144,7 @@ def k8s_service_account_jwt_ok(value: str) -> bool:
         return False
     try:
         payload = json.loads(_b64url_decode(value.split(".")[1]))
-    except (ValueError, binascii.Error, UnicodeDecodeError):
+    except (ValueError, binascii.Error, UnicodeDecodeError, RecursionError):
         return False
     blob = json.dumps(payload)
     return "kubernetes.io" in blob or "system:serviceaccount:" in blob
