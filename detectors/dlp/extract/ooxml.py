@@ -426,8 +426,12 @@ def _xlsx(
     )
     used = bytearray(len(table))
 
+    encoded: list[list[bytes]] = []  # the table as UTF-8, made once for every sheet
+
     def cells(prefix: bytes) -> CellScanner:
-        return CellScanner(prefix, table, used)
+        if not encoded:
+            encoded.append([s.encode("utf-8") for s in table])
+        return CellScanner(prefix, encoded[0], used)
 
     for _, part in sheets:
         report.parts += 1

@@ -225,11 +225,10 @@ class CellScanner(_Scanner):
     ``used``), inline strings; a tab after each cell that showed something, a newline per
     row (what the expat reader's cell handler yields)."""
 
-    def __init__(self, prefix: bytes, shared: list[str], used: bytearray) -> None:
+    def __init__(self, prefix: bytes, shared: list[bytes], used: bytearray) -> None:
         super().__init__(prefix)
-        self.shared = shared
+        self.shared = shared  # the shared-string table, UTF-8 encoded
         self.used = used
-        self.shared_bytes: list[bytes] | None = None
         self.cells = _cell_pattern(prefix)
         starts = (b"<%sc ", b"<%sc>", b"<%sc/", b"<%srow", b"</%srow>")
         self.starts = tuple(s.replace(b"%s", prefix) for s in starts)
@@ -242,9 +241,7 @@ class CellScanner(_Scanner):
         return max(max(buf.rfind(s) for s in self.starts), 0)
 
     def feed(self, region: bytes) -> str:
-        if self.shared_bytes is None:
-            self.shared_bytes = [s.encode("utf-8") for s in self.shared]
-        shared, used, n = self.shared_bytes, self.used, len(self.shared_bytes)
+        shared, used, n = self.shared, self.used, len(self.shared)
         out: list[bytes] = []
         for row, attrs, v_tag, value, is_tag, inline, odd in self.cells.findall(region):
             if row:

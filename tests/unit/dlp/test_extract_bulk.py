@@ -70,7 +70,7 @@ def bails(xml: bytes) -> bool:
     limits = ExtractLimits()
 
     def make(prefix: bytes) -> bulk.CellScanner:
-        return bulk.CellScanner(prefix, ["shared"], bytearray(1))
+        return bulk.CellScanner(prefix, [b"shared"], bytearray(1))
 
     try:
         list(bulk.scan(io.BytesIO(xml), make, limits, Budget(limits)))
@@ -239,3 +239,18 @@ def test_crc_error_in_a_bulk_part_is_corrupt(monkeypatch: pytest.MonkeyPatch) ->
     data[data.find(b'<row r="250"') + 5] ^= 0x01
     _, reason = both(monkeypatch, "crc.xlsx", bytes(data))
     assert reason == "corrupt"
+
+
+def test_sheets_share_one_string_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    strings = "".join(f"<si><t>{t}</t></si>" for t in ["first", "second", f"never shown {SSN}"])
+    one = sheet('<row r="1"><c r="A1" t="s"><v>0</v></c><c r="B1" t="s"><v>1</v></c></row>')
+    two = sheet('<row r="1"><c r="A1" t="s"><v>1</v></c><c r="B1"><v>5</v></c></row>')
+    parts: dict[str, str | bytes] = {
+        "xl/workbook.xml": f'<workbook xmlns="{S}"/>',
+        "xl/worksheets/sheet1.xml": one,
+        "xl/worksheets/sheet2.xml": two,
+        "xl/sharedStrings.xml": f'<?xml version="1.0"?><sst xmlns="{S}">{strings}</sst>',
+    }
+    text, _ = both(monkeypatch, "two.xlsx", fixtures._zip(parts))
+    assert text.startswith("first\tsecond\t\n\nsecond\t5\t\n\n")
+    assert text.count(f"never shown {SSN}") == 1
