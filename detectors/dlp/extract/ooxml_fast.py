@@ -15,7 +15,7 @@ malformed XML as corrupt and truncates deep nesting at the exact element), skipp
 characters already produced. A bail happens on:
 
 * a part that is not UTF-8 (a byte order mark other than UTF-8's, NULs, another declared
-  encoding), or anything before the XML declaration;
+  encoding), anything before the XML declaration, or no element at all;
 * ``<!`` anywhere (DOCTYPE, ENTITY, comments, CDATA) or ``<?`` past the XML declaration;
 * a carriage return (expat normalises line ends; Office writes none);
 * an entity other than the five XML ones, a numeric reference to a non-XML character, a
@@ -29,8 +29,9 @@ characters already produced. A bail happens on:
   formatted runs and phonetic guides are known; anything else holding a ``c``, ``v``,
   ``t``, ``is``, ``si`` or ``rPh`` tag bails).
 
-The scanner is lenient where expat is strict only about markup that holds no text it
-would read (mismatched end-tag names, say): such a part is read rather than skipped.
+Where expat is stricter about well-formedness than these checks (mismatched end-tag names,
+a second root element), the part is read rather than skipped as ``corrupt``: more text is
+scanned, never less.
 """
 
 from __future__ import annotations
@@ -146,6 +147,8 @@ def scan(
     """
     block = limits.xml_block
     buf = _strip_prolog(fh.read(block))
+    if b"<" not in buf:
+        raise Bail  # no root element where one must start (an empty part is malformed)
     scanner = make(_prefix_of(buf[:4096]))
     depth = 0
     eof = False

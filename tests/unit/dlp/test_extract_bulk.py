@@ -254,3 +254,14 @@ def test_sheets_share_one_string_table(monkeypatch: pytest.MonkeyPatch) -> None:
     text, _ = both(monkeypatch, "two.xlsx", fixtures._zip(parts))
     assert text.startswith("first\tsecond\t\n\nsecond\t5\t\n\n")
     assert text.count(f"never shown {SSN}") == 1
+
+
+@pytest.mark.parametrize("body", [b"", b'<?xml version="1.0"?>', b"   ", b"text, no markup"])
+def test_a_part_without_a_root_element_is_read_as_expat_reads_it(
+    monkeypatch: pytest.MonkeyPatch, body: bytes
+) -> None:
+    assert bails(body)
+    parts: dict[str, str | bytes] = {"xl/workbook.xml": "<workbook/>"}
+    parts["xl/worksheets/sheet1.xml"] = body
+    _, reason = both(monkeypatch, "empty.xlsx", fixtures._zip(parts))
+    assert reason == "corrupt"
