@@ -8,9 +8,12 @@ the common shapes to really stay on the bulk path."""
 from __future__ import annotations
 
 import io
+import os
 import zipfile
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from detectors.dlp.extract import ExtractLimits, ExtractReport, SkipFile, extract_text
 from detectors.dlp.extract import ooxml_fast as bulk
@@ -265,3 +268,58 @@ def test_a_part_without_a_root_element_is_read_as_expat_reads_it(
     parts["xl/worksheets/sheet1.xml"] = body
     _, reason = both(monkeypatch, "empty.xlsx", fixtures._zip(parts))
     assert reason == "corrupt"
+
+
+_SHEET = sheet(
+    '<row r="1"><c r="A1" t="s"><v>0</v></c><c r="B1" t="inlineStr"><is><t>in &amp; line</t>'
+    '</is></c><c r="C1"><f>A1</f><v>12</v></c></row><row r="2"><c r="A2" t="s"><v>1</v></c>'
+    "</row>"
+)
+_STRINGS = '<si><t>plain</t></si><si><r><t>ri</t></r><r><t xml:space="preserve">ch</t></r></si>'
+
+
+def _mutate(data: st.DataObject, raw: bytes) -> bytes:
+    """Truncate, flip a few bytes, or splice some in."""
+    mode = data.draw(st.sampled_from(["truncate", "flip", "splice"]))
+    if mode == "truncate":
+        return raw[: data.draw(st.integers(min_value=0, max_value=len(raw)))]
+    out = bytearray(raw)
+    if mode == "flip":
+        for _ in range(data.draw(st.integers(min_value=1, max_value=8))):
+            pos = data.draw(st.integers(min_value=0, max_value=len(out) - 1))
+            out[pos] = data.draw(st.sampled_from(list(b"<>/&;\"'=!?x t\r\x00\xff")))
+        return bytes(out)
+    pos = data.draw(st.integers(min_value=0, max_value=len(out)))
+    return bytes(out[:pos]) + data.draw(st.binary(max_size=16)) + bytes(out[pos:])
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), target=st.sampled_from(["sheet", "strings"]))
+def test_mutated_parts_read_as_expat_reads_them(data: st.DataObject, target: str) -> None:
+    """Where expat reads a mutated part, the bulk scanner yields the same text and report;
+    where expat calls it corrupt, the bulk scanner may read it (it is more lenient about
+    well-formedness) but never fails otherwise."""
+    sheet_xml, strings = _SHEET.encode(), f'<sst xmlns="{S}">{_STRINGS}</sst>'.encode()
+    if target == "sheet":
+        sheet_xml = _mutate(data, sheet_xml)
+    else:
+        strings = _mutate(data, strings)
+    parts: dict[str, str | bytes] = {
+        "xl/workbook.xml": "<workbook/>",
+        "xl/worksheets/sheet1.xml": sheet_xml,
+        "xl/sharedStrings.xml": strings,
+    }
+    xlsx = fixtures._zip(parts)
+    old = os.environ.get(SCANNER_ENV)
+    try:
+        os.environ[SCANNER_ENV] = "expat"
+        reference = _run("m.xlsx", xlsx)
+        os.environ[SCANNER_ENV] = "bulk"
+        got = _run("m.xlsx", xlsx)
+    finally:
+        if old is None:
+            os.environ.pop(SCANNER_ENV, None)
+        else:
+            os.environ[SCANNER_ENV] = old
+    if reference[1] != "corrupt":
+        assert got == reference
