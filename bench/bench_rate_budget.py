@@ -28,9 +28,10 @@ import threading
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fleet_bench import free_port, wait_for
+from tests.processes import free_port
+from tests.processes import wait_until as wait_for
 
 POLICIES = {
     "legacy": {"burst_share": 0.0, "headroom": 0.9, "window_margin": 0.0},

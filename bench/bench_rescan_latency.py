@@ -26,7 +26,8 @@ model in docs/benchmarks.md; and CPU seconds of each CLI command (``RUSAGE_CHILD
 interpreter (``PATH/.venv/bin/python bench/bench_rescan_latency.py --tree PATH``); the CLI,
 the worker and the in-process pipeline are then that tree's (``bench/perf_report.py`` does
 this for the baseline). A private ``redis-server`` and a throwaway PostgreSQL database
-(dropped at the end) are used.
+(dropped at the end) are used. The script imports nothing from ``bench/`` or ``tests/``,
+so the other tree's interpreter can run it as it is.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ import os
 import resource
 import secrets
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -47,9 +49,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from fleet_bench import free_port, wait_for
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(predicate: Callable[[], object], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
 
 HERE = Path(__file__).resolve().parents[1]
 #: The client's first 5xx backoff is full jitter in [0, backoff_base] (connectors/access.py).
