@@ -74,6 +74,11 @@ MAX_EXCERPTS = 3
 # Longest token whose start is recovered from its literal prefix (no SOM): 64 KiB.
 MAX_REACH = 64 * 1024
 _KW_BASE = 1_000_000
+# Occurrences of a token's literal prefix tried as its start before RE2 takes over.
+_PREFIX_TRIES = 8
+# A token without a literal prefix whose first byte is one of at most this many has its start
+# found by a Python search of the window (most positions fail on their first byte).
+_LEAD_BYTES = 24
 # A stream with a deadline reads the clock once per this many engine events or confirmations.
 DEADLINE_EVERY = 64
 # Candidates already found when the deadline passes are still confirmed at close, up to this many.
@@ -159,9 +164,13 @@ class _Expr:
     prefix: bytes | None = None
     reach: int = 0
     # the prefix never occurs inside a match: its last occurrence is the start (see
-    # _lone_prefix), checked by ``anchored`` (``(?:pattern)\Z``) matched there
+    # _lone_prefix), checked by ``anchored`` (``(?:pattern)\Z``) matched there; else the
+    # start is the first occurrence in the window where ``anchored`` matches
     lone: bool = False
     anchored: re.Pattern[bytes] | None = None
+    # no literal prefix but not class-led either: the leftmost start is found by a search of
+    # the window with ``(?:pattern)\Z`` (builtin patterns only)
+    lead: re.Pattern[bytes] | None = None
 
 
 @dataclass(frozen=True)
@@ -309,6 +318,30 @@ def _class_led(pattern: str) -> bool:
     return False
 
 
+def _first_of(items: Any) -> frozenset[int]:
+    for op, av in items:
+        if op is _sre_const.AT:
+            continue
+        if op is _sre_const.LITERAL:
+            return frozenset((av,))
+        if op is _sre_const.IN:
+            return _class_set(av)
+        if op is _sre_const.SUBPATTERN:
+            return _first_of(av[3])
+        if op is _sre_const.BRANCH:
+            return frozenset().union(*(_first_of(alt) for alt in av[1]))
+        return _ALL_BYTES
+    return _ALL_BYTES
+
+
+def _first_bytes(pattern: str) -> frozenset[int]:
+    """The bytes a match of ``pattern`` can start with (all of them if unsure)."""
+    try:
+        return _first_of(_sre_parse.parse(pattern, 0))
+    except (re.error, OverflowError, RecursionError):  # pragma: no cover - vetted patterns
+        return _ALL_BYTES
+
+
 def _class_bytes(cls: str) -> frozenset[int]:
     rx = re.compile(f"[{cls}]".encode())
     return frozenset(b for b in range(256) if rx.fullmatch(bytes([b])))
@@ -398,10 +431,13 @@ class Policy:
                 if prefix is not None:
                     expr.prefix = prefix
                     expr.reach = _max_width(pattern, MAX_REACH)
-                    if _lone_prefix(pattern, prefix, bool(term)):
-                        expr.lone = True
-                        expr.anchored = re.compile(b"(?:" + pb + rb")\Z")
+                    expr.lone = _lone_prefix(pattern, prefix, bool(term))
+                    expr.anchored = re.compile(b"(?:" + pb + rb")\Z")
                     max_reach = max(max_reach, expr.reach)
+                elif builtin and "(?i" not in pattern and len(_first_bytes(pattern)) <= _LEAD_BYTES:
+                    # led by a literal alternation or group: Python's search of the window
+                    # rejects most starts at their first byte (see _recover_start)
+                    expr.lead = re.compile(b"(?:" + pb + rb")\Z", rflags)
                 reverse = {m.reverse_pattern for m in members} - {None}
                 if builtin and len(reverse) == 1:  # custom profiles never set one
                     expr.reverse = re.compile(str(reverse.pop()).encode(), rflags)
@@ -860,12 +896,32 @@ class MatchStream:
                 i = -2
             if i >= 0:
                 return base + i if expr.anchored.match(hist, i, hi) else None
+        elif expr.anchored is not None:
+            # every match starts with the prefix: try its occurrences in the window from the
+            # left, each an anchored match ending at ``end`` (a few microseconds where RE2's
+            # reverse DFA rebuilds states for bounded repeats on every new text); a window
+            # crowded with the prefix goes to RE2 below, whose cost does not grow with them
+            assert expr.prefix is not None
+            hist, prefix, anchored = self._hist, expr.prefix, expr.anchored
+            i = hist.find(prefix, max(0, hi - expr.reach), hi)
+            tries = 0
+            while i >= 0 and tries < _PREFIX_TRIES:
+                if anchored.match(hist, i, hi):
+                    return base + i
+                tries += 1
+                i = hist.find(prefix, i + 1, hi)
+            if i < 0:
+                return None
         if expr.prefix is None and expr.reverse is not None:
             lo = max(0, hi - expr.max_width)
             # one anchored, greedy attempt on the reversed text: its end is the leftmost start
             r = expr.reverse.match(self._hist[hi - 1 : lo - 1 if lo else None : -1])
             if r is not None:
                 return end - r.end()
+        if expr.lead is not None:
+            lo = max(0, hi - expr.max_width)
+            r = expr.lead.search(self._hist, lo, hi)
+            return None if r is None else base + r.start()
         # RE2, end-anchored: its reversed program runs back from the end and stops where no
         # match can start any more, so the cost is the token's length, not the window's. The
         # view (no copy) keeps one byte left of the window so a leading \b sees its neighbour.
