@@ -71,6 +71,9 @@ CHUNK_SIZE = 64 * 1024
 # their first K bytes validate.
 MAX_SPAN = 4096
 MAX_EXCERPTS = 3
+# A stream's history buffer keeps this much room beyond what it must keep, so it is
+# compacted (one move of the kept bytes) once per this many bytes, not on every chunk.
+HIST_SLACK = 1024 * 1024
 # Longest token whose start is recovered from its literal prefix (no SOM): 64 KiB.
 MAX_REACH = 64 * 1024
 _KW_BASE = 1_000_000
@@ -710,9 +713,14 @@ class MatchStream:
         self._exact_start = self._finder.exact_start
         self._open = True
         self._pos = 0
+        # hist[:_end] holds the stream's bytes [_base, _pos); the bytes after _end are stale
+        # room for the next chunks (appending in place: a bytearray grown at its end and
+        # cut at its front reallocates and copies itself on nearly every append)
         self._hist = bytearray()
+        self._end = 0
         self._base = 0
         self._keep = max(policy.horizon + MAX_SPAN, policy.reach + 1) + self._finder.lag
+        self._trim_at = self._keep + max(self._keep, HIST_SLACK)
         self._pending: dict[tuple[int, int], int] = {}
         # keyword id -> end offsets of its recent hits (ascending): bisect finds the nearest
         self._kw_ends: dict[int, list[int]] = {}
@@ -737,7 +745,9 @@ class MatchStream:
             return
         if self._deadline is not None and self._past_deadline():
             return
-        self._hist += data
+        end = self._end + len(data)
+        self._hist[self._end : end] = data  # same-size replacement once the room exists
+        self._end = end
         self._finder.feed(data)
         self._pos += len(data)
         if self._events:
@@ -746,9 +756,10 @@ class MatchStream:
             self._search_regions(final=False)
         if self._pending:
             self._finalize(self._finder.frontier - self._p.horizon)
-        if len(self._hist) > 2 * self._keep:
-            cut = len(self._hist) - self._keep
-            del self._hist[:cut]
+        if self._end > self._trim_at:
+            cut = self._end - self._keep
+            self._hist[: self._keep] = self._hist[cut : self._end]  # one move per ~MiB
+            self._end = self._keep
             self._base += cut
             limit = self._pos - self._keep
             for ends in self._kw_ends.values():
@@ -776,6 +787,7 @@ class MatchStream:
             self._pending.clear()
             self._regions.clear()
             self._hist.clear()
+            self._end = 0
 
     # -- internals --------------------------------------------------------------------------
 
