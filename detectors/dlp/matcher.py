@@ -745,8 +745,14 @@ class MatchStream:
             return
         if self._deadline is not None and self._past_deadline():
             return
-        end = self._end + len(data)
-        self._hist[self._end : end] = data  # same-size replacement once the room exists
+        hist, at = self._hist, self._end
+        end = at + len(data)
+        if end > len(hist):  # no room yet (a new stream): append
+            del hist[at:]
+            hist += data
+        else:  # copied once into the room (a slice assignment would copy it twice)
+            with memoryview(hist) as view:
+                view[at:end] = data
         self._end = end
         self._finder.feed(data)
         self._pos += len(data)
