@@ -11,8 +11,9 @@ Pure: no I/O, no logging of content. Design (docs/dlp.md, "Design" and "Breadth 
 * Start-of-match tracking is per expression. Without it (credential tokens, email, custom
   patterns Hyperscan cannot track) the start is recovered from the history buffer: a
   catalogue token whose literal prefix cannot recur inside it from that prefix's last
-  occurrence, email from its reversed pattern, anything else by RE2 (linear in the token's
-  length: an end-anchored search runs RE2's reverse DFA back from the match end).
+  occurrence, another prefixed token from the first of a few occurrences of its prefix where
+  it matches up to the end, email from its reversed pattern, anything else by RE2 (linear in
+  the token's length: an end-anchored search runs RE2's reverse DFA back from the match end).
 * Expressions whose every entry needs a context keyword are keyword-led: not in the engine;
   each keyword hit marks a region that is searched once the stream has passed it.
 * Python ``re`` runs only the project's catalogue patterns (``BUILTIN_PATTERNS``); a custom
@@ -79,9 +80,6 @@ MAX_REACH = 64 * 1024
 _KW_BASE = 1_000_000
 # Occurrences of a token's literal prefix tried as its start before RE2 takes over.
 _PREFIX_TRIES = 8
-# A token without a literal prefix whose first byte is one of at most this many has its start
-# found by a Python search of the window (most positions fail on their first byte).
-_LEAD_BYTES = 24
 # A stream with a deadline reads the clock once per this many engine events or confirmations.
 DEADLINE_EVERY = 64
 # Candidates already found when the deadline passes are still confirmed at close, up to this many.
@@ -171,9 +169,6 @@ class _Expr:
     # start is the first occurrence in the window where ``anchored`` matches
     lone: bool = False
     anchored: re.Pattern[bytes] | None = None
-    # no literal prefix but not class-led either: the leftmost start is found by a search of
-    # the window with ``(?:pattern)\Z`` (builtin patterns only)
-    lead: re.Pattern[bytes] | None = None
 
 
 @dataclass(frozen=True)
@@ -321,30 +316,6 @@ def _class_led(pattern: str) -> bool:
     return False
 
 
-def _first_of(items: Any) -> frozenset[int]:
-    for op, av in items:
-        if op is _sre_const.AT:
-            continue
-        if op is _sre_const.LITERAL:
-            return frozenset((av,))
-        if op is _sre_const.IN:
-            return _class_set(av)
-        if op is _sre_const.SUBPATTERN:
-            return _first_of(av[3])
-        if op is _sre_const.BRANCH:
-            return frozenset().union(*(_first_of(alt) for alt in av[1]))
-        return _ALL_BYTES
-    return _ALL_BYTES
-
-
-def _first_bytes(pattern: str) -> frozenset[int]:
-    """The bytes a match of ``pattern`` can start with (all of them if unsure)."""
-    try:
-        return _first_of(_sre_parse.parse(pattern, 0))
-    except (re.error, OverflowError, RecursionError):  # pragma: no cover - vetted patterns
-        return _ALL_BYTES
-
-
 def _class_bytes(cls: str) -> frozenset[int]:
     rx = re.compile(f"[{cls}]".encode())
     return frozenset(b for b in range(256) if rx.fullmatch(bytes([b])))
@@ -437,10 +408,6 @@ class Policy:
                     expr.lone = _lone_prefix(pattern, prefix, bool(term))
                     expr.anchored = re.compile(b"(?:" + pb + rb")\Z")
                     max_reach = max(max_reach, expr.reach)
-                elif builtin and "(?i" not in pattern and len(_first_bytes(pattern)) <= _LEAD_BYTES:
-                    # led by a literal alternation or group: Python's search of the window
-                    # rejects most starts at their first byte (see _recover_start)
-                    expr.lead = re.compile(b"(?:" + pb + rb")\Z", rflags)
                 reverse = {m.reverse_pattern for m in members} - {None}
                 if builtin and len(reverse) == 1:  # custom profiles never set one
                     expr.reverse = re.compile(str(reverse.pop()).encode(), rflags)
@@ -936,10 +903,6 @@ class MatchStream:
             r = expr.reverse.match(self._hist[hi - 1 : lo - 1 if lo else None : -1])
             if r is not None:
                 return end - r.end()
-        if expr.lead is not None:
-            lo = max(0, hi - expr.max_width)
-            r = expr.lead.search(self._hist, lo, hi)
-            return None if r is None else base + r.start()
         # RE2, end-anchored: its reversed program runs back from the end and stops where no
         # match can start any more, so the cost is the token's length, not the window's. The
         # view (no copy) keeps one byte left of the window so a leading \b sees its neighbour.
