@@ -18,8 +18,8 @@ A private ``redis-server`` and a throwaway PostgreSQL database (dropped at the e
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
-import secrets
 import statistics
 import subprocess
 import sys
@@ -30,7 +30,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from fleet_bench import LEGACY_POLICY, REPO, Worker, free_port, wait_for
+from fleet_bench import LEGACY_POLICY, REPO, worker
+
+from tests.processes import RedisServer, throwaway_database, wait_until
 
 CASB = str(Path(sys.executable).with_name("casb"))
 
@@ -54,29 +56,16 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    import psycopg
     import redis
     from cryptography.fernet import Fernet
 
     tmp = Path(tempfile.mkdtemp(prefix="casb-rescan-bench-"))
-    db_name = f"casb_bench_{secrets.token_hex(4)}"
-    with psycopg.connect(args.pg_admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{db_name}"')
-    base = args.pg_admin.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
-    db_url = f"{base}/{db_name}"
-    redis_port = free_port()
-    redis_proc = subprocess.Popen(
-        ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", ""],
-        cwd=tmp,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    redis_url = f"redis://127.0.0.1:{redis_port}/0"
-    sim = None
-    try:
+    with contextlib.ExitStack() as stack:
+        db_url = stack.enter_context(throwaway_database(args.pg_admin)).url
+        redis_server = RedisServer(tmp).start()
+        stack.callback(redis_server.stop)
+        redis_url = redis_server.url
         rclient = redis.Redis.from_url(redis_url)
-        wait_for(lambda: _ping(rclient), 10, "redis-server")
         env = {k: v for k, v in os.environ.items() if not k.startswith("CASB_")}
         env.update(
             CASB_DATABASE_URL=db_url,
@@ -99,6 +88,7 @@ def main() -> None:
 
         world = World.generate(1, args.seed, size="tiny", time_scale=1.0)
         sim = start_in_thread(world)
+        stack.callback(sim.stop)
         allow_simulator_storage(sim)  # this process and the CLI / worker processes' env
         env["CASB_STORAGE_ALLOWED_HOSTS"] = os.environ["CASB_STORAGE_ALLOWED_HOSTS"]
         register_simulated_tenants(sim, dlp_profiles=list(PLANTABLE_PROFILES))
@@ -138,7 +128,7 @@ def main() -> None:
             inline = [timed([CASB, "scan", slug, "--inline"], penv) for _ in range(args.repeat)]
             results[(policy, "inline")] = inline
             rclient.flushdb()
-            worker = Worker(
+            process = worker(
                 penv, tmp / f"worker-{policy}.log", "threads", 8, "scans,fetch,detect,dlp"
             )
             try:
@@ -147,12 +137,12 @@ def main() -> None:
                 app = Celery("casb-bench")
                 app.config_from_object("workers.celeryconfig")
                 app.conf.update(broker_url=redis_url, result_backend=redis_url)
-                wait_for(lambda app=app: len(app.control.ping(timeout=1.0)) >= 1, 60, "worker")
+                wait_until(lambda app=app: len(app.control.ping(timeout=1.0)) >= 1, 60, "worker")
                 timed([CASB, "scan", slug, "--wait"], penv)
                 waited = [timed([CASB, "scan", slug, "--wait"], penv) for _ in range(args.repeat)]
                 results[(policy, "worker")] = waited
             finally:
-                worker.stop()
+                process.stop()
             print(
                 f"{policy:>8}: in-process rescan {_fmt(results[(policy, 'in-process')])}; "
                 f"casb scan --inline {_fmt(inline)}; through a worker (--wait) {_fmt(waited)}",
@@ -166,26 +156,12 @@ def main() -> None:
                 f"{mode:>6} rescan, median: legacy {before:.2f} s -> adaptive {after:.2f} s "
                 f"({after / before:.2f}x)"
             )
-    finally:
-        if sim is not None:
-            sim.stop()
-        redis_proc.terminate()
-        redis_proc.wait(10)
-        with psycopg.connect(args.pg_admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
 
 
 def _timed_call(call: Callable[[], object]) -> float:
     started = time.perf_counter()
     call()
     return time.perf_counter() - started
-
-
-def _ping(client: object) -> bool:
-    try:
-        return bool(client.ping())  # type: ignore[attr-defined]
-    except Exception:
-        return False
 
 
 def _fmt(values: list[float]) -> str:

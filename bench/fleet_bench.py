@@ -25,12 +25,9 @@ Redis; PostgreSQL only gets the temporary database.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
-import secrets
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -40,6 +37,15 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tests.processes import (  # noqa: E402  (the repository on the path first)
+    RedisServer,
+    WorkerProcess,
+    throwaway_database,
+    wait_until,
+)
+
 RATE_GROUPS = ("ADMIN", "AUDIT", "COMPLIANCE_LIST", "COMPLIANCE_FILE")
 # The pacing before adaptive budgets: GCRA at 90% of the limit, one request at a time.
 LEGACY_POLICY = {
@@ -49,80 +55,18 @@ LEGACY_POLICY = {
 }
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for(predicate: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise SystemExit(f"timed out waiting for {what}")
-        time.sleep(0.1)
-
-
-def tree_rss(pid: int) -> int:
-    """RSS in bytes of a process and its children (prefork pool), from /proc."""
-    total = 0
-    try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except OSError:
-        children = []
-    for p in [pid, *map(int, children)]:
-        try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1]) * 1024
-        except OSError:
-            continue
-    return total
-
-
-class Worker:
-    def __init__(self, env: dict[str, str], log: Path, pool: str, conc: int, queues: str) -> None:
-        self.log = log
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "workers",
-                "worker",
-                "-P",
-                pool,
-                "-c",
-                str(conc),
-                "-Q",
-                queues,
-                "-n",
-                f"bench-{uuid.uuid4().hex[:6]}@%h",
-                "--without-mingle",
-                "--without-gossip",
-                "-l",
-                "WARNING",
-            ],
-            cwd=REPO,
-            env=env,
-            stdout=log.open("ab"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        self.peak_rss = 0
-
-    def sample(self) -> None:
-        self.peak_rss = max(self.peak_rss, tree_rss(self.proc.pid))
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
+def worker(env: dict[str, str], log: Path, pool: str, conc: int, queues: str) -> WorkerProcess:
+    """A bench worker (WARNING log level), started without waiting: callers ping the fleet."""
+    process = WorkerProcess(
+        env,
+        log,
+        pool=pool,
+        concurrency=conc,
+        queues=queues.split(","),
+        name=f"bench-{uuid.uuid4().hex[:6]}@%h",
+        log_level="WARNING",
+    )
+    return process.start(wait_ready=False)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -158,48 +102,18 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    import psycopg
-    import redis
     from cryptography.fernet import Fernet
 
     tmp = Path(tempfile.mkdtemp(prefix="casb-fleet-bench-"))
-    db_name = f"casb_bench_{secrets.token_hex(4)}"
-    with psycopg.connect(args.pg_admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{db_name}"')
-    base = args.pg_admin.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
-    db_url = f"{base}/{db_name}"
-    redis_port = free_port()
-    redis_proc = subprocess.Popen(
-        [
-            "redis-server",
-            "--port",
-            str(redis_port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(tmp),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    redis_url = f"redis://127.0.0.1:{redis_port}/0"
-    workers: list[Worker] = []
+    workers: list[WorkerProcess] = []
     sims: list[Any] = []
-    try:
-        rclient = redis.Redis.from_url(redis_url)
-
-        def redis_up() -> bool:
-            try:
-                return bool(rclient.ping())
-            except redis.RedisError:
-                return False
-
-        wait_for(redis_up, 10, "redis-server")
+    with contextlib.ExitStack() as stack:
+        database = stack.enter_context(throwaway_database(args.pg_admin))
+        db_url = database.url
+        redis_server = RedisServer(tmp).start()
+        stack.callback(redis_server.stop)
+        redis_url = redis_server.url
+        stack.callback(_stop_all, workers, sims)
         from connectors.ratelimit import DEFAULT_LIMITS, scale_limits
 
         limits = scale_limits(DEFAULT_LIMITS, 1.0 / args.time_scale)
@@ -269,7 +183,7 @@ def main() -> None:
         print(f"{n_tenants} tenants, {total_files} files registered", flush=True)
 
         workers.append(
-            Worker(
+            worker(
                 env,
                 tmp / "worker-fetch.log",
                 "threads",
@@ -277,13 +191,13 @@ def main() -> None:
                 "scans,fetch,detect",
             )
         )
-        workers.append(Worker(env, tmp / "worker-dlp.log", "prefork", args.dlp_concurrency, "dlp"))
+        workers.append(worker(env, tmp / "worker-dlp.log", "prefork", args.dlp_concurrency, "dlp"))
         from celery import Celery
 
         app = Celery("casb-bench")
         app.config_from_object("workers.celeryconfig")
         app.conf.update(broker_url=redis_url, result_backend=redis_url)
-        wait_for(lambda: len(app.control.ping(timeout=1.0)) >= 2, 60, "both workers")
+        wait_until(lambda: len(app.control.ping(timeout=1.0)) >= 2, 60, "both workers")
 
         from sqlmodel import select
 
@@ -375,7 +289,7 @@ def main() -> None:
             f"({len(cache) / wall:.1f}/s)"
         )
         for w in workers:
-            print(f"peak RSS {w.log.stem}: {w.peak_rss / 2**20:.0f} MiB")
+            print(f"peak RSS {w.log_path.stem}: {w.peak_rss / 2**20:.0f} MiB")
         print(f"429s from the simulator (rate-limit violations): {violations}")
         if large_runs and large_files:
             # Each file costs one request on the file routes (the storage download is not
@@ -399,19 +313,13 @@ def main() -> None:
                     f"+{(r.finished_at - t0).total_seconds():.1f}s, "
                     f"dlp batches {(r.parts.get('dlp') or {}).get('batches')}"
                 )
-    finally:
-        for w in workers:
-            w.stop()
-        for sim in sims:
-            sim.stop()
-        if redis_proc.poll() is None:
-            redis_proc.terminate()
-            redis_proc.wait(10)
-        from store.db import dispose_engines
 
-        dispose_engines()
-        with psycopg.connect(args.pg_admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+
+def _stop_all(workers: list[WorkerProcess], sims: list[Any]) -> None:
+    for w in workers:
+        w.stop()
+    for sim in sims:
+        sim.stop()
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from rich.text import Text
 
 from core.errors import UserError
 from core.time import as_utc, iso_z
-from schemas.tables import ScanRun, ScanStatus, ScanTrigger, Tenant
+from schemas.tables import ScanRun, ScanStatus, ScanTrigger
 from workers.cli.common import (
     EXIT_GATE,
     SafeTable,
@@ -176,10 +176,10 @@ def _enqueue(targets: list[tuple[int, str]]) -> list[_Tracked]:
 
 
 def _forget(scan_id: int) -> None:
+    from store.scans import forget_queued
+
     with db_session() as session:
-        run = session.get(ScanRun, scan_id)
-        if run is not None and run.status == ScanStatus.QUEUED.value:
-            session.delete(run)
+        forget_queued(session, scan_id)
 
 
 def _progress(run: ScanRun, done_parts: int) -> str:
@@ -257,6 +257,7 @@ def _summary(scan_ids: list[int]) -> int:
 
     Returns how many scans did not succeed."""
     from store.findings import open_counts_by_severity
+    from store.scans import runs_with_tenants
 
     table = SafeTable(title="scan results")
     table.add_column("tenant", no_wrap=True)
@@ -267,11 +268,8 @@ def _summary(scan_ids: list[int]) -> int:
     table.add_column("errors", overflow="fold")
     problems: list[str] = []
     with db_session() as session:
-        for scan_id in scan_ids:
-            run = session.get(ScanRun, scan_id)
-            if run is None:
-                continue
-            tenant = session.get(Tenant, run.tenant_id)
+        for run, tenant in runs_with_tenants(session, scan_ids):
+            scan_id = run.id
             slug = tenant.slug if tenant else str(run.tenant_id)
             counts = open_counts_by_severity(session, run.tenant_id)
             table.add_row(
@@ -338,12 +336,12 @@ def scans(
 ) -> None:
     """Recent scan runs: trigger, status, counts, typed errors, timings."""
     from store.scans import recent_runs
-    from store.tenants import get_tenant
+    from store.tenants import get_tenant, tenant_slugs
 
     with db_session() as session:
         tenant_id = get_tenant(session, tenant).id if tenant else None
         runs = recent_runs(session, tenant_id=tenant_id, limit=limit)
-        slugs = {t.id: t.slug for t in session.exec(_all_tenants()).all()}
+        slugs: dict[int | None, str] = dict(tenant_slugs(session).items())
     if as_json:
         print_json([_run_json(r, slugs) for r in runs])
         return
@@ -365,12 +363,6 @@ def scans(
     console.print(table)
 
 
-def _all_tenants() -> Any:
-    from sqlmodel import select
-
-    return select(Tenant)
-
-
 def _run_json(run: ScanRun, slugs: dict[int | None, str]) -> dict[str, Any]:
     return {
         "scan_id": run.id,
@@ -387,12 +379,20 @@ def _run_json(run: ScanRun, slugs: dict[int | None, str]) -> dict[str, Any]:
 
 
 def health(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
-    """Per tenant: integration health, why, last scan, open findings by severity, and the
+    """Per tenant: integration health, why, last scan, open findings by severity, the
     conversation sources (retired ones with their fix, truncated conversations, unreadable
-    Logs Platform records)."""
+    Logs Platform records), and the files the last scan's DLP stage skipped, by reason
+    (``ocr_unavailable``: images needed Tesseract; ``truncated``: read only in part)."""
     from store.alerts import failed_by_tenant
     from store.findings import open_counts_by_tenant, zero_counts
-    from store.scans import last_finished_runs, latest_source_health, part_problems, source_summary
+    from store.scans import (
+        dlp_skip_summary,
+        dlp_skips,
+        last_finished_runs,
+        latest_source_health,
+        part_problems,
+        source_summary,
+    )
     from store.tenants import list_tenants
 
     rows: list[dict[str, Any]] = []
@@ -404,7 +404,9 @@ def health(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) ->
         for tenant in list_tenants(session):
             assert tenant.id is not None
             sources = source_notes.get(tenant.id)
-            problems = part_problems(last_runs.get(tenant.id))
+            last_run = last_runs.get(tenant.id)
+            problems = part_problems(last_run)
+            skipped = dlp_skips(last_run.parts if last_run is not None else None)
             rows.append(
                 {
                     "tenant": tenant.slug,
@@ -418,6 +420,7 @@ def health(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) ->
                     "failed_alerts": failed_alerts.get(tenant.id, 0),
                     "conversation_sources": sources,
                     "parts": problems,
+                    "dlp_skipped": skipped,
                     "_last": tenant.last_scan_at,
                     "_sources": source_summary(sources),
                 }
@@ -445,6 +448,7 @@ def health(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) ->
                     for x in (
                         r["detail"],
                         r["_sources"],
+                        dlp_skip_summary(r["dlp_skipped"]),
                         f"{r['failed_alerts']} alert delivery(ies) failed: see `casb alert list`"
                         if r["failed_alerts"]
                         else None,
