@@ -367,7 +367,7 @@ CREDENTIAL_ROWS: tuple[dict[str, Any], ...] = (
     row("airtable_api_key", "Airtable API Key (legacy)", r"\bkey[A-Za-z0-9]{14}\b", "",
         "mixed_token", **_ctx("airtable", "AIRTABLE_API_KEY", window=96)),
     row("asana_pat", "Asana Personal Access Token", r"\b[0-9]/[0-9]{13,19}:[a-f0-9]{32}\b", "",
-        "hex_secret", value=r":([a-f0-9]{32})$", engine=r"/[0-9]{13,19}:[a-f0-9]{32}\b"),
+        "hex_secret", value=r":([a-f0-9]{32})$"),
     row("clickup_token", "ClickUp Personal API Token", r"\bpk_[0-9]{6,10}_[A-Z0-9]{32}", ALNUM,
         "token20"),
     row("figma_pat", "Figma Personal Access Token", r"\bfigd_[A-Za-z0-9_-]{40}", B64URL,
