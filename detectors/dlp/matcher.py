@@ -347,14 +347,13 @@ class Policy:
         self._plans: dict[int, tuple[_Plan, ...]] = {}  # expression or keyword id -> plans
 
         entries = list(dict.fromkeys(e for p in self.profiles for e in p.entries))
-        groups: dict[tuple[str, bool, bool, str | None, str | None], list[Entry]] = {}
+        groups: dict[tuple[str, bool, bool, str | None], list[Entry]] = {}
         literals: dict[bytes, int] = {}
         word_entries: dict[int, list[Entry]] = {}
         max_window = 0
         for e in entries:
             if e.pattern:
-                key = (e.pattern, e.caseless, e.som, e.terminator, e.engine_pattern)
-                groups.setdefault(key, []).append(e)
+                groups.setdefault((e.pattern, e.caseless, e.som, e.terminator), []).append(e)
             for w in e.words:
                 lid = self._literal_id(w, literals)
                 word_entries.setdefault(lid, []).append(e)
@@ -374,7 +373,7 @@ class Policy:
         side: list[tuple[bytes, int, int]] = []
         kw_gates: dict[int, set[int]] = {}
         max_reach = 0
-        for i, ((pattern, caseless, som, term, stage1), members) in enumerate(groups.items()):
+        for i, ((pattern, caseless, som, term), members) in enumerate(groups.items()):
             pb = pattern.encode()
             width = min(max(m.max_width for m in members), MAX_SPAN)
             expr = _Expr(tuple(members), som, max_width=width)
@@ -413,10 +412,6 @@ class Policy:
                 reverse = {m.reverse_pattern for m in members} - {None}
                 if builtin and len(reverse) == 1:  # custom profiles never set one
                     expr.reverse = re.compile(str(reverse.pop()).encode(), rflags)
-            if engine == "hyperscan" and builtin and stage1 is not None and not som:
-                # a cheaper superset for the stream; the start recovery above confirms each
-                # event with the entry's own pattern (``confirm``/``anchored``)
-                pb = stage1.encode()
             expressions.append(pb)
             ids.append(i)
             soms.append(som)

@@ -83,11 +83,6 @@ class Entry:
     ``severity`` ``"low"`` marks evidence of lesser weight (a test-mode key of a real
     account). ``test_values`` True reports published test/documentation values (network test
     cards, documentation keys), which are skipped otherwise; profiles set it on their entries.
-    ``engine_pattern`` (catalogue, ``som`` False only): what the Hyperscan stream looks for in
-    place of ``pattern`` when that has no literal Hyperscan can anchor on. It must match a
-    suffix of every match of ``pattern`` (so every end of a match is one of its ends); each
-    event is confirmed by ``pattern`` itself when the start is recovered, so the matches are
-    the same and only stage 1's cost differs (docs/dlp.md, "Speed work, round 3").
     """
 
     id: str
@@ -108,7 +103,6 @@ class Entry:
     reverse_pattern: str | None = None
     severity: str = ""
     test_values: bool = False
-    engine_pattern: str | None = None
 
     def __post_init__(self) -> None:
         if not self.id or not self.name:
@@ -123,8 +117,6 @@ class Entry:
             raise ProfileError(f"entry {self.id!r}: min_count must be at least 1")
         if self.severity not in ("", "low"):
             raise ProfileError(f"entry {self.id!r}: severity must be empty or 'low'")
-        if self.engine_pattern is not None and self.som:
-            raise ProfileError(f"entry {self.id!r}: an engine pattern needs som=False")
 
     def __hash__(self) -> int:
         # Entries key the matcher's per-file state; hashing all fields on every candidate was
@@ -263,8 +255,6 @@ def _entry_from_row(row: Mapping[str, Any], token: bool = False) -> Entry:
     if token and "som" not in opts and not opts.get("keywords"):
         opts["som"] = False
         opts["max_width"] = min(_max_width(pattern), 4096)
-    if "engine" in row:
-        opts["engine_pattern"] = _terminated(row["engine"], cls) if cls else row["engine"]
     return Entry(
         row["id"],
         row["name"],

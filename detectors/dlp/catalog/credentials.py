@@ -12,9 +12,6 @@ Each row is ``row(id, name, regex, cls, validator, **options)``:
   alphanumerics): such entries are *keyword-led*, found by searching near their keywords.
 * ``severity="low"``: reported with lower-severity evidence (test-mode keys of real accounts).
 * ``value``: a Python regex with one group extracting the secret from a labelled span.
-* ``engine``: for a regex with no literal Hyperscan can anchor on, a shape matching the
-  tail of every match (same ends) that the stream looks for instead; each of its events is
-  confirmed by ``regex`` itself (``Entry.engine_pattern``).
 
 Facts (prefixes, lengths, alphabets) come from each vendor's public documentation of its
 token format; the patterns are written for this project.
@@ -315,7 +312,7 @@ CREDENTIAL_ROWS: tuple[dict[str, Any], ...] = (
         r"/[A-Za-z0-9_-]{60,68}", B64URL, "token32", mask_prefix=33),
     row("discord_bot_token", "Discord Bot Token",
         r"\b[MNO][A-Za-z0-9_-]{23,25}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,38}", B64URL,
-        "token32", engine=r"\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,38}"),
+        "token32"),
     row("telegram_bot_token", "Telegram Bot Token", r"\b[0-9]{8,10}:AA[A-Za-z0-9_-]{33}",
         B64URL, "token20"),
     row("twilio_api_key", "Twilio API Key", r"\bSK[0-9a-fA-F]{32}\b", "", "hex_secret",
