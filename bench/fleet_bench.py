@@ -605,7 +605,8 @@ def profile(args: argparse.Namespace, pids: dict[str, int], label: str) -> list[
     return [
         subprocess.Popen(
             [str(spy), "record", "--pid", str(pid), "--subprocesses", "--rate", "100",
-             "--format", "raw", "--nonblocking", "-o", str(args.profile / f"{label}-{name}.txt")],
+             "--format", "raw", "--nonblocking", "-o", str(args.profile / f"{label}-{name}.txt"),
+             *(["--gil"] if args.profile_gil else [])],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -745,6 +746,9 @@ def main() -> None:
     parser.add_argument("--inline-threads", type=int, default=16)
     parser.add_argument(
         "--profile", type=Path, help="directory for py-spy profiles of the scanner processes"
+    )
+    parser.add_argument(
+        "--profile-gil", action="store_true", help="profile only threads holding the GIL (CPU)"
     )
     parser.add_argument(
         "--baseline-tree",

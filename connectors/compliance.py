@@ -25,7 +25,7 @@ import httpx
 
 from connectors.access import ClientOptions, TenantAccess
 from connectors.admin import M, parse_item
-from connectors.bodies import BodyTooLarge, UnsupportedEncoding, iter_capped
+from connectors.bodies import BodyTooLarge, UnsupportedEncoding, drain_and_close, iter_capped
 from connectors.checkpoints import ListingCheckpoints
 from connectors.destinations import DestinationPolicy, DestinationRefused, guarded
 from connectors.errors import (
@@ -432,7 +432,9 @@ class ComplianceClient:
                         hint="the API host failed or was too slow: retry the DLP scan",
                     ) from None
         finally:
-            response.close()
+            # A redirect's (or a 404's) small body is read first, so its keep-alive
+            # connection to the API host is reused by the next file.
+            drain_and_close(response)
         return self._fetch_storage(storage_url, dest, file_id, cap, deadline, redirects=1)
 
     def download_url(

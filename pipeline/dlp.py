@@ -426,14 +426,16 @@ def _scan_refs(
             result.outcomes[key] = "error"
             result.errors.append({"file_id": ref.file_id, **error_summary(exc)})
             continue
-        finally:
-            ledger.working_on(batch_key, None)
         writes.append(write)
         _count_outcome(result, key, write.outcome, write.result.get("reason"))
         if write.outcome == MATCHED or write.result.get("leaked_keys"):
             matched(ref, write.result if write.outcome == MATCHED else _no_match_write(write))
         if write.result.get("reused"):
             result.counts["reused"] += 1
+    if client is not None:
+        # Each file's mark replaced the previous one (one Redis call per downloaded file);
+        # the batch's own writes below are no file's fault.
+        ledger.working_on(batch_key, None)
     with session_scope() as session:
         save_cache(session, tenant.id, writes)
         detected += merged(session, tenant.id, leaked)
