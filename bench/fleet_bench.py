@@ -331,6 +331,7 @@ class Stage:
                 if g in RATE_GROUPS
             },
         )
+        env.update(dict(item.split("=", 1) for item in args.env))
         os.environ.update({k: v for k, v in env.items() if k.startswith("CASB_")})
         self.env = env
 
@@ -744,6 +745,9 @@ def main() -> None:
         help="comma-separated: fleet (Celery workers), inline (run_inline in one process)",
     )
     parser.add_argument("--inline-threads", type=int, default=16)
+    parser.add_argument(
+        "--env", action="append", default=[], help="KEY=VALUE for the scanner (repeatable)"
+    )
     parser.add_argument(
         "--profile", type=Path, help="directory for py-spy profiles of the scanner processes"
     )

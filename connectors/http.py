@@ -261,6 +261,17 @@ def _set_aside_bad_location(response: httpx.Response) -> None:
         response.headers[UNPARSABLE_LOCATION] = "1"
 
 
+class _NoCookies(CookieJar):
+    """A jar that keeps nothing and does not even read ``Set-Cookie`` (httpx hands it every
+    response; parsing headers only for the policy to refuse them cost time per request)."""
+
+    def extract_cookies(self, response: Any, request: Any) -> None:
+        return None
+
+    def set_cookie(self, cookie: Any) -> None:
+        return None
+
+
 _shared_lock = threading.Lock()
 _shared_client: httpx.Client | None = None
 _shared_pid: int | None = None
@@ -280,7 +291,7 @@ def shared_client() -> httpx.Client:
                 follow_redirects=False,
                 # A jar that accepts no cookie: nothing set by one tenant's API (or a storage
                 # host) is kept in a client every tenant shares.
-                cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
+                cookies=_NoCookies(policy=DefaultCookiePolicy(allowed_domains=[])),
                 limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
                 timeout=httpx.Timeout(60.0, connect=5.0),
                 event_hooks={"response": [_set_aside_bad_location]},
@@ -311,7 +322,7 @@ def storage_client() -> httpx.Client:
                 ),
                 follow_redirects=False,
                 trust_env=False,
-                cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
+                cookies=_NoCookies(policy=DefaultCookiePolicy(allowed_domains=[])),
                 timeout=httpx.Timeout(60.0, connect=5.0),
                 event_hooks={"response": [_set_aside_bad_location]},
             )
