@@ -307,7 +307,7 @@ class ComplianceClient:
                 response.close()
             try:
                 parsed = json.loads(bytes(body))
-            except (ValueError, UnicodeDecodeError):
+            except (ValueError, UnicodeDecodeError, RecursionError):  # nesting beyond json
                 if attempt >= attempts:
                     raise MalformedResponseError(
                         f"GET {route} returned a body that is not valid JSON ({len(body)} bytes)",

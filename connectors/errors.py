@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from core.logs import redact
+from schemas.stages import ErrorSummary
 
 
 def scrub(text: str | None, *, limit: int = 500) -> str:
@@ -76,7 +77,7 @@ class ConnectorError(Exception):
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.message,), self.__dict__.copy())
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> ErrorSummary:
         """A JSON-safe summary for scan runs, tenant health and task results."""
         return {
             "kind": self.kind,

@@ -266,6 +266,10 @@ def iter_documents(
             # scanning for a newline from the start of its line.
             pos = len(buf) if incomplete else max(pos, buf.rfind("\n", pos, exc.pos) + 1)
             continue
+        except RecursionError:  # nested deeper than the json module recurses: a broken span
+            yield UNDECODABLE
+            skipping = True
+            continue
         bare = not isinstance(document, dict | list)
         if end == len(buf) and not eof and bare and more():
             # A bare number or literal at the end of the buffer may continue in the next chunk.

@@ -7,13 +7,14 @@ is compared with the last successful one): a failed fetch never reads as "everyt
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session
 
 from detectors.changes import WATCHED
+from schemas.stages import FetchSummary
 from schemas.tables import ChangeRecord
 from store.changes import record_part
 
@@ -23,7 +24,7 @@ def record_changes(
     *,
     tenant_id: int,
     scan_id: int,
-    summaries: dict[str, dict[str, Any]],
+    summaries: Mapping[str, FetchSummary],
     load: Callable[[str], list[dict[str, Any]] | None],
     now: datetime,
 ) -> list[ChangeRecord]:

@@ -14,6 +14,7 @@ from core.errors import UserError
 from core.logs import bind_log_tenant
 from core.settings import get_settings
 from pipeline.deliveries import WorkerLost
+from schemas.stages import ErrorSummary
 from schemas.tables import ScanRun, ScanStatus, Tenant
 from store import suppressions
 from store.db import session_scope
@@ -84,7 +85,7 @@ def tenant_access(tenant: Tenant) -> TenantAccess:
     )
 
 
-def error_summary(exc: BaseException) -> dict[str, Any]:
+def error_summary(exc: BaseException) -> ErrorSummary:
     """A typed, scrubbed error for task results, scan runs and tenant health."""
     if isinstance(exc, ConnectorError):
         data = exc.to_dict()

@@ -21,7 +21,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from connectors.compliance import ComplianceClient
 from connectors.errors import (
@@ -72,6 +72,13 @@ from pipeline.leaks import findings_for_file, leak_refs, merged, scan_inventory
 from pipeline.runtime import get_runtime
 from pipeline.snapshots import part_key
 from schemas.findings import DetectedFinding
+from schemas.stages import (
+    DlpBatchOutcome,
+    DlpPlanRecord,
+    DlpPlanResult,
+    DlpStageResult,
+    ErrorSummary,
+)
 from schemas.tables import ScanRun, ScanStatus, Tenant, utcnow
 from store.db import session_scope
 from store.dlp import (
@@ -176,7 +183,7 @@ def _listings(scan_id: int) -> tuple[dict[str, list[dict[str, Any]] | None], dic
     return out, meta
 
 
-def plan_dlp(scan_id: int) -> dict[str, Any]:
+def plan_dlp(scan_id: int) -> DlpPlanResult:
     """Cut the scan's file listings into batches stored in the snapshot store.
 
     Returns ``{"status": "planned", "batches": [key, ...], "files": n}``, or ``skipped``
@@ -209,7 +216,8 @@ def plan_dlp(scan_id: int) -> dict[str, Any]:
         store.put(scan_id, f"dlp_batch_{i}", [r.to_dict() for r in batch])
         for i, batch in enumerate(batches)
     ]
-    store.put(scan_id, PLAN_PART, [{"version": version, "batches": keys, "files": len(refs)}])
+    record: DlpPlanRecord = {"version": version, "batches": keys, "files": len(refs)}
+    store.put(scan_id, PLAN_PART, [dict(record)])
     _mark_expected(scan_id, {"profile_version": version, "files": len(refs), "batches": len(keys)})
     log.info("scan %s: %d files in %d DLP batches", scan_id, len(refs), len(keys))
     return {"scan_id": scan_id, "status": "planned", "batches": keys, "files": len(refs)}
@@ -228,7 +236,7 @@ def _mark_expected(scan_id: int, dlp: dict[str, Any]) -> None:
 
 
 def _record(
-    scan_id: int, *, ok: bool, count: int, counts: dict[str, Any], error: dict[str, Any] | None
+    scan_id: int, *, ok: bool, count: int, counts: dict[str, Any], error: ErrorSummary | None
 ) -> None:
     """The stage's summary, beside the fetch summaries: ``finish_scan`` turns it into the
     run's status (a failed stage makes the scan partial), counts and typed errors."""
@@ -242,6 +250,7 @@ def _record(
             "ok": ok,
             "error": error,
             "key": None,
+            "keys": {},
         },
     )
 
@@ -257,14 +266,14 @@ class BatchResult:
     outcomes: dict[str, str] = field(default_factory=dict)
     counts: Counter[str] = field(default_factory=Counter)
     skip_reasons: Counter[str] = field(default_factory=Counter)
-    errors: list[dict[str, Any]] = field(default_factory=list)
-    fatal: dict[str, Any] | None = None
+    errors: list[ErrorSummary] = field(default_factory=list)
+    fatal: ErrorSummary | None = None
 
     @property
     def ok(self) -> bool:
         return self.fatal is None and not self.errors
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> DlpBatchOutcome:
         return {
             "ok": self.ok,
             "version": self.version,
@@ -282,7 +291,7 @@ def _result_part(batch_key: str) -> str:
     return "dlp_result_" + part.removeprefix("dlp_batch_")
 
 
-def run_dlp_batch(scan_id: int, batch_key: str) -> dict[str, Any]:
+def run_dlp_batch(scan_id: int, batch_key: str) -> DlpStageResult:
     """Scan one batch of files; never raises for a file's problem (see ``BatchResult``).
 
     The outcome is stored as part ``dlp_result_<n>`` for ``finalize_dlp``; cache rows and
@@ -324,7 +333,7 @@ def run_dlp_batch(scan_id: int, batch_key: str) -> dict[str, Any]:
     finally:
         ledger.end(batch_key)
     # A one-item part: the snapshot store keeps JSON lists.
-    store.put(scan_id, _result_part(batch_key), [result.to_dict()])
+    store.put(scan_id, _result_part(batch_key), [dict(result.to_dict())])
     log.info(
         "DLP batch of scan %s: %s%s",
         scan_id,
@@ -559,7 +568,7 @@ def _metrics(n: int, seconds: float) -> None:
 # --------------------------------------------------------------------------- finalize
 
 
-def finalize_dlp(scan_id: int) -> dict[str, Any]:
+def finalize_dlp(scan_id: int) -> DlpStageResult:
     """After every batch: resolve, advance the watermark, record the stage on the run.
 
     A batch that failed or never reported keeps the stage from succeeding: the scan is
@@ -574,27 +583,28 @@ def finalize_dlp(scan_id: int) -> dict[str, Any]:
     plan_items = store.get(part_key(scan_id, PLAN_PART))
     if not plan_items:
         return {"scan_id": scan_id, "status": "skipped", "reason": "no DLP plan"}
-    plan = plan_items[0]
+    plan = cast(DlpPlanRecord, plan_items[0])
     version = plan["version"]
     outcomes: dict[tuple[str, str], str] = {}
     counts: Counter[str] = Counter()
     skip_reasons: Counter[str] = Counter()
-    errors: list[dict[str, Any]] = []
+    errors: list[ErrorSummary] = []
     missing = 0
     for key in plan["batches"]:
         got = store.get(part_key(scan_id, _result_part(key)))
         if not got:
             missing += 1
             continue
-        batch = got[0]
+        batch = cast(DlpBatchOutcome, got[0])
         for ref_key, outcome in (batch.get("outcomes") or {}).items():
             kind, _, file_id = ref_key.partition(":")
             outcomes[(kind, file_id)] = outcome
         counts.update(batch.get("counts") or {})
         skip_reasons.update(batch.get("skip_reasons") or {})
         errors += batch.get("errors") or []
-        if batch.get("fatal"):
-            errors.append(batch["fatal"])
+        fatal = batch.get("fatal")
+        if fatal:
+            errors.append(fatal)
         if batch.get("version") and batch["version"] != version:
             errors.append(
                 {
@@ -697,7 +707,7 @@ def finalize_dlp(scan_id: int) -> dict[str, Any]:
         if run_row is not None:
             run_row.parts = {**run_row.parts, STAGE: summary}
             session.add(run_row)
-    error: dict[str, Any] | None = None
+    error: ErrorSummary | None = None
     if not stage_ok:
         first = errors[0] if errors else {}
         error = {
@@ -728,11 +738,11 @@ def finalize_dlp(scan_id: int) -> dict[str, Any]:
 # --------------------------------------------------------------------------- inline
 
 
-def run_dlp_inline(scan_id: int) -> dict[str, Any]:
+def run_dlp_inline(scan_id: int) -> DlpStageResult | DlpPlanResult:
     """The whole DLP stage in this process (``casb scan --inline``, the embedded demo)."""
     planned = plan_dlp(scan_id)
-    if planned.get("status") not in ("planned", "failed"):
+    if planned["status"] not in ("planned", "failed"):
         return planned
-    for key in planned.get("batches") or []:
+    for key in planned.get("batches", []):
         run_dlp_batch(scan_id, key)
     return finalize_dlp(scan_id)

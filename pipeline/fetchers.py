@@ -37,13 +37,10 @@ from core.errors import UserError
 from detectors.dlp.messages import MessageMatch, message_resource_id
 from pipeline.common import error_summary
 from schemas.openai import ChatGptLogin
+from schemas.stages import FAILED, OK, UNAVAILABLE, ErrorSummary, FetchSummary
 
 Items = list[dict[str, Any]]
 Parts = dict[str, Items]
-
-#: Part states: ``ok`` (stored), ``unavailable`` (the API says the tenant does not offer it,
-#: e.g. audit logging off: not an error of the scan) and ``failed`` (a typed error).
-OK, UNAVAILABLE, FAILED = "ok", "unavailable", "failed"
 
 
 class PartUnavailable(Exception):
@@ -111,7 +108,7 @@ class FetchContext:
 class PartResult:
     state: str
     items: Items | None = None
-    error: dict[str, Any] | None = None
+    error: ErrorSummary | None = None
 
 
 _FAILED = object()
@@ -162,7 +159,11 @@ class PartRun:
         try:
             return produce()
         except PartUnavailable as exc:
-            error = {"kind": "unavailable", "message": exc.reason, "status": exc.status}
+            error: ErrorSummary = {
+                "kind": "unavailable",
+                "message": exc.reason,
+                "status": exc.status,
+            }
             for name in names:
                 self.results[name] = PartResult(UNAVAILABLE, error=error)
         except RateLimitedError as exc:
@@ -734,7 +735,7 @@ FETCHES: dict[str, FetchSpec] = {
 }
 
 
-def ok_part_key(summaries: Mapping[str, Mapping[str, Any]], part: str) -> str | None:
+def ok_part_key(summaries: Mapping[str, FetchSummary], part: str) -> str | None:
     """The snapshot key of ``part`` if some fetch stored it successfully, else None."""
     for summary in summaries.values():
         key = (summary.get("keys") or {}).get(part)
@@ -743,7 +744,7 @@ def ok_part_key(summaries: Mapping[str, Mapping[str, Any]], part: str) -> str | 
     return None
 
 
-def ok_parts(summaries: Mapping[str, Mapping[str, Any]]) -> set[str]:
+def ok_parts(summaries: Mapping[str, FetchSummary]) -> set[str]:
     """Names of every part that was fetched successfully in the scan."""
     return {part for summary in summaries.values() for part in (summary.get("keys") or {})}
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from connectors.errors import ConnectorError, RateLimitedError
@@ -43,6 +43,14 @@ from pipeline.runtime import get_runtime
 from pipeline.snapshots import SnapshotStore
 from schemas.catalog import FetchResource, types_for_sources
 from schemas.snapshot import PostureSnapshot
+from schemas.stages import (
+    DetectResult,
+    ErrorSummary,
+    FetchSummary,
+    FinishResult,
+    PartSummary,
+    StartResult,
+)
 from schemas.tables import ScanRun, ScanStatus, ScanTrigger, Tenant, utcnow
 from store.db import session_scope
 from store.findings import apply_scan_findings
@@ -75,7 +83,7 @@ POSTURE_PARTS = (
 
 def start_scan(
     tenant_ref: int | str, trigger: ScanTrigger, scan_id: int | None = None
-) -> dict[str, Any]:
+) -> StartResult:
     """Claim the run the dispatcher/CLI queued (``scan_id``) or create one; plan its fetches.
 
     Returns ``{"status": "started", "scan_id", "tenant", "fetches"}`` when the caller must
@@ -122,11 +130,11 @@ def plan_for(tenant: Tenant) -> list[str]:
 LOGIN_WINDOW_MARGIN_DAYS = 2
 
 
-def record_failure(scan_id: int, resource: str, exc: BaseException) -> dict[str, Any]:
+def record_failure(scan_id: int, resource: str, exc: BaseException) -> FetchSummary:
     """Record a fetch that failed as a whole (typed error on every part) and return it."""
     error = error_summary(exc)
     spec = FETCHES.get(resource)
-    summary = {
+    summary: FetchSummary = {
         "resource": resource,
         "count": 0,
         "key": None,
@@ -142,7 +150,7 @@ def record_failure(scan_id: int, resource: str, exc: BaseException) -> dict[str,
     return summary
 
 
-def run_fetch(scan_id: int, resource: str, *, defer_rate_limited: bool = False) -> dict[str, Any]:
+def run_fetch(scan_id: int, resource: str, *, defer_rate_limited: bool = False) -> FetchSummary:
     """Fetch one resource's parts for the scan's tenant into the snapshot store.
 
     Returns ``{resource, count, key, keys, counts, parts, ok, error, seconds}``: ``parts``
@@ -188,13 +196,13 @@ def run_fetch(scan_id: int, resource: str, *, defer_rate_limited: bool = False) 
             resource,
             tenant.slug,
             scan_id,
-            summary["error"].get("kind"),
+            (summary["error"] or {}).get("kind"),
         )
         return summary
     summary = _summary(scan_id, spec, out, store)
     summary["seconds"] = round(time.monotonic() - started, 3)
     store.record(scan_id, resource, summary)
-    for part, info in summary["parts"].items():
+    for part, info in summary.get("parts", {}).items():
         if info["state"] != OK:
             log.warning(
                 "fetch %s: part %s %s for tenant %s (scan %s): %s",
@@ -211,10 +219,10 @@ def run_fetch(scan_id: int, resource: str, *, defer_rate_limited: bool = False) 
     return summary
 
 
-def _summary(scan_id: int, spec: FetchSpec, out: PartRun, store: SnapshotStore) -> dict[str, Any]:
+def _summary(scan_id: int, spec: FetchSpec, out: PartRun, store: SnapshotStore) -> FetchSummary:
     keys: dict[str, str] = {}
     counts: dict[str, int] = {}
-    parts: dict[str, dict[str, Any]] = {}
+    parts: dict[str, PartSummary] = {}
     for part in spec.parts:
         result = out.results.get(part)
         if result is None:  # a fetcher that forgot a part is a bug: never silent success
@@ -228,7 +236,7 @@ def _summary(scan_id: int, spec: FetchSpec, out: PartRun, store: SnapshotStore) 
             "error": result.error,
         }
     failures = [p["error"] for p in parts.values() if p["state"] == FAILED]
-    summary: dict[str, Any] = {
+    summary: FetchSummary = {
         "resource": spec.resource,
         "count": counts.get(spec.primary, 0),
         "key": keys.get(spec.primary),
@@ -260,14 +268,14 @@ def _exhausted(tenant: Tenant) -> RateLimitedError:
 # --------------------------------------------------------------------------- detect
 
 
-def succeeded_sources(summaries: dict[str, dict[str, Any]]) -> set[FetchResource]:
+def succeeded_sources(summaries: Mapping[str, FetchSummary]) -> set[FetchResource]:
     """The catalog's fetch resources whose part was stored successfully in the scan."""
     known = {r.value for r in FetchResource}
     return {FetchResource(part) for part in ok_parts(summaries) if part in known}
 
 
 def build_snapshot(
-    summaries: dict[str, dict[str, Any]],
+    summaries: Mapping[str, FetchSummary],
     load: Callable[[str], list[dict[str, Any]] | None],
     now: float,
 ) -> PostureSnapshot:
@@ -301,7 +309,7 @@ def with_owner_emails(
     return out
 
 
-def run_detect(scan_id: int) -> dict[str, Any]:
+def run_detect(scan_id: int) -> DetectResult:
     """Run the posture detectors on the scan's snapshot and apply the finding lifecycle."""
     run, tenant = load_scan(scan_id)
     if run.status != ScanStatus.RUNNING.value:
@@ -357,7 +365,7 @@ def run_detect(scan_id: int) -> dict[str, Any]:
 # --------------------------------------------------------------------------- finish
 
 
-def fetch_errors(summary: dict[str, Any]) -> list[dict[str, Any]]:
+def fetch_errors(summary: FetchSummary) -> list[ErrorSummary]:
     """The typed errors of one fetch: one per distinct failure, naming the parts it cost.
 
     Unavailable parts are not errors (the tenant does not offer them); they show in
@@ -365,11 +373,11 @@ def fetch_errors(summary: dict[str, Any]) -> list[dict[str, Any]]:
     """
     resource = summary.get("resource")
     parts = summary.get("parts") or {}
-    grouped: list[tuple[dict[str, Any], list[str]]] = []
+    grouped: list[tuple[ErrorSummary, list[str]]] = []
     for part, info in parts.items():
         if info.get("state") != FAILED:
             continue
-        error = info.get("error") or {}
+        error: ErrorSummary = info.get("error") or {}
         for known, names in grouped:
             if known == error:
                 names.append(part)
@@ -381,7 +389,7 @@ def fetch_errors(summary: dict[str, Any]) -> list[dict[str, Any]]:
     return [{"resource": resource, "parts": names, **error} for error, names in grouped]
 
 
-def part_states(summary: dict[str, Any]) -> dict[str, Any]:
+def part_states(summary: FetchSummary) -> dict[str, Any]:
     """``{part: state}`` plus, for parts not ok, ``{part: {state, kind, status}}``."""
     out: dict[str, Any] = {}
     for part, info in (summary.get("parts") or {}).items():
@@ -394,7 +402,7 @@ def part_states(summary: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def run_finish(scan_id: int, *, failed: bool = False) -> dict[str, Any]:
+def run_finish(scan_id: int, *, failed: bool = False) -> FinishResult:
     """Close the run: status, per-resource counts, typed errors, timings, tenant health."""
     store = get_runtime().snapshots
     summaries = store.summaries(scan_id)
@@ -408,7 +416,7 @@ def run_finish(scan_id: int, *, failed: bool = False) -> dict[str, Any]:
         detect = run.parts.get("detect")
         pipeline_failed = failed or detect is None
         status = scan_outcome(expected, summaries, pipeline_failed=pipeline_failed)
-        errors = [
+        errors: list[ErrorSummary] = [
             error
             for name in expected
             if name in summaries

@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import json
 import threading
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
+
+from schemas.stages import FetchSummary
 
 KEY_PREFIX = "casb:scan:"
 
@@ -43,11 +45,11 @@ class SnapshotStore(Protocol):
         """The part under ``key``, or None when it expired or was never written."""
         ...
 
-    def record(self, scan_id: int, resource: str, summary: dict[str, Any]) -> None:
+    def record(self, scan_id: int, resource: str, summary: FetchSummary) -> None:
         """Record a fetch task's summary (idempotent: a re-run overwrites it)."""
         ...
 
-    def summaries(self, scan_id: int) -> dict[str, dict[str, Any]]:
+    def summaries(self, scan_id: int) -> dict[str, FetchSummary]:
         """Every recorded fetch summary of the scan, by resource."""
         ...
 
@@ -75,16 +77,16 @@ class RedisSnapshotStore:
         value = json.loads(raw)
         return value if isinstance(value, list) else None
 
-    def record(self, scan_id: int, resource: str, summary: dict[str, Any]) -> None:
+    def record(self, scan_id: int, resource: str, summary: FetchSummary) -> None:
         key = parts_key(scan_id)
         pipe = self.redis.pipeline()
         pipe.hset(key, resource, json.dumps(summary, separators=(",", ":")))
         pipe.expire(key, self.ttl)
         pipe.execute()
 
-    def summaries(self, scan_id: int) -> dict[str, dict[str, Any]]:
+    def summaries(self, scan_id: int) -> dict[str, FetchSummary]:
         raw = self.redis.hgetall(parts_key(scan_id))
-        return {_text(k): json.loads(v) for k, v in raw.items()}
+        return {_text(k): cast(FetchSummary, json.loads(v)) for k, v in raw.items()}
 
     def drop(self, scan_id: int) -> None:
         keys = list(self.redis.scan_iter(match=f"{KEY_PREFIX}{scan_id}:*", count=100))
@@ -98,7 +100,7 @@ class MemorySnapshotStore:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._parts: dict[str, str] = {}
-        self._summaries: dict[int, dict[str, dict[str, Any]]] = {}
+        self._summaries: dict[int, dict[str, str]] = {}
 
     def put(self, scan_id: int, part: str, items: list[dict[str, Any]]) -> str:
         key = part_key(scan_id, part)
@@ -111,13 +113,14 @@ class MemorySnapshotStore:
             raw = self._parts.get(key)
         return None if raw is None else json.loads(raw)
 
-    def record(self, scan_id: int, resource: str, summary: dict[str, Any]) -> None:
+    def record(self, scan_id: int, resource: str, summary: FetchSummary) -> None:
         with self._lock:
-            self._summaries.setdefault(scan_id, {})[resource] = json.loads(json.dumps(summary))
+            self._summaries.setdefault(scan_id, {})[resource] = json.dumps(summary)
 
-    def summaries(self, scan_id: int) -> dict[str, dict[str, Any]]:
+    def summaries(self, scan_id: int) -> dict[str, FetchSummary]:
         with self._lock:
-            return {k: dict(v) for k, v in self._summaries.get(scan_id, {}).items()}
+            stored = dict(self._summaries.get(scan_id, {}))
+        return {k: cast(FetchSummary, json.loads(v)) for k, v in stored.items()}
 
     def drop(self, scan_id: int) -> None:
         prefix = f"{KEY_PREFIX}{scan_id}:"

@@ -34,7 +34,9 @@ from simulator import logs as simlogs
 from simulator import render
 from simulator.faults import Fault
 from simulator.files import CONTENT_TYPES, large_text_stream
-from simulator.world import Collection, ComplianceEdges, Gpt, Tenant, World
+from simulator.model import Collection, ComplianceEdges, Gpt
+from simulator.state import Tenant
+from simulator.world import World
 
 _BAD_GATEWAY_HTML = (
     "<html><head><title>502 Bad Gateway</title></head><body>upstream error</body></html>"
@@ -754,6 +756,46 @@ def _edge_response(f: Fault, api: str, list_route: bool, request: Request) -> Re
     return None
 
 
+def _fault_response(
+    fired: Iterable[Fault], api: str, list_route: bool, request: Request
+) -> Response | None:
+    """The response a fired fault puts in place of the handler's (storms, server errors,
+    redirects, then documented API edges), or None."""
+    for f in fired:
+        if f.kind == "rate_limit_storm":
+            return error_response(
+                429,
+                "Rate limit reached for requests. Please try again later.",
+                type_="requests",
+                code="rate_limit_exceeded",
+                headers={
+                    "retry-after": str(max(1, math.ceil(f.retry_after))),
+                    "retry-after-ms": str(int(f.retry_after * 1000)),
+                },
+            )
+        if f.kind == "rate_limit_no_headers":
+            return error_response(
+                429,
+                "Too many requests for this endpoint. Please slow down.",
+                type_="requests",
+                code="rate_limit_exceeded",
+            )
+        if f.kind == "server_error":
+            return error_response(
+                f.status,
+                "The server had an error while processing your request. Sorry about that!",
+                type_="server_error",
+                code=None,
+            )
+        if f.kind == "redirect_elsewhere" and api == "files" and f.location:
+            return Response(status_code=307, headers={"Location": f.location})
+    for f in fired:
+        edge = _edge_response(f, api, list_route, request)
+        if edge is not None:
+            return edge
+    return None
+
+
 # --------------------------------------------------------------------------- the app
 
 
@@ -808,108 +850,28 @@ class SimulatorApp:
     async def _serve(
         self, request: Request, api: str, group: str, handler: Handler, list_route: bool
     ) -> Response:
+        """One API request: auth, faults, rate limit, then the handler under the world lock."""
         world = self.world
         auth = self._authenticate(request)
         if isinstance(auth, Response):
             return auth
         tenant, kind = auth
-        path = request.url.path
-        fired = world.faults.fire(tenant.slug, api, path)
+        fired = world.faults.fire(tenant.slug, api, request.url.path)
         kinds = {f.kind for f in fired}
         for f in fired:
             world.limiter.count(tenant.slug, f"fault:{f.kind}")
-        if "revoked_key" in kinds:
-            return error_response(
-                401, "Incorrect API key provided: the key has been revoked.", code="invalid_api_key"
-            )
-        if api == "admin":
-            if kind != "admin":
-                return error_response(
-                    403,
-                    "You have insufficient permissions for this operation: the Admin API "
-                    "requires an admin key (sk-admin-...).",
-                    code="insufficient_permissions",
-                )
-        else:
-            if kind != "compliance":
-                return error_response(
-                    403,
-                    "This key does not have the Compliance API 'read' scope. Ask OpenAI "
-                    "support to grant compliance scopes to a dedicated key.",
-                    code="insufficient_permissions",
-                )
-            if "org_id" in request.path_params:
-                ws = request.path_params["org_id"]
-                target = world.tenant_by_org(ws)
-            else:
-                ws = request.path_params.get("workspace_id", "")
-                target = world.tenant_by_workspace(ws)
-            if target is None or "workspace_gone" in kinds:
-                return error_response(
-                    404, f"Workspace '{ws}' not found.", code="workspace_not_found"
-                )
-            if target is not tenant:
-                return error_response(
-                    403,
-                    f"This key has no access to workspace '{ws}'.",
-                    code="workspace_access_denied",
-                )
-        decision = world.limiter.check(tenant.slug, kind, group)
-        rl_headers = {
-            "x-ratelimit-limit-requests": str(decision.limit),
-            "x-ratelimit-remaining-requests": str(decision.remaining),
-            "x-ratelimit-reset-requests": _duration(decision.reset_s),
-        }
-        if not decision.allowed:
-            wait = decision.retry_after_s
-            headers = {
-                **rl_headers,
-                "retry-after": str(max(1, math.ceil(wait))),
-                "retry-after-ms": str(max(1, math.ceil(wait * 1000))),
-            }
-            return error_response(
-                429,
-                f"Rate limit reached for {group} on this key: limit {decision.limit} "
-                f"requests per {world.limiter.window_s:g}s. Please try again in {wait:.3f}s.",
-                type_="requests",
-                code="rate_limit_exceeded",
-                headers=headers,
-            )
+        denied = self._authorize(request, api, tenant, kind, kinds)
+        if denied is not None:
+            return denied
+        rl_headers, limited = self._rate_limit(tenant, kind, group)
+        if limited is not None:
+            return limited
         for f in fired:
             if f.kind == "slow":
                 await asyncio.sleep(f.delay)
-        for f in fired:
-            if f.kind == "rate_limit_storm":
-                return error_response(
-                    429,
-                    "Rate limit reached for requests. Please try again later.",
-                    type_="requests",
-                    code="rate_limit_exceeded",
-                    headers={
-                        "retry-after": str(max(1, math.ceil(f.retry_after))),
-                        "retry-after-ms": str(int(f.retry_after * 1000)),
-                    },
-                )
-            if f.kind == "rate_limit_no_headers":
-                return error_response(
-                    429,
-                    "Too many requests for this endpoint. Please slow down.",
-                    type_="requests",
-                    code="rate_limit_exceeded",
-                )
-            if f.kind == "server_error":
-                return error_response(
-                    f.status,
-                    "The server had an error while processing your request. Sorry about that!",
-                    type_="server_error",
-                    code=None,
-                )
-            if f.kind == "redirect_elsewhere" and api == "files" and f.location:
-                return Response(status_code=307, headers={"Location": f.location})
-        for f in fired:
-            edge = _edge_response(f, api, list_route, request)
-            if edge is not None:
-                return edge
+        faulted = _fault_response(fired, api, list_route, request)
+        if faulted is not None:
+            return faulted
         ctx = Ctx(request, tenant, api)
         if list_route and "repeated_cursor" in kinds:
             ctx.ignore_after, ctx.force_has_more = True, True
@@ -931,6 +893,74 @@ class SimulatorApp:
         if isinstance(result, Response):
             return result
         return self._finish(result, fired, list_route, headers)
+
+    def _authorize(
+        self, request: Request, api: str, tenant: Tenant, kind: str, kinds: set[str]
+    ) -> Response | None:
+        """The error for a revoked key, a key of the wrong kind or another workspace."""
+        if "revoked_key" in kinds:
+            return error_response(
+                401, "Incorrect API key provided: the key has been revoked.", code="invalid_api_key"
+            )
+        if api == "admin":
+            if kind != "admin":
+                return error_response(
+                    403,
+                    "You have insufficient permissions for this operation: the Admin API "
+                    "requires an admin key (sk-admin-...).",
+                    code="insufficient_permissions",
+                )
+            return None
+        if kind != "compliance":
+            return error_response(
+                403,
+                "This key does not have the Compliance API 'read' scope. Ask OpenAI "
+                "support to grant compliance scopes to a dedicated key.",
+                code="insufficient_permissions",
+            )
+        if "org_id" in request.path_params:
+            ws = request.path_params["org_id"]
+            target = self.world.tenant_by_org(ws)
+        else:
+            ws = request.path_params.get("workspace_id", "")
+            target = self.world.tenant_by_workspace(ws)
+        if target is None or "workspace_gone" in kinds:
+            return error_response(404, f"Workspace '{ws}' not found.", code="workspace_not_found")
+        if target is not tenant:
+            return error_response(
+                403,
+                f"This key has no access to workspace '{ws}'.",
+                code="workspace_access_denied",
+            )
+        return None
+
+    def _rate_limit(
+        self, tenant: Tenant, kind: str, group: str
+    ) -> tuple[dict[str, str], Response | None]:
+        """The ``x-ratelimit-*`` headers, and the 429 when the bucket is empty."""
+        limiter = self.world.limiter
+        decision = limiter.check(tenant.slug, kind, group)
+        rl_headers = {
+            "x-ratelimit-limit-requests": str(decision.limit),
+            "x-ratelimit-remaining-requests": str(decision.remaining),
+            "x-ratelimit-reset-requests": _duration(decision.reset_s),
+        }
+        if decision.allowed:
+            return rl_headers, None
+        wait = decision.retry_after_s
+        headers = {
+            **rl_headers,
+            "retry-after": str(max(1, math.ceil(wait))),
+            "retry-after-ms": str(max(1, math.ceil(wait * 1000))),
+        }
+        return rl_headers, error_response(
+            429,
+            f"Rate limit reached for {group} on this key: limit {decision.limit} "
+            f"requests per {limiter.window_s:g}s. Please try again in {wait:.3f}s.",
+            type_="requests",
+            code="rate_limit_exceeded",
+            headers=headers,
+        )
 
     def _finish(
         self, body: Any, fired: Iterable[Fault], list_route: bool, headers: dict[str, str]
@@ -1123,7 +1153,7 @@ class SimulatorApp:
         manifest = self.world.manifest(slug, now=at, dlp_profiles=profiles)
         findings = []
         for f in manifest:
-            row = {
+            row: dict[str, Any] = {
                 "finding_type_id": f.finding_type_id,
                 "finding_type": f.finding_type,
                 "resource_type": f.resource_type,
@@ -1155,9 +1185,19 @@ class SimulatorApp:
     # ---------------------------------------------------------------- routes
 
     def _routes(self) -> list[Route]:
-        a = ADMIN_PREFIX + "/organization"
-        r = self._route
-        routes = [
+        """Every route, in matching order: Admin, Compliance, Logs Platform, then the host's."""
+        return [
+            *self._admin_routes(),
+            *self._compliance_routes(),
+            *self._logs_routes(),
+            *self._host_routes(),
+        ]
+
+    def _admin_routes(self) -> list[Route]:
+        """The Admin API (``/openai/v1/organization/...``): lists and gets."""
+        a, r = ADMIN_PREFIX + "/organization", self._route
+        p = a + "/projects/{project_id}"
+        return [
             r(a + "/users", "admin", "admin:users", _admin_user_list, True),
             r(a + "/users/{user_id}", "admin", "admin:users.get", _admin_user_get),
             r(a + "/invites", "admin", "admin:invites", _invite_list, True),
@@ -1165,138 +1205,78 @@ class SimulatorApp:
             r(a + "/admin_api_keys", "admin", "admin:admin_api_keys", _admin_key_list, True),
             r(a + "/admin_api_keys/{key_id}", "admin", "admin:admin_api_keys.get", _admin_key_get),
             r(a + "/projects", "admin", "admin:projects", _project_list, True),
-            r(a + "/projects/{project_id}", "admin", "admin:projects.get", _project_get),
+            r(p, "admin", "admin:projects.get", _project_get),
+            r(p + "/api_keys", "admin", "admin:project_api_keys", _project_key_list, True),
+            r(p + "/api_keys/{key_id}", "admin", "admin:project_api_keys.get", _project_key_get),
             r(
-                a + "/projects/{project_id}/api_keys",
-                "admin",
-                "admin:project_api_keys",
-                _project_key_list,
-                True,
-            ),
-            r(
-                a + "/projects/{project_id}/api_keys/{key_id}",
-                "admin",
-                "admin:project_api_keys.get",
-                _project_key_get,
-            ),
-            r(
-                a + "/projects/{project_id}/service_accounts",
+                p + "/service_accounts",
                 "admin",
                 "admin:project_service_accounts",
                 _service_account_list,
                 True,
             ),
             r(
-                a + "/projects/{project_id}/service_accounts/{sa_id}",
+                p + "/service_accounts/{sa_id}",
                 "admin",
                 "admin:project_service_accounts.get",
                 _service_account_get,
             ),
-            r(
-                a + "/projects/{project_id}/users",
-                "admin",
-                "admin:project_users",
-                _project_user_list,
-                True,
-            ),
-            r(
-                a + "/projects/{project_id}/users/{user_id}",
-                "admin",
-                "admin:project_users.get",
-                _project_user_get,
-            ),
+            r(p + "/users", "admin", "admin:project_users", _project_user_list, True),
+            r(p + "/users/{user_id}", "admin", "admin:project_users.get", _project_user_get),
             r(a + "/audit_logs", "admin", "admin:audit_logs", _audit_log_list, True),
-            r(WS + "/users", "compliance", "compliance:list:users", _ws_user_list, True),
-            r(
-                WS + "/conversations",
-                "compliance",
-                "compliance:list:conversations",
-                _conversation_list,
-                True,
-            ),
-            r(WS + "/gpts", "compliance", "compliance:list:gpts", _gpt_list("gpt"), True),
-            r(WS + "/gpts/{gpt_id}", "compliance", "compliance:get:gpt", _gpt_get("gpt")),
-            r(
-                WS + "/gpts/{gpt_id}/configs",
-                "compliance",
-                "compliance:list:gpt_configs",
-                _gpt_configs("gpt"),
-                True,
-            ),
-            r(
-                WS + "/gpts/{gpt_id}/shared_users",
-                "compliance",
-                "compliance:list:gpt_shared_users",
-                _gpt_shared_users("gpt"),
-                True,
-            ),
-            r(
-                WS + "/projects",
-                "compliance",
-                "compliance:list:projects",
-                _gpt_list("project"),
-                True,
-            ),
-            r(
-                WS + "/projects/{gpt_id}",
-                "compliance",
-                "compliance:get:project",
-                _gpt_get("project"),
-            ),
-            r(
-                WS + "/projects/{gpt_id}/configs",
-                "compliance",
-                "compliance:list:project_configs",
-                _gpt_configs("project"),
-                True,
-            ),
-            r(
-                WS + "/projects/{gpt_id}/shared_users",
-                "compliance",
-                "compliance:list:project_shared_users",
-                _gpt_shared_users("project"),
-                True,
-            ),
-            r(WS + "/memories", "compliance", "compliance:list:memories", _memory_list, True),
-            r(
-                WS + "/users/{user_id}/memories",
-                "compliance",
-                "compliance:get:user_memories",
-                _user_memories,
-            ),
+        ]
+
+    def _compliance_routes(self) -> list[Route]:
+        """The Compliance API of a workspace: users, conversations, GPTs and projects (with
+        configs and shared users), memories, and the three file routes (307 to the blob host)."""
+        r, c, lst, get = self._route, "compliance", "compliance:list:", "compliance:get:"
+        routes = [
+            r(WS + "/users", c, lst + "users", _ws_user_list, True),
+            r(WS + "/conversations", c, lst + "conversations", _conversation_list, True),
+        ]
+        for kind, plural in (("gpt", "gpts"), ("project", "projects")):
+            base = f"{WS}/{plural}"
+            routes += [
+                r(base, c, lst + plural, _gpt_list(kind), True),
+                r(base + "/{gpt_id}", c, get + kind, _gpt_get(kind)),
+                r(base + "/{gpt_id}/configs", c, f"{lst}{kind}_configs", _gpt_configs(kind), True),
+                r(
+                    base + "/{gpt_id}/shared_users",
+                    c,
+                    f"{lst}{kind}_shared_users",
+                    _gpt_shared_users(kind),
+                    True,
+                ),
+            ]
+        files = "compliance:files"
+        return [
+            *routes,
+            r(WS + "/memories", c, lst + "memories", _memory_list, True),
+            r(WS + "/users/{user_id}/memories", c, get + "user_memories", _user_memories),
             r(
                 WS + "/users/{user_id}/files/{file_id}",
                 "files",
-                "compliance:files",
+                files,
                 _file_redirect("conversation"),
             ),
-            r(WS + "/gpt_files/{file_id}", "files", "compliance:files", _file_redirect("gpt")),
-            r(
-                WS + "/project_files/{file_id}",
-                "files",
-                "compliance:files",
-                _file_redirect("project"),
-            ),
-            r(WS + "/logs", "compliance", "compliance:list:logs", _log_list("workspaces"), True),
-            r(
-                WS + "/logs/{log_id}",
-                "compliance",
-                "compliance:get:logs",
-                _log_redirect("workspaces"),
-            ),
-            r(
-                ORG + "/logs",
-                "compliance",
-                "compliance:list:logs",
-                _log_list("organizations"),
-                True,
-            ),
-            r(
-                ORG + "/logs/{log_id}",
-                "compliance",
-                "compliance:get:logs",
-                _log_redirect("organizations"),
-            ),
+            r(WS + "/gpt_files/{file_id}", "files", files, _file_redirect("gpt")),
+            r(WS + "/project_files/{file_id}", "files", files, _file_redirect("project")),
+        ]
+
+    def _logs_routes(self) -> list[Route]:
+        """The Compliance Logs Platform, in both scopes (workspace and organization)."""
+        r, c = self._route, "compliance"
+        routes = []
+        for base, scope in ((WS, "workspaces"), (ORG, "organizations")):
+            routes += [
+                r(base + "/logs", c, "compliance:list:logs", _log_list(scope), True),
+                r(base + "/logs/{log_id}", c, "compliance:get:logs", _log_redirect(scope)),
+            ]
+        return routes
+
+    def _host_routes(self) -> list[Route]:
+        """The storage host (no auth) and the control plane under ``/_sim``."""
+        return [
             Route("/_blob/logs/{token}", self._log_blob, methods=["GET"]),
             Route("/_blob/{token}", self._blob, methods=["GET"]),
             Route("/_sim/stats", self._stats, methods=["GET"]),
@@ -1307,7 +1287,6 @@ class SimulatorApp:
             Route("/_sim/tenants/{slug}/edges", self._edges, methods=["GET", "POST"]),
             Route("/_sim/time_scale", self._time_scale, methods=["POST"]),
         ]
-        return routes
 
 
 def create_app(world: World) -> Starlette:

@@ -12,8 +12,9 @@ from typing import Annotated
 
 import typer
 
+from simulator.model import SIZES
 from simulator.server import start_in_thread
-from simulator.world import SIZES, World
+from simulator.world import World
 
 simulator_app = typer.Typer(
     help="Run the OpenAI Admin + Compliance API simulator.", no_args_is_help=True

@@ -55,7 +55,7 @@ CONTENT_TYPES: dict[str, str] = {
 # Variants of a file's content. Only "planted" files carry true matches.
 VARIANTS: tuple[str, ...] = ("clean", "planted", "near_miss", "corrupt", "zipbomb", "large")
 
-_WORDS = [
+WORDS = [
     "quarterly",
     "roadmap",
     "review",
@@ -277,7 +277,7 @@ def _ssn(rng: random.Random) -> str:
 
 
 def _clean_sentence(rng: random.Random) -> str:
-    words = [rng.choice(_WORDS) for _ in range(rng.randrange(6, 13))]
+    words = [rng.choice(WORDS) for _ in range(rng.randrange(6, 13))]
     words[0] = words[0].capitalize()
     return " ".join(words) + "."
 

@@ -1,7 +1,14 @@
-"""Seeded generation of one tenant: planted boundary fixtures first, then bulk data.
+"""Seeded generation: a ``TenantBuilder`` per tenant, planted boundary fixtures first, then bulk.
 
-Pure (no I/O). Planted fixtures carry a `label` (also in `Tenant.labels`) so tests can name
-them; see PLANTED_LABELS for what each one is expected to trigger at default thresholds.
+Pure (no I/O). ``populate_world`` fills a ``simulator.state.WorldState`` with tenants;
+``TenantBuilder`` creates one of them, one method per group of planted fixtures (users, keys,
+invites, GPTs, files, conversations, messages, sign-ins) and per kind of bulk data, over a few
+primitives (``user``, ``project_key``, ``gpt``, ``file``...) and the public ``register_key``,
+``add_file`` and ``label``. Planted fixtures carry a `label` (also in `Tenant.labels`) so tests
+can name them; see PLANTED_LABELS for what each one is expected to trigger at default thresholds.
+
+Every random draw comes from the tenant's own ``random.Random``, in the order ``build`` calls the
+steps: the same seed always gives the same tenant.
 
 Bulk ages are whole days plus half a day, so no bulk object sits within 12 hours of an
 integer-day threshold: a scan a few minutes after generation sees the same ground truth.
@@ -11,18 +18,16 @@ Planted ages are threshold - 1 day and threshold + 1 day.
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 
 from simulator import files as simfiles
-from simulator.world import (
-    _ALNUM,
-    _COMPANY,
-    _FIRST,
-    _LAST,
-    _LOWER,
-    _ROLES,
-    _THINGS,
+from simulator.logs import build_log_files
+from simulator.model import (
+    ALNUM,
     DAY,
+    LOWER,
+    SIZES,
     VISIBILITIES,
     AdminKey,
     AdminUser,
@@ -43,14 +48,14 @@ from simulator.world import (
     SignIn,
     SimFile,
     SizeSpec,
-    Tenant,
     Thresholds,
     Tool,
     WorkspaceUser,
-    World,
-    _rid,
-    _uuid,
+    default_drift,
+    random_id,
+    random_uuid,
 )
+from simulator.state import Tenant, WorldState
 
 # label -> short description of what it must (or must not) trigger at default thresholds.
 PLANTED_LABELS: dict[str, str] = {
@@ -129,6 +134,81 @@ PLANTED_LABELS: dict[str, str] = {
 _DOC_KINDS = ("notes", "report", "export", "plan", "sheet")
 
 
+_FIRST = [
+    "Ada",
+    "Grace",
+    "Alan",
+    "Linus",
+    "Barbara",
+    "Edsger",
+    "Ken",
+    "Dennis",
+    "Margaret",
+    "Radia",
+    "Frances",
+    "Donald",
+    "Leslie",
+    "Niklaus",
+    "John",
+    "Sophie",
+    "Tim",
+    "Katherine",
+    "Hedy",
+    "Annie",
+]
+_LAST = [
+    "Lovelace",
+    "Hopper",
+    "Turing",
+    "Torvalds",
+    "Liskov",
+    "Dijkstra",
+    "Thompson",
+    "Ritchie",
+    "Hamilton",
+    "Perlman",
+    "Allen",
+    "Knuth",
+    "Lamport",
+    "Wirth",
+    "Backus",
+    "Wilson",
+    "Berners",
+    "Johnson",
+    "Lamarr",
+    "Easley",
+]
+_COMPANY = [
+    "Acme",
+    "Globex",
+    "Initech",
+    "Umbrella",
+    "Hooli",
+    "Vandelay",
+    "Stark",
+    "Wayne",
+    "Tyrell",
+    "Soylent",
+    "Cyberdyne",
+    "Wonka",
+]
+_THINGS = [
+    "Harbor",
+    "Orchard",
+    "Lantern",
+    "Meadow",
+    "Copper",
+    "Summit",
+    "Beacon",
+    "Compass",
+    "Atlas",
+    "Falcon",
+    "Maple",
+    "Cedar",
+]
+_ROLES = ["Helper", "Assistant", "Analyst", "Writer", "Reviewer", "Planner", "Coach", "Tutor"]
+
+
 def _days(rng: random.Random, lo: int, hi: int) -> float:
     """Whole days in [lo, hi) plus half a day (never near an integer threshold)."""
     return rng.randrange(lo, hi) + 0.5
@@ -141,113 +221,161 @@ def _person(rng: random.Random, slug: str, n: int) -> tuple[str, str]:
 
 def _key_secret(rng: random.Random, prefix: str) -> str:
     if prefix == "sk-proj-":
-        return prefix + _rid(rng, 74) + "T3BlbkFJ" + _rid(rng, 74)
-    return prefix + _rid(rng, 96, _ALNUM + "-_")
+        return prefix + random_id(rng, 74) + "T3BlbkFJ" + random_id(rng, 74)
+    return prefix + random_id(rng, 96, ALNUM + "-_")
 
 
-def populate_tenant(
-    world: World,
-    index: int,
-    slug: str,
-    rng: random.Random,
-    th: Thresholds,
-    drift: Drift,
-    size: SizeSpec,
-    *,
-    fault_files: bool,
-    large_file_bytes: int,
-    zip_bomb_bytes: int,
-    edges: ComplianceEdges | None = None,
-) -> Tenant:
-    name = f"{_COMPANY[(index - 1) % len(_COMPANY)]} {rng.choice(_THINGS)}"
-    if index > len(_COMPANY):
-        name += f" {index}"
-    t = Tenant(world, index, slug, name, "org-" + _rid(rng, 24), _uuid(rng), th, drift, rng)
-    now = world.now
+@dataclass(frozen=True, slots=True)
+class _PlantedFile:
+    """A file planted in the first conversation (format, variant, profiles, expiry, label, name)."""
 
-    def ago(days: float) -> float:
-        return now - days * DAY
+    fmt: str
+    variant: str
+    profiles: tuple[str, ...]
+    expired: bool
+    label: str
+    name: str
 
-    R, U, INA, ST = (
-        th.key_rotation_days,
-        th.unused_key_days,
-        th.inactive_user_days,
-        th.stale_invite_days,
-    )
 
-    # ------------------------------------------------------------ credentials
-    t.admin_key = _key_secret(rng, "sk-admin-")
-    t.compliance_key = _key_secret(rng, "sk-proj-")
-    world._register_key(t.admin_key, slug, "admin")
-    world._register_key(t.compliance_key, slug, "compliance")
+_CRED, _FIN, _IDS = (
+    simfiles.PROFILE_CREDENTIALS,
+    simfiles.PROFILE_FINANCIAL,
+    simfiles.PROFILE_IDENTIFIERS,
+)
+_CONVERSATION_FILES: tuple[_PlantedFile, ...] = (
+    _PlantedFile("txt", "planted", (_CRED,), False, "conv-file-credentials-txt", "env_dump.txt"),
+    _PlantedFile("csv", "planted", (_FIN,), False, "conv-file-financial-csv", "payments.csv"),
+    _PlantedFile("json", "planted", (_IDS,), False, "conv-file-ids-json", "employees.json"),
+    _PlantedFile("md", "clean", (), False, "conv-file-clean-md", "meeting_notes.md"),
+    _PlantedFile(
+        "docx",
+        "planted",
+        (_CRED, _IDS),
+        False,
+        "conv-file-credentials-ids-docx",
+        "onboarding_pack.docx",
+    ),
+    _PlantedFile("xlsx", "planted", (_FIN,), False, "conv-file-financial-xlsx", "card_audit.xlsx"),
+    _PlantedFile("pdf", "planted", (_IDS,), False, "conv-file-ids-pdf", "tax_forms.pdf"),
+    _PlantedFile("txt", "near_miss", (), False, "conv-file-near-miss-txt", "reference_numbers.txt"),
+    _PlantedFile("csv", "planted", (_FIN,), True, "conv-file-expired-csv", "old_payments.csv"),
+    _PlantedFile("docx", "corrupt", (), False, "conv-file-corrupt-docx", "broken.docx"),
+    _PlantedFile("pdf", "clean", (), False, "conv-file-clean-pdf", "brochure.pdf"),
+    _PlantedFile("xlsx", "near_miss", (), False, "conv-file-near-miss-xlsx", "account_checks.xlsx"),
+)
+_BULK_VISIBILITY_WEIGHTS = (35, 20, 25, 10, 10)
 
-    counter = [0]
 
-    def uid() -> str:
-        return "user-" + _rid(rng, 24)
+class TenantBuilder:
+    """Creates one tenant of a world: planted fixtures first, then bulk data sized by ``size``.
 
-    def add_user(
+    ``build`` runs the steps in their fixed order (each draws from the tenant's ``rng``).
+    The attributes below are set by the step that creates them and read by later steps.
+    """
+
+    owner: AdminUser
+    main_project: Project
+    staging_project: Project
+    legacy_project: Project
+    ci_bot: ServiceAccount
+    people: list[AdminUser]  # the owner and the bulk users
+    projects: list[Project]  # production, staging and the bulk projects
+    workspace: list[WorkspaceUser]
+    first_conversation: Conversation
+    _gpt_ids: list[str]
+
+    def __init__(
+        self,
+        world: WorldState,
+        index: int,
+        slug: str,
+        rng: random.Random,
+        thresholds: Thresholds,
+        drift: Drift,
+        size: SizeSpec,
+    ) -> None:
+        name = f"{_COMPANY[(index - 1) % len(_COMPANY)]} {rng.choice(_THINGS)}"
+        if index > len(_COMPANY):
+            name += f" {index}"
+        org_id = "org-" + random_id(rng, 24)
+        workspace_id = random_uuid(rng)
+        self.tenant = Tenant(world, index, slug, name, org_id, workspace_id, thresholds, drift, rng)
+        self.world = world
+        self.rng = rng
+        self.size = size
+        self._persons = 0  # numbers the e-mail addresses of users and invites
+
+    # ----------------------------------------------------------------- registry
+
+    def register_key(self, secret: str, kind: str) -> None:
+        """Make ``secret`` a valid credential of this tenant (kind admin/compliance/project)."""
+        self.world.register_key(secret, self.tenant.slug, kind)
+
+    def label(self, label: str, resource_id: str) -> None:
+        """Name a planted fixture (no-op for bulk data, whose label is empty)."""
+        if label:
+            self.tenant.labels[label] = resource_id
+
+    def add_file(self, f: SimFile) -> str:
+        """Store a file (with its blob token) and label it; returns the file id."""
+        self.world.register_file(self.tenant, f)
+        self.label(f.label, f.id)
+        return f.id
+
+    # ----------------------------------------------------------------- primitives
+
+    def ago(self, days: float) -> float:
+        return self.tenant.ago(days)
+
+    def _new_person(self) -> tuple[str, str]:
+        self._persons += 1
+        return _person(self.rng, self.tenant.slug, self._persons)
+
+    def _user(self, label: str) -> AdminUser:
+        user = self.tenant.users.get(self.tenant.id_of(label))
+        assert user is not None
+        return user
+
+    def user(
+        self,
         label: str,
         added_days: float,
         api_days: float | None,
         extras: bool = True,
         role: str = "reader",
     ) -> AdminUser:
-        counter[0] += 1
-        pname, email = _person(rng, slug, counter[0])
+        pname, email = self._new_person()
         if label:
             pname = f"{pname} ({label})"
         u = AdminUser(
-            uid(),
+            "user-" + random_id(self.rng, 24),
             pname,
             email,
             role,
-            ago(added_days),
-            ago(api_days) if (api_days is not None and extras) else None,
+            self.ago(added_days),
+            self.ago(api_days) if (api_days is not None and extras) else None,
             extras,
             label,
         )
-        t.users.add(u)
-        t._label(label, u.id)
+        self.tenant.users.add(u)
+        self.label(label, u.id)
         return u
 
-    def login(u: AdminUser, days: float, typ: str = "login.succeeded") -> None:
-        t.audit_logs.add(AuditEvent("audit_log-" + _rid(rng, 24), typ, ago(days), u.id, u.email))
+    def login(self, u: AdminUser, days: float, typ: str = "login.succeeded") -> None:
+        event_id = "audit_log-" + random_id(self.rng, 24)
+        self.tenant.audit_logs.add(AuditEvent(event_id, typ, self.ago(days), u.id, u.email))
 
-    # ------------------------------------------------------------ planted users
-    owner = add_user("user-owner", 500, 0.2, role="owner")
-    login(owner, 0.5)
-    u = add_user("user-apikey-recent", 400, INA - 1)
-    u = add_user("user-apikey-old", 400, INA + 1)
-    u = add_user("user-login-recent", 400, None, extras=False)
-    login(u, INA - 1)
-    u = add_user("user-login-old", 400, None, extras=False)
-    login(u, INA + 1)
-    login(u, 1, "login.failed")
-    u_pk_recent = add_user("user-projkey-recent", 400, None, extras=False)
-    u_pk_old = add_user("user-projkey-old", 400, None, extras=False)
-    add_user("user-added-recent", INA - 1, None, extras=False)
-    add_user("user-added-old", INA + 1, None, extras=False)
-    u = add_user("user-mixed", 400, INA + 30)
-    login(u, INA - 1)
-    u_arch = add_user("user-archived-key", 400, None, extras=False)
-
-    # ------------------------------------------------------------ projects
-    p_main = t.projects.add(Project("proj_" + _rid(rng, 24), f"{name} production", ago(450)))
-    p_second = t.projects.add(Project("proj_" + _rid(rng, 24), f"{name} staging", ago(300)))
-    p_arch = t.projects.add(Project("proj_" + _rid(rng, 24), f"{name} legacy", ago(600), ago(100)))
-    for p in (p_main, p_second, p_arch):
+    def add_project(self, p: Project) -> Project:
+        """A project with its (empty) key, service account and member collections."""
+        t = self.tenant
+        t.projects.add(p)
         t.project_keys_by_project[p.id] = Collection(lambda k: (k.created_at, k.id))
         t.service_accounts[p.id] = Collection(lambda s: (s.created_at, s.id))
         t.project_members[p.id] = Collection(lambda m: (m.added_at, m.user_id))
-    svc = ServiceAccount("svc_acct_" + _rid(rng, 24), p_main.id, "ci-bot", "member", ago(120))
-    t.service_accounts[p_main.id].add(svc)
-    for p in (p_main, p_second, p_arch):
-        t.project_members[p.id].add(ProjectMember(p.id, owner.id, "owner", ago(400)))
-    t.project_members[p_main.id].add(ProjectMember(p_main.id, u_pk_old.id, "member", ago(380)))
-    t.project_members[p_arch.id].add(ProjectMember(p_arch.id, u_arch.id, "member", ago(380)))
+        return p
 
-    def add_pkey(
+    def project_key(
+        self,
         label: str,
         proj: Project,
         created: float,
@@ -256,58 +384,29 @@ def populate_tenant(
         svc_acct: ServiceAccount | None = None,
         access: str = "active",
     ) -> ProjectKey:
+        rng = self.rng
         if svc_acct is not None:
             otype, oid = "service_account", svc_acct.id
         else:
-            otype, oid = "user", (owner_user or owner).id
+            otype, oid = "user", (owner_user or self.owner).id
         k = ProjectKey(
-            "key_" + _rid(rng, 16),
+            "key_" + random_id(rng, 16),
             proj.id,
             label or f"key {rng.choice(_THINGS).lower()}",
-            f"sk-proj-...{_rid(rng, 4, _LOWER)}",
-            ago(created),
-            None if used is None else ago(used),
+            f"sk-proj-...{random_id(rng, 4, LOWER)}",
+            self.ago(created),
+            None if used is None else self.ago(used),
             otype,
             oid,
             access,
             label,
         )
-        t.project_key_collection(proj.id).add(k)
-        t._label(label, k.id)
+        self.tenant.project_key_collection(proj.id).add(k)
+        self.label(label, k.id)
         return k
 
-    add_pkey("project-key-rot-young", p_main, R - 1, 1)
-    add_pkey("project-key-rot-old", p_main, R + 1, 1)
-    add_pkey("project-key-never-used-old", p_main, U + 1, None)
-    add_pkey("project-key-never-used-young", p_main, U - 1, None)
-    add_pkey("project-key-used-recent", p_main, 200, U - 1)
-    add_pkey("project-key-used-old", p_main, 200, U + 1)
-    add_pkey("project-key-service-account", p_main, 10, 1, svc_acct=svc)
-    add_pkey(
-        "project-key-inactive-owner-recent",
-        p_main,
-        max(R - 1, INA - 1),
-        INA - 1,
-        owner_user=u_pk_recent,
-        access="inactive",
-    )
-    add_pkey(
-        "project-key-inactive-owner-old",
-        p_main,
-        max(120, U + 30),
-        INA + 1,
-        owner_user=u_pk_old,
-        access="inactive",
-    )
-    add_pkey("project-key-archived", p_arch, 200, 10, owner_user=u_arch)
-    cred = add_pkey("project-key-credential", p_second, 5, 0.1)
-    pkey_secret = _key_secret(rng, "sk-proj-")
-    t.project_keys[pkey_secret] = cred.id
-    cred.redacted_value = f"sk-proj-...{pkey_secret[-4:]}"
-    world._register_key(pkey_secret, slug, "project")
-
-    # ------------------------------------------------------------ invites
-    def add_inv(
+    def invite(
+        self,
         label: str,
         role: str,
         status: str,
@@ -316,187 +415,51 @@ def populate_tenant(
         projects: Sequence[tuple[str, str]] = (),
         accepted: float | None = None,
     ) -> None:
-        counter[0] += 1
-        _, email = _person(rng, slug, counter[0])
+        _, email = self._new_person()
         inv = Invite(
-            "invite-" + _rid(rng, 24),
+            "invite-" + random_id(self.rng, 24),
             email,
             role,
             status,
-            ago(created),
-            None if expires is None else ago(expires),
-            None if accepted is None else ago(accepted),
+            self.ago(created),
+            None if expires is None else self.ago(expires),
+            None if accepted is None else self.ago(accepted),
             list(projects),
             label,
         )
-        t.invites.add(inv)
-        t._label(label, inv.id)
+        self.tenant.invites.add(inv)
+        self.label(label, inv.id)
 
-    add_inv("invite-owner-pending", "owner", "pending", 1, -6)
-    add_inv("invite-project-owner", "reader", "pending", 2, None, [(p_main.id, "owner")])
-    add_inv("invite-project-member", "reader", "pending", 2, None, [(p_main.id, "member")])
-    add_inv("invite-owner-accepted", "owner", "accepted", 30, None, accepted=29)
-    add_inv("invite-owner-expired", "owner", "expired", ST + 30, ST + 23)
-    add_inv("invite-young", "reader", "pending", ST - 1, None)
-    add_inv("invite-stale", "reader", "pending", ST + 1, None)
-    add_inv("invite-expires-past", "reader", "pending", 3, 1)
-    add_inv("invite-expires-future", "reader", "pending", 3, -1)
-    add_inv("invite-owner-stale", "owner", "pending", ST + 6, None)
-
-    # ------------------------------------------------------------ admin keys
-    def add_akey(
+    def admin_key(
+        self,
         label: str,
         created: float,
         used: float | None,
         svc_owner: bool = False,
         expires: float | None = None,
     ) -> AdminKey:
+        rng, owner = self.rng, self.owner
         if svc_owner:
-            ko = KeyOwner(
-                "service_account", "svc_acct_" + _rid(rng, 24), "automation", ago(300), "owner"
-            )
+            svc_id = "svc_acct_" + random_id(rng, 24)
+            ko = KeyOwner("service_account", svc_id, "automation", self.ago(300), "owner")
         else:
             ko = KeyOwner("user", owner.id, owner.name, owner.added_at, "owner", owner.email)
         k = AdminKey(
-            "key_" + _rid(rng, 16),
+            "key_" + random_id(rng, 16),
             label or "admin key",
-            f"sk-admin...{_rid(rng, 4, _LOWER)}",
-            ago(created),
-            None if expires is None else ago(expires),
-            None if used is None else ago(used),
+            f"sk-admin...{random_id(rng, 4, LOWER)}",
+            self.ago(created),
+            None if expires is None else self.ago(expires),
+            None if used is None else self.ago(used),
             ko,
             label,
         )
-        t.admin_keys.add(k)
-        t._label(label, k.id)
+        self.tenant.admin_keys.add(k)
+        self.label(label, k.id)
         return k
 
-    scanner = add_akey("admin-key-scanner", 10, 0.01)
-    t.scanner_admin_key_id = scanner.id
-    scanner.redacted_value = f"sk-admin...{t.admin_key[-4:]}"
-    add_akey("admin-key-rot-young", R - 1, 1)
-    add_akey("admin-key-rot-old", R + 1, 1)
-    add_akey("admin-key-unused-young", 30, None)
-    add_akey("admin-key-never-used-old", U + 1, None)
-    add_akey("admin-key-never-used-young", U - 1, None)
-    add_akey("admin-key-used-recent", max(200, R + 30), U - 1)
-    add_akey("admin-key-used-old", max(200, R + 30, U + 30), U + 1)
-    add_akey("admin-key-service-account", 10, 1, svc_owner=True, expires=-355)
-
-    # ------------------------------------------------------------ bulk admin data
-    bulk_users: list[AdminUser] = []
-    for _ in range(size.users):
-        added = _days(rng, 1, 700)
-        extras = rng.random() < 0.7
-        api = None
-        if extras and rng.random() < 0.6:
-            api = min(added, rng.expovariate(1 / 40)) // 1 + 0.5
-        u = add_user(
-            "", added, api, extras=extras, role="owner" if rng.random() < 0.03 else "reader"
-        )
-        if rng.random() < 0.6:
-            login(u, min(added, rng.expovariate(1 / 35)) // 1 + 0.5)
-        bulk_users.append(u)
-    people = [owner, *bulk_users]
-
-    bulk_projects = [p_main, p_second]
-    for i in range(size.projects):
-        created = _days(rng, 30, 800)
-        archived = _days(rng, 1, int(created)) if rng.random() < 0.15 else None
-        p = t.projects.add(
-            Project(
-                "proj_" + _rid(rng, 24),
-                f"{rng.choice(_THINGS)} project {i}",
-                ago(created),
-                None if archived is None else ago(archived),
-            )
-        )
-        t.project_keys_by_project[p.id] = Collection(lambda k: (k.created_at, k.id))
-        t.service_accounts[p.id] = Collection(lambda s: (s.created_at, s.id))
-        t.project_members[p.id] = Collection(lambda m: (m.added_at, m.user_id))
-        bulk_projects.append(p)
-        members = rng.sample(people, min(len(people), rng.randrange(1, 5)))
-        for m in members:
-            t.project_members[p.id].add(
-                ProjectMember(p.id, m.id, rng.choice(("owner", "member")), ago(_days(rng, 1, 30)))
-            )
-        if rng.random() < 0.4:
-            t.service_accounts[p.id].add(
-                ServiceAccount(
-                    "svc_acct_" + _rid(rng, 24), p.id, "bot", "member", ago(_days(rng, 1, 30))
-                )
-            )
-    for p in bulk_projects[2:] if size.projects else []:
-        for _ in range(size.keys_per_project):
-            created = _days(rng, 1, 400)
-            used = None if rng.random() < 0.2 else min(created, rng.expovariate(1 / 50)) // 1 + 0.5
-            pmembers = t.project_members[p.id].ordered()
-            sas = t.service_accounts[p.id].ordered()
-            if sas and rng.random() < 0.25:
-                add_pkey("", p, created, used, svc_acct=sas[0])
-            else:
-                m_user = t.users.get(rng.choice(pmembers).user_id) if pmembers else owner
-                add_pkey(
-                    "",
-                    p,
-                    created,
-                    used,
-                    owner_user=m_user,
-                    access="inactive" if rng.random() < 0.1 else "active",
-                )
-    for _ in range(size.admin_keys):
-        created = _days(rng, 1, 400)
-        used = None if rng.random() < 0.3 else min(created, rng.expovariate(1 / 60)) // 1 + 0.5
-        add_akey("", created, used, svc_owner=rng.random() < 0.2)
-    for _ in range(size.invites):
-        created = _days(rng, 0, 120)
-        status = rng.choices(("accepted", "pending", "expired"), (6, 3, 1))[0]
-        role = "owner" if rng.random() < 0.1 else "reader"
-        expires = created - 7 if rng.random() < 0.7 else None
-        projects = (
-            [(rng.choice(bulk_projects).id, rng.choice(("member", "owner")))]
-            if rng.random() < 0.2
-            else []
-        )
-        add_inv(
-            "",
-            role,
-            status,
-            created,
-            expires,
-            projects,
-            accepted=created - 0.25 if status == "accepted" else None,
-        )
-    # other audit event types (must not count as logins)
-    for _ in range(max(3, size.users // 10)):
-        actor = rng.choice(people)
-        t.audit_logs.add(
-            AuditEvent(
-                "audit_log-" + _rid(rng, 24),
-                rng.choice(("api_key.created", "project.updated", "user.added", "invite.sent")),
-                ago(_days(rng, 0, 200)),
-                actor.id,
-                actor.email,
-                p_main.id,
-            )
-        )
-
-    # ------------------------------------------------------------ workspace users
-    all_users = t.users.ordered()
-    for i, u in enumerate(all_users):
-        role = (
-            "account-owner" if u is owner else ("account-admin" if i % 17 == 0 else "standard-user")
-        )
-        status = "inactive" if i % 23 == 5 else "active"
-        t.workspace_users.add(
-            WorkspaceUser(u.id, u.email, u.name.split(" (")[0], u.added_at + 0.125, role, status)
-        )
-    ws_users = t.workspace_users.ordered()
-
-    # ------------------------------------------------------------ files helper
-    fmt_cycle = list(simfiles.FORMATS)
-
-    def new_file(
+    def file(
+        self,
         location: str,
         parent_id: str,
         owner_id: str,
@@ -509,29 +472,33 @@ def populate_tenant(
         fname: str | None = None,
         size_hint: int = 0,
     ) -> str:
-        fid = "file-" + _rid(rng, 24)
-        base = (
-            fname or f"{rng.choice(_THINGS).lower()}_{rng.choice(_DOC_KINDS)}_{len(t.files) % 1000}"
+        """A new file record (bytes are rebuilt from the seed on download); returns its id."""
+        rng = self.rng
+        fid = "file-" + random_id(rng, 24)
+        base = fname or self._bulk_file_name()
+        return self.add_file(
+            SimFile(
+                fid,
+                base if "." in base else f"{base}.{fmt}",
+                fmt,
+                location,
+                parent_id,
+                owner_id,
+                self.ago(created),
+                variant,
+                tuple(profiles),
+                expired,
+                size_hint,
+                label,
+            )
         )
-        f = SimFile(
-            fid,
-            base if "." in base else f"{base}.{fmt}",
-            fmt,
-            location,
-            parent_id,
-            owner_id,
-            ago(created),
-            variant,
-            tuple(profiles),
-            expired,
-            size_hint,
-            label,
-        )
-        world._add_file(t, f)
-        t._label(label, fid)
-        return fid
 
-    def bulk_variant() -> tuple[str, tuple[str, ...]]:
+    def _bulk_file_name(self) -> str:
+        thing, kind = self.rng.choice(_THINGS).lower(), self.rng.choice(_DOC_KINDS)
+        return f"{thing}_{kind}_{len(self.tenant.files) % 1000}"
+
+    def bulk_variant(self) -> tuple[str, tuple[str, ...]]:
+        rng = self.rng
         r = rng.random()
         if r < 0.06:
             k = rng.choice((1, 1, 2))
@@ -540,9 +507,9 @@ def populate_tenant(
             return "near_miss", ()
         return "clean", ()
 
-    # ------------------------------------------------------------ GPTs
-    def tool(typ: str, created: float) -> Tool:
-        tl = Tool(typ, ago(created))
+    def tool(self, typ: str, created: float) -> Tool:
+        rng = self.rng
+        tl = Tool(typ, self.ago(created))
         if typ in ("custom_action", "custom-action", "action"):
             dom = f"api.{rng.choice(_THINGS).lower()}.example.net"
             tl.action_domain, tl.auth_type, tl.privacy_policy_url = (
@@ -552,7 +519,52 @@ def populate_tenant(
             )
         return tl
 
-    def add_gpt(
+    def _configs(
+        self,
+        kind: str,
+        owner: AdminUser,
+        gname: str,
+        tool_types: Sequence[str],
+        created: float,
+        older_tool_types: Sequence[str] | None,
+    ) -> list[Config]:
+        """A GPT's or project's configs, newest first (an older one when asked for)."""
+        rng = self.rng
+        prefix = "gzm_cnf_" if kind == "gpt" else "pr_cnf_"
+        configs: list[Config] = []
+        if older_tool_types is not None:
+            configs.append(
+                Config(
+                    prefix + random_id(rng, 24),
+                    gname,
+                    "Earlier version.",
+                    "Be helpful.",
+                    self.ago(created),
+                    [self.tool(x, created) for x in older_tool_types],
+                    [],
+                    owner.id,
+                    owner.email,
+                )
+            )
+        latest_created = created - 1 if older_tool_types is not None else created
+        configs.insert(
+            0,
+            Config(
+                prefix + random_id(rng, 24),
+                gname,
+                f"{gname} for the team.",
+                "Answer questions about internal plans.",
+                self.ago(latest_created),
+                [self.tool(x, latest_created) for x in tool_types],
+                [],
+                owner.id,
+                owner.email,
+            ),
+        )
+        return configs
+
+    def gpt(
+        self,
         kind: str,
         label: str,
         visibility: str,
@@ -561,52 +573,24 @@ def populate_tenant(
         older_tool_types: Sequence[str] | None = None,
         owner_user: AdminUser | None = None,
     ) -> Gpt:
-        ou = owner_user or (owner if label else rng.choice(people))
+        """A GPT (kind "gpt") or a ChatGPT project (kind "project") with its configs."""
+        rng, ws_users = self.rng, self.workspace
+        ou = owner_user or (self.owner if label else rng.choice(self.people))
         gname = f"{rng.choice(_THINGS)} {rng.choice(_ROLES)}"
         if label:
             gname += f" [{label}]"
-        cfg_prefix = "gzm_cnf_" if kind == "gpt" else "pr_cnf_"
-        configs: list[Config] = []
-        if older_tool_types is not None:
-            configs.append(
-                Config(
-                    cfg_prefix + _rid(rng, 24),
-                    gname,
-                    "Earlier version.",
-                    "Be helpful.",
-                    ago(created),
-                    [tool(x, created) for x in older_tool_types],
-                    [],
-                    ou.id,
-                    ou.email,
-                )
-            )
-        latest_created = created - 1 if older_tool_types is not None else created
-        configs.insert(
-            0,
-            Config(
-                cfg_prefix + _rid(rng, 24),
-                gname,
-                f"{gname} for the team.",
-                "Answer questions about internal plans.",
-                ago(latest_created),
-                [tool(x, latest_created) for x in tool_types],
-                [],
-                ou.id,
-                ou.email,
-            ),
-        )
+        configs = self._configs(kind, ou, gname, tool_types, created, older_tool_types)
         recipients: list[tuple[str, str]] = []
         if (
             ws_users and visibility in ("invite-only", "workspace-with-link")
         ) or rng.random() < 0.2:
             for r in rng.sample(ws_users, min(len(ws_users), rng.randrange(1, 4))):
                 recipients.append((r.id, r.email))
-        gid = ("g-" + _rid(rng, 9)) if kind == "gpt" else ("g-p-" + _rid(rng, 9))
+        gid = ("g-" + random_id(rng, 9)) if kind == "gpt" else ("g-p-" + random_id(rng, 9))
         g = Gpt(
             kind,
             gid,
-            ago(created),
+            self.ago(created),
             ou.id,
             ou.email,
             ou.name.split(" (")[0],
@@ -615,183 +599,28 @@ def populate_tenant(
             configs,
             label,
         )
-        (t.gpts if kind == "gpt" else t.cprojects).add(g)
-        t._label(label, gid)
+        (self.tenant.gpts if kind == "gpt" else self.tenant.cprojects).add(g)
+        self.label(label, gid)
         return g
 
-    add_gpt("gpt", "gpt-custom-action", "invite-only", ["custom_action"])
-    add_gpt("gpt", "gpt-custom-action-dash", "workspace", ["custom-action"])
-    add_gpt("gpt", "gpt-action", "workspace-with-link", ["action"])
-    add_gpt("gpt", "gpt-code-interpreter", "workspace", ["code_interpreter"])
-    add_gpt("gpt", "gpt-browser", "workspace", ["browser"])
-    add_gpt("gpt", "gpt-dalle-memory", "invite-only", ["dall-e", "memory"])
-    add_gpt("gpt", "gpt-store", "gpt-store", [])
-    add_gpt("gpt", "gpt-link", "anyone-with-link", [])
-    add_gpt(
-        "gpt",
-        "gpt-everything",
-        "gpt-store",
-        ["custom_action", "code_interpreter", "browser", "dall-e", "memory"],
-    )
-    add_gpt(
-        "gpt",
-        "gpt-old-config-action",
-        "workspace",
-        ["dall-e"],
-        older_tool_types=["custom_action", "browser"],
-    )
-    add_gpt("gpt", "gpt-workspace-link", "workspace-with-link", ["memory"])
-    g_files = add_gpt("gpt", "gpt-with-files", "invite-only", [])
-    cfg = g_files.configs[0]
-    cfg.file_ids.append(
-        new_file(
-            "gpt",
-            g_files.id,
-            owner.id,
-            "pdf",
-            "planted",
-            [simfiles.PROFILE_CREDENTIALS],
-            label="gpt-file-credentials-pdf",
-            fname="deploy_runbook.pdf",
-        )
-    )
-    cfg.file_ids.append(
-        new_file(
-            "gpt", g_files.id, owner.id, "md", label="gpt-file-clean-md", fname="style_guide.md"
-        )
-    )
-    cfg.file_ids.append(
-        new_file(
-            "gpt",
-            g_files.id,
-            owner.id,
-            "json",
-            "near_miss",
-            label="gpt-file-near-miss-json",
-            fname="lookup_table.json",
-        )
-    )
-    cfg.file_ids.append(
-        new_file(
-            "gpt",
-            g_files.id,
-            owner.id,
-            "docx",
-            "planted",
-            [simfiles.PROFILE_FINANCIAL],
-            label="gpt-file-financial-docx",
-            fname="billing_faq.docx",
-        )
-    )
-
-    weights = (35, 20, 25, 10, 10)
-    for _ in range(size.gpts):
-        vis = rng.choices(VISIBILITIES, weights)[0]
-        n_tools = rng.choices((0, 1, 2, 3), (4, 3, 2, 1))[0]
-        types = rng.sample(
-            ("code_interpreter", "browser", "dall-e", "memory", "custom_action"), n_tools
-        )
-        types = [
-            rng.choice(("custom_action", "custom_action", "custom-action", "action"))
-            if x == "custom_action"
-            else x
-            for x in types
-        ]
-        add_gpt("gpt", "", vis, types, created=_days(rng, 1, 500))
-    for i in range(size.gpt_files):
-        g = rng.choice(t.gpts.ordered())
-        var, profs = bulk_variant()
-        fmt = fmt_cycle[i % len(fmt_cycle)]
-        g.configs[0].file_ids.append(
-            new_file("gpt", g.id, g.owner_id, fmt, var, profs, created=_days(rng, 1, 300))
-        )
-
-    # ------------------------------------------------------------ compliance projects
-    cp1 = add_gpt("project", "cproject-with-files", "invite-only", [])
-    cp1.configs[0].file_ids += [
-        new_file(
-            "project",
-            cp1.id,
-            owner.id,
-            "pdf",
-            "planted",
-            [simfiles.PROFILE_FINANCIAL],
-            label="project-file-financial-pdf",
-            fname="invoice_batch.pdf",
-        ),
-        new_file(
-            "project",
-            cp1.id,
-            owner.id,
-            "xlsx",
-            "planted",
-            [simfiles.PROFILE_IDENTIFIERS],
-            label="project-file-ids-xlsx",
-            fname="payroll_roster.xlsx",
-        ),
-        new_file(
-            "project", cp1.id, owner.id, "txt", label="project-file-clean-txt", fname="readme.txt"
-        ),
-    ]
-    cp2 = add_gpt("project", "cproject-near-miss", "workspace", ["code_interpreter"])
-    cp2.configs[0].file_ids += [
-        new_file(
-            "project",
-            cp2.id,
-            owner.id,
-            "md",
-            "near_miss",
-            label="project-file-near-miss-md",
-            fname="ledger_notes.md",
-        ),
-        new_file(
-            "project", cp2.id, owner.id, "csv", label="project-file-clean-csv", fname="tasks.csv"
-        ),
-    ]
-    for _ in range(size.cprojects):
-        add_gpt(
-            "project",
-            "",
-            rng.choices(VISIBILITIES, weights)[0],
-            rng.sample(("code_interpreter", "browser"), rng.randrange(0, 2)),
-            created=_days(rng, 1, 300),
-        )
-    cps = t.cprojects.ordered()
-    for i in range(size.project_files):
-        cp = rng.choice(cps)
-        var, profs = bulk_variant()
-        cp.configs[0].file_ids.append(
-            new_file(
-                "project",
-                cp.id,
-                cp.owner_id,
-                fmt_cycle[i % 7],
-                var,
-                profs,
-                created=_days(rng, 1, 300),
-            )
-        )
-
-    # ------------------------------------------------------------ conversations
-    gpt_ids = [g.id for g in t.gpts.ordered()]
-
-    def add_conv(user: AdminUser, age: float, n_msgs: int, title: str) -> Conversation:
-        conv_id = _uuid(rng)
-        created = ago(age)
+    def conversation(self, user: AdminUser, age: float, n_msgs: int, title: str) -> Conversation:
+        rng = self.rng
+        conv_id = random_uuid(rng)
+        created = self.ago(age)
         msgs: list[Message] = []
         parent: str | None = None
         ts = created
-        gpt_id = rng.choice(gpt_ids) if rng.random() < 0.2 else None
+        gpt_id = rng.choice(self._gpt_ids) if rng.random() < 0.2 else None
         for j in range(n_msgs):
             role = "user" if j % 2 == 0 else "assistant"
             tool_name = "python" if role == "assistant" and rng.random() < 0.1 else None
             m = Message(
-                _uuid(rng),
+                random_uuid(rng),
                 parent,
                 ts,
                 role,
                 tool_name,
-                f"{rng.choice(_THINGS)} {rng.choice(simfiles._WORDS)} question {j}"
+                f"{rng.choice(_THINGS)} {rng.choice(simfiles.WORDS)} question {j}"
                 if role == "user"
                 else "Here is a summary of the plan.",
                 [],
@@ -809,93 +638,522 @@ def populate_tenant(
             title,
             msgs,
         )
-        t.conversations.add(conv)
+        self.tenant.conversations.add(conv)
         return conv
 
-    c1 = add_conv(owner, 0.5, 4, "Quarterly planning with attachments")
-    t._label("conversation-with-files", c1.id)
-    planted_conv = [
-        (
-            "txt",
-            "planted",
-            [simfiles.PROFILE_CREDENTIALS],
-            False,
-            "conv-file-credentials-txt",
-            "env_dump.txt",
-        ),
-        (
-            "csv",
-            "planted",
-            [simfiles.PROFILE_FINANCIAL],
-            False,
-            "conv-file-financial-csv",
-            "payments.csv",
-        ),
-        (
-            "json",
-            "planted",
-            [simfiles.PROFILE_IDENTIFIERS],
-            False,
-            "conv-file-ids-json",
-            "employees.json",
-        ),
-        ("md", "clean", [], False, "conv-file-clean-md", "meeting_notes.md"),
-        (
-            "docx",
-            "planted",
-            [simfiles.PROFILE_CREDENTIALS, simfiles.PROFILE_IDENTIFIERS],
-            False,
-            "conv-file-credentials-ids-docx",
-            "onboarding_pack.docx",
-        ),
-        (
-            "xlsx",
-            "planted",
-            [simfiles.PROFILE_FINANCIAL],
-            False,
-            "conv-file-financial-xlsx",
-            "card_audit.xlsx",
-        ),
-        (
-            "pdf",
-            "planted",
-            [simfiles.PROFILE_IDENTIFIERS],
-            False,
-            "conv-file-ids-pdf",
-            "tax_forms.pdf",
-        ),
-        ("txt", "near_miss", [], False, "conv-file-near-miss-txt", "reference_numbers.txt"),
-        (
-            "csv",
-            "planted",
-            [simfiles.PROFILE_FINANCIAL],
-            True,
-            "conv-file-expired-csv",
-            "old_payments.csv",
-        ),
-        ("docx", "corrupt", [], False, "conv-file-corrupt-docx", "broken.docx"),
-        ("pdf", "clean", [], False, "conv-file-clean-pdf", "brochure.pdf"),
-        ("xlsx", "near_miss", [], False, "conv-file-near-miss-xlsx", "account_checks.xlsx"),
-    ]
-    for j, (fmt, var, pprofs, expired, label, fname) in enumerate(planted_conv):
-        fid = new_file(
-            "conversation",
-            c1.id,
-            owner.id,
-            fmt,
-            var,
-            pprofs,
-            expired,
-            label,
-            created=0.5,
-            fname=fname,
+    # ----------------------------------------------------------------- the steps, in order
+
+    def build(
+        self,
+        *,
+        fault_files: bool,
+        large_file_bytes: int,
+        zip_bomb_bytes: int,
+        edges: ComplianceEdges | None = None,
+    ) -> Tenant:
+        """Run every step in its fixed order and return the finished tenant."""
+        self.plant_credentials()
+        self.plant_users()
+        self.plant_projects()
+        self.plant_project_keys()
+        self.plant_invites()
+        self.plant_admin_keys()
+        self.bulk_users()
+        self.bulk_projects()
+        self.bulk_project_keys()
+        self.bulk_admin_keys()
+        self.bulk_invites()
+        self.bulk_audit_events()
+        self.workspace_users()
+        self.plant_gpts()
+        self.plant_gpt_files()
+        self.bulk_gpts()
+        self.bulk_gpt_files()
+        self.plant_project_files()
+        self.bulk_cprojects()
+        self.bulk_project_files()
+        self.plant_conversation_files()
+        if fault_files:
+            self.plant_fault_files(large_file_bytes, zip_bomb_bytes)
+        conversations = self.bulk_conversations()
+        self.bulk_conversation_files(conversations)
+        t = self.tenant
+        t.edges = edges or ComplianceEdges()
+        if t.edges.message_dlp:
+            self.plant_messages()
+        self.plant_signins()
+        t.conversations.resort()
+        t.log_files = build_log_files(t)
+        return t
+
+    def plant_credentials(self) -> None:
+        """The tenant's admin key (the scanner's) and compliance key."""
+        t = self.tenant
+        t.admin_key = _key_secret(self.rng, "sk-admin-")
+        t.compliance_key = _key_secret(self.rng, "sk-proj-")
+        self.register_key(t.admin_key, "admin")
+        self.register_key(t.compliance_key, "compliance")
+
+    def plant_users(self) -> None:
+        """The owner and the users on both sides of the inactive-user threshold (user-*)."""
+        ina = self.tenant.thresholds.inactive_user_days
+        self.owner = self.user("user-owner", 500, 0.2, role="owner")
+        self.login(self.owner, 0.5)
+        self.user("user-apikey-recent", 400, ina - 1)
+        self.user("user-apikey-old", 400, ina + 1)
+        u = self.user("user-login-recent", 400, None, extras=False)
+        self.login(u, ina - 1)
+        u = self.user("user-login-old", 400, None, extras=False)
+        self.login(u, ina + 1)
+        self.login(u, 1, "login.failed")
+        self.user("user-projkey-recent", 400, None, extras=False)
+        self.user("user-projkey-old", 400, None, extras=False)
+        self.user("user-added-recent", ina - 1, None, extras=False)
+        self.user("user-added-old", ina + 1, None, extras=False)
+        u = self.user("user-mixed", 400, ina + 30)
+        self.login(u, ina - 1)
+        self.user("user-archived-key", 400, None, extras=False)
+
+    def plant_projects(self) -> None:
+        """Production, staging and an archived legacy project, with a CI service account."""
+        rng, name, ago = self.rng, self.tenant.name, self.ago
+        main = Project("proj_" + random_id(rng, 24), f"{name} production", ago(450))
+        second = Project("proj_" + random_id(rng, 24), f"{name} staging", ago(300))
+        legacy = Project("proj_" + random_id(rng, 24), f"{name} legacy", ago(600), ago(100))
+        for p in (main, second, legacy):
+            self.add_project(p)
+        self.main_project, self.staging_project, self.legacy_project = main, second, legacy
+        self.ci_bot = ServiceAccount(
+            "svc_acct_" + random_id(rng, 24), main.id, "ci-bot", "member", ago(120)
         )
-        c1.messages[(j % 2) * 2].file_ids.append(fid)
-    if fault_files:
-        fid = new_file(
+        t = self.tenant
+        t.service_accounts[main.id].add(self.ci_bot)
+        for p in (main, second, legacy):
+            t.project_members[p.id].add(ProjectMember(p.id, self.owner.id, "owner", ago(400)))
+        u_pk_old, u_arch = self._user("user-projkey-old"), self._user("user-archived-key")
+        t.project_members[main.id].add(ProjectMember(main.id, u_pk_old.id, "member", ago(380)))
+        t.project_members[legacy.id].add(ProjectMember(legacy.id, u_arch.id, "member", ago(380)))
+
+    def plant_project_keys(self) -> None:
+        """Project keys on both sides of the rotation/unused thresholds, orphaned keys and the
+        one project key whose secret the simulator holds (project-key-*)."""
+        th = self.tenant.thresholds
+        rot, unused, ina = th.key_rotation_days, th.unused_key_days, th.inactive_user_days
+        main, key = self.main_project, self.project_key
+        key("project-key-rot-young", main, rot - 1, 1)
+        key("project-key-rot-old", main, rot + 1, 1)
+        key("project-key-never-used-old", main, unused + 1, None)
+        key("project-key-never-used-young", main, unused - 1, None)
+        key("project-key-used-recent", main, 200, unused - 1)
+        key("project-key-used-old", main, 200, unused + 1)
+        key("project-key-service-account", main, 10, 1, svc_acct=self.ci_bot)
+        key(
+            "project-key-inactive-owner-recent",
+            main,
+            max(rot - 1, ina - 1),
+            ina - 1,
+            owner_user=self._user("user-projkey-recent"),
+            access="inactive",
+        )
+        key(
+            "project-key-inactive-owner-old",
+            main,
+            max(120, unused + 30),
+            ina + 1,
+            owner_user=self._user("user-projkey-old"),
+            access="inactive",
+        )
+        key(
+            "project-key-archived",
+            self.legacy_project,
+            200,
+            10,
+            owner_user=self._user("user-archived-key"),
+        )
+        cred = key("project-key-credential", self.staging_project, 5, 0.1)
+        secret = _key_secret(self.rng, "sk-proj-")
+        self.tenant.project_keys[secret] = cred.id
+        cred.redacted_value = f"sk-proj-...{secret[-4:]}"
+        self.register_key(secret, "project")
+
+    def plant_invites(self) -> None:
+        """High-privilege and stale invites and their near misses (invite-*)."""
+        stale = self.tenant.thresholds.stale_invite_days
+        main_id, inv = self.main_project.id, self.invite
+        inv("invite-owner-pending", "owner", "pending", 1, -6)
+        inv("invite-project-owner", "reader", "pending", 2, None, [(main_id, "owner")])
+        inv("invite-project-member", "reader", "pending", 2, None, [(main_id, "member")])
+        inv("invite-owner-accepted", "owner", "accepted", 30, None, accepted=29)
+        inv("invite-owner-expired", "owner", "expired", stale + 30, stale + 23)
+        inv("invite-young", "reader", "pending", stale - 1, None)
+        inv("invite-stale", "reader", "pending", stale + 1, None)
+        inv("invite-expires-past", "reader", "pending", 3, 1)
+        inv("invite-expires-future", "reader", "pending", 3, -1)
+        inv("invite-owner-stale", "owner", "pending", stale + 6, None)
+
+    def plant_admin_keys(self) -> None:
+        """The scanner's own admin key and keys on both sides of the rotation/unused
+        thresholds (admin-key-*)."""
+        th = self.tenant.thresholds
+        rot, unused = th.key_rotation_days, th.unused_key_days
+        scanner = self.admin_key("admin-key-scanner", 10, 0.01)
+        self.tenant.scanner_admin_key_id = scanner.id
+        scanner.redacted_value = f"sk-admin...{self.tenant.admin_key[-4:]}"
+        self.admin_key("admin-key-rot-young", rot - 1, 1)
+        self.admin_key("admin-key-rot-old", rot + 1, 1)
+        self.admin_key("admin-key-unused-young", 30, None)
+        self.admin_key("admin-key-never-used-old", unused + 1, None)
+        self.admin_key("admin-key-never-used-young", unused - 1, None)
+        self.admin_key("admin-key-used-recent", max(200, rot + 30), unused - 1)
+        self.admin_key("admin-key-used-old", max(200, rot + 30, unused + 30), unused + 1)
+        self.admin_key("admin-key-service-account", 10, 1, svc_owner=True, expires=-355)
+
+    def bulk_users(self) -> None:
+        rng = self.rng
+        bulk: list[AdminUser] = []
+        for _ in range(self.size.users):
+            added = _days(rng, 1, 700)
+            extras = rng.random() < 0.7
+            api = None
+            if extras and rng.random() < 0.6:
+                api = min(added, rng.expovariate(1 / 40)) // 1 + 0.5
+            role = "owner" if rng.random() < 0.03 else "reader"
+            u = self.user("", added, api, extras=extras, role=role)
+            if rng.random() < 0.6:
+                self.login(u, min(added, rng.expovariate(1 / 35)) // 1 + 0.5)
+            bulk.append(u)
+        self.people = [self.owner, *bulk]
+
+    def bulk_projects(self) -> None:
+        rng, ago, t = self.rng, self.ago, self.tenant
+        self.projects = [self.main_project, self.staging_project]
+        for i in range(self.size.projects):
+            created = _days(rng, 30, 800)
+            archived = _days(rng, 1, int(created)) if rng.random() < 0.15 else None
+            pid = "proj_" + random_id(rng, 24)
+            p = self.add_project(
+                Project(
+                    pid,
+                    f"{rng.choice(_THINGS)} project {i}",
+                    ago(created),
+                    None if archived is None else ago(archived),
+                )
+            )
+            self.projects.append(p)
+            members = rng.sample(self.people, min(len(self.people), rng.randrange(1, 5)))
+            for m in members:
+                t.project_members[p.id].add(
+                    ProjectMember(
+                        p.id, m.id, rng.choice(("owner", "member")), ago(_days(rng, 1, 30))
+                    )
+                )
+            if rng.random() < 0.4:
+                t.service_accounts[p.id].add(
+                    ServiceAccount(
+                        "svc_acct_" + random_id(rng, 24),
+                        p.id,
+                        "bot",
+                        "member",
+                        ago(_days(rng, 1, 30)),
+                    )
+                )
+
+    def bulk_project_keys(self) -> None:
+        rng, t = self.rng, self.tenant
+        for p in self.projects[2:] if self.size.projects else []:
+            for _ in range(self.size.keys_per_project):
+                created = _days(rng, 1, 400)
+                used = (
+                    None if rng.random() < 0.2 else min(created, rng.expovariate(1 / 50)) // 1 + 0.5
+                )
+                pmembers = t.project_members[p.id].ordered()
+                sas = t.service_accounts[p.id].ordered()
+                if sas and rng.random() < 0.25:
+                    self.project_key("", p, created, used, svc_acct=sas[0])
+                else:
+                    m_user = t.users.get(rng.choice(pmembers).user_id) if pmembers else self.owner
+                    self.project_key(
+                        "",
+                        p,
+                        created,
+                        used,
+                        owner_user=m_user,
+                        access="inactive" if rng.random() < 0.1 else "active",
+                    )
+
+    def bulk_admin_keys(self) -> None:
+        rng = self.rng
+        for _ in range(self.size.admin_keys):
+            created = _days(rng, 1, 400)
+            used = None if rng.random() < 0.3 else min(created, rng.expovariate(1 / 60)) // 1 + 0.5
+            self.admin_key("", created, used, svc_owner=rng.random() < 0.2)
+
+    def bulk_invites(self) -> None:
+        rng = self.rng
+        for _ in range(self.size.invites):
+            created = _days(rng, 0, 120)
+            status = rng.choices(("accepted", "pending", "expired"), (6, 3, 1))[0]
+            role = "owner" if rng.random() < 0.1 else "reader"
+            expires = created - 7 if rng.random() < 0.7 else None
+            projects = (
+                [(rng.choice(self.projects).id, rng.choice(("member", "owner")))]
+                if rng.random() < 0.2
+                else []
+            )
+            self.invite(
+                "",
+                role,
+                status,
+                created,
+                expires,
+                projects,
+                accepted=created - 0.25 if status == "accepted" else None,
+            )
+
+    def bulk_audit_events(self) -> None:
+        """Audit events of other types (they must not count as logins)."""
+        rng = self.rng
+        for _ in range(max(3, self.size.users // 10)):
+            actor = rng.choice(self.people)
+            self.tenant.audit_logs.add(
+                AuditEvent(
+                    "audit_log-" + random_id(rng, 24),
+                    rng.choice(("api_key.created", "project.updated", "user.added", "invite.sent")),
+                    self.ago(_days(rng, 0, 200)),
+                    actor.id,
+                    actor.email,
+                    self.main_project.id,
+                )
+            )
+
+    def workspace_users(self) -> None:
+        """Every Admin API user is also a user of the ChatGPT workspace."""
+        t = self.tenant
+        for i, u in enumerate(t.users.ordered()):
+            if u is self.owner:
+                role = "account-owner"
+            else:
+                role = "account-admin" if i % 17 == 0 else "standard-user"
+            status = "inactive" if i % 23 == 5 else "active"
+            t.workspace_users.add(
+                WorkspaceUser(
+                    u.id, u.email, u.name.split(" (")[0], u.added_at + 0.125, role, status
+                )
+            )
+        self.workspace = t.workspace_users.ordered()
+
+    def plant_gpts(self) -> None:
+        """GPTs with each risky tool spelling and visibility, and their near misses (gpt-*)."""
+        gpt = self.gpt
+        gpt("gpt", "gpt-custom-action", "invite-only", ["custom_action"])
+        gpt("gpt", "gpt-custom-action-dash", "workspace", ["custom-action"])
+        gpt("gpt", "gpt-action", "workspace-with-link", ["action"])
+        gpt("gpt", "gpt-code-interpreter", "workspace", ["code_interpreter"])
+        gpt("gpt", "gpt-browser", "workspace", ["browser"])
+        gpt("gpt", "gpt-dalle-memory", "invite-only", ["dall-e", "memory"])
+        gpt("gpt", "gpt-store", "gpt-store", [])
+        gpt("gpt", "gpt-link", "anyone-with-link", [])
+        gpt(
+            "gpt",
+            "gpt-everything",
+            "gpt-store",
+            ["custom_action", "code_interpreter", "browser", "dall-e", "memory"],
+        )
+        gpt(
+            "gpt",
+            "gpt-old-config-action",
+            "workspace",
+            ["dall-e"],
+            older_tool_types=["custom_action", "browser"],
+        )
+        gpt("gpt", "gpt-workspace-link", "workspace-with-link", ["memory"])
+
+    def plant_gpt_files(self) -> None:
+        """A GPT whose files hold planted credentials and financial data, a clean file and a
+        near miss (gpt-with-files, gpt-file-*)."""
+        g = self.gpt("gpt", "gpt-with-files", "invite-only", [])
+        owner_id, ids = self.owner.id, g.configs[0].file_ids
+        ids.append(
+            self.file(
+                "gpt",
+                g.id,
+                owner_id,
+                "pdf",
+                "planted",
+                [_CRED],
+                label="gpt-file-credentials-pdf",
+                fname="deploy_runbook.pdf",
+            )
+        )
+        ids.append(
+            self.file(
+                "gpt", g.id, owner_id, "md", label="gpt-file-clean-md", fname="style_guide.md"
+            )
+        )
+        ids.append(
+            self.file(
+                "gpt",
+                g.id,
+                owner_id,
+                "json",
+                "near_miss",
+                label="gpt-file-near-miss-json",
+                fname="lookup_table.json",
+            )
+        )
+        ids.append(
+            self.file(
+                "gpt",
+                g.id,
+                owner_id,
+                "docx",
+                "planted",
+                [_FIN],
+                label="gpt-file-financial-docx",
+                fname="billing_faq.docx",
+            )
+        )
+
+    def bulk_gpts(self) -> None:
+        rng = self.rng
+        for _ in range(self.size.gpts):
+            vis = rng.choices(VISIBILITIES, _BULK_VISIBILITY_WEIGHTS)[0]
+            n_tools = rng.choices((0, 1, 2, 3), (4, 3, 2, 1))[0]
+            types = rng.sample(
+                ("code_interpreter", "browser", "dall-e", "memory", "custom_action"), n_tools
+            )
+            types = [
+                rng.choice(("custom_action", "custom_action", "custom-action", "action"))
+                if x == "custom_action"
+                else x
+                for x in types
+            ]
+            self.gpt("gpt", "", vis, types, created=_days(rng, 1, 500))
+
+    def bulk_gpt_files(self) -> None:
+        rng = self.rng
+        for i in range(self.size.gpt_files):
+            g = rng.choice(self.tenant.gpts.ordered())
+            var, profs = self.bulk_variant()
+            fmt = simfiles.FORMATS[i % len(simfiles.FORMATS)]
+            g.configs[0].file_ids.append(
+                self.file("gpt", g.id, g.owner_id, fmt, var, profs, created=_days(rng, 1, 300))
+            )
+
+    def plant_project_files(self) -> None:
+        """Two ChatGPT projects with planted, clean and near-miss files (cproject-*,
+        project-file-*)."""
+        owner_id = self.owner.id
+        cp1 = self.gpt("project", "cproject-with-files", "invite-only", [])
+        cp1.configs[0].file_ids += [
+            self.file(
+                "project",
+                cp1.id,
+                owner_id,
+                "pdf",
+                "planted",
+                [_FIN],
+                label="project-file-financial-pdf",
+                fname="invoice_batch.pdf",
+            ),
+            self.file(
+                "project",
+                cp1.id,
+                owner_id,
+                "xlsx",
+                "planted",
+                [_IDS],
+                label="project-file-ids-xlsx",
+                fname="payroll_roster.xlsx",
+            ),
+            self.file(
+                "project",
+                cp1.id,
+                owner_id,
+                "txt",
+                label="project-file-clean-txt",
+                fname="readme.txt",
+            ),
+        ]
+        cp2 = self.gpt("project", "cproject-near-miss", "workspace", ["code_interpreter"])
+        cp2.configs[0].file_ids += [
+            self.file(
+                "project",
+                cp2.id,
+                owner_id,
+                "md",
+                "near_miss",
+                label="project-file-near-miss-md",
+                fname="ledger_notes.md",
+            ),
+            self.file(
+                "project",
+                cp2.id,
+                owner_id,
+                "csv",
+                label="project-file-clean-csv",
+                fname="tasks.csv",
+            ),
+        ]
+
+    def bulk_cprojects(self) -> None:
+        rng = self.rng
+        for _ in range(self.size.cprojects):
+            self.gpt(
+                "project",
+                "",
+                rng.choices(VISIBILITIES, _BULK_VISIBILITY_WEIGHTS)[0],
+                rng.sample(("code_interpreter", "browser"), rng.randrange(0, 2)),
+                created=_days(rng, 1, 300),
+            )
+
+    def bulk_project_files(self) -> None:
+        rng = self.rng
+        cps = self.tenant.cprojects.ordered()
+        for i in range(self.size.project_files):
+            cp = rng.choice(cps)
+            var, profs = self.bulk_variant()
+            cp.configs[0].file_ids.append(
+                self.file(
+                    "project",
+                    cp.id,
+                    cp.owner_id,
+                    simfiles.FORMATS[i % len(simfiles.FORMATS)],
+                    var,
+                    profs,
+                    created=_days(rng, 1, 300),
+                )
+            )
+
+    def plant_conversation_files(self) -> None:
+        """The owner's first conversation, with a file of every format and variant
+        (conversation-with-files, conv-file-*)."""
+        self._gpt_ids = [g.id for g in self.tenant.gpts.ordered()]
+        c1 = self.conversation(self.owner, 0.5, 4, "Quarterly planning with attachments")
+        self.label("conversation-with-files", c1.id)
+        self.first_conversation = c1
+        for j, spec in enumerate(_CONVERSATION_FILES):
+            fid = self.file(
+                "conversation",
+                c1.id,
+                self.owner.id,
+                spec.fmt,
+                spec.variant,
+                spec.profiles,
+                spec.expired,
+                spec.label,
+                created=0.5,
+                fname=spec.name,
+            )
+            c1.messages[(j % 2) * 2].file_ids.append(fid)
+
+    def plant_fault_files(self, large_file_bytes: int, zip_bomb_bytes: int) -> None:
+        """A zip-bomb .docx and an over-cap .txt in the first conversation (never findings)."""
+        c1, owner_id = self.first_conversation, self.owner.id
+        fid = self.file(
             "conversation",
             c1.id,
-            owner.id,
+            owner_id,
             "docx",
             "zipbomb",
             label="conv-file-zipbomb-docx",
@@ -904,10 +1162,10 @@ def populate_tenant(
             size_hint=zip_bomb_bytes,
         )
         c1.messages[0].file_ids.append(fid)
-        fid = new_file(
+        fid = self.file(
             "conversation",
             c1.id,
-            owner.id,
+            owner_id,
             "txt",
             "large",
             label="conv-file-large-txt",
@@ -917,91 +1175,163 @@ def populate_tenant(
         )
         c1.messages[0].file_ids.append(fid)
 
-    convs = [c1]
-    for _ in range(size.conversations):
-        user = rng.choice(people)
-        convs.append(
-            add_conv(
-                user,
-                _days(rng, 0, 60),
-                rng.randrange(2, 6),
-                f"{rng.choice(_THINGS)} {rng.choice(simfiles._WORDS)}",
+    def bulk_conversations(self) -> list[Conversation]:
+        """The first conversation and the bulk ones (files are attached to the bulk ones)."""
+        rng = self.rng
+        convs = [self.first_conversation]
+        for _ in range(self.size.conversations):
+            user = rng.choice(self.people)
+            convs.append(
+                self.conversation(
+                    user,
+                    _days(rng, 0, 60),
+                    rng.randrange(2, 6),
+                    f"{rng.choice(_THINGS)} {rng.choice(simfiles.WORDS)}",
+                )
             )
-        )
-    for i in range(size.conversation_files):
-        conv = rng.choice(convs[1:]) if len(convs) > 1 else c1
-        var, profs = bulk_variant()
-        expired = rng.random() < 0.03
-        fid = new_file(
-            "conversation",
-            conv.id,
-            conv.user_id,
-            fmt_cycle[i % 7],
-            var,
-            profs,
-            expired,
-            created=(now - conv.created_at) / DAY,
-        )
-        user_msgs = [m for m in conv.messages if m.role == "user"] or conv.messages
-        rng.choice(user_msgs).file_ids.append(fid)
+        return convs
 
-    # ------------------------------------------------------------ the 2026 Compliance API
-    t.edges = edges or ComplianceEdges()
-    if t.edges.message_dlp:
-        _plant_messages(t, c1, rng)
-    _plant_signins(t, rng, INA)
-    t.conversations.resort()
-    from simulator.logs import build_log_files
-
-    build_log_files(t)
-    return t
-
-
-def _plant_messages(t: Tenant, conv: Conversation, rng: random.Random) -> None:
-    """Sensitive text in the first conversation's messages (labels message-*)."""
-    plans = [
-        (1, "message-credentials", "planted", (simfiles.PROFILE_CREDENTIALS,)),
-        (None, "message-financial", "planted", (simfiles.PROFILE_FINANCIAL,)),
-        (None, "message-identifiers", "planted", (simfiles.PROFILE_IDENTIFIERS,)),
-        (None, "message-near-miss", "near_miss", ()),
-    ]
-    for index, label, variant, profiles in plans:
-        text, _ = simfiles.message_text(rng, variant, profiles)
-        if index is not None and index < len(conv.messages):
-            msg = conv.messages[index]
-            msg.text, msg.profiles, msg.label = text, profiles, label
-        else:
-            last = conv.messages[-1]
-            msg = Message(
-                _uuid(rng),
-                last.id,
-                last.created_at + 30,
-                "user",
-                None,
-                text,
-                [],
-                profiles=profiles,
-                label=label,
+    def bulk_conversation_files(self, convs: list[Conversation]) -> None:
+        rng = self.rng
+        for i in range(self.size.conversation_files):
+            conv = rng.choice(convs[1:]) if len(convs) > 1 else convs[0]
+            var, profs = self.bulk_variant()
+            expired = rng.random() < 0.03
+            fid = self.file(
+                "conversation",
+                conv.id,
+                conv.user_id,
+                simfiles.FORMATS[i % len(simfiles.FORMATS)],
+                var,
+                profs,
+                expired,
+                created=(self.tenant.now - conv.created_at) / DAY,
             )
-            conv.messages.append(msg)
-            conv.last_update = max(conv.last_update, msg.created_at)
-        t._label(label, msg.id)
+            user_msgs = [m for m in conv.messages if m.role == "user"] or conv.messages
+            rng.choice(user_msgs).file_ids.append(fid)
+
+    def plant_messages(self) -> None:
+        """Sensitive text in the first conversation's messages (labels message-*)."""
+        rng, conv = self.rng, self.first_conversation
+        plans = [
+            (1, "message-credentials", "planted", (_CRED,)),
+            (None, "message-financial", "planted", (_FIN,)),
+            (None, "message-identifiers", "planted", (_IDS,)),
+            (None, "message-near-miss", "near_miss", ()),
+        ]
+        for index, label, variant, profiles in plans:
+            text, _ = simfiles.message_text(rng, variant, profiles)
+            if index is not None and index < len(conv.messages):
+                msg = conv.messages[index]
+                msg.text, msg.profiles, msg.label = text, profiles, label
+            else:
+                last = conv.messages[-1]
+                msg = Message(
+                    random_uuid(rng),
+                    last.id,
+                    last.created_at + 30,
+                    "user",
+                    None,
+                    text,
+                    [],
+                    profiles=profiles,
+                    label=label,
+                )
+                conv.messages.append(msg)
+                conv.last_update = max(conv.last_update, msg.created_at)
+            self.label(label, msg.id)
+
+    def plant_signins(self) -> None:
+        """The owner always signs in to ChatGPT (already active: no ground truth changes);
+        with ``edges.chatgpt_logins`` three more sign-ins decide inactive users (signin-*)."""
+        self.signin("signin-owner", "user-owner", 0.5)
+        if self.tenant.edges.chatgpt_logins:
+            ina = self.tenant.thresholds.inactive_user_days
+            self.signin("signin-added-old", "user-added-old", ina - 1)
+            self.signin("signin-apikey-old", "user-apikey-old", ina + 5)
+            self.signin("signin-login-old-failed", "user-login-old", 1, "failure")
+
+    def signin(self, label: str, user_label: str, days: float, status: str = "success") -> None:
+        user = self._user(user_label)
+        s = SignIn("evt_" + random_id(self.rng, 24), user.id, user.email, self.ago(days), status)
+        self.tenant.signins.append(s)
+        self.label(label, s.id)
 
 
-def _plant_signins(t: Tenant, rng: random.Random, inactive_days: int) -> None:
-    """The owner always signs in to ChatGPT (already active: no ground truth changes);
-    with ``edges.chatgpt_logins`` three more sign-ins decide inactive users."""
-    now = t.world.now
+# --------------------------------------------------------------------------- the world
 
-    def signin(label: str, user_label: str, days: float, status: str = "success") -> None:
-        user = t.users.get(t.id_of(user_label))
-        assert user is not None
-        s = SignIn("evt_" + _rid(rng, 24), user.id, user.email, now - days * DAY, status)
-        t.signins.append(s)
-        t._label(label, s.id)
 
-    signin("signin-owner", "user-owner", 0.5)
-    if t.edges.chatgpt_logins:
-        signin("signin-added-old", "user-added-old", inactive_days - 1)
-        signin("signin-apikey-old", "user-apikey-old", inactive_days + 5)
-        signin("signin-login-old-failed", "user-login-old", 1, "failure")
+def populate_tenant(
+    world: WorldState,
+    index: int,
+    slug: str,
+    rng: random.Random,
+    th: Thresholds,
+    drift: Drift,
+    size: SizeSpec,
+    *,
+    fault_files: bool,
+    large_file_bytes: int,
+    zip_bomb_bytes: int,
+    edges: ComplianceEdges | None = None,
+) -> Tenant:
+    """One tenant, built by a ``TenantBuilder`` (not yet added to ``world.tenants``)."""
+    builder = TenantBuilder(world, index, slug, rng, th, drift, size)
+    return builder.build(
+        fault_files=fault_files,
+        large_file_bytes=large_file_bytes,
+        zip_bomb_bytes=zip_bomb_bytes,
+        edges=edges,
+    )
+
+
+def populate_world(
+    world: WorldState,
+    tenants: int,
+    *,
+    thresholds: Thresholds | Mapping[str, Thresholds] | None = None,
+    drift: Drift | Mapping[str, Drift] | None = None,
+    edges: ComplianceEdges | Mapping[str, ComplianceEdges] | None = None,
+    fault_files: bool = False,
+    large_file_bytes: int = 101 * 1024 * 1024,
+    zip_bomb_bytes: int = 256 * 1024 * 1024,
+) -> None:
+    """Add ``tenant-01`` .. ``tenant-NN`` to an empty world, each from its own seeded rng.
+
+    ``thresholds``/``drift``/``edges`` apply to all tenants or map slug -> value (drift defaults
+    to ``default_drift``); ``fault_files`` plants the zip bomb and the over-cap file in
+    tenant-01 only.
+    """
+    for index in range(1, tenants + 1):
+        slug = f"tenant-{index:02d}"
+        th = (
+            thresholds.get(slug, Thresholds())
+            if isinstance(thresholds, Mapping)
+            else (thresholds or Thresholds())
+        )
+        dr = (
+            drift.get(slug, default_drift(index))
+            if isinstance(drift, Mapping)
+            else (drift or default_drift(index))
+        )
+        rng = random.Random(f"openai-casb-sim:{world.seed}:{index}")
+        ed = (
+            edges.get(slug, ComplianceEdges())
+            if isinstance(edges, Mapping)
+            else replace(edges)
+            if edges is not None
+            else ComplianceEdges()
+        )
+        world.tenants[slug] = populate_tenant(
+            world,
+            index,
+            slug,
+            rng,
+            th,
+            dr,
+            SIZES[world.size],
+            fault_files=fault_files and index == 1,
+            large_file_bytes=large_file_bytes,
+            zip_bomb_bytes=zip_bomb_bytes,
+            edges=ed,
+        )

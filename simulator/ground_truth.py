@@ -11,13 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from simulator.files import PLANTABLE_PROFILES, PROFILE_CREDENTIALS, matched_profiles
-from simulator.world import DAY, Thresholds, normalise_tool_type
-
-if TYPE_CHECKING:
-    from simulator.world import Tenant, World
+from simulator.model import DAY, Thresholds, normalise_tool_type
+from simulator.state import Tenant, WorldState
 
 GPT_CUSTOM_ACTIONS = "5a2995f5-0cc1-4af3-9045-cdf7e6601f7b"
 GPT_CODE_INTERPRETER = "d368036a-be90-49f0-b7da-5092a3f8beb4"
@@ -322,7 +320,7 @@ def _message_findings(tenant: Tenant, profiles: set[str]) -> list[ExpectedFindin
 
 
 def expected_findings(
-    world: World,
+    world: WorldState,
     slug: str,
     now: float | None = None,
     thresholds: Thresholds | None = None,

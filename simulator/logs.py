@@ -12,11 +12,41 @@ from __future__ import annotations
 import hashlib
 import json
 import zlib
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from simulator.world import Conversation, LogFile, Message, SignIn, Tenant
+from simulator.model import (
+    Collection,
+    ComplianceEdges,
+    Conversation,
+    LogFile,
+    Message,
+    SignIn,
+    SimFile,
+)
+
+
+class LogTenant(Protocol):
+    """What the Logs Platform reads of a tenant (``simulator.state.Tenant`` has it all)."""
+
+    @property
+    def slug(self) -> str: ...
+    @property
+    def index(self) -> int: ...
+    @property
+    def workspace_id(self) -> str: ...
+    @property
+    def files(self) -> Mapping[str, SimFile]: ...
+    @property
+    def conversations(self) -> Collection[Conversation]: ...
+    @property
+    def signins(self) -> list[SignIn]: ...
+    @property
+    def log_files(self) -> list[LogFile]: ...
+    @property
+    def edges(self) -> ComplianceEdges: ...
+
 
 CONVERSATION_MESSAGE = "CONVERSATION_MESSAGE"
 AUTH_LOG = "AUTH_LOG"
@@ -41,7 +71,7 @@ def parse_after(text: str) -> float:
     return when.timestamp()
 
 
-def message_record(tenant: Tenant, conv: Conversation, msg: Message, n: int) -> dict[str, Any]:
+def message_record(tenant: LogTenant, conv: Conversation, msg: Message, n: int) -> dict[str, Any]:
     """One CONVERSATION_MESSAGE record, in one of two shapes (chosen by the message id)."""
     files = [
         {"id": fid, "name": tenant.files[fid].name} for fid in msg.file_ids if fid in tenant.files
@@ -76,7 +106,7 @@ def message_record(tenant: Tenant, conv: Conversation, msg: Message, n: int) -> 
     }
 
 
-def opaque_record(tenant: Tenant, n: int) -> dict[str, Any]:
+def opaque_record(tenant: LogTenant, n: int) -> dict[str, Any]:
     """A record with neither text nor a file reference: unreadable for a scanner."""
     return {
         "event_id": f"evt_opaque_{tenant.index:02d}_{n:04d}",
@@ -85,7 +115,7 @@ def opaque_record(tenant: Tenant, n: int) -> dict[str, Any]:
     }
 
 
-def signin_record(tenant: Tenant, s: SignIn) -> dict[str, Any]:
+def signin_record(tenant: LogTenant, s: SignIn) -> dict[str, Any]:
     return {
         "event_id": s.id,
         "event_type": AUTH_LOG,
@@ -96,10 +126,8 @@ def signin_record(tenant: Tenant, s: SignIn) -> dict[str, Any]:
     }
 
 
-def build_log_files(tenant: Tenant) -> None:
+def build_log_files(tenant: LogTenant) -> list[LogFile]:
     """The log files of a freshly generated tenant (messages, then sign-ins)."""
-    from simulator.world import LogFile
-
     items = sorted(
         ((c, m) for c in tenant.conversations for m in c.messages),
         key=lambda cm: (cm[1].created_at, cm[1].id),
@@ -137,10 +165,10 @@ def build_log_files(tenant: Tenant) -> None:
                 [signin_record(tenant, s) for s in chunk_s],
             )
         )
-    tenant.log_files = files
+    return files
 
 
-def unreadable_records(tenant: Tenant, event_type: str = CONVERSATION_MESSAGE) -> int:
+def unreadable_records(tenant: LogTenant, event_type: str = CONVERSATION_MESSAGE) -> int:
     """Records of this type a tolerant reader cannot use (opaque objects, broken lines)."""
     count = 0
     for log in tenant.log_files:
@@ -152,7 +180,7 @@ def unreadable_records(tenant: Tenant, event_type: str = CONVERSATION_MESSAGE) -
     return count
 
 
-def body(tenant: Tenant, log: LogFile) -> bytes:
+def body(tenant: LogTenant, log: LogFile) -> bytes:
     """The JSONL body of a log file; with ``concatenated_json`` several documents share a
     line (never the broken line, which stays alone on its own line)."""
     docs = [r if isinstance(r, str) else json.dumps(r, separators=(",", ":")) for r in log.records]
@@ -176,7 +204,7 @@ def body(tenant: Tenant, log: LogFile) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-def listing_item(tenant: Tenant, log: LogFile) -> dict[str, Any]:
+def listing_item(tenant: LogTenant, log: LogFile) -> dict[str, Any]:
     data = body(tenant, log)
     return {
         "id": log.id,

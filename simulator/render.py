@@ -1,4 +1,4 @@
-"""World records -> the raw JSON objects of the reference (openai-api.md §1.3 and §2.4).
+"""World records -> the raw JSON objects of the Admin and Compliance APIs (docs/openai-api.md).
 
 Pure. Admin API timestamps are integer seconds (float under the `admin_timestamps` drift);
 Compliance API timestamps are floats. Shape drift (recipients, latest_config, invite timestamp
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from simulator.world import (
+from simulator.model import (
     AdminKey,
     AdminUser,
     AuditEvent,
@@ -23,10 +23,10 @@ from simulator.world import (
     ProjectMember,
     ServiceAccount,
     SimFile,
-    Tenant,
     WorkspaceUser,
     normalise_tool_type,
 )
+from simulator.state import Tenant
 
 UNKNOWN_FIELDS: dict[str, Any] = {
     "x_sim_future_field": {"nested": True, "values": [1, 2]},

@@ -293,7 +293,7 @@ def finish_run(
     *,
     status: str,
     counts: dict[str, Any],
-    errors: list[dict[str, Any]],
+    errors: Sequence[Mapping[str, Any]],
     parts: dict[str, Any],
 ) -> None:
     """Close the run and update the tenant's health and last scan time."""
@@ -302,7 +302,7 @@ def finish_run(
     run.finished_at = now
     run.heartbeat_at = now
     run.counts = counts
-    run.errors = errors
+    run.errors = [dict(error) for error in errors]
     run.parts = parts
     session.add(run)
     tenant = session.get(Tenant, run.tenant_id)

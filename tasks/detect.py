@@ -11,13 +11,14 @@ from typing import Any
 from celery import Task
 
 from pipeline.posture import run_detect
+from schemas.stages import DetectResult
 from tasks.guard import guarded_delivery, worker_lost
 from workers.celery_app import app
 from workers.celeryconfig import DETECT_POSTURE
 
 
 @app.task(name=DETECT_POSTURE, bind=True, acks_late=True, scan_stage=True)
-def detect_posture(self: Task, scan_id: int, **_: Any) -> dict[str, Any]:
+def detect_posture(self: Task, scan_id: int, **_: Any) -> DetectResult:
     with guarded_delivery(self) as delivery:
         lost = worker_lost(delivery, "posture detection")
         if lost is not None:

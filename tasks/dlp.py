@@ -30,6 +30,7 @@ from celery.canvas import Signature
 
 from core.settings import get_settings
 from pipeline.dlp import finalize_dlp, plan_dlp, run_dlp_batch
+from schemas.stages import DlpPlanResult, DlpStageResult
 from tasks.guard import guarded_delivery, worker_lost
 from workers.celery_app import app
 from workers.celeryconfig import DLP_FINALIZE, DLP_PLAN, DLP_SCAN, ROUTES
@@ -40,7 +41,7 @@ def _sig(name: str, *args: object) -> Signature:
 
 
 @app.task(name=DLP_PLAN, bind=True, acks_late=True, scan_stage=True)
-def dlp_plan(self: Task, scan_id: int, **_: Any) -> dict[str, Any]:
+def dlp_plan(self: Task, scan_id: int, **_: Any) -> DlpPlanResult | DlpStageResult:
     with guarded_delivery(self) as delivery:
         lost = worker_lost(delivery, "DLP planning")
         if lost is not None:
@@ -48,10 +49,10 @@ def dlp_plan(self: Task, scan_id: int, **_: Any) -> dict[str, Any]:
         return _plan(self, scan_id)
 
 
-def _plan(self: Task, scan_id: int) -> dict[str, Any]:
+def _plan(self: Task, scan_id: int) -> DlpPlanResult | DlpStageResult:
     planned = plan_dlp(int(scan_id))
-    keys = planned.get("batches") or []
-    if planned.get("status") != "planned":
+    keys = planned.get("batches", [])
+    if planned["status"] != "planned":
         return planned
     if not keys:  # nothing listed: still resolve files gone from the listings
         return finalize_dlp(int(scan_id))
@@ -78,13 +79,13 @@ def dlp_chord(scan_id: int, batch_keys: Sequence[str], lanes: int) -> Signature:
 
 
 @app.task(name=DLP_SCAN, acks_late=True, ignore_result=False, scan_stage=True)
-def dlp_scan(scan_id: int, batch_key: str, **_: Any) -> dict[str, Any]:
+def dlp_scan(scan_id: int, batch_key: str, **_: Any) -> DlpStageResult:
     """Scan one batch of files (a chord header task: its small summary is its result)."""
     return run_dlp_batch(int(scan_id), str(batch_key))
 
 
 @app.task(name=DLP_FINALIZE, bind=True, acks_late=True, scan_stage=True)
-def dlp_finalize(self: Task, scan_id: int, **_: Any) -> dict[str, Any]:
+def dlp_finalize(self: Task, scan_id: int, **_: Any) -> DlpStageResult:
     with guarded_delivery(self) as delivery:
         lost = worker_lost(delivery, "DLP finalize")
         if lost is not None:

@@ -18,6 +18,7 @@ from celery import Task
 
 from connectors.errors import RateLimitedError
 from pipeline.posture import record_failure, run_fetch
+from schemas.stages import FetchSummary
 from tasks.guard import guarded_delivery, worker_lost
 from workers.celery_app import app
 from workers.celeryconfig import (
@@ -35,7 +36,7 @@ MAX_RATE_RETRIES = 5
 MAX_COUNTDOWN = 30.0
 
 
-def _fetch(task: Task, scan_id: int, resource: str) -> dict[str, Any]:
+def _fetch(task: Task, scan_id: int, resource: str) -> FetchSummary:
     # The last try records a still rate-limited part as failed and keeps its siblings.
     defer = task.request.retries < MAX_RATE_RETRIES
     with guarded_delivery(task) as delivery:
@@ -62,47 +63,47 @@ _OPTIONS: dict[str, Any] = {
 
 
 @app.task(name=FETCH_USERS, **_OPTIONS)
-def fetch_users(self: Task, scan_id: int, **_: Any) -> dict[str, Any]:
+def fetch_users(self: Task, scan_id: int, **_: Any) -> FetchSummary:
     """Organization members and their latest audit-log logins."""
     return _fetch(self, scan_id, "users")
 
 
 @app.task(name=FETCH_INVITES, **_OPTIONS)
-def fetch_invites(self: Task, scan_id: int, **_: Any) -> dict[str, Any]:
+def fetch_invites(self: Task, scan_id: int, **_: Any) -> FetchSummary:
     return _fetch(self, scan_id, "invites")
 
 
 @app.task(name=FETCH_ADMIN_KEYS, **_OPTIONS)
-def fetch_admin_keys(self: Task, scan_id: int, **_: Any) -> dict[str, Any]:
+def fetch_admin_keys(self: Task, scan_id: int, **_: Any) -> FetchSummary:
     return _fetch(self, scan_id, "admin_keys")
 
 
 @app.task(name=FETCH_PROJECT_KEYS, **_OPTIONS)
-def fetch_project_keys(self: Task, scan_id: int, **_: Any) -> dict[str, Any]:
+def fetch_project_keys(self: Task, scan_id: int, **_: Any) -> FetchSummary:
     """Projects (archived included) and every project's API keys."""
     return _fetch(self, scan_id, "project_keys")
 
 
 @app.task(name=FETCH_GPTS, **_OPTIONS)
-def fetch_gpts(self: Task, scan_id: int, **_: Any) -> dict[str, Any]:
+def fetch_gpts(self: Task, scan_id: int, **_: Any) -> FetchSummary:
     """Workspace GPTs with their latest config, plus the GPT knowledge-file listing."""
     return _fetch(self, scan_id, "gpts")
 
 
 @app.task(name=FETCH_FILES, **_OPTIONS)
-def fetch_files(self: Task, scan_id: int, **_: Any) -> dict[str, Any]:
+def fetch_files(self: Task, scan_id: int, **_: Any) -> FetchSummary:
     """ChatGPT project file listing for DLP."""
     return _fetch(self, scan_id, "files")
 
 
 @app.task(name=FETCH_CONVERSATIONS, **_OPTIONS)
-def fetch_conversations(self: Task, scan_id: int, **_: Any) -> dict[str, Any]:
+def fetch_conversations(self: Task, scan_id: int, **_: Any) -> FetchSummary:
     """The conversation source (``/conversations`` or the Logs Platform): conversation file
     listing and message-text DLP verdicts."""
     return _fetch(self, scan_id, "conversations")
 
 
 @app.task(name=FETCH_CHATGPT_LOGINS, **_OPTIONS)
-def fetch_chatgpt_logins(self: Task, scan_id: int, **_: Any) -> dict[str, Any]:
+def fetch_chatgpt_logins(self: Task, scan_id: int, **_: Any) -> FetchSummary:
     """ChatGPT sign-ins (Logs Platform AUTH_LOG) for the inactive-user rule."""
     return _fetch(self, scan_id, "chatgpt_logins")

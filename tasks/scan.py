@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from pipeline.posture import start_scan
+from schemas.stages import StartResult
 from schemas.tables import ScanTrigger
 from tasks.canvas import build_scan_canvas
 from workers.celery_app import app
@@ -21,10 +22,10 @@ from workers.celeryconfig import SCAN_TENANT
 @app.task(name=SCAN_TENANT, acks_late=True)
 def scan_tenant(
     tenant_id: int | str, trigger: str = "manual", scan_id: int | None = None, **_: Any
-) -> dict[str, Any]:
+) -> StartResult:
     started = start_scan(
         tenant_id, ScanTrigger.parse(trigger), scan_id=int(scan_id) if scan_id else None
     )
     if started["status"] == "started":
-        build_scan_canvas(app, int(started["scan_id"]), started["fetches"]).apply_async()
+        build_scan_canvas(app, started["scan_id"], started["fetches"]).apply_async()
     return started

@@ -123,7 +123,7 @@ def jwt_parts_ok(value: str) -> bool:
     try:
         header = json.loads(_b64url_decode(parts[0]))
         payload = json.loads(_b64url_decode(parts[1]))
-    except (ValueError, binascii.Error, UnicodeDecodeError):
+    except (ValueError, binascii.Error, UnicodeDecodeError, RecursionError):
         return False
     if not isinstance(header, dict) or not isinstance(payload, dict) or "alg" not in header:
         return False
@@ -144,7 +144,7 @@ def k8s_service_account_jwt_ok(value: str) -> bool:
         return False
     try:
         payload = json.loads(_b64url_decode(value.split(".")[1]))
-    except (ValueError, binascii.Error, UnicodeDecodeError):
+    except (ValueError, binascii.Error, UnicodeDecodeError, RecursionError):
         return False
     blob = json.dumps(payload)
     return "kubernetes.io" in blob or "system:serviceaccount:" in blob
@@ -343,8 +343,16 @@ _KECCAK_ROT = (
 _M64 = (1 << 64) - 1
 
 
-def _rol(x: int, n: int) -> int:
-    return ((x << n) | (x >> (64 - n))) & _M64 if n else x
+# Keccak state as 25 flat lanes, lane (x, y) at x + 5y: for each lane, where rho+pi moves it
+# and by how much it rotates; and the two lanes chi combines with each lane.
+_KECCAK_PI = tuple(
+    (x + 5 * y, y + 5 * ((2 * x + 3 * y) % 5), _KECCAK_ROT[x][y])
+    for x in range(5)
+    for y in range(5)
+)
+_KECCAK_CHI = tuple(
+    ((i % 5 + 1) % 5 + 5 * (i // 5), (i % 5 + 2) % 5 + 5 * (i // 5)) for i in range(25)
+)
 
 
 def keccak256(data: bytes) -> bytes:
@@ -353,26 +361,22 @@ def keccak256(data: bytes) -> bytes:
     msg = bytearray(data) + b"\x01"
     msg += b"\x00" * (-len(msg) % rate)
     msg[-1] |= 0x80
-    st = [[0] * 5 for _ in range(5)]
+    a = [0] * 25
+    m64 = _M64
     for off in range(0, len(msg), rate):
-        block = msg[off : off + rate]
         for i in range(rate // 8):
-            st[i % 5][i // 5] ^= int.from_bytes(block[8 * i : 8 * i + 8], "little")
+            a[i] ^= int.from_bytes(msg[off + 8 * i : off + 8 * i + 8], "little")
         for rc in _KECCAK_RC:
-            c = [st[x][0] ^ st[x][1] ^ st[x][2] ^ st[x][3] ^ st[x][4] for x in range(5)]
-            d = [c[(x - 1) % 5] ^ _rol(c[(x + 1) % 5], 1) for x in range(5)]
-            st = [[st[x][y] ^ d[x] for y in range(5)] for x in range(5)]
-            b = [[0] * 5 for _ in range(5)]
-            for x in range(5):
-                for y in range(5):
-                    b[y][(2 * x + 3 * y) % 5] = _rol(st[x][y], _KECCAK_ROT[x][y])
-            st = [
-                [b[x][y] ^ (~b[(x + 1) % 5][y] & b[(x + 2) % 5][y]) for y in range(5)]
-                for x in range(5)
-            ]
-            st[0][0] ^= rc
-    out = b"".join(st[i % 5][i // 5].to_bytes(8, "little") for i in range(4))
-    return out
+            c = [a[x] ^ a[x + 5] ^ a[x + 10] ^ a[x + 15] ^ a[x + 20] for x in range(5)]
+            d = [c[(x - 1) % 5] ^ (((c[(x + 1) % 5] << 1) | (c[(x + 1) % 5] >> 63)) & m64)
+                 for x in range(5)]  # fmt: skip
+            b = [0] * 25
+            for src, dst, r in _KECCAK_PI:
+                v = a[src] ^ d[src % 5]
+                b[dst] = ((v << r) | (v >> (64 - r))) & m64 if r else v
+            a = [b[i] ^ (~b[j] & b[k]) for i, (j, k) in enumerate(_KECCAK_CHI)]
+            a[0] ^= rc
+    return b"".join(a[i].to_bytes(8, "little") for i in range(4))
 
 
 def ethereum_address_ok(value: str) -> bool:

@@ -1,14 +1,18 @@
 """The streaming DLP matcher: Hyperscan candidates, then validators and context keywords.
 
-Pure: no I/O, no logging of content. Design (measured in reference/dlp-bench.md):
+Pure: no I/O, no logging of content. Design (docs/dlp.md, "Design" and "Breadth and speed"):
 
-* One Hyperscan STREAM database per profile set holds every regex and every keyword. Chunk
+* One Hyperscan STREAM database per profile set holds the regexes and every keyword. Chunk
   edges are invisible to the engine, so a match that straddles two chunks is reported once.
+* Catalogue expressions led by a wide class with no literal (card numbers, IBAN, national
+  identifiers) are not in it: one RE2 union of them runs beside the stream over the same
+  bytes (``Re2UnionEngine``), which costs a fraction of one Hyperscan automaton per pattern.
 * Entries that share a pattern share one engine expression (card brands, SSN/ITIN, ...).
 * Start-of-match tracking is per expression. Without it (credential tokens, email, custom
   patterns Hyperscan cannot track) the start is recovered from the history buffer: a
-  catalogue token from its literal prefix, email from its reversed pattern, anything else by
-  RE2 (linear time: an end-anchored search runs RE2's reverse DFA from the match end).
+  catalogue token whose literal prefix cannot recur inside it from that prefix's last
+  occurrence, email from its reversed pattern, anything else by RE2 (linear in the token's
+  length: an end-anchored search runs RE2's reverse DFA back from the match end).
 * Expressions whose every entry needs a context keyword are keyword-led: not in the engine;
   each keyword hit marks a region that is searched once the stream has passed it.
 * Python ``re`` runs only the project's catalogue patterns (``BUILTIN_PATTERNS``); a custom
@@ -40,7 +44,7 @@ import re2
 
 from detectors.dlp.masking import mask_value
 from detectors.dlp.profiles import BUILTIN_PATTERNS, Entry, Profile, profile_set_version
-from detectors.dlp.re2_engine import Re2Engine, to_re2_pattern
+from detectors.dlp.re2_engine import Re2Engine, Re2UnionEngine, to_re2_pattern
 from detectors.dlp.validators import VALIDATORS, is_test_value
 
 try:  # no Linux aarch64 wheel for hyperscan 0.9.x: the RE2 engine covers those hosts
@@ -150,12 +154,28 @@ class _Expr:
     # (window + width around it) that ``search`` scans once the stream has passed it.
     gate_window: int = 0
     search: re.Pattern[bytes] | None = None
-    # no-SOM catalogue expressions led by a literal: the start is the leftmost occurrence of
-    # ``prefix`` within ``reach`` bytes before the end from which ``prefix_confirm`` matches
-    # up to the end
+    # no-SOM catalogue expressions led by a literal (open-ended tokens): ``confirm`` looks for
+    # the start up to ``reach`` bytes before the end (the literal itself is kept for reference)
     prefix: bytes | None = None
-    prefix_confirm: re.Pattern[bytes] | None = None
     reach: int = 0
+    # the prefix never occurs inside a match: its last occurrence is the start (see
+    # _lone_prefix), checked by ``anchored`` (``(?:pattern)\Z``) matched there
+    lone: bool = False
+    anchored: re.Pattern[bytes] | None = None
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What stage 2 does for one entry, resolved once per policy (no per-candidate hashing
+    of the entry, no lookups by name)."""
+
+    entry: Entry
+    slot: int  # index of the entry's per-file state
+    ctx: tuple[int, ...]  # keyword literal ids, () when the entry needs no context
+    window: int
+    value_re: re.Pattern[str] | None
+    validate: Callable[[str], bool] | None
+    skip_test_values: bool
 
 
 @dataclass
@@ -202,6 +222,93 @@ def _literal_prefix(pattern: str) -> bytes | None:
     return bytes(out) if len(out) >= 3 else None
 
 
+_ALL_BYTES = frozenset(range(256))
+_CATEGORY_BYTES = {
+    name: frozenset(b for b in range(256) if re.fullmatch(rx, bytes([b])))
+    for name, rx in (
+        ("CATEGORY_DIGIT", rb"\d"),
+        ("CATEGORY_NOT_DIGIT", rb"\D"),
+        ("CATEGORY_WORD", rb"\w"),
+        ("CATEGORY_NOT_WORD", rb"\W"),
+        ("CATEGORY_SPACE", rb"\s"),
+        ("CATEGORY_NOT_SPACE", rb"\S"),
+    )
+}
+
+
+def _class_set(items: Any) -> frozenset[int]:
+    """The bytes one ``[...]`` item of a parsed pattern matches (all of them if unsure)."""
+    out: set[int] = set()
+    negate = False
+    for op, av in items:
+        if op is _sre_const.LITERAL:
+            out.add(av)
+        elif op is _sre_const.RANGE:
+            out.update(range(av[0], min(av[1], 255) + 1))
+        elif op is _sre_const.NEGATE:
+            negate = True
+        elif op is _sre_const.CATEGORY and str(av) in _CATEGORY_BYTES:
+            out |= _CATEGORY_BYTES[str(av)]
+        else:
+            return _ALL_BYTES
+    return _ALL_BYTES - out if negate else frozenset(out)
+
+
+def _alphabet(items: Any) -> frozenset[int]:
+    """Every byte a parsed (sub)pattern can consume (all of them if unsure)."""
+    out: set[int] = set()
+    for op, av in items:
+        if op is _sre_const.AT:
+            continue
+        if op is _sre_const.LITERAL:
+            out.add(av)
+        elif op is _sre_const.IN:
+            out |= _class_set(av)
+        elif op in (_sre_const.MAX_REPEAT, _sre_const.MIN_REPEAT):
+            out |= _alphabet(av[2])
+        elif op is _sre_const.SUBPATTERN:
+            out |= _alphabet(av[3])
+        elif op is _sre_const.BRANCH:
+            for alt in av[1]:
+                out |= _alphabet(alt)
+        else:
+            return _ALL_BYTES
+    return frozenset(out)
+
+
+def _lone_prefix(pattern: str, prefix: bytes, terminated: bool) -> bool:
+    """True when an occurrence of ``prefix`` can never lie inside a match of ``pattern`` that
+    starts earlier: a byte of it cannot follow the prefix in any match (the consumed
+    terminator aside) and the prefix cannot overlap itself. The start of a match ending at a
+    known end is then the last occurrence of the prefix before it, or there is none."""
+    if any(prefix[d:] == prefix[: len(prefix) - d] for d in range(1, len(prefix))):
+        return False
+    try:
+        items = [it for it in _sre_parse.parse(pattern, 0) if it[0] is not _sre_const.AT]
+    except (re.error, OverflowError, RecursionError):  # pragma: no cover - vetted patterns
+        return False
+    tail = items[len(prefix) :]
+    if terminated:
+        if not tail or tail[-1][0] not in (_sre_const.SUBPATTERN, _sre_const.BRANCH):
+            return False
+        tail = tail[:-1]
+    return any(b not in _alphabet(tail) for b in prefix)
+
+
+def _class_led(pattern: str) -> bool:
+    """True when the first thing every match of ``pattern`` consumes (after ``\\b``) is not
+    a literal byte: a class, a repeat, a group. Hyperscan has no literal to look for first."""
+    try:
+        items = list(_sre_parse.parse(pattern, 0))
+    except (re.error, OverflowError, RecursionError):  # pragma: no cover - vetted patterns
+        return False
+    for op, _av in items:
+        if op is _sre_const.AT:
+            continue
+        return op is not _sre_const.LITERAL
+    return False
+
+
 def _class_bytes(cls: str) -> frozenset[int]:
     rx = re.compile(f"[{cls}]".encode())
     return frozenset(b for b in range(256) if rx.fullmatch(bytes([b])))
@@ -229,6 +336,7 @@ class Policy:
         self._word_entries: dict[int, tuple[Entry, ...]] = {}
         self._ctx_ids: dict[Entry, frozenset[int]] = {}
         self._value_re: dict[Entry, re.Pattern[str]] = {}
+        self._plans: dict[int, tuple[_Plan, ...]] = {}  # expression or keyword id -> plans
 
         entries = list(dict.fromkeys(e for p in self.profiles for e in p.entries))
         groups: dict[tuple[str, bool, bool, str | None], list[Entry]] = {}
@@ -247,11 +355,14 @@ class Policy:
             if e.value_pattern:
                 self._value_re[e] = re.compile(e.value_pattern)
         self._word_entries = {k: tuple(v) for k, v in word_entries.items()}
+        plan_of = self._entry_plans(entries)
 
         expressions: list[bytes] = []
         ids: list[int] = []
         soms: list[bool] = []
         caseless_flags: list[bool] = []
+        # Hyperscan engine only: catalogue expressions scanned by one RE2 union beside it
+        side: list[tuple[bytes, int, int]] = []
         kw_gates: dict[int, set[int]] = {}
         max_reach = 0
         for i, ((pattern, caseless, som, term), members) in enumerate(groups.items()):
@@ -265,6 +376,7 @@ class Policy:
             # profile's pattern stays on the engine path, its start recovered by RE2.
             builtin = pattern in BUILTIN_PATTERNS
             self._exprs[i] = expr
+            self._plans[i] = tuple(plan_of[m] for m in members)
             if builtin and all(m.keywords for m in members):
                 # keyword-led: found by a bounded search around its keywords, never by the
                 # engine (bare digit runs and hex would otherwise be events all over a file)
@@ -275,13 +387,20 @@ class Policy:
                     for kid in self._ctx_ids[m]:
                         kw_gates.setdefault(kid, set()).add(i)
                 continue
+            if engine == "hyperscan" and builtin and som and _class_led(pattern):
+                # led by a wide class with no literal: an RE2 union scans these for less
+                # (see Re2UnionEngine); their starts come out exact
+                side.append((b"(?i:" + pb + b")" if caseless else pb, i, _max_width(pattern)))
+                continue
             if not som:
                 expr.confirm = _start_finder(pb, caseless)
                 prefix = _literal_prefix(pattern) if builtin and not caseless else None
                 if prefix is not None:
                     expr.prefix = prefix
-                    expr.prefix_confirm = re.compile(b"(?:" + pb + rb")\Z")
                     expr.reach = _max_width(pattern, MAX_REACH)
+                    if _lone_prefix(pattern, prefix, bool(term)):
+                        expr.lone = True
+                        expr.anchored = re.compile(b"(?:" + pb + rb")\Z")
                     max_reach = max(max_reach, expr.reach)
                 reverse = {m.reverse_pattern for m in members} - {None}
                 if builtin and len(reverse) == 1:  # custom profiles never set one
@@ -298,10 +417,36 @@ class Policy:
         self.reach = max_reach  # history kept for start recovery by literal prefix
         self._hs: _HsEngine | None = None
         self._re2: Re2Engine | None = None
-        if engine == "hyperscan":
-            self._hs = _HsEngine(expressions, ids, soms, caseless_flags, literals)
-        else:
+        self._side: Re2UnionEngine | None = None
+        if side:
+            self._side = Re2UnionEngine(
+                [p for p, _, _ in side], [i for _, i, _ in side], max(w for _, _, w in side)
+            )
+        if engine != "hyperscan":
             self._re2 = Re2Engine(expressions, ids, caseless_flags, literals, MAX_SPAN)
+        elif expressions or literals:  # all of it may be on the RE2 side
+            self._hs = _HsEngine(expressions, ids, soms, caseless_flags, literals)
+
+    def _entry_plans(self, entries: list[Entry]) -> dict[Entry, _Plan]:
+        """Stage-2 plans of the (distinct) entries; keyword-word entries get theirs here."""
+        slots = {e: n for n, e in enumerate(entries)}
+        # every profile's entry object (equal entries of two profiles share one state)
+        self._slot_of = {id(e): slots[e] for p in self.profiles for e in p.entries}
+        plan_of = {
+            e: _Plan(
+                e,
+                slots[e],
+                tuple(sorted(self._ctx_ids.get(e, ()))),
+                e.window,
+                self._value_re.get(e),
+                VALIDATORS[e.validator] if e.validator is not None else None,
+                not e.test_values,
+            )
+            for e in entries
+        }
+        for lid, members in self._word_entries.items():
+            self._plans[lid] = tuple(plan_of[m] for m in members)
+        return plan_of
 
     def _literal_id(self, word: str, literals: dict[bytes, int]) -> int:
         lit = _literal_pattern(word)
@@ -314,8 +459,12 @@ class Policy:
     def _new_finder(self, events: list[tuple[int, int, int]]) -> _Finder:
         if self._re2 is not None:
             return self._re2.finder(events)
-        assert self._hs is not None
-        return _HsFinder(self, self._hs, events)
+        side = self._side.finder(events) if self._side is not None else None
+        if self._hs is None:
+            assert side is not None  # a policy has at least one expression or keyword
+            return side
+        finder = _HsFinder(self, self._hs, events)
+        return finder if side is None else _HybridFinder(finder, side)
 
     def open_stream(
         self,
@@ -350,9 +499,10 @@ class Policy:
         return self.scan(data[i : i + chunk_size] for i in range(0, len(data), chunk_size))
 
     def engine_db(self) -> Any:
-        """The raw Hyperscan database (for benchmarks of the engine alone)."""
+        """The raw Hyperscan database (for benchmarks of the engine alone; the expressions
+        of the RE2 side pass are not in it: :meth:`engine_scan` runs both)."""
         if self._hs is None:
-            raise ValueError("this policy uses the re2 engine")
+            raise ValueError("this policy has no Hyperscan database (re2 engine)")
         return self._hs.db
 
     def engine_scan(self, chunks: Iterable[bytes]) -> int:
@@ -463,6 +613,33 @@ class _HsFinder:
     abort = close
 
 
+class _HybridFinder:
+    """The Hyperscan stream plus the RE2 side pass over the same bytes, one event list."""
+
+    exact_start = False  # the Hyperscan part has expressions without SOM
+
+    def __init__(self, hs: _HsFinder, side: _Finder) -> None:
+        self._hs = hs
+        self._side = side
+        self.lag = max(hs.lag, side.lag)
+
+    @property
+    def frontier(self) -> int:
+        return min(self._hs.frontier, self._side.frontier)
+
+    def feed(self, data: bytes) -> None:
+        self._hs.feed(data)
+        self._side.feed(data)
+
+    def close(self) -> None:
+        self._hs.close()
+        self._side.close()
+
+    def abort(self) -> None:
+        self._hs.abort()
+        self._side.abort()
+
+
 class SecretProbe(Protocol):
     """Sees confirmed values of some entries (e.g. to compare a found key with an inventory).
 
@@ -508,7 +685,7 @@ class MatchStream:
         self._regions: dict[int, list[int]] = {}
         self._searched: dict[int, int] = {}
         self._furthest: dict[int, int] = {}  # keyword-led expr -> end of its last candidate
-        self._state: dict[Entry, _EntryState] = {}
+        self._state: dict[int, _EntryState] = {}  # by plan slot
 
     # -- public -----------------------------------------------------------------------------
 
@@ -645,52 +822,63 @@ class MatchStream:
             seg_hi = min(pos, stop + width + 1)
             if seg_hi <= seg_lo:
                 continue
-            seg = bytes(hist[seg_lo - base : seg_hi - base])
+            # searched in place: ``pos`` gives a leading \b its left byte, ``endpos`` ends
+            # the text where the segment ends (positions below are relative to ``hist``)
             rx = expr.search
             assert rx is not None
-            at, limit = max(0, lo - seg_lo), stop - seg_lo
-            furthest = self._furthest.get(gid, -1) - seg_lo
+            at, limit, end_at = max(lo, seg_lo) - base, stop - base, seg_hi - base
+            furthest = self._furthest.get(gid, -1) - base
             while True:
                 if timed and searches and not searches % DEADLINE_EVERY and self._past_deadline():
                     return  # the regions are dropped with the rest of the stream's work
                 searches += 1
-                m = rx.search(seg, at)
+                m = rx.search(hist, at, end_at)
                 if m is None:
                     break
                 s, e = m.span()
                 if s >= limit:
                     break
                 if e > furthest:  # as the engine reports it: leftmost start for each end
-                    key = (gid, seg_lo + s)
-                    if pending.get(key, -1) < seg_lo + e:
-                        pending[key] = seg_lo + e
+                    key = (gid, base + s)
+                    if pending.get(key, -1) < base + e:
+                        pending[key] = base + e
                     furthest = e
                 at = s + 1
-            self._furthest[gid] = furthest + seg_lo
+            self._furthest[gid] = furthest + base
         for gid in done:
             del self._regions[gid]
 
     def _recover_start(self, expr: _Expr, end: int) -> int | None:
         assert expr.confirm is not None
-        if expr.prefix is not None:
-            assert expr.prefix_confirm is not None
-            hist, base = self._hist, self._base
-            hi = end - base
-            i = hist.find(expr.prefix, max(0, hi - expr.reach), hi)
-            while i >= 0:
-                if expr.prefix_confirm.match(hist, i, hi):
-                    return base + i
-                i = hist.find(expr.prefix, i + 1, hi)
-            return None
-        lo = max(self._base, end - expr.max_width)
-        window = bytes(self._hist[lo - self._base : end - self._base])
-        if expr.reverse is not None:
+        base = self._base
+        hi = end - base
+        if expr.lone:
+            assert expr.prefix is not None and expr.anchored is not None
+            hist = self._hist
+            i = hist.rfind(expr.prefix, max(0, hi - expr.reach), hi)
+            if i < 0 or i + len(expr.prefix) >= hi - 1:  # it may end in the terminator byte
+                i = -2
+            if i >= 0:
+                return base + i if expr.anchored.match(hist, i, hi) else None
+        if expr.prefix is None and expr.reverse is not None:
+            lo = max(0, hi - expr.max_width)
             # one anchored, greedy attempt on the reversed text: its end is the leftmost start
-            r = expr.reverse.match(window[::-1])
+            r = expr.reverse.match(self._hist[hi - 1 : lo - 1 if lo else None : -1])
             if r is not None:
                 return end - r.end()
-        m = expr.confirm.search(window)
-        return lo + m.start() if m else None
+        # RE2, end-anchored: its reversed program runs back from the end and stops where no
+        # match can start any more, so the cost is the token's length, not the window's. The
+        # view (no copy) keeps one byte left of the window so a leading \b sees its neighbour.
+        width = expr.reach if expr.prefix is not None else expr.max_width
+        lo = max(0, hi - width)
+        ctx = 1 if lo > 0 else 0
+        view = memoryview(self._hist)[lo - ctx : hi]
+        try:
+            m = expr.confirm.search(view, ctx)
+            start = -1 if m is None else m.start()
+        finally:
+            view.release()
+        return None if start < 0 else base + lo - ctx + start
 
     def _finalize(self, limit: int) -> None:
         ready = sorted(
@@ -705,11 +893,12 @@ class MatchStream:
             del self._pending[(eid, start)]
             self._confirm(eid, start, end)
 
-    def _has_context(self, entry: Entry, start: int, end: int) -> bool:
-        lo, hi = start - entry.window, end + entry.window
+    def _has_context(self, plan: _Plan, start: int, end: int) -> bool:
+        lo, hi = start - plan.window, end + plan.window
         lit_len = self._p._lit_len
-        for kid in self._p._ctx_ids[entry]:
-            ends = self._kw_ends.get(kid)
+        kw_ends = self._kw_ends
+        for kid in plan.ctx:
+            ends = kw_ends.get(kid)
             if ends:
                 # the first hit ending after `lo` has the smallest start of those that do
                 i = bisect_right(ends, lo)
@@ -718,12 +907,8 @@ class MatchStream:
         return False
 
     def _confirm(self, eid: int, start: int, end: int) -> None:
-        if eid >= _KW_BASE:
-            entries = self._p._word_entries[eid]
-            term: frozenset[int] = frozenset()
-        else:
-            expr = self._p._exprs[eid]
-            entries, term = expr.entries, expr.term
+        plans = self._p._plans[eid]
+        term = self._p._exprs[eid].term if eid < _KW_BASE else None
         base = self._base
         s = max(start, base)
         e = min(end, s + MAX_SPAN)
@@ -732,34 +917,35 @@ class MatchStream:
         if e <= s:
             return
         text = self._hist[s - base : e - base].decode("utf-8", "replace")
-        for entry in entries:
-            st = self._state.get(entry)
+        state = self._state
+        for plan in plans:
+            st = state.get(plan.slot)
             if st is not None and start < st.last_end:
                 continue  # overlaps a match already counted for this entry
-            if entry.keywords and not self._has_context(entry, start, end):
+            if plan.ctx and not self._has_context(plan, start, end):
                 continue
             value = text
-            vre = self._p._value_re.get(entry)
-            if vre is not None:
-                m = vre.search(text)
+            if plan.value_re is not None:
+                m = plan.value_re.search(text)
                 if m is None:
                     continue
                 value = m.group(1)
-            if entry.validator is not None:
+            if plan.validate is not None:
                 try:
-                    ok = VALIDATORS[entry.validator](value)
+                    ok = plan.validate(value)
                 except Exception:  # a validator bug must not leak the value via a traceback
                     ok = False
                 if not ok:
                     continue
-            if not entry.test_values and is_test_value(value):
+            if plan.skip_test_values and is_test_value(value):
                 continue  # a published test value; reported only when the profile asks
+            entry = plan.entry
             if self._probe is not None and self._probe.wants(entry):
                 # a probe bug must not leak the value via a traceback
                 with contextlib.suppress(Exception):
                     self._probe.observe(entry, value)
             if st is None:
-                st = self._state[entry] = _EntryState()
+                st = state[plan.slot] = _EntryState()
             st.count += 1
             st.last_end = e
             if self.spans is not None:
@@ -776,7 +962,7 @@ class MatchStream:
         for profile in self._p.profiles:
             hits = []
             for entry in profile.entries:
-                st = self._state.get(entry)
+                st = self._state.get(self._p._slot_of[id(entry)])
                 if st is not None and st.count >= entry.min_count:
                     hits.append(
                         EntryMatch(

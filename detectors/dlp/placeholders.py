@@ -13,12 +13,27 @@ import re
 __all__ = ["KNOWN_TEST_VALUES", "is_placeholder", "is_test_value", "shannon_entropy"]
 
 
+# n -> [c / n * log2(c / n) for c in 0..n], for the lengths most values have
+_PLOGP_MAX_N = 256
+_PLOGP: dict[int, list[float]] = {}
+
+
+def _plogp(n: int) -> list[float]:
+    table = _PLOGP.get(n)
+    if table is None:
+        table = [0.0] + [c / n * math.log2(c / n) for c in range(1, n + 1)]
+        _PLOGP[n] = table
+    return table
+
+
 def shannon_entropy(value: str) -> float:
     """Bits per character of ``value`` (0.0 for the empty string)."""
     if not value:
         return 0.0
     n = len(value)
     count = value.count  # per distinct char: C-speed counts, no Counter overhead
+    if n <= _PLOGP_MAX_N:  # the same terms, summed in the same order, from a table
+        return -sum(map(_plogp(n).__getitem__, map(count, set(value))))
     return -sum(c / n * math.log2(c / n) for c in map(count, set(value)))
 
 
@@ -41,8 +56,12 @@ _PLACEHOLDER_WORDS = (
     "1234567890",
     "abcdefghij",
 )
-_TEMPLATE_RE = re.compile(r"\$\{[^}]*\}|\{\{[^}]*\}\}|<[^>]*>|%\(\w+\)[sd]|\$[A-Z_]{3,}")
-_REPEAT_RE = re.compile(r"(.)\1{7,}")
+_PLACEHOLDER_WORDS_RE = re.compile("|".join(re.escape(w) for w in _PLACEHOLDER_WORDS))
+# templates (${X}, {{x}}, <x>, %(x)s, $VAR) or one character repeated 8+ times, in one pass
+# (the template alternatives capture nothing, so the repeated character is group 1)
+_TEMPLATE_OR_REPEAT_RE = re.compile(
+    r"\$\{[^}]*\}|\{\{[^}]*\}\}|<[^>]*>|%\(\w+\)[sd]|\$[A-Z_]{3,}|(.)\1{7,}"
+)
 
 # Publicly documented test / example values. Matching them is noise, not a leak.
 KNOWN_TEST_VALUES = frozenset(
@@ -107,11 +126,9 @@ def is_placeholder(value: str) -> bool:
     if is_test_value(value):
         return False  # real-looking published values: the profile decides (include_test_values)
     low = value.lower()
-    if any(w in low for w in _PLACEHOLDER_WORDS):
+    if _PLACEHOLDER_WORDS_RE.search(low):
         return True
-    if _TEMPLATE_RE.search(value):
-        return True
-    return bool(_REPEAT_RE.search(value))
+    return _TEMPLATE_OR_REPEAT_RE.search(value) is not None
 
 
 def is_test_value(value: str) -> bool:

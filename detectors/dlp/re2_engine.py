@@ -26,11 +26,20 @@ import re
 
 import re2
 
-__all__ = ["DEFER_CAP", "OVERLAP_LEFT", "Re2Engine", "Re2Finder", "to_re2_pattern"]
+__all__ = [
+    "DEFER_CAP",
+    "OVERLAP_LEFT",
+    "Re2Engine",
+    "Re2Finder",
+    "Re2UnionEngine",
+    "Re2UnionFinder",
+    "to_re2_pattern",
+]
 
 OVERLAP_LEFT = 8  # bytes kept before ``hi`` in the next carry (left context for \b)
 BATCH = 64 * 1024  # scan once at least this much new data is buffered (tiny chunks)
 DEFER_CAP = 64 * 1024  # longest match kept growing across buffers before it is cut
+UNION_BATCH = 16 * 1024  # Re2UnionFinder: scan once this much new data is buffered
 RE2_MAX_MEM = 64 << 20  # per compiled regex; memory is allocated lazily, as the DFA grows
 _WORD = frozenset(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_")
 _SPACE_CLASS = r"\t\n\x0b\x0c\r "
@@ -186,21 +195,15 @@ class Re2Finder:
 
     def _run(self, final: bool) -> None:
         eng = self._e
-        buf = bytes(self._buf)
+        buf = self._view()
         n = len(buf)
         base = self._base
         lo = self._own - base
         stop = n if final else n - eng.k
         if stop <= lo:
             return
-        hits = eng.set.Match(buf) if n else None  # None, not [], when nothing matches
         found: list[tuple[int, int, int]] = []
-        for idx in sorted(hits or ()):
-            eid, rx = eng.members[idx]
-            if eid < 0:
-                stop = self._keywords(rx, buf, lo, stop, final, found)
-            else:
-                stop = self._regex(eid, rx, buf, lo, stop, final, found)
+        stop = self._scan(buf, lo, stop, final, found)
         kept = [(eid, s, e) for eid, s, e in found if s < stop]
         kept.sort(key=lambda ev: (ev[2], ev[0]))
         for eid, s, e in kept:
@@ -212,6 +215,24 @@ class Re2Finder:
             cut = max(0, stop - OVERLAP_LEFT)
             del self._buf[:cut]
             self._base = base + cut
+
+    def _view(self) -> bytes:
+        return bytes(self._buf)
+
+    def _scan(
+        self, buf: bytes, lo: int, stop: int, final: bool, found: list[tuple[int, int, int]]
+    ) -> int:
+        """Events of every expression starting in ``[lo, stop)`` into ``found``; returns the
+        new ``stop`` (lowered to the start of a match that may still grow)."""
+        eng = self._e
+        hits = eng.set.Match(buf) if buf else None  # None, not [], when nothing matches
+        for idx in sorted(hits or ()):
+            eid, rx = eng.members[idx]
+            if eid < 0:
+                stop = self._keywords(rx, buf, lo, stop, final, found)
+            else:
+                stop = self._regex(eid, rx, buf, lo, stop, final, found)
+        return stop
 
     def _regex(
         self,
@@ -274,5 +295,91 @@ class Re2Finder:
                 for lid, right_word in cands:
                     if not right_word or boundary:
                         found.append((lid, s, end))
+            pos = s + 1
+        return stop
+
+
+class Re2UnionEngine:
+    """A few expressions scanned by RE2 beside the Hyperscan stream.
+
+    Hyperscan runs a pattern led by a wide class with no literal factor (bare digit or letter
+    runs with separators: card numbers, IBANs, national identifiers) as an automaton that is
+    active on nearly every byte, one per pattern; RE2 runs all of them as one lazily built
+    DFA, which costs about a third as much. One search of the union finds the next position
+    where any of them starts; each expression is then matched anchored at that position
+    only, which yields the same events as searching each expression on its own.
+    """
+
+    def __init__(self, expressions: list[bytes], ids: list[int], max_width: int) -> None:
+        opts = _options()
+        bodies = [to_re2_pattern(p) for p in expressions]
+        self.union = re2.compile(b"|".join(b"(?:" + b + b")" for b in bodies), opts)
+        self.members = [(eid, re2.compile(b, opts)) for b, eid in zip(bodies, ids, strict=True)]
+        self.k = max_width + 1  # a start below len - k has all of its match and next byte
+        self.expr_ids = frozenset(ids)
+        # which expressions match at a position, in one call: on the next k bytes alone, so a
+        # leading \b may pass without its left byte (a superset); each is then matched in place
+        self.at = re2.Set.MatchSet(opts)
+        for b in bodies:
+            self.at.Add(b)
+        self.at.Compile()
+
+    def finder(self, events: list[tuple[int, int, int]]) -> Re2UnionFinder:
+        return Re2UnionFinder(self, events)
+
+
+class Re2UnionFinder(Re2Finder):
+    """The chunk+overlap driver of :class:`Re2Finder` over a :class:`Re2UnionEngine`.
+
+    Its expressions are short, so it scans as soon as ``UNION_BATCH`` new bytes are buffered
+    (the stream's history, sized by ``lag``, stays small) and reads its buffer in place."""
+
+    def __init__(self, engine: Re2UnionEngine, events: list[tuple[int, int, int]]) -> None:
+        super().__init__(engine, events)  # type: ignore[arg-type]  # duck-typed engine
+        self._u = engine
+        # unscanned bytes: < k + UNION_BATCH before a scan, then < 2k (k kept, k deferred)
+        self.lag = 2 * engine.k + UNION_BATCH + OVERLAP_LEFT
+
+    def feed(self, data: bytes) -> None:
+        self._buf += data
+        if len(self._buf) - (self._own - self._base) >= self._u.k + UNION_BATCH:
+            self._run(final=False)
+
+    def _view(self) -> bytes:
+        return self._buf  # type: ignore[return-value]  # RE2 reads the bytearray in place
+
+    def _scan(
+        self, buf: bytes, lo: int, stop: int, final: bool, found: list[tuple[int, int, int]]
+    ) -> int:
+        n = len(buf)
+        base = self._base
+        furthest = {eid: self._maxend.get(eid, -1) - base for eid in self._u.expr_ids}
+        search = self._u.union.search
+        members = self._u.members
+        at = self._u.at.Match
+        k = self._u.k
+        pos = lo
+        while pos < stop:
+            m = search(buf, pos, n)
+            if m is None:
+                break
+            s = m.start()
+            if s >= stop:
+                break
+            which = at(buf[s : s + k]) or ()
+            for i in sorted(which):
+                eid, rx = members[i]
+                if len(which) == 1:  # the union's leftmost-longest match is this one's
+                    e = m.end()
+                else:
+                    mm = rx.match(buf, s, n)
+                    if mm is None:
+                        continue
+                    e = mm.end()
+                if e == n and not final and n - s <= DEFER_CAP:
+                    return s  # may still grow: rescan from its start with more data
+                if e > furthest[eid]:  # leftmost start for some end, as Hyperscan reports
+                    found.append((eid, s, e))
+                    furthest[eid] = e
             pos = s + 1
         return stop

@@ -1,4 +1,5 @@
-"""A small shape checker written from the tables of reference/openai-api.md (§1.3, §1.4, §2.2, §2.4).
+"""A small shape checker written from the published shapes of the Admin and Compliance APIs
+(routes in docs/openai-api.md).
 
 Deliberately independent of simulator/ (it imports nothing from it), so the simulator's output is
 checked against the reference and not against itself.

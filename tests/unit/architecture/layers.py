@@ -6,7 +6,7 @@ itself); the two middle siblings never import each other; ``tasks`` and ``worker
 top layer together (tasks use the Celery app, the CLI sends tasks). ``exports`` renders from
 ``schemas`` and ``core`` only (any layer above ``detectors`` may use it). ``simulator`` imports
 nothing of the product (only the CLI imports it). On top of the layers, no two modules of the
-product may import each other, directly or through others.
+product or of the simulator may import each other, directly or through others.
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ LAYER = {
 SAME_LAYER_ALLOWED = {("tasks", "workers"), ("workers", "tasks")}
 ONLY = {"exports": {"schemas", "core"}, "simulator": set()}
 PACKAGES = set(LAYER) | set(ONLY)
-PRODUCT = PACKAGES - {"simulator"}
 
 
 @dataclass(frozen=True)

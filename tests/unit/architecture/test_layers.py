@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.unit.architecture.layers import PRODUCT, layer_violations, module_cycles
+from tests.unit.architecture.layers import layer_violations, module_cycles
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -13,8 +13,8 @@ def test_the_tree_keeps_its_layers() -> None:
     assert layer_violations(ROOT) == []
 
 
-def test_no_import_cycles_between_modules_of_the_product() -> None:
-    assert module_cycles(ROOT, PRODUCT) == []
+def test_no_import_cycles_between_modules_of_the_product_and_the_simulator() -> None:
+    assert module_cycles(ROOT) == []
 
 
 def _tree(tmp_path: Path, files: dict[str, str]) -> Path:
@@ -60,3 +60,21 @@ def test_siblings_exports_and_the_simulator_are_held_apart(tmp_path: Path) -> No
         "simulator.z:1 imports schemas (simulator -> schemas)",
         "simulator.z:1 imports schemas.catalog (simulator -> schemas)",
     ]
+
+
+def test_a_cycle_inside_the_simulator_is_reported_even_behind_type_checking(
+    tmp_path: Path,
+) -> None:
+    root = _tree(
+        tmp_path,
+        {
+            "simulator/__init__.py": "",
+            "simulator/world.py": "from simulator.generate import populate\n",
+            "simulator/generate.py": (
+                "from typing import TYPE_CHECKING\n"
+                "if TYPE_CHECKING:\n"
+                "    from simulator.world import World\n"
+            ),
+        },
+    )
+    assert module_cycles(root) == [["simulator.generate", "simulator.world"]]

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from pydantic import SecretStr
 
@@ -155,6 +155,11 @@ def _within_memory_budget(run: Callable[[], object]) -> Iterator[BaseException]:
     listing=st.sampled_from(sorted(LISTINGS)),
     body=bodies(),
     status=st.sampled_from([200, 200, 200, 400, 404, 409, 422, 500]),
+)
+@example(  # deeper than the json module recurses: a typed error, not RecursionError
+    listing="compliance.conversations",
+    body=b'{"data":' * 3000 + b"1" + b"}" * 3000,
+    status=200,
 )
 def test_listings_end_in_items_or_typed_errors(listing: str, body: bytes, status: int) -> None:
     with _serve(body, status) as http:

@@ -53,6 +53,13 @@ def test_a_truncated_last_document_and_an_over_long_one_are_undecodable() -> Non
     assert docs == [UNDECODABLE, {"ok": 1}]
 
 
+def test_a_line_nested_deeper_than_json_recurses_is_one_undecodable_span() -> None:
+    deep = b"[" * 5000 + b"]" * 5000
+    for chunk in (4096, 1_000_000):
+        docs = _docs(b'{"a":1}\n' + deep + b'\n{"b":2}\n', chunk)
+        assert docs == [{"a": 1}, UNDECODABLE, {"b": 2}]
+
+
 def test_multibyte_characters_split_across_chunks() -> None:
     body = json.dumps({"t": "héllo wörld ✓"}, ensure_ascii=False).encode() * 3
     assert _docs(body, 1) == [{"t": "héllo wörld ✓"}] * 3

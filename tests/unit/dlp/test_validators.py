@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 
 from detectors.dlp import validators as v
@@ -125,6 +127,12 @@ def test_jwt() -> None:
     unsigned = "eyJhbGciOiJub25lIn0"  # {"alg":"none"}
     assert v.jwt_ok(f"{unsigned}.{payload}.")
     assert v.jwt_ok(f"{unsigned}.{payload}")
+
+
+def test_a_jwt_whose_payload_nests_deeper_than_json_recurses_is_rejected() -> None:
+    header = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"
+    deep = base64.urlsafe_b64encode(b"[" * 3000 + b"]" * 3000).decode().rstrip("=")
+    assert not v.jwt_ok(f"{header}.{deep}.c2lnbmF0dXJl")
 
 
 def test_entropy_and_placeholders() -> None:

@@ -1,0 +1,135 @@
+"""The shapes that cross the scan's stage boundaries, in one place.
+
+Fetch summaries, stage results and DLP batch results travel as JSON: Celery task results
+(chord headers), the snapshot store (Redis hashes and one-item parts) and the scan run's
+``parts`` column. They are therefore ``TypedDict``s: plain JSON-serialisable dicts at run
+time, checked key by key by mypy where they are built and read.
+
+Keys marked ``NotRequired`` are present only in some outcomes (a skipped stage carries
+``run`` or ``reason``; a started scan carries ``fetches``; ...).
+"""
+
+from __future__ import annotations
+
+from typing import Any, NotRequired, TypedDict
+
+#: Part states of a fetch: ``ok`` (stored), ``unavailable`` (the API says the tenant does not
+#: offer it, e.g. audit logging off: not an error of the scan) and ``failed`` (a typed error).
+OK, UNAVAILABLE, FAILED = "ok", "unavailable", "failed"
+
+
+class ErrorSummary(TypedDict, total=False):
+    """A typed, scrubbed error (connector errors, task errors, DLP errors)."""
+
+    kind: str
+    error: str
+    message: str
+    status: int | None
+    route: str | None
+    hint: str | None
+    retry_after: float | None
+    resource: str
+    parts: list[str]
+    file_id: str
+
+
+class PartSummary(TypedDict):
+    """One snapshot part of a fetch: its state, item count and typed error (or None)."""
+
+    state: str
+    count: int
+    error: ErrorSummary | None
+
+
+class FetchSummary(TypedDict):
+    """What one fetch (or the DLP stage) records beside the snapshot and returns.
+
+    ``keys``/``counts`` hold the stored parts only; ``ok`` is False when a part failed (an
+    unavailable part is not a failure) and ``error`` is then the first failure.
+    """
+
+    resource: str
+    count: int
+    key: str | None
+    keys: dict[str, str]
+    ok: bool
+    error: ErrorSummary | None
+    counts: NotRequired[dict[str, Any]]
+    parts: NotRequired[dict[str, PartSummary]]
+    seconds: NotRequired[float]
+    notes: NotRequired[dict[str, Any]]
+
+
+class StartResult(TypedDict):
+    """``start_scan``: ``started`` (launch ``fetches``), ``coalesced``, ``already_running``,
+    ``skipped`` or ``unknown_tenant``."""
+
+    status: str
+    tenant: str
+    scan_id: NotRequired[int]
+    fetches: NotRequired[list[str]]
+    run: NotRequired[str]
+
+
+class DetectResult(TypedDict):
+    """``run_detect``: the findings count and lifecycle summary, or ``skipped``."""
+
+    scan_id: int
+    status: NotRequired[str]
+    run: NotRequired[str]
+    findings: NotRequired[int]
+    lifecycle: NotRequired[dict[str, int]]
+
+
+class FinishResult(TypedDict):
+    """``run_finish``: the run's final status, its error count and the alerts it planned."""
+
+    scan_id: int
+    status: str
+    errors: NotRequired[int]
+    alerts: NotRequired[list[int]]
+    already_finished: NotRequired[bool]
+    tenant: NotRequired[str]
+
+
+class DlpPlanResult(TypedDict):
+    """``plan_dlp``: ``planned`` (``batches`` are snapshot keys), ``failed`` or ``skipped``."""
+
+    scan_id: int
+    status: str
+    batches: NotRequired[list[str]]
+    files: NotRequired[int]
+    run: NotRequired[str]
+    reason: NotRequired[str]
+
+
+class DlpPlanRecord(TypedDict):
+    """The plan as stored for ``finalize_dlp`` (a one-item snapshot part)."""
+
+    version: str
+    batches: list[str]
+    files: int
+
+
+class DlpBatchOutcome(TypedDict):
+    """One batch's stored outcome: per-file outcomes (by ``kind:file_id``), counts, errors."""
+
+    ok: bool
+    version: str
+    outcomes: dict[str, str]
+    counts: dict[str, int]
+    skip_reasons: dict[str, int]
+    errors: list[ErrorSummary]
+    fatal: ErrorSummary | None
+
+
+class DlpStageResult(TypedDict):
+    """``run_dlp_batch`` and ``finalize_dlp``: ok, counts (and the lifecycle), or skipped."""
+
+    scan_id: int
+    status: NotRequired[str]
+    run: NotRequired[str]
+    reason: NotRequired[str]
+    ok: NotRequired[bool]
+    counts: NotRequired[dict[str, int]]
+    lifecycle: NotRequired[dict[str, int]]
