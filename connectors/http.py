@@ -21,8 +21,7 @@ Every response's ``x-ratelimit-*`` headers, when present, adapt the tenant's sha
 
 ``paginate`` implements the list envelope of both APIs (``has_more`` + ``last_id``, falling
 back to the last item's id) with guards against the ways a server can loop a client forever,
-and checkpoints each page when given ``ListingCheckpoints`` (a retried task resumes there;
-a one-page listing is not saved).
+and checkpoints each page when given ``ListingCheckpoints`` (a retried task resumes there).
 """
 
 from __future__ import annotations
@@ -770,8 +769,7 @@ class Transport:
         or the last item's id, and raises ``MalformedResponseError`` on a page without a
         ``data`` list, a repeated cursor, ``has_more`` without a cursor, or past
         ``max_pages``. With ``checkpoints``, pages saved by an earlier run of the same
-        listing are replayed first and paging resumes after the last saved cursor (a
-        one-page listing is not saved: its retry asks for that page again). A
+        listing are replayed first and paging resumes after the last saved cursor. A
         400/422 blaming ``limit`` retries that page once without it and tells
         ``options.on_limit_rejected`` (the tenant remembers).
         """
@@ -828,9 +826,7 @@ class Transport:
                         route=route,
                     )
                 seen.add(cursor)
-            # A listing whose first page is its last is not saved: a retry would refetch
-            # that one page anyway, and most listings of a small tenant are one page.
-            if saving and self.checkpoints is not None and (pages or cursor is not None):
+            if saving and self.checkpoints is not None:
                 saving = self.checkpoints.save_page(
                     listing, pages, data, cursor, done=cursor is None
                 )

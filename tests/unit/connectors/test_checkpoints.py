@@ -84,21 +84,3 @@ def test_a_second_writer_never_interleaves_pages() -> None:
     assert not checkpoints.save_page("l", 2, [{"id": "c"}], None, done=True)  # after done
     saved = checkpoints.load("l")
     assert saved is not None and saved.done and saved.pages == [[{"id": "a"}], [{"id": "b"}]]
-
-
-def test_a_one_page_listing_is_not_saved() -> None:
-    """Its first page is its last: saving it would only spare that one page on a retry."""
-    checkpoints = MemoryListingCheckpoints()
-    served: list[str | None] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        served.append(request.url.params.get("after"))
-        return httpx.Response(200, json=page(PAGES[0], has_more=False))
-
-    for _ in range(2):
-        api = FakeApi({ROUTE: handler})
-        items = list(
-            transport(api, checkpoints).paginate(ROUTE, route=ROUTE, group="admin", limit=3)
-        )
-        assert items == PAGES[0]
-    assert served == [None, None]  # asked twice: nothing was replayed
