@@ -745,6 +745,7 @@ def main() -> None:
         help="comma-separated: fleet (Celery workers), inline (run_inline in one process)",
     )
     parser.add_argument("--inline-threads", type=int, default=16)
+    parser.add_argument("--json", type=Path, help="also write this tree's figures to this file")
     parser.add_argument(
         "--env", action="append", default=[], help="KEY=VALUE for the scanner (repeatable)"
     )
@@ -787,6 +788,7 @@ def main() -> None:
         flush=True,
     )
     results: list[Result] = []
+    stage = Stage(args)
     for tree, suffix in trees:
         for mode in modes:
             label = mode + suffix
@@ -801,6 +803,43 @@ def main() -> None:
             finally:
                 stage.stop()
     summary(results)
+    if args.json:
+        write_json(args.json, results, stage.large_files, stage.limits)
+
+
+def write_json(
+    path: Path,
+    results: list[Result],
+    large_files: list[int],
+    limits: dict[str, tuple[int, float]],
+) -> None:
+    """This tree's fleet figures (``bench/perf_report.py`` reads them), inline's wall beside."""
+    by_label = {r.label: r for r in results}
+    fleet, inline = by_label.get("fleet"), by_label.get("inline")
+    main = fleet or inline
+    if main is None:
+        return
+    n_limit, window = limits["compliance_file"]
+    figures = {
+        "wall": main.wall,
+        "tenants": main.tenants,
+        "statuses": main.statuses,
+        "requests": main.requests,
+        "files": main.files,
+        "dlp_bytes": main.dlp_bytes,
+        "violations": main.violations,
+        "durations": main.durations,
+        "large_files": max(large_files) if large_files else None,
+        "large_scan": max(main.large_runs) if main.large_runs else None,
+        "large_bound": max(large_files) / n_limit * window if large_files else None,
+        # CPU of the scanner alone (simulator apart): the larger of per file and per request
+        "cpu_per_item_ms": max(main.per(main.files), main.per(main.requests)),
+        "cpu_per_file_ms": main.per(main.files),
+        "cpu_per_request_ms": main.per(main.requests),
+        "simulator_cpu": main.sim_cpu,
+        "inline_wall": inline.wall if fleet and inline else None,
+    }
+    path.write_text(json.dumps(figures))
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import secrets
 import statistics
 import sys
 import time
@@ -28,6 +27,8 @@ from pathlib import Path
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.processes import throwaway_database
 
 ADMIN = os.environ.get("CASB_BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/test")
 TYPES = [
@@ -162,15 +163,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=20)
     args = parser.parse_args()
 
-    name = f"casb_bench_{secrets.token_hex(4)}"
-    with psycopg.connect(ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    libpq = f"{ADMIN.rsplit('/', 1)[0]}/{name}"
-    url = libpq.replace("postgresql://", "postgresql+psycopg://", 1)
-    os.environ["CASB_DATABASE_URL"] = url
-    os.environ.setdefault("CASB_SECRET_KEY", "n2mV4oVb8iJ2Gf2m0x4bS5p1xW7i8kzG3bXyQ0cD1eM=")
-    try:
-        from store.db import dispose_engines, upgrade
+    with throwaway_database(ADMIN) as database:
+        libpq, url = database.libpq, database.url
+        os.environ["CASB_DATABASE_URL"] = url
+        os.environ.setdefault("CASB_SECRET_KEY", "n2mV4oVb8iJ2Gf2m0x4bS5p1xW7i8kzG3bXyQ0cD1eM=")
+        from store.db import upgrade
 
         upgrade(url)
         start = time.perf_counter()
@@ -207,10 +204,6 @@ def main() -> None:
         for operation, (p50, p95) in before.items():
             q50, q95 = after[operation]
             print(f"| {operation} | {p50:.1f} | {p95:.1f} | {q50:.1f} | {q95:.1f} |")
-        dispose_engines()
-    finally:
-        with psycopg.connect(ADMIN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 if __name__ == "__main__":

@@ -7,16 +7,11 @@ stream a huge organization into its snapshot without holding it all. Each call g
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
-import httpx
-from pydantic import BaseModel, ValidationError
-
-from connectors.access import ClientOptions, TenantAccess
-from connectors.checkpoints import ListingCheckpoints
+from connectors.client import ApiClient, M, parse_item
 from connectors.errors import (
     AuthenticationError,
     ConnectorError,
@@ -24,8 +19,8 @@ from connectors.errors import (
     RateLimitedError,
     UpstreamError,
 )
-from connectors.http import CallObserver, QueryParams, Transport, path_segment
-from connectors.ratelimit import ADMIN, AUDIT, RateBudget
+from connectors.http import QueryParams, path_segment
+from connectors.ratelimit import ADMIN, AUDIT
 from schemas.openai import (
     AdminApiKey,
     AdminUser,
@@ -36,24 +31,6 @@ from schemas.openai import (
     ProjectMember,
     ProjectServiceAccount,
 )
-
-M = TypeVar("M", bound=BaseModel)
-
-
-def parse_item(model: type[M], item: dict[str, Any], route: str) -> M:
-    """Validate one list item; a wrong shape is a malformed response, never a crash.
-
-    The pydantic error is summarised by field location only: its default text would echo
-    input values into logs and scan records.
-    """
-    try:
-        return model.model_validate(item)
-    except ValidationError as exc:
-        fields = sorted({".".join(str(p) for p in e["loc"]) or "<root>" for e in exc.errors()})
-        raise MalformedResponseError(
-            f"GET {route} returned a {model.__name__} with invalid fields: {', '.join(fields)}",
-            route=route,
-        ) from None
 
 
 @dataclass(frozen=True)
@@ -77,44 +54,15 @@ class LoginSignal:
         return [AuditLogin(user_id=u, effective_at=t) for u, t in sorted(self.logins.items())]
 
 
-class AdminClient:
+class AdminClient(ApiClient):
     """Read-only client of one tenant's organization through its Admin API key."""
 
-    def __init__(
-        self,
-        access: TenantAccess,
-        budget: RateBudget,
-        *,
-        http: httpx.Client | None = None,
-        options: ClientOptions | None = None,
-        observer: CallObserver | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        checkpoints: ListingCheckpoints | None = None,
-    ) -> None:
-        if access.admin_key is None or not access.admin_key.get_secret_value():
-            raise AuthenticationError(
-                "no Admin API key is configured for this tenant",
-                hint=f"`casb tenant update {access.tenant_key} --admin-key-env VAR`",
-            )
-        self.access = access
-        self.options = options or ClientOptions()
-        self.transport = Transport(
-            tenant_key=access.tenant_key,
-            api="admin",
-            base_url=access.admin_api_base,
-            key=access.admin_key,
-            budget=budget,
-            http=http,
-            options=self.options,
-            observer=observer,
-            sleep=sleep,
-            checkpoints=checkpoints,
-        )
+    api = "admin"
+    key_label = "Admin API"
+    key_flag = "--admin-key-env"
 
-    def __repr__(self) -> str:
-        return (
-            f"AdminClient(tenant={self.access.tenant_key!r}, base={self.access.admin_api_base!r})"
-        )
+    key_field = "admin_key"
+    base_field = "admin_api_base"
 
     def _list(
         self,
@@ -195,25 +143,23 @@ class AdminClient:
         The API answers 400 for an archived project; that yields nothing rather than
         failing the part (the archived project's keys still come from ``project_api_keys``).
         """
-        route = "/organization/projects/{project_id}/service_accounts"
-        path = f"/organization/projects/{path_segment(project_id)}/service_accounts"
-        try:
-            for account in self._list(ProjectServiceAccount, path, route):
-                yield account.model_copy(update={"project_id": project_id})
-        except UpstreamError as exc:
-            if exc.status != 400 or exc.param == "limit":
-                raise
+        yield from self._of_live_project(ProjectServiceAccount, project_id, "service_accounts")
 
     def project_members(self, project_id: str) -> Iterator[ProjectMember]:
         """``GET /organization/projects/{id}/users``, stamped with the project id.
 
         A 400 (the project is archived) yields nothing, as for service accounts.
         """
-        route = "/organization/projects/{project_id}/users"
-        path = f"/organization/projects/{path_segment(project_id)}/users"
+        yield from self._of_live_project(ProjectMember, project_id, "users")
+
+    def _of_live_project(self, model: type[M], project_id: str, name: str) -> Iterator[M]:
+        """``GET /organization/projects/{id}/<name>``, each item stamped with the project id;
+        the 400 of an archived project yields nothing (a 400 about ``limit`` still raises)."""
+        route = f"/organization/projects/{{project_id}}/{name}"
+        path = f"/organization/projects/{path_segment(project_id)}/{name}"
         try:
-            for member in self._list(ProjectMember, path, route):
-                yield member.model_copy(update={"project_id": project_id})
+            for item in self._list(model, path, route):
+                yield item.model_copy(update={"project_id": project_id})
         except UpstreamError as exc:
             if exc.status != 400 or exc.param == "limit":
                 raise

@@ -16,20 +16,17 @@ import random
 import re
 import time
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Literal
 
 import httpcore
 import httpx
 
-from connectors.access import ClientOptions, TenantAccess
-from connectors.admin import M, parse_item
 from connectors.bodies import BodyTooLarge, UnsupportedEncoding, drain_and_close, iter_capped
-from connectors.checkpoints import ListingCheckpoints
+from connectors.client import ApiClient, M, parse_item
 from connectors.destinations import DestinationPolicy, DestinationRefused, guarded
 from connectors.errors import (
-    AuthenticationError,
     FileSkipped,
     MalformedResponseError,
     NotFoundError,
@@ -37,14 +34,13 @@ from connectors.errors import (
 )
 from connectors.http import (
     UNPARSABLE_LOCATION,
-    CallObserver,
     QueryParams,
-    Transport,
     backoff_delay,
+    page_items,
     path_segment,
     storage_client,
 )
-from connectors.ratelimit import COMPLIANCE_FILE, COMPLIANCE_LIST, RateBudget
+from connectors.ratelimit import COMPLIANCE_FILE, COMPLIANCE_LIST
 from core.settings import get_settings
 from schemas.openai import ComplianceProject, Conversation, Gpt, WorkspaceUser
 
@@ -85,72 +81,32 @@ class ConversationListing:
         }
 
 
-def _page_data(body: dict[str, Any], route: str) -> list[dict[str, Any]]:
-    """The ``data`` of a list page, checked like ``Transport.paginate`` checks it."""
-    data = body.get("data")
-    if not isinstance(data, list):
-        raise MalformedResponseError(f"GET {route} page has no 'data' list", route=route)
-    for item in data:
-        if not isinstance(item, dict):
-            raise MalformedResponseError(
-                f"GET {route} page holds a {type(item).__name__}, expected objects", route=route
-            )
-    if not isinstance(body.get("has_more"), bool):
-        raise MalformedResponseError(f"GET {route} page has no boolean 'has_more'", route=route)
-    return data
-
-
-class ComplianceClient:
+class ComplianceClient(ApiClient):
     """Read-only client of one ChatGPT Enterprise workspace through its compliance key."""
 
-    def __init__(
-        self,
-        access: TenantAccess,
-        budget: RateBudget,
-        *,
-        http: httpx.Client | None = None,
-        options: ClientOptions | None = None,
-        observer: CallObserver | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        checkpoints: ListingCheckpoints | None = None,
-        destinations: DestinationPolicy | None = None,
-    ) -> None:
-        if access.compliance_key is None or not access.compliance_key.get_secret_value():
-            raise AuthenticationError(
-                "no Compliance API key is configured for this tenant",
-                hint=f"`casb tenant update {access.tenant_key} --compliance-key-env VAR`",
-            )
+    api = "compliance"
+    key_label = "Compliance API"
+    key_flag = "--compliance-key-env"
+
+    key_field = "compliance_key"
+    base_field = "compliance_api_base"
+
+    def setup(self, http: httpx.Client | None) -> None:
+        access = self.access
         if not access.workspace_id:
             raise NotFoundError(
                 "no ChatGPT workspace id is configured for this tenant",
                 hint=f"set the workspace id (chatgpt.com/admin/settings) of tenant "
                 f"{access.tenant_key} with `casb tenant update`",
             )
-        self.access = access
-        self.options = options or ClientOptions()
-        self._sleep = sleep
-        self.transport = Transport(
-            tenant_key=access.tenant_key,
-            api="compliance",
-            base_url=access.compliance_api_base,
-            key=access.compliance_key,
-            budget=budget,
-            http=http,
-            options=self.options,
-            observer=observer,
-            sleep=sleep,
-            checkpoints=checkpoints,
-        )
         self.prefix = f"/compliance/workspaces/{path_segment(access.workspace_id)}"
         # File storage: an injected client (tests) serves it too; otherwise the per-process
         # storage client, whose connections pass the destination policy.
         self.storage_http = http if http is not None else storage_client()
-        if destinations is None:
-            hosts = self.options.storage_allowed_hosts
-            destinations = DestinationPolicy.from_hosts(
-                get_settings().storage_allowed_hosts if hosts is None else hosts
-            )
-        self.destinations = destinations
+        hosts = self.options.storage_allowed_hosts
+        self.destinations = DestinationPolicy.from_hosts(
+            get_settings().storage_allowed_hosts if hosts is None else hosts
+        )
 
     def __repr__(self) -> str:
         return (
@@ -234,7 +190,7 @@ class ComplianceClient:
                 stats.pages_shrunk += 1
                 continue
             stats.pages += 1
-            data = _page_data(body, route)
+            data = page_items(body, route)
             for item in data:
                 conversation = parse_item(Conversation, item, route)
                 if conversation.id in seen_ids:

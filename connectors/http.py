@@ -346,6 +346,27 @@ def close_shared_client() -> None:
             _storage_client = None
 
 
+def page_items(body: Any, route: str) -> list[dict[str, Any]]:
+    """The ``data`` of a list page, checked: a list object whose ``data`` holds objects and
+    whose ``has_more`` is a boolean (a missing ``has_more`` must not read as "done": a silently
+    short listing would later resolve findings that still exist)."""
+    if not isinstance(body, dict):
+        raise MalformedResponseError(
+            f"GET {route} returned {type(body).__name__}, expected a list object", route=route
+        )
+    data = body.get("data")
+    if not isinstance(data, list):
+        raise MalformedResponseError(f"GET {route} page has no 'data' list", route=route)
+    for item in data:
+        if not isinstance(item, dict):
+            raise MalformedResponseError(
+                f"GET {route} page holds a {type(item).__name__}, expected objects", route=route
+            )
+    if not isinstance(body.get("has_more"), bool):
+        raise MalformedResponseError(f"GET {route} page has no boolean 'has_more'", route=route)
+    return data
+
+
 class Transport:
     """Budgeted, retrying JSON transport for one tenant and one API."""
 
@@ -845,26 +866,8 @@ class Transport:
     @staticmethod
     def _page(body: Any, route: str) -> tuple[list[dict[str, Any]], str | None]:
         """A list page's items and the cursor of the next page (None on the last page)."""
-        if not isinstance(body, dict):
-            raise MalformedResponseError(
-                f"GET {route} returned {type(body).__name__}, expected a list object",
-                route=route,
-            )
-        data = body.get("data")
-        if not isinstance(data, list):
-            raise MalformedResponseError(f"GET {route} page has no 'data' list", route=route)
-        for item in data:
-            if not isinstance(item, dict):
-                raise MalformedResponseError(
-                    f"GET {route} page holds a {type(item).__name__}, expected objects",
-                    route=route,
-                )
-        has_more = body.get("has_more")
-        if not isinstance(has_more, bool):
-            # A missing has_more must not read as "done": a silently short listing
-            # would later resolve findings that still exist.
-            raise MalformedResponseError(f"GET {route} page has no boolean 'has_more'", route=route)
-        if not has_more:
+        data = page_items(body, route)
+        if not body["has_more"]:
             return data, None
         cursor = body.get("last_id") or (data[-1].get("id") if data else None)
         if not isinstance(cursor, str) or not cursor:

@@ -30,9 +30,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, BinaryIO, Literal
 
-from connectors.compliance import _REDIRECTS, ComplianceClient, DownloadResult, _page_data
+from connectors.compliance import _REDIRECTS, ComplianceClient, DownloadResult
 from connectors.errors import FileSkipped, MalformedResponseError, NotFoundError
-from connectors.http import path_segment
+from connectors.http import page_items, path_segment
 from connectors.ratelimit import COMPLIANCE_FILE, COMPLIANCE_LIST
 
 Scope = Literal["workspaces", "organizations"]
@@ -98,7 +98,7 @@ class LogsClient:
                 route=self.route,
             )
         files: list[LogFile] = []
-        for item in _page_data(body, self.route):
+        for item in page_items(body, self.route):
             log_id = item.get("id")
             if not isinstance(log_id, str) or not log_id:
                 raise MalformedResponseError(

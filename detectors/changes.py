@@ -12,11 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
 
 from schemas.openai import AdminApiKey, AdminUser, ComplianceProject, Gpt, Invite, ProjectApiKey
 
 Fingerprint = dict[str, dict[str, Any]]
+M = TypeVar("M", bound=BaseModel)
 
 CREATED = "created"
 REMOVED = "removed"
@@ -59,65 +62,63 @@ def _files(item: Gpt) -> list[str]:
     return _sorted(f.id for f in item.config.files) if item.config else []
 
 
-def fingerprint_gpts(items: Iterable[Mapping[str, Any]]) -> Fingerprint:
+#: One resource's fingerprint entry: its id, its display name and its watched fields.
+Entry = tuple[str, str | None, Mapping[str, Any]]
+
+
+def _fingerprint(
+    model: type[M], items: Iterable[Mapping[str, Any]], entry: Callable[[M], Entry]
+) -> Fingerprint:
+    """Validate every item as ``model`` and keep its entry, by resource id."""
     out: Fingerprint = {}
     for raw in items:
-        gpt = Gpt.model_validate(raw)
-        tools = gpt.config.tools if gpt.config else []
-        actions = [t for t in tools if t.type == "custom_action" or t.action_domain]
-        out[gpt.id] = _entry(
-            gpt.name,
-            {
-                **_sharing_fields(gpt),
-                "tools.types": _sorted(t.type for t in tools),
-                "tools.custom_action.domains": _sorted(t.action_domain for t in actions),
-                "tools.custom_action.auth_types": _sorted(t.auth_type for t in actions),
-                "files": _files(gpt),
-            },
-        )
+        resource_id, name, fields = entry(model.model_validate(raw))
+        out[resource_id] = _entry(name, fields)
     return out
+
+
+def _gpt_entry(gpt: Gpt) -> Entry:
+    tools = gpt.config.tools if gpt.config else []
+    actions = [t for t in tools if t.type == "custom_action" or t.action_domain]
+    return (
+        gpt.id,
+        gpt.name,
+        {
+            **_sharing_fields(gpt),
+            "tools.types": _sorted(t.type for t in tools),
+            "tools.custom_action.domains": _sorted(t.action_domain for t in actions),
+            "tools.custom_action.auth_types": _sorted(t.auth_type for t in actions),
+            "files": _files(gpt),
+        },
+    )
+
+
+def fingerprint_gpts(items: Iterable[Mapping[str, Any]]) -> Fingerprint:
+    return _fingerprint(Gpt, items, _gpt_entry)
 
 
 def fingerprint_projects(items: Iterable[Mapping[str, Any]]) -> Fingerprint:
-    out: Fingerprint = {}
-    for raw in items:
-        project = ComplianceProject.model_validate(raw)
-        out[project.id] = _entry(
-            project.name, {**_sharing_fields(project), "files": _files(project)}
-        )
-    return out
+    return _fingerprint(
+        ComplianceProject,
+        items,
+        lambda p: (p.id, p.name, {**_sharing_fields(p), "files": _files(p)}),
+    )
 
 
 def fingerprint_users(items: Iterable[Mapping[str, Any]]) -> Fingerprint:
-    out: Fingerprint = {}
-    for raw in items:
-        user = AdminUser.model_validate(raw)
-        out[user.id] = _entry(user.email or user.name, {"role": user.role})
-    return out
+    return _fingerprint(AdminUser, items, lambda u: (u.id, u.email or u.name, {"role": u.role}))
 
 
 def fingerprint_invites(items: Iterable[Mapping[str, Any]]) -> Fingerprint:
-    out: Fingerprint = {}
-    for raw in items:
-        invite = Invite.model_validate(raw)
-        out[invite.id] = _entry(invite.email, {"role": invite.role})
-    return out
+    return _fingerprint(Invite, items, lambda i: (i.id, i.email, {"role": i.role}))
 
 
 def fingerprint_admin_keys(items: Iterable[Mapping[str, Any]]) -> Fingerprint:
-    out: Fingerprint = {}
-    for raw in items:
-        key = AdminApiKey.model_validate(raw)
-        out[key.id] = _entry(key.name, {})
-    return out
+    return _fingerprint(AdminApiKey, items, lambda k: (k.id, k.name, {}))
 
 
 def fingerprint_project_keys(items: Iterable[Mapping[str, Any]]) -> Fingerprint:
-    out: Fingerprint = {}
-    for raw in items:
-        key = ProjectApiKey.model_validate(raw)
-        out[key.id] = _entry(key.name, {"project": key.project_id})
-    return out
+    return _fingerprint(ProjectApiKey, items, lambda k: (k.id, k.name, {"project": k.project_id}))
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,8 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
+from sqlmodel import Session
+
 from connectors.compliance import ComplianceClient
 from connectors.errors import (
     AuthenticationError,
@@ -584,114 +586,37 @@ def finalize_dlp(scan_id: int) -> DlpStageResult:
     if not plan_items:
         return {"scan_id": scan_id, "status": "skipped", "reason": "no DLP plan"}
     plan = cast(DlpPlanRecord, plan_items[0])
-    version = plan["version"]
-    outcomes: dict[tuple[str, str], str] = {}
-    counts: Counter[str] = Counter()
-    skip_reasons: Counter[str] = Counter()
-    errors: list[ErrorSummary] = []
-    missing = 0
-    for key in plan["batches"]:
-        got = store.get(part_key(scan_id, _result_part(key)))
-        if not got:
-            missing += 1
-            continue
-        batch = cast(DlpBatchOutcome, got[0])
-        for ref_key, outcome in (batch.get("outcomes") or {}).items():
-            kind, _, file_id = ref_key.partition(":")
-            outcomes[(kind, file_id)] = outcome
-        counts.update(batch.get("counts") or {})
-        skip_reasons.update(batch.get("skip_reasons") or {})
-        errors += batch.get("errors") or []
-        fatal = batch.get("fatal")
-        if fatal:
-            errors.append(fatal)
-        if batch.get("version") and batch["version"] != version:
-            errors.append(
-                {
-                    "kind": "task_error",
-                    "message": "the tenant's DLP profiles changed during the scan",
-                    "hint": "the next scan uses the new profiles",
-                }
-            )
-    stage_ok = missing == 0 and not errors
-
+    totals = _gather_batches(scan_id, plan)
+    stage_ok = totals.ok
     listings, meta = _listings(scan_id)
-    from_logs = meta.get("source") == "logs"
-    states = {
-        kind: ListingState(
-            ok=items is not None,
-            file_ids=frozenset(str(i.get("file_id")) for i in items or []),
-            # The Logs Platform delivers each message once and keeps files ~30 days: its
-            # listing never proves a conversation file gone.
-            complete=kind != "conversation"
-            or (not from_logs and float(meta.get("since") or 0) <= 0),
-        )
-        for kind, items in listings.items()
-    }
+    states = _listing_states(listings, meta)
     messages = _message_parts(scan_id)
     started = as_utc(run.started_at) or utcnow()
     assert tenant.id is not None
-    message_lifecycle: dict[str, int] = {}
     with session_scope() as session:
-        if messages is not None:
-            matched, clean = messages
-            if matched:
-                applied = apply_scan_findings(
-                    session,
-                    tenant_id=tenant.id,
-                    scan_id=scan_id,
-                    detected=[message_finding(m) for m in matched],
-                    judged_types=(),
-                    resolvable=set(),
-                    now=utcnow(),
-                )
-                message_lifecycle = applied.summary()
-            gone = resolvable_messages(
-                open_message_ids(session, tenant.id), clean, {m.resource_id for m in matched}
-            )
-            message_keys = {(MESSAGE_TYPE.finding_type_id, r) for r in gone}
-        else:
-            message_keys = set()
+        message_keys, message_lifecycle = _apply_messages(session, tenant.id, scan_id, messages)
         stored = open_dlp_keys(session, tenant.id)
-        keys = resolvable_keys(stored, states, outcomes) | message_keys
+        keys = resolvable_keys(stored, states, totals.outcomes) | message_keys
         lifecycle = resolve_dlp_findings(
             session, tenant_id=tenant.id, scan_id=scan_id, keys=keys, now=utcnow()
         )
         apply_suppressions(session, tenant.id)
-        fresh = session.get(Tenant, tenant.id)
-        listing_ok = states["conversation"].ok
-        confirmed = listing_ok and stage_ok
-        if fresh is not None:
-            newest = meta.get("newest_update")
-            mark = next_watermark(
-                fresh.conversation_watermark,
-                listing_ok=listing_ok,
-                stage_ok=stage_ok,
-                newest_update=float(newest) if newest is not None else None,
-                scan_started=started.timestamp(),
-            )
-            if mark != fresh.conversation_watermark:
-                fresh.conversation_watermark = mark
-                session.add(fresh)
-            watermark = mark
-            end = meta.get("logs_last_end_time")
-            if from_logs and confirmed and end and end != fresh.logs_watermark:
-                # Every listed log file's records were processed (message DLP in the fetch,
-                # their file references in this stage's batches): the next scan starts after.
-                fresh.logs_watermark = str(end)
-                session.add(fresh)
-            logs_mark = fresh.logs_watermark
-        else:
-            watermark = tenant.conversation_watermark
-            logs_mark = tenant.logs_watermark
-        run_row = session.get(ScanRun, scan_id)
+        confirmed = states["conversation"].ok and stage_ok
+        watermark, logs_mark = _advance_watermarks(
+            session,
+            tenant,
+            meta,
+            listing_ok=states["conversation"].ok,
+            stage_ok=stage_ok,
+            started=started.timestamp(),
+        )
         summary = {
-            "profile_version": version,
+            "profile_version": plan["version"],
             "files": plan.get("files", 0),
             "batches": len(plan["batches"]),
-            "batches_missing": missing,
-            "counts": dict(counts),
-            "skip_reasons": dict(skip_reasons),
+            "batches_missing": totals.missing,
+            "counts": dict(totals.counts),
+            "skip_reasons": dict(totals.skip_reasons),
             "lifecycle": lifecycle,
             "listing_since": meta.get("since"),
             "watermark": watermark,
@@ -704,35 +629,167 @@ def finalize_dlp(scan_id: int) -> DlpStageResult:
                 "lifecycle": message_lifecycle,
             },
         }
+        run_row = session.get(ScanRun, scan_id)
         if run_row is not None:
             run_row.parts = {**run_row.parts, STAGE: summary}
             session.add(run_row)
-    error: ErrorSummary | None = None
-    if not stage_ok:
-        first = errors[0] if errors else {}
-        error = {
-            "kind": first.get("kind") or "task_error",
-            "message": (
-                f"{len(errors)} DLP error(s), {missing} batch(es) without a result"
-                + (f"; first: {first.get('message')}" if first.get("message") else "")
-            )[:500],
-            "hint": first.get("hint") or "the next scan retries these files",
-        }
+    counts = dict(totals.counts)
     _record(
         scan_id,
         ok=stage_ok,
         count=int(counts.get("files", 0)),
-        counts={**dict(counts), "skip_reasons": dict(skip_reasons)},
-        error=error,
+        counts={**counts, "skip_reasons": dict(totals.skip_reasons)},
+        error=None if stage_ok else totals.error(),
     )
     log.info(
         "DLP stage of scan %s: %s, resolved %s, watermark %s",
         scan_id,
-        dict(counts),
+        counts,
         lifecycle.get("resolve", 0),
         "advanced" if confirmed else "kept",
     )
-    return {"scan_id": scan_id, "ok": stage_ok, "counts": dict(counts), "lifecycle": lifecycle}
+    return {"scan_id": scan_id, "ok": stage_ok, "counts": counts, "lifecycle": lifecycle}
+
+
+@dataclass
+class _BatchTotals:
+    """Every batch outcome of the scan added up, for ``finalize_dlp``."""
+
+    outcomes: dict[tuple[str, str], str] = field(default_factory=dict)
+    counts: Counter[str] = field(default_factory=Counter)
+    skip_reasons: Counter[str] = field(default_factory=Counter)
+    errors: list[ErrorSummary] = field(default_factory=list)
+    missing: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.missing == 0 and not self.errors
+
+    def add(self, batch: DlpBatchOutcome, version: str) -> None:
+        for ref_key, outcome in (batch.get("outcomes") or {}).items():
+            kind, _, file_id = ref_key.partition(":")
+            self.outcomes[(kind, file_id)] = outcome
+        self.counts.update(batch.get("counts") or {})
+        self.skip_reasons.update(batch.get("skip_reasons") or {})
+        self.errors += batch.get("errors") or []
+        fatal = batch.get("fatal")
+        if fatal:
+            self.errors.append(fatal)
+        if batch.get("version") and batch["version"] != version:
+            self.errors.append(
+                {
+                    "kind": "task_error",
+                    "message": "the tenant's DLP profiles changed during the scan",
+                    "hint": "the next scan uses the new profiles",
+                }
+            )
+
+    def error(self) -> ErrorSummary:
+        """The stage's one typed error: how many went wrong, and the first of them."""
+        first: ErrorSummary = self.errors[0] if self.errors else {}
+        return {
+            "kind": first.get("kind") or "task_error",
+            "message": (
+                f"{len(self.errors)} DLP error(s), {self.missing} batch(es) without a result"
+                + (f"; first: {first.get('message')}" if first.get("message") else "")
+            )[:500],
+            "hint": first.get("hint") or "the next scan retries these files",
+        }
+
+
+def _gather_batches(scan_id: int, plan: DlpPlanRecord) -> _BatchTotals:
+    """Add up the stored outcome of every planned batch; a batch without one is missing."""
+    store = get_runtime().snapshots
+    totals = _BatchTotals()
+    for key in plan["batches"]:
+        got = store.get(part_key(scan_id, _result_part(key)))
+        if not got:
+            totals.missing += 1
+            continue
+        totals.add(cast(DlpBatchOutcome, got[0]), plan["version"])
+    return totals
+
+
+def _listing_states(
+    listings: Mapping[str, list[dict[str, Any]] | None], meta: Mapping[str, Any]
+) -> dict[str, ListingState]:
+    """What each kind's listing proves: fetched or not, its files, whether it is complete."""
+    from_logs = meta.get("source") == "logs"
+    return {
+        kind: ListingState(
+            ok=items is not None,
+            file_ids=frozenset(str(i.get("file_id")) for i in items or []),
+            # The Logs Platform delivers each message once and keeps files ~30 days: its
+            # listing never proves a conversation file gone.
+            complete=kind != "conversation"
+            or (not from_logs and float(meta.get("since") or 0) <= 0),
+        )
+        for kind, items in listings.items()
+    }
+
+
+def _apply_messages(
+    session: Session,
+    tenant_id: int,
+    scan_id: int,
+    messages: tuple[list[MessageMatch], set[str]] | None,
+) -> tuple[set[tuple[str, str]], dict[str, int]]:
+    """Upsert the message findings; the keys of open ones this scan read clean, and the
+    lifecycle of the upsert. Nothing when the conversation fetch failed."""
+    if messages is None:
+        return set(), {}
+    matched, clean = messages
+    lifecycle: dict[str, int] = {}
+    if matched:
+        applied = apply_scan_findings(
+            session,
+            tenant_id=tenant_id,
+            scan_id=scan_id,
+            detected=[message_finding(m) for m in matched],
+            judged_types=(),
+            resolvable=set(),
+            now=utcnow(),
+        )
+        lifecycle = applied.summary()
+    gone = resolvable_messages(
+        open_message_ids(session, tenant_id), clean, {m.resource_id for m in matched}
+    )
+    return {(MESSAGE_TYPE.finding_type_id, r) for r in gone}, lifecycle
+
+
+def _advance_watermarks(
+    session: Session,
+    tenant: Tenant,
+    meta: Mapping[str, Any],
+    *,
+    listing_ok: bool,
+    stage_ok: bool,
+    started: float,
+) -> tuple[float, str | None]:
+    """Move the conversation (and Logs Platform) watermarks as far as this scan proved;
+    returns both as they now stand."""
+    fresh = session.get(Tenant, tenant.id)
+    if fresh is None:
+        return tenant.conversation_watermark, tenant.logs_watermark
+    newest = meta.get("newest_update")
+    mark = next_watermark(
+        fresh.conversation_watermark,
+        listing_ok=listing_ok,
+        stage_ok=stage_ok,
+        newest_update=float(newest) if newest is not None else None,
+        scan_started=started,
+    )
+    if mark != fresh.conversation_watermark:
+        fresh.conversation_watermark = mark
+        session.add(fresh)
+    end = meta.get("logs_last_end_time")
+    confirmed = listing_ok and stage_ok
+    if meta.get("source") == "logs" and confirmed and end and end != fresh.logs_watermark:
+        # Every listed log file's records were processed (message DLP in the fetch, their
+        # file references in this stage's batches): the next scan starts after.
+        fresh.logs_watermark = str(end)
+        session.add(fresh)
+    return mark, fresh.logs_watermark
 
 
 # --------------------------------------------------------------------------- inline

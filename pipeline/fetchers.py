@@ -37,7 +37,14 @@ from core.errors import UserError
 from detectors.dlp.messages import MessageMatch, message_resource_id
 from pipeline.common import error_summary
 from schemas.openai import ChatGptLogin
-from schemas.stages import FAILED, OK, UNAVAILABLE, ErrorSummary, FetchSummary
+from schemas.stages import (
+    FAILED,
+    FETCH_RESOURCES,
+    OK,
+    UNAVAILABLE,
+    ErrorSummary,
+    FetchSummary,
+)
 
 Items = list[dict[str, Any]]
 Parts = dict[str, Items]
@@ -692,7 +699,7 @@ class FetchSpec:
     """A one-item part whose item is copied into the fetch summary (scan stats, health)."""
 
 
-FETCHES: dict[str, FetchSpec] = {
+_SPECS: dict[str, FetchSpec] = {
     spec.resource: spec
     for spec in (
         FetchSpec("users", ("users", "logins"), "users", fetch_users),
@@ -733,6 +740,10 @@ FETCHES: dict[str, FetchSpec] = {
         ),
     )
 }
+if set(_SPECS) != set(FETCH_RESOURCES):
+    raise RuntimeError("every fetch resource of schemas.stages needs exactly one FetchSpec")
+#: The fetch of every resource in ``schemas.stages.FETCH_RESOURCES``, in plan order.
+FETCHES: dict[str, FetchSpec] = {resource: _SPECS[resource] for resource in FETCH_RESOURCES}
 
 
 def ok_part_key(summaries: Mapping[str, FetchSummary], part: str) -> str | None:

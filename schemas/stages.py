@@ -133,3 +133,24 @@ class DlpStageResult(TypedDict):
     ok: NotRequired[bool]
     counts: NotRequired[dict[str, int]]
     lifecycle: NotRequired[dict[str, int]]
+
+
+#: The fetches of a scan, in plan order, with what each reads: the one list from which the
+#: fetch specs (``pipeline.fetchers.FETCHES``), the Celery task names and routes
+#: (``workers.celeryconfig``), the fetch tasks (``tasks.fetch``) and the scan canvas derive.
+FETCH_RESOURCES: dict[str, str] = {
+    "users": "Organization members and their latest audit-log logins.",
+    "invites": "Pending and accepted organization invites.",
+    "admin_keys": "Admin API keys of the organization.",
+    "project_keys": "Projects (archived included) and every project's API keys.",
+    "gpts": "Workspace GPTs with their latest config, plus the GPT knowledge-file listing.",
+    "files": "ChatGPT project file listing for DLP.",
+    "conversations": "The conversation source (``/conversations`` or the Logs Platform): "
+    "conversation file listing and message-text DLP verdicts.",
+    "chatgpt_logins": "ChatGPT sign-ins (Logs Platform AUTH_LOG) for the inactive-user rule.",
+}
+
+
+def fetch_task_name(resource: str) -> str:
+    """The Celery task of one fetch resource: ``casb.fetch_<resource>``."""
+    return f"casb.fetch_{resource}"

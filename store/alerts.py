@@ -334,6 +334,17 @@ class AttemptOutcome:
     retry_after: str | None = None
 
 
+def take_test_result(session: Session, delivery_row_id: int) -> tuple[int | None, str | None]:
+    """The answer to a test delivery (status code, error) and the row deleted: a test is one
+    attempt, neither retried nor counted among the real deliveries."""
+    row = session.get(AlertDelivery, delivery_row_id)
+    if row is None:
+        return None, "the test delivery row is gone"
+    code, error = row.last_status_code, row.last_error
+    session.delete(row)
+    return code, error
+
+
 def retry_after_seconds(value: str | None, now: datetime) -> float | None:
     """``Retry-After`` as seconds: delta-seconds or an HTTP date; None when unparseable."""
     if not value:

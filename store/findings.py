@@ -15,12 +15,14 @@ from typing import Any
 from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
+from core.errors import UserError
 from core.time import as_utc
 from detectors.lifecycle import Action, Plan, Stored, plan_lifecycle
-from schemas.catalog import BY_ID, Severity
+from schemas.catalog import BY_ID, Severity, lookup
 from schemas.findings import DetectedFinding
 from schemas.tables import Finding, FindingStatus, Tenant
-from store.tenants import effective_severity
+from store.suppressions import release_expired
+from store.tenants import effective_severity, tenants_by_slug
 
 
 def _insert_stmt(session: Session) -> Any:
@@ -197,3 +199,70 @@ def open_keys(session: Session, tenant_id: int) -> set[tuple[str, str]]:
         )
     ).all()
     return {(t, r) for t, r in rows}
+
+
+def severity_rank(severity: str | None) -> int:
+    """The catalog rank of a severity (critical highest); 0 for an unknown one."""
+    try:
+        return Severity((severity or "").lower()).rank
+    except ValueError:
+        return 0
+
+
+def _type_ids(types: Sequence[str]) -> list[str]:
+    ids = []
+    for value in types:
+        try:
+            ids.append(lookup(value).finding_type_id)
+        except KeyError:
+            raise UserError(f"unknown finding type {value!r}: see `casb catalog`") from None
+    return ids
+
+
+def query_findings(
+    session: Session,
+    *,
+    tenants: Sequence[str] = (),
+    severities: Sequence[str] = (),
+    status: str = "open",
+    types: Sequence[str] = (),
+    since: datetime | None = None,
+) -> tuple[list[Finding], dict[int, str]]:
+    """Findings by the CLI's filters, worst first; and the tenant slugs they refer to."""
+    slugs = {t.id: t.slug for t in tenants_by_slug(session, tenants) if t.id is not None}
+    release_expired(session, list(slugs))
+    query = select(Finding).where(col(Finding.tenant_id).in_(list(slugs)))
+    if severities:
+        query = query.where(col(Finding.severity).in_([s.lower() for s in severities]))
+    if status != "all":
+        query = query.where(Finding.status == status)
+    if types:
+        query = query.where(col(Finding.finding_type_id).in_(_type_ids(types)))
+    if since is not None:
+        query = query.where(col(Finding.first_seen) >= since)
+    rows = list(session.exec(query))
+    rows.sort(
+        key=lambda f: (
+            -severity_rank(f.severity),
+            slugs[f.tenant_id],
+            f.finding_type_id,
+            f.resource_id,
+        )
+    )
+    return rows, slugs
+
+
+def findings_of_tenants(session: Session, tenant_ids: Sequence[int]) -> list[Finding]:
+    """Every finding (any status) of the given tenants."""
+    return list(session.exec(select(Finding).where(col(Finding.tenant_id).in_(tenant_ids))))
+
+
+def open_findings(session: Session, tenant_id: int) -> list[Finding]:
+    """The tenant's open findings."""
+    return list(
+        session.exec(
+            select(Finding).where(
+                Finding.tenant_id == tenant_id, Finding.status == FindingStatus.OPEN.value
+            )
+        )
+    )

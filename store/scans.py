@@ -70,6 +70,31 @@ def dlp_attention(parts: Mapping[str, Any]) -> str | None:
     return f"DLP skipped: {', '.join(seen)}" if seen else None
 
 
+def dlp_skips(parts: Mapping[str, Any] | None) -> dict[str, int]:
+    """Files a run's DLP stage skipped, by reason (``ocr_unavailable``, ``truncated``,
+    ``corrupt``, ``encrypted``, ...), sorted by reason; {} when none or no DLP stage ran."""
+    dlp = (parts or {}).get("dlp")
+    reasons = dlp.get("skip_reasons") if isinstance(dlp, Mapping) else None
+    if not isinstance(reasons, Mapping):
+        return {}
+    out: dict[str, int] = {}
+    for reason, count in sorted(reasons.items()):
+        try:
+            n = int(count)
+        except (TypeError, ValueError):
+            continue
+        if n > 0:
+            out[str(reason)] = n
+    return out
+
+
+def dlp_skip_summary(skips: Mapping[str, int]) -> str:
+    """``DLP files skipped: ocr_unavailable 2, truncated 1`` for the health table, leaving
+    out the reasons the tenant's detail already names (:data:`ATTENTION_SKIPS`); "" if none."""
+    seen = [f"{r} {n}" for r, n in skips.items() if r not in ATTENTION_SKIPS]
+    return f"DLP files skipped: {', '.join(seen)}" if seen else ""
+
+
 def health_of(errors: Sequence[Mapping[str, Any]]) -> tuple[str, str | None]:
     """(health, one-line detail) from a scan's typed errors; healthy when there are none."""
     if not errors:
@@ -368,6 +393,30 @@ def recent_runs(
     if tenant_id is not None:
         stmt = stmt.where(ScanRun.tenant_id == tenant_id)
     return list(session.exec(stmt).all())
+
+
+def runs_with_tenants(
+    session: Session, scan_ids: Sequence[int]
+) -> list[tuple[ScanRun, Tenant | None]]:
+    """The runs that still exist among ``scan_ids``, in that order, each with its tenant."""
+    out: list[tuple[ScanRun, Tenant | None]] = []
+    for scan_id in scan_ids:
+        run = session.get(ScanRun, scan_id)
+        if run is not None:
+            out.append((run, session.get(Tenant, run.tenant_id)))
+    return out
+
+
+def runs_of_tenants(session: Session, tenant_ids: Sequence[int]) -> list[ScanRun]:
+    """Every scan run of the given tenants."""
+    return list(session.exec(select(ScanRun).where(col(ScanRun.tenant_id).in_(tenant_ids))))
+
+
+def forget_queued(session: Session, scan_id: int) -> None:
+    """Delete a run still queued (its request never reached the broker); else nothing."""
+    run = session.get(ScanRun, scan_id)
+    if run is not None and run.status == ScanStatus.QUEUED.value:
+        session.delete(run)
 
 
 def last_finished_runs(session: Session) -> dict[int, ScanRun]:

@@ -21,8 +21,7 @@ from urllib.parse import urlsplit
 from pydantic import SecretStr
 from sqlmodel import Session, select
 
-from connectors.access import allowed_hosts
-from connectors.destinations import api_base_problem, printable_key_problem
+from core.durations import parse_duration
 from core.errors import UserError
 from core.settings import Cipher
 from core.time import iso_z
@@ -83,6 +82,10 @@ class KeySource:
             raise TenantInputError(f"{label}: the {self.describe()} is empty")
         if any(ch.isspace() for ch in value) or len(value) > 400:
             raise TenantInputError(f"{label}: the {self.describe()} does not hold a single key")
+        # Imported here: the connectors (httpx) are needed to register a tenant, not to look
+        # one up, and `casb scan` starts faster without them.
+        from connectors.destinations import printable_key_problem
+
         problem = printable_key_problem(value)
         if problem:
             # Never the key, nor the character: only where it came from.
@@ -113,11 +116,12 @@ class TenantInput:
 
 
 def parse_schedule(text: str) -> int:
-    """``24h``, ``30m``, ``2d``, ``3600`` (seconds) -> seconds; at least 5 minutes."""
-    match = re.fullmatch(r"\s*(\d+)\s*([smhd]?)\s*", text or "")
-    if not match:
-        raise TenantInputError(f"bad schedule {text!r}: use a duration like 30m, 6h, 24h or 2d")
-    seconds = int(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
+    """``24h``, ``30m``, ``2d``, ``1w`` or ``3600`` (plain seconds) -> seconds; at least 5
+    minutes (the grammar of ``core.durations``)."""
+    try:
+        seconds = int(parse_duration(text, option="schedule", bare_seconds=True).total_seconds())
+    except UserError as exc:
+        raise TenantInputError(str(exc)) from None
     if seconds < 300:
         raise TenantInputError(f"schedule {text!r} is too frequent: the minimum is 5m")
     return seconds
@@ -232,6 +236,9 @@ def validate_url(label: str, url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise TenantInputError(f"bad {label} {url!r}: use an http(s) URL such as {_default(label)}")
+    from connectors.access import allowed_hosts
+    from connectors.destinations import api_base_problem
+
     problem = api_base_problem(url, allowed_hosts())
     if problem:
         raise TenantInputError(f"bad {label} {url!r}: {problem} (e.g. {_default(label)})")
@@ -295,6 +302,24 @@ def find_by_slug(session: Session, slug: str) -> Tenant | None:
 
 def list_tenants(session: Session) -> list[Tenant]:
     return list(session.exec(select(Tenant).order_by(Tenant.slug)).all())
+
+
+def tenant_slugs(session: Session) -> dict[int, str]:
+    """Tenant id -> slug, for every tenant."""
+    return {t.id: t.slug for t in list_tenants(session) if t.id is not None}
+
+
+def tenants_by_slug(session: Session, slugs: Sequence[str]) -> list[Tenant]:
+    """The tenants of ``slugs`` in that order, each once (every tenant by slug when none
+    is given); an unknown slug is a ``UserError``."""
+    tenants = list_tenants(session)
+    if not slugs:
+        return tenants
+    known = {t.slug: t for t in tenants}
+    missing = [s for s in slugs if s not in known]
+    if missing:
+        raise UserError(f"unknown tenant {missing[0]!r}: see `casb tenant list`")
+    return [known[s] for s in dict.fromkeys(slugs)]
 
 
 def _apply(session: Session, tenant: Tenant, data: TenantInput, fernet: Cipher) -> None:

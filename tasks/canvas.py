@@ -22,31 +22,15 @@ from collections.abc import Sequence
 from celery import Celery, chain, chord, group
 from celery.canvas import Signature
 
+from schemas.stages import FETCH_RESOURCES, fetch_task_name
 from workers.celeryconfig import (
     DETECT_POSTURE,
     DLP_PLAN,
-    FETCH_ADMIN_KEYS,
-    FETCH_CHATGPT_LOGINS,
-    FETCH_CONVERSATIONS,
-    FETCH_FILES,
-    FETCH_GPTS,
-    FETCH_INVITES,
-    FETCH_PROJECT_KEYS,
-    FETCH_USERS,
     FINISH_SCAN,
     ROUTES,
 )
 
-FETCH_TASK_BY_RESOURCE: dict[str, str] = {
-    "users": FETCH_USERS,
-    "invites": FETCH_INVITES,
-    "admin_keys": FETCH_ADMIN_KEYS,
-    "project_keys": FETCH_PROJECT_KEYS,
-    "gpts": FETCH_GPTS,
-    "files": FETCH_FILES,
-    "conversations": FETCH_CONVERSATIONS,
-    "chatgpt_logins": FETCH_CHATGPT_LOGINS,
-}
+FETCH_TASK_BY_RESOURCE: dict[str, str] = {r: fetch_task_name(r) for r in FETCH_RESOURCES}
 
 
 def _sig(app: Celery, name: str, *args: object, **kwargs: object) -> Signature:

@@ -1,6 +1,7 @@
 """Fetch tasks (queue ``fetch``): one per resource, argument: the scan id only.
 
-Each returns ``{resource, count, key, keys, parts, ok, error}``: every part it fills (users
+The tasks are made from the one list of fetch resources (``schemas.stages.FETCH_RESOURCES``).
+Each returns its ``FetchSummary`` (schemas/stages.py): every part it fills (users
 and logins, project keys and service accounts, ...) is ``ok``, ``failed`` or ``unavailable``
 on its own. A typed connector failure is a result, not an exception, so the chord body
 always runs and the lifecycle knows which types it may not resolve. A rate budget still
@@ -18,19 +19,9 @@ from celery import Task
 
 from connectors.errors import RateLimitedError
 from pipeline.posture import record_failure, run_fetch
-from schemas.stages import FetchSummary
+from schemas.stages import FETCH_RESOURCES, FetchSummary, fetch_task_name
 from tasks.guard import guarded_delivery, worker_lost
 from workers.celery_app import app
-from workers.celeryconfig import (
-    FETCH_ADMIN_KEYS,
-    FETCH_CHATGPT_LOGINS,
-    FETCH_CONVERSATIONS,
-    FETCH_FILES,
-    FETCH_GPTS,
-    FETCH_INVITES,
-    FETCH_PROJECT_KEYS,
-    FETCH_USERS,
-)
 
 MAX_RATE_RETRIES = 5
 MAX_COUNTDOWN = 30.0
@@ -62,48 +53,17 @@ _OPTIONS: dict[str, Any] = {
 }
 
 
-@app.task(name=FETCH_USERS, **_OPTIONS)
-def fetch_users(self: Task, scan_id: int, **_: Any) -> FetchSummary:
-    """Organization members and their latest audit-log logins."""
-    return _fetch(self, scan_id, "users")
+def _fetch_task(resource: str) -> Task:
+    """The registered Celery task ``casb.fetch_<resource>`` (argument: the scan id)."""
+
+    def fetch(self: Task, scan_id: int, **_: Any) -> FetchSummary:
+        return _fetch(self, scan_id, resource)
+
+    fetch.__name__ = fetch.__qualname__ = f"fetch_{resource}"
+    fetch.__doc__ = FETCH_RESOURCES[resource]
+    task: Task = app.task(name=fetch_task_name(resource), **_OPTIONS)(fetch)
+    return task
 
 
-@app.task(name=FETCH_INVITES, **_OPTIONS)
-def fetch_invites(self: Task, scan_id: int, **_: Any) -> FetchSummary:
-    return _fetch(self, scan_id, "invites")
-
-
-@app.task(name=FETCH_ADMIN_KEYS, **_OPTIONS)
-def fetch_admin_keys(self: Task, scan_id: int, **_: Any) -> FetchSummary:
-    return _fetch(self, scan_id, "admin_keys")
-
-
-@app.task(name=FETCH_PROJECT_KEYS, **_OPTIONS)
-def fetch_project_keys(self: Task, scan_id: int, **_: Any) -> FetchSummary:
-    """Projects (archived included) and every project's API keys."""
-    return _fetch(self, scan_id, "project_keys")
-
-
-@app.task(name=FETCH_GPTS, **_OPTIONS)
-def fetch_gpts(self: Task, scan_id: int, **_: Any) -> FetchSummary:
-    """Workspace GPTs with their latest config, plus the GPT knowledge-file listing."""
-    return _fetch(self, scan_id, "gpts")
-
-
-@app.task(name=FETCH_FILES, **_OPTIONS)
-def fetch_files(self: Task, scan_id: int, **_: Any) -> FetchSummary:
-    """ChatGPT project file listing for DLP."""
-    return _fetch(self, scan_id, "files")
-
-
-@app.task(name=FETCH_CONVERSATIONS, **_OPTIONS)
-def fetch_conversations(self: Task, scan_id: int, **_: Any) -> FetchSummary:
-    """The conversation source (``/conversations`` or the Logs Platform): conversation file
-    listing and message-text DLP verdicts."""
-    return _fetch(self, scan_id, "conversations")
-
-
-@app.task(name=FETCH_CHATGPT_LOGINS, **_OPTIONS)
-def fetch_chatgpt_logins(self: Task, scan_id: int, **_: Any) -> FetchSummary:
-    """ChatGPT sign-ins (Logs Platform AUTH_LOG) for the inactive-user rule."""
-    return _fetch(self, scan_id, "chatgpt_logins")
+#: One fetch task per fetch resource, by resource.
+FETCH_TASKS: dict[str, Task] = {resource: _fetch_task(resource) for resource in FETCH_RESOURCES}

@@ -14,12 +14,12 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 import redis
 from cryptography.fernet import Fernet
 
-PG_ADMIN_URL = os.environ.get("CASB_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/test")
+from tests.processes import PG_ADMIN_URL, throwaway_database
+
 REDIS_HOST_URL = os.environ.get("CASB_TEST_REDIS", "redis://127.0.0.1:6379")
 
 
@@ -69,16 +69,8 @@ def _reset_settings() -> None:
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
     """A fresh, empty database on the real server, dropped at the end of the run."""
-    name = f"casb_test_{secrets.token_hex(4)}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    base = PG_ADMIN_URL.rsplit("/", 1)[0]
-    yield f"{base.replace('postgresql://', 'postgresql+psycopg://', 1)}/{name}"
-    from store.db import dispose_engines
-
-    dispose_engines()
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with throwaway_database(PG_ADMIN_URL, prefix="casb_test") as database:
+        yield database.url
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,7 @@ from kombu import Exchange, Queue
 
 from core.redisconn import celery_url, is_sentinel
 from core.settings import get_settings
+from schemas.stages import FETCH_RESOURCES, fetch_task_name
 
 # --------------------------------------------------------------------------- queues
 
@@ -34,14 +35,6 @@ task_default_routing_key = SCANS
 
 DISPATCH_DUE_SCANS = "casb.dispatch_due_scans"
 SCAN_TENANT = "casb.scan_tenant"
-FETCH_USERS = "casb.fetch_users"
-FETCH_INVITES = "casb.fetch_invites"
-FETCH_ADMIN_KEYS = "casb.fetch_admin_keys"
-FETCH_PROJECT_KEYS = "casb.fetch_project_keys"
-FETCH_GPTS = "casb.fetch_gpts"
-FETCH_FILES = "casb.fetch_files"
-FETCH_CONVERSATIONS = "casb.fetch_conversations"
-FETCH_CHATGPT_LOGINS = "casb.fetch_chatgpt_logins"
 DETECT_POSTURE = "casb.detect_posture"
 FINISH_SCAN = "casb.finish_scan"
 DLP_SCAN = "casb.dlp_scan"
@@ -52,16 +45,8 @@ PRUNE_RETENTION = "casb.prune_retention"
 DELIVER_ALERT = "casb.deliver_alert"
 RETRY_ALERTS = "casb.retry_alerts"
 
-FETCH_TASKS = (
-    FETCH_USERS,
-    FETCH_INVITES,
-    FETCH_ADMIN_KEYS,
-    FETCH_PROJECT_KEYS,
-    FETCH_GPTS,
-    FETCH_FILES,
-    FETCH_CONVERSATIONS,
-    FETCH_CHATGPT_LOGINS,
-)
+#: ``casb.fetch_<resource>`` for every fetch resource (schemas.stages.FETCH_RESOURCES).
+FETCH_TASKS = tuple(fetch_task_name(resource) for resource in FETCH_RESOURCES)
 
 ROUTES: dict[str, str] = {
     DISPATCH_DUE_SCANS: SCANS,

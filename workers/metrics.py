@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -139,22 +139,30 @@ def fold_tenants(
 
 def render(snapshot: MetricsSnapshot, *, tenant_label_limit: int = 100) -> list[Metric]:
     """Metric families for a snapshot (pure: no I/O)."""
-    out: list[Metric] = []
+    return [
+        *_scan_metrics(snapshot),
+        *_api_metrics(snapshot, tenant_label_limit),
+        *_dlp_metrics(snapshot),
+        *_queue_metrics(snapshot),
+    ]
 
-    up = GaugeMetricFamily(
-        "casb_exporter_source_up", "1 if the exporter could read this source.", labels=["source"]
-    )
-    for source, ok in sorted(snapshot.up.items()):
-        up.add_metric([source], 1.0 if ok else 0.0)
-    out.append(up)
 
-    scans = GaugeMetricFamily(
-        "casb_scan_runs", "Scan runs in the database by status.", labels=["status"]
-    )
-    for status, n in sorted(snapshot.scans_by_status.items()):
-        scans.add_metric([status], n)
-    out.append(scans)
+def _labelled(
+    kind: type[GaugeMetricFamily] | type[CounterMetricFamily],
+    name: str,
+    documentation: str,
+    labels: list[str],
+    values: Mapping[Any, float],
+) -> Metric:
+    """One family with a sample per key of ``values`` (a tuple key gives several labels)."""
+    family = kind(name, documentation, labels=labels)
+    for key, n in sorted(values.items()):
+        family.add_metric(list(key) if isinstance(key, tuple) else [key], n)
+    return family
 
+
+def _scan_metrics(snapshot: MetricsSnapshot) -> list[Metric]:
+    up = {source: 1.0 if ok else 0.0 for source, ok in snapshot.up.items()}
     hist = HistogramMetricFamily(
         "casb_scan_duration_seconds",
         "Duration of finished scan runs (started to finished), by final status.",
@@ -166,93 +174,112 @@ def render(snapshot: MetricsSnapshot, *, tenant_label_limit: int = 100) -> list[
         ]
         bounds.append(("+Inf", float(stats.count)))
         hist.add_metric([status], bounds, stats.total)
-    out.append(hist)
+    return [
+        _labelled(
+            GaugeMetricFamily,
+            "casb_exporter_source_up",
+            "1 if the exporter could read this source.",
+            ["source"],
+            up,
+        ),
+        _labelled(
+            GaugeMetricFamily,
+            "casb_scan_runs",
+            "Scan runs in the database by status.",
+            ["status"],
+            snapshot.scans_by_status,
+        ),
+        hist,
+        _labelled(
+            GaugeMetricFamily,
+            "casb_findings",
+            "Findings by severity, finding type (catalog key) and status.",
+            ["severity", "finding_type", "status"],
+            snapshot.findings,
+        ),
+        _labelled(
+            GaugeMetricFamily,
+            "casb_tenants",
+            "Registered tenants by health.",
+            ["health"],
+            snapshot.tenants_by_health,
+        ),
+    ]
 
-    findings = GaugeMetricFamily(
-        "casb_findings",
-        "Findings by severity, finding type (catalog key) and status.",
-        labels=["severity", "finding_type", "status"],
-    )
-    for (sev, ftype, status), n in sorted(snapshot.findings.items()):
-        findings.add_metric([sev, ftype, status], n)
-    out.append(findings)
 
-    tenants = GaugeMetricFamily("casb_tenants", "Registered tenants by health.", labels=["health"])
-    for health, n in sorted(snapshot.tenants_by_health.items()):
-        tenants.add_metric([health], n)
-    out.append(tenants)
-
-    calls = CounterMetricFamily(
-        "casb_api_calls",
-        "HTTP attempts to the OpenAI APIs by tenant, route group and status class.",
-        labels=["tenant", "group", "status"],
-    )
-    limited = CounterMetricFamily(
-        "casb_api_rate_limited",
-        "429 answers by tenant and route group.",
-        labels=["tenant", "group"],
-    )
+def _api_metrics(snapshot: MetricsSnapshot, tenant_label_limit: int) -> list[Metric]:
     folded = fold_tenants(snapshot.api_calls, tenant_label_limit)
     rate_limited: Counter[tuple[str, str]] = Counter()
-    for (tenant, group, status), n in sorted(folded.items()):
-        calls.add_metric([tenant, group, status], n)
+    for (tenant, group, status), n in folded.items():
         if status == "429":
             rate_limited[(tenant, group)] += n
-    for (tenant, group), n in sorted(rate_limited.items()):
-        limited.add_metric([tenant, group], n)
-    out.extend([calls, limited])
+    return [
+        _labelled(
+            CounterMetricFamily,
+            "casb_api_calls",
+            "HTTP attempts to the OpenAI APIs by tenant, route group and status class.",
+            ["tenant", "group", "status"],
+            folded,
+        ),
+        _labelled(
+            CounterMetricFamily,
+            "casb_api_rate_limited",
+            "429 answers by tenant and route group.",
+            ["tenant", "group"],
+            rate_limited,
+        ),
+    ]
 
-    out.append(
-        CounterMetricFamily("casb_dlp_bytes", "Bytes scanned by DLP.", value=snapshot.dlp_bytes)
-    )
-    out.append(
+
+def _dlp_metrics(snapshot: MetricsSnapshot) -> list[Metric]:
+    mbps = snapshot.dlp_bytes / snapshot.dlp_seconds / 1e6 if snapshot.dlp_seconds > 0 else 0.0
+    return [
+        CounterMetricFamily("casb_dlp_bytes", "Bytes scanned by DLP.", value=snapshot.dlp_bytes),
         CounterMetricFamily(
             "casb_dlp_seconds", "Seconds spent matching DLP content.", value=snapshot.dlp_seconds
-        )
-    )
-    out.append(
-        CounterMetricFamily("casb_dlp_files", "Files scanned by DLP.", value=snapshot.dlp_files)
-    )
-    events = CounterMetricFamily(
-        "casb_task_events",
-        "Rare task events: late_redelivery = a stage task that arrived after its scan finished.",
-        labels=["event"],
-    )
-    for name, count in sorted(snapshot.events.items()):
-        events.add_metric([name], count)
-    out.append(events)
-    changes = CounterMetricFamily(
-        "casb_changes",
-        "Change records (casb changes) by resource type and field.",
-        labels=["resource_type", "field"],
-    )
-    for (resource_type, changed), count in sorted(snapshot.changes.items()):
-        changes.add_metric([resource_type, changed], count)
-    out.append(changes)
-    deliveries = GaugeMetricFamily(
-        "casb_alert_deliveries",
-        "Alert deliveries by status (pending, delivered, failed).",
-        labels=["status"],
-    )
-    for status, count in sorted(snapshot.alert_deliveries.items()):
-        deliveries.add_metric([status], count)
-    out.append(deliveries)
-    mbps = snapshot.dlp_bytes / snapshot.dlp_seconds / 1e6 if snapshot.dlp_seconds > 0 else 0.0
-    out.append(
+        ),
+        CounterMetricFamily("casb_dlp_files", "Files scanned by DLP.", value=snapshot.dlp_files),
+        _labelled(
+            CounterMetricFamily,
+            "casb_task_events",
+            "Rare task events: late_redelivery = a stage task that arrived after its scan "
+            "finished.",
+            ["event"],
+            snapshot.events,
+        ),
+        _labelled(
+            CounterMetricFamily,
+            "casb_changes",
+            "Change records (casb changes) by resource type and field.",
+            ["resource_type", "field"],
+            snapshot.changes,
+        ),
+        _labelled(
+            GaugeMetricFamily,
+            "casb_alert_deliveries",
+            "Alert deliveries by status (pending, delivered, failed).",
+            ["status"],
+            snapshot.alert_deliveries,
+        ),
         GaugeMetricFamily(
             "casb_dlp_throughput_mb_per_second",
             "Lifetime DLP throughput (MB/s); for a window use "
             "rate(casb_dlp_bytes_total[5m]) / rate(casb_dlp_seconds_total[5m]) / 1e6.",
             value=mbps,
-        )
-    )
+        ),
+    ]
 
-    depth = GaugeMetricFamily(
-        "casb_queue_depth", "Messages waiting in each Celery queue (Redis LLEN).", labels=["queue"]
-    )
-    for queue, n in sorted(snapshot.queue_depth.items()):
-        depth.add_metric([queue], n)
-    out.append(depth)
+
+def _queue_metrics(snapshot: MetricsSnapshot) -> list[Metric]:
+    out = [
+        _labelled(
+            GaugeMetricFamily,
+            "casb_queue_depth",
+            "Messages waiting in each Celery queue (Redis LLEN).",
+            ["queue"],
+            snapshot.queue_depth,
+        )
+    ]
     if snapshot.unacked is not None:
         out.append(
             GaugeMetricFamily(

@@ -168,18 +168,13 @@ def remove(name: str = typer.Argument(..., help="Name of the destination.")) -> 
 def test(name: str = typer.Argument(..., help="Name of the destination.")) -> None:
     """POST a sample alert now (in this process) and print the receiver's answer."""
     from pipeline.notify import deliver
-    from schemas.tables import AlertDelivery
-    from store.alerts import get_destination, plan_test_delivery
+    from store.alerts import get_destination, plan_test_delivery, take_test_result
 
     with db_session() as session:
         delivery = plan_test_delivery(session, get_destination(session, name))
     result = deliver(delivery)
     with db_session() as session:
-        row = session.get(AlertDelivery, delivery)
-        assert row is not None
-        code, error = row.last_status_code, row.last_error
-        # A test is one attempt, neither retried nor counted among the real deliveries.
-        session.delete(row)
+        code, error = take_test_result(session, delivery)
     if code is not None and 200 <= code < 300:
         console.print(f"test alert delivered to {escape_text(name)}: HTTP {code}", highlight=False)
         return

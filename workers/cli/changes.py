@@ -9,8 +9,9 @@ from typing import Any
 import typer
 
 from store.alerts import change_to_dict
+from store.tenants import tenants_by_slug
 from workers.cli.common import SafeTable, console, db_session, print_json
-from workers.cli.findings import _tenants, parse_when
+from workers.cli.findings import parse_when
 
 
 class ChangesFormat(StrEnum):
@@ -35,7 +36,7 @@ def changes(
 
     start = parse_when(since, direction="past", option="--since") if since else None
     with db_session() as session:
-        slugs = _tenants(session, tenant or [])
+        slugs = {t.id: t.slug for t in tenants_by_slug(session, tenant or []) if t.id is not None}
         rows = [
             change_to_dict(r, slugs.get(r.tenant_id, str(r.tenant_id)))
             for r in query_changes(

@@ -45,12 +45,9 @@ def _fleet_available() -> tuple[bool, str]:
     except Exception as exc:
         return False, f"the broker does not answer ({type(exc).__name__})"
     try:
-        from sqlalchemy import text
+        from store.db import ensure_reachable
 
-        from store.db import get_engine
-
-        with get_engine(db_url).connect() as conn:
-            conn.execute(text("SELECT 1"))
+        ensure_reachable(db_url)
     except Exception as exc:
         return False, f"the database does not answer ({type(exc).__name__})"
     return True, "PostgreSQL and Redis answer"
@@ -240,24 +237,14 @@ def _run_fleet(ids: dict[str, int]) -> list[int]:
 
 
 def _print_summary(scan_ids: list[int]) -> None:
-    from sqlmodel import select
-
     from schemas.catalog import BY_ID
-    from schemas.tables import Finding, FindingStatus, ScanRun, Tenant
     from store.db import session_scope
+    from store.findings import open_findings
+    from store.scans import runs_with_tenants
 
     with session_scope() as session:
-        for scan_id in scan_ids:
-            run = session.get(ScanRun, scan_id)
-            if run is None:
-                continue
-            tenant = session.get(Tenant, run.tenant_id)
-            rows = session.exec(
-                select(Finding).where(
-                    Finding.tenant_id == run.tenant_id,
-                    Finding.status == FindingStatus.OPEN.value,
-                )
-            ).all()
+        for run, tenant in runs_with_tenants(session, scan_ids):
+            rows = open_findings(session, run.tenant_id)
             by_sev = {s: 0 for s in SEVERITIES}
             by_type: dict[str, tuple[str, int]] = {}
             for row in rows:
@@ -278,7 +265,7 @@ def _print_summary(scan_ids: list[int]) -> None:
             name = tenant.slug if tenant else str(run.tenant_id)
             totals = "  ".join(f"{s}: {by_sev[s]}" for s in SEVERITIES)
             errors = "; ".join(f"{e.get('resource')}: {e.get('kind')}" for e in run.errors)
-            subtitle = f"scan {scan_id} {run.status} in {run.counts.get('seconds', '?')}s"
+            subtitle = f"scan {run.id} {run.status} in {run.counts.get('seconds', '?')}s"
             console.print(
                 Panel(
                     table,

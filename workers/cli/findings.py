@@ -9,24 +9,24 @@ and cron scripts can act on it.
 from __future__ import annotations
 
 import getpass
-import re
 import sys
-from collections.abc import Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
 import typer
 from rich.console import Console
-from sqlmodel import Session, col, select
 
+from core.durations import FORMS, is_duration, parse_duration
 from core.errors import UserError
 from core.time import iso_z
 from exports.findings import to_csv, to_dicts, to_json, to_ocsf
-from schemas.catalog import BY_ID, Severity, lookup
-from schemas.tables import Finding, Suppression, Tenant
+from schemas.catalog import BY_ID, Severity
+from schemas.tables import Suppression
 from store import suppressions as sup
+from store.findings import query_findings, severity_rank
+from store.tenants import tenant_slugs
 from workers.cli.common import EXIT_GATE, SafeTable, console, db_session, err_console, print_json
 
 
@@ -49,20 +49,16 @@ class ListFormat(StrEnum):
     json = "json"
 
 
-_RELATIVE = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$")
-_UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-
-
 def parse_when(text: str, *, direction: Literal["past", "future"], option: str) -> datetime:
     """``2026-11-01``, ``2026-11-01T12:00:00Z``, or relative ``30d``/``12h``/``2w``.
 
-    A relative value counts back from now for ``--since`` and forward for ``--until``.
-    Dates without a zone are UTC. The error names the option and the accepted forms.
+    A relative value (``core.durations``' grammar) counts back from now for ``--since`` and
+    forward for ``--until``. Dates without a zone are UTC. The error names the option and
+    the accepted forms.
     """
-    match = _RELATIVE.match(text or "")
     now = datetime.now(UTC)
-    if match:
-        delta = timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
+    if is_duration(text):
+        delta = parse_duration(text, option=option)
         return now - delta if direction == "past" else now + delta
     value = (text or "").strip()
     try:
@@ -73,65 +69,9 @@ def parse_when(text: str, *, direction: Literal["past", "future"], option: str) 
     except ValueError:
         raise UserError(
             f"bad date for {option}: {text!r}; use YYYY-MM-DD, an ISO-8601 time "
-            "(2026-11-01T12:00:00Z) or a duration like 30d, 12h, 2w"
+            f"(2026-11-01T12:00:00Z) or {FORMS}"
         ) from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def _type_ids(types: Sequence[str]) -> list[str]:
-    ids = []
-    for value in types:
-        try:
-            ids.append(lookup(value).finding_type_id)
-        except KeyError:
-            raise UserError(f"unknown finding type {value!r}: see `casb catalog`") from None
-    return ids
-
-
-def _tenants(session: Session, slugs: Sequence[str]) -> dict[int, str]:
-    """Tenant id -> slug for the given slugs (all tenants when none); unknown is an error."""
-    rows = list(session.exec(select(Tenant)))
-    by_slug = {t.slug: t for t in rows}
-    missing = [s for s in slugs if s not in by_slug]
-    if missing:
-        raise UserError(f"unknown tenant {missing[0]!r}: see `casb tenant list`")
-    chosen = [by_slug[s] for s in slugs] if slugs else rows
-    return {t.id: t.slug for t in chosen if t.id is not None}
-
-
-def query_findings(
-    session: Session,
-    *,
-    tenants: Sequence[str] = (),
-    severities: Sequence[str] = (),
-    status: str = "open",
-    types: Sequence[str] = (),
-    since: datetime | None = None,
-) -> tuple[list[Finding], dict[int, str]]:
-    """Findings by the CLI's filters, worst first; and the tenant slugs they refer to."""
-    slugs = _tenants(session, tenants)
-    sup.release_expired(session, list(slugs))
-    query = select(Finding).where(col(Finding.tenant_id).in_(list(slugs)))
-    if severities:
-        query = query.where(col(Finding.severity).in_([s.lower() for s in severities]))
-    if status != "all":
-        query = query.where(Finding.status == status)
-    if types:
-        query = query.where(col(Finding.finding_type_id).in_(_type_ids(types)))
-    if since is not None:
-        query = query.where(col(Finding.first_seen) >= since)
-    rows = list(session.exec(query))
-    rows.sort(
-        key=lambda f: (-_rank(f.severity), slugs[f.tenant_id], f.finding_type_id, f.resource_id)
-    )
-    return rows, slugs
-
-
-def _rank(severity: str | None) -> int:
-    try:
-        return Severity((severity or "").lower()).rank
-    except ValueError:
-        return 0
 
 
 def _render_table(rows: list[dict], out: Console) -> None:
@@ -208,7 +148,7 @@ def findings(
                 since=since_at,
             )
             threshold = fail_on.rank
-            gate_hits = sum(1 for f in gate_rows if _rank(f.severity) >= threshold)
+            gate_hits = sum(1 for f in gate_rows if severity_rank(f.severity) >= threshold)
 
     if fmt is FindingsFormat.table:
         if output:
@@ -326,7 +266,7 @@ def suppress_list(
     """List suppression rules (active ones unless --all)."""
     with db_session() as session:
         rules = sup.list_rules(session, tenant, include_expired=include_expired)
-        slugs = {t.id: t.slug for t in session.exec(select(Tenant)) if t.id is not None}
+        slugs = tenant_slugs(session)
         rows = [_rule_dict(r, slugs) for r in rules]
     if fmt is ListFormat.json:
         print_json(rows)

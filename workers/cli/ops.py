@@ -6,13 +6,14 @@ from enum import StrEnum
 from pathlib import Path
 
 import typer
-from sqlmodel import col, select
 
 from core.errors import UserError
 from exports.report import MAX_CHANGES_PER_TENANT, render_html
-from schemas.tables import Finding, ScanRun, Tenant
 from store.changes import query_changes
+from store.findings import findings_of_tenants
+from store.scans import runs_of_tenants
 from store.suppressions import release_expired
+from store.tenants import tenants_by_slug
 from workers.cli.common import console, db_session, err_console
 
 
@@ -32,17 +33,11 @@ def report(
 ) -> None:
     """Write one self-contained HTML page: severity, categories, tenant health, trends."""
     with db_session() as session:
-        tenants = list(session.exec(select(Tenant).order_by(col(Tenant.slug))))
-        if tenant:
-            known = {t.slug: t for t in tenants}
-            missing = [s for s in tenant if s not in known]
-            if missing:
-                raise UserError(f"unknown tenant {missing[0]!r}: see `casb tenant list`")
-            tenants = [known[s] for s in dict.fromkeys(tenant)]
+        tenants = tenants_by_slug(session, tenant or [])
         ids = [t.id for t in tenants if t.id is not None]
         release_expired(session, ids)
-        findings = list(session.exec(select(Finding).where(col(Finding.tenant_id).in_(ids))))
-        runs = list(session.exec(select(ScanRun).where(col(ScanRun.tenant_id).in_(ids))))
+        findings = findings_of_tenants(session, ids)
+        runs = runs_of_tenants(session, ids)
         changes = [
             change
             for tenant_id in ids

@@ -21,7 +21,7 @@ from rich.text import Text
 
 from core.errors import UserError
 from core.time import as_utc, iso_z
-from schemas.tables import ScanRun, ScanStatus, ScanTrigger, Tenant
+from schemas.tables import ScanRun, ScanStatus, ScanTrigger
 from workers.cli.common import (
     EXIT_GATE,
     SafeTable,
@@ -118,9 +118,8 @@ def _scan_inline(targets: list[tuple[int, str]]) -> int:
     """Run the scans in-process; how many did not succeed."""
     from pipeline.inline import run_inline
     from pipeline.runtime import use_embedded
-    from store.db import ensure_migrated
 
-    ensure_migrated()
+    # The database's revision was checked when the targets were resolved (db_session).
     use_embedded(True)
     scan_ids: list[int] = []
     for tenant_id, slug in targets:
@@ -176,10 +175,10 @@ def _enqueue(targets: list[tuple[int, str]]) -> list[_Tracked]:
 
 
 def _forget(scan_id: int) -> None:
+    from store.scans import forget_queued
+
     with db_session() as session:
-        run = session.get(ScanRun, scan_id)
-        if run is not None and run.status == ScanStatus.QUEUED.value:
-            session.delete(run)
+        forget_queued(session, scan_id)
 
 
 def _progress(run: ScanRun, done_parts: int) -> str:
@@ -196,11 +195,23 @@ def _progress(run: ScanRun, done_parts: int) -> str:
     return "done"
 
 
-def _follow(tracked: list[_Tracked], timeout: float = 3600) -> None:
-    from pipeline.runtime import get_runtime
+#: Longest pause between two looks at the runs (progress); a run's end wakes the loop at once.
+FOLLOW_REFRESH_SECONDS = 0.5
 
-    store = get_runtime().snapshots
+
+def _follow(tracked: list[_Tracked], timeout: float = 3600) -> None:
+    from core.settings import get_settings
+    from pipeline.snapshots import RedisSnapshotStore, finished_channel
+
+    # The fleet's Redis directly (not the workers' runtime: no rate budgets or HTTP clients
+    # to import just to read progress).
+    settings = get_settings()
+    client = _redis_or_none(settings)
+    store = RedisSnapshotStore(client, settings.snapshot_ttl_seconds) if client else None
     deadline = time.monotonic() + timeout
+    # Subscribed before the first look at the runs: a scan that ends after it is announced
+    # here, one that ended before it is seen as finished in PostgreSQL.
+    wake = _Wake(client, [finished_channel(t.scan_id) for t in tracked])
 
     def render() -> tuple[SafeTable, bool]:
         table = SafeTable(title="scans in progress")
@@ -216,7 +227,7 @@ def _follow(tracked: list[_Tracked], timeout: float = 3600) -> None:
                 active = run.status in ScanStatus.active()
                 finished = finished and not active
                 try:
-                    done = len(store.summaries(item.scan_id)) if active else 0
+                    done = len(store.summaries(item.scan_id)) if active and store else 0
                 except Exception:
                     done = 0
                 table.add_row(
@@ -224,14 +235,60 @@ def _follow(tracked: list[_Tracked], timeout: float = 3600) -> None:
                 )
         return table, finished
 
-    table, finished = render()
-    with Live(table, console=console, refresh_per_second=4, transient=False) as live:
-        while not finished and time.monotonic() < deadline:
-            time.sleep(0.25)
-            table, finished = render()
-            live.update(table)
+    try:
+        table, finished = render()
+        with Live(table, console=console, refresh_per_second=4, transient=False) as live:
+            while not finished and time.monotonic() < deadline:
+                wake.wait(FOLLOW_REFRESH_SECONDS)
+                table, finished = render()
+                live.update(table)
+    finally:
+        wake.close()
     if not finished:
         fail("gave up waiting: the scans are still running (see `casb scans`)")
+
+
+def _redis_or_none(settings: Any) -> Any:
+    try:
+        return settings.redis()
+    except Exception:  # progress and the wake-up are extras: PostgreSQL has the runs
+        return None
+
+
+class _Wake:
+    """Waits for a scan-finished announcement (Redis pub/sub), or sleeps when there is none."""
+
+    def __init__(self, client: Any, channels: list[str]) -> None:
+        # Held: a Redis client that is garbage-collected closes its pool, and with it the
+        # subscription's connection.
+        self.client = client
+        self.pubsub: Any = None
+        if client is None:
+            return
+        try:
+            self.pubsub = client.pubsub(ignore_subscribe_messages=True)
+            self.pubsub.subscribe(*channels)
+        except Exception:  # polling alone still follows the scans
+            self.close()
+
+    def wait(self, seconds: float) -> None:
+        if self.pubsub is None:
+            time.sleep(seconds)
+            return
+        started = time.monotonic()
+        try:
+            self.pubsub.get_message(timeout=seconds)
+        except Exception:
+            self.close()
+            time.sleep(max(0.0, seconds - (time.monotonic() - started)))
+
+    def close(self) -> None:
+        pubsub, self.pubsub = self.pubsub, None
+        if pubsub is not None:
+            try:
+                pubsub.close()
+            except Exception:
+                return
 
 
 def _errors_cell(errors: list[dict[str, Any]]) -> str:
@@ -257,6 +314,7 @@ def _summary(scan_ids: list[int]) -> int:
 
     Returns how many scans did not succeed."""
     from store.findings import open_counts_by_severity
+    from store.scans import runs_with_tenants
 
     table = SafeTable(title="scan results")
     table.add_column("tenant", no_wrap=True)
@@ -267,11 +325,8 @@ def _summary(scan_ids: list[int]) -> int:
     table.add_column("errors", overflow="fold")
     problems: list[str] = []
     with db_session() as session:
-        for scan_id in scan_ids:
-            run = session.get(ScanRun, scan_id)
-            if run is None:
-                continue
-            tenant = session.get(Tenant, run.tenant_id)
+        for run, tenant in runs_with_tenants(session, scan_ids):
+            scan_id = run.id
             slug = tenant.slug if tenant else str(run.tenant_id)
             counts = open_counts_by_severity(session, run.tenant_id)
             table.add_row(
@@ -338,12 +393,12 @@ def scans(
 ) -> None:
     """Recent scan runs: trigger, status, counts, typed errors, timings."""
     from store.scans import recent_runs
-    from store.tenants import get_tenant
+    from store.tenants import get_tenant, tenant_slugs
 
     with db_session() as session:
         tenant_id = get_tenant(session, tenant).id if tenant else None
         runs = recent_runs(session, tenant_id=tenant_id, limit=limit)
-        slugs = {t.id: t.slug for t in session.exec(_all_tenants()).all()}
+        slugs: dict[int | None, str] = dict(tenant_slugs(session).items())
     if as_json:
         print_json([_run_json(r, slugs) for r in runs])
         return
@@ -365,12 +420,6 @@ def scans(
     console.print(table)
 
 
-def _all_tenants() -> Any:
-    from sqlmodel import select
-
-    return select(Tenant)
-
-
 def _run_json(run: ScanRun, slugs: dict[int | None, str]) -> dict[str, Any]:
     return {
         "scan_id": run.id,
@@ -387,12 +436,20 @@ def _run_json(run: ScanRun, slugs: dict[int | None, str]) -> dict[str, Any]:
 
 
 def health(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
-    """Per tenant: integration health, why, last scan, open findings by severity, and the
+    """Per tenant: integration health, why, last scan, open findings by severity, the
     conversation sources (retired ones with their fix, truncated conversations, unreadable
-    Logs Platform records)."""
+    Logs Platform records), and the files the last scan's DLP stage skipped, by reason
+    (``ocr_unavailable``: images needed Tesseract; ``truncated``: read only in part)."""
     from store.alerts import failed_by_tenant
     from store.findings import open_counts_by_tenant, zero_counts
-    from store.scans import last_finished_runs, latest_source_health, part_problems, source_summary
+    from store.scans import (
+        dlp_skip_summary,
+        dlp_skips,
+        last_finished_runs,
+        latest_source_health,
+        part_problems,
+        source_summary,
+    )
     from store.tenants import list_tenants
 
     rows: list[dict[str, Any]] = []
@@ -404,7 +461,9 @@ def health(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) ->
         for tenant in list_tenants(session):
             assert tenant.id is not None
             sources = source_notes.get(tenant.id)
-            problems = part_problems(last_runs.get(tenant.id))
+            last_run = last_runs.get(tenant.id)
+            problems = part_problems(last_run)
+            skipped = dlp_skips(last_run.parts if last_run is not None else None)
             rows.append(
                 {
                     "tenant": tenant.slug,
@@ -418,6 +477,7 @@ def health(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) ->
                     "failed_alerts": failed_alerts.get(tenant.id, 0),
                     "conversation_sources": sources,
                     "parts": problems,
+                    "dlp_skipped": skipped,
                     "_last": tenant.last_scan_at,
                     "_sources": source_summary(sources),
                 }
@@ -445,6 +505,7 @@ def health(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) ->
                     for x in (
                         r["detail"],
                         r["_sources"],
+                        dlp_skip_summary(r["dlp_skipped"]),
                         f"{r['failed_alerts']} alert delivery(ies) failed: see `casb alert list`"
                         if r["failed_alerts"]
                         else None,

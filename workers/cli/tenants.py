@@ -76,7 +76,9 @@ def add(
     dlp_profile: list[str] = _PROFILE,
     threshold: list[str] = _THRESHOLD,
     severity: list[str] = _SEVERITY,
-    schedule: str = typer.Option("24h", "--schedule", help="Scan interval, e.g. 6h, 24h, 2d."),
+    schedule: str = typer.Option(
+        "24h", "--schedule", help="Scan interval: 30m, 6h, 24h, 2d, 1w (or plain seconds)."
+    ),
 ) -> None:
     """Register a tenant. Keys come from an env var or a file, never from the command line."""
     data = TenantInput(
@@ -120,7 +122,9 @@ def update(
     clear_severity_overrides: bool = typer.Option(
         False, "--clear-severity-overrides", help="Drop all overrides (before any --severity)."
     ),
-    schedule: str = typer.Option(None, "--schedule"),
+    schedule: str = typer.Option(
+        None, "--schedule", help="Scan interval: 30m, 6h, 24h, 2d, 1w (or plain seconds)."
+    ),
     enable: bool = typer.Option(
         None, "--enable/--disable", help="Pause or resume scheduled scans."
     ),

@@ -211,6 +211,18 @@ def extract_text(
         report.truncated = True
         report.truncated_reason = reason
 
+    def capped(chunk: bytes) -> tuple[bytes, bool]:
+        """The chunk within the output cap (cut to fit, the file marked truncated, and True
+        when it went over); counts what is let out."""
+        nonlocal out
+        over = out + len(chunk) > limits.max_output_bytes
+        if over:
+            cut(f"more than {limits.max_output_bytes} bytes of text")
+            chunk = chunk[: max(0, limits.max_output_bytes - out)]
+        out += len(chunk)
+        report.bytes_out = out
+        return chunk, over
+
     try:
         try:
             for piece in _pieces(filename, source, limits, report, budget, ocr):
@@ -227,20 +239,13 @@ def extract_text(
                     since_check = 0
                     budget.check()
                 if buffered >= limits.chunk_size:
-                    chunk = "".join(buf).encode("utf-8", "replace")
+                    chunk, over = capped("".join(buf).encode("utf-8", "replace"))
                     buf.clear()
                     buffered = 0
-                    if out + len(chunk) > limits.max_output_bytes:
-                        cut(f"more than {limits.max_output_bytes} bytes of text")
-                        chunk = chunk[: max(0, limits.max_output_bytes - out)]
-                        out += len(chunk)
-                        report.bytes_out = out
-                        if chunk:
-                            yield chunk
+                    if chunk:
+                        yield chunk
+                    if over:
                         return
-                    out += len(chunk)
-                    report.bytes_out = out
-                    yield chunk
             budget.check()
         except Truncated as stop:
             cut(stop.reason)
@@ -249,13 +254,8 @@ def extract_text(
             # is still scanned, the parser's memory is released with its frames
             cut("memory cap reached while extracting")
         if buf:
-            chunk = "".join(buf).encode("utf-8", "replace")
+            chunk, _ = capped("".join(buf).encode("utf-8", "replace"))
             buf.clear()
-            if out + len(chunk) > limits.max_output_bytes:
-                cut(f"more than {limits.max_output_bytes} bytes of text")
-            chunk = chunk[: max(0, limits.max_output_bytes - out)]
-            out += len(chunk)
-            report.bytes_out = out
             if chunk:
                 yield chunk
     except SkipFile:

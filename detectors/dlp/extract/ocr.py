@@ -275,15 +275,20 @@ def ocr_embedded(
     try:
         pieces = list(image_text(io.BytesIO(data), engine, limits, report, deadline))
     except SkipFile as exc:
-        if exc.reason == "timeout":
-            raise
-        report.images_unread += 1
-        if exc.reason == "ocr_unavailable":
-            report.ocr_unavailable = True
-        else:
-            report.truncate(f"an embedded image was not read ({exc.reason})")
+        _image_unread(report, exc)
         return
     yield from pieces
+
+
+def _image_unread(report: ExtractReport, exc: SkipFile) -> None:
+    """Count an embedded image OCR did not read; a spent time budget stops the whole file."""
+    if exc.reason == "timeout":
+        raise exc
+    report.images_unread += 1
+    if exc.reason == "ocr_unavailable":
+        report.ocr_unavailable = True
+    else:
+        report.truncate(f"an embedded image was not read ({exc.reason})")
 
 
 def ocr_embedded_image(
@@ -300,13 +305,7 @@ def ocr_embedded_image(
             raise Truncated(f"time budget of {limits.max_seconds:g} s spent")
         text = engine.read(_for_ocr(image), remaining)
     except SkipFile as exc:
-        if exc.reason == "timeout":
-            raise
-        report.images_unread += 1
-        if exc.reason == "ocr_unavailable":
-            report.ocr_unavailable = True
-        else:
-            report.truncate(f"an embedded image was not read ({exc.reason})")
+        _image_unread(report, exc)
         return
     report.images += 1
     yield from _ocr_pieces(text)

@@ -8,14 +8,7 @@ free port, and "PostgreSQL unavailable" is ``proxy.TcpProxy`` in front of the re
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -27,31 +20,19 @@ from sqlmodel import col, func, select
 
 from schemas.tables import Finding, ScanRun, ScanStatus
 from store.db import session_scope
+from tests.processes import (  # noqa: F401  (the tests import them from here too)
+    ALL_QUEUES,
+    REPO,
+    RedisServer,
+    WorkerProcess,
+    free_port,
+    wait_until,
+)
 from tests.storage import with_storage_of
 
-REPO = Path(__file__).resolve().parents[3]
 #: Simulators started by ``start_sim`` and still running: their storage is allowed.
 _SIMULATORS: list[Any] = []
-ALL_QUEUES = ("scans", "fetch", "detect", "dlp")
 RATE_GROUPS = ("ADMIN", "AUDIT", "COMPLIANCE_LIST", "COMPLIANCE_FILE")
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float, what: str, step: float = 0.1) -> Any:
-    """Poll ``predicate`` until it returns something truthy (bounded wait, not a timing test)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(step)
 
 
 # --------------------------------------------------------------------------- worker processes
@@ -86,128 +67,6 @@ def worker_env(
     return with_storage_of(env, *_SIMULATORS)
 
 
-class WorkerProcess:
-    """One ``celery worker`` subprocess in its own process group."""
-
-    def __init__(
-        self,
-        env: dict[str, str],
-        log_path: Path,
-        *,
-        pool: str = "prefork",
-        concurrency: int = 2,
-        queues: Sequence[str] = ALL_QUEUES,
-        name: str | None = None,
-    ) -> None:
-        self.env = env
-        self.log_path = log_path
-        self.pool = pool
-        self.concurrency = concurrency
-        self.queues = tuple(queues)
-        self.name = name or f"resilience-{uuid.uuid4().hex[:8]}@%h"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
-
-    def start(self, timeout: float = 30.0) -> WorkerProcess:
-        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
-        log = self.log_path.open("ab")
-        cmd = [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "workers",
-            "worker",
-            "-P",
-            self.pool,
-            "-c",
-            str(self.concurrency),
-            "-Q",
-            ",".join(self.queues),
-            "-n",
-            self.name,
-            "--without-mingle",
-            "--without-gossip",
-            "-l",
-            "INFO",
-        ]
-        self.proc = subprocess.Popen(
-            cmd,
-            cwd=REPO,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        log.close()
-
-        def ready() -> bool:
-            assert self.proc is not None
-            if self.proc.poll() is not None:
-                raise AssertionError(f"worker exited at startup:\n{self.log()[-3000:]}")
-            return " ready." in self.log(offset)
-
-        wait_until(ready, timeout, "the worker to be ready")
-        return self
-
-    def log(self, offset: int = 0) -> str:
-        if not self.log_path.exists():
-            return ""
-        with self.log_path.open("rb") as fh:
-            fh.seek(offset)
-            return fh.read().decode(errors="replace")
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def children(self) -> list[int]:
-        """The pool's child processes (prefork), from /proc."""
-        try:
-            text = Path(f"/proc/{self.pid}/task/{self.pid}/children").read_text()
-        except OSError:
-            return []
-        return [int(p) for p in text.split()]
-
-    def rss_bytes(self) -> int:
-        """Resident memory of the worker and its children."""
-        total = 0
-        for pid in [self.pid, *self.children()]:
-            try:
-                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1]) * 1024
-            except OSError:
-                continue
-        return total
-
-    def kill(self) -> None:
-        """SIGKILL the whole worker (main process and pool children) at once."""
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(10)
-
-    def stop(self, timeout: float = 20.0) -> None:
-        """Warm shutdown (SIGTERM), SIGKILL if it does not exit in time."""
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGTERM)
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
-        # Reap any pool child left behind in the group.
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
-
-
 @pytest.fixture(autouse=True)
 def _empty_leased_redis(request: pytest.FixtureRequest) -> None:
     """Start from an empty leased Redis database (this run's own): no stray message from an
@@ -234,57 +93,6 @@ def spawn_worker(tmp_path: Path) -> Iterator[Callable[..., WorkerProcess]]:
 
 
 # --------------------------------------------------------------------------- a private Redis
-
-
-class RedisServer:
-    """A ``redis-server`` owned by one test (no persistence), restartable on the same port."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.workdir = workdir
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> RedisServer:
-        self.proc = subprocess.Popen(
-            [
-                "redis-server",
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.workdir),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        client = redis.Redis.from_url(self.url)
-
-        def answers() -> bool:
-            try:
-                return bool(client.ping())
-            except redis.RedisError:
-                return False
-
-        wait_until(answers, 10, "the private redis-server to answer")
-        client.close()
-        return self
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
-
-    def restart(self) -> None:
-        """Stop (everything in memory is lost: no persistence) and start on the same port."""
-        self.stop()
-        self.start()
 
 
 @pytest.fixture

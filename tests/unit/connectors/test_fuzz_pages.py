@@ -175,7 +175,7 @@ def test_listings_end_in_items_or_typed_errors(listing: str, body: bytes, status
     item=items | st.dictionaries(st.text(max_size=8), json_values, max_size=4),
 )
 def test_every_model_parses_or_reports_fields(model: type[models.ApiModel], item: Any) -> None:
-    from connectors.admin import parse_item
+    from connectors.client import parse_item
 
     for exc in _within_memory_budget(lambda: parse_item(model, item, "/fuzz")):
         assert isinstance(exc, ConnectorError), f"{model.__name__}: {type(exc).__name__}"

@@ -9,6 +9,7 @@ from celery import Celery
 from celery.canvas import _chain, chord
 
 from pipeline.fetchers import FETCHES, plan_fetches
+from schemas.stages import FETCH_RESOURCES
 from tasks.canvas import FETCH_TASK_BY_RESOURCE, build_scan_canvas
 from workers import celeryconfig as cfg
 
@@ -54,6 +55,19 @@ def test_fetch_plan_depends_on_workspace_and_dlp() -> None:
     dlp = [*admin_only, "gpts", "files", "conversations", "chatgpt_logins"]
     assert plan_fetches(has_workspace=True, dlp_enabled=True) == dlp
     assert set(FETCHES) == set(FETCH_TASK_BY_RESOURCE)
+
+
+def test_fetch_specs_tasks_and_routes_derive_from_the_one_resource_list() -> None:
+    from tasks.fetch import FETCH_TASKS
+    from workers.celery_app import app
+
+    assert list(FETCHES) == list(FETCH_RESOURCES)
+    assert list(FETCH_TASKS) == list(FETCH_RESOURCES)
+    for resource in FETCH_RESOURCES:
+        name = f"casb.fetch_{resource}"
+        assert FETCH_TASK_BY_RESOURCE[resource] == name
+        assert FETCH_TASKS[resource].name == name and app.tasks[name].name == name
+        assert cfg.ROUTES[name] == "fetch" and name in cfg.TIME_LIMITS
 
 
 def test_every_task_is_routed_to_a_declared_queue_with_limits() -> None:
