@@ -70,15 +70,22 @@ def dlp_attention(parts: Mapping[str, Any]) -> str | None:
     return f"DLP skipped: {', '.join(seen)}" if seen else None
 
 
-def health_of(errors: Sequence[Mapping[str, Any]]) -> tuple[str, str | None]:
-    """(health, one-line detail) from a scan's typed errors; healthy when there are none."""
+def worst_error(errors: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    """The error the tenant's health is about: the most actionable kind, first come first."""
     if not errors:
+        return None
+    return min(errors, key=lambda e: _HEALTH_PRIORITY.index(health_kind(e.get("kind"))))
+
+
+def health_of(errors: Sequence[Mapping[str, Any]]) -> tuple[str, str | None]:
+    """(health, one-line detail) from a scan's typed errors; healthy when there are none.
+
+    The detail keeps the error's operator-neutral ``hint``; the command that fixes it is
+    added where the detail is shown (the CLI), from the worst error's ``remedy`` and ``api``.
+    """
+    worst = worst_error(errors)
+    if worst is None:
         return TenantHealth.HEALTHY.value, None
-    ranked = sorted(
-        errors,
-        key=lambda e: _HEALTH_PRIORITY.index(health_kind(e.get("kind"))),
-    )
-    worst = ranked[0]
     health = health_kind(worst.get("kind"))
     where = worst.get("resource") or "scan"
     if worst.get("parts") and list(worst["parts"]) != [where]:

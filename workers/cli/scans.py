@@ -10,6 +10,7 @@ a local rate budget (no broker, no worker). ``rescan`` is the bare queue contrac
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -21,7 +22,7 @@ from rich.text import Text
 
 from core.errors import UserError
 from core.time import as_utc, iso_z
-from schemas.tables import ScanRun, ScanStatus, ScanTrigger
+from schemas.tables import ScanRun, ScanStatus, ScanTrigger, Tenant
 from workers.cli.common import (
     EXIT_GATE,
     SafeTable,
@@ -31,6 +32,7 @@ from workers.cli.common import (
     fail,
     print_json,
 )
+from workers.cli.remedies import error_remedy, remedy_command, remedy_text
 
 _STATUS_STYLE = {
     "succeeded": "green",
@@ -257,7 +259,7 @@ def _summary(scan_ids: list[int]) -> int:
 
     Returns how many scans did not succeed."""
     from store.findings import open_counts_by_severity
-    from store.scans import runs_with_tenants
+    from store.scans import runs_with_tenants, worst_error
 
     table = SafeTable(title="scan results")
     table.add_column("tenant", no_wrap=True)
@@ -282,9 +284,11 @@ def _summary(scan_ids: list[int]) -> int:
             )
             if run.status != ScanStatus.SUCCEEDED.value:
                 detail = tenant.health_detail if tenant and tenant.health_detail else None
+                fix = _fix(worst_error(run.errors), slug)
                 problems.append(
                     f"{slug}: scan {scan_id} {run.status}"
                     + (f": {detail}" if detail else ": see `casb scans --json` for its errors")
+                    + (f"; {fix}" if fix else "")
                 )
     console.print(table)
     for line in problems:
@@ -374,8 +378,35 @@ def _run_json(run: ScanRun, slugs: dict[int | None, str]) -> dict[str, Any]:
         "started_at": iso_z(run.started_at),
         "finished_at": iso_z(run.finished_at),
         "counts": run.counts,
-        "errors": run.errors,
+        "errors": [_error_json(e, slugs.get(run.tenant_id)) for e in run.errors],
     }
+
+
+def _error_json(error: dict[str, Any], slug: str | None) -> dict[str, Any]:
+    """A stored error with the command its remedy stands for (``command``, or None)."""
+    command = remedy_command(error.get("remedy"), error.get("api"), slug) if slug else None
+    return {**error, "command": command}
+
+
+def _fix(error: Mapping[str, Any] | None, slug: str) -> str | None:
+    """What to run for ``error``'s remedy, or None (no error, no remedy, no command)."""
+    return (remedy_text(error.get("remedy"), error.get("api"), slug) if error else "") or None
+
+
+def _health_error(tenant: Tenant, run: ScanRun | None) -> Mapping[str, Any] | None:
+    """The stored error the tenant's health detail was made from, or None.
+
+    The detail is written by the tenant's last finished run; it is taken from that run only
+    when its errors still give the detail the tenant holds.
+    """
+    from store.scans import health_of, worst_error
+
+    if run is None or not tenant.health_detail:
+        return None
+    detail = health_of(run.errors)[1]
+    if detail is None or not tenant.health_detail.startswith(detail):
+        return None
+    return worst_error(run.errors)
 
 
 def health(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
@@ -397,12 +428,14 @@ def health(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) ->
             assert tenant.id is not None
             sources = source_notes.get(tenant.id)
             problems = part_problems(last_runs.get(tenant.id))
+            error = _health_error(tenant, last_runs.get(tenant.id))
             rows.append(
                 {
                     "tenant": tenant.slug,
                     "enabled": tenant.enabled,
                     "health": tenant.health,
                     "detail": tenant.health_detail,
+                    **error_remedy(error, tenant.slug),
                     "health_changed_at": iso_z(tenant.health_changed_at),
                     "last_scan_at": iso_z(tenant.last_scan_at),
                     "next_scan_at": iso_z(tenant.next_scan_at),
@@ -411,6 +444,7 @@ def health(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) ->
                     "conversation_sources": sources,
                     "parts": problems,
                     "_last": tenant.last_scan_at,
+                    "_fix": _fix(error, tenant.slug),
                     "_sources": source_summary(sources),
                 }
             )
@@ -436,6 +470,7 @@ def health(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) ->
                     x
                     for x in (
                         r["detail"],
+                        r["_fix"],
                         r["_sources"],
                         f"{r['failed_alerts']} alert delivery(ies) failed: see `casb alert list`"
                         if r["failed_alerts"]
