@@ -470,7 +470,6 @@ def health(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) ->
                     x
                     for x in (
                         r["detail"],
-                        r["_fix"],
                         r["_sources"],
                         f"{r['failed_alerts']} alert delivery(ies) failed: see `casb alert list`"
                         if r["failed_alerts"]
@@ -482,6 +481,11 @@ def health(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) ->
             ),
         )
     console.print(table)
+    # Under the table, unfolded, so each command can be copied whole.
+    for r in rows:
+        if r["_fix"]:
+            line = f"{r['tenant']}: {r['_fix']}"
+            console.print(line, style="red", highlight=False, markup=False, soft_wrap=True)
 
 
 def _detail_cell(detail: str | None, problems: dict[str, dict[str, Any]]) -> str:
