@@ -413,6 +413,30 @@ def last_finished_runs(session: Session) -> dict[int, ScanRun]:
     return {row.tenant_id: row for row in rows}
 
 
+def last_finished_run(session: Session, tenant_id: int) -> ScanRun | None:
+    """The tenant's newest run that is no longer queued or running."""
+    return session.exec(
+        select(ScanRun)
+        .where(ScanRun.tenant_id == tenant_id, col(ScanRun.status).not_in(ScanStatus.active()))
+        .order_by(col(ScanRun.id).desc())
+        .limit(1)
+    ).first()
+
+
+def health_error(tenant: Tenant, run: ScanRun | None) -> Mapping[str, Any] | None:
+    """The stored error the tenant's health detail was made from, or None.
+
+    The detail is written by the tenant's last finished run (``run``); the error is taken
+    from it only when its errors still give the detail the tenant holds.
+    """
+    if run is None or not tenant.health_detail:
+        return None
+    detail = health_of(run.errors)[1]
+    if detail is None or not tenant.health_detail.startswith(detail):
+        return None
+    return worst_error(run.errors)
+
+
 def part_problems(run: ScanRun | None) -> dict[str, dict[str, Any]]:
     """Parts of a finished run that did not succeed: ``{part: {resource, state, kind, status}}``.
 

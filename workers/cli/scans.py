@@ -22,7 +22,7 @@ from rich.text import Text
 
 from core.errors import UserError
 from core.time import as_utc, iso_z
-from schemas.tables import ScanRun, ScanStatus, ScanTrigger, Tenant
+from schemas.tables import ScanRun, ScanStatus, ScanTrigger
 from workers.cli.common import (
     EXIT_GATE,
     SafeTable,
@@ -393,29 +393,19 @@ def _fix(error: Mapping[str, Any] | None, slug: str) -> str | None:
     return (remedy_text(error.get("remedy"), error.get("api"), slug) if error else "") or None
 
 
-def _health_error(tenant: Tenant, run: ScanRun | None) -> Mapping[str, Any] | None:
-    """The stored error the tenant's health detail was made from, or None.
-
-    The detail is written by the tenant's last finished run; it is taken from that run only
-    when its errors still give the detail the tenant holds.
-    """
-    from store.scans import health_of, worst_error
-
-    if run is None or not tenant.health_detail:
-        return None
-    detail = health_of(run.errors)[1]
-    if detail is None or not tenant.health_detail.startswith(detail):
-        return None
-    return worst_error(run.errors)
-
-
 def health(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Per tenant: integration health, why, last scan, open findings by severity, and the
     conversation sources (retired ones with their fix, truncated conversations, unreadable
     Logs Platform records)."""
     from store.alerts import failed_by_tenant
     from store.findings import open_counts_by_tenant, zero_counts
-    from store.scans import last_finished_runs, latest_source_health, part_problems, source_summary
+    from store.scans import (
+        health_error,
+        last_finished_runs,
+        latest_source_health,
+        part_problems,
+        source_summary,
+    )
     from store.tenants import list_tenants
 
     rows: list[dict[str, Any]] = []
@@ -428,7 +418,7 @@ def health(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) ->
             assert tenant.id is not None
             sources = source_notes.get(tenant.id)
             problems = part_problems(last_runs.get(tenant.id))
-            error = _health_error(tenant, last_runs.get(tenant.id))
+            error = health_error(tenant, last_runs.get(tenant.id))
             rows.append(
                 {
                     "tenant": tenant.slug,

@@ -215,5 +215,10 @@ def test_a_failed_scan_is_reported_with_its_error_and_what_to_do(
         "casb tenant update tenant-02 --admin-key-env VAR",
         "casb tenant update tenant-02 --compliance-key-env VAR",
     }  # each error names the key of its API
+    shown = json.loads(run_cli("tenant", "show", "tenant-02", "--format", "json").stdout)
+    assert (shown["remedy"], shown["command"]) == (
+        "set_key",
+        "casb tenant update tenant-02 --admin-key-env VAR",
+    )
     with session_scope() as session:
         assert open_keys(session, ids["tenant-02"]) == set()
