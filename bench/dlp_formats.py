@@ -342,6 +342,8 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
     """Run in the child: time scan_document on each file of the row."""
     if spec.get("pdf_engine"):
         os.environ["CASB_PDF_ENGINE"] = spec["pdf_engine"]
+    if spec.get("ooxml_scanner"):
+        os.environ["CASB_OOXML_SCANNER"] = spec["ooxml_scanner"]
     from detectors.dlp.document import scan_document
     from detectors.dlp.extract import ExtractLimits, OcrEngine
     from detectors.dlp.matcher import compile_policy
@@ -384,7 +386,8 @@ def run_child(spec: dict[str, Any], cpu: int) -> dict[str, Any]:
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
         json.dump(spec, fh)
     env = dict(os.environ, OMP_THREAD_LIMIT="1")
-    cmd = [sys.executable, __file__, "--child", fh.name]
+    script = Path(spec["src"]) / "bench" / "dlp_formats.py" if spec.get("src") else Path(__file__)
+    cmd = [sys.executable, str(script), "--child", fh.name]
     if cpu >= 0 and hasattr(os, "sched_setaffinity"):
         cmd += ["--cpu", str(cpu)]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
@@ -393,6 +396,27 @@ def run_child(spec: dict[str, Any], cpu: int) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- report (parent)
+
+FORMATS = ("txt", "pdf", "docx", "xlsx", "pptx")
+#: share of files by format in the sizing mixes of docs/operations.md
+MIXES = {
+    "office-heavy": {"txt": 0.2, "pdf": 0.3, "docx": 0.2, "xlsx": 0.15, "pptx": 0.15},
+    "text-heavy": {"txt": 0.6, "pdf": 0.2, "docx": 0.1, "xlsx": 0.05, "pptx": 0.05},
+}
+
+
+def mix_report(smallest: dict[str, tuple[float, float, float]]) -> None:
+    """Files/s per core: each format's smallest document (the closest to a typical upload),
+    and the sizing mixes of docs/operations.md (a harmonic mean weighted by the mix)."""
+    parts = []
+    for fmt, (seconds, file_mb, text_mb) in smallest.items():
+        parts.append(
+            f"{fmt} {1 / seconds:.0f} ({file_mb * 1000:.0f} KB file, {text_mb * 1000:.0f} KB text)"
+        )
+    print("files/s per core, smallest document of each format: " + ", ".join(parts))
+    for name, mix in MIXES.items():
+        seconds = sum(share * smallest[fmt][0] for fmt, share in mix.items())
+        print(f"mix {name} {mix}: {1 / seconds:.0f} files/s per core")
 
 
 def recall_of(planted: dict[str, int], counts: dict[str, int]) -> tuple[int, int]:
@@ -410,6 +434,12 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--cpu", type=int, default=1, help="core to pin to (-1: no pinning)")
     ap.add_argument("--keep", type=Path, help="write the documents here and keep them")
+    ap.add_argument(
+        "--before",
+        type=Path,
+        help="also run the document rows with this source tree (e.g. `git archive main` "
+        "unpacked), for before/after figures from one run",
+    )
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.cpu >= 0 and hasattr(os, "sched_setaffinity"):
@@ -445,14 +475,21 @@ def main() -> None:
         f"{os.cpu_count()} cores"
     )
 
-    rows: list[tuple[str, str | None, list[dict[str, Any]]]] = [
-        ("txt", None, [d for d in docs if d["format"] == "txt"]),
-        ("pdf", "pdfium", [d for d in docs if d["format"] == "pdf"]),
-        ("pdf (pypdf, before)", "pypdf", [d for d in docs if d["format"] == "pdf"]),
-        ("docx", None, [d for d in docs if d["format"] == "docx"]),
-        ("xlsx", None, [d for d in docs if d["format"] == "xlsx"]),
-        ("pptx", None, [d for d in docs if d["format"] == "pptx"]),
+    def of(fmt: str) -> list[dict[str, Any]]:
+        return [d for d in docs if d["format"] == fmt]
+
+    # (label, extra child settings, documents); "before" rows: the reader each format had
+    rows: list[tuple[str, dict[str, str], list[dict[str, Any]]]] = [
+        ("txt", {}, of("txt")),
+        ("pdf", {"pdf_engine": "pdfium"}, of("pdf")),
+        ("pdf (pypdf, before)", {"pdf_engine": "pypdf"}, of("pdf")),
+        ("docx", {}, of("docx")),
+        ("xlsx", {}, of("xlsx")),
+        ("xlsx (expat)", {"ooxml_scanner": "expat"}, of("xlsx")),
+        ("pptx", {}, of("pptx")),
     ]
+    if args.before:  # the same documents through an older source tree, in this run
+        rows += [(f"{fmt} (before)", {"src": str(args.before)}, of(fmt)) for fmt in FORMATS[1:]]
     header = (
         f"{'format':<20} {'file':>10} {'text':>9} {'file MB/s':>10} {'text MB/s':>10} "
         f"{'recall':>7} {'RSS MiB':>8} {'vs text':>8}"
@@ -462,8 +499,9 @@ def main() -> None:
     baseline = None
     verdicts: dict[str, dict[str, Any]] = {}
     row_seconds: dict[str, float] = {}
-    for label, engine, items in rows:
-        got = run_child({"files": items, "repeat": args.repeat, "pdf_engine": engine}, args.cpu)
+    smallest: dict[str, tuple[float, float, float]] = {}
+    for label, settings, items in rows:
+        got = run_child({"files": items, "repeat": args.repeat, **settings}, args.cpu)
         planted = {d["path"]: d["planted"] for d in items}
         for f in got["files"]:
             found, total = recall_of(planted[f["path"]], f["counts"])
@@ -476,6 +514,13 @@ def main() -> None:
             verdicts.setdefault(f["path"], {})[label] = (f["outcome"], f["counts"])
         seconds = sum(f["seconds"] for f in got["files"])
         row_seconds[label] = seconds
+        if label in FORMATS:
+            small = min(got["files"], key=lambda f: f["file_bytes"])
+            smallest[label] = (
+                small["seconds"],
+                small["file_bytes"] / 1e6,
+                small["text_bytes"] / 1e6,
+            )
         file_mb = sum(f["file_bytes"] for f in got["files"]) / 1e6
         text_mb = sum(f["text_bytes"] for f in got["files"]) / 1e6
         found = total = 0
@@ -495,6 +540,15 @@ def main() -> None:
     speedup = row_seconds["pdf (pypdf, before)"] / row_seconds["pdf"]
     print(f"PDF: PDFium is {speedup:.1f}x faster than pypdf on the same files")
     print(f"PDF verdicts (outcome and per-entry counts) identical under PDFium and pypdf: {same}")
+    pairs = [("xlsx", "xlsx (expat)", "bulk scanner vs expat")]
+    if args.before:
+        pairs += [(fmt, f"{fmt} (before)", f"vs {args.before}") for fmt in FORMATS[1:]]
+    for fmt, other, what in pairs:
+        paths = [d["path"] for d in of(fmt)]
+        same = all(verdicts[p][fmt] == verdicts[p][other] for p in paths)
+        speedup = row_seconds[other] / row_seconds[fmt]
+        print(f"{fmt}: {speedup:.2f}x faster ({what}); same verdicts: {same}")
+    mix_report(smallest)
 
     got = run_child(
         {"files": [{"path": s["path"]} for s in shots], "repeat": 1, "ocr": True}, args.cpu

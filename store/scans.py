@@ -70,6 +70,31 @@ def dlp_attention(parts: Mapping[str, Any]) -> str | None:
     return f"DLP skipped: {', '.join(seen)}" if seen else None
 
 
+def dlp_skips(parts: Mapping[str, Any] | None) -> dict[str, int]:
+    """Files a run's DLP stage skipped, by reason (``ocr_unavailable``, ``truncated``,
+    ``corrupt``, ``encrypted``, ...), sorted by reason; {} when none or no DLP stage ran."""
+    dlp = (parts or {}).get("dlp")
+    reasons = dlp.get("skip_reasons") if isinstance(dlp, Mapping) else None
+    if not isinstance(reasons, Mapping):
+        return {}
+    out: dict[str, int] = {}
+    for reason, count in sorted(reasons.items()):
+        try:
+            n = int(count)
+        except (TypeError, ValueError):
+            continue
+        if n > 0:
+            out[str(reason)] = n
+    return out
+
+
+def dlp_skip_summary(skips: Mapping[str, int]) -> str:
+    """``DLP files skipped: ocr_unavailable 2, truncated 1`` for the health table, leaving
+    out the reasons the tenant's detail already names (:data:`ATTENTION_SKIPS`); "" if none."""
+    seen = [f"{r} {n}" for r, n in skips.items() if r not in ATTENTION_SKIPS]
+    return f"DLP files skipped: {', '.join(seen)}" if seen else ""
+
+
 def worst_error(errors: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
     """The error the tenant's health is about: the most actionable kind, first come first."""
     if not errors:

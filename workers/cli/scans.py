@@ -394,12 +394,15 @@ def _fix(error: Mapping[str, Any] | None, slug: str) -> str | None:
 
 
 def health(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
-    """Per tenant: integration health, why, last scan, open findings by severity, and the
+    """Per tenant: integration health, why, last scan, open findings by severity, the
     conversation sources (retired ones with their fix, truncated conversations, unreadable
-    Logs Platform records)."""
+    Logs Platform records), and the files the last scan's DLP stage skipped, by reason
+    (``ocr_unavailable``: images needed Tesseract; ``truncated``: read only in part)."""
     from store.alerts import failed_by_tenant
     from store.findings import open_counts_by_tenant, zero_counts
     from store.scans import (
+        dlp_skip_summary,
+        dlp_skips,
         health_error,
         last_finished_runs,
         latest_source_health,
@@ -417,8 +420,10 @@ def health(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) ->
         for tenant in list_tenants(session):
             assert tenant.id is not None
             sources = source_notes.get(tenant.id)
-            problems = part_problems(last_runs.get(tenant.id))
-            error = health_error(tenant, last_runs.get(tenant.id))
+            last_run = last_runs.get(tenant.id)
+            problems = part_problems(last_run)
+            skipped = dlp_skips(last_run.parts if last_run is not None else None)
+            error = health_error(tenant, last_run)
             rows.append(
                 {
                     "tenant": tenant.slug,
@@ -433,6 +438,7 @@ def health(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) ->
                     "failed_alerts": failed_alerts.get(tenant.id, 0),
                     "conversation_sources": sources,
                     "parts": problems,
+                    "dlp_skipped": skipped,
                     "_last": tenant.last_scan_at,
                     "_fix": _fix(error, tenant.slug),
                     "_sources": source_summary(sources),
@@ -461,6 +467,7 @@ def health(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) ->
                     for x in (
                         r["detail"],
                         r["_sources"],
+                        dlp_skip_summary(r["dlp_skipped"]),
                         f"{r['failed_alerts']} alert delivery(ies) failed: see `casb alert list`"
                         if r["failed_alerts"]
                         else None,

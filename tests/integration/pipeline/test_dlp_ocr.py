@@ -8,6 +8,7 @@ place of one of its clean files (content sniffing, not the name, makes it an ima
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from typing import Any
@@ -117,9 +118,27 @@ def test_without_tesseract_the_screenshot_is_skipped_and_counted(
     assert screenshot_file not in _dlp_rows(tid)
     summary = _dlp_summary(int(done["scan_id"]))
     assert summary["skip_reasons"].get("ocr_unavailable") == 1, summary
+    # and shown to the operator, per tenant, in `casb health`
+    assert _health_skips()["ocr_unavailable"] == 1
+    from workers.cli.common import console
+
+    monkeypatch.setattr(console, "width", 400)  # one line per tenant: the cell is readable
+    table = run_cli("health")
+    line = next(x for x in table.stdout.splitlines() if SLUG in x)
+    assert table.code == 0 and "DLP files skipped: " in line, table.stdout
+    assert "ocr_unavailable 1" in line.split("DLP files skipped: ")[1]
 
     # the same tenant without an OCR profile: images are not this scan's business
     run_cli("tenant", "update", SLUG, "--clear-dlp-profiles")
     run_cli("tenant", "update", SLUG, "--dlp-profile", "Credentials and Secrets")
     again = run_inline(tid)
     assert "ocr_unavailable" not in _dlp_summary(int(again["scan_id"]))["skip_reasons"]
+    assert "ocr_unavailable" not in _health_skips()
+    assert "ocr_unavailable" not in run_cli("health").stdout
+
+
+def _health_skips() -> dict[str, int]:
+    health = run_cli("health", "--json")
+    assert health.code == 0, health.output
+    row = next(r for r in json.loads(health.stdout) if r["tenant"] == SLUG)
+    return dict(row["dlp_skipped"])

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from store.scans import health_kind, health_of, scan_outcome, worst_error
+from store.scans import (
+    dlp_skip_summary,
+    dlp_skips,
+    health_kind,
+    health_of,
+    scan_outcome,
+    worst_error,
+)
 
 EXPECTED = ["users", "invites", "admin_keys"]
 
@@ -58,3 +65,17 @@ def test_health_detail_names_the_parts_an_error_cost() -> None:
     _, detail = health_of([error])
     assert detail is not None
     assert detail.startswith("project_keys (service_accounts, project_members): api_error")
+
+
+def test_dlp_skips_by_reason_for_the_health_table() -> None:
+    parts = {
+        "dlp": {"skip_reasons": {"truncated": 1, "ocr_unavailable": 2, "worker_lost": 1, "x": 0}}
+    }
+    skips = dlp_skips(parts)
+    assert skips == {"ocr_unavailable": 2, "truncated": 1, "worker_lost": 1}
+    assert list(skips) == sorted(skips)
+    # worker_lost is already in the tenant's health detail (see dlp_attention)
+    assert dlp_skip_summary(skips) == "DLP files skipped: ocr_unavailable 2, truncated 1"
+    assert dlp_skips({}) == {} and dlp_skips(None) == {}
+    assert dlp_skips({"dlp": {"skip_reasons": {"corrupt": "bad"}}}) == {}
+    assert dlp_skip_summary({"redirect_refused": 3}) == ""

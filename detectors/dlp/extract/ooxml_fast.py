@@ -1,0 +1,350 @@
+"""The bulk scanner of OOXML parts: regular expressions over UTF-8 bytes, no per-element calls.
+
+The expat reader in ``detectors.dlp.extract.ooxml`` calls Python twice per element, which
+dominates on spreadsheets (a few bytes of text per cell, several elements per cell). This
+scanner reads xlsx worksheets and shared strings region by region with compiled patterns
+that pick out only cells, rows and strings, and produces exactly the text the expat reader
+would (the tests compare the two). It keeps nothing per element: a region ends at a safe
+cut (after a row, before a shared string) and the carry between regions is bounded. Word
+and PowerPoint parts stay on expat: a scanner of the same kind for their runs measured no
+faster than expat there (see docs/dlp.md).
+
+It handles the shapes Office writes and nothing else. On anything unusual it raises
+:class:`Bail` and the caller reads the part again with expat (which refuses DTDs, reports
+malformed XML as corrupt and truncates deep nesting at the exact element), skipping the
+characters already produced. A bail happens on:
+
+* a part that is not UTF-8 (a byte order mark other than UTF-8's, NULs, another declared
+  encoding), anything before the XML declaration, or no element at all;
+* ``<!`` anywhere (DOCTYPE, ENTITY, comments, CDATA) or ``<?`` past the XML declaration;
+* a carriage return (expat normalises line ends; Office writes none);
+* an entity other than the five XML ones, a numeric reference to a non-XML character, a
+  bare ``&``, or text that is not valid UTF-8;
+* nesting deeper than ``max_xml_depth`` at a region's end or in the carry, or tags that
+  do not balance at the part's end (counted from ``<``, ``</`` and ``/>``; a nest that
+  rises past the cap and falls back inside one region costs this scanner nothing, as it
+  keeps no per-element state, and is read whole);
+* a carry longer than :data:`MAX_CARRY` bytes (one huge text run, tag or row);
+* an xlsx cell or shared string of a shape the patterns do not know (formulas, styles,
+  formatted runs and phonetic guides are known; anything else holding a ``c``, ``v``,
+  ``t``, ``is``, ``si`` or ``rPh`` tag bails).
+
+Where expat is stricter about well-formedness than these checks (mismatched end-tag names,
+a second root element), the part is read rather than skipped as ``corrupt``: more text is
+scanned, never less.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from typing import IO
+
+from detectors.dlp.extract.errors import Budget, ExtractLimits, ExtractReport
+
+__all__ = ["MAX_CARRY", "Bail", "CellScanner", "SharedStringScanner", "scan"]
+
+MAX_CARRY = 1024 * 1024
+
+_NAME = rb"[A-Za-z_][\w.\-]*"
+_PFX = rb"(?:" + _NAME + rb":)?"  # any namespace prefix
+_ATTRS = rb"(?:[^>\"']|\"[^\"]*\"|'[^']*')*?"
+_PROLOG = re.compile(rb"<\?xml\b(?:[^>\"']|\"[^\"]*\"|'[^']*')*\?>")
+_ENCODING = re.compile(rb"\bencoding\s*=\s*[\"']([^\"']*)[\"']")
+_ENTITY = re.compile(r"&(#[0-9]+|#x[0-9A-Fa-f]+|[A-Za-z]+);|&")
+_XML_ENTITIES = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
+_ANY_TAG = re.compile(rb"<" + _ATTRS + rb">")
+_UNUSUAL = re.compile(rb"<[!?]|\r")
+
+
+class Bail(Exception):
+    """The bulk scanner cannot vouch for this part: read it with expat instead."""
+
+
+def _entity(m: re.Match[str]) -> str:
+    ref = m.group(1)
+    if ref is None:
+        raise Bail  # a bare '&': malformed
+    if ref[0] == "#":
+        try:
+            code = int(ref[2:], 16) if ref[1] in "xX" else int(ref[1:])
+            char = chr(code)
+        except (ValueError, OverflowError):
+            raise Bail from None
+        if (code < 0x20 and code not in (0x9, 0xA, 0xD)) or 0xD800 <= code <= 0xDFFF:
+            raise Bail  # not an XML character: expat refuses it
+        return char
+    if ref not in _XML_ENTITIES:
+        raise Bail
+    return _XML_ENTITIES[ref]
+
+
+def text_of(raw: bytes) -> str:
+    """Character data as expat delivers it: tags dropped, entities decoded, strict UTF-8."""
+    if b"<" in raw:
+        raw = _ANY_TAG.sub(b"", raw)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Bail from None
+    if "&" in text:
+        text = _ENTITY.sub(_entity, text)
+    return text
+
+
+def _prefix_of(head: bytes) -> bytes:
+    """The namespace prefix of the root element (``x:`` for ``<x:worksheet``), else b""."""
+    m = re.search(rb"<(" + _NAME + rb":)?" + _NAME, head)
+    return m.group(1) or b"" if m else b""
+
+
+def _strip_prolog(head: bytes) -> bytes:
+    """The part without its XML declaration; Bail unless it is UTF-8."""
+    if head.startswith(b"\xef\xbb\xbf"):
+        head = head[3:]
+    if b"\x00" in head[:4] or head[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        raise Bail
+    m = _PROLOG.match(head)
+    if m is None:
+        return head
+    enc = _ENCODING.search(m.group(0))
+    if enc is not None and enc.group(1).lower() not in (b"utf-8", b"utf8", b"us-ascii", b"ascii"):
+        raise Bail
+    return head[m.end() :]
+
+
+def _rise(xml: bytes) -> int:
+    """Elements opened minus elements closed (markup without ``<!`` or ``<?``)."""
+    closes = xml.count(b"</")
+    return xml.count(b"<") - 2 * closes - xml.count(b"/>")
+
+
+class _Scanner:
+    """Turns regions of one part into text; ``cut`` says where a region may end."""
+
+    def __init__(self, prefix: bytes) -> None:
+        self.prefix = prefix
+
+    def cut(self, buf: bytes) -> int:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def feed(self, region: bytes) -> str:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def finish(self) -> str:
+        return ""
+
+
+def scan(
+    fh: IO[bytes],
+    make: Callable[[bytes], _Scanner],
+    limits: ExtractLimits,
+    budget: Budget,
+) -> Iterator[str]:
+    """Text of one part, region by region; ``budget`` is checked after every block read.
+
+    Raises :class:`Bail` (see the module docstring); the caller re-reads the part.
+    """
+    block = limits.xml_block
+    buf = _strip_prolog(fh.read(block))
+    if b"<" not in buf:
+        raise Bail  # no root element where one must start (an empty part is malformed)
+    scanner = make(_prefix_of(buf[:4096]))
+    depth = 0
+    eof = False
+    while True:
+        data = fh.read(block)
+        if data:
+            buf += data
+        else:
+            eof = True
+        cut = len(buf) if eof else scanner.cut(buf)
+        if cut > 0:
+            region = buf[:cut]
+            buf = buf[cut:]
+            if _UNUSUAL.search(region) is not None:
+                raise Bail
+            depth += _rise(region)
+            if depth < 0 or depth > limits.max_xml_depth:
+                raise Bail
+            text = scanner.feed(region)
+            if text:
+                yield text
+        elif len(buf) > MAX_CARRY or depth + _rise(buf) > limits.max_xml_depth:
+            raise Bail
+        if eof:
+            break
+        budget.check()
+    if depth != 0:
+        raise Bail
+    tail = scanner.finish()
+    if tail:
+        yield tail
+
+
+# --------------------------------------------------------------------------- xlsx
+
+
+def _cell_pattern(p: bytes) -> re.Pattern[bytes]:
+    """A row end; one cell (its attributes, and a value after an optional formula, or an
+    inline string of one plain text element); an empty cell; or, last, any other cell,
+    value or text tag (group ``odd``: a shape these patterns do not know, such as an
+    attribute value holding ``>``)."""
+    q = re.escape(p)
+    formula = rb"(?:<" + q + rb"f(?:\s[^>]*)?(?:/>|>[^<]*</" + q + rb"f>))?"
+    value = rb"(<" + q + rb"v>)([^<]*)</" + q + rb"v>"
+    inline = (
+        rb"(<" + q + rb"is><" + q + rb"t(?:\s+xml:space\s*=\s*\"preserve\")?>)([^<]*)</"
+        + q + rb"t></" + q + rb"is>"
+    )  # fmt: skip
+    return re.compile(
+        rb"<(?:(/" + q + rb"row>|" + q + rb"row(?:\s[^>]*)?/>)|" + q + rb"c(\s[^>]*)?>\s*"
+        rb"(?:" + formula + rb"\s*" + value + rb"|" + inline + rb")?\s*</" + q + rb"c>"
+        rb"|" + q + rb"c(?:\s[^>]*)?/>|(" + _PFX + rb"(?:c|v|t|is|rPh)[\s/>]))"
+    )  # fmt: skip
+
+
+_T_ATTR = re.compile(rb"\st\s*=\s*(?:\"([^\"]*)\"|'([^']*)')")
+
+
+def _cell_kind(attrs: bytes) -> bytes:
+    """The ``t`` attribute of a cell (``s``, ``inlineStr``, ``n``, ...), else b""."""
+    if attrs.endswith(b' t="s"'):
+        return b"s"
+    if attrs.endswith(b' t="inlineStr"'):
+        return b"inlineStr"
+    m = _T_ATTR.search(attrs)
+    if m is None:
+        return b""
+    return m.group(1) if m.group(1) is not None else m.group(2)
+
+
+def _decoded(raw: bytes) -> bytes:
+    return text_of(raw).encode("utf-8")
+
+
+class CellScanner(_Scanner):
+    """xlsx worksheet cells: values, shared strings resolved from ``shared`` (flagging
+    ``used``), inline strings; a tab after each cell that showed something, a newline per
+    row (what the expat reader's cell handler yields)."""
+
+    def __init__(self, prefix: bytes, shared: list[bytes], used: bytearray) -> None:
+        super().__init__(prefix)
+        self.shared = shared  # the shared-string table, UTF-8 encoded
+        self.used = used
+        self.cells = _cell_pattern(prefix)
+        starts = (b"<%sc ", b"<%sc>", b"<%sc/", b"<%srow", b"</%srow>")
+        self.starts = tuple(s.replace(b"%s", prefix) for s in starts)
+        self.row_end = b"</" + prefix + b"row>"
+
+    def cut(self, buf: bytes) -> int:
+        end = buf.rfind(self.row_end)
+        if end > 0:
+            return end + len(self.row_end)
+        return max(max(buf.rfind(s) for s in self.starts), 0)
+
+    def feed(self, region: bytes) -> str:
+        shared, used, n = self.shared, self.used, len(self.shared)
+        out: list[bytes] = []
+        for row, attrs, v_tag, value, is_tag, inline, odd in self.cells.findall(region):
+            if row:
+                out.append(b"\n")
+                continue
+            if odd:
+                raise Bail  # a cell of another shape: expat reads the part
+            kind = _cell_kind(attrs) if b"t" in attrs else b""
+            if v_tag:
+                if kind == b"s":
+                    if value.isdigit() and len(value) <= 20:
+                        idx = int(value)
+                        if idx < n:
+                            used[idx] = 1
+                            if shared[idx]:
+                                out.append(shared[idx])
+                                out.append(b"\t")
+                elif value:
+                    out.append(_decoded(value) if b"&" in value else value)
+                    out.append(b"\t")
+            elif is_tag and inline and kind == b"inlineStr":
+                out.append(_decoded(inline) if b"&" in inline else inline)
+                out.append(b"\t")
+        try:
+            return b"".join(out).decode("utf-8")
+        except UnicodeDecodeError:
+            raise Bail from None
+
+
+_SI = re.compile(
+    rb"<si>(?:(<t(?:\s+xml:space\s*=\s*\"preserve\")?>)([^<]*)</t>|(<t\s*/>))?</si>|<si\s*/>"
+    rb"|<si>(.*?)</si>",
+    re.S,
+)
+_RPH = re.compile(rb"<rPh(?:\s" + _ATTRS + rb")?(?:/>|>.*?</rPh>)", re.S)
+_T_TEXT = re.compile(rb"<t(?:\s" + _ATTRS + rb")?>([^<]*)</t>|<t(?:\s" + _ATTRS + rb")?/>")
+_SI_TAGS = re.compile(rb"<(?:si|t|rPh)(?=[\s/>])")
+
+
+class SharedStringScanner(_Scanner):
+    """xlsx shared strings into ``table`` up to the caps (strings past them go out as text,
+    one per line, and the report says truncated), as the expat reader's handler does.
+    Only unprefixed parts (what Office writes); a prefixed one bails."""
+
+    def __init__(
+        self, prefix: bytes, limits: ExtractLimits, report: ExtractReport, table: list[str]
+    ) -> None:
+        super().__init__(prefix)
+        if prefix:
+            raise Bail
+        self.table = table
+        self.chars = 0
+        self.max_count = limits.max_shared_strings
+        self.max_chars = limits.max_shared_string_chars
+        self.report = report
+        self.full = False
+
+    def cut(self, buf: bytes) -> int:
+        return max(buf.rfind(b"<si>"), buf.rfind(b"<si "), buf.rfind(b"<si/"), 0)
+
+    def _rich(self, inner: bytes) -> tuple[str, int]:
+        """Text of a formatted string (runs; phonetic guides dropped) and its tag count."""
+        tags = 0
+        if b"<rPh" in inner:
+            for guide in _RPH.findall(inner):
+                tags += len(_SI_TAGS.findall(guide))
+            inner = _RPH.sub(b"", inner)
+        texts = _T_TEXT.findall(inner)
+        return "".join(text_of(t) for t in texts if t), tags + len(texts)
+
+    def feed(self, region: bytes) -> str:
+        out: list[str] = []
+        tags = 0
+        table = self.table
+        for t_tag, simple, t_empty, rich in _SI.findall(region):
+            tags += 1
+            if rich:
+                text, n = self._rich(rich)
+                tags += n
+            else:
+                tags += bool(t_tag or t_empty)
+                text = text_of(simple) if simple else ""
+            if (
+                not self.full
+                and text
+                and (len(table) >= self.max_count or self.chars + len(text) > self.max_chars)
+            ):
+                self.full = True
+                self.report.truncated = True
+                self.report.truncated_reason = (
+                    f"shared strings past {self.max_count} strings or {self.max_chars} "
+                    "characters are scanned out of cell order"
+                )
+            if self.full:
+                if text:
+                    out.append(text)
+                out.append("\n")
+            else:
+                table.append(text)
+                self.chars += len(text)
+        if len(_SI_TAGS.findall(region)) != tags:
+            raise Bail
+        return "".join(out)
