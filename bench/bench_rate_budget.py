@@ -20,6 +20,7 @@ the same invocation:
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 import tempfile
@@ -27,9 +28,10 @@ import threading
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fleet_bench import free_port, wait_for
+from tests.processes import free_port
+from tests.processes import wait_until as wait_for
 
 POLICIES = {
     "legacy": {"burst_share": 0.0, "headroom": 0.9, "window_margin": 0.0},
@@ -42,6 +44,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--time-scale", type=float, default=60.0)
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
 
     import httpx
@@ -160,6 +163,10 @@ def main() -> None:
             f"(legacy {results['legacy'] / bound:.3f}x -> adaptive "
             f"{results['adaptive'] / bound:.3f}x the bound)"
         )
+        if args.json:
+            args.json.write_text(
+                json.dumps({"bound": bound, "requests": args.requests, "seconds": results})
+            )
     finally:
         sim.stop()
         redis_proc.terminate()

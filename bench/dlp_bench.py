@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import bisect
+import json
 import os
 import random
 import re
@@ -281,6 +282,7 @@ def main() -> None:
         help="wall: elapsed time; cpu: this process's CPU time (less sensitive to other jobs "
         "on a shared machine; the summary then also prints the fastest pass)",
     )
+    ap.add_argument("--json", type=Path, help="also write the MB/s figures to this file")
     args = ap.parse_args()
     rows = args.only or ["full", "secrets", "raw", "re", "extract"]
     CLOCK[0] = CLOCKS[args.clock]
@@ -367,6 +369,8 @@ def main() -> None:
         if "full" in BEST and "raw" in BEST:
             print(f"fastest full / fastest raw: {BEST['raw'] / BEST['full']:.2f}")
     print(f"peak RSS: {rss_mib():.0f} MiB")
+    if args.json:
+        args.json.write_text(json.dumps({"mb_per_s": results, "mb": mb}))
     tmpdir.cleanup()
 
 

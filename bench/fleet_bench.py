@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import statistics
 import sys
@@ -100,6 +101,7 @@ def main() -> None:
         "--pg-admin",
         default=os.environ.get("CASB_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/test"),
     )
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
 
     from cryptography.fernet import Fernet
@@ -301,6 +303,24 @@ def main() -> None:
                 f"{window:g}s = {bound:.1f} s; scan {max(large_runs):.1f} s = "
                 f"{max(large_runs) / bound:.3f}x the bound (rate policy {args.rate_policy})"
             )
+        if args.json:
+            n_limit, window = limits["compliance_file"]
+            figures = {
+                "wall": wall,
+                "tenants": len(runs),
+                "statuses": statuses,
+                "requests": requests,
+                "files": len(cache),
+                "dlp_bytes": dlp_bytes,
+                "violations": violations,
+                "durations": durations,
+                "large_files": max(large_files) if large_files else None,
+                "large_scan": max(large_runs) if large_runs else None,
+                "large_bound": max(large_files) / n_limit * window if large_files else None,
+                "rate_policy": args.rate_policy,
+                "time_scale": args.time_scale,
+            }
+            args.json.write_text(json.dumps(figures))
         if args.stages:
             t0 = min(r.started_at for r in runs if r.started_at is not None)
             for r in sorted(runs, key=lambda r: r.id or 0):

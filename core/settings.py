@@ -67,6 +67,12 @@ class Settings(BaseSettings):
         ge=1,
         description="DLP batches of one scan queued or running at once (fairness across tenants).",
     )
+    dlp_engine_cache_dir: str = Field(
+        default="",
+        description="Where compiled Hyperscan databases are kept between processes (empty: "
+        "$XDG_CACHE_HOME/openai-casb/hyperscan, else ~/.cache/...); `off`: compile in every "
+        "process.",
+    )
     worker_memory_limit_mb: int = Field(
         default=2048,
         ge=0,

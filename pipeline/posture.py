@@ -470,5 +470,6 @@ def run_finish(scan_id: int, *, failed: bool = False) -> FinishResult:
         # finished and plans nothing twice; the rows outlive a lost delivery task.
         alerts = plan_alerts(session, tenant_id, scan_id)
     store.drop(scan_id)
+    get_runtime().announce_finished(scan_id, status)
     log.info("scan %s (tenant id %s) finished: %s", scan_id, tenant_id, status)
     return {"scan_id": scan_id, "status": status, "errors": len(errors), "alerts": alerts}

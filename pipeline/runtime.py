@@ -9,6 +9,7 @@ created lazily and dropped after a fork (``reset_runtime``), never shared across
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from dataclasses import dataclass, field
@@ -25,12 +26,16 @@ from connectors.ratelimit import (
 from core.metrics import record_api_call
 from core.settings import get_settings
 from pipeline.deliveries import DeliveryLedger, MemoryDeliveryLedger, RedisDeliveryLedger
+from pipeline.engine_store import install_engine_store
 from pipeline.snapshots import (
     MemorySnapshotStore,
     RedisSnapshotStore,
     SnapshotStore,
+    finished_channel,
     part_key,
 )
+
+log = logging.getLogger("casb.pipeline")
 
 
 class LimitMemory(Protocol):
@@ -94,6 +99,18 @@ class Runtime:
     redis: Any = None  # the fleet's Redis client (None when embedded)
     checkpoint_ttl: int = 0
 
+    def announce_finished(self, scan_id: int, status: str) -> None:
+        """Tell whoever follows the scan (``casb scan --wait``) that it is over, at once.
+
+        A Redis publish: followers subscribe before they read the run's state, so they see
+        either the finished run or this message. Best effort: a follower also polls."""
+        if self.redis is None:
+            return
+        try:
+            self.redis.publish(finished_channel(scan_id), status)
+        except Exception as exc:  # the run is finished in PostgreSQL either way
+            log.debug("announcing scan %s finished failed (%s)", scan_id, type(exc).__name__)
+
     def listing_checkpoints(self, scan_id: int) -> ListingCheckpoints | None:
         """Where a scan's listings save their pages: in the scan's snapshot namespace, with
         its TTL, so a retried fetch resumes and ``finish_scan`` drops them with the parts.
@@ -114,6 +131,7 @@ def get_runtime() -> Runtime:
     global _runtime
     with _lock:
         if _runtime is None or _runtime.pid != os.getpid():
+            install_engine_store(get_settings())
             _runtime = _embedded_runtime() if _embedded else _redis_runtime()
         return _runtime
 

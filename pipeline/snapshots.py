@@ -132,3 +132,8 @@ class MemorySnapshotStore:
 
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def finished_channel(scan_id: int) -> str:
+    """The Redis channel a scan's end is published on (``Runtime.announce_finished``)."""
+    return f"casb:scan:{scan_id}:finished"

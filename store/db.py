@@ -7,23 +7,24 @@ unmigrated database produces one actionable line instead of an SQL traceback.
 
 from __future__ import annotations
 
+import ast
 import os
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, event
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import Engine, event, text
+from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlmodel import Session, create_engine
 
 import schemas.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
 from core.settings import ConfigurationError, get_settings
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -99,6 +100,8 @@ def session_scope(url: str | None = None) -> Iterator[Session]:
 
 
 def alembic_config(url: str | None = None) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.set_main_option("sqlalchemy.url", normalize_url(url or get_settings().database_url))
@@ -107,6 +110,8 @@ def alembic_config(url: str | None = None) -> Config:
 
 def upgrade(url: str | None = None, revision: str = "head") -> None:
     """Apply migrations up to ``revision``; a no-op on a database already there."""
+    from alembic import command
+
     config = alembic_config(url)
     engine = get_engine(url)
     ensure_reachable(url)
@@ -115,11 +120,49 @@ def upgrade(url: str | None = None, revision: str = "head") -> None:
         command.upgrade(config, revision)
 
 
+# ``revision = "0011"`` / ``down_revision = "0006"`` (or None, or a tuple for a merge).
+_REVISION_LINE = re.compile(r"^(revision|down_revision)\s*(?::[^=\n]*)?=\s*(.+?)\s*$", re.M)
+
+
 def head_revision() -> str | None:
+    """The latest migration, read from the revision files' two assignments (every CLI
+    command checks it: Alembic's script loader costs more than the rest of the check); a
+    tree that is not one linear head asks Alembic itself."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (MIGRATIONS_DIR / "versions").glob("*.py"):
+        found: dict[str, str] = {
+            m.group(1): m.group(2) for m in _REVISION_LINE.finditer(path.read_text())
+        }
+        if "revision" not in found:
+            continue
+        revision = ast.literal_eval(found["revision"])
+        down = ast.literal_eval(found.get("down_revision", "None"))
+        revisions.add(str(revision))
+        parents.update([down] if isinstance(down, str) else (down or ()))
+    heads = revisions - parents
+    if len(heads) == 1:
+        return heads.pop()
+    return alembic_head_revision()
+
+
+def alembic_head_revision() -> str | None:
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
 
 
 def current_revision(url: str | None = None) -> str | None:
+    """The database's revision (None when never migrated)."""
+    with get_engine(url).connect() as connection:
+        try:
+            rows = connection.execute(text("SELECT version_num FROM alembic_version")).all()
+        except ProgrammingError:  # no alembic_version table: never migrated
+            return None
+        if len(rows) <= 1:
+            return str(rows[0][0]) if rows else None
+    from alembic.runtime.migration import MigrationContext
+
     with get_engine(url).connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
 

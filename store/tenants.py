@@ -21,8 +21,6 @@ from urllib.parse import urlsplit
 from pydantic import SecretStr
 from sqlmodel import Session, select
 
-from connectors.access import allowed_hosts
-from connectors.destinations import api_base_problem, printable_key_problem
 from core.durations import parse_duration
 from core.errors import UserError
 from core.settings import Cipher
@@ -84,6 +82,10 @@ class KeySource:
             raise TenantInputError(f"{label}: the {self.describe()} is empty")
         if any(ch.isspace() for ch in value) or len(value) > 400:
             raise TenantInputError(f"{label}: the {self.describe()} does not hold a single key")
+        # Imported here: the connectors (httpx) are needed to register a tenant, not to look
+        # one up, and `casb scan` starts faster without them.
+        from connectors.destinations import printable_key_problem
+
         problem = printable_key_problem(value)
         if problem:
             # Never the key, nor the character: only where it came from.
@@ -234,6 +236,9 @@ def validate_url(label: str, url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise TenantInputError(f"bad {label} {url!r}: use an http(s) URL such as {_default(label)}")
+    from connectors.access import allowed_hosts
+    from connectors.destinations import api_base_problem
+
     problem = api_base_problem(url, allowed_hosts())
     if problem:
         raise TenantInputError(f"bad {label} {url!r}: {problem} (e.g. {_default(label)})")

@@ -11,8 +11,9 @@ Pure: no I/O, no logging of content. Design (docs/dlp.md, "Design" and "Breadth 
 * Start-of-match tracking is per expression. Without it (credential tokens, email, custom
   patterns Hyperscan cannot track) the start is recovered from the history buffer: a
   catalogue token whose literal prefix cannot recur inside it from that prefix's last
-  occurrence, email from its reversed pattern, anything else by RE2 (linear in the token's
-  length: an end-anchored search runs RE2's reverse DFA back from the match end).
+  occurrence, another prefixed token from the first of a few occurrences of its prefix where
+  it matches up to the end, email from its reversed pattern, anything else by RE2 (linear in
+  the token's length: an end-anchored search runs RE2's reverse DFA back from the match end).
 * Expressions whose every entry needs a context keyword are keyword-led: not in the engine;
   each keyword hit marks a region that is searched once the stream has passed it.
 * Python ``re`` runs only the project's catalogue patterns (``BUILTIN_PATTERNS``); a custom
@@ -42,6 +43,7 @@ from typing import Any, Protocol
 
 import re2
 
+from detectors.dlp.engine_cache import compiled_database
 from detectors.dlp.masking import mask_value
 from detectors.dlp.profiles import BUILTIN_PATTERNS, Entry, Profile, profile_set_version
 from detectors.dlp.re2_engine import Re2Engine, Re2UnionEngine, to_re2_pattern
@@ -71,9 +73,14 @@ CHUNK_SIZE = 64 * 1024
 # their first K bytes validate.
 MAX_SPAN = 4096
 MAX_EXCERPTS = 3
+# A stream's history buffer keeps this much room beyond what it must keep, so it is
+# compacted (one move of the kept bytes) once per this many bytes, not on every chunk.
+HIST_SLACK = 1024 * 1024
 # Longest token whose start is recovered from its literal prefix (no SOM): 64 KiB.
 MAX_REACH = 64 * 1024
 _KW_BASE = 1_000_000
+# Occurrences of a token's literal prefix tried as its start before RE2 takes over.
+_PREFIX_TRIES = 8
 # A stream with a deadline reads the clock once per this many engine events or confirmations.
 DEADLINE_EVERY = 64
 # Candidates already found when the deadline passes are still confirmed at close, up to this many.
@@ -159,7 +166,8 @@ class _Expr:
     prefix: bytes | None = None
     reach: int = 0
     # the prefix never occurs inside a match: its last occurrence is the start (see
-    # _lone_prefix), checked by ``anchored`` (``(?:pattern)\Z``) matched there
+    # _lone_prefix), checked by ``anchored`` (``(?:pattern)\Z``) matched there; else the
+    # start is the first occurrence in the window where ``anchored`` matches
     lone: bool = False
     anchored: re.Pattern[bytes] | None = None
 
@@ -398,9 +406,8 @@ class Policy:
                 if prefix is not None:
                     expr.prefix = prefix
                     expr.reach = _max_width(pattern, MAX_REACH)
-                    if _lone_prefix(pattern, prefix, bool(term)):
-                        expr.lone = True
-                        expr.anchored = re.compile(b"(?:" + pb + rb")\Z")
+                    expr.lone = _lone_prefix(pattern, prefix, bool(term))
+                    expr.anchored = re.compile(b"(?:" + pb + rb")\Z")
                     max_reach = max(max_reach, expr.reach)
                 reverse = {m.reverse_pattern for m in members} - {None}
                 if builtin and len(reverse) == 1:  # custom profiles never set one
@@ -559,10 +566,10 @@ class _HsEngine:
         exprs = list(expressions) + list(literals)
         all_ids = list(ids) + list(literals.values())
         flags += [hyperscan.HS_FLAG_CASELESS] * len(literals)
-        self.db = hyperscan.Database(
-            mode=hyperscan.HS_MODE_STREAM | hyperscan.HS_MODE_SOM_HORIZON_LARGE
+        # Compiled once per host, not per process, when the pipeline installed a store.
+        self.db = compiled_database(
+            exprs, all_ids, flags, hyperscan.HS_MODE_STREAM | hyperscan.HS_MODE_SOM_HORIZON_LARGE
         )
-        self.db.compile(expressions=exprs, ids=all_ids, flags=flags)
         self.local = threading.local()
         self.close_lock = threading.Lock()
 
@@ -674,9 +681,14 @@ class MatchStream:
         self._exact_start = self._finder.exact_start
         self._open = True
         self._pos = 0
+        # hist[:_end] holds the stream's bytes [_base, _pos); the bytes after _end are stale
+        # room for the next chunks (appending in place: a bytearray grown at its end and
+        # cut at its front reallocates and copies itself on nearly every append)
         self._hist = bytearray()
+        self._end = 0
         self._base = 0
         self._keep = max(policy.horizon + MAX_SPAN, policy.reach + 1) + self._finder.lag
+        self._trim_at = self._keep + max(self._keep, HIST_SLACK)
         self._pending: dict[tuple[int, int], int] = {}
         # keyword id -> end offsets of its recent hits (ascending): bisect finds the nearest
         self._kw_ends: dict[int, list[int]] = {}
@@ -701,7 +713,15 @@ class MatchStream:
             return
         if self._deadline is not None and self._past_deadline():
             return
-        self._hist += data
+        hist, at = self._hist, self._end
+        end = at + len(data)
+        if end > len(hist):  # no room yet (a new stream): append
+            del hist[at:]
+            hist += data
+        else:  # copied once into the room (a slice assignment would copy it twice)
+            with memoryview(hist) as view:
+                view[at:end] = data
+        self._end = end
         self._finder.feed(data)
         self._pos += len(data)
         if self._events:
@@ -710,9 +730,10 @@ class MatchStream:
             self._search_regions(final=False)
         if self._pending:
             self._finalize(self._finder.frontier - self._p.horizon)
-        if len(self._hist) > 2 * self._keep:
-            cut = len(self._hist) - self._keep
-            del self._hist[:cut]
+        if self._end > self._trim_at:
+            cut = self._end - self._keep
+            self._hist[: self._keep] = self._hist[cut : self._end]  # one move per ~MiB
+            self._end = self._keep
             self._base += cut
             limit = self._pos - self._keep
             for ends in self._kw_ends.values():
@@ -740,6 +761,7 @@ class MatchStream:
             self._pending.clear()
             self._regions.clear()
             self._hist.clear()
+            self._end = 0
 
     # -- internals --------------------------------------------------------------------------
 
@@ -860,6 +882,22 @@ class MatchStream:
                 i = -2
             if i >= 0:
                 return base + i if expr.anchored.match(hist, i, hi) else None
+        elif expr.anchored is not None:
+            # every match starts with the prefix: try its occurrences in the window from the
+            # left, each an anchored match ending at ``end`` (a few microseconds where RE2's
+            # reverse DFA rebuilds states for bounded repeats on every new text); a window
+            # crowded with the prefix goes to RE2 below, whose cost does not grow with them
+            assert expr.prefix is not None
+            hist, prefix, anchored = self._hist, expr.prefix, expr.anchored
+            i = hist.find(prefix, max(0, hi - expr.reach), hi)
+            tries = 0
+            while i >= 0 and tries < _PREFIX_TRIES:
+                if anchored.match(hist, i, hi):
+                    return base + i
+                tries += 1
+                i = hist.find(prefix, i + 1, hi)
+            if i < 0:
+                return None
         if expr.prefix is None and expr.reverse is not None:
             lo = max(0, hi - expr.max_width)
             # one anchored, greedy attempt on the reversed text: its end is the leftmost start

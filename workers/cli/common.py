@@ -7,15 +7,17 @@ import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from rich.console import Console, RenderableType
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
-from sqlmodel import Session
 
 from core.errors import UserError
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
 
 EXIT_OK = 0
 EXIT_GATE = 1
@@ -70,12 +72,22 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
 
 
+_migrated: set[str] = set()
+
+
 @contextmanager
 def db_session() -> Iterator[Session]:
-    """A committed-on-success session on a migrated database (else one clear error)."""
+    """A committed-on-success session on a migrated database (else one clear error).
+
+    The migration check runs once per database URL and process: `casb scan --wait` opens a
+    session on every refresh, and a database does not fall behind while one command runs."""
+    from core.settings import get_settings
     from store.db import ensure_migrated, session_scope
 
-    ensure_migrated()
+    url = get_settings().database_url
+    if url not in _migrated:
+        ensure_migrated()
+        _migrated.add(url)
     with session_scope() as session:
         yield session
 

@@ -120,9 +120,8 @@ def _scan_inline(targets: list[tuple[int, str]]) -> int:
     """Run the scans in-process; how many did not succeed."""
     from pipeline.inline import run_inline
     from pipeline.runtime import use_embedded
-    from store.db import ensure_migrated
 
-    ensure_migrated()
+    # The database's revision was checked when the targets were resolved (db_session).
     use_embedded(True)
     scan_ids: list[int] = []
     for tenant_id, slug in targets:
@@ -198,11 +197,23 @@ def _progress(run: ScanRun, done_parts: int) -> str:
     return "done"
 
 
-def _follow(tracked: list[_Tracked], timeout: float = 3600) -> None:
-    from pipeline.runtime import get_runtime
+#: Longest pause between two looks at the runs (progress); a run's end wakes the loop at once.
+FOLLOW_REFRESH_SECONDS = 0.5
 
-    store = get_runtime().snapshots
+
+def _follow(tracked: list[_Tracked], timeout: float = 3600) -> None:
+    from core.settings import get_settings
+    from pipeline.snapshots import RedisSnapshotStore, finished_channel
+
+    # The fleet's Redis directly (not the workers' runtime: no rate budgets or HTTP clients
+    # to import just to read progress).
+    settings = get_settings()
+    client = _redis_or_none(settings)
+    store = RedisSnapshotStore(client, settings.snapshot_ttl_seconds) if client else None
     deadline = time.monotonic() + timeout
+    # Subscribed before the first look at the runs: a scan that ends after it is announced
+    # here, one that ended before it is seen as finished in PostgreSQL.
+    wake = _Wake(client, [finished_channel(t.scan_id) for t in tracked])
 
     def render() -> tuple[SafeTable, bool]:
         table = SafeTable(title="scans in progress")
@@ -218,7 +229,7 @@ def _follow(tracked: list[_Tracked], timeout: float = 3600) -> None:
                 active = run.status in ScanStatus.active()
                 finished = finished and not active
                 try:
-                    done = len(store.summaries(item.scan_id)) if active else 0
+                    done = len(store.summaries(item.scan_id)) if active and store else 0
                 except Exception:
                     done = 0
                 table.add_row(
@@ -226,14 +237,60 @@ def _follow(tracked: list[_Tracked], timeout: float = 3600) -> None:
                 )
         return table, finished
 
-    table, finished = render()
-    with Live(table, console=console, refresh_per_second=4, transient=False) as live:
-        while not finished and time.monotonic() < deadline:
-            time.sleep(0.25)
-            table, finished = render()
-            live.update(table)
+    try:
+        table, finished = render()
+        with Live(table, console=console, refresh_per_second=4, transient=False) as live:
+            while not finished and time.monotonic() < deadline:
+                wake.wait(FOLLOW_REFRESH_SECONDS)
+                table, finished = render()
+                live.update(table)
+    finally:
+        wake.close()
     if not finished:
         fail("gave up waiting: the scans are still running (see `casb scans`)")
+
+
+def _redis_or_none(settings: Any) -> Any:
+    try:
+        return settings.redis()
+    except Exception:  # progress and the wake-up are extras: PostgreSQL has the runs
+        return None
+
+
+class _Wake:
+    """Waits for a scan-finished announcement (Redis pub/sub), or sleeps when there is none."""
+
+    def __init__(self, client: Any, channels: list[str]) -> None:
+        # Held: a Redis client that is garbage-collected closes its pool, and with it the
+        # subscription's connection.
+        self.client = client
+        self.pubsub: Any = None
+        if client is None:
+            return
+        try:
+            self.pubsub = client.pubsub(ignore_subscribe_messages=True)
+            self.pubsub.subscribe(*channels)
+        except Exception:  # polling alone still follows the scans
+            self.close()
+
+    def wait(self, seconds: float) -> None:
+        if self.pubsub is None:
+            time.sleep(seconds)
+            return
+        started = time.monotonic()
+        try:
+            self.pubsub.get_message(timeout=seconds)
+        except Exception:
+            self.close()
+            time.sleep(max(0.0, seconds - (time.monotonic() - started)))
+
+    def close(self) -> None:
+        pubsub, self.pubsub = self.pubsub, None
+        if pubsub is not None:
+            try:
+                pubsub.close()
+            except Exception:
+                return
 
 
 def _errors_cell(errors: list[dict[str, Any]]) -> str:

@@ -122,7 +122,7 @@ CREDENTIAL_ROWS: tuple[dict[str, Any], ...] = (
         value=r"=([A-Za-z0-9+/]{86}==)$"),
     row("azure_sas_token", "Microsoft Azure SAS Token",
         r"\bsig=[A-Za-z0-9%+/]{40,}(?:%3[Dd]|=)", "", "token32", value=r"sig=(.+)",
-        **_ctx("sv", "se", "sp", "srt", "blob.core.windows.net", window=400)),
+        **_ctx("sv=", "se=", "sp=", "srt=", "blob.core.windows.net", window=400)),
     row("azure_service_bus_key", "Microsoft Azure Service Bus / Event Hubs Key",
         r"(?i:SharedAccessKey)=[A-Za-z0-9+/]{43}=", "", "token32",
         value=r"=([A-Za-z0-9+/]{43}=)$"),

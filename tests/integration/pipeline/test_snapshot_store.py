@@ -55,3 +55,34 @@ def test_fetch_writes_scan_scoped_parts_with_a_ttl_and_returns_a_summary(
     get_runtime().snapshots.drop(scan_id)  # what finish_scan does
     assert list(client.scan_iter(match=f"{KEY_PREFIX}{scan_id}:*")) == []
     client.close()
+
+
+def test_finishing_a_scan_announces_it_to_followers(
+    db: str, sim: Any, celery_app_configured: Any, redis_url: str
+) -> None:
+    """`casb scan --wait` wakes on this publish instead of waiting for its next refresh."""
+    import time
+
+    from pipeline.posture import run_detect, run_fetch, run_finish, start_scan
+    from pipeline.snapshots import finished_channel
+    from workers.cli.scans import _Wake
+
+    tid = register(sim, ["tenant-01"])["tenant-01"]
+    started = start_scan(tid, "manual")
+    scan_id = int(started["scan_id"])
+    for resource in started["fetches"]:
+        run_fetch(scan_id, resource)
+    run_detect(scan_id)
+    wake = _Wake(redis.Redis.from_url(redis_url), [finished_channel(scan_id)])
+    try:
+        outcome = run_finish(scan_id)["status"]
+        deadline = time.monotonic() + 30
+        message = None
+        while message is None and time.monotonic() < deadline:
+            # None for the subscription's own confirmation (ignored), then the announcement
+            message = wake.pubsub.get_message(timeout=1.0)
+        assert message is not None
+        assert message["channel"].decode() == finished_channel(scan_id)
+        assert message["data"].decode() == outcome
+    finally:
+        wake.close()

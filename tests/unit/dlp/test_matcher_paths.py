@@ -1,0 +1,60 @@
+"""Stage-2 paths chosen for speed give the same starts and results as the general ones:
+token starts recovered from a crowded literal prefix, the history buffer compacted in place,
+and context keywords that are query parameters."""
+
+from __future__ import annotations
+
+from detectors.dlp.matcher import HIST_SLACK, compile_policy
+from detectors.dlp.profiles import CREDENTIALS, PREDEFINED
+
+
+def _spans(data: bytes, chunk: int) -> list[tuple[str, int, int]]:
+    stream = compile_policy([CREDENTIALS]).open_stream(record_spans=True)
+    for i in range(0, len(data), chunk):
+        stream.feed(data[i : i + chunk])
+    stream.close()
+    return list(stream.spans or [])
+
+
+def test_token_start_after_many_prefix_occurrences() -> None:
+    # more occurrences of ``redis://`` in the window than are tried one by one: RE2 takes
+    # over and the start is still the last scheme, the one the match begins with
+    token = b"redis://cache:Zq8vR2mWx41kPd@db-7.internal"
+    crowd = b"".join(b"redis://n%d " % i for i in range(20))
+    data = b"log " + crowd + token + b" end\n"
+    start = data.index(token)
+    assert ("redis_connection_string", start, start + len(token)) in _spans(data, 1 << 16)
+    few = b"log redis://a redis://b " + token + b" end\n"
+    start = few.index(token)
+    assert ("redis_connection_string", start, start + len(token)) in _spans(few, 7)
+
+
+def test_token_start_of_literal_led_alternation() -> None:
+    token = b"https://deploy:Vb7pQ2xZr9Lk@git.example.org"
+    data = b"clone https://x https://y " + token + b" now\n"
+    start = data.index(token)
+    assert ("url_credentials", start, start + len(token)) in _spans(data, 5)
+
+
+def test_history_compaction_keeps_results() -> None:
+    # tokens on both sides of several compactions, fed in small and in huge chunks
+    token = b"redis://cache:Zq8vR2mWx41kPd@db-7.internal"
+    filler = b"lorem ipsum dolor sit amet, consectetur adipiscing elit\n" * 9000
+    data = (filler + token + b"\n") * 6
+    assert len(data) > 2 * HIST_SLACK
+    small, huge = _spans(data, 4096), _spans(data, 3 * HIST_SLACK)
+    assert small == huge
+    assert len([s for s in small if s[0] == "redis_connection_string"]) == 6
+    policy = compile_policy(PREDEFINED.values())
+    assert policy.scan_bytes(data, 4096) == policy.scan_bytes(data, 3 * HIST_SLACK)
+
+
+def test_azure_sas_context_is_its_query_parameters() -> None:
+    policy = compile_policy([CREDENTIALS])
+    sig = "sig=" + "Qm7cX2aV9pLr0TfYw3nB8kZs1HdJ4uEo6gIq5yRt2Wx" + "%3D"
+    url = f"https://acct.blob.core.example/c/f?sv=2024-05-04&se=2026-01-01&sp=r&{sig}\n"
+    hit = policy.scan_bytes(url.encode())
+    assert [e.entry_id for e in hit.entries] == ["azure_sas_token"]
+    # the bare words (a Swedish "se", an "sp" abbreviation) are no longer its context
+    prose = f"se the sp notes, {sig}\n"
+    assert "azure_sas_token" not in [e.entry_id for e in policy.scan_bytes(prose.encode()).entries]
