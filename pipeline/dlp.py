@@ -687,7 +687,7 @@ class _BatchTotals:
     def error(self) -> ErrorSummary:
         """The stage's one typed error: how many went wrong, and the first of them."""
         first: ErrorSummary = self.errors[0] if self.errors else {}
-        return {
+        summary: ErrorSummary = {
             "kind": first.get("kind") or "task_error",
             "message": (
                 f"{len(self.errors)} DLP error(s), {self.missing} batch(es) without a result"
@@ -695,6 +695,10 @@ class _BatchTotals:
             )[:500],
             "hint": first.get("hint") or "the next scan retries these files",
         }
+        if first.get("remedy"):
+            summary["remedy"] = first.get("remedy")
+            summary["api"] = first.get("api")
+        return summary
 
 
 def _gather_batches(scan_id: int, plan: DlpPlanRecord) -> _BatchTotals:
