@@ -36,11 +36,10 @@ touches the shared Redis; PostgreSQL only gets temporary databases.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
-import secrets
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -53,6 +52,15 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tests.processes import (  # noqa: E402  (the repository root is on the path from here)
+    RedisServer,
+    WorkerProcess,
+    throwaway_database,
+    wait_until,
+)
+
 RATE_GROUPS = ("ADMIN", "AUDIT", "COMPLIANCE_LIST", "COMPLIANCE_FILE")
 # The pacing before adaptive budgets: GCRA at 90% of the limit, one request at a time.
 LEGACY_POLICY = {
@@ -60,37 +68,6 @@ LEGACY_POLICY = {
     "CASB_RATE_HEADROOM": "0.9",
     "CASB_RATE_WINDOW_MARGIN": "0",
 }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for(predicate: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise SystemExit(f"timed out waiting for {what}")
-        time.sleep(0.1)
-
-
-def tree_rss(pid: int) -> int:
-    """RSS in bytes of a process and its children (prefork pool), from /proc."""
-    total = 0
-    try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except OSError:
-        children = []
-    for p in [pid, *map(int, children)]:
-        try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1]) * 1024
-        except OSError:
-            continue
-    return total
 
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -131,57 +108,22 @@ def venv_python(tree: Path) -> str:
     return str(tree / ".venv" / "bin" / "python") if tree != REPO else sys.executable
 
 
-class Worker:
-    def __init__(
-        self,
-        env: dict[str, str],
-        log: Path,
-        pool: str,
-        conc: int,
-        queues: str,
-        tree: Path = REPO,
-    ) -> None:
-        self.log = log
-        self.proc = subprocess.Popen(
-            [
-                venv_python(tree),
-                "-m",
-                "celery",
-                "-A",
-                "workers",
-                "worker",
-                "-P",
-                pool,
-                "-c",
-                str(conc),
-                "-Q",
-                queues,
-                "-n",
-                f"bench-{uuid.uuid4().hex[:6]}@%h",
-                "--without-mingle",
-                "--without-gossip",
-                "-l",
-                "WARNING",
-            ],
-            cwd=tree,
-            env=env,
-            stdout=log.open("ab"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        self.peak_rss = 0
-
-    def sample(self) -> None:
-        self.peak_rss = max(self.peak_rss, tree_rss(self.proc.pid))
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
+def worker(
+    env: dict[str, str], log: Path, pool: str, conc: int, queues: str, tree: Path
+) -> WorkerProcess:
+    """A celery worker of ``tree``'s code (its own interpreter), started without waiting."""
+    process = WorkerProcess(
+        env,
+        log,
+        pool=pool,
+        concurrency=conc,
+        queues=queues.split(","),
+        name=f"bench-{uuid.uuid4().hex[:6]}@%h",
+        log_level="WARNING",
+        python=venv_python(tree),
+        cwd=tree,
+    )
+    return process.start(wait_ready=False)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -276,8 +218,9 @@ class Stage:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.tmp = Path(tempfile.mkdtemp(prefix="casb-fleet-bench-"))
-        self.db_name = f"casb_bench_{secrets.token_hex(4)}"
-        self.redis_proc: subprocess.Popen[bytes] | None = None
+        self.db_name = ""
+        self.redis = RedisServer(self.tmp)
+        self.resources = contextlib.ExitStack()
         self.sims: list[Any] = []
         self.env: dict[str, str] = {}
         self.tenant_ids: list[int] = []
@@ -286,33 +229,14 @@ class Stage:
         self.limits: dict[str, tuple[int, float]] = {}
 
     def start(self) -> None:
-        import psycopg
-        import redis
         from cryptography.fernet import Fernet
 
         args = self.args
-        with psycopg.connect(args.pg_admin, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{self.db_name}"')
-        base = args.pg_admin.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
-        db_url = f"{base}/{self.db_name}"
-        redis_port = free_port()
-        self.redis_proc = subprocess.Popen(
-            ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.tmp)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )  # fmt: skip
-        self.redis_url = redis_url = f"redis://127.0.0.1:{redis_port}/0"
-        rclient = redis.Redis.from_url(redis_url)
-
-        def redis_up() -> bool:
-            try:
-                return bool(rclient.ping())
-            except redis.RedisError:
-                return False
-
-        wait_for(redis_up, 10, "redis-server")
+        database = self.resources.enter_context(throwaway_database(args.pg_admin))
+        self.db_name, db_url = database.name, database.url
+        self.redis.start()
+        self.resources.callback(self.redis.stop)
+        self.redis_url = redis_url = self.redis.url
         from connectors.ratelimit import DEFAULT_LIMITS, scale_limits
 
         self.limits = limits = scale_limits(DEFAULT_LIMITS, 1.0 / args.time_scale)
@@ -383,18 +307,9 @@ class Stage:
         print(f"{len(self.tenant_ids)} tenants, {self.total_files} files registered", flush=True)
 
     def stop(self) -> None:
-        import psycopg
-
         for sim in self.sims:
             sim.stop()
-        if self.redis_proc is not None and self.redis_proc.poll() is None:
-            self.redis_proc.terminate()
-            self.redis_proc.wait(10)
-        from store.db import dispose_engines
-
-        dispose_engines()
-        with psycopg.connect(self.args.pg_admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{self.db_name}" WITH (FORCE)')
+        self.resources.close()
 
 
 class CpuWindow:
@@ -469,11 +384,11 @@ def run_fleet(args: argparse.Namespace, stage: Stage, tree: Path, label: str) ->
     env, tmp = stage.env, stage.tmp
     n_tenants = len(stage.tenant_ids)
     workers = {
-        "fetch": Worker(
+        "fetch": worker(
             env, tmp / "worker-fetch.log", "threads", args.fetch_concurrency,
             "scans,fetch,detect", tree,
         ),
-        "dlp": Worker(env, tmp / "worker-dlp.log", "prefork", args.dlp_concurrency, "dlp", tree),
+        "dlp": worker(env, tmp / "worker-dlp.log", "prefork", args.dlp_concurrency, "dlp", tree),
     }  # fmt: skip
     result = Result(label)
     pg = PgBackends(args.pg_admin, stage.db_name)
@@ -481,11 +396,11 @@ def run_fleet(args: argparse.Namespace, stage: Stage, tree: Path, label: str) ->
         app = Celery("casb-bench")
         app.config_from_object("workers.celeryconfig")
         app.conf.update(broker_url=stage.redis_url, result_backend=stage.redis_url)
-        wait_for(lambda: len(app.control.ping(timeout=1.0)) >= 2, 120, "both workers")
+        wait_until(lambda: len(app.control.ping(timeout=1.0)) >= 2, 120, "both workers")
         time.sleep(1.0)  # prefork children finish their start-up
         before = {name: tree_cpu(w.proc.pid) for name, w in workers.items()}
-        assert stage.redis_proc is not None
-        redis_before = proc_cpu(stage.redis_proc.pid)
+        assert stage.redis.proc is not None
+        redis_before = proc_cpu(stage.redis.proc.pid)
         load0 = os.getloadavg()[0]
         window = CpuWindow()
         stop = threading.Event()
@@ -527,7 +442,7 @@ def run_fleet(args: argparse.Namespace, stage: Stage, tree: Path, label: str) ->
             name: tree_cpu(w.proc.pid) - before[name] for name, w in workers.items()
         }
         stop_profilers(profilers)
-        result.redis_cpu = proc_cpu(stage.redis_proc.pid) - redis_before
+        result.redis_cpu = proc_cpu(stage.redis.proc.pid) - redis_before
         pg.sample()
         result.pg_cpu = pg.total()
         result.load = (load0, os.getloadavg()[0])
@@ -563,7 +478,7 @@ def run_inline_mode(args: argparse.Namespace, stage: Stage, tree: Path, label: s
         if proc.stdout.readline().strip() != "ready":
             raise SystemExit(f"the inline process did not start: see {stage.tmp / 'inline.log'}")
         before = proc_cpu(proc.pid)
-        assert stage.redis_proc is not None
+        assert stage.redis.proc is not None
         load0 = os.getloadavg()[0]
         window = CpuWindow()
         stop = threading.Event()
