@@ -26,19 +26,19 @@ model in docs/benchmarks.md; and CPU seconds of each CLI command (``RUSAGE_CHILD
 interpreter (``PATH/.venv/bin/python bench/bench_rescan_latency.py --tree PATH``); the CLI,
 the worker and the in-process pipeline are then that tree's (``bench/perf_report.py`` does
 this for the baseline). A private ``redis-server`` and a throwaway PostgreSQL database
-(dropped at the end) are used. The script imports nothing from ``bench/`` or ``tests/``,
-so the other tree's interpreter can run it as it is.
+(dropped at the end) are used, from this script's own checkout's ``tests/processes.py``
+(loaded by path, so the other tree's interpreter runs it as it is and the product code it
+imports stays that tree's).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import importlib.util
 import json
 import os
 import resource
-import secrets
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -49,22 +49,22 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for(predicate: Callable[[], object], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise SystemExit(f"timed out waiting for {what}")
-        time.sleep(0.1)
-
-
 HERE = Path(__file__).resolve().parents[1]
+
+
+def _load_processes() -> Any:
+    spec = importlib.util.spec_from_file_location(
+        "casb_bench_processes", HERE / "tests" / "processes.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+processes = _load_processes()
+wait_for = processes.wait_until
 #: The client's first 5xx backoff is full jitter in [0, backoff_base] (connectors/access.py).
 BACKOFF_BASE = 0.5
 RETRY_AFTER = 1.0
@@ -93,51 +93,25 @@ def timed(cmd: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float]
     return seconds, children_cpu() - cpu
 
 
-class Worker:
-    """``celery worker`` of the measured tree (cwd = that tree, so its code is imported)."""
+def start_worker(tree: Path, env: dict[str, str], log: Path) -> Any:
+    """``celery worker`` of the measured tree (its interpreter, cwd = that tree)."""
+    worker = processes.WorkerProcess(
+        env,
+        log,
+        pool="threads",
+        concurrency=8,
+        name=f"rescan-{uuid.uuid4().hex[:6]}@%h",
+        log_level="WARNING",
+        python=sys.executable,
+        cwd=tree,
+    )
+    return worker.start(wait_ready=False)
 
-    def __init__(self, tree: Path, env: dict[str, str], log: Path) -> None:
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "workers",
-                "worker",
-                "-P",
-                "threads",
-                "-c",
-                "8",
-                "-Q",
-                "scans,fetch,detect,dlp",
-                "-n",
-                f"rescan-{uuid.uuid4().hex[:6]}@%h",
-                "--without-mingle",
-                "--without-gossip",
-                "-l",
-                "WARNING",
-            ],
-            cwd=tree,
-            env=env,
-            stdout=log.open("ab"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
 
-    def cpu(self) -> float:
-        """CPU seconds the worker process has used (its threads pool included)."""
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
+def worker_cpu_seconds(worker: Any) -> float:
+    """CPU seconds the worker process has used (its threads pool included)."""
+    fields = Path(f"/proc/{worker.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def redis_calls(client: Any) -> dict[str, int]:
@@ -184,31 +158,21 @@ def main() -> None:
 
 
 def run(args: argparse.Namespace, tree: Path) -> dict[str, Any]:
-    import psycopg
     import redis
     from cryptography.fernet import Fernet
 
     tmp = Path(tempfile.mkdtemp(prefix="casb-rescan-bench-"))
-    db_name = f"casb_bench_{secrets.token_hex(4)}"
-    with psycopg.connect(args.pg_admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{db_name}"')
-    base = args.pg_admin.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
-    db_url = f"{base}/{db_name}"
-    redis_port = free_port()
-    redis_proc = subprocess.Popen(
-        ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", ""],
-        cwd=tmp,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    redis_url = f"redis://127.0.0.1:{redis_port}/0"
+    resources = contextlib.ExitStack()
+    database = resources.enter_context(processes.throwaway_database(args.pg_admin))
+    db_name, db_url = database.name, database.url
+    redis_server = processes.RedisServer(tmp).start()
+    resources.callback(redis_server.stop)
+    redis_url = redis_server.url
     casb = str(Path(sys.executable).with_name("casb"))
     sim = None
-    worker: Worker | None = None
+    worker: Any = None
     try:
         rclient = redis.Redis.from_url(redis_url)
-        wait_for(lambda: _ping(rclient), 10, "redis-server")
         env = {k: v for k, v in os.environ.items() if not k.startswith("CASB_")}
         env.update(
             CASB_DATABASE_URL=db_url,
@@ -274,7 +238,7 @@ def run(args: argparse.Namespace, tree: Path) -> dict[str, Any]:
 
         results: dict[str, Any] = {}
         # Through a worker: its first scan (cold: DLP cache, compiled profiles), then rescans.
-        worker = Worker(tree, env, tmp / "worker.log")
+        worker = start_worker(tree, env, tmp / "worker.log")
         from celery import Celery
 
         app = Celery("casb-bench")
@@ -289,9 +253,9 @@ def run(args: argparse.Namespace, tree: Path) -> dict[str, Any]:
         worker_cpu: list[float] = []
         for _ in range(args.repeat):
             arm()
-            before = worker.cpu()
+            before = worker_cpu_seconds(worker)
             waited.append(timed([casb, "scan", slug, "--wait"], env, tree))
-            worker_cpu.append(worker.cpu() - before)
+            worker_cpu.append(worker_cpu_seconds(worker) - before)
         counters_rescan = _counters(rclient, args.pg_admin, db_name)
         worker.stop()
         worker = None
@@ -349,13 +313,7 @@ def run(args: argparse.Namespace, tree: Path) -> dict[str, Any]:
             worker.stop()
         if sim is not None:
             sim.stop()
-        redis_proc.terminate()
-        redis_proc.wait(10)
-        from store.db import dispose_engines
-
-        dispose_engines()
-        with psycopg.connect(args.pg_admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+        resources.close()
 
 
 class Counters:
@@ -465,13 +423,6 @@ def _timed_call(call: Callable[[], object]) -> tuple[float, float]:
     started = time.perf_counter()
     call()
     return time.perf_counter() - started, time.process_time() - cpu
-
-
-def _ping(client: object) -> bool:
-    try:
-        return bool(client.ping())  # type: ignore[attr-defined]
-    except Exception:
-        return False
 
 
 if __name__ == "__main__":

@@ -59,7 +59,6 @@ class AdminClient(ApiClient):
 
     api = "admin"
     key_label = "Admin API"
-    key_flag = "--admin-key-env"
 
     key_field = "admin_key"
     base_field = "admin_api_base"

@@ -132,3 +132,26 @@ def read_capped(response: httpx.Response, limit: int, *, truncate: bool = False)
     finally:
         response.close()
     return b"".join(parts)[:limit]
+
+
+#: A body this small is read to its end before an unread response is closed.
+DRAIN_LIMIT = 64 * 1024
+
+
+def drain_and_close(response: httpx.Response, limit: int = DRAIN_LIMIT) -> None:
+    """Close a response whose body nobody wants (a redirect, a 404), keeping its connection.
+
+    An HTTP/1.1 connection goes back to the pool only once its response was read to the end;
+    closing it unread closes the socket, and the next request opens a new one. A declared
+    body of at most ``limit`` bytes is read (raw, never decoded) and dropped; a longer or
+    unknown-length one, or any read error, just closes.
+    """
+    try:
+        declared = response.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) <= limit:
+            for _ in response.iter_raw():
+                pass
+    except (httpx.HTTPError, httpx.StreamError):
+        pass
+    finally:
+        response.close()

@@ -20,6 +20,7 @@ from connectors.checkpoints import ListingCheckpoints
 from connectors.errors import AuthenticationError, MalformedResponseError
 from connectors.http import Api, CallObserver, Transport
 from connectors.ratelimit import RateBudget
+from schemas.stages import Remedy
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -44,14 +45,13 @@ class ApiClient:
     """Base of the read-only API clients of one tenant.
 
     Subclasses name their ``api`` (the transport's label in metrics and errors), the
-    ``key_label`` an operator knows the key by, the ``key_flag`` that sets it, and the fields
+    ``key_label`` an operator knows the key by, and the fields
     of ``TenantAccess`` holding the API's key and base URL; ``setup`` adds what a client
     needs besides its transport.
     """
 
     api: ClassVar[Api]
     key_label: ClassVar[str]
-    key_flag: ClassVar[str]
     key_field: ClassVar[str]
     base_field: ClassVar[str]
 
@@ -71,7 +71,9 @@ class ApiClient:
         if key is None or not key.get_secret_value():
             raise AuthenticationError(
                 f"no {self.key_label} key is configured for this tenant",
-                hint=f"`casb tenant update {access.tenant_key} {self.key_flag} VAR`",
+                hint=f"set the tenant's {self.key_label} key",
+                remedy=Remedy.SET_KEY,
+                api=self.api,
             )
         self.access = access
         self.options = options or ClientOptions()

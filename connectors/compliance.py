@@ -23,7 +23,7 @@ from typing import Any, BinaryIO, Literal
 import httpcore
 import httpx
 
-from connectors.bodies import BodyTooLarge, UnsupportedEncoding, iter_capped
+from connectors.bodies import BodyTooLarge, UnsupportedEncoding, drain_and_close, iter_capped
 from connectors.client import ApiClient, M, parse_item
 from connectors.destinations import DestinationPolicy, DestinationRefused, guarded
 from connectors.errors import (
@@ -43,6 +43,7 @@ from connectors.http import (
 from connectors.ratelimit import COMPLIANCE_FILE, COMPLIANCE_LIST
 from core.settings import get_settings
 from schemas.openai import ComplianceProject, Conversation, Gpt, WorkspaceUser
+from schemas.stages import Remedy
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +87,6 @@ class ComplianceClient(ApiClient):
 
     api = "compliance"
     key_label = "Compliance API"
-    key_flag = "--compliance-key-env"
 
     key_field = "compliance_key"
     base_field = "compliance_api_base"
@@ -96,8 +96,9 @@ class ComplianceClient(ApiClient):
         if not access.workspace_id:
             raise NotFoundError(
                 "no ChatGPT workspace id is configured for this tenant",
-                hint=f"set the workspace id (chatgpt.com/admin/settings) of tenant "
-                f"{access.tenant_key} with `casb tenant update`",
+                hint="set the tenant's ChatGPT workspace id (chatgpt.com/admin/settings)",
+                remedy=Remedy.SET_WORKSPACE_ID,
+                api=self.api,
             )
         self.prefix = f"/compliance/workspaces/{path_segment(access.workspace_id)}"
         # File storage: an injected client (tests) serves it too; otherwise the per-process
@@ -185,6 +186,8 @@ class ComplianceClient(ApiClient):
                         f"{options.conversation_page_max_bytes} bytes",
                         route=route,
                         hint="raise ClientOptions.conversation_page_max_bytes for this tenant",
+                        remedy=Remedy.REPORT,
+                        api=self.api,
                     )
                 limit = max(1, limit // 2)
                 stats.pages_shrunk += 1
@@ -386,9 +389,12 @@ class ComplianceClient(ApiClient):
                         f"file download failed ({type(exc).__name__})",
                         route=route,
                         hint="the API host failed or was too slow: retry the DLP scan",
+                        api=self.api,
                     ) from None
         finally:
-            response.close()
+            # A redirect's (or a 404's) small body is read first, so its keep-alive
+            # connection to the API host is reused by the next file.
+            drain_and_close(response)
         return self._fetch_storage(storage_url, dest, file_id, cap, deadline, redirects=1)
 
     def download_url(
@@ -473,6 +479,7 @@ class ComplianceClient(ApiClient):
                                 status=status,
                                 route=route,
                                 hint="the file's download URL was refused: retry the DLP scan",
+                                api="storage",
                             )
                         finally:
                             response.close()
@@ -491,6 +498,7 @@ class ComplianceClient(ApiClient):
                         status=failed,
                         route=route,
                         hint="the storage host failed or was too slow: retry the DLP scan",
+                        api="storage",
                     ) from None
                 self._sleep(backoff_delay(attempt, options, random.random))
         raise AssertionError("unreachable")  # pragma: no cover

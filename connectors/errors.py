@@ -1,7 +1,9 @@
 """Typed connector errors: what went wrong, where, and what the operator should do next.
 
-A scan records ``kind`` and ``hint`` on the scan run and on the tenant's health, so every
-error here is built to be shown to an operator verbatim. Upstream error messages are kept
+A scan records ``kind``, ``api``, ``remedy`` and ``hint`` on the scan run and on the tenant's
+health. ``hint`` is prose an operator can read verbatim but names no command: the connectors
+do not know the CLI. ``remedy`` (a ``schemas.stages.Remedy`` code) and ``api`` are what the
+presenting layer turns into the command to run. Upstream error messages are kept
 (they often say which scope is missing) but scrubbed of anything that looks like a key,
 because OpenAI echoes a prefix of a wrong key in its 401 body ("Incorrect API key provided:
 sk-abc***def") and the connectors must never carry key material out of the call.
@@ -15,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from core.logs import redact
-from schemas.stages import ErrorSummary
+from schemas.stages import ErrorSummary, Remedy
 
 
 def scrub(text: str | None, *, limit: int = 500) -> str:
@@ -34,11 +36,14 @@ class ConnectorError(Exception):
     Attributes are safe to log and to store: ``kind`` (a stable machine-readable string),
     ``message`` (scrubbed), ``status`` (HTTP status or None for transport failures),
     ``route`` (a route template such as ``/organization/projects/{project_id}/api_keys``,
-    never a URL with ids or query values) and ``hint`` (the operator's next step).
+    never a URL with ids or query values), ``api`` (which API failed: ``admin``,
+    ``compliance``, ``logs``, ``storage``; None when not known), ``remedy`` (a stable
+    ``Remedy`` code) and ``hint`` (the operator's next step in words, no command syntax).
     """
 
     default_kind = "api_error"
     default_hint = "check the upstream service status and retry the scan"
+    default_remedy = Remedy.RETRY
 
     def __init__(
         self,
@@ -50,12 +55,16 @@ class ConnectorError(Exception):
         hint: str | None = None,
         retry_after: float | None = None,
         param: str | None = None,
+        api: str | None = None,
+        remedy: str | None = None,
     ) -> None:
         self.message = scrub(message)
         self.kind = kind or self.default_kind
         self.status = status
         self.route = route
         self.hint = scrub(hint) if hint else self.default_hint
+        self.api = api
+        self.remedy = str(remedy or self.default_remedy)
         self.retry_after = retry_after
         self.param = scrub(param, limit=80) if param else None
         """The request parameter the API blamed (``error.param``, or a 422's ``loc``)."""
@@ -86,6 +95,8 @@ class ConnectorError(Exception):
             "status": self.status,
             "route": self.route,
             "hint": self.hint,
+            "api": self.api,
+            "remedy": self.remedy,
             "retry_after": self.retry_after,
         }
 
@@ -95,6 +106,7 @@ class AuthenticationError(ConnectorError):
 
     default_kind = "credential_error"
     default_hint = "the API key was revoked or is wrong: update the tenant's key"
+    default_remedy = Remedy.SET_KEY
 
 
 class PermissionDeniedError(ConnectorError):
@@ -102,6 +114,7 @@ class PermissionDeniedError(ConnectorError):
 
     default_kind = "permission_error"
     default_hint = "the key lacks the permission this route needs: grant it or use another key"
+    default_remedy = Remedy.GRANT_SCOPE
 
 
 class NotFoundError(ConnectorError):
@@ -109,6 +122,7 @@ class NotFoundError(ConnectorError):
 
     default_kind = "not_found"
     default_hint = "check the tenant's workspace id / org id and API base URL"
+    default_remedy = Remedy.CHECK_BASE_URL
 
 
 class RateLimitedError(ConnectorError):
@@ -120,6 +134,7 @@ class RateLimitedError(ConnectorError):
 
     default_kind = "rate_limited"
     default_hint = "the tenant's rate budget is exhausted: the scan part should be retried later"
+    default_remedy = Remedy.RETRY_LATER
 
 
 class UpstreamError(ConnectorError):
@@ -137,6 +152,7 @@ class MalformedResponseError(ConnectorError):
         "the API returned an unexpected response: retry the scan; if it persists, "
         "report the route and upstream request id to the maintainers"
     )
+    default_remedy = Remedy.RETRY
 
 
 class FileSkipped(Exception):

@@ -39,7 +39,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from http.cookiejar import CookieJar, DefaultCookiePolicy
-from typing import Any, Literal, NoReturn, cast
+from typing import Any, Literal, NoReturn, TypedDict, cast
 from urllib.parse import quote
 
 import httpx
@@ -61,10 +61,21 @@ from connectors.errors import (
 )
 from connectors.ratelimit import RateBudget
 from core.settings import get_settings
+from schemas.stages import Remedy
 
 log = logging.getLogger(__name__)
 
 Api = Literal["admin", "compliance"]
+
+
+class Advice(TypedDict):
+    """What a failed call tells the operator: keyword arguments of a ``ConnectorError``."""
+
+    hint: str
+    remedy: Remedy
+    api: str
+
+
 QueryParams = Sequence[tuple[str, str | int | float]] | Mapping[str, str | int | float]
 
 RETRYABLE_STATUSES = frozenset({408, 409, 429})
@@ -261,6 +272,17 @@ def _set_aside_bad_location(response: httpx.Response) -> None:
         response.headers[UNPARSABLE_LOCATION] = "1"
 
 
+class _NoCookies(CookieJar):
+    """A jar that keeps nothing and does not even read ``Set-Cookie`` (httpx hands it every
+    response; parsing headers only for the policy to refuse them cost time per request)."""
+
+    def extract_cookies(self, response: Any, request: Any) -> None:
+        return None
+
+    def set_cookie(self, cookie: Any) -> None:
+        return None
+
+
 _shared_lock = threading.Lock()
 _shared_client: httpx.Client | None = None
 _shared_pid: int | None = None
@@ -280,7 +302,7 @@ def shared_client() -> httpx.Client:
                 follow_redirects=False,
                 # A jar that accepts no cookie: nothing set by one tenant's API (or a storage
                 # host) is kept in a client every tenant shares.
-                cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
+                cookies=_NoCookies(policy=DefaultCookiePolicy(allowed_domains=[])),
                 limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
                 timeout=httpx.Timeout(60.0, connect=5.0),
                 event_hooks={"response": [_set_aside_bad_location]},
@@ -311,7 +333,7 @@ def storage_client() -> httpx.Client:
                 ),
                 follow_redirects=False,
                 trust_env=False,
-                cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
+                cookies=_NoCookies(policy=DefaultCookiePolicy(allowed_domains=[])),
                 timeout=httpx.Timeout(60.0, connect=5.0),
                 event_hooks={"response": [_set_aside_bad_location]},
             )
@@ -399,47 +421,50 @@ class Transport:
     def __repr__(self) -> str:
         return f"Transport(tenant={self.tenant_key!r}, api={self.api!r}, base={self.base_url!r})"
 
-    # ------------------------------------------------------------------ hints
+    # ------------------------------------------------------------------ advice
 
-    def _key_flag(self) -> str:
-        return "--admin-key-env" if self.api == "admin" else "--compliance-key-env"
-
-    def hint_for(self, status: int | None, route: str) -> str:
-        t = self.tenant_key
+    def advice_for(self, status: int | None, route: str) -> Advice:
+        """The operator-neutral hint, the ``Remedy`` code and the API of a failed call."""
+        api = self.api
+        hint: str
         if status == 401:
-            return (
-                f"the {self.api} key was revoked or is wrong: "
-                f"`casb tenant update {t} {self._key_flag()} VAR`"
+            hint, remedy = f"the {api} key was revoked or is wrong", Remedy.SET_KEY
+        elif status == 403 and api == "admin":
+            hint = (
+                f"the admin key cannot read {route}: it must be an Admin API key "
+                "(sk-admin-...) of an organization owner"
             )
-        if status == 403:
-            if self.api == "admin":
-                return (
-                    f"the admin key cannot read {route}: use an Admin API key (sk-admin-...) "
-                    f"of an organization owner: `casb tenant update {t} --admin-key-env VAR`"
-                )
-            return (
-                f"the compliance key has no access to this workspace or lacks the "
-                f"compliance read scope: ask OpenAI to grant it, or "
-                f"`casb tenant update {t} --compliance-key-env VAR`"
+            remedy = Remedy.GRANT_SCOPE
+        elif status == 403:
+            hint = (
+                "the compliance key has no access to this workspace or lacks the compliance "
+                "read scope: OpenAI grants it, or another key has it"
             )
-        if status == 404:
-            if self.api == "compliance":
-                return (
-                    f"workspace not found at {self.base_url}: check the workspace id "
-                    f"(chatgpt.com/admin/settings) and --compliance-api-base of tenant {t}"
-                )
-            return f"route not found at {self.base_url}: check --admin-api-base of tenant {t}"
-        if status == 429:
-            return f"tenant {t} is rate limited by OpenAI: the scan part should be retried later"
-        if status is None:
-            return (
+            remedy = Remedy.GRANT_SCOPE
+        elif status == 404 and api == "compliance":
+            hint = (
+                f"workspace not found at {self.base_url}: the workspace id "
+                "(chatgpt.com/admin/settings) or the Compliance API base URL is wrong"
+            )
+            remedy = Remedy.CHECK_WORKSPACE
+        elif status == 404:
+            hint, remedy = f"route not found at {self.base_url}", Remedy.CHECK_BASE_URL
+        elif status == 429:
+            hint = f"tenant {self.tenant_key} is rate limited by OpenAI: retry the part later"
+            remedy = Remedy.RETRY_LATER
+        elif status is None:
+            hint = (
                 f"could not get an answer from {self.base_url} (network, DNS, proxy or a slow "
-                f"server): check the {self.api} API base URL of tenant {t} and retry the scan"
+                f"server): the {api} API base URL may be wrong, or retry the scan"
             )
-        return (
-            f"OpenAI answered {status} on {route} for tenant {t}: "
-            "retry the scan; check status.openai.com"
-        )
+            remedy = Remedy.CHECK_BASE_URL
+        else:
+            hint = (
+                f"OpenAI answered {status} on {route} for tenant {self.tenant_key}: "
+                "retry the scan; check status.openai.com"
+            )
+            remedy = Remedy.RETRY
+        return {"hint": hint, "remedy": remedy, "api": api}
 
     # ------------------------------------------------------------------ core
 
@@ -460,7 +485,9 @@ class Transport:
             # UnicodeEncodeError it raises, and that reaches results and logs.
             raise AuthenticationError(
                 f"the {self.api} key of tenant {self.tenant_key} is not printable ASCII",
-                hint=f"set it again: `casb tenant update {self.tenant_key} {self._key_flag()} VAR`",
+                hint=f"the {self.api} key is damaged: set it again",
+                remedy=Remedy.SET_KEY,
+                api=self.api,
             )
         headers = {
             "Authorization": f"Bearer {self._key.get_secret_value()}",
@@ -476,7 +503,7 @@ class Transport:
         status = response.status_code
         message = _upstream_message(response) or response.reason_phrase or f"HTTP {status}"
         message += _request_id(response)
-        hint = self.hint_for(status, route)
+        advice = self.advice_for(status, route)
         cls: type[ConnectorError]
         if status == 401:
             cls = AuthenticationError
@@ -488,7 +515,7 @@ class Transport:
             cls = RateLimitedError
         else:
             cls = UpstreamError
-        raise cls(message, status=status, route=route, hint=hint, param=_blamed_param(response))
+        raise cls(message, status=status, route=route, param=_blamed_param(response), **advice)
 
     def _load_body(self, response: httpx.Response, route: str, *, accepted: bool) -> None:
         """Read the body into the response under its cap: ``max_json_bytes`` for an answer
@@ -507,6 +534,8 @@ class Transport:
                 route=route,
                 hint="raise ClientOptions.max_json_bytes if pages of this tenant are "
                 "really this large; otherwise the server is misbehaving",
+                remedy=Remedy.REPORT,
+                api=self.api,
             ) from None
         except (UnsupportedEncoding, zlib.error) as exc:
             raise MalformedResponseError(
@@ -565,7 +594,7 @@ class Transport:
                         f"{method} {route} {kind} ({type(exc).__name__}) after {attempt} "
                         "attempt(s)",
                         route=route,
-                        hint=self.hint_for(None, route),
+                        **self.advice_for(None, route),
                     ) from None
                 self._emit(self._event(group, route, None, attempt, "retry", elapsed))
                 delay = backoff_delay(failures, options, self._rng)
@@ -630,7 +659,7 @@ class Transport:
         raise UpstreamError(
             f"{method} {route} gave up after {MAX_ATTEMPTS_PER_CALL} attempts",
             route=route,
-            hint=self.hint_for(None, route),
+            **self.advice_for(None, route),
         )
 
     # ------------------------------------------------------------------ retry decisions
@@ -696,8 +725,8 @@ class Transport:
             f"{message}; {reason}",
             status=status,
             route=route,
-            hint=self.hint_for(status, route),
             retry_after=retry_after,
+            **self.advice_for(status, route),
         )
 
     def observe_limits(self, response: httpx.Response, group: str) -> None:
@@ -850,6 +879,8 @@ class Transport:
             route=route,
             hint="raise ClientOptions.max_pages if the tenant is really this large; "
             "otherwise report the route to the maintainers",
+            remedy=Remedy.REPORT,
+            api=self.api,
         )
 
     @staticmethod

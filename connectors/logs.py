@@ -34,6 +34,7 @@ from connectors.compliance import _REDIRECTS, ComplianceClient, DownloadResult
 from connectors.errors import FileSkipped, MalformedResponseError, NotFoundError
 from connectors.http import page_items, path_segment
 from connectors.ratelimit import COMPLIANCE_FILE, COMPLIANCE_LIST
+from schemas.stages import Remedy
 
 Scope = Literal["workspaces", "organizations"]
 LOG_PAGE_LIMIT = 100
@@ -68,10 +69,12 @@ class LogsClient:
         access = compliance.access
         scope_id = access.workspace_id if scope == "workspaces" else access.org_id
         if not scope_id:
+            what = "workspace" if scope == "workspaces" else "organization"
             raise NotFoundError(
-                f"no {'workspace' if scope == 'workspaces' else 'organization'} id is "
-                "configured for this tenant",
-                hint=f"set it with `casb tenant update {access.tenant_key}`",
+                f"no {what} id is configured for this tenant",
+                hint=f"set the tenant's {what} id",
+                remedy=Remedy.SET_WORKSPACE_ID if scope == "workspaces" else Remedy.SET_ORG_ID,
+                api="logs",
             )
         self.prefix = f"/compliance/{scope}/{path_segment(scope_id)}"
         self.route = (

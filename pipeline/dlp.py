@@ -437,14 +437,16 @@ def _scan_refs(
             result.outcomes[key] = "error"
             result.errors.append({"file_id": ref.file_id, **error_summary(exc)})
             continue
-        finally:
-            ledger.working_on(batch_key, None)
         writes.append(write)
         _count_outcome(result, key, write.outcome, write.result.get("reason"))
         if write.outcome == MATCHED or write.result.get("leaked_keys"):
             matched(ref, write.result if write.outcome == MATCHED else _no_match_write(write))
         if write.result.get("reused"):
             result.counts["reused"] += 1
+    if client is not None:
+        # Each file's mark replaced the previous one (one Redis call per downloaded file);
+        # the batch's own writes below are no file's fault.
+        ledger.working_on(batch_key, None)
     with session_scope() as session:
         save_cache(session, tenant.id, writes)
         detected += merged(session, tenant.id, leaked)
@@ -685,7 +687,7 @@ class _BatchTotals:
     def error(self) -> ErrorSummary:
         """The stage's one typed error: how many went wrong, and the first of them."""
         first: ErrorSummary = self.errors[0] if self.errors else {}
-        return {
+        summary: ErrorSummary = {
             "kind": first.get("kind") or "task_error",
             "message": (
                 f"{len(self.errors)} DLP error(s), {self.missing} batch(es) without a result"
@@ -693,6 +695,10 @@ class _BatchTotals:
             )[:500],
             "hint": first.get("hint") or "the next scan retries these files",
         }
+        if first.get("remedy"):
+            summary["remedy"] = first.get("remedy")
+            summary["api"] = first.get("api")
+        return summary
 
 
 def _gather_batches(scan_id: int, plan: DlpPlanRecord) -> _BatchTotals:

@@ -44,6 +44,7 @@ from schemas.stages import (
     UNAVAILABLE,
     ErrorSummary,
     FetchSummary,
+    Remedy,
 )
 
 Items = list[dict[str, Any]]
@@ -476,8 +477,10 @@ def _conversations_from_logs(ctx: FetchContext, retired_status: int | None) -> P
             route=exc.route,
             status=404,
             hint="this workspace's conversations come from the Compliance Logs Platform: "
-            f"check the tenant's workspace and org ids (`casb tenant update "
-            f"{ctx.access.tenant_key}`) and that the compliance key can read its logs",
+            "check the tenant's workspace and org ids and that the compliance key can read "
+            "its logs",
+            remedy=Remedy.CHECK_WORKSPACE,
+            api="logs",
         ) from None
     scan = _ConversationScan(ctx)
     events: set[str] = set()

@@ -11,6 +11,7 @@ Keys marked ``NotRequired`` are present only in some outcomes (a skipped stage c
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any, NotRequired, TypedDict
 
 #: Part states of a fetch: ``ok`` (stored), ``unavailable`` (the API says the tenant does not
@@ -18,8 +19,30 @@ from typing import Any, NotRequired, TypedDict
 OK, UNAVAILABLE, FAILED = "ok", "unavailable", "failed"
 
 
+class Remedy(StrEnum):
+    """What an operator does about an error, as a stable code.
+
+    Errors carry the code and the ``api`` it concerns; the layer that shows an error (the
+    CLI) turns them into the command to run. ``hint`` stays prose that names no command.
+    """
+
+    SET_KEY = "set_key"  # the key is missing, revoked or wrong: set another one
+    GRANT_SCOPE = "grant_scope"  # the key lacks a scope or role: grant it or use another key
+    CHECK_BASE_URL = "check_base_url"  # the API base URL answers nothing useful
+    CHECK_WORKSPACE = "check_workspace"  # the workspace id (or the base URL) is wrong
+    SET_WORKSPACE_ID = "set_workspace_id"  # no workspace id is configured
+    SET_ORG_ID = "set_org_id"  # no organization id is configured
+    RETRY_LATER = "retry_later"  # rate limited: the next scan (or a later rescan) retries
+    RETRY = "retry"  # a transient failure: rescan
+    REPORT = "report"  # the API answered something unexpected: nothing to run, report it
+
+
 class ErrorSummary(TypedDict, total=False):
-    """A typed, scrubbed error (connector errors, task errors, DLP errors)."""
+    """A typed, scrubbed error (connector errors, task errors, DLP errors).
+
+    ``api`` (``admin``, ``compliance``, ``logs``, ``storage``) and ``remedy`` (a ``Remedy``
+    value) are absent from summaries stored before they existed.
+    """
 
     kind: str
     error: str
@@ -27,6 +50,8 @@ class ErrorSummary(TypedDict, total=False):
     status: int | None
     route: str | None
     hint: str | None
+    api: str | None
+    remedy: str | None
     retry_after: float | None
     resource: str
     parts: list[str]

@@ -95,15 +95,22 @@ def dlp_skip_summary(skips: Mapping[str, int]) -> str:
     return f"DLP files skipped: {', '.join(seen)}" if seen else ""
 
 
-def health_of(errors: Sequence[Mapping[str, Any]]) -> tuple[str, str | None]:
-    """(health, one-line detail) from a scan's typed errors; healthy when there are none."""
+def worst_error(errors: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    """The error the tenant's health is about: the most actionable kind, first come first."""
     if not errors:
+        return None
+    return min(errors, key=lambda e: _HEALTH_PRIORITY.index(health_kind(e.get("kind"))))
+
+
+def health_of(errors: Sequence[Mapping[str, Any]]) -> tuple[str, str | None]:
+    """(health, one-line detail) from a scan's typed errors; healthy when there are none.
+
+    The detail keeps the error's operator-neutral ``hint``; the command that fixes it is
+    added where the detail is shown (the CLI), from the worst error's ``remedy`` and ``api``.
+    """
+    worst = worst_error(errors)
+    if worst is None:
         return TenantHealth.HEALTHY.value, None
-    ranked = sorted(
-        errors,
-        key=lambda e: _HEALTH_PRIORITY.index(health_kind(e.get("kind"))),
-    )
-    worst = ranked[0]
     health = health_kind(worst.get("kind"))
     where = worst.get("resource") or "scan"
     if worst.get("parts") and list(worst["parts"]) != [where]:
@@ -429,6 +436,30 @@ def last_finished_runs(session: Session) -> dict[int, ScanRun]:
     )
     rows = session.exec(select(ScanRun).join(latest, col(ScanRun.id) == latest.c.run_id)).all()
     return {row.tenant_id: row for row in rows}
+
+
+def last_finished_run(session: Session, tenant_id: int) -> ScanRun | None:
+    """The tenant's newest run that is no longer queued or running."""
+    return session.exec(
+        select(ScanRun)
+        .where(ScanRun.tenant_id == tenant_id, col(ScanRun.status).not_in(ScanStatus.active()))
+        .order_by(col(ScanRun.id).desc())
+        .limit(1)
+    ).first()
+
+
+def health_error(tenant: Tenant, run: ScanRun | None) -> Mapping[str, Any] | None:
+    """The stored error the tenant's health detail was made from, or None.
+
+    The detail is written by the tenant's last finished run (``run``); the error is taken
+    from it only when its errors still give the detail the tenant holds.
+    """
+    if run is None or not tenant.health_detail:
+        return None
+    detail = health_of(run.errors)[1]
+    if detail is None or not tenant.health_detail.startswith(detail):
+        return None
+    return worst_error(run.errors)
 
 
 def part_problems(run: ScanRun | None) -> dict[str, dict[str, Any]]:

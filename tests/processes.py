@@ -149,8 +149,13 @@ class WorkerProcess:
         queues: Sequence[str] = ALL_QUEUES,
         name: str | None = None,
         log_level: str = "INFO",
+        python: str = sys.executable,
+        cwd: Path = REPO,
     ) -> None:
+        """``python`` and ``cwd`` run another checkout's code (a bench's baseline tree)."""
         self.env = env
+        self.python = python
+        self.cwd = cwd
         self.log_path = log_path
         self.pool = pool
         self.concurrency = concurrency
@@ -170,7 +175,7 @@ class WorkerProcess:
         offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         log = self.log_path.open("ab")
         cmd = [
-            sys.executable,
+            self.python,
             "-m",
             "celery",
             "-A",
@@ -191,7 +196,7 @@ class WorkerProcess:
         ]
         self.proc = subprocess.Popen(
             cmd,
-            cwd=REPO,
+            cwd=self.cwd,
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -16,6 +16,7 @@ from typing import Any
 from celery import Celery, Task
 from celery.signals import (
     after_setup_logger,
+    worker_init,
     worker_process_init,
     worker_process_shutdown,
     worker_ready,
@@ -145,6 +146,14 @@ def load_tasks() -> None:
 
     for name in TASK_MODULES:
         importlib.import_module(name)
+
+
+@worker_init.connect
+def _preload(**_: Any) -> None:
+    """Import in the worker's main process what every task needs but imports lazily (the
+    PostgreSQL driver): prefork children inherit it instead of each importing it again."""
+    import psycopg  # noqa: F401
+    import sqlalchemy.dialects.postgresql.psycopg  # noqa: F401
 
 
 @worker_process_init.connect

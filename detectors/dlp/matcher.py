@@ -1038,6 +1038,7 @@ def _start_finder(pattern: bytes, caseless: bool) -> re2._Regexp:
 
 _CACHE: dict[tuple[str, str], Policy] = {}
 _CACHE_LOCK = threading.Lock()
+_COMPILE_LOCK = threading.Lock()
 _CACHE_MAX = 32
 
 
@@ -1067,8 +1068,15 @@ def compile_policy(profiles: Iterable[Profile], engine: str | None = None) -> Po
         cached = _CACHE.get(key)
         if cached is not None:
             return cached
-    policy = Policy(plist, key[1])
-    with _CACHE_LOCK:
-        if len(_CACHE) >= _CACHE_MAX:
-            _CACHE.pop(next(iter(_CACHE)))
-        return _CACHE.setdefault(key, policy)
+    # One compile per process: threads that miss together (a worker's first scans start at
+    # once) wait for it instead of each compiling the same set (about a CPU second each).
+    with _COMPILE_LOCK:
+        with _CACHE_LOCK:
+            cached = _CACHE.get(key)
+        if cached is not None:
+            return cached
+        policy = Policy(plist, key[1])
+        with _CACHE_LOCK:
+            if len(_CACHE) >= _CACHE_MAX:
+                _CACHE.pop(next(iter(_CACHE)))
+            return _CACHE.setdefault(key, policy)

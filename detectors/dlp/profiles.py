@@ -203,13 +203,30 @@ class Profile:
         return sig
 
 
+#: Versions already computed in this process, by profile tuple (profiles are immutable).
+_VERSIONS: dict[tuple[Profile, ...], str] = {}
+_VERSIONS_MAX = 64
+
+
 def profile_set_version(profiles: Iterable[Profile]) -> str:
     """Stable hash of everything that changes matching: patterns, validators, keywords,
     thresholds, the matcher version and the Hyperscan version. Order-independent.
 
     Used as a cache key: a file whose bytes and profile-set version are unchanged need not be
-    matched again.
+    matched again. Remembered per profile tuple: hashing the full set costs milliseconds, and
+    every DLP batch asks for it more than once.
     """
+    plist = tuple(profiles)
+    known = _VERSIONS.get(plist)
+    if known is None:
+        known = _profile_set_version(plist)
+        if len(_VERSIONS) >= _VERSIONS_MAX:
+            _VERSIONS.clear()
+        _VERSIONS[plist] = known
+    return known
+
+
+def _profile_set_version(profiles: tuple[Profile, ...]) -> str:
     doc = {
         "matcher": MATCHER_VERSION,
         "engine": f"hyperscan-{getattr(hyperscan, '__version__', '?')}",

@@ -10,6 +10,7 @@ a local rate budget (no broker, no worker). ``rescan`` is the bare queue contrac
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -31,6 +32,7 @@ from workers.cli.common import (
     fail,
     print_json,
 )
+from workers.cli.remedies import error_remedy, remedy_command, remedy_text
 
 _STATUS_STYLE = {
     "succeeded": "green",
@@ -314,7 +316,7 @@ def _summary(scan_ids: list[int]) -> int:
 
     Returns how many scans did not succeed."""
     from store.findings import open_counts_by_severity
-    from store.scans import runs_with_tenants
+    from store.scans import runs_with_tenants, worst_error
 
     table = SafeTable(title="scan results")
     table.add_column("tenant", no_wrap=True)
@@ -339,9 +341,11 @@ def _summary(scan_ids: list[int]) -> int:
             )
             if run.status != ScanStatus.SUCCEEDED.value:
                 detail = tenant.health_detail if tenant and tenant.health_detail else None
+                fix = _fix(worst_error(run.errors), slug)
                 problems.append(
                     f"{slug}: scan {scan_id} {run.status}"
                     + (f": {detail}" if detail else ": see `casb scans --json` for its errors")
+                    + (f"; {fix}" if fix else "")
                 )
     console.print(table)
     for line in problems:
@@ -431,8 +435,19 @@ def _run_json(run: ScanRun, slugs: dict[int | None, str]) -> dict[str, Any]:
         "started_at": iso_z(run.started_at),
         "finished_at": iso_z(run.finished_at),
         "counts": run.counts,
-        "errors": run.errors,
+        "errors": [_error_json(e, slugs.get(run.tenant_id)) for e in run.errors],
     }
+
+
+def _error_json(error: dict[str, Any], slug: str | None) -> dict[str, Any]:
+    """A stored error with the command its remedy stands for (``command``, or None)."""
+    command = remedy_command(error.get("remedy"), error.get("api"), slug) if slug else None
+    return {**error, "command": command}
+
+
+def _fix(error: Mapping[str, Any] | None, slug: str) -> str | None:
+    """What to run for ``error``'s remedy, or None (no error, no remedy, no command)."""
+    return (remedy_text(error.get("remedy"), error.get("api"), slug) if error else "") or None
 
 
 def health(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
@@ -445,6 +460,7 @@ def health(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) ->
     from store.scans import (
         dlp_skip_summary,
         dlp_skips,
+        health_error,
         last_finished_runs,
         latest_source_health,
         part_problems,
@@ -464,12 +480,14 @@ def health(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) ->
             last_run = last_runs.get(tenant.id)
             problems = part_problems(last_run)
             skipped = dlp_skips(last_run.parts if last_run is not None else None)
+            error = health_error(tenant, last_run)
             rows.append(
                 {
                     "tenant": tenant.slug,
                     "enabled": tenant.enabled,
                     "health": tenant.health,
                     "detail": tenant.health_detail,
+                    **error_remedy(error, tenant.slug),
                     "health_changed_at": iso_z(tenant.health_changed_at),
                     "last_scan_at": iso_z(tenant.last_scan_at),
                     "next_scan_at": iso_z(tenant.next_scan_at),
@@ -479,6 +497,7 @@ def health(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) ->
                     "parts": problems,
                     "dlp_skipped": skipped,
                     "_last": tenant.last_scan_at,
+                    "_fix": _fix(error, tenant.slug),
                     "_sources": source_summary(sources),
                 }
             )
@@ -516,6 +535,11 @@ def health(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) ->
             ),
         )
     console.print(table)
+    # Under the table, unfolded, so each command can be copied whole.
+    for r in rows:
+        if r["_fix"]:
+            line = f"{r['tenant']}: {r['_fix']}"
+            console.print(line, style="red", highlight=False, markup=False, soft_wrap=True)
 
 
 def _detail_cell(detail: str | None, problems: dict[str, dict[str, Any]]) -> str:

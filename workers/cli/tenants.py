@@ -10,6 +10,7 @@ from core.settings import get_settings
 from store import tenants as registry
 from store.tenants import KeySource, TenantInput, TenantInputError
 from workers.cli.common import SafeTable, console, db_session, print_json
+from workers.cli.remedies import error_remedy
 
 tenant_app = typer.Typer(
     help="Register and manage tenants (one OpenAI org each).", no_args_is_help=True
@@ -188,8 +189,13 @@ def show(
     fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f"),
 ) -> None:
     """Show one tenant (keys only as redacted hints)."""
+    from store.scans import health_error, last_finished_run
+
     with db_session() as session:
-        row = registry.tenant_summary(registry.get_tenant(session, slug))
+        tenant = registry.get_tenant(session, slug)
+        assert tenant.id is not None
+        error = health_error(tenant, last_finished_run(session, tenant.id))
+        row = registry.tenant_summary(tenant) | error_remedy(error, tenant.slug)
     if fmt is OutputFormat.json:
         print_json(row)
         return

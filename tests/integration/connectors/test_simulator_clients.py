@@ -329,7 +329,7 @@ def test_revoked_key_mid_scan(world: Any, server: Any) -> None:
     assert seen == 4  # two pages came through before the key was revoked
     err = info.value
     assert err.status == 401 and err.kind == "credential_error"
-    assert "casb tenant update tenant-02 --admin-key-env" in err.hint
+    assert (err.remedy, err.api) == ("set_key", "admin") and "revoked" in err.hint
     key = world.tenant("tenant-02").admin_key
     assert key not in str(err) and key not in repr(err) and key[:12] not in err.message
 
@@ -359,6 +359,7 @@ def test_workspace_gone(world: Any, server: Any) -> None:
     with pytest.raises(NotFoundError) as info:
         list(compliance(world, server, "tenant-03").conversations(0))
     assert info.value.kind == "not_found" and "workspace id" in info.value.hint
+    assert (info.value.remedy, info.value.api) == ("check_workspace", "compliance")
 
 
 def test_options_default_page_limits_are_accepted(world: Any, server: Any) -> None:

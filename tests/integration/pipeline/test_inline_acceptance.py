@@ -186,7 +186,7 @@ def test_a_failed_scan_is_reported_with_its_error_and_what_to_do(
     # Under the table, each scan that did not succeed: its typed error and what to do.
     (why,) = [line for line in lines if line.startswith("tenant-02: scan 2 failed:")]
     assert "users: credential_error (HTTP 401)" in why
-    assert "casb tenant update tenant-02" in why
+    assert "run `casb tenant update tenant-02 --admin-key-env VAR`" in why
 
     # For scripts: --fail-on-error turns an unsuccessful scan into exit 1; success stays 0.
     sim.world.faults.add("tenant-02", Fault(kind="revoked_key", api="any"))
@@ -202,6 +202,23 @@ def test_a_failed_scan_is_reported_with_its_error_and_what_to_do(
     rows = {r["tenant"]: r for r in json.loads(health.stdout)}
     assert rows["tenant-01"]["health"] == "healthy"
     assert rows["tenant-02"]["health"] == "credential_error"
-    assert "casb tenant update" in rows["tenant-02"]["detail"]
+    assert "key was revoked" in rows["tenant-02"]["detail"]
+    assert rows["tenant-02"]["remedy"] == "set_key"
+    assert rows["tenant-02"]["command"] == "casb tenant update tenant-02 --admin-key-env VAR"
+    assert (rows["tenant-01"]["remedy"], rows["tenant-01"]["command"]) == (None, None)
+    # The table folds its detail column; the command is printed whole under it.
+    table = run_cli("health").stdout.splitlines()
+    assert "tenant-02: run `casb tenant update tenant-02 --admin-key-env VAR`" in table
+    assert not any(line.startswith("tenant-01:") for line in table)
+    scans = {r["tenant"]: r for r in json.loads(run_cli("scans", "--json").stdout)}
+    assert {e["command"] for e in scans["tenant-02"]["errors"]} == {
+        "casb tenant update tenant-02 --admin-key-env VAR",
+        "casb tenant update tenant-02 --compliance-key-env VAR",
+    }  # each error names the key of its API
+    shown = json.loads(run_cli("tenant", "show", "tenant-02", "--format", "json").stdout)
+    assert (shown["remedy"], shown["command"]) == (
+        "set_key",
+        "casb tenant update tenant-02 --admin-key-env VAR",
+    )
     with session_scope() as session:
         assert open_keys(session, ids["tenant-02"]) == set()

@@ -170,7 +170,10 @@ def test_bad_tenant_fails_alone_with_typed_health(db: str, sim: Any, worker: Any
     assert health["tenant-01"].health == TenantHealth.HEALTHY.value  # type: ignore[union-attr]
     h2 = health["tenant-02"]
     assert h2 is not None and h2.health == TenantHealth.CREDENTIAL_ERROR.value
-    assert h2.health_changed_at is not None and "casb tenant update" in (h2.health_detail or "")
+    assert h2.health_changed_at is not None and "key was revoked" in (h2.health_detail or "")
+    assert "casb " not in (h2.health_detail or "")  # the stored detail names no command
+    assert {e["remedy"] for e in done["tenant-02"].errors} == {"set_key"}
+    assert "admin" in {e["api"] for e in done["tenant-02"].errors}
     h3 = health["tenant-03"]
     assert h3 is not None and h3.health == TenantHealth.NOT_FOUND.value
 

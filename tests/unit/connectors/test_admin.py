@@ -269,7 +269,8 @@ def test_invalid_item_is_malformed_without_values(access, budget, options, sleep
 def test_missing_admin_key_is_a_credential_error(budget) -> None:
     with pytest.raises(AuthenticationError) as info:
         AdminClient(TenantAccess(tenant_key="acme"), budget)
-    assert "--admin-key-env" in info.value.hint
+    assert (info.value.remedy, info.value.api) == ("set_key", "admin")
+    assert "Admin API key" in info.value.hint
 
 
 def test_ids_are_quoted_in_paths(access, budget, options, sleeps) -> None:

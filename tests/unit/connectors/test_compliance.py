@@ -454,11 +454,12 @@ def test_download_conversation_file_needs_user(access, budget, options, sleeps) 
 def test_missing_compliance_config(budget) -> None:
     with pytest.raises(AuthenticationError) as info:
         ComplianceClient(TenantAccess(tenant_key="acme", workspace_id="w"), budget)
-    assert "--compliance-key-env" in info.value.hint
+    assert (info.value.remedy, info.value.api) == ("set_key", "compliance")
     from pydantic import SecretStr
 
-    with pytest.raises(NotFoundError):
+    with pytest.raises(NotFoundError) as missing:
         ComplianceClient(TenantAccess(tenant_key="acme", compliance_key=SecretStr("sk-x")), budget)
+    assert missing.value.remedy == "set_workspace_id"
 
 
 def test_default_options_cap_is_100_mb() -> None:

@@ -50,6 +50,8 @@ def test_kinds_hints_and_roundtrips(cls: type[ConnectorError], kind: str) -> Non
     assert isinstance(err, ConnectorError)
     assert err.kind == kind
     assert err.hint  # every error says what to do next
+    assert err.remedy and err.to_dict()["remedy"] == err.remedy  # and as a code
+    assert err.api is None and err.to_dict()["api"] is None
     for text in (str(err), repr(err), json.dumps(err.to_dict()), str(err.args)):
         assert "LEAKEDKEY" not in text
     copy = pickle.loads(pickle.dumps(err))

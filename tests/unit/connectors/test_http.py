@@ -311,6 +311,7 @@ def test_transport_errors_and_timeouts_retry_then_fail(budget, sleeps) -> None:
     assert info.value.status is None
     assert "timed out" in info.value.message
     assert "could not get an answer from https://admin.test/v1" in info.value.hint
+    assert (info.value.remedy, info.value.api) == ("check_base_url", "admin")
 
 
 def test_timeouts_are_set_on_every_request(budget, sleeps) -> None:
@@ -358,16 +359,16 @@ def _error(status: int, message: str) -> httpx.Response:
 
 
 @pytest.mark.parametrize(
-    ("status", "cls", "kind", "hint_part"),
+    ("status", "cls", "kind", "hint_part", "remedy"),
     [
-        (401, AuthenticationError, "credential_error", "casb tenant update acme --admin-key-env"),
-        (403, PermissionDeniedError, "permission_error", "organization owner"),
-        (404, NotFoundError, "not_found", "--admin-api-base"),
-        (400, UpstreamError, "api_error", "retry the scan"),
+        (401, AuthenticationError, "credential_error", "admin key was revoked", "set_key"),
+        (403, PermissionDeniedError, "permission_error", "organization owner", "grant_scope"),
+        (404, NotFoundError, "not_found", "route not found", "check_base_url"),
+        (400, UpstreamError, "api_error", "retry the scan", "retry"),
     ],
 )
 def test_typed_errors_are_not_retried_and_carry_hints(
-    budget, sleeps, status, cls, kind, hint_part
+    budget, sleeps, status, cls, kind, hint_part, remedy
 ) -> None:
     leaked = "Incorrect API key provided: sk-admin-SECRETadm*****cdef. Bearer sk-admin-abc"
     api = FakeApi({ROUTE: seq(_error(status, leaked))})
@@ -377,6 +378,9 @@ def test_typed_errors_are_not_retried_and_carry_hints(
     assert len(api.requests) == 1
     assert (err.kind, err.status, err.route) == (kind, status, ROUTE)
     assert hint_part in err.hint
+    assert (err.remedy, err.api) == (remedy, "admin")
+    assert err.to_dict()["remedy"] == remedy and err.to_dict()["api"] == "admin"
+    assert "casb" not in err.hint  # the command is the CLI's to write
     rendered = " ".join([str(err), repr(err), json.dumps(err.to_dict()), *map(str, err.args)])
     assert "SECRET" not in rendered and "sk-admin-abc" not in rendered
     assert "Incorrect API key provided" in err.message
@@ -393,19 +397,21 @@ def test_errors_carry_the_upstream_request_id(budget, sleeps) -> None:
     )
 
 
-def test_compliance_hints_name_the_compliance_key(budget, sleeps) -> None:
+def test_compliance_errors_name_the_compliance_api(budget, sleeps) -> None:
     api = FakeApi({ROUTE: seq(_error(401, "bad key"))})
     with pytest.raises(AuthenticationError) as info:
         make(api, budget, sleeps, api_name="compliance").get_json(
             ROUTE, route=ROUTE, group="compliance_list"
         )
-    assert "--compliance-key-env" in info.value.hint
+    assert (info.value.remedy, info.value.api) == ("set_key", "compliance")
+    assert "compliance key" in info.value.hint
     api = FakeApi({ROUTE: seq(_error(404, "workspace not found"))})
     with pytest.raises(NotFoundError) as info2:
         make(api, budget, sleeps, api_name="compliance").get_json(
             ROUTE, route=ROUTE, group="compliance_list"
         )
     assert "workspace id" in info2.value.hint
+    assert (info2.value.remedy, info2.value.api) == ("check_workspace", "compliance")
 
 
 def test_key_is_sent_only_in_authorization_header(budget, sleeps) -> None:

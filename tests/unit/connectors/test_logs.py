@@ -202,8 +202,9 @@ def test_organization_scope_and_missing_org_id(access, budget, options, sleeps) 
     compliance = ComplianceClient(
         access.model_copy(update={"org_id": None}), budget, http=api.client(), options=options
     )
-    with pytest.raises(NotFoundError, match="organization id"):
+    with pytest.raises(NotFoundError, match="organization id") as info:
         LogsClient(compliance, "organizations")
+    assert (info.value.remedy, info.value.api) == ("set_org_id", "logs")
 
 
 def test_download_follows_307_without_the_bearer_token_and_checks_sha256(

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from store.scans import dlp_skip_summary, dlp_skips, health_kind, health_of, scan_outcome
+from store.scans import (
+    dlp_skip_summary,
+    dlp_skips,
+    health_kind,
+    health_of,
+    scan_outcome,
+    worst_error,
+)
 
 EXPECTED = ["users", "invites", "admin_keys"]
 
@@ -26,13 +33,19 @@ def test_health_picks_the_most_actionable_error() -> None:
             "kind": "credential_error",
             "message": "revoked",
             "status": 401,
-            "hint": "`casb tenant update t1 --admin-key-env VAR`",
+            "hint": "the admin key was revoked or is wrong",
+            "remedy": "set_key",
+            "api": "admin",
         },
     ]
     health, detail = health_of(errors)
     assert health == "credential_error"
-    assert detail is not None and detail.startswith("users: credential_error (HTTP 401): revoked")
-    assert "casb tenant update" in detail and "(+1 more error)" in detail
+    assert worst_error(errors) is errors[1]
+    assert detail == (
+        "users: credential_error (HTTP 401): revoked -- the admin key was revoked or is wrong "
+        "(+1 more error)"
+    )  # the stored detail stays neutral: the CLI adds the command from the remedy
+    assert worst_error([]) is None
 
 
 def test_unknown_kinds_map_to_api_error() -> None:
