@@ -244,9 +244,10 @@ def _profile_set_version(profiles: tuple[Profile, ...]) -> str:
 
 
 def _terminated(regex: str, cls: str) -> str:
-    """Open-ended token followed by a consumed terminator (see dlp-bench.md, finding 5).
-    ``cls`` is the body's character class; a class written ``^...`` is a negated body class,
-    whose terminator is then one of the listed characters."""
+    """Open-ended token followed by a consumed terminator: Hyperscan reports every end of a
+    greedy repeat, so an unterminated token would raise one event per extra character
+    (docs/dlp.md). ``cls`` is the body's character class; a class written ``^...`` is a
+    negated body class, whose terminator is then one of the listed characters."""
     if cls.startswith("^"):
         return f"{regex}(?:[{cls[1:]}]|$)"
     return f"{regex}(?:[^{cls}]|$)"
