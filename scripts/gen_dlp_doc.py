@@ -11,23 +11,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from docgen import write_or_check  # this script's folder is on the path
+
 from detectors.dlp.entries_doc import splice
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "dlp.md"
 
 
 def main(argv: list[str]) -> int:
-    current = DOC.read_text(encoding="utf-8")
-    text = splice(current)
-    if "--check" in argv:
-        if current != text:
-            print(f"{DOC} is out of date: run python scripts/gen_dlp_doc.py", file=sys.stderr)
-            return 1
-        print(f"{DOC} is up to date")
-        return 0
-    DOC.write_text(text, encoding="utf-8")
-    print(f"wrote {DOC}")
-    return 0
+    return write_or_check(DOC, splice(DOC.read_text(encoding="utf-8")), argv, "gen_dlp_doc.py")
 
 
 if __name__ == "__main__":

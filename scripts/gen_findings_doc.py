@@ -9,23 +9,15 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from docgen import write_or_check  # this script's folder is on the path
+
 from detectors.findings_doc import render
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "findings.md"
 
 
 def main(argv: list[str]) -> int:
-    text = render()
-    if "--check" in argv:
-        current = DOC.read_text(encoding="utf-8") if DOC.exists() else ""
-        if current != text:
-            print(f"{DOC} is out of date: run python scripts/gen_findings_doc.py", file=sys.stderr)
-            return 1
-        print(f"{DOC} is up to date")
-        return 0
-    DOC.write_text(text, encoding="utf-8")
-    print(f"wrote {DOC}")
-    return 0
+    return write_or_check(DOC, render(), argv, "gen_findings_doc.py")
 
 
 if __name__ == "__main__":
