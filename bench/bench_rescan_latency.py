@@ -173,14 +173,8 @@ def run(args: argparse.Namespace, tree: Path) -> dict[str, Any]:
     worker: Any = None
     try:
         rclient = redis.Redis.from_url(redis_url)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CASB_")}
-        env.update(
-            CASB_DATABASE_URL=db_url,
-            CASB_BROKER_URL=redis_url,
-            CASB_RESULT_BACKEND=redis_url,
-            CASB_REDIS_URL=redis_url,
-            CASB_SECRET_KEY=Fernet.generate_key().decode(),
-            CASB_LOG_LEVEL="WARNING",
+        env = processes.fleet_env(
+            db_url, redis_url, Fernet.generate_key().decode(), log_level="WARNING"
         )
         os.environ.update({k: v for k, v in env.items() if k.startswith("CASB_")})
         from core.settings import reset_settings_cache

@@ -57,6 +57,7 @@ sys.path.insert(0, str(REPO))
 from tests.processes import (  # noqa: E402  (the repository root is on the path from here)
     RedisServer,
     WorkerProcess,
+    fleet_env,
     throwaway_database,
     wait_until,
 )
@@ -240,14 +241,8 @@ class Stage:
         from connectors.ratelimit import DEFAULT_LIMITS, scale_limits
 
         self.limits = limits = scale_limits(DEFAULT_LIMITS, 1.0 / args.time_scale)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CASB_")}
+        env = fleet_env(db_url, redis_url, Fernet.generate_key().decode(), log_level="WARNING")
         env.update(
-            CASB_DATABASE_URL=db_url,
-            CASB_BROKER_URL=redis_url,
-            CASB_RESULT_BACKEND=redis_url,
-            CASB_REDIS_URL=redis_url,
-            CASB_SECRET_KEY=Fernet.generate_key().decode(),
-            CASB_LOG_LEVEL="WARNING",
             **(LEGACY_POLICY if args.rate_policy == "legacy" else {}),
             **{
                 f"CASB_RATE_LIMIT_{g}": f"{n}/{p:g}"

@@ -48,6 +48,22 @@ def wait_until(predicate: Callable[[], Any], timeout: float, what: str, step: fl
         time.sleep(step)
 
 
+def fleet_env(database_url: str, redis_url: str, secret_key: str, **casb: str) -> dict[str, str]:
+    """The environment of a fleet process on a private database and Redis: this process's
+    environment without any ``CASB_*`` variable, then the fleet's URLs and key, then ``casb``
+    (``log_level="INFO"`` sets ``CASB_LOG_LEVEL``)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CASB_")}
+    env.update(
+        CASB_DATABASE_URL=database_url,
+        CASB_BROKER_URL=redis_url,
+        CASB_RESULT_BACKEND=redis_url,
+        CASB_REDIS_URL=redis_url,
+        CASB_SECRET_KEY=secret_key,
+    )
+    env.update({f"CASB_{name.upper()}": value for name, value in casb.items()})
+    return env
+
+
 # --------------------------------------------------------------------------- a throwaway database
 
 

@@ -8,7 +8,6 @@ free port, and "PostgreSQL unavailable" is ``proxy.TcpProxy`` in front of the re
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from tests.processes import (  # noqa: F401  (the tests import them from here to
     REPO,
     RedisServer,
     WorkerProcess,
+    fleet_env,
     free_port,
     wait_until,
 )
@@ -48,17 +48,8 @@ def worker_env(
 ) -> dict[str, str]:
     """The environment of a worker subprocess: only what the fleet reads, nothing inherited
     from the test run's CASB_* variables."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CASB_")}
-    env.update(
-        CASB_DATABASE_URL=database_url,
-        CASB_BROKER_URL=redis_url,
-        CASB_RESULT_BACKEND=redis_url,
-        CASB_REDIS_URL=redis_url,
-        CASB_SECRET_KEY=secret_key,
-        CASB_LOG_FORMAT="console",
-        CASB_LOG_LEVEL="INFO",
-        PYTHONUNBUFFERED="1",
-    )
+    env = fleet_env(database_url, redis_url, secret_key, log_format="console", log_level="INFO")
+    env["PYTHONUNBUFFERED"] = "1"
     for group in RATE_GROUPS:
         env[f"CASB_RATE_LIMIT_{group}"] = (rate_limits or {}).get(group, "200/1")
     for name, value in settings.items():
