@@ -33,6 +33,7 @@ from connectors.errors import (
     UpstreamError,
 )
 from connectors.http import (
+    JSON_DECODE_ERRORS,
     UNPARSABLE_LOCATION,
     QueryParams,
     backoff_delay,
@@ -266,7 +267,7 @@ class ComplianceClient(ApiClient):
                 response.close()
             try:
                 parsed = json.loads(bytes(body))
-            except (ValueError, UnicodeDecodeError, RecursionError):  # nesting beyond json
+            except JSON_DECODE_ERRORS:
                 if attempt >= attempts:
                     raise MalformedResponseError(
                         f"GET {route} returned a body that is not valid JSON ({len(body)} bytes)",

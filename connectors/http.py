@@ -190,6 +190,11 @@ def parse_rate_limit_headers(headers: httpx.Headers) -> RateLimitHeaders:
     )
 
 
+#: What decoding a body that is not JSON raises: ``RecursionError`` is nesting deeper than the
+#: json module recurses (a hostile page), which must read as "not JSON" like any other.
+JSON_DECODE_ERRORS = (ValueError, UnicodeDecodeError, RecursionError)
+
+
 def path_segment(value: str) -> str:
     """Quote an id for use as exactly one URL path segment (ids come from API responses)."""
     return quote(value, safe="")
@@ -205,7 +210,7 @@ def _upstream_message(response: httpx.Response) -> str:
     """The upstream ``error.message`` (scrubbed), else a short scrubbed body prefix."""
     try:
         body = response.json()
-    except (ValueError, UnicodeDecodeError, RecursionError):  # nesting deeper than json allows
+    except JSON_DECODE_ERRORS:
         return scrub(response.text[:200]) if response.text else ""
     if isinstance(body, dict):
         err = body.get("error")
@@ -227,7 +232,7 @@ def _blamed_param(response: httpx.Response) -> str | None:
     """The query parameter an error names: OpenAI's ``error.param`` or a 422's ``detail[].loc``."""
     try:
         body = response.json()
-    except (ValueError, UnicodeDecodeError, RecursionError):  # nesting deeper than json allows
+    except JSON_DECODE_ERRORS:
         return None
     if not isinstance(body, dict):
         return None
@@ -779,7 +784,7 @@ class Transport:
             response = self.send("GET", path, route=route, group=group, params=params)
             try:
                 return json.loads(response.content)
-            except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nesting
+            except JSON_DECODE_ERRORS:
                 request_id = response.headers.get("x-request-id")
                 if attempt >= attempts:
                     where = f" (x-request-id {scrub(request_id, limit=80)})" if request_id else ""
