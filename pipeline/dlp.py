@@ -72,7 +72,7 @@ from pipeline.deliveries import WorkerLost
 from pipeline.fetchers import ok_part_key
 from pipeline.leaks import findings_for_file, leak_refs, merged, scan_inventory
 from pipeline.runtime import get_runtime
-from pipeline.snapshots import part_key
+from pipeline.snapshots import SnapshotStore, part_key
 from schemas.findings import DetectedFinding
 from schemas.stages import (
     DlpBatchOutcome,
@@ -80,6 +80,7 @@ from schemas.stages import (
     DlpPlanResult,
     DlpStageResult,
     ErrorSummary,
+    FetchSummary,
 )
 from schemas.tables import ScanRun, ScanStatus, Tenant, utcnow
 from store.db import session_scope
@@ -106,6 +107,13 @@ PLAN_PART = "dlp_plan"
 SPOOL_IN_MEMORY = 8 * 1024 * 1024
 #: Which fetch lists which file kind (see pipeline.fetchers.FETCHES).
 LISTED_BY = {"conversation": "conversations", "project": "files", "gpt": "gpts"}
+#: The listing fetches, each with the file kinds it lists (planned as soon as it ends).
+LISTING_FETCHES: dict[str, tuple[str, ...]] = {
+    fetch: tuple(kind for kind, by in LISTED_BY.items() if by == fetch)
+    for fetch in ("files", "gpts", "conversations")
+}
+#: A scan runs the DLP stage exactly when it runs one of these fetches (tasks/canvas.py).
+DLP_FETCHES = frozenset({"files", "conversations"})
 CONVERSATIONS = "conversations"
 _FATAL = (AuthenticationError, PermissionDeniedError, NotFoundError)
 
@@ -167,35 +175,79 @@ def _message_parts(scan_id: int) -> tuple[list[MessageMatch], set[str]] | None:
 # --------------------------------------------------------------------------- plan
 
 
-def _listings(scan_id: int) -> tuple[dict[str, list[dict[str, Any]] | None], dict[str, Any]]:
-    """Listings by kind (None when the fetch failed or its part expired) and the
-    conversation listing's metadata."""
+def _listings(
+    scan_id: int, listed: Mapping[str, bool]
+) -> tuple[dict[str, list[dict[str, Any]] | None], dict[str, Any]]:
+    """Listings by kind (None unless ``listed`` says the kind was planned from a stored
+    listing, or when its part expired) and the conversation listing's metadata."""
     store = get_runtime().snapshots
     summaries = store.summaries(scan_id)
     out: dict[str, list[dict[str, Any]] | None] = {}
     for kind in LISTED_BY:
-        # Per part: one source failing (conversations, say) never hides another's listing.
-        key = ok_part_key(summaries, LISTING_PARTS[kind])
-        out[kind] = store.get(key) if key else None
+        out[kind] = _listing(store, summaries, kind) if listed.get(kind) else None
     meta: dict[str, Any] = {}
-    key = ok_part_key(summaries, "conversation_listing")
-    items = store.get(key) if key else None
-    if items:
-        meta = dict(items[0])
+    if listed.get("conversation"):
+        key = ok_part_key(summaries, "conversation_listing")
+        items = store.get(key) if key else None
+        if items:
+            meta = dict(items[0])
     return out, meta
 
 
-def plan_dlp(scan_id: int) -> DlpPlanResult:
-    """Cut the scan's file listings into batches stored in the snapshot store.
+def _listing(
+    store: SnapshotStore, summaries: Mapping[str, FetchSummary], kind: str
+) -> list[dict[str, Any]] | None:
+    # Per part: one source failing (conversations, say) never hides another's listing.
+    key = ok_part_key(summaries, LISTING_PARTS[kind])
+    return store.get(key) if key else None
 
-    Returns ``{"status": "planned", "batches": [key, ...], "files": n}``, or ``skipped``
-    (run no longer running, or the tenant has no DLP profiles). Marks the stage as an
-    expected part of the scan, so ``finish_scan`` reports it (partial if it never finished).
+
+def _plan_part(resource: str) -> str:
+    return f"{PLAN_PART}_{resource}"
+
+
+def _plan_record(scan_id: int, resource: str) -> DlpPlanRecord | None:
+    items = get_runtime().snapshots.get(part_key(scan_id, _plan_part(resource)))
+    return cast(DlpPlanRecord, items[0]) if items else None
+
+
+def _plan_records(scan_id: int) -> dict[str, DlpPlanRecord]:
+    records = {resource: _plan_record(scan_id, resource) for resource in LISTING_FETCHES}
+    return {resource: record for resource, record in records.items() if record is not None}
+
+
+def planned_summary(scan_id: int, resource: str) -> FetchSummary | None:
+    """The recorded summary of a listing fetch whose files are already planned, or None.
+
+    A fetch task redelivered after its files were planned returns this instead of listing
+    again: the batches, the lanes working on them and ``finalize_dlp`` all rely on the
+    listing as it was planned, so it must not be replaced by a newer one mid-scan.
     """
+    if resource not in LISTING_FETCHES or _plan_record(scan_id, resource) is None:
+        return None
+    return get_runtime().snapshots.summaries(scan_id).get(resource)
+
+
+def plan_dlp_fetch(scan_id: int, resource: str) -> DlpPlanResult:
+    """Cut the file listings that fetch ``resource`` stored into batches, right after it.
+
+    Called as each listing fetch ends (``gpts``, ``files``, ``conversations``), so the first
+    downloads start while the other fetches are still listing. Idempotent: a second call
+    returns the stored plan. Returns ``planned`` with the batch keys (none when the listing
+    failed: its kind is recorded as not listed, so finalize neither resolves its findings
+    nor moves the watermark), ``failed`` (profiles that do not resolve) or ``skipped``.
+    """
+    kinds = LISTING_FETCHES.get(resource)
+    if kinds is None:
+        return {"scan_id": scan_id, "status": "skipped", "reason": "lists no files"}
+    known = _plan_record(scan_id, resource)
+    if known is not None:
+        return _plan_result(scan_id, known)
     run, tenant = load_scan(scan_id)
     if run.status != ScanStatus.RUNNING.value:
         return {"scan_id": scan_id, "status": "skipped", "run": run.status}
-    if not tenant.dlp_profiles:
+    expected = set(run.parts.get("expected") or ())
+    if not tenant.dlp_profiles or (expected and not expected & DLP_FETCHES):
         return {"scan_id": scan_id, "status": "skipped", "reason": "no DLP profiles"}
     store = get_runtime().snapshots
     try:
@@ -203,36 +255,86 @@ def plan_dlp(scan_id: int) -> DlpPlanResult:
             version = profile_set_version(resolve_profiles(session, tenant.dlp_profiles))
     except UserError as exc:
         _record(scan_id, ok=False, count=0, counts={}, error=error_summary(exc))
-        _mark_expected(scan_id, {"profile_version": None})
+        _mark_expected(scan_id, None, files=0, batches=0)
+        failed: DlpPlanRecord = {"version": "", "batches": [], "files": 0, "failed": True}
+        store.put(scan_id, _plan_part(resource), [dict(failed)])
         return {"scan_id": scan_id, "status": "failed", "batches": []}
-    listings, _ = _listings(scan_id)
-    if all(items is None for items in listings.values()):
-        # Every listing fetch failed (a revoked key, say): their typed errors already tell
-        # the story, and a DLP stage that looked at nothing must not count as a success
-        # that turns an all-failed scan into a "partial" one. Nothing is resolved and the
-        # watermark stays, exactly as a finalize without listings would leave them.
-        return {"scan_id": scan_id, "status": "skipped", "reason": "no file listing"}
+    summaries = store.summaries(scan_id)
+    listings = {kind: _listing(store, summaries, kind) for kind in kinds}
     refs = refs_from_listings(listings)
     batches = make_batches(refs, get_settings().dlp_batch_size)
     keys = [
-        store.put(scan_id, f"dlp_batch_{i}", [r.to_dict() for r in batch])
+        store.put(scan_id, f"dlp_batch_{resource}_{i}", [r.to_dict() for r in batch])
         for i, batch in enumerate(batches)
     ]
-    record: DlpPlanRecord = {"version": version, "batches": keys, "files": len(refs)}
-    store.put(scan_id, PLAN_PART, [dict(record)])
-    _mark_expected(scan_id, {"profile_version": version, "files": len(refs), "batches": len(keys)})
-    log.info("scan %s: %d files in %d DLP batches", scan_id, len(refs), len(keys))
-    return {"scan_id": scan_id, "status": "planned", "batches": keys, "files": len(refs)}
+    listed = {kind: items is not None for kind, items in listings.items()}
+    if any(listed.values()):
+        # Before the record: a redelivery after a crash in between marks it again (the
+        # stage is never left out of the run's expected parts).
+        _mark_expected(scan_id, version, files=len(refs), batches=len(keys))
+    record: DlpPlanRecord = {
+        "version": version,
+        "batches": keys,
+        "files": len(refs),
+        "listed": listed,
+    }
+    store.put(scan_id, _plan_part(resource), [dict(record)])
+    log.info("scan %s: %s: %d files in %d DLP batches", scan_id, resource, len(refs), len(keys))
+    return _plan_result(scan_id, record)
 
 
-def _mark_expected(scan_id: int, dlp: dict[str, Any]) -> None:
+def _plan_result(scan_id: int, record: DlpPlanRecord) -> DlpPlanResult:
+    if record.get("failed"):
+        return {"scan_id": scan_id, "status": "failed", "batches": []}
+    return {
+        "scan_id": scan_id,
+        "status": "planned",
+        "batches": list(record["batches"]),
+        "files": record["files"],
+    }
+
+
+def plan_dlp(scan_id: int) -> DlpPlanResult:
+    """Plan every listing fetch's files at once (``--inline``, and a scan whose canvas
+    still plans after detection).
+
+    Returns ``{"status": "planned", "batches": [key, ...], "files": n}``, ``failed``, or
+    ``skipped`` (run no longer running, no DLP profiles, or every listing failed: their
+    typed errors already tell the story, and a DLP stage that looked at nothing must not
+    count as a success that turns an all-failed scan into a "partial" one).
+    """
+    run, tenant = load_scan(scan_id)
+    if run.status != ScanStatus.RUNNING.value:
+        return {"scan_id": scan_id, "status": "skipped", "run": run.status}
+    if not tenant.dlp_profiles:
+        return {"scan_id": scan_id, "status": "skipped", "reason": "no DLP profiles"}
+    results = [plan_dlp_fetch(scan_id, resource) for resource in LISTING_FETCHES]
+    if any(r["status"] == "failed" for r in results):
+        return {"scan_id": scan_id, "status": "failed", "batches": []}
+    records = _plan_records(scan_id).values()
+    if not any(any((record.get("listed") or {}).values()) for record in records):
+        return {"scan_id": scan_id, "status": "skipped", "reason": "no file listing"}
+    keys = [key for r in results for key in r.get("batches", [])]
+    files = sum(r.get("files", 0) for r in results)
+    return {"scan_id": scan_id, "status": "planned", "batches": keys, "files": files}
+
+
+def _mark_expected(scan_id: int, version: str | None, *, files: int, batches: int) -> None:
+    """The stage is an expected part of the run; its file and batch counts add up over the
+    listing fetches (under a row lock: the fetches plan concurrently)."""
     with session_scope() as session:
-        run = session.get(ScanRun, scan_id)
+        run = session.get(ScanRun, scan_id, with_for_update=True)
         if run is None:
             return
         expected = list(run.parts.get("expected") or [])
         if STAGE not in expected:
             expected.append(STAGE)
+        before = run.parts.get(STAGE) or {}
+        dlp = {
+            "profile_version": version,
+            "files": int(before.get("files") or 0) + files,
+            "batches": int(before.get("batches") or 0) + batches,
+        }
         run.parts = {**run.parts, "expected": expected, STAGE: dlp}
         session.add(run)
 
@@ -581,14 +683,20 @@ def finalize_dlp(scan_id: int) -> DlpStageResult:
     run, tenant = load_scan(scan_id)
     if run.status != ScanStatus.RUNNING.value:
         return {"scan_id": scan_id, "status": "skipped", "run": run.status}
-    store = get_runtime().snapshots
-    plan_items = store.get(part_key(scan_id, PLAN_PART))
-    if not plan_items:
+    records = list(_plan_records(scan_id).values())
+    if not records:
         return {"scan_id": scan_id, "status": "skipped", "reason": "no DLP plan"}
-    plan = cast(DlpPlanRecord, plan_items[0])
-    totals = _gather_batches(scan_id, plan)
+    if any(record.get("failed") for record in records):
+        # Planning recorded the stage's failure already; nothing was scanned.
+        return {"scan_id": scan_id, "status": "skipped", "reason": "DLP planning failed"}
+    listed = {kind: ok for r in records for kind, ok in (r.get("listed") or {}).items()}
+    if not any(listed.values()):
+        # Every listing failed: as if the stage never ran (see ``plan_dlp``).
+        return {"scan_id": scan_id, "status": "skipped", "reason": "no file listing"}
+    plan = _combined_plan(records)
+    totals = _gather_batches(scan_id, records)
     stage_ok = totals.ok
-    listings, meta = _listings(scan_id)
+    listings, meta = _listings(scan_id, listed)
     states = _listing_states(listings, meta)
     messages = _message_parts(scan_id)
     started = as_utc(run.started_at) or utcnow()
@@ -701,16 +809,27 @@ class _BatchTotals:
         return summary
 
 
-def _gather_batches(scan_id: int, plan: DlpPlanRecord) -> _BatchTotals:
+def _combined_plan(records: list[DlpPlanRecord]) -> DlpPlanRecord:
+    """The listing fetches' plans as one (their profile version is the scan's)."""
+    versions = [r["version"] for r in records if r.get("version")]
+    return {
+        "version": versions[0] if versions else "",
+        "batches": [key for r in records for key in r["batches"]],
+        "files": sum(r.get("files", 0) for r in records),
+    }
+
+
+def _gather_batches(scan_id: int, records: list[DlpPlanRecord]) -> _BatchTotals:
     """Add up the stored outcome of every planned batch; a batch without one is missing."""
     store = get_runtime().snapshots
     totals = _BatchTotals()
-    for key in plan["batches"]:
-        got = store.get(part_key(scan_id, _result_part(key)))
-        if not got:
-            totals.missing += 1
-            continue
-        totals.add(cast(DlpBatchOutcome, got[0]), plan["version"])
+    for plan in records:
+        for key in plan["batches"]:
+            got = store.get(part_key(scan_id, _result_part(key)))
+            if not got:
+                totals.missing += 1
+                continue
+            totals.add(cast(DlpBatchOutcome, got[0]), plan["version"])
     return totals
 
 

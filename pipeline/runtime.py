@@ -1,5 +1,5 @@
 """Per-process resources of the pipeline: snapshot store, rate budget, limit memory,
-delivery ledger.
+delivery ledger, DLP work queue.
 
 A fleet worker uses Redis for both (shared by every worker, so a tenant's API budget holds
 fleet-wide). The embedded demo and ``casb scan --inline`` switch the process to
@@ -26,6 +26,7 @@ from connectors.ratelimit import (
 from core.metrics import record_api_call
 from core.settings import get_settings
 from pipeline.deliveries import DeliveryLedger, MemoryDeliveryLedger, RedisDeliveryLedger
+from pipeline.dlp_lanes import DlpLanes, MemoryDlpLanes, RedisDlpLanes
 from pipeline.engine_store import install_engine_store
 from pipeline.snapshots import (
     MemorySnapshotStore,
@@ -96,6 +97,7 @@ class Runtime:
     deliveries: DeliveryLedger
     observer: CallObserver | None = None  # API-call metrics (fleet workers only)
     limits: LimitMemory = field(default_factory=MemoryLimitMemory)
+    lanes: DlpLanes = field(default_factory=MemoryDlpLanes)
     redis: Any = None  # the fleet's Redis client (None when embedded)
     checkpoint_ttl: int = 0
 
@@ -166,6 +168,7 @@ def _redis_runtime() -> Runtime:
         redis=client,
         checkpoint_ttl=settings.snapshot_ttl_seconds,
         limits=RedisLimitMemory(client),
+        lanes=RedisDlpLanes(client, settings.snapshot_ttl_seconds),
     )
 
 

@@ -129,11 +129,15 @@ class DlpPlanResult(TypedDict):
 
 
 class DlpPlanRecord(TypedDict):
-    """The plan as stored for ``finalize_dlp`` (a one-item snapshot part)."""
+    """One listing fetch's plan as stored for ``finalize_dlp`` (a one-item snapshot part)."""
 
     version: str
     batches: list[str]
     files: int
+    listed: NotRequired[dict[str, bool]]
+    """Per file kind the fetch lists: whether its listing was stored and planned."""
+    failed: NotRequired[bool]
+    """The tenant's DLP profiles could not be resolved: nothing was planned."""
 
 
 class DlpBatchOutcome(TypedDict):

@@ -1,18 +1,20 @@
 """The Celery canvas of one tenant's scan (signatures by task name; no task imports).
 
     chord( group(casb.fetch_<resource>(scan_id) for each planned fetch),
-           casb.detect_posture(scan_id) | casb.finish_scan(scan_id) )
+           casb.detect_posture(scan_id) | casb.dlp_finalize(scan_id) | casb.finish_scan(scan_id) )
     errback on the body: casb.finish_scan(scan_id, failed=True)
 
 Every signature is immutable and carries the scan id only: tenant, keys and data are
 looked up by the worker. The chord needs Celery >= 5.7 with the Redis result backend
-(atomic, duplicate-safe header counting); fetch tasks return tiny summaries.
+(atomic, duplicate-safe header counting, and ``add_to_chord``); fetch tasks return tiny
+summaries.
 
-DLP hook: ``fetch_conversations``/``fetch_files``/``fetch_gpts`` leave file listings under
-``casb:scan:{scan_id}:{conversation_files|gpt_files|project_files}``. The DLP stage
-belongs between detect and finish: ``dlp_stage`` adds ``casb.dlp_plan(scan_id)``, which
-cuts those listings into batches and replaces itself with a chord of ``casb.dlp_scan(scan_id,
-batch_key)`` tasks and ``casb.dlp_finalize(scan_id)`` (tasks/dlp.py).
+DLP: ``fetch_gpts``/``fetch_files``/``fetch_conversations`` leave file listings under
+``casb:scan:{scan_id}:{gpt_files|project_files|conversation_files}`` and, as each ends, plan
+its files and add DLP lanes (``casb.dlp_scan`` tasks) to this chord (tasks/dlp.py), so
+downloads start while the other fetches still run and the body waits for every batch.
+``dlp_stage`` adds ``casb.dlp_finalize(scan_id)`` to the body for tenants whose scan lists
+files (a workspace and DLP profiles).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from celery.canvas import Signature
 from schemas.stages import FETCH_RESOURCES, fetch_task_name
 from workers.celeryconfig import (
     DETECT_POSTURE,
-    DLP_PLAN,
+    DLP_FINALIZE,
     FINISH_SCAN,
     ROUTES,
 )
@@ -52,8 +54,8 @@ def build_scan_canvas(app: Celery, scan_id: int, fetches: Sequence[str]) -> Sign
 
 
 def dlp_stage(app: Celery, scan_id: int, fetches: Sequence[str] = ()) -> list[Signature]:
-    """The DLP stage: ``casb.dlp_plan`` replaces itself with a chord of ``casb.dlp_scan``
-    batches and ``casb.dlp_finalize`` (tasks/dlp.py). Planned only with the ``files`` or
+    """The DLP stage's end in the body: ``casb.dlp_finalize``, once the listing fetches'
+    lanes (members of the chord) are done. Planned only with the ``files`` or
     ``conversations`` fetch, i.e. for tenants with a workspace and DLP profiles."""
     planned = "files" in fetches or "conversations" in fetches
-    return [_sig(app, DLP_PLAN, scan_id)] if planned else []
+    return [_sig(app, DLP_FINALIZE, scan_id)] if planned else []

@@ -1,23 +1,25 @@
-"""DLP tasks: plan the batches, scan each batch (queue ``dlp``), finalize the stage.
+"""DLP tasks: scan the batches (queue ``dlp``) as the listings arrive, finalize the stage.
 
-``casb.dlp_plan`` and ``casb.dlp_finalize`` are cheap bookkeeping routed to the ``detect``
-queue, so they never wait behind other tenants' DLP backlog; only ``casb.dlp_scan`` runs on
-``dlp``.
+The scan canvas (tasks/canvas.py) is ``chord(fetches, detect | dlp_finalize | finish)``.
+Each listing fetch (``gpts``, ``files``, ``conversations``) plans its own files as soon as
+its listing is stored (``start_dlp_lanes``): the batches go on the scan's DLP queue
+(``pipeline.dlp_lanes``) and up to ``settings.dlp_max_in_flight_per_tenant`` lanes start,
+each a ``casb.dlp_scan(scan_id, batch_key, lane=True)`` added to the scan's chord. A lane
+scans its batch, takes the next key off the queue and adds that as the next task of the
+chord, or ends when the queue is empty (a later listing starts lanes again). So the first
+downloads begin while the other fetches are still listing, one tenant never has more than
+its lanes of DLP tasks queued or running, a small tenant's batches wait behind those few
+instead of behind the whole backlog, and the chord's body (detect, then
+``casb.dlp_finalize``) runs only after every fetch and every batch.
 
-The scan canvas runs ``casb.dlp_plan(scan_id)`` between detect and finish. It cuts the
-file listings into small batches (``settings.dlp_batch_size``) and replaces itself with
-
-    chord( group(chain(casb.dlp_scan(scan_id, batch_key), ...) per lane),
-           casb.dlp_finalize(scan_id) )
-
-(at most ``settings.dlp_max_in_flight_per_tenant`` lanes, see ``dlp_chord``), followed by
-the rest of the scan's chain (``casb.finish_scan``), so the batches spread over the dlp
-workers, one tenant never floods the queue, and the scan finishes only after all of them.
 Arguments are the scan id and a snapshot key: no file list, no content, no credential ever
 rides in a message. ``casb.dlp_scan`` records a failing file or batch in its result instead
 of raising, so the chord body always runs and the stage reports a partial result; a file
 its worker keeps dying on is skipped as ``worker_lost`` after ``CASB_MAX_DELIVERIES``
 deliveries (``pipeline.deliveries``), and the other tasks here give up the same way.
+``casb.dlp_plan`` (plan everything after detection, then a chord of lanes) stays for a
+scan whose canvas was built that way; ``casb.dlp_plan`` and ``casb.dlp_finalize`` are
+cheap bookkeeping on the ``detect`` queue.
 """
 
 from __future__ import annotations
@@ -29,15 +31,42 @@ from celery import Task, chain, chord, group
 from celery.canvas import Signature
 
 from core.settings import get_settings
-from pipeline.dlp import finalize_dlp, plan_dlp, run_dlp_batch
+from pipeline.dlp import finalize_dlp, plan_dlp, plan_dlp_fetch, run_dlp_batch
+from pipeline.dlp_lanes import Claim
+from pipeline.runtime import get_runtime
 from schemas.stages import DlpPlanResult, DlpStageResult
 from tasks.guard import guarded_delivery, worker_lost
 from workers.celery_app import app
 from workers.celeryconfig import DLP_FINALIZE, DLP_PLAN, DLP_SCAN, ROUTES
 
 
-def _sig(name: str, *args: object) -> Signature:
-    return app.signature(name, args=args, immutable=True, queue=ROUTES[name])
+def _sig(name: str, *args: object, **kwargs: object) -> Signature:
+    return app.signature(name, args=args, kwargs=kwargs, immutable=True, queue=ROUTES[name])
+
+
+def start_dlp_lanes(task: Task, scan_id: int, resource: str) -> int:
+    """After listing fetch ``resource`` (a task of the scan's chord): plan its files and
+    start lanes on them. Returns the number of lanes started (0 outside a chord)."""
+    if not task.request.chord:
+        return 0
+    planned = plan_dlp_fetch(scan_id, resource)
+    keys = planned.get("batches") or []
+    if planned["status"] != "planned" or not keys:
+        return 0
+    claim_id = f"plan:{resource}"
+    lanes = get_settings().dlp_max_in_flight_per_tenant
+    claim = get_runtime().lanes.enqueue(scan_id, keys, claim_id, max(1, lanes))
+    return _send_lanes(task, scan_id, claim, claim_id)
+
+
+def _send_lanes(task: Task, scan_id: int, claim: Claim, claim_id: str) -> int:
+    """Each claimed batch as a lane task of the chord ``task`` belongs to (once per claim)."""
+    if claim.sent or not claim.keys:
+        return 0
+    for key in claim.keys:
+        task.add_to_chord(_sig(DLP_SCAN, scan_id, key, lane=True))
+    get_runtime().lanes.mark_sent(scan_id, claim_id)
+    return len(claim.keys)
 
 
 @app.task(name=DLP_PLAN, bind=True, acks_late=True, scan_stage=True)
@@ -78,10 +107,21 @@ def dlp_chord(scan_id: int, batch_keys: Sequence[str], lanes: int) -> Signature:
     return chord(group(header), _sig(DLP_FINALIZE, scan_id))
 
 
-@app.task(name=DLP_SCAN, acks_late=True, ignore_result=False, scan_stage=True)
-def dlp_scan(scan_id: int, batch_key: str, **_: Any) -> DlpStageResult:
-    """Scan one batch of files (a chord header task: its small summary is its result)."""
-    return run_dlp_batch(int(scan_id), str(batch_key))
+@app.task(name=DLP_SCAN, bind=True, acks_late=True, ignore_result=False, scan_stage=True)
+def dlp_scan(
+    self: Task, scan_id: int, batch_key: str, lane: bool = False, **_: Any
+) -> DlpStageResult:
+    """Scan one batch of files (a chord header task: its small summary is its result).
+
+    A lane (``lane=True``) then hands its place to the next queued batch of the scan, or
+    gives it up when the queue is empty. The hand-over is claimed under this task's id, so a
+    redelivered lane scans its (cached) batch again but never takes a second one."""
+    result = run_dlp_batch(int(scan_id), str(batch_key))
+    if lane and self.request.chord:
+        claim_id = f"lane:{self.request.id}"
+        claim = get_runtime().lanes.next_batch(int(scan_id), claim_id)
+        _send_lanes(self, int(scan_id), claim, claim_id)
+    return result
 
 
 @app.task(name=DLP_FINALIZE, bind=True, acks_late=True, scan_stage=True)

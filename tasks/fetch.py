@@ -6,7 +6,9 @@ and logins, project keys and service accounts, ...) is ``ok``, ``failed`` or ``u
 on its own. A typed connector failure is a result, not an exception, so the chord body
 always runs and the lifecycle knows which types it may not resolve. A rate budget still
 exhausted after the client's own wait is retried a few times with a short countdown (never
-a sleep in the task).
+a sleep in the task). A listing fetch (``gpts``, ``files``, ``conversations``) plans its files
+for DLP as soon as its listing is stored and starts the scan's DLP lanes (tasks/dlp.py); a
+redelivered one whose files are planned returns its recorded summary without listing again.
 Results are kept (chord header); everything else in the fleet ignores results.
 """
 
@@ -18,8 +20,10 @@ from typing import Any
 from celery import Task
 
 from connectors.errors import RateLimitedError
+from pipeline.dlp import planned_summary
 from pipeline.posture import record_failure, run_fetch
 from schemas.stages import FETCH_RESOURCES, FetchSummary, fetch_task_name
+from tasks.dlp import start_dlp_lanes
 from tasks.guard import guarded_delivery, worker_lost
 from workers.celery_app import app
 
@@ -28,6 +32,13 @@ MAX_COUNTDOWN = 30.0
 
 
 def _fetch(task: Task, scan_id: int, resource: str) -> FetchSummary:
+    """The fetch; a listing fetch then starts the DLP lanes on the files it listed."""
+    summary = planned_summary(int(scan_id), resource) or _run(task, scan_id, resource)
+    start_dlp_lanes(task, int(scan_id), resource)
+    return summary
+
+
+def _run(task: Task, scan_id: int, resource: str) -> FetchSummary:
     # The last try records a still rate-limited part as failed and keeps its siblings.
     defer = task.request.retries < MAX_RATE_RETRIES
     with guarded_delivery(task) as delivery:
