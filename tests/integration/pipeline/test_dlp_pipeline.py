@@ -317,3 +317,51 @@ def test_failed_download_keeps_watermark_and_scan_is_partial(
     assert run.status == ScanStatus.SUCCEEDED.value, run.errors
     assert open_dlp(tid) == dlp_truth(world)
     assert watermark(tid) > 0
+
+
+def test_dlp_starts_while_a_listing_is_running_and_keeps_it_when_it_fails(
+    db: str, sim: Any, worker: Any, redis_url: str
+) -> None:
+    """Each listing fetch starts the DLP lanes on its files as it ends: the project and GPT
+    files are scanned while the conversation listing is still running (not after every
+    fetch and detection). When that listing then fails, what was planned is kept: every
+    batch reports, the project and GPT findings are there, the conversation kind resolves
+    nothing and the watermark stays."""
+    import redis
+
+    from detectors.dlp.decisions import FINDING_TYPES
+    from pipeline.snapshots import parts_key
+
+    world = sim.world
+    tid = register(sim, [SLUG], dlp_profiles=list(PLANTABLE_PROFILES))[SLUG]
+    # The conversation listing hangs on its first page, then answers 503 on every try.
+    listing = "/conversations"
+    world.faults.add(
+        SLUG, Fault("slow", api="compliance", path_contains=listing, delay=20.0, count=1)
+    )
+    world.faults.add(SLUG, Fault("server_error", api="compliance", path_contains=listing))
+    client = redis.Redis.from_url(redis_url)
+    scan_id = scan(worker.app, tid)
+    scanned_while_listing = False
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not scanned_while_listing:
+        # A batch outcome first, then the listing's summary: both only ever appear, so a
+        # result seen before a missing summary was stored while the listing was running.
+        result = next(client.scan_iter(f"casb:scan:{scan_id}:dlp_result_*", count=1000), None)
+        if client.hexists(parts_key(scan_id), "conversations"):
+            break
+        scanned_while_listing = result is not None
+        time.sleep(0.05)
+    assert scanned_while_listing, "no DLP batch finished before the conversation listing"
+
+    run = wait_for_run(scan_id, timeout=180)
+    assert run.status == ScanStatus.PARTIAL.value
+    assert any(e.get("resource") == "conversations" for e in run.errors)
+    listed = {FINDING_TYPES[kind].finding_type_id for kind in ("project", "gpt")}
+    expected = {k for k in dlp_truth(world) if k[0] in listed}
+    assert expected, "the simulator plants project and GPT files"
+    assert open_dlp(tid) == expected
+    dlp = run.parts["dlp"]
+    assert dlp["batches_missing"] == 0 and dlp["counts"]["files"] == dlp["files"] > 0
+    assert dlp["watermark_confirmed"] is False and watermark(tid) == 0.0
+    client.close()

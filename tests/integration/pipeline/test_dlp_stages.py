@@ -86,7 +86,9 @@ def test_custom_profile_stages_and_redelivered_batch(
     planned = plan_dlp(scan_id)
     assert planned["status"] == "planned"
     keys = planned["batches"]
-    assert len(keys) == -(-planned["files"] // 4) > 1  # small batches
+    # Small batches, cut per listing fetch: at most one part-filled batch per fetch.
+    assert -(-planned["files"] // 4) <= len(keys) <= planned["files"] // 4 + 3
+    assert len(keys) > 1
     for key in keys:
         assert run_dlp_batch(scan_id, key)["ok"]
     downloaded = blobs(sim.world)
@@ -205,3 +207,76 @@ def test_an_ignored_dlp_finding_stays_ignored_when_its_file_goes(
     assert (rows[kept].status, rows[kept].resolved_at) == ("ignored", None)
     assert rows[kept].ignored_reason == "known test fixture"
     assert rows[other].status == "resolved" and rows[other].resolved_at is not None
+
+
+def test_files_planned_before_a_later_listing_fails_are_scanned_and_kept(
+    db: str, sim: Any, celery_app_configured: Any
+) -> None:
+    """Each listing fetch plans its own files the moment it ends (what its task does, so
+    the lanes start before the other listings are done): batches planned and scanned before
+    the conversation listing fails lose nothing, and the failed listing neither resolves
+    its kind's findings nor moves the watermark."""
+    from pipeline.dlp import plan_dlp_fetch
+    from simulator.faults import Fault
+
+    profiles = ["Credentials and Secrets"]
+    tid = register(sim, [SLUG], dlp_profiles=profiles)[SLUG]
+    truth = {
+        k for k in sim.world.ground_truth(SLUG, dlp_profiles=profiles) if k[0] in DLP_FINDING_TYPES
+    }
+    listed_first = {FINDING_TYPES[kind].finding_type_id for kind in ("project", "gpt")}
+    assert {k for k in truth if k[0] in listed_first}, "the simulator plants credentials"
+    started = start_scan(tid, "manual")
+    scan_id = int(started["scan_id"])
+
+    # The project and GPT listings end first: their files are planned and scanned at once,
+    # while the conversation listing has not even started.
+    planned: dict[str, list[str]] = {}
+    files = 0
+    for resource in ("files", "gpts"):
+        assert run_fetch(scan_id, resource)["ok"], resource
+        plan = plan_dlp_fetch(scan_id, resource)
+        assert plan["status"] == "planned" and plan["batches"], plan
+        planned[resource] = plan["batches"]
+        files += plan.get("files", 0)
+        for key in plan["batches"]:
+            assert run_dlp_batch(scan_id, key)["ok"]
+    downloaded = blobs(sim.world)
+    assert downloaded > 0
+
+    # Then the conversation listing fails (503 on every try): nothing of it is planned.
+    sim.world.faults.add(
+        SLUG, Fault("server_error", api="compliance", path_contains="/conversations")
+    )
+    assert not run_fetch(scan_id, "conversations")["ok"]
+    late = plan_dlp_fetch(scan_id, "conversations")
+    assert late["status"] == "planned" and late["batches"] == []
+    sim.world.faults.clear(SLUG)
+    for resource in started["fetches"]:
+        if resource not in ("files", "gpts", "conversations"):
+            run_fetch(scan_id, resource)
+    run_detect(scan_id)
+    # A redelivered listing fetch gets the same plan back: no batch twice, none dropped.
+    for resource, keys in planned.items():
+        assert plan_dlp_fetch(scan_id, resource)["batches"] == keys
+
+    done = finalize_dlp(scan_id)
+    assert done["ok"], done  # every planned batch reported
+    assert done["counts"]["files"] == files > 0  # every planned file has its verdict
+    assert blobs(sim.world) == downloaded  # finalize downloads nothing
+    assert run_finish(scan_id)["status"] == ScanStatus.PARTIAL.value
+    assert open_dlp(tid) == {k for k in truth if k[0] in listed_first}
+    with session_scope() as session:
+        from schemas.tables import ScanRun, Tenant
+
+        run = session.get(ScanRun, scan_id)
+        tenant = session.get(Tenant, tid)
+        assert run is not None and tenant is not None
+        assert run.parts["dlp"]["batches"] == sum(len(k) for k in planned.values())
+        assert run.parts["dlp"]["batches_missing"] == 0
+        assert run.parts["dlp"]["watermark_confirmed"] is False
+        assert tenant.conversation_watermark == 0.0
+
+    # The next scan lists the conversations again and finds the rest.
+    assert run_inline(tid)["status"] == ScanStatus.SUCCEEDED.value
+    assert open_dlp(tid) == truth
