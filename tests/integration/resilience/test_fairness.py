@@ -58,7 +58,7 @@ def _dlp_messages(client: redis.Redis, scan_id: int) -> int:
         headers = message.get("headers") or {}
         if headers.get("task") != "casb.dlp_scan":
             continue
-        # argsrepr is "(7, 'casb:scan:7:dlp_batch_3')", or a list when a chain sent it
+        # argsrepr is "(7, 'casb:scan:7:dlp_batch_files_3')", or a list when a chain sent it
         match = re.match(r"[\[(](\d+),", str(headers.get("argsrepr", "")))
         if match and int(match.group(1)) == scan_id:
             count += 1
@@ -116,8 +116,14 @@ def test_huge_tenant_does_not_delay_a_small_tenant(
 
     t0 = time.monotonic()
     huge_scan = request_scan(app, huge)
-    # Wait for the huge tenant's DLP stage to be under way (its fetch and detect are done).
-    wait_until(lambda: _keys(client, huge_scan, "dlp_result_") >= 1, 240, "huge DLP to start")
+    # Wait for the huge tenant's DLP stage to be under way with all of its files planned
+    # (each of its three listing fetches plans its own files as it ends).
+    wait_until(
+        lambda: _keys(client, huge_scan, "dlp_plan_") >= 3
+        and _keys(client, huge_scan, "dlp_result_") >= 1,
+        240,
+        "huge DLP to start",
+    )
     total_batches = _keys(client, huge_scan, "dlp_batch_")
     print(f"huge DLP started after {time.monotonic() - t0:.1f}s, {total_batches} batches")
     assert total_batches > 20 * LANES
@@ -162,7 +168,7 @@ def test_huge_tenant_does_not_delay_a_small_tenant(
     )
     assert during <= 2 * LANES, (during, remaining)
     assert remaining > 50 * LANES
-    # Per-tenant limits: at most LANES huge DLP tasks queued or running (a chain's next
+    # Per-tenant limits: at most LANES huge DLP tasks queued or running (a lane's next
     # batch is queued just before the previous one is acked, hence the factor 2), never
     # two active scans of one tenant, and the extra request was coalesced.
     assert max(s.huge_in_flight for s in samples) <= 2 * LANES
