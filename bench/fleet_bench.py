@@ -173,6 +173,8 @@ class Result:
     outcomes: dict[str, int] = field(default_factory=dict)
     durations: list[float] = field(default_factory=list)
     large_runs: list[float] = field(default_factory=list)
+    downloads: list[tuple[float, int]] = field(default_factory=list)
+    """The large tenants' storage downloads so far, sampled every 0.2 s after dispatch."""
     scanner_cpu: dict[str, float] = field(default_factory=dict)
     sim_cpu: float = 0.0
     redis_cpu: float = 0.0
@@ -417,7 +419,10 @@ def run_fleet(args: argparse.Namespace, stage: Stage, tree: Path, label: str) ->
             return len(runs) >= n_tenants and len(done) == len(runs)
 
         last_report = started
+        large_sim = stage.sims[-1] if args.large else None
         while not all_done():
+            if large_sim is not None:
+                result.downloads.append((time.monotonic() - started, blob_downloads(large_sim)))
             if time.monotonic() - started > args.timeout:
                 raise SystemExit("timed out waiting for the scans")
             if time.monotonic() - last_report > 15:
@@ -532,6 +537,28 @@ def stop_profilers(profilers: list[Any]) -> None:
         spy.wait(30)
 
 
+def blob_downloads(sim: Any) -> int:
+    """Storage downloads the simulator served, over its tenants (one per file request)."""
+    tenants = sim.world.stats().get("tenants", {})
+    return sum(int(t.get("counters", {}).get("blob_downloads", 0)) for t in tenants.values())
+
+
+def download_phase(samples: list[tuple[float, int]]) -> tuple[float, float, float] | None:
+    """(first download, last download, longest pause between them), seconds after dispatch."""
+    moving = [(t, n) for t, n in samples if n > 0]
+    if not moving:
+        return None
+    last_n = moving[-1][1]
+    end = next(t for t, n in moving if n == last_n)
+    pause, since, seen = 0.0, moving[0][0], moving[0][1]
+    for t, n in moving:
+        if t > end:
+            break
+        if n > seen:
+            pause, since, seen = max(pause, t - since), t, n
+    return moving[0][0], end, pause
+
+
 def print_stages() -> None:
     from sqlmodel import select
 
@@ -598,6 +625,14 @@ def report(args: argparse.Namespace, stage: Stage, r: Result) -> None:
             f"{window:g}s = {bound:.1f} s; scan {max(r.large_runs):.1f} s = "
             f"{max(r.large_runs) / bound:.3f}x the bound (rate policy {args.rate_policy})"
         )
+        phase = download_phase(r.downloads)
+        if phase is not None:
+            first, last, pause = phase
+            print(
+                f"large tenant downloads: first at +{first:.1f} s, last at +{last:.1f} s "
+                f"({(last - first) / bound:.3f}x the bound); longest pause between "
+                f"downloads {pause:.1f} s"
+            )
 
 
 def summary(results: list[Result]) -> None:
@@ -742,6 +777,7 @@ def write_json(
         "large_files": max(large_files) if large_files else None,
         "large_scan": max(main.large_runs) if main.large_runs else None,
         "large_bound": max(large_files) / n_limit * window if large_files else None,
+        "large_downloads": download_phase(main.downloads),
         # CPU of the scanner alone (simulator apart): the larger of per file and per request
         "cpu_per_item_ms": max(main.per(main.files), main.per(main.requests)),
         "cpu_per_file_ms": main.per(main.files),

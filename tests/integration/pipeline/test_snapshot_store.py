@@ -86,3 +86,17 @@ def test_finishing_a_scan_announces_it_to_followers(
         assert message["data"].decode() == outcome
     finally:
         wake.close()
+
+
+def test_the_dlp_work_queue_in_redis_keeps_the_lane_contract(redis_url: str) -> None:
+    """The Lua version of the scan's DLP queue (what the fleet runs) against the same
+    contract as the in-memory one, in the scan's namespace with a TTL."""
+    from pipeline.dlp_lanes import RedisDlpLanes
+    from tests.unit.pipeline.test_dlp_lanes import check_lanes_contract
+
+    client = redis.Redis.from_url(redis_url)
+    check_lanes_contract(RedisDlpLanes(client, 600))
+    keys = sorted(k.decode() for k in client.scan_iter(f"{KEY_PREFIX}7:dlp_*"))
+    assert keys == [f"{KEY_PREFIX}7:dlp_lanes"]  # the drained queue is no key in Redis
+    assert 0 < client.ttl(f"{KEY_PREFIX}7:dlp_lanes") <= 600
+    client.close()

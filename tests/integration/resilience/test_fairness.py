@@ -119,8 +119,10 @@ def test_huge_tenant_does_not_delay_a_small_tenant(
     # Wait for the huge tenant's DLP stage to be under way with all of its files planned
     # (each of its three listing fetches plans its own files as it ends).
     wait_until(
-        lambda: _keys(client, huge_scan, "dlp_plan_") >= 3
-        and _keys(client, huge_scan, "dlp_result_") >= 1,
+        lambda: (
+            _keys(client, huge_scan, "dlp_plan_") >= 3
+            and _keys(client, huge_scan, "dlp_result_") >= 1
+        ),
         240,
         "huge DLP to start",
     )

@@ -39,6 +39,25 @@ def test_canvas_is_a_chord_of_fetches_into_detect_then_finish(app: Celery) -> No
     assert "sk-" not in encoded
 
 
+def test_a_dlp_tenants_canvas_finalizes_dlp_after_detect_and_plans_nothing_up_front(
+    app: Celery,
+) -> None:
+    """The DLP batches join the chord from the listing fetches as each ends (tasks/dlp.py):
+    the canvas holds no planning step, only finalize after detection."""
+    fetches = plan_fetches(has_workspace=True, dlp_enabled=True)
+    assert {"gpts", "files", "conversations"} <= set(fetches)
+    canvas = build_scan_canvas(app, 42, fetches)
+    assert [s.task for s in canvas.tasks] == [FETCH_TASK_BY_RESOURCE[f] for f in fetches]
+    body = canvas.body
+    assert [s.task for s in body.tasks] == [
+        "casb.detect_posture",
+        "casb.dlp_finalize",
+        "casb.finish_scan",
+    ]
+    assert [s.options["queue"] for s in body.tasks] == ["detect", "detect", "scans"]
+    assert all(s.args == (42,) and s.immutable for s in body.tasks)
+
+
 def test_canvas_rejects_empty_or_unknown_fetches(app: Celery) -> None:
     with pytest.raises(ValueError):
         build_scan_canvas(app, 1, [])

@@ -49,3 +49,32 @@ def test_fewer_batches_than_lanes_and_bad_input() -> None:
     assert len(_lanes(dlp_chord(3, ["a", "b", "c"], lanes=1))[0]) == 3
     with pytest.raises(ValueError):
         dlp_chord(3, [], lanes=4)
+
+
+def test_the_work_queue_keeps_at_most_n_lanes_and_strands_no_batch() -> None:
+    from pipeline.dlp_lanes import MemoryDlpLanes
+
+    check_lanes_contract(MemoryDlpLanes())
+
+
+def check_lanes_contract(lanes: Any) -> None:
+    """``pipeline.dlp_lanes``: listings queue batches as they end; lanes take them one at
+    a time and end on an empty queue; a redelivered claim gets the same answer (also run
+    on Redis by tests/integration/pipeline/test_snapshot_store.py)."""
+    first = lanes.enqueue(7, ["p0", "p1", "p2"], "plan:files", 2)
+    assert first.keys == ("p0", "p1") and not first.sent  # two lanes start
+    assert lanes.enqueue(7, ["x"], "plan:files", 2) == first  # a redelivered plan
+    lanes.mark_sent(7, "plan:files")
+    assert lanes.enqueue(7, [], "plan:files", 2).sent
+    assert lanes.enqueue(7, ["g0"], "plan:gpts", 2).keys == ()  # both lanes busy: queued
+    assert lanes.next_batch(7, "lane:a").keys == ("p2",)
+    assert lanes.next_batch(7, "lane:a").keys == ("p2",)  # redelivered lane: same batch
+    assert lanes.next_batch(7, "lane:b").keys == ("g0",)
+    assert lanes.next_batch(7, "lane:c").keys == ()  # queue empty: this lane ends
+    # A listing that ends now finds a free lane and starts it; nothing waits in the queue.
+    assert lanes.enqueue(7, ["c0", "c1"], "plan:conversations", 2).keys == ("c0",)
+    assert lanes.next_batch(7, "lane:d").keys == ("c1",)
+    assert lanes.next_batch(7, "lane:e").keys == ()
+    assert lanes.next_batch(7, "lane:f").keys == ()
+    # Another scan's queue is its own.
+    assert lanes.enqueue(8, ["z"], "plan:files", 1).keys == ("z",)
