@@ -205,3 +205,10 @@ broker_url = _urls["broker_url"]
 result_backend = _urls["result_backend"]
 broker_transport_options = _urls["broker_transport_options"]
 result_backend_transport_options = _urls["result_backend_transport_options"]
+
+# Result backends that retry through a Redis restart or Sentinel failover instead of failing
+# the chord of a task that already succeeded (workers/result_backend.py).
+override_backends = {
+    scheme: f"workers.result_backend:Patient{kind}Backend"
+    for scheme, kind in (("redis", "Redis"), ("rediss", "Redis"), ("sentinel", "Sentinel"))
+}
