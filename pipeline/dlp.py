@@ -75,6 +75,7 @@ from pipeline.runtime import get_runtime
 from pipeline.snapshots import SnapshotStore, part_key
 from schemas.findings import DetectedFinding
 from schemas.stages import (
+    FETCH_RESOURCES,
     DlpBatchOutcome,
     DlpPlanRecord,
     DlpPlanResult,
@@ -214,6 +215,14 @@ def _plan_record(scan_id: int, resource: str) -> DlpPlanRecord | None:
 def _plan_records(scan_id: int) -> dict[str, DlpPlanRecord]:
     records = {resource: _plan_record(scan_id, resource) for resource in LISTING_FETCHES}
     return {resource: record for resource, record in records.items() if record is not None}
+
+
+def dlp_scan_fetches(scan_id: int) -> list[str] | None:
+    """The scan's fetches when it runs the DLP stage (its canvas holds detection as a chord
+    member started by the last fetch, tasks/canvas.py), else None."""
+    run, _ = load_scan(scan_id)
+    fetches = [name for name in run.parts.get("expected") or () if name in FETCH_RESOURCES]
+    return fetches if DLP_FETCHES & set(fetches) else None
 
 
 def planned_summary(scan_id: int, resource: str) -> FetchSummary | None:

@@ -14,6 +14,11 @@ Both are idempotent per ``claim`` (the fetch's resource for ``enqueue``, the lan
 for ``next_batch``): a task redelivered after a worker died gets the same answer again and
 neither loses a popped batch nor counts a lane twice. ``mark_sent`` records that the claim's
 lanes were sent, so a redelivery does not send them a second time.
+
+    fetched(scan_id, resource, fetches)   a fetch ended: ``("detect",)`` once all ``fetches``
+                                          of the scan have (claim ``detect``), else nothing
+
+so detection starts as soon as the last fetch ends, beside the DLP lanes.
 """
 
 from __future__ import annotations
@@ -42,6 +47,11 @@ class DlpLanes(Protocol):
 
     def mark_sent(self, scan_id: int, claim: str) -> None: ...
 
+    def fetched(self, scan_id: int, resource: str, fetches: int) -> Claim: ...
+
+
+DETECT = "detect"
+
 
 def _queue_key(scan_id: int) -> str:
     return part_key(scan_id, "dlp_queue")
@@ -49,6 +59,10 @@ def _queue_key(scan_id: int) -> str:
 
 def _lanes_key(scan_id: int) -> str:
     return part_key(scan_id, "dlp_lanes")
+
+
+def _fetched_key(scan_id: int) -> str:
+    return part_key(scan_id, "fetched")
 
 
 # KEYS[1]: the queue (list of batch keys); KEYS[2]: hash of 'active' and 'claim:<id>'.
@@ -90,6 +104,25 @@ return record
 """
 
 
+# KEYS[1]: set of the fetches that ended; KEYS[2]: the lanes hash. ARGV: resource, number of
+# fetches, ttl.
+_FETCHED_LUA = """
+redis.call('SADD', KEYS[1], ARGV[1])
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
+local known = redis.call('HGET', KEYS[2], 'claim:detect')
+if known then
+  return known
+end
+if redis.call('SCARD', KEYS[1]) < tonumber(ARGV[2]) then
+  return '{"keys":[]}'
+end
+local record = cjson.encode({keys = {'detect'}})
+redis.call('HSET', KEYS[2], 'claim:detect', record)
+redis.call('EXPIRE', KEYS[2], tonumber(ARGV[3]))
+return record
+"""
+
+
 def _claim(raw: Any) -> Claim:
     text = raw.decode() if isinstance(raw, bytes) else str(raw)
     record = json.loads(text)
@@ -103,6 +136,7 @@ class RedisDlpLanes:
         self.client = client
         self.ttl = ttl_seconds
         self._script = client.register_script(_CLAIM_LUA)
+        self._fetched = client.register_script(_FETCHED_LUA)
 
     def _run(self, scan_id: int, claim: str, mode: str, lanes: int, keys: list[str]) -> Claim:
         raw = self._script(
@@ -126,12 +160,19 @@ class RedisDlpLanes:
         record = {"keys": list(claimed.keys), "sent": True}
         self.client.hset(_lanes_key(scan_id), field_name, json.dumps(record))
 
+    def fetched(self, scan_id: int, resource: str, fetches: int) -> Claim:
+        raw = self._fetched(
+            keys=[_fetched_key(scan_id), _lanes_key(scan_id)], args=[resource, fetches, self.ttl]
+        )
+        return _claim(raw)
+
 
 @dataclass
 class _ScanLanes:
     queue: deque[str] = field(default_factory=deque)
     active: int = 0
     claims: dict[str, Claim] = field(default_factory=dict)
+    fetched: set[str] = field(default_factory=set)
 
 
 class MemoryDlpLanes:
@@ -172,3 +213,11 @@ class MemoryDlpLanes:
             scan = self._scans.get(scan_id)
             if scan is not None and claim in scan.claims:
                 scan.claims[claim] = Claim(scan.claims[claim].keys, sent=True)
+
+    def fetched(self, scan_id: int, resource: str, fetches: int) -> Claim:
+        with self._lock:
+            scan = self._scans.setdefault(scan_id, _ScanLanes())
+            scan.fetched.add(resource)
+            if DETECT not in scan.claims and len(scan.fetched) >= fetches:
+                scan.claims[DETECT] = Claim((DETECT,))
+            return scan.claims.get(DETECT, Claim(()))

@@ -1,8 +1,14 @@
 """The Celery canvas of one tenant's scan (signatures by task name; no task imports).
 
     chord( group(casb.fetch_<resource>(scan_id) for each planned fetch),
-           casb.detect_posture(scan_id) | casb.dlp_finalize(scan_id) | casb.finish_scan(scan_id) )
+           casb.detect_posture(scan_id) | casb.finish_scan(scan_id) )
     errback on the body: casb.finish_scan(scan_id, failed=True)
+
+and for a tenant whose scan lists files for DLP (a workspace and DLP profiles):
+
+    chord( group(casb.fetch_<resource>(scan_id) ...)
+             + casb.dlp_scan lanes and casb.detect_posture, added as the fetches end,
+           casb.dlp_finalize(scan_id) | casb.finish_scan(scan_id) )
 
 Every signature is immutable and carries the scan id only: tenant, keys and data are
 looked up by the worker. The chord needs Celery >= 5.7 with the Redis result backend
@@ -12,9 +18,9 @@ summaries.
 DLP: ``fetch_gpts``/``fetch_files``/``fetch_conversations`` leave file listings under
 ``casb:scan:{scan_id}:{gpt_files|project_files|conversation_files}`` and, as each ends, plan
 its files and add DLP lanes (``casb.dlp_scan`` tasks) to this chord (tasks/dlp.py), so
-downloads start while the other fetches still run and the body waits for every batch.
-``dlp_stage`` adds ``casb.dlp_finalize(scan_id)`` to the body for tenants whose scan lists
-files (a workspace and DLP profiles).
+downloads start while the other fetches still run and the body waits for every batch; the
+fetch that ends last adds ``casb.detect_posture``, so detection runs beside the batches.
+``dlp_stage`` puts ``casb.dlp_finalize(scan_id)`` in the body instead of detection.
 """
 
 from __future__ import annotations
@@ -44,18 +50,17 @@ def build_scan_canvas(app: Celery, scan_id: int, fetches: Sequence[str]) -> Sign
     if not fetches:
         raise ValueError("a scan needs at least one fetch")
     header = group([_sig(app, FETCH_TASK_BY_RESOURCE[name], scan_id) for name in fetches])
-    body = chain(
-        _sig(app, DETECT_POSTURE, scan_id),
-        *dlp_stage(app, scan_id, fetches),
-        _sig(app, FINISH_SCAN, scan_id),
-    )
+    # A DLP scan's detection joins the chord when its last fetch ends (tasks/dlp.py), so it
+    # runs beside the DLP batches: the body is only what must wait for all of them.
+    first = dlp_stage(app, scan_id, fetches) or [_sig(app, DETECT_POSTURE, scan_id)]
+    body = chain(*first, _sig(app, FINISH_SCAN, scan_id))
     body.on_error(_sig(app, FINISH_SCAN, scan_id, failed=True))
     return chord(header, body)
 
 
 def dlp_stage(app: Celery, scan_id: int, fetches: Sequence[str] = ()) -> list[Signature]:
     """The DLP stage's end in the body: ``casb.dlp_finalize``, once the listing fetches'
-    lanes (members of the chord) are done. Planned only with the ``files`` or
-    ``conversations`` fetch, i.e. for tenants with a workspace and DLP profiles."""
+    lanes and detection (members of the chord) are done. Planned only with the ``files``
+    or ``conversations`` fetch, i.e. for tenants with a workspace and DLP profiles."""
     planned = "files" in fetches or "conversations" in fetches
     return [_sig(app, DLP_FINALIZE, scan_id)] if planned else []

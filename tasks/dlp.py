@@ -1,6 +1,7 @@
 """DLP tasks: scan the batches (queue ``dlp``) as the listings arrive, finalize the stage.
 
-The scan canvas (tasks/canvas.py) is ``chord(fetches, detect | dlp_finalize | finish)``.
+The scan canvas (tasks/canvas.py) is ``chord(fetches, dlp_finalize | finish)``; the fetch
+that ends last adds ``casb.detect_posture`` to the chord (``start_detect_when_fetched``).
 Each listing fetch (``gpts``, ``files``, ``conversations``) plans its own files as soon as
 its listing is stored (``start_dlp_lanes``): the batches go on the scan's DLP queue
 (``pipeline.dlp_lanes``) and up to ``settings.dlp_max_in_flight_per_tenant`` lanes start,
@@ -9,8 +10,8 @@ scans its batch, takes the next key off the queue and adds that as the next task
 chord, or ends when the queue is empty (a later listing starts lanes again). So the first
 downloads begin while the other fetches are still listing, one tenant never has more than
 its lanes of DLP tasks queued or running, a small tenant's batches wait behind those few
-instead of behind the whole backlog, and the chord's body (detect, then
-``casb.dlp_finalize``) runs only after every fetch and every batch.
+instead of behind the whole backlog, detection runs beside the lanes, and the chord's body
+(``casb.dlp_finalize``, then finish) runs only after every fetch, detection and every batch.
 
 Arguments are the scan id and a snapshot key: no file list, no content, no credential ever
 rides in a message. ``casb.dlp_scan`` records a failing file or batch in its result instead
@@ -31,13 +32,19 @@ from celery import Task, chain, chord, group
 from celery.canvas import Signature
 
 from core.settings import get_settings
-from pipeline.dlp import finalize_dlp, plan_dlp, plan_dlp_fetch, run_dlp_batch
-from pipeline.dlp_lanes import Claim
+from pipeline.dlp import (
+    dlp_scan_fetches,
+    finalize_dlp,
+    plan_dlp,
+    plan_dlp_fetch,
+    run_dlp_batch,
+)
+from pipeline.dlp_lanes import DETECT, Claim
 from pipeline.runtime import get_runtime
 from schemas.stages import DlpPlanResult, DlpStageResult
 from tasks.guard import guarded_delivery, worker_lost
 from workers.celery_app import app
-from workers.celeryconfig import DLP_FINALIZE, DLP_PLAN, DLP_SCAN, ROUTES
+from workers.celeryconfig import DETECT_POSTURE, DLP_FINALIZE, DLP_PLAN, DLP_SCAN, ROUTES
 
 
 def _sig(name: str, *args: object, **kwargs: object) -> Signature:
@@ -57,6 +64,24 @@ def start_dlp_lanes(task: Task, scan_id: int, resource: str) -> int:
     lanes = get_settings().dlp_max_in_flight_per_tenant
     claim = get_runtime().lanes.enqueue(scan_id, keys, claim_id, max(1, lanes))
     return _send_lanes(task, scan_id, claim, claim_id)
+
+
+def start_detect_when_fetched(task: Task, scan_id: int, resource: str) -> bool:
+    """In a DLP scan, the fetch that ends last adds ``casb.detect_posture`` to the chord
+    (its body is finalize and finish): detection runs beside the DLP lanes, so posture
+    findings do not wait for every download. True when this call sent it."""
+    if not task.request.chord:
+        return False
+    fetches = dlp_scan_fetches(scan_id)
+    if fetches is None:
+        return False
+    lanes = get_runtime().lanes
+    claim = lanes.fetched(scan_id, resource, len(fetches))
+    if claim.sent or not claim.keys:
+        return False
+    task.add_to_chord(_sig(DETECT_POSTURE, scan_id))
+    lanes.mark_sent(scan_id, DETECT)
+    return True
 
 
 def _send_lanes(task: Task, scan_id: int, claim: Claim, claim_id: str) -> int:

@@ -9,6 +9,7 @@ exhausted after the client's own wait is retried a few times with a short countd
 a sleep in the task). A listing fetch (``gpts``, ``files``, ``conversations``) plans its files
 for DLP as soon as its listing is stored and starts the scan's DLP lanes (tasks/dlp.py); a
 redelivered one whose files are planned returns its recorded summary without listing again.
+In a DLP scan the fetch that ends last starts detection (``casb.detect_posture``).
 Results are kept (chord header); everything else in the fleet ignores results.
 """
 
@@ -23,7 +24,7 @@ from connectors.errors import RateLimitedError
 from pipeline.dlp import planned_summary
 from pipeline.posture import record_failure, run_fetch
 from schemas.stages import FETCH_RESOURCES, FetchSummary, fetch_task_name
-from tasks.dlp import start_dlp_lanes
+from tasks.dlp import start_detect_when_fetched, start_dlp_lanes
 from tasks.guard import guarded_delivery, worker_lost
 from workers.celery_app import app
 
@@ -35,6 +36,7 @@ def _fetch(task: Task, scan_id: int, resource: str) -> FetchSummary:
     """The fetch; a listing fetch then starts the DLP lanes on the files it listed."""
     summary = planned_summary(int(scan_id), resource) or _run(task, scan_id, resource)
     start_dlp_lanes(task, int(scan_id), resource)
+    start_detect_when_fetched(task, int(scan_id), resource)
     return summary
 
 

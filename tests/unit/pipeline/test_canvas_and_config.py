@@ -39,22 +39,20 @@ def test_canvas_is_a_chord_of_fetches_into_detect_then_finish(app: Celery) -> No
     assert "sk-" not in encoded
 
 
-def test_a_dlp_tenants_canvas_finalizes_dlp_after_detect_and_plans_nothing_up_front(
+def test_a_dlp_tenants_canvas_ends_with_finalize_and_plans_nothing_up_front(
     app: Celery,
 ) -> None:
-    """The DLP batches join the chord from the listing fetches as each ends (tasks/dlp.py):
-    the canvas holds no planning step, only finalize after detection."""
+    """The DLP batches join the chord from the listing fetches as each ends, and detection
+    from the last fetch (tasks/dlp.py): the body holds no planning step and no detection,
+    only what waits for all of them."""
     fetches = plan_fetches(has_workspace=True, dlp_enabled=True)
     assert {"gpts", "files", "conversations"} <= set(fetches)
     canvas = build_scan_canvas(app, 42, fetches)
     assert [s.task for s in canvas.tasks] == [FETCH_TASK_BY_RESOURCE[f] for f in fetches]
     body = canvas.body
-    assert [s.task for s in body.tasks] == [
-        "casb.detect_posture",
-        "casb.dlp_finalize",
-        "casb.finish_scan",
-    ]
-    assert [s.options["queue"] for s in body.tasks] == ["detect", "detect", "scans"]
+    assert [s.task for s in body.tasks] == ["casb.dlp_finalize", "casb.finish_scan"]
+    assert [s.options["queue"] for s in body.tasks] == ["detect", "scans"]
+    assert body.options["link_error"][0]["kwargs"] == {"failed": True}
     assert all(s.args == (42,) and s.immutable for s in body.tasks)
 
 

@@ -78,3 +78,12 @@ def check_lanes_contract(lanes: Any) -> None:
     assert lanes.next_batch(7, "lane:f").keys == ()
     # Another scan's queue is its own.
     assert lanes.enqueue(8, ["z"], "plan:files", 1).keys == ("z",)
+    # Detection is claimed once, by the fetch that completes the scan's set of fetches;
+    # a redelivered fetch sees the claim (sent or not), never a second one.
+    assert lanes.fetched(7, "users", 3).keys == ()
+    assert lanes.fetched(7, "users", 3).keys == ()  # the same fetch again
+    assert lanes.fetched(7, "gpts", 3).keys == ()
+    assert lanes.fetched(7, "files", 3).keys == ("detect",)
+    lanes.mark_sent(7, "detect")
+    assert lanes.fetched(7, "files", 3).sent
+    assert lanes.fetched(8, "users", 1).keys == ("detect",)
