@@ -581,6 +581,9 @@ def print_stages() -> None:
 
 
 def report(args: argparse.Namespace, stage: Stage, r: Result) -> None:
+    from connectors.ratelimit import policy_from_settings
+    from core.settings import get_settings
+
     wall = r.wall
     print()
     print(f"== {r.label}")
@@ -624,6 +627,11 @@ def report(args: argparse.Namespace, stage: Stage, r: Result) -> None:
             f"large tenant budget bound: {max(stage.large_files)} files / {n_limit} per "
             f"{window:g}s = {bound:.1f} s; scan {max(r.large_runs):.1f} s = "
             f"{max(r.large_runs) / bound:.3f}x the bound (rate policy {args.rate_policy})"
+        )
+        margin = policy_from_settings(get_settings()).window_margin
+        print(
+            f"  the budget's own pace (its window {margin:.0%} longer than the API's, so a "
+            f"request in flight never lands in the next window): {bound * (1 + margin):.1f} s"
         )
         phase = download_phase(r.downloads)
         if phase is not None:
