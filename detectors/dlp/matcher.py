@@ -170,6 +170,9 @@ class _Expr:
     # start is the first occurrence in the window where ``anchored`` matches
     lone: bool = False
     anchored: re.Pattern[bytes] | None = None
+    # bytes no match can contain (newline, space): a match ending at ``end`` starts after
+    # the last of them, which narrows the window searched for the prefix
+    stops: tuple[bytes, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -303,6 +306,21 @@ def _lone_prefix(pattern: str, prefix: bytes, terminated: bool) -> bool:
     return any(b not in _alphabet(tail) for b in prefix)
 
 
+def _stop_bytes(pattern: str, terminated: bool) -> tuple[bytes, ...]:
+    """Which of newline and space no match of ``pattern`` can contain (its consumed
+    terminator aside, which is the match's last byte)."""
+    try:
+        items = [it for it in _sre_parse.parse(pattern, 0) if it[0] is not _sre_const.AT]
+    except (re.error, OverflowError, RecursionError):  # pragma: no cover - vetted patterns
+        return ()
+    if terminated:
+        if not items or items[-1][0] not in (_sre_const.SUBPATTERN, _sre_const.BRANCH):
+            return ()
+        items = items[:-1]
+    alphabet = _alphabet(items)
+    return tuple(bytes([b]) for b in b"\n " if b not in alphabet)
+
+
 def _class_led(pattern: str) -> bool:
     """True when the first thing every match of ``pattern`` consumes (after ``\\b``) is not
     a literal byte: a class, a repeat, a group. Hyperscan has no literal to look for first."""
@@ -407,6 +425,7 @@ class Policy:
                     expr.prefix = prefix
                     expr.reach = _max_width(pattern, MAX_REACH)
                     expr.lone = _lone_prefix(pattern, prefix, bool(term))
+                    expr.stops = _stop_bytes(pattern, bool(term))
                     expr.anchored = re.compile(b"(?:" + pb + rb")\Z")
                     max_reach = max(max_reach, expr.reach)
                 reverse = {m.reverse_pattern for m in members} - {None}
@@ -889,7 +908,10 @@ class MatchStream:
             # crowded with the prefix goes to RE2 below, whose cost does not grow with them
             assert expr.prefix is not None
             hist, prefix, anchored = self._hist, expr.prefix, expr.anchored
-            i = hist.find(prefix, max(0, hi - expr.reach), hi)
+            lo = max(0, hi - expr.reach)
+            for stop in expr.stops:  # the last byte may be a consumed terminator
+                lo = max(lo, hist.rfind(stop, lo, hi - 1) + 1)
+            i = hist.find(prefix, lo, hi)
             tries = 0
             while i >= 0 and tries < _PREFIX_TRIES:
                 if anchored.match(hist, i, hi):
