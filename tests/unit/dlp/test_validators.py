@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import base64
+import math
+import random
+import re
+import string
 
 import pytest
 
+from detectors.dlp import placeholders
 from detectors.dlp import validators as v
 from detectors.dlp.masking import mask_value
 
@@ -154,6 +159,32 @@ def test_entropy_and_placeholders() -> None:
     # documentation keys are published test values, not placeholders
     assert not v.is_placeholder("AKIAIOSFODNN7EXAMPLE")
     assert v.is_test_value("AKIAIOSFODNN7EXAMPLE")
+
+
+def test_placeholder_and_entropy_rules_on_generated_values() -> None:
+    """Every piece of the placeholder rule, and entropy by its definition, on strings built
+    from templates, runs, documentation words and random characters."""
+    words = re.compile("|".join(re.escape(w) for w in placeholders._PLACEHOLDER_WORDS))
+    shapes = re.compile(r"\$\{[^}]*\}|\{\{[^}]*\}\}|<[^>]*>|%\(\w+\)[sd]|\$[A-Z_]{3,}|(.)\1{7,}")
+    rng = random.Random(7)
+    parts = ["${", "}", "{{", "}}", "<", ">", "%(", ")s", ")d", "$", "ABC_", "Dummy", "XXXX",
+             "\n", "aaaa", "....", "1234567890", "your-", "Sample", "é", "-", " "]  # fmt: skip
+    alphabet = string.ascii_letters + string.digits + "_-$%{}<>()*. "
+    for _ in range(20_000):
+        value = "".join(
+            rng.choice(parts) if rng.random() < 0.3 else rng.choice(alphabet)
+            for _ in range(rng.randint(0, 40))
+        )
+        expected = not value or (
+            not v.is_test_value(value)
+            and (words.search(value.lower()) is not None or shapes.search(value) is not None)
+        )
+        assert v.is_placeholder(value) is expected, value
+        n = len(value)
+        by_definition = -sum(
+            value.count(c) / n * math.log2(value.count(c) / n) for c in set(value)
+        )
+        assert v.shannon_entropy(value) == pytest.approx(by_definition, abs=1e-12)
 
 
 def test_openai_key_rules() -> None:
