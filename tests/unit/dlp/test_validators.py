@@ -181,9 +181,7 @@ def test_placeholder_and_entropy_rules_on_generated_values() -> None:
         )
         assert v.is_placeholder(value) is expected, value
         n = len(value)
-        by_definition = -sum(
-            value.count(c) / n * math.log2(value.count(c) / n) for c in set(value)
-        )
+        by_definition = -sum(value.count(c) / n * math.log2(value.count(c) / n) for c in set(value))
         assert v.shannon_entropy(value) == pytest.approx(by_definition, abs=1e-12)
 
 
