@@ -161,6 +161,9 @@ class _Expr:
     # (window + width around it) that ``search`` scans once the stream has passed it.
     gate_window: int = 0
     search: re.Pattern[bytes] | None = None
+    # ``search`` is the pattern without its leading ``\b`` (which keeps Python ``re`` from
+    # skipping ahead to the literal that follows it); the boundary is checked per match
+    lead_boundary: bool = False
     # no-SOM catalogue expressions led by a literal (open-ended tokens): ``confirm`` looks for
     # the start up to ``reach`` bytes before the end (the literal itself is kept for reference)
     prefix: bytes | None = None
@@ -234,6 +237,7 @@ def _literal_prefix(pattern: str) -> bytes | None:
 
 
 _ALL_BYTES = frozenset(range(256))
+_WORD_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
 _CATEGORY_BYTES = {
     name: frozenset(b for b in range(256) if re.fullmatch(rx, bytes([b])))
     for name, rx in (
@@ -319,6 +323,21 @@ def _stop_bytes(pattern: str, terminated: bool) -> tuple[bytes, ...]:
         items = items[:-1]
     alphabet = _alphabet(items)
     return tuple(bytes([b]) for b in b"\n " if b not in alphabet)
+
+
+def _boundary_then_literal(pattern: str) -> bool:
+    """True when ``pattern`` is ``\\b`` followed by a literal word character: its matches are
+    those of the rest that start where the byte before is not a word character."""
+    if not pattern.startswith("\\b"):
+        return False
+    try:
+        items = list(_sre_parse.parse(pattern, 0))
+    except (re.error, OverflowError, RecursionError):  # pragma: no cover - vetted patterns
+        return False
+    if len(items) < 2 or items[0] != (_sre_const.AT, _sre_const.AT_BOUNDARY):
+        return False
+    op, av = items[1]
+    return op is _sre_const.LITERAL and av in _WORD_BYTES
 
 
 def _class_led(pattern: str) -> bool:
@@ -407,7 +426,8 @@ class Policy:
                 # keyword-led: found by a bounded search around its keywords, never by the
                 # engine (bare digit runs and hex would otherwise be events all over a file)
                 expr.gate_window = max(m.window for m in members)
-                expr.search = re.compile(pb, rflags)
+                expr.lead_boundary = _boundary_then_literal(pattern)
+                expr.search = re.compile(pb[2:] if expr.lead_boundary else pb, rflags)
                 expr.max_width = min(width, _max_width(pattern))
                 for m in members:
                     for kid in self._ctx_ids[m]:
@@ -867,6 +887,7 @@ class MatchStream:
             # the text where the segment ends (positions below are relative to ``hist``)
             rx = expr.search
             assert rx is not None
+            lead_boundary = expr.lead_boundary
             at, limit, end_at = max(lo, seg_lo) - base, stop - base, seg_hi - base
             furthest = self._furthest.get(gid, -1) - base
             while True:
@@ -879,6 +900,9 @@ class MatchStream:
                 s, e = m.span()
                 if s >= limit:
                     break
+                if lead_boundary and s and hist[s - 1] in _WORD_BYTES:
+                    at = s + 1  # inside a word: the full pattern's \b fails here
+                    continue
                 if e > furthest:  # as the engine reports it: leftmost start for each end
                     key = (gid, base + s)
                     if pending.get(key, -1) < base + e:
