@@ -206,10 +206,10 @@ def password_ok(value: str) -> bool:
         return False
     classes = sum(
         (
-            any(c.islower() for c in v),
-            any(c.isupper() for c in v),
-            any(c.isdigit() for c in v),
-            any(not c.isalnum() for c in v),
+            any(map(str.islower, v)),
+            any(map(str.isupper, v)),
+            any(map(str.isdigit, v)),
+            not all(map(str.isalnum, v)),
         )
     )
     return classes >= 2 and shannon_entropy(v) >= 2.5
@@ -228,8 +228,8 @@ def hex_key_ok(value: str) -> bool:
     v = value.lower()
     return (
         not is_placeholder(v)
-        and any(c.isdigit() for c in v)
-        and any(c.isalpha() for c in v)
+        and any(map(str.isdigit, v))
+        and any(map(str.isalpha, v))
         and shannon_entropy(v) >= 3.0
     )
 
@@ -246,9 +246,9 @@ def mixed_token_ok(value: str) -> bool:
     """A random token body of mixed case and digits (no dictionary words)."""
     return (
         not is_placeholder(value)
-        and any(c.isdigit() for c in value)
-        and any(c.isupper() for c in value)
-        and any(c.islower() for c in value)
+        and any(map(str.isdigit, value))
+        and any(map(str.isupper, value))
+        and any(map(str.islower, value))
         and shannon_entropy(value) >= (3.0 if len(value) < 24 else 3.5)
     )
 
