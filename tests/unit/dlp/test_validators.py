@@ -247,3 +247,19 @@ def test_mask_never_reveals_most_of_a_secret() -> None:
         assert len(shown) <= max(3, (8 + n) // 3 + 3)
         if n >= 6:
             assert value not in masked
+
+
+def test_keccak256_published_vectors() -> None:
+    """Ethereum's Keccak-256 (not SHA3-256) on the empty input and "abc", and on an input of
+    two 136-byte blocks (the digest the earlier list-based rounds of this module gave)."""
+    from detectors.dlp.checks import keccak256
+
+    assert keccak256(b"").hex() == (
+        "c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470"
+    )
+    assert keccak256(b"abc").hex() == (
+        "4e03657aea45a94fc7d47ba826c8d667c0d1e6e33a64a036ec44f58fa12d6c45"
+    )
+    assert keccak256(bytes(range(200))).hex() == (
+        "bfb0aa97863e797943cf7c33bb7e880bb4543f3d2703c0923c6901c2af57b890"
+    )
