@@ -19,7 +19,14 @@ from datetime import date
 
 from detectors.dlp.placeholders import is_placeholder, shannon_entropy
 
-__all__ = ["CHECKS", "base62_crc32_ok", "jwt_parts_ok", "keccak256", "verhoeff_ok"]
+__all__ = [
+    "CHECKS",
+    "base62_crc32_ok",
+    "jwt_parts_ok",
+    "keccak256",
+    "luhn_digits_ok",
+    "verhoeff_ok",
+]
 
 _NON_DIGITS = re.compile(r"[^0-9]+")
 _NON_ALNUM = re.compile(r"[^0-9A-Za-z]+")
@@ -37,14 +44,16 @@ def _weighted(digits: str, weights: Sequence[int]) -> int:
     return sum(int(c) * w for c, w in zip(digits, weights, strict=False))
 
 
-def _luhn(digits: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = ord(ch) - 48
-        if i % 2 == 1:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
+# Luhn: every second digit from the right is doubled (and 9 taken off past 9): 0-9 -> these
+_LUHN_DOUBLED = bytes.maketrans(b"0123456789", bytes((0, 2, 4, 6, 8, 1, 3, 5, 7, 9)))
+
+
+def luhn_digits_ok(digits: str) -> bool:
+    """Luhn (mod 10) over a string of ASCII digits, summed in C: the kept digits as bytes
+    (less 48 each), the doubled ones through a translation table."""
+    raw = digits.encode("ascii")
+    kept = raw[-1::-2]
+    return (sum(kept) - 48 * len(kept) + sum(raw[-2::-2].translate(_LUHN_DOUBLED))) % 10 == 0
 
 
 def _iso7064_mod11_10(digits: str) -> int:
@@ -572,7 +581,7 @@ def se_personnummer_ok(value: str) -> bool:
     mm, dd = int(d[2:4]), int(d[4:6])
     if dd > 60:
         dd -= 60
-    return _valid_date(2000, mm, dd) and _luhn(d)
+    return _valid_date(2000, mm, dd) and luhn_digits_ok(d)
 
 
 _HETU_CHECK = "0123456789ABCDEFHJKLMNPRSTUVWXY"
@@ -774,7 +783,7 @@ def za_id_ok(value: str) -> bool:
     d = _digits(value)
     if len(d) != 13 or d[10] not in "012":
         return False
-    return _valid_date(2000, int(d[2:4]), int(d[4:6])) and _luhn(d)
+    return _valid_date(2000, int(d[2:4]), int(d[4:6])) and luhn_digits_ok(d)
 
 
 def cl_rut_ok(value: str) -> bool:
@@ -899,7 +908,7 @@ def us_npi_ok(value: str) -> bool:
     """US National Provider Identifier: 10 digits starting 1 or 2, Luhn over ``80840`` +
     the number."""
     d = _digits(value)
-    return len(d) == 10 and d[0] in "12" and _luhn("80840" + d)
+    return len(d) == 10 and d[0] in "12" and luhn_digits_ok("80840" + d)
 
 
 def us_dea_ok(value: str) -> bool:
@@ -917,7 +926,7 @@ def us_dea_ok(value: str) -> bool:
 def fr_siren_ok(value: str) -> bool:
     """France SIREN (9 digits) or SIRET (14 digits): Luhn."""
     d = _digits(value)
-    return len(d) in (9, 14) and len(set(d)) > 2 and _luhn(d)
+    return len(d) in (9, 14) and len(set(d)) > 2 and luhn_digits_ok(d)
 
 
 def uk_passport_ok(value: str) -> bool:

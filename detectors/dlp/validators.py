@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable
 from functools import lru_cache
 
-from detectors.dlp.checks import CHECKS, jwt_parts_ok
+from detectors.dlp.checks import CHECKS, jwt_parts_ok, luhn_digits_ok
 from detectors.dlp.placeholders import (
     KNOWN_TEST_VALUES,
     is_placeholder,
@@ -79,17 +79,7 @@ def random_token_ok(value: str, min_len: int = 16, min_entropy: float = 3.0) -> 
 def luhn_ok(number: str) -> bool:
     """Luhn (mod-10) check on the digits of ``number``; False for fewer than 2 digits."""
     digits = _digits(number)
-    if len(digits) < 2:
-        return False
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = ord(ch) - 48
-        if i % 2 == 1:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return total % 10 == 0
+    return len(digits) >= 2 and luhn_digits_ok(digits)
 
 
 def card_brand(number: str) -> str | None:

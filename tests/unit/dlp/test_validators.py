@@ -263,3 +263,21 @@ def test_keccak256_published_vectors() -> None:
     assert keccak256(bytes(range(200))).hex() == (
         "bfb0aa97863e797943cf7c33bb7e880bb4543f3d2703c0923c6901c2af57b890"
     )
+
+
+def test_luhn_by_its_definition_on_generated_numbers() -> None:
+    """The table-driven Luhn agrees with the rule written out digit by digit."""
+    from detectors.dlp.checks import luhn_digits_ok
+
+    def by_definition(digits: str) -> bool:
+        total = 0
+        for i, ch in enumerate(reversed(digits)):
+            d = int(ch) * (2 if i % 2 else 1)
+            total += d - 9 if d > 9 else d
+        return total % 10 == 0
+
+    rng = random.Random(11)
+    for _ in range(20_000):
+        digits = "".join(rng.choice(string.digits) for _ in range(rng.randint(0, 24)))
+        assert luhn_digits_ok(digits) is by_definition(digits), digits
+        assert v.luhn_ok(digits) is (len(digits) >= 2 and by_definition(digits)), digits
