@@ -17,7 +17,7 @@ import zlib
 from collections.abc import Callable, Sequence
 from datetime import date
 
-from detectors.dlp.placeholders import is_placeholder, shannon_entropy
+from detectors.dlp.placeholders import entropy_at_least, is_placeholder
 
 __all__ = [
     "CHECKS",
@@ -221,7 +221,7 @@ def password_ok(value: str) -> bool:
             not all(map(str.isalnum, v)),
         )
     )
-    return classes >= 2 and shannon_entropy(v) >= 2.5
+    return classes >= 2 and entropy_at_least(v, 2.5)
 
 
 def url_password_ok(value: str) -> bool:
@@ -239,7 +239,7 @@ def hex_key_ok(value: str) -> bool:
         not is_placeholder(v)
         and any(map(str.isdigit, v))
         and any(map(str.isalpha, v))
-        and shannon_entropy(v) >= 3.0
+        and entropy_at_least(v, 3.0)
     )
 
 
@@ -258,7 +258,7 @@ def mixed_token_ok(value: str) -> bool:
         and any(map(str.isdigit, value))
         and any(map(str.isupper, value))
         and any(map(str.islower, value))
-        and shannon_entropy(value) >= (3.0 if len(value) < 24 else 3.5)
+        and entropy_at_least(value, 3.0 if len(value) < 24 else 3.5)
     )
 
 
@@ -276,7 +276,7 @@ def private_key_block_ok(value: str) -> bool:
     """A private key block in any wrapping whose body starts with random-looking base64."""
     body = re.split(r"-----|\\n|[\r\n ]", value.strip())
     tail = max(body, key=len) if body else ""
-    return len(tail) >= 24 and not is_placeholder(tail) and shannon_entropy(tail) >= 3.5
+    return len(tail) >= 24 and not is_placeholder(tail) and entropy_at_least(tail, 3.5)
 
 
 def age_key_ok(value: str) -> bool:

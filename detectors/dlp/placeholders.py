@@ -11,7 +11,13 @@ import math
 import re
 from collections import Counter
 
-__all__ = ["KNOWN_TEST_VALUES", "is_placeholder", "is_test_value", "shannon_entropy"]
+__all__ = [
+    "KNOWN_TEST_VALUES",
+    "entropy_at_least",
+    "is_placeholder",
+    "is_test_value",
+    "shannon_entropy",
+]
 
 
 # n -> [c / n * log2(c / n) for c in 0..n], for the lengths most values have
@@ -39,6 +45,38 @@ def shannon_entropy(value: str) -> float:
     if n <= _PLOGP_MAX_N:  # the terms from a per-length table
         return -sum(map(_plogp(n).__getitem__, counts))
     return -sum(c / n * math.log2(c / n) for c in counts)
+
+
+# n, d -> the least entropy of n characters of which d are distinct: one character n - d + 1
+# times, each other once (entropy is Schur-concave, so this spread has the least)
+_LEAST_ENTROPY: dict[tuple[int, int], float] = {}
+# verdicts this close to the threshold are left to the exact sum
+_MARGIN = 1e-9
+
+
+def _least_entropy(n: int, d: int) -> float:
+    key = (n, d)
+    least = _LEAST_ENTROPY.get(key)
+    if least is None:
+        top = (n - d + 1) / n
+        least = -(top * math.log2(top)) + (d - 1) / n * math.log2(n)
+        if len(_LEAST_ENTROPY) < 65536:
+            _LEAST_ENTROPY[key] = least
+    return least
+
+
+def entropy_at_least(value: str, bits: float) -> bool:
+    """``shannon_entropy(value) >= bits``, mostly without counting: the number of distinct
+    characters bounds the entropy from above (log2 of it) and from below (the least spread
+    with that many), and only a value whose bounds straddle ``bits`` is counted."""
+    if not value:
+        return bits <= 0.0
+    distinct = len(set(value))
+    if math.log2(distinct) < bits - _MARGIN:
+        return False
+    if _least_entropy(len(value), distinct) >= bits + _MARGIN:
+        return True
+    return shannon_entropy(value) >= bits
 
 
 _PLACEHOLDER_WORDS = (

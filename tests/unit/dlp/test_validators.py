@@ -281,3 +281,23 @@ def test_luhn_by_its_definition_on_generated_numbers() -> None:
         digits = "".join(rng.choice(string.digits) for _ in range(rng.randint(0, 24)))
         assert luhn_digits_ok(digits) is by_definition(digits), digits
         assert v.luhn_ok(digits) is (len(digits) >= 2 and by_definition(digits)), digits
+
+
+def test_entropy_at_least_agrees_with_the_exact_entropy() -> None:
+    """The bounds only decide what the exact sum would: random and skewed values, thresholds
+    the validators use, and values whose entropy is exactly a threshold (8 distinct
+    characters twice each: 3.0 bits)."""
+    rng = random.Random(13)
+    alphabets = (string.hexdigits, string.ascii_letters + string.digits, "ab", "abcdefgh")
+    for _ in range(20_000):
+        alphabet = rng.choice(alphabets)
+        skew = rng.random()
+        value = "".join(
+            alphabet[0] if rng.random() < skew else rng.choice(alphabet)
+            for _ in range(rng.randint(0, 90))
+        )
+        for bits in (2.5, 3.0, 3.5, 4.0):
+            expected = v.shannon_entropy(value) >= bits
+            assert placeholders.entropy_at_least(value, bits) is expected, (value, bits)
+    assert placeholders.entropy_at_least("abcdefgh" * 2, 3.0)
+    assert not placeholders.entropy_at_least("abcdefgh" * 2, 3.0000001)
