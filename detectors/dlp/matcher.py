@@ -771,7 +771,8 @@ class MatchStream:
             self._finalize(self._finder.frontier - self._p.horizon)
         if self._end > self._trim_at:
             cut = self._end - self._keep
-            self._hist[: self._keep] = self._hist[cut : self._end]  # one move per ~MiB
+            with memoryview(self._hist) as view:  # one move per ~MiB (cut >= keep: no overlap)
+                view[: self._keep] = view[cut : self._end]
             self._end = self._keep
             self._base += cut
             limit = self._pos - self._keep
