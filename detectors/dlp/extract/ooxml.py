@@ -16,6 +16,7 @@ part is written, is refused as ``corrupt``: OOXML never needs one, and entity tr
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import zipfile
@@ -36,7 +37,11 @@ from detectors.dlp.extract.ooxml_fast import (
     CellScanner,
     SharedStringScanner,
     scan,
+    slide_body,
+    slide_text,
+    slides_text,
 )
+from detectors.dlp.extract.zipparts import PartReader
 
 __all__ = ["OOXML_SCANNERS", "SCANNER_ENV", "iter_ooxml", "ooxml_kind", "open_zip"]
 
@@ -153,8 +158,15 @@ class _Handler:
         pass
 
 
-def _parse(zf: zipfile.ZipFile, name: str, handler: _Handler, budget: Budget) -> Iterator[str]:
-    """Feed one part to expat block by block; yield the text collected after each block."""
+def _parse(
+    zf: zipfile.ZipFile,
+    name: str,
+    handler: _Handler,
+    budget: Budget,
+    inflated: bytes | None = None,
+) -> Iterator[str]:
+    """Feed one part (or its ``inflated`` bytes, when already read) to expat block by block;
+    yield the text collected after each block."""
     parser = expat.ParserCreate()
     parser.buffer_text = True
     parser.StartDoctypeDeclHandler = _refuse_dtd
@@ -165,7 +177,7 @@ def _parse(zf: zipfile.ZipFile, name: str, handler: _Handler, budget: Budget) ->
     block = budget.limits.xml_block
     out = handler.out
     try:
-        with zf.open(name) as fh:
+        with io.BytesIO(inflated) if inflated is not None else zf.open(name) as fh:
             while True:
                 data = fh.read(block)
                 try:
@@ -207,7 +219,7 @@ def _read_part(
     emitted = 0
     if _bulk_enabled():
         try:
-            with zf.open(name) as fh:
+            with PartReader(zf).open(zf.getinfo(name)) as fh:
                 for piece in scan(fh, bulk, budget.limits, budget):
                     emitted += len(piece)
                     yield piece
@@ -267,18 +279,64 @@ def _docx(
         yield from _parse(zf, part, _Paragraphs(limits), budget)
 
 
+def _slides_one_by_one(
+    zf: zipfile.ZipFile, batch: list[tuple[str, bytes]], limits: ExtractLimits, budget: Budget
+) -> Iterator[str]:
+    """Parts whose batch bailed: each by the bulk scanner, else by expat."""
+    for part, body in batch:
+        try:
+            text = slide_text(body)
+        except Bail:
+            yield from _parse(zf, part, _Paragraphs(limits), budget)
+            yield "\n"
+        else:
+            yield text + "\n"
+
+
 def _pptx(
     zf: zipfile.ZipFile, limits: ExtractLimits, report: ExtractReport, budget: Budget
 ) -> Iterator[str]:
     slides = []
-    for n in zf.namelist():
-        m = _SLIDE_RE.match(n)
+    for info in zf.infolist():
+        m = _SLIDE_RE.match(info.filename)
         if m:
-            slides.append((m.group(1) != "slides/slide", int(m.group(2)), n))
-    for _, _, part in sorted(slides):
+            slides.append((m.group(1) != "slides/slide", int(m.group(2)), info.filename, info))
+    reader = PartReader(zf) if _bulk_enabled() else None
+    batch: list[tuple[str, bytes]] = []  # small parts read whole, scanned about a block at once
+    batched = 0
+    for _, _, part, info in sorted(slides, key=lambda slide: slide[:3]):
         report.parts += 1
-        yield from _parse(zf, part, _Paragraphs(limits), budget)
-        yield "\n"
+        body = None
+        if reader is not None and info.file_size <= limits.xml_block:
+            try:
+                body = slide_body(reader.read(info))
+            except Bail:
+                pass
+        if body is not None:
+            batch.append((part, body))
+            batched += len(body)
+            if batched < limits.xml_block:
+                continue
+        if batch:
+            yield from _slide_batch(zf, batch, limits, budget)
+            batch, batched = [], 0
+        if body is None:
+            yield from _parse(zf, part, _Paragraphs(limits), budget)
+            yield "\n"
+    if batch:
+        yield from _slide_batch(zf, batch, limits, budget)
+
+
+def _slide_batch(
+    zf: zipfile.ZipFile, batch: list[tuple[str, bytes]], limits: ExtractLimits, budget: Budget
+) -> Iterator[str]:
+    try:
+        text = slides_text([body for _, body in batch])
+    except Bail:
+        yield from _slides_one_by_one(zf, batch, limits, budget)
+    else:
+        yield text
+    budget.check()
 
 
 class _SharedStrings(_Handler):

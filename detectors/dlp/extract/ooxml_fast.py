@@ -42,7 +42,7 @@ from typing import IO
 
 from detectors.dlp.extract.errors import Budget, ExtractLimits, ExtractReport
 
-__all__ = ["MAX_CARRY", "Bail", "CellScanner", "SharedStringScanner", "scan"]
+__all__ = ["MAX_CARRY", "Bail", "CellScanner", "SharedStringScanner", "scan", "slide_body", "slide_text", "slides_text"]
 
 MAX_CARRY = 1024 * 1024
 
@@ -348,3 +348,113 @@ class SharedStringScanner(_Scanner):
         if len(_SI_TAGS.findall(region)) != tags:
             raise Bail
         return "".join(out)
+
+
+# --------------------------------------------------------------------------- pptx
+
+_RUN_LOCALS = rb"(?:t|p|br|tab|cr)"
+# One match per text run (group 1: its text), per ``a:`` element end that the paragraph
+# reader turns into a separator, per part boundary (``<NUL>``, see :func:`slides_text`),
+# and per other spelling of an ``a:`` tag it reacts to (attributes, empty) or ``<!``/``<?``
+# (group 2). Tags of other names fail at their first characters, so one pass costs about
+# what finding the runs costs.
+_RUNS = re.compile(
+    rb"<(?:a:t>([^<]*)</a:t>|(/a:(?:p|br|cr|tab)>|\x00>"
+    rb"|a:(?:t[\s/>]|" + _RUN_LOCALS + rb"[\s/])|/a:" + _RUN_LOCALS + rb"\s|[!?]))"
+)
+_RUN_ENDS = {b"/a:p>": b"\n", b"/a:br>": b"\n", b"/a:cr>": b"\n", b"/a:tab>": b"\t"}
+_BATCH_ENDS = {**_RUN_ENDS, b"\x00>": b"\n"}
+_RUN_TAG = re.compile(
+    rb"<a:(t|p|br|tab|cr)(?:\s+" + _NAME + rb"(?::" + _NAME + rb")?\s*=\s*"
+    rb"(?:\"[^\"<]*\"|'[^'<]*'))*\s*(/?)>"
+)
+_NAMESPACES = re.compile(rb"xmlns(?::(" + _NAME + rb"))?\s*=\s*(?:\"([^\"]*)\"|'([^']*)')")
+_DRAWINGML = (
+    b"http://schemas.openxmlformats.org/drawingml/2006/main",
+    b"http://purl.oclc.org/ooxml/drawingml/main",
+)
+_PROLOGS = (
+    b"<?xml version='1.0' encoding='UTF-8' standalone='yes'?>",
+    b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>',
+)
+_ROOT = re.compile(rb"\s*<(" + _NAME + rb"(?::" + _NAME + rb")?)[\s/>]")
+
+
+def _run_tag(body: bytes, at: int) -> bytes:
+    """What a start or empty ``a:`` tag at ``at`` adds (an empty one: its separator);
+    Bail for a spelling the attribute grammar does not cover or a ``t`` that is not a
+    plain run."""
+    m = _RUN_TAG.match(body, at)
+    if m is None or m.group(1) == b"t":
+        raise Bail
+    if not m.group(2):
+        return b""  # a start tag: its end tag adds the separator
+    return b"\t" if m.group(1) == b"tab" else b"\n"
+
+
+def slide_body(xml: bytes) -> bytes:
+    """A slide or notes part without its XML declaration, checked for what the run
+    patterns assume: UTF-8; the root element closed at the end (a cut part is expat's to
+    call corrupt); DrawingML, if declared, under the prefix ``a`` and no default namespace
+    (text under another prefix would not be seen). Bail otherwise."""
+    for prolog in _PROLOGS:  # what Office and python-pptx write, without a regex
+        if xml.startswith(prolog):
+            body = xml[len(prolog) :]
+            break
+    else:
+        body = _strip_prolog(xml)
+    root = _ROOT.match(body)
+    if root is None or not body.rstrip().endswith(b"</" + root.group(1) + b">"):
+        raise Bail
+    for prefix, dq, sq in _NAMESPACES.findall(body):
+        if not prefix or (prefix != b"a" and (dq or sq) in _DRAWINGML):
+            raise Bail
+    return body
+
+
+def slides_text(bodies: list[bytes]) -> str:
+    """The text of consecutive slide or notes parts (from :func:`slide_body`) in one pass,
+    a newline after each part: what :func:`slide_text` gives for each, joined.
+
+    The parts are joined with a ``<NUL>`` boundary (NUL is not an XML character, so no
+    well-formed part holds one) and one ``findall`` finds every token; Python runs per
+    run and paragraph, not per element. Bails when any part would (the caller then reads
+    the parts one by one)."""
+    joined = b"<\x00>".join(bodies) + b"<\x00>"
+    if joined.count(b"\x00") != len(bodies):
+        raise Bail
+    try:
+        pieces = [_BATCH_ENDS[mark] if mark else text for text, mark in _RUNS.findall(joined)]
+    except KeyError:
+        raise Bail from None  # another spelling of a tag the reader reacts to
+    out = b"".join(pieces)
+    if b"\r" in out:
+        raise Bail  # expat normalises line ends
+    return text_of(out)
+
+
+def slide_text(body: bytes) -> str:
+    """The text of one slide or notes part (from :func:`slide_body`) as the expat reader's
+    paragraph handler gives it: runs in order, a newline per paragraph, break or ``cr``
+    end, a tab per tab (empty and attributed ``a:`` tags read where they stand).
+
+    Raises :class:`Bail` for a part it cannot vouch for (the module docstring's rules for
+    the encoding, markup and entities, and runs spelled other than ``<a:t>``)."""
+    out: list[str] = []
+    for m in _RUNS.finditer(body):
+        text, mark = m.groups()
+        if mark is None:
+            out.append(_run_text(text))
+        elif mark in _RUN_ENDS:
+            out.append(_RUN_ENDS[mark].decode())
+        elif mark.startswith(b"a:"):
+            out.append(_run_tag(body, m.start()).decode())
+        else:
+            raise Bail  # NUL, a comment, CDATA, DTD or PI
+    return "".join(out)
+
+
+def _run_text(raw: bytes) -> str:
+    if b"\r" in raw or b"\x00" in raw:
+        raise Bail  # expat normalises line ends and refuses NUL
+    return text_of(raw)
