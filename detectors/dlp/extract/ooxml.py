@@ -309,7 +309,7 @@ def _pptx(
         body = None
         if reader is not None and info.file_size <= limits.xml_block:
             try:
-                body = slide_body(reader.read(info))
+                body = slide_body(reader.read(info), limits.max_xml_depth)
             except Bail:
                 pass
         if body is not None:

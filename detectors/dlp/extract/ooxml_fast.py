@@ -485,11 +485,13 @@ def _run_tag(body: bytes, at: int) -> bytes:
     return b"\t" if m.group(1) == b"tab" else b"\n"
 
 
-def slide_body(xml: bytes) -> bytes:
+def slide_body(xml: bytes, max_depth: int) -> bytes:
     """A slide or notes part without its XML declaration, checked for what the run
     patterns assume: UTF-8; the root element closed at the end (a cut part is expat's to
-    call corrupt); DrawingML, if declared, under the prefix ``a`` and no default namespace
-    (text under another prefix would not be seen). Bail otherwise."""
+    call corrupt); no more tags than ``max_depth`` (so no nesting past the cap, which
+    expat truncates at the exact element); DrawingML, if declared, under the prefix ``a``
+    and no default namespace (text under another prefix would not be seen). Bail
+    otherwise."""
     for prolog in _PROLOGS:  # what Office and python-pptx write, without a regex
         if xml.startswith(prolog):
             body = xml[len(prolog) :]
@@ -499,10 +501,20 @@ def slide_body(xml: bytes) -> bytes:
     root = _ROOT.match(body)
     if root is None or not body.rstrip().endswith(b"</" + root.group(1) + b">"):
         raise Bail
+    if body.count(b"<") > max_depth:
+        raise Bail
     for prefix, dq, sq in _NAMESPACES.findall(body):
         if not prefix or (prefix != b"a" and (dq or sq) in _DRAWINGML):
             raise Bail
     return body
+
+
+def _only_a_runs(xml: bytes, runs: int) -> bool:
+    """Whether every prefixed ``t`` element is one of the ``runs`` ``<a:t>`` runs found: a
+    ``t`` under another prefix (``<x:t>``, declared or not, which expat reads as a run)
+    adds to the ``:t>`` count. (An unprefixed ``<t>`` is in no namespace, or in a default
+    one, which :func:`slide_body` refuses: not DrawingML text, and not read here.)"""
+    return xml.count(b":t>") == 2 * runs
 
 
 def slides_text(bodies: list[bytes]) -> str:
@@ -516,8 +528,11 @@ def slides_text(bodies: list[bytes]) -> str:
     joined = b"<\x00>".join(bodies) + b"<\x00>"
     if joined.count(b"\x00") != len(bodies):
         raise Bail
+    tokens = _RUNS.findall(joined)
+    if tokens and not _only_a_runs(joined, list(zip(*tokens))[1].count(b"")):
+        raise Bail
     try:
-        pieces = [_BATCH_ENDS[mark] if mark else text for text, mark in _RUNS.findall(joined)]
+        pieces = [_BATCH_ENDS[mark] if mark else text for text, mark in tokens]
     except KeyError:
         raise Bail from None  # another spelling of a tag the reader reacts to
     out = b"".join(pieces)
@@ -534,9 +549,11 @@ def slide_text(body: bytes) -> str:
     Raises :class:`Bail` for a part it cannot vouch for (the module docstring's rules for
     the encoding, markup and entities, and runs spelled other than ``<a:t>``)."""
     out: list[str] = []
+    runs = 0
     for m in _RUNS.finditer(body):
         text, mark = m.groups()
         if mark is None:
+            runs += 1
             out.append(_run_text(text))
         elif mark in _RUN_ENDS:
             out.append(_RUN_ENDS[mark].decode())
@@ -544,6 +561,8 @@ def slide_text(body: bytes) -> str:
             out.append(_run_tag(body, m.start()).decode())
         else:
             raise Bail  # NUL, a comment, CDATA, DTD or PI
+    if not _only_a_runs(body, runs):
+        raise Bail
     return "".join(out)
 
 
