@@ -16,6 +16,7 @@ part is written, is refused as ``corrupt``: OOXML never needs one, and entity tr
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import re
@@ -308,10 +309,8 @@ def _pptx(
         report.parts += 1
         body = None
         if reader is not None and info.file_size <= limits.xml_block:
-            try:
+            with contextlib.suppress(Bail):  # expat reads it, below
                 body = slide_body(reader.read(info), limits.max_xml_depth)
-            except Bail:
-                pass
         if body is not None:
             batch.append((part, body))
             batched += len(body)

@@ -42,7 +42,16 @@ from typing import IO
 
 from detectors.dlp.extract.errors import Budget, ExtractLimits, ExtractReport
 
-__all__ = ["MAX_CARRY", "Bail", "CellScanner", "SharedStringScanner", "scan", "slide_body", "slide_text", "slides_text"]
+__all__ = [
+    "MAX_CARRY",
+    "Bail",
+    "CellScanner",
+    "SharedStringScanner",
+    "scan",
+    "slide_body",
+    "slide_text",
+    "slides_text",
+]
 
 MAX_CARRY = 1024 * 1024
 
@@ -239,8 +248,8 @@ _FORMULA = rb'(?:<f(?: [a-z]+="[^"<>]*")*(?:/>|>[^<]*</f>))?'
 # for the rise), an empty one is not.
 _OTHER_NAME = rb"(?!(?:c|v|t|is|f|r|rPh|row|si)[\s/>])[A-Za-z]\w*"
 _OTHER_TAGS = (
-    rb'|(<|</)' + _OTHER_NAME + rb'(?: [\w:]+="[^"<>]*")*>'
-    rb'|<' + _OTHER_NAME + rb'(?: [\w:]+="[^"<>]*")*\s*/>'
+    rb"|(<|</)" + _OTHER_NAME + rb'(?: [\w:]+="[^"<>]*")*>'
+    rb"|<" + _OTHER_NAME + rb'(?: [\w:]+="[^"<>]*")*\s*/>'
 )
 # The cells Office and openpyxl write, in one pass that leaves no ``<`` unmatched when the
 # region holds nothing else: a row start or end (group 1, kept to count the rise), a
@@ -263,8 +272,7 @@ _FAST_CELLS = re.compile(
 _INLINE_CELLS = re.compile(
     rb'(</?row)(?: [\w:]+="[^"<>]*")*>'
     rb'|<c r="[A-Z]{1,3}[0-9]{1,7}"(?: s="[0-9]{1,6}")? t="inlineStr">'
-    rb'<is><t(?: xml:space="preserve")?>([^<]*)</t></is></c>'
-    + _OTHER_TAGS
+    rb'<is><t(?: xml:space="preserve")?>([^<]*)</t></is></c>' + _OTHER_TAGS
 )
 _FAST_PATTERNS = ((_INLINE_CELLS, 3), (_FAST_CELLS, 4))
 _SHARED_REF = re.compile(rb"<v>(\d+)\t")
@@ -452,10 +460,19 @@ _RUN_LOCALS = rb"(?:t|p|br|tab|cr)"
 # (group 2). Tags of other names fail at their first characters, so one pass costs about
 # what finding the runs costs.
 _RUNS = re.compile(
-    rb"<(?:a:t>([^<]*)</a:t>|(/a:(?:p|br|cr|tab)>|\x00>"
+    rb"<(?:a:t>([^<]*)</a:t>|(/a:(?:p|br|cr|tab)>|a:(?:p|br|cr|tab)/>|\x00>"
     rb"|a:(?:t[\s/>]|" + _RUN_LOCALS + rb"[\s/])|/a:" + _RUN_LOCALS + rb"\s|[!?]))"
 )
-_RUN_ENDS = {b"/a:p>": b"\n", b"/a:br>": b"\n", b"/a:cr>": b"\n", b"/a:tab>": b"\t"}
+_RUN_ENDS = {
+    b"/a:p>": b"\n",
+    b"/a:br>": b"\n",
+    b"/a:cr>": b"\n",
+    b"/a:tab>": b"\t",
+    b"a:p/>": b"\n",
+    b"a:br/>": b"\n",
+    b"a:cr/>": b"\n",
+    b"a:tab/>": b"\t",
+}
 _BATCH_ENDS = {**_RUN_ENDS, b"\x00>": b"\n"}
 _RUN_TAG = re.compile(
     rb"<a:(t|p|br|tab|cr)(?:\s+" + _NAME + rb"(?::" + _NAME + rb")?\s*=\s*"
@@ -529,7 +546,7 @@ def slides_text(bodies: list[bytes]) -> str:
     if joined.count(b"\x00") != len(bodies):
         raise Bail
     tokens = _RUNS.findall(joined)
-    if tokens and not _only_a_runs(joined, list(zip(*tokens))[1].count(b"")):
+    if tokens and not _only_a_runs(joined, list(zip(*tokens, strict=False))[1].count(b"")):
         raise Bail
     try:
         pieces = [_BATCH_ENDS[mark] if mark else text for text, mark in tokens]

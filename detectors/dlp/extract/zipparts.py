@@ -24,7 +24,7 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import IO, Any, BinaryIO
 
-__all__ = ["INFLATE_ENV", "INFLATERS", "PartReader", "inflater_name"]
+__all__ = ["INFLATERS", "INFLATE_ENV", "PartReader", "inflater_name"]
 
 INFLATE_ENV = "CASB_ZIP_INFLATE"
 INFLATERS = ("isal", "zlib-ng", "zlib")
@@ -68,9 +68,7 @@ class _Member:
     """A deflated member read block by block (the ``read(n)`` that ``ooxml_fast.scan``
     needs), bounded by the declared size and checked against the CRC at its end."""
 
-    def __init__(
-        self, fp: BinaryIO, start: int, info: zipfile.ZipInfo, module: ModuleType
-    ) -> None:
+    def __init__(self, fp: BinaryIO, start: int, info: zipfile.ZipInfo, module: ModuleType) -> None:
         self.fp = fp
         self.pos = start
         self.left_in = info.compress_size
