@@ -344,6 +344,8 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
         os.environ["CASB_PDF_ENGINE"] = spec["pdf_engine"]
     if spec.get("ooxml_scanner"):
         os.environ["CASB_OOXML_SCANNER"] = spec["ooxml_scanner"]
+    if spec.get("inflater"):
+        os.environ["CASB_ZIP_INFLATE"] = spec["inflater"]
     from detectors.dlp.document import scan_document
     from detectors.dlp.extract import ExtractLimits, OcrEngine
     from detectors.dlp.matcher import compile_policy
@@ -440,6 +442,11 @@ def main() -> None:
         help="also run the document rows with this source tree (e.g. `git archive main` "
         "unpacked), for before/after figures from one run",
     )
+    ap.add_argument(
+        "--inflaters",
+        action="store_true",
+        help="also run the xlsx and pptx rows with zlib-ng's and the stdlib's inflater",
+    )
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.cpu >= 0 and hasattr(os, "sched_setaffinity"):
@@ -487,7 +494,14 @@ def main() -> None:
         ("xlsx", {}, of("xlsx")),
         ("xlsx (expat)", {"ooxml_scanner": "expat"}, of("xlsx")),
         ("pptx", {}, of("pptx")),
+        ("pptx (expat)", {"ooxml_scanner": "expat"}, of("pptx")),
     ]
+    if args.inflaters:  # the bulk path with each inflater (the rows above: the default one)
+        rows += [
+            (f"{fmt} ({name})", {"inflater": name}, of(fmt))
+            for name in ("zlib-ng", "zlib")
+            for fmt in ("xlsx", "pptx")
+        ]
     if args.before:  # the same documents through an older source tree, in this run
         rows += [(f"{fmt} (before)", {"src": str(args.before)}, of(fmt)) for fmt in FORMATS[1:]]
     header = (
@@ -540,7 +554,16 @@ def main() -> None:
     speedup = row_seconds["pdf (pypdf, before)"] / row_seconds["pdf"]
     print(f"PDF: PDFium is {speedup:.1f}x faster than pypdf on the same files")
     print(f"PDF verdicts (outcome and per-entry counts) identical under PDFium and pypdf: {same}")
-    pairs = [("xlsx", "xlsx (expat)", "bulk scanner vs expat")]
+    pairs = [
+        ("xlsx", "xlsx (expat)", "bulk scanner vs expat"),
+        ("pptx", "pptx (expat)", "bulk scanner vs expat"),
+    ]
+    if args.inflaters:
+        pairs += [
+            (fmt, f"{fmt} ({name})", f"default inflater vs {name}")
+            for name in ("zlib-ng", "zlib")
+            for fmt in ("xlsx", "pptx")
+        ]
     if args.before:
         pairs += [(fmt, f"{fmt} (before)", f"vs {args.before}") for fmt in FORMATS[1:]]
     for fmt, other, what in pairs:

@@ -1,10 +1,11 @@
 """docx / xlsx / pptx: zip containers of XML parts, read with zipfile + the expat SAX parser,
-or (xlsx parts, by default) the bulk scanner of ``detectors.dlp.extract.ooxml_fast``, which
-hands any part it cannot vouch for back to expat.
+or (xlsx and pptx parts, by default) the bulk scanner of ``detectors.dlp.extract.ooxml_fast``,
+which hands any part it cannot vouch for back to expat.
 
 Zip-bomb defences run before any part is inflated: entry count, declared total and per-entry
-sizes, compression ratio, encrypted entries. Reading is bounded as well, since zipfile stops
-at the declared size and checks the CRC.
+sizes, compression ratio, encrypted entries. Reading is bounded as well: the bulk path's
+member reader (``detectors.dlp.extract.zipparts``, ISA-L's inflater when installed) and
+zipfile both stop at the declared size and check it and the CRC.
 
 Parsing builds no tree: expat callbacks keep only the text being collected and a depth
 counter, so memory does not grow with the number of elements (a part of millions of empty
@@ -46,9 +47,10 @@ from detectors.dlp.extract.zipparts import PartReader
 
 __all__ = ["OOXML_SCANNERS", "SCANNER_ENV", "iter_ooxml", "ooxml_kind", "open_zip"]
 
-#: ``bulk`` (default): the bulk scanner for spreadsheet parts, expat for what it does not
-#: handle; ``expat``: expat for every part (the reference the bulk scanner is tested
-#: against, and a bench baseline). docx and pptx parts are read by expat either way.
+#: ``bulk`` (default): the bulk scanner for spreadsheet and slide parts, expat for what it
+#: does not handle; ``expat``: expat for every part, read through zipfile (the reference the
+#: bulk scanner is tested against, and a bench baseline). docx parts are read by expat
+#: either way.
 OOXML_SCANNERS = ("bulk", "expat")
 SCANNER_ENV = "CASB_OOXML_SCANNER"
 

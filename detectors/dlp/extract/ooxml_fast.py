@@ -1,13 +1,28 @@
 """The bulk scanner of OOXML parts: regular expressions over UTF-8 bytes, no per-element calls.
 
 The expat reader in ``detectors.dlp.extract.ooxml`` calls Python twice per element, which
-dominates on spreadsheets (a few bytes of text per cell, several elements per cell). This
-scanner reads xlsx worksheets and shared strings region by region with compiled patterns
-that pick out only cells, rows and strings, and produces exactly the text the expat reader
-would (the tests compare the two). It keeps nothing per element: a region ends at a safe
-cut (after a row, before a shared string) and the carry between regions is bounded. Word
-and PowerPoint parts stay on expat: a scanner of the same kind for their runs measured no
-faster than expat there (see docs/dlp.md).
+dominates on spreadsheets (a few bytes of text per cell, several elements per cell) and on
+slides (~50 elements per paragraph). This scanner reads xlsx worksheets and shared strings
+region by region, and pptx slide and notes parts a block of parts at a time, with compiled
+patterns that pick out only what the expat reader reacts to, and produces exactly the text
+the expat reader would (the tests compare the two). It keeps nothing per element: a region
+ends at a safe cut (after a row, before a shared string) and the carry between regions is
+bounded. Word parts stay on expat (long runs per element: expat is already at 50+ MB/s).
+
+Two block passes run no Python per cell or per element at all:
+
+* xlsx (:meth:`CellScanner.fast`): one ``split`` of a region by a pattern of the common cell
+  shapes gives the tokens and what lies between them; when nothing between them is a tag,
+  every tag was one of the known shapes, and the tokens become text through ``join``,
+  ``replace`` and list operations (shared-string indices resolved by one ``map``). Any other
+  region goes to the per-cell pattern (:meth:`CellScanner.feed`).
+* pptx (:func:`slides_text`): consecutive small parts, joined with a NUL boundary, go
+  through one ``findall`` of text runs and paragraph, break and tab ends. A batch with any
+  other spelling goes part by part (:func:`slide_text`), and a part that bails there, or
+  a part larger than ``xml_block``, to expat. Only ``a:t`` runs are read: DrawingML bound
+  to another prefix or as the default namespace, and a ``t`` under another prefix, bail;
+  an unprefixed ``t`` (no namespace: not DrawingML) is read by expat alone. A part with
+  more tags than ``max_xml_depth`` goes to expat, so the depth cap holds exactly.
 
 It handles the shapes Office writes and nothing else. On anything unusual it raises
 :class:`Bail` and the caller reads the part again with expat (which refuses DTDs, reports
@@ -315,28 +330,36 @@ class CellScanner(_Scanner):
         else:
             return None
         del parts[:: groups + 1]
+        other_tags = any(parts[groups - 1 :: groups])  # only around the sheet's rows
         joined = b"\t".join(filter(None, parts)) + b"\t"
         # cells are balanced: rows and the other tags make the rise
         rise = joined.count(b"<row\t") - joined.count(b"</row\t")
-        rise += joined.count(b"<\t") - joined.count(b"</\t")
         joined = joined.replace(b"<row\t", b"").replace(b"</row\t", b"\n")
-        joined = joined.replace(b"<\t", b"").replace(b"</\t", b"")
+        if other_tags:
+            rise += joined.count(b"<\t") - joined.count(b"</\t")
+            joined = joined.replace(b"<\t", b"").replace(b"</\t", b"")
         if b"\r" in joined:
             return None
         try:
-            pieces = _SHARED_REF.split(joined)
-            if b"&" in joined:
-                pieces[::2] = [_decode_entities(piece) for piece in pieces[::2]]
-            if len(pieces) > 1:
-                indices = list(map(int, pieces[1::2]))
-                if self.shared_tabbed is None:
-                    self.shared_tabbed = [s + b"\t" if s else b"" for s in self.shared]
-                pieces[1::2] = map(self.shared_tabbed.__getitem__, indices)
-                for idx in set(indices):
-                    self.used[idx] = 1
-            return b"".join(pieces).decode("utf-8"), rise
+            if b"<v>" not in joined and b"&" not in joined:
+                return joined.decode("utf-8"), rise
+            return self._resolved(joined).decode("utf-8"), rise
         except (Bail, IndexError, UnicodeDecodeError):
             return None
+
+    def _resolved(self, joined: bytes) -> bytes:
+        """Entities decoded and shared-string indices (``<v>N\\t``) replaced by the strings."""
+        pieces = _SHARED_REF.split(joined)
+        if b"&" in joined:
+            pieces[::2] = [_decode_entities(piece) for piece in pieces[::2]]
+        if len(pieces) > 1:
+            indices = list(map(int, pieces[1::2]))
+            if self.shared_tabbed is None:
+                self.shared_tabbed = [s + b"\t" if s else b"" for s in self.shared]
+            pieces[1::2] = map(self.shared_tabbed.__getitem__, indices)
+            for idx in set(indices):
+                self.used[idx] = 1
+        return b"".join(pieces)
 
     def cut(self, buf: bytes) -> int:
         end = buf.rfind(self.row_end)
