@@ -484,7 +484,13 @@ _RUN_LOCALS = rb"(?:t|p|br|tab|cr)"
 # what finding the runs costs.
 _RUNS = re.compile(
     rb"<(?:a:t>([^<]*)</a:t>|(/a:(?:p|br|cr|tab)>|a:(?:p|br|cr|tab)/>|\x00>"
+    rb"|\?xml version=(?:'1\.0' encoding='UTF-8' standalone='yes'"
+    rb"|\"1\.0\" encoding=\"UTF-8\" standalone=\"yes\")\?>"
     rb"|a:(?:t[\s/>]|" + _RUN_LOCALS + rb"[\s/])|/a:" + _RUN_LOCALS + rb"\s|[!?]))"
+)
+_PROLOGS = (
+    b"<?xml version='1.0' encoding='UTF-8' standalone='yes'?>",
+    b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>',
 )
 _RUN_ENDS = {
     b"/a:p>": b"\n",
@@ -496,7 +502,8 @@ _RUN_ENDS = {
     b"a:cr/>": b"\n",
     b"a:tab/>": b"\t",
 }
-_BATCH_ENDS = {**_RUN_ENDS, b"\x00>": b"\n"}
+_PART_ENDS = {**_RUN_ENDS, **{prolog[1:]: b"" for prolog in _PROLOGS}}  # and declarations
+_BATCH_ENDS = {**_PART_ENDS, b"\x00>": b"\n"}
 _RUN_TAG = re.compile(
     rb"<a:(t|p|br|tab|cr)(?:\s+" + _NAME + rb"(?::" + _NAME + rb")?\s*=\s*"
     rb"(?:\"[^\"<]*\"|'[^'<]*'))*\s*(/?)>"
@@ -505,10 +512,6 @@ _NAMESPACES = re.compile(rb"xmlns(?::(" + _NAME + rb"))?\s*=\s*(?:\"([^\"]*)\"|'
 _DRAWINGML = (
     b"http://schemas.openxmlformats.org/drawingml/2006/main",
     b"http://purl.oclc.org/ooxml/drawingml/main",
-)
-_PROLOGS = (
-    b"<?xml version='1.0' encoding='UTF-8' standalone='yes'?>",
-    b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>',
 )
 _ROOT = re.compile(rb"\s*<(" + _NAME + rb"(?::" + _NAME + rb")?)[\s/>]")
 
@@ -526,24 +529,29 @@ def _run_tag(body: bytes, at: int) -> bytes:
 
 
 def slide_body(xml: bytes, max_depth: int) -> bytes:
-    """A slide or notes part without its XML declaration, checked for what the run
-    patterns assume: UTF-8; the root element closed at the end (a cut part is expat's to
-    call corrupt); no more tags than ``max_depth`` (so no nesting past the cap, which
-    expat truncates at the exact element); DrawingML, if declared, under the prefix ``a``
-    and no default namespace (text under another prefix would not be seen). Bail
-    otherwise."""
-    for prolog in _PROLOGS:  # what Office and python-pptx write, without a regex
+    """A slide or notes part checked for what the run patterns assume: UTF-8; the root
+    element closed at the end (a cut part is expat's to call corrupt); no more tags than
+    ``max_depth`` (so no nesting past the cap, which expat truncates at the exact element);
+    DrawingML, if declared, under the prefix ``a`` and no default namespace (text under
+    another prefix would not be seen). Bail otherwise. The part is returned as it is when
+    it opens with the declaration Office or python-pptx writes (which the run pattern
+    knows), else without its declaration."""
+    start = 0
+    for prolog in _PROLOGS:
         if xml.startswith(prolog):
-            body = xml[len(prolog) :]
+            body, start = xml, len(prolog)
             break
     else:
         body = _strip_prolog(xml)
-    root = _ROOT.match(body)
+    root = _ROOT.match(body, start)
     if root is None or not body.rstrip().endswith(b"</" + root.group(1) + b">"):
         raise Bail
-    if body.count(b"<") > max_depth:
+    if body.count(b"<", start) > max_depth:
         raise Bail
-    for prefix, dq, sq in _NAMESPACES.findall(body):
+    # declarations sit on the root tag; a part declaring more further on is searched whole
+    root_end = body.find(b">", root.end())
+    end = root_end + 1 if body.find(b"xmlns", root_end) < 0 else len(body)
+    for prefix, dq, sq in _NAMESPACES.findall(body, start, end):
         if not prefix or (prefix != b"a" and (dq or sq) in _DRAWINGML):
             raise Bail
     return body
@@ -595,8 +603,8 @@ def slide_text(body: bytes) -> str:
         if mark is None:
             runs += 1
             out.append(_run_text(text))
-        elif mark in _RUN_ENDS:
-            out.append(_RUN_ENDS[mark].decode())
+        elif mark in _PART_ENDS:
+            out.append(_PART_ENDS[mark].decode())
         elif mark.startswith(b"a:"):
             out.append(_run_tag(body, m.start()).decode())
         else:
