@@ -475,11 +475,13 @@ def main() -> None:
         shots = generate_images(folder, args.seed)
         manifest.write_text(json.dumps({"key": key, "docs": docs, "shots": shots}))
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    from detectors.dlp.extract.zipparts import inflater_name
+
     print(
         f"generated {len(docs)} documents and {len(shots)} images in "
         f"{time.perf_counter() - t0:.0f} s (scale {args.scale:g}, seed {args.seed}); "
         f"one core, CPU time, best of {args.repeat}; load average {load:.1f} on "
-        f"{os.cpu_count()} cores"
+        f"{os.cpu_count()} cores; OOXML parts inflated by {inflater_name()}"
     )
 
     def of(fmt: str) -> list[dict[str, Any]]:
