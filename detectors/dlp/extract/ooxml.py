@@ -285,12 +285,13 @@ def _docx(
 def _slides_one_by_one(
     zf: zipfile.ZipFile, batch: list[tuple[str, bytes]], limits: ExtractLimits, budget: Budget
 ) -> Iterator[str]:
-    """Parts whose batch bailed: each by the bulk scanner, else by expat."""
+    """Parts whose batch bailed: each by the bulk scanner, else by expat (from the bytes
+    already inflated: a UTF-8 part, at most its XML declaration dropped)."""
     for part, body in batch:
         try:
             text = slide_text(body)
         except Bail:
-            yield from _parse(zf, part, _Paragraphs(limits), budget)
+            yield from _parse(zf, part, _Paragraphs(limits), budget, body)
             yield "\n"
         else:
             yield text + "\n"
