@@ -408,6 +408,18 @@ _T_TEXT = re.compile(rb"<t(?:\s" + _ATTRS + rb")?>([^<]*)</t>|<t(?:\s" + _ATTRS 
 _SI_TAGS = re.compile(rb"<(?:si|t|rPh)(?=[\s/>])")
 
 
+# Plain shared strings in one pass (group 1: the text, empty for ``<si><t/></si>`` and
+# ``<si></si>``), and the unprefixed tags around them (group 2: ``<`` or ``</``, for the
+# rise). Formatted runs, phonetic guides and ``<si/>`` are left between the tokens, so the
+# region goes to the per-string pattern.
+_FAST_STRINGS = re.compile(
+    rb'<si>(?:<t(?: xml:space="preserve")?>(?=[^<]*</t></si>)|<t/>(?=</si>)|(?=</si>))'
+    rb"([^<]*)(?:</t>)?</si>"
+    rb"|(<|</)(?!(?:si|t|r|rPh|rPr)[\s/>])[A-Za-z]\w*(?: [\w:]+=\"[^\"<>]*\")*>"
+    rb"|<(?!(?:si|t|r|rPh|rPr)[\s/>])[A-Za-z]\w*(?: [\w:]+=\"[^\"<>]*\")*\s*/>"
+)
+
+
 class SharedStringScanner(_Scanner):
     """xlsx shared strings into ``table`` up to the caps (strings past them go out as text,
     one per line, and the report says truncated), as the expat reader's handler does.
@@ -428,6 +440,38 @@ class SharedStringScanner(_Scanner):
 
     def cut(self, buf: bytes) -> int:
         return max(buf.rfind(b"<si>"), buf.rfind(b"<si "), buf.rfind(b"<si/"), 0)
+
+    def fast(self, region: bytes) -> tuple[str, int] | None:
+        """Plain strings with no Python per string: one ``split`` (nothing but known
+        tokens may lie between them), the texts joined with NUL, decoded once and split
+        again. None (the per-string pattern reads the region) for any other shape, a NUL
+        or carriage return, bad UTF-8 or entity, or a region that reaches a cap (which the
+        per-string pattern applies string by string)."""
+        if self.full or b"\x00" in region or b"\r" in region:
+            return None
+        parts = _FAST_STRINGS.split(region)
+        if b"<" in b"".join(parts[::3]):
+            return None
+        texts = parts[1::3]
+        others = parts[2::3]
+        rise = 0
+        if any(others):  # the part's first or last region: sst's start or end
+            rise = others.count(b"<") - others.count(b"</")
+            texts = [text for text, other in zip(texts, others, strict=True) if other is None]
+        if not texts:
+            return "", rise
+        try:
+            joined = b"\x00".join(texts).decode("utf-8")
+            if "&" in joined:
+                joined = _ENTITY.sub(_entity, joined)
+        except (Bail, UnicodeDecodeError):
+            return None
+        chars = len(joined) - (len(texts) - 1)
+        if len(self.table) + len(texts) > self.max_count or self.chars + chars > self.max_chars:
+            return None
+        self.table.extend(joined.split("\x00"))
+        self.chars += chars
+        return "", rise
 
     def _rich(self, inner: bytes) -> tuple[str, int]:
         """Text of a formatted string (runs; phonetic guides dropped) and its tag count."""

@@ -333,3 +333,60 @@ def test_skip_reasons_are_unchanged(monkeypatch: pytest.MonkeyPatch) -> None:
         b"".join(extract_text("x.pptx", io.BytesIO(b"PK\x03\x04 not a zip")))
     _, reason = both(monkeypatch, "dtd.pptx", deck(UNUSUAL_SLIDES[-2]))
     assert reason == "corrupt"
+
+
+def test_plain_shared_strings_take_the_block_pass() -> None:
+    table: list[str] = []
+    report = ExtractReport()
+    scanner = bulk.SharedStringScanner(b"", LIMITS, report, table)
+    region = (
+        b'<si><t>a &amp; b</t></si><si><t/></si><si></si><si><t xml:space="preserve"> c </t>'
+        b"</si><si><t>caf\xc3\xa9</t></si>"
+    )
+    assert scanner.fast(region) == ("", 0)
+    assert table == ["a & b", "", "", " c ", "caf\u00e9"]
+    assert scanner.fast(b'<sst xmlns="urn:s" count="1"><si><t>d</t></si>') == ("", 1)
+    assert scanner.fast(b"<si><t>e</t></si></sst>") == ("", -1)
+    assert table[-2:] == ["d", "e"] and not report.truncated
+
+
+@pytest.mark.parametrize(
+    "strings",
+    [
+        b"<si><r><t>rich</t></r></si>",
+        b'<si><t>a</t><rPh sb="0" eb="1"><t>b</t></rPh></si>',
+        b"<si/>",
+        b"<si><t>line\r\nbreak</t></si>",
+        b"<si><t>bad &bogus;</t></si>",
+        b"<si><t>one</t></si><!-- c -->",
+        b"<si><t>bad \xff byte</t></si>",
+    ],
+)
+def test_other_shared_strings_leave_the_block_pass(
+    monkeypatch: pytest.MonkeyPatch, strings: bytes
+) -> None:
+    scanner = bulk.SharedStringScanner(b"", LIMITS, ExtractReport(), [])
+    assert scanner.fast(strings) is None
+    rows = sheet('<row r="1"><c r="A1" t="s"><v>0</v></c></row>')
+    parts: dict[str, str | bytes] = {
+        "xl/workbook.xml": "<workbook/>",
+        "xl/worksheets/sheet1.xml": rows,
+        "xl/sharedStrings.xml": b'<sst xmlns="urn:s">' + strings + b"</sst>",
+    }
+    both(monkeypatch, "s.xlsx", fixtures._zip(parts), SMALL_BLOCKS)
+
+
+@pytest.mark.parametrize(
+    "limits",
+    [
+        ExtractLimits(xml_block=4096, max_shared_strings=1000),
+        ExtractLimits(xml_block=4096, max_shared_string_chars=20_000),
+    ],
+)
+def test_shared_string_caps_reached_inside_the_block_pass(
+    monkeypatch: pytest.MonkeyPatch, limits: ExtractLimits
+) -> None:
+    strings = "".join(f"<si><t>string {i} {SSN}</t></si>" for i in range(3000))
+    rows = "".join(f'<row r="{i + 1}"><c t="s"><v>{i}</v></c></row>' for i in range(3000))
+    text, _ = both(monkeypatch, "caps.xlsx", book(sheet(rows), strings), limits)
+    assert text.count(SSN) == 3000
