@@ -15,7 +15,8 @@ Two block passes run no Python per cell or per element at all:
   shapes gives the tokens and what lies between them; when nothing between them is a tag,
   every tag was one of the known shapes, and the tokens become text through ``join``,
   ``replace`` and list operations (shared-string indices resolved by one ``map``). Any other
-  region goes to the per-cell pattern (:meth:`CellScanner.feed`).
+  region goes to the per-cell pattern (:meth:`CellScanner.feed`). Plain shared strings go
+  the same way (:meth:`SharedStringScanner.fast`: one ``split``, the texts decoded once).
 * pptx (:func:`slides_text`): consecutive small parts, joined with a NUL boundary, go
   through one ``findall`` of text runs and paragraph, break and tab ends. A batch with any
   other spelling goes part by part (:func:`slide_text`), and a part that bails there, or
