@@ -381,7 +381,9 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
             }
         )
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"files": files, "rss_mib": rss}
+    from detectors.dlp.extract.zipparts import inflater_name
+
+    return {"files": files, "rss_mib": rss, "inflater": inflater_name()}
 
 
 def run_child(spec: dict[str, Any], cpu: int) -> dict[str, Any]:
@@ -518,6 +520,8 @@ def main() -> None:
     smallest: dict[str, tuple[float, float, float]] = {}
     for label, settings, items in rows:
         got = run_child({"files": items, "repeat": args.repeat, **settings}, args.cpu)
+        if settings.get("inflater") and got.get("inflater") != settings["inflater"]:
+            print(f"  ({settings['inflater']} is not installed: {got.get('inflater')} was used)")
         planted = {d["path"]: d["planted"] for d in items}
         for f in got["files"]:
             found, total = recall_of(planted[f["path"]], f["counts"])
