@@ -4,6 +4,7 @@ extraction + matching of each file on one core, as the fleet runs it (``scan_doc
     .venv/bin/python bench/dlp_formats.py              # every row (a few minutes)
     .venv/bin/python bench/dlp_formats.py --scale 0.3  # smaller documents, quicker
     .venv/bin/python bench/dlp_formats.py --keep /tmp/docs  # keep (and reuse) the documents
+    .venv/bin/python bench/dlp_formats.py --inflaters  # xlsx/pptx under each zip inflater too
 
 Documents: plain text (the baseline), PDF (fpdf2; read by PDFium, and by pypdf as the
 pre-PDFium baseline), DOCX (python-docx), XLSX (openpyxl), PPTX (python-pptx), each at
