@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from celery import Celery
@@ -45,5 +46,27 @@ def test_the_fleet_backend_is_patient_and_celerys_own_is_not(tmp_path: Path) -> 
         restarter.start()
         assert patient.client.incr("parts") == 1, "answered by the restarted (empty) server"
         restarter.join()
+    finally:
+        server.stop()
+
+
+def test_a_chord_part_is_recorded_after_the_outage(tmp_path: Path) -> None:
+    """The chord script is retried as a whole (here without connection-level retries, so the
+    backend's own loop is what rides out the outage)."""
+    server = RedisServer(tmp_path).start()
+    try:
+        backend = _app(server.url).backend
+        for option in ("retry", "retry_on_error"):
+            backend.connparams.pop(option)
+        backend.client.ping()
+        server.stop()
+
+        restarter = threading.Timer(0.8, server.start)
+        restarter.start()
+        part = SimpleNamespace(id="fetch-1", group="scan-group", group_index=0, chord=None)
+        backend.on_chord_part_return(part, "SUCCESS", {"count": 1})
+        restarter.join()
+        done = backend.client.smembers(backend.get_key_for_group("scan-group", ".d"))
+        assert done == {b"fetch-1:0"}, "the part was counted once, after the restart"
     finally:
         server.stop()
