@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from pipeline.dlp import plan_dlp, run_dlp_batch
-from pipeline.posture import run_detect, run_fetch, start_scan
+from pipeline.dlp import finalize_dlp, plan_dlp, run_dlp_batch
+from pipeline.posture import run_detect, run_fetch, run_finish, start_scan
 from schemas.tables import DlpFileCache
 from store.db import session_scope
 from tests.cli import run_cli
@@ -70,3 +70,6 @@ def test_a_truncated_file_keeps_its_match_and_the_reason(
         assert row.result["match"]["entries"][0]["entry_id"] == "custom_aws_key_id"
     # nothing that was downloaded came back clean: the hostile file is never "clean"
     assert not [r for r in rows if r.outcome == "clean"]
+    # The scan finishes, so its snapshot parts leave the session's Redis database with it.
+    assert finalize_dlp(scan_id)["ok"]
+    run_finish(scan_id)
