@@ -1,0 +1,636 @@
+"""A fast path for the text of simple PDF pages, with PDFium as the reference and fallback.
+
+PDFium's text page (``FPDFText_LoadPage``) lays out every character (boxes, matrices, line
+order, bidi) to rebuild lines; for a page written one line per text-showing operator, in a
+standard font with a known encoding, the same text can be read straight from the content
+stream. This module does that and nothing more: it answers ``None`` (read this page with
+PDFium) for anything it does not fully understand, so the text it returns is the text PDFium
+returns for that page, character for character (the tests compare both).
+
+What the fast path accepts:
+
+* the file: one classic cross-reference table (no update sections, no cross-reference
+  stream, no ``/Encrypt``) whose every in-use entry points at its ``N G obj`` header, and a
+  page tree whose page count is PDFium's;
+* a page: not rotated; content streams unfiltered or ``/FlateDecode`` (no parameters), at
+  most ``MAX_CONTENT_BYTES`` decoded; fonts that are non-embedded standard Latin Type 1 fonts
+  (Helvetica, Times, Courier families) with ``/WinAnsiEncoding`` or no encoding, and no
+  widths, descriptor or ``ToUnicode`` of their own;
+* operators: text positioning and showing (``Td TD Tm T* Tj TJ ' "`` with unscaled,
+  unrotated matrices; ``TJ`` adjustments too small to make PDFium insert a space), text
+  state at its defaults (``Tc Tw Ts`` 0, ``Tz`` 100, ``Tr`` 0), ``q Q``, translations
+  (``cm``), colours and paths; never ``Do``, inline images, marked content, ``gs``, Type 3
+  glyph operators or comments;
+* text: printable ASCII; every shown string at least two characters, not only spaces, on a
+  line of its own (a baseline at least one font size away from the previous one) and not a
+  copy of any of the five lines before it (PDFium drops overprinted copies).
+
+Within those bounds PDFium's rules are simple and reproduced here: a line break between
+lines (``\\r\\n``), runs of spaces collapsed to one, and a line that ends with a hyphen after
+a letter, followed by a line that starts with a letter or digit, joined to it (PDFium's
+hyphenation; its trailing spaces removed). Nothing is cached across documents; every loop
+is bounded by the input (object nesting, ``q`` depth, page-tree depth and decoded content
+size are capped).
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from typing import Any
+
+__all__ = ["MAX_CONTENT_BYTES", "FastPdf", "open_fast_pdf"]
+
+#: decoded content stream bytes per page beyond which the page is left to PDFium
+MAX_CONTENT_BYTES = 4 * 1024 * 1024
+MAX_OBJECT_DEPTH = 32
+MAX_TREE_DEPTH = 32
+MAX_GSTATE_DEPTH = 64
+#: |TJ adjustment| (thousandths of an em) under which PDFium inserts no space
+MAX_TJ_ADJUST = 100.0
+
+_LATIN_STANDARD_FONTS = frozenset(
+    f"{family}{style}"
+    for family, styles in (
+        ("Helvetica", ("", "-Bold", "-Oblique", "-BoldOblique")),
+        ("Times", ("-Roman", "-Bold", "-Italic", "-BoldItalic")),
+        ("Courier", ("", "-Bold", "-Oblique", "-BoldOblique")),
+    )
+    for style in styles
+)
+_FONT_KEYS = frozenset({"Type", "Subtype", "BaseFont", "Encoding", "Name"})
+#: StandardEncoding (a standard font without /Encoding) differs from ASCII in two codes
+_STANDARD_ENCODING = {ord("'"): "\u2019", ord("`"): "\u2018"}
+
+
+class _NotSimple(Exception):
+    """The input is outside what the fast path reproduces exactly."""
+
+
+class _Ref:
+    __slots__ = ("num",)
+
+    def __init__(self, num: int) -> None:
+        self.num = num
+
+
+class _Name(str):
+    """A PDF name (without its slash), told apart from a string."""
+
+
+# --------------------------------------------------------------------------- objects
+
+_WS = rb"[\x00\t\n\x0c\r ]"
+_OBJ_TOKEN = re.compile(
+    rb"[\x00\t\n\x0c\r ]*(?:"
+    rb"(?P<ref>\d+)[\x00\t\n\x0c\r ]+\d+[\x00\t\n\x0c\r ]+R(?![^\x00\t\n\x0c\r ()<>\[\]{}/%])"
+    rb"|(?P<num>[+-]?(?:\d+\.?\d*|\.\d+))"
+    rb"|/(?P<name>[^\x00\t\n\x0c\r ()<>\[\]{}/%]*)"
+    rb"|(?P<open><<|\[)"
+    rb"|(?P<close>>>|\])"
+    rb"|\((?P<str>[^()\\]*(?:\\.[^()\\]*)*)\)"
+    rb"|<(?P<hex>[0-9A-Fa-f\x00\t\n\x0c\r ]*)>"
+    rb"|(?P<word>true|false|null|stream|endobj)"
+    rb")",
+    re.S,
+)
+_OBJ_HEADER = re.compile(rb"(\d+)[\x00\t\n\x0c\r ]+(\d+)[\x00\t\n\x0c\r ]+obj")
+_XREF_ENTRY = re.compile(rb"(\d{10}) (\d{5}) ([nf])[\r\n ]{1,2}")
+
+
+def _parse_object(data: bytes, pos: int) -> tuple[Any, int]:
+    """The object that starts at ``pos`` and the position after it (stack based, so
+    nesting costs no recursion; nesting beyond ``MAX_OBJECT_DEPTH`` is refused)."""
+    stack: list[list[Any]] = [[]]
+    kinds: list[bytes] = []
+    while True:
+        m = _OBJ_TOKEN.match(data, pos)
+        if m is None:
+            raise _NotSimple("object syntax")
+        pos = m.end()
+        group = m.lastgroup
+        if group == "open":
+            if len(kinds) >= MAX_OBJECT_DEPTH:
+                raise _NotSimple("object nesting")
+            kinds.append(m.group("open"))
+            stack.append([])
+            continue
+        if group == "close":
+            if not kinds or (kinds.pop() == b"<<") != (m.group("close") == b">>"):
+                raise _NotSimple("unbalanced object")
+            items = stack.pop()
+            value: Any = items
+            if m.group("close") == b">>":
+                if len(items) % 2 or not all(isinstance(k, _Name) for k in items[::2]):
+                    raise _NotSimple("dictionary keys")
+                value = dict(zip(items[::2], items[1::2], strict=True))
+        elif group == "ref":
+            value = _Ref(int(m.group("ref")))
+        elif group == "num":
+            value = float(m.group("num"))
+        elif group == "name":
+            if b"#" in m.group("name"):
+                raise _NotSimple("escaped name")
+            value = _Name(m.group("name").decode("latin-1"))
+        elif group == "word" and m.group("word") in (b"true", b"false", b"null"):
+            value = {b"true": True, b"false": False, b"null": None}[m.group("word")]
+        elif group in ("str", "hex"):
+            value = m.group(group)  # raw; only compared, never decoded here
+        else:
+            raise _NotSimple("keyword inside an object")
+        stack[-1].append(value)
+        if not kinds:
+            return value, pos
+
+
+class _Document:
+    """Objects located through the file's single classic cross-reference table."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.offsets: dict[int, int] = {}
+        self.cache: dict[int, Any] = {}
+        self.trailer = self._read_xref()
+
+    def _read_xref(self) -> dict[str, Any]:
+        data = self.data
+        tail = data[-1024:]
+        found = re.search(rb"startxref[\x00\t\n\x0c\r ]+(\d+)[\x00\t\n\x0c\r ]+%%EOF", tail)
+        if found is None or data.count(b"startxref") != 1:
+            raise _NotSimple("not one classic cross-reference section")
+        pos = int(found.group(1))
+        head = re.compile(rb"xref[\x00\t\n\x0c\r ]+").match(data, pos)
+        if head is None:
+            raise _NotSimple("cross-reference stream")
+        pos = head.end()
+        section = re.compile(rb"(\d+) (\d+)[\x00\t\n\x0c\r ]+")
+        while (m := section.match(data, pos)) is not None:
+            first, count = int(m.group(1)), int(m.group(2))
+            pos = m.end()
+            for num in range(first, first + count):
+                entry = _XREF_ENTRY.match(data, pos)
+                if entry is None:
+                    raise _NotSimple("cross-reference entry")
+                pos = entry.end()
+                if entry.group(3) == b"n":
+                    self.offsets[num] = int(entry.group(1))
+        trailer = re.compile(rb"trailer[\x00\t\n\x0c\r ]*").match(data, pos)
+        if trailer is None:
+            raise _NotSimple("trailer")
+        value, _ = _parse_object(data, trailer.end())
+        if not isinstance(value, dict) or "Encrypt" in value or "Prev" in value:
+            raise _NotSimple("encrypted or updated file")
+        if "XRefStm" in value:
+            raise _NotSimple("hybrid cross-reference")
+        for num, offset in self.offsets.items():
+            header = _OBJ_HEADER.match(data, offset)
+            if header is None or int(header.group(1)) != num:
+                raise _NotSimple("cross-reference offset")
+        return value
+
+    def get(self, value: Any) -> Any:
+        """``value`` with an indirect reference resolved (a missing object is refused)."""
+        if not isinstance(value, _Ref):
+            return value
+        if value.num in self.cache:
+            return self.cache[value.num]
+        offset = self.offsets.get(value.num)
+        if offset is None:
+            raise _NotSimple("missing object")
+        header = _OBJ_HEADER.match(self.data, offset)
+        assert header is not None  # checked for every entry when the table was read
+        obj, pos = _parse_object(self.data, header.end())
+        if isinstance(obj, dict):
+            after = re.compile(_WS + rb"*stream\r?\n").match(self.data, pos)
+            if after is not None:
+                obj = _Stream(obj, after.end())
+        self.cache[value.num] = obj
+        return obj
+
+    def stream_data(self, stream: Any) -> bytes:
+        """Decoded bytes of a content stream, up to ``MAX_CONTENT_BYTES``."""
+        if not isinstance(stream, _Stream):
+            raise _NotSimple("contents are not a stream")
+        length = self.get(stream.dict.get("Length"))
+        if not isinstance(length, float) or length < 0 or length != int(length):
+            raise _NotSimple("stream length")
+        end = stream.start + int(length)
+        if not re.compile(_WS + rb"*endstream").match(self.data, end):
+            raise _NotSimple("stream length does not reach endstream")
+        raw = self.data[stream.start : end]
+        filters = self.get(stream.dict.get("Filter"))
+        if filters is None:
+            if len(raw) > MAX_CONTENT_BYTES:
+                raise _NotSimple("content too large")
+            return raw
+        if isinstance(filters, list) and len(filters) == 1:
+            filters = self.get(filters[0])
+        if filters != "FlateDecode" or stream.dict.get("DecodeParms") is not None:
+            raise _NotSimple("stream filter")
+        inflater = zlib.decompressobj()
+        try:
+            out = inflater.decompress(raw, MAX_CONTENT_BYTES + 1)
+        except zlib.error:
+            raise _NotSimple("damaged stream") from None
+        if len(out) > MAX_CONTENT_BYTES or not inflater.eof:
+            raise _NotSimple("content too large or incomplete")
+        return out
+
+
+class _Stream:
+    __slots__ = ("dict", "start")
+
+    def __init__(self, dictionary: dict[str, Any], start: int) -> None:
+        self.dict = dictionary
+        self.start = start
+
+
+def _walk_pages(doc: _Document, limit: int) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """(page dictionary, inherited attributes) of every page, in order, up to ``limit``."""
+    root = doc.get(doc.trailer.get("Root"))
+    if not isinstance(root, dict):
+        raise _NotSimple("catalog")
+    pages: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    seen: set[int] = set()
+    todo: list[tuple[Any, dict[str, Any], int]] = [(root.get("Pages"), {}, 0)]
+    while todo:
+        ref, inherited, depth = todo.pop()
+        if not isinstance(ref, _Ref) or ref.num in seen or depth > MAX_TREE_DEPTH:
+            raise _NotSimple("page tree")
+        seen.add(ref.num)
+        node = doc.get(ref)
+        if not isinstance(node, dict):
+            raise _NotSimple("page tree node")
+        attrs = dict(inherited)
+        for key in ("Resources", "Rotate", "MediaBox", "CropBox"):
+            if key in node:
+                attrs[key] = node[key]
+        kind = node.get("Type")
+        if kind == "Page":
+            pages.append((node, attrs))
+            if len(pages) > limit:
+                raise _NotSimple("page count")
+        elif kind == "Pages" and isinstance(kids := doc.get(node.get("Kids")), list):
+            todo.extend((kid, attrs, depth + 1) for kid in reversed(kids))
+        else:
+            raise _NotSimple("page tree node type")
+    return pages
+
+
+# --------------------------------------------------------------------------- content
+
+_NUM = rb"[+-]?(?:\d+\.?\d*|\.\d+)"
+_STRING_BODY = rb"[^()\\]*(?:\\.[^()\\]*)*"
+#: the usual shape of one line: BT x y Td (string) Tj ET
+_LINE = (
+    rb"BT[\x00\t\n\x0c\r ]+" + _NUM + rb"[\x00\t\n\x0c\r ]+(" + _NUM + rb")"
+    rb"[\x00\t\n\x0c\r ]+Td[\x00\t\n\x0c\r ]*\((" + _STRING_BODY + rb")\)"
+    rb"[\x00\t\n\x0c\r ]*Tj[\x00\t\n\x0c\r ]+ET(?=[\x00\t\n\x0c\r ()<>\[\]{}/%]|\Z)"
+)
+_LINE_PARTS = re.compile(_LINE, re.S)
+_CONTENT_TOKEN = re.compile(
+    # runs of lines of the usual shape, in one match, then one token per match
+    rb"(?P<lines>" + _LINE + rb"(?:[\x00\t\n\x0c\r ]*" + _LINE + rb")*)"
+    rb"|\((?P<str>" + _STRING_BODY + rb")\)"
+    rb"|(?P<num>" + _NUM + rb")"
+    rb"|/(?P<name>[^\x00\t\n\x0c\r ()<>\[\]{}/%]*)"
+    rb"|<(?P<hex>[0-9A-Fa-f\x00\t\n\x0c\r ]*)>"
+    rb"|(?P<op>[A-Za-z][A-Za-z0-9*]*|'|\")"
+    rb"|(?P<arr>[\[\]])"
+    rb"|(?P<junk>[^\x00\t\n\x0c\r ])",
+    re.S,
+)
+_ESCAPE = re.compile(rb"\\([0-7]{1,3}|.)", re.S)
+_ESCAPES = {b"n": b"\n", b"r": b"\r", b"t": b"\t", b"b": b"\b", b"f": b"\f"}
+_NOT_PRINTABLE = re.compile(rb"[^\x20-\x7e]")
+_HYPHEN_END = re.compile(r"[A-Za-z]-\Z")
+_SPACE_RUN = re.compile(r"  +")
+#: operators that change neither the text nor where it is
+_INERT_OPS = frozenset(
+    b"w J j M d ri i g G rg RG k K cs CS sc SC scn SCN m l c v y h re S s f F f* B B* b b* "
+    b"n W W* BT ET sh".split()
+)
+
+
+def _unescape(match: re.Match[bytes]) -> bytes:
+    code = match.group(1)
+    if code[0] in b"01234567":
+        return bytes([int(code, 8) & 0xFF])
+    if code in (b"\n", b"\r"):
+        return b""  # a line continuation
+    return _ESCAPES.get(code, code)
+
+
+def _literal(raw: bytes) -> bytes:
+    """The bytes of a literal string's body (escapes resolved)."""
+    if b"\\" in raw:
+        return _ESCAPE.sub(_unescape, raw.replace(b"\\\r\n", b""))
+    return raw
+
+
+def _hex(digits: bytes) -> bytes:
+    digits = re.sub(rb"[\x00\t\n\x0c\r ]", b"", digits)
+    return bytes.fromhex((digits + b"0" * (len(digits) % 2)).decode())
+
+
+class _Page:
+    """Text state of one content stream, and the strings shown, one per line."""
+
+    def __init__(self, fonts: dict[str, dict[int, str] | None]) -> None:
+        self.fonts = fonts
+        self.shown: list[bytes] = []
+        self.font_of: list[dict[int, str]] = []
+        self.last_y: float | None = None
+        self.last_size = 0.0
+        # graphics state: font (translation table), font size, leading, CTM translation
+        self.font: dict[int, str] | None = None
+        self.size = 0.0
+        self.leading = 0.0
+        self.ctm_x = self.ctm_y = 0.0
+        self.saved: list[tuple[Any, float, float, float, float]] = []
+        self.line_x = self.line_y = 0.0
+
+    def show(self, raw: bytes, y: float) -> None:
+        """One string shown at baseline ``y`` (text space, before the CTM)."""
+        if not raw:
+            return  # PDFium makes no text object of an empty string
+        font, size = self.font, self.size
+        if font is None:
+            raise _NotSimple("text without a font")
+        if len(raw) < 2 or not raw.strip(b" "):
+            raise _NotSimple("string too short for PDFium's writing-mode rule")
+        y += self.ctm_y
+        last_y = self.last_y
+        if last_y is not None and abs(y - last_y) < max(size, self.last_size):
+            raise _NotSimple("two strings on one line")
+        if raw in self.shown[-5:]:
+            raise _NotSimple("a copy of a recent line (PDFium drops overprinted copies)")
+        self.shown.append(raw)
+        self.font_of.append(font)
+        self.last_y, self.last_size = y, size
+
+    def show_lines(self, lines: list[tuple[bytes, bytes]]) -> None:
+        """(baseline, string) of lines of the usual shape; the same checks as ``show``."""
+        font, size, ctm_y = self.font, self.size, self.ctm_y
+        if font is None:
+            raise _NotSimple("text without a font")
+        shown = self.shown
+        last_y, last_size = self.last_y, self.last_size
+        for y_text, raw in lines:
+            if b"\\" in raw:
+                raw = _literal(raw)
+            if not raw:
+                continue
+            if len(raw) < 2 or not raw.strip(b" "):
+                raise _NotSimple("string too short for PDFium's writing-mode rule")
+            y = float(y_text) + ctm_y
+            if last_y is not None and abs(y - last_y) < max(size, last_size):
+                raise _NotSimple("two strings on one line")
+            if raw in shown[-5:]:
+                raise _NotSimple("a copy of a recent line (PDFium drops overprinted copies)")
+            shown.append(raw)
+            last_y, last_size = y, size
+        self.font_of.extend([font] * (len(shown) - len(self.font_of)))
+        self.last_y, self.last_size = last_y, last_size
+        self.line_x = self.line_y = 0.0  # BT reset them and ET ended the text object
+
+    def text(self) -> str:
+        joined = b"\n".join(self.shown)
+        if _NOT_PRINTABLE.search(joined.replace(b"\n", b" ")):
+            raise _NotSimple("character outside printable ASCII")
+        lines = joined.decode("ascii").split("\n")
+        for i, table in enumerate(self.font_of):
+            if table:
+                lines[i] = lines[i].translate(table)
+        out: list[str] = []
+        for line in lines:
+            if out and out[-1][-1] in "- " and line[0].isalnum():
+                end = out[-1].rstrip(" ")
+                if _HYPHEN_END.search(end[-2:]):  # PDFium's hyphenation: the lines join
+                    out[-1] = end + line
+                    continue
+            out.append(line)
+        return _SPACE_RUN.sub(" ", "\r\n".join(out))
+
+    def op(self, op: bytes, operands: list[Any]) -> None:
+        """Every operator but the one-match line shape of ``_CONTENT_TOKEN``."""
+        if op in _INERT_OPS:
+            if op == b"BT":
+                self.line_x = self.line_y = 0.0
+        elif op == b"Tf":
+            if len(operands) != 2 or not isinstance(operands[1], float):
+                raise _NotSimple("Tf operands")
+            name = operands[0]
+            if not isinstance(name, str) or name not in self.fonts:
+                raise _NotSimple("font resource")
+            self.font, self.size = self.fonts[name], operands[1]
+            if self.font is None or self.size <= 0:
+                raise _NotSimple("font")
+        elif op == b"Td" or op == b"TD":
+            tx, ty = _numbers(operands, 2)
+            self.line_x, self.line_y = self.line_x + tx, self.line_y + ty
+            if op == b"TD":
+                self.leading = -ty
+        elif op == b"Tm":
+            a, b, c, d, self.line_x, self.line_y = _numbers(operands, 6)
+            if (a, b, c, d) != (1.0, 0.0, 0.0, 1.0):
+                raise _NotSimple("scaled or rotated text matrix")
+        elif op == b"T*":
+            _numbers(operands, 0)
+            self.line_y -= self.leading
+        elif op == b"TL":
+            (self.leading,) = _numbers(operands, 1)
+        elif op == b"Tj":
+            self.show(_one_string(operands), self.line_y)
+        elif op == b"'":
+            self.line_y -= self.leading
+            self.show(_one_string(operands), self.line_y)
+        elif op == b'"':
+            if _numbers(operands[:2], 2) != [0.0, 0.0]:
+                raise _NotSimple("word or character spacing")
+            self.line_y -= self.leading
+            self.show(_one_string(operands[2:]), self.line_y)
+        elif op == b"TJ":
+            self.show(_tj_bytes(operands), self.line_y)
+        else:
+            self.state_op(op, operands)
+
+    def state_op(self, op: bytes, operands: list[Any]) -> None:
+        if op in (b"Tc", b"Tw", b"Ts", b"Tz", b"Tr"):
+            (value,) = _numbers(operands, 1)
+            if value != (100.0 if op == b"Tz" else 0.0):
+                raise _NotSimple("text state away from its default")
+        elif op == b"q":
+            if len(self.saved) >= MAX_GSTATE_DEPTH:
+                raise _NotSimple("graphics state nesting")
+            self.saved.append((self.font, self.size, self.leading, self.ctm_x, self.ctm_y))
+        elif op == b"Q":
+            if self.saved:
+                self.font, self.size, self.leading, self.ctm_x, self.ctm_y = self.saved.pop()
+        elif op == b"cm":
+            a, b, c, d, e, f = _numbers(operands, 6)
+            if (a, b, c, d) != (1.0, 0.0, 0.0, 1.0):
+                raise _NotSimple("scaling or rotating cm")
+            self.ctm_x, self.ctm_y = self.ctm_x + e, self.ctm_y + f
+        else:
+            raise _NotSimple("operator outside the fast path")
+
+
+def _numbers(operands: list[Any], count: int) -> list[float]:
+    if len(operands) != count or not all(isinstance(v, float) for v in operands):
+        raise _NotSimple("operands")
+    return operands
+
+
+def _one_string(operands: list[Any]) -> bytes:
+    if len(operands) != 1 or not isinstance(operands[0], bytes):
+        raise _NotSimple("string operand")
+    return operands[0]
+
+
+def _tj_bytes(operands: list[Any]) -> bytes:
+    if len(operands) != 1 or not isinstance(operands[0], list):
+        raise _NotSimple("TJ operands")
+    parts: list[bytes] = []
+    for item in operands[0]:
+        if isinstance(item, bytes):
+            parts.append(item)
+        elif not isinstance(item, float) or abs(item) >= MAX_TJ_ADJUST:
+            raise _NotSimple("TJ adjustment that may be a space")
+    return b"".join(parts)
+
+
+def _read_content(content: bytes, fonts: dict[str, dict[int, str] | None]) -> str:
+    """The page text of one decoded content stream (see the module docstring)."""
+    page = _Page(fonts)
+    operands: list[Any] = []
+    array: list[Any] | None = None
+    for m in _CONTENT_TOKEN.finditer(content):
+        kind = m.lastgroup
+        if kind == "lines":  # BT x y Td (string) Tj ET, once or more
+            if array is not None:
+                raise _NotSimple("unbalanced array")
+            operands = []
+            page.show_lines(_LINE_PARTS.findall(m.group("lines")))
+        elif kind == "op":
+            if array is not None:
+                raise _NotSimple("operator inside an array")
+            page.op(m.group("op"), operands)
+            operands = []
+        else:
+            target = operands if array is None else array
+            if kind == "num":
+                target.append(float(m.group("num")))
+            elif kind == "str":
+                target.append(_literal(m.group("str")))
+            elif kind == "hex":
+                target.append(_hex(m.group("hex")))
+            elif kind == "name":
+                if b"#" in m.group("name"):
+                    raise _NotSimple("escaped name")
+                target.append(m.group("name").decode("latin-1"))
+            elif kind == "arr" and m.group("arr") == b"[" and array is None:
+                array = []
+            elif kind == "arr" and m.group("arr") == b"]" and array is not None:
+                operands.append(array)
+                array = None
+            else:
+                raise _NotSimple("token outside the simple syntax")
+    return page.text()
+
+
+# --------------------------------------------------------------------------- pages
+
+
+def _check_box(box: Any) -> None:
+    """A page box of ordinary size (PDFium's display matrix then keeps the scale near 1)."""
+    if not isinstance(box, list) or len(box) != 4 or not all(isinstance(v, float) for v in box):
+        raise _NotSimple("page box")
+    if abs(box[2] - box[0]) < 50 or abs(box[3] - box[1]) < 50:
+        raise _NotSimple("page box too small")
+
+
+class FastPdf:
+    """Pages of one document, read on demand; ``page_text`` is ``None`` for a page that
+    PDFium must read."""
+
+    def __init__(self, doc: _Document, pages: list[tuple[dict[str, Any], dict[str, Any]]]):
+        self._doc = doc
+        self._pages = pages
+        self._fonts: dict[int, dict[str, dict[int, str] | None]] = {}
+
+    def __len__(self) -> int:
+        return len(self._pages)
+
+    def page_text(self, index: int) -> str | None:
+        try:
+            return self._page_text(index)
+        except MemoryError:
+            raise
+        except Exception:  # _NotSimple, or input this reader does not expect: PDFium reads it
+            return None
+
+    def _page_text(self, index: int) -> str:
+        doc = self._doc
+        node, attrs = self._pages[index]
+        if doc.get(attrs.get("Rotate", 0.0)) not in (0.0, None):
+            raise _NotSimple("rotated page")
+        for key in ("MediaBox", "CropBox"):
+            if key in attrs or key == "MediaBox":
+                _check_box(doc.get(attrs.get(key)))
+        fonts = self._font_maps(attrs.get("Resources"))
+        contents = doc.get(node.get("Contents"))
+        parts = contents if isinstance(contents, list) else [node.get("Contents")]
+        if contents is None:
+            return ""
+        data = b"\n".join(doc.stream_data(doc.get(part)) for part in parts)
+        if len(data) > MAX_CONTENT_BYTES:
+            raise _NotSimple("content too large")
+        return _read_content(data, fonts)
+
+    def _font_maps(self, resources_ref: Any) -> dict[str, dict[int, str] | None]:
+        """Font resource name -> translation table (``None``: a font PDFium must read)."""
+        key = resources_ref.num if isinstance(resources_ref, _Ref) else -1
+        if key >= 0 and key in self._fonts:
+            return self._fonts[key]
+        resources = self._doc.get(resources_ref)
+        if not isinstance(resources, dict):
+            raise _NotSimple("resources")
+        fonts = self._doc.get(resources.get("Font", {}))
+        if not isinstance(fonts, dict):
+            raise _NotSimple("font resources")
+        maps = {name: self._font_map(font) for name, font in fonts.items()}
+        if key >= 0:
+            self._fonts[key] = maps
+        return maps
+
+    def _font_map(self, ref: Any) -> dict[int, str] | None:
+        font = self._doc.get(ref)
+        if (
+            not isinstance(font, dict)
+            or not set(font) <= _FONT_KEYS
+            or font.get("Subtype") != "Type1"
+            or font.get("BaseFont") not in _LATIN_STANDARD_FONTS
+        ):
+            return None
+        encoding = font.get("Encoding")
+        if encoding == "WinAnsiEncoding":
+            return {}
+        if encoding is None:
+            return _STANDARD_ENCODING
+        return None
+
+
+def open_fast_pdf(data: bytes, page_count: int) -> FastPdf | None:
+    """The fast reader of ``data`` when its structure is simple and its page count is
+    ``page_count`` (PDFium's); ``None`` otherwise (every page then goes to PDFium)."""
+    try:
+        doc = _Document(data)
+        pages = _walk_pages(doc, page_count)
+    except MemoryError:
+        raise
+    except Exception:  # _NotSimple, or input this reader does not expect: PDFium reads it
+        return None
+    if len(pages) != page_count:
+        return None
+    return FastPdf(doc, pages)
