@@ -1,0 +1,232 @@
+"""The PDF fast path: where it reads a page, its text is PDFium's, character for character;
+everything it does not fully understand (including hostile input) goes to PDFium, so the
+extraction (text, truncation, verdict) is the same with the fast path on and off."""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Iterator
+
+import pytest
+
+from detectors.dlp.extract import ExtractLimits, ExtractReport, extract_text
+from detectors.dlp.extract import pdf as pdf_module
+from detectors.dlp.extract.pdf_fast import MAX_CONTENT_BYTES, open_fast_pdf
+from tests.unit.dlp import fixtures
+
+pdfium = pytest.importorskip("pypdfium2")
+
+WIN_ANSI_FONT = "<< /Type /Font /Subtype /Type1 /BaseFont /{} /Encoding /WinAnsiEncoding >>"
+PRINTABLE = "".join(chr(c) for c in range(0x21, 0x7F))
+
+
+def pdfium_pages(data: bytes) -> list[str]:
+    doc = pdfium.PdfDocument(data)
+    out = []
+    for page in doc:
+        textpage = page.get_textpage()
+        out.append(textpage.get_text_range(0, textpage.count_chars()).replace("\ufffe", "-"))
+    return out
+
+
+def fast_pages(data: bytes) -> list[str | None]:
+    count = len(pdfium.PdfDocument(data))
+    fast = open_fast_pdf(data, count)
+    assert fast is not None, "the document structure should be simple enough"
+    return [fast.page_text(i) for i in range(count)]
+
+
+def assert_fast_reads_like_pdfium(data: bytes) -> list[str]:
+    fast = fast_pages(data)
+    assert None not in fast, "every page should be on the fast path"
+    assert fast == pdfium_pages(data)
+    return [text for text in fast if text is not None]
+
+
+def extraction(data: bytes, fast: bool, limits: ExtractLimits | None = None) -> tuple[str, dict]:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(pdf_module.PDF_ENGINE_ENV, "pdfium")
+        mp.setenv(pdf_module.PDF_FAST_ENV, "1" if fast else "0")
+        report = ExtractReport()
+        text = b"".join(extract_text("a.pdf", io.BytesIO(data), limits, report)).decode()
+    return text, {k: getattr(report, k) for k in ("pages", "truncated", "truncated_reason")}
+
+
+def fpdf_document(pages: list[list[str]], font: str = "helvetica", size: float = 9) -> bytes:
+    from fpdf import FPDF
+
+    doc = FPDF(format="A4")
+    for lines in pages:
+        doc.add_page()
+        doc.set_font(font, size=size)
+        y = 20.0
+        for line in lines:
+            doc.text(12, y, line)
+            y += size * 0.47  # 1.33 x the font size, in mm
+    return bytes(doc.output())
+
+
+def stream_pdf(*streams: bytes, font: str = WIN_ANSI_FONT.format("Helvetica"), **kw) -> bytes:
+    return fixtures.pdf_from_streams(list(streams), font=font, **kw)
+
+
+# -- positive: the fast path reads these pages, exactly as PDFium does ------------------------
+
+
+@pytest.mark.parametrize("font", ["helvetica", "times", "courier"])
+def test_fpdf_pages_read_like_pdfium(font: str) -> None:
+    lines = [
+        "Quarterly report: revenue up 12%, costs (as planned) down.",
+        "A line that ends with a hyphenated-",
+        "word continues here; a letter, a hyphen and a digit-",
+        "9 join too, but a dash after a space -",
+        "after a space. Hyphen then spaces-   ",
+        "joins too. Runs  of   spaces   collapse.",
+        "   leading spaces stay as one",
+        "1234 5678 9012 3456",
+        PRINTABLE,
+        r"back\slash and (parentheses) and 'quotes' and `grave`",
+        "OPENAI_API_KEY=sk-proj-abcdefghijklmnopqrstuvwxyz0123456789ABCD-",
+        "EFGH continues the key line after a hyphen",
+    ]
+    data = fpdf_document([lines, lines[::-1], ["last page", "ok"]], font=font)
+    pages = assert_fast_reads_like_pdfium(data)
+    assert "hyphenated-word" in pages[0] and "digit-9 join" in pages[0]
+    assert "space -\r\nafter" in pages[0] and "spaces-joins" in pages[0]
+    assert "Runs of spaces collapse" in pages[0]
+
+
+def test_operators_beyond_the_one_line_shape_read_like_pdfium() -> None:
+    stream = (
+        b"q 0.5 g 10 10 100 100 re f Q\n"
+        b"BT /F1 11 Tf 14 TL 72 720 Td (first line by Tj) Tj T* (second line by T*) Tj\n"
+        b"(third line by quote) ' 0 0 (fourth by double quote) \"\n"
+        b"0 -28 TD [(kerned ) -40 (TJ ) 25 (line)] TJ\n"
+        b"1 0 0 1 72 600 Tm <48657820737472696e67> Tj\n"
+        b"0 Tc 0 Tw 100 Tz 0 Ts 0 Tr 0 -14 Td (octal \\101\\102 and \\(escaped\\)) Tj ET\n"
+        b"q 1 0 0 1 0 -200 cm BT /F1 11 Tf 72 720 Td (moved by cm) Tj ET Q\n"
+        b"BT 72 400 Td (the font survives ET and Q) Tj ET"
+    )
+    for compress in (False, True):
+        (text,) = assert_fast_reads_like_pdfium(stream_pdf(stream, compress=compress))
+        assert "Hex string" in text and "octal AB and (escaped)" in text
+        assert text.index("moved by cm") < text.index("the font survives")
+
+
+def test_a_font_without_encoding_maps_quotes_as_pdfium_does() -> None:
+    data = fixtures.pdf(["it's `quoted' here", "plain text page"])
+    (first, second) = assert_fast_reads_like_pdfium(data)
+    assert first == "it\u2019s \u2018quoted\u2019 here" and second == "plain text page"
+
+
+def test_an_empty_page_and_empty_strings() -> None:
+    data = stream_pdf(b"", b"BT /F1 12 Tf 72 700 Td () Tj 0 -20 Td (after empty) Tj ET")
+    assert assert_fast_reads_like_pdfium(data) == ["", "after empty"]
+
+
+# -- negative: these pages go to PDFium --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "stream",
+    [
+        b"BT /F1 12 Tf 72 700 Td (before image) Tj ET q 10 0 0 10 0 0 cm /Im1 Do Q",
+        b"/Span << /ActualText (other) >> BDC BT /F1 12 Tf 72 700 Td (marked) Tj ET EMC",
+        b"BT /F1 12 Tf 2 Tc 72 700 Td (spaced out) Tj ET",
+        b"BT /F1 12 Tf 72 700 Td [(wide) -400 (gap)] TJ ET",
+        b"BT /F1 12 Tf 72 700 Td (caf\\351 au lait) Tj ET",
+        b"BT /F1 12 Tf 72 700 Td (two on) Tj 80 0 Td (one line) Tj ET",
+        b"BT /F1 12 Tf 72 700 Td (x) Tj ET",
+        b"BT /F1 12 Tf 72 700 Td (same) Tj 0 -14 Td (same) Tj ET",
+        b"BT /F1 12 Tf 2 0 0 2 72 700 Tm (scaled) Tj ET",
+        b"q 0 1 -1 0 300 0 cm BT /F1 12 Tf 72 700 Td (rotated) Tj ET Q",
+        b"BT /F1 12 Tf 72 700 Td (comment) Tj % a comment\nET",
+        b"BT /F2 12 Tf 72 700 Td (unknown font) Tj ET",
+        b"BT /F1 12 Tf 72 700 Td (lines too) Tj 0 -5 Td (close together) Tj ET",
+    ],
+)
+def test_pages_outside_the_fast_path_go_to_pdfium(stream: bytes) -> None:
+    data = stream_pdf(stream)
+    assert fast_pages(data) == [None]
+    assert extraction(data, fast=True) == extraction(data, fast=False)
+
+
+@pytest.mark.parametrize(
+    ("font", "page_extra"),
+    [
+        (WIN_ANSI_FONT.format("Symbol"), ""),
+        (WIN_ANSI_FONT.format("Arial"), ""),
+        ("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /ToUnicode 99 0 R >>", ""),
+        ("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /FirstChar 32 /Widths [0] >>", ""),
+        ("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /MacRomanEncoding >>", ""),
+        (WIN_ANSI_FONT.format("Helvetica"), "/Rotate 90"),
+        (WIN_ANSI_FONT.format("Helvetica"), "/CropBox [0 0 20 20]"),
+    ],
+)
+def test_fonts_and_pages_outside_the_fast_path_go_to_pdfium(font: str, page_extra: str) -> None:
+    data = stream_pdf(b"BT /F1 12 Tf 72 700 Td (some text) Tj ET", font=font, page_extra=page_extra)
+    assert fast_pages(data) == [None]
+    assert extraction(data, fast=True) == extraction(data, fast=False)
+
+
+def test_documents_outside_the_fast_path_go_to_pdfium() -> None:
+    plain = fixtures.pdf(["readable text", "second page"])
+    owner_only = fixtures.encrypted_pdf(["readable text"], "")
+    updated = plain + b"trailer\n<< /Size 6 /Root 1 0 R /Prev 9 >>\nstartxref\n9\n%%EOF\n"
+    wrong_offset = plain.replace(b"0000000009 00000 n", b"0000000010 00000 n")
+    for data in (owner_only, updated, wrong_offset):
+        count = len(pdfium.PdfDocument(data))
+        assert open_fast_pdf(data, count) is None
+        assert extraction(data, fast=True) == extraction(data, fast=False)
+    assert open_fast_pdf(plain, 3) is None  # a page count other than PDFium's
+    text, report = extraction(owner_only, fast=True)
+    assert "readable text" in text and not report["truncated"]
+
+
+# -- hostile input against the fast path -------------------------------------------------------
+
+
+def hostile_documents() -> Iterator[tuple[str, bytes]]:
+    line = b"BT /F1 12 Tf 72 700 Td (token line) Tj ET\n"
+    yield "deep object nesting", stream_pdf(line, page_extra="/Deep " + "[" * 5000 + "]" * 5000)
+    yield "deep q nesting", stream_pdf(b"q " * 100_000 + line + b"Q " * 100_000)
+    yield "deep array nesting in content", stream_pdf(line + b"[" * 100_000)
+    bomb = line + b" " * (MAX_CONTENT_BYTES + 1024)
+    yield "content past the cap", stream_pdf(bomb, compress=True)
+    yield "damaged deflate", stream_pdf(line, compress=True).replace(b"x\x9c", b"x\x9d", 1)
+    yield "length past the end", re.sub(rb"/Length \d+", b"/Length 99999", stream_pdf(line))
+    yield "unterminated string", stream_pdf(b"BT /F1 12 Tf 72 700 Td (open " + b"x" * 100_000)
+    loop = fixtures.pdf(["token line"]).replace(b"/Kids [3 0 R]", b"/Kids [2 0 R]")
+    yield "page tree cycle", loop
+
+
+HOSTILE = dict(hostile_documents())
+
+
+@pytest.mark.parametrize("case", list(HOSTILE))
+def test_hostile_input_gives_pdfiums_result(case: str) -> None:
+    data = HOSTILE[case]
+    count = len(pdfium.PdfDocument(data))
+    fast = open_fast_pdf(data, count)
+    if fast is not None:
+        assert [fast.page_text(i) for i in range(count)] == [None] * count, case
+    assert extraction(data, fast=True) == extraction(data, fast=False), case
+
+
+def test_caps_and_deadline_truncate_the_same_way_on_the_fast_path() -> None:
+    data = fpdf_document(
+        [[f"page {p} line {i} with some words" for i in range(30)] for p in range(6)]
+    )
+    assert None not in fast_pages(data)
+    for limits in (ExtractLimits(max_output_bytes=2500), ExtractLimits(max_pdf_pages=3)):
+        fast = extraction(data, True, limits)
+        assert fast == extraction(data, False, limits) and fast[1]["truncated"]
+
+    def ticking_limits() -> ExtractLimits:
+        ticks = iter(range(10_000))
+        return ExtractLimits(max_seconds=3.5, clock=lambda: float(next(ticks)))
+
+    fast = extraction(data, True, ticking_limits())
+    assert fast == extraction(data, False, ticking_limits())
+    assert fast[1]["truncated_reason"] == "time budget of 3.5 s spent" and fast[1]["pages"] < 6
