@@ -287,11 +287,12 @@ _LINE = (
     rb"[\x00\t\n\x0c\r ]+Td[\x00\t\n\x0c\r ]*\((" + _STRING_BODY + rb")\)"
     rb"[\x00\t\n\x0c\r ]*Tj[\x00\t\n\x0c\r ]+ET(?=[\x00\t\n\x0c\r ()<>\[\]{}/%]|\Z)"
 )
-_LINE_PARTS = re.compile(_LINE, re.S)
+#: splits a content stream into [other tokens, baseline, string, other tokens, ...]; a line
+#: starts where a token may start (after white space or a closing delimiter)
+_LINE_SPLIT = re.compile(rb"(?<![^\x00\t\n\x0c\r )\]>])" + _LINE, re.S)
+_PDF_SPACE = b"\x00\t\n\x0c\r "
 _CONTENT_TOKEN = re.compile(
-    # runs of lines of the usual shape, in one match, then one token per match
-    rb"(?P<lines>" + _LINE + rb"(?:[\x00\t\n\x0c\r ]*" + _LINE + rb")*)"
-    rb"|\((?P<str>" + _STRING_BODY + rb")\)"
+    rb"\((?P<str>" + _STRING_BODY + rb")\)"
     rb"|(?P<num>" + _NUM + rb")"
     rb"|/(?P<name>[^\x00\t\n\x0c\r ()<>\[\]{}/%]*)"
     rb"|<(?P<hex>[0-9A-Fa-f\x00\t\n\x0c\r ]*)>"
@@ -349,6 +350,37 @@ class _Page:
         self.ctm_x = self.ctm_y = 0.0
         self.saved: list[tuple[Any, float, float, float, float]] = []
         self.line_x = self.line_y = 0.0
+        self.operands: list[Any] = []
+        self.array: list[Any] | None = None
+
+    def feed(self, tokens: bytes) -> None:
+        """Content other than lines of the usual shape, token by token."""
+        for m in _CONTENT_TOKEN.finditer(tokens):
+            kind = m.lastgroup
+            if kind == "op":
+                if self.array is not None:
+                    raise _NotSimple("operator inside an array")
+                self.op(m.group("op"), self.operands)
+                self.operands = []
+                continue
+            target = self.operands if self.array is None else self.array
+            if kind == "num":
+                target.append(float(m.group("num")))
+            elif kind == "str":
+                target.append(_literal(m.group("str")))
+            elif kind == "hex":
+                target.append(_hex(m.group("hex")))
+            elif kind == "name":
+                if b"#" in m.group("name"):
+                    raise _NotSimple("escaped name")
+                target.append(m.group("name").decode("latin-1"))
+            elif kind == "arr" and m.group("arr") == b"[" and self.array is None:
+                self.array = []
+            elif kind == "arr" and m.group("arr") == b"]" and self.array is not None:
+                self.operands.append(self.array)
+                self.array = None
+            else:
+                raise _NotSimple("token outside the simple syntax")
 
     def show(self, raw: bytes, y: float) -> None:
         """One string shown at baseline ``y`` (text space, before the CTM)."""
@@ -371,6 +403,9 @@ class _Page:
 
     def show_lines(self, lines: list[tuple[bytes, bytes]]) -> None:
         """(baseline, string) of lines of the usual shape; the same checks as ``show``."""
+        if self.array is not None:
+            raise _NotSimple("unbalanced array")
+        self.operands = []  # BT takes none: PDFium drops what is left
         font, size, ctm_y = self.font, self.size, self.ctm_y
         if font is None:
             raise _NotSimple("text without a font")
@@ -501,41 +536,24 @@ def _tj_bytes(operands: list[Any]) -> bytes:
 
 
 def _read_content(content: bytes, fonts: dict[str, dict[int, str] | None]) -> str:
-    """The page text of one decoded content stream (see the module docstring)."""
+    """The page text of one decoded content stream (see the module docstring). Lines of the
+    usual shape are cut out by one regular expression pass; what lies between them (usually
+    white space) goes through the tokenizer."""
     page = _Page(fonts)
-    operands: list[Any] = []
-    array: list[Any] | None = None
-    for m in _CONTENT_TOKEN.finditer(content):
-        kind = m.lastgroup
-        if kind == "lines":  # BT x y Td (string) Tj ET, once or more
-            if array is not None:
-                raise _NotSimple("unbalanced array")
-            operands = []
-            page.show_lines(_LINE_PARTS.findall(m.group("lines")))
-        elif kind == "op":
-            if array is not None:
-                raise _NotSimple("operator inside an array")
-            page.op(m.group("op"), operands)
-            operands = []
-        else:
-            target = operands if array is None else array
-            if kind == "num":
-                target.append(float(m.group("num")))
-            elif kind == "str":
-                target.append(_literal(m.group("str")))
-            elif kind == "hex":
-                target.append(_hex(m.group("hex")))
-            elif kind == "name":
-                if b"#" in m.group("name"):
-                    raise _NotSimple("escaped name")
-                target.append(m.group("name").decode("latin-1"))
-            elif kind == "arr" and m.group("arr") == b"[" and array is None:
-                array = []
-            elif kind == "arr" and m.group("arr") == b"]" and array is not None:
-                operands.append(array)
-                array = None
-            else:
-                raise _NotSimple("token outside the simple syntax")
+    parts = _LINE_SPLIT.split(content)
+    page.feed(parts[0])
+    run: list[tuple[bytes, bytes]] = []
+    for i in range(1, len(parts), 3):
+        run.append((parts[i], parts[i + 1]))
+        between = parts[i + 2]
+        if between.strip(_PDF_SPACE):
+            page.show_lines(run)
+            run = []
+            page.feed(between)
+    if run:
+        page.show_lines(run)
+    if page.array is not None:
+        raise _NotSimple("unbalanced array")
     return page.text()
 
 

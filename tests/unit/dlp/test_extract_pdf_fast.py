@@ -184,6 +184,23 @@ def test_documents_outside_the_fast_path_go_to_pdfium() -> None:
     assert "readable text" in text and not report["truncated"]
 
 
+@pytest.mark.parametrize(
+    "stream",
+    [
+        b"BT /F1 12 Tf 72 700 Td (outer (BT 72 690 Td (inner) Tj ET) nested) Tj ET",
+        b"BT /F1 12 Tf 72 700 Td (outer \\(BT 72 690 Td (inner) Tj ET) Tj ET",
+        b"BT /F1 12 Tf 72 700 Td (name next) Tj ET /F1BT 72 690 Td (glued) Tj ET",
+        b"BT /F1 12 Tf 72 700 Td (a line) Tj ET [BT 72 690 Td (in an array) Tj ET]",
+        b"/F1 12 Tf BT 72 700 Td (operands left before BT) Tj ET",
+    ],
+)
+def test_line_shapes_inside_other_tokens_are_not_taken_for_lines(stream: bytes) -> None:
+    data = stream_pdf(stream)
+    (fast,) = fast_pages(data)
+    assert fast is None or [fast] == pdfium_pages(data)
+    assert extraction(data, fast=True) == extraction(data, fast=False)
+
+
 # -- hostile input against the fast path -------------------------------------------------------
 
 
