@@ -303,7 +303,7 @@ _CONTENT_TOKEN = re.compile(
 )
 _ESCAPE = re.compile(rb"\\([0-7]{1,3}|.)", re.S)
 _ESCAPES = {b"n": b"\n", b"r": b"\r", b"t": b"\t", b"b": b"\b", b"f": b"\f"}
-_NOT_PRINTABLE = re.compile(rb"[^\x20-\x7e]")
+_PRINTABLE_OR_NEWLINE = bytes(range(0x20, 0x7F)) + b"\n"
 _HYPHEN_END = re.compile(r"[A-Za-z]-\Z")
 _SPACE_RUN = re.compile(r"  +")
 #: operators that change neither the text nor where it is
@@ -430,22 +430,22 @@ class _Page:
         self.line_x = self.line_y = 0.0  # BT reset them and ET ended the text object
 
     def text(self) -> str:
+        if not self.shown:
+            return ""
         joined = b"\n".join(self.shown)
-        if _NOT_PRINTABLE.search(joined.replace(b"\n", b" ")):
+        if (
+            joined.translate(None, _PRINTABLE_OR_NEWLINE)
+            or joined.count(b"\n") != len(self.shown) - 1
+        ):
             raise _NotSimple("character outside printable ASCII")
-        lines = joined.decode("ascii").split("\n")
-        for i, table in enumerate(self.font_of):
-            if table:
-                lines[i] = lines[i].translate(table)
-        out: list[str] = []
-        for line in lines:
-            if out and out[-1][-1] in "- " and line[0].isalnum():
-                end = out[-1].rstrip(" ")
-                if _HYPHEN_END.search(end[-2:]):  # PDFium's hyphenation: the lines join
-                    out[-1] = end + line
-                    continue
-            out.append(line)
-        return _SPACE_RUN.sub(" ", "\r\n".join(out))
+        text = joined.decode("ascii")
+        if any(self.font_of):
+            lines = text.split("\n")
+            text = "\n".join(line.translate(t) for line, t in zip(lines, self.font_of, strict=True))
+        if "-\n" in text or " \n" in text:
+            text = _join_hyphenated(text.split("\n"))
+        text = text.replace("\n", "\r\n")
+        return _SPACE_RUN.sub(" ", text) if "  " in text else text
 
     def op(self, op: bytes, operands: list[Any]) -> None:
         """Every operator but the one-match line shape of ``_CONTENT_TOKEN``."""
@@ -509,6 +509,20 @@ class _Page:
             self.ctm_x, self.ctm_y = self.ctm_x + e, self.ctm_y + f
         else:
             raise _NotSimple("operator outside the fast path")
+
+
+def _join_hyphenated(lines: list[str]) -> str:
+    """Lines joined by newlines, except that a line ending with a letter and a hyphen (and
+    maybe spaces, dropped) runs on into a next line that starts with a letter or digit."""
+    out: list[str] = []
+    for line in lines:
+        if out and out[-1][-1] in "- " and line[0].isalnum():
+            end = out[-1].rstrip(" ")
+            if _HYPHEN_END.search(end[-2:]):
+                out[-1] = end + line
+                continue
+        out.append(line)
+    return "\n".join(out)
 
 
 def _numbers(operands: list[Any], count: int) -> list[float]:

@@ -136,6 +136,8 @@ def test_an_empty_page_and_empty_strings() -> None:
         b"BT /F1 12 Tf 2 Tc 72 700 Td (spaced out) Tj ET",
         b"BT /F1 12 Tf 72 700 Td [(wide) -400 (gap)] TJ ET",
         b"BT /F1 12 Tf 72 700 Td (caf\\351 au lait) Tj ET",
+        b"BT /F1 12 Tf 72 700 Td (new\\nline escape) Tj ET",
+        b"BT /F1 12 Tf 72 700 Td (tab\\tescape) Tj ET",
         b"BT /F1 12 Tf 72 700 Td (two on) Tj 80 0 Td (one line) Tj ET",
         b"BT /F1 12 Tf 72 700 Td (x) Tj ET",
         b"BT /F1 12 Tf 72 700 Td (same) Tj 0 -14 Td (same) Tj ET",
