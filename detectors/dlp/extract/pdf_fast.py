@@ -21,7 +21,8 @@ What the fast path accepts:
   state at its defaults (``Tc Tw Ts`` 0, ``Tz`` 100, ``Tr`` 0), ``q Q``, translations
   (``cm``), colours and paths; never ``Do``, inline images, marked content, ``gs``, Type 3
   glyph operators or comments;
-* text: printable ASCII; every shown string at least two characters, not only spaces, on a
+* text: printable ASCII, and with ``/WinAnsiEncoding`` the codes above 0x7F (Windows-1252
+  as PDFium maps it); every shown string at least two characters, not only spaces, on a
   line of its own (a baseline at least one font size away from the previous one) and not a
   copy of any of the five lines before it (PDFium drops overprinted copies).
 
@@ -61,6 +62,14 @@ _LATIN_STANDARD_FONTS = frozenset(
 _FONT_KEYS = frozenset({"Type", "Subtype", "BaseFont", "Encoding", "Name"})
 #: StandardEncoding (a standard font without /Encoding) differs from ASCII in two codes
 _STANDARD_ENCODING = {ord("'"): "\u2019", ord("`"): "\u2018"}
+# the codes above 0x7F of a standard font without /Encoding are left to PDFium: they become
+# this character, which no input can contain (control characters are refused)
+_STANDARD_ENCODING.update({code: "\x00" for code in range(0x80, 0x100)})
+#: WinAnsiEncoding as PDFium maps it: Windows-1252, its five unused codes as bullets, the
+#: non-breaking space as a space and the soft hyphen as a hyphen
+_WIN_ANSI = {code: bytes([code]).decode("cp1252", "replace") for code in range(0x80, 0x100)}
+_WIN_ANSI.update({code: "\u2022" for code in (0x81, 0x8D, 0x8F, 0x90, 0x9D)})
+_WIN_ANSI.update({0xA0: " ", 0xAD: "-"})
 
 
 class _NotSimple(Exception):
@@ -303,8 +312,7 @@ _CONTENT_TOKEN = re.compile(
 )
 _ESCAPE = re.compile(rb"\\([0-7]{1,3}|.)", re.S)
 _ESCAPES = {b"n": b"\n", b"r": b"\r", b"t": b"\t", b"b": b"\b", b"f": b"\f"}
-_PRINTABLE_OR_NEWLINE = bytes(range(0x20, 0x7F)) + b"\n"
-_HYPHEN_END = re.compile(r"[A-Za-z]-\Z")
+_TEXT_BYTES = bytes(range(0x20, 0x7F)) + bytes(range(0x80, 0x100)) + b"\n"
 _SPACE_RUN = re.compile(r"  +")
 #: operators that change neither the text nor where it is
 _INERT_OPS = frozenset(
@@ -389,7 +397,7 @@ class _Page:
         font, size = self.font, self.size
         if font is None:
             raise _NotSimple("text without a font")
-        if len(raw) < 2 or not raw.strip(b" "):
+        if len(raw) < 2 or not raw.strip(b" \xa0"):
             raise _NotSimple("string too short for PDFium's writing-mode rule")
         y += self.ctm_y
         last_y = self.last_y
@@ -416,7 +424,7 @@ class _Page:
                 raw = _literal(raw)
             if not raw:
                 continue
-            if len(raw) < 2 or not raw.strip(b" "):
+            if len(raw) < 2 or not raw.strip(b" \xa0"):
                 raise _NotSimple("string too short for PDFium's writing-mode rule")
             y = float(y_text) + ctm_y
             if last_y is not None and abs(y - last_y) < max(size, last_size):
@@ -433,15 +441,16 @@ class _Page:
         if not self.shown:
             return ""
         joined = b"\n".join(self.shown)
-        if (
-            joined.translate(None, _PRINTABLE_OR_NEWLINE)
-            or joined.count(b"\n") != len(self.shown) - 1
-        ):
-            raise _NotSimple("character outside printable ASCII")
-        text = joined.decode("ascii")
-        if any(self.font_of):
+        if joined.translate(None, _TEXT_BYTES) or joined.count(b"\n") != len(self.shown) - 1:
+            raise _NotSimple("control character")
+        text = joined.decode("latin-1")
+        if any(table is _STANDARD_ENCODING for table in self.font_of):
             lines = text.split("\n")
             text = "\n".join(line.translate(t) for line, t in zip(lines, self.font_of, strict=True))
+            if "\x00" in text:
+                raise _NotSimple("a code above 0x7F in a font without an encoding")
+        elif not text.isascii():
+            text = text.translate(_WIN_ANSI)
         if "-\n" in text or " \n" in text:
             text = _join_hyphenated(text.split("\n"))
         text = text.replace("\n", "\r\n")
@@ -513,14 +522,19 @@ class _Page:
 
 def _join_hyphenated(lines: list[str]) -> str:
     """Lines joined by newlines, except that a line ending with a letter and a hyphen (and
-    maybe spaces, dropped) runs on into a next line that starts with a letter or digit."""
+    maybe spaces, dropped) runs on into a next line that starts with a letter or digit
+    (PDFium's hyphenation; left to PDFium when either character is not ASCII)."""
     out: list[str] = []
     for line in lines:
-        if out and out[-1][-1] in "- " and line[0].isalnum():
+        if out and out[-1][-1] in "- ":
             end = out[-1].rstrip(" ")
-            if _HYPHEN_END.search(end[-2:]):
-                out[-1] = end + line
-                continue
+            if len(end) >= 2 and end[-1] == "-":
+                before, first = end[-2], line[0]
+                if not (before.isascii() and first.isascii()):
+                    raise _NotSimple("hyphenation next to a character that is not ASCII")
+                if before.isalpha() and first.isalnum():
+                    out[-1] = end + line
+                    continue
         out.append(line)
     return "\n".join(out)
 
@@ -647,7 +661,7 @@ class FastPdf:
             return None
         encoding = font.get("Encoding")
         if encoding == "WinAnsiEncoding":
-            return {}
+            return _WIN_ANSI
         if encoding is None:
             return _STANDARD_ENCODING
         return None

@@ -120,6 +120,33 @@ def test_a_font_without_encoding_maps_quotes_as_pdfium_does() -> None:
     assert first == "it\u2019s \u2018quoted\u2019 here" and second == "plain text page"
 
 
+@pytest.mark.parametrize("family", ["Helvetica", "Times-Roman", "Courier-Bold"])
+def test_win_ansi_codes_above_ascii_read_like_pdfium(family: str) -> None:
+    """Every code from 0x80 to 0xFF, inside words, alone between spaces, doubled and at a
+    line's end (the non-breaking space is a space to PDFium, the soft hyphen a hyphen)."""
+    streams = []
+    for start in range(0x80, 0x100, 32):
+        lines = [b"BT /F1 10 Tf ET"]
+        for i, code in enumerate(range(start, start + 32)):
+            char = b"\\%03o" % code
+            text = b"ab" + char + b"cd " + char + b" " + char + char + b" end" + char
+            lines.append(b"BT 72 %d Td (%s) Tj ET" % (760 - 20 * i, text))
+        streams.append(b"\n".join(lines))
+    assert_fast_reads_like_pdfium(stream_pdf(*streams, font=WIN_ANSI_FONT.format(family)))
+
+
+def test_non_ascii_without_encoding_or_next_to_a_hyphen_goes_to_pdfium() -> None:
+    without_encoding = fixtures.pdf(["caf\xe9 au lait"])
+    hyphen_after = stream_pdf(b"BT /F1 12 Tf 72 700 Td (caf\\351-) Tj 0 -14 Td (next) Tj ET")
+    hyphen_before = stream_pdf(b"BT /F1 12 Tf 72 700 Td (line-) Tj 0 -14 Td (\\351t\\351) Tj ET")
+    for data in (without_encoding, hyphen_after, hyphen_before):
+        assert fast_pages(data) == [None]
+        assert extraction(data, fast=True) == extraction(data, fast=False)
+    assert fast_pages(stream_pdf(b"BT /F1 12 Tf 72 700 Td (caf\\351 au lait) Tj ET")) == [
+        "caf\xe9 au lait"
+    ]
+
+
 def test_an_empty_page_and_empty_strings() -> None:
     data = stream_pdf(b"", b"BT /F1 12 Tf 72 700 Td () Tj 0 -20 Td (after empty) Tj ET")
     assert assert_fast_reads_like_pdfium(data) == ["", "after empty"]
@@ -135,7 +162,6 @@ def test_an_empty_page_and_empty_strings() -> None:
         b"/Span << /ActualText (other) >> BDC BT /F1 12 Tf 72 700 Td (marked) Tj ET EMC",
         b"BT /F1 12 Tf 2 Tc 72 700 Td (spaced out) Tj ET",
         b"BT /F1 12 Tf 72 700 Td [(wide) -400 (gap)] TJ ET",
-        b"BT /F1 12 Tf 72 700 Td (caf\\351 au lait) Tj ET",
         b"BT /F1 12 Tf 72 700 Td (new\\nline escape) Tj ET",
         b"BT /F1 12 Tf 72 700 Td (tab\\tescape) Tj ET",
         b"BT /F1 12 Tf 72 700 Td (two on) Tj 80 0 Td (one line) Tj ET",
