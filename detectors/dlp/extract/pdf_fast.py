@@ -289,7 +289,8 @@ def _walk_pages(doc: _Document, limit: int) -> list[tuple[dict[str, Any], dict[s
 # --------------------------------------------------------------------------- content
 
 _NUM = rb"[+-]?(?:\d+\.?\d*|\.\d+)"
-_STRING_BODY = rb"[^()\\]*(?:\\.[^()\\]*)*"
+# bytes other than ( ) \ as positive ranges: Python's re tests those faster than [^()\\]
+_STRING_BODY = rb"[\x00-\x27\x2a-\x5b\x5d-\xff]*(?:\\.[\x00-\x27\x2a-\x5b\x5d-\xff]*)*"
 #: the usual shape of one line: BT x y Td (string) Tj ET
 _LINE = (
     rb"BT[\x00\t\n\x0c\r ]+" + _NUM + rb"[\x00\t\n\x0c\r ]+(" + _NUM + rb")"
