@@ -275,3 +275,25 @@ def test_caps_and_deadline_truncate_the_same_way_on_the_fast_path() -> None:
     fast = extraction(data, True, ticking_limits())
     assert fast == extraction(data, False, ticking_limits())
     assert fast[1]["truncated_reason"] == "time budget of 3.5 s spent" and fast[1]["pages"] < 6
+
+
+def test_extract_text_reads_simple_pages_without_pdfiums_text_page(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Through ``extract_text``: simple pages never reach PDFium's page reader; with the fast
+    path off they all do."""
+    data = fpdf_document([["first page text", "more words"], ["second page text", "ok"]])
+    reached: list[int] = []
+    real = pdf_module._pdfium_page
+
+    def counting(doc, index, *args):  # type: ignore[no-untyped-def]
+        reached.append(index)
+        return real(doc, index, *args)
+
+    monkeypatch.setattr(pdf_module, "_pdfium_page", counting)
+    fast_text, fast_report = extraction(data, fast=True)
+    assert reached == []
+    slow_text, slow_report = extraction(data, fast=False)
+    assert reached == [0, 1]
+    assert fast_text == slow_text and "second page text" in fast_text
+    assert fast_report == slow_report == {"pages": 2, "truncated": False, "truncated_reason": None}
