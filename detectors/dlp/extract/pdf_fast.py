@@ -47,6 +47,10 @@ MAX_CONTENT_BYTES = 4 * 1024 * 1024
 MAX_OBJECT_DEPTH = 32
 MAX_TREE_DEPTH = 32
 MAX_GSTATE_DEPTH = 64
+#: cross-reference entries and tokens in one object: past them the file goes to PDFium, so
+#: the fast path's own parsing stays well under a second whatever the file holds
+MAX_XREF_ENTRIES = 500_000
+MAX_OBJECT_TOKENS = 200_000
 #: |TJ adjustment| (thousandths of an em) under which PDFium inserts no space
 MAX_TJ_ADJUST = 100.0
 
@@ -112,7 +116,7 @@ def _parse_object(data: bytes, pos: int) -> tuple[Any, int]:
     nesting costs no recursion; nesting beyond ``MAX_OBJECT_DEPTH`` is refused)."""
     stack: list[list[Any]] = [[]]
     kinds: list[bytes] = []
-    while True:
+    for _ in range(MAX_OBJECT_TOKENS):
         m = _OBJ_TOKEN.match(data, pos)
         if m is None:
             raise _NotSimple("object syntax")
@@ -150,6 +154,7 @@ def _parse_object(data: bytes, pos: int) -> tuple[Any, int]:
         stack[-1].append(value)
         if not kinds:
             return value, pos
+    raise _NotSimple("object too large")
 
 
 class _Document:
@@ -175,6 +180,8 @@ class _Document:
         section = re.compile(rb"(\d+) (\d+)[\x00\t\n\x0c\r ]+")
         while (m := section.match(data, pos)) is not None:
             first, count = int(m.group(1)), int(m.group(2))
+            if len(self.offsets) + count > MAX_XREF_ENTRIES:
+                raise _NotSimple("too many objects")
             pos = m.end()
             for num in range(first, first + count):
                 entry = _XREF_ENTRY.match(data, pos)

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from detectors.dlp.extract import ExtractLimits, ExtractReport, extract_text
+from detectors.dlp.extract import ExtractLimits, ExtractReport, extract_text, pdf_fast
 from detectors.dlp.extract import pdf as pdf_module
 from detectors.dlp.extract.pdf_fast import MAX_CONTENT_BYTES, open_fast_pdf
 from tests.unit.dlp import fixtures
@@ -257,6 +257,19 @@ def test_hostile_input_gives_pdfiums_result(case: str) -> None:
     if fast is not None:
         assert [fast.page_text(i) for i in range(count)] == [None] * count, case
     assert extraction(data, fast=True) == extraction(data, fast=False), case
+
+
+def test_parsing_caps_send_the_file_to_pdfium(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = fixtures.pdf(["readable text", "second page"])
+    assert open_fast_pdf(data, 2) is not None
+    monkeypatch.setattr(pdf_fast, "MAX_XREF_ENTRIES", 5)
+    assert open_fast_pdf(data, 2) is None
+    monkeypatch.setattr(pdf_fast, "MAX_XREF_ENTRIES", 500)
+    monkeypatch.setattr(pdf_fast, "MAX_OBJECT_TOKENS", 5)
+    assert open_fast_pdf(data, 2) is None
+    monkeypatch.undo()
+    claimed = re.sub(rb"xref\n0 \d+", b"xref\n0 99999999", data)
+    assert open_fast_pdf(claimed, 2) is None
 
 
 def test_caps_and_deadline_truncate_the_same_way_on_the_fast_path() -> None:
