@@ -5,6 +5,7 @@ extraction (text, truncation, verdict) is the same with the fast path on and off
 from __future__ import annotations
 
 import io
+import random
 import re
 from collections.abc import Iterator
 
@@ -150,6 +151,54 @@ def test_non_ascii_without_encoding_or_next_to_a_hyphen_goes_to_pdfium() -> None
 def test_an_empty_page_and_empty_strings() -> None:
     data = stream_pdf(b"", b"BT /F1 12 Tf 72 700 Td () Tj 0 -20 Td (after empty) Tj ET")
     assert assert_fast_reads_like_pdfium(data) == ["", "after empty"]
+
+
+def random_page(r: random.Random) -> bytes:
+    """Lines of random text (ASCII and WinAnsi codes above it, hyphens, space runs) shown by
+    Tj, kerned TJ, hex strings under Tm, and Tj under a translating cm."""
+    alphabet = (
+        b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789    --.,;:'`\"!?()[]{}<>"
+        b"/\\@#$%^&*_+=|~\xe9\xa0\xad\xfc\x80\x95\x81"
+    )
+
+    def literal(raw: bytes) -> bytes:
+        return raw.replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)")
+
+    ops = [b"BT /F1 %d Tf ET" % r.choice([8, 9, 10, 12])]
+    y = 780.0
+    for _ in range(r.randint(1, 25)):
+        text = bytes(r.choice(alphabet) for _ in range(r.randint(2, 30)))
+        text += r.choice([b"", b"", b"-", b"  "])
+        kind = r.random()
+        if kind < 0.6:
+            ops.append(b"BT 72 %.2f Td (%s) Tj ET" % (y, literal(text)))
+        elif kind < 0.75:
+            half = len(text) // 2
+            kern = r.choice([-99, -50, 0, 30, 99])
+            parts = b"(%s) %d (%s)" % (literal(text[:half]), kern, literal(text[half:]))
+            ops.append(b"BT 72 %.2f Td [%s] TJ ET" % (y, parts))
+        elif kind < 0.85:
+            x = r.randint(0, 400)
+            ops.append(b"BT 1 0 0 1 %d %.2f Tm <%s> Tj ET" % (x, y, text.hex().encode()))
+        else:
+            ops.append(b"q 1 0 0 1 0 %.2f cm BT 72 0 Td (%s) Tj ET Q" % (y, literal(text)))
+        y -= r.choice([14, 12, 20, 25, -40])
+    return b"\n".join(ops)
+
+
+def test_random_pages_read_like_pdfium_whenever_the_fast_path_takes_them() -> None:
+    r = random.Random(7)
+    fonts = [WIN_ANSI_FONT.format(name) for name in ("Helvetica", "Times-Bold", "Courier")]
+    fonts.append("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
+    taken = total = 0
+    for _ in range(20):
+        data = stream_pdf(*(random_page(r) for _ in range(5)), font=r.choice(fonts))
+        for fast, want in zip(fast_pages(data), pdfium_pages(data), strict=True):
+            total += 1
+            if fast is not None:
+                taken += 1
+                assert fast == want
+    assert taken >= total // 3  # the rest hit a rule (a copy of a line, a non-ASCII hyphen...)
 
 
 # -- negative: these pages go to PDFium --------------------------------------------------------
