@@ -30,8 +30,8 @@ Within those bounds PDFium's rules are simple and reproduced here: a line break 
 lines (``\\r\\n``), runs of spaces collapsed to one, and a line that ends with a hyphen after
 a letter, followed by a line that starts with a letter or digit, joined to it (PDFium's
 hyphenation; its trailing spaces removed). Nothing is cached across documents; every loop
-is bounded by the input (object nesting, ``q`` depth, page-tree depth and decoded content
-size are capped).
+is bounded by the input, and object nesting and size, cross-reference entries, ``q``
+depth, page-tree depth and decoded content size are capped.
 """
 
 from __future__ import annotations
@@ -93,7 +93,6 @@ class _Name(str):
 
 # --------------------------------------------------------------------------- objects
 
-_WS = rb"[\x00\t\n\x0c\r ]"
 _OBJ_TOKEN = re.compile(
     rb"[\x00\t\n\x0c\r ]*(?:"
     rb"(?P<ref>\d+)[\x00\t\n\x0c\r ]+\d+[\x00\t\n\x0c\r ]+R(?![^\x00\t\n\x0c\r ()<>\[\]{}/%])"
@@ -108,7 +107,13 @@ _OBJ_TOKEN = re.compile(
     re.S,
 )
 _OBJ_HEADER = re.compile(rb"(\d+)[\x00\t\n\x0c\r ]+(\d+)[\x00\t\n\x0c\r ]+obj")
+_STARTXREF = re.compile(rb"startxref[\x00\t\n\x0c\r ]+(\d+)[\x00\t\n\x0c\r ]+%%EOF")
+_XREF = re.compile(rb"xref[\x00\t\n\x0c\r ]+")
+_XREF_SECTION = re.compile(rb"(\d+) (\d+)[\x00\t\n\x0c\r ]+")
 _XREF_ENTRY = re.compile(rb"(\d{10}) (\d{5}) ([nf])[\r\n ]{1,2}")
+_TRAILER = re.compile(rb"trailer[\x00\t\n\x0c\r ]*")
+_STREAM = re.compile(rb"[\x00\t\n\x0c\r ]*stream\r?\n")
+_ENDSTREAM = re.compile(rb"[\x00\t\n\x0c\r ]*endstream")
 
 
 def _parse_object(data: bytes, pos: int) -> tuple[Any, int]:
@@ -162,23 +167,21 @@ class _Document:
 
     def __init__(self, data: bytes) -> None:
         self.data = data
-        self.offsets: dict[int, int] = {}
+        self.offsets: dict[int, tuple[int, int]] = {}  # number -> (offset, generation)
         self.cache: dict[int, Any] = {}
         self.trailer = self._read_xref()
 
     def _read_xref(self) -> dict[str, Any]:
         data = self.data
-        tail = data[-1024:]
-        found = re.search(rb"startxref[\x00\t\n\x0c\r ]+(\d+)[\x00\t\n\x0c\r ]+%%EOF", tail)
+        found = _STARTXREF.search(data[-1024:])
         if found is None or data.count(b"startxref") != 1:
             raise _NotSimple("not one classic cross-reference section")
         pos = int(found.group(1))
-        head = re.compile(rb"xref[\x00\t\n\x0c\r ]+").match(data, pos)
+        head = _XREF.match(data, pos)
         if head is None:
             raise _NotSimple("cross-reference stream")
         pos = head.end()
-        section = re.compile(rb"(\d+) (\d+)[\x00\t\n\x0c\r ]+")
-        while (m := section.match(data, pos)) is not None:
+        while (m := _XREF_SECTION.match(data, pos)) is not None:
             first, count = int(m.group(1)), int(m.group(2))
             if len(self.offsets) + count > MAX_XREF_ENTRIES:
                 raise _NotSimple("too many objects")
@@ -189,8 +192,8 @@ class _Document:
                     raise _NotSimple("cross-reference entry")
                 pos = entry.end()
                 if entry.group(3) == b"n":
-                    self.offsets[num] = int(entry.group(1))
-        trailer = re.compile(rb"trailer[\x00\t\n\x0c\r ]*").match(data, pos)
+                    self.offsets[num] = (int(entry.group(1)), int(entry.group(2)))
+        trailer = _TRAILER.match(data, pos)
         if trailer is None:
             raise _NotSimple("trailer")
         value, _ = _parse_object(data, trailer.end())
@@ -198,9 +201,9 @@ class _Document:
             raise _NotSimple("encrypted or updated file")
         if "XRefStm" in value:
             raise _NotSimple("hybrid cross-reference")
-        for num, offset in self.offsets.items():
+        for num, (offset, generation) in self.offsets.items():
             header = _OBJ_HEADER.match(data, offset)
-            if header is None or int(header.group(1)) != num:
+            if header is None or (int(header.group(1)), int(header.group(2))) != (num, generation):
                 raise _NotSimple("cross-reference offset")
         return value
 
@@ -210,14 +213,13 @@ class _Document:
             return value
         if value.num in self.cache:
             return self.cache[value.num]
-        offset = self.offsets.get(value.num)
-        if offset is None:
+        if value.num not in self.offsets:
             raise _NotSimple("missing object")
-        header = _OBJ_HEADER.match(self.data, offset)
+        header = _OBJ_HEADER.match(self.data, self.offsets[value.num][0])
         assert header is not None  # checked for every entry when the table was read
         obj, pos = _parse_object(self.data, header.end())
         if isinstance(obj, dict):
-            after = re.compile(_WS + rb"*stream\r?\n").match(self.data, pos)
+            after = _STREAM.match(self.data, pos)
             if after is not None:
                 obj = _Stream(obj, after.end())
         self.cache[value.num] = obj
@@ -231,14 +233,14 @@ class _Document:
         if not isinstance(length, float) or length < 0 or length != int(length):
             raise _NotSimple("stream length")
         end = stream.start + int(length)
-        if not re.compile(_WS + rb"*endstream").match(self.data, end):
+        if not _ENDSTREAM.match(self.data, end):
             raise _NotSimple("stream length does not reach endstream")
-        raw = self.data[stream.start : end]
         filters = self.get(stream.dict.get("Filter"))
         if filters is None:
-            if len(raw) > MAX_CONTENT_BYTES:
+            if end - stream.start > MAX_CONTENT_BYTES:
                 raise _NotSimple("content too large")
-            return raw
+            return self.data[stream.start : end]
+        raw = memoryview(self.data)[stream.start : end]  # no copy of a large stream
         if isinstance(filters, list) and len(filters) == 1:
             filters = self.get(filters[0])
         if filters != "FlateDecode" or stream.dict.get("DecodeParms") is not None:
@@ -322,10 +324,12 @@ _ESCAPE = re.compile(rb"\\([0-7]{1,3}|.)", re.S)
 _ESCAPES = {b"n": b"\n", b"r": b"\r", b"t": b"\t", b"b": b"\b", b"f": b"\f"}
 _TEXT_BYTES = bytes(range(0x20, 0x7F)) + bytes(range(0x80, 0x100)) + b"\n"
 _SPACE_RUN = re.compile(r"  +")
+#: operators that position or show text, only meaningful between BT and ET
+_TEXT_OBJECT_OPS = frozenset(b"Td TD Tm T* Tj TJ ' \"".split())
 #: operators that change neither the text nor where it is
 _INERT_OPS = frozenset(
     b"w J j M d ri i g G rg RG k K cs CS sc SC scn SCN m l c v y h re S s f F f* B B* b b* "
-    b"n W W* BT ET sh".split()
+    b"n W W* sh".split()
 )
 
 
@@ -368,6 +372,7 @@ class _Page:
         self.line_x = self.line_y = 0.0
         self.operands: list[Any] = []
         self.array: list[Any] | None = None
+        self.in_text = False
 
     def feed(self, tokens: bytes) -> None:
         """Content other than lines of the usual shape, token by token."""
@@ -419,8 +424,8 @@ class _Page:
 
     def show_lines(self, lines: list[tuple[bytes, bytes]]) -> None:
         """(baseline, string) of lines of the usual shape; the same checks as ``show``."""
-        if self.array is not None:
-            raise _NotSimple("unbalanced array")
+        if self.array is not None or self.in_text:
+            raise _NotSimple("unbalanced array, or BT inside BT")
         self.operands = []  # BT takes none: PDFium drops what is left
         font, size, ctm_y = self.font, self.size, self.ctm_y
         if font is None:
@@ -465,11 +470,18 @@ class _Page:
         return _SPACE_RUN.sub(" ", text) if "  " in text else text
 
     def op(self, op: bytes, operands: list[Any]) -> None:
-        """Every operator but the one-match line shape of ``_CONTENT_TOKEN``."""
+        """One operator with its operands (lines of the usual shape go to ``show_lines``)."""
         if op in _INERT_OPS:
-            if op == b"BT":
-                self.line_x = self.line_y = 0.0
-        elif op == b"Tf":
+            return
+        if op == b"BT" or op == b"ET":
+            if self.in_text != (op == b"ET"):
+                raise _NotSimple("BT and ET out of order")
+            self.in_text = op == b"BT"
+            self.line_x = self.line_y = 0.0
+            return
+        if op in _TEXT_OBJECT_OPS and not self.in_text:
+            raise _NotSimple("text operator outside BT ... ET")
+        if op == b"Tf":
             if len(operands) != 2 or not isinstance(operands[1], float):
                 raise _NotSimple("Tf operands")
             name = operands[0]

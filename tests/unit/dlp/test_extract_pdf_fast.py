@@ -221,6 +221,8 @@ def test_random_pages_read_like_pdfium_whenever_the_fast_path_takes_them() -> No
         b"BT /F1 12 Tf 72 700 Td (comment) Tj % a comment\nET",
         b"BT /F2 12 Tf 72 700 Td (unknown font) Tj ET",
         b"BT /F1 12 Tf 72 700 Td (lines too) Tj 0 -5 Td (close together) Tj ET",
+        b"/F1 12 Tf 72 700 Td (outside a text object) Tj",
+        b"BT /F1 12 Tf 72 700 Td (text object) Tj BT 0 -20 Td (inside another) Tj ET",
     ],
 )
 def test_pages_outside_the_fast_path_go_to_pdfium(stream: bytes) -> None:
