@@ -66,7 +66,8 @@ def parse_sentinel_url(url: str) -> SentinelUrl:
 RETRY_ATTEMPTS = 5
 
 
-def _retry_options() -> dict[str, Any]:
+def patient_retry_options() -> dict[str, Any]:
+    """Connection options that retry a command through a short outage or failover."""
     return {
         "retry": Retry(ExponentialBackoff(cap=1.0, base=0.05), RETRY_ATTEMPTS),
         "retry_on_error": [RedisConnectionError, RedisTimeoutError],
@@ -82,7 +83,7 @@ def redis_client(
     backoff); the metrics clients are not patient (a count can wait for the next flush).
     """
     if patient:
-        options = {**_retry_options(), **options}
+        options = {**patient_retry_options(), **options}
     if not is_sentinel(url):
         return redis.Redis.from_url(url, **options)
     parsed = parse_sentinel_url(url)

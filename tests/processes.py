@@ -239,6 +239,23 @@ class WorkerProcess:
             fh.seek(offset)
             return fh.read().decode(errors="replace")
 
+    def problems(self, limit: int = 8000) -> str:
+        """The log's warnings, errors and tracebacks (last ``limit`` characters), for an
+        assertion message that says which task failed and why."""
+        kept: list[str] = []
+        in_traceback = False
+        for line in self.log().splitlines():
+            if line.startswith("Traceback") or (in_traceback and line[:1] in (" ", "")):
+                in_traceback = True
+                kept.append(line)
+                continue
+            in_traceback = False
+            if any(level in line for level in (" WARNING ", " ERROR ", " CRITICAL ")):
+                kept.append(line)
+            elif kept and line[:1] not in (" ", "") and not line[:4].isdigit():
+                kept.append(line)  # the exception line that closes a traceback
+        return "\n".join(kept)[-limit:]
+
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 

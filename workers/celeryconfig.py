@@ -86,14 +86,22 @@ worker_prefetch_multiplier = 1
 # A worker that lost its broker connection must not keep running late-ack tasks the broker
 # is about to hand to another worker.
 worker_cancel_long_running_tasks_on_connection_loss = True
-# A Redis failover (Sentinel promoting a replica) or restart takes seconds: result writes,
-# including a chord header's "part done", retry through it instead of being lost with the
-# task's result (which would leave the chord body, and so the scan, waiting forever).
+# A Redis failover (Sentinel promoting a replica) or restart takes seconds: result writes
+# retry through it instead of being lost with the task's result (a chord header's "part
+# done" is retried by the backend classes of workers/result_backend.py, below).
 result_backend_always_retry = True
 result_backend_max_retries = 30
 result_backend_base_sleep_between_retries_ms = 100
 result_backend_max_sleep_between_retries_ms = 2000
 broker_connection_retry_on_startup = True
+# Publishing (a chord's body once its header is done, a DLP batch, a rescan) waits out a
+# failover too: ~12 s of retries instead of Celery's 0.6 s.
+task_publish_retry_policy = {
+    "max_retries": 8,
+    "interval_start": 0.2,
+    "interval_step": 0.5,
+    "interval_max": 2.0,
+}
 worker_soft_shutdown_timeout = 30.0
 worker_enable_soft_shutdown_on_idle = True
 # Results are off except where consumed (the chord header: fetch tasks opt back in).
@@ -205,3 +213,10 @@ broker_url = _urls["broker_url"]
 result_backend = _urls["result_backend"]
 broker_transport_options = _urls["broker_transport_options"]
 result_backend_transport_options = _urls["result_backend_transport_options"]
+
+# Result backends that retry through a Redis restart or Sentinel failover instead of failing
+# the chord of a task that already succeeded (workers/result_backend.py).
+override_backends = {
+    scheme: f"workers.result_backend:Patient{kind}Backend"
+    for scheme, kind in (("redis", "Redis"), ("rediss", "Redis"), ("sentinel", "Sentinel"))
+}

@@ -85,7 +85,7 @@ def test_a_master_failover_mid_scan_loses_nothing(
     assert new_master == cluster.redis_ports[1]
 
     run = wait_finished(scan_id, 120)
-    assert run.status == ScanStatus.SUCCEEDED.value, (run.errors, worker.log()[-3000:])
+    assert run.status == ScanStatus.SUCCEEDED.value, (run.errors, worker.problems())
     assert [r.id for r in runs_of(tid)] == [scan_id], "no second run: nothing was re-queued"
     assert_exact_findings(tid, world.ground_truth(SLUG, dlp_profiles=[]), SLUG)
     budget = redis_client(cluster.url, MASTER_NAME)
