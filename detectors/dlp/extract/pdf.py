@@ -11,7 +11,7 @@ Both engines give the same verdicts:
   truncates; the clock is checked after every page (a spent time budget truncates too).
 
 With PDFium, pages of a simple shape (one line per text-showing operator, standard fonts,
-printable ASCII: what report generators and fpdf-like libraries write) are read from their
+ASCII or WinAnsi text: what report generators and fpdf-like libraries write) are read from their
 content streams by ``pdf_fast``, which produces PDFium's text for them at several times its
 speed and leaves every other page to PDFium (``CASB_PDF_FAST=0`` turns it off).
 
@@ -185,7 +185,10 @@ def _pdfium_pages(
     try:
         with _PDFIUM_LOCK:
             count = len(doc)
-        fast = open_fast_pdf(data, count) if _fast_path_enabled() else None
+        # a file past the page cap is truncated anyway: PDFium reads it, and the fast path's
+        # walk of the page tree stays bounded by the cap
+        simple = _fast_path_enabled() and count <= limits.max_pdf_pages
+        fast = open_fast_pdf(data, count) if simple else None
         for index in range(count):
             if index >= limits.max_pdf_pages:
                 report.truncate(f"more than {limits.max_pdf_pages} pages")

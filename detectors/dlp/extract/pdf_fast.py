@@ -269,30 +269,46 @@ def _walk_pages(doc: _Document, limit: int) -> list[tuple[dict[str, Any], dict[s
     if not isinstance(root, dict):
         raise _NotSimple("catalog")
     pages: list[tuple[dict[str, Any], dict[str, Any]]] = []
-    seen: set[int] = set()
-    todo: list[tuple[Any, dict[str, Any], int]] = [(root.get("Pages"), {}, 0)]
-    while todo:
-        ref, inherited, depth = todo.pop()
-        if not isinstance(ref, _Ref) or ref.num in seen or depth > MAX_TREE_DEPTH:
-            raise _NotSimple("page tree")
-        seen.add(ref.num)
-        node = doc.get(ref)
-        if not isinstance(node, dict):
-            raise _NotSimple("page tree node")
-        attrs = dict(inherited)
-        for key in ("Resources", "Rotate", "MediaBox", "CropBox"):
-            if key in node:
-                attrs[key] = node[key]
-        kind = node.get("Type")
-        if kind == "Page":
-            pages.append((node, attrs))
-            if len(pages) > limit:
-                raise _NotSimple("page count")
-        elif kind == "Pages" and isinstance(kids := doc.get(node.get("Kids")), list):
-            todo.extend((kid, attrs, depth + 1) for kid in reversed(kids))
-        else:
-            raise _NotSimple("page tree node type")
+    _walk_node(doc, root.get("Pages"), {}, 0, pages, set(), limit)
     return pages
+
+
+def _walk_node(
+    doc: _Document,
+    ref: Any,
+    inherited: dict[str, Any],
+    depth: int,
+    pages: list[tuple[dict[str, Any], dict[str, Any]]],
+    seen: set[int],
+    limit: int,
+) -> None:
+    """Pages under one node of the page tree. Every ``/Count`` must match the pages found
+    under its node: PDFium finds a page by its index through those counts, so a tree whose
+    counts lie would number its pages otherwise."""
+    if not isinstance(ref, _Ref) or ref.num in seen or depth > MAX_TREE_DEPTH:
+        raise _NotSimple("page tree")
+    seen.add(ref.num)
+    node = doc.get(ref)
+    if not isinstance(node, dict):
+        raise _NotSimple("page tree node")
+    attrs = dict(inherited)
+    for key in ("Resources", "Rotate", "MediaBox", "CropBox"):
+        if key in node:
+            attrs[key] = node[key]
+    kind = node.get("Type")
+    if kind == "Page":
+        pages.append((node, attrs))
+        if len(pages) > limit:
+            raise _NotSimple("page count")
+        return
+    kids = doc.get(node.get("Kids"))
+    if kind != "Pages" or not isinstance(kids, list):
+        raise _NotSimple("page tree node type")
+    before = len(pages)
+    for kid in kids:
+        _walk_node(doc, kid, attrs, depth + 1, pages, seen, limit)
+    if doc.get(node.get("Count")) != float(len(pages) - before):
+        raise _NotSimple("a page count that does not match the tree")
 
 
 # --------------------------------------------------------------------------- content

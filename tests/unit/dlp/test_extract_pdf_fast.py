@@ -254,11 +254,12 @@ def test_documents_outside_the_fast_path_go_to_pdfium() -> None:
     owner_only = fixtures.encrypted_pdf(["readable text"], "")
     updated = plain + b"trailer\n<< /Size 6 /Root 1 0 R /Prev 9 >>\nstartxref\n9\n%%EOF\n"
     wrong_offset = plain.replace(b"0000000009 00000 n", b"0000000010 00000 n")
-    for data in (owner_only, updated, wrong_offset):
+    for data in (owner_only, updated, wrong_offset, lying_page_tree()):
         count = len(pdfium.PdfDocument(data))
         assert open_fast_pdf(data, count) is None
         assert extraction(data, fast=True) == extraction(data, fast=False)
     assert open_fast_pdf(plain, 3) is None  # a page count other than PDFium's
+    assert open_fast_pdf(plain, 1) is None
     text, report = extraction(owner_only, fast=True)
     assert "readable text" in text and not report["truncated"]
 
@@ -283,6 +284,40 @@ def test_line_shapes_inside_other_tokens_are_not_taken_for_lines(stream: bytes) 
 # -- hostile input against the fast path -------------------------------------------------------
 
 
+def lying_page_tree() -> bytes:
+    """Three pages under two inner nodes whose /Count say 1 and 2 for 2 and 1 pages (the
+    root's 3 is right): PDFium numbers pages through the counts."""
+    font = WIN_ANSI_FONT.format("Helvetica").encode()
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R 4 0 R] /Count 3 >>",
+        b"<< /Type /Pages /Parent 2 0 R /Kids [5 0 R 6 0 R] /Count 1 >>",
+        b"<< /Type /Pages /Parent 2 0 R /Kids [7 0 R] /Count 2 >>",
+    ]
+    for number, parent in ((5, 3), (6, 3), (7, 4)):
+        objects.append(
+            b"<< /Type /Page /Parent %d 0 R /MediaBox [0 0 612 792] /Contents %d 0 R "
+            b"/Resources << /Font << /F1 11 0 R >> >> >>" % (parent, number + 3)
+        )
+    for number in (5, 6, 7):
+        stream = b"BT /F1 12 Tf 72 700 Td (text of page object %d) Tj ET" % number
+        objects.append(b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream))
+    objects.append(font)
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
+    return bytes(out)
+
+
 def hostile_documents() -> Iterator[tuple[str, bytes]]:
     line = b"BT /F1 12 Tf 72 700 Td (token line) Tj ET\n"
     yield "deep object nesting", stream_pdf(line, page_extra="/Deep " + "[" * 5000 + "]" * 5000)
@@ -295,6 +330,9 @@ def hostile_documents() -> Iterator[tuple[str, bytes]]:
     yield "unterminated string", stream_pdf(b"BT /F1 12 Tf 72 700 Td (open " + b"x" * 100_000)
     loop = fixtures.pdf(["token line"]).replace(b"/Kids [3 0 R]", b"/Kids [2 0 R]")
     yield "page tree cycle", loop
+    two = fixtures.pdf(["token line", "second page"])
+    yield "page count that lies", two.replace(b"/Count 2", b"/Count 3")
+    yield "inner page counts that lie", lying_page_tree()
 
 
 HOSTILE = dict(hostile_documents())
