@@ -4,6 +4,7 @@ extraction + matching of each file on one core, as the fleet runs it (``scan_doc
     .venv/bin/python bench/dlp_formats.py              # every row (a few minutes)
     .venv/bin/python bench/dlp_formats.py --scale 0.3  # smaller documents, quicker
     .venv/bin/python bench/dlp_formats.py --keep /tmp/docs  # keep (and reuse) the documents
+    .venv/bin/python bench/dlp_formats.py --inflaters  # xlsx/pptx under each zip inflater too
 
 Documents: plain text (the baseline), PDF (fpdf2; read by the fast path with PDFium behind
 it, by PDFium's text page alone, and by pypdf as the pre-PDFium baseline), DOCX
@@ -347,6 +348,8 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
         os.environ["CASB_PDF_FAST"] = spec["pdf_fast"]
     if spec.get("ooxml_scanner"):
         os.environ["CASB_OOXML_SCANNER"] = spec["ooxml_scanner"]
+    if spec.get("inflater"):
+        os.environ["CASB_ZIP_INFLATE"] = spec["inflater"]
     from detectors.dlp.document import scan_document
     from detectors.dlp.extract import ExtractLimits, OcrEngine
     from detectors.dlp.matcher import compile_policy
@@ -382,7 +385,9 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
             }
         )
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"files": files, "rss_mib": rss}
+    from detectors.dlp.extract.zipparts import inflater_name
+
+    return {"files": files, "rss_mib": rss, "inflater": inflater_name()}
 
 
 def run_child(spec: dict[str, Any], cpu: int) -> dict[str, Any]:
@@ -443,6 +448,11 @@ def main() -> None:
         help="also run the document rows with this source tree (e.g. `git archive main` "
         "unpacked), for before/after figures from one run",
     )
+    ap.add_argument(
+        "--inflaters",
+        action="store_true",
+        help="also run the xlsx and pptx rows with zlib-ng's and the stdlib's inflater",
+    )
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.cpu >= 0 and hasattr(os, "sched_setaffinity"):
@@ -471,11 +481,13 @@ def main() -> None:
         shots = generate_images(folder, args.seed)
         manifest.write_text(json.dumps({"key": key, "docs": docs, "shots": shots}))
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    from detectors.dlp.extract.zipparts import inflater_name
+
     print(
         f"generated {len(docs)} documents and {len(shots)} images in "
         f"{time.perf_counter() - t0:.0f} s (scale {args.scale:g}, seed {args.seed}); "
         f"one core, CPU time, best of {args.repeat}; load average {load:.1f} on "
-        f"{os.cpu_count()} cores"
+        f"{os.cpu_count()} cores; OOXML parts inflated by {inflater_name()}"
     )
 
     def of(fmt: str) -> list[dict[str, Any]]:
@@ -491,7 +503,14 @@ def main() -> None:
         ("xlsx", {}, of("xlsx")),
         ("xlsx (expat)", {"ooxml_scanner": "expat"}, of("xlsx")),
         ("pptx", {}, of("pptx")),
+        ("pptx (expat)", {"ooxml_scanner": "expat"}, of("pptx")),
     ]
+    if args.inflaters:  # the bulk path with each inflater (the rows above: the default one)
+        rows += [
+            (f"{fmt} ({name})", {"inflater": name}, of(fmt))
+            for name in ("zlib-ng", "zlib")
+            for fmt in ("xlsx", "pptx")
+        ]
     if args.before:  # the same documents through an older source tree, in this run
         rows += [(f"{fmt} (before)", {"src": str(args.before)}, of(fmt)) for fmt in FORMATS[1:]]
     header = (
@@ -506,6 +525,8 @@ def main() -> None:
     smallest: dict[str, tuple[float, float, float]] = {}
     for label, settings, items in rows:
         got = run_child({"files": items, "repeat": args.repeat, **settings}, args.cpu)
+        if settings.get("inflater") and got.get("inflater") != settings["inflater"]:
+            print(f"  ({settings['inflater']} is not installed: {got.get('inflater')} was used)")
         planted = {d["path"]: d["planted"] for d in items}
         for f in got["files"]:
             found, total = recall_of(planted[f["path"]], f["counts"])
@@ -550,7 +571,16 @@ def main() -> None:
         f"PDF: the fast path is {speedup:.2f}x faster than PDFium's text page alone; "
         f"same verdicts: {same}"
     )
-    pairs = [("xlsx", "xlsx (expat)", "bulk scanner vs expat")]
+    pairs = [
+        ("xlsx", "xlsx (expat)", "bulk scanner vs expat"),
+        ("pptx", "pptx (expat)", "bulk scanner vs expat"),
+    ]
+    if args.inflaters:
+        pairs += [
+            (fmt, f"{fmt} ({name})", f"default inflater vs {name}")
+            for name in ("zlib-ng", "zlib")
+            for fmt in ("xlsx", "pptx")
+        ]
     if args.before:
         pairs += [(fmt, f"{fmt} (before)", f"vs {args.before}") for fmt in FORMATS[1:]]
     for fmt, other, what in pairs:

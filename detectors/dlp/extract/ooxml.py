@@ -1,10 +1,11 @@
 """docx / xlsx / pptx: zip containers of XML parts, read with zipfile + the expat SAX parser,
-or (xlsx parts, by default) the bulk scanner of ``detectors.dlp.extract.ooxml_fast``, which
-hands any part it cannot vouch for back to expat.
+or (xlsx and pptx parts, by default) the bulk scanner of ``detectors.dlp.extract.ooxml_fast``,
+which hands any part it cannot vouch for back to expat.
 
 Zip-bomb defences run before any part is inflated: entry count, declared total and per-entry
-sizes, compression ratio, encrypted entries. Reading is bounded as well, since zipfile stops
-at the declared size and checks the CRC.
+sizes, compression ratio, encrypted entries. Reading is bounded as well: the bulk path's
+member reader (``detectors.dlp.extract.zipparts``, ISA-L's inflater when installed) and
+zipfile both stop at the declared size and check it and the CRC.
 
 Parsing builds no tree: expat callbacks keep only the text being collected and a depth
 counter, so memory does not grow with the number of elements (a part of millions of empty
@@ -16,6 +17,8 @@ part is written, is refused as ``corrupt``: OOXML never needs one, and entity tr
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import re
 import zipfile
@@ -36,13 +39,18 @@ from detectors.dlp.extract.ooxml_fast import (
     CellScanner,
     SharedStringScanner,
     scan,
+    slide_body,
+    slide_text,
+    slides_text,
 )
+from detectors.dlp.extract.zipparts import PartReader
 
 __all__ = ["OOXML_SCANNERS", "SCANNER_ENV", "iter_ooxml", "ooxml_kind", "open_zip"]
 
-#: ``bulk`` (default): the bulk scanner for spreadsheet parts, expat for what it does not
-#: handle; ``expat``: expat for every part (the reference the bulk scanner is tested
-#: against, and a bench baseline). docx and pptx parts are read by expat either way.
+#: ``bulk`` (default): the bulk scanner for spreadsheet and slide parts, expat for what it
+#: does not handle; ``expat``: expat for every part, read through zipfile (the reference the
+#: bulk scanner is tested against, and a bench baseline). docx parts are read by expat
+#: either way.
 OOXML_SCANNERS = ("bulk", "expat")
 SCANNER_ENV = "CASB_OOXML_SCANNER"
 
@@ -153,8 +161,15 @@ class _Handler:
         pass
 
 
-def _parse(zf: zipfile.ZipFile, name: str, handler: _Handler, budget: Budget) -> Iterator[str]:
-    """Feed one part to expat block by block; yield the text collected after each block."""
+def _parse(
+    zf: zipfile.ZipFile,
+    name: str,
+    handler: _Handler,
+    budget: Budget,
+    inflated: bytes | None = None,
+) -> Iterator[str]:
+    """Feed one part (or its ``inflated`` bytes, when already read) to expat block by block;
+    yield the text collected after each block."""
     parser = expat.ParserCreate()
     parser.buffer_text = True
     parser.StartDoctypeDeclHandler = _refuse_dtd
@@ -165,7 +180,7 @@ def _parse(zf: zipfile.ZipFile, name: str, handler: _Handler, budget: Budget) ->
     block = budget.limits.xml_block
     out = handler.out
     try:
-        with zf.open(name) as fh:
+        with io.BytesIO(inflated) if inflated is not None else zf.open(name) as fh:
             while True:
                 data = fh.read(block)
                 try:
@@ -207,7 +222,7 @@ def _read_part(
     emitted = 0
     if _bulk_enabled():
         try:
-            with zf.open(name) as fh:
+            with PartReader(zf).open(zf.getinfo(name)) as fh:
                 for piece in scan(fh, bulk, budget.limits, budget):
                     emitted += len(piece)
                     yield piece
@@ -267,18 +282,63 @@ def _docx(
         yield from _parse(zf, part, _Paragraphs(limits), budget)
 
 
+def _slides_one_by_one(
+    zf: zipfile.ZipFile, batch: list[tuple[str, bytes]], limits: ExtractLimits, budget: Budget
+) -> Iterator[str]:
+    """Parts whose batch bailed: each by the bulk scanner, else by expat (from the bytes
+    already inflated: a UTF-8 part, at most its XML declaration dropped)."""
+    for part, body in batch:
+        try:
+            text = slide_text(body)
+        except Bail:
+            yield from _parse(zf, part, _Paragraphs(limits), budget, body)
+            yield "\n"
+        else:
+            yield text + "\n"
+
+
 def _pptx(
     zf: zipfile.ZipFile, limits: ExtractLimits, report: ExtractReport, budget: Budget
 ) -> Iterator[str]:
     slides = []
-    for n in zf.namelist():
-        m = _SLIDE_RE.match(n)
+    for info in zf.infolist():
+        m = _SLIDE_RE.match(info.filename)
         if m:
-            slides.append((m.group(1) != "slides/slide", int(m.group(2)), n))
-    for _, _, part in sorted(slides):
+            slides.append((m.group(1) != "slides/slide", int(m.group(2)), info.filename, info))
+    reader = PartReader(zf) if _bulk_enabled() else None
+    batch: list[tuple[str, bytes]] = []  # small parts read whole, scanned about a block at once
+    batched = 0
+    for _, _, part, info in sorted(slides, key=lambda slide: slide[:3]):
         report.parts += 1
-        yield from _parse(zf, part, _Paragraphs(limits), budget)
-        yield "\n"
+        body = None
+        if reader is not None and info.file_size <= limits.xml_block:
+            with contextlib.suppress(Bail):  # expat reads it, below
+                body = slide_body(reader.read(info), limits.max_xml_depth)
+        if body is not None:
+            batch.append((part, body))
+            batched += len(body)
+            if batched < limits.xml_block:
+                continue
+        if batch:
+            yield from _slide_batch(zf, batch, limits, budget)
+            batch, batched = [], 0
+        if body is None:
+            yield from _parse(zf, part, _Paragraphs(limits), budget)
+            yield "\n"
+    if batch:
+        yield from _slide_batch(zf, batch, limits, budget)
+
+
+def _slide_batch(
+    zf: zipfile.ZipFile, batch: list[tuple[str, bytes]], limits: ExtractLimits, budget: Budget
+) -> Iterator[str]:
+    try:
+        text = slides_text([body for _, body in batch])
+    except Bail:
+        yield from _slides_one_by_one(zf, batch, limits, budget)
+    else:
+        yield text
+    budget.check()
 
 
 class _SharedStrings(_Handler):

@@ -1,13 +1,29 @@
 """The bulk scanner of OOXML parts: regular expressions over UTF-8 bytes, no per-element calls.
 
 The expat reader in ``detectors.dlp.extract.ooxml`` calls Python twice per element, which
-dominates on spreadsheets (a few bytes of text per cell, several elements per cell). This
-scanner reads xlsx worksheets and shared strings region by region with compiled patterns
-that pick out only cells, rows and strings, and produces exactly the text the expat reader
-would (the tests compare the two). It keeps nothing per element: a region ends at a safe
-cut (after a row, before a shared string) and the carry between regions is bounded. Word
-and PowerPoint parts stay on expat: a scanner of the same kind for their runs measured no
-faster than expat there (see docs/dlp.md).
+dominates on spreadsheets (a few bytes of text per cell, several elements per cell) and on
+slides (~50 elements per paragraph). This scanner reads xlsx worksheets and shared strings
+region by region, and pptx slide and notes parts a block of parts at a time, with compiled
+patterns that pick out only what the expat reader reacts to, and produces exactly the text
+the expat reader would (the tests compare the two). It keeps nothing per element: a region
+ends at a safe cut (after a row, before a shared string) and the carry between regions is
+bounded. Word parts stay on expat (long runs per element: expat is already at 50+ MB/s).
+
+Two block passes run no Python per cell or per element at all:
+
+* xlsx (:meth:`CellScanner.fast`): one ``split`` of a region by a pattern of the common cell
+  shapes gives the tokens and what lies between them; when nothing between them is a tag,
+  every tag was one of the known shapes, and the tokens become text through ``join``,
+  ``replace`` and list operations (shared-string indices resolved by one ``map``). Any other
+  region goes to the per-cell pattern (:meth:`CellScanner.feed`). Plain shared strings go
+  the same way (:meth:`SharedStringScanner.fast`: one ``split``, the texts decoded once).
+* pptx (:func:`slides_text`): consecutive small parts, joined with a NUL boundary, go
+  through one ``findall`` of text runs and paragraph, break and tab ends. A batch with any
+  other spelling goes part by part (:func:`slide_text`), and a part that bails there, or
+  a part larger than ``xml_block``, to expat. Only ``a:t`` runs are read: DrawingML bound
+  to another prefix or as the default namespace, and a ``t`` under another prefix, bail;
+  an unprefixed ``t`` (no namespace: not DrawingML) is read by expat alone. A part with
+  more tags than ``max_xml_depth`` goes to expat, so the depth cap holds exactly.
 
 It handles the shapes Office writes and nothing else. On anything unusual it raises
 :class:`Bail` and the caller reads the part again with expat (which refuses DTDs, reports
@@ -42,7 +58,16 @@ from typing import IO
 
 from detectors.dlp.extract.errors import Budget, ExtractLimits, ExtractReport
 
-__all__ = ["MAX_CARRY", "Bail", "CellScanner", "SharedStringScanner", "scan"]
+__all__ = [
+    "MAX_CARRY",
+    "Bail",
+    "CellScanner",
+    "SharedStringScanner",
+    "scan",
+    "slide_body",
+    "slide_text",
+    "slides_text",
+]
 
 MAX_CARRY = 1024 * 1024
 
@@ -131,6 +156,11 @@ class _Scanner:
     def feed(self, region: bytes) -> str:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def fast(self, region: bytes) -> tuple[str, int] | None:
+        """The region's text and its rise in nesting by a quicker route than ``feed``, or
+        None when that route cannot vouch for the region (``feed`` reads it then)."""
+        return None
+
     def finish(self) -> str:
         return ""
 
@@ -162,12 +192,16 @@ def scan(
         if cut > 0:
             region = buf[:cut]
             buf = buf[cut:]
-            if _UNUSUAL.search(region) is not None:
-                raise Bail
-            depth += _rise(region)
+            fast = scanner.fast(region)
+            if fast is None:
+                if _UNUSUAL.search(region) is not None:
+                    raise Bail
+                depth += _rise(region)
+            else:
+                depth += fast[1]
             if depth < 0 or depth > limits.max_xml_depth:
                 raise Bail
-            text = scanner.feed(region)
+            text = scanner.feed(region) if fast is None else fast[0]
             if text:
                 yield text
         elif len(buf) > MAX_CARRY or depth + _rise(buf) > limits.max_xml_depth:
@@ -223,6 +257,47 @@ def _decoded(raw: bytes) -> bytes:
     return text_of(raw).encode("utf-8")
 
 
+_CELL_ATTRS = rb'(?: (?:r|s|cm|vm|ph)="[^"<>]*")*'
+_FORMULA = rb'(?:<f(?: [a-z]+="[^"<>]*")*(?:/>|>[^<]*</f>))?'
+# Tags around the cells (worksheet, sheetData, cols, pageMargins, ...): unprefixed, of no
+# name the cell reader reacts to; a start or end tag is a token (``<`` or ``</``, counted
+# for the rise), an empty one is not.
+_OTHER_NAME = rb"(?!(?:c|v|t|is|f|r|rPh|row|si)[\s/>])[A-Za-z]\w*"
+_OTHER_TAGS = (
+    rb"|(<|</)" + _OTHER_NAME + rb'(?: [\w:]+="[^"<>]*")*>'
+    rb"|<" + _OTHER_NAME + rb'(?: [\w:]+="[^"<>]*")*\s*/>'
+)
+# The cells Office and openpyxl write, in one pass that leaves no ``<`` unmatched when the
+# region holds nothing else: a row start or end (group 1, kept to count the rise), a
+# shared-string cell (group 2: ``<v>`` and the index, so it can be told from text), an
+# inline string or a value after an optional formula (group 3: the text), an empty cell,
+# another tag (group 4).
+_FAST_CELLS = re.compile(
+    rb'(</?row)(?: [\w:]+="[^"<>]*")*>'
+    rb'|<c' + _CELL_ATTRS + rb'(?:'
+    rb' t="s"' + _CELL_ATTRS + rb'>(<v>\d{1,9})</v></c>'
+    rb'|(?: t="inlineStr"' + _CELL_ATTRS + rb'><is><t(?: xml:space="preserve")?>'
+    rb'|(?: t="(?:n|b|e|str|d)")?' + _CELL_ATTRS + rb'>' + _FORMULA + rb'<v>)'
+    rb'([^<]*)(?:</t></is>|</v>)</c>'
+    rb'|(?: t="\w+")?' + _CELL_ATTRS + rb'(?:/>|></c>))'
+    + _OTHER_TAGS
+)  # fmt: skip
+# The same for a sheet of inline strings only (what openpyxl writes): fewer alternatives
+# and groups, a quarter less time per cell. Group 1: a row start or end; group 2: the
+# text; group 3: another tag.
+_INLINE_CELLS = re.compile(
+    rb'(</?row)(?: [\w:]+="[^"<>]*")*>'
+    rb'|<c r="[A-Z]{1,3}[0-9]{1,7}"(?: s="[0-9]{1,6}")? t="inlineStr">'
+    rb'<is><t(?: xml:space="preserve")?>([^<]*)</t></is></c>' + _OTHER_TAGS
+)
+_FAST_PATTERNS = ((_INLINE_CELLS, 3), (_FAST_CELLS, 4))
+_SHARED_REF = re.compile(rb"<v>(\d+)\t")
+
+
+def _decode_entities(raw: bytes) -> bytes:
+    return _ENTITY.sub(_entity, raw.decode("utf-8")).encode("utf-8") if b"&" in raw else raw
+
+
 class CellScanner(_Scanner):
     """xlsx worksheet cells: values, shared strings resolved from ``shared`` (flagging
     ``used``), inline strings; a tab after each cell that showed something, a newline per
@@ -236,6 +311,56 @@ class CellScanner(_Scanner):
         starts = (b"<%sc ", b"<%sc>", b"<%sc/", b"<%srow", b"</%srow>")
         self.starts = tuple(s.replace(b"%s", prefix) for s in starts)
         self.row_end = b"</" + prefix + b"row>"
+        self.shared_tabbed: list[bytes] | None = None
+        self.dialect = 0  # the pattern that read the last region, tried first
+
+    def fast(self, region: bytes) -> tuple[str, int] | None:
+        """Cells of the common shapes with no Python per cell: ``split`` gives every token
+        and what lies between them (which must hold no tag), the tokens are joined with
+        tabs, row tokens and shared-string indices are replaced by ``bytes`` and list
+        operations. None for a prefixed part, any other tag, an index past the table, a
+        carriage return, bad UTF-8 or an unknown entity."""
+        if self.prefix:
+            return None
+        for tried in range(len(_FAST_PATTERNS)):
+            pattern, groups = _FAST_PATTERNS[(self.dialect + tried) % len(_FAST_PATTERNS)]
+            parts = pattern.split(region)
+            if b"<" not in b"".join(parts[:: groups + 1]):
+                self.dialect = (self.dialect + tried) % len(_FAST_PATTERNS)
+                break  # no tag left between the tokens: every one is a known shape
+        else:
+            return None
+        del parts[:: groups + 1]
+        other_tags = any(parts[groups - 1 :: groups])  # only around the sheet's rows
+        joined = b"\t".join(filter(None, parts)) + b"\t"
+        # cells are balanced: rows and the other tags make the rise
+        rise = joined.count(b"<row\t") - joined.count(b"</row\t")
+        joined = joined.replace(b"<row\t", b"").replace(b"</row\t", b"\n")
+        if other_tags:
+            rise += joined.count(b"<\t") - joined.count(b"</\t")
+            joined = joined.replace(b"<\t", b"").replace(b"</\t", b"")
+        if b"\r" in joined:
+            return None
+        try:
+            if b"<v>" not in joined and b"&" not in joined:
+                return joined.decode("utf-8"), rise
+            return self._resolved(joined).decode("utf-8"), rise
+        except (Bail, IndexError, UnicodeDecodeError):
+            return None
+
+    def _resolved(self, joined: bytes) -> bytes:
+        """Entities decoded and shared-string indices (``<v>N\\t``) replaced by the strings."""
+        pieces = _SHARED_REF.split(joined)
+        if b"&" in joined:
+            pieces[::2] = [_decode_entities(piece) for piece in pieces[::2]]
+        if len(pieces) > 1:
+            indices = list(map(int, pieces[1::2]))
+            if self.shared_tabbed is None:
+                self.shared_tabbed = [s + b"\t" if s else b"" for s in self.shared]
+            pieces[1::2] = map(self.shared_tabbed.__getitem__, indices)
+            for idx in set(indices):
+                self.used[idx] = 1
+        return b"".join(pieces)
 
     def cut(self, buf: bytes) -> int:
         end = buf.rfind(self.row_end)
@@ -284,6 +409,18 @@ _T_TEXT = re.compile(rb"<t(?:\s" + _ATTRS + rb")?>([^<]*)</t>|<t(?:\s" + _ATTRS 
 _SI_TAGS = re.compile(rb"<(?:si|t|rPh)(?=[\s/>])")
 
 
+# Plain shared strings in one pass (group 1: the text, empty for ``<si><t/></si>`` and
+# ``<si></si>``), and the unprefixed tags around them (group 2: ``<`` or ``</``, for the
+# rise). Formatted runs, phonetic guides and ``<si/>`` are left between the tokens, so the
+# region goes to the per-string pattern.
+_FAST_STRINGS = re.compile(
+    rb'<si>(?:<t(?: xml:space="preserve")?>(?=[^<]*</t></si>)|<t/>(?=</si>)|(?=</si>))'
+    rb"([^<]*)(?:</t>)?</si>"
+    rb"|(<|</)(?!(?:si|t|r|rPh|rPr)[\s/>])[A-Za-z]\w*(?: [\w:]+=\"[^\"<>]*\")*>"
+    rb"|<(?!(?:si|t|r|rPh|rPr)[\s/>])[A-Za-z]\w*(?: [\w:]+=\"[^\"<>]*\")*\s*/>"
+)
+
+
 class SharedStringScanner(_Scanner):
     """xlsx shared strings into ``table`` up to the caps (strings past them go out as text,
     one per line, and the report says truncated), as the expat reader's handler does.
@@ -304,6 +441,38 @@ class SharedStringScanner(_Scanner):
 
     def cut(self, buf: bytes) -> int:
         return max(buf.rfind(b"<si>"), buf.rfind(b"<si "), buf.rfind(b"<si/"), 0)
+
+    def fast(self, region: bytes) -> tuple[str, int] | None:
+        """Plain strings with no Python per string: one ``split`` (nothing but known
+        tokens may lie between them), the texts joined with NUL, decoded once and split
+        again. None (the per-string pattern reads the region) for any other shape, a NUL
+        or carriage return, bad UTF-8 or entity, or a region that reaches a cap (which the
+        per-string pattern applies string by string)."""
+        if self.full or b"\x00" in region or b"\r" in region:
+            return None
+        parts = _FAST_STRINGS.split(region)
+        if b"<" in b"".join(parts[::3]):
+            return None
+        texts = parts[1::3]
+        others = parts[2::3]
+        rise = 0
+        if any(others):  # the part's first or last region: sst's start or end
+            rise = others.count(b"<") - others.count(b"</")
+            texts = [text for text, other in zip(texts, others, strict=True) if other is None]
+        if not texts:
+            return "", rise
+        try:
+            joined = b"\x00".join(texts).decode("utf-8")
+            if "&" in joined:
+                joined = _ENTITY.sub(_entity, joined)
+        except (Bail, UnicodeDecodeError):
+            return None
+        chars = len(joined) - (len(texts) - 1)
+        if len(self.table) + len(texts) > self.max_count or self.chars + chars > self.max_chars:
+            return None
+        self.table.extend(joined.split("\x00"))
+        self.chars += chars
+        return "", rise
 
     def _rich(self, inner: bytes) -> tuple[str, int]:
         """Text of a formatted string (runs; phonetic guides dropped) and its tag count."""
@@ -348,3 +517,149 @@ class SharedStringScanner(_Scanner):
         if len(_SI_TAGS.findall(region)) != tags:
             raise Bail
         return "".join(out)
+
+
+# --------------------------------------------------------------------------- pptx
+
+_RUN_LOCALS = rb"(?:t|p|br|tab|cr)"
+# One match per text run (group 1: its text), per ``a:`` element end that the paragraph
+# reader turns into a separator, per part boundary (``<NUL>``, see :func:`slides_text`),
+# and per other spelling of an ``a:`` tag it reacts to (attributes, empty) or ``<!``/``<?``
+# (group 2). Tags of other names fail at their first characters, so one pass costs about
+# what finding the runs costs.
+_RUNS = re.compile(
+    rb"<(?:a:t>([^<]*)</a:t>|(/a:(?:p|br|cr|tab)>|a:(?:p|br|cr|tab)/>|\x00>"
+    rb"|\?xml version=(?:'1\.0' encoding='UTF-8' standalone='yes'"
+    rb"|\"1\.0\" encoding=\"UTF-8\" standalone=\"yes\")\?>"
+    rb"|a:(?:t[\s/>]|" + _RUN_LOCALS + rb"[\s/])|/a:" + _RUN_LOCALS + rb"\s|[!?]))"
+)
+_PROLOGS = (
+    b"<?xml version='1.0' encoding='UTF-8' standalone='yes'?>",
+    b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>',
+)
+_RUN_ENDS = {
+    b"/a:p>": b"\n",
+    b"/a:br>": b"\n",
+    b"/a:cr>": b"\n",
+    b"/a:tab>": b"\t",
+    b"a:p/>": b"\n",
+    b"a:br/>": b"\n",
+    b"a:cr/>": b"\n",
+    b"a:tab/>": b"\t",
+}
+_PART_ENDS = {**_RUN_ENDS, **{prolog[1:]: b"" for prolog in _PROLOGS}}  # and declarations
+_BATCH_ENDS = {**_PART_ENDS, b"\x00>": b"\n"}
+_RUN_TAG = re.compile(
+    rb"<a:(t|p|br|tab|cr)(?:\s+" + _NAME + rb"(?::" + _NAME + rb")?\s*=\s*"
+    rb"(?:\"[^\"<]*\"|'[^'<]*'))*\s*(/?)>"
+)
+_NAMESPACES = re.compile(rb"xmlns(?::(" + _NAME + rb"))?\s*=\s*(?:\"([^\"]*)\"|'([^']*)')")
+_DRAWINGML = (
+    b"http://schemas.openxmlformats.org/drawingml/2006/main",
+    b"http://purl.oclc.org/ooxml/drawingml/main",
+)
+_ROOT = re.compile(rb"\s*<(" + _NAME + rb"(?::" + _NAME + rb")?)[\s/>]")
+
+
+def _run_tag(body: bytes, at: int) -> bytes:
+    """What a start or empty ``a:`` tag at ``at`` adds (an empty one: its separator);
+    Bail for a spelling the attribute grammar does not cover or a ``t`` that is not a
+    plain run."""
+    m = _RUN_TAG.match(body, at)
+    if m is None or m.group(1) == b"t":
+        raise Bail
+    if not m.group(2):
+        return b""  # a start tag: its end tag adds the separator
+    return b"\t" if m.group(1) == b"tab" else b"\n"
+
+
+def slide_body(xml: bytes, max_depth: int) -> bytes:
+    """A slide or notes part checked for what the run patterns assume: UTF-8; the root
+    element closed at the end (a cut part is expat's to call corrupt); no more tags than
+    ``max_depth`` (so no nesting past the cap, which expat truncates at the exact element);
+    DrawingML, if declared, under the prefix ``a`` and no default namespace (text under
+    another prefix would not be seen). Bail otherwise. The part is returned as it is when
+    it opens with the declaration Office or python-pptx writes (which the run pattern
+    knows), else without its declaration."""
+    start = 0
+    for prolog in _PROLOGS:
+        if xml.startswith(prolog):
+            body, start = xml, len(prolog)
+            break
+    else:
+        body = _strip_prolog(xml)
+    root = _ROOT.match(body, start)
+    if root is None or not body.rstrip().endswith(b"</" + root.group(1) + b">"):
+        raise Bail
+    if body.count(b"<", start) > max_depth:
+        raise Bail
+    # declarations sit on the root tag; a part declaring more further on is searched whole
+    root_end = body.find(b">", root.end())
+    end = root_end + 1 if body.find(b"xmlns", root_end) < 0 else len(body)
+    for prefix, dq, sq in _NAMESPACES.findall(body, start, end):
+        if not prefix or (prefix != b"a" and (dq or sq) in _DRAWINGML):
+            raise Bail
+    return body
+
+
+def _only_a_runs(xml: bytes, runs: int) -> bool:
+    """Whether every prefixed ``t`` element is one of the ``runs`` ``<a:t>`` runs found: a
+    ``t`` under another prefix (``<x:t>``, declared or not, which expat reads as a run)
+    adds to the ``:t>`` count. (An unprefixed ``<t>`` is in no namespace, or in a default
+    one, which :func:`slide_body` refuses: not DrawingML text, and not read here.)"""
+    return xml.count(b":t>") == 2 * runs
+
+
+def slides_text(bodies: list[bytes]) -> str:
+    """The text of consecutive slide or notes parts (from :func:`slide_body`) in one pass,
+    a newline after each part: what :func:`slide_text` gives for each, joined.
+
+    The parts are joined with a ``<NUL>`` boundary (NUL is not an XML character, so no
+    well-formed part holds one) and one ``findall`` finds every token; Python runs per
+    run and paragraph, not per element. Bails when any part would (the caller then reads
+    the parts one by one)."""
+    joined = b"<\x00>".join(bodies) + b"<\x00>"
+    if joined.count(b"\x00") != len(bodies):
+        raise Bail
+    tokens = _RUNS.findall(joined)
+    if tokens and not _only_a_runs(joined, list(zip(*tokens, strict=False))[1].count(b"")):
+        raise Bail
+    try:
+        pieces = [_BATCH_ENDS[mark] if mark else text for text, mark in tokens]
+    except KeyError:
+        raise Bail from None  # another spelling of a tag the reader reacts to
+    out = b"".join(pieces)
+    if b"\r" in out:
+        raise Bail  # expat normalises line ends
+    return text_of(out)
+
+
+def slide_text(body: bytes) -> str:
+    """The text of one slide or notes part (from :func:`slide_body`) as the expat reader's
+    paragraph handler gives it: runs in order, a newline per paragraph, break or ``cr``
+    end, a tab per tab (empty and attributed ``a:`` tags read where they stand).
+
+    Raises :class:`Bail` for a part it cannot vouch for (the module docstring's rules for
+    the encoding, markup and entities, and runs spelled other than ``<a:t>``)."""
+    out: list[str] = []
+    runs = 0
+    for m in _RUNS.finditer(body):
+        text, mark = m.groups()
+        if mark is None:
+            runs += 1
+            out.append(_run_text(text))
+        elif mark in _PART_ENDS:
+            out.append(_PART_ENDS[mark].decode())
+        elif mark.startswith(b"a:"):
+            out.append(_run_tag(body, m.start()).decode())
+        else:
+            raise Bail  # NUL, a comment, CDATA, DTD or PI
+    if not _only_a_runs(body, runs):
+        raise Bail
+    return "".join(out)
+
+
+def _run_text(raw: bytes) -> str:
+    if b"\r" in raw or b"\x00" in raw:
+        raise Bail  # expat normalises line ends and refuses NUL
+    return text_of(raw)

@@ -1,0 +1,392 @@
+"""The block passes of the bulk OOXML scanner (pptx slide batches, xlsx cell regions) and
+the zip member reader: the same text, report and skip reason as expat on every shape; the
+common shapes really take the block pass, the unusual ones really fall back."""
+
+from __future__ import annotations
+
+import copy
+import io
+import os
+import re
+import zipfile
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from detectors.dlp.extract import ExtractLimits, ExtractReport, SkipFile, extract_text
+from detectors.dlp.extract import ooxml_fast as bulk
+from detectors.dlp.extract.ooxml import SCANNER_ENV
+from detectors.dlp.extract.zipparts import INFLATE_ENV, INFLATERS, PartReader, inflater_name
+from tests.unit.dlp import fixtures
+from tests.unit.dlp.test_extract_bulk import SSN, _mutate, _run, book, both, sheet
+
+A = fixtures.A
+P = fixtures.P
+PROLOG = "<?xml version='1.0' encoding='UTF-8' standalone='yes'?>\n"
+LIMITS = ExtractLimits()
+
+
+def slide(body: str, head: str = PROLOG, ns: str = "") -> str:
+    declared = ns or f'xmlns:a="{A}" xmlns:p="{P}"'
+    return f"{head}<p:sld {declared}><p:cSld><p:spTree><p:sp><p:txBody>{body}</p:txBody></p:sp></p:spTree></p:cSld></p:sld>"
+
+
+def deck(*slides: str | bytes) -> bytes:
+    parts: dict[str, str | bytes] = {"ppt/presentation.xml": f'<p:presentation xmlns:p="{P}"/>'}
+    for n, xml in enumerate(slides, 1):
+        parts[f"ppt/slides/slide{n}.xml"] = xml
+    return fixtures._zip(parts)
+
+
+def para(*runs: str) -> str:
+    return "<a:p>" + "".join(f"<a:r><a:t>{r}</a:t></a:r>" for r in runs) + "</a:p>"
+
+
+def batch_reads(*xml: str) -> bool:
+    """Whether the slides go through the one-pass batch (no bail anywhere)."""
+    try:
+        bodies = [bulk.slide_body(x.encode(), LIMITS.max_xml_depth) for x in xml]
+        bulk.slides_text(bodies)
+    except bulk.Bail:
+        return False
+    return True
+
+
+# -- zip members --------------------------------------------------------------------------------
+
+
+def _members() -> tuple[zipfile.ZipFile, dict[str, bytes]]:
+    bodies = {
+        "deflated.xml": (f"<x>{SSN} " * 20_000 + "</x>").encode(),
+        "small.xml": b"<x>one</x>",
+        "empty.xml": b"",
+        "random.bin": os.urandom(70_000),
+    }
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, body in bodies.items():
+            zf.writestr(name, body)
+        zf.writestr("stored.xml", b"<x>stored</x>", compress_type=zipfile.ZIP_STORED)
+        zf.writestr("bzip.xml", b"<x>bzip</x>", compress_type=zipfile.ZIP_BZIP2)
+    bodies["stored.xml"] = b"<x>stored</x>"
+    bodies["bzip.xml"] = b"<x>bzip</x>"
+    return zipfile.ZipFile(io.BytesIO(buf.getvalue())), bodies
+
+
+@pytest.mark.parametrize("inflater", INFLATERS)
+def test_members_read_as_zipfile_reads_them(monkeypatch: pytest.MonkeyPatch, inflater: str) -> None:
+    monkeypatch.setenv(INFLATE_ENV, inflater)
+    zf, bodies = _members()
+    reader = PartReader(zf)
+    for name, body in bodies.items():
+        info = zf.getinfo(name)
+        assert reader.read(info) == body
+        for block in (7, 4096, 65536):
+            with reader.open(info) as fh:
+                pieces = []
+                while piece := fh.read(block):
+                    assert len(piece) <= block
+                    pieces.append(piece)
+            assert b"".join(pieces) == body
+
+
+def test_the_inflater_falls_back_to_the_stdlib(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(INFLATE_ENV, "zlib")
+    assert inflater_name() == "zlib"
+    monkeypatch.setenv(INFLATE_ENV, "gzip")
+    with pytest.raises(ValueError, match="unknown inflater"):
+        inflater_name()
+
+
+@pytest.mark.parametrize("inflater", INFLATERS)
+@pytest.mark.parametrize("lie", ["crc", "smaller", "larger", "header"])
+def test_a_member_that_lies_about_itself_is_refused(
+    monkeypatch: pytest.MonkeyPatch, inflater: str, lie: str
+) -> None:
+    """A wrong CRC, a declared size the data does not inflate to (a member declaring 100
+    bytes and inflating to 800 KB is cut at 101, never inflated whole), a bad local header."""
+    monkeypatch.setenv(INFLATE_ENV, inflater)
+    zf, _ = _members()
+    info = copy.copy(zf.getinfo("deflated.xml"))
+    if lie == "crc":
+        info.CRC ^= 1
+    elif lie == "smaller":
+        info.file_size = 100
+    elif lie == "larger":
+        info.file_size += 100
+    else:
+        info.header_offset += 1
+    reader = PartReader(zf)
+    with pytest.raises(zipfile.BadZipFile):
+        reader.read(info)
+    with pytest.raises(zipfile.BadZipFile), reader.open(info) as fh:
+        while fh.read(65536):
+            pass
+
+
+def test_a_slide_failing_its_crc_is_corrupt(monkeypatch: pytest.MonkeyPatch) -> None:
+    xml = slide(para(f"ssn {SSN}") * 20)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
+        zf.writestr("ppt/presentation.xml", "<p:presentation/>")
+        zf.writestr("ppt/slides/slide1.xml", xml)
+    data = bytearray(buf.getvalue())
+    data[data.find(b"ssn 536") + 1] ^= 0x01
+    _, reason = both(monkeypatch, "crc.pptx", bytes(data))
+    assert reason == "corrupt"
+
+
+# -- pptx ----------------------------------------------------------------------------------------
+
+COMMON_SLIDES = [
+    slide(para("Title") + para(f"SSN {SSN}", " and more") + "<a:p/>" + para("end")),
+    slide(
+        '<a:p><a:pPr><a:tabLst><a:tab pos="914400" algn="l"/></a:tabLst></a:pPr>'
+        '<a:r><a:rPr lang="en-US"/><a:t>before</a:t></a:r><a:br><a:rPr lang="en-US"/></a:br>'
+        '<a:r><a:t>after</a:t></a:r><a:br/><a:fld id="x" type="slidenum"><a:t>7</a:t>'
+        "</a:fld></a:p><a:p><a:r><a:t> spaced </a:t></a:r></a:p>"
+    ),
+    slide(para("a &amp; b &lt;c&gt; &#65;&#x42; &quot;q&quot;", "caf\u00e9 \u00fcber \u2603")),
+    slide(para(""), head='<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\r\n'),
+    slide(para("no declaration"), head=""),
+]
+
+
+def test_common_slides_read_the_same_in_one_batch(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert batch_reads(*COMMON_SLIDES[:1], *COMMON_SLIDES[2:])
+    text, _ = both(monkeypatch, "c.pptx", deck(*COMMON_SLIDES))
+    assert f"Title\nSSN {SSN} and more\n\nend\n\n" in text
+    assert "\tbefore\nafter\n7\n spaced \n" in text
+    assert 'a & b <c> AB "q"caf\u00e9 \u00fcber \u2603' in text
+
+
+def test_tab_stops_and_empty_tags_are_read_where_they_stand() -> None:
+    """An attributed or empty ``a:`` tag sends its batch to the part-by-part reader, which
+    still reads it without expat."""
+    body = bulk.slide_body(COMMON_SLIDES[1].encode(), LIMITS.max_xml_depth)
+    assert not batch_reads(COMMON_SLIDES[1])
+    assert bulk.slide_text(body).startswith("\tbefore\nafter\n")
+
+
+def test_many_slides_span_several_batches_with_an_odd_one_inside(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    slides = [slide(para(f"slide {i} SSN {SSN}", "filler " * 40)) for i in range(400)]
+    slides[150] = slide(para("odd <!-- a comment --> one"))
+    text, _ = both(monkeypatch, "many.pptx", deck(*slides))
+    assert text.count(f"SSN {SSN}") == 399
+    order = [int(m) for m in re.findall(r"slide (\d+) SSN", text)]
+    assert order == sorted(order)  # numeric order kept across batches and the odd one
+
+
+UNUSUAL_SLIDES = [
+    slide(para("x") + "<!-- <a:p><a:r><a:t>in a comment</a:t></a:r></a:p> -->"),
+    slide("<a:p><a:r><a:t><![CDATA[x < y & z]]></a:t></a:r></a:p>"),
+    slide(para("pi") + "<?pi <a:t>data</a:t>?>"),
+    slide(para("line\r\nbreak")),
+    slide(para("bad &bogus; entity")),
+    slide(para("bare & amp")),
+    slide(para("&#0; not a character")),
+    slide("<a:p><a:r><a:t>run <a:b/>with a child</a:t></a:r></a:p>"),
+    slide("<a:p><a:r><a:t/></a:r></a:p>" + para("after an empty run")),
+    slide('<a:p><a:r><a:t xml:space="preserve"> attributed </a:t></a:r></a:p>'),
+    slide('<a:p><d:t xmlns:d="' + A + '">DrawingML under d:</d:t></a:p>'),
+    slide("<a:p><q:t>undeclared prefix</q:t></a:p>"),
+    slide(para("default namespace"), ns=f'xmlns="{A}" xmlns:a="{A}" xmlns:p="{P}"'),
+    slide(para("cut short"))[:-20],
+    slide(para("text")).replace("</p:sld>", '<!DOCTYPE x [<!ENTITY e "boom">]></p:sld>'),
+    slide("<a:p>" * 1200 + "<a:r><a:t>deep</a:t></a:r>" + "</a:p>" * 1200),
+]
+
+
+@pytest.mark.parametrize("xml", UNUSUAL_SLIDES)
+def test_unusual_slides_read_as_expat_reads_them(monkeypatch: pytest.MonkeyPatch, xml: str) -> None:
+    assert not batch_reads(xml)
+    both(monkeypatch, "u.pptx", deck(COMMON_SLIDES[0], xml, COMMON_SLIDES[2]))
+
+
+def test_other_encodings_of_a_slide_go_to_expat(monkeypatch: pytest.MonkeyPatch) -> None:
+    head = '<?xml version="1.0" encoding="UTF-16"?>'
+    xml = slide(para(f"caf\u00e9 {SSN}"), head=head).encode("utf-16")
+    with pytest.raises(bulk.Bail):
+        bulk.slide_body(xml, LIMITS.max_xml_depth)
+    text, _ = both(monkeypatch, "enc.pptx", deck(xml))
+    assert f"caf\u00e9 {SSN}" in text
+
+
+def test_a_large_slide_is_streamed_through_expat(monkeypatch: pytest.MonkeyPatch) -> None:
+    xml = slide(para(f"big {SSN}") * 3000)
+    assert len(xml) > LIMITS.xml_block
+    text, _ = both(monkeypatch, "big.pptx", deck(COMMON_SLIDES[0], xml))
+    assert text.count(f"big {SSN}") == 3000
+
+
+def test_time_budget_is_checked_per_batch(monkeypatch: pytest.MonkeyPatch) -> None:
+    ticks = iter(range(10_000))
+    limits = ExtractLimits(max_seconds=3, clock=lambda: float(next(ticks)), xml_block=4096)
+    slides = [slide(para(f"slide {i} SSN {SSN}")) for i in range(200)]
+    monkeypatch.setenv(SCANNER_ENV, "bulk")
+    report = ExtractReport()
+    data = deck(*slides)
+    text = b"".join(extract_text("t.pptx", io.BytesIO(data), limits, report)).decode()
+    assert report.truncated and report.truncated_reason == "time budget of 3 s spent"
+    assert "slide 0 SSN" in text and "slide 199" not in text
+
+
+_SLIDE = slide(para("one &amp; two", "three") + "<a:p/>" + para(f"SSN {SSN}"))
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_mutated_slides_read_as_expat_reads_them(data: st.DataObject) -> None:
+    """Where expat reads a mutated slide, the bulk scanner gives the same text and report;
+    where expat calls it corrupt, the bulk scanner may read it (it is more lenient about
+    well-formedness) but never fails otherwise. An unprefixed ``t`` (in no namespace, not
+    DrawingML) is read by expat only, so such mutants are not compared."""
+    mutated = _mutate(data, _SLIDE.encode())
+    pptx = deck(_SLIDE, mutated)
+    old = os.environ.get(SCANNER_ENV)
+    try:
+        os.environ[SCANNER_ENV] = "expat"
+        reference = _run("m.pptx", pptx)
+        os.environ[SCANNER_ENV] = "bulk"
+        got = _run("m.pptx", pptx)
+    finally:
+        if old is None:
+            os.environ.pop(SCANNER_ENV, None)
+        else:
+            os.environ[SCANNER_ENV] = old
+    assert got[1] in (None, "corrupt")
+    if reference[1] != "corrupt" and re.search(rb"</t\s*>", mutated) is None:
+        assert got == reference
+
+
+# -- xlsx ----------------------------------------------------------------------------------------
+
+SMALL_BLOCKS = ExtractLimits(xml_block=4096)
+
+
+def _fast_reads(xml: str, shared: list[bytes] | None = None) -> str | None:
+    body = bulk._strip_prolog(xml.encode())
+    scanner = bulk.CellScanner(b"", shared or [b"shared"], bytearray(len(shared or [1])))
+    got = scanner.fast(body)
+    return None if got is None else got[0]
+
+
+def test_a_sheet_region_of_common_shapes_takes_the_block_pass() -> None:
+    rows = (
+        '<row r="1" spans="1:4"><c r="A1" s="2" t="s"><v>0</v></c><c r="B1"><f>SUM(C1:D1)</f>'
+        '<v>3</v></c><c r="C1" t="inlineStr"><is><t xml:space="preserve"> x </t></is></c>'
+        '<c r="D1" s="1"/><c r="E1" t="str"><f t="shared" si="0"/><v>f &amp; g</v></c></row>'
+    )
+    assert _fast_reads(sheet(rows)) == "shared\t3\t x \tf & g\t\n"
+    inline = '<row r="1"><c r="A1" t="inlineStr"><is><t>only inline</t></is></c></row>'
+    assert _fast_reads(sheet(inline)) == "only inline\t\n"
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [
+        '<c r="A1" t="inlineStr"><is><r><t>rich</t></r></is></c>',
+        '<c r="A1" t="inlineStr"><is><t>one</t></is></c><!-- c -->',
+        '<c r="A1" t="s"><v>7</v></c>',  # past the table
+        '<c r="A1" t="inlineStr"><is><t>line\r\nbreak</t></is></c>',
+        '<c r="A1" t="inlineStr"><is><t>bad &bogus;</t></is></c>',
+        '<c r="A1" x="1"><v>1</v></c>',
+        '<x:c r="A1"><x:v>1</x:v></x:c>',
+        "<v>a value outside any cell</v>",
+    ],
+)
+def test_unusual_regions_leave_the_block_pass(monkeypatch: pytest.MonkeyPatch, cell: str) -> None:
+    xml = sheet(f'<row r="1">{cell}</row>')
+    assert _fast_reads(xml) is None
+    both(monkeypatch, "u.xlsx", book(xml, "<si><t>s0</t></si>"), SMALL_BLOCKS)
+
+
+def test_many_regions_of_every_kind_read_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    strings = "".join(f"<si><t>string {i}</t></si>" for i in range(50)) + "<si><t/></si>"
+    strings += f"<si><t>never shown {SSN}</t></si>"
+    rows = "".join(
+        f'<row r="{i}"><c r="A{i}" t="s"><v>{i % 51}</v></c><c r="B{i}" s="1"><v>{i}.5</v></c>'
+        f'<c r="C{i}" t="inlineStr"><is><t>inline {i} &amp; {SSN}</t></is></c>'
+        f'<c r="D{i}" t="b"><v>1</v></c><c r="E{i}" s="3"/></row>'
+        for i in range(1, 1500)
+    )
+    text, _ = both(monkeypatch, "k.xlsx", book(sheet(rows), strings), SMALL_BLOCKS)
+    assert text.count(f"& {SSN}") == 1499 and text.count(f"never shown {SSN}") == 1
+    assert "string 1\t1.5\tinline 1 & " in text
+
+
+def test_deep_nesting_between_rows_still_truncates(monkeypatch: pytest.MonkeyPatch) -> None:
+    rows = "".join(f'<row r="{i}"><c r="A{i}"><v>{i}</v></c></row>' for i in range(1, 300))
+    xml = sheet(rows + "<x>" * 3000 + "</x>" * 3000)
+    report = ExtractReport()
+    monkeypatch.setenv(SCANNER_ENV, "bulk")
+    list(extract_text("d.xlsx", io.BytesIO(book(xml)), SMALL_BLOCKS, report))
+    assert report.truncated_reason == "XML nested deeper than 1000 elements"
+    both(monkeypatch, "d.xlsx", book(xml), SMALL_BLOCKS)
+
+
+def test_skip_reasons_are_unchanged(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(SkipFile):
+        b"".join(extract_text("x.pptx", io.BytesIO(b"PK\x03\x04 not a zip")))
+    _, reason = both(monkeypatch, "dtd.pptx", deck(UNUSUAL_SLIDES[-2]))
+    assert reason == "corrupt"
+
+
+def test_plain_shared_strings_take_the_block_pass() -> None:
+    table: list[str] = []
+    report = ExtractReport()
+    scanner = bulk.SharedStringScanner(b"", LIMITS, report, table)
+    region = (
+        b'<si><t>a &amp; b</t></si><si><t/></si><si></si><si><t xml:space="preserve"> c </t>'
+        b"</si><si><t>caf\xc3\xa9</t></si>"
+    )
+    assert scanner.fast(region) == ("", 0)
+    assert table == ["a & b", "", "", " c ", "caf\u00e9"]
+    assert scanner.fast(b'<sst xmlns="urn:s" count="1"><si><t>d</t></si>') == ("", 1)
+    assert scanner.fast(b"<si><t>e</t></si></sst>") == ("", -1)
+    assert table[-2:] == ["d", "e"] and not report.truncated
+
+
+@pytest.mark.parametrize(
+    "strings",
+    [
+        b"<si><r><t>rich</t></r></si>",
+        b'<si><t>a</t><rPh sb="0" eb="1"><t>b</t></rPh></si>',
+        b"<si/>",
+        b"<si><t>line\r\nbreak</t></si>",
+        b"<si><t>bad &bogus;</t></si>",
+        b"<si><t>one</t></si><!-- c -->",
+        b"<si><t>bad \xff byte</t></si>",
+    ],
+)
+def test_other_shared_strings_leave_the_block_pass(
+    monkeypatch: pytest.MonkeyPatch, strings: bytes
+) -> None:
+    scanner = bulk.SharedStringScanner(b"", LIMITS, ExtractReport(), [])
+    assert scanner.fast(strings) is None
+    rows = sheet('<row r="1"><c r="A1" t="s"><v>0</v></c></row>')
+    parts: dict[str, str | bytes] = {
+        "xl/workbook.xml": "<workbook/>",
+        "xl/worksheets/sheet1.xml": rows,
+        "xl/sharedStrings.xml": b'<sst xmlns="urn:s">' + strings + b"</sst>",
+    }
+    both(monkeypatch, "s.xlsx", fixtures._zip(parts), SMALL_BLOCKS)
+
+
+@pytest.mark.parametrize(
+    "limits",
+    [
+        ExtractLimits(xml_block=4096, max_shared_strings=1000),
+        ExtractLimits(xml_block=4096, max_shared_string_chars=20_000),
+    ],
+)
+def test_shared_string_caps_reached_inside_the_block_pass(
+    monkeypatch: pytest.MonkeyPatch, limits: ExtractLimits
+) -> None:
+    strings = "".join(f"<si><t>string {i} {SSN}</t></si>" for i in range(3000))
+    rows = "".join(f'<row r="{i + 1}"><c t="s"><v>{i}</v></c></row>' for i in range(3000))
+    text, _ = both(monkeypatch, "caps.xlsx", book(sheet(rows), strings), limits)
+    assert text.count(SSN) == 3000
