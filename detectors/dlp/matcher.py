@@ -161,6 +161,9 @@ class _Expr:
     # (window + width around it) that ``search`` scans once the stream has passed it.
     gate_window: int = 0
     search: re.Pattern[bytes] | None = None
+    # ``search`` is the pattern without its leading ``\b`` (which keeps Python ``re`` from
+    # skipping ahead to the literal that follows it); the boundary is checked per match
+    lead_boundary: bool = False
     # no-SOM catalogue expressions led by a literal (open-ended tokens): ``confirm`` looks for
     # the start up to ``reach`` bytes before the end (the literal itself is kept for reference)
     prefix: bytes | None = None
@@ -170,6 +173,9 @@ class _Expr:
     # start is the first occurrence in the window where ``anchored`` matches
     lone: bool = False
     anchored: re.Pattern[bytes] | None = None
+    # bytes no match can contain (newline, space): a match ending at ``end`` starts after
+    # the last of them, which narrows the window searched for the prefix
+    stops: tuple[bytes, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -231,6 +237,7 @@ def _literal_prefix(pattern: str) -> bytes | None:
 
 
 _ALL_BYTES = frozenset(range(256))
+_WORD_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
 _CATEGORY_BYTES = {
     name: frozenset(b for b in range(256) if re.fullmatch(rx, bytes([b])))
     for name, rx in (
@@ -301,6 +308,36 @@ def _lone_prefix(pattern: str, prefix: bytes, terminated: bool) -> bool:
             return False
         tail = tail[:-1]
     return any(b not in _alphabet(tail) for b in prefix)
+
+
+def _stop_bytes(pattern: str, terminated: bool) -> tuple[bytes, ...]:
+    """Which of newline and space no match of ``pattern`` can contain (its consumed
+    terminator aside, which is the match's last byte)."""
+    try:
+        items = [it for it in _sre_parse.parse(pattern, 0) if it[0] is not _sre_const.AT]
+    except (re.error, OverflowError, RecursionError):  # pragma: no cover - vetted patterns
+        return ()
+    if terminated:
+        if not items or items[-1][0] not in (_sre_const.SUBPATTERN, _sre_const.BRANCH):
+            return ()
+        items = items[:-1]
+    alphabet = _alphabet(items)
+    return tuple(bytes([b]) for b in b"\n " if b not in alphabet)
+
+
+def _boundary_then_literal(pattern: str) -> bool:
+    """True when ``pattern`` is ``\\b`` followed by a literal word character: its matches are
+    those of the rest that start where the byte before is not a word character."""
+    if not pattern.startswith("\\b"):
+        return False
+    try:
+        items = list(_sre_parse.parse(pattern, 0))
+    except (re.error, OverflowError, RecursionError):  # pragma: no cover - vetted patterns
+        return False
+    if len(items) < 2 or items[0] != (_sre_const.AT, _sre_const.AT_BOUNDARY):
+        return False
+    op, av = items[1]
+    return op is _sre_const.LITERAL and av in _WORD_BYTES
 
 
 def _class_led(pattern: str) -> bool:
@@ -389,7 +426,8 @@ class Policy:
                 # keyword-led: found by a bounded search around its keywords, never by the
                 # engine (bare digit runs and hex would otherwise be events all over a file)
                 expr.gate_window = max(m.window for m in members)
-                expr.search = re.compile(pb, rflags)
+                expr.lead_boundary = _boundary_then_literal(pattern)
+                expr.search = re.compile(pb[2:] if expr.lead_boundary else pb, rflags)
                 expr.max_width = min(width, _max_width(pattern))
                 for m in members:
                     for kid in self._ctx_ids[m]:
@@ -407,6 +445,7 @@ class Policy:
                     expr.prefix = prefix
                     expr.reach = _max_width(pattern, MAX_REACH)
                     expr.lone = _lone_prefix(pattern, prefix, bool(term))
+                    expr.stops = _stop_bytes(pattern, bool(term))
                     expr.anchored = re.compile(b"(?:" + pb + rb")\Z")
                     max_reach = max(max_reach, expr.reach)
                 reverse = {m.reverse_pattern for m in members} - {None}
@@ -732,7 +771,8 @@ class MatchStream:
             self._finalize(self._finder.frontier - self._p.horizon)
         if self._end > self._trim_at:
             cut = self._end - self._keep
-            self._hist[: self._keep] = self._hist[cut : self._end]  # one move per ~MiB
+            with memoryview(self._hist) as view:  # one move per ~MiB (cut >= keep: no overlap)
+                view[: self._keep] = view[cut : self._end]
             self._end = self._keep
             self._base += cut
             limit = self._pos - self._keep
@@ -848,6 +888,7 @@ class MatchStream:
             # the text where the segment ends (positions below are relative to ``hist``)
             rx = expr.search
             assert rx is not None
+            lead_boundary = expr.lead_boundary
             at, limit, end_at = max(lo, seg_lo) - base, stop - base, seg_hi - base
             furthest = self._furthest.get(gid, -1) - base
             while True:
@@ -860,6 +901,9 @@ class MatchStream:
                 s, e = m.span()
                 if s >= limit:
                     break
+                if lead_boundary and s and hist[s - 1] in _WORD_BYTES:
+                    at = s + 1  # inside a word: the full pattern's \b fails here
+                    continue
                 if e > furthest:  # as the engine reports it: leftmost start for each end
                     key = (gid, base + s)
                     if pending.get(key, -1) < base + e:
@@ -889,7 +933,10 @@ class MatchStream:
             # crowded with the prefix goes to RE2 below, whose cost does not grow with them
             assert expr.prefix is not None
             hist, prefix, anchored = self._hist, expr.prefix, expr.anchored
-            i = hist.find(prefix, max(0, hi - expr.reach), hi)
+            lo = max(0, hi - expr.reach)
+            for stop in expr.stops:  # the last byte may be a consumed terminator
+                lo = max(lo, hist.rfind(stop, lo, hi - 1) + 1)
+            i = hist.find(prefix, lo, hi)
             tries = 0
             while i >= 0 and tries < _PREFIX_TRIES:
                 if anchored.match(hist, i, hi):

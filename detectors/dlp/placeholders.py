@@ -9,8 +9,15 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 
-__all__ = ["KNOWN_TEST_VALUES", "is_placeholder", "is_test_value", "shannon_entropy"]
+__all__ = [
+    "KNOWN_TEST_VALUES",
+    "entropy_at_least",
+    "is_placeholder",
+    "is_test_value",
+    "shannon_entropy",
+]
 
 
 # n -> [c / n * log2(c / n) for c in 0..n], for the lengths most values have
@@ -31,10 +38,45 @@ def shannon_entropy(value: str) -> float:
     if not value:
         return 0.0
     n = len(value)
-    count = value.count  # per distinct char: C-speed counts, no Counter overhead
-    if n <= _PLOGP_MAX_N:  # the same terms, summed in the same order, from a table
-        return -sum(map(_plogp(n).__getitem__, map(count, set(value))))
-    return -sum(c / n * math.log2(c / n) for c in map(count, set(value)))
+    # one C pass counts every character (a count per distinct character rescans the value
+    # once each); summed in first-occurrence order, which unlike a set's does not depend on
+    # the process's hash seed
+    counts = Counter(value).values()
+    if n <= _PLOGP_MAX_N:  # the terms from a per-length table
+        return -sum(map(_plogp(n).__getitem__, counts))
+    return -sum(c / n * math.log2(c / n) for c in counts)
+
+
+# n, d -> the least entropy of n characters of which d are distinct: one character n - d + 1
+# times, each other once (entropy is Schur-concave, so this spread has the least)
+_LEAST_ENTROPY: dict[tuple[int, int], float] = {}
+# verdicts this close to the threshold are left to the exact sum
+_MARGIN = 1e-9
+
+
+def _least_entropy(n: int, d: int) -> float:
+    key = (n, d)
+    least = _LEAST_ENTROPY.get(key)
+    if least is None:
+        top = (n - d + 1) / n
+        least = -(top * math.log2(top)) + (d - 1) / n * math.log2(n)
+        if len(_LEAST_ENTROPY) < 65536:
+            _LEAST_ENTROPY[key] = least
+    return least
+
+
+def entropy_at_least(value: str, bits: float) -> bool:
+    """``shannon_entropy(value) >= bits``, mostly without counting: the number of distinct
+    characters bounds the entropy from above (log2 of it) and from below (the least spread
+    with that many), and only a value whose bounds straddle ``bits`` is counted."""
+    if not value:
+        return bits <= 0.0
+    distinct = len(set(value))
+    if math.log2(distinct) < bits - _MARGIN:
+        return False
+    if _least_entropy(len(value), distinct) >= bits + _MARGIN:
+        return True
+    return shannon_entropy(value) >= bits
 
 
 _PLACEHOLDER_WORDS = (
@@ -56,12 +98,10 @@ _PLACEHOLDER_WORDS = (
     "1234567890",
     "abcdefghij",
 )
-_PLACEHOLDER_WORDS_RE = re.compile("|".join(re.escape(w) for w in _PLACEHOLDER_WORDS))
-# templates (${X}, {{x}}, <x>, %(x)s, $VAR) or one character repeated 8+ times, in one pass
-# (the template alternatives capture nothing, so the repeated character is group 1)
-_TEMPLATE_OR_REPEAT_RE = re.compile(
-    r"\$\{[^}]*\}|\{\{[^}]*\}\}|<[^>]*>|%\(\w+\)[sd]|\$[A-Z_]{3,}|(.)\1{7,}"
-)
+# one character repeated 8 times (a repeat of 8 or more contains one)
+_REPEAT_RE = re.compile(r"(.)\1\1\1\1\1\1\1")
+# templates: ${X}, {{x}}, <x>, %(x)s, $VAR; each needs one of these characters
+_TEMPLATE_RE = re.compile(r"\$\{[^}]*\}|\{\{[^}]*\}\}|<[^>]*>|%\(\w+\)[sd]|\$[A-Z_]{3,}")
 
 # Publicly documented test / example values. Matching them is noise, not a leak.
 KNOWN_TEST_VALUES = frozenset(
@@ -126,9 +166,14 @@ def is_placeholder(value: str) -> bool:
     if is_test_value(value):
         return False  # real-looking published values: the profile decides (include_test_values)
     low = value.lower()
-    if _PLACEHOLDER_WORDS_RE.search(low):
+    for word in _PLACEHOLDER_WORDS:  # substring tests: cheaper than one alternation regex
+        if word in low:
+            return True
+    if _REPEAT_RE.search(value) is not None:
         return True
-    return _TEMPLATE_OR_REPEAT_RE.search(value) is not None
+    if "$" in value or "{" in value or "<" in value or "%" in value:
+        return _TEMPLATE_RE.search(value) is not None
+    return False
 
 
 def is_test_value(value: str) -> bool:
@@ -138,5 +183,8 @@ def is_test_value(value: str) -> bool:
     Profiles skip these unless they were saved with ``include_test_values``."""
     if len(value) > _LONGEST_TEST_VALUE:
         return False
-    compact = value.replace(" ", "").replace("-", "").replace(".", "")
-    return compact in KNOWN_TEST_VALUES or value in KNOWN_TEST_VALUES
+    if value in KNOWN_TEST_VALUES:
+        return True
+    if " " in value or "-" in value or "." in value:  # else it is its own compact form
+        return value.replace(" ", "").replace("-", "").replace(".", "") in KNOWN_TEST_VALUES
+    return False

@@ -19,9 +19,10 @@ import re
 from collections.abc import Callable
 from functools import lru_cache
 
-from detectors.dlp.checks import CHECKS, jwt_parts_ok
+from detectors.dlp.checks import CHECKS, jwt_parts_ok, luhn_digits_ok
 from detectors.dlp.placeholders import (
     KNOWN_TEST_VALUES,
+    entropy_at_least,
     is_placeholder,
     is_test_value,
     shannon_entropy,
@@ -65,9 +66,7 @@ def _digits(value: str) -> str:
 def random_token_ok(value: str, min_len: int = 16, min_entropy: float = 3.0) -> bool:
     """A random-looking credential body: long enough, not a placeholder, enough entropy."""
     return (
-        len(value) >= min_len
-        and not is_placeholder(value)
-        and shannon_entropy(value) >= min_entropy
+        len(value) >= min_len and not is_placeholder(value) and entropy_at_least(value, min_entropy)
     )
 
 
@@ -79,17 +78,7 @@ def random_token_ok(value: str, min_len: int = 16, min_entropy: float = 3.0) -> 
 def luhn_ok(number: str) -> bool:
     """Luhn (mod-10) check on the digits of ``number``; False for fewer than 2 digits."""
     digits = _digits(number)
-    if len(digits) < 2:
-        return False
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = ord(ch) - 48
-        if i % 2 == 1:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return total % 10 == 0
+    return len(digits) >= 2 and luhn_digits_ok(digits)
 
 
 def card_brand(number: str) -> str | None:
@@ -403,23 +392,23 @@ def openai_key_ok(value: str) -> bool:
             break
     if "T3BlbkFJ" in body:
         return len(body) >= 40
-    return len(body) >= 40 and shannon_entropy(body) >= 4.0
+    return len(body) >= 40 and entropy_at_least(body, 4.0)
 
 
 def aws_access_key_ok(value: str) -> bool:
     """AWS access key id: 20 chars, not a docs example or a repeated run."""
-    return len(value) == 20 and not is_placeholder(value) and shannon_entropy(value[4:]) >= 2.5
+    return len(value) == 20 and not is_placeholder(value) and entropy_at_least(value[4:], 2.5)
 
 
 def aws_secret_ok(value: str) -> bool:
     """AWS secret access key: 40 base64 chars with high entropy, not a docs example."""
-    return len(value) == 40 and not is_placeholder(value) and shannon_entropy(value) >= 3.5
+    return len(value) == 40 and not is_placeholder(value) and entropy_at_least(value, 3.5)
 
 
 def private_key_ok(value: str) -> bool:
     """A PEM / OpenSSH / PGP private key block whose first body characters look random."""
     body = value.rstrip().rsplit("\n", 1)[-1].strip()
-    return len(body) >= 32 and not is_placeholder(body) and shannon_entropy(body) >= 3.5
+    return len(body) >= 32 and not is_placeholder(body) and entropy_at_least(body, 3.5)
 
 
 def _token(min_len: int, min_entropy: float = 3.0) -> Validator:
@@ -432,7 +421,7 @@ def _token(min_len: int, min_entropy: float = 3.0) -> Validator:
 
 def hex_secret_ok(value: str) -> bool:
     """A hex secret (Twilio, GCP private_key_id): not a trivial run, some entropy."""
-    return not is_placeholder(value) and shannon_entropy(value) >= 3.0
+    return not is_placeholder(value) and entropy_at_least(value, 3.0)
 
 
 VALIDATORS: dict[str, Validator] = {

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import base64
+import math
+import random
+import re
+import string
 
 import pytest
 
+from detectors.dlp import placeholders
 from detectors.dlp import validators as v
 from detectors.dlp.masking import mask_value
 
@@ -156,6 +161,30 @@ def test_entropy_and_placeholders() -> None:
     assert v.is_test_value("AKIAIOSFODNN7EXAMPLE")
 
 
+def test_placeholder_and_entropy_rules_on_generated_values() -> None:
+    """Every piece of the placeholder rule, and entropy by its definition, on strings built
+    from templates, runs, documentation words and random characters."""
+    words = re.compile("|".join(re.escape(w) for w in placeholders._PLACEHOLDER_WORDS))
+    shapes = re.compile(r"\$\{[^}]*\}|\{\{[^}]*\}\}|<[^>]*>|%\(\w+\)[sd]|\$[A-Z_]{3,}|(.)\1{7,}")
+    rng = random.Random(7)
+    parts = ["${", "}", "{{", "}}", "<", ">", "%(", ")s", ")d", "$", "ABC_", "Dummy", "XXXX",
+             "\n", "aaaa", "....", "1234567890", "your-", "Sample", "é", "-", " "]  # fmt: skip
+    alphabet = string.ascii_letters + string.digits + "_-$%{}<>()*. "
+    for _ in range(20_000):
+        value = "".join(
+            rng.choice(parts) if rng.random() < 0.3 else rng.choice(alphabet)
+            for _ in range(rng.randint(0, 40))
+        )
+        expected = not value or (
+            not v.is_test_value(value)
+            and (words.search(value.lower()) is not None or shapes.search(value) is not None)
+        )
+        assert v.is_placeholder(value) is expected, value
+        n = len(value)
+        by_definition = -sum(value.count(c) / n * math.log2(value.count(c) / n) for c in set(value))
+        assert v.shannon_entropy(value) == pytest.approx(by_definition, abs=1e-12)
+
+
 def test_openai_key_rules() -> None:
     body = "Zk3p9QvT2mLw8RxN4bYc" * 3
     assert v.openai_key_ok("sk-proj-" + body[:30] + "T3BlbkFJ" + body[:30])
@@ -218,3 +247,57 @@ def test_mask_never_reveals_most_of_a_secret() -> None:
         assert len(shown) <= max(3, (8 + n) // 3 + 3)
         if n >= 6:
             assert value not in masked
+
+
+def test_keccak256_published_vectors() -> None:
+    """Ethereum's Keccak-256 (not SHA3-256) on the empty input and "abc", and on an input of
+    two 136-byte blocks (the digest the earlier list-based rounds of this module gave)."""
+    from detectors.dlp.checks import keccak256
+
+    assert keccak256(b"").hex() == (
+        "c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470"
+    )
+    assert keccak256(b"abc").hex() == (
+        "4e03657aea45a94fc7d47ba826c8d667c0d1e6e33a64a036ec44f58fa12d6c45"
+    )
+    assert keccak256(bytes(range(200))).hex() == (
+        "bfb0aa97863e797943cf7c33bb7e880bb4543f3d2703c0923c6901c2af57b890"
+    )
+
+
+def test_luhn_by_its_definition_on_generated_numbers() -> None:
+    """The table-driven Luhn agrees with the rule written out digit by digit."""
+    from detectors.dlp.checks import luhn_digits_ok
+
+    def by_definition(digits: str) -> bool:
+        total = 0
+        for i, ch in enumerate(reversed(digits)):
+            d = int(ch) * (2 if i % 2 else 1)
+            total += d - 9 if d > 9 else d
+        return total % 10 == 0
+
+    rng = random.Random(11)
+    for _ in range(20_000):
+        digits = "".join(rng.choice(string.digits) for _ in range(rng.randint(0, 24)))
+        assert luhn_digits_ok(digits) is by_definition(digits), digits
+        assert v.luhn_ok(digits) is (len(digits) >= 2 and by_definition(digits)), digits
+
+
+def test_entropy_at_least_agrees_with_the_exact_entropy() -> None:
+    """The bounds only decide what the exact sum would: random and skewed values, thresholds
+    the validators use, and values whose entropy is exactly a threshold (8 distinct
+    characters twice each: 3.0 bits)."""
+    rng = random.Random(13)
+    alphabets = (string.hexdigits, string.ascii_letters + string.digits, "ab", "abcdefgh")
+    for _ in range(20_000):
+        alphabet = rng.choice(alphabets)
+        skew = rng.random()
+        value = "".join(
+            alphabet[0] if rng.random() < skew else rng.choice(alphabet)
+            for _ in range(rng.randint(0, 90))
+        )
+        for bits in (2.5, 3.0, 3.5, 4.0):
+            expected = v.shannon_entropy(value) >= bits
+            assert placeholders.entropy_at_least(value, bits) is expected, (value, bits)
+    assert placeholders.entropy_at_least("abcdefgh" * 2, 3.0)
+    assert not placeholders.entropy_at_least("abcdefgh" * 2, 3.0000001)
