@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+import zlib
 from xml.sax.saxutils import escape
 
 W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
@@ -90,28 +91,47 @@ def pptx(slides: list[list[str]], notes: list[str] | None = None) -> bytes:
 
 
 def pdf(pages: list[str], padding: int = 0) -> bytes:
-    """A minimal valid PDF with one text line per page (Helvetica, WinAnsi).
+    """A minimal valid PDF with one text line per page (Helvetica, no /Encoding).
 
     ``padding`` appends that many number tokens (``0``) to each page's content stream after
     its text: parsers that count tokens give up on such a page."""
+    streams = []
+    for text in pages:
+        safe = text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+        streams.append(f"BT /F1 12 Tf 72 712 Td ({safe}) Tj ET".encode("latin-1") + b" 0" * padding)
+    return pdf_from_streams(streams)
+
+
+def pdf_from_streams(
+    streams: list[bytes],
+    font: str = "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    page_extra: str = "",
+    compress: bool = False,
+    trailer_extra: str = "",
+) -> bytes:
+    """A PDF with these content streams, one page each, font ``/F1`` on every page (classic
+    cross-reference table). ``page_extra`` goes into every page dictionary; ``compress``
+    deflates the streams (``/FlateDecode``)."""
     objects: list[bytes] = []
-    n_pages = len(pages)
+    n_pages = len(streams)
     kids = " ".join(f"{3 + 2 * i} 0 R" for i in range(n_pages))
     objects.append(b"<< /Type /Catalog /Pages 2 0 R >>")
     objects.append(f"<< /Type /Pages /Kids [{kids}] /Count {n_pages} >>".encode())
     font_id = 3 + 2 * n_pages
-    for i, text in enumerate(pages):
+    for i, stream in enumerate(streams):
         content_id = 4 + 2 * i
         objects.append(
             f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents {content_id} 0 R "
-            f"/Resources << /Font << /F1 {font_id} 0 R >> >> >>".encode()
+            f"/Resources << /Font << /F1 {font_id} 0 R >> >> {page_extra}>>".encode()
         )
-        safe = text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
-        stream = f"BT /F1 12 Tf 72 712 Td ({safe}) Tj ET".encode("latin-1") + b" 0" * padding
+        flate = ""
+        if compress:
+            stream = zlib.compress(stream)
+            flate = " /Filter /FlateDecode"
         objects.append(
-            b"<< /Length " + str(len(stream)).encode() + b" >>\nstream\n" + stream + b"\nendstream"
+            f"<< /Length {len(stream)}{flate} >>\nstream\n".encode() + stream + b"\nendstream"
         )
-    objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
+    objects.append(font.encode())
     out = bytearray(b"%PDF-1.4\n")
     offsets = []
     for i, obj in enumerate(objects, 1):
@@ -122,8 +142,9 @@ def pdf(pages: list[str], padding: int = 0) -> bytes:
     for off in offsets:
         out += f"{off:010d} 00000 n \n".encode()
     out += (
-        f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
-    )
+        f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R {trailer_extra}>>\n"
+        f"startxref\n{xref}\n%%EOF\n"
+    ).encode()
     return bytes(out)
 
 

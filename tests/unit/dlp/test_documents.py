@@ -34,11 +34,15 @@ def verdict(name: str, data: bytes, limits: ExtractLimits | None = None, ocr=Non
     return scan_document(name, io.BytesIO(data), POLICY, limits, ocr)
 
 
-@pytest.fixture(params=["pdfium", "pypdf"])
+@pytest.fixture(params=["pdfium", "pdfium-textpage", "pypdf"])
 def pdf_engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    monkeypatch.setenv(pdf_module.PDF_ENGINE_ENV, request.param)
-    assert pdf_module.resolve_pdf_engine() == request.param
-    return str(request.param)
+    """The engine; ``pdfium-textpage`` is PDFium with the fast path off (every page through
+    PDFium's text page), ``pdfium`` reads these simple pages on the fast path."""
+    engine, _, variant = str(request.param).partition("-")
+    monkeypatch.setenv(pdf_module.PDF_ENGINE_ENV, engine)
+    monkeypatch.setenv(pdf_module.PDF_FAST_ENV, "0" if variant == "textpage" else "1")
+    assert pdf_module.resolve_pdf_engine() == engine
+    return engine
 
 
 @pytest.fixture
@@ -116,14 +120,14 @@ def test_a_page_that_raises_marks_the_file_truncated(
     pdf_engine: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     if pdf_engine == "pdfium":
-        real = pdf_module._pdfium_page
+        real = pdf_module._page
 
-        def flaky(doc, index, *args):  # type: ignore[no-untyped-def]
+        def flaky(doc, fast, index, *args):  # type: ignore[no-untyped-def]
             if index == 1:
                 raise RuntimeError("damaged page")
-            return real(doc, index, *args)
+            return real(doc, fast, index, *args)
 
-        monkeypatch.setattr(pdf_module, "_pdfium_page", flaky)
+        monkeypatch.setattr(pdf_module, "_page", flaky)
     else:
         from pypdf import PageObject
 
