@@ -36,7 +36,7 @@ from connectors.ratelimit import RateBudget
 from core.errors import UserError
 from detectors.dlp.messages import MessageMatch, message_resource_id
 from pipeline.common import error_summary
-from schemas.openai import ChatGptLogin
+from schemas.openai import ChatGptLogin, Conversation
 from schemas.stages import (
     FAILED,
     FETCH_RESOURCES,
@@ -304,6 +304,7 @@ class _ConversationScan:
     clean: set[str] = field(default_factory=set)
     messages: int = 0
     seen_messages: set[str] = field(default_factory=set)
+    newest: float | None = None
 
     def file(self, item: dict[str, Any]) -> None:
         self.files.setdefault(item["file_id"], item)
@@ -320,27 +321,106 @@ class _ConversationScan:
         log_id: str | None = None,
     ) -> None:
         """Match one message's text now (it is never stored) and keep the verdict only."""
-        matcher = self.ctx.message_matcher
-        if matcher is None or not text.strip() or resource_id in self.seen_messages:
+        if resource_id in self.seen_messages:
             return
-        self.seen_messages.add(resource_id)
-        self.messages += 1
+        verdict = self._judge(
+            resource_id,
+            text,
+            conversation_id=conversation_id,
+            user_id=user_id,
+            user_email=user_email,
+            source=source,
+            log_id=log_id,
+        )
+        if verdict is not None:
+            self._record(resource_id, verdict)
+
+    def _judge(
+        self,
+        resource_id: str,
+        text: str,
+        *,
+        conversation_id: str | None,
+        user_id: str | None,
+        user_email: str | None,
+        source: str,
+        log_id: str | None = None,
+    ) -> MessageMatch | bool | None:
+        """The verdict on one message's text: its match, True when it read clean, False when
+        clean and of no consequence, None when there was nothing to match."""
+        matcher = self.ctx.message_matcher
+        if matcher is None or not text.strip():
+            return None
         evidence = matcher(text)
         if evidence is None:
-            if resource_id in self.ctx.open_message_ids:
-                self.clean.add(resource_id)
-            return
-        self.matches.append(
-            MessageMatch(
-                resource_id=resource_id,
-                conversation_id=conversation_id,
-                user_id=user_id,
-                user_email=user_email,
-                source=source,
-                log_id=log_id,
-                match=evidence,
-            )
+            return resource_id in self.ctx.open_message_ids
+        return MessageMatch(
+            resource_id=resource_id,
+            conversation_id=conversation_id,
+            user_id=user_id,
+            user_email=user_email,
+            source=source,
+            log_id=log_id,
+            match=evidence,
         )
+
+    def _record(self, resource_id: str, verdict: MessageMatch | bool) -> None:
+        self.seen_messages.add(resource_id)
+        self.messages += 1
+        if isinstance(verdict, MessageMatch):
+            self.matches.append(verdict)
+        elif verdict:
+            self.clean.add(resource_id)
+
+    def digest(self, c: Conversation) -> dict[str, Any]:
+        """What one listed conversation contributes, in the form its listing checkpoints:
+        file refs and message verdicts (masked evidence), never the message text. Messages
+        already judged in this fetch are not matched again."""
+        files = []
+        for f in c.files:
+            owner = f.user_id or c.user_id
+            files.append(
+                _file(
+                    "conversation",
+                    f.id,
+                    f.name,
+                    f.created_at,
+                    parent_id=c.id,
+                    owner_id=owner,
+                    parent_name=c.title,
+                    owner_email=c.user_email if owner == c.user_id else None,
+                )
+            )
+        verdicts: list[list[Any]] = []
+        for index, m in enumerate(c.messages):
+            resource_id = m.id or f"{c.id}#{index}"
+            if resource_id in self.seen_messages:
+                continue
+            verdict = self._judge(
+                resource_id,
+                m.text,
+                conversation_id=c.id,
+                user_id=c.user_id,
+                user_email=c.user_email,
+                source="conversations",
+            )
+            if verdict is not None:
+                kept = verdict.to_dict() if isinstance(verdict, MessageMatch) else verdict
+                verdicts.append([resource_id, kept])
+        updated = c.last_active_at if c.last_active_at is not None else c.created_at
+        return {"updated": updated, "files": files, "messages": verdicts}
+
+    def merge(self, digest: Mapping[str, Any]) -> None:
+        """Add one conversation's digest (live or replayed from the listing's checkpoint)."""
+        updated = digest.get("updated")
+        if isinstance(updated, int | float):
+            self.newest = updated if self.newest is None else max(self.newest, updated)
+        for item in digest.get("files") or ():
+            self.file(item)
+        for resource_id, kept in digest.get("messages") or ():
+            if resource_id not in self.seen_messages:
+                verdict = MessageMatch.from_dict(kept) if isinstance(kept, dict) else bool(kept)
+                self._record(resource_id, verdict)
 
     def parts(self, listing: dict[str, Any]) -> Parts:
         summary: dict[str, Any] = {
@@ -402,35 +482,11 @@ def _conversation_source(ctx: FetchContext) -> Parts:
     client = ctx.compliance()
     scan = _ConversationScan(ctx)
     stats = ConversationListing()
-    newest: float | None = None
     try:
-        for c in client.conversations(since_timestamp=ctx.conversation_watermark, stats=stats):
-            updated = c.last_active_at if c.last_active_at is not None else c.created_at
-            if updated is not None:
-                newest = updated if newest is None else max(newest, updated)
-            for f in c.files:
-                owner = f.user_id or c.user_id
-                scan.file(
-                    _file(
-                        "conversation",
-                        f.id,
-                        f.name,
-                        f.created_at,
-                        parent_id=c.id,
-                        owner_id=owner,
-                        parent_name=c.title,
-                        owner_email=c.user_email if owner == c.user_id else None,
-                    )
-                )
-            for index, m in enumerate(c.messages):
-                scan.message(
-                    m.id or f"{c.id}#{index}",
-                    m.text,
-                    conversation_id=c.id,
-                    user_id=c.user_id,
-                    user_email=c.user_email,
-                    source="conversations",
-                )
+        for digest in client.conversation_digests(
+            scan.digest, since_timestamp=ctx.conversation_watermark, stats=stats
+        ):
+            scan.merge(digest)
     except (NotFoundError, UpstreamError) as exc:
         if exc.status not in (404, 410) or not (exc.route or "").endswith("/conversations"):
             raise
@@ -438,7 +494,7 @@ def _conversation_source(ctx: FetchContext) -> Parts:
     listing: dict[str, Any] = {
         "source": "conversations",
         "since": ctx.conversation_watermark,
-        "newest_update": newest,
+        "newest_update": scan.newest,
         "retired": [],
         **stats.to_dict(),
     }
