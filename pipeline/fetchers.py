@@ -44,7 +44,6 @@ from schemas.stages import (
     UNAVAILABLE,
     ErrorSummary,
     FetchSummary,
-    Remedy,
 )
 
 Items = list[dict[str, Any]]
@@ -449,13 +448,20 @@ CONVERSATION_PARTS = (
 def fetch_conversations(ctx: FetchContext, out: PartRun) -> None:
     """The conversation source, parts of its own: they fail alone, never costing another
     fetch's parts. ``conversations_api`` records the ``/conversations`` route itself: ok, or
-    unavailable when the API retired it for the workspace (the Logs Platform is read then)."""
+    unavailable when the API retired it for the workspace (the Logs Platform is read then).
+
+    A retired route whose Logs Platform answers 404 too leaves the conversation parts
+    ``unavailable`` (the tenant offers no conversation source: nothing is added or resolved
+    from them, the scan is not failed for it), while ``conversation_listing`` still says
+    which sources were tried and why neither answered (scan notes, ``casb health``).
+    """
     produced = out.run_many(CONVERSATION_PARTS[:-1], lambda: _conversation_source(ctx))
     if produced is None:
         # Not read at all: the route shares the source's state and error.
         out.results["conversations_api"] = out.results[CONVERSATION_PARTS[0]]
         return
-    retired = (produced["conversation_listing"] or [{}])[0].get("retired") or []
+    listing = (produced["conversation_listing"] or [{}])[0]
+    retired = listing.get("retired") or []
     if retired:
         out.results["conversations_api"] = PartResult(
             UNAVAILABLE,
@@ -467,6 +473,16 @@ def fetch_conversations(ctx: FetchContext, out: PartRun) -> None:
         )
     else:
         out.results["conversations_api"] = PartResult(OK, items=[])
+    missing = listing.get("unavailable")
+    if missing:
+        error: ErrorSummary = {
+            "kind": "unavailable",
+            "message": str(missing.get("message")),
+            "status": missing.get("status"),
+            "hint": str(missing.get("hint")),
+        }
+        for name in CONVERSATION_PARTS[:3]:
+            out.results[name] = PartResult(UNAVAILABLE, error=error)
 
 
 def _conversation_source(ctx: FetchContext) -> Parts:
@@ -522,22 +538,28 @@ def _logs_client(
 
 
 def _conversations_from_logs(ctx: FetchContext, retired_status: int | None) -> Parts:
+    retired = [{"source": "conversations", "status": retired_status, "fix": RETIRED_FIX}]
     try:
         logs, first = _logs_client(ctx, CONVERSATION_EVENT, ctx.logs_watermark)
     except NotFoundError as exc:
-        # The retired source has no replacement this scan: the conversation part fails
-        # alone, with the fix for tenant health.
-        raise NotFoundError(
-            f"/conversations is retired (HTTP {retired_status}) and the Compliance Logs "
-            "Platform answered 404 under the workspace and organization scopes",
-            route=exc.route,
-            status=404,
-            hint="this workspace's conversations come from the Compliance Logs Platform: "
-            "check the tenant's workspace and org ids and that the compliance key can read "
-            "its logs",
-            remedy=Remedy.CHECK_WORKSPACE,
-            api="logs",
-        ) from None
+        # The retired source has no replacement for this tenant: its conversation parts are
+        # unavailable (not failed), and the notes say which sources answered what.
+        scopes = "workspace and organization scopes" if ctx.access.org_id else "workspace scope"
+        return _ConversationScan(ctx).parts(
+            {
+                "source": None,
+                "retired": retired,
+                "unavailable": {
+                    "source": "logs",
+                    "status": exc.status or 404,
+                    "message": f"/conversations is retired (HTTP {retired_status}) and the "
+                    f"Compliance Logs Platform answered 404 under the {scopes}",
+                    "hint": "this workspace's conversations come from the Compliance Logs "
+                    "Platform: check the tenant's workspace and org ids and that the "
+                    "compliance key can read its logs",
+                },
+            }
+        )
     scan = _ConversationScan(ctx)
     events: set[str] = set()
     unreadable: Counter[str] = Counter()
@@ -597,7 +619,7 @@ def _conversations_from_logs(ctx: FetchContext, retired_status: int | None) -> P
         "scope": logs.scope,
         "since": 0.0,
         "newest_update": None,
-        "retired": [{"source": "conversations", "status": retired_status, "fix": RETIRED_FIX}],
+        "retired": retired,
         "logs_after": ctx.logs_watermark,
         "logs_last_end_time": last_end,
         "log_files": log_files,
