@@ -26,6 +26,7 @@ from connectors.bodies import BodyTooLarge, UnsupportedEncoding, drain_and_close
 from connectors.client import ApiClient, M, parse_item
 from connectors.destinations import DestinationPolicy, DestinationRefused, guarded
 from connectors.errors import (
+    DownloadTooSlow,
     FileSkipped,
     NotFoundError,
     UpstreamError,
@@ -333,7 +334,8 @@ class ComplianceClient(ApiClient):
                 try:
                     return self._stream_body(response, dest, file_id, cap, deadline)
                 except httpx.RequestError as exc:
-                    raise UpstreamError(
+                    error = DownloadTooSlow if _late(deadline) else UpstreamError
+                    raise error(
                         f"file download failed ({type(exc).__name__})",
                         route=route,
                         hint="the API host failed or was too slow: retry the DLP scan",
@@ -439,8 +441,10 @@ class ComplianceClient(ApiClient):
                 failed = exc.status if isinstance(exc, _RetryableStorage) else None
                 # A partial body cannot be taken back from an unseekable ``dest``.
                 can_retry = _tell(dest) is not None
-                if not can_retry or attempt >= attempts or time.monotonic() >= deadline:
-                    raise UpstreamError(
+                late = _late(deadline)
+                if not can_retry or attempt >= attempts or late:
+                    # Past the deadline: the host was too slow (a trickle or a stall).
+                    raise (DownloadTooSlow if late else UpstreamError)(
                         f"file download failed ({type(exc).__name__}"
                         f"{f' HTTP {failed}' if failed else ''}) after {attempt} attempt(s)",
                         status=failed,
@@ -526,6 +530,11 @@ def _join(base: httpx.URL, location: str, file_id: str) -> httpx.URL:
         return base.join(location)
     except (httpx.InvalidURL, ValueError, TypeError):
         raise FileSkipped("redirect_refused", file_id) from None
+
+
+def _late(deadline: float) -> bool:
+    """The download's deadline has passed (a socket read cut at it may wake a hair early)."""
+    return time.monotonic() >= deadline - 0.05
 
 
 class _RetryableStorage(Exception):

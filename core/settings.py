@@ -105,7 +105,17 @@ class Settings(BaseSettings):
             "Deliveries of a task whose worker keeps dying on it (an OOM kill, a hard time "
             "limit): on the last one, the DLP file that was in flight at each death is "
             "skipped as `worker_lost` and the rest of its batch runs; any other task is "
-            "given up as failed."
+            "given up as failed. Also the attempts (one per scan) at a DLP file whose "
+            "download is too slow before it is skipped as `too_slow`."
+        ),
+    )
+    download_timeout_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description=(
+            "Wall-clock limit of one DLP file download (redirects and body): a slower one "
+            "is an error, tried again next scan, and `skipped: too_slow` after "
+            "`max_deliveries` attempts in a row."
         ),
     )
 

@@ -25,10 +25,12 @@ from typing import TYPE_CHECKING, Any, cast
 
 from sqlmodel import Session
 
+from connectors.access import ClientOptions
 from connectors.compliance import ComplianceClient
 from connectors.errors import (
     AuthenticationError,
     ConnectorError,
+    DownloadTooSlow,
     FileSkipped,
     NotFoundError,
     PermissionDeniedError,
@@ -43,6 +45,7 @@ from detectors.dlp.decisions import (
     LISTING_PARTS,
     MATCHED,
     SKIPPED,
+    TOO_SLOW,
     CacheState,
     FileRef,
     ListingState,
@@ -54,6 +57,7 @@ from detectors.dlp.decisions import (
     refs_from_listings,
     resolvable_keys,
     reusable_after_download,
+    too_slow_result,
 )
 from detectors.dlp.document import ocr_engine_for, scan_document
 from detectors.dlp.extract import ExtractLimits, OcrEngine
@@ -526,7 +530,10 @@ def _scan_refs(
         if client is None:
             runtime = get_runtime()
             client = ComplianceClient(
-                tenant_access(tenant), runtime.budget, observer=runtime.observer
+                tenant_access(tenant),
+                runtime.budget,
+                observer=runtime.observer,
+                options=ClientOptions(download_timeout=settings.download_timeout_seconds),
             )
         ledger.working_on(batch_key, key)
         try:
@@ -543,10 +550,8 @@ def _scan_refs(
             )
         except _FATAL:
             raise
-        except ConnectorError as exc:  # transient: not cached, retried next scan
-            result.counts["errors"] += 1
-            result.outcomes[key] = "error"
-            result.errors.append({"file_id": ref.file_id, **error_summary(exc)})
+        except ConnectorError as exc:  # transient: retried next scan (a slow one so often)
+            writes.extend(_download_failed(result, key, ref, cached, version, exc))
             continue
         writes.append(write)
         _count_outcome(result, key, write.outcome, write.result.get("reason"))
@@ -571,6 +576,31 @@ def _scan_refs(
                 resolvable=set(),
                 now=utcnow(),
             )
+
+
+def _download_failed(
+    result: BatchResult,
+    key: str,
+    ref: FileRef,
+    cached: CacheState | None,
+    version: str,
+    exc: ConnectorError,
+) -> list[CacheWrite]:
+    """A file whose download failed is an error, not cached: the next scan tries again.
+    A download too slow ``max_deliveries`` times in a row ends as ``skipped: too_slow``
+    (cached, never clean); until then its cache row only counts the attempts."""
+    writes: list[CacheWrite] = []
+    if isinstance(exc, DownloadTooSlow):
+        slow = too_slow_result(cached, ref.fingerprint, get_settings().max_deliveries)
+        writes.append(CacheWrite(ref.file_id, ref.fingerprint, None, version, SKIPPED, slow))
+        if slow["given_up"]:
+            _count_outcome(result, key, SKIPPED, TOO_SLOW)
+            log.warning("file %s skipped: %s (%s)", ref.file_id, TOO_SLOW, slow["detail"])
+            return writes
+    result.counts["errors"] += 1
+    result.outcomes[key] = "error"
+    result.errors.append({"file_id": ref.file_id, **error_summary(exc)})
+    return writes
 
 
 def _no_match(cached: CacheState) -> dict[str, Any]:
