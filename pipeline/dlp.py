@@ -71,7 +71,13 @@ from detectors.dlp.messages import (
 )
 from detectors.dlp.profiles import profile_set_version
 from detectors.leaked_keys import InventoryKey, KeyProbe
-from pipeline.common import apply_suppressions, error_summary, load_scan, tenant_access
+from pipeline.common import (
+    apply_suppressions,
+    error_summary,
+    extract_limits,
+    load_scan,
+    tenant_access,
+)
 from pipeline.deliveries import WorkerLost
 from pipeline.fetchers import ok_part_key
 from pipeline.leaks import findings_for_file, leak_refs, merged, scan_inventory
@@ -156,7 +162,8 @@ def conversation_context(tenant: Tenant, ctx: FetchContext) -> FetchContext:
         ctx.conversation_watermark = listing_watermark(session, tenant, version)
         ctx.logs_watermark = logs_watermark(session, tenant, version)
         ctx.open_message_ids = open_message_ids(session, tenant.id)
-    ctx.message_matcher = message_matcher(compile_policy(profiles)) if profiles else None
+    engine = get_settings().dlp_engine
+    ctx.message_matcher = message_matcher(compile_policy(profiles, engine)) if profiles else None
     return ctx
 
 
@@ -478,12 +485,12 @@ def _scan_refs(
     with session_scope() as session:
         profiles = resolve_profiles(session, tenant.dlp_profiles)
         cache = load_cache(session, tenant.id, [r.file_id for r in refs])
-    policy = compile_policy(profiles)
+    policy = compile_policy(profiles, settings.dlp_engine)
     ocr = ocr_engine_for(profiles)
     version = profile_set_version(profiles)
     result.version = version
     client: ComplianceClient | None = None
-    limits = ExtractLimits(max_input_bytes=settings.max_file_bytes)
+    limits = extract_limits(max_input_bytes=settings.max_file_bytes)
     writes: list[CacheWrite] = []
     detected: list[DetectedFinding] = []
     leaked: list[DetectedFinding] = []

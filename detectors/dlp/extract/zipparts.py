@@ -10,13 +10,12 @@ inflated size equal to the declared one, the CRC-32. A failure raises
 ``zipfile.BadZipFile``, which the extractor reports as ``corrupt``, as before. A member
 stored with another method (bzip2, lzma) is read through ``zipfile``.
 
-``CASB_ZIP_INFLATE`` (``isal``, ``zlib-ng``, ``zlib``) picks the inflater (benches compare
-them); the default is the first one installed.
+``ExtractLimits.zip_inflate`` (the ``CASB_ZIP_INFLATE`` setting: ``isal``, ``zlib-ng``,
+``zlib``) picks the inflater (benches compare them); the default is the first one installed.
 """
 
 from __future__ import annotations
 
-import os
 import struct
 import zipfile
 import zlib
@@ -24,9 +23,8 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import IO, Any, BinaryIO
 
-__all__ = ["INFLATERS", "INFLATE_ENV", "PartReader", "inflater_name"]
+__all__ = ["INFLATERS", "PartReader", "inflater_name"]
 
-INFLATE_ENV = "CASB_ZIP_INFLATE"
 INFLATERS = ("isal", "zlib-ng", "zlib")
 _LOCAL_HEADER = struct.Struct("<4s22xHH")
 _LOCAL_SIGNATURE = b"PK\x03\x04"
@@ -48,8 +46,8 @@ def _module(name: str) -> ModuleType | None:
     return zlib
 
 
-def _chosen() -> tuple[str, ModuleType]:
-    wanted = (os.environ.get(INFLATE_ENV) or "").strip().lower()
+def _chosen(inflate: str = "") -> tuple[str, ModuleType]:
+    wanted = inflate.strip().lower()
     if wanted and wanted not in INFLATERS:
         raise ValueError(f"unknown inflater {wanted!r}; choose one of {INFLATERS}")
     for name in (wanted,) if wanted else INFLATERS:
@@ -59,9 +57,10 @@ def _chosen() -> tuple[str, ModuleType]:
     return "zlib", zlib  # the one asked for is not installed
 
 
-def inflater_name() -> str:
-    """The inflater in use (``isal``, ``zlib-ng`` or ``zlib``)."""
-    return _chosen()[0]
+def inflater_name(inflate: str = "") -> str:
+    """The inflater ``inflate`` (``ExtractLimits.zip_inflate``) selects: ``isal``,
+    ``zlib-ng`` or ``zlib`` (empty: the fastest one installed)."""
+    return _chosen(inflate)[0]
 
 
 class _Member:
@@ -117,10 +116,10 @@ class _Member:
 class PartReader:
     """Members of one vetted container, inflated by the chosen inflater."""
 
-    def __init__(self, zf: zipfile.ZipFile) -> None:
+    def __init__(self, zf: zipfile.ZipFile, inflate: str = "") -> None:
         self.zf = zf
         self.fp: BinaryIO = zf.fp  # type: ignore[assignment]
-        self.module = _chosen()[1]
+        self.module = _chosen(inflate)[1]
 
     def _data_start(self, info: zipfile.ZipInfo) -> int:
         self.fp.seek(info.header_offset)
