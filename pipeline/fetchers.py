@@ -308,42 +308,18 @@ class _ConversationScan:
     def file(self, item: dict[str, Any]) -> None:
         self.files.setdefault(item["file_id"], item)
 
-    def message(
-        self,
-        resource_id: str,
-        text: str,
-        *,
-        conversation_id: str | None,
-        user_id: str | None,
-        user_email: str | None,
-        source: str,
-        log_id: str | None = None,
-    ) -> None:
-        """Match one message's text now (it is never stored) and keep the verdict only."""
+    def message(self, resource_id: str, text: str, **where: Any) -> None:
+        """Match one message's text now (it is never stored) and keep the verdict only.
+        ``where``: the ``MessageMatch`` fields that place it (``conversation_id``,
+        ``user_id``, ``user_email``, ``source``, ``log_id``)."""
         if resource_id in self.seen_messages:
             return
-        verdict = self._judge(
-            resource_id,
-            text,
-            conversation_id=conversation_id,
-            user_id=user_id,
-            user_email=user_email,
-            source=source,
-            log_id=log_id,
-        )
+        verdict = self._judge(resource_id, text, where)
         if verdict is not None:
             self._record(resource_id, verdict)
 
     def _judge(
-        self,
-        resource_id: str,
-        text: str,
-        *,
-        conversation_id: str | None,
-        user_id: str | None,
-        user_email: str | None,
-        source: str,
-        log_id: str | None = None,
+        self, resource_id: str, text: str, where: Mapping[str, Any]
     ) -> MessageMatch | bool | None:
         """The verdict on one message's text: its match, True when it read clean, False when
         clean and of no consequence, None when there was nothing to match."""
@@ -353,15 +329,7 @@ class _ConversationScan:
         evidence = matcher(text)
         if evidence is None:
             return resource_id in self.ctx.open_message_ids
-        return MessageMatch(
-            resource_id=resource_id,
-            conversation_id=conversation_id,
-            user_id=user_id,
-            user_email=user_email,
-            source=source,
-            log_id=log_id,
-            match=evidence,
-        )
+        return MessageMatch(resource_id=resource_id, match=evidence, **{"log_id": None, **where})
 
     def _record(self, resource_id: str, verdict: MessageMatch | bool) -> None:
         self.seen_messages.add(resource_id)
@@ -391,18 +359,17 @@ class _ConversationScan:
                 )
             )
         verdicts: list[list[Any]] = []
+        where = {
+            "conversation_id": c.id,
+            "user_id": c.user_id,
+            "user_email": c.user_email,
+            "source": "conversations",
+        }
         for index, m in enumerate(c.messages):
             resource_id = m.id or f"{c.id}#{index}"
             if resource_id in self.seen_messages:
                 continue
-            verdict = self._judge(
-                resource_id,
-                m.text,
-                conversation_id=c.id,
-                user_id=c.user_id,
-                user_email=c.user_email,
-                source="conversations",
-            )
+            verdict = self._judge(resource_id, m.text, where)
             if verdict is not None:
                 kept = verdict.to_dict() if isinstance(verdict, MessageMatch) else verdict
                 verdicts.append([resource_id, kept])

@@ -67,6 +67,18 @@ def open_now(tenant_id: int) -> set[tuple[str, str]]:
         return open_keys(session, tenant_id)
 
 
+def resolved_findings(tenant_id: int) -> list[Finding]:
+    with session_scope() as session:
+        return list(
+            session.exec(
+                select(Finding).where(
+                    Finding.tenant_id == tenant_id,
+                    Finding.status == FindingStatus.RESOLVED.value,
+                )
+            ).all()
+        )
+
+
 def tenant_row(tenant_id: int) -> Tenant:
     with session_scope() as session:
         row = session.get(Tenant, tenant_id)
@@ -231,13 +243,7 @@ def test_listed_conversations_relisted_and_truncated(db: str, sim: Any, worker: 
         expected <= now_open
         and (CHATGPT_MESSAGE_DLP, tenant.id_of("message-financial")) in now_open
     )
-    with session_scope() as session:
-        resolved = session.exec(
-            select(Finding).where(
-                Finding.tenant_id == tid, Finding.status == FindingStatus.RESOLVED.value
-            )
-        ).all()
-    assert resolved == []
+    assert resolved_findings(tid) == []
 
 
 def test_no_logs_platform_leaves_the_conversation_parts_unavailable(
@@ -278,13 +284,7 @@ def test_no_logs_platform_leaves_the_conversation_parts_unavailable(
     # Nothing was resolved: the earlier conversation findings are still open, and every
     # finding that does not come from conversations is still found.
     assert open_now(tid) == before
-    with session_scope() as session:
-        resolved = session.exec(
-            select(Finding).where(
-                Finding.tenant_id == tid, Finding.status == FindingStatus.RESOLVED.value
-            )
-        ).all()
-    assert resolved == []
+    assert resolved_findings(tid) == []
 
     row = tenant_row(tid)
     assert row.health == "healthy"
