@@ -43,7 +43,7 @@ UNUSED_EVIDENCE: tuple[str, ...] = (
     "never_used",
     "threshold_days",
 )
-#: Admin keys may carry an expiry (OAS26); project keys add where they live.
+#: Admin keys may carry an expiry (newer API versions); project keys add where they live.
 ADMIN_EXTRA: tuple[str, ...] = ("expires_at",)
 PROJECT_EXTRA: tuple[str, ...] = ("project", "owner_project_access")
 

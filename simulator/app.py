@@ -8,7 +8,7 @@ URL layout (one port):
                                                            ground truth, time scale
 Anything else (e.g. admin paths on the chatgpt base) is a 404 with an OpenAI error body.
 
-Auth decisions (documented choices where the reference is silent):
+Auth decisions (documented choices where the published API says nothing):
   no/unknown key -> 401 invalid_api_key; a known key on the wrong API (compliance or project key
   on Admin routes, admin or project key on Compliance routes) -> 403 insufficient_permissions;
   unknown workspace -> 404 workspace_not_found; a compliance key of another workspace -> 403.

@@ -63,7 +63,7 @@ PLANTED_LABELS: dict[str, str] = {
     "user-owner": "active (recent api use and login)",
     "user-apikey-recent": "api_key_last_used_at T-1: active",
     "user-apikey-old": "api_key_last_used_at T+1: INACTIVE",
-    "user-login-recent": "login.succeeded T-1 (no OAS26 extras): active",
+    "user-login-recent": "login.succeeded T-1 (no newer-version extras): active",
     "user-login-old": "login.succeeded T+1, recent login.failed only: INACTIVE",
     "user-projkey-recent": "owns project key (owner access inactive) used T-1: active",
     "user-projkey-old": "owns project key used T+1: INACTIVE",

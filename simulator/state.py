@@ -314,7 +314,7 @@ class Tenant:
                 members.remove(user_id)
 
     def touch_user_activity(self, user_id: str, at: float | None = None) -> None:
-        """Record API activity for a user (sets the OAS26 `api_key_last_used_at`)."""
+        """Record API activity for a user (sets `api_key_last_used_at`, of newer API versions)."""
         with self.world.lock:
             user = self.users.get(user_id)
             if user is None:
