@@ -31,7 +31,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
@@ -45,7 +45,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from core.metrics import API_CALLS_KEY, DLP_KEY, EVENTS_KEY, FIELD_SEP, flush
-from store.metrics import DURATION_BUCKETS, DurationStats
+from store.metrics import DURATION_BUCKETS, DatabaseCounts
 
 if TYPE_CHECKING:
     import redis
@@ -90,20 +90,17 @@ def install_celery_hooks() -> None:
 
 
 @dataclass
-class MetricsSnapshot:
-    """Everything one scrape reports; built by ``gather`` (I/O), rendered by ``render``."""
+class MetricsSnapshot(DatabaseCounts):
+    """Everything one scrape reports; built by ``gather`` (I/O), rendered by ``render``.
 
-    scans_by_status: dict[str, int] = field(default_factory=dict)
-    scan_durations: dict[str, DurationStats] = field(default_factory=dict)
-    findings: dict[tuple[str, str, str], int] = field(default_factory=dict)  # sev, type, status
-    tenants_by_health: dict[str, int] = field(default_factory=dict)
+    The database's counts (`store.metrics.DatabaseCounts`), then what Redis and the broker say.
+    """
+
     api_calls: dict[tuple[str, str, str], int] = field(default_factory=dict)  # tenant, grp, st
     dlp_bytes: int = 0
     dlp_seconds: float = 0.0
     dlp_files: int = 0
     events: dict[str, int] = field(default_factory=dict)  # late_redelivery, ...
-    changes: dict[tuple[str, str], int] = field(default_factory=dict)  # resource_type, field
-    alert_deliveries: dict[str, int] = field(default_factory=dict)  # status
     queue_depth: dict[str, int] = field(default_factory=dict)
     unacked: int | None = None
     up: dict[str, bool] = field(default_factory=dict)
@@ -286,12 +283,8 @@ def _gather_database(snapshot: MetricsSnapshot, database_url: str | None) -> Non
     from store.metrics import database_counts
 
     counts = database_counts(database_url)
-    snapshot.scans_by_status = counts.scans_by_status
-    snapshot.scan_durations = counts.scan_durations
-    snapshot.findings = counts.findings
-    snapshot.tenants_by_health = counts.tenants_by_health
-    snapshot.changes = counts.changes
-    snapshot.alert_deliveries = counts.alert_deliveries
+    for part in fields(DatabaseCounts):
+        setattr(snapshot, part.name, getattr(counts, part.name))
 
 
 def _gather_counters(snapshot: MetricsSnapshot, client: redis.Redis) -> None:
