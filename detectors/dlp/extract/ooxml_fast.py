@@ -23,7 +23,8 @@ Two block passes run no Python per cell or per element at all:
   a part larger than ``xml_block``, to expat. Only ``a:t`` runs are read: DrawingML bound
   to another prefix or as the default namespace, and a ``t`` under another prefix, bail;
   an unprefixed ``t`` (no namespace: not DrawingML) is read by expat alone. A part with
-  more tags than ``max_xml_depth`` goes to expat, so the depth cap holds exactly.
+  more tags than ``max_xml_depth`` (counted when it is long enough to hold that many start
+  tags) goes to expat, so the depth cap holds exactly.
 
 It handles the shapes Office writes and nothing else. On anything unusual it raises
 :class:`Bail` and the caller reads the part again with expat (which refuses DTDs, reports
@@ -576,7 +577,9 @@ def _run_tag(body: bytes, at: int) -> bytes:
 def slide_body(xml: bytes, max_depth: int) -> bytes:
     """A slide or notes part checked for what the run patterns assume: UTF-8; the root
     element closed at the end (a cut part is expat's to call corrupt); no more tags than
-    ``max_depth`` (so no nesting past the cap, which expat truncates at the exact element);
+    ``max_depth``, or too short to hold more start tags (so no nesting past the cap, which
+    expat truncates at the exact element; a malformed short part of many ``<`` is read
+    here where expat calls it corrupt: more text, never less);
     DrawingML, if declared, under the prefix ``a`` and no default namespace (text under
     another prefix would not be seen). Bail otherwise. The part is returned as it is when
     it opens with the declaration Office or python-pptx writes (which the run pattern
@@ -591,15 +594,32 @@ def slide_body(xml: bytes, max_depth: int) -> bytes:
     root = _ROOT.match(body, start)
     if root is None or not body.rstrip().endswith(b"</" + root.group(1) + b">"):
         raise Bail
-    if body.count(b"<", start) > max_depth:
-        raise Bail
+    if len(body) - start > 3 * max_depth and body.count(b"<", start) > max_depth:
+        raise Bail  # (a start tag takes 3 bytes at least: a shorter part cannot nest deeper)
     # declarations sit on the root tag; a part declaring more further on is searched whole
     root_end = body.find(b">", root.end())
-    end = root_end + 1 if body.find(b"xmlns", root_end) < 0 else len(body)
-    for prefix, dq, sq in _NAMESPACES.findall(body, start, end):
+    if body.find(b"xmlns", root_end) < 0:
+        root_tag = body[start : root_end + 1]
+        if root_tag not in _ROOT_TAGS_SEEN:
+            _check_namespaces(root_tag)
+            if len(_ROOT_TAGS_SEEN) < _ROOT_TAGS_KEPT:
+                _ROOT_TAGS_SEEN.add(root_tag)
+    else:
+        _check_namespaces(body[start:])
+    return body
+
+
+#: root tags already checked by :func:`_check_namespaces` (a deck's slides share a few)
+_ROOT_TAGS_SEEN: set[bytes] = set()
+_ROOT_TAGS_KEPT = 64
+
+
+def _check_namespaces(xml: bytes) -> None:
+    """Bail unless DrawingML, if declared in ``xml``, is bound to ``a`` and no default
+    namespace is declared."""
+    for prefix, dq, sq in _NAMESPACES.findall(xml):
         if not prefix or (prefix != b"a" and (dq or sq) in _DRAWINGML):
             raise Bail
-    return body
 
 
 def _only_a_runs(xml: bytes, runs: int) -> bool:
