@@ -226,16 +226,16 @@ def _cell_pattern(p: bytes) -> re.Pattern[bytes]:
     value or text tag (group ``odd``: a shape these patterns do not know, such as an
     attribute value holding ``>``)."""
     q = re.escape(p)
-    formula = rb"(?:<" + q + rb"f(?:\s[^>]*)?(?:/>|>[^<]*</" + q + rb"f>))?"
+    formula = rb"(?:<" + q + rb"f(?:\s[^<>]*)?(?:/>|>[^<]*</" + q + rb"f>))?"
     value = rb"(<" + q + rb"v>)([^<]*)</" + q + rb"v>"
     inline = (
         rb"(<" + q + rb"is><" + q + rb"t(?:\s+xml:space\s*=\s*\"preserve\")?>)([^<]*)</"
         + q + rb"t></" + q + rb"is>"
     )  # fmt: skip
     return re.compile(
-        rb"<(?:(/" + q + rb"row>|" + q + rb"row(?:\s[^>]*)?/>)|" + q + rb"c(\s[^>]*)?>\s*"
+        rb"<(?:(/" + q + rb"row>|" + q + rb"row(?:\s[^<>]*)?/>)|" + q + rb"c(\s[^<>]*)?>\s*"
         rb"(?:" + formula + rb"\s*" + value + rb"|" + inline + rb")?\s*</" + q + rb"c>"
-        rb"|" + q + rb"c(?:\s[^>]*)?/>|(" + _PFX + rb"(?:c|v|t|is|rPh)[\s/>]))"
+        rb"|" + q + rb"c(?:\s[^<>]*)?/>|(" + _PFX + rb"(?:c|v|t|is|rPh)[\s/>]))"
     )  # fmt: skip
 
 
@@ -283,13 +283,19 @@ _FAST_CELLS = re.compile(
     rb'|(?: t="\w+")?' + _CELL_ATTRS + rb'(?:/>|></c>))'
     + _OTHER_TAGS
 )  # fmt: skip
-# The same for a sheet of inline strings only (what openpyxl writes): fewer alternatives
-# and groups, a quarter less time per cell. Group 1: a row start or end; group 2: the
-# text; group 3: another tag.
+# The same for a sheet of inline strings only (what openpyxl writes), with as few pattern
+# steps per cell as ``re`` allows (its cost is per step, so literal attributes are skipped
+# rather than spelled). Group 1: the text; group 2: a row start or end (``<row`` or
+# ``</row``; any longer name, such as ``rowBreaks``, is kept in the token and refused
+# after the split); group 3: another tag. A cell start tag is taken whole up to its first
+# ``>`` (at most 512 bytes: a region of unclosed tags costs linear time) and must end
+# with `` t="inlineStr"``: in well-formed XML that is the cell's type
+# attribute (the last quote before ``>`` closes a value, which holds no quote of its own);
+# a ``>`` inside an attribute value ends the match early, and the tag is left between the
+# tokens (the region then takes another pattern).
 _INLINE_CELLS = re.compile(
-    rb'(</?row)(?: [\w:]+="[^"<>]*")*>'
-    rb'|<c r="[A-Z]{1,3}[0-9]{1,7}"(?: s="[0-9]{1,6}")? t="inlineStr">'
-    rb'<is><t(?: xml:space="preserve")?>([^<]*)</t></is></c>' + _OTHER_TAGS
+    rb'<c [^>]{0,512} t="inlineStr"><is><t(?:>| xml:space="preserve">)([^<]*)</t></is></c>'
+    rb"|(</?row[^ >]{0,64})[^>]{0,512}>" + _OTHER_TAGS
 )
 _FAST_PATTERNS = ((_INLINE_CELLS, 3), (_FAST_CELLS, 4))
 _SHARED_REF = re.compile(rb"<v>(\d+)\t")
@@ -337,6 +343,8 @@ class CellScanner(_Scanner):
         # cells are balanced: rows and the other tags make the rise
         rise = joined.count(b"<row\t") - joined.count(b"</row\t")
         joined = joined.replace(b"<row\t", b"").replace(b"</row\t", b"\n")
+        if b"<r" in joined:
+            return None  # a tag named row-something (rowBreaks): not a row
         if other_tags:
             rise += joined.count(b"<\t") - joined.count(b"</\t")
             joined = joined.replace(b"<\t", b"").replace(b"</\t", b"")
