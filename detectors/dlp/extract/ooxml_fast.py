@@ -269,12 +269,13 @@ _OTHER_TAGS = (
     rb"|<" + _OTHER_NAME + rb'(?: [\w:]+="[^"<>]*")*\s*/>'
 )
 # The cells Office and openpyxl write, in one pass that leaves no ``<`` unmatched when the
-# region holds nothing else: a row start or end (group 1, kept to count the rise), a
-# shared-string cell (group 2: ``<v>`` and the index, so it can be told from text), an
-# inline string or a value after an optional formula (group 3: the text), an empty cell,
-# another tag (group 4).
+# region holds nothing else: a row start (group 1, empty: counted for the rise, dropped
+# from the text) or end (group 2: ``</row>``, made a newline), a shared-string cell
+# (group 3: ``<v>`` and the index, so it can be told from text), an inline string or a
+# value after an optional formula (group 4: the text), an empty cell, another tag
+# (group 5).
 _FAST_CELLS = re.compile(
-    rb'(</?row)(?: [\w:]+="[^"<>]*")*>'
+    rb'<row()(?: [\w:]+="[^"<>]*")*>|(</row>)'
     rb'|<c' + _CELL_ATTRS + rb'(?:'
     rb' t="s"' + _CELL_ATTRS + rb'>(<v>\d{1,9})</v></c>'
     rb'|(?: t="inlineStr"' + _CELL_ATTRS + rb'><is><t(?: xml:space="preserve")?>'
@@ -285,9 +286,8 @@ _FAST_CELLS = re.compile(
 )  # fmt: skip
 # The same for a sheet of inline strings only (what openpyxl writes), with as few pattern
 # steps per cell as ``re`` allows (its cost is per step, so literal attributes are skipped
-# rather than spelled). Group 1: the text; group 2: a row start or end (``<row`` or
-# ``</row``; any longer name, such as ``rowBreaks``, is kept in the token and refused
-# after the split); group 3: another tag. A cell start tag is taken whole up to its first
+# rather than spelled). Group 1: the text; groups 2 and 3: a row start and end, as in
+# ``_FAST_CELLS``; group 4: another tag. A cell start tag is taken whole up to its first
 # ``>`` (at most 512 bytes: a region of unclosed tags costs linear time) and must end
 # with `` t="inlineStr"``: in well-formed XML that is the cell's type
 # attribute (the last quote before ``>`` closes a value, which holds no quote of its own);
@@ -295,9 +295,10 @@ _FAST_CELLS = re.compile(
 # tokens (the region then takes another pattern).
 _INLINE_CELLS = re.compile(
     rb'<c [^>]{0,512} t="inlineStr"><is><t(?:>| xml:space="preserve">)([^<]*)</t></is></c>'
-    rb"|(</?row[^ >]{0,64})[^>]{0,512}>" + _OTHER_TAGS
+    rb"|<row()(?:>| [^>]{0,512}>)|(</row>)" + _OTHER_TAGS
 )
-_FAST_PATTERNS = ((_INLINE_CELLS, 3), (_FAST_CELLS, 4))
+#: (pattern, its number of groups, the group of a row start)
+_FAST_PATTERNS = ((_INLINE_CELLS, 4, 2), (_FAST_CELLS, 5, 1))
 _SHARED_REF = re.compile(rb"<v>(\d+)\t")
 
 
@@ -330,21 +331,26 @@ class CellScanner(_Scanner):
         if self.prefix:
             return None
         for tried in range(len(_FAST_PATTERNS)):
-            pattern, groups = _FAST_PATTERNS[(self.dialect + tried) % len(_FAST_PATTERNS)]
+            pattern, groups, row_start = _FAST_PATTERNS[
+                (self.dialect + tried) % len(_FAST_PATTERNS)
+            ]
             parts = pattern.split(region)
-            if b"<" not in b"".join(parts[:: groups + 1]):
+            between = parts[:: groups + 1]
+            if not any(between) or b"<" not in b"".join(between):
                 self.dialect = (self.dialect + tried) % len(_FAST_PATTERNS)
                 break  # no tag left between the tokens: every one is a known shape
         else:
             return None
-        del parts[:: groups + 1]
-        other_tags = any(parts[groups - 1 :: groups])  # only around the sheet's rows
-        joined = b"\t".join(filter(None, parts)) + b"\t"
-        # cells are balanced: rows and the other tags make the rise
-        rise = joined.count(b"<row\t") - joined.count(b"</row\t")
-        joined = joined.replace(b"<row\t", b"").replace(b"</row\t", b"\n")
-        if b"<r" in joined:
-            return None  # a tag named row-something (rowBreaks): not a row
+        step = groups + 1
+        starts = parts[row_start::step]
+        rise = len(starts) - starts.count(None)  # cells are balanced: rows and other tags rise
+        other_tags = any(parts[groups::step])  # only around the sheet's rows
+        if any(between):
+            del parts[::step]  # white space between tags is not text
+        joined = b"\t".join(filter(None, parts)) + b"\t"  # row starts are empty: dropped
+        size = len(joined)
+        joined = joined.replace(b"</row>\t", b"\n")
+        rise -= (size - len(joined)) // (len(b"</row>\t") - 1)
         if other_tags:
             rise += joined.count(b"<\t") - joined.count(b"</\t")
             joined = joined.replace(b"<\t", b"").replace(b"</\t", b"")
