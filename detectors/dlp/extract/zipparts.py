@@ -101,7 +101,7 @@ def _plain_directory(fp: BinaryIO) -> tuple[list[Entry], int]:
         raise _Unusual
     out: list[Entry] = []
     unpack = _CENTRAL.unpack_from
-    make = Entry._make
+    new = tuple.__new__  # Entry._make without its Python frame
     pos = 0
     while pos < cd_size:
         if cd_size - pos < _CENTRAL.size:
@@ -130,7 +130,7 @@ def _plain_directory(fp: BinaryIO) -> tuple[list[Entry], int]:
             name = raw.decode("utf-8" if flags & _UTF8_NAME else "ascii")
         except UnicodeDecodeError:
             raise _Unusual from None  # not UTF-8; or cp437 beyond ASCII: zipfile decodes it
-        out.append(make((name, flags, method, crc, packed, unpacked, offset)))
+        out.append(new(Entry, (name, flags, method, crc, packed, unpacked, offset)))
     names = {entry.filename for entry in out}
     if len(names) != len(out) or any("\x00" in name for name in names):
         raise _Unusual  # a repeated name or a NUL (zipfile cuts the name there)

@@ -304,6 +304,55 @@ def test_unusual_regions_leave_the_block_pass(monkeypatch: pytest.MonkeyPatch, c
     both(monkeypatch, "u.xlsx", book(xml, "<si><t>s0</t></si>"), SMALL_BLOCKS)
 
 
+def _inline_rows(cell_attrs: str, n: int = 40) -> str:
+    return "".join(
+        f'<row r="{i}"><c {cell_attrs.format(i=i)}><is><t>text {i}</t></is></c>'
+        f'<c r="B{i}" t="inlineStr"><is><t xml:space="preserve"> {SSN} </t></is></c></row>'
+        for i in range(1, n)
+    )
+
+
+@pytest.mark.parametrize(
+    "attrs",
+    [
+        'r="A{i}" t="inlineStr"',  # what openpyxl writes: the block pass
+        'r="A{i}" s="4" cm="1" t="inlineStr"',  # attributes skipped whole
+        't="inlineStr" r="A{i}"',  # the type not last: the other patterns
+        'r="A{i}" t="s"',  # not an inline string: its text is not shown
+        'r="A{i}" x="a>b" t="inlineStr"',  # '>' in a value ends the tag early
+        'r="A{i}"  t="inlineStr"',
+    ],
+)
+def test_inline_string_cells_read_as_expat_reads_them(
+    monkeypatch: pytest.MonkeyPatch, attrs: str
+) -> None:
+    xml = sheet(_inline_rows(attrs))
+    text, reason = both(monkeypatch, "i.xlsx", book(xml), SMALL_BLOCKS)
+    assert reason is None and text.count(f" {SSN} \t\n") == 39
+    if attrs.startswith('r="A{i}" t="inlineStr"'):
+        assert _fast_reads(xml) == text[: -len("\n")]
+
+
+def test_a_tag_named_like_a_row_is_not_a_row(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``<rowBreaks>`` after the rows (Excel writes it with page breaks) is one of the tags
+    around the rows: no line of its own, in the block pass too."""
+    rows = _inline_rows('r="A{i}" t="inlineStr"', 5)
+    xml = sheet(rows).replace(
+        "</sheetData>", '</sheetData><rowBreaks count="1"><brk id="3" max="16383"/></rowBreaks>'
+    )
+    text, _ = both(monkeypatch, "b.xlsx", book(xml), SMALL_BLOCKS)
+    assert text.endswith(f" {SSN} \t\n\n")
+    assert _fast_reads(xml) == text[: -len("\n")]
+
+
+def test_a_region_of_unclosed_cell_tags_is_refused_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tens of thousands of ``<c`` starts and no ``>``: every pattern stops at the next ``<``
+    or after a bounded attribute run, and the part is expat's (corrupt)."""
+    xml = sheet('<row r="1">' + '<c r="A1" ' * 20_000 + "</row>")
+    assert _fast_reads(xml) is None
+    assert both(monkeypatch, "c.xlsx", book(xml))[1] == "corrupt"
+
+
 def test_many_regions_of_every_kind_read_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
     strings = "".join(f"<si><t>string {i}</t></si>" for i in range(50)) + "<si><t/></si>"
     strings += f"<si><t>never shown {SSN}</t></si>"
