@@ -235,6 +235,24 @@ def test_time_budget_is_checked_per_batch(monkeypatch: pytest.MonkeyPatch) -> No
     assert "slide 0 SSN" in text and "slide 199" not in text
 
 
+def _expat_and_bulk(
+    name: str, data: bytes, limits: ExtractLimits | None = None
+) -> tuple[tuple[str, str | None, tuple[str, int, bool, str | None]], ...]:
+    """What expat and the bulk scanner make of a file (hypothesis tests cannot take the
+    monkeypatch fixture, so the variable is set and restored here)."""
+    old = os.environ.get(SCANNER_ENV)
+    try:
+        os.environ[SCANNER_ENV] = "expat"
+        reference = _run(name, data, limits)
+        os.environ[SCANNER_ENV] = "bulk"
+        return reference, _run(name, data, limits)
+    finally:
+        if old is None:
+            os.environ.pop(SCANNER_ENV, None)
+        else:
+            os.environ[SCANNER_ENV] = old
+
+
 _SLIDE = slide(para("one &amp; two", "three") + "<a:p/>" + para(f"SSN {SSN}"))
 
 
@@ -247,17 +265,7 @@ def test_mutated_slides_read_as_expat_reads_them(data: st.DataObject) -> None:
     DrawingML) is read by expat only, so such mutants are not compared."""
     mutated = _mutate(data, _SLIDE.encode())
     pptx = deck(_SLIDE, mutated)
-    old = os.environ.get(SCANNER_ENV)
-    try:
-        os.environ[SCANNER_ENV] = "expat"
-        reference = _run("m.pptx", pptx)
-        os.environ[SCANNER_ENV] = "bulk"
-        got = _run("m.pptx", pptx)
-    finally:
-        if old is None:
-            os.environ.pop(SCANNER_ENV, None)
-        else:
-            os.environ[SCANNER_ENV] = old
+    reference, got = _expat_and_bulk("m.pptx", pptx)
     assert got[1] in (None, "corrupt")
     if reference[1] != "corrupt" and re.search(rb"</t\s*>", mutated) is None:
         assert got == reference
@@ -399,17 +407,7 @@ def test_random_inline_sheets_read_as_expat_reads_them(xml: str, data: st.DataOb
     if data.draw(st.booleans()):
         raw = _mutate(data, raw)
     workbook = book(raw.decode("utf-8", "replace"))
-    old = os.environ.get(SCANNER_ENV)
-    try:
-        os.environ[SCANNER_ENV] = "expat"
-        reference = _run("r.xlsx", workbook, SMALL_BLOCKS)
-        os.environ[SCANNER_ENV] = "bulk"
-        got = _run("r.xlsx", workbook, SMALL_BLOCKS)
-    finally:
-        if old is None:
-            os.environ.pop(SCANNER_ENV, None)
-        else:
-            os.environ[SCANNER_ENV] = old
+    reference, got = _expat_and_bulk("r.xlsx", workbook, SMALL_BLOCKS)
     assert got[1] in (None, "corrupt")
     if reference[1] != "corrupt":
         assert got == reference
