@@ -131,7 +131,7 @@ class ComplianceClient(ApiClient):
         self, model: type[M], name: str, limit_name: str, params: QueryParams | None = None
     ) -> Iterator[M]:
         route = f"/compliance/workspaces/{{workspace_id}}/{name}"
-        for item in self.transport.paginate(
+        for item in self.session.paginate(
             f"{self.prefix}/{name}",
             route=route,
             group=f"{COMPLIANCE_LIST}:{name}",  # limited per endpoint
@@ -222,7 +222,7 @@ class ComplianceClient(ApiClient):
             checkpoint=keep is not None,
             too_large_hint="raise ClientOptions.conversation_page_max_bytes for this tenant",
         )
-        yield from self.transport.paginate(
+        yield from self.session.paginate(
             f"{self.prefix}/conversations",
             route=_CONVERSATIONS_ROUTE,
             group=f"{COMPLIANCE_LIST}:conversations",
@@ -284,7 +284,7 @@ class ComplianceClient(ApiClient):
         params = [("conversation_id", conversation_id)] if conversation_id else None
         deadline = time.monotonic() + self.options.download_timeout
 
-        response = self.transport.send(
+        response = self.session.send(
             "GET",
             path,
             route=route,

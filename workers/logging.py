@@ -18,7 +18,6 @@ import logging
 import sys
 from contextlib import suppress
 from contextvars import ContextVar
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 from core.logs import (
@@ -26,6 +25,7 @@ from core.logs import (
     current_context,
     redact,
 )
+from core.time import unix_iso_z
 
 
 class RedactionFilter(logging.Filter):
@@ -72,9 +72,7 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "timestamp": datetime.fromtimestamp(record.created, UTC)
-            .isoformat(timespec="milliseconds")
-            .replace("+00:00", "Z"),
+            "timestamp": unix_iso_z(record.created, timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),

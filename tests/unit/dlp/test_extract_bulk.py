@@ -1,6 +1,6 @@
 """The bulk OOXML scanner against expat: the same text for every shape, expat for the rest.
 
-Every case extracts the same file twice, once with ``CASB_OOXML_SCANNER=expat`` (the
+Every case extracts the same file twice, once with ``ExtractLimits(ooxml_scanner="expat")`` (the
 reference) and once with the bulk scanner, and compares the text, the report and the skip
 reason. Cases that the bulk scanner must hand back to expat are checked to really bail, and
 the common shapes to really stay on the bulk path."""
