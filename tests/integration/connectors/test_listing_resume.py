@@ -19,11 +19,20 @@ from tests.integration.connectors.conftest import TIME_SCALE, access_for, fast_o
 PAGE = 5  # users per page: the small tenant's 40 users take 8 pages
 
 
+def defer_after_three_pages(world: Any, slug: str, api: str, path: str) -> None:
+    """The 4th request of the listing answers a 429 asking for more than the client may
+    wait (120 s): the call defers (``RateLimitedError``)."""
+    from simulator.faults import Fault
+
+    fault = Fault(
+        kind="rate_limit_storm", api=api, path_contains=path, after=3, count=1, retry_after=120
+    )
+    world.faults.add(slug, fault)
+
+
 def test_interrupted_listing_resumes_where_it_stopped(
     world: Any, server: Any, redis_client: redis.Redis
 ) -> None:
-    from simulator.faults import Fault
-
     slug = "tenant-01"
     total = len(world.tenant(slug).users)
     pages = -(-total // PAGE)
@@ -48,17 +57,7 @@ def test_interrupted_listing_resumes_where_it_stopped(
 
     # Page 4 answers a 429 asking for more than the client may wait: the call defers.
     world.reset_stats()
-    world.faults.add(
-        slug,
-        Fault(
-            kind="rate_limit_storm",
-            api="admin",
-            path_contains="/users",
-            after=3,
-            count=1,
-            retry_after=120,
-        ),
-    )
+    defer_after_three_pages(world, slug, "admin", "/users")
     seen: list[str] = []
     with pytest.raises(RateLimitedError):
         for user in client().users():
@@ -100,7 +99,6 @@ def test_an_interrupted_conversation_listing_resumes_from_its_digests(
     saved pages (kept as file refs and masked verdicts, never message text) and asks only
     for the rest; its parts equal those of a listing that was never interrupted."""
     from pipeline.fetchers import FetchContext, PartRun, fetch_conversations
-    from simulator.faults import Fault
 
     slug = "tenant-02"
     tenant = world.tenant(slug)
@@ -148,17 +146,7 @@ def test_an_interrupted_conversation_listing_resumes_from_its_digests(
         # Page 4 answers a 429 asking for more than the client may wait: the task defers.
         scan_id = 900_000 + secrets.randbelow(99_999)
         world.reset_stats()
-        world.faults.add(
-            slug,
-            Fault(
-                kind="rate_limit_storm",
-                api="compliance",
-                path_contains="/conversations",
-                after=3,
-                count=1,
-                retry_after=120,
-            ),
-        )
+        defer_after_three_pages(world, slug, "compliance", "/conversations")
         with pytest.raises(RateLimitedError):
             fetch(scan_id, defer=True)
         assert requests() == 4
