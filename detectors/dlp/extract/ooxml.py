@@ -18,7 +18,6 @@ part is written, is refused as ``corrupt``: OOXML never needs one, and entity tr
 from __future__ import annotations
 
 import io
-import os
 import re
 import zipfile
 from collections.abc import Callable, Generator, Iterator
@@ -44,14 +43,13 @@ from detectors.dlp.extract.ooxml_fast import (
 )
 from detectors.dlp.extract.zipparts import Container, Entry, PartReader, entries
 
-__all__ = ["OOXML_SCANNERS", "SCANNER_ENV", "iter_ooxml", "ooxml_kind", "open_zip"]
+__all__ = ["OOXML_SCANNERS", "iter_ooxml", "ooxml_kind", "open_zip"]
 
 #: ``bulk`` (default): the bulk scanner for spreadsheet and slide parts, expat for what it
 #: does not handle; ``expat``: expat for every part, read through zipfile (the reference the
 #: bulk scanner is tested against, and a bench baseline). docx parts are read by expat
-#: either way.
+#: either way. Chosen by ``ExtractLimits.ooxml_scanner`` (the ``CASB_OOXML_SCANNER`` setting).
 OOXML_SCANNERS = ("bulk", "expat")
-SCANNER_ENV = "CASB_OOXML_SCANNER"
 
 _SLIDE_RE = re.compile(r"ppt/(slides/slide|notesSlides/notesSlide)(\d+)\.xml$")
 _SHEET_RE = re.compile(r"xl/worksheets/sheet(\d+)\.xml$")
@@ -205,8 +203,8 @@ def _parse(
         raise SkipFile("corrupt", "zip entry fails its CRC or size check") from None
 
 
-def _bulk_enabled() -> bool:
-    chosen = (os.environ.get(SCANNER_ENV) or "bulk").strip().lower()
+def _bulk_enabled(limits: ExtractLimits) -> bool:
+    chosen = (limits.ooxml_scanner or "bulk").strip().lower()
     if chosen not in OOXML_SCANNERS:
         raise ValueError(f"unknown OOXML scanner {chosen!r}; choose one of {OOXML_SCANNERS}")
     return chosen == "bulk"
@@ -224,9 +222,9 @@ def _read_part(
     skipping the characters already yielded (both readers produce the same text). Returns
     whether the bulk scanner read the whole part."""
     emitted = 0
-    if _bulk_enabled():
+    if _bulk_enabled(budget.limits):
         try:
-            with PartReader(zf).open(info) as fh:
+            with PartReader(zf, budget.limits.zip_inflate).open(info) as fh:
                 for piece in scan(fh, bulk, budget.limits, budget):
                     emitted += len(piece)
                     yield piece
@@ -309,7 +307,7 @@ def _pptx(
         m = _SLIDE_RE.match(info.filename)
         if m:
             slides.append((m.group(1) != "slides/slide", int(m.group(2)), info.filename, info))
-    reader = PartReader(zf) if _bulk_enabled() else None
+    reader = PartReader(zf, limits.zip_inflate) if _bulk_enabled(limits) else None
     batch: list[tuple[str, bytes]] = []  # small parts read whole, scanned about a block at once
     batched = 0
     for _, _, part, info in sorted(slides, key=lambda slide: slide[:3]):

@@ -10,8 +10,8 @@ inflated size equal to the declared one, the CRC-32. A failure raises
 ``zipfile.BadZipFile``, which the extractor reports as ``corrupt``, as before. A member
 stored with another method (bzip2, lzma) is read through ``zipfile``.
 
-``CASB_ZIP_INFLATE`` (``isal``, ``zlib-ng``, ``zlib``) picks the inflater (benches compare
-them); the default is the first one installed.
+``ExtractLimits.zip_inflate`` (the ``CASB_ZIP_INFLATE`` setting: ``isal``, ``zlib-ng``,
+``zlib``) picks the inflater (benches compare them); the default is the first one installed.
 
 :class:`Container` is a ``zipfile.ZipFile`` that reads a plain central directory (no
 archive comment, no zip64 record, no extra fields, no prefix before the archive: what
@@ -36,7 +36,6 @@ from typing import IO, Any, BinaryIO, NamedTuple
 
 __all__ = [
     "INFLATERS",
-    "INFLATE_ENV",
     "Container",
     "Entry",
     "PartReader",
@@ -44,7 +43,6 @@ __all__ = [
     "inflater_name",
 ]
 
-INFLATE_ENV = "CASB_ZIP_INFLATE"
 INFLATERS = ("isal", "zlib-ng", "zlib")
 _LOCAL_HEADER = struct.Struct("<4s22xHH")
 _LOCAL_SIGNATURE = b"PK\x03\x04"
@@ -190,8 +188,8 @@ def _module(name: str) -> ModuleType | None:
     return zlib
 
 
-def _chosen() -> tuple[str, ModuleType]:
-    wanted = (os.environ.get(INFLATE_ENV) or "").strip().lower()
+def _chosen(inflate: str = "") -> tuple[str, ModuleType]:
+    wanted = inflate.strip().lower()
     if wanted and wanted not in INFLATERS:
         raise ValueError(f"unknown inflater {wanted!r}; choose one of {INFLATERS}")
     for name in (wanted,) if wanted else INFLATERS:
@@ -201,9 +199,10 @@ def _chosen() -> tuple[str, ModuleType]:
     return "zlib", zlib  # the one asked for is not installed
 
 
-def inflater_name() -> str:
-    """The inflater in use (``isal``, ``zlib-ng`` or ``zlib``)."""
-    return _chosen()[0]
+def inflater_name(inflate: str = "") -> str:
+    """The inflater ``inflate`` (``ExtractLimits.zip_inflate``) selects: ``isal``,
+    ``zlib-ng`` or ``zlib`` (empty: the fastest one installed)."""
+    return _chosen(inflate)[0]
 
 
 class _Member:
@@ -261,10 +260,10 @@ class _Member:
 class PartReader:
     """Members of one vetted container, inflated by the chosen inflater."""
 
-    def __init__(self, zf: zipfile.ZipFile) -> None:
+    def __init__(self, zf: zipfile.ZipFile, inflate: str = "") -> None:
         self.zf = zf
         self.fp: BinaryIO = zf.fp  # type: ignore[assignment]
-        self.module = _chosen()[1]
+        self.module = _chosen(inflate)[1]
         # an in-memory container is read by slicing (BytesIO.getvalue shares its bytes)
         self.data = self.fp.getvalue() if isinstance(self.fp, io.BytesIO) else None
 

@@ -17,8 +17,7 @@ from hypothesis import strategies as st
 
 from detectors.dlp.extract import ExtractLimits, ExtractReport, SkipFile, extract_text
 from detectors.dlp.extract import ooxml_fast as bulk
-from detectors.dlp.extract.ooxml import SCANNER_ENV
-from detectors.dlp.extract.zipparts import INFLATE_ENV, INFLATERS, PartReader, inflater_name
+from detectors.dlp.extract.zipparts import INFLATERS, PartReader, inflater_name
 from tests.unit.dlp import fixtures
 from tests.unit.dlp.test_extract_bulk import SSN, _mutate, _run, book, both, sheet
 
@@ -76,10 +75,9 @@ def _members() -> tuple[zipfile.ZipFile, dict[str, bytes]]:
 
 
 @pytest.mark.parametrize("inflater", INFLATERS)
-def test_members_read_as_zipfile_reads_them(monkeypatch: pytest.MonkeyPatch, inflater: str) -> None:
-    monkeypatch.setenv(INFLATE_ENV, inflater)
+def test_members_read_as_zipfile_reads_them(inflater: str) -> None:
     zf, bodies = _members()
-    reader = PartReader(zf)
+    reader = PartReader(zf, inflater)
     for name, body in bodies.items():
         info = zf.getinfo(name)
         assert reader.read(info) == body
@@ -92,22 +90,17 @@ def test_members_read_as_zipfile_reads_them(monkeypatch: pytest.MonkeyPatch, inf
             assert b"".join(pieces) == body
 
 
-def test_the_inflater_falls_back_to_the_stdlib(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(INFLATE_ENV, "zlib")
-    assert inflater_name() == "zlib"
-    monkeypatch.setenv(INFLATE_ENV, "gzip")
+def test_the_inflater_falls_back_to_the_stdlib() -> None:
+    assert inflater_name("zlib") == "zlib"
     with pytest.raises(ValueError, match="unknown inflater"):
-        inflater_name()
+        inflater_name("gzip")
 
 
 @pytest.mark.parametrize("inflater", INFLATERS)
 @pytest.mark.parametrize("lie", ["crc", "smaller", "larger", "header"])
-def test_a_member_that_lies_about_itself_is_refused(
-    monkeypatch: pytest.MonkeyPatch, inflater: str, lie: str
-) -> None:
+def test_a_member_that_lies_about_itself_is_refused(inflater: str, lie: str) -> None:
     """A wrong CRC, a declared size the data does not inflate to (a member declaring 100
     bytes and inflating to 800 KB is cut at 101, never inflated whole), a bad local header."""
-    monkeypatch.setenv(INFLATE_ENV, inflater)
     zf, _ = _members()
     info = copy.copy(zf.getinfo("deflated.xml"))
     if lie == "crc":
@@ -118,7 +111,7 @@ def test_a_member_that_lies_about_itself_is_refused(
         info.file_size += 100
     else:
         info.header_offset += 1
-    reader = PartReader(zf)
+    reader = PartReader(zf, inflater)
     with pytest.raises(zipfile.BadZipFile):
         reader.read(info)
     with pytest.raises(zipfile.BadZipFile), reader.open(info) as fh:
@@ -227,7 +220,6 @@ def test_time_budget_is_checked_per_batch(monkeypatch: pytest.MonkeyPatch) -> No
     ticks = iter(range(10_000))
     limits = ExtractLimits(max_seconds=3, clock=lambda: float(next(ticks)), xml_block=4096)
     slides = [slide(para(f"slide {i} SSN {SSN}")) for i in range(200)]
-    monkeypatch.setenv(SCANNER_ENV, "bulk")
     report = ExtractReport()
     data = deck(*slides)
     text = b"".join(extract_text("t.pptx", io.BytesIO(data), limits, report)).decode()
@@ -238,19 +230,8 @@ def test_time_budget_is_checked_per_batch(monkeypatch: pytest.MonkeyPatch) -> No
 def _expat_and_bulk(
     name: str, data: bytes, limits: ExtractLimits | None = None
 ) -> tuple[tuple[str, str | None, tuple[str, int, bool, str | None]], ...]:
-    """What expat and the bulk scanner make of a file (hypothesis tests cannot take the
-    monkeypatch fixture, so the variable is set and restored here)."""
-    old = os.environ.get(SCANNER_ENV)
-    try:
-        os.environ[SCANNER_ENV] = "expat"
-        reference = _run(name, data, limits)
-        os.environ[SCANNER_ENV] = "bulk"
-        return reference, _run(name, data, limits)
-    finally:
-        if old is None:
-            os.environ.pop(SCANNER_ENV, None)
-        else:
-            os.environ[SCANNER_ENV] = old
+    """What expat and the bulk scanner make of a file (``ExtractLimits.ooxml_scanner``)."""
+    return _run(name, data, limits, "expat"), _run(name, data, limits, "bulk")
 
 
 _SLIDE = slide(para("one &amp; two", "three") + "<a:p/>" + para(f"SSN {SSN}"))
@@ -431,7 +412,6 @@ def test_deep_nesting_between_rows_still_truncates(monkeypatch: pytest.MonkeyPat
     rows = "".join(f'<row r="{i}"><c r="A{i}"><v>{i}</v></c></row>' for i in range(1, 300))
     xml = sheet(rows + "<x>" * 3000 + "</x>" * 3000)
     report = ExtractReport()
-    monkeypatch.setenv(SCANNER_ENV, "bulk")
     list(extract_text("d.xlsx", io.BytesIO(book(xml)), SMALL_BLOCKS, report))
     assert report.truncated_reason == "XML nested deeper than 1000 elements"
     both(monkeypatch, "d.xlsx", book(xml), SMALL_BLOCKS)
