@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["CREDENTIAL_ROWS", "row"]
+__all__ = ["CREDENTIAL_ROWS", "DISCORD_USER_ID", "row"]
 
 B64URL = "A-Za-z0-9_-"
 ALNUM = "A-Za-z0-9"
@@ -29,6 +29,32 @@ HEX = "a-f0-9"
 B64 = "A-Za-z0-9+/"
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 UUID_ANYCASE = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+
+# A Discord bot token's first segment is the unpadded base64 of the bot's user id written in
+# decimal (17-20 digits). Three ASCII digits (0x30-0x39) encode to four characters, each from
+# a small set: a digit's high bits 0b0011 leave the first character M, N or O (O only for 8
+# and 9, whose next character is then D or T), the second one of D T j z, the third one of
+# ten (the middle digit's low nibble) and the fourth one of ten (the last digit's low six
+# bits). The id's length decides the tail: 17 or 20 digits end in two bytes (three
+# characters), 19 in one byte (two characters), 18 in none. The unit tests derive these sets
+# from base64 itself, over every digit triple, pair and single digit.
+_B64_LEAD = r"(?:[MN][DTjz]|O[DT])"
+_B64_DIGITS_2 = _B64_LEAD + r"[AEIMQUYcgk]"  # two digits
+_B64_DIGITS_3 = _B64_DIGITS_2 + r"[w-z0-5]"  # three digits
+_B64_DIGITS_1 = r"(?:[MN][AQgw]|O[AQ])"  # one digit
+DISCORD_USER_ID = (
+    r"(?:"
+    + _B64_DIGITS_3
+    + r"){5}(?:"
+    + _B64_DIGITS_2
+    + r"|"
+    + _B64_DIGITS_3
+    + r"(?:"
+    + _B64_DIGITS_1
+    + r"|"
+    + _B64_DIGITS_2
+    + r")?)"
+)
 
 
 def row(id_: str, name: str, regex: str, cls: str, validator: str, **opts: Any) -> dict[str, Any]:
@@ -311,7 +337,7 @@ CREDENTIAL_ROWS: tuple[dict[str, Any], ...] = (
         r"https://(?:ptb\.|canary\.)?discord(?:app)?\.com/api/webhooks/[0-9]{17,20}"
         r"/[A-Za-z0-9_-]{60,68}", B64URL, "token32", mask_prefix=33),
     row("discord_bot_token", "Discord Bot Token",
-        r"\b[MNO][A-Za-z0-9_-]{23,25}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,38}", B64URL,
+        r"\b" + DISCORD_USER_ID + r"\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,38}", B64URL,
         "token32"),
     row("telegram_bot_token", "Telegram Bot Token", r"\b[0-9]{8,10}:AA[A-Za-z0-9_-]{33}",
         B64URL, "token20"),
@@ -363,7 +389,7 @@ CREDENTIAL_ROWS: tuple[dict[str, Any], ...] = (
         ALNUM, "token32"),
     row("airtable_api_key", "Airtable API Key (legacy)", r"\bkey[A-Za-z0-9]{14}\b", "",
         "mixed_token", **_ctx("airtable", "AIRTABLE_API_KEY", window=96)),
-    row("asana_pat", "Asana Personal Access Token", r"\b[0-9]/[0-9]{13,19}:[a-f0-9]{32}\b", "",
+    row("asana_pat", "Asana Personal Access Token", r"\b[12]/[0-9]{13,19}:[a-f0-9]{32}\b", "",
         "hex_secret", value=r":([a-f0-9]{32})$"),
     row("clickup_token", "ClickUp Personal API Token", r"\bpk_[0-9]{6,10}_[A-Z0-9]{32}", ALNUM,
         "token20"),

@@ -416,7 +416,32 @@ cred(
     "https://discord.com/api/webhooks/{d18}/{u68}",
     neg=["hook=https://discord.com/api/webhooks/000000000000000000/" + "x" * 68 + "\n"],
 )
-cred("discord_bot_token", "DISCORD_BOT_TOKEN={v}\n", "M{u23}.{u6}.{u38}")
+
+
+def discord_bot_token(r: Rand, digits: int = 0) -> str:
+    """Discord's format: base64 of the bot's user id in decimal (a snowflake, 17-20 digits),
+    base64 of a 4-byte timestamp, then the HMAC (27 characters, 38 in newer tokens)."""
+    n = digits or r.r.choice((17, 18, 18, 19, 19, 20))
+    user_id = str(r.r.randrange(10 ** (n - 1), 10**n))
+    stamp = _b64url(r.r.getrandbits(32).to_bytes(4, "big"))
+    return f"{_b64url(user_id.encode())}.{stamp}.{r.tok('u', r.r.choice((27, 38)))}"
+
+
+cred(
+    "discord_bot_token",
+    "DISCORD_BOT_TOKEN={v}\n",
+    discord_bot_token,
+    auto=False,
+    neg=[
+        # the old loose shape: a first segment that is not the base64 of a decimal id
+        "DISCORD_BOT_TOKEN=M{u23}.{u6}.{u38}\n",
+        "DISCORD_BOT_TOKEN=O{u25}.{u6}.{u27}\n",
+        # base64 of an id with a letter in it, of a 16-digit number, a short HMAC
+        "DISCORD_BOT_TOKEN=MTIzNDU2Nzg5MDEyMzQ1Njc4OWE.{u6}.{u38}\n",
+        "DISCORD_BOT_TOKEN=MTIzNDU2Nzg5MDEyMzQ1Ng.{u6}.{u38}\n",
+        "DISCORD_BOT_TOKEN=MTIzNDU2Nzg5MDEyMzQ1Njc4.{u6}.{u20}\n",
+    ],
+)
 cred("telegram_bot_token", "TELEGRAM_BOT_TOKEN={v}\n", "{d10}:AA{u33}")
 cred("twilio_api_key", "TWILIO_API_KEY={v}\n", "SK{x32}")
 cred("twilio_auth_token", "TWILIO_AUTH_TOKEN={v}\n", "{x32}", ctx=True)
@@ -442,7 +467,12 @@ cred("linear_oauth_token", "LINEAR_TOKEN={v}\n", "lin_oauth_{x64}")
 cred("notion_token", "NOTION_TOKEN={v}\n", "ntn_{d11}{n35}")
 cred("airtable_pat", "AIRTABLE_TOKEN={v}\n", "pat{n14}.{x64}")
 cred("airtable_api_key", "AIRTABLE_API_KEY={v}\n", "key{n14}", ctx=True)
-cred("asana_pat", "ASANA_TOKEN={v}\n", "1/{d16}:{x32}")
+cred(
+    "asana_pat",
+    "ASANA_TOKEN={v}\n",
+    "1/{d16}:{x32}",
+    neg=["ASANA_TOKEN=3/{d16}:{x32}\n", "ASANA_TOKEN=0/{d16}:{x32}\n"],
+)
 cred("clickup_token", "CLICKUP_TOKEN={v}\n", "pk_{d8}_{U32}")
 cred("figma_pat", "X-Figma-Token: {v}\n", "figd_{u40}")
 cred("hubspot_private_app_token", "HUBSPOT_TOKEN={v}\n", "pat-na1-{uuid}")
@@ -1220,6 +1250,10 @@ VARIANTS: dict[str, list[tuple[str, Callable[[Rand], str]]]] = {
         ("two-part", lambda r: jwt_token(r, "none")[:-1]),
     ],
     "pypi_token": [("TestPyPI", lambda r: macaroon(r, "test.pypi.org"))],
+    "discord_bot_token": [
+        (f"{n}-digit user id", lambda r, n=n: discord_bot_token(r, n)) for n in (17, 18, 19, 20)
+    ],
+    "asana_pat": [("v2 lead 2/", lambda r: f"2/{r.tok('d', 16)}:{r.tok('x', 32)}")],
     "iban": [("dashes", lambda r: _dashed(_iban_de(r)))],
     "us_ssn": [("dots", lambda r: "536.22.7789")],
     "us_aba_routing": [("4-4-1", lambda r: "0210-0002-1")],
@@ -1243,6 +1277,8 @@ VARIANT_LINES = {
     "azure_client_secret": "AUTH_CLIENTSECRET={v}\n",
     "jwt": "Authorization: Bearer {v}\n",
     "pypi_token": "password = {v}\n",
+    "discord_bot_token": "DISCORD_BOT_TOKEN={v}\n",
+    "asana_pat": "ASANA_TOKEN={v}\n",
     "iban": "IBAN {v}\n",
     "us_ssn": "SSN: {v}\n",
     "us_aba_routing": "ABA routing: {v}\n",
