@@ -268,7 +268,8 @@ def _entry_from_row(row: Mapping[str, Any], token: bool = False) -> Entry:
     """An :class:`Entry` from a catalogue row (``catalog/credentials.py``,
     ``catalog/identifiers.py``). ``token``: a credential row (compiled without SOM)."""
     cls = row.get("cls", "")
-    pattern = _terminated(row["regex"], cls) if cls else row["regex"]
+    # ``ends``: the regex already ends in its own terminator (see ``catalog.credentials._capped``)
+    pattern = _terminated(row["regex"], cls) if cls and not row.get("ends") else row["regex"]
     opts = {k: row[k] for k in _ROW_OPTIONS if k in row}
     if token and "som" not in opts and not opts.get("keywords"):
         opts["som"] = False

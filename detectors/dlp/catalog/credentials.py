@@ -28,6 +28,19 @@ ALNUM = "A-Za-z0-9"
 HEX = "a-f0-9"
 B64 = "A-Za-z0-9+/"
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+HOST = "A-Za-z0-9.-"  # a host name's bytes; "-" stays last
+
+
+def _capped(body: str, lo: int, hi: int) -> str:
+    """``[body]{lo,hi}`` ending a token, written so the engine reports one end per token
+    instead of one per byte of the run: a run shorter than ``hi`` ends in a consumed
+    terminator (trimmed by the matcher), a longer one at exactly ``hi`` bytes, which is the
+    span the greedy repeat gave. The row says ``ends=True`` (the builder adds no terminator)."""
+    stop = body[1:] if body.startswith("^") else "^" + body
+    return f"(?:[{body}]{{{lo},{hi - 1}}}(?:[{stop}]|$)|[{body}]{{{hi}}})"
+
+
+_HOST_TAIL = _capped(HOST, 1, 253)
 UUID_ANYCASE = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 
 # A Discord bot token's first segment is the unpadded base64 of the bot's user id written in
@@ -556,33 +569,33 @@ CREDENTIAL_ROWS: tuple[dict[str, Any], ...] = (
         value=r"(?::|=|=>|:=)[ \t]*[\"']?([^\s\"',;]+)$"),
     row("url_credentials", "Credentials in URL",
         r"\b(?:https?|ftp|ftps|sftp|smtp|smtps|ldap|ldaps|git|ssh)://[A-Za-z0-9._%+-]{1,64}:"
-        r"[^\s:@/\"']{3,128}@[A-Za-z0-9.-]{1,253}", "", "url_password", som=False),
+        r"[^\s:@/\"']{3,128}@" + _HOST_TAIL, HOST, "url_password", som=False, ends=True),
     row("postgres_connection_string", "PostgreSQL Connection String",
-        r"\bpostgres(?:ql)?://[A-Za-z0-9._%+-]{0,64}:[^\s:@/\"']{3,128}@[A-Za-z0-9.-]{1,253}", "",
-        "url_password", som=False),
+        r"\bpostgres(?:ql)?://[A-Za-z0-9._%+-]{0,64}:[^\s:@/\"']{3,128}@" + _HOST_TAIL,
+        HOST, "url_password", som=False, ends=True),
     row("mysql_connection_string", "MySQL / MariaDB Connection String",
         r"\b(?:mysql|mariadb)(?:\+[a-z0-9]{1,16})?://[A-Za-z0-9._%+-]{0,64}:[^\s:@/\"']{3,128}"
-        r"@[A-Za-z0-9.-]{1,253}", "", "url_password", som=False),
+        r"@" + _HOST_TAIL, HOST, "url_password", som=False, ends=True),
     row("mongodb_connection_string", "MongoDB Connection String",
-        r"\bmongodb(?:\+srv)?://[A-Za-z0-9._%+-]{0,64}:[^\s:@/\"']{3,128}@[A-Za-z0-9.-]{1,253}",
-        "", "url_password", som=False),
+        r"\bmongodb(?:\+srv)?://[A-Za-z0-9._%+-]{0,64}:[^\s:@/\"']{3,128}@" + _HOST_TAIL,
+        HOST, "url_password", som=False, ends=True),
     row("redis_connection_string", "Redis Connection String",
-        r"\brediss?://[A-Za-z0-9._%+-]{0,64}:[^\s:@/\"']{3,128}@[A-Za-z0-9.-]{1,253}", "",
-        "url_password", som=False),
+        r"\brediss?://[A-Za-z0-9._%+-]{0,64}:[^\s:@/\"']{3,128}@" + _HOST_TAIL,
+        HOST, "url_password", som=False, ends=True),
     row("amqp_connection_string", "AMQP (RabbitMQ) Connection String",
-        r"\bamqps?://[A-Za-z0-9._%+-]{0,64}:[^\s:@/\"']{3,128}@[A-Za-z0-9.-]{1,253}", "",
-        "url_password", som=False),
+        r"\bamqps?://[A-Za-z0-9._%+-]{0,64}:[^\s:@/\"']{3,128}@" + _HOST_TAIL,
+        HOST, "url_password", som=False, ends=True),
     row("mssql_connection_string", "SQL Server / ADO.NET Connection String",
         r"(?i:(?:server|data source)=[^;\r\n]{1,128};[^\r\n]{0,200}?(?:password|pwd)=)"
-        r"[^;\r\n\"']{6,128}", "", "password", value=r"(?i:password|pwd)=([^;\r\n\"']+)$",
-        som=False),
+        + _capped(r"^;\r\n\"'", 6, 128), r"^;\r\n\"'", "password",
+        value=r"(?i:password|pwd)=([^;\r\n\"']+)$", som=False, ends=True),
     row("jdbc_connection_string", "JDBC Connection String with Password",
-        r"\bjdbc:[a-z0-9]{2,16}:[^\s\"']{1,200}[;?&](?i:password)=[^\s;&\"']{6,128}", "",
-        "password", value=r"(?i:password)=([^\s;&\"']+)$", som=False),
+        r"\bjdbc:[a-z0-9]{2,16}:[^\s\"']{1,200}[;?&](?i:password)=" + _capped(r"^\s;&\"'", 6, 128),
+        r"^\s;&\"'", "password", value=r"(?i:password)=([^\s;&\"']+)$", som=False, ends=True),
     row("snowflake_connection_string", "Snowflake Connection String",
-        r"\bsnowflake://[A-Za-z0-9._%+-]{1,64}:[^\s:@/\"']{3,128}@[A-Za-z0-9._-]{1,253}", "",
-        "url_password", som=False),
+        r"\bsnowflake://[A-Za-z0-9._%+-]{1,64}:[^\s:@/\"']{3,128}@"
+        + _capped("A-Za-z0-9._-", 1, 253), "A-Za-z0-9._-", "url_password", som=False, ends=True),
     row("clickhouse_connection_string", "ClickHouse Connection String",
-        r"\bclickhouse://[A-Za-z0-9._%+-]{0,64}:[^\s:@/\"']{3,128}@[A-Za-z0-9.-]{1,253}", "",
-        "url_password", som=False),
+        r"\bclickhouse://[A-Za-z0-9._%+-]{0,64}:[^\s:@/\"']{3,128}@" + _HOST_TAIL,
+        HOST, "url_password", som=False, ends=True),
 )  # fmt: skip
