@@ -12,7 +12,7 @@ import itertools
 import random
 import re
 
-from detectors.dlp.catalog.credentials import DISCORD_USER_ID
+from detectors.dlp.catalog.credentials import DISCORD_LEADS, DISCORD_USER_ID
 from detectors.dlp.matcher import compile_policy
 from detectors.dlp.profiles import CREDENTIALS, Profile
 from tests.unit.dlp.corpus import Rand, discord_bot_token
@@ -106,3 +106,28 @@ def test_asana_pat_needs_its_version_lead() -> None:
         value = f"{lead}{r.tok('d', 16)}:{r.tok('x', 32)}"
         assert _policy_hits("asana_pat", f"ASANA_TOKEN={value}\n") == 0, value
     assert _policy_hits("asana_pat", f"ASANA_TOKEN=1/{r.tok('d', 16)}:{r.tok('x', 31)}\n") == 0
+
+
+def test_engine_parts_are_the_pattern_split_by_its_first_two_characters() -> None:
+    """The Hyperscan database holds ten literal-led parts instead of the class-led whole;
+    their union must match exactly what the whole matches."""
+    entry = next(e for e in CREDENTIALS.entries if e.id == "discord_bot_token")
+    assert set(DISCORD_LEADS) == {_b64("".join(t))[:2] for t in itertools.product(DIGITS, repeat=3)}
+    assert len(entry.engine_patterns) == len(DISCORD_LEADS)
+    whole = re.compile(entry.pattern)
+    parts = [re.compile(p) for p in entry.engine_patterns]
+    r = Rand(24)
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-."
+    checked = 0
+    for n in (17, 18, 19, 20):
+        for _ in range(400):
+            token = discord_bot_token(r, n) + r.r.choice(["", " ", "\n", "x"])
+            mutated = list(token)
+            mutated[r.r.randrange(len(token))] = r.r.choice(alphabet)
+            for text in (token, "".join(mutated)):
+                m = whole.match(text)
+                hits = [p.match(text) for p in parts]
+                ends = {h.end() for h in hits if h}
+                assert ends == ({m.end()} if m else set()), text
+                checked += bool(m)
+    assert checked > 1600  # every real token matched, and some mutations too
