@@ -20,9 +20,14 @@ import re
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+if TYPE_CHECKING:
+    from detectors.dlp.matcher import Policy
 
 CHUNK = 64 * 1024
 
@@ -40,7 +45,7 @@ class DirStore:
         (self.root / key).write_bytes(data)
 
 
-def _policy(name: str, engine: str | None):  # type: ignore[no-untyped-def]
+def _policy(name: str, engine: str | None) -> Policy:
     from detectors.dlp.matcher import compile_policy
     from detectors.dlp.profiles import CREDENTIALS, PREDEFINED
 
@@ -48,12 +53,12 @@ def _policy(name: str, engine: str | None):  # type: ignore[no-untyped-def]
     return compile_policy(profiles, engine=engine)
 
 
-def _chunks(data: bytes):  # type: ignore[no-untyped-def]
+def _chunks(data: bytes) -> Iterator[bytes]:
     for i in range(0, len(data), CHUNK):
         yield data[i : i + CHUNK]
 
 
-def _one_pass(policy, blocks: list[bytes], mode: str) -> None:  # type: ignore[no-untyped-def]
+def _one_pass(policy: Policy, blocks: list[bytes], mode: str) -> None:
     if mode == "raw":
         policy.engine_scan(iter(blocks))
         return
