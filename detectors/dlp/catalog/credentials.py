@@ -12,6 +12,11 @@ Each row is ``row(id, name, regex, cls, validator, **options)``:
   alphanumerics): such entries are *keyword-led*, found by searching near their keywords.
 * ``severity="low"``: reported with lower-severity evidence (test-mode keys of real accounts).
 * ``value``: a Python regex with one group extracting the secret from a labelled span.
+* ``ends=True``: the regex already ends in its own terminator (``_capped``), so the builder
+  appends none (``cls`` still says which last byte the matcher trims).
+* ``engine``: literal-led patterns whose union is ``regex``, compiled into Hyperscan in its
+  place (a regex led by a small class, such as Discord's, would keep an automaton live on
+  every byte).
 
 Facts (prefixes, lengths, alphabets) come from each vendor's public documentation of its
 token format; the patterns are written for this project.
