@@ -451,10 +451,13 @@ class Policy:
                 reverse = {m.reverse_pattern for m in members} - {None}
                 if builtin and len(reverse) == 1:  # custom profiles never set one
                     expr.reverse = re.compile(str(reverse.pop()).encode(), rflags)
-            expressions.append(pb)
-            ids.append(i)
-            soms.append(som)
-            caseless_flags.append(caseless)
+            parts = {m.engine_patterns for m in members}
+            split = parts.pop() if engine == "hyperscan" and builtin and len(parts) == 1 else ()
+            for part in split or (pattern,):  # one id for every part: the events are the same
+                expressions.append(part.encode())
+                ids.append(i)
+                soms.append(som)
+                caseless_flags.append(caseless)
         max_kw = max(self._lit_len.values(), default=0)
         self._kw_gates = {k: tuple(sorted(v)) for k, v in kw_gates.items()}
         self._max_kw = max_kw
