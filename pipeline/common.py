@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from sqlmodel import col, select
+
 from connectors.access import TenantAccess
 from connectors.errors import ConnectorError
 from core.errors import UserError
@@ -27,8 +29,8 @@ log = logging.getLogger("casb.pipeline")
 def scan_is_active(scan_id: int) -> bool:
     """The run exists and is queued or running (a stage arriving later has nothing to do)."""
     with session_scope() as session:
-        run = session.get(ScanRun, scan_id)
-        return run is not None and run.status in ScanStatus.active()
+        status = session.exec(select(ScanRun.status).where(col(ScanRun.id) == scan_id)).first()
+        return status is not None and status in ScanStatus.active()
 
 
 @contextmanager

@@ -233,6 +233,24 @@ def resolve_profiles(session: Session, names: Iterable[str]) -> list[Profile]:
     return out
 
 
+def profile_sets_in_use(session: Session, limit: int) -> list[list[Profile]]:
+    """The distinct profile sets of enabled tenants (at most ``limit``, the most used first);
+    a set naming a profile that no longer resolves is left out."""
+    counts: dict[tuple[str, ...], int] = {}
+    rows = session.exec(select(Tenant.dlp_profiles).where(col(Tenant.enabled).is_(True)))
+    for names in rows.all():
+        if names:
+            wanted = tuple(dict.fromkeys(names))
+            counts[wanted] = counts.get(wanted, 0) + 1
+    sets: list[list[Profile]] = []
+    for names in sorted(counts, key=lambda n: -counts[n])[:limit]:
+        try:
+            sets.append(resolve_profiles(session, names))
+        except DlpProfileError:
+            continue
+    return sets
+
+
 def tenant_profile_version(session: Session, tenant: Tenant) -> str | None:
     """The tenant's profile-set version, or None when it has no DLP profiles."""
     if not tenant.dlp_profiles:
