@@ -288,6 +288,10 @@ class CacheWrite:
     result: dict[str, Any]
 
 
+#: The table itself: a Core insert of many rows, without the ORM's bulk-insert bookkeeping.
+DLP_CACHE_TABLE: Any = DlpFileCache.__table__  # type: ignore[attr-defined]
+
+
 def save_cache(session: Session, tenant_id: int, writes: Sequence[CacheWrite]) -> None:
     """Upsert cache rows by (tenant, file id): a redelivered batch overwrites, never duplicates."""
     if not writes:
@@ -309,11 +313,11 @@ def save_cache(session: Session, tenant_id: int, writes: Sequence[CacheWrite]) -
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-        stmt: Any = pg_insert(DlpFileCache)
+        stmt: Any = pg_insert(DLP_CACHE_TABLE)
     else:
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-        stmt = sqlite_insert(DlpFileCache)
+        stmt = sqlite_insert(DLP_CACHE_TABLE)
     stmt = stmt.on_conflict_do_update(
         index_elements=["tenant_id", "file_id"],
         set_={
