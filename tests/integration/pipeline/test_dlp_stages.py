@@ -23,7 +23,7 @@ from simulator.ground_truth import DLP_FINDING_TYPES
 from store.db import session_scope
 from store.findings import open_keys
 from tests.cli import run_cli
-from tests.integration.pipeline.conftest import register
+from tests.integration.pipeline.conftest import aws_profile_scan, register
 
 SLUG = "tenant-01"
 PROFILE = "Acme AWS keys"
@@ -317,13 +317,7 @@ def test_batch_writes_its_verdicts_every_few_files(
     and the scan's findings are the ground truth."""
     import pipeline.dlp as dlp
 
-    added = run_cli("dlp", "profile", "add", PROFILE, "--regex", "AWS key id=AKIA[0-9A-Z]{16}")
-    assert added.code == 0, added.output
-    tid = register(sim, [SLUG], dlp_profiles=[PROFILE])[SLUG]
-    started = start_scan(tid, "manual")
-    scan_id = int(started["scan_id"])
-    for resource in started["fetches"]:
-        assert run_fetch(scan_id, resource)["ok"], resource
+    tid, scan_id = aws_profile_scan(sim, SLUG, PROFILE)
     planned = plan_dlp(scan_id)
     sizes = {key: len(dlp.get_runtime().snapshots.get(key) or []) for key in planned["batches"]}
     biggest = max(sizes, key=lambda k: sizes[k])
