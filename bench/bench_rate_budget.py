@@ -5,7 +5,7 @@
 
 A big tenant's scan is bound by its file-route budget (100 downloads a minute): each file
 costs one request there. This bench isolates that part: ``--threads`` threads (DLP workers)
-send ``--requests`` file-route requests of one tenant through ``connectors.http.Transport``
+send ``--requests`` file-route requests of one tenant through ``connectors.http.ApiSession``
 and a shared ``RedisRateBudget`` (a private ``redis-server``) to the simulator over HTTP,
 whose windows (and our budgets) are shortened by ``--time-scale``. Nothing else runs, so the
 time is the limiter's, not the DLP pipeline's CPU. Printed per policy: wall time, the bound
@@ -53,7 +53,7 @@ def main() -> None:
 
     from connectors.access import ClientOptions
     from connectors.compliance import ComplianceClient
-    from connectors.http import Transport
+    from connectors.http import ApiSession
     from connectors.ratelimit import (
         COMPLIANCE_FILE,
         DEFAULT_LIMITS,
@@ -120,7 +120,7 @@ def main() -> None:
                 remaining: list[int] = remaining,
                 lock: threading.Lock = lock,
             ) -> None:
-                transport = Transport(
+                transport = ApiSession(
                     tenant_key=slug,
                     api="compliance",
                     base_url=access.compliance_api_base,

@@ -1,7 +1,7 @@
 """httpx clients of the OpenAI Admin API and the ChatGPT Compliance API.
 
 Every call pages, retries and draws from the tenant's shared rate budget through
-``connectors.http.Transport``; failures are typed ``connectors.errors.ConnectorError``s.
+``connectors.http.ApiSession``; failures are typed ``connectors.errors.ConnectorError``s.
 """
 
 from connectors.access import ClientOptions, TenantAccess

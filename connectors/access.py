@@ -67,7 +67,7 @@ class TenantAccess(BaseModel):
 # Largest page size each list route accepts, as the APIs document it: Admin lists take
 # 1..100; Compliance users default 200, conversations max 500; GPTs and projects document
 # only a default of 20 and no maximum, so 100 is asked for and a 400/422 blaming `limit`
-# makes the transport list that route without it (remembered per tenant).
+# makes the session list that route without it (remembered per tenant).
 DEFAULT_PAGE_LIMITS: dict[str, int] = {
     "admin": 100,
     "audit_logs": 100,

@@ -2,7 +2,7 @@
 
 Every method is a generator over parsed models (schemas/openai.py), so a fetch task can
 stream a huge organization into its snapshot without holding it all. Each call goes through
-``connectors.http.Transport`` (shared rate budget, retries, typed errors).
+``connectors.http.ApiSession`` (shared rate budget, retries, typed errors).
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ class AdminClient(ApiClient):
         group: str = ADMIN,
         limit_name: str = "admin",
     ) -> Iterator[M]:
-        for item in self.transport.paginate(
+        for item in self.session.paginate(
             path,
             route=route,
             group=group,
@@ -180,7 +180,7 @@ class AdminClient(ApiClient):
         latest: dict[str, float] = {}
         events = 0
         try:
-            for item in self.transport.paginate(
+            for item in self.session.paginate(
                 route,
                 route=route,
                 group=AUDIT,

@@ -1,6 +1,6 @@
 """Listing checkpoints: a retried fetch resumes a listing where it stopped, not at page 1.
 
-``Transport.paginate`` saves every page it received (its items and the cursor after it)
+``ApiSession.paginate`` saves every page it received (its items and the cursor after it)
 under a key derived from the listing (path and query, not ``after``/``limit``). When the same
 listing starts again within the same scope (a retried task of the same scan), the saved pages
 are replayed without a request and paging continues from the last saved cursor; a listing

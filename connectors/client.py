@@ -1,8 +1,8 @@
-"""What the Admin and Compliance clients share: key check, transport, item parsing.
+"""What the Admin and Compliance clients share: key check, API session, item parsing.
 
 A client is built for one tenant's call from its ``TenantAccess``: the key the API needs is
 checked to be configured (a typed ``AuthenticationError`` otherwise, raised before any
-request) and one ``Transport`` (shared rate budget, retries, typed errors) is made for the
+request) and one ``ApiSession`` (shared rate budget, retries, typed errors) is made for the
 API's base URL.
 """
 
@@ -18,7 +18,7 @@ from pydantic import BaseModel, SecretStr, ValidationError
 from connectors.access import ClientOptions, TenantAccess
 from connectors.checkpoints import ListingCheckpoints
 from connectors.errors import AuthenticationError, MalformedResponseError
-from connectors.http import Api, CallObserver, Transport
+from connectors.http import Api, ApiSession, CallObserver
 from connectors.ratelimit import RateBudget
 from schemas.stages import Remedy
 
@@ -44,10 +44,10 @@ def parse_item(model: type[M], item: dict[str, Any], route: str) -> M:
 class ApiClient:
     """Base of the read-only API clients of one tenant.
 
-    Subclasses name their ``api`` (the transport's label in metrics and errors), the
+    Subclasses name their ``api`` (the session's label in metrics and errors), the
     ``key_label`` an operator knows the key by, and the fields
     of ``TenantAccess`` holding the API's key and base URL; ``setup`` adds what a client
-    needs besides its transport.
+    needs besides its API session.
     """
 
     api: ClassVar[Api]
@@ -78,7 +78,7 @@ class ApiClient:
         self.access = access
         self.options = options or ClientOptions()
         self._sleep = sleep
-        self.transport = Transport(
+        self.session = ApiSession(
             tenant_key=access.tenant_key,
             api=self.api,
             base_url=base_url,
@@ -93,7 +93,7 @@ class ApiClient:
         self.setup(http)
 
     def setup(self, http: httpx.Client | None) -> None:
-        """What the client needs besides its transport (``http``: the injected client)."""
+        """What the client needs besides its API session (``http``: the injected client)."""
 
     def __repr__(self) -> str:
         return (

@@ -120,7 +120,7 @@ class ComplianceClient(ApiClient):
         self, model: type[M], name: str, limit_name: str, params: QueryParams | None = None
     ) -> Iterator[M]:
         route = f"/compliance/workspaces/{{workspace_id}}/{name}"
-        for item in self.transport.paginate(
+        for item in self.session.paginate(
             f"{self.prefix}/{name}",
             route=route,
             group=f"{COMPLIANCE_LIST}:{name}",  # limited per endpoint
@@ -241,12 +241,12 @@ class ComplianceClient(ApiClient):
         """One list page read as a stream up to ``cap`` bytes; None when it is larger.
 
         A body that is not JSON, or that breaks off mid-read, is asked for again (as
-        ``Transport.get_json`` does), then fails as ``MalformedResponseError``.
+        ``ApiSession.get_json`` does), then fails as ``MalformedResponseError``.
         """
         options = self.options
         attempts = max(1, options.max_attempts) if options.retry_malformed_json else 1
         for attempt in range(1, attempts + 1):
-            response = self.transport.send(
+            response = self.session.send(
                 "GET", path, route=route, group=group, params=params, stream=True
             )
             try:
@@ -336,7 +336,7 @@ class ComplianceClient(ApiClient):
         params = [("conversation_id", conversation_id)] if conversation_id else None
         deadline = time.monotonic() + self.options.download_timeout
 
-        response = self.transport.send(
+        response = self.session.send(
             "GET",
             path,
             route=route,

@@ -1,4 +1,4 @@
-"""The one transport every OpenAI call goes through: budget, request, classify, retry, page.
+"""The one session every OpenAI call goes through: budget, request, classify, retry, page.
 
 Order of operations for each attempt: draw from the tenant's shared rate budget, send the
 request with the bearer key (only ever in the ``Authorization`` header, never in a URL or a
@@ -147,11 +147,12 @@ class RateLimitHeaders:
     reset: float | None = None
 
 
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
+_RESET_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
 
 
-def parse_duration(text: str) -> float | None:
-    """``"1s"``, ``"12ms"``, ``"6m0s"``, ``"1h2m3.5s"`` or bare seconds -> seconds; else None."""
+def parse_reset_header(text: str) -> float | None:
+    """An ``x-ratelimit-reset-*`` header (``"1s"``, ``"12ms"``, ``"6m0s"``, ``"1h2m3.5s"`` or bare
+    seconds) -> seconds; else None. The API's wire form, not the CLI's ``core.durations``."""
     text = text.strip()
     if not text:
         return None
@@ -161,7 +162,7 @@ def parse_duration(text: str) -> float | None:
     except ValueError:
         pass
     total, pos = 0.0, 0
-    for match in _DURATION_PART.finditer(text):
+    for match in _RESET_PART.finditer(text):
         if match.start() != pos:
             return None
         number, unit = float(match.group(1)), match.group(2)
@@ -186,7 +187,7 @@ def parse_rate_limit_headers(headers: httpx.Headers) -> RateLimitHeaders:
     return RateLimitHeaders(
         limit=limit if limit else None,
         remaining=count("x-ratelimit-remaining-requests"),
-        reset=parse_duration(reset_raw) if reset_raw is not None else None,
+        reset=parse_reset_header(reset_raw) if reset_raw is not None else None,
     )
 
 
@@ -405,8 +406,9 @@ def page_items(body: Any, route: str) -> list[dict[str, Any]]:
     return data
 
 
-class Transport:
-    """Budgeted, retrying JSON transport for one tenant and one API."""
+class ApiSession:
+    """The retrying session of one tenant on one API: rate budget, retries, typed errors,
+    paging. It sends through an ``httpx.Client`` (whose transport is the network layer)."""
 
     def __init__(
         self,
@@ -446,7 +448,7 @@ class Transport:
         )
 
     def __repr__(self) -> str:
-        return f"Transport(tenant={self.tenant_key!r}, api={self.api!r}, base={self.base_url!r})"
+        return f"ApiSession(tenant={self.tenant_key!r}, api={self.api!r}, base={self.base_url!r})"
 
     # ------------------------------------------------------------------ advice
 

@@ -92,7 +92,7 @@ class LogsClient:
         ]
         if after:
             params.append(("after", after))
-        body = self.compliance.transport.get_json(
+        body = self.compliance.session.get_json(
             f"{self.prefix}/logs", route=self.route, group=f"{COMPLIANCE_LIST}:logs", params=params
         )
         if not isinstance(body, dict):
@@ -160,7 +160,7 @@ class LogsClient:
         options = client.options
         route = f"{self.route}/{{log_id}}"
         deadline = time.monotonic() + options.download_timeout
-        response = client.transport.send(
+        response = client.session.send(
             "GET",
             f"{self.prefix}/logs/{path_segment(log.id)}",
             route=route,

@@ -120,7 +120,7 @@ def policy_from_settings(settings: Settings) -> BudgetPolicy:
 
 @runtime_checkable
 class RateBudget(Protocol):
-    """What the transport needs from a rate budget."""
+    """What the API session needs from a rate budget."""
 
     def acquire(self, tenant_key: str, group: str, cost: int = 1, max_wait: float = 30.0) -> float:
         """Block until ``cost`` requests may be made and return the grant time (budget

@@ -1,4 +1,5 @@
-"""Shared pieces of the four API-key detectors: evidence shapes and the unused-key rule.
+"""Shared pieces of the four API-key detectors: evidence shapes, the rotation and unused-key
+rules over a list of keys, and the detector shape.
 
 Evidence identifies a key the way the OpenAI dashboard shows it (name, redacted value,
 owner, project) so an operator can find it; the secret itself is never in a snapshot,
@@ -7,32 +8,42 @@ and `mask_redacted` guards against a response that would put it in ``redacted_va
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable, Iterator
+from typing import Any, Literal
 
-from detectors.base import age_days, compact, iso, mask_redacted, older_than
+from detectors.base import (
+    Detector,
+    Rule,
+    age_days,
+    compact,
+    finding,
+    iso,
+    mask_redacted,
+    older_than,
+)
+from schemas.catalog import FindingType
+from schemas.findings import DetectedFinding
 from schemas.openai import AdminApiKey, ProjectApiKey
 
-ROTATION_EVIDENCE: tuple[str, ...] = (
+Key = AdminApiKey | ProjectApiKey
+
+#: What every key finding says of the key (the two rules add their own fields).
+KEY_EVIDENCE: tuple[str, ...] = (
     "key_name",
     "redacted_value",
     "owner",
     "created_at",
     "age_days",
     "last_used_at",
-    "threshold_days",
 )
+ROTATION_EVIDENCE: tuple[str, ...] = (*KEY_EVIDENCE, "threshold_days")
 UNUSED_EVIDENCE: tuple[str, ...] = (
-    "key_name",
-    "redacted_value",
-    "owner",
-    "created_at",
-    "age_days",
-    "last_used_at",
+    *KEY_EVIDENCE,
     "days_since_last_use",
     "never_used",
     "threshold_days",
 )
-#: Admin keys may carry an expiry (OAS26); project keys add where they live.
+#: Admin keys may carry an expiry (newer API versions); project keys add where they live.
 ADMIN_EXTRA: tuple[str, ...] = ("expires_at",)
 PROJECT_EXTRA: tuple[str, ...] = ("project", "owner_project_access")
 
@@ -120,4 +131,41 @@ def unused_evidence(now: float, key: AdminApiKey | ProjectApiKey, threshold: int
             "days_since_last_use": age_days(now, key.last_used_at),
             "never_used": key.last_used_at is None,
         }
+    )
+
+
+def rotation_findings(
+    finding_type: FindingType, keys: Iterable[Key] | None, now: float, days: int
+) -> Iterator[DetectedFinding]:
+    """Keys created strictly more than ``days`` days before ``now`` (no ``created_at``: never)."""
+    for key in keys or ():
+        if older_than(now, key.created_at, days):
+            yield finding(finding_type, key.id, key.name, rotation_evidence(now, key, days))
+
+
+def unused_findings(
+    finding_type: FindingType, keys: Iterable[Key] | None, now: float, days: int
+) -> Iterator[DetectedFinding]:
+    """Keys `is_unused` holds for."""
+    for key in keys or ():
+        if is_unused(now, key.created_at, key.last_used_at, days):
+            yield finding(finding_type, key.id, key.name, unused_evidence(now, key, days))
+
+
+def key_detector(
+    finding_type: FindingType,
+    rule: Rule,
+    *,
+    part: Literal["admin_keys", "project_keys"],
+    threshold: Literal["key_rotation_days", "unused_key_days"],
+) -> Detector:
+    """A key detector over one snapshot part, its evidence fields following from the two."""
+    common = ROTATION_EVIDENCE if threshold == "key_rotation_days" else UNUSED_EVIDENCE
+    extra = ADMIN_EXTRA if part == "admin_keys" else PROJECT_EXTRA
+    return Detector(
+        finding_type=finding_type,
+        needs=(part,),
+        rule=rule,
+        evidence_fields=(*common, *extra),
+        thresholds=(threshold,),
     )

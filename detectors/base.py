@@ -12,10 +12,9 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
-from core.time import iso_z
+from core.time import unix_iso_z
 from schemas.catalog import FindingType
 from schemas.findings import DetectedFinding, Thresholds
 from schemas.snapshot import PostureSnapshot
@@ -121,9 +120,7 @@ def older_than(now: float, ts: float | None, days: int) -> bool:
 
 def iso(ts: float | None) -> str | None:
     """A Unix timestamp (int or float seconds) as ISO 8601 UTC with a ``Z``, to the second."""
-    if ts is None:
-        return None
-    return iso_z(datetime.fromtimestamp(ts, tz=UTC))
+    return unix_iso_z(ts)
 
 
 # --------------------------------------------------------------------------- evidence helpers

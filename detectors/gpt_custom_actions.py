@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from detectors._gpt import GPT_EVIDENCE, gpt_evidence
-from detectors.base import Detector, compact, finding
+from detectors._gpt import gpt_detector, gpt_evidence
+from detectors.base import compact, finding
 from schemas.catalog import BY_KEY
 from schemas.findings import DetectedFinding, Thresholds
 from schemas.snapshot import PostureSnapshot
@@ -38,9 +38,4 @@ def rule(snapshot: PostureSnapshot, thresholds: Thresholds) -> Iterator[Detected
         yield finding(FINDING_TYPE, gpt.id, gpt.name, evidence)
 
 
-DETECTOR = Detector(
-    finding_type=FINDING_TYPE,
-    needs=("gpts",),
-    rule=rule,
-    evidence_fields=(*GPT_EVIDENCE, "action_domains", "actions"),
-)
+DETECTOR = gpt_detector(FINDING_TYPE, rule, ("action_domains", "actions"))

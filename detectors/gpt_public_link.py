@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from detectors._gpt import GPT_EVIDENCE, gpt_evidence, visibility
-from detectors.base import Detector, finding
+from detectors._gpt import gpt_detector, gpt_findings, visibility
 from schemas.catalog import BY_KEY
 from schemas.findings import DetectedFinding, Thresholds
 from schemas.snapshot import PostureSnapshot
@@ -17,14 +16,7 @@ VISIBILITY = "anyone-with-link"
 def rule(snapshot: PostureSnapshot, thresholds: Thresholds) -> Iterator[DetectedFinding]:
     """A GPT whose `sharing.visibility` is `anyone-with-link`. The internal visibilities
     (`workspace`, `workspace-with-link`, `invite-only`) never count."""
-    for gpt in snapshot.gpts or ():
-        if visibility(gpt) == VISIBILITY:
-            yield finding(FINDING_TYPE, gpt.id, gpt.name, gpt_evidence(gpt))
+    return gpt_findings(FINDING_TYPE, snapshot, lambda gpt: visibility(gpt) == VISIBILITY)
 
 
-DETECTOR = Detector(
-    finding_type=FINDING_TYPE,
-    needs=("gpts",),
-    rule=rule,
-    evidence_fields=GPT_EVIDENCE,
-)
+DETECTOR = gpt_detector(FINDING_TYPE, rule)

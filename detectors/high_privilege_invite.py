@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from detectors._invites import INVITE_EVIDENCE, invite_evidence, is_pending, role_of
-from detectors.base import Detector, finding
+from detectors._invites import invite_detector, invite_evidence, pending_invites, role_of
+from detectors.base import finding
 from schemas.catalog import BY_KEY
 from schemas.findings import DetectedFinding, Thresholds
 from schemas.snapshot import PostureSnapshot
@@ -18,9 +18,7 @@ def rule(snapshot: PostureSnapshot, thresholds: Thresholds) -> Iterator[Detected
     """A pending invite (`status` `pending`) whose organization role is `owner`, or that makes
     the invitee `owner` of any project (`projects[].role`). Accepted and expired invites do not
     count. Evidence names the owner scopes: `org_owner` and `owner_projects`."""
-    for invite in snapshot.invites or ():
-        if not is_pending(invite):
-            continue
+    for invite in pending_invites(snapshot):
         org_owner = role_of(invite.role) == OWNER
         owner_projects = [p.id for p in invite.projects if role_of(p.role) == OWNER]
         if org_owner or owner_projects:
@@ -30,9 +28,4 @@ def rule(snapshot: PostureSnapshot, thresholds: Thresholds) -> Iterator[Detected
             yield finding(FINDING_TYPE, invite.id, invite.email, evidence)
 
 
-DETECTOR = Detector(
-    finding_type=FINDING_TYPE,
-    needs=("invites",),
-    rule=rule,
-    evidence_fields=(*INVITE_EVIDENCE, "org_owner", "owner_projects"),
-)
+DETECTOR = invite_detector(FINDING_TYPE, rule, ("org_owner", "owner_projects"))

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
+from detectors.base import iso
 from detectors.dlp.masking import mask_value
 from schemas.catalog import BY_KEY, ResourceType
 from schemas.findings import DetectedFinding
@@ -177,12 +177,6 @@ class KeyProbe:
         return [a.to_dict() for a in self.found.values()]
 
 
-def _iso(ts: float | None) -> str | None:
-    if ts is None:
-        return None
-    return datetime.fromtimestamp(float(ts), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def leak_finding(
     agreement: Mapping[str, Any],
     key: InventoryKey,
@@ -215,8 +209,8 @@ def leak_finding(
                 "total": prefix + suffix,
                 "beyond_family_prefix": prefix - len(family) + suffix,
             },
-            "last_used_at": _iso(key.last_used_at),
-            "content_created_at": _iso(content_created_at),
+            "last_used_at": iso(key.last_used_at),
+            "content_created_at": iso(content_created_at),
             "used_after_content_appeared": used_after,
             "seen_in": [seen],
         },

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from detectors._keys import PROJECT_EXTRA, ROTATION_EVIDENCE, rotation_evidence
-from detectors.base import Detector, finding, older_than
+from detectors._keys import key_detector, rotation_findings
 from schemas.catalog import BY_KEY
 from schemas.findings import DetectedFinding, Thresholds
 from schemas.snapshot import PostureSnapshot
@@ -18,16 +17,9 @@ def rule(snapshot: PostureSnapshot, thresholds: Thresholds) -> Iterator[Detected
     whose `created_at` is strictly more than `key_rotation_days` days before the scan (age >
     threshold: at 90 days exactly it is not yet flagged). A key without `created_at` cannot be
     aged and is not flagged."""
-    now, days = snapshot.now, thresholds.key_rotation_days
-    for key in snapshot.project_keys or ():
-        if older_than(now, key.created_at, days):
-            yield finding(FINDING_TYPE, key.id, key.name, rotation_evidence(now, key, days))
+    return rotation_findings(
+        FINDING_TYPE, snapshot.project_keys, snapshot.now, thresholds.key_rotation_days
+    )
 
 
-DETECTOR = Detector(
-    finding_type=FINDING_TYPE,
-    needs=("project_keys",),
-    rule=rule,
-    evidence_fields=(*ROTATION_EVIDENCE, *PROJECT_EXTRA),
-    thresholds=("key_rotation_days",),
-)
+DETECTOR = key_detector(FINDING_TYPE, rule, part="project_keys", threshold="key_rotation_days")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from detectors._invites import INVITE_EVIDENCE, invite_evidence, is_pending
-from detectors.base import Detector, finding, older_than
+from detectors._invites import invite_detector, invite_evidence, pending_invites
+from detectors.base import finding, older_than
 from schemas.catalog import BY_KEY
 from schemas.findings import DetectedFinding, Thresholds
 from schemas.snapshot import PostureSnapshot
@@ -19,9 +19,7 @@ def rule(snapshot: PostureSnapshot, thresholds: Thresholds) -> Iterator[Detected
     `expires_at` is before the scan time. Evidence `reasons` says which held: `age`,
     `expired`, or both."""
     now, days = snapshot.now, thresholds.stale_invite_days
-    for invite in snapshot.invites or ():
-        if not is_pending(invite):
-            continue
+    for invite in pending_invites(snapshot):
         reasons = []
         if older_than(now, invite.sent_at, days):
             reasons.append("age")
@@ -34,10 +32,6 @@ def rule(snapshot: PostureSnapshot, thresholds: Thresholds) -> Iterator[Detected
             yield finding(FINDING_TYPE, invite.id, invite.email, evidence)
 
 
-DETECTOR = Detector(
-    finding_type=FINDING_TYPE,
-    needs=("invites",),
-    rule=rule,
-    evidence_fields=(*INVITE_EVIDENCE, "reasons", "threshold_days"),
-    thresholds=("stale_invite_days",),
+DETECTOR = invite_detector(
+    FINDING_TYPE, rule, ("reasons", "threshold_days"), thresholds=("stale_invite_days",)
 )

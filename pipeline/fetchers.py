@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from connectors.access import ClientOptions, TenantAccess
@@ -34,6 +33,7 @@ from connectors.http import CallObserver
 from connectors.logs import UNDECODABLE, LogPage, LogsClient, Scope, read_record
 from connectors.ratelimit import RateBudget
 from core.errors import UserError
+from core.time import unix_iso_z
 from detectors.dlp.messages import MessageMatch, message_resource_id
 from pipeline.common import error_summary
 from schemas.openai import ChatGptLogin
@@ -589,7 +589,7 @@ def _chatgpt_logins(ctx: FetchContext) -> Parts:
     false, with the reason), like audit logging switched off: the inactive-user rule uses its
     other signals.
     """
-    after = iso_z(ctx.logins_since) if ctx.logins_since > 0 else None
+    after = unix_iso_z(ctx.logins_since, timespec="auto") if ctx.logins_since > 0 else None
     try:
         logs, first = _logs_client(ctx, LOGIN_EVENT, after)
     except (NotFoundError, PermissionDeniedError) as exc:
@@ -637,11 +637,6 @@ def _chatgpt_logins(ctx: FetchContext) -> Parts:
         "unreadable_reasons": dict(unreadable),
     }
     return {"chatgpt_logins": logins, "chatgpt_login_stats": [stats]}
-
-
-def iso_z(ts: float) -> str:
-    """Unix seconds -> ISO-8601 with a zone, as the Logs Platform's ``after`` wants it."""
-    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
 
 
 def _failed_login(document: Any) -> bool:

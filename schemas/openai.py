@@ -1,6 +1,6 @@
 """Pydantic models of the OpenAI Admin API and ChatGPT Compliance API objects we read.
 
-They follow the reference shapes field by field but are deliberately tolerant:
+They follow the shapes of the published OpenAI API field by field but are deliberately tolerant:
 unknown fields are ignored, optional fields default, and every documented drift is
 accepted (``created_at``/``invited_at``, ``recipients`` as array or list object,
 ``latest_config`` as list object or bare array, float or int timestamps, tool type
@@ -52,7 +52,8 @@ class InviteProject(ApiModel):
 
 
 class Invite(ApiModel):
-    """``organization.invite``; ``created_at`` (OAS26) falls back to ``invited_at`` (OAS25)."""
+    """``organization.invite``; ``created_at`` (newer API versions) falls back to
+    ``invited_at`` (older ones)."""
 
     id: str
     email: str | None = None
@@ -114,7 +115,7 @@ class ProjectKeyPrincipal(ApiModel):
 
 
 class ProjectKeyOwner(ApiModel):
-    """``owner`` of a project key: a user or a service account (OAS25 and OAS26 shapes)."""
+    """``owner`` of a project key: a user or a service account (older and newer API shapes)."""
 
     type: str | None = None
     user: ProjectKeyPrincipal | None = None

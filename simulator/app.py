@@ -8,7 +8,7 @@ URL layout (one port):
                                                            ground truth, time scale
 Anything else (e.g. admin paths on the chatgpt base) is a 404 with an OpenAI error body.
 
-Auth decisions (documented choices where the reference is silent):
+Auth decisions (documented choices where the published API says nothing):
   no/unknown key -> 401 invalid_api_key; a known key on the wrong API (compliance or project key
   on Admin routes, admin or project key on Compliance routes) -> 403 insufficient_permissions;
   unknown workspace -> 404 workspace_not_found; a compliance key of another workspace -> 403.
@@ -271,22 +271,8 @@ def _not_found(what: str, ident: str) -> ApiError:
     return ApiError(404, f"No such {what}: '{ident}'.", code=None)
 
 
-def _admin_user_get(ctx: Ctx) -> dict[str, Any]:
-    u = ctx.tenant.users.get(ctx.p("user_id"))
-    if u is None:
-        raise _not_found("user", ctx.p("user_id"))
-    return render.user(ctx.tenant, u)
-
-
 def _invite_list(ctx: Ctx) -> dict[str, Any]:
     return admin_list(ctx, ctx.tenant.invites, lambda i: render.invite(ctx.tenant, i))
-
-
-def _invite_get(ctx: Ctx) -> dict[str, Any]:
-    inv = ctx.tenant.invites.get(ctx.p("invite_id"))
-    if inv is None:
-        raise _not_found("invite", ctx.p("invite_id"))
-    return render.invite(ctx.tenant, inv)
 
 
 def _admin_key_list(ctx: Ctx) -> dict[str, Any]:
@@ -299,13 +285,6 @@ def _admin_key_list(ctx: Ctx) -> dict[str, Any]:
         lambda k: render.admin_key(ctx.tenant, k),
         reverse=order == "desc",
     )
-
-
-def _admin_key_get(ctx: Ctx) -> dict[str, Any]:
-    k = ctx.tenant.admin_keys.get(ctx.p("key_id"))
-    if k is None:
-        raise _not_found("admin API key", ctx.p("key_id"))
-    return render.admin_key(ctx.tenant, k)
 
 
 def _project_list(ctx: Ctx) -> dict[str, Any]:
@@ -344,14 +323,6 @@ def _project_key_list(ctx: Ctx) -> dict[str, Any]:
     )
 
 
-def _project_key_get(ctx: Ctx) -> dict[str, Any]:
-    p = _project(ctx)
-    k = ctx.tenant.project_key_collection(p.id).get(ctx.p("key_id"))
-    if k is None:
-        raise _not_found("project API key", ctx.p("key_id"))
-    return render.project_key(ctx.tenant, k)
-
-
 def _reject_archived(p: Any, what: str) -> None:
     if p.archived_at is not None:
         raise ApiError(
@@ -359,36 +330,65 @@ def _reject_archived(p: Any, what: str) -> None:
         )
 
 
-def _service_account_list(ctx: Ctx) -> dict[str, Any]:
-    p = _project(ctx)
-    _reject_archived(p, "service accounts")
-    return admin_list(
-        ctx, ctx.tenant.service_accounts[p.id], lambda s: render.service_account(ctx.tenant, s)
-    )
+def _project_children(
+    what: str, rows: Callable[[Tenant, str], Collection[Any]], show: Callable[[Tenant, Any], Any]
+) -> Handler:
+    """The list of one kind of a project's children (refused for an archived project)."""
+
+    def handler(ctx: Ctx) -> dict[str, Any]:
+        p = _project(ctx)
+        _reject_archived(p, what)
+        return admin_list(ctx, rows(ctx.tenant, p.id), lambda x: show(ctx.tenant, x))
+
+    return handler
 
 
-def _service_account_get(ctx: Ctx) -> dict[str, Any]:
-    p = _project(ctx)
-    s = ctx.tenant.service_accounts[p.id].get(ctx.p("sa_id"))
-    if s is None:
-        raise _not_found("service account", ctx.p("sa_id"))
-    return render.service_account(ctx.tenant, s)
+def _get_one(
+    what: str,
+    param: str,
+    rows: Callable[[Ctx], Collection[Any]],
+    show: Callable[[Tenant, Any], Any],
+) -> Handler:
+    """The object named by path parameter ``param`` among ``rows(ctx)``, else a 404."""
+
+    def handler(ctx: Ctx) -> dict[str, Any]:
+        item = rows(ctx).get(ctx.p(param))
+        if item is None:
+            raise _not_found(what, ctx.p(param))
+        return show(ctx.tenant, item)
+
+    return handler
 
 
-def _project_user_list(ctx: Ctx) -> dict[str, Any]:
-    p = _project(ctx)
-    _reject_archived(p, "users")
-    return admin_list(
-        ctx, ctx.tenant.project_members[p.id], lambda m: render.project_user(ctx.tenant, m)
-    )
-
-
-def _project_user_get(ctx: Ctx) -> dict[str, Any]:
-    p = _project(ctx)
-    m = ctx.tenant.project_members[p.id].get(ctx.p("user_id"))
-    if m is None:
-        raise _not_found("project user", ctx.p("user_id"))
-    return render.project_user(ctx.tenant, m)
+_service_account_list = _project_children(
+    "service accounts", lambda t, project: t.service_accounts[project], render.service_account
+)
+_project_user_list = _project_children(
+    "users", lambda t, project: t.project_members[project], render.project_user
+)
+_admin_user_get = _get_one("user", "user_id", lambda ctx: ctx.tenant.users, render.user)
+_invite_get = _get_one("invite", "invite_id", lambda ctx: ctx.tenant.invites, render.invite)
+_admin_key_get = _get_one(
+    "admin API key", "key_id", lambda ctx: ctx.tenant.admin_keys, render.admin_key
+)
+_project_key_get = _get_one(
+    "project API key",
+    "key_id",
+    lambda ctx: ctx.tenant.project_key_collection(_project(ctx).id),
+    render.project_key,
+)
+_service_account_get = _get_one(
+    "service account",
+    "sa_id",
+    lambda ctx: ctx.tenant.service_accounts[_project(ctx).id],
+    render.service_account,
+)
+_project_user_get = _get_one(
+    "project user",
+    "user_id",
+    lambda ctx: ctx.tenant.project_members[_project(ctx).id],
+    render.project_user,
+)
 
 
 def _audit_log_list(ctx: Ctx) -> dict[str, Any]:

@@ -63,7 +63,7 @@ PLANTED_LABELS: dict[str, str] = {
     "user-owner": "active (recent api use and login)",
     "user-apikey-recent": "api_key_last_used_at T-1: active",
     "user-apikey-old": "api_key_last_used_at T+1: INACTIVE",
-    "user-login-recent": "login.succeeded T-1 (no OAS26 extras): active",
+    "user-login-recent": "login.succeeded T-1 (no newer-version extras): active",
     "user-login-old": "login.succeeded T+1, recent login.failed only: INACTIVE",
     "user-projkey-recent": "owns project key (owner access inactive) used T-1: active",
     "user-projkey-old": "owns project key used T+1: INACTIVE",
@@ -327,6 +327,9 @@ class TenantBuilder:
     def ago(self, days: float) -> float:
         return self.tenant.ago(days)
 
+    def ago_or_none(self, days: float | None) -> float | None:
+        return None if days is None else self.tenant.ago(days)
+
     def _new_person(self) -> tuple[str, str]:
         self._persons += 1
         return _person(self.rng, self.tenant.slug, self._persons)
@@ -395,7 +398,7 @@ class TenantBuilder:
             label or f"key {rng.choice(_THINGS).lower()}",
             f"sk-proj-...{random_id(rng, 4, LOWER)}",
             self.ago(created),
-            None if used is None else self.ago(used),
+            self.ago_or_none(used),
             otype,
             oid,
             access,
@@ -422,8 +425,8 @@ class TenantBuilder:
             role,
             status,
             self.ago(created),
-            None if expires is None else self.ago(expires),
-            None if accepted is None else self.ago(accepted),
+            self.ago_or_none(expires),
+            self.ago_or_none(accepted),
             list(projects),
             label,
         )
@@ -449,8 +452,8 @@ class TenantBuilder:
             label or "admin key",
             f"sk-admin...{random_id(rng, 4, LOWER)}",
             self.ago(created),
-            None if expires is None else self.ago(expires),
-            None if used is None else self.ago(used),
+            self.ago_or_none(expires),
+            self.ago_or_none(used),
             ko,
             label,
         )

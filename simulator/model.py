@@ -139,7 +139,7 @@ class AdminUser:
     role: str
     added_at: float
     api_key_last_used_at: float | None = None
-    extras: bool = True  # emit the optional OAS26 fields (api_key_last_used_at only when extras)
+    extras: bool = True  # emit newer API versions' optional fields (api_key_last_used_at too)
     label: str = ""
 
 

@@ -242,11 +242,7 @@ class Tenant:
             key = self.admin_keys.get(key_id)
             if key is None:
                 raise KeyError(key_id)
-            if created_at is not None:
-                key.created_at = created_at
-                self.admin_keys.resort()
-            if last_used_at != "keep":
-                key.last_used_at = last_used_at
+            _set_key_times(key, self.admin_keys, created_at, last_used_at)
 
     def update_project_key(
         self,
@@ -259,11 +255,9 @@ class Tenant:
             key = self.find_project_key(key_id)
             if key is None:
                 raise KeyError(key_id)
-            if created_at is not None:
-                key.created_at = created_at
-                self.project_key_collection(key.project_id).resort()
-            if last_used_at != "keep":
-                key.last_used_at = last_used_at
+            _set_key_times(
+                key, self.project_key_collection(key.project_id), created_at, last_used_at
+            )
 
     def delete_admin_key(self, key_id: str) -> None:
         with self.world.lock:
@@ -320,7 +314,7 @@ class Tenant:
                 members.remove(user_id)
 
     def touch_user_activity(self, user_id: str, at: float | None = None) -> None:
-        """Record API activity for a user (sets the OAS26 `api_key_last_used_at`)."""
+        """Record API activity for a user (sets `api_key_last_used_at`, of newer API versions)."""
         with self.world.lock:
             user = self.users.get(user_id)
             if user is None:
@@ -674,3 +668,17 @@ def _zip_bomb_cached(size: int) -> bytes:
         if size not in _BOMB_CACHE:
             _BOMB_CACHE[size] = simfiles.zip_bomb(size)
         return _BOMB_CACHE[size]
+
+
+def _set_key_times(
+    key: AdminKey | ProjectKey,
+    collection: Collection[Any],
+    created_at: float | None,
+    last_used_at: float | Literal["keep"] | None,
+) -> None:
+    """A key's new creation time (its list re-sorted) and last use (``"keep"``: unchanged)."""
+    if created_at is not None:
+        key.created_at = created_at
+        collection.resort()
+    if last_used_at != "keep":
+        key.last_used_at = last_used_at

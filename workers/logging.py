@@ -19,7 +19,6 @@ import os
 import sys
 from contextlib import suppress
 from contextvars import ContextVar
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 from core.logs import (
@@ -27,6 +26,7 @@ from core.logs import (
     current_context,
     redact,
 )
+from core.time import unix_iso_z
 
 
 class RedactionFilter(logging.Filter):
@@ -73,9 +73,7 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "timestamp": datetime.fromtimestamp(record.created, UTC)
-            .isoformat(timespec="milliseconds")
-            .replace("+00:00", "Z"),
+            "timestamp": unix_iso_z(record.created, timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),

@@ -30,9 +30,8 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
@@ -46,6 +45,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from core.metrics import API_CALLS_KEY, DLP_KEY, EVENTS_KEY, FIELD_SEP, flush
+from store.metrics import DURATION_BUCKETS, DatabaseCounts
 
 if TYPE_CHECKING:
     import redis
@@ -55,7 +55,6 @@ log = logging.getLogger(__name__)
 
 OTHER_TENANT = "_other"
 DEFAULT_QUEUES: tuple[str, ...] = ("scans", "fetch", "detect", "dlp", "notify")
-DURATION_BUCKETS: tuple[float, ...] = (5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400)
 # Kombu's Redis transport keeps priorities 3/6/9 in lists named queue + "\x06\x16" + n.
 PRIORITY_SEP = "\x06\x16"
 PRIORITY_STEPS = (3, 6, 9)
@@ -91,38 +90,20 @@ def install_celery_hooks() -> None:
 
 
 @dataclass
-class DurationStats:
-    """Cumulative counts per bucket upper bound (``DURATION_BUCKETS``), total count and sum."""
+class MetricsSnapshot(DatabaseCounts):
+    """Everything one scrape reports; built by ``gather`` (I/O), rendered by ``render``.
 
-    buckets: list[int]
-    count: int
-    total: float
+    The database's counts (`store.metrics.DatabaseCounts`), then what Redis and the broker say.
+    """
 
-
-@dataclass
-class MetricsSnapshot:
-    """Everything one scrape reports; built by ``gather`` (I/O), rendered by ``render``."""
-
-    scans_by_status: dict[str, int] = field(default_factory=dict)
-    scan_durations: dict[str, DurationStats] = field(default_factory=dict)
-    findings: dict[tuple[str, str, str], int] = field(default_factory=dict)  # sev, type, status
-    tenants_by_health: dict[str, int] = field(default_factory=dict)
     api_calls: dict[tuple[str, str, str], int] = field(default_factory=dict)  # tenant, grp, st
     dlp_bytes: int = 0
     dlp_seconds: float = 0.0
     dlp_files: int = 0
     events: dict[str, int] = field(default_factory=dict)  # late_redelivery, ...
-    changes: dict[tuple[str, str], int] = field(default_factory=dict)  # resource_type, field
-    alert_deliveries: dict[str, int] = field(default_factory=dict)  # status
     queue_depth: dict[str, int] = field(default_factory=dict)
     unacked: int | None = None
     up: dict[str, bool] = field(default_factory=dict)
-
-
-def durations_to_stats(durations: Iterable[float]) -> DurationStats:
-    values = list(durations)
-    buckets = [sum(1 for d in values if d <= bound) for bound in DURATION_BUCKETS]
-    return DurationStats(buckets=buckets, count=len(values), total=float(sum(values)))
 
 
 def fold_tenants(
@@ -299,66 +280,11 @@ def _bound(value: float) -> str:
 
 
 def _gather_database(snapshot: MetricsSnapshot, database_url: str | None) -> None:
-    from sqlalchemy import text
+    from store.metrics import database_counts
 
-    from schemas.catalog import BY_ID
-    from store.db import get_engine
-
-    engine = get_engine(database_url)
-    with engine.connect() as conn:
-        for status, n in conn.execute(
-            text("SELECT status, count(*) FROM scan_runs GROUP BY status")
-        ):
-            snapshot.scans_by_status[status] = int(n)
-        if engine.dialect.name == "postgresql":
-            filters = ", ".join(
-                f"count(*) FILTER (WHERE d <= {float(b)})" for b in DURATION_BUCKETS
-            )
-            query = (
-                f"SELECT status, count(*), coalesce(sum(d), 0), {filters} FROM ("  # noqa: S608
-                "SELECT status, EXTRACT(EPOCH FROM (finished_at - started_at)) AS d "
-                "FROM scan_runs WHERE finished_at IS NOT NULL AND started_at IS NOT NULL) s "
-                "GROUP BY status"
-            )
-            for row in conn.execute(text(query)):
-                snapshot.scan_durations[row[0]] = DurationStats(
-                    buckets=[int(v) for v in row[3:]], count=int(row[1]), total=float(row[2])
-                )
-        else:  # the embedded SQLite demo: small enough to bucket in Python
-            by_status: dict[str, list[float]] = {}
-            for status, started, finished in conn.execute(
-                text(
-                    "SELECT status, started_at, finished_at FROM scan_runs "
-                    "WHERE finished_at IS NOT NULL AND started_at IS NOT NULL"
-                )
-            ):
-                s = datetime.fromisoformat(str(started))
-                f = datetime.fromisoformat(str(finished))
-                by_status.setdefault(status, []).append((f - s).total_seconds())
-            for status, values in by_status.items():
-                snapshot.scan_durations[status] = durations_to_stats(values)
-        for sev, type_id, status, n in conn.execute(
-            text(
-                "SELECT severity, finding_type_id, status, count(*) FROM findings "
-                "GROUP BY severity, finding_type_id, status"
-            )
-        ):
-            ft = BY_ID.get(type_id)
-            key = ((sev or "").lower(), ft.key if ft else type_id, status)
-            snapshot.findings[key] = snapshot.findings.get(key, 0) + int(n)
-        for health, n in conn.execute(text("SELECT health, count(*) FROM tenants GROUP BY health")):
-            snapshot.tenants_by_health[health] = int(n)
-        for resource_type, changed, n in conn.execute(
-            text(
-                "SELECT resource_type, field, count(*) FROM change_records "
-                "GROUP BY resource_type, field"
-            )
-        ):
-            snapshot.changes[(resource_type, changed)] = int(n)
-        for status, n in conn.execute(
-            text("SELECT status, count(*) FROM alert_deliveries GROUP BY status")
-        ):
-            snapshot.alert_deliveries[status] = int(n)
+    counts = database_counts(database_url)
+    for part in fields(DatabaseCounts):
+        setattr(snapshot, part.name, getattr(counts, part.name))
 
 
 def _gather_counters(snapshot: MetricsSnapshot, client: redis.Redis) -> None:

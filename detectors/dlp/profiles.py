@@ -29,7 +29,7 @@ except ImportError:  # pragma: no cover - exercised on hosts without the wheel
     hyperscan = None  # type: ignore[assignment]
 
 from detectors.dlp.catalog.credentials import CREDENTIAL_ROWS
-from detectors.dlp.catalog.identifiers import IDENTIFIER_ROWS
+from detectors.dlp.catalog.identifiers import D9, D10, IDENTIFIER_ROWS
 from detectors.dlp.validators import VALIDATORS
 
 __all__ = [
@@ -284,12 +284,13 @@ def _entry_from_row(row: Mapping[str, Any], token: bool = False) -> Entry:
     )
 
 
-# Shared candidate shapes: entries with the same pattern share one engine expression.
+# Shared candidate shapes: entries with the same pattern share one engine expression (the
+# nine- and ten-digit shapes are the catalog's own strings, so catalog rows share them too).
 CARD_PATTERN = r"\b[2-6][0-9](?:[ -]?[0-9]){11,17}\b"
 SSN_PATTERN = r"\b[0-9]{3}[- .][0-9]{2}[- .][0-9]{4}\b"
-NINE_DIGIT_PATTERN = r"\b[0-9]{3}[- ]?[0-9]{3}[- ]?[0-9]{3}\b"
+NINE_DIGIT_PATTERN = D9
 ABA_PATTERN = r"\b(?:[0-9]{9}|[0-9]{4}[- ][0-9]{4}[- ][0-9])\b"
-TEN_DIGIT_PATTERN = r"\b[0-9]{3}[- ]?[0-9]{3}[- ]?[0-9]{4}\b"
+TEN_DIGIT_PATTERN = D10
 IBAN_PATTERN = r"\b[A-Z]{2}[0-9]{2}(?:[ -]?[A-Z0-9]{4}){2,7}(?:[ -]?[A-Z0-9]{1,3})?\b"
 EMAIL_PATTERN = r"[A-Za-z0-9._%+-]{1,64}@(?:[A-Za-z0-9-]{1,63}\.){1,4}[A-Za-z]{2,24}\b"
 EMAIL_REVERSED = (

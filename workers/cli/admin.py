@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
-
 import typer
 from cryptography.fernet import Fernet
 
 from core.errors import UserError
 from schemas.catalog import CATALOG
-from workers.cli.common import SafeTable, console, print_json
+from workers.cli.common import SafeTable, TableFormat, console, print_json
 
 db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
 keys_app = typer.Typer(
     help="The key that encrypts stored secrets (CASB_SECRET_KEY).", no_args_is_help=True
 )
-
-
-class CatalogFormat(StrEnum):
-    table = "table"
-    json = "json"
 
 
 def keygen() -> None:
@@ -28,10 +21,10 @@ def keygen() -> None:
 
 
 def catalog(
-    fmt: CatalogFormat = typer.Option(CatalogFormat.table, "--format", "-f", help="Output format."),
+    fmt: TableFormat = typer.Option(TableFormat.table, "--format", "-f", help="Output format."),
 ) -> None:
     """List the finding types the scanner knows, with ids, severities and remediation."""
-    if fmt is CatalogFormat.json:
+    if fmt is TableFormat.json:
         print_json([ft.as_dict() for ft in CATALOG])
         return
     extensions = sum(ft.extension for ft in CATALOG)

@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
 
 import typer
+from rich.text import Text
 
 from core.settings import get_settings
 from schemas.tables import AlertDestination
 from workers.cli.common import (
     EXIT_USAGE,
-    SafeTable,
+    TableFormat,
     console,
     db_session,
     err_console,
     escape_text,
-    print_json,
+    print_rows,
+    styled,
 )
 
 alert_app = typer.Typer(
@@ -34,11 +37,6 @@ class AlertFormat(StrEnum):
 class AlertEvent(StrEnum):
     findings = "findings"
     changes = "changes"
-
-
-class ListFormat(StrEnum):
-    table = "table"
-    json = "json"
 
 
 def shown_url(url: str) -> str:
@@ -116,7 +114,7 @@ def _row(dest: AlertDestination, counts: dict[str, int]) -> dict[str, Any]:
 
 @alert_app.command("list")
 def list_(
-    fmt: ListFormat = typer.Option(ListFormat.table, "--format", "-f", help="Output format."),
+    fmt: TableFormat = typer.Option(TableFormat.table, "--format", "-f", help="Output format."),
 ) -> None:
     """Destinations with their filters and delivery counts (failed ones stand out)."""
     from store.alerts import delivery_counts, list_destinations
@@ -124,34 +122,35 @@ def list_(
     with db_session() as session:
         counts = delivery_counts(session)
         rows = [_row(d, counts.get(d.id or 0, {})) for d in list_destinations(session)]
-    if fmt is ListFormat.json:
-        print_json(rows)
-        return
-    if not rows:
-        console.print("no alert destinations: add one with `casb alert add NAME --url URL`")
-        return
-    table = SafeTable(title="alert destinations")
-    for column in ("name", "url", "format", "filters", "signed", "delivered", "pending", "failed"):
-        table.add_column(column)
-    for r in rows:
-        filters = [
-            f"severity>={r['min_severity']}" if r["min_severity"] else "",
-            f"tenants={','.join(r['tenants'])}" if r["tenants"] else "",
-            f"types={','.join(r['types'])}" if r["types"] else "",
-            f"events={','.join(r['events'])}",
-        ]
-        failed = r["deliveries"]["failed"]
-        table.add_row(
-            r["name"],
-            r["url"],
-            r["format"],
-            " ".join(f for f in filters if f),
-            "yes" if r["signed"] else "no",
-            str(r["deliveries"]["delivered"]),
-            str(r["deliveries"]["pending"]),
-            f"[red]{failed}[/]" if failed else "0",
-        )
-    console.print(table)
+    print_rows(
+        rows,
+        as_json=fmt is TableFormat.json,
+        title="alert destinations",
+        columns=("name", "url", "format", "filters", "signed", "delivered", "pending", "failed"),
+        cells=_cells,
+        empty="no alert destinations: add one with `casb alert add NAME --url URL`",
+        fold=False,
+    )
+
+
+def _cells(r: Mapping[str, Any]) -> tuple[str | Text, ...]:
+    filters = [
+        f"severity>={r['min_severity']}" if r["min_severity"] else "",
+        f"tenants={','.join(r['tenants'])}" if r["tenants"] else "",
+        f"types={','.join(r['types'])}" if r["types"] else "",
+        f"events={','.join(r['events'])}",
+    ]
+    failed = r["deliveries"]["failed"]
+    return (
+        r["name"],
+        r["url"],
+        r["format"],
+        " ".join(f for f in filters if f),
+        "yes" if r["signed"] else "no",
+        str(r["deliveries"]["delivered"]),
+        str(r["deliveries"]["pending"]),
+        styled("[red]{}[/]", failed) if failed else "0",
+    )
 
 
 @alert_app.command("remove")

@@ -3,20 +3,14 @@
 from __future__ import annotations
 
 import json
-from enum import StrEnum
 from typing import Any
 
 import typer
 
 from store.alerts import change_to_dict
 from store.tenants import tenants_by_slug
-from workers.cli.common import SafeTable, console, db_session, print_json
+from workers.cli.common import TableFormat, db_session, print_rows
 from workers.cli.findings import parse_when
-
-
-class ChangesFormat(StrEnum):
-    table = "table"
-    json = "json"
 
 
 def _short(value: Any, size: int = 60) -> str:
@@ -28,7 +22,7 @@ def changes(
     tenant: list[str] = typer.Option(None, "--tenant", "-t", help="Tenant slug (repeatable)."),
     since: str = typer.Option(None, "--since", help="Only changes since (7d, 12h, 2026-11-01)."),
     resource: str = typer.Option(None, "--resource", help="Only changes of this resource id."),
-    fmt: ChangesFormat = typer.Option(ChangesFormat.table, "--format", "-f", help="Output."),
+    fmt: TableFormat = typer.Option(TableFormat.table, "--format", "-f", help="Output."),
     limit: int = typer.Option(1000, "--limit", min=1, help="At most this many records."),
 ) -> None:
     """Change history: resource_type, resource_id, field, before, after, scan_id, seen_at."""
@@ -47,27 +41,26 @@ def changes(
                 limit=limit,
             )
         ]
-    if fmt is ChangesFormat.json:
-        print_json(rows)
-        return
-    if not rows:
-        console.print("no changes recorded (a part is compared from its second scan on)")
-        return
-    table = SafeTable(title="changes (newest first)")
-    for column in ("seen at", "tenant", "resource", "field", "before", "after", "scan"):
-        table.add_column(column, overflow="fold")
-    for r in rows:
-        name = f" ({r['resource_name']})" if r["resource_name"] else ""
-        table.add_row(
+    print_rows(
+        rows,
+        as_json=fmt is TableFormat.json,
+        title="changes (newest first)",
+        columns=("seen at", "tenant", "resource", "field", "before", "after", "scan"),
+        cells=lambda r: (
             r["seen_at"] or "-",
             r["tenant"],
-            f"{r['resource_type']} {r['resource_id']}{name}",
+            f"{r['resource_type']} {r['resource_id']}{_named(r['resource_name'])}",
             r["field"],
             _short(r["before"]),
             _short(r["after"]),
             str(r["scan_id"]),
-        )
-    console.print(table)
+        ),
+        empty="no changes recorded (a part is compared from its second scan on)",
+    )
+
+
+def _named(name: str | None) -> str:
+    return f" ({name})" if name else ""
 
 
 def register(app: typer.Typer) -> None:

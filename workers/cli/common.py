@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from rich.console import Console, RenderableType
@@ -61,6 +62,39 @@ class SafeTable(Table):
     def add_row(self, *renderables: RenderableType | None, **kwargs: Any) -> None:
         cells = [plain(c) if isinstance(c, str) else c for c in renderables]
         super().add_row(*cells, **kwargs)
+
+
+class TableFormat(StrEnum):
+    """``--format`` of the listing commands: a table for people, JSON for scripts."""
+
+    table = "table"
+    json = "json"
+
+
+def print_rows(
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    as_json: bool,
+    title: str,
+    columns: Sequence[str],
+    cells: Callable[[Mapping[str, Any]], Sequence[RenderableType]],
+    empty: str | None = None,
+    fold: bool = True,
+) -> None:
+    """A listing's one output: the rows as JSON, or as a table of ``cells(row)`` under
+    ``columns`` (``empty`` printed instead when there are no rows and it is given)."""
+    if as_json:
+        print_json(rows)
+        return
+    if not rows and empty is not None:
+        console.print(empty)
+        return
+    table = SafeTable(title=title)
+    for column in columns:
+        table.add_column(column, overflow="fold" if fold else "ellipsis")
+    for row in rows:
+        table.add_row(*cells(row))
+    console.print(table)
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:

@@ -8,7 +8,6 @@ operator can try a profile before attaching it to tenants.
 
 from __future__ import annotations
 
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +19,12 @@ from detectors.dlp.profiles import PREDEFINED, Profile
 from store import dlp as dlp_store
 from workers.cli.common import (
     SafeTable,
+    TableFormat,
     clean_text,
     console,
     db_session,
     print_json,
+    print_rows,
     styled,
 )
 
@@ -32,11 +33,6 @@ profile_app = typer.Typer(
     help="Predefined and custom DLP profiles (attach with `casb tenant update --dlp-profile`).",
     no_args_is_help=True,
 )
-
-
-class OutputFormat(StrEnum):
-    table = "table"
-    json = "json"
 
 
 def parse_regex_option(raw: str, min_count: int) -> dict[str, Any]:
@@ -148,37 +144,35 @@ def add(
 
 
 @profile_app.command("list")
-def list_(fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f")) -> None:
+def list_(fmt: TableFormat = typer.Option(TableFormat.table, "--format", "-f")) -> None:
     """Every profile: predefined first, then custom ones, with the tenants using each."""
     with db_session() as session:
         rows = [_summary(i) for i in dlp_store.list_profiles(session)]
-    if fmt is OutputFormat.json:
-        print_json(rows)
-        return
-    table = SafeTable(title=f"{len(rows)} DLP profile(s)")
-    for column in ("Name", "Type", "Entries", "OCR", "Used by", "Description"):
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        table.add_row(
+    print_rows(
+        rows,
+        as_json=fmt is TableFormat.json,
+        title=f"{len(rows)} DLP profile(s)",
+        columns=("Name", "Type", "Entries", "OCR", "Used by", "Description"),
+        cells=lambda row: (
             row["name"],
             row["type"],
             str(row["entries"]),
             "yes" if row["ocr"] else "-",
             ", ".join(row["used_by"]) or "-",
             row["description"] or "-",
-        )
-    console.print(table)
+        ),
+    )
 
 
 @profile_app.command("show")
 def show(
     name: str = typer.Argument(...),
-    fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f"),
+    fmt: TableFormat = typer.Option(TableFormat.table, "--format", "-f"),
 ) -> None:
     """One profile's entries: patterns or words, validators, context keywords, counts."""
     with db_session() as session:
         row = _summary(dlp_store.get_profile(session, name), detail=True)
-    if fmt is OutputFormat.json:
+    if fmt is TableFormat.json:
         print_json(row)
         return
     rule = (
@@ -218,7 +212,7 @@ def entries(
     profile: list[str] = typer.Option(
         None, "--profile", "-p", help="Only this predefined profile (repeatable)."
     ),
-    fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f"),
+    fmt: TableFormat = typer.Option(TableFormat.table, "--format", "-f"),
 ) -> None:
     """Every predefined detection entry: id, profile, validator, whether it needs context."""
     from detectors.dlp.profiles import entry_rows
@@ -228,22 +222,20 @@ def entries(
     if unknown:
         raise UserError(f"unknown predefined profile(s): {', '.join(map(repr, unknown))}")
     rows = entry_rows([PREDEFINED[n] for n in names] if names else None)
-    if fmt is OutputFormat.json:
-        print_json(rows)
-        return
-    table = SafeTable(title=f"{len(rows)} predefined DLP entries")
-    for column in ("Entry", "Name", "Profile", "Validator", "Context", "Severity"):
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        table.add_row(
+    print_rows(
+        rows,
+        as_json=fmt is TableFormat.json,
+        title=f"{len(rows)} predefined DLP entries",
+        columns=("Entry", "Name", "Profile", "Validator", "Context", "Severity"),
+        cells=lambda row: (
             row["id"],
             row["name"],
             row["profile"],
             row["validator"] or "-",
             "yes" if row["context"] else "no",
             row["severity"],
-        )
-    console.print(table)
+        ),
+    )
 
 
 @profile_app.command("remove")
@@ -260,7 +252,7 @@ def scan_file(
     profile: list[str] = typer.Option(
         None, "--profile", "-p", help="Profile name (repeatable; default: every predefined one)."
     ),
-    fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f"),
+    fmt: TableFormat = typer.Option(TableFormat.table, "--format", "-f"),
     ocr: bool = typer.Option(
         False,
         "--ocr",
@@ -307,7 +299,7 @@ def scan_file(
         result |= {**verdict.match.to_evidence(), **verdict.extraction()}
     else:
         result |= verdict.evidence()
-    if fmt is OutputFormat.json:
+    if fmt is TableFormat.json:
         print_json(result)
         return
     if result["outcome"] == SKIPPED:

@@ -27,7 +27,15 @@ from schemas.tables import Suppression
 from store import suppressions as sup
 from store.findings import query_findings, severity_rank
 from store.tenants import tenant_slugs
-from workers.cli.common import EXIT_GATE, SafeTable, console, db_session, err_console, print_json
+from workers.cli.common import (
+    EXIT_GATE,
+    SafeTable,
+    TableFormat,
+    console,
+    db_session,
+    err_console,
+    print_rows,
+)
 
 
 class FindingsFormat(StrEnum):
@@ -42,11 +50,6 @@ class StatusFilter(StrEnum):
     resolved = "resolved"
     ignored = "ignored"
     all = "all"
-
-
-class ListFormat(StrEnum):
-    table = "table"
-    json = "json"
 
 
 def parse_when(text: str, *, direction: Literal["past", "future"], option: str) -> datetime:
@@ -261,21 +264,19 @@ def suppress_add(
 def suppress_list(
     tenant: str = typer.Option(None, "--tenant", "-t", help="Rules that apply to this tenant."),
     include_expired: bool = typer.Option(False, "--all", help="Include expired rules."),
-    fmt: ListFormat = typer.Option(ListFormat.table, "--format", "-f"),
+    fmt: TableFormat = typer.Option(TableFormat.table, "--format", "-f"),
 ) -> None:
     """List suppression rules (active ones unless --all)."""
     with db_session() as session:
         rules = sup.list_rules(session, tenant, include_expired=include_expired)
         slugs = tenant_slugs(session)
         rows = [_rule_dict(r, slugs) for r in rules]
-    if fmt is ListFormat.json:
-        print_json(rows)
-        return
-    table = SafeTable(title=f"{len(rows)} suppression rule(s)")
-    for column in ("ID", "Tenant", "Finding type", "Resource", "Name", "Reason", "Until", "By"):
-        table.add_column(column, overflow="fold")
-    for r in rows:
-        table.add_row(
+    print_rows(
+        rows,
+        as_json=fmt is TableFormat.json,
+        title=f"{len(rows)} suppression rule(s)",
+        columns=("ID", "Tenant", "Finding type", "Resource", "Name", "Reason", "Until", "By"),
+        cells=lambda r: (
             str(r["id"]),
             str(r["tenant"] or "*"),
             str(r["finding_type"] or "*"),
@@ -284,8 +285,8 @@ def suppress_list(
             str(r["reason"]),
             str(r["until"] or "never"),
             str(r["created_by"] or ""),
-        )
-    console.print(table)
+        ),
+    )
 
 
 @suppress_app.command("remove")

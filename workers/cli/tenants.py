@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
-
 import typer
 
 from core.settings import get_settings
 from store import tenants as registry
 from store.tenants import KeySource, TenantInput, TenantInputError
-from workers.cli.common import SafeTable, console, db_session, print_json
+from workers.cli.common import SafeTable, TableFormat, console, db_session, print_json, print_rows
 from workers.cli.remedies import error_remedy
 
 tenant_app = typer.Typer(
     help="Register and manage tenants (one OpenAI org each).", no_args_is_help=True
 )
-
-
-class OutputFormat(StrEnum):
-    table = "table"
-    json = "json"
 
 
 def _key_source(env: str | None, file: str | None, label: str) -> KeySource | None:
@@ -159,18 +152,16 @@ def update(
 
 
 @tenant_app.command("list")
-def list_(fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f")) -> None:
+def list_(fmt: TableFormat = typer.Option(TableFormat.table, "--format", "-f")) -> None:
     """List tenants with their health and schedule."""
     with db_session() as session:
         rows = [registry.tenant_summary(t) for t in registry.list_tenants(session)]
-    if fmt is OutputFormat.json:
-        print_json(rows)
-        return
-    table = SafeTable(title=f"{len(rows)} tenant(s)")
-    for column in ("Slug", "Name", "Org", "Workspace", "Health", "Schedule", "Last scan", "DLP"):
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        table.add_row(
+    print_rows(
+        rows,
+        as_json=fmt is TableFormat.json,
+        title=f"{len(rows)} tenant(s)",
+        columns=("Slug", "Name", "Org", "Workspace", "Health", "Schedule", "Last scan", "DLP"),
+        cells=lambda row: (
             row["slug"],
             row["name"],
             row["org_id"] or "-",
@@ -179,14 +170,14 @@ def list_(fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f")
             row["schedule"],
             row["last_scan_at"] or "never",
             ", ".join(row["dlp_profiles"]) or "-",
-        )
-    console.print(table)
+        ),
+    )
 
 
 @tenant_app.command("show")
 def show(
     slug: str = typer.Argument(...),
-    fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f"),
+    fmt: TableFormat = typer.Option(TableFormat.table, "--format", "-f"),
 ) -> None:
     """Show one tenant (keys only as redacted hints)."""
     from store.scans import health_error, last_finished_run
@@ -196,7 +187,7 @@ def show(
         assert tenant.id is not None
         error = health_error(tenant, last_finished_run(session, tenant.id))
         row = registry.tenant_summary(tenant) | error_remedy(error, tenant.slug)
-    if fmt is OutputFormat.json:
+    if fmt is TableFormat.json:
         print_json(row)
         return
     table = SafeTable(show_header=False, title=f"tenant {row['slug']}")

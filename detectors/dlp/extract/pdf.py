@@ -29,7 +29,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
 from detectors.dlp.extract.errors import ExtractLimits, ExtractReport, SkipFile, Truncated
@@ -181,7 +181,6 @@ def _pdfium_pages(
     data = source.read()
     doc = _pdfium_open(data)
     seen_images: set[bytes] = set()
-    produced = 0
     try:
         with _PDFIUM_LOCK:
             count = len(doc)
@@ -189,38 +188,71 @@ def _pdfium_pages(
         # walk of the page tree stays bounded by the cap
         simple = _fast_path_enabled() and count <= limits.max_pdf_pages
         fast = open_fast_pdf(data, count) if simple else None
-        for index in range(count):
-            if index >= limits.max_pdf_pages:
-                report.truncate(f"more than {limits.max_pdf_pages} pages")
-                break
-            try:
-                room = _room(limits, produced)
-                text, cut, images = _page(doc, fast, index, room, ocr, limits)
-            except Exception:
-                report.truncate(f"page {index + 1} could not be read")
-                text, cut, images = "", False, []
-            report.pages += 1
-            produced += len(text)
-            yield text
-            yield PAGE_BREAK
-            if cut:
-                report.truncate(f"more than {limits.max_output_bytes} bytes of text")
-                break
-            for image in images:
-                if image is None:
-                    report.images_unread += 1
-                    report.truncate("an embedded image exceeds the image caps")
-                    continue
-                digest, pil = image
-                if digest in seen_images:
-                    continue
-                seen_images.add(digest)
-                assert ocr is not None
-                yield from ocr_embedded_image(pil, ocr, limits, report, deadline)
-            _after_page(limits, deadline)
+
+        def read(index: int, room: int) -> tuple[str, bool, Iterator[str]]:
+            text, cut, images = _page(doc, fast, index, room, ocr, limits)
+            return text, cut, _ocr_images(images, seen_images, ocr, limits, report, deadline)
+
+        yield from _walk_pages(count, limits, report, deadline, read)
     finally:
         with _PDFIUM_LOCK:
             doc.close()
+
+
+def _ocr_images(
+    images: list[tuple[bytes, Any] | None],
+    seen: set[bytes],
+    ocr: OcrEngine | None,
+    limits: ExtractLimits,
+    report: ExtractReport,
+    deadline: float,
+) -> Iterator[str]:
+    """The text OCR reads from a page's images, each distinct image once per file."""
+    for image in images:
+        if image is None:
+            report.images_unread += 1
+            report.truncate("an embedded image exceeds the image caps")
+            continue
+        digest, pil = image
+        if digest in seen:
+            continue
+        seen.add(digest)
+        assert ocr is not None
+        yield from ocr_embedded_image(pil, ocr, limits, report, deadline)
+
+
+def _walk_pages(
+    count: int,
+    limits: ExtractLimits,
+    report: ExtractReport,
+    deadline: float,
+    read: Callable[[int, int], tuple[str, bool, Iterator[str]]],
+) -> Iterator[str]:
+    """Each page's text then a page break, under the page and output caps, for either engine.
+
+    ``read(index, room)`` gives the page's text (at most ``room`` characters), whether it was
+    cut there, and what more the page yields after its break (OCR of its images). A page that
+    cannot be read is empty and noted; the walk goes on.
+    """
+    produced = 0
+    for index in range(count):
+        if index >= limits.max_pdf_pages:
+            report.truncate(f"more than {limits.max_pdf_pages} pages")
+            break
+        try:
+            text, cut, more = read(index, _room(limits, produced))
+        except Exception:
+            report.truncate(f"page {index + 1} could not be read")
+            text, cut, more = "", False, iter(())
+        report.pages += 1
+        produced += len(text)
+        yield text
+        yield PAGE_BREAK
+        if cut:
+            report.truncate(f"more than {limits.max_output_bytes} bytes of text")
+            break
+        yield from more
+        _after_page(limits, deadline)
 
 
 # --------------------------------------------------------------------------- pypdf
@@ -251,31 +283,16 @@ def _pypdf_pages(
         raise
     except Exception:
         raise SkipFile("corrupt", "unreadable PDF") from None
-    produced = 0
-    for index in range(count):
-        if index >= limits.max_pdf_pages:
-            report.truncate(f"more than {limits.max_pdf_pages} pages")
-            break
-        room = _room(limits, produced)
-        try:
-            page = pages[index]
-            text = page.extract_text() or ""
-            if ocr is not None and _pypdf_has_images(page):
-                report.images_unread += 1
-                report.truncate("images in this PDF need PDFium to be read")
-        except Exception:
-            report.truncate(f"page {index + 1} could not be read")
-            text = ""
-        report.pages += 1
-        cut = len(text) > room
-        text = text[:room]
-        produced += len(text)
-        yield text
-        yield PAGE_BREAK
-        if cut:
-            report.truncate(f"more than {limits.max_output_bytes} bytes of text")
-            break
-        _after_page(limits, deadline)
+
+    def read(index: int, room: int) -> tuple[str, bool, Iterator[str]]:
+        page = pages[index]
+        text = page.extract_text() or ""
+        if ocr is not None and _pypdf_has_images(page):
+            report.images_unread += 1
+            report.truncate("images in this PDF need PDFium to be read")
+        return text[:room], len(text) > room, iter(())
+
+    yield from _walk_pages(count, limits, report, deadline, read)
 
 
 def _pypdf_has_images(page: Any) -> bool:

@@ -1,6 +1,6 @@
 """The ground truth equals what an independent scanner sees over HTTP.
 
-A minimal scanner written here from the reference (§1, §2, §3 rules; every drift variant
+A minimal scanner written here from the rules in docs/findings.md (every drift variant
 accepted) reads only the served JSON and files, and must reproduce world.ground_truth()
 exactly for each tenant. This keeps the ground truth honest about what is observable.
 """

@@ -1,4 +1,4 @@
-"""Listing checkpoints in Transport.paginate: a retried listing resumes where it stopped."""
+"""Listing checkpoints in ApiSession.paginate: a retried listing resumes where it stopped."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pydantic import SecretStr
 from connectors.access import ClientOptions
 from connectors.checkpoints import MemoryListingCheckpoints, listing_id
 from connectors.errors import UpstreamError
-from connectors.http import Transport
+from connectors.http import ApiSession
 from tests.unit.connectors.conftest import ADMIN_KEY, FakeApi, RecordingBudget, page
 
 ROUTE = "/organization/users"
@@ -31,8 +31,8 @@ def serve(fail_after: int | None) -> tuple[FakeApi, list[int]]:
     return FakeApi({ROUTE: handler}), served
 
 
-def transport(api: FakeApi, checkpoints: MemoryListingCheckpoints) -> Transport:
-    return Transport(
+def transport(api: FakeApi, checkpoints: MemoryListingCheckpoints) -> ApiSession:
+    return ApiSession(
         tenant_key="acme",
         api="admin",
         base_url="https://admin.test/v1",

@@ -1,4 +1,4 @@
-"""Transport: retries, Retry-After handling, typed errors, paging guards (MockTransport)."""
+"""ApiSession: retries, Retry-After handling, typed errors, paging guards (MockTransport)."""
 
 from __future__ import annotations
 
@@ -19,12 +19,12 @@ from connectors.errors import (
     UpstreamError,
 )
 from connectors.http import (
+    ApiSession,
     CallEvent,
     RateLimitHeaders,
-    Transport,
     backoff_delay,
-    parse_duration,
     parse_rate_limit_headers,
+    parse_reset_header,
     parse_retry_after,
 )
 from tests.unit.connectors.conftest import ADMIN_KEY, FakeApi, RecordingBudget, page, paged
@@ -39,8 +39,8 @@ def make(
     options: ClientOptions | None = None,
     events: list[CallEvent] | None = None,
     api_name: str = "admin",
-) -> Transport:
-    return Transport(
+) -> ApiSession:
+    return ApiSession(
         tenant_key="acme",
         api=api_name,  # type: ignore[arg-type]
         base_url="https://admin.test/v1",
@@ -186,12 +186,12 @@ def test_rate_limit_headers_teach_the_budget_once_per_value(budget, sleeps) -> N
     [("1s", 1.0), ("12ms", 0.012), ("6m0s", 360.0), ("1h2m3.5s", 3723.5), ("2.5", 2.5)],
 )
 def test_parse_duration(text: str, seconds: float) -> None:
-    assert parse_duration(text) == pytest.approx(seconds)
+    assert parse_reset_header(text) == pytest.approx(seconds)
 
 
 @pytest.mark.parametrize("text", ["", "soon", "5x", "1s2", "-1"])
 def test_parse_duration_refuses_nonsense(text: str) -> None:
-    assert parse_duration(text) is None
+    assert parse_reset_header(text) is None
 
 
 def test_rate_limit_headers_tolerate_garbage() -> None:
@@ -579,7 +579,7 @@ def test_retry_after_within_the_cap_is_waited_even_beyond_budget_max_wait(
     clock = FakeClock()
     budget = LocalRateBudget({"admin": (1000, 60.0)}, sleep=clock.sleep, monotonic=clock.monotonic)
     api = FakeApi({ROUTE: seq(httpx.Response(429, headers={"Retry-After": retry_after}), ok())})
-    t = Transport(
+    t = ApiSession(
         tenant_key="acme",
         api="admin",
         base_url="https://admin.test/v1",
@@ -605,8 +605,8 @@ def test_retry_after_within_the_cap_is_waited_even_beyond_budget_max_wait(
 
 def clocked_transport(
     api: FakeApi, budget: object, clock: FakeClock, options: ClientOptions
-) -> Transport:
-    return Transport(
+) -> ApiSession:
+    return ApiSession(
         tenant_key="acme",
         api="admin",
         base_url="https://admin.test/v1",

@@ -11,6 +11,7 @@ import json
 import random
 import string
 import zlib
+from collections.abc import Callable
 
 ALNUM = string.ascii_letters + string.digits
 B64URL = ALNUM + "_-"
@@ -89,13 +90,40 @@ def group(s: str, sizes: tuple[int, ...], sep: str = " ") -> str:
     return sep.join(out)
 
 
-def entry_samples(g: Gen) -> dict[str, tuple[str, str, str]]:
-    """entry id -> (text with a true sample, the raw value, text with near misses only)."""
-    s: dict[str, tuple[str, str, str]] = {}
+Samples = dict[str, tuple[str, str, str]]
 
+
+def _adder(s: Samples) -> Callable[[str, str, str, str], None]:
     def add(eid: str, template: str, value: str, miss: str) -> None:
         s[eid] = (template.format(v=value), value, miss)
 
+    return add
+
+
+def entry_samples(g: Gen) -> dict[str, tuple[str, str, str]]:
+    """entry id -> (text with a true sample, the raw value, text with near misses only)."""
+    s: dict[str, tuple[str, str, str]] = {}
+    for section in (
+        _credential_samples,
+        _token_samples,
+        _financial_samples,
+        _national_id_samples,
+        _pii_samples,
+    ):
+        section(g, s)
+    # every other catalogue entry: its first generated positive and all its negatives
+    from tests.unit.dlp.corpus import NEGATIVE_SPACER, Rand, catalog_cases
+
+    for eid, cases in catalog_cases(Rand(g.r.getrandbits(32))).items():
+        if eid not in s:
+            text, value = cases.positives[0]
+            s[eid] = (text, value, NEGATIVE_SPACER.join(cases.negatives))
+    return s
+
+
+def _credential_samples(g: Gen, s: Samples) -> None:
+    """Credentials: keys and tokens beside their placeholder look-alikes."""
+    add = _adder(s)
     add(
         "openai_api_key",
         "OPENAI_API_KEY={v}\n",
@@ -159,6 +187,11 @@ def entry_samples(g: Gen) -> dict[str, tuple[str, str, str]]:
     )
     add("github_oauth_token", "oauth {v}\n", crc_token(g, "gho_"), "oauth gho_" + "0" * 36 + "\n")
     add("github_app_token", "app {v}\n", crc_token(g, "ghs_"), "app ghs_" + "x" * 36 + "\n")
+
+
+def _token_samples(g: Gen, s: Samples) -> None:
+    """Service tokens (chat, payment, messaging and the like) beside their look-alikes."""
+    add = _adder(s)
     add(
         "gitlab_pat",
         "PRIVATE-TOKEN: {v}\n",
@@ -245,6 +278,10 @@ def entry_samples(g: Gen) -> dict[str, tuple[str, str, str]]:
         "HF_TOKEN=hf_" + "x" * 34 + "\n",
     )
 
+
+def _financial_samples(g: Gen, s: Samples) -> None:
+    """Cards, bank and routing numbers."""
+    add = _adder(s)
     # -- financial ------------------------------------------------------------------------
     for eid, prefix, length, sizes in (
         ("card_visa", "4", 16, (4, 4, 4, 4)),
@@ -283,6 +320,11 @@ def entry_samples(g: Gen) -> dict[str, tuple[str, str, str]]:
         "DEUTDEFF500",
         "SWIFT code: ABCDXX12\n" + "." * 300 + "\nDEUTDEFF500 unlabelled\n",
     )
+
+
+def _national_id_samples(g: Gen, s: Samples) -> None:
+    """National identifiers."""
+    add = _adder(s)
     # -- national identifiers -------------------------------------------------------------
     add(
         "us_ssn",
@@ -297,6 +339,11 @@ def entry_samples(g: Gen) -> dict[str, tuple[str, str, str]]:
     add("uk_nino", "NI number: {v}\n", "JG 10 37 59 A", "NI number: GB 10 37 59 A\n")
     add("uk_nhs", "NHS number {v}\n", "943 476 5919", "NHS number 943 476 5918\n")
     add("au_tfn", "TFN: {v}\n", "123 456 782", "TFN: 123 456 781\n")
+
+
+def _pii_samples(g: Gen, s: Samples) -> None:
+    """Contact details."""
+    add = _adder(s)
     # -- PII ------------------------------------------------------------------------------
     add(
         "email",
@@ -306,11 +353,3 @@ def entry_samples(g: Gen) -> dict[str, tuple[str, str, str]]:
     )
     add("us_phone", "Call {v} today\n", "(415) 867-5309", "Call (211) 867-5309 or 415-555-0123\n")
     add("us_passport", "Passport No: {v}\n", "561234987", "Passport No: 111111111\n")
-    # every other catalogue entry: its first generated positive and all its negatives
-    from tests.unit.dlp.corpus import NEGATIVE_SPACER, Rand, catalog_cases
-
-    for eid, cases in catalog_cases(Rand(g.r.getrandbits(32))).items():
-        if eid not in s:
-            text, value = cases.positives[0]
-            s[eid] = (text, value, NEGATIVE_SPACER.join(cases.negatives))
-    return s

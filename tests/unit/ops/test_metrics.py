@@ -12,13 +12,8 @@ from prometheus_client.registry import Collector
 
 from core import metrics as recording
 from core.metrics import status_class
-from workers.metrics import (
-    DurationStats,
-    MetricsSnapshot,
-    durations_to_stats,
-    fold_tenants,
-    render,
-)
+from store.metrics import DurationStats, durations_to_stats
+from workers.metrics import MetricsSnapshot, fold_tenants, render
 
 
 class _Static(Collector):
