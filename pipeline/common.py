@@ -8,8 +8,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlmodel import col, select
-
 from connectors.access import TenantAccess
 from connectors.errors import ConnectorError
 from core.errors import UserError
@@ -20,7 +18,7 @@ from schemas.stages import ErrorSummary
 from schemas.tables import ScanRun, ScanStatus, Tenant
 from store import suppressions
 from store.db import session_scope
-from store.scans import heartbeat
+from store.scans import heartbeat, run_status, run_with_tenant
 from store.tenants import decrypt_keys
 
 log = logging.getLogger("casb.pipeline")
@@ -29,7 +27,7 @@ log = logging.getLogger("casb.pipeline")
 def scan_is_active(scan_id: int) -> bool:
     """The run exists and is queued or running (a stage arriving later has nothing to do)."""
     with session_scope() as session:
-        status = session.exec(select(ScanRun.status).where(col(ScanRun.id) == scan_id)).first()
+        status = run_status(session, scan_id)
         return status is not None and status in ScanStatus.active()
 
 
@@ -62,10 +60,9 @@ def keep_alive(scan_id: int, every: float) -> Iterator[None]:
 def load_scan(scan_id: int) -> tuple[ScanRun, Tenant]:
     """The run and its tenant; refreshes the run's heartbeat and names the tenant in logs."""
     with session_scope() as session:
-        run = session.get(ScanRun, scan_id)
+        run, tenant = run_with_tenant(session, scan_id)
         if run is None:
             raise LookupError(f"scan run {scan_id} does not exist")
-        tenant = session.get(Tenant, run.tenant_id)
         if tenant is None:
             raise LookupError(f"tenant of scan run {scan_id} no longer exists")
         bind_log_tenant(tenant.slug)

@@ -99,6 +99,7 @@ from store.dlp import (
     save_cache,
 )
 from store.findings import apply_scan_findings
+from store.scans import run_parts
 
 if TYPE_CHECKING:
     from pipeline.fetchers import FetchContext
@@ -239,8 +240,11 @@ def _plan_records(scan_id: int) -> dict[str, DlpPlanRecord]:
 def dlp_scan_fetches(scan_id: int) -> list[str] | None:
     """The scan's fetches when it runs the DLP stage (its canvas holds detection as a chord
     member started by the last fetch, tasks/canvas.py), else None."""
-    run, _ = load_scan(scan_id)
-    fetches = [name for name in run.parts.get("expected") or () if name in FETCH_RESOURCES]
+    with session_scope() as session:  # the parts alone: asked as every fetch ends
+        parts = run_parts(session, scan_id)
+    if parts is None:
+        raise LookupError(f"scan run {scan_id} does not exist")
+    fetches = [name for name in parts.get("expected") or () if name in FETCH_RESOURCES]
     return fetches if DLP_FETCHES & set(fetches) else None
 
 
