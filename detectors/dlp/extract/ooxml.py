@@ -17,7 +17,6 @@ part is written, is refused as ``corrupt``: OOXML never needs one, and entity tr
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
 import re
@@ -43,7 +42,7 @@ from detectors.dlp.extract.ooxml_fast import (
     slide_text,
     slides_text,
 )
-from detectors.dlp.extract.zipparts import PartReader
+from detectors.dlp.extract.zipparts import Container, Entry, PartReader, entries
 
 __all__ = ["OOXML_SCANNERS", "SCANNER_ENV", "iter_ooxml", "ooxml_kind", "open_zip"]
 
@@ -67,8 +66,8 @@ def _local(tag: str) -> str:
 def open_zip(source: BinaryIO, limits: ExtractLimits) -> zipfile.ZipFile:
     """Open and vet a zip container; SkipFile on corruption, encryption or bomb shapes."""
     try:
-        zf = zipfile.ZipFile(source)
-        infos = zf.infolist()
+        zf = Container(source)
+        infos = entries(zf)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError):
         raise SkipFile("corrupt", "not a readable zip container") from None
     if len(infos) > limits.max_zip_entries:
@@ -90,8 +89,12 @@ def open_zip(source: BinaryIO, limits: ExtractLimits) -> zipfile.ZipFile:
     return zf
 
 
+def _names(zf: zipfile.ZipFile) -> list[str]:
+    return [info.filename for info in entries(zf)]
+
+
 def ooxml_kind(zf: zipfile.ZipFile) -> str | None:
-    names = set(zf.namelist())
+    names = set(_names(zf))
     if "word/document.xml" in names:
         return "docx"
     if "xl/workbook.xml" in names:
@@ -215,6 +218,7 @@ def _read_part(
     handler: _Handler,
     bulk: Callable[[bytes], Any],
     budget: Budget,
+    info: zipfile.ZipInfo | Entry,
 ) -> Generator[str, None, bool]:
     """One part's text: the bulk scanner first; if it bails, expat from the part's start,
     skipping the characters already yielded (both readers produce the same text). Returns
@@ -222,7 +226,7 @@ def _read_part(
     emitted = 0
     if _bulk_enabled():
         try:
-            with PartReader(zf).open(zf.getinfo(name)) as fh:
+            with PartReader(zf).open(info) as fh:
                 for piece in scan(fh, bulk, budget.limits, budget):
                     emitted += len(piece)
                     yield piece
@@ -301,7 +305,7 @@ def _pptx(
     zf: zipfile.ZipFile, limits: ExtractLimits, report: ExtractReport, budget: Budget
 ) -> Iterator[str]:
     slides = []
-    for info in zf.infolist():
+    for info in entries(zf):
         m = _SLIDE_RE.match(info.filename)
         if m:
             slides.append((m.group(1) != "slides/slide", int(m.group(2)), info.filename, info))
@@ -312,8 +316,10 @@ def _pptx(
         report.parts += 1
         body = None
         if reader is not None and info.file_size <= limits.xml_block:
-            with contextlib.suppress(Bail):  # expat reads it, below
+            try:
                 body = slide_body(reader.read(info), limits.max_xml_depth)
+            except Bail:
+                body = None  # expat reads it, below
         if body is not None:
             batch.append((part, body))
             batched += len(body)
@@ -471,7 +477,9 @@ def _xlsx(
 ) -> Iterator[str]:
     shared = _SharedStrings(limits, report)
     table = shared.table
-    if "xl/sharedStrings.xml" in zf.namelist():
+    members = entries(zf)
+    infos = {info.filename: info for info in members}  # the last of a repeated name, as zipfile
+    if "xl/sharedStrings.xml" in infos:
         bulk_table: list[str] = []
 
         def strings(prefix: bytes) -> SharedStringScanner:
@@ -479,10 +487,12 @@ def _xlsx(
             return SharedStringScanner(prefix, limits, report, bulk_table)
 
         name = "xl/sharedStrings.xml"
-        if (yield from _read_part(zf, name, shared, strings, budget)):
+        if (yield from _read_part(zf, name, shared, strings, budget, infos[name])):
             table = bulk_table
     sheets = sorted(
-        (int(m.group(1)), n) for n in zf.namelist() if (m := _SHEET_RE.match(n)) is not None
+        (int(m.group(1)), info.filename)
+        for info in members
+        if (m := _SHEET_RE.match(info.filename)) is not None
     )
     used = bytearray(len(table))
 
@@ -495,7 +505,7 @@ def _xlsx(
 
     for _, part in sheets:
         report.parts += 1
-        yield from _read_part(zf, part, _Cells(limits, table, used), cells, budget)
+        yield from _read_part(zf, part, _Cells(limits, table, used), cells, budget, infos[part])
         yield "\n"
     # strings no cell shows are still in the file: scan them too, one per line
     for idx in (i for i, flag in enumerate(used) if not flag):
