@@ -330,6 +330,28 @@ class _NoCookies(CookieJar):
         return None
 
 
+class _NoCookieStore(httpx.Cookies):
+    """The cookies of a client that keeps none: reading a response's cookies is skipped
+    before httpx builds the request and response adapters the jar would be handed."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        return None
+
+
+class _CookielessClient(httpx.Client):
+    """An ``httpx.Client`` whose cookie store is always the empty ``_NoCookieStore``."""
+
+    _no_cookies = _NoCookieStore(_NoCookies(policy=DefaultCookiePolicy(allowed_domains=[])))
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        return self._no_cookies
+
+    @cookies.setter
+    def cookies(self, value: Any) -> None:
+        """Cookies given to this client are dropped, like every ``Set-Cookie``."""
+
+
 _shared_lock = threading.Lock()
 _shared_client: httpx.Client | None = None
 _shared_pid: int | None = None
@@ -345,7 +367,7 @@ def shared_client() -> httpx.Client:
     pid = os.getpid()
     with _shared_lock:
         if _shared_client is None or _shared_pid != pid or _shared_client.is_closed:
-            _shared_client = httpx.Client(
+            _shared_client = _CookielessClient(
                 follow_redirects=False,
                 # A jar that accepts no cookie: nothing set by one tenant's API (or a storage
                 # host) is kept in a client every tenant shares.
@@ -373,7 +395,7 @@ def storage_client() -> httpx.Client:
     pid = os.getpid()
     with _shared_lock:
         if _storage_client is None or _storage_pid != pid or _storage_client.is_closed:
-            _storage_client = httpx.Client(
+            _storage_client = _CookielessClient(
                 transport=GuardedTransport(
                     _policy_from_settings,
                     httpx.Limits(max_connections=100, max_keepalive_connections=20),

@@ -61,7 +61,19 @@ class Settings(BaseSettings):
     snapshot_ttl_seconds: int = 6 * 3600
     dispatch_batch_size: int = 200
     max_file_bytes: int = 100 * 1024 * 1024
-    dlp_batch_size: int = 25
+    dlp_batch_size: int = Field(
+        default=100,
+        ge=1,
+        description="Files per DLP batch task (casb.dlp_scan): its task, cache lookup and "
+        "bookkeeping are paid once per batch.",
+    )
+    dlp_commit_every: int = Field(
+        default=25,
+        ge=1,
+        description="A DLP batch writes its cache rows and findings in one transaction per "
+        "this many scanned files (and at its end): a worker killed mid-batch loses at most "
+        "these files' verdicts.",
+    )
     dlp_max_in_flight_per_tenant: int = Field(
         default=4,
         ge=1,

@@ -19,7 +19,7 @@ from schemas.stages import ErrorSummary
 from schemas.tables import ScanRun, ScanStatus, Tenant
 from store import suppressions
 from store.db import session_scope
-from store.scans import heartbeat
+from store.scans import heartbeat, run_status, run_with_tenant
 from store.tenants import decrypt_keys
 
 log = logging.getLogger("casb.pipeline")
@@ -28,8 +28,8 @@ log = logging.getLogger("casb.pipeline")
 def scan_is_active(scan_id: int) -> bool:
     """The run exists and is queued or running (a stage arriving later has nothing to do)."""
     with session_scope() as session:
-        run = session.get(ScanRun, scan_id)
-        return run is not None and run.status in ScanStatus.active()
+        status = run_status(session, scan_id)
+        return status is not None and status in ScanStatus.active()
 
 
 @contextmanager
@@ -61,10 +61,9 @@ def keep_alive(scan_id: int, every: float) -> Iterator[None]:
 def load_scan(scan_id: int) -> tuple[ScanRun, Tenant]:
     """The run and its tenant; refreshes the run's heartbeat and names the tenant in logs."""
     with session_scope() as session:
-        run = session.get(ScanRun, scan_id)
+        run, tenant = run_with_tenant(session, scan_id)
         if run is None:
             raise LookupError(f"scan run {scan_id} does not exist")
-        tenant = session.get(Tenant, run.tenant_id)
         if tenant is None:
             raise LookupError(f"tenant of scan run {scan_id} no longer exists")
         bind_log_tenant(tenant.slug)

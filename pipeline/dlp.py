@@ -78,7 +78,8 @@ from pipeline.common import (
     load_scan,
     tenant_access,
 )
-from pipeline.deliveries import WorkerLost
+from pipeline.deliveries import DeliveryLedger, WorkerLost
+from pipeline.engine_store import install_engine_store
 from pipeline.fetchers import ok_part_key
 from pipeline.leaks import findings_for_file, leak_refs, merged, scan_inventory
 from pipeline.runtime import get_runtime
@@ -102,11 +103,13 @@ from store.dlp import (
     logs_watermark,
     open_dlp_keys,
     open_message_ids,
+    profile_sets_in_use,
     resolve_dlp_findings,
     resolve_profiles,
     save_cache,
 )
 from store.findings import apply_scan_findings
+from store.scans import run_parts
 
 if TYPE_CHECKING:
     from pipeline.fetchers import FetchContext
@@ -184,6 +187,23 @@ def _message_parts(scan_id: int) -> tuple[list[MessageMatch], set[str]] | None:
     )
 
 
+def preload_policies(limit: int = 8) -> int:
+    """Compile (or load from the engine store) the policies of the profile sets tenants
+    use, at most ``limit``, into this process's policy cache. A prefork worker's parent
+    calls it before forking: its children inherit the compiled policies instead of each
+    building them again. Returns how many were loaded; best effort (0 on any failure)."""
+    install_engine_store(get_settings())
+    try:
+        with session_scope() as session:
+            sets = profile_sets_in_use(session, limit)
+        for profiles in sets:
+            compile_policy(profiles)
+    except Exception as exc:  # the children compile on first use instead
+        log.warning("DLP policies not preloaded (%s)", type(exc).__name__)
+        return 0
+    return len(sets)
+
+
 # --------------------------------------------------------------------------- plan
 
 
@@ -231,8 +251,11 @@ def _plan_records(scan_id: int) -> dict[str, DlpPlanRecord]:
 def dlp_scan_fetches(scan_id: int) -> list[str] | None:
     """The scan's fetches when it runs the DLP stage (its canvas holds detection as a chord
     member started by the last fetch, tasks/canvas.py), else None."""
-    run, _ = load_scan(scan_id)
-    fetches = [name for name in run.parts.get("expected") or () if name in FETCH_RESOURCES]
+    with session_scope() as session:  # the parts alone: asked as every fetch ends
+        parts = run_parts(session, scan_id)
+    if parts is None:
+        raise LookupError(f"scan run {scan_id} does not exist")
+    fetches = [name for name in parts.get("expected") or () if name in FETCH_RESOURCES]
     return fetches if DLP_FETCHES & set(fetches) else None
 
 
@@ -419,8 +442,9 @@ def run_dlp_batch(scan_id: int, batch_key: str) -> DlpStageResult:
     """Scan one batch of files; never raises for a file's problem (see ``BatchResult``).
 
     The outcome is stored as part ``dlp_result_<n>`` for ``finalize_dlp``; cache rows and
-    findings of the batch are written in one transaction at its end, so a redelivered batch
-    finds its files cached and downloads nothing again.
+    findings are written in one transaction per ``CASB_DLP_COMMIT_EVERY`` files and at the
+    batch's end, so a redelivered batch finds the files written before its worker died
+    cached and downloads them again only from the last write on.
     """
     run, tenant = load_scan(scan_id)
     if run.status != ScanStatus.RUNNING.value:
@@ -467,6 +491,48 @@ def run_dlp_batch(scan_id: int, batch_key: str) -> DlpStageResult:
     return {"scan_id": scan_id, "ok": result.ok, "counts": dict(result.counts)}
 
 
+@dataclass
+class _Verdicts:
+    """A batch's cache rows and findings not yet written: written (one transaction) every
+    ``every`` files and at the batch's end, so a worker killed mid-batch loses at most the
+    files since the last write (its redelivery finds the others cached)."""
+
+    tenant_id: int
+    scan_id: int
+    every: int
+    writes: list[CacheWrite] = field(default_factory=list)
+    detected: list[DetectedFinding] = field(default_factory=list)
+    leaked: list[DetectedFinding] = field(default_factory=list)
+    files: int = 0
+
+    def count_file(self, ledger: DeliveryLedger, batch_key: str) -> None:
+        """One more file scanned; every ``every`` files, the verdicts so far are written
+        (the delivery ledger's in-flight mark cleared first: the write is no file's fault)."""
+        self.files += 1
+        if self.files >= self.every:
+            ledger.working_on(batch_key, None)
+            self.write()
+
+    def write(self) -> None:
+        self.files = 0
+        if not (self.writes or self.detected or self.leaked):
+            return
+        with session_scope() as session:
+            save_cache(session, self.tenant_id, self.writes)
+            detected = self.detected + merged(session, self.tenant_id, self.leaked)
+            if detected:
+                apply_scan_findings(
+                    session,
+                    tenant_id=self.tenant_id,
+                    scan_id=self.scan_id,
+                    detected=detected,
+                    judged_types=(),
+                    resolvable=set(),
+                    now=utcnow(),
+                )
+        self.writes, self.detected, self.leaked = [], [], []
+
+
 def _scan_refs(
     scan_id: int,
     tenant: Tenant,
@@ -491,9 +557,7 @@ def _scan_refs(
     result.version = version
     client: ComplianceClient | None = None
     limits = extract_limits(max_input_bytes=settings.max_file_bytes)
-    writes: list[CacheWrite] = []
-    detected: list[DetectedFinding] = []
-    leaked: list[DetectedFinding] = []
+    pending = _Verdicts(tenant.id, scan_id, max(1, settings.dlp_commit_every))
     keys = scan_inventory(scan_id)
 
     def matched(ref: FileRef, result: Mapping[str, Any]) -> None:
@@ -505,10 +569,10 @@ def _scan_refs(
             if agreements:
                 evidence = {**finding.evidence, "leaked_own_keys": leak_refs(agreements)}
                 finding = finding.model_copy(update={"evidence": evidence})
-            detected.append(finding)
+            pending.detected.append(finding)
         if agreements:
             type_id = FINDING_TYPES[ref.kind].finding_type_id if has_match else None
-            leaked.extend(findings_for_file(ref, agreements, keys, type_id))
+            pending.leaked.extend(findings_for_file(ref, agreements, keys, type_id))
 
     for ref in refs:
         key = f"{ref.kind}:{ref.file_id}"
@@ -530,7 +594,7 @@ def _scan_refs(
                 SKIPPED,
                 {"reason": "worker_lost", "detail": "a worker died on it on every delivery"},
             )
-            writes.append(write)
+            pending.writes.append(write)
             _count_outcome(result, key, SKIPPED, "worker_lost")
             log.warning("scan %s: file %s skipped: worker_lost", scan_id, ref.file_id)
             continue
@@ -558,31 +622,20 @@ def _scan_refs(
         except _FATAL:
             raise
         except ConnectorError as exc:  # transient: retried next scan (a slow one so often)
-            writes.extend(_download_failed(result, key, ref, cached, version, exc))
+            pending.writes.extend(_download_failed(result, key, ref, cached, version, exc))
             continue
-        writes.append(write)
+        pending.writes.append(write)
         _count_outcome(result, key, write.outcome, write.result.get("reason"))
         if write.outcome == MATCHED or write.result.get("leaked_keys"):
             matched(ref, write.result if write.outcome == MATCHED else _no_match_write(write))
         if write.result.get("reused"):
             result.counts["reused"] += 1
+        pending.count_file(ledger, batch_key)
     if client is not None:
         # Each file's mark replaced the previous one (one Redis call per downloaded file);
         # the batch's own writes below are no file's fault.
         ledger.working_on(batch_key, None)
-    with session_scope() as session:
-        save_cache(session, tenant.id, writes)
-        detected += merged(session, tenant.id, leaked)
-        if detected:
-            apply_scan_findings(
-                session,
-                tenant_id=tenant.id,
-                scan_id=scan_id,
-                detected=detected,
-                judged_types=(),
-                resolvable=set(),
-                now=utcnow(),
-            )
+    pending.write()
 
 
 def _download_failed(

@@ -233,6 +233,24 @@ def resolve_profiles(session: Session, names: Iterable[str]) -> list[Profile]:
     return out
 
 
+def profile_sets_in_use(session: Session, limit: int) -> list[list[Profile]]:
+    """The distinct profile sets of enabled tenants (at most ``limit``, the most used first);
+    a set naming a profile that no longer resolves is left out."""
+    counts: dict[tuple[str, ...], int] = {}
+    rows = session.exec(select(Tenant.dlp_profiles).where(col(Tenant.enabled).is_(True)))
+    for names in rows.all():
+        if names:
+            wanted = tuple(dict.fromkeys(names))
+            counts[wanted] = counts.get(wanted, 0) + 1
+    sets: list[list[Profile]] = []
+    for names in sorted(counts, key=lambda n: -counts[n])[:limit]:
+        try:
+            sets.append(resolve_profiles(session, names))
+        except DlpProfileError:
+            continue
+    return sets
+
+
 def tenant_profile_version(session: Session, tenant: Tenant) -> str | None:
     """The tenant's profile-set version, or None when it has no DLP profiles."""
     if not tenant.dlp_profiles:
@@ -270,6 +288,10 @@ class CacheWrite:
     result: dict[str, Any]
 
 
+#: The table itself: a Core insert of many rows, without the ORM's bulk-insert bookkeeping.
+DLP_CACHE_TABLE: Any = DlpFileCache.__table__  # type: ignore[attr-defined]
+
+
 def save_cache(session: Session, tenant_id: int, writes: Sequence[CacheWrite]) -> None:
     """Upsert cache rows by (tenant, file id): a redelivered batch overwrites, never duplicates."""
     if not writes:
@@ -291,11 +313,11 @@ def save_cache(session: Session, tenant_id: int, writes: Sequence[CacheWrite]) -
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-        stmt: Any = pg_insert(DlpFileCache)
+        stmt: Any = pg_insert(DLP_CACHE_TABLE)
     else:
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-        stmt = sqlite_insert(DlpFileCache)
+        stmt = sqlite_insert(DLP_CACHE_TABLE)
     stmt = stmt.on_conflict_do_update(
         index_elements=["tenant_id", "file_id"],
         set_={

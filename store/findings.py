@@ -26,13 +26,16 @@ from store.tenants import effective_severity, tenants_by_slug
 
 
 def _insert_stmt(session: Session) -> Any:
+    """An upsert on the table itself: a Core insert of many rows, without the ORM's
+    bulk-insert bookkeeping."""
+    table = Finding.__table__  # type: ignore[attr-defined]
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects import postgresql
 
-        return postgresql.insert(Finding)
+        return postgresql.insert(table)
     from sqlalchemy.dialects import sqlite
 
-    return sqlite.insert(Finding)
+    return sqlite.insert(table)
 
 
 def apply_scan_findings(
@@ -51,11 +54,16 @@ def apply_scan_findings(
     types, or the DLP types). ``resolvable``: the subset that may be resolved.
     """
     types = set(judged_types) | {d.finding_type_id for d in detected}
-    rows = session.exec(
+    query = (
         select(Finding)
         .where(Finding.tenant_id == tenant_id, Finding.finding_type_id.in_(sorted(types)))  # type: ignore[attr-defined]
         .with_for_update()
-    ).all()
+    )
+    if not resolvable:
+        # Nothing to resolve: only the detected rows matter (a DLP batch's few files, not
+        # every stored finding of their types).
+        query = query.where(col(Finding.resource_id).in_(sorted({d.resource_id for d in detected})))
+    rows = session.exec(query).all()
     by_key = {(r.finding_type_id, r.resource_id): r for r in rows}
     stored = [
         Stored(r.finding_type_id, r.resource_id, r.status, as_utc(r.ignored_until), r.last_scan_id)

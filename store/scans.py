@@ -302,6 +302,28 @@ def set_plan(session: Session, scan_id: int, expected: Sequence[str]) -> None:
         session.add(run)
 
 
+def run_status(session: Session, scan_id: int) -> str | None:
+    """The run's status column alone (None: no such run)."""
+    return session.exec(select(ScanRun.status).where(col(ScanRun.id) == scan_id)).first()
+
+
+def run_parts(session: Session, scan_id: int) -> dict[str, Any] | None:
+    """The run's parts column alone (None: no such run)."""
+    parts = session.exec(select(ScanRun.parts).where(col(ScanRun.id) == scan_id)).first()
+    return None if parts is None else dict(parts)
+
+
+def run_with_tenant(session: Session, scan_id: int) -> tuple[ScanRun | None, Tenant | None]:
+    """The run and its tenant in one query: (None, None) without the run, (run, None)
+    when its tenant no longer exists."""
+    row = session.exec(
+        select(ScanRun, Tenant)
+        .outerjoin(Tenant, col(Tenant.id) == col(ScanRun.tenant_id))
+        .where(col(ScanRun.id) == scan_id)
+    ).first()
+    return (None, None) if row is None else (row[0], row[1])
+
+
 def heartbeat(session: Session, scan_id: int) -> None:
     session.execute(
         update(ScanRun)

@@ -156,6 +156,28 @@ def _preload(**_: Any) -> None:
     import sqlalchemy.dialects.postgresql.psycopg  # noqa: F401
 
 
+def _forks_children(pool: Any) -> bool:
+    """The worker's pool (a name or class, as ``worker_init`` sees it) forks processes."""
+    name = pool if isinstance(pool, str) else getattr(pool, "__module__", "")
+    return name in ("prefork", "processes") or name.endswith(".prefork")
+
+
+@worker_init.connect
+def _preload_policies(sender: Any = None, **_: Any) -> None:
+    """A prefork worker's main process compiles (or loads) the DLP policies its tenants use
+    before forking, so no child spends its first batch on them. The pool is forgotten
+    afterwards: the children open their own connections."""
+    if not _forks_children(getattr(sender, "pool_cls", None)):
+        return
+    from pipeline.dlp import preload_policies
+    from store.db import dispose_engines, get_engine
+
+    loaded = preload_policies()
+    get_engine().dispose()  # closes this process's connections (the children's are their own)
+    dispose_engines()
+    log.info("preloaded %d DLP policies for the prefork children", loaded)
+
+
 @worker_process_init.connect
 def _after_fork(**_: Any) -> None:
     """A prefork child must not reuse its parent's database pool, HTTP client or Redis pool."""

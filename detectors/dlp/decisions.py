@@ -20,8 +20,9 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 
 from schemas.catalog import BY_KEY, FindingType
@@ -110,10 +111,12 @@ class FileRef:
         return cls(**{k: v for k, v in data.items() if k in fields})
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # Every field is a string, a number or None: no deep copy needed (``asdict``).
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
-    @property
+    @cached_property
     def fingerprint(self) -> str:
+        """``listing_fingerprint``, computed once per reference (a batch asks it twice)."""
         return listing_fingerprint(self)
 
     @property

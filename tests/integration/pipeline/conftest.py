@@ -42,6 +42,22 @@ def register(sim: Any, slugs: list[str] | None = None, **extra: Any) -> dict[str
     return register_simulated_tenants(sim, slugs, **extra)
 
 
+def aws_profile_scan(sim: Any, slug: str, profile: str) -> tuple[int, int]:
+    """A custom profile ``profile`` (AWS key ids) added, ``slug`` registered with it, a scan
+    started and every fetch of it run: (tenant id, scan id)."""
+    from pipeline.posture import run_fetch, start_scan
+    from tests.cli import run_cli
+
+    added = run_cli("dlp", "profile", "add", profile, "--regex", "AWS key id=AKIA[0-9A-Z]{16}")
+    assert added.code == 0, added.output
+    tid = register(sim, [slug], dlp_profiles=[profile])[slug]
+    started = start_scan(tid, "manual")
+    scan_id = int(started["scan_id"])
+    for resource in started["fetches"]:
+        assert run_fetch(scan_id, resource)["ok"], resource
+    return tid, scan_id
+
+
 def all_secrets(world: Any) -> list[str]:
     out: list[str] = []
     for tenant in world.tenants.values():

@@ -14,11 +14,10 @@ import pytest
 from sqlmodel import select
 
 from pipeline.dlp import finalize_dlp, plan_dlp, run_dlp_batch
-from pipeline.posture import run_detect, run_fetch, run_finish, start_scan
+from pipeline.posture import run_detect, run_finish
 from schemas.tables import DlpFileCache
 from store.db import session_scope
-from tests.cli import run_cli
-from tests.integration.pipeline.conftest import register
+from tests.integration.pipeline.conftest import aws_profile_scan
 
 SLUG = "tenant-01"
 PROFILE = "Acme AWS keys"
@@ -49,14 +48,7 @@ def test_a_truncated_file_keeps_its_match_and_the_reason(
 ) -> None:
     hostile = _nested_docx()
     monkeypatch.setattr(sim.world, "file_bytes", lambda tenant, f: hostile)
-    added = run_cli("dlp", "profile", "add", PROFILE, "--regex", "AWS key id=AKIA[0-9A-Z]{16}")
-    assert added.code == 0, added.output
-    tid = register(sim, [SLUG], dlp_profiles=[PROFILE])[SLUG]
-
-    started = start_scan(tid, "manual")
-    scan_id = int(started["scan_id"])
-    for resource in started["fetches"]:
-        assert run_fetch(scan_id, resource)["ok"], resource
+    tid, scan_id = aws_profile_scan(sim, SLUG, PROFILE)
     run_detect(scan_id)
     for key in plan_dlp(scan_id)["batches"]:
         assert run_dlp_batch(scan_id, key)["ok"]

@@ -23,7 +23,7 @@ from simulator.ground_truth import DLP_FINDING_TYPES
 from store.db import session_scope
 from store.findings import open_keys
 from tests.cli import run_cli
-from tests.integration.pipeline.conftest import register
+from tests.integration.pipeline.conftest import aws_profile_scan, register
 
 SLUG = "tenant-01"
 PROFILE = "Acme AWS keys"
@@ -280,3 +280,95 @@ def test_files_planned_before_a_later_listing_fails_are_scanned_and_kept(
     # The next scan lists the conversations again and finds the rest.
     assert run_inline(tid)["status"] == ScanStatus.SUCCEEDED.value
     assert open_dlp(tid) == truth
+
+
+class _Killed(BaseException):
+    """Stands for the worker process dying in the middle of a batch."""
+
+
+def _cache_rows(tenant_id: int) -> int:
+    from schemas.tables import DlpFileCache
+
+    with session_scope() as session:
+        rows = session.exec(select(DlpFileCache).where(DlpFileCache.tenant_id == tenant_id))
+        return len(rows.all())
+
+
+@pytest.fixture
+def batch_per_listing(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("CASB_DLP_BATCH_SIZE", "1000")
+    monkeypatch.setenv("CASB_DLP_COMMIT_EVERY", "2")
+    reset_settings_cache()
+    yield
+    monkeypatch.delenv("CASB_DLP_BATCH_SIZE")
+    monkeypatch.delenv("CASB_DLP_COMMIT_EVERY")
+    reset_settings_cache()
+
+
+def test_batch_writes_its_verdicts_every_few_files(
+    db: str,
+    sim: Any,
+    celery_app_configured: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    batch_per_listing: None,
+) -> None:
+    """One batch per listing, verdicts written every 2 files: a batch whose worker dies
+    after 5 downloads leaves 4 verdicts written; its redelivery downloads only the others,
+    and the scan's findings are the ground truth."""
+    import pipeline.dlp as dlp
+
+    tid, scan_id = aws_profile_scan(sim, SLUG, PROFILE)
+    planned = plan_dlp(scan_id)
+    sizes = {key: len(dlp.get_runtime().snapshots.get(key) or []) for key in planned["batches"]}
+    biggest = max(sizes, key=lambda k: sizes[k])
+    assert sizes[biggest] >= 6, sizes
+
+    real = dlp._scan_one
+    calls: list[str] = []
+
+    def dies_after_five(*args: Any, **kwargs: Any) -> Any:
+        calls.append(args[3].file_id)
+        if len(calls) > 5:
+            raise _Killed()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(dlp, "_scan_one", dies_after_five)
+    with pytest.raises(_Killed):
+        run_dlp_batch(scan_id, biggest)
+    assert _cache_rows(tid) == 4  # two writes of two; the fifth file's verdict was pending
+
+    calls.clear()
+    monkeypatch.setattr(
+        dlp, "_scan_one", lambda *a, **k: calls.append(a[3].file_id) or real(*a, **k)
+    )
+    for key in planned["batches"]:
+        assert run_dlp_batch(scan_id, key)["ok"]
+    assert len(calls) == sum(sizes.values()) - 4
+    assert _cache_rows(tid) == sum(sizes.values())
+    assert finalize_dlp(scan_id)["ok"]
+    run_detect(scan_id)
+    run_finish(scan_id)
+    assert open_dlp(tid) == aws_truth(sim.world)
+
+
+def test_preload_compiles_the_profile_sets_tenants_use(
+    db: str, sim: Any, celery_app_configured: Any
+) -> None:
+    """What a prefork worker's main process runs before forking: every enabled tenant's
+    profile set ends up in the process's policy cache."""
+    from detectors.dlp import matcher
+    from pipeline.dlp import preload_policies
+    from schemas.tables import Tenant
+    from store.dlp import tenant_profile_version
+
+    added = run_cli("dlp", "profile", "add", PROFILE, "--regex", "AWS key id=AKIA[0-9A-Z]{16}")
+    assert added.code == 0, added.output
+    tid = register(sim, [SLUG], dlp_profiles=[PROFILE])[SLUG]
+    with session_scope() as session:
+        tenant = session.get(Tenant, tid)
+        assert tenant is not None
+        version = tenant_profile_version(session, tenant)
+    assert version is not None
+    matcher._CACHE.clear()
+    assert preload_policies() == 1
+    assert [key[0] for key in matcher._CACHE] == [version]
