@@ -76,6 +76,8 @@ MAX_EXCERPTS = 3
 # A stream's history buffer keeps this much room beyond what it must keep, so it is
 # compacted (one move of the kept bytes) once per this many bytes, not on every chunk.
 HIST_SLACK = 1024 * 1024
+# Zeros a history grows by (a slice of a memoryview copies nothing until it is appended).
+_ZEROS = memoryview(bytes(HIST_SLACK))
 # Longest token whose start is recovered from its literal prefix (no SOM): 64 KiB.
 MAX_REACH = 64 * 1024
 _KW_BASE = 1_000_000
@@ -757,11 +759,12 @@ class MatchStream:
             return
         hist, at = self._hist, self._end
         end = at + len(data)
-        if end > len(hist):  # no room yet (a new stream): append
-            del hist[at:]
+        if not hist:  # a new stream's first chunk: the buffer is this chunk
             hist += data
-        else:  # copied once into the room (a slice assignment would copy it twice)
-            with memoryview(hist) as view:
+        else:
+            if end > len(hist):
+                self._grow(end)
+            with memoryview(hist) as view:  # copied once (a slice assignment copies twice)
                 view[at:end] = data
         self._end = end
         self._finder.feed(data)
@@ -807,6 +810,18 @@ class MatchStream:
             self._end = 0
 
     # -- internals --------------------------------------------------------------------------
+
+    def _grow(self, end: int) -> None:
+        """Give the history room for ``end`` bytes: doubling steps, the last one to its working
+        size (a bytearray grown by appends reallocates and copies itself on nearly every chunk).
+        The room is filled from one shared block of zeros, so growing allocates no other."""
+        hist = self._hist
+        work = self._trim_at + CHUNK_SIZE
+        room = 2 * len(hist)
+        if 2 * room > work:
+            room = work
+        need = max(end, room) - len(hist)
+        hist += _ZEROS[:need] if need <= len(_ZEROS) else bytes(need)
 
     def _past_deadline(self) -> bool:
         """True (and the stream stops matching) once the deadline has passed."""

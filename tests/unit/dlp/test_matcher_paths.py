@@ -1,5 +1,5 @@
 """Stage-2 paths chosen for speed give the same starts and results as the general ones:
-token starts recovered from a crowded literal prefix, the history buffer compacted in place,
+token starts recovered from a crowded literal prefix, the history buffer grown and compacted in place,
 and context keywords that are query parameters."""
 
 from __future__ import annotations
@@ -47,6 +47,24 @@ def test_history_compaction_keeps_results() -> None:
     assert len([s for s in small if s[0] == "redis_connection_string"]) == 6
     policy = compile_policy(PREDEFINED.values())
     assert policy.scan_bytes(data, 4096) == policy.scan_bytes(data, 3 * HIST_SLACK)
+
+
+def test_history_growth_keeps_results() -> None:
+    # a stream that starts with one byte grows its history in doubling steps; chunks of
+    # uneven sizes, one of them past the working size, cross every step and compaction
+    token = b"redis://cache:Zq8vR2mWx41kPd@db-7.internal"
+    filler = b"lorem ipsum dolor sit amet, consectetur adipiscing elit\n" * 2500
+    data = (filler + token + b"\n") * 20
+    sizes = [1, 3, 700, 65536, 5, 150_000, 1, 2 * HIST_SLACK, 40_000, 333_333]
+    stream = compile_policy([CREDENTIALS]).open_stream(record_spans=True)
+    at, n = 0, 0
+    while at < len(data):
+        stream.feed(data[at : at + sizes[n % len(sizes)]])
+        at += sizes[n % len(sizes)]
+        n += 1
+    stream.close()
+    assert list(stream.spans or []) == _spans(data, 4096)
+    assert len([s for s in stream.spans or [] if s[0] == "redis_connection_string"]) == 20
 
 
 def test_azure_sas_context_is_its_query_parameters() -> None:
