@@ -7,8 +7,9 @@ URL layout (one port):
   /_sim/...                                                control: stats, faults, tenants,
                                                            ground truth, time scale
 Anything else (e.g. admin paths on the chatgpt base) is a 404 with an OpenAI error body.
-Every API request and blob download counts in its tenant's ``http_version:<version>`` counter
-(``2`` when served over HTTP/2 by ``simulator.server.start_tls_in_thread``).
+Every API request counts in its tenant's ``http_version:<version>`` counter, every file blob
+download in ``blob_http_version:<version>`` (``2`` when a client negotiated HTTP/2 with
+``simulator.server.start_tls_in_thread``).
 
 Auth decisions (documented choices where the published API says nothing):
   no/unknown key -> 401 invalid_api_key; a known key on the wrong API (compliance or project key
@@ -98,10 +99,11 @@ def error_response(
     )
 
 
-def protocol_counter(request: Request) -> str:
+def protocol_counter(request: Request, prefix: str = "") -> str:
     """The per-tenant counter of the HTTP version a request came over (``http_version:2``,
-    ``http_version:1.1``): how a test sees which protocol a client negotiated."""
-    return f"http_version:{request.scope.get('http_version', '?')}"
+    ``http_version:1.1``; ``blob_http_version:...`` for downloads): how a test sees which
+    protocol a client negotiated."""
+    return f"{prefix}http_version:{request.scope.get('http_version', '?')}"
 
 
 def _json(obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -1024,7 +1026,7 @@ class SimulatorApp:
             )
         tenant, f = hit
         self.world.limiter.count(tenant.slug, "blob_downloads")
-        self.world.limiter.count(tenant.slug, protocol_counter(request))
+        self.world.limiter.count(tenant.slug, protocol_counter(request, "blob_"))
         fired = self.world.faults.fire(tenant.slug, "blob", request.url.path)
         for fault in fired:
             self.world.limiter.count(tenant.slug, f"fault:{fault.kind}")
