@@ -12,6 +12,7 @@ import contextlib
 import socket
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
@@ -67,6 +68,36 @@ class _H11CoalescingProtocol(H11Protocol):
     def connection_made(self, transport: Any) -> None:
         wrapped: Any = _CoalescingTransport(transport, asyncio.get_running_loop())
         super().connection_made(wrapped)
+
+
+class _ConnectionTrackingLoop(asyncio.SelectorEventLoop):
+    """An event loop that remembers the transports of the connections its servers accept, so
+    a stop can abort those a client keeps open (an idle TLS keep-alive connection otherwise
+    holds the server's shutdown for the whole TLS close timeout)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.transports: weakref.WeakSet[asyncio.BaseTransport] = weakref.WeakSet()
+
+    async def create_server(self, protocol_factory: Any, *args: Any, **kwargs: Any) -> Any:
+        def tracked() -> Any:
+            protocol = protocol_factory()
+            made = protocol.connection_made
+
+            def connection_made(transport: asyncio.BaseTransport) -> None:
+                self.transports.add(transport)
+                made(transport)
+
+            protocol.connection_made = connection_made
+            return protocol
+
+        return await super().create_server(tracked, *args, **kwargs)
+
+    def abort_connections(self) -> None:
+        for transport in list(self.transports):
+            abort = getattr(transport, "abort", None)
+            if abort is not None:
+                abort()
 
 
 class RunningSimulator:
@@ -192,7 +223,7 @@ def start_tls_in_thread(
     config.accesslog = None
     config.errorlog = None
     app: Any = create_app(world)  # an ASGI app; hypercorn's protocol types are narrower
-    loop = asyncio.new_event_loop()
+    loop = _ConnectionTrackingLoop()
     started = threading.Event()
     stopping = asyncio.Event()
     failed: list[BaseException] = []
@@ -201,6 +232,8 @@ def start_tls_in_thread(
         # hypercorn awaits this once its listeners are up: that is "started".
         started.set()
         await stopping.wait()
+        # Connections still open are cut (no request is worth waiting for in a stop).
+        loop.abort_connections()
 
     def run() -> None:
         asyncio.set_event_loop(loop)
