@@ -19,9 +19,10 @@ log line), then classify the response:
 
 Every response's ``x-ratelimit-*`` headers, when present, adapt the tenant's shared budget.
 
-Transport: one pooled ``httpx.Client`` per process for the APIs (``shared_client``), which
-negotiates HTTP/2 by ALPN when the server offers it over TLS and ``CASB_HTTP2`` is ``auto``,
-and one for file storage hosts (``storage_client``, HTTP/1.1). Both verify certificates
+Transport: one pooled ``httpx.Client`` per process for the APIs (``shared_client``), HTTP/1.1
+keep-alive by default (the cheaper in CPU per request here); with ``CASB_HTTP2=auto`` one per
+thread instead, which negotiates HTTP/2 by ALPN when the server offers it over TLS. One
+client per process for file storage hosts (``storage_client``, HTTP/1.1). Both verify certificates
 against ``CASB_CA_BUNDLE`` when it is set, else the bundled CA set; never not at all.
 
 ``paginate`` implements the list envelope of both APIs (``has_more`` + ``last_id``, falling
@@ -40,6 +41,7 @@ import re
 import ssl
 import threading
 import time
+import weakref
 import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -332,36 +334,57 @@ def _rebuild(client: httpx.Client, built: ClientConfig | None, config: ClientCon
 _shared_lock = threading.Lock()
 _shared_client: httpx.Client | None = None
 _shared_config: ClientConfig | None = None
+_thread_clients = threading.local()  # .client, .config: this thread's HTTP/2 client
+_http2_clients: weakref.WeakSet[httpx.Client] = weakref.WeakSet()  # every thread's, to close
+
+
+def _api_client(settings: Settings, *, http2: bool) -> httpx.Client:
+    return httpx.Client(
+        http2=http2,
+        verify=tls_verify(settings),
+        follow_redirects=False,
+        # A jar that accepts no cookie: nothing set by one tenant's API (or a storage
+        # host) is kept in a client every tenant shares.
+        cookies=_NoCookies(policy=DefaultCookiePolicy(allowed_domains=[])),
+        limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+        timeout=httpx.Timeout(60.0, connect=5.0),
+        event_hooks={"response": [_set_aside_bad_location]},
+    )
 
 
 def shared_client() -> httpx.Client:
-    """One pooled ``httpx.Client`` per process (re-created after a fork or a settings change).
+    """The pooled ``httpx.Client`` of the APIs (re-created after a fork or a settings change).
 
     It has no auth, no default headers and no redirect following: every request is built
     explicitly by the transport, so nothing leaks between tenants or to a redirect host.
-    Over TLS it offers HTTP/2 by ALPN unless ``CASB_HTTP2=off``: one multiplexed connection
-    per host then carries every tenant's requests of the process; over plain HTTP, and with
-    a server that does not offer it, HTTP/1.1 keep-alive connections are pooled per host.
+    By default (``CASB_HTTP2=off``) one client per process keeps HTTP/1.1 keep-alive
+    connections pooled per host for every tenant and thread. With ``CASB_HTTP2=auto`` it
+    offers HTTP/2 by ALPN over TLS, and each thread gets a client of its own (one HTTP/2
+    connection per host and thread): httpcore's synchronous HTTP/2 connection is not safe
+    to multiplex across threads (a stream's bookkeeping races, ``KeyError`` under load;
+    docs/benchmarks.md). A session keeps the client of the thread that made it.
     """
     global _shared_client, _shared_config
     settings = get_settings()
     config = _client_config(settings)
+    if config[1]:
+        return _thread_client(settings, config)
     with _shared_lock:
         client = _shared_client
         if client is None or _rebuild(client, _shared_config, config):
-            client = _shared_client = httpx.Client(
-                http2=config[1],
-                verify=tls_verify(settings),
-                follow_redirects=False,
-                # A jar that accepts no cookie: nothing set by one tenant's API (or a storage
-                # host) is kept in a client every tenant shares.
-                cookies=_NoCookies(policy=DefaultCookiePolicy(allowed_domains=[])),
-                limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
-                timeout=httpx.Timeout(60.0, connect=5.0),
-                event_hooks={"response": [_set_aside_bad_location]},
-            )
+            client = _shared_client = _api_client(settings, http2=False)
             _shared_config = config
         return client
+
+
+def _thread_client(settings: Settings, config: ClientConfig) -> httpx.Client:
+    client: httpx.Client | None = getattr(_thread_clients, "client", None)
+    if client is None or _rebuild(client, getattr(_thread_clients, "config", None), config):
+        client = _thread_clients.client = _api_client(settings, http2=True)
+        _thread_clients.config = config
+        with _shared_lock:
+            _http2_clients.add(client)
+    return client
 
 
 _storage_client: httpx.Client | None = None
@@ -407,12 +430,16 @@ def _policy_from_settings() -> DestinationPolicy:
 
 
 def close_shared_client() -> None:
-    """Close the per-process client (Celery ``worker_process_shutdown``)."""
+    """Close the process's clients, every thread's too (Celery ``worker_process_shutdown``)."""
     global _shared_client, _storage_client
     with _shared_lock:
         if _shared_client is not None:
             _shared_client.close()
             _shared_client = None
+        for client in list(_http2_clients):
+            client.close()
+        _http2_clients.clear()
+        _thread_clients.__dict__.clear()
         if _storage_client is not None:
             _storage_client.close()
             _storage_client = None

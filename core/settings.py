@@ -100,9 +100,11 @@ class Settings(BaseSettings):
         ),
     )
     http2: Literal["auto", "off"] = Field(
-        default="auto",
+        default="off",
         description="`auto`: the Admin and Compliance API clients use HTTP/2 when the server "
-        "offers it over TLS (ALPN); `off`: HTTP/1.1 only. File downloads are HTTP/1.1.",
+        "offers it over TLS (ALPN); `off`: HTTP/1.1 keep-alive only (the default: HTTP/2 "
+        "costs the client more CPU per request in Python, docs/benchmarks.md). File "
+        "downloads are HTTP/1.1 either way.",
     )
     ca_bundle: str = Field(
         default="",

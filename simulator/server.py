@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import ssl
 import threading
 import time
 import weakref
@@ -70,6 +71,13 @@ class _H11CoalescingProtocol(H11Protocol):
         super().connection_made(wrapped)
 
 
+def _quiet_disconnects(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """A client that drops its TLS connection (a closed pool, a stop) is not an error."""
+    if isinstance(context.get("exception"), ssl.SSLError | ConnectionError):
+        return
+    loop.default_exception_handler(context)
+
+
 class _ConnectionTrackingLoop(asyncio.SelectorEventLoop):
     """An event loop that remembers the transports of the connections its servers accept, so
     a stop can abort those a client keeps open (an idle TLS keep-alive connection otherwise
@@ -78,6 +86,7 @@ class _ConnectionTrackingLoop(asyncio.SelectorEventLoop):
     def __init__(self) -> None:
         super().__init__()
         self.transports: weakref.WeakSet[asyncio.BaseTransport] = weakref.WeakSet()
+        self.set_exception_handler(_quiet_disconnects)
 
     async def create_server(self, protocol_factory: Any, *args: Any, **kwargs: Any) -> Any:
         def tracked() -> Any:

@@ -97,22 +97,39 @@ def test_api_requests_use_the_negotiated_protocol(
     }
 
 
-def test_settings_change_rebuilds_the_shared_client(
+def test_clients_per_process_or_per_thread(
     server: Any, trusted: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _use(monkeypatch, http2="auto")
-    first = shared_client()
-    assert shared_client() is first
+    """HTTP/1.1: one client for the process. HTTP/2: one per thread (httpcore's synchronous
+    HTTP/2 connection is not shared across threads). A settings change builds anew."""
+
+    def in_thread() -> Any:
+        out: list[Any] = []
+        thread = threading.Thread(target=lambda: out.append(shared_client()))
+        thread.start()
+        thread.join(10)
+        return out[0]
+
     _use(monkeypatch, http2="off")
-    second = shared_client()
-    assert second is not first and first.is_closed
+    process = shared_client()
+    assert shared_client() is process and in_thread() is process
+    _use(monkeypatch, http2="auto")
+    mine = shared_client()
+    assert mine is not process and shared_client() is mine
+    assert in_thread() not in (mine, process)
+    _use(monkeypatch, http2="off", ca_bundle=str(server.tls.ca_cert) + "")
+    assert shared_client() is process  # the same settings as before: the same client
+    other_ca = Path(server.tls.ca_cert).with_name("copy.pem")
+    other_ca.write_bytes(Path(server.tls.ca_cert).read_bytes())
+    _use(monkeypatch, ca_bundle=str(other_ca))
+    assert shared_client() is not process and process.is_closed
 
 
-def test_tenants_share_one_process_client_from_threads(
+def test_tenants_list_at_once_from_threads(
     world: Any, server: Any, trusted: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Several tenants listing at once over the process's one HTTP/2 client: each gets
-    exactly its own users (streams multiplexed on shared connections do not mix)."""
+    """Several tenants listing at once from threads over HTTP/2: each gets exactly its own
+    users."""
     _use(monkeypatch, http2="auto")
     results: dict[str, tuple[list[str], list[CallEvent]]] = {}
     errors: list[BaseException] = []
