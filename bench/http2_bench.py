@@ -6,10 +6,11 @@
 The simulator runs in a subprocess (hypercorn over TLS, HTTP/2 and HTTP/1.1 offered by ALPN,
 a CA made for the run and trusted through ``CASB_CA_BUNDLE``; its rate limiter off). This
 process lists Admin API pages (``/organization/users?limit=20``) through the product's own
-``connectors.http.ApiSession`` and per-process ``shared_client()``, built once with
-``CASB_HTTP2=off`` (TLS HTTP/1.1) and once with ``auto`` (TLS HTTP/2): the same server, the
-same requests, only the client's protocol differs. The rate budget is local and so large
-that it never waits. ``--threads`` threads share the client (one tenant each); the modes
+``connectors.http.ApiSession`` and ``shared_client()``, once with ``CASB_HTTP2=off`` (TLS
+HTTP/1.1: one client per process) and once with ``auto`` (TLS HTTP/2: one client per
+thread): the same server, the same requests, only the client's protocol differs. The rate
+budget is local and so large that it never waits. ``--threads`` threads list at once (one
+tenant each); the modes
 alternate ``--repeat`` times and the median of each is printed.
 
 Figures: wall requests/s, the client's CPU per request (this process: the server is apart),
@@ -86,7 +87,7 @@ def list_pages(info: dict[str, Any], pages: int, threads: int) -> tuple[float, f
     """List ``pages`` pages over ``threads`` threads: (wall seconds, client CPU, versions)."""
     from pydantic import SecretStr
 
-    from connectors.http import ApiSession, CallEvent, shared_client
+    from connectors.http import ApiSession, CallEvent
     from connectors.ratelimit import LocalRateBudget
 
     budget = LocalRateBudget({g: (10**9, 1.0) for g in ("admin", "audit")})
@@ -103,17 +104,22 @@ def list_pages(info: dict[str, Any], pages: int, threads: int) -> tuple[float, f
             base_url=info["admin_base"],
             key=SecretStr(info["keys"][i % len(info["keys"])]),
             budget=budget,
-            http=shared_client(),
             observer=observe,
         )
         for i in range(threads)
     ]
-    # One warm-up page per session: connections and the TLS handshake are not measured.
-    for session in sessions:
-        session.get_json("/organization/users", route="users", group="admin")
+    ready = threading.Barrier(threads + 1)
     errors: list[BaseException] = []
 
     def work(session: ApiSession, count: int) -> None:
+        try:
+            # One warm-up page: the thread's client, its connection and the TLS handshake
+            # are not measured.
+            session.get_json("/organization/users", route="users", group="admin")
+        except BaseException as exc:
+            errors.append(exc)
+            count = 0
+        ready.wait()
         try:
             for _ in range(count):
                 session.get_json(
@@ -123,10 +129,12 @@ def list_pages(info: dict[str, Any], pages: int, threads: int) -> tuple[float, f
             errors.append(exc)
 
     share = [pages // threads + (1 if i < pages % threads else 0) for i in range(threads)]
-    workers = [threading.Thread(target=work, args=(s, n)) for s, n in zip(sessions, share)]
-    cpu0, wall0 = time.process_time(), time.perf_counter()
+    pairs = zip(sessions, share, strict=True)
+    workers = [threading.Thread(target=work, args=pair) for pair in pairs]
     for w in workers:
         w.start()
+    ready.wait()
+    cpu0, wall0 = time.process_time(), time.perf_counter()
     for w in workers:
         w.join()
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
@@ -260,9 +268,7 @@ def report(figures: dict[str, Any], pages: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--pages", type=int, default=1500)
-    parser.add_argument(
-        "--threads", type=lambda s: [int(x) for x in s.split(",")], default=[1, 4]
-    )
+    parser.add_argument("--threads", type=lambda s: [int(x) for x in s.split(",")], default=[1, 4])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--instructions", type=int, default=0, metavar="P")
     parser.add_argument("--json", type=Path)

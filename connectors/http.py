@@ -362,7 +362,7 @@ def shared_client() -> httpx.Client:
     offers HTTP/2 by ALPN over TLS, and each thread gets a client of its own (one HTTP/2
     connection per host and thread): httpcore's synchronous HTTP/2 connection is not safe
     to multiplex across threads (a stream's bookkeeping races, ``KeyError`` under load;
-    docs/benchmarks.md). A session keeps the client of the thread that made it.
+    docs/benchmarks.md). A session asks for it at each request, in the sending thread.
     """
     global _shared_client, _shared_config
     settings = get_settings()
@@ -491,7 +491,7 @@ class ApiSession:
         self.base_url = base_url.rstrip("/")
         self._key = key
         self.budget = budget
-        self.http = http if http is not None else shared_client()
+        self._http = http
         self.options = options or ClientOptions()
         self.observer = observer
         self._sleep = sleep
@@ -506,6 +506,16 @@ class ApiSession:
             write=o.write_timeout,
             pool=o.pool_timeout,
         )
+
+    @property
+    def http(self) -> httpx.Client:
+        """The injected client, else ``shared_client()`` of the calling thread (HTTP/2 clients
+        are per thread), looked up at each request."""
+        return self._http if self._http is not None else shared_client()
+
+    @http.setter
+    def http(self, client: httpx.Client | None) -> None:
+        self._http = client
 
     def __repr__(self) -> str:
         return f"ApiSession(tenant={self.tenant_key!r}, api={self.api!r}, base={self.base_url!r})"
