@@ -72,8 +72,9 @@ class _H11CoalescingProtocol(H11Protocol):
 
 
 def _quiet_disconnects(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
-    """A client that drops its TLS connection (a closed pool, a stop) is not an error."""
-    if isinstance(context.get("exception"), ssl.SSLError | ConnectionError):
+    """A client that drops its TLS connection (a closed pool, a stop, a client that never
+    answers the TLS close) is not an error."""
+    if isinstance(context.get("exception"), ssl.SSLError | ConnectionError | TimeoutError):
         return
     loop.default_exception_handler(context)
 
