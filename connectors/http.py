@@ -22,8 +22,9 @@ Every response's ``x-ratelimit-*`` headers, when present, adapt the tenant's sha
 Transport: one pooled ``httpx.Client`` per process for the APIs (``shared_client``), HTTP/1.1
 keep-alive by default (the cheaper in CPU per request here); with ``CASB_HTTP2=auto`` one per
 thread instead, which negotiates HTTP/2 by ALPN when the server offers it over TLS. One
-client per process for file storage hosts (``storage_client``, HTTP/1.1). Both verify certificates
-against ``CASB_CA_BUNDLE`` when it is set, else the bundled CA set; never not at all.
+client per process for file storage hosts (``storage_client``, HTTP/1.1). Both verify
+certificates against ``CASB_CA_BUNDLE`` when it is set, else the bundled CA set; verification
+is never turned off.
 
 ``paginate`` implements the list envelope of both APIs (``has_more`` + ``last_id``, falling
 back to the last item's id) with guards against the ways a server can loop a client forever,
