@@ -7,11 +7,23 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from simulator.world import World
+
+
+def _printed_json(proc: subprocess.Popen[str]) -> dict[str, Any]:
+    """The JSON document `serve --json` prints first."""
+    assert proc.stdout is not None
+    lines = []
+    for line in proc.stdout:
+        lines.append(line)
+        if line.rstrip() == "}":
+            break
+    return dict(json.loads("".join(lines)))
 
 
 def test_serve_prints_tenants_and_serves_them() -> None:
@@ -38,13 +50,7 @@ def test_serve_prints_tenants_and_serves_them() -> None:
         text=True,
     )
     try:
-        assert proc.stdout is not None
-        lines = []
-        for line in proc.stdout:
-            lines.append(line)
-            if line.rstrip() == "}":
-                break
-        info = json.loads("".join(lines))
+        info = _printed_json(proc)
         assert info["admin_api_base"].endswith("/openai/v1")
         assert info["compliance_api_base"].endswith("/chatgpt/v1")
         t1 = info["tenants"][0]
@@ -135,13 +141,7 @@ def test_serve_over_tls_offers_http2(tmp_path: Path) -> None:
         text=True,
     )  # fmt: skip
     try:
-        assert proc.stdout is not None
-        lines = []
-        for line in proc.stdout:
-            lines.append(line)
-            if line.rstrip() == "}":
-                break
-        info = json.loads("".join(lines))
+        info = _printed_json(proc)
         assert info["url"].startswith("https://127.0.0.1:")
         assert info["ca_cert"] == str(tmp_path / "ca.pem")
         key = info["tenants"][0]["admin_key"]
