@@ -273,7 +273,7 @@ def main() -> None:
         "--engine",
         choices=["auto", "hyperscan", "re2"],
         default=None,
-        help="stage-1 engine (default: $CASB_DLP_ENGINE, else auto)",
+        help="stage-1 engine (default: auto)",
     )
     ap.add_argument(
         "--clock",

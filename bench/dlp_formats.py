@@ -341,15 +341,8 @@ def cpu_seconds() -> float:
 
 
 def measure(spec: dict[str, Any]) -> dict[str, Any]:
-    """Run in the child: time scan_document on each file of the row."""
-    if spec.get("pdf_engine"):
-        os.environ["CASB_PDF_ENGINE"] = spec["pdf_engine"]
-    if spec.get("pdf_fast"):
-        os.environ["CASB_PDF_FAST"] = spec["pdf_fast"]
-    if spec.get("ooxml_scanner"):
-        os.environ["CASB_OOXML_SCANNER"] = spec["ooxml_scanner"]
-    if spec.get("inflater"):
-        os.environ["CASB_ZIP_INFLATE"] = spec["inflater"]
+    """Run in the child: time scan_document on each file of the row (the row's reader
+    switches are passed as ``ExtractLimits`` fields, as the fleet passes its settings)."""
     from detectors.dlp.document import scan_document
     from detectors.dlp.extract import ExtractLimits, OcrEngine
     from detectors.dlp.matcher import compile_policy
@@ -358,7 +351,12 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
     policy = compile_policy(PREDEFINED.values())
     policy.scan_bytes(b"warm up: compile and allocate scratch space")
     ocr = OcrEngine() if spec.get("ocr") else None
-    limits = ExtractLimits()
+    limits = ExtractLimits(
+        pdf_engine=spec.get("pdf_engine") or "pdfium",
+        pdf_fast=(spec.get("pdf_fast") or "1").strip().lower() not in ("0", "off", "false", "no"),
+        ooxml_scanner=spec.get("ooxml_scanner") or "bulk",
+        zip_inflate=spec.get("inflater") or "",
+    )
     files = []
     for item in spec["files"]:
         data = Path(item["path"]).read_bytes()
@@ -387,7 +385,7 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     from detectors.dlp.extract.zipparts import inflater_name
 
-    return {"files": files, "rss_mib": rss, "inflater": inflater_name()}
+    return {"files": files, "rss_mib": rss, "inflater": inflater_name(limits.zip_inflate)}
 
 
 def run_child(spec: dict[str, Any], cpu: int) -> dict[str, Any]:

@@ -34,7 +34,7 @@ from lxml import etree
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from detectors.dlp.extract import extract_text
+from detectors.dlp.extract import ExtractLimits, extract_text
 
 _PARTS = (
     "word/document",
@@ -124,9 +124,8 @@ def lxml_office_text(path: str) -> str:
 
 
 def shipped_text(path: str, scanner: str) -> str:
-    os.environ["CASB_OOXML_SCANNER"] = scanner
     with open(path, "rb") as fh:
-        return b"".join(extract_text(path, fh)).decode("utf-8")
+        return b"".join(extract_text(path, fh, ExtractLimits(ooxml_scanner=scanner))).decode()
 
 
 def best(fn: Callable[[], object], repeat: int) -> float:

@@ -10,13 +10,12 @@ the body is read under the size cap after bounded decompression (``connectors.bo
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import random
 import re
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Literal
 
@@ -27,17 +26,17 @@ from connectors.bodies import BodyTooLarge, UnsupportedEncoding, drain_and_close
 from connectors.client import ApiClient, M, parse_item
 from connectors.destinations import DestinationPolicy, DestinationRefused, guarded
 from connectors.errors import (
+    DownloadTooSlow,
     FileSkipped,
-    MalformedResponseError,
     NotFoundError,
     UpstreamError,
 )
 from connectors.http import (
-    JSON_DECODE_ERRORS,
     UNPARSABLE_LOCATION,
+    PageRules,
+    PagingStats,
     QueryParams,
     backoff_delay,
-    page_items,
     path_segment,
     storage_client,
 )
@@ -50,6 +49,7 @@ log = logging.getLogger(__name__)
 
 FileKind = Literal["conversation", "gpt", "project"]
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_CONVERSATIONS_ROUTE = "/compliance/workspaces/{workspace_id}/conversations"
 _FILENAME_RE = re.compile(r"""filename\*?=(?:UTF-8'')?"?([^";]+)"?""", re.IGNORECASE)
 
 
@@ -64,18 +64,29 @@ class DownloadResult:
 
 
 @dataclass
-class ConversationListing:
-    """What one conversation listing saw: counts for the scan's stats and tenant health."""
+class ConversationListing(PagingStats):
+    """What one conversation listing saw: counts for the scan's stats and tenant health
+    (pages read, resumed from the checkpoint and shrunk come from ``PagingStats``)."""
 
-    pages: int = 0
-    pages_shrunk: int = 0
     conversations: int = 0
     relisted: int = 0
     truncated_ids: set[str] = field(default_factory=set)
+    seen_ids: set[str] = field(default_factory=set, repr=False)
+
+    def count(self, conversation_id: str, truncated: bool) -> None:
+        """One appearance of a conversation (a repeat is ``relisted``)."""
+        if conversation_id in self.seen_ids:
+            self.relisted += 1
+        else:
+            self.seen_ids.add(conversation_id)
+            self.conversations += 1
+        if truncated:
+            self.truncated_ids.add(conversation_id)
 
     def to_dict(self) -> dict[str, int]:
         return {
             "pages": self.pages,
+            "pages_resumed": self.pages_resumed,
             "pages_shrunk": self.pages_shrunk,
             "conversations": self.conversations,
             "relisted": self.relisted,
@@ -146,143 +157,80 @@ class ComplianceClient(ApiClient):
     def conversations(
         self, since_timestamp: float = 0, stats: ConversationListing | None = None
     ) -> Iterator[Conversation]:
-        """``GET /conversations?since_timestamp=...&file_format=id``, every appearance.
+        """``GET /conversations?since_timestamp=...&file_format=id``, every appearance whole.
+
+        Never checkpointed (the pages hold message text, which is not stored anywhere):
+        ``conversation_digests`` is the listing a retried task resumes.
+        """
+        stats = stats if stats is not None else ConversationListing()
+        for item in self._conversation_pages(since_timestamp, stats, keep=None):
+            conversation = parse_item(Conversation, item, _CONVERSATIONS_ROUTE)
+            stats.count(conversation.id, conversation.messages_truncated)
+            yield conversation
+
+    def conversation_digests(
+        self,
+        digest: Callable[[Conversation], dict[str, Any]],
+        since_timestamp: float = 0,
+        stats: ConversationListing | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """The conversation listing, each appearance as ``digest(conversation)``.
+
+        Pages are checkpointed (when the client has checkpoints) in their digested form,
+        so the caller decides what is kept (file refs and masked verdicts, never the text),
+        and a retried listing replays them and asks only for the pages after them.
+        """
+        stats = stats if stats is not None else ConversationListing()
+
+        def keep(item: dict[str, Any]) -> dict[str, Any]:
+            conversation = parse_item(Conversation, item, _CONVERSATIONS_ROUTE)
+            return {
+                "id": conversation.id,
+                "truncated": conversation.messages_truncated,
+                "digest": digest(conversation),
+            }
+
+        for kept in self._conversation_pages(since_timestamp, stats, keep=keep):
+            stats.count(str(kept["id"]), bool(kept["truncated"]))
+            yield kept["digest"]
+
+    def _conversation_pages(
+        self,
+        since_timestamp: float,
+        stats: ConversationListing,
+        keep: Callable[[dict[str, Any]], dict[str, Any]] | None,
+    ) -> Iterator[dict[str, Any]]:
+        """The conversation listing through the shared paging loop.
 
         ``since_timestamp`` is the tenant's watermark (0 for a full sync; the API filters on
         last update >= value, so it is floored, never rounded up). Pages ask for at most
         ``conversation_page_limit`` conversations and are read up to
         ``conversation_page_max_bytes``: a page over that cap is dropped unread and asked
         for again with half the limit. A conversation updated mid-sync is listed again
-        (documented): every appearance is yielded, ``stats.relisted`` counts the repeats
-        and the caller merges them. ``stats`` also counts conversations whose nested
-        ``messages.has_more`` is true. A 404/410 here raises ``NotFoundError`` /
-        ``UpstreamError`` (status 410): the caller decides the source is retired.
+        (documented): every appearance is yielded and the caller merges them. A 404/410
+        here raises ``NotFoundError`` / ``UpstreamError`` (status 410): the caller decides
+        the source is retired. Only a listing with ``keep`` is checkpointed.
         """
-        stats = stats if stats is not None else ConversationListing()
-        route = "/compliance/workspaces/{workspace_id}/conversations"
-        path = f"{self.prefix}/conversations"
-        group = f"{COMPLIANCE_LIST}:conversations"
         options = self.options
         limit = max(
             1, min(options.conversation_page_limit, options.page_limit("compliance_conversations"))
         )
-        base: list[tuple[str, str | int | float]] = [
-            ("since_timestamp", max(0, int(since_timestamp))),
-            ("file_format", "id"),
-        ]
-        after: str | None = None
-        seen_ids: set[str] = set()
-        seen_pages: set[tuple[str, tuple[tuple[Any, Any], ...]]] = set()
-        for _page in range(options.max_pages):
-            query = [*base, ("limit", limit)]
-            if after is not None:
-                query.append(("after", after))
-            body = self._bounded_page(
-                path, route, group, query, options.conversation_page_max_bytes
-            )
-            if body is None:
-                if limit == 1:
-                    raise MalformedResponseError(
-                        f"GET {route} returned one conversation larger than "
-                        f"{options.conversation_page_max_bytes} bytes",
-                        route=route,
-                        hint="raise ClientOptions.conversation_page_max_bytes for this tenant",
-                        remedy=Remedy.REPORT,
-                        api=self.api,
-                    )
-                limit = max(1, limit // 2)
-                stats.pages_shrunk += 1
-                continue
-            stats.pages += 1
-            data = page_items(body, route)
-            for item in data:
-                conversation = parse_item(Conversation, item, route)
-                if conversation.id in seen_ids:
-                    stats.relisted += 1
-                else:
-                    seen_ids.add(conversation.id)
-                    stats.conversations += 1
-                if conversation.messages_truncated:
-                    stats.truncated_ids.add(conversation.id)
-                yield conversation
-            if not body["has_more"]:
-                return
-            cursor = body.get("last_id") or (data[-1].get("id") if data else None)
-            if not isinstance(cursor, str) or not cursor:
-                raise MalformedResponseError(
-                    f"GET {route} says has_more but gives no cursor (no last_id, no items)",
-                    route=route,
-                )
-            # A cursor may come back when its conversation was updated and re-listed (it
-            # then sits at a new place in the order); the same cursor over the same page
-            # content is a server paging in a loop.
-            signature = (cursor, tuple((d.get("id"), d.get("last_active_at")) for d in data))
-            if signature in seen_pages:
-                raise MalformedResponseError(
-                    f"GET {route} returned the same page and cursor again: the server is "
-                    "paging in a loop",
-                    route=route,
-                )
-            seen_pages.add(signature)
-            after = cursor
-        raise MalformedResponseError(
-            f"GET {route} still has_more after {options.max_pages} pages (max_pages guard)",
-            route=route,
+        rules = PageRules(
+            max_bytes=options.conversation_page_max_bytes,
+            relisting=True,
+            keep=keep,
+            checkpoint=keep is not None,
+            too_large_hint="raise ClientOptions.conversation_page_max_bytes for this tenant",
         )
-
-    def _bounded_page(
-        self,
-        path: str,
-        route: str,
-        group: str,
-        params: QueryParams,
-        cap: int,
-    ) -> dict[str, Any] | None:
-        """One list page read as a stream up to ``cap`` bytes; None when it is larger.
-
-        A body that is not JSON, or that breaks off mid-read, is asked for again (as
-        ``ApiSession.get_json`` does), then fails as ``MalformedResponseError``.
-        """
-        options = self.options
-        attempts = max(1, options.max_attempts) if options.retry_malformed_json else 1
-        for attempt in range(1, attempts + 1):
-            response = self.session.send(
-                "GET", path, route=route, group=group, params=params, stream=True
-            )
-            try:
-                declared = response.headers.get("content-length")
-                if declared and declared.isdigit() and int(declared) > cap:
-                    return None
-                body = bytearray()
-                try:
-                    # Decoded with a bounded output: a compressed page cannot expand past
-                    # the cap before it is counted.
-                    for chunk in iter_capped(response, cap):
-                        body += chunk
-                except BodyTooLarge:
-                    return None
-                except (httpx.RequestError, UnsupportedEncoding, zlib.error):
-                    body = bytearray(b"\x00")  # unreadable: retried below like bad JSON
-            finally:
-                response.close()
-            try:
-                parsed = json.loads(bytes(body))
-            except JSON_DECODE_ERRORS:
-                if attempt >= attempts:
-                    raise MalformedResponseError(
-                        f"GET {route} returned a body that is not valid JSON ({len(body)} bytes)",
-                        status=response.status_code,
-                        route=route,
-                    ) from None
-                self._sleep(backoff_delay(attempt, options, random.random))
-                continue
-            if not isinstance(parsed, dict):
-                raise MalformedResponseError(
-                    f"GET {route} returned {type(parsed).__name__}, expected a list object",
-                    route=route,
-                )
-            return parsed
-        raise AssertionError("unreachable")  # pragma: no cover
+        yield from self.session.paginate(
+            f"{self.prefix}/conversations",
+            route=_CONVERSATIONS_ROUTE,
+            group=f"{COMPLIANCE_LIST}:conversations",
+            limit=limit,
+            params=[("since_timestamp", max(0, int(since_timestamp))), ("file_format", "id")],
+            rules=rules,
+            stats=stats,
+        )
 
     # ------------------------------------------------------------------ files
 
@@ -386,7 +334,8 @@ class ComplianceClient(ApiClient):
                 try:
                     return self._stream_body(response, dest, file_id, cap, deadline)
                 except httpx.RequestError as exc:
-                    raise UpstreamError(
+                    error = DownloadTooSlow if _late(deadline) else UpstreamError
+                    raise error(
                         f"file download failed ({type(exc).__name__})",
                         route=route,
                         hint="the API host failed or was too slow: retry the DLP scan",
@@ -492,8 +441,10 @@ class ComplianceClient(ApiClient):
                 failed = exc.status if isinstance(exc, _RetryableStorage) else None
                 # A partial body cannot be taken back from an unseekable ``dest``.
                 can_retry = _tell(dest) is not None
-                if not can_retry or attempt >= attempts or time.monotonic() >= deadline:
-                    raise UpstreamError(
+                late = _late(deadline)
+                if not can_retry or attempt >= attempts or late:
+                    # Past the deadline: the host was too slow (a trickle or a stall).
+                    raise (DownloadTooSlow if late else UpstreamError)(
                         f"file download failed ({type(exc).__name__}"
                         f"{f' HTTP {failed}' if failed else ''}) after {attempt} attempt(s)",
                         status=failed,
@@ -579,6 +530,11 @@ def _join(base: httpx.URL, location: str, file_id: str) -> httpx.URL:
         return base.join(location)
     except (httpx.InvalidURL, ValueError, TypeError):
         raise FileSkipped("redirect_refused", file_id) from None
+
+
+def _late(deadline: float) -> bool:
+    """The download's deadline has passed (a socket read cut at it may wake a hair early)."""
+    return time.monotonic() >= deadline - 0.05
 
 
 class _RetryableStorage(Exception):

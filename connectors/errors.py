@@ -144,6 +144,14 @@ class UpstreamError(ConnectorError):
     default_hint = "the OpenAI API failed repeatedly: check status.openai.com and retry the scan"
 
 
+class DownloadTooSlow(UpstreamError):
+    """A file download did not finish within its deadline: the host sent too slowly (a
+    trickled body) or not at all. Retried on later scans, a bounded number of times."""
+
+    default_kind = "too_slow"
+    default_hint = "the storage host sent the file too slowly: the next scan tries again"
+
+
 class MalformedResponseError(ConnectorError):
     """The response is not what the API documents: bad JSON, wrong shape, a paging loop."""
 

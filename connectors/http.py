@@ -29,10 +29,13 @@ is never turned off.
 ``paginate`` implements the list envelope of both APIs (``has_more`` + ``last_id``, falling
 back to the last item's id) with guards against the ways a server can loop a client forever,
 and checkpoints each page when given ``ListingCheckpoints`` (a retried task resumes there).
+Every listing goes through it; ``PageRules`` carries what one listing reads differently (a
+byte cap per page, items that may be listed again, the form items are checkpointed in).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -45,7 +48,7 @@ import time
 import weakref
 import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any, Literal, NoReturn, TypedDict, cast
@@ -55,7 +58,7 @@ import httpx
 from pydantic import SecretStr
 
 from connectors.access import ClientOptions
-from connectors.bodies import BodyTooLarge, UnsupportedEncoding, read_capped
+from connectors.bodies import BodyTooLarge, UnsupportedEncoding, iter_capped, read_capped
 from connectors.checkpoints import ListingCheckpoints, listing_id
 from connectors.destinations import DestinationPolicy, GuardedTransport, printable_key_problem
 from connectors.errors import (
@@ -113,6 +116,44 @@ class CallEvent:
 
 
 CallObserver = Callable[[CallEvent], None]
+
+
+@dataclass
+class PagingStats:
+    """What one listing did: ``pages`` read from the API, ``pages_resumed`` replayed from its
+    checkpoint (a retried task), ``pages_shrunk`` dropped over the byte cap and asked for
+    again with a smaller ``limit``."""
+
+    pages: int = 0
+    pages_resumed: int = 0
+    pages_shrunk: int = 0
+
+
+@dataclass(frozen=True)
+class PageRules:
+    """What one listing reads differently from the common envelope.
+
+    ``max_bytes``: each page is read as a stream up to this many bytes; a larger page is
+    dropped unread and asked for again with half the ``limit`` (down to 1: one item over the
+    cap fails with ``too_large_hint``). ``relisting``: the API may list an item again on a
+    later page (an updated conversation), so a cursor that comes back is a paging loop only
+    over the same page content. ``keep``: the form each item is checkpointed and yielded in
+    (the caller's digest, e.g. without text that must not be stored). ``checkpoint``: False
+    for a listing that must never be saved at all.
+    """
+
+    max_bytes: int | None = None
+    relisting: bool = False
+    keep: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    checkpoint: bool = True
+    too_large_hint: str = "report the route to the maintainers"
+
+
+@dataclass
+class _Paging:
+    limit: int
+    send_limit: bool
+    seen: set[str] = field(default_factory=set)
 
 
 def parse_retry_after(headers: httpx.Headers, *, now: float | None = None) -> float | None:
@@ -873,21 +914,41 @@ class ApiSession:
         )
 
     def get_json(
-        self, path: str, *, route: str, group: str, params: QueryParams | None = None
+        self,
+        path: str,
+        *,
+        route: str,
+        group: str,
+        params: QueryParams | None = None,
+        max_bytes: int | None = None,
     ) -> Any:
-        """GET and decode JSON; a body that is not JSON is retried (truncation), then fails."""
+        """GET and decode JSON; a body that is not JSON is retried (truncation), then fails.
+
+        With ``max_bytes`` the body is read as a stream, decoded under that cap, and None is
+        returned (nothing more read) as soon as it is declared or grows larger.
+        """
         attempts = max(1, self.options.max_attempts) if self.options.retry_malformed_json else 1
         for attempt in range(1, attempts + 1):
-            response = self.send("GET", path, route=route, group=group, params=params)
+            if max_bytes is None:
+                response = self.send("GET", path, route=route, group=group, params=params)
+                raw = response.content
+            else:
+                response = self.send(
+                    "GET", path, route=route, group=group, params=params, stream=True
+                )
+                capped = _read_page_capped(response, max_bytes)
+                if capped is None:
+                    return None
+                raw = capped
             try:
-                return json.loads(response.content)
+                return json.loads(raw)
             except JSON_DECODE_ERRORS:
                 request_id = response.headers.get("x-request-id")
                 if attempt >= attempts:
                     where = f" (x-request-id {scrub(request_id, limit=80)})" if request_id else ""
                     raise MalformedResponseError(
                         f"GET {route} returned a body that is not valid JSON "
-                        f"({len(response.content)} bytes){where}",
+                        f"({len(raw)} bytes){where}",
                         status=response.status_code,
                         route=route,
                     ) from None
@@ -903,74 +964,68 @@ class ApiSession:
         group: str,
         limit: int,
         params: QueryParams | None = None,
+        rules: PageRules | None = None,
+        stats: PagingStats | None = None,
     ) -> Iterator[dict[str, Any]]:
         """Yield every item of a list route, page after page.
 
         Loops on ``has_more`` only (pages may be short), advances with ``after = last_id``
         or the last item's id, and raises ``MalformedResponseError`` on a page without a
-        ``data`` list, a repeated cursor, ``has_more`` without a cursor, or past
-        ``max_pages``. With ``checkpoints``, pages saved by an earlier run of the same
-        listing are replayed first and paging resumes after the last saved cursor. A
-        400/422 blaming ``limit`` retries that page once without it and tells
-        ``options.on_limit_rejected`` (the tenant remembers).
+        ``data`` list, a repeated cursor (with ``rules.relisting``: the same cursor over the
+        same page content), ``has_more`` without a cursor, or past ``max_pages``. With
+        ``checkpoints``, pages saved by an earlier run of the same listing are replayed
+        first and paging resumes after the last saved cursor. A 400/422 blaming ``limit``
+        retries that page once without it and tells ``options.on_limit_rejected`` (the
+        tenant remembers). ``rules`` (``PageRules``) caps page bytes, allows relisting and
+        sets the form items are kept in; ``stats`` counts pages read, resumed and shrunk.
         """
+        rules = rules or PageRules()
+        stats = stats if stats is not None else PagingStats()
         base: list[tuple[str, str | int | float]] = (
             list(params.items()) if isinstance(params, Mapping) else list(params or [])
         )
+        checkpoints = self.checkpoints if rules.checkpoint else None
         # The tenant and base URL are part of the name: Admin paths carry no organization id.
         where = f"{self.tenant_key} {self.base_url}{path}"
-        listing = listing_id(where, base) if self.checkpoints is not None else ""
-        saved = self.checkpoints.load(listing) if self.checkpoints is not None else None
+        listing = listing_id(where, base) if checkpoints is not None else ""
+        saved = checkpoints.load(listing) if checkpoints is not None else None
+        # A tenant whose API refused `limit` on this route before is listed without it.
+        paging = _Paging(limit=limit, send_limit=route not in self.options.limitless_routes)
         after: str | None = None
-        seen: set[str] = set()
         pages = 0
-        saving = self.checkpoints is not None
         if saved is not None:
             for items in saved.pages:
                 yield from items
+            stats.pages_resumed = len(saved.pages)
             if saved.done:
                 return
             pages = len(saved.pages)
-            seen.update(saved.cursors)
+            paging.seen.update(
+                _loop_key(c, items, rules.relisting)
+                for c, items in zip(saved.cursors, saved.pages, strict=False)
+            )
             after = saved.cursor
             log.info("resuming %s for %s after %d saved page(s)", route, self.tenant_key, pages)
-        # A tenant whose API refused `limit` on this route before is listed without it.
-        send_limit = route not in self.options.limitless_routes
+        saving = checkpoints is not None
         while pages < self.options.max_pages:
-            query = [*base, ("limit", limit)] if send_limit else list(base)
-            if after is not None:
-                query.append(("after", after))
-            try:
-                body = self.get_json(path, route=route, group=group, params=query)
-            except ConnectorError as exc:
-                if not (send_limit and rejects_limit(exc)):
-                    raise
-                # The page size is undocumented or narrower than ours: retry this page once
-                # without it (the API's default) and keep it off for the rest of the listing.
-                send_limit = False
-                log.info(
-                    "GET %s for %s refused limit=%d: listing without it",
-                    route,
-                    self.tenant_key,
-                    limit,
-                )
-                if self.options.on_limit_rejected is not None:
-                    self.options.on_limit_rejected(route)
-                query = [item for item in query if item[0] != "limit"]
-                body = self.get_json(path, route=route, group=group, params=query)
-            data, cursor = self._page(body, route)
+            body = self._list_page(path, route, group, base, after, paging, rules, stats)
+            if body is None:
+                continue  # over the byte cap: asked for again with a smaller limit
+            stats.pages += 1
+            raw, cursor = self._page(body, route)
+            data = [rules.keep(item) for item in raw] if rules.keep is not None else raw
             if cursor is not None:
-                if cursor in seen:
+                key = _loop_key(cursor, data, rules.relisting)
+                if key in paging.seen:
                     raise MalformedResponseError(
-                        f"GET {route} returned a cursor it already returned: the server is "
+                        f"GET {route} returned a cursor it already returned"
+                        f"{' over the same page' if rules.relisting else ''}: the server is "
                         "paging in a loop",
                         route=route,
                     )
-                seen.add(cursor)
-            if saving and self.checkpoints is not None:
-                saving = self.checkpoints.save_page(
-                    listing, pages, data, cursor, done=cursor is None
-                )
+                paging.seen.add(key)
+            if saving and checkpoints is not None:
+                saving = checkpoints.save_page(listing, pages, data, cursor, done=cursor is None)
             pages += 1
             yield from data
             if cursor is None:
@@ -985,6 +1040,60 @@ class ApiSession:
             api=self.api,
         )
 
+    def _list_page(
+        self,
+        path: str,
+        route: str,
+        group: str,
+        base: list[tuple[str, str | int | float]],
+        after: str | None,
+        paging: _Paging,
+        rules: PageRules,
+        stats: PagingStats,
+    ) -> Any:
+        """One page of a listing, or None when it was over ``rules.max_bytes`` (the limit is
+        halved for the next ask). A 400/422 blaming ``limit`` asks once more without it."""
+        query = [*base, ("limit", paging.limit)] if paging.send_limit else list(base)
+        if after is not None:
+            query.append(("after", after))
+        try:
+            body = self.get_json(
+                path, route=route, group=group, params=query, max_bytes=rules.max_bytes
+            )
+        except ConnectorError as exc:
+            if not (paging.send_limit and rejects_limit(exc)):
+                raise
+            # The page size is undocumented or narrower than ours: retry this page once
+            # without it (the API's default) and keep it off for the rest of the listing.
+            paging.send_limit = False
+            log.info(
+                "GET %s for %s refused limit=%d: listing without it",
+                route,
+                self.tenant_key,
+                paging.limit,
+            )
+            if self.options.on_limit_rejected is not None:
+                self.options.on_limit_rejected(route)
+            query = [item for item in query if item[0] != "limit"]
+            body = self.get_json(
+                path, route=route, group=group, params=query, max_bytes=rules.max_bytes
+            )
+        if body is not None:
+            return body
+        if paging.limit <= 1 or not paging.send_limit:
+            raise MalformedResponseError(
+                f"GET {route} returned "
+                f"{'one item' if paging.send_limit else 'a page'} larger than "
+                f"{rules.max_bytes} bytes",
+                route=route,
+                hint=rules.too_large_hint,
+                remedy=Remedy.REPORT,
+                api=self.api,
+            )
+        paging.limit = max(1, paging.limit // 2)
+        stats.pages_shrunk += 1
+        return None
+
     @staticmethod
     def _page(body: Any, route: str) -> tuple[list[dict[str, Any]], str | None]:
         """A list page's items and the cursor of the next page (None on the last page)."""
@@ -998,3 +1107,34 @@ class ApiSession:
                 route=route,
             )
         return data, cursor
+
+
+def _read_page_capped(response: httpx.Response, cap: int) -> bytes | None:
+    """A streamed list page's body, decoded under ``cap`` bytes; None when it is larger.
+    A body that breaks off mid-read comes back unparsable (retried like bad JSON)."""
+    try:
+        declared = response.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > cap:
+            return None
+        body = bytearray()
+        try:
+            # Decoded with a bounded output: a compressed page cannot expand past the cap
+            # before it is counted.
+            for chunk in iter_capped(response, cap):
+                body += chunk
+        except BodyTooLarge:
+            return None
+        except (httpx.RequestError, UnsupportedEncoding, zlib.error):
+            return b"\x00"
+        return bytes(body)
+    finally:
+        response.close()
+
+
+def _loop_key(cursor: str, items: Sequence[Mapping[str, Any]], relisting: bool) -> str:
+    """What the paging-loop guard remembers of a page: its cursor, and for a listing that
+    may list items again, a digest of the page's (kept) items too."""
+    if not relisting:
+        return cursor
+    blob = json.dumps(list(items), sort_keys=True, separators=(",", ":"), default=str)
+    return f"{cursor} {hashlib.sha256(blob.encode()).hexdigest()[:32]}"

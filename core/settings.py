@@ -74,6 +74,30 @@ class Settings(BaseSettings):
         "$XDG_CACHE_HOME/openai-casb/hyperscan, else ~/.cache/...); `off`: compile in every "
         "process.",
     )
+    # Which DLP engine and readers: read here only, and passed down to the matcher and the
+    # extractors as parameters (``compile_policy(engine=)``, ``ExtractLimits`` fields).
+    dlp_engine: Literal["auto", "hyperscan", "re2"] = Field(
+        default="auto",
+        description="Stage-1 DLP engine: `auto` is Hyperscan where its module imports, else RE2.",
+    )
+    pdf_engine: Literal["pdfium", "pypdf"] = Field(
+        default="pdfium",
+        description="`pypdf` forces the pure-Python PDF reader (PDFium is used where it has a "
+        "wheel).",
+    )
+    pdf_fast: bool = Field(
+        default=True,
+        description="Read simple PDF pages from their content streams (`0`: every page "
+        "through PDFium's text page).",
+    )
+    ooxml_scanner: Literal["bulk", "expat"] = Field(
+        default="bulk",
+        description="`expat` reads every OOXML part with expat through zipfile.",
+    )
+    zip_inflate: Literal["", "isal", "zlib-ng", "zlib"] = Field(
+        default="",
+        description="Inflater of OOXML parts (empty: the fastest one installed).",
+    )
     worker_memory_limit_mb: int = Field(
         default=2048,
         ge=0,
@@ -118,7 +142,17 @@ class Settings(BaseSettings):
             "Deliveries of a task whose worker keeps dying on it (an OOM kill, a hard time "
             "limit): on the last one, the DLP file that was in flight at each death is "
             "skipped as `worker_lost` and the rest of its batch runs; any other task is "
-            "given up as failed."
+            "given up as failed. Also the attempts (one per scan) at a DLP file whose "
+            "download is too slow before it is skipped as `too_slow`."
+        ),
+    )
+    download_timeout_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description=(
+            "Wall-clock limit of one DLP file download (redirects and body): a slower one "
+            "is an error, tried again next scan, and `skipped: too_slow` after "
+            "`max_deliveries` attempts in a row."
         ),
     )
 
@@ -195,6 +229,11 @@ class Settings(BaseSettings):
         if value and not os.path.isfile(value):
             raise ValueError("must name an existing PEM file of CA certificates (or be empty)")
         return value
+
+    @field_validator("dlp_engine", "pdf_engine", "ooxml_scanner", "zip_inflate", mode="before")
+    @classmethod
+    def _switch(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("storage_allowed_hosts")
     @classmethod

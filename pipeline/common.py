@@ -13,6 +13,7 @@ from connectors.errors import ConnectorError
 from core.errors import UserError
 from core.logs import bind_log_tenant
 from core.settings import get_settings
+from detectors.dlp.extract import ExtractLimits
 from pipeline.deliveries import WorkerLost
 from schemas.stages import ErrorSummary
 from schemas.tables import ScanRun, ScanStatus, Tenant
@@ -111,3 +112,17 @@ def error_summary(exc: BaseException) -> ErrorSummary:
 def apply_suppressions(session: Any, tenant_id: int) -> None:
     """Suppression rules and one-off ignores, applied after every scan's upserts."""
     suppressions.apply(session, tenant_id)
+
+
+def extract_limits(**caps: Any) -> ExtractLimits:
+    """The extractors' limits (``caps`` over the defaults) with this process's reader
+    settings (``CASB_PDF_ENGINE``, ``CASB_PDF_FAST``, ``CASB_OOXML_SCANNER``,
+    ``CASB_ZIP_INFLATE``): extraction itself never reads the environment."""
+    settings = get_settings()
+    return ExtractLimits(
+        pdf_engine=settings.pdf_engine,
+        pdf_fast=settings.pdf_fast,
+        ooxml_scanner=settings.ooxml_scanner,
+        zip_inflate=settings.zip_inflate,
+        **caps,
+    )

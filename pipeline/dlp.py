@@ -25,10 +25,12 @@ from typing import TYPE_CHECKING, Any, cast
 
 from sqlmodel import Session
 
+from connectors.access import ClientOptions
 from connectors.compliance import ComplianceClient
 from connectors.errors import (
     AuthenticationError,
     ConnectorError,
+    DownloadTooSlow,
     FileSkipped,
     NotFoundError,
     PermissionDeniedError,
@@ -43,6 +45,7 @@ from detectors.dlp.decisions import (
     LISTING_PARTS,
     MATCHED,
     SKIPPED,
+    TOO_SLOW,
     CacheState,
     FileRef,
     ListingState,
@@ -54,6 +57,7 @@ from detectors.dlp.decisions import (
     refs_from_listings,
     resolvable_keys,
     reusable_after_download,
+    too_slow_result,
 )
 from detectors.dlp.document import ocr_engine_for, scan_document
 from detectors.dlp.extract import ExtractLimits, OcrEngine
@@ -67,7 +71,13 @@ from detectors.dlp.messages import (
 )
 from detectors.dlp.profiles import profile_set_version
 from detectors.leaked_keys import InventoryKey, KeyProbe
-from pipeline.common import apply_suppressions, error_summary, load_scan, tenant_access
+from pipeline.common import (
+    apply_suppressions,
+    error_summary,
+    extract_limits,
+    load_scan,
+    tenant_access,
+)
 from pipeline.deliveries import WorkerLost
 from pipeline.fetchers import ok_part_key
 from pipeline.leaks import findings_for_file, leak_refs, merged, scan_inventory
@@ -152,7 +162,8 @@ def conversation_context(tenant: Tenant, ctx: FetchContext) -> FetchContext:
         ctx.conversation_watermark = listing_watermark(session, tenant, version)
         ctx.logs_watermark = logs_watermark(session, tenant, version)
         ctx.open_message_ids = open_message_ids(session, tenant.id)
-    ctx.message_matcher = message_matcher(compile_policy(profiles)) if profiles else None
+    engine = get_settings().dlp_engine
+    ctx.message_matcher = message_matcher(compile_policy(profiles, engine)) if profiles else None
     return ctx
 
 
@@ -474,12 +485,12 @@ def _scan_refs(
     with session_scope() as session:
         profiles = resolve_profiles(session, tenant.dlp_profiles)
         cache = load_cache(session, tenant.id, [r.file_id for r in refs])
-    policy = compile_policy(profiles)
+    policy = compile_policy(profiles, settings.dlp_engine)
     ocr = ocr_engine_for(profiles)
     version = profile_set_version(profiles)
     result.version = version
     client: ComplianceClient | None = None
-    limits = ExtractLimits(max_input_bytes=settings.max_file_bytes)
+    limits = extract_limits(max_input_bytes=settings.max_file_bytes)
     writes: list[CacheWrite] = []
     detected: list[DetectedFinding] = []
     leaked: list[DetectedFinding] = []
@@ -526,7 +537,10 @@ def _scan_refs(
         if client is None:
             runtime = get_runtime()
             client = ComplianceClient(
-                tenant_access(tenant), runtime.budget, observer=runtime.observer
+                tenant_access(tenant),
+                runtime.budget,
+                observer=runtime.observer,
+                options=ClientOptions(download_timeout=settings.download_timeout_seconds),
             )
         ledger.working_on(batch_key, key)
         try:
@@ -543,10 +557,8 @@ def _scan_refs(
             )
         except _FATAL:
             raise
-        except ConnectorError as exc:  # transient: not cached, retried next scan
-            result.counts["errors"] += 1
-            result.outcomes[key] = "error"
-            result.errors.append({"file_id": ref.file_id, **error_summary(exc)})
+        except ConnectorError as exc:  # transient: retried next scan (a slow one so often)
+            writes.extend(_download_failed(result, key, ref, cached, version, exc))
             continue
         writes.append(write)
         _count_outcome(result, key, write.outcome, write.result.get("reason"))
@@ -571,6 +583,31 @@ def _scan_refs(
                 resolvable=set(),
                 now=utcnow(),
             )
+
+
+def _download_failed(
+    result: BatchResult,
+    key: str,
+    ref: FileRef,
+    cached: CacheState | None,
+    version: str,
+    exc: ConnectorError,
+) -> list[CacheWrite]:
+    """A file whose download failed is an error, not cached: the next scan tries again.
+    A download too slow ``max_deliveries`` times in a row ends as ``skipped: too_slow``
+    (cached, never clean); until then its cache row only counts the attempts."""
+    writes: list[CacheWrite] = []
+    if isinstance(exc, DownloadTooSlow):
+        slow = too_slow_result(cached, ref.fingerprint, get_settings().max_deliveries)
+        writes.append(CacheWrite(ref.file_id, ref.fingerprint, None, version, SKIPPED, slow))
+        if slow["given_up"]:
+            _count_outcome(result, key, SKIPPED, TOO_SLOW)
+            log.warning("file %s skipped: %s (%s)", ref.file_id, TOO_SLOW, slow["detail"])
+            return writes
+    result.counts["errors"] += 1
+    result.outcomes[key] = "error"
+    result.errors.append({"file_id": ref.file_id, **error_summary(exc)})
+    return writes
 
 
 def _no_match(cached: CacheState) -> dict[str, Any]:

@@ -36,7 +36,7 @@ from core.errors import UserError
 from core.time import unix_iso_z
 from detectors.dlp.messages import MessageMatch, message_resource_id
 from pipeline.common import error_summary
-from schemas.openai import ChatGptLogin
+from schemas.openai import ChatGptLogin, Conversation
 from schemas.stages import (
     FAILED,
     FETCH_RESOURCES,
@@ -44,7 +44,6 @@ from schemas.stages import (
     UNAVAILABLE,
     ErrorSummary,
     FetchSummary,
-    Remedy,
 )
 
 Items = list[dict[str, Any]]
@@ -304,43 +303,90 @@ class _ConversationScan:
     clean: set[str] = field(default_factory=set)
     messages: int = 0
     seen_messages: set[str] = field(default_factory=set)
+    newest: float | None = None
 
     def file(self, item: dict[str, Any]) -> None:
         self.files.setdefault(item["file_id"], item)
 
-    def message(
-        self,
-        resource_id: str,
-        text: str,
-        *,
-        conversation_id: str | None,
-        user_id: str | None,
-        user_email: str | None,
-        source: str,
-        log_id: str | None = None,
-    ) -> None:
-        """Match one message's text now (it is never stored) and keep the verdict only."""
-        matcher = self.ctx.message_matcher
-        if matcher is None or not text.strip() or resource_id in self.seen_messages:
+    def message(self, resource_id: str, text: str, **where: Any) -> None:
+        """Match one message's text now (it is never stored) and keep the verdict only.
+        ``where``: the ``MessageMatch`` fields that place it (``conversation_id``,
+        ``user_id``, ``user_email``, ``source``, ``log_id``)."""
+        if resource_id in self.seen_messages:
             return
-        self.seen_messages.add(resource_id)
-        self.messages += 1
+        verdict = self._judge(resource_id, text, where)
+        if verdict is not None:
+            self._record(resource_id, verdict)
+
+    def _judge(
+        self, resource_id: str, text: str, where: Mapping[str, Any]
+    ) -> MessageMatch | bool | None:
+        """The verdict on one message's text: its match, True when it read clean, False when
+        clean and of no consequence, None when there was nothing to match."""
+        matcher = self.ctx.message_matcher
+        if matcher is None or not text.strip():
+            return None
         evidence = matcher(text)
         if evidence is None:
-            if resource_id in self.ctx.open_message_ids:
-                self.clean.add(resource_id)
-            return
-        self.matches.append(
-            MessageMatch(
-                resource_id=resource_id,
-                conversation_id=conversation_id,
-                user_id=user_id,
-                user_email=user_email,
-                source=source,
-                log_id=log_id,
-                match=evidence,
+            return resource_id in self.ctx.open_message_ids
+        return MessageMatch(resource_id=resource_id, match=evidence, **{"log_id": None, **where})
+
+    def _record(self, resource_id: str, verdict: MessageMatch | bool) -> None:
+        self.seen_messages.add(resource_id)
+        self.messages += 1
+        if isinstance(verdict, MessageMatch):
+            self.matches.append(verdict)
+        elif verdict:
+            self.clean.add(resource_id)
+
+    def digest(self, c: Conversation) -> dict[str, Any]:
+        """What one listed conversation contributes, in the form its listing checkpoints:
+        file refs and message verdicts (masked evidence), never the message text. Messages
+        already judged in this fetch are not matched again."""
+        files = []
+        for f in c.files:
+            owner = f.user_id or c.user_id
+            files.append(
+                _file(
+                    "conversation",
+                    f.id,
+                    f.name,
+                    f.created_at,
+                    parent_id=c.id,
+                    owner_id=owner,
+                    parent_name=c.title,
+                    owner_email=c.user_email if owner == c.user_id else None,
+                )
             )
-        )
+        verdicts: list[list[Any]] = []
+        where = {
+            "conversation_id": c.id,
+            "user_id": c.user_id,
+            "user_email": c.user_email,
+            "source": "conversations",
+        }
+        for index, m in enumerate(c.messages):
+            resource_id = m.id or f"{c.id}#{index}"
+            if resource_id in self.seen_messages:
+                continue
+            verdict = self._judge(resource_id, m.text, where)
+            if verdict is not None:
+                kept = verdict.to_dict() if isinstance(verdict, MessageMatch) else verdict
+                verdicts.append([resource_id, kept])
+        updated = c.last_active_at if c.last_active_at is not None else c.created_at
+        return {"updated": updated, "files": files, "messages": verdicts}
+
+    def merge(self, digest: Mapping[str, Any]) -> None:
+        """Add one conversation's digest (live or replayed from the listing's checkpoint)."""
+        updated = digest.get("updated")
+        if isinstance(updated, int | float):
+            self.newest = updated if self.newest is None else max(self.newest, updated)
+        for item in digest.get("files") or ():
+            self.file(item)
+        for resource_id, kept in digest.get("messages") or ():
+            if resource_id not in self.seen_messages:
+                verdict = MessageMatch.from_dict(kept) if isinstance(kept, dict) else bool(kept)
+                self._record(resource_id, verdict)
 
     def parts(self, listing: dict[str, Any]) -> Parts:
         summary: dict[str, Any] = {
@@ -369,13 +415,20 @@ CONVERSATION_PARTS = (
 def fetch_conversations(ctx: FetchContext, out: PartRun) -> None:
     """The conversation source, parts of its own: they fail alone, never costing another
     fetch's parts. ``conversations_api`` records the ``/conversations`` route itself: ok, or
-    unavailable when the API retired it for the workspace (the Logs Platform is read then)."""
+    unavailable when the API retired it for the workspace (the Logs Platform is read then).
+
+    A retired route whose Logs Platform answers 404 too leaves the conversation parts
+    ``unavailable`` (the tenant offers no conversation source: nothing is added or resolved
+    from them, the scan is not failed for it), while ``conversation_listing`` still says
+    which sources were tried and why neither answered (scan notes, ``casb health``).
+    """
     produced = out.run_many(CONVERSATION_PARTS[:-1], lambda: _conversation_source(ctx))
     if produced is None:
         # Not read at all: the route shares the source's state and error.
         out.results["conversations_api"] = out.results[CONVERSATION_PARTS[0]]
         return
-    retired = (produced["conversation_listing"] or [{}])[0].get("retired") or []
+    listing = (produced["conversation_listing"] or [{}])[0]
+    retired = listing.get("retired") or []
     if retired:
         out.results["conversations_api"] = PartResult(
             UNAVAILABLE,
@@ -387,6 +440,16 @@ def fetch_conversations(ctx: FetchContext, out: PartRun) -> None:
         )
     else:
         out.results["conversations_api"] = PartResult(OK, items=[])
+    missing = listing.get("unavailable")
+    if missing:
+        error: ErrorSummary = {
+            "kind": "unavailable",
+            "message": str(missing.get("message")),
+            "status": missing.get("status"),
+            "hint": str(missing.get("hint")),
+        }
+        for name in CONVERSATION_PARTS[:3]:
+            out.results[name] = PartResult(UNAVAILABLE, error=error)
 
 
 def _conversation_source(ctx: FetchContext) -> Parts:
@@ -402,35 +465,11 @@ def _conversation_source(ctx: FetchContext) -> Parts:
     client = ctx.compliance()
     scan = _ConversationScan(ctx)
     stats = ConversationListing()
-    newest: float | None = None
     try:
-        for c in client.conversations(since_timestamp=ctx.conversation_watermark, stats=stats):
-            updated = c.last_active_at if c.last_active_at is not None else c.created_at
-            if updated is not None:
-                newest = updated if newest is None else max(newest, updated)
-            for f in c.files:
-                owner = f.user_id or c.user_id
-                scan.file(
-                    _file(
-                        "conversation",
-                        f.id,
-                        f.name,
-                        f.created_at,
-                        parent_id=c.id,
-                        owner_id=owner,
-                        parent_name=c.title,
-                        owner_email=c.user_email if owner == c.user_id else None,
-                    )
-                )
-            for index, m in enumerate(c.messages):
-                scan.message(
-                    m.id or f"{c.id}#{index}",
-                    m.text,
-                    conversation_id=c.id,
-                    user_id=c.user_id,
-                    user_email=c.user_email,
-                    source="conversations",
-                )
+        for digest in client.conversation_digests(
+            scan.digest, since_timestamp=ctx.conversation_watermark, stats=stats
+        ):
+            scan.merge(digest)
     except (NotFoundError, UpstreamError) as exc:
         if exc.status not in (404, 410) or not (exc.route or "").endswith("/conversations"):
             raise
@@ -438,7 +477,7 @@ def _conversation_source(ctx: FetchContext) -> Parts:
     listing: dict[str, Any] = {
         "source": "conversations",
         "since": ctx.conversation_watermark,
-        "newest_update": newest,
+        "newest_update": scan.newest,
         "retired": [],
         **stats.to_dict(),
     }
@@ -466,22 +505,28 @@ def _logs_client(
 
 
 def _conversations_from_logs(ctx: FetchContext, retired_status: int | None) -> Parts:
+    retired = [{"source": "conversations", "status": retired_status, "fix": RETIRED_FIX}]
     try:
         logs, first = _logs_client(ctx, CONVERSATION_EVENT, ctx.logs_watermark)
     except NotFoundError as exc:
-        # The retired source has no replacement this scan: the conversation part fails
-        # alone, with the fix for tenant health.
-        raise NotFoundError(
-            f"/conversations is retired (HTTP {retired_status}) and the Compliance Logs "
-            "Platform answered 404 under the workspace and organization scopes",
-            route=exc.route,
-            status=404,
-            hint="this workspace's conversations come from the Compliance Logs Platform: "
-            "check the tenant's workspace and org ids and that the compliance key can read "
-            "its logs",
-            remedy=Remedy.CHECK_WORKSPACE,
-            api="logs",
-        ) from None
+        # The retired source has no replacement for this tenant: its conversation parts are
+        # unavailable (not failed), and the notes say which sources answered what.
+        scopes = "workspace and organization scopes" if ctx.access.org_id else "workspace scope"
+        return _ConversationScan(ctx).parts(
+            {
+                "source": None,
+                "retired": retired,
+                "unavailable": {
+                    "source": "logs",
+                    "status": exc.status or 404,
+                    "message": f"/conversations is retired (HTTP {retired_status}) and the "
+                    f"Compliance Logs Platform answered 404 under the {scopes}",
+                    "hint": "this workspace's conversations come from the Compliance Logs "
+                    "Platform: check the tenant's workspace and org ids and that the "
+                    "compliance key can read its logs",
+                },
+            }
+        )
     scan = _ConversationScan(ctx)
     events: set[str] = set()
     unreadable: Counter[str] = Counter()
@@ -541,7 +586,7 @@ def _conversations_from_logs(ctx: FetchContext, retired_status: int | None) -> P
         "scope": logs.scope,
         "since": 0.0,
         "newest_update": None,
-        "retired": [{"source": "conversations", "status": retired_status, "fix": RETIRED_FIX}],
+        "retired": retired,
         "logs_after": ctx.logs_watermark,
         "logs_last_end_time": last_end,
         "log_files": log_files,

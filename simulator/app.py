@@ -24,7 +24,7 @@ import json
 import math
 import uuid
 import zlib
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -766,6 +766,13 @@ def _edge_response(f: Fault, api: str, list_route: bool, request: Request) -> Re
     return None
 
 
+async def _trickled(data: bytes, every: float) -> AsyncIterator[bytes]:
+    """A body sent 16 bytes at a time, ``every`` seconds apart (the ``trickle`` fault)."""
+    for start in range(0, len(data), 16):
+        yield data[start : start + 16]
+        await asyncio.sleep(every)
+
+
 def _fault_response(
     fired: Iterable[Fault], api: str, list_route: bool, request: Request
 ) -> Response | None:
@@ -1028,10 +1035,13 @@ class SimulatorApp:
         self.world.limiter.count(tenant.slug, "blob_downloads")
         self.world.limiter.count(tenant.slug, protocol_counter(request, "blob_"))
         fired = self.world.faults.fire(tenant.slug, "blob", request.url.path)
+        trickle: float | None = None
         for fault in fired:
             self.world.limiter.count(tenant.slug, f"fault:{fault.kind}")
             if fault.kind == "slow":
                 await asyncio.sleep(fault.delay)
+            elif fault.kind == "trickle":
+                trickle = fault.delay
             elif fault.kind == "server_error":
                 return Response(
                     "<Error><Code>InternalError</Code></Error>",
@@ -1050,6 +1060,9 @@ class SimulatorApp:
                 large_text_stream(f.size_hint), media_type=ctype, headers=headers
             )
         data = await asyncio.to_thread(self.world.file_bytes, tenant, f)
+        if trickle is not None:
+            headers["Content-Length"] = str(len(data))
+            return StreamingResponse(_trickled(data, trickle), media_type=ctype, headers=headers)
         return Response(data, media_type=ctype, headers=headers)
 
     async def _log_blob(self, request: Request) -> Response:

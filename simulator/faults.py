@@ -11,6 +11,8 @@ cleared), for at most `seconds` from its first firing when set. Kinds:
                     x-ratelimit-*), as the Compliance API documents its 429s
   server_error      `status` (default 503) with an error body
   slow              sleeps `delay` seconds, then answers normally
+  trickle           storage-host (`api="blob"`) bodies are sent 16 bytes at a time, `delay`
+                    seconds apart (headers at once: only a download deadline stops it)
   truncated_json    200 with the JSON body cut in half
   malformed_json    200, content-type JSON, body is an HTML error page
   wrong_shape       200 JSON of the wrong shape (`data` is an object; objects become arrays)
@@ -40,6 +42,7 @@ FAULT_KINDS: tuple[str, ...] = (
     "rate_limit_no_headers",
     "server_error",
     "slow",
+    "trickle",
     "truncated_json",
     "malformed_json",
     "wrong_shape",

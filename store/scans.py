@@ -129,8 +129,10 @@ def health_of(errors: Sequence[Mapping[str, Any]]) -> tuple[str, str | None]:
 def source_health(parts: Mapping[str, Any]) -> dict[str, Any] | None:
     """What a finished run's fetch notes say about the tenant's conversation sources.
 
-    ``source`` (``conversations`` or ``logs``), ``retired`` sources with their one-line
-    fix, ``truncated_conversations`` (nested ``messages.has_more``), ``relisted``
+    ``source`` (``conversations`` or ``logs``; None when neither answered), ``retired``
+    sources with their one-line fix, ``unavailable`` (the source that did not answer
+    either, with its status and why: the conversation parts were not fetched),
+    ``truncated_conversations`` (nested ``messages.has_more``), ``relisted``
     conversations, and the Logs Platform records that could not be read (conversation
     messages and ChatGPT sign-ins). None when the run fetched neither part.
     """
@@ -145,6 +147,7 @@ def source_health(parts: Mapping[str, Any]) -> dict[str, Any] | None:
             {"source": r.get("source"), "status": r.get("status"), "fix": r.get("fix")}
             for r in conv.get("retired") or []
         ],
+        "unavailable": _unavailable_source(conv.get("unavailable")),
         "truncated_conversations": int(conv.get("truncated_conversations") or 0),
         "relisted_conversations": int(conv.get("relisted") or 0),
         "unreadable_log_records": int(conv.get("unreadable_records") or 0)
@@ -154,6 +157,17 @@ def source_health(parts: Mapping[str, Any]) -> dict[str, Any] | None:
         "logs_platform": logins.get("available") if logins else None,
     }
     return out
+
+
+def _unavailable_source(raw: Any) -> dict[str, Any] | None:
+    if not isinstance(raw, Mapping):
+        return None
+    return {
+        "source": raw.get("source"),
+        "status": raw.get("status"),
+        "message": raw.get("message"),
+        "hint": raw.get("hint"),
+    }
 
 
 def latest_source_health(session: Session) -> dict[int, dict[str, Any]]:
@@ -182,6 +196,12 @@ def source_summary(health: Mapping[str, Any] | None) -> str:
     bits: list[str] = []
     for retired in health.get("retired") or []:
         bits.append(f"{retired['source']} retired (HTTP {retired['status']}): {retired['fix']}")
+    missing = health.get("unavailable")
+    if missing:
+        bits.append(
+            f"{missing['source']} unavailable too (HTTP {missing['status']}): no conversation "
+            f"or message DLP -- {missing['hint']}"
+        )
     if health.get("truncated_conversations"):
         bits.append(f"{health['truncated_conversations']} truncated conversation(s)")
     if health.get("unreadable_log_records"):
@@ -190,7 +210,8 @@ def source_summary(health: Mapping[str, Any] | None) -> str:
         bits.append(f"{health['log_files_skipped']} log file(s) skipped")
     if not bits:
         return ""
-    return f"conversations from {health.get('source') or '?'}: " + "; ".join(bits)
+    source = health.get("source") or ("no source" if missing else "?")
+    return f"conversations from {source}: " + "; ".join(bits)
 
 
 # --------------------------------------------------------------------------- requests

@@ -15,7 +15,6 @@ from __future__ import annotations
 import inspect
 import json
 import logging
-import os
 import sys
 from contextlib import suppress
 from contextvars import ContextVar
@@ -208,7 +207,9 @@ def _on_setup_logging(loglevel: str | int | None = None, **_: Any) -> None:
 
     The worker's ``--loglevel`` is honoured unless CASB_LOG_LEVEL is set explicitly.
     """
-    explicit = bool(os.environ.get("CASB_LOG_LEVEL"))
+    from core.settings import get_settings
+
+    explicit = "log_level" in get_settings().model_fields_set
     configure_from_settings(None if explicit or not loglevel else loglevel)
 
 

@@ -58,6 +58,12 @@ PERMANENT_SKIPS = frozenset(
         "worker_lost",
     }
 )
+#: A download the storage host sent too slowly (past the download deadline). At first an
+#: error, tried again next scan (the row only counts the attempts); once it happened on
+#: ``limit`` attempts in a row for the same listing (``too_slow_result``), the file is
+#: ``skipped: too_slow`` and that holds like a permanent skip: never clean, never retried
+#: until the file or the profiles change.
+TOO_SLOW = "too_slow"
 #: Seconds subtracted from the new conversation watermark: conversations updated while the
 #: listing was paged through are listed again next time rather than missed.
 WATERMARK_MARGIN = 60.0
@@ -173,7 +179,37 @@ class CacheState:
         """A verdict that holds until the file or the profiles change."""
         if self.outcome in (MATCHED, CLEAN):
             return True
-        return self.outcome == SKIPPED and self.result.get("reason") in PERMANENT_SKIPS
+        if self.outcome != SKIPPED:
+            return False
+        reason = self.result.get("reason")
+        return reason in PERMANENT_SKIPS or (
+            reason == TOO_SLOW and bool(self.result.get("given_up"))
+        )
+
+
+def too_slow_result(cached: CacheState | None, fingerprint: str, limit: int) -> dict[str, Any]:
+    """The cache row's result after one more download that was too slow: the attempts in a
+    row for this listing fingerprint, and ``given_up`` once they reach ``limit``."""
+    before = 0
+    if (
+        cached is not None
+        and cached.outcome == SKIPPED
+        and cached.result.get("reason") == TOO_SLOW
+        and cached.listing_fingerprint == fingerprint
+    ):
+        try:
+            before = int(cached.result.get("attempts") or 0)
+        except (TypeError, ValueError):
+            before = 0
+    attempts = before + 1
+    given_up = attempts >= max(1, limit)
+    return {
+        "reason": TOO_SLOW,
+        "attempts": attempts,
+        "given_up": given_up,
+        "detail": f"the download was too slow {attempts} time(s) in a row"
+        + ("" if given_up else f"; tried again next scan (up to {max(1, limit)})"),
+    }
 
 
 class Step(StrEnum):

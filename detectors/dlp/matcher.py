@@ -30,7 +30,6 @@ Pure: no I/O, no logging of content. Design (docs/dlp.md, "Design" and "Breadth 
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import re._constants as _sre_const  # pattern structure (3.11+): widths, literal prefixes
 import re._parser as _sre_parse
@@ -66,7 +65,8 @@ __all__ = [
 ]
 
 ENGINES = ("hyperscan", "re2")
-ENGINE_ENV = "CASB_DLP_ENGINE"
+#: The engine when the caller names none (the process passes its ``CASB_DLP_ENGINE`` setting).
+DEFAULT_ENGINE = "auto"
 
 CHUNK_SIZE = 64 * 1024
 # Longest span (bytes) whose text is kept for stage 2; longer tokens are still counted when
@@ -451,10 +451,13 @@ class Policy:
                 reverse = {m.reverse_pattern for m in members} - {None}
                 if builtin and len(reverse) == 1:  # custom profiles never set one
                     expr.reverse = re.compile(str(reverse.pop()).encode(), rflags)
-            expressions.append(pb)
-            ids.append(i)
-            soms.append(som)
-            caseless_flags.append(caseless)
+            parts = {m.engine_patterns for m in members}
+            split = parts.pop() if engine == "hyperscan" and builtin and len(parts) == 1 else ()
+            for part in split or (pattern,):  # one id for every part: the events are the same
+                expressions.append(part.encode())
+                ids.append(i)
+                soms.append(som)
+                caseless_flags.append(caseless)
         max_kw = max(self._lit_len.values(), default=0)
         self._kw_gates = {k: tuple(sorted(v)) for k, v in kw_gates.items()}
         self._max_kw = max_kw
@@ -1090,16 +1093,17 @@ _CACHE_MAX = 32
 
 
 def resolve_engine(engine: str | None = None) -> str:
-    """The stage-1 engine to use: ``engine`` if given, else ``$CASB_DLP_ENGINE``.
+    """The stage-1 engine to use: ``engine`` (the process's ``CASB_DLP_ENGINE`` setting,
+    passed down by the caller) if given, else ``DEFAULT_ENGINE``.
 
     ``auto`` (the default) means Hyperscan where it is importable, else RE2 (Linux aarch64
     has no hyperscan 0.9 wheel). Asking for ``hyperscan`` where it is missing is an error
     rather than a silent switch, so a misconfigured host is noticed."""
-    choice = (engine or os.environ.get(ENGINE_ENV, "") or "auto").strip().lower()
+    choice = (engine or DEFAULT_ENGINE or "auto").strip().lower()
     if choice == "auto":
         return "hyperscan" if hyperscan is not None else "re2"
     if choice not in ENGINES:
-        raise ValueError(f"{ENGINE_ENV} must be auto, hyperscan or re2, not {choice!r}")
+        raise ValueError(f"the DLP engine must be auto, hyperscan or re2, not {choice!r}")
     if choice == "hyperscan" and hyperscan is None:
         raise ValueError("hyperscan is not installed on this host; use auto or re2")
     return choice

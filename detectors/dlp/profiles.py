@@ -83,6 +83,10 @@ class Entry:
     ``severity`` ``"low"`` marks evidence of lesser weight (a test-mode key of a real
     account). ``test_values`` True reports published test/documentation values (network test
     cards, documentation keys), which are skipped otherwise; profiles set it on their entries.
+    ``engine_patterns`` (catalogue entries only): patterns whose union is ``pattern``, each
+    led by a literal, that the Hyperscan database holds in its place under the same id. A
+    pattern led by a small class with no literal keeps an automaton live on every byte; split
+    by its leading bytes, each part has a literal Hyperscan looks for first.
     """
 
     id: str
@@ -103,6 +107,7 @@ class Entry:
     reverse_pattern: str | None = None
     severity: str = ""
     test_values: bool = False
+    engine_patterns: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.id or not self.name:
@@ -148,6 +153,7 @@ class Entry:
             "reverse_pattern": self.reverse_pattern,
             "severity": self.severity,
             "test_values": self.test_values,
+            "engine_patterns": list(self.engine_patterns),
         }
 
 
@@ -268,7 +274,12 @@ def _entry_from_row(row: Mapping[str, Any], token: bool = False) -> Entry:
     """An :class:`Entry` from a catalogue row (``catalog/credentials.py``,
     ``catalog/identifiers.py``). ``token``: a credential row (compiled without SOM)."""
     cls = row.get("cls", "")
-    pattern = _terminated(row["regex"], cls) if cls else row["regex"]
+
+    def terminated(regex: str) -> str:
+        # ``ends``: the regex already ends in its own terminator (``credentials._capped``)
+        return _terminated(regex, cls) if cls and not row.get("ends") else regex
+
+    pattern = terminated(row["regex"])
     opts = {k: row[k] for k in _ROW_OPTIONS if k in row}
     if token and "som" not in opts and not opts.get("keywords"):
         opts["som"] = False
@@ -280,6 +291,7 @@ def _entry_from_row(row: Mapping[str, Any], token: bool = False) -> Entry:
         validator=row["validator"],
         terminator=cls or None,
         value_pattern=row.get("value"),
+        engine_patterns=tuple(terminated(part) for part in row.get("engine", ())),
         **opts,
     )
 

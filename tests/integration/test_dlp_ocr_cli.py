@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from core.settings import reset_settings_cache
 from detectors.dlp.profiles import profile_set_version
 from store.db import session_scope
 from store.dlp import resolve_profiles
@@ -110,8 +111,13 @@ def test_scan_file_never_calls_a_partly_read_pdf_clean(
     def broken(self, *a, **k):  # type: ignore[no-untyped-def]
         raise ValueError("damaged page")
 
-    monkeypatch.setenv("CASB_PDF_ENGINE", "pypdf")
+    monkeypatch.setenv("CASB_PDF_ENGINE", "pypdf")  # read by the CLI's settings
     monkeypatch.setattr(PageObject, "extract_text", broken)
-    lost = json.loads(run_cli("dlp", "scan-file", str(padded), "-f", "json").stdout)
+    reset_settings_cache()
+    try:
+        lost = json.loads(run_cli("dlp", "scan-file", str(padded), "-f", "json").stdout)
+    finally:
+        monkeypatch.delenv("CASB_PDF_ENGINE")
+        reset_settings_cache()
     assert (lost["outcome"], lost["reason"]) == ("skipped", "truncated")
     assert lost["truncated"] == "page 1 could not be read"

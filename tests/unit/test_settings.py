@@ -153,3 +153,75 @@ def test_ca_bundle_must_name_an_existing_file(tmp_path: Path) -> None:
     for missing in (str(tmp_path / "none.pem"), str(tmp_path)):
         with pytest.raises(ValidationError):
             Settings(ca_bundle=missing)
+
+
+def test_reader_and_engine_switches_come_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The DLP engine and the extractors' reader switches are read by Settings only and
+    passed down (``ExtractLimits`` fields, ``compile_policy(engine=)``); the variable names
+    are unchanged, values case-insensitive, a wrong one a clear configuration error."""
+    from core.settings import get_settings, reset_settings_cache
+    from pipeline.common import extract_limits
+
+    for name, value in {
+        "CASB_DLP_ENGINE": " RE2 ",
+        "CASB_PDF_ENGINE": "PyPDF",
+        "CASB_PDF_FAST": "0",
+        "CASB_OOXML_SCANNER": "expat",
+        "CASB_ZIP_INFLATE": "zlib",
+    }.items():
+        monkeypatch.setenv(name, value)
+    reset_settings_cache()
+    try:
+        assert get_settings().dlp_engine == "re2"
+        limits = extract_limits(max_input_bytes=5)
+        got = (limits.pdf_engine, limits.pdf_fast, limits.ooxml_scanner, limits.zip_inflate)
+        assert got == ("pypdf", False, "expat", "zlib") and limits.max_input_bytes == 5
+        monkeypatch.setenv("CASB_OOXML_SCANNER", "lxml")
+        reset_settings_cache()
+        with pytest.raises(ConfigurationError, match="CASB_OOXML_SCANNER"):
+            get_settings()
+    finally:
+        monkeypatch.undo()
+        reset_settings_cache()
+    defaults = extract_limits()
+    assert (defaults.pdf_engine, defaults.pdf_fast, defaults.ooxml_scanner) == (
+        "pdfium",
+        True,
+        "bulk",
+    )
+
+
+def test_only_settings_reads_casb_variables() -> None:
+    """No product module reads a ``CASB_*`` variable (or an ``*_ENV`` name of one) itself:
+    Settings is the one reader. Writing the environment for child processes is allowed."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    packages = ("schemas", "core", "detectors", "connectors", "store", "pipeline", "tasks")
+    sources = sorted(
+        p for pkg in (*packages, "workers", "exports") for p in (root / pkg).rglob("*.py")
+    )
+    offenders = []
+    for path in sources:
+        if path == root / "core" / "settings.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            target = None
+            if isinstance(node, ast.Call) and ast.unparse(node.func) in (
+                "os.environ.get",
+                "os.getenv",
+            ):
+                target = node.args[0] if node.args else None
+            elif (
+                isinstance(node, ast.Subscript)
+                and isinstance(node.ctx, ast.Load)
+                and ast.unparse(node.value) == "os.environ"
+            ):
+                target = node.slice
+            if target is None:
+                continue
+            text = ast.unparse(target)
+            if "CASB_" in text or text.endswith("_ENV"):
+                offenders.append(f"{path.relative_to(root)}:{node.lineno}: {text}")
+    assert offenders == []

@@ -32,9 +32,11 @@ SEVERITIES = ("critical", "high", "medium", "low")
 
 def _fleet_available() -> tuple[bool, str]:
     """Both URLs set explicitly, and both servers answer within a second."""
-    db_url = os.environ.get("CASB_DATABASE_URL")
-    broker = os.environ.get("CASB_BROKER_URL")
-    if not db_url or not broker:
+    from core.settings import get_settings
+
+    settings = get_settings()
+    db_url, broker = settings.database_url, settings.broker_url
+    if not {"database_url", "broker_url"} <= settings.model_fields_set:
         return False, "CASB_DATABASE_URL/CASB_BROKER_URL not set"
     if not broker.startswith("redis"):
         return False, "the demo's fleet mode needs a Redis broker"
@@ -70,9 +72,10 @@ def _embedded_env(directory: Path) -> Path:
 def _ensure_secret_key(directory: Path | None) -> None:
     from cryptography.fernet import Fernet
 
-    from core.settings import reset_settings_cache
+    from core.settings import get_settings, reset_settings_cache
 
-    if os.environ.get("CASB_SECRET_KEY"):
+    secret = get_settings().secret_key
+    if secret is not None and secret.get_secret_value():
         return
     key_file = directory / "secret.key" if directory else None
     if key_file and key_file.exists():
@@ -95,10 +98,10 @@ def allow_simulator_storage(sim: Any) -> str:
     File downloads go only to ``https`` public addresses otherwise, and the simulator serves
     plain ``http`` on loopback. Only that exact port is added, never the whole host.
     """
-    from core.settings import reset_settings_cache
+    from core.settings import get_settings, reset_settings_cache
 
     entry = f"{sim.host}:{sim.port}"
-    current = [e.strip() for e in os.environ.get("CASB_STORAGE_ALLOWED_HOSTS", "").split(",")]
+    current = [e.strip() for e in get_settings().storage_allowed_hosts.split(",")]
     os.environ["CASB_STORAGE_ALLOWED_HOSTS"] = ",".join(
         dict.fromkeys([e for e in current if e] + [entry])
     )
@@ -288,6 +291,7 @@ def demo(
     ),
 ) -> None:
     """Run the whole pipeline against a simulated OpenAI and print the findings."""
+    from core.settings import get_settings
     from simulator.server import start_in_thread
     from simulator.world import World
     from store.db import upgrade
@@ -315,7 +319,7 @@ def demo(
     _print_summary(scan_ids)
     elapsed = time.monotonic() - started
     console.print(f"demo finished in {elapsed:.1f}s. Next:")
-    env = "" if fleet else f"CASB_DATABASE_URL={os.environ['CASB_DATABASE_URL']} "
+    env = "" if fleet else f"CASB_DATABASE_URL={get_settings().database_url} "
     for line in (
         f"{env}casb findings --severity high",
         f"{env}casb health",

@@ -267,9 +267,11 @@ def scan_file(
     Exactly the fleet's verdict: a file read only in part that matched nothing is
     ``skipped`` (``truncated`` or ``ocr_unavailable``), never clean.
     """
+    from core.settings import get_settings
     from detectors.dlp.document import CLEAN, SKIPPED, ocr_engine_for, scan_document
-    from detectors.dlp.extract import ExtractLimits, OcrEngine
+    from detectors.dlp.extract import OcrEngine
     from detectors.dlp.matcher import compile_policy
+    from pipeline.common import extract_limits
 
     names = list(dict.fromkeys(profile or list(PREDEFINED)))
     if all(n in PREDEFINED for n in names):
@@ -279,10 +281,10 @@ def scan_file(
             profiles = dlp_store.resolve_profiles(session, names)
     if include_test_values:
         profiles = [p.with_test_values() for p in profiles]
-    policy = compile_policy(profiles)
+    policy = compile_policy(profiles, get_settings().dlp_engine)
     engine = OcrEngine() if ocr else ocr_engine_for(profiles)
     with path.open("rb") as fh:
-        verdict = scan_document(path.name, fh, policy, ExtractLimits(), engine)
+        verdict = scan_document(path.name, fh, policy, extract_limits(), engine)
     result: dict[str, Any] = {
         "file": path.name,
         "profiles_checked": names,

@@ -86,6 +86,12 @@ class ExtractLimits:
     max_images: int = 50  # embedded images OCR'd per document (the rest: truncated)
     min_image_side: int = 16  # icons and spacers below this are not worth an OCR run
     max_image_seconds: float = 20.0  # Tesseract's budget per image (killed past it)
+    # which reader (the process settings CASB_PDF_ENGINE, CASB_PDF_FAST, CASB_OOXML_SCANNER,
+    # CASB_ZIP_INFLATE, passed down by the caller: extraction never reads the environment)
+    pdf_engine: str = "pdfium"  # or "pypdf" (used anyway where PDFium has no wheel)
+    pdf_fast: bool = True  # simple PDF pages read from their content streams
+    ooxml_scanner: str = "bulk"  # or "expat" for every part
+    zip_inflate: str = ""  # "isal", "zlib-ng", "zlib"; empty: the fastest one installed
     clock: Callable[[], float] = field(default=time.monotonic, compare=False, repr=False)
 
 

@@ -17,9 +17,7 @@ part is written, is refused as ``corrupt``: OOXML never needs one, and entity tr
 
 from __future__ import annotations
 
-import contextlib
 import io
-import os
 import re
 import zipfile
 from collections.abc import Callable, Generator, Iterator
@@ -43,16 +41,15 @@ from detectors.dlp.extract.ooxml_fast import (
     slide_text,
     slides_text,
 )
-from detectors.dlp.extract.zipparts import PartReader
+from detectors.dlp.extract.zipparts import Container, Entry, PartReader, entries
 
-__all__ = ["OOXML_SCANNERS", "SCANNER_ENV", "iter_ooxml", "ooxml_kind", "open_zip"]
+__all__ = ["OOXML_SCANNERS", "iter_ooxml", "ooxml_kind", "open_zip"]
 
 #: ``bulk`` (default): the bulk scanner for spreadsheet and slide parts, expat for what it
 #: does not handle; ``expat``: expat for every part, read through zipfile (the reference the
 #: bulk scanner is tested against, and a bench baseline). docx parts are read by expat
-#: either way.
+#: either way. Chosen by ``ExtractLimits.ooxml_scanner`` (the ``CASB_OOXML_SCANNER`` setting).
 OOXML_SCANNERS = ("bulk", "expat")
-SCANNER_ENV = "CASB_OOXML_SCANNER"
 
 _SLIDE_RE = re.compile(r"ppt/(slides/slide|notesSlides/notesSlide)(\d+)\.xml$")
 _SHEET_RE = re.compile(r"xl/worksheets/sheet(\d+)\.xml$")
@@ -67,8 +64,8 @@ def _local(tag: str) -> str:
 def open_zip(source: BinaryIO, limits: ExtractLimits) -> zipfile.ZipFile:
     """Open and vet a zip container; SkipFile on corruption, encryption or bomb shapes."""
     try:
-        zf = zipfile.ZipFile(source)
-        infos = zf.infolist()
+        zf = Container(source)
+        infos = entries(zf)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError):
         raise SkipFile("corrupt", "not a readable zip container") from None
     if len(infos) > limits.max_zip_entries:
@@ -90,8 +87,12 @@ def open_zip(source: BinaryIO, limits: ExtractLimits) -> zipfile.ZipFile:
     return zf
 
 
+def _names(zf: zipfile.ZipFile) -> list[str]:
+    return [info.filename for info in entries(zf)]
+
+
 def ooxml_kind(zf: zipfile.ZipFile) -> str | None:
-    names = set(zf.namelist())
+    names = set(_names(zf))
     if "word/document.xml" in names:
         return "docx"
     if "xl/workbook.xml" in names:
@@ -202,8 +203,8 @@ def _parse(
         raise SkipFile("corrupt", "zip entry fails its CRC or size check") from None
 
 
-def _bulk_enabled() -> bool:
-    chosen = (os.environ.get(SCANNER_ENV) or "bulk").strip().lower()
+def _bulk_enabled(limits: ExtractLimits) -> bool:
+    chosen = (limits.ooxml_scanner or "bulk").strip().lower()
     if chosen not in OOXML_SCANNERS:
         raise ValueError(f"unknown OOXML scanner {chosen!r}; choose one of {OOXML_SCANNERS}")
     return chosen == "bulk"
@@ -215,14 +216,15 @@ def _read_part(
     handler: _Handler,
     bulk: Callable[[bytes], Any],
     budget: Budget,
+    info: zipfile.ZipInfo | Entry,
 ) -> Generator[str, None, bool]:
     """One part's text: the bulk scanner first; if it bails, expat from the part's start,
     skipping the characters already yielded (both readers produce the same text). Returns
     whether the bulk scanner read the whole part."""
     emitted = 0
-    if _bulk_enabled():
+    if _bulk_enabled(budget.limits):
         try:
-            with PartReader(zf).open(zf.getinfo(name)) as fh:
+            with PartReader(zf, budget.limits.zip_inflate).open(info) as fh:
                 for piece in scan(fh, bulk, budget.limits, budget):
                     emitted += len(piece)
                     yield piece
@@ -301,19 +303,21 @@ def _pptx(
     zf: zipfile.ZipFile, limits: ExtractLimits, report: ExtractReport, budget: Budget
 ) -> Iterator[str]:
     slides = []
-    for info in zf.infolist():
+    for info in entries(zf):
         m = _SLIDE_RE.match(info.filename)
         if m:
             slides.append((m.group(1) != "slides/slide", int(m.group(2)), info.filename, info))
-    reader = PartReader(zf) if _bulk_enabled() else None
+    reader = PartReader(zf, limits.zip_inflate) if _bulk_enabled(limits) else None
     batch: list[tuple[str, bytes]] = []  # small parts read whole, scanned about a block at once
     batched = 0
     for _, _, part, info in sorted(slides, key=lambda slide: slide[:3]):
         report.parts += 1
         body = None
         if reader is not None and info.file_size <= limits.xml_block:
-            with contextlib.suppress(Bail):  # expat reads it, below
+            try:
                 body = slide_body(reader.read(info), limits.max_xml_depth)
+            except Bail:
+                body = None  # expat reads it, below
         if body is not None:
             batch.append((part, body))
             batched += len(body)
@@ -471,7 +475,9 @@ def _xlsx(
 ) -> Iterator[str]:
     shared = _SharedStrings(limits, report)
     table = shared.table
-    if "xl/sharedStrings.xml" in zf.namelist():
+    members = entries(zf)
+    infos = {info.filename: info for info in members}  # the last of a repeated name, as zipfile
+    if "xl/sharedStrings.xml" in infos:
         bulk_table: list[str] = []
 
         def strings(prefix: bytes) -> SharedStringScanner:
@@ -479,10 +485,12 @@ def _xlsx(
             return SharedStringScanner(prefix, limits, report, bulk_table)
 
         name = "xl/sharedStrings.xml"
-        if (yield from _read_part(zf, name, shared, strings, budget)):
+        if (yield from _read_part(zf, name, shared, strings, budget, infos[name])):
             table = bulk_table
     sheets = sorted(
-        (int(m.group(1)), n) for n in zf.namelist() if (m := _SHEET_RE.match(n)) is not None
+        (int(m.group(1)), info.filename)
+        for info in members
+        if (m := _SHEET_RE.match(info.filename)) is not None
     )
     used = bytearray(len(table))
 
@@ -495,7 +503,7 @@ def _xlsx(
 
     for _, part in sheets:
         report.parts += 1
-        yield from _read_part(zf, part, _Cells(limits, table, used), cells, budget)
+        yield from _read_part(zf, part, _Cells(limits, table, used), cells, budget, infos[part])
         yield "\n"
     # strings no cell shows are still in the file: scan them too, one per line
     for idx in (i for i, flag in enumerate(used) if not flag):

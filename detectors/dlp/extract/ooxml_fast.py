@@ -23,7 +23,8 @@ Two block passes run no Python per cell or per element at all:
   a part larger than ``xml_block``, to expat. Only ``a:t`` runs are read: DrawingML bound
   to another prefix or as the default namespace, and a ``t`` under another prefix, bail;
   an unprefixed ``t`` (no namespace: not DrawingML) is read by expat alone. A part with
-  more tags than ``max_xml_depth`` goes to expat, so the depth cap holds exactly.
+  more tags than ``max_xml_depth`` (counted when it is long enough to hold that many start
+  tags) goes to expat, so the depth cap holds exactly.
 
 It handles the shapes Office writes and nothing else. On anything unusual it raises
 :class:`Bail` and the caller reads the part again with expat (which refuses DTDs, reports
@@ -225,16 +226,16 @@ def _cell_pattern(p: bytes) -> re.Pattern[bytes]:
     value or text tag (group ``odd``: a shape these patterns do not know, such as an
     attribute value holding ``>``)."""
     q = re.escape(p)
-    formula = rb"(?:<" + q + rb"f(?:\s[^>]*)?(?:/>|>[^<]*</" + q + rb"f>))?"
+    formula = rb"(?:<" + q + rb"f(?:\s[^<>]*)?(?:/>|>[^<]*</" + q + rb"f>))?"
     value = rb"(<" + q + rb"v>)([^<]*)</" + q + rb"v>"
     inline = (
         rb"(<" + q + rb"is><" + q + rb"t(?:\s+xml:space\s*=\s*\"preserve\")?>)([^<]*)</"
         + q + rb"t></" + q + rb"is>"
     )  # fmt: skip
     return re.compile(
-        rb"<(?:(/" + q + rb"row>|" + q + rb"row(?:\s[^>]*)?/>)|" + q + rb"c(\s[^>]*)?>\s*"
+        rb"<(?:(/" + q + rb"row>|" + q + rb"row(?:\s[^<>]*)?/>)|" + q + rb"c(\s[^<>]*)?>\s*"
         rb"(?:" + formula + rb"\s*" + value + rb"|" + inline + rb")?\s*</" + q + rb"c>"
-        rb"|" + q + rb"c(?:\s[^>]*)?/>|(" + _PFX + rb"(?:c|v|t|is|rPh)[\s/>]))"
+        rb"|" + q + rb"c(?:\s[^<>]*)?/>|(" + _PFX + rb"(?:c|v|t|is|rPh)[\s/>]))"
     )  # fmt: skip
 
 
@@ -268,12 +269,13 @@ _OTHER_TAGS = (
     rb"|<" + _OTHER_NAME + rb'(?: [\w:]+="[^"<>]*")*\s*/>'
 )
 # The cells Office and openpyxl write, in one pass that leaves no ``<`` unmatched when the
-# region holds nothing else: a row start or end (group 1, kept to count the rise), a
-# shared-string cell (group 2: ``<v>`` and the index, so it can be told from text), an
-# inline string or a value after an optional formula (group 3: the text), an empty cell,
-# another tag (group 4).
+# region holds nothing else: a row start (group 1, empty: counted for the rise, dropped
+# from the text) or end (group 2: ``</row>``, made a newline), a shared-string cell
+# (group 3: ``<v>`` and the index, so it can be told from text), an inline string or a
+# value after an optional formula (group 4: the text), an empty cell, another tag
+# (group 5).
 _FAST_CELLS = re.compile(
-    rb'(</?row)(?: [\w:]+="[^"<>]*")*>'
+    rb'<row()(?: [\w:]+="[^"<>]*")*>|(</row>)'
     rb'|<c' + _CELL_ATTRS + rb'(?:'
     rb' t="s"' + _CELL_ATTRS + rb'>(<v>\d{1,9})</v></c>'
     rb'|(?: t="inlineStr"' + _CELL_ATTRS + rb'><is><t(?: xml:space="preserve")?>'
@@ -282,15 +284,21 @@ _FAST_CELLS = re.compile(
     rb'|(?: t="\w+")?' + _CELL_ATTRS + rb'(?:/>|></c>))'
     + _OTHER_TAGS
 )  # fmt: skip
-# The same for a sheet of inline strings only (what openpyxl writes): fewer alternatives
-# and groups, a quarter less time per cell. Group 1: a row start or end; group 2: the
-# text; group 3: another tag.
+# The same for a sheet of inline strings only (what openpyxl writes), with as few pattern
+# steps per cell as ``re`` allows (its cost is per step, so literal attributes are skipped
+# rather than spelled). Group 1: the text; groups 2 and 3: a row start and end, as in
+# ``_FAST_CELLS``; group 4: another tag. A cell start tag is taken whole up to its first
+# ``>`` (at most 512 bytes: a region of unclosed tags costs linear time) and must end
+# with `` t="inlineStr"``: in well-formed XML that is the cell's type
+# attribute (the last quote before ``>`` closes a value, which holds no quote of its own);
+# a ``>`` inside an attribute value ends the match early, and the tag is left between the
+# tokens (the region then takes another pattern).
 _INLINE_CELLS = re.compile(
-    rb'(</?row)(?: [\w:]+="[^"<>]*")*>'
-    rb'|<c r="[A-Z]{1,3}[0-9]{1,7}"(?: s="[0-9]{1,6}")? t="inlineStr">'
-    rb'<is><t(?: xml:space="preserve")?>([^<]*)</t></is></c>' + _OTHER_TAGS
+    rb'<c [^>]{0,512} t="inlineStr"><is><t(?:>| xml:space="preserve">)([^<]*)</t></is></c>'
+    rb"|<row()(?:>| [^>]{0,512}>)|(</row>)" + _OTHER_TAGS
 )
-_FAST_PATTERNS = ((_INLINE_CELLS, 3), (_FAST_CELLS, 4))
+#: (pattern, its number of groups, the group of a row start)
+_FAST_PATTERNS = ((_INLINE_CELLS, 4, 2), (_FAST_CELLS, 5, 1))
 _SHARED_REF = re.compile(rb"<v>(\d+)\t")
 
 
@@ -323,19 +331,26 @@ class CellScanner(_Scanner):
         if self.prefix:
             return None
         for tried in range(len(_FAST_PATTERNS)):
-            pattern, groups = _FAST_PATTERNS[(self.dialect + tried) % len(_FAST_PATTERNS)]
+            pattern, groups, row_start = _FAST_PATTERNS[
+                (self.dialect + tried) % len(_FAST_PATTERNS)
+            ]
             parts = pattern.split(region)
-            if b"<" not in b"".join(parts[:: groups + 1]):
+            between = parts[:: groups + 1]
+            if not any(between) or b"<" not in b"".join(between):
                 self.dialect = (self.dialect + tried) % len(_FAST_PATTERNS)
                 break  # no tag left between the tokens: every one is a known shape
         else:
             return None
-        del parts[:: groups + 1]
-        other_tags = any(parts[groups - 1 :: groups])  # only around the sheet's rows
-        joined = b"\t".join(filter(None, parts)) + b"\t"
-        # cells are balanced: rows and the other tags make the rise
-        rise = joined.count(b"<row\t") - joined.count(b"</row\t")
-        joined = joined.replace(b"<row\t", b"").replace(b"</row\t", b"\n")
+        step = groups + 1
+        starts = parts[row_start::step]
+        rise = len(starts) - starts.count(None)  # cells are balanced: rows and other tags rise
+        other_tags = any(parts[groups::step])  # only around the sheet's rows
+        if any(between):
+            del parts[::step]  # white space between tags is not text
+        joined = b"\t".join(filter(None, parts)) + b"\t"  # row starts are empty: dropped
+        size = len(joined)
+        joined = joined.replace(b"</row>\t", b"\n")
+        rise -= (size - len(joined)) // (len(b"</row>\t") - 1)
         if other_tags:
             rise += joined.count(b"<\t") - joined.count(b"</\t")
             joined = joined.replace(b"<\t", b"").replace(b"</\t", b"")
@@ -576,7 +591,9 @@ def _run_tag(body: bytes, at: int) -> bytes:
 def slide_body(xml: bytes, max_depth: int) -> bytes:
     """A slide or notes part checked for what the run patterns assume: UTF-8; the root
     element closed at the end (a cut part is expat's to call corrupt); no more tags than
-    ``max_depth`` (so no nesting past the cap, which expat truncates at the exact element);
+    ``max_depth``, or too short to hold more start tags (so no nesting past the cap, which
+    expat truncates at the exact element; a malformed short part of many ``<`` is read
+    here where expat calls it corrupt: more text, never less);
     DrawingML, if declared, under the prefix ``a`` and no default namespace (text under
     another prefix would not be seen). Bail otherwise. The part is returned as it is when
     it opens with the declaration Office or python-pptx writes (which the run pattern
@@ -591,15 +608,32 @@ def slide_body(xml: bytes, max_depth: int) -> bytes:
     root = _ROOT.match(body, start)
     if root is None or not body.rstrip().endswith(b"</" + root.group(1) + b">"):
         raise Bail
-    if body.count(b"<", start) > max_depth:
-        raise Bail
+    if len(body) - start > 3 * max_depth and body.count(b"<", start) > max_depth:
+        raise Bail  # (a start tag takes 3 bytes at least: a shorter part cannot nest deeper)
     # declarations sit on the root tag; a part declaring more further on is searched whole
     root_end = body.find(b">", root.end())
-    end = root_end + 1 if body.find(b"xmlns", root_end) < 0 else len(body)
-    for prefix, dq, sq in _NAMESPACES.findall(body, start, end):
+    if body.find(b"xmlns", root_end) < 0:
+        root_tag = body[start : root_end + 1]
+        if root_tag not in _ROOT_TAGS_SEEN:
+            _check_namespaces(root_tag)
+            if len(_ROOT_TAGS_SEEN) < _ROOT_TAGS_KEPT:
+                _ROOT_TAGS_SEEN.add(root_tag)
+    else:
+        _check_namespaces(body[start:])
+    return body
+
+
+#: root tags already checked by :func:`_check_namespaces` (a deck's slides share a few)
+_ROOT_TAGS_SEEN: set[bytes] = set()
+_ROOT_TAGS_KEPT = 64
+
+
+def _check_namespaces(xml: bytes) -> None:
+    """Bail unless DrawingML, if declared in ``xml``, is bound to ``a`` and no default
+    namespace is declared."""
+    for prefix, dq, sq in _NAMESPACES.findall(xml):
         if not prefix or (prefix != b"a" and (dq or sq) in _DRAWINGML):
             raise Bail
-    return body
 
 
 def _only_a_runs(xml: bytes, runs: int) -> bool:

@@ -13,7 +13,8 @@ Both engines give the same verdicts:
 With PDFium, pages of a simple shape (one line per text-showing operator, standard fonts,
 ASCII or WinAnsi text: what report generators and fpdf-like libraries write) are read from their
 content streams by ``pdf_fast``, which produces PDFium's text for them at several times its
-speed and leaves every other page to PDFium (``CASB_PDF_FAST=0`` turns it off).
+speed and leaves every other page to PDFium (``ExtractLimits.pdf_fast``, the
+``CASB_PDF_FAST`` setting, turns it off).
 
 With an OCR engine, the images placed on each page are read too (PDFium only: the pypdf
 fallback marks a page with images as truncated). Identical images (a logo on every page) are
@@ -27,7 +28,6 @@ malformed objects on the ``pypdf`` logger (object ids, never page text).
 from __future__ import annotations
 
 import hashlib
-import os
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
@@ -39,8 +39,6 @@ from detectors.dlp.extract.pdf_fast import FastPdf, open_fast_pdf
 __all__ = ["PDF_ENGINES", "iter_pdf", "resolve_pdf_engine"]
 
 PDF_ENGINES = ("pdfium", "pypdf")
-PDF_ENGINE_ENV = "CASB_PDF_ENGINE"
-PDF_FAST_ENV = "CASB_PDF_FAST"
 PAGE_BREAK = "\n\f\n"
 _PDFIUM_LOCK = threading.RLock()
 
@@ -53,8 +51,9 @@ except ImportError:  # pragma: no cover - hosts without a pypdfium2 wheel
 
 
 def resolve_pdf_engine(engine: str | None = None) -> str:
-    """``pdfium`` unless asked otherwise (argument, then ``CASB_PDF_ENGINE``) or unavailable."""
-    chosen = (engine or os.environ.get(PDF_ENGINE_ENV) or "pdfium").strip().lower()
+    """``pdfium`` unless asked otherwise (``engine``: ``ExtractLimits.pdf_engine``, from the
+    ``CASB_PDF_ENGINE`` setting) or unavailable."""
+    chosen = (engine or "pdfium").strip().lower()
     if chosen not in PDF_ENGINES:
         raise ValueError(f"unknown PDF engine {chosen!r}; choose one of {PDF_ENGINES}")
     if chosen == "pdfium" and _pdfium is None:
@@ -73,7 +72,7 @@ def iter_pdf(
     """Text of each page followed by a page break (see the module docstring)."""
     if deadline is None:
         deadline = limits.clock() + limits.max_seconds
-    if resolve_pdf_engine(engine) == "pdfium":
+    if resolve_pdf_engine(engine or limits.pdf_engine) == "pdfium":
         return _pdfium_pages(source, limits, report, deadline, ocr)
     return _pypdf_pages(source, limits, report, deadline, ocr)
 
@@ -89,10 +88,6 @@ def _room(limits: ExtractLimits, produced: int) -> int:
 
 
 # --------------------------------------------------------------------------- PDFium
-
-
-def _fast_path_enabled() -> bool:
-    return os.environ.get(PDF_FAST_ENV, "1").strip().lower() not in ("0", "off", "false", "no")
 
 
 def _pdfium_open(data: bytes) -> Any:
@@ -186,7 +181,7 @@ def _pdfium_pages(
             count = len(doc)
         # a file past the page cap is truncated anyway: PDFium reads it, and the fast path's
         # walk of the page tree stays bounded by the cap
-        simple = _fast_path_enabled() and count <= limits.max_pdf_pages
+        simple = limits.pdf_fast and count <= limits.max_pdf_pages
         fast = open_fast_pdf(data, count) if simple else None
 
         def read(index: int, room: int) -> tuple[str, bool, Iterator[str]]:

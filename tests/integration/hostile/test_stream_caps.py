@@ -20,7 +20,7 @@ from pydantic import SecretStr
 from connectors.access import ClientOptions, TenantAccess
 from connectors.admin import AdminClient
 from connectors.compliance import ComplianceClient
-from connectors.errors import FileSkipped, MalformedResponseError, UpstreamError
+from connectors.errors import DownloadTooSlow, FileSkipped, MalformedResponseError, UpstreamError
 from connectors.ratelimit import LocalRateBudget
 from tests.integration.hostile.servers import HostileServer, Script, gzip_bomb
 
@@ -174,6 +174,7 @@ def test_a_trickled_body_cannot_outlive_the_download_deadline(api: HostileServer
         client.download_file("gpt", "file-1", io.BytesIO())
 
     assert "ReadTimeout" in str(caught.value)
+    assert isinstance(caught.value, DownloadTooSlow)  # the DLP stage retries it, then skips
     assert writer.sent < 1000
     assert writer.done.wait(30)  # the server saw the client go away
 
@@ -190,4 +191,5 @@ def test_a_stalled_read_is_cut_at_the_download_deadline(api: HostileServer) -> N
         client.download_file("gpt", "file-1", io.BytesIO())
 
     assert "ReadTimeout" in str(caught.value)
+    assert isinstance(caught.value, DownloadTooSlow)  # the DLP stage retries it, then skips
     assert writer.sent == 0  # given up before the server sent a byte of the body

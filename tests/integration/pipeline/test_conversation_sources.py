@@ -67,6 +67,18 @@ def open_now(tenant_id: int) -> set[tuple[str, str]]:
         return open_keys(session, tenant_id)
 
 
+def resolved_findings(tenant_id: int) -> list[Finding]:
+    with session_scope() as session:
+        return list(
+            session.exec(
+                select(Finding).where(
+                    Finding.tenant_id == tenant_id,
+                    Finding.status == FindingStatus.RESOLVED.value,
+                )
+            ).all()
+        )
+
+
 def tenant_row(tenant_id: int) -> Tenant:
     with session_scope() as session:
         row = session.get(Tenant, tenant_id)
@@ -231,35 +243,60 @@ def test_listed_conversations_relisted_and_truncated(db: str, sim: Any, worker: 
         expected <= now_open
         and (CHATGPT_MESSAGE_DLP, tenant.id_of("message-financial")) in now_open
     )
-    with session_scope() as session:
-        resolved = session.exec(
-            select(Finding).where(
-                Finding.tenant_id == tid, Finding.status == FindingStatus.RESOLVED.value
-            )
-        ).all()
-    assert resolved == []
+    assert resolved_findings(tid) == []
 
 
-def test_no_logs_platform_fails_the_conversation_part_alone(db: str, sim: Any, worker: Any) -> None:
+def test_no_logs_platform_leaves_the_conversation_parts_unavailable(
+    db: str, sim: Any, worker: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A retired ``/conversations`` whose Logs Platform answers 404 too: the conversation
+    parts are unavailable (the scan succeeds, health names both sources and why), and the
+    conversation findings of an earlier scan stay open: absence of a part that was not
+    fetched resolves nothing."""
     world = sim.world
     tenant = world.tenant(LISTED)
+    tid = register(sim, [LISTED], dlp_profiles=PROFILES)[LISTED]
+    first = wait_for_run(scan(worker.app, tid), timeout=180)
+    assert first.status == ScanStatus.SUCCEEDED.value, first.errors
+    before = open_now(tid)
+    assert before == world.ground_truth(LISTED)
+    conversation_kinds = {t for t, _ in before} & {CHATGPT_MESSAGE_DLP, DLP_CONVERSATION_FILE}
+    assert conversation_kinds == {CHATGPT_MESSAGE_DLP, DLP_CONVERSATION_FILE}
+
     with world.lock:
         tenant.edges.conversations = "retired"
         tenant.edges.logs_scope = "organizations"
-    tid = register(sim, [LISTED], dlp_profiles=PROFILES)[LISTED]
     with session_scope() as session:  # no org id: the organization scope cannot be tried
         update_tenant(session, TenantInput(slug=LISTED, org_id=""), get_settings().fernet())
     run = wait_for_run(scan(worker.app, tid), timeout=180)
-    assert run.status == ScanStatus.PARTIAL.value
-    [error] = [e for e in run.errors if e["resource"] == "conversations"]
-    assert error["kind"] == "not_found" and "Logs Platform" in error["message"]
-    assert "Compliance Logs Platform" in error["hint"]
+    assert run.status == ScanStatus.SUCCEEDED.value, run.errors
+    assert not [e for e in run.errors if e.get("resource") == "conversations"]
+    fetch = run.parts["fetch"]["conversations"]
+    for part in ("conversation_files", "message_matches", "message_clean", "conversations_api"):
+        assert fetch["parts"][part]["state"] == "unavailable", part
+    assert fetch["parts"]["conversation_files"]["status"] == 404
+    notes = fetch["notes"]
+    assert notes["source"] is None and notes["retired"][0]["status"] == 410
+    assert notes["unavailable"]["source"] == "logs" and notes["unavailable"]["status"] == 404
+    assert "Logs Platform answered 404" in notes["unavailable"]["message"]
     assert run.parts["fetch"]["files"]["ok"] and run.parts["fetch"]["gpts"]["ok"]
-    # Everything that does not come from conversations is still found.
-    expected = {
-        k
-        for k in world.ground_truth(LISTED)
-        if k[0] not in (CHATGPT_MESSAGE_DLP, DLP_CONVERSATION_FILE)
-    }
-    assert open_now(tid) == expected
-    assert tenant_row(tid).health == "not_found"
+
+    # Nothing was resolved: the earlier conversation findings are still open, and every
+    # finding that does not come from conversations is still found.
+    assert open_now(tid) == before
+    assert resolved_findings(tid) == []
+
+    row = tenant_row(tid)
+    assert row.health == "healthy"
+    health = json.loads(run_cli("health", "--json").stdout)
+    entry = next(h for h in health if h["tenant"] == LISTED)
+    sources = entry["conversation_sources"]
+    assert sources["source"] is None and sources["retired"][0]["source"] == "conversations"
+    assert sources["unavailable"]["source"] == "logs"
+    assert "Compliance Logs Platform" in sources["unavailable"]["hint"]
+    assert entry["parts"]["conversation_files"]["state"] == "unavailable"
+    from workers.cli.common import console
+
+    monkeypatch.setattr(console, "width", 400)
+    line = next(x for x in run_cli("health").stdout.splitlines() if LISTED in x)
+    assert "conversations retired (HTTP 410)" in line and "logs unavailable too (HTTP 404)" in line

@@ -1,17 +1,18 @@
 """Runs every ``test_matcher*.py`` test once per stage-1 engine (Hyperscan and RE2).
 
-The engine reaches ``compile_policy`` through ``CASB_DLP_ENGINE``, exactly as in production,
-so the tests exercise the real selection path. Module-scoped (not ``monkeypatch``) because
-hypothesis refuses function-scoped fixtures around ``@given`` tests."""
+The engine reaches ``compile_policy`` as the matcher's default (``DEFAULT_ENGINE``), which
+is what a caller that names no engine gets; the fleet passes its ``CASB_DLP_ENGINE`` setting
+explicitly. Module-scoped (not ``monkeypatch``) because hypothesis refuses function-scoped
+fixtures around ``@given`` tests."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
 
-from detectors.dlp.matcher import ENGINE_ENV, ENGINES
+from detectors.dlp import matcher
+from detectors.dlp.matcher import ENGINES
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -26,11 +27,8 @@ def dlp_engine(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _dlp_engine_env(dlp_engine: str) -> Iterator[None]:
-    old = os.environ.get(ENGINE_ENV)
-    os.environ[ENGINE_ENV] = dlp_engine
+def _dlp_engine_default(dlp_engine: str) -> Iterator[None]:
+    old = matcher.DEFAULT_ENGINE
+    matcher.DEFAULT_ENGINE = dlp_engine
     yield
-    if old is None:
-        os.environ.pop(ENGINE_ENV, None)
-    else:
-        os.environ[ENGINE_ENV] = old
+    matcher.DEFAULT_ENGINE = old

@@ -100,7 +100,8 @@ class Rand:
 # --------------------------------------------------------------------------------------------
 # Credential formats: entry id -> (line template with {v}, value template[, options])
 # Options: ``ctx`` the entry needs a keyword (the bare value is a negative); ``neg`` extra
-# negatives; ``auto`` False: no automatic short/placeholder negatives.
+# negatives; ``auto`` False: no automatic short/placeholder negatives; ``derive`` turns the
+# template's rendering into the positive (a structure the template cannot spell).
 # --------------------------------------------------------------------------------------------
 
 _B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -416,7 +417,39 @@ cred(
     "https://discord.com/api/webhooks/{d18}/{u68}",
     neg=["hook=https://discord.com/api/webhooks/000000000000000000/" + "x" * 68 + "\n"],
 )
-cred("discord_bot_token", "DISCORD_BOT_TOKEN={v}\n", "M{u23}.{u6}.{u38}")
+
+
+def discord_bot_token(r: Rand, digits: int = 0, mac: int = 0) -> str:
+    """Discord's format: base64 of the bot's user id in decimal (a snowflake, 17-20 digits),
+    base64 of a 4-byte timestamp, then the HMAC (27 characters, 38 in newer tokens)."""
+    n = digits or r.r.choice((17, 18, 18, 19, 19, 20))
+    user_id = str(r.r.randrange(10 ** (n - 1), 10**n))
+    stamp = _b64url(r.r.getrandbits(32).to_bytes(4, "big"))
+    return f"{_b64url(user_id.encode())}.{stamp}.{r.tok('u', mac or r.r.choice((27, 38)))}"
+
+
+def _discord_from_draws(drawn: str) -> str:
+    """A Discord bot token (18-digit id, 38-character HMAC) seeded by ``drawn``: the corpus
+    draws the template's characters as it always did, so every other entry's samples (and
+    the bench corpus around them) stay the same, and the token keeps the template's length."""
+    return discord_bot_token(Rand(int(hashlib.sha256(drawn.encode()).hexdigest()[:16], 16)), 18, 38)
+
+
+cred(
+    "discord_bot_token",
+    "DISCORD_BOT_TOKEN={v}\n",
+    "M{u23}.{u6}.{u38}",
+    derive=_discord_from_draws,
+    neg=[
+        # the old loose shape: a first segment that is not the base64 of a decimal id
+        "DISCORD_BOT_TOKEN=MzQ1Njc4OTAxMjM0NTY3ODkwA1.Yk3aZw.x" + "Qw3rTy9Zk" * 4 + "\n",
+        "DISCORD_BOT_TOKEN=OTAxMjM0NTY3ODkwMTIzNDU2Nzh.Yk3aZw.x" + "Qw3rTy9Zk" * 3 + "\n",
+        # base64 of an id with a letter in it, of a 16-digit number, a short HMAC
+        "DISCORD_BOT_TOKEN=MTIzNDU2Nzg5MDEyMzQ1Njc4OWE.Yk3aZw.x" + "Qw3rTy9Zk" * 4 + "\n",
+        "DISCORD_BOT_TOKEN=MTIzNDU2Nzg5MDEyMzQ1Ng.Yk3aZw.x" + "Qw3rTy9Zk" * 4 + "\n",
+        "DISCORD_BOT_TOKEN=MTIzNDU2Nzg5MDEyMzQ1Njc4.Yk3aZw.xQw3rTy9ZkQw3rTy9Zk\n",
+    ],
+)
 cred("telegram_bot_token", "TELEGRAM_BOT_TOKEN={v}\n", "{d10}:AA{u33}")
 cred("twilio_api_key", "TWILIO_API_KEY={v}\n", "SK{x32}")
 cred("twilio_auth_token", "TWILIO_AUTH_TOKEN={v}\n", "{x32}", ctx=True)
@@ -442,7 +475,16 @@ cred("linear_oauth_token", "LINEAR_TOKEN={v}\n", "lin_oauth_{x64}")
 cred("notion_token", "NOTION_TOKEN={v}\n", "ntn_{d11}{n35}")
 cred("airtable_pat", "AIRTABLE_TOKEN={v}\n", "pat{n14}.{x64}")
 cred("airtable_api_key", "AIRTABLE_API_KEY={v}\n", "key{n14}", ctx=True)
-cred("asana_pat", "ASANA_TOKEN={v}\n", "1/{d16}:{x32}")
+cred(
+    "asana_pat",
+    "ASANA_TOKEN={v}\n",
+    "1/{d16}:{x32}",
+    # version leads Asana does not issue (fixed text: the corpus draws stay as they were)
+    neg=[
+        "ASANA_TOKEN=3/1204567890123456:" + "9f8e7d6c5b4a3928" * 2 + "\n",
+        "ASANA_TOKEN=0/1204567890123456:" + "9f8e7d6c5b4a3928" * 2 + "\n",
+    ],
+)
 cred("clickup_token", "CLICKUP_TOKEN={v}\n", "pk_{d8}_{U32}")
 cred("figma_pat", "X-Figma-Token: {v}\n", "figd_{u40}")
 cred("hubspot_private_app_token", "HUBSPOT_TOKEN={v}\n", "pat-na1-{uuid}")
@@ -1220,6 +1262,10 @@ VARIANTS: dict[str, list[tuple[str, Callable[[Rand], str]]]] = {
         ("two-part", lambda r: jwt_token(r, "none")[:-1]),
     ],
     "pypi_token": [("TestPyPI", lambda r: macaroon(r, "test.pypi.org"))],
+    "discord_bot_token": [
+        (f"{n}-digit user id", lambda r, n=n: discord_bot_token(r, n)) for n in (17, 18, 19, 20)
+    ],
+    "asana_pat": [("v2 lead 2/", lambda r: f"2/{r.tok('d', 16)}:{r.tok('x', 32)}")],
     "iban": [("dashes", lambda r: _dashed(_iban_de(r)))],
     "us_ssn": [("dots", lambda r: "536.22.7789")],
     "us_aba_routing": [("4-4-1", lambda r: "0210-0002-1")],
@@ -1243,6 +1289,8 @@ VARIANT_LINES = {
     "azure_client_secret": "AUTH_CLIENTSECRET={v}\n",
     "jwt": "Authorization: Bearer {v}\n",
     "pypi_token": "password = {v}\n",
+    "discord_bot_token": "DISCORD_BOT_TOKEN={v}\n",
+    "asana_pat": "ASANA_TOKEN={v}\n",
     "iban": "IBAN {v}\n",
     "us_ssn": "SSN: {v}\n",
     "us_aba_routing": "ABA routing: {v}\n",
@@ -1253,8 +1301,11 @@ VARIANT_LINES = {
 def _credential_cases(r: Rand, eid: str) -> Cases:
     line, value_spec, opts = CRED[eid]
     cases = Cases()
+    derive = opts.get("derive")
     for _ in range(2):
         value = value_spec(r) if callable(value_spec) else r.render(value_spec)
+        if callable(derive):
+            value = derive(value)
         cases.positives.append((line.replace("{v}", value), value))
     if opts.get("auto", True) and not callable(value_spec):
         cases.negatives.append(line.replace("{v}", r.render(value_spec, shrink=True)))

@@ -9,6 +9,7 @@ import os
 import shutil
 import struct
 import zlib
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -30,8 +31,13 @@ CARD = "4539 3681 9303 6426"  # Luhn-valid, not a published test number
 POLICY = compile_policy(PREDEFINED.values())
 
 
+#: The PDF reader the ``pdf_engine`` fixture chose (ExtractLimits fields), for ``verdict``.
+READERS: dict[str, object] = {}
+
+
 def verdict(name: str, data: bytes, limits: ExtractLimits | None = None, ocr=None):  # type: ignore[no-untyped-def]
-    return scan_document(name, io.BytesIO(data), POLICY, limits, ocr)
+    chosen = replace(limits or ExtractLimits(), **READERS)  # type: ignore[arg-type]
+    return scan_document(name, io.BytesIO(data), POLICY, chosen, ocr)
 
 
 @pytest.fixture(params=["pdfium", "pdfium-textpage", "pypdf"])
@@ -39,9 +45,9 @@ def pdf_engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) 
     """The engine; ``pdfium-textpage`` is PDFium with the fast path off (every page through
     PDFium's text page), ``pdfium`` reads these simple pages on the fast path."""
     engine, _, variant = str(request.param).partition("-")
-    monkeypatch.setenv(pdf_module.PDF_ENGINE_ENV, engine)
-    monkeypatch.setenv(pdf_module.PDF_FAST_ENV, "0" if variant == "textpage" else "1")
-    assert pdf_module.resolve_pdf_engine() == engine
+    monkeypatch.setitem(READERS, "pdf_engine", engine)
+    monkeypatch.setitem(READERS, "pdf_fast", variant != "textpage")
+    assert pdf_module.resolve_pdf_engine(engine) == engine
     return engine
 
 
@@ -61,7 +67,8 @@ def tesseract() -> OcrEngine:
 def test_pdf_engines_read_the_same_pages(pdf_engine: str) -> None:
     data = fixtures.pdf(["Employee SSN: 536-22-7789", f"token {TOKEN}", "nothing here"])
     report = ExtractReport()
-    text = b"".join(extract_text("a.pdf", io.BytesIO(data), None, report)).decode()
+    limits = replace(ExtractLimits(), **READERS)  # type: ignore[arg-type]
+    text = b"".join(extract_text("a.pdf", io.BytesIO(data), limits, report)).decode()
     assert "536-22-7789" in text and TOKEN in text and "nothing here" in text
     assert report.format == "pdf" and report.pages == 3 and not report.truncated
     found = verdict("a.pdf", data)
@@ -95,8 +102,7 @@ def test_padded_pdf_is_never_reported_clean(monkeypatch: pytest.MonkeyPatch) -> 
     """A token followed by 2.1 M padding tokens: PDFium reads it; pypdf gives up on the page
     (its token budget), and the file is then truncated, not clean."""
     data = fixtures.pdf([f"token {TOKEN}"], padding=2_100_000)
-    monkeypatch.setenv(pdf_module.PDF_ENGINE_ENV, "pdfium")
-    found = verdict("padded.pdf", data)
+    found = verdict("padded.pdf", data, ExtractLimits(pdf_engine="pdfium"))
     assert found.outcome == MATCHED
     assert [e.entry_id for e in found.match.entries] == ["github_pat_classic"]  # type: ignore[union-attr]
 
@@ -104,12 +110,11 @@ def test_padded_pdf_is_never_reported_clean(monkeypatch: pytest.MonkeyPatch) -> 
     # same path on a smaller file
     from pypdf._configuration import CURRENT_CONFIGURATION
 
-    monkeypatch.setenv(pdf_module.PDF_ENGINE_ENV, "pypdf")
     small = fixtures.pdf(["cover page", f"token {TOKEN}"], padding=21_000)
     budget = CURRENT_CONFIGURATION.get().with_overwrites(stream_parsing_work_maximum_count=20_000)
     reset = CURRENT_CONFIGURATION.set(budget)
     try:
-        lost = verdict("padded.pdf", small)
+        lost = verdict("padded.pdf", small, ExtractLimits(pdf_engine="pypdf"))
     finally:
         CURRENT_CONFIGURATION.reset(reset)
     assert lost.outcome == SKIPPED and lost.reason == "truncated"
@@ -142,16 +147,17 @@ def test_a_page_that_raises_marks_the_file_truncated(
         monkeypatch.setattr(PageObject, "extract_text", flaky_extract)
     data = fixtures.pdf(["first page", "second page", "third page"])
     report = ExtractReport()
-    text = b"".join(extract_text("a.pdf", io.BytesIO(data), None, report)).decode()
+    limits = replace(ExtractLimits(), **READERS)  # type: ignore[arg-type]
+    text = b"".join(extract_text("a.pdf", io.BytesIO(data), limits, report)).decode()
     assert "first page" in text and "third page" in text and "second page" not in text
     assert report.truncated and report.truncated_reason == "page 2 could not be read"
     assert report.pages == 3
     assert verdict("a.pdf", data).reason == "truncated"
 
 
-def test_pdfium_is_the_default_engine(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(pdf_module.PDF_ENGINE_ENV, raising=False)
+def test_pdfium_is_the_default_engine() -> None:
     assert pdf_module.resolve_pdf_engine() == "pdfium"
+    assert ExtractLimits().pdf_engine == "pdfium"
     with pytest.raises(ValueError):
         pdf_module.resolve_pdf_engine("ghostscript")
 
@@ -447,7 +453,8 @@ def test_a_token_ending_in_a_hyphen_at_a_line_end_keeps_its_hyphen(pdf_engine: s
     doc.set_font("helvetica", size=10)
     doc.text(12, 20, f"PRIVATE-TOKEN: {token}")
     doc.text(12, 25, "Prompt the plan")
-    text = b"".join(extract_text("a.pdf", io.BytesIO(bytes(doc.output())))).decode()
+    limits = replace(ExtractLimits(), **READERS)  # type: ignore[arg-type]
+    text = b"".join(extract_text("a.pdf", io.BytesIO(bytes(doc.output())), limits)).decode()
     assert token in text and "\ufffe" not in text
     found = verdict("a.pdf", bytes(doc.output()))
     assert [e.entry_id for e in found.match.entries] == ["gitlab_pat"]  # type: ignore[union-attr]

@@ -1,6 +1,6 @@
 """The bulk OOXML scanner against expat: the same text for every shape, expat for the rest.
 
-Every case extracts the same file twice, once with ``CASB_OOXML_SCANNER=expat`` (the
+Every case extracts the same file twice, once with ``ExtractLimits(ooxml_scanner="expat")`` (the
 reference) and once with the bulk scanner, and compares the text, the report and the skip
 reason. Cases that the bulk scanner must hand back to expat are checked to really bail, and
 the common shapes to really stay on the bulk path."""
@@ -8,8 +8,8 @@ the common shapes to really stay on the bulk path."""
 from __future__ import annotations
 
 import io
-import os
 import zipfile
+from dataclasses import replace
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -18,7 +18,6 @@ from hypothesis import strategies as st
 from detectors.dlp.extract import ExtractLimits, ExtractReport, SkipFile, extract_text
 from detectors.dlp.extract import ooxml_fast as bulk
 from detectors.dlp.extract.errors import Budget
-from detectors.dlp.extract.ooxml import SCANNER_ENV
 from detectors.dlp.matcher import compile_policy
 from detectors.dlp.profiles import PREDEFINED
 from tests.unit.dlp import fixtures
@@ -29,11 +28,12 @@ AWS_KEY = "AKIAQWERTYUIOPASDFGH"
 
 
 def _run(
-    name: str, data: bytes, limits: ExtractLimits | None = None
+    name: str, data: bytes, limits: ExtractLimits | None = None, scanner: str = "bulk"
 ) -> tuple[str, str | None, tuple[str, int, bool, str | None]]:
     report = ExtractReport()
+    chosen = replace(limits or ExtractLimits(), ooxml_scanner=scanner)
     try:
-        text = b"".join(extract_text(name, io.BytesIO(data), limits or ExtractLimits(), report))
+        text = b"".join(extract_text(name, io.BytesIO(data), chosen, report))
     except SkipFile as skip:
         return "", skip.reason, ("", 0, False, None)
     facts = (report.format, report.parts, report.truncated, report.truncated_reason)
@@ -44,10 +44,8 @@ def both(
     monkeypatch: pytest.MonkeyPatch, name: str, data: bytes, limits: ExtractLimits | None = None
 ) -> tuple[str, str | None]:
     """(text, skip reason) of the bulk scanner, asserted equal to expat's."""
-    monkeypatch.setenv(SCANNER_ENV, "expat")
-    reference = _run(name, data, limits)
-    monkeypatch.setenv(SCANNER_ENV, "bulk")
-    got = _run(name, data, limits)
+    reference = _run(name, data, limits, "expat")
+    got = _run(name, data, limits, "bulk")
     assert got == reference
     return got[0], got[1]
 
@@ -224,7 +222,6 @@ def test_time_budget_is_checked_per_block(monkeypatch: pytest.MonkeyPatch) -> No
         f'<row r="{i}"><c t="inlineStr"><is><t>{AWS_KEY} {i}</t></is></c></row>'
         for i in range(1, 5000)
     )
-    monkeypatch.setenv(SCANNER_ENV, "bulk")
     report = ExtractReport()
     data = book(sheet(rows))
     text = b"".join(extract_text("t.xlsx", io.BytesIO(data), limits, report)).decode()
@@ -310,16 +307,7 @@ def test_mutated_parts_read_as_expat_reads_them(data: st.DataObject, target: str
         "xl/sharedStrings.xml": strings,
     }
     xlsx = fixtures._zip(parts)
-    old = os.environ.get(SCANNER_ENV)
-    try:
-        os.environ[SCANNER_ENV] = "expat"
-        reference = _run("m.xlsx", xlsx)
-        os.environ[SCANNER_ENV] = "bulk"
-        got = _run("m.xlsx", xlsx)
-    finally:
-        if old is None:
-            os.environ.pop(SCANNER_ENV, None)
-        else:
-            os.environ[SCANNER_ENV] = old
+    reference = _run("m.xlsx", xlsx, None, "expat")
+    got = _run("m.xlsx", xlsx, None, "bulk")
     if reference[1] != "corrupt":
         assert got == reference

@@ -8,6 +8,7 @@ import io
 import random
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 
@@ -46,11 +47,9 @@ def assert_fast_reads_like_pdfium(data: bytes) -> list[str]:
 
 
 def extraction(data: bytes, fast: bool, limits: ExtractLimits | None = None) -> tuple[str, dict]:
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv(pdf_module.PDF_ENGINE_ENV, "pdfium")
-        mp.setenv(pdf_module.PDF_FAST_ENV, "1" if fast else "0")
-        report = ExtractReport()
-        text = b"".join(extract_text("a.pdf", io.BytesIO(data), limits, report)).decode()
+    chosen = replace(limits or ExtractLimits(), pdf_engine="pdfium", pdf_fast=fast)
+    report = ExtractReport()
+    text = b"".join(extract_text("a.pdf", io.BytesIO(data), chosen, report)).decode()
     return text, {k: getattr(report, k) for k in ("pages", "truncated", "truncated_reason")}
 
 

@@ -301,3 +301,30 @@ def test_entropy_at_least_agrees_with_the_exact_entropy() -> None:
             assert placeholders.entropy_at_least(value, bits) is expected, (value, bits)
     assert placeholders.entropy_at_least("abcdefgh" * 2, 3.0)
     assert not placeholders.entropy_at_least("abcdefgh" * 2, 3.0000001)
+
+
+@pytest.mark.parametrize("length", [20, 32, 40])
+def test_random_hex_secrets_pass_the_hex_key_check_whatever_their_length(length: int) -> None:
+    from detectors.dlp.checks import hex_key_ok
+
+    rng = random.Random(length)
+    values = ["".join(rng.choice("0123456789abcdef") for _ in range(length)) for _ in range(5000)]
+    values = [value for value in values if any(c.isalpha() for c in value)]
+    values = [value for value in values if any(c.isdigit() for c in value)]
+    rejected = [value for value in values if not hex_key_ok(value)]
+    assert len(rejected) <= len(values) // 1000, rejected[:5]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "aaaaaaaaaa1111111111",
+        "abababababab12121212",
+        "0000000000000000000a",
+        "1234567890abcdef1234",
+    ],
+)
+def test_hex_key_check_refuses_runs_and_repeated_pairs(value: str) -> None:
+    from detectors.dlp.checks import hex_key_ok
+
+    assert not hex_key_ok(value)

@@ -24,6 +24,7 @@ from detectors.dlp.decisions import (
     refs_from_listings,
     resolvable_keys,
     reusable_after_download,
+    too_slow_result,
 )
 from detectors.dlp.matcher import compile_policy
 from detectors.dlp.profiles import PREDEFINED
@@ -113,6 +114,23 @@ def test_skips_are_cached_only_when_they_come_from_the_file() -> None:
         assert before_download(state, fp, "v1") is Step.USE_CACHE, reason
     transient = cached(SKIPPED, result={"reason": "download_error"})
     assert before_download(transient, fp, "v1") is Step.DOWNLOAD
+
+
+def test_a_slow_download_counts_its_attempts_then_holds_as_a_skip() -> None:
+    fp = ref().fingerprint
+    first = too_slow_result(None, fp, 3)
+    assert (first["attempts"], first["given_up"]) == (1, False)
+    state = cached(SKIPPED, result=first)
+    assert before_download(state, fp, "v1") is Step.DOWNLOAD  # tried again next scan
+    second = too_slow_result(state, fp, 3)
+    third = too_slow_result(cached(SKIPPED, result=second), fp, 3)
+    assert (second["attempts"], third["attempts"], third["given_up"]) == (2, 3, True)
+    given_up = cached(SKIPPED, result=third)
+    assert before_download(given_up, fp, "v1") is Step.USE_CACHE  # never clean, not retried
+    assert before_download(given_up, fp, "v2") is Step.DOWNLOAD  # new profiles: once more
+    # Another listing of the file (new content) starts counting again.
+    other = ref(name="b.txt").fingerprint
+    assert too_slow_result(given_up, other, 3)["attempts"] == 1
 
 
 def test_same_bytes_same_profiles_reuse_the_verdict() -> None:

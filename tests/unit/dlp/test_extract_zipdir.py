@@ -1,0 +1,107 @@
+"""The zip directory reader of the OOXML extractor (``zipparts.Container``): on a plain
+directory it lists exactly what ``zipfile`` lists without making ``ZipInfo`` objects, and
+``zipfile``'s own objects appear when asked for; any other directory is ``zipfile``'s,
+errors included."""
+
+from __future__ import annotations
+
+import io
+import random
+import struct
+import zipfile
+
+import pytest
+
+from detectors.dlp.extract.zipparts import Container, Entry, PartReader, entries
+from tests.unit.dlp import fixtures
+
+
+def _book() -> bytes:
+    return fixtures.xlsx([["name", "ssn"], ["Ann", "123-45-6789"]])
+
+
+def _documents() -> list[bytes]:
+    return [
+        _book(),
+        fixtures.pptx([["one", "two"], ["three"]], notes=["n1", "n2"]),
+        fixtures.docx(["alpha", "beta"], header="head"),
+    ]
+
+
+def _fields(info: zipfile.ZipInfo | Entry) -> tuple[object, ...]:
+    return tuple(getattr(info, field) for field in Entry._fields)
+
+
+@pytest.mark.parametrize("data", _documents())
+def test_a_plain_directory_lists_what_zipfile_lists(data: bytes) -> None:
+    stock = zipfile.ZipFile(io.BytesIO(data))
+    ours = Container(io.BytesIO(data))
+    assert ours.plain is not None  # read by the struct loop: no ZipInfo made yet
+    assert "filelist" not in vars(ours)
+    assert [tuple(entry) for entry in ours.plain] == [_fields(i) for i in stock.infolist()]
+    assert entries(ours) == ours.plain
+    # zipfile's objects, made on demand, are zipfile's
+    assert [repr(i) for i in ours.infolist()] == [repr(i) for i in stock.infolist()]
+    assert ours.namelist() == stock.namelist()
+    assert (ours.start_dir, ours.comment) == (stock.start_dir, stock.comment)
+    for name in stock.namelist():
+        assert ours.read(name) == stock.read(name)
+        assert PartReader(ours).read(ours.plain[stock.namelist().index(name)]) == stock.read(name)
+
+
+def _rewrite(data: bytes, how: str) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(buf, "w") as dst:
+        for info in src.infolist():
+            body = src.read(info)
+            if how == "extra":
+                info.extra = struct.pack("<HH", 0xCAFE, 2) + b"ok"
+            dst.writestr(info, body, compress_type=zipfile.ZIP_DEFLATED)
+        if how == "comment":
+            dst.comment = b"written by hand"
+        if how == "repeated":
+            with pytest.warns(UserWarning, match="Duplicate name"):
+                dst.writestr("xl/worksheets/sheet1.xml", "<worksheet/>")
+        if how == "cp437":
+            dst.writestr("cafX.xml", "x")
+    out = buf.getvalue()
+    if how == "cp437":  # a name in the historical encoding (no UTF-8 flag), beyond ASCII
+        out = out.replace(b"cafX", b"caf\x82")
+    if how == "prefix":
+        out = b"#!/bin/sh\n" * 3 + out
+    return out
+
+
+@pytest.mark.parametrize("how", ["extra", "comment", "repeated", "prefix", "cp437"])
+def test_any_other_directory_is_read_by_zipfile(how: str) -> None:
+    data = _rewrite(_book(), how)
+    stock = zipfile.ZipFile(io.BytesIO(data))
+    ours = Container(io.BytesIO(data))
+    assert ours.plain is None
+    assert [repr(i) for i in ours.infolist()] == [repr(i) for i in stock.infolist()]
+    assert [_fields(i) for i in entries(ours)] == [_fields(i) for i in stock.infolist()]
+
+
+def test_damaged_directories_fail_as_zipfile_fails() -> None:
+    """Random bytes flipped in the central directory and end record: the container opens
+    exactly when zipfile opens the file, with the same members."""
+    data = _book()
+    cd = data.find(b"PK\x01\x02")
+    rng = random.Random(7)
+    for _ in range(300):
+        damaged = bytearray(data)
+        for _ in range(rng.randint(1, 3)):
+            at = rng.randrange(cd, len(data))
+            damaged[at] = rng.randrange(256)
+        blob = bytes(damaged)
+        try:
+            stock = zipfile.ZipFile(io.BytesIO(blob))
+            want: object = [repr(i) for i in stock.infolist()]
+        except Exception as exc:
+            want = type(exc)
+        try:
+            ours = Container(io.BytesIO(blob))
+            got: object = [repr(i) for i in ours.infolist()]
+        except Exception as exc:
+            got = type(exc)
+        assert got == want
