@@ -423,8 +423,14 @@ class GuardedBackend(httpcore.NetworkBackend):
 class GuardedTransport(httpx.HTTPTransport):
     """An ``HTTPTransport`` whose connections go through ``GuardedBackend`` (no proxy)."""
 
-    def __init__(self, fallback: Callable[[], DestinationPolicy], limits: httpx.Limits) -> None:
-        super().__init__(trust_env=False, limits=limits)
+    def __init__(
+        self,
+        fallback: Callable[[], DestinationPolicy],
+        limits: httpx.Limits,
+        *,
+        verify: ssl.SSLContext | bool = True,
+    ) -> None:
+        super().__init__(trust_env=False, limits=limits, verify=verify)
         ssl_context = self._pool._ssl_context  # the context httpx built (verification on)
         self._pool.close()
         self._pool = httpcore.ConnectionPool(

@@ -19,6 +19,13 @@ log line), then classify the response:
 
 Every response's ``x-ratelimit-*`` headers, when present, adapt the tenant's shared budget.
 
+Transport: one pooled ``httpx.Client`` per process for the APIs (``shared_client``), HTTP/1.1
+keep-alive by default (the cheaper in CPU per request here); with ``CASB_HTTP2=auto`` one per
+thread instead, which negotiates HTTP/2 by ALPN when the server offers it over TLS. One
+client per process for file storage hosts (``storage_client``, HTTP/1.1). Both verify
+certificates against ``CASB_CA_BUNDLE`` when it is set, else the bundled CA set; verification
+is never turned off.
+
 ``paginate`` implements the list envelope of both APIs (``has_more`` + ``last_id``, falling
 back to the last item's id) with guards against the ways a server can loop a client forever,
 and checkpoints each page when given ``ListingCheckpoints`` (a retried task resumes there).
@@ -35,8 +42,10 @@ import math
 import os
 import random
 import re
+import ssl
 import threading
 import time
+import weakref
 import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -63,7 +72,7 @@ from connectors.errors import (
     scrub,
 )
 from connectors.ratelimit import RateBudget
-from core.settings import get_settings
+from core.settings import ConfigurationError, Settings, get_settings
 from schemas.stages import Remedy
 
 log = logging.getLogger(__name__)
@@ -103,6 +112,7 @@ class CallEvent:
     outcome: str
     elapsed: float
     retry_after: float | None = None
+    http_version: str | None = None  # "HTTP/2", "HTTP/1.1"; None when nothing was answered
 
 
 CallObserver = Callable[[CallEvent], None]
@@ -352,53 +362,122 @@ class _CookielessClient(httpx.Client):
         """Cookies given to this client are dropped, like every ``Set-Cookie``."""
 
 
+def tls_verify(settings: Settings) -> ssl.SSLContext | bool:
+    """How a client verifies servers: a new context trusting the ``CASB_CA_BUNDLE`` file when
+    set, else ``True`` (httpx's bundled CA set). Each client gets its own context: httpcore
+    sets the ALPN protocols on it for every connection it opens."""
+    if not settings.ca_bundle:
+        return True
+    try:
+        return ssl.create_default_context(cafile=settings.ca_bundle)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigurationError(
+            f"CASB_CA_BUNDLE: the file holds no usable CA certificate ({type(exc).__name__}): "
+            "point it at a PEM bundle"
+        ) from None
+
+
+#: What the per-process clients were built from: rebuilt when the settings change (tests).
+ClientConfig = tuple[int, bool, str]
+
+
+def _client_config(settings: Settings) -> ClientConfig:
+    return os.getpid(), settings.http2 == "auto", settings.ca_bundle
+
+
+def _rebuild(client: httpx.Client, built: ClientConfig | None, config: ClientConfig) -> bool:
+    """Whether a per-process client must be built anew; one this process built under other
+    settings is closed first (one inherited through a fork is left to the parent)."""
+    if built == config and not client.is_closed:
+        return False
+    if built is not None and built[0] == config[0]:
+        client.close()
+    return True
+
+
 _shared_lock = threading.Lock()
 _shared_client: httpx.Client | None = None
-_shared_pid: int | None = None
+_shared_config: ClientConfig | None = None
+_thread_clients = threading.local()  # .client, .config: this thread's HTTP/2 client
+_http2_clients: weakref.WeakSet[httpx.Client] = weakref.WeakSet()  # every thread's, to close
+
+
+def _api_client(settings: Settings, *, http2: bool) -> httpx.Client:
+    return _CookielessClient(
+        http2=http2,
+        verify=tls_verify(settings),
+        follow_redirects=False,
+        # A jar that accepts no cookie: nothing set by one tenant's API (or a storage
+        # host) is kept in a client every tenant shares.
+        cookies=_NoCookies(policy=DefaultCookiePolicy(allowed_domains=[])),
+        limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+        timeout=httpx.Timeout(60.0, connect=5.0),
+        event_hooks={"response": [_set_aside_bad_location]},
+    )
 
 
 def shared_client() -> httpx.Client:
-    """One pooled ``httpx.Client`` per process (re-created after a fork).
+    """The pooled ``httpx.Client`` of the APIs (re-created after a fork or a settings change).
 
     It has no auth, no default headers and no redirect following: every request is built
     explicitly by the transport, so nothing leaks between tenants or to a redirect host.
+    By default (``CASB_HTTP2=off``) one client per process keeps HTTP/1.1 keep-alive
+    connections pooled per host for every tenant and thread. With ``CASB_HTTP2=auto`` it
+    offers HTTP/2 by ALPN over TLS, and each thread gets a client of its own (one HTTP/2
+    connection per host and thread): httpcore's synchronous HTTP/2 connection is not safe
+    to multiplex across threads (a stream's bookkeeping races, ``KeyError`` under load;
+    docs/benchmarks.md). A session asks for it at each request, in the sending thread.
     """
-    global _shared_client, _shared_pid
-    pid = os.getpid()
+    global _shared_client, _shared_config
+    settings = get_settings()
+    config = _client_config(settings)
+    if config[1]:
+        return _thread_client(settings, config)
     with _shared_lock:
-        if _shared_client is None or _shared_pid != pid or _shared_client.is_closed:
-            _shared_client = _CookielessClient(
-                follow_redirects=False,
-                # A jar that accepts no cookie: nothing set by one tenant's API (or a storage
-                # host) is kept in a client every tenant shares.
-                cookies=_NoCookies(policy=DefaultCookiePolicy(allowed_domains=[])),
-                limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
-                timeout=httpx.Timeout(60.0, connect=5.0),
-                event_hooks={"response": [_set_aside_bad_location]},
-            )
-            _shared_pid = pid
-        return _shared_client
+        client = _shared_client
+        if client is None or _rebuild(client, _shared_config, config):
+            client = _shared_client = _api_client(settings, http2=False)
+            _shared_config = config
+        return client
+
+
+def _thread_client(settings: Settings, config: ClientConfig) -> httpx.Client:
+    client: httpx.Client | None = getattr(_thread_clients, "client", None)
+    if client is None or _rebuild(client, getattr(_thread_clients, "config", None), config):
+        client = _thread_clients.client = _api_client(settings, http2=True)
+        _thread_clients.config = config
+        with _shared_lock:
+            _http2_clients.add(client)
+    return client
 
 
 _storage_client: httpx.Client | None = None
-_storage_pid: int | None = None
+_storage_config: ClientConfig | None = None
 
 
 def storage_client() -> httpx.Client:
-    """One pooled client per process for file storage hosts (re-created after a fork).
+    """One pooled client per process for file storage hosts (re-created after a fork or a
+    change of ``CASB_CA_BUNDLE``).
 
     Its connections go through ``connectors.destinations.GuardedTransport``: each is opened
     only to an address the active destination policy approves, and every read waits at
-    most until the active download's deadline. No proxy, no auth, no cookies.
+    most until the active download's deadline. No proxy, no auth, no cookies. HTTP/1.1
+    only: each download is one request to a signed URL, often on a host of its own, whose
+    body is streamed; HTTP/2 would add per-frame flow-control work in Python to every
+    chunk and multiplex nothing (docs/benchmarks.md).
     """
-    global _storage_client, _storage_pid
-    pid = os.getpid()
+    global _storage_client, _storage_config
+    settings = get_settings()
+    pid, _, ca_bundle = _client_config(settings)
+    config = (pid, False, ca_bundle)  # HTTP/1.1 whatever CASB_HTTP2 says
     with _shared_lock:
-        if _storage_client is None or _storage_pid != pid or _storage_client.is_closed:
-            _storage_client = _CookielessClient(
+        client = _storage_client
+        if client is None or _rebuild(client, _storage_config, config):
+            client = _storage_client = _CookielessClient(
                 transport=GuardedTransport(
                     _policy_from_settings,
                     httpx.Limits(max_connections=100, max_keepalive_connections=20),
+                    verify=tls_verify(settings),
                 ),
                 follow_redirects=False,
                 trust_env=False,
@@ -406,8 +485,8 @@ def storage_client() -> httpx.Client:
                 timeout=httpx.Timeout(60.0, connect=5.0),
                 event_hooks={"response": [_set_aside_bad_location]},
             )
-            _storage_pid = pid
-        return _storage_client
+            _storage_config = config
+        return client
 
 
 def _policy_from_settings() -> DestinationPolicy:
@@ -415,12 +494,16 @@ def _policy_from_settings() -> DestinationPolicy:
 
 
 def close_shared_client() -> None:
-    """Close the per-process client (Celery ``worker_process_shutdown``)."""
+    """Close the process's clients, every thread's too (Celery ``worker_process_shutdown``)."""
     global _shared_client, _storage_client
     with _shared_lock:
         if _shared_client is not None:
             _shared_client.close()
             _shared_client = None
+        for client in list(_http2_clients):
+            client.close()
+        _http2_clients.clear()
+        _thread_clients.__dict__.clear()
         if _storage_client is not None:
             _storage_client.close()
             _storage_client = None
@@ -472,7 +555,7 @@ class ApiSession:
         self.base_url = base_url.rstrip("/")
         self._key = key
         self.budget = budget
-        self.http = http if http is not None else shared_client()
+        self._http = http
         self.options = options or ClientOptions()
         self.observer = observer
         self._sleep = sleep
@@ -487,6 +570,16 @@ class ApiSession:
             write=o.write_timeout,
             pool=o.pool_timeout,
         )
+
+    @property
+    def http(self) -> httpx.Client:
+        """The injected client, else ``shared_client()`` of the calling thread (HTTP/2 clients
+        are per thread), looked up at each request."""
+        return self._http if self._http is not None else shared_client()
+
+    @http.setter
+    def http(self, client: httpx.Client | None) -> None:
+        self._http = client
 
     def __repr__(self) -> str:
         return f"ApiSession(tenant={self.tenant_key!r}, api={self.api!r}, base={self.base_url!r})"
@@ -659,14 +752,14 @@ class ApiSession:
                 failures += 1
                 kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "failed"
                 if failures >= attempts:
-                    self._emit(self._event(group, route, None, attempt, "error", elapsed))
+                    self._emit(self._event(group, route, attempt, "error", elapsed))
                     raise UpstreamError(
                         f"{method} {route} {kind} ({type(exc).__name__}) after {attempt} "
                         "attempt(s)",
                         route=route,
                         **self.advice_for(None, route),
                     ) from None
-                self._emit(self._event(group, route, None, attempt, "retry", elapsed))
+                self._emit(self._event(group, route, attempt, "retry", elapsed))
                 delay = backoff_delay(failures, options, self._rng)
                 log.info(
                     "retrying %s %s for %s in %.2fs: %s",
@@ -683,14 +776,14 @@ class ApiSession:
             status = response.status_code
             self.observe_limits(response, group)
             if accept(response):
-                self._emit(self._event(group, route, status, attempt, "ok", elapsed))
+                self._emit(self._event(group, route, attempt, "ok", elapsed, response))
                 return response
             if stream:
                 response.read()
             response.close()
             last = response
             if not self.should_retry(response):
-                self._emit(self._event(group, route, status, attempt, "error", elapsed))
+                self._emit(self._event(group, route, attempt, "error", elapsed, response))
                 self._raise_for_status(response, route)
 
             delay, server_said = self.retry_delay(response, group, failures + 1)
@@ -705,10 +798,10 @@ class ApiSession:
                 if status == 429:
                     # Giving up here, but the rest of the fleet must still back off.
                     self.budget.cool_down(self.tenant_key, group, delay)
-                self._emit(self._event(group, route, status, attempt, "error", elapsed, delay))
+                self._emit(self._event(group, route, attempt, "error", elapsed, response, delay))
                 retry_after = delay if server_said or status == 429 else None
                 self.give_up(response, route, reason, retry_after=retry_after)
-            self._emit(self._event(group, route, status, attempt, "retry", elapsed, delay))
+            self._emit(self._event(group, route, attempt, "retry", elapsed, response, delay))
             log.info(
                 "retrying %s %s for %s after HTTP %s in %.2fs (attempt %d)",
                 method,
@@ -822,22 +915,24 @@ class ApiSession:
         self,
         group: str,
         route: str,
-        status: int | None,
         attempt: int,
         outcome: str,
         elapsed: float,
+        response: httpx.Response | None = None,
         retry_after: float | None = None,
     ) -> CallEvent:
+        """The observer's event of one attempt (``response`` None: nothing was answered)."""
         return CallEvent(
             tenant=self.tenant_key,
             api=self.api,
             group=group,
             route=route,
-            status=status,
+            status=None if response is None else response.status_code,
             attempt=attempt,
             outcome=outcome,
             elapsed=elapsed,
             retry_after=retry_after,
+            http_version=None if response is None else response.http_version,
         )
 
     def get_json(

@@ -6,6 +6,7 @@ demo falls back to SQLite plus in-process execution when nothing is configured.
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import timedelta
 from functools import lru_cache
@@ -134,6 +135,18 @@ class Settings(BaseSettings):
             "destination must be https to a public address."
         ),
     )
+    http2: Literal["auto", "off"] = Field(
+        default="off",
+        description="`auto`: the Admin and Compliance API clients use HTTP/2 when the server "
+        "offers it over TLS (ALPN); `off`: HTTP/1.1 keep-alive only (the default: HTTP/2 "
+        "costs the client more CPU per request in Python, docs/benchmarks.md). File "
+        "downloads are HTTP/1.1 either way.",
+    )
+    ca_bundle: str = Field(
+        default="",
+        description="PEM file of the CAs trusted for the APIs and file storage instead of the "
+        "bundled set (a TLS-inspecting proxy's CA, a test CA); empty: the bundled set.",
+    )
     max_deliveries: int = Field(
         default=3,
         ge=2,
@@ -220,6 +233,14 @@ class Settings(BaseSettings):
     alert_retry_window_hours: float = Field(
         default=24.0, gt=0, description="How long an alert is retried before it is failed."
     )
+
+    @field_validator("ca_bundle")
+    @classmethod
+    def _ca_bundle(cls, value: str) -> str:
+        value = value.strip()
+        if value and not os.path.isfile(value):
+            raise ValueError("must name an existing PEM file of CA certificates (or be empty)")
+        return value
 
     @field_validator("dlp_engine", "pdf_engine", "ooxml_scanner", "zip_inflate", mode="before")
     @classmethod

@@ -7,6 +7,9 @@ URL layout (one port):
   /_sim/...                                                control: stats, faults, tenants,
                                                            ground truth, time scale
 Anything else (e.g. admin paths on the chatgpt base) is a 404 with an OpenAI error body.
+Every API request counts in its tenant's ``http_version:<version>`` counter, every file blob
+download in ``blob_http_version:<version>`` (``2`` when a client negotiated HTTP/2 with
+``simulator.server.start_tls_in_thread``).
 
 Auth decisions (documented choices where the published API says nothing):
   no/unknown key -> 401 invalid_api_key; a known key on the wrong API (compliance or project key
@@ -94,6 +97,13 @@ def error_response(
     return Response(
         json.dumps(body), status_code=status, media_type="application/json", headers=headers
     )
+
+
+def protocol_counter(request: Request, prefix: str = "") -> str:
+    """The per-tenant counter of the HTTP version a request came over (``http_version:2``,
+    ``http_version:1.1``; ``blob_http_version:...`` for downloads): how a test sees which
+    protocol a client negotiated."""
+    return f"{prefix}http_version:{request.scope.get('http_version', '?')}"
 
 
 def _json(obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -863,6 +873,7 @@ class SimulatorApp:
         if isinstance(auth, Response):
             return auth
         tenant, kind = auth
+        world.limiter.count(tenant.slug, protocol_counter(request))
         fired = world.faults.fire(tenant.slug, api, request.url.path)
         kinds = {f.kind for f in fired}
         for f in fired:
@@ -1022,6 +1033,7 @@ class SimulatorApp:
             )
         tenant, f = hit
         self.world.limiter.count(tenant.slug, "blob_downloads")
+        self.world.limiter.count(tenant.slug, protocol_counter(request, "blob_"))
         fired = self.world.faults.fire(tenant.slug, "blob", request.url.path)
         trickle: float | None = None
         for fault in fired:

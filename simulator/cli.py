@@ -8,12 +8,13 @@ from __future__ import annotations
 import json
 import signal
 import threading
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from simulator.model import SIZES
-from simulator.server import start_in_thread
+from simulator.server import start_in_thread, start_tls_in_thread
 from simulator.world import World
 
 simulator_app = typer.Typer(
@@ -41,6 +42,13 @@ def serve(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the tenant table as JSON.")
     ] = False,
+    tls: Annotated[
+        Path | None,
+        typer.Option(
+            help="Serve over TLS (HTTP/2 and HTTP/1.1 by ALPN, needs hypercorn) with a CA and "
+            "certificate written to this directory; trust its ca.pem (CASB_CA_BUNDLE)."
+        ),
+    ] = None,
 ) -> None:
     """Start the simulator, print base URLs and each tenant's ids, keys; block until Ctrl-C."""
     if size not in SIZES:
@@ -51,7 +59,13 @@ def serve(
         raise typer.Exit(2)
     world = World.generate(tenants=tenants, seed=seed, size=size, time_scale=time_scale)
     try:
-        sim = start_in_thread(world, host=host, port=port)
+        if tls is None:
+            sim = start_in_thread(world, host=host, port=port)
+        else:
+            sim = start_tls_in_thread(world, tls, host=host, port=port)
+    except ImportError:
+        typer.echo("error: --tls needs hypercorn (pip install -e '.[dev]')", err=True)
+        raise typer.Exit(2) from None
     except OSError as e:
         typer.echo(
             f"error: cannot listen on {host}:{port} ({e.strerror}); "
@@ -67,6 +81,7 @@ def serve(
                     "url": sim.url,
                     "admin_api_base": sim.admin_base,
                     "compliance_api_base": sim.compliance_base,
+                    "ca_cert": str(sim.tls.ca_cert) if sim.tls else None,
                     "tenants": rows,
                 },
                 indent=2,
@@ -77,6 +92,8 @@ def serve(
         typer.echo(f"  admin_api_base      = {sim.admin_base}")
         typer.echo(f"  compliance_api_base = {sim.compliance_base}")
         typer.echo(f"  stats               = {sim.url}/_sim/stats")
+        if sim.tls is not None:
+            typer.echo(f"  CA to trust         = {sim.tls.ca_cert}")
         typer.echo(f"  size={size} seed={seed} time_scale={time_scale:g}")
         for row in rows:
             typer.echo("")

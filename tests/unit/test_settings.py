@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from cryptography.fernet import Fernet
 from pydantic import SecretStr, ValidationError
@@ -134,6 +136,23 @@ def test_storage_allowed_hosts_accepts_hosts_and_ports(value: str) -> None:
 def test_storage_allowed_hosts_refuses_urls_and_bad_ports(value: str) -> None:
     with pytest.raises(ValidationError):
         Settings(storage_allowed_hosts=value)
+
+
+def test_http2_is_auto_or_off() -> None:
+    assert Settings().http2 == "off"  # the measured cheaper default (docs/benchmarks.md)
+    assert Settings(http2="auto").http2 == "auto"
+    with pytest.raises(ValidationError):
+        Settings(http2="on")
+
+
+def test_ca_bundle_must_name_an_existing_file(tmp_path: Path) -> None:
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("not checked here")
+    assert Settings(ca_bundle=f" {bundle} ").ca_bundle == str(bundle)
+    assert Settings(ca_bundle="").ca_bundle == ""
+    for missing in (str(tmp_path / "none.pem"), str(tmp_path)):
+        with pytest.raises(ValidationError):
+            Settings(ca_bundle=missing)
 
 
 def test_reader_and_engine_switches_come_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,10 +6,24 @@ import json
 import signal
 import subprocess
 import sys
+from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
 
 from simulator.world import World
+
+
+def _printed_json(proc: subprocess.Popen[str]) -> dict[str, Any]:
+    """The JSON document `serve --json` prints first."""
+    assert proc.stdout is not None
+    lines = []
+    for line in proc.stdout:
+        lines.append(line)
+        if line.rstrip() == "}":
+            break
+    return dict(json.loads("".join(lines)))
 
 
 def test_serve_prints_tenants_and_serves_them() -> None:
@@ -36,13 +50,7 @@ def test_serve_prints_tenants_and_serves_them() -> None:
         text=True,
     )
     try:
-        assert proc.stdout is not None
-        lines = []
-        for line in proc.stdout:
-            lines.append(line)
-            if line.rstrip() == "}":
-                break
-        info = json.loads("".join(lines))
+        info = _printed_json(proc)
         assert info["admin_api_base"].endswith("/openai/v1")
         assert info["compliance_api_base"].endswith("/chatgpt/v1")
         t1 = info["tenants"][0]
@@ -114,6 +122,38 @@ def test_casb_simulator_serve_prints_base_urls_and_keys() -> None:
             headers={"Authorization": f"Bearer {fields['admin_key'][1]}"},
         )
         assert r.status_code == 200 and r.headers["openai-organization"] == twins[1].org_id
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    assert "simulator stopped" in out
+
+
+def test_serve_over_tls_offers_http2(tmp_path: Path) -> None:
+    """`--tls DIR`: https bases, the CA written there, HTTP/2 for a client that trusts it."""
+    import ssl
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "simulator.cli", "serve", "--port", "0", "--tenants", "1",
+         "--size", "tiny", "--json", "--tls", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        info = _printed_json(proc)
+        assert info["url"].startswith("https://127.0.0.1:")
+        assert info["ca_cert"] == str(tmp_path / "ca.pem")
+        key = info["tenants"][0]["admin_key"]
+        trusted = ssl.create_default_context(cafile=info["ca_cert"])
+        with httpx.Client(http2=True, verify=trusted) as client:
+            r = client.get(
+                info["admin_api_base"] + "/organization/users",
+                headers={"Authorization": f"Bearer {key}"},
+            )
+        assert r.status_code == 200 and r.http_version == "HTTP/2"
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(info["url"] + "/_sim/stats")  # the bundled CAs do not vouch for it
     finally:
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=20)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+from pathlib import Path
 
 import httpx
 import pytest
@@ -617,3 +618,24 @@ def clocked_transport(
         sleep=clock.sleep,
         monotonic=clock.monotonic,
     )
+
+
+def test_tls_verify_trusts_the_ca_bundle_or_the_bundled_set(tmp_path: Path) -> None:
+    import ssl
+
+    from connectors.http import tls_verify
+    from core.settings import ConfigurationError, Settings
+    from simulator.tls import make_loopback_tls
+
+    assert tls_verify(Settings(ca_bundle="")) is True
+    ca = make_loopback_tls(tmp_path).ca_cert
+    context = tls_verify(Settings(ca_bundle=str(ca)))
+    assert isinstance(context, ssl.SSLContext)
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    assert len(context.get_ca_certs()) == 1
+    assert tls_verify(Settings(ca_bundle=str(ca))) is not context  # one per client
+    junk = tmp_path / "junk.pem"
+    junk.write_text("no certificate here")
+    with pytest.raises(ConfigurationError) as info:
+        tls_verify(Settings(ca_bundle=str(junk)))
+    assert "CASB_CA_BUNDLE" in str(info.value) and str(junk) not in str(info.value)
