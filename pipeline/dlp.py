@@ -192,12 +192,13 @@ def preload_policies(limit: int = 8) -> int:
     use, at most ``limit``, into this process's policy cache. A prefork worker's parent
     calls it before forking: its children inherit the compiled policies instead of each
     building them again. Returns how many were loaded; best effort (0 on any failure)."""
-    install_engine_store(get_settings())
+    settings = get_settings()
+    install_engine_store(settings)
     try:
         with session_scope() as session:
             sets = profile_sets_in_use(session, limit)
         for profiles in sets:
-            compile_policy(profiles)
+            compile_policy(profiles, settings.dlp_engine)  # the key a batch looks up
     except Exception as exc:  # the children compile on first use instead
         log.warning("DLP policies not preloaded (%s)", type(exc).__name__)
         return 0

@@ -352,10 +352,11 @@ def test_batch_writes_its_verdicts_every_few_files(
 
 
 def test_preload_compiles_the_profile_sets_tenants_use(
-    db: str, sim: Any, celery_app_configured: Any
+    db: str, sim: Any, celery_app_configured: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """What a prefork worker's main process runs before forking: every enabled tenant's
-    profile set ends up in the process's policy cache."""
+    profile set ends up in the process's policy cache, under the configured engine (the
+    key a DLP batch looks up)."""
     from detectors.dlp import matcher
     from pipeline.dlp import preload_policies
     from schemas.tables import Tenant
@@ -370,5 +371,11 @@ def test_preload_compiles_the_profile_sets_tenants_use(
         version = tenant_profile_version(session, tenant)
     assert version is not None
     matcher._CACHE.clear()
-    assert preload_policies() == 1
-    assert [key[0] for key in matcher._CACHE] == [version]
+    monkeypatch.setenv("CASB_DLP_ENGINE", "re2")
+    reset_settings_cache()
+    try:
+        assert preload_policies() == 1
+        assert list(matcher._CACHE) == [(version, "re2")]
+    finally:
+        monkeypatch.delenv("CASB_DLP_ENGINE")
+        reset_settings_cache()
