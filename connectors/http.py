@@ -349,7 +349,9 @@ class _NoCookieStore(httpx.Cookies):
 
 
 class _CookielessClient(httpx.Client):
-    """An ``httpx.Client`` whose cookie store is always the empty ``_NoCookieStore``."""
+    """An ``httpx.Client`` whose cookie store is always the empty ``_NoCookieStore``:
+    nothing set by one tenant's API (or a storage host) is kept in a client every tenant
+    shares, and no ``Set-Cookie`` is even read."""
 
     _no_cookies = _NoCookieStore(_NoCookies(policy=DefaultCookiePolicy(allowed_domains=[])))
 
@@ -407,9 +409,6 @@ def _api_client(settings: Settings, *, http2: bool) -> httpx.Client:
         http2=http2,
         verify=tls_verify(settings),
         follow_redirects=False,
-        # A jar that accepts no cookie: nothing set by one tenant's API (or a storage
-        # host) is kept in a client every tenant shares.
-        cookies=_NoCookies(policy=DefaultCookiePolicy(allowed_domains=[])),
         limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
         timeout=httpx.Timeout(60.0, connect=5.0),
         event_hooks={"response": [_set_aside_bad_location]},
@@ -481,7 +480,6 @@ def storage_client() -> httpx.Client:
                 ),
                 follow_redirects=False,
                 trust_env=False,
-                cookies=_NoCookies(policy=DefaultCookiePolicy(allowed_domains=[])),
                 timeout=httpx.Timeout(60.0, connect=5.0),
                 event_hooks={"response": [_set_aside_bad_location]},
             )
