@@ -1114,7 +1114,7 @@ def resolve_engine(engine: str | None = None) -> str:
     ``auto`` (the default) means Hyperscan where it is importable, else RE2 (Linux aarch64
     has no hyperscan 0.9 wheel). Asking for ``hyperscan`` where it is missing is an error
     rather than a silent switch, so a misconfigured host is noticed."""
-    choice = (engine or DEFAULT_ENGINE or "auto").strip().lower()
+    choice = (engine or DEFAULT_ENGINE).strip().lower()
     if choice == "auto":
         return "hyperscan" if hyperscan is not None else "re2"
     if choice not in ENGINES:
