@@ -126,37 +126,43 @@ def jwt_parts_ok(value: str) -> bool:
     """JWT (JWS compact form): base64url JSON header with ``alg`` and a JSON object payload.
     Signed tokens have three parts; unsigned ones (``alg: none``) may end with an empty third
     part or have only two."""
+    return _jwt_payload(value) is not None
+
+
+def _jwt_payload(value: str) -> dict[str, object] | None:
+    """The decoded payload of a token that passes :func:`jwt_parts_ok`, else None (one
+    decode serves both JWT entries' checks)."""
     parts = value.split(".")
     if len(parts) not in (2, 3) or not parts[0] or not parts[1]:
-        return False
+        return None
     try:
         header = json.loads(_b64url_decode(parts[0]))
         payload = json.loads(_b64url_decode(parts[1]))
     except (ValueError, binascii.Error, UnicodeDecodeError, RecursionError):
-        return False
+        return None
     if not isinstance(header, dict) or not isinstance(payload, dict) or "alg" not in header:
-        return False
+        return None
     unsigned = str(header.get("alg", "")).lower() == "none"
     if len(parts) == 2 or not parts[2]:
-        return unsigned
-    return len(parts[2]) >= 8
+        return payload if unsigned else None
+    return payload if len(parts[2]) >= 8 else None
+
+
+def _names_service_account(payload: dict[str, object]) -> bool:
+    blob = json.dumps(payload)
+    return "kubernetes.io" in blob or "system:serviceaccount:" in blob
 
 
 def generic_jwt_ok(value: str) -> bool:
     """A JWT that is not a Kubernetes service-account token (that entry reports those)."""
-    return jwt_parts_ok(value) and not k8s_service_account_jwt_ok(value)
+    payload = _jwt_payload(value)
+    return payload is not None and not _names_service_account(payload)
 
 
 def k8s_service_account_jwt_ok(value: str) -> bool:
     """A JWT issued to a Kubernetes service account (its payload names one)."""
-    if not jwt_parts_ok(value):
-        return False
-    try:
-        payload = json.loads(_b64url_decode(value.split(".")[1]))
-    except (ValueError, binascii.Error, UnicodeDecodeError, RecursionError):
-        return False
-    blob = json.dumps(payload)
-    return "kubernetes.io" in blob or "system:serviceaccount:" in blob
+    payload = _jwt_payload(value)
+    return payload is not None and _names_service_account(payload)
 
 
 def basic_auth_ok(value: str) -> bool:

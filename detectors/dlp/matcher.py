@@ -460,6 +460,11 @@ class Policy:
                 ids.append(i)
                 soms.append(som)
                 caseless_flags.append(caseless)
+        # expression or keyword id -> its plans and the class of its consumed terminator
+        self._confirming: dict[int, tuple[tuple[_Plan, ...], frozenset[int]]] = {
+            eid: (plans, self._exprs[eid].term if eid < _KW_BASE else frozenset())
+            for eid, plans in self._plans.items()
+        }
         max_kw = max(self._lit_len.values(), default=0)
         self._kw_gates = {k: tuple(sorted(v)) for k, v in kw_gates.items()}
         self._max_kw = max_kw
@@ -996,37 +1001,36 @@ class MatchStream:
             del self._pending[(eid, start)]
             self._confirm(eid, start, end)
 
-    def _has_context(self, plan: _Plan, start: int, end: int) -> bool:
-        lo, hi = start - plan.window, end + plan.window
-        lit_len = self._p._lit_len
-        kw_ends = self._kw_ends
-        for kid in plan.ctx:
-            ends = kw_ends.get(kid)
-            if ends:
-                # the first hit ending after `lo` has the smallest start of those that do
-                i = bisect_right(ends, lo)
-                if i < len(ends) and ends[i] - lit_len[kid] < hi:
-                    return True
-        return False
-
     def _confirm(self, eid: int, start: int, end: int) -> None:
-        plans = self._p._plans[eid]
-        term = self._p._exprs[eid].term if eid < _KW_BASE else None
+        plans, term = self._p._confirming[eid]
         base = self._base
-        s = max(start, base)
-        e = min(end, s + MAX_SPAN)
-        if term and e > s and self._hist[e - 1 - base] not in term:
+        s = start if start > base else base
+        e = end if end < s + MAX_SPAN else s + MAX_SPAN
+        hist = self._hist
+        if term and e > s and hist[e - 1 - base] not in term:
             e -= 1
         if e <= s:
             return
-        text = self._hist[s - base : e - base].decode("utf-8", "replace")
+        text = hist[s - base : e - base].decode("utf-8", "replace")
         state = self._state
+        kw_ends = self._kw_ends
+        lit_len = self._p._lit_len
         for plan in plans:
             st = state.get(plan.slot)
             if st is not None and start < st.last_end:
                 continue  # overlaps a match already counted for this entry
-            if plan.ctx and not self._has_context(plan, start, end):
-                continue
+            if plan.ctx:  # one of its keywords must be hit within `window` bytes of the candidate
+                lo, hi = start - plan.window, end + plan.window
+                for kid in plan.ctx:
+                    ends = kw_ends.get(kid)
+                    if ends:
+                        # the first hit ending after `lo` has the smallest start of those
+                        # that do
+                        i = bisect_right(ends, lo)
+                        if i < len(ends) and ends[i] - lit_len[kid] < hi:
+                            break
+                else:
+                    continue
             value = text
             if plan.value_re is not None:
                 m = plan.value_re.search(text)

@@ -12,6 +12,7 @@ import pytest
 
 from detectors.dlp import placeholders
 from detectors.dlp import validators as v
+from detectors.dlp.checks import generic_jwt_ok, k8s_service_account_jwt_ok
 from detectors.dlp.masking import mask_value
 
 
@@ -132,6 +133,23 @@ def test_jwt() -> None:
     unsigned = "eyJhbGciOiJub25lIn0"  # {"alg":"none"}
     assert v.jwt_ok(f"{unsigned}.{payload}.")
     assert v.jwt_ok(f"{unsigned}.{payload}")
+
+
+def test_a_jwt_is_either_a_service_account_token_or_a_generic_one() -> None:
+    def b64(raw: bytes) -> str:
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    header = b64(b'{"alg":"RS256","kid":"k1"}')
+    account = b64(b'{"iss":"kubernetes/serviceaccount","sub":"system:serviceaccount:ns:app"}')
+    user = b64(b'{"sub":"1234567890","name":"someone"}')
+    signature = "c2lnbmF0dXJlLWJ5dGVz"
+    assert k8s_service_account_jwt_ok(f"{header}.{account}.{signature}")
+    assert not generic_jwt_ok(f"{header}.{account}.{signature}")
+    assert generic_jwt_ok(f"{header}.{user}.{signature}")
+    assert not k8s_service_account_jwt_ok(f"{header}.{user}.{signature}")
+    for broken in (f"{header}.{account}", f"{header}.{b64(b'[1]')}.{signature}", "a.b.c"):
+        assert not k8s_service_account_jwt_ok(broken)
+        assert not generic_jwt_ok(broken)
 
 
 def test_a_jwt_whose_payload_nests_deeper_than_json_recurses_is_rejected() -> None:
