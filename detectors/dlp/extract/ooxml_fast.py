@@ -364,17 +364,31 @@ class CellScanner(_Scanner):
         self.dialect = 0  # the pattern that read the last region, tried first
 
     def fast(self, region: bytes) -> tuple[str, int] | None:
-        """Cells of the common shapes with no Python per cell: ``split`` gives every token
-        and what lies between them (which must hold no tag), the tokens are joined with
-        tabs, row tokens and shared-string indices are replaced by ``bytes`` and list
-        operations. None for a prefixed part, any other tag, an index past the table, a
-        carriage return, bad UTF-8 or an unknown entity."""
+        """Cells of the common shapes with no Python per cell: the region's rows by
+        :func:`_inline_rows` when they are openpyxl's inline strings, else the region by
+        :meth:`_split_pass`. None for a prefixed part or what ``_split_pass`` refuses."""
         if self.prefix:
             return None
-        if region.startswith(b"<row "):
-            text = _inline_rows(region)
+        first = region.find(b"<row ")
+        last = region.rfind(_INLINE_TAIL)
+        if first >= 0 and last > first:
+            text = _inline_rows(region[first : last + len(_INLINE_TAIL)])
             if text is not None:
-                return text, 0
+                if first == 0 and last + len(_INLINE_TAIL) == len(region):
+                    return text, 0
+                # the sheet's first or last region: the tags around its rows (sheetData,
+                # sheetViews, pageMargins, ...) by the split pass, which must find no text
+                head, tail = region[:first], region[last + len(_INLINE_TAIL) :]
+                around = [self._split_pass(piece) for piece in (head, tail) if piece]
+                if all(got is not None and got[0] == "" for got in around):
+                    return text, sum(got[1] for got in around if got is not None)
+        return self._split_pass(region)
+
+    def _split_pass(self, region: bytes) -> tuple[str, int] | None:
+        """``split`` gives every token and what lies between them (which must hold no
+        tag), the tokens are joined with tabs, row tokens and shared-string indices are
+        replaced by ``bytes`` and list operations. None for any other tag, an index past
+        the table, a carriage return, bad UTF-8 or an unknown entity."""
         for tried in range(len(_FAST_PATTERNS)):
             pattern, groups, row_start = _FAST_PATTERNS[
                 (self.dialect + tried) % len(_FAST_PATTERNS)

@@ -471,6 +471,34 @@ def test_regions_off_the_openpyxl_shape_leave_the_row_pass(region: str) -> None:
     assert bulk._inline_rows(raw) is None
 
 
+def test_the_first_and_last_regions_read_their_rows_by_the_row_pass(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A sheet in one region: the tags before and after its rows go to the split pass
+    (no text there, a rise each), the rows to the row pass; a cell outside any row (text
+    around the rows) sends the whole region to the split pass."""
+    split_inputs: list[bytes] = []
+    split_pass = bulk.CellScanner._split_pass
+
+    def spy(self: bulk.CellScanner, region: bytes) -> tuple[str, int] | None:
+        split_inputs.append(region)
+        return split_pass(self, region)
+
+    monkeypatch.setattr(bulk.CellScanner, "_split_pass", spy)
+    rows = _inline_rows('r="A{i}" t="inlineStr"', 5)
+    xml = sheet(rows).replace("</sheetData>", '</sheetData><pageMargins left="0.75"/>')
+    body = bulk._strip_prolog(xml.encode())
+    scanner = bulk.CellScanner(b"", [], bytearray())
+    text = bulk._inline_rows(rows.encode())
+    assert scanner.fast(body) == (text, 0)
+    assert split_inputs and all(b"<row " not in piece for piece in split_inputs)
+    stray = xml.replace("<sheetData>", '<sheetData><c r="Z1"><v>7</v></c>')
+    split_inputs.clear()
+    assert _fast_reads(stray) == "7\t" + text
+    assert any(b"<row " in piece for piece in split_inputs)
+    both(monkeypatch, "s.xlsx", book(stray))
+
+
 def test_nested_cells_still_truncate_like_expat(monkeypatch: pytest.MonkeyPatch) -> None:
     """Cells nested past the depth cap are never read whole by the row pass: expat
     truncates them at the exact element, and so does the bulk path."""
