@@ -311,6 +311,8 @@ _INLINE_HEAD = re.compile(_INLINE_ROW_START + _INLINE_START)
 _INLINE_CELL_GAP = re.compile(rb"</t></is></c>" + _INLINE_START)
 _INLINE_ROW_GAP = re.compile(rb"</t></is></c></row>" + _INLINE_ROW_START + _INLINE_START)
 _INLINE_TAIL = b"</t></is></c></row>"
+_EMPTY_TEXT = b"<t></t>"
+_EMPTY_KEPT = b'<t xml:space="preserve"></t>'
 
 
 def _inline_rows(region: bytes) -> str | None:
@@ -320,9 +322,9 @@ def _inline_rows(region: bytes) -> str | None:
     row into a tab, a second each gap across a row end into a tab and a newline. Texts hold
     no ``<``, so when no ``<`` is left every tag was in one of those gaps: the region is
     exactly head, text, (gap, text)..., tail, every cell balanced and the rows flat (a rise
-    of 0). An empty text (``></t>``, which would give a tab the cell does not show), a
+    of 0). An empty text (which would give a tab the cell does not show), a
     carriage return, bad UTF-8 or an unknown entity gives None."""
-    if not region.endswith(_INLINE_TAIL) or b"></t>" in region:
+    if not region.endswith(_INLINE_TAIL) or _EMPTY_TEXT in region or _EMPTY_KEPT in region:
         return None
     head = _INLINE_HEAD.match(region)
     if head is None or head.end() > len(region) - len(_INLINE_TAIL):
@@ -602,11 +604,11 @@ _RUN_LOCALS = rb"(?:t|p|br|tab|cr)"
 # (group 2). Tags of other names fail at their first characters, so one pass costs about
 # what finding the runs costs.
 _RUNS = re.compile(
-    rb"<(?:a:t>([^<]*)</a:t>|(/a:(?:p|br|cr|tab)>|a:(?:p|br|cr|tab)/>|\x00>"
+    rb"<(?:a:t>([^<]*)</a:t>|(a:(?:(?:p|br|cr|tab)/>|t[\s/>]|" + _RUN_LOCALS + rb"[\s/])"
+    rb"|/a:(?:(?:p|br|cr|tab)>|" + _RUN_LOCALS + rb"\s)|\x00>"
     rb"|\?xml version=(?:'1\.0' encoding='UTF-8' standalone='yes'"
-    rb"|\"1\.0\" encoding=\"UTF-8\" standalone=\"yes\")\?>"
-    rb"|a:(?:t[\s/>]|" + _RUN_LOCALS + rb"[\s/])|/a:" + _RUN_LOCALS + rb"\s|[!?]))"
-)
+    rb"|\"1\.0\" encoding=\"UTF-8\" standalone=\"yes\")\?>|[!?]))"
+)  # (alternatives grouped by their first bytes: fewer tried at each other tag)
 _PROLOGS = (
     b"<?xml version='1.0' encoding='UTF-8' standalone='yes'?>",
     b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>',
@@ -656,7 +658,10 @@ def slide_body(xml: bytes, max_depth: int) -> bytes:
     DrawingML, if declared, under the prefix ``a`` and no default namespace (text under
     another prefix would not be seen). Bail otherwise. The part is returned as it is when
     it opens with the declaration Office or python-pptx writes (which the run pattern
-    knows), else without its declaration."""
+    knows), else without its declaration. A part holding a NUL (not an XML character;
+    :func:`slides_text` marks part boundaries with one) bails too."""
+    if b"\x00" in xml:
+        raise Bail
     start = 0
     for prolog in _PROLOGS:
         if xml.startswith(prolog):
@@ -711,9 +716,7 @@ def slides_text(bodies: list[bytes]) -> str:
     well-formed part holds one) and one ``findall`` finds every token; Python runs per
     run and paragraph, not per element. Bails when any part would (the caller then reads
     the parts one by one)."""
-    joined = b"<\x00>".join(bodies) + b"<\x00>"
-    if joined.count(b"\x00") != len(bodies):
-        raise Bail
+    joined = b"<\x00>".join(bodies) + b"<\x00>"  # (slide_body refused any other NUL)
     tokens = _RUNS.findall(joined)
     if tokens and not _only_a_runs(joined, list(zip(*tokens, strict=False))[1].count(b"")):
         raise Bail
