@@ -58,6 +58,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from operator import itemgetter
 from typing import IO
 
 from detectors.dlp.extract.errors import Budget, ExtractLimits, ExtractReport
@@ -708,6 +709,9 @@ def _only_a_runs(xml: bytes, runs: int) -> bool:
     return xml.count(b":t>") == 2 * runs
 
 
+_MARK = itemgetter(1)  # a token's mark (b"" for a text run)
+
+
 def slides_text(bodies: list[bytes]) -> str:
     """The text of consecutive slide or notes parts (from :func:`slide_body`) in one pass,
     a newline after each part: what :func:`slide_text` gives for each, joined.
@@ -718,7 +722,7 @@ def slides_text(bodies: list[bytes]) -> str:
     the parts one by one)."""
     joined = b"<\x00>".join(bodies) + b"<\x00>"  # (slide_body refused any other NUL)
     tokens = _RUNS.findall(joined)
-    if tokens and not _only_a_runs(joined, list(zip(*tokens, strict=False))[1].count(b"")):
+    if tokens and not _only_a_runs(joined, list(map(_MARK, tokens)).count(b"")):
         raise Bail
     try:
         pieces = [_BATCH_ENDS[mark] if mark else text for text, mark in tokens]
