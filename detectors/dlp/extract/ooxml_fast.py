@@ -17,6 +17,9 @@ Two block passes run no Python per cell or per element at all:
   ``replace`` and list operations (shared-string indices resolved by one ``map``). Any other
   region goes to the per-cell pattern (:meth:`CellScanner.feed`). Plain shared strings go
   the same way (:meth:`SharedStringScanner.fast`: one ``split``, the texts decoded once).
+  A region of whole rows of inline strings in openpyxl's exact spelling goes quicker still
+  (:func:`_inline_rows`): two ``sub`` calls turn the markup between texts into tabs and
+  newlines, with no Python object per cell.
 * pptx (:func:`slides_text`): consecutive small parts, joined with a NUL boundary, go
   through one ``findall`` of text runs and paragraph, break and tab ends. A batch with any
   other spelling goes part by part (:func:`slide_text`), and a part that bails there, or
@@ -55,6 +58,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from operator import itemgetter
 from typing import IO
 
 from detectors.dlp.extract.errors import Budget, ExtractLimits, ExtractReport
@@ -299,6 +303,46 @@ _INLINE_CELLS = re.compile(
 )
 #: (pattern, its number of groups, the group of a row start)
 _FAST_PATTERNS = ((_INLINE_CELLS, 4, 2), (_FAST_CELLS, 5, 1))
+# Whole rows of inline-string cells exactly as openpyxl writes them, read with no Python
+# object per cell (see :func:`_inline_rows`): the markup from one cell's text to the next
+# is a single match, replaced by a literal separator.
+_INLINE_START = rb'<c r="[A-Z]{1,3}\d{1,7}" t="inlineStr"><is><t(?:>| xml:space="preserve">)'
+_INLINE_ROW_START = rb'<row r="\d{1,7}"(?:>| spans="\d{1,5}:\d{1,5}">)'
+_INLINE_HEAD = re.compile(_INLINE_ROW_START + _INLINE_START)
+_INLINE_CELL_GAP = re.compile(rb"</t></is></c>" + _INLINE_START)
+_INLINE_ROW_GAP = re.compile(rb"</t></is></c></row>" + _INLINE_ROW_START + _INLINE_START)
+_INLINE_TAIL = b"</t></is></c></row>"
+_EMPTY_TEXT = b"<t></t>"
+_EMPTY_KEPT = b'<t xml:space="preserve"></t>'
+
+
+def _inline_rows(region: bytes) -> str | None:
+    """The text of a region of whole rows of non-empty inline-string cells in openpyxl's
+    spelling, else None. The region must open with a row and cell start (``_INLINE_HEAD``)
+    and close with a cell and row end; one ``sub`` turns each gap between two cells of a
+    row into a tab, a second each gap across a row end into a tab and a newline. Texts hold
+    no ``<``, so when no ``<`` is left every tag was in one of those gaps: the region is
+    exactly head, text, (gap, text)..., tail, every cell balanced and the rows flat (a rise
+    of 0). An empty text (which would give a tab the cell does not show), a
+    carriage return, bad UTF-8 or an unknown entity gives None."""
+    if not region.endswith(_INLINE_TAIL) or _EMPTY_TEXT in region or _EMPTY_KEPT in region:
+        return None
+    head = _INLINE_HEAD.match(region)
+    if head is None or head.end() > len(region) - len(_INLINE_TAIL):
+        return None
+    body = _INLINE_CELL_GAP.sub(b"\t", region[head.end() : -len(_INLINE_TAIL)])
+    body = _INLINE_ROW_GAP.sub(b"\t\n", body)  # on the shorter body: fewer bytes searched
+    if b"<" in body or b"\r" in body:
+        return None
+    try:
+        text = body.decode("utf-8")
+        if "&" in text:
+            text = _ENTITY.sub(_entity, text)
+    except (Bail, UnicodeDecodeError):
+        return None
+    return text + "\t\n"
+
+
 _SHARED_REF = re.compile(rb"<v>(\d+)\t")
 
 
@@ -323,13 +367,31 @@ class CellScanner(_Scanner):
         self.dialect = 0  # the pattern that read the last region, tried first
 
     def fast(self, region: bytes) -> tuple[str, int] | None:
-        """Cells of the common shapes with no Python per cell: ``split`` gives every token
-        and what lies between them (which must hold no tag), the tokens are joined with
-        tabs, row tokens and shared-string indices are replaced by ``bytes`` and list
-        operations. None for a prefixed part, any other tag, an index past the table, a
-        carriage return, bad UTF-8 or an unknown entity."""
+        """Cells of the common shapes with no Python per cell: the region's rows by
+        :func:`_inline_rows` when they are openpyxl's inline strings, else the region by
+        :meth:`_split_pass`. None for a prefixed part or what ``_split_pass`` refuses."""
         if self.prefix:
             return None
+        first = region.find(b"<row ")
+        last = region.rfind(_INLINE_TAIL)
+        if first >= 0 and last > first:
+            text = _inline_rows(region[first : last + len(_INLINE_TAIL)])
+            if text is not None:
+                if first == 0 and last + len(_INLINE_TAIL) == len(region):
+                    return text, 0
+                # the sheet's first or last region: the tags around its rows (sheetData,
+                # sheetViews, pageMargins, ...) by the split pass, which must find no text
+                head, tail = region[:first], region[last + len(_INLINE_TAIL) :]
+                around = [self._split_pass(piece) for piece in (head, tail) if piece]
+                if all(got is not None and got[0] == "" for got in around):
+                    return text, sum(got[1] for got in around if got is not None)
+        return self._split_pass(region)
+
+    def _split_pass(self, region: bytes) -> tuple[str, int] | None:
+        """``split`` gives every token and what lies between them (which must hold no
+        tag), the tokens are joined with tabs, row tokens and shared-string indices are
+        replaced by ``bytes`` and list operations. None for any other tag, an index past
+        the table, a carriage return, bad UTF-8 or an unknown entity."""
         for tried in range(len(_FAST_PATTERNS)):
             pattern, groups, row_start = _FAST_PATTERNS[
                 (self.dialect + tried) % len(_FAST_PATTERNS)
@@ -543,11 +605,11 @@ _RUN_LOCALS = rb"(?:t|p|br|tab|cr)"
 # (group 2). Tags of other names fail at their first characters, so one pass costs about
 # what finding the runs costs.
 _RUNS = re.compile(
-    rb"<(?:a:t>([^<]*)</a:t>|(/a:(?:p|br|cr|tab)>|a:(?:p|br|cr|tab)/>|\x00>"
+    rb"<(?:a:t>([^<]*)</a:t>|(a:(?:(?:p|br|cr|tab)/>|t[\s/>]|" + _RUN_LOCALS + rb"[\s/])"
+    rb"|/a:(?:(?:p|br|cr|tab)>|" + _RUN_LOCALS + rb"\s)|\x00>"
     rb"|\?xml version=(?:'1\.0' encoding='UTF-8' standalone='yes'"
-    rb"|\"1\.0\" encoding=\"UTF-8\" standalone=\"yes\")\?>"
-    rb"|a:(?:t[\s/>]|" + _RUN_LOCALS + rb"[\s/])|/a:" + _RUN_LOCALS + rb"\s|[!?]))"
-)
+    rb"|\"1\.0\" encoding=\"UTF-8\" standalone=\"yes\")\?>|[!?]))"
+)  # (alternatives grouped by their first bytes: fewer tried at each other tag)
 _PROLOGS = (
     b"<?xml version='1.0' encoding='UTF-8' standalone='yes'?>",
     b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>',
@@ -597,7 +659,10 @@ def slide_body(xml: bytes, max_depth: int) -> bytes:
     DrawingML, if declared, under the prefix ``a`` and no default namespace (text under
     another prefix would not be seen). Bail otherwise. The part is returned as it is when
     it opens with the declaration Office or python-pptx writes (which the run pattern
-    knows), else without its declaration."""
+    knows), else without its declaration. A part holding a NUL (not an XML character;
+    :func:`slides_text` marks part boundaries with one) bails too."""
+    if b"\x00" in xml:
+        raise Bail
     start = 0
     for prolog in _PROLOGS:
         if xml.startswith(prolog):
@@ -644,6 +709,9 @@ def _only_a_runs(xml: bytes, runs: int) -> bool:
     return xml.count(b":t>") == 2 * runs
 
 
+_MARK = itemgetter(1)  # a token's mark (b"" for a text run)
+
+
 def slides_text(bodies: list[bytes]) -> str:
     """The text of consecutive slide or notes parts (from :func:`slide_body`) in one pass,
     a newline after each part: what :func:`slide_text` gives for each, joined.
@@ -652,11 +720,9 @@ def slides_text(bodies: list[bytes]) -> str:
     well-formed part holds one) and one ``findall`` finds every token; Python runs per
     run and paragraph, not per element. Bails when any part would (the caller then reads
     the parts one by one)."""
-    joined = b"<\x00>".join(bodies) + b"<\x00>"
-    if joined.count(b"\x00") != len(bodies):
-        raise Bail
+    joined = b"<\x00>".join(bodies) + b"<\x00>"  # (slide_body refused any other NUL)
     tokens = _RUNS.findall(joined)
-    if tokens and not _only_a_runs(joined, list(zip(*tokens, strict=False))[1].count(b"")):
+    if tokens and not _only_a_runs(joined, list(map(_MARK, tokens)).count(b"")):
         raise Bail
     try:
         pieces = [_BATCH_ENDS[mark] if mark else text for text, mark in tokens]

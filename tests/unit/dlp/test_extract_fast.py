@@ -394,6 +394,132 @@ def test_random_inline_sheets_read_as_expat_reads_them(xml: str, data: st.DataOb
         assert got == reference
 
 
+_ROW_PASS_TEXT = st.lists(
+    st.sampled_from([*"ab 7-_\t\n>\"'é€", "&amp;", "&lt;", "&#x41;", "&#9;", SSN]),
+    min_size=1,
+    max_size=10,
+).map("".join)
+
+
+@st.composite
+def _openpyxl_rows(draw: st.DrawFn) -> tuple[str, bool]:
+    """Rows of inline-string cells as openpyxl writes them (the spellings the row pass
+    reads), and whether every text is one it must read: now and then an empty text, a
+    carriage return, an unknown entity, a row with ``spans``, a cell of another shape."""
+    rows = []
+    readable = True
+    for r in range(1, draw(st.integers(min_value=2, max_value=12))):
+        cells = []
+        for c in "ABCDEF"[: draw(st.integers(min_value=1, max_value=6))]:
+            text = draw(_ROW_PASS_TEXT)
+            odd = draw(st.sampled_from(["", "", "", "", "", "empty", "cr", "entity", "other"]))
+            t_tag = draw(st.sampled_from(["<t>", '<t xml:space="preserve">']))
+            if odd == "empty":
+                text = ""
+            elif odd == "cr":
+                text += "\r"
+            elif odd == "entity":
+                text += "&bogus;"
+            attrs = (
+                f'r="{c}{r}" s="1" t="inlineStr"' if odd == "other" else f'r="{c}{r}" t="inlineStr"'
+            )
+            readable = readable and not odd
+            cells.append(f"<c {attrs}><is>{t_tag}{text}</t></is></c>")
+        spans = draw(st.sampled_from(["", f' spans="1:{len(cells)}"']))
+        rows.append(f'<row r="{r}"{spans}>' + "".join(cells) + "</row>")
+    return "".join(rows), readable
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=_openpyxl_rows())
+def test_rows_of_inline_strings_take_the_row_pass_and_read_as_expat_reads_them(
+    case: tuple[str, bool],
+) -> None:
+    """The row pass gives exactly expat's text for the rows, reads every region of the
+    spellings it knows, and leaves the others (empty texts, carriage returns, unknown
+    entities, cells of other attributes) to the patterns that read them cell by cell."""
+    rows, readable = case
+    reference, got = _expat_and_bulk("o.xlsx", book(sheet(rows)))
+    assert got == reference
+    via_rows = bulk._inline_rows(rows.encode())
+    assert (via_rows is not None) == readable
+    if via_rows is not None:
+        assert reference[0] == via_rows + "\n"  # the sheet's own line end follows its rows
+        assert _fast_reads(sheet(rows)) == via_rows
+
+
+@pytest.mark.parametrize(
+    "region",
+    [
+        # a cell inside a cell: balanced by count, but not the flat shape
+        '<row r="1"><c r="A1" t="inlineStr"><is><t>a<c r="B1" t="inlineStr"><is><t>b'
+        "</t></is></c></t></is></c></row>",
+        # a comment between cells, white space between rows, an empty row
+        '<row r="1"><c r="A1" t="inlineStr"><is><t>a</t></is></c><!-- x --></row>',
+        '<row r="1"><c r="A1" t="inlineStr"><is><t>a</t></is></c></row>\n'
+        '<row r="2"><c r="A2" t="inlineStr"><is><t>b</t></is></c></row>',
+        '<row r="1"><c r="A1" t="inlineStr"><is><t>a</t></is></c></row><row r="2"/>',
+        # a region cut inside a row, or holding the sheet's end
+        '<row r="1"><c r="A1" t="inlineStr"><is><t>a</t></is></c>',
+        '<row r="1"><c r="A1" t="inlineStr"><is><t>a</t></is></c></row></sheetData>',
+        # bytes that are not UTF-8
+        '<row r="1"><c r="A1" t="inlineStr"><is><t>\udcff</t></is></c></row>',
+        # CDATA, an attribute holding '>', a cell with a style, rich text
+        '<row r="1"><c r="A1" t="inlineStr"><is><t><![CDATA[a<b]]></t></is></c></row>',
+        '<row r="1" x="a>b"><c r="A1" t="inlineStr"><is><t>a</t></is></c></row>',
+        '<row r="1"><c r="A1" s="1" t="inlineStr"><is><t>a</t></is></c></row>',
+        '<row r="1"><c r="A1" t="inlineStr"><is><r><t>a</t></r></is></c></row>',
+    ],
+)
+def test_regions_off_the_openpyxl_shape_leave_the_row_pass(
+    monkeypatch: pytest.MonkeyPatch, region: str
+) -> None:
+    raw = region.encode("utf-8", "surrogateescape")
+    assert bulk._inline_rows(raw) is None
+    if "\udcff" not in region:  # (the zip writer takes text: the non-UTF-8 case stops here)
+        both(monkeypatch, "o.xlsx", book(sheet(region)))
+
+
+def test_the_first_and_last_regions_read_their_rows_by_the_row_pass(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A sheet in one region: the tags before and after its rows go to the split pass
+    (no text there, a rise each), the rows to the row pass; a cell outside any row (text
+    around the rows) sends the whole region to the split pass."""
+    split_inputs: list[bytes] = []
+    split_pass = bulk.CellScanner._split_pass
+
+    def spy(self: bulk.CellScanner, region: bytes) -> tuple[str, int] | None:
+        split_inputs.append(region)
+        return split_pass(self, region)
+
+    monkeypatch.setattr(bulk.CellScanner, "_split_pass", spy)
+    rows = _inline_rows('r="A{i}" t="inlineStr"', 5)
+    xml = sheet(rows).replace("</sheetData>", '</sheetData><pageMargins left="0.75"/>')
+    body = bulk._strip_prolog(xml.encode())
+    scanner = bulk.CellScanner(b"", [], bytearray())
+    text = bulk._inline_rows(rows.encode())
+    assert scanner.fast(body) == (text, 0)
+    assert split_inputs and all(b"<row " not in piece for piece in split_inputs)
+    stray = xml.replace("<sheetData>", '<sheetData><c r="Z1"><v>7</v></c>')
+    split_inputs.clear()
+    assert _fast_reads(stray) == "7\t" + text
+    assert any(b"<row " in piece for piece in split_inputs)
+    both(monkeypatch, "s.xlsx", book(stray))
+
+
+def test_nested_cells_still_truncate_like_expat(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cells nested past the depth cap are never read whole by the row pass: expat
+    truncates them at the exact element, and so does the bulk path."""
+    cell = '<c r="A1" t="inlineStr"><is><t>'
+    rows = '<row r="1">' + cell * 400 + "x" + "</t></is></c>" * 400 + "</row>"
+    assert bulk._inline_rows(rows.encode()) is None
+    report = ExtractReport()
+    list(extract_text("n.xlsx", io.BytesIO(book(sheet(rows))), SMALL_BLOCKS, report))
+    assert report.truncated_reason == "XML nested deeper than 1000 elements"
+    both(monkeypatch, "n.xlsx", book(sheet(rows)), SMALL_BLOCKS)
+
+
 def test_many_regions_of_every_kind_read_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
     strings = "".join(f"<si><t>string {i}</t></si>" for i in range(50)) + "<si><t/></si>"
     strings += f"<si><t>never shown {SSN}</t></si>"
