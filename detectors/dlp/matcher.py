@@ -154,6 +154,9 @@ class _Expr:
     entries: tuple[Entry, ...]
     som: bool
     term: frozenset[int] = frozenset()
+    # the leader's bytes: a match whose first byte is not one of them starts one byte later
+    # (a consumed leading byte, see ``Entry.leader``); empty when the pattern has none
+    lead: frozenset[int] = frozenset()
     # RE2, end-anchored: the leftmost start of a match ending at the event's end
     confirm: re2._Regexp | None = None
     reverse: re.Pattern[bytes] | None = None
@@ -386,13 +389,14 @@ class Policy:
         self._plans: dict[int, tuple[_Plan, ...]] = {}  # expression or keyword id -> plans
 
         entries = list(dict.fromkeys(e for p in self.profiles for e in p.entries))
-        groups: dict[tuple[str, bool, bool, str | None], list[Entry]] = {}
+        groups: dict[tuple[str, bool, bool, str | None, str | None], list[Entry]] = {}
         literals: dict[bytes, int] = {}
         word_entries: dict[int, list[Entry]] = {}
         max_window = 0
         for e in entries:
             if e.pattern:
-                groups.setdefault((e.pattern, e.caseless, e.som, e.terminator), []).append(e)
+                key = (e.pattern, e.caseless, e.som, e.terminator, e.leader)
+                groups.setdefault(key, []).append(e)
             for w in e.words:
                 lid = self._literal_id(w, literals)
                 word_entries.setdefault(lid, []).append(e)
@@ -412,12 +416,14 @@ class Policy:
         side: list[tuple[bytes, int, int]] = []
         kw_gates: dict[int, set[int]] = {}
         max_reach = 0
-        for i, ((pattern, caseless, som, term), members) in enumerate(groups.items()):
+        for i, ((pattern, caseless, som, term, leader), members) in enumerate(groups.items()):
             pb = pattern.encode()
             width = min(max(m.max_width for m in members), MAX_SPAN)
             expr = _Expr(tuple(members), som, max_width=width)
             if term:
                 expr.term = _class_bytes(term)
+            if leader:
+                expr.lead = _class_bytes(leader)
             rflags = re.IGNORECASE if caseless else 0
             # Python ``re`` only ever runs the project's own catalogue patterns: a custom
             # profile's pattern stays on the engine path, its start recovered by RE2.
@@ -907,7 +913,12 @@ class MatchStream:
             rx = expr.search
             assert rx is not None
             lead_boundary = expr.lead_boundary
-            at, limit, end_at = max(lo, seg_lo) - base, stop - base, seg_hi - base
+            lead = expr.lead  # a consumed leading byte lies one byte left of the token
+            at, limit, end_at = (
+                (seg_lo if lead else max(lo, seg_lo)) - base,
+                stop - base,
+                seg_hi - base,
+            )
             furthest = self._furthest.get(gid, -1) - base
             while True:
                 if timed and searches and not searches % DEADLINE_EVERY and self._past_deadline():
@@ -917,8 +928,8 @@ class MatchStream:
                 if m is None:
                     break
                 s, e = m.span()
-                if s >= limit:
-                    break
+                if s >= limit or (lead and s + 1 >= limit and hist[s] not in lead):
+                    break  # the token itself (after a consumed leading byte) starts past it
                 if lead_boundary and s and hist[s - 1] in _WORD_BYTES:
                     at = s + 1  # inside a word: the full pattern's \b fails here
                     continue
@@ -1011,12 +1022,15 @@ class MatchStream:
 
     def _confirm(self, eid: int, start: int, end: int) -> None:
         plans = self._p._plans[eid]
-        term = self._p._exprs[eid].term if eid < _KW_BASE else None
+        expr = self._p._exprs[eid] if eid < _KW_BASE else None
+        term = expr.term if expr is not None else None
         base = self._base
         s = max(start, base)
         e = min(end, s + MAX_SPAN)
         if term and e > s and self._hist[e - 1 - base] not in term:
             e -= 1
+        if expr is not None and expr.lead and e > s and self._hist[s - base] not in expr.lead:
+            s += 1  # a consumed leading byte (the match is not at the start of the text)
         if e <= s:
             return
         text = self._hist[s - base : e - base].decode("utf-8", "replace")

@@ -51,7 +51,7 @@ __all__ = [
 ]
 
 # Bumped whenever matcher or validator behaviour changes, so cached results are invalidated.
-MATCHER_VERSION = "dlp-matcher/2"
+MATCHER_VERSION = "dlp-matcher/3"
 
 # Upper bound on the width of a custom pattern (bytes). Bounded width keeps the stage-2
 # re-confirmation window small, which is what makes a backtracking confirm safe.
@@ -72,6 +72,10 @@ class Entry:
     ``pattern`` is matched on UTF-8 bytes. When ``terminator`` is set, the pattern ends with a
     *consumed* terminator (``(?:[^cls]|$)``) and the matcher trims that byte afterwards; this
     keeps Hyperscan from reporting one event per byte of an open-ended token.
+    When ``leader`` is set (a class, like ``terminator``), the pattern starts with a
+    *consumed* leading byte (``(?:^|[^cls])``: a byte outside the class or the start of the
+    text) and the matcher trims that byte too: the token then starts where the byte before
+    is not of its class, which ``\\b`` cannot say for a class holding ``-``.
     ``value_pattern`` (a Python regex with one group) extracts the secret from a span that
     also holds its label (``aws_secret_access_key = ...``); validators and masks see the
     value. ``words`` makes this a word-list entry: each word is a match in itself.
@@ -108,6 +112,7 @@ class Entry:
     severity: str = ""
     test_values: bool = False
     engine_patterns: tuple[str, ...] = ()
+    leader: str | None = None
 
     def __post_init__(self) -> None:
         if not self.id or not self.name:
@@ -154,6 +159,7 @@ class Entry:
             "severity": self.severity,
             "test_values": self.test_values,
             "engine_patterns": list(self.engine_patterns),
+            "leader": self.leader,
         }
 
 
@@ -259,6 +265,12 @@ def _terminated(regex: str, cls: str) -> str:
     return f"{regex}(?:[^{cls}]|$)"
 
 
+def _led(regex: str, lead: str) -> str:
+    """Token preceded by a consumed leading byte (or the start of the text): the mirror of
+    :func:`_terminated`, for tokens whose first byte may be ``-`` (no ``\\b`` before it)."""
+    return f"(?:^|[^{lead}]){regex}"
+
+
 _ROW_OPTIONS = ("keywords", "window", "mask", "mask_prefix", "severity", "caseless", "som")
 
 
@@ -274,9 +286,12 @@ def _entry_from_row(row: Mapping[str, Any], token: bool = False) -> Entry:
     """An :class:`Entry` from a catalogue row (``catalog/credentials.py``,
     ``catalog/identifiers.py``). ``token``: a credential row (compiled without SOM)."""
     cls = row.get("cls", "")
+    lead = row.get("lead")
 
     def terminated(regex: str) -> str:
         # ``ends``: the regex already ends in its own terminator (``credentials._capped``)
+        if lead:
+            regex = _led(regex, lead)
         return _terminated(regex, cls) if cls and not row.get("ends") else regex
 
     pattern = terminated(row["regex"])
@@ -292,6 +307,7 @@ def _entry_from_row(row: Mapping[str, Any], token: bool = False) -> Entry:
         terminator=cls or None,
         value_pattern=row.get("value"),
         engine_patterns=tuple(terminated(part) for part in row.get("engine", ())),
+        leader=lead,
         **opts,
     )
 
