@@ -44,7 +44,13 @@ import re2
 
 from detectors.dlp.engine_cache import compiled_database
 from detectors.dlp.masking import mask_value
-from detectors.dlp.profiles import BUILTIN_PATTERNS, Entry, Profile, profile_set_version
+from detectors.dlp.profiles import (
+    BUILTIN_PATTERNS,
+    Entry,
+    Profile,
+    lead_prefix,
+    profile_set_version,
+)
 from detectors.dlp.re2_engine import Re2Engine, Re2UnionEngine, to_re2_pattern
 from detectors.dlp.validators import VALIDATORS, is_test_value
 
@@ -436,6 +442,12 @@ class Policy:
                 expr.gate_window = max(m.window for m in members)
                 expr.lead_boundary = _boundary_then_literal(pattern)
                 expr.search = re.compile(pb[2:] if expr.lead_boundary else pb, rflags)
+                if leader:
+                    # Python ``re`` looks behind instead of consuming the leading byte: half
+                    # the cost of the alternation with ``^``, and the match is the token
+                    body = pattern.removeprefix(lead_prefix(leader))
+                    assert body != pattern, "a leader's pattern starts with lead_prefix()"
+                    expr.search = re.compile(f"(?<![{leader}]){body}".encode(), rflags)
                 expr.max_width = min(width, _max_width(pattern))
                 for m in members:
                     for kid in self._ctx_ids[m]:
@@ -913,12 +925,7 @@ class MatchStream:
             rx = expr.search
             assert rx is not None
             lead_boundary = expr.lead_boundary
-            lead = expr.lead  # a consumed leading byte lies one byte left of the token
-            at, limit, end_at = (
-                (seg_lo if lead else max(lo, seg_lo)) - base,
-                stop - base,
-                seg_hi - base,
-            )
+            at, limit, end_at = max(lo, seg_lo) - base, stop - base, seg_hi - base
             furthest = self._furthest.get(gid, -1) - base
             while True:
                 if timed and searches and not searches % DEADLINE_EVERY and self._past_deadline():
@@ -928,8 +935,8 @@ class MatchStream:
                 if m is None:
                     break
                 s, e = m.span()
-                if s >= limit or (lead and s + 1 >= limit and hist[s] not in lead):
-                    break  # the token itself (after a consumed leading byte) starts past it
+                if s >= limit:
+                    break
                 if lead_boundary and s and hist[s - 1] in _WORD_BYTES:
                     at = s + 1  # inside a word: the full pattern's \b fails here
                     continue

@@ -46,6 +46,7 @@ __all__ = [
     "ProfileError",
     "custom_profile",
     "entry_rows",
+    "lead_prefix",
     "predefined_profile",
     "profile_set_version",
 ]
@@ -265,10 +266,11 @@ def _terminated(regex: str, cls: str) -> str:
     return f"{regex}(?:[^{cls}]|$)"
 
 
-def _led(regex: str, lead: str) -> str:
-    """Token preceded by a consumed leading byte (or the start of the text): the mirror of
-    :func:`_terminated`, for tokens whose first byte may be ``-`` (no ``\\b`` before it)."""
-    return f"(?:^|[^{lead}]){regex}"
+def lead_prefix(lead: str) -> str:
+    """A consumed leading byte: one outside the class ``lead``, or the start of the text. The
+    mirror of :func:`_terminated`'s terminator, for tokens whose first byte may be ``-``
+    (no ``\\b`` before it); ``Entry.leader`` is ``lead``."""
+    return f"(?:^|[^{lead}])"
 
 
 _ROW_OPTIONS = ("keywords", "window", "mask", "mask_prefix", "severity", "caseless", "som")
@@ -291,7 +293,7 @@ def _entry_from_row(row: Mapping[str, Any], token: bool = False) -> Entry:
     def terminated(regex: str) -> str:
         # ``ends``: the regex already ends in its own terminator (``credentials._capped``)
         if lead:
-            regex = _led(regex, lead)
+            regex = lead_prefix(lead) + regex
         return _terminated(regex, cls) if cls and not row.get("ends") else regex
 
     pattern = terminated(row["regex"])
