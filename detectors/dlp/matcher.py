@@ -1023,9 +1023,28 @@ class MatchStream:
             if ends:
                 # the first hit ending after `lo` has the smallest start of those that do
                 i = bisect_right(ends, lo)
-                if i < len(ends) and ends[i] - lit_len[kid] < hi:
-                    return True
+                n = lit_len[kid]
+                while i < len(ends) and ends[i] - n < hi:
+                    if not self._blank_line_between(ends[i] - n, ends[i], start, end):
+                        return True
+                    i += 1
         return False
+
+    def _blank_line_between(self, kw_start: int, kw_end: int, start: int, end: int) -> bool:
+        """True when a blank line separates a keyword from a candidate: a label's context
+        ends with its paragraph (a CSV row two lines below ``Passport No: …`` is no passport)."""
+        if kw_end <= start:
+            a, b = kw_end, start
+        elif kw_start >= end:
+            a, b = end, kw_start
+        else:
+            return False
+        base = self._base
+        # one byte more on each side: a candidate's consumed terminator or leading byte may
+        # be the newline next to the gap (a keyword's own bytes are never one)
+        a, b = max(a - 1, base) - base, max(b + 1, base) - base
+        hist = self._hist
+        return hist.find(b"\n\n", a, b) >= 0 or hist.find(b"\n\r\n", a, b) >= 0
 
     def _confirm(self, eid: int, start: int, end: int) -> None:
         plans = self._p._plans[eid]

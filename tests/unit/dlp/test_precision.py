@@ -93,3 +93,62 @@ def test_cvv_is_not_part_of_a_date_or_a_grouped_number(
     engine: str, text: str, codes: list[str]
 ) -> None:
     assert _found(POLICIES[engine], text, "card_cvv") == codes
+
+
+# -- context keywords: a blank line ends a keyword's context -----------------------------------
+
+
+@pytest.mark.parametrize("engine", sorted(POLICIES))
+@pytest.mark.parametrize(
+    ("entry_id", "text", "values"),
+    [
+        ("us_passport", "Passport No: 561234987\n", ["561234987"]),
+        ("us_passport", "Passport No:\n561234987\n", ["561234987"]),  # the next line
+        ("us_bank_account", "account number,amount\n934667894455,12.00\n", ["934667894455"]),
+        ("us_drivers_license", "X4818789 (driver's license)\n", ["X4818789"]),
+        ("pt_nif", "NIF:\r\n274308525\r\n", ["274308525"]),
+    ],
+)
+def test_a_keyword_vouches_for_values_in_its_paragraph(
+    engine: str, entry_id: str, text: str, values: list[str]
+) -> None:
+    assert _found(POLICIES[engine], text, entry_id) == values
+
+
+@pytest.mark.parametrize("engine", sorted(POLICIES))
+@pytest.mark.parametrize(
+    ("entry_id", "text", "values"),
+    [
+        # CSV rows of ids after a blank line, below and above a labelled value
+        ("us_passport", "Passport No: 561234987\n\n420045698,region,55946.95\n", ["561234987"]),
+        (
+            "uk_passport",
+            "486450912,draft,63424.81\n\nUK passport number: 504561212\n",
+            ["504561212"],
+        ),
+        (
+            "us_bank_account",
+            "Bank account number: 934667894455\n\n178321223,review\n",
+            ["934667894455"],
+        ),
+        ("us_drivers_license", "Driver's license: X4818789\n\n778058187,north\n", ["X4818789"]),
+        ("pt_nif", "NIF: 274308525\r\n\r\n804638225,report\r\n", ["274308525"]),
+        ("us_passport", "passport\n\n561234987\n", []),
+    ],
+)
+def test_a_blank_line_ends_a_keywords_context(
+    engine: str, entry_id: str, text: str, values: list[str]
+) -> None:
+    assert _found(POLICIES[engine], text, entry_id) == values
+
+
+@pytest.mark.parametrize("engine", sorted(POLICIES))
+def test_a_blank_line_ends_the_context_of_a_token_with_consumed_edges(engine: str) -> None:
+    """The blank line's first or last newline is the token's consumed terminator or leading
+    byte: still a blank line between the keyword and the token."""
+    token = "-x7Q" + "aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5bC7d"  # 44 bytes, led by "-"
+    assert len(token) == 44
+    policy = POLICIES[engine]
+    assert _found(policy, f"ibm\n{token}\n", "ibm_cloud_api_key") == [token]
+    assert _found(policy, f"ibm\n\n{token}\n", "ibm_cloud_api_key") == []
+    assert _found(policy, f"{token}\n\nibm\n", "ibm_cloud_api_key") == []
