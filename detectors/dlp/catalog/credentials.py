@@ -18,7 +18,8 @@ Each row is ``row(id, name, regex, cls, validator, **options)``:
   (bare base64url tokens). ``\\b`` does not hold before a leading ``-`` that follows ``=``, a
   space or a quote (neither side is a word byte), so such a row is written without it and
   the builder prepends a *consumed* leading byte ``(?:^|[^lead])``: a byte outside the
-  class, or the start of the text, which the matcher trims (the mirror of the terminator).
+  class, or the start of the text, which the matcher trims (the mirror of the terminator;
+  its keyword-led search looks behind instead). Identifier rows take ``cls``/``lead`` too.
 * ``engine``: literal-led patterns whose union is ``regex``, compiled into Hyperscan in its
   place (a regex led by a small class, such as Discord's, would keep an automaton live on
   every byte).
