@@ -255,9 +255,10 @@ def hex_key_ok(value: str) -> bool:
 
 
 def uuid_key_ok(value: str) -> bool:
-    """A UUID used as a secret: version nibble 1-8, not nil/max, some entropy."""
+    """A UUID used as a secret: version nibble 1-8 and the standard variant (the fourth
+    group's first digit 8-b, as every UUID version sets it), not nil/max, some entropy."""
     v = value.lower()
-    if len(v) != 36 or v.count("-") != 4 or v[14] not in "12345678":
+    if len(v) != 36 or v.count("-") != 4 or v[14] not in "12345678" or v[19] not in "89ab":
         return False
     return hex_key_ok(v.replace("-", ""))
 

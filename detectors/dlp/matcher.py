@@ -44,7 +44,13 @@ import re2
 
 from detectors.dlp.engine_cache import compiled_database
 from detectors.dlp.masking import mask_value
-from detectors.dlp.profiles import BUILTIN_PATTERNS, Entry, Profile, profile_set_version
+from detectors.dlp.profiles import (
+    BUILTIN_PATTERNS,
+    Entry,
+    Profile,
+    lead_prefix,
+    profile_set_version,
+)
 from detectors.dlp.re2_engine import Re2Engine, Re2UnionEngine, to_re2_pattern
 from detectors.dlp.validators import VALIDATORS, is_test_value
 
@@ -154,6 +160,9 @@ class _Expr:
     entries: tuple[Entry, ...]
     som: bool
     term: frozenset[int] = frozenset()
+    # the leader's bytes: a match whose first byte is not one of them starts one byte later
+    # (a consumed leading byte, see ``Entry.leader``); empty when the pattern has none
+    lead: frozenset[int] = frozenset()
     # RE2, end-anchored: the leftmost start of a match ending at the event's end
     confirm: re2._Regexp | None = None
     reverse: re.Pattern[bytes] | None = None
@@ -386,13 +395,14 @@ class Policy:
         self._plans: dict[int, tuple[_Plan, ...]] = {}  # expression or keyword id -> plans
 
         entries = list(dict.fromkeys(e for p in self.profiles for e in p.entries))
-        groups: dict[tuple[str, bool, bool, str | None], list[Entry]] = {}
+        groups: dict[tuple[str, bool, bool, str | None, str | None], list[Entry]] = {}
         literals: dict[bytes, int] = {}
         word_entries: dict[int, list[Entry]] = {}
         max_window = 0
         for e in entries:
             if e.pattern:
-                groups.setdefault((e.pattern, e.caseless, e.som, e.terminator), []).append(e)
+                key = (e.pattern, e.caseless, e.som, e.terminator, e.leader)
+                groups.setdefault(key, []).append(e)
             for w in e.words:
                 lid = self._literal_id(w, literals)
                 word_entries.setdefault(lid, []).append(e)
@@ -412,12 +422,14 @@ class Policy:
         side: list[tuple[bytes, int, int]] = []
         kw_gates: dict[int, set[int]] = {}
         max_reach = 0
-        for i, ((pattern, caseless, som, term), members) in enumerate(groups.items()):
+        for i, ((pattern, caseless, som, term, leader), members) in enumerate(groups.items()):
             pb = pattern.encode()
             width = min(max(m.max_width for m in members), MAX_SPAN)
             expr = _Expr(tuple(members), som, max_width=width)
             if term:
                 expr.term = _class_bytes(term)
+            if leader:
+                expr.lead = _class_bytes(leader)
             rflags = re.IGNORECASE if caseless else 0
             # Python ``re`` only ever runs the project's own catalogue patterns: a custom
             # profile's pattern stays on the engine path, its start recovered by RE2.
@@ -430,6 +442,12 @@ class Policy:
                 expr.gate_window = max(m.window for m in members)
                 expr.lead_boundary = _boundary_then_literal(pattern)
                 expr.search = re.compile(pb[2:] if expr.lead_boundary else pb, rflags)
+                if leader:
+                    # Python ``re`` looks behind instead of consuming the leading byte: half
+                    # the cost of the alternation with ``^``, and the match is the token
+                    body = pattern.removeprefix(lead_prefix(leader))
+                    assert body != pattern, "a leader's pattern starts with lead_prefix()"
+                    expr.search = re.compile(f"(?<![{leader}]){body}".encode(), rflags)
                 expr.max_width = min(width, _max_width(pattern))
                 for m in members:
                     for kid in self._ctx_ids[m]:
@@ -460,10 +478,12 @@ class Policy:
                 ids.append(i)
                 soms.append(som)
                 caseless_flags.append(caseless)
-        # expression or keyword id -> its plans and the class of its consumed terminator
-        self._confirming: dict[int, tuple[tuple[_Plan, ...], frozenset[int]]] = {
-            eid: (plans, self._exprs[eid].term if eid < _KW_BASE else frozenset())
-            for eid, plans in self._plans.items()
+        # expression or keyword id -> its plans and the classes of its consumed terminator
+        # and consumed leading byte
+        self._confirming: dict[
+            int, tuple[tuple[_Plan, ...], frozenset[int], frozenset[int]]
+        ] = {
+            eid: (plans, *self._consumed_classes(eid)) for eid, plans in self._plans.items()
         }
         max_kw = max(self._lit_len.values(), default=0)
         self._kw_gates = {k: tuple(sorted(v)) for k, v in kw_gates.items()}
@@ -503,6 +523,14 @@ class Policy:
         for lid, members in self._word_entries.items():
             self._plans[lid] = tuple(plan_of[m] for m in members)
         return plan_of
+
+    def _consumed_classes(self, eid: int) -> tuple[frozenset[int], frozenset[int]]:
+        """The byte classes of an expression's consumed terminator and leading byte (empty
+        for a keyword id, or where the pattern consumes none)."""
+        if eid >= _KW_BASE:
+            return frozenset(), frozenset()
+        expr = self._exprs[eid]
+        return expr.term, expr.lead
 
     def _literal_id(self, word: str, literals: dict[bytes, int]) -> int:
         lit = _literal_pattern(word)
@@ -1001,14 +1029,32 @@ class MatchStream:
             del self._pending[(eid, start)]
             self._confirm(eid, start, end)
 
+    def _blank_line_between(self, kw_start: int, kw_end: int, start: int, end: int) -> bool:
+        """True when a blank line separates a keyword from a candidate: a label's context
+        ends with its paragraph (a CSV row two lines below ``Passport No: …`` is no passport)."""
+        if kw_end <= start:
+            a, b = kw_end, start
+        elif kw_start >= end:
+            a, b = end, kw_start
+        else:
+            return False
+        base = self._base
+        # one byte more on each side: a candidate's consumed terminator or leading byte may
+        # be the newline next to the gap (a keyword's own bytes are never one)
+        a, b = max(a - 1, base) - base, max(b + 1, base) - base
+        hist = self._hist
+        return hist.find(b"\n\n", a, b) >= 0 or hist.find(b"\n\r\n", a, b) >= 0
+
     def _confirm(self, eid: int, start: int, end: int) -> None:
-        plans, term = self._p._confirming[eid]
+        plans, term, lead = self._p._confirming[eid]
         base = self._base
         s = start if start > base else base
         e = end if end < s + MAX_SPAN else s + MAX_SPAN
         hist = self._hist
         if term and e > s and hist[e - 1 - base] not in term:
             e -= 1
+        if lead and e > s and hist[s - base] not in lead:
+            s += 1  # a consumed leading byte (the match is not at the start of the text)
         if e <= s:
             return
         text = hist[s - base : e - base].decode("utf-8", "replace")
@@ -1027,8 +1073,14 @@ class MatchStream:
                         # the first hit ending after `lo` has the smallest start of those
                         # that do
                         i = bisect_right(ends, lo)
-                        if i < len(ends) and ends[i] - lit_len[kid] < hi:
-                            break
+                        n = lit_len[kid]
+                        while i < len(ends) and ends[i] - n < hi:
+                            if not self._blank_line_between(ends[i] - n, ends[i], start, end):
+                                break
+                            i += 1
+                        else:
+                            continue
+                        break
                 else:
                     continue
             value = text

@@ -46,12 +46,13 @@ __all__ = [
     "ProfileError",
     "custom_profile",
     "entry_rows",
+    "lead_prefix",
     "predefined_profile",
     "profile_set_version",
 ]
 
 # Bumped whenever matcher or validator behaviour changes, so cached results are invalidated.
-MATCHER_VERSION = "dlp-matcher/2"
+MATCHER_VERSION = "dlp-matcher/3"
 
 # Upper bound on the width of a custom pattern (bytes). Bounded width keeps the stage-2
 # re-confirmation window small, which is what makes a backtracking confirm safe.
@@ -72,6 +73,10 @@ class Entry:
     ``pattern`` is matched on UTF-8 bytes. When ``terminator`` is set, the pattern ends with a
     *consumed* terminator (``(?:[^cls]|$)``) and the matcher trims that byte afterwards; this
     keeps Hyperscan from reporting one event per byte of an open-ended token.
+    When ``leader`` is set (a class, like ``terminator``), the pattern starts with a
+    *consumed* leading byte (``(?:^|[^cls])``: a byte outside the class or the start of the
+    text) and the matcher trims that byte too: the token then starts where the byte before
+    is not of its class, which ``\\b`` cannot say for a class holding ``-``.
     ``value_pattern`` (a Python regex with one group) extracts the secret from a span that
     also holds its label (``aws_secret_access_key = ...``); validators and masks see the
     value. ``words`` makes this a word-list entry: each word is a match in itself.
@@ -108,6 +113,7 @@ class Entry:
     severity: str = ""
     test_values: bool = False
     engine_patterns: tuple[str, ...] = ()
+    leader: str | None = None
 
     def __post_init__(self) -> None:
         if not self.id or not self.name:
@@ -154,6 +160,7 @@ class Entry:
             "severity": self.severity,
             "test_values": self.test_values,
             "engine_patterns": list(self.engine_patterns),
+            "leader": self.leader,
         }
 
 
@@ -259,6 +266,13 @@ def _terminated(regex: str, cls: str) -> str:
     return f"{regex}(?:[^{cls}]|$)"
 
 
+def lead_prefix(lead: str) -> str:
+    """A consumed leading byte: one outside the class ``lead``, or the start of the text. The
+    mirror of :func:`_terminated`'s terminator, for tokens whose first byte may be ``-``
+    (no ``\\b`` before it); ``Entry.leader`` is ``lead``."""
+    return f"(?:^|[^{lead}])"
+
+
 _ROW_OPTIONS = ("keywords", "window", "mask", "mask_prefix", "severity", "caseless", "som")
 
 
@@ -274,9 +288,12 @@ def _entry_from_row(row: Mapping[str, Any], token: bool = False) -> Entry:
     """An :class:`Entry` from a catalogue row (``catalog/credentials.py``,
     ``catalog/identifiers.py``). ``token``: a credential row (compiled without SOM)."""
     cls = row.get("cls", "")
+    lead = row.get("lead")
 
     def terminated(regex: str) -> str:
         # ``ends``: the regex already ends in its own terminator (``credentials._capped``)
+        if lead:
+            regex = lead_prefix(lead) + regex
         return _terminated(regex, cls) if cls and not row.get("ends") else regex
 
     pattern = terminated(row["regex"])
@@ -292,6 +309,7 @@ def _entry_from_row(row: Mapping[str, Any], token: bool = False) -> Entry:
         terminator=cls or None,
         value_pattern=row.get("value"),
         engine_patterns=tuple(terminated(part) for part in row.get("engine", ())),
+        leader=lead,
         **opts,
     )
 

@@ -14,6 +14,12 @@ Each row is ``row(id, name, regex, cls, validator, **options)``:
 * ``value``: a Python regex with one group extracting the secret from a labelled span.
 * ``ends=True``: the regex already ends in its own terminator (``_capped``), so the builder
   appends none (``cls`` still says which last byte the matcher trims).
+* ``lead``: the token's class at its first byte, for rows led by a class that holds ``-``
+  (bare base64url tokens). ``\\b`` does not hold before a leading ``-`` that follows ``=``, a
+  space or a quote (neither side is a word byte), so such a row is written without it and
+  the builder prepends a *consumed* leading byte ``(?:^|[^lead])``: a byte outside the
+  class, or the start of the text, which the matcher trims (the mirror of the terminator;
+  its keyword-led search looks behind instead). Identifier rows take ``cls``/``lead`` too.
 * ``engine``: literal-led patterns whose union is ``regex``, compiled into Hyperscan in its
   place (a regex led by a small class, such as Discord's, would keep an automaton live on
   every byte).
@@ -187,7 +193,7 @@ CREDENTIAL_ROWS: tuple[dict[str, Any], ...] = (
         "token32", **_ctx("azure devops", "ado", "AZURE_DEVOPS_EXT_PAT", "dev.azure.com",
                           "visualstudio.com", window=128)),
     row("azure_function_key", "Microsoft Azure Function Key",
-        r"\b[A-Za-z0-9_-]{54}==", "", "token32",
+        r"[A-Za-z0-9_-]{54}==", "", "token32", lead=B64URL,
         **_ctx("x-functions-key", "azurewebsites.net", "code", window=128)),
     row("teams_webhook", "Microsoft Teams Incoming Webhook",
         r"https://[a-z0-9-]{1,60}\.webhook\.office\.com/webhookb2/" + UUID + "@" + UUID
@@ -238,8 +244,8 @@ CREDENTIAL_ROWS: tuple[dict[str, Any], ...] = (
     row("octopus_deploy_key", "Octopus Deploy API Key", r"\bAPI-[A-Z0-9]{26}", ALNUM, "token20"),
     row("harness_pat", "Harness Access Token",
         r"\b(?:pat|sat)\.[A-Za-z0-9_-]{22}\.[a-f0-9]{24}\.[A-Za-z0-9]{20}", ALNUM, "token32"),
-    row("travis_ci_token", "Travis CI API Token", r"\b[A-Za-z0-9_-]{22}", B64URL, "mixed_token",
-        **_ctx("travis", "TRAVIS_API_TOKEN", window=64)),
+    row("travis_ci_token", "Travis CI API Token", r"[A-Za-z0-9_-]{22}", B64URL, "mixed_token",
+        lead=B64URL, **_ctx("travis", "TRAVIS_API_TOKEN", window=64)),
     # -- infrastructure, hosting, secrets managers ------------------------------------------
     row("terraform_cloud_token", "Terraform Cloud / Enterprise API Token",
         r"\b[A-Za-z0-9]{14}\.atlasv1\.[A-Za-z0-9_=-]{60,}", "A-Za-z0-9_=-", "token32"),
@@ -294,7 +300,7 @@ CREDENTIAL_ROWS: tuple[dict[str, Any], ...] = (
     row("cloudflare_global_api_key", "Cloudflare Global API Key (legacy)", r"\b[a-f0-9]{37}\b",
         "", "hex_key", **_ctx("cloudflare", "CF_API_KEY", "X-Auth-Key", window=96)),
     row("cloudflare_api_token_legacy", "Cloudflare API Token (legacy)",
-        r"\b[A-Za-z0-9_-]{40}", B64URL, "mixed_token",
+        r"[A-Za-z0-9_-]{40}", B64URL, "mixed_token", lead=B64URL,
         **_ctx("cloudflare", "CF_API_TOKEN", "CLOUDFLARE_API_TOKEN", window=96)),
     row("cloudflare_origin_ca_key", "Cloudflare Origin CA Key",
         r"\bv1\.0-[a-f0-9]{24}-[a-f0-9]{146}", ALNUM, "hex_key"),
@@ -325,8 +331,8 @@ CREDENTIAL_ROWS: tuple[dict[str, Any], ...] = (
         "token16", mask_prefix=4),
     row("tencent_secret_id", "Tencent Cloud SecretId", r"\bAKID[A-Za-z0-9]{32}\b", "",
         "token20", mask_prefix=4),
-    row("ibm_cloud_api_key", "IBM Cloud API Key", r"\b[A-Za-z0-9_-]{44}", B64URL, "mixed_token",
-        **_ctx("ibm", "IBMCLOUD_API_KEY", "IC_API_KEY", "bluemix", window=96)),
+    row("ibm_cloud_api_key", "IBM Cloud API Key", r"[A-Za-z0-9_-]{44}", B64URL, "mixed_token",
+        lead=B64URL, **_ctx("ibm", "IBMCLOUD_API_KEY", "IC_API_KEY", "bluemix", window=96)),
     row("yandex_api_key", "Yandex Cloud API Key", r"\bAQVN[A-Za-z0-9_-]{35,38}", B64URL,
         "token20"),
     row("yandex_iam_token", "Yandex Cloud IAM Token", r"\bt1\.[A-Z0-9a-z_-]{80,}={0,2}",
@@ -341,8 +347,8 @@ CREDENTIAL_ROWS: tuple[dict[str, Any], ...] = (
         r"\bcmVmdGtu[A-Za-z0-9]{56}", ALNUM, "token32"),
     row("okta_api_token", "Okta API Token", r"\b00[A-Za-z0-9_-]{40}", B64URL, "mixed_token",
         **_ctx("okta", "SSWS", "OKTA_API_TOKEN", "okta.com", window=96)),
-    row("auth0_client_secret", "Auth0 Client Secret", r"\b[A-Za-z0-9_-]{64}", B64URL,
-        "mixed_token", **_ctx("auth0", "AUTH0_CLIENT_SECRET", window=96)),
+    row("auth0_client_secret", "Auth0 Client Secret", r"[A-Za-z0-9_-]{64}", B64URL,
+        "mixed_token", lead=B64URL, **_ctx("auth0", "AUTH0_CLIENT_SECRET", window=96)),
     # -- package registries -----------------------------------------------------------------
     row("npm_token", "NPM Token", r"\bnpm_[A-Za-z0-9]{36}", ALNUM, "base62_crc32"),
     row("npm_legacy_auth_token", "NPM Legacy Auth Token (.npmrc)",
@@ -401,8 +407,8 @@ CREDENTIAL_ROWS: tuple[dict[str, Any], ...] = (
     row("pusher_app_secret", "Pusher App Secret", r"\b[a-f0-9]{20}\b", "", "hex_key",
         **_ctx("pusher", "PUSHER_APP_SECRET", window=64)),
     row("ably_api_key", "Ably API Key",
-        r"\b[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{6}:[A-Za-z0-9_-]{43}", B64URL, "token32",
-        **_ctx("ably", "ABLY_API_KEY", window=96)),
+        r"[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{6}:[A-Za-z0-9_-]{43}", B64URL, "token32",
+        lead=B64URL, **_ctx("ably", "ABLY_API_KEY", window=96)),
     row("mattermost_token", "Mattermost Access Token", r"\b[a-z0-9]{26}\b", "", "token20",
         **_ctx("mattermost", "MM_TOKEN", window=64)),
     row("zendesk_api_token", "Zendesk API Token", r"\b[A-Za-z0-9]{40}\b", "", "mixed_token",

@@ -27,6 +27,9 @@ def _ctx(*words: str, window: int = 64) -> dict[str, Any]:
     return {"keywords": tuple(words), "window": window}
 
 
+# Word bytes and the separators of dates and grouped numbers.
+_NOT_IN_NUMBER = "A-Za-z0-9_/-"
+
 # Shared shapes: entries with the same regex share one search.
 D8_17 = r"\b[0-9]{8,17}\b"
 D9 = r"\b[0-9]{3}[- ]?[0-9]{3}[- ]?[0-9]{3}\b"
@@ -42,7 +45,10 @@ IDENTIFIER_ROWS: tuple[dict[str, Any], ...] = (
                                 "checking account", "savings account", "account #", "dda")),
     ident("mx_clabe", "MX CLABE (Bank)", "F", r"\b[0-9]{18}\b", "mx_clabe", mask="digits",
           **_ctx("clabe", "cuenta", "transferencia", "spei", window=96)),
-    ident("card_cvv", "Generic CVV Card Number", "F", r"\b[0-9]{3,4}\b", "cvv", mask="generic",
+    # a code is not part of a dashed or slashed number (a date, a card's digit group): the
+    # bytes around it are outside the class below, consumed and trimmed (``lead``, ``cls``)
+    ident("card_cvv", "Generic CVV Card Number", "F", r"[0-9]{3,4}", "cvv", mask="generic",
+          cls=_NOT_IN_NUMBER, lead=_NOT_IN_NUMBER,
           **_ctx("cvv", "cvv2", "cvc", "cvc2", "cid", "security code", "card verification",
                  window=16)),
     ident("bitcoin_address", "Bitcoin Wallet", "F",
