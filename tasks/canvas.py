@@ -1,17 +1,18 @@
 """The Celery canvas of one tenant's scan (signatures by task name; no task imports).
 
-    chord( group(casb.fetch_<resource>(scan_id) for each planned fetch),
+    chord( group(casb.fetch_<resource>(scan_id, dlp_fetches=0) for each planned fetch),
            casb.detect_posture(scan_id) | casb.finish_scan(scan_id) )
     errback on the body: casb.finish_scan(scan_id, failed=True)
 
 and for a tenant whose scan lists files for DLP (a workspace and DLP profiles):
 
-    chord( group(casb.fetch_<resource>(scan_id) ...)
+    chord( group(casb.fetch_<resource>(scan_id, dlp_fetches=<number of fetches>) ...)
              + casb.dlp_scan lanes and casb.detect_posture, added as the fetches end,
            casb.dlp_finalize(scan_id) | casb.finish_scan(scan_id) )
 
-Every signature is immutable and carries the scan id only: tenant, keys and data are
-looked up by the worker. The chord needs Celery >= 5.7 with the Redis result backend
+Every signature is immutable and carries the scan id (a fetch also the count of fetches
+that end before a DLP scan's detection starts): tenant, keys and data are looked up by the
+worker. The chord needs Celery >= 5.7 with the Redis result backend
 (atomic, duplicate-safe header counting, and ``add_to_chord``); fetch tasks return tiny
 summaries.
 
@@ -49,10 +50,19 @@ def build_scan_canvas(app: Celery, scan_id: int, fetches: Sequence[str]) -> Sign
     """The scan's canvas; raises KeyError for an unknown fetch resource."""
     if not fetches:
         raise ValueError("a scan needs at least one fetch")
-    header = group([_sig(app, FETCH_TASK_BY_RESOURCE[name], scan_id) for name in fetches])
+    dlp = dlp_stage(app, scan_id, fetches)
+    # Each fetch is told the scan's shape (how many fetches end before detection joins a DLP
+    # scan's chord, 0 without the DLP stage), so none has to read the run's plan back.
+    dlp_fetches = len(fetches) if dlp else 0
+    header = group(
+        [
+            _sig(app, FETCH_TASK_BY_RESOURCE[name], scan_id, dlp_fetches=dlp_fetches)
+            for name in fetches
+        ]
+    )
     # A DLP scan's detection joins the chord when its last fetch ends (tasks/dlp.py), so it
     # runs beside the DLP batches: the body is only what must wait for all of them.
-    first = dlp_stage(app, scan_id, fetches) or [_sig(app, DETECT_POSTURE, scan_id)]
+    first = dlp or [_sig(app, DETECT_POSTURE, scan_id)]
     body = chain(*first, _sig(app, FINISH_SCAN, scan_id))
     body.on_error(_sig(app, FINISH_SCAN, scan_id, failed=True))
     return chord(header, body)

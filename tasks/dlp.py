@@ -66,17 +66,23 @@ def start_dlp_lanes(task: Task, scan_id: int, resource: str) -> int:
     return _send_lanes(task, scan_id, claim, claim_id)
 
 
-def start_detect_when_fetched(task: Task, scan_id: int, resource: str) -> bool:
+def start_detect_when_fetched(
+    task: Task, scan_id: int, resource: str, dlp_fetches: int | None = None
+) -> bool:
     """In a DLP scan, the fetch that ends last adds ``casb.detect_posture`` to the chord
     (its body is finalize and finish): detection runs beside the DLP lanes, so posture
-    findings do not wait for every download. True when this call sent it."""
+    findings do not wait for every download. True when this call sent it.
+
+    ``dlp_fetches``: the scan's number of fetches as its canvas planned them (0: no DLP
+    stage); None reads it from the run's plan."""
     if not task.request.chord:
         return False
-    fetches = dlp_scan_fetches(scan_id)
-    if fetches is None:
+    if dlp_fetches is None:
+        dlp_fetches = len(dlp_scan_fetches(scan_id) or ())
+    if not dlp_fetches:
         return False
     lanes = get_runtime().lanes
-    claim = lanes.fetched(scan_id, resource, len(fetches))
+    claim = lanes.fetched(scan_id, resource, dlp_fetches)
     if claim.sent or not claim.keys:
         return False
     task.add_to_chord(_sig(DETECT_POSTURE, scan_id))
