@@ -69,7 +69,8 @@ _OPTIONS: dict[str, Any] = {
 
 
 def _fetch_task(resource: str) -> Task:
-    """The registered Celery task ``casb.fetch_<resource>`` (argument: the scan id)."""
+    """The registered Celery task ``casb.fetch_<resource>`` (arguments: the scan id and
+    ``dlp_fetches``)."""
 
     def fetch(self: Task, scan_id: int, dlp_fetches: int | None = None, **_: Any) -> FetchSummary:
         return _fetch(self, scan_id, resource, None if dlp_fetches is None else int(dlp_fetches))
