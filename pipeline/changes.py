@@ -13,10 +13,10 @@ from typing import Any
 
 from sqlmodel import Session
 
-from detectors.changes import WATCHED
+from detectors.changes import WATCHED, WatchedPart
 from schemas.stages import FetchSummary
 from schemas.tables import ChangeRecord
-from store.changes import record_part
+from store.changes import record_parts
 
 
 def record_changes(
@@ -28,22 +28,21 @@ def record_changes(
     load: Callable[[str], list[dict[str, Any]] | None],
     now: datetime,
 ) -> list[ChangeRecord]:
-    records: list[ChangeRecord] = []
+    watched_parts: dict[str, tuple[WatchedPart, list[dict[str, Any]]]] = {}
     for summary in summaries.values():
         # ``keys`` names only the parts stored successfully: a failed part is never compared.
         for part, key in (summary.get("keys") or {}).items():
             watched = WATCHED.get(part)
-            if watched is None:
+            if watched is None or part in watched_parts:
                 continue
             items = load(key)
             if items is None:  # the snapshot part expired: nothing to compare with certainty
                 continue
-            records += record_part(
-                session,
-                tenant_id=tenant_id,
-                scan_id=scan_id,
-                watched=watched,
-                items=items,
-                now=now,
-            )
-    return records
+            watched_parts[part] = (watched, items)
+    return record_parts(
+        session,
+        tenant_id=tenant_id,
+        scan_id=scan_id,
+        parts=list(watched_parts.values()),
+        now=now,
+    )

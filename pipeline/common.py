@@ -26,10 +26,19 @@ log = logging.getLogger("casb.pipeline")
 
 
 def scan_is_active(scan_id: int) -> bool:
-    """The run exists and is queued or running (a stage arriving later has nothing to do)."""
+    """The run exists and is queued or running (a stage arriving later has nothing to do).
+
+    A running run's heartbeat is refreshed by the same statement that finds it running, so
+    a stage started under ``keep_alive`` needs no heartbeat of its own when it loads the run.
+    """
     with session_scope() as session:
+        if heartbeat(session, scan_id):
+            return True
         status = run_status(session, scan_id)
         return status is not None and status in ScanStatus.active()
+
+
+_kept_alive = threading.local()
 
 
 @contextmanager
@@ -38,7 +47,8 @@ def keep_alive(scan_id: int, every: float) -> Iterator[None]:
 
     One UPDATE per interval from a daemon thread, whatever the stage is doing (paging, waiting
     out a rate limit, matching a large file): the reaper then fails a run only when no task of
-    it is alive any more, within minutes of a worker's death.
+    it is alive any more, within minutes of a worker's death. ``load_scan`` in the block
+    leaves the heartbeat to it.
     """
     stop = threading.Event()
 
@@ -52,14 +62,18 @@ def keep_alive(scan_id: int, every: float) -> Iterator[None]:
 
     thread = threading.Thread(target=beat, name=f"casb-heartbeat-{scan_id}", daemon=True)
     thread.start()
+    outer = getattr(_kept_alive, "scan_id", None)
+    _kept_alive.scan_id = scan_id
     try:
         yield
     finally:
+        _kept_alive.scan_id = outer
         stop.set()
 
 
 def load_scan(scan_id: int) -> tuple[ScanRun, Tenant]:
-    """The run and its tenant; refreshes the run's heartbeat and names the tenant in logs."""
+    """The run and its tenant; refreshes the run's heartbeat (unless ``keep_alive`` keeps it
+    in this thread) and names the tenant in logs."""
     with session_scope() as session:
         run, tenant = run_with_tenant(session, scan_id)
         if run is None:
@@ -67,7 +81,8 @@ def load_scan(scan_id: int) -> tuple[ScanRun, Tenant]:
         if tenant is None:
             raise LookupError(f"tenant of scan run {scan_id} no longer exists")
         bind_log_tenant(tenant.slug)
-        heartbeat(session, scan_id)
+        if getattr(_kept_alive, "scan_id", None) != scan_id:
+            heartbeat(session, scan_id)
         return run, tenant
 
 

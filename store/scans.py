@@ -324,12 +324,14 @@ def run_with_tenant(session: Session, scan_id: int) -> tuple[ScanRun | None, Ten
     return (None, None) if row is None else (row[0], row[1])
 
 
-def heartbeat(session: Session, scan_id: int) -> None:
-    session.execute(
+def heartbeat(session: Session, scan_id: int) -> bool:
+    """Refresh a running run's heartbeat; True when the run is running (one UPDATE)."""
+    result = session.execute(
         update(ScanRun)
         .where(col(ScanRun.id) == scan_id, col(ScanRun.status) == ScanStatus.RUNNING.value)
         .values(heartbeat_at=utcnow())
     )
+    return bool(getattr(result, "rowcount", 0))
 
 
 # --------------------------------------------------------------------------- dispatcher

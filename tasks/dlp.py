@@ -1,6 +1,6 @@
 """DLP tasks: scan the batches (queue ``dlp``) as the listings arrive, finalize the stage.
 
-The scan canvas (tasks/canvas.py) is ``chord(fetches, dlp_finalize | finish)``; the fetch
+The scan canvas (tasks/canvas.py) is ``chord(fetches, finish_scan(dlp=True))``; the fetch
 that ends last adds ``casb.detect_posture`` to the chord (``start_detect_when_fetched``).
 Each listing fetch (``gpts``, ``files``, ``conversations``) plans its own files as soon as
 its listing is stored (``start_dlp_lanes``): the batches go on the scan's DLP queue
@@ -11,7 +11,8 @@ chord, or ends when the queue is empty (a later listing starts lanes again). So 
 downloads begin while the other fetches are still listing, one tenant never has more than
 its lanes of DLP tasks queued or running, a small tenant's batches wait behind those few
 instead of behind the whole backlog, detection runs beside the lanes, and the chord's body
-(``casb.dlp_finalize``, then finish) runs only after every fetch, detection and every batch.
+(``casb.finish_scan``: the stage's finalization, then the run's) runs only after every fetch,
+detection and every batch.
 
 Arguments are the scan id and a snapshot key: no file list, no content, no credential ever
 rides in a message. ``casb.dlp_scan`` records a failing file or batch in its result instead
@@ -19,8 +20,9 @@ of raising, so the chord body always runs and the stage reports a partial result
 its worker keeps dying on is skipped as ``worker_lost`` after ``CASB_MAX_DELIVERIES``
 deliveries (``pipeline.deliveries``), and the other tasks here give up the same way.
 ``casb.dlp_plan`` (plan everything after detection, then a chord of lanes) stays for a
-scan whose canvas was built that way; ``casb.dlp_plan`` and ``casb.dlp_finalize`` are
-cheap bookkeeping on the ``detect`` queue.
+scan whose canvas was built that way, as does ``casb.dlp_finalize`` (the body before
+``casb.finish_scan`` finalized the stage itself); both are cheap bookkeeping on the
+``detect`` queue.
 """
 
 from __future__ import annotations
@@ -66,17 +68,23 @@ def start_dlp_lanes(task: Task, scan_id: int, resource: str) -> int:
     return _send_lanes(task, scan_id, claim, claim_id)
 
 
-def start_detect_when_fetched(task: Task, scan_id: int, resource: str) -> bool:
+def start_detect_when_fetched(
+    task: Task, scan_id: int, resource: str, dlp_fetches: int | None = None
+) -> bool:
     """In a DLP scan, the fetch that ends last adds ``casb.detect_posture`` to the chord
-    (its body is finalize and finish): detection runs beside the DLP lanes, so posture
-    findings do not wait for every download. True when this call sent it."""
+    (its body finalizes the DLP stage and the run): detection runs beside the DLP lanes, so posture
+    findings do not wait for every download. True when this call sent it.
+
+    ``dlp_fetches``: the scan's number of fetches as its canvas planned them (0: no DLP
+    stage); None reads it from the run's plan."""
     if not task.request.chord:
         return False
-    fetches = dlp_scan_fetches(scan_id)
-    if fetches is None:
+    if dlp_fetches is None:
+        dlp_fetches = len(dlp_scan_fetches(scan_id) or ())
+    if not dlp_fetches:
         return False
     lanes = get_runtime().lanes
-    claim = lanes.fetched(scan_id, resource, len(fetches))
+    claim = lanes.fetched(scan_id, resource, dlp_fetches)
     if claim.sent or not claim.keys:
         return False
     task.add_to_chord(_sig(DETECT_POSTURE, scan_id))

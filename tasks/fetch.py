@@ -1,4 +1,4 @@
-"""Fetch tasks (queue ``fetch``): one per resource, argument: the scan id only.
+"""Fetch tasks (queue ``fetch``): one per resource, arguments: the scan id and ``dlp_fetches``.
 
 The tasks are made from the one list of fetch resources (``schemas.stages.FETCH_RESOURCES``).
 Each returns its ``FetchSummary`` (schemas/stages.py): every part it fills (users
@@ -9,7 +9,9 @@ exhausted after the client's own wait is retried a few times with a short countd
 a sleep in the task). A listing fetch (``gpts``, ``files``, ``conversations``) plans its files
 for DLP as soon as its listing is stored and starts the scan's DLP lanes (tasks/dlp.py); a
 redelivered one whose files are planned returns its recorded summary without listing again.
-In a DLP scan the fetch that ends last starts detection (``casb.detect_posture``).
+In a DLP scan the fetch that ends last starts detection (``casb.detect_posture``):
+``dlp_fetches`` is the scan's number of fetches then, 0 in a scan without the DLP stage
+(absent from a message sent before it existed: the run's plan is read instead).
 Results are kept (chord header); everything else in the fleet ignores results.
 """
 
@@ -32,11 +34,11 @@ MAX_RATE_RETRIES = 5
 MAX_COUNTDOWN = 30.0
 
 
-def _fetch(task: Task, scan_id: int, resource: str) -> FetchSummary:
+def _fetch(task: Task, scan_id: int, resource: str, dlp_fetches: int | None) -> FetchSummary:
     """The fetch; a listing fetch then starts the DLP lanes on the files it listed."""
     summary = planned_summary(int(scan_id), resource) or _run(task, scan_id, resource)
     start_dlp_lanes(task, int(scan_id), resource)
-    start_detect_when_fetched(task, int(scan_id), resource)
+    start_detect_when_fetched(task, int(scan_id), resource, dlp_fetches)
     return summary
 
 
@@ -67,10 +69,11 @@ _OPTIONS: dict[str, Any] = {
 
 
 def _fetch_task(resource: str) -> Task:
-    """The registered Celery task ``casb.fetch_<resource>`` (argument: the scan id)."""
+    """The registered Celery task ``casb.fetch_<resource>`` (arguments: the scan id and
+    ``dlp_fetches``)."""
 
-    def fetch(self: Task, scan_id: int, **_: Any) -> FetchSummary:
-        return _fetch(self, scan_id, resource)
+    def fetch(self: Task, scan_id: int, dlp_fetches: int | None = None, **_: Any) -> FetchSummary:
+        return _fetch(self, scan_id, resource, None if dlp_fetches is None else int(dlp_fetches))
 
     fetch.__name__ = fetch.__qualname__ = f"fetch_{resource}"
     fetch.__doc__ = FETCH_RESOURCES[resource]

@@ -122,7 +122,8 @@ TIME_LIMITS: dict[str, tuple[int, int]] = {
     REAP_STALE_SCANS: (120, 150),
     PRUNE_RETENTION: (1800, 1860),
     DETECT_POSTURE: (300, 360),
-    FINISH_SCAN: (60, 90),
+    # A DLP scan's finish also ends its DLP stage (DLP_FINALIZE's work, then the run's).
+    FINISH_SCAN: (360, 450),
     DLP_SCAN: (1800, 1860),
     DLP_PLAN: (120, 150),
     DLP_FINALIZE: (300, 360),

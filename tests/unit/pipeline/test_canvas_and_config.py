@@ -27,6 +27,7 @@ def test_canvas_is_a_chord_of_fetches_into_detect_then_finish(app: Celery) -> No
     assert [s.task for s in header] == [FETCH_TASK_BY_RESOURCE[f] for f in fetches]
     for sig in header:
         assert sig.args == (42,) and sig.immutable and sig.options["queue"] == "fetch"
+        assert sig.kwargs == {"dlp_fetches": 0}  # no DLP stage: detection is in the body
     body = canvas.body
     assert isinstance(body, _chain)
     assert [s.task for s in body.tasks] == ["casb.detect_posture", "casb.finish_scan"]
@@ -49,11 +50,13 @@ def test_a_dlp_tenants_canvas_ends_with_finalize_and_plans_nothing_up_front(
     assert {"gpts", "files", "conversations"} <= set(fetches)
     canvas = build_scan_canvas(app, 42, fetches)
     assert [s.task for s in canvas.tasks] == [FETCH_TASK_BY_RESOURCE[f] for f in fetches]
+    # Each fetch knows how many fetches end before detection joins (no read of the plan).
+    assert {s.kwargs["dlp_fetches"] for s in canvas.tasks} == {len(fetches)}
+    # The body is one task: the DLP stage's end, then the run's.
     body = canvas.body
-    assert [s.task for s in body.tasks] == ["casb.dlp_finalize", "casb.finish_scan"]
-    assert [s.options["queue"] for s in body.tasks] == ["detect", "scans"]
+    assert (body.task, body.options["queue"]) == ("casb.finish_scan", "scans")
+    assert body.args == (42,) and body.kwargs == {"dlp": True} and body.immutable
     assert body.options["link_error"][0]["kwargs"] == {"failed": True}
-    assert all(s.args == (42,) and s.immutable for s in body.tasks)
 
 
 def test_canvas_rejects_empty_or_unknown_fetches(app: Celery) -> None:

@@ -52,3 +52,20 @@ def test_finished_deliveries_and_retries_never_count(embedded: None) -> None:
 def test_a_direct_call_without_a_task_id_is_not_guarded(embedded: None) -> None:
     with guarded_delivery(task(None)) as delivery:
         assert delivery is None and worker_lost(delivery, "x") is None
+
+
+def test_a_dlp_scans_finish_gives_up_a_finalization_its_worker_keeps_dying_on(
+    embedded: None,
+) -> None:
+    """``casb.finish_scan(scan_id, dlp=True)`` ends the DLP stage under the same guard the
+    separate finalize task had: on the delivery after N-1 deaths it raises ``WorkerLost``
+    without finalizing (and the canvas's errback finishes the run as failed)."""
+    from pipeline.runtime import get_runtime
+    from tasks.finish import finish_scan
+
+    ledger = get_runtime().deliveries
+    ledger.begin("task:casb.finish_scan:fin-1")
+    ledger.begin("task:casb.finish_scan:fin-1")
+    outcome = finish_scan.apply(args=[7], kwargs={"dlp": True}, task_id="fin-1")
+    assert isinstance(outcome.result, WorkerLost)
+    assert "DLP finalize: its worker died 2 times" in str(outcome.result)
