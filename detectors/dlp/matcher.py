@@ -480,9 +480,7 @@ class Policy:
                 caseless_flags.append(caseless)
         # expression or keyword id -> its plans and the classes of its consumed terminator
         # and consumed leading byte
-        self._confirming: dict[
-            int, tuple[tuple[_Plan, ...], frozenset[int], frozenset[int]]
-        ] = {
+        self._confirming: dict[int, tuple[tuple[_Plan, ...], frozenset[int], frozenset[int]]] = {
             eid: (plans, *self._consumed_classes(eid)) for eid, plans in self._plans.items()
         }
         max_kw = max(self._lit_len.values(), default=0)
