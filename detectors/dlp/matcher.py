@@ -351,6 +351,20 @@ def _boundary_then_literal(pattern: str) -> bool:
     return op is _sre_const.LITERAL and av in _WORD_BYTES
 
 
+def _keyword_search(
+    pattern: str, leader: str | None, lead_boundary: bool, flags: int
+) -> re.Pattern[bytes]:
+    """The Python ``re`` search of a keyword-led expression. A leader's row looks behind
+    instead of consuming the leading byte: half the cost of the alternation with ``^``, and
+    the match is the token itself."""
+    if leader:
+        body = pattern.removeprefix(lead_prefix(leader))
+        assert body != pattern, "a leader's pattern starts with lead_prefix()"
+        return re.compile(f"(?<![{leader}]){body}".encode(), flags)
+    pb = pattern.encode()
+    return re.compile(pb[2:] if lead_boundary else pb, flags)
+
+
 def _class_led(pattern: str) -> bool:
     """True when the first thing every match of ``pattern`` consumes (after ``\\b``) is not
     a literal byte: a class, a repeat, a group. Hyperscan has no literal to look for first."""
@@ -441,13 +455,7 @@ class Policy:
                 # engine (bare digit runs and hex would otherwise be events all over a file)
                 expr.gate_window = max(m.window for m in members)
                 expr.lead_boundary = _boundary_then_literal(pattern)
-                expr.search = re.compile(pb[2:] if expr.lead_boundary else pb, rflags)
-                if leader:
-                    # Python ``re`` looks behind instead of consuming the leading byte: half
-                    # the cost of the alternation with ``^``, and the match is the token
-                    body = pattern.removeprefix(lead_prefix(leader))
-                    assert body != pattern, "a leader's pattern starts with lead_prefix()"
-                    expr.search = re.compile(f"(?<![{leader}]){body}".encode(), rflags)
+                expr.search = _keyword_search(pattern, leader, expr.lead_boundary, rflags)
                 expr.max_width = min(width, _max_width(pattern))
                 for m in members:
                     for kid in self._ctx_ids[m]:
@@ -478,8 +486,7 @@ class Policy:
                 ids.append(i)
                 soms.append(som)
                 caseless_flags.append(caseless)
-        # expression or keyword id -> its plans and the classes of its consumed terminator
-        # and consumed leading byte
+        # expression or keyword id -> its plans, its consumed terminator's and leader's classes
         self._confirming: dict[int, tuple[tuple[_Plan, ...], frozenset[int], frozenset[int]]] = {
             eid: (plans, *self._consumed_classes(eid)) for eid, plans in self._plans.items()
         }
