@@ -653,7 +653,13 @@ class ApiSession:
             "Accept": "application/json",
             "User-Agent": self.options.user_agent,
         }
-        request = httpx.Request(method, self.url(path), params=cast(Any, params), headers=headers)
+        url = self.url(path)
+        if params and "?" not in url:
+            # The query httpx would merge in, encoded the same way, without parsing the URL
+            # a second time to merge it.
+            url = f"{url}?{httpx.QueryParams(cast(Any, params))}"
+            params = None
+        request = httpx.Request(method, url, params=cast(Any, params), headers=headers)
         request.extensions["timeout"] = self.timeout.as_dict()
         return request
 
