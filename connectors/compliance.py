@@ -32,12 +32,12 @@ from connectors.errors import (
     UpstreamError,
 )
 from connectors.http import (
-    UNPARSABLE_LOCATION,
     PageRules,
     PagingStats,
     QueryParams,
     backoff_delay,
     path_segment,
+    send_streamed,
     storage_client,
 )
 from connectors.ratelimit import COMPLIANCE_FILE, COMPLIANCE_LIST
@@ -319,15 +319,13 @@ class ComplianceClient(ApiClient):
                 raise FileSkipped("expired", file_id)
             if status in _REDIRECTS:
                 location = response.headers.get("location")
-                if UNPARSABLE_LOCATION in response.headers:
-                    raise self._refused(file_id, "unparsable_url", None)
                 if not location:
                     raise UpstreamError(
                         f"GET {route} answered {status} without a Location header",
                         status=status,
                         route=route,
                     )
-                storage_url = _join(response.url, location, file_id)
+                storage_url = self._join(response.url, location, file_id)
             else:
                 # Served inline by the API host itself: stream it (the key went to that host
                 # already, nothing new leaks).
@@ -364,6 +362,14 @@ class ComplianceClient(ApiClient):
         except (httpx.InvalidURL, ValueError, TypeError):
             raise self._refused(label, "unparsable_url", None) from None
         return self._fetch_storage(target, dest, label, cap, deadline, redirects=0)
+
+    def _join(self, base: httpx.URL, location: str, file_id: str) -> httpx.URL:
+        """The absolute URL a ``Location`` names; one that does not parse (``0177.0.0.1``,
+        a bad port) is a refused redirect, never fetched."""
+        try:
+            return base.join(location)
+        except (httpx.InvalidURL, ValueError, TypeError):
+            raise self._refused(file_id, "unparsable_url", None) from None
 
     def _refused(self, file_id: str, reason: str, url: httpx.URL | None) -> FileSkipped:
         # The reason and host only: a signed storage URL is a credential of sorts.
@@ -410,10 +416,9 @@ class ComplianceClient(ApiClient):
                         response = self._send_storage(target, deadline)
                         try:
                             status = response.status_code
-                            if status in _REDIRECTS and UNPARSABLE_LOCATION in response.headers:
-                                raise self._refused(file_id, "unparsable_url", None)
-                            if status in _REDIRECTS and response.headers.get("location"):
-                                target = _join(target, response.headers["location"], file_id)
+                            location = response.headers.get("location")
+                            if status in _REDIRECTS and location:
+                                target = self._join(target, location, file_id)
                                 continue
                             if response.is_success:
                                 return self._stream_body(response, dest, file_id, cap, deadline)
@@ -478,7 +483,7 @@ class ComplianceClient(ApiClient):
             },
             extensions={"timeout": timeout.as_dict()},
         )
-        return self.storage_http.send(request, stream=True, follow_redirects=False)
+        return send_streamed(self.storage_http, request)
 
     def _stream_body(
         self,
@@ -522,14 +527,6 @@ class ComplianceClient(ApiClient):
             content_type=content_type.split(";")[0].strip() if content_type else None,
             filename=match.group(1).strip() if match else None,
         )
-
-
-def _join(base: httpx.URL, location: str, file_id: str) -> httpx.URL:
-    """The absolute URL a ``Location`` names (an unparsable one is a refused redirect)."""
-    try:
-        return base.join(location)
-    except (httpx.InvalidURL, ValueError, TypeError):
-        raise FileSkipped("redirect_refused", file_id) from None
 
 
 def _late(deadline: float) -> bool:

@@ -311,22 +311,22 @@ def _request_id(response: httpx.Response) -> str:
     return f" [x-request-id {scrub(value, limit=64)}]" if value else ""
 
 
-#: Where ``_set_aside_bad_location`` moves a ``Location`` header httpx cannot parse.
-UNPARSABLE_LOCATION = "x-casb-unparsable-location"
+def send_streamed(client: httpx.Client, request: httpx.Request) -> httpx.Response:
+    """Send ``request`` exactly as built to the client's transport: the response comes back
+    with its body unread (the caller reads it under a cap and closes it), and a redirect is
+    never followed.
 
-
-def _set_aside_bad_location(response: httpx.Response) -> None:
-    """Response hook: a redirect whose ``Location`` httpx cannot parse (``0177.0.0.1``, a
-    bad port) would fail the whole request as a protocol error before the caller sees it;
-    the header is moved aside so the caller can refuse that redirect by name."""
-    location = response.headers.get("location")
-    if location is None or not response.is_redirect:
-        return
-    try:
-        response.url.join(location)
-    except (httpx.InvalidURL, ValueError, TypeError):
-        del response.headers["location"]
-        response.headers[UNPARSABLE_LOCATION] = "1"
+    ``Client.send`` wraps the transport in layers none of these requests use (an auth flow,
+    event hooks, cookie extraction, the INFO line naming the URL, and the next request a
+    3xx would lead to, built by parsing its ``Location``): a request here carries its own
+    headers and timeouts (``extensions``), and a ``Location`` is parsed only by the caller
+    that follows it. The transport is still the client's own for that URL (its connection
+    pool, its TLS settings, a proxy mounted on it)."""
+    if client.is_closed:
+        raise RuntimeError("the HTTP client is closed")
+    response = client._transport_for_url(request.url).handle_request(request)
+    response.request = request
+    return response
 
 
 class _NoCookies(CookieJar):
@@ -411,7 +411,6 @@ def _api_client(settings: Settings, *, http2: bool) -> httpx.Client:
         follow_redirects=False,
         limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
         timeout=httpx.Timeout(60.0, connect=5.0),
-        event_hooks={"response": [_set_aside_bad_location]},
     )
 
 
@@ -481,7 +480,6 @@ def storage_client() -> httpx.Client:
                 follow_redirects=False,
                 trust_env=False,
                 timeout=httpx.Timeout(60.0, connect=5.0),
-                event_hooks={"response": [_set_aside_bad_location]},
             )
             _storage_config = config
         return client
@@ -655,7 +653,13 @@ class ApiSession:
             "Accept": "application/json",
             "User-Agent": self.options.user_agent,
         }
-        request = httpx.Request(method, self.url(path), params=cast(Any, params), headers=headers)
+        url = self.url(path)
+        if params and "?" not in url:
+            # The query httpx would merge in, encoded the same way, without parsing the URL
+            # a second time to merge it.
+            url = f"{url}?{httpx.QueryParams(cast(Any, params))}"
+            params = None
+        request = httpx.Request(method, url, params=cast(Any, params), headers=headers)
         request.extensions["timeout"] = self.timeout.as_dict()
         return request
 
@@ -742,7 +746,7 @@ class ApiSession:
             try:
                 # Always streamed from httpx: a body is only ever read under a byte cap
                 # (``_load_body``), decompressed with a bounded output.
-                response = self.http.send(request, stream=True, follow_redirects=False)
+                response = send_streamed(self.http, request)
                 if not stream or not accept(response):
                     self._load_body(response, route, accepted=accept(response))
             except httpx.RequestError as exc:

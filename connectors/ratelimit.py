@@ -36,6 +36,7 @@ The limit adapts per (tenant, group), and what was learned is kept in Redis:
 from __future__ import annotations
 
 import math
+import os
 import threading
 import time
 from collections import deque
@@ -84,6 +85,10 @@ class BudgetPolicy:
     network jitter between a grant and the request reaching the server cannot put one
     more request into the server's window.
     ``learned_ttl``: seconds a learned limit is kept after its tenant's last request.
+    ``reserve``: requests the Redis budget grants a process in one round trip while the
+    window is at most half full (1 = one at a time); the process spends them within
+    ``reserve_hold`` of the period, and each counts in the window as if sent at the end
+    of that time (see ``RedisRateBudget``).
     """
 
     burst_share: float = 1 / 6
@@ -92,6 +97,8 @@ class BudgetPolicy:
     recovery_share: float = 0.1
     window_margin: float = 0.01
     learned_ttl: float = 7 * 86400.0
+    reserve: int = 4
+    reserve_hold: float = 0.25
 
     def __post_init__(self) -> None:
         if not 0 <= self.burst_share <= 1:
@@ -106,6 +113,10 @@ class BudgetPolicy:
             raise ValueError("window_margin must be in [0, 1]")
         if self.learned_ttl <= 0:
             raise ValueError("learned_ttl must be positive")
+        if self.reserve < 1:
+            raise ValueError("reserve must be at least 1")
+        if not 0 <= self.reserve_hold <= 1:
+            raise ValueError("reserve_hold must be in [0, 1]")
 
 
 def policy_from_settings(settings: Settings) -> BudgetPolicy:
@@ -199,10 +210,14 @@ class _Budget:
         """``(True, grant_time)`` when granted, else ``(False, wait_seconds)``."""
         raise NotImplementedError
 
+    def _attempt(self, tenant_key: str, group: str, cost: int) -> tuple[bool, float]:
+        """One try of ``acquire`` (a budget may grant more than asked here and keep it)."""
+        return self.try_acquire(tenant_key, group, cost)
+
     def acquire(self, tenant_key: str, group: str, cost: int = 1, max_wait: float = 30.0) -> float:
         deadline = self._monotonic() + max_wait
         while True:
-            granted, value = self.try_acquire(tenant_key, group, cost)
+            granted, value = self._attempt(tenant_key, group, cost)
             if granted:
                 return value
             remaining = deadline - self._monotonic()
@@ -216,6 +231,17 @@ class _Budget:
                     f"{group.split(':', 1)[0].upper()} only if OpenAI granted a higher limit)",
                 )
             self._sleep(value)
+
+
+@dataclass
+class _Reserved:
+    """Grants this process took ahead in one round trip and has not spent yet."""
+
+    pid: int
+    left: int
+    granted_at: float  # the budget clock at the grant
+    started: float  # monotonic, before the grant was asked for
+    until: float  # monotonic: spent before this or never
 
 
 @dataclass
@@ -358,8 +384,11 @@ redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%.0f', now - wind
 """
 
 # ARGV: configured, period_us, headroom, recovery_share, window_margin, burst_share, cost,
-#       learned_ttl_ms
-# Returns {1, grant_time_us} or {0, wait_us}.
+#       learned_ttl_ms, extra, hold_us
+# Returns {1, grant_time_us, granted} or {0, wait_us}. Up to ``extra`` more grants than
+# ``cost`` are given while the window stays at most half full and the pacer allows them;
+# when any are, every grant of this call is recorded at ``now + hold`` (the latest time the
+# caller may spend them), so the window counts each at or after its real request.
 _ACQUIRE_LUA = (
     _PRELUDE
     + """
@@ -387,19 +416,31 @@ wait = math.max(wait, new_tat - interval * burst - now)
 if wait > 0 then
   return {0, math.ceil(wait)}
 end
-local seq = redis.call('HINCRBY', KEYS[2], 'seq', cost)
-local stamp = string.format('%.0f', now)
-for i = 1, cost do
+local extra = math.min(
+  tonumber(ARGV[9] or '0'),
+  math.floor(limit / 2) - count - cost,
+  math.floor((now + interval * burst - new_tat) / interval + 1e-9))
+local hold = 0
+if extra > 0 then
+  hold = tonumber(ARGV[10] or '0')
+  new_tat = new_tat + interval * extra
+else
+  extra = 0
+end
+local granted = cost + extra
+local seq = redis.call('HINCRBY', KEYS[2], 'seq', granted)
+local stamp = string.format('%.0f', now + hold)
+for i = 1, granted do
   redis.call('ZADD', KEYS[1], stamp, stamp .. ':' .. string.format('%d', seq - i))
 end
 redis.call('HSET', KEYS[2], 'tat', string.format('%.0f', new_tat))
-local keep = string.format('%d', math.ceil(math.max(new_tat - now, window) / 1000) + 1000)
+local keep = string.format('%d', math.ceil(math.max(new_tat - now, window + hold) / 1000) + 1000)
 redis.call('PEXPIRE', KEYS[1], keep)
 redis.call('PEXPIRE', KEYS[2], keep)
 if redis.call('EXISTS', KEYS[4]) == 1 then
   redis.call('PEXPIRE', KEYS[4], ARGV[8])
 end
-return {1, now}
+return {1, now, granted}
 """
 )
 
@@ -455,6 +496,16 @@ class RedisRateBudget(_Budget):
     ``:learn``; the braces put a tenant's keys in one Redis Cluster slot. All expire on
     their own: the grants and the pacer a period after the last grant, a learned limit
     ``learned_ttl`` after the tenant's last request.
+
+    Grants ahead (``policy.reserve``): while a tenant's window is at most half full, one
+    ``acquire`` takes up to ``reserve`` grants in its round trip and this process spends
+    the rest on its next ``acquire`` calls of that tenant and group. They are recorded in
+    the window at the grant time plus ``reserve_hold`` of the period, and a grant not spent
+    within that hold (measured from before the round trip) is dropped, so each counts in
+    the window no earlier than its request is sent and the limit holds over every window,
+    across processes. A dropped grant only occupies the window, as if sent; ``cool_down``
+    and ``penalize`` drop this process's grants ahead (another process may still spend
+    the few it holds).
     """
 
     def __init__(
@@ -475,6 +526,9 @@ class RedisRateBudget(_Budget):
         self._inspect = redis.register_script(_INSPECT_LUA)
         self._learn = redis.register_script(_LEARN_LUA)
         self._cool = redis.register_script(_COOL_DOWN_LUA)
+        self._reserve_lock = threading.Lock()
+        self._reserved: dict[tuple[str, str], _Reserved] = {}
+        self.round_trips = 0  # grant decisions asked of Redis by this instance (diagnostics)
 
     def keys(self, tenant_key: str, group: str) -> list[str]:
         base = f"{self.key_prefix}{{{tenant_key}}}:{group}"
@@ -495,24 +549,76 @@ class RedisRateBudget(_Budget):
         return max(1, math.ceil(self.policy.learned_ttl * 1000))
 
     def try_acquire(self, tenant_key: str, group: str, cost: int = 1) -> tuple[bool, float]:
-        granted, value = self._acquire(
+        granted, value, _ = self._grant(tenant_key, group, cost, 0, 0.0)
+        return granted, value
+
+    def _grant(
+        self, tenant_key: str, group: str, cost: int, extra: int, hold: float
+    ) -> tuple[bool, float, int]:
+        """One decision: (granted, grant time or wait, how many were granted)."""
+        self.round_trips += 1
+        reply = self._acquire(
             keys=self.keys(tenant_key, group),
             args=[
                 *self._common_args(group),
                 repr(self.policy.burst_share),
                 cost,
                 self._learned_ttl_ms,
+                extra,
+                f"{hold * 1e6:.0f}",
             ],
         )
-        return bool(int(granted)), int(value) / 1e6
+        granted = bool(int(reply[0]))
+        return granted, int(reply[1]) / 1e6, int(reply[2]) if granted else 0
+
+    def _attempt(self, tenant_key: str, group: str, cost: int) -> tuple[bool, float]:
+        """A grant taken ahead earlier, else one round trip that may take some ahead."""
+        extra = self.policy.reserve - 1 if cost == 1 else 0
+        if extra <= 0:
+            return self.try_acquire(tenant_key, group, cost)
+        spent = self._spend_reserved(tenant_key, group)
+        if spent is not None:
+            return True, spent
+        hold = self.limit_for(group)[1] * self.policy.reserve_hold
+        started = self._monotonic()
+        granted, value, count = self._grant(tenant_key, group, cost, extra, hold)
+        if granted and count > cost:
+            with self._reserve_lock:
+                self._reserved[(tenant_key, group)] = _Reserved(
+                    os.getpid(), count - cost, value, started, started + hold
+                )
+        return granted, value
+
+    def _spend_reserved(self, tenant_key: str, group: str) -> float | None:
+        """The budget-clock time of a grant taken ahead and spent now, else None."""
+        key = (tenant_key, group)
+        with self._reserve_lock:
+            reserved = self._reserved.get(key)
+            if reserved is None:
+                return None
+            now = self._monotonic()
+            # A forked child inherits its parent's grants ahead: only the taker spends them.
+            if reserved.pid != os.getpid() or now >= reserved.until:
+                del self._reserved[key]
+                return None
+            reserved.left -= 1
+            if reserved.left <= 0:
+                del self._reserved[key]
+            return reserved.granted_at + (now - reserved.started)
+
+    def _drop_reserved(self, tenant_key: str, group: str) -> None:
+        with self._reserve_lock:
+            self._reserved.pop((tenant_key, group), None)
 
     def cool_down(self, tenant_key: str, group: str, seconds: float) -> None:
+        self._drop_reserved(tenant_key, group)
         if seconds <= 0:
             return
         cool_key = self.keys(tenant_key, group)[2]
         self._cool(keys=[cool_key], args=[max(1, math.ceil(seconds * 1000))])
 
     def penalize(self, tenant_key: str, group: str) -> None:
+        self._drop_reserved(tenant_key, group)
         self._penalize(
             keys=self.keys(tenant_key, group),
             args=[

@@ -8,8 +8,12 @@ budget returns (Redis server time).
 from __future__ import annotations
 
 import multiprocessing
+import os
+import random
 import secrets
 import threading
+import time
+from collections.abc import Callable
 
 import pytest
 import redis
@@ -42,33 +46,52 @@ def _hammer_server(url: str, tasks: multiprocessing.Queue, out: multiprocessing.
         task = tasks.get()
         if task is None:
             return
-        prefix, limit, period, share, threads, per_thread = task
+        prefix, limit, period, share, threads, per_thread, reserve, pause = task
         budget = RedisRateBudget(
             client,
             {"g": (limit, period)},
-            policy=BudgetPolicy(burst_share=share),
+            policy=BudgetPolicy(burst_share=share, reserve=reserve),
             key_prefix=prefix,
         )
         grants: list[float] = []
         lock = threading.Lock()
+        rng = random.Random(prefix)
+        ahead = [0]  # grants Redis gave beyond the one asked for (taken ahead)
+        grant = budget._grant
+
+        def counting(
+            *args: object,
+            grant: Callable[..., tuple[bool, float, int]] = grant,
+            ahead: list[int] = ahead,
+        ) -> tuple[bool, float, int]:
+            granted, value, count = grant(*args)
+            ahead[0] += max(0, count - 1)
+            return granted, value, count
+
+        budget._grant = counting  # type: ignore[method-assign]
 
         def take(
             budget: RedisRateBudget = budget,
             grants: list[float] = grants,
             lock: threading.Lock = lock,
             per_thread: int = per_thread,
+            pause: float = pause,
+            rng: random.Random = rng,
         ) -> None:
             for _ in range(per_thread):
                 granted = budget.acquire("acme", "g", max_wait=60)
                 with lock:
                     grants.append(granted)
+                    wait = rng.uniform(0, pause)
+                if wait:
+                    time.sleep(wait)  # a slow request: grants taken ahead may expire unspent
 
         workers = [threading.Thread(target=take) for _ in range(threads)]
         for w in workers:
             w.start()
         for w in workers:
             w.join()
-        out.put(grants)
+        out.put((grants, ahead[0]))
 
 
 PROCESSES, THREADS = 3, 4
@@ -113,10 +136,46 @@ def test_no_window_holds_more_than_the_limit_across_processes_and_threads(
     prefix = f"casb:test:rlp:{secrets.token_hex(4)}:"
     per_thread = max(1, (2 * limit) // (PROCESSES * THREADS) + 1)  # about two windows' worth
     for _ in range(PROCESSES):
-        tasks.put((prefix, limit, period, share, THREADS, per_thread))
-    grants = [g for _ in range(PROCESSES) for g in out.get(timeout=120)]
+        tasks.put((prefix, limit, period, share, THREADS, per_thread, 1, 0.0))
+    grants = [g for _ in range(PROCESSES) for g in out.get(timeout=120)[0]]
     assert len(grants) == PROCESSES * THREADS * per_thread
     assert windows_hold(grants, limit, period)
+
+
+@settings(
+    max_examples=8,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    limit=st.integers(min_value=8, max_value=40),
+    period=st.sampled_from([1.0, 1.5]),
+    share=st.sampled_from([0.5, 1.0]),
+    reserve=st.integers(min_value=2, max_value=8),
+    pause=st.sampled_from([0.0, 0.1, 0.5]),
+)
+def test_grants_taken_ahead_keep_every_window_within_the_limit(
+    fleet: tuple[multiprocessing.Queue, multiprocessing.Queue],
+    limit: int,
+    period: float,
+    share: float,
+    reserve: int,
+    pause: float,
+) -> None:
+    """Processes taking up to ``reserve`` grants per round trip, spending them as their
+    threads go (some slowly enough that grants ahead expire unspent): the times each
+    grant was spent still keep every window of ``period`` within ``limit``."""
+    tasks, out = fleet
+    prefix = f"casb:test:rlr:{secrets.token_hex(4)}:"
+    per_thread = max(2, (2 * limit) // (PROCESSES * THREADS) + 1)
+    for _ in range(PROCESSES):
+        tasks.put((prefix, limit, period, share, THREADS, per_thread, reserve, pause * period))
+    results = [out.get(timeout=120) for _ in range(PROCESSES)]
+    grants = [g for spent, _ in results for g in spent]
+    assert len(grants) == PROCESSES * THREADS * per_thread
+    assert windows_hold(grants, limit, period)
+    # the first round trip meets an empty window and a burst of at least 4: it takes some
+    assert sum(ahead for _, ahead in results) > 0
 
 
 def test_burst_then_pacing_and_tenant_isolation(redis_client: redis.Redis, prefix: str) -> None:
@@ -219,3 +278,89 @@ def test_keys_expire_and_use_the_prefix(redis_client: redis.Redis, prefix: str) 
     assert keys == [base, f"{base}:cool", f"{base}:pace"]
     for key in keys:
         assert 0 < redis_client.pttl(key) <= 61_000 + 1000
+
+
+# ---------------------------------------------------------------- grants taken ahead
+
+
+def _members(client: redis.Redis, budget: RedisRateBudget) -> list[tuple[bytes, float]]:
+    return client.zrange(budget.keys("acme", "g")[0], 0, -1, withscores=True)
+
+
+def test_grants_taken_ahead_are_spent_without_a_round_trip(
+    redis_client: redis.Redis, prefix: str
+) -> None:
+    budget = RedisRateBudget(
+        redis_client,
+        {"g": (60, 60.0)},  # burst 10, half the window 30
+        policy=BudgetPolicy(reserve=4, reserve_hold=0.25),
+        key_prefix=prefix,
+    )
+    first = budget.acquire("acme", "g")
+    members = _members(redis_client, budget)
+    assert len(members) == 4 and budget.round_trips == 1
+    # recorded at the end of the hold (15 s of the 60 s period): never before they are spent
+    assert all(score / 1e6 == pytest.approx(first + 15.0, abs=0.01) for _, score in members)
+    spent = [budget.acquire("acme", "g") for _ in range(3)]
+    assert budget.round_trips == 1 and len(_members(redis_client, budget)) == 4
+    assert all(first <= t < first + 15.0 for t in spent) and spent == sorted(spent)
+    budget.acquire("acme", "g")
+    assert budget.round_trips == 2 and len(_members(redis_client, budget)) == 8
+
+
+def test_grants_taken_ahead_expire_unspent_after_the_hold(
+    redis_client: redis.Redis, prefix: str
+) -> None:
+    clock = [1000.0]
+    budget = RedisRateBudget(
+        redis_client,
+        {"g": (60, 60.0)},
+        policy=BudgetPolicy(reserve=4, reserve_hold=0.25),
+        key_prefix=prefix,
+        monotonic=lambda: clock[0],
+    )
+    budget.acquire("acme", "g")
+    clock[0] += 15.0  # the hold is over: the three left are never spent
+    budget.acquire("acme", "g")
+    assert budget.round_trips == 2 and len(_members(redis_client, budget)) == 8
+
+
+def test_a_forked_child_does_not_spend_its_parents_grants(
+    redis_client: redis.Redis, prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    budget = RedisRateBudget(
+        redis_client, {"g": (60, 60.0)}, policy=BudgetPolicy(reserve=4), key_prefix=prefix
+    )
+    budget.acquire("acme", "g")
+    parent = os.getpid()
+    monkeypatch.setattr("connectors.ratelimit.os.getpid", lambda: parent + 1)
+    budget.acquire("acme", "g")
+    assert budget.round_trips == 2
+
+
+def test_a_cool_down_drops_the_grants_taken_ahead(redis_client: redis.Redis, prefix: str) -> None:
+    budget = RedisRateBudget(
+        redis_client, {"g": (60, 60.0)}, policy=BudgetPolicy(reserve=4), key_prefix=prefix
+    )
+    budget.acquire("acme", "g")
+    budget.cool_down("acme", "g", 30.0)
+    with pytest.raises(RateLimitedError):
+        budget.acquire("acme", "g", max_wait=0.5)
+
+
+def test_no_grant_is_taken_ahead_once_the_window_is_half_full(
+    redis_client: redis.Redis, prefix: str
+) -> None:
+    budget = RedisRateBudget(
+        redis_client,
+        {"g": (10, 60.0)},
+        policy=BudgetPolicy(burst_share=1.0, reserve=4),
+        key_prefix=prefix,
+    )
+    sizes = []
+    for _ in range(8):
+        budget.acquire("acme", "g")
+        sizes.append(len(_members(redis_client, budget)))
+    # 4 at once (spent over four calls), then one per call: the window is half full at 5
+    assert sizes == [4, 4, 4, 4, 5, 6, 7, 8]
+    assert budget.round_trips == 5

@@ -329,6 +329,24 @@ def test_timeouts_are_set_on_every_request(budget, sleeps) -> None:
     assert seen[0]["connect"] == 3.0 and seen[0]["read"] == 11.0
 
 
+@pytest.mark.parametrize(
+    "params",
+    [
+        [("after", "user-1"), ("limit", 20)],
+        [("a", "x y"), ("a", 2), ("b", "\u00e9/?&=#%"), ("t", 1.5), ("u", True)],
+        {"effective_at[gte]": 1700000000, "event_types[]": "login.succeeded"},
+    ],
+)
+def test_query_parameters_are_encoded_as_httpx_encodes_them(budget, sleeps, params) -> None:
+    """The query is written into the URL directly; it must be the one httpx's own
+    ``params=`` merge produces (repeated keys kept, the same escapes)."""
+    api = FakeApi({ROUTE: lambda request: ok()})
+    make(api, budget, sleeps).get_json(ROUTE, route=ROUTE, group="admin", params=params)
+    expected = httpx.Request("GET", "https://admin.test/v1" + ROUTE, params=params).url
+    assert api.requests[0].url == expected
+    assert api.requests[0].url.params.multi_items() == expected.params.multi_items()
+
+
 def test_bad_json_is_retried_then_malformed(budget, sleeps) -> None:
     truncated = httpx.Response(200, content=b'{"object": "list", "data": [{"id"')
     api = FakeApi({ROUTE: seq(truncated, ok())})
