@@ -12,8 +12,10 @@ Pure: no I/O, no logging of content. Design (docs/dlp.md, "Design" and "Breadth 
   patterns Hyperscan cannot track) the start is recovered from the history buffer: a
   catalogue token whose literal prefix cannot recur inside it from that prefix's last
   occurrence, another prefixed token from the first of a few occurrences of its prefix where
-  it matches up to the end, email from its reversed pattern, anything else by RE2 (linear in
-  the token's length: an end-anchored search runs RE2's reverse DFA back from the match end).
+  it matches up to the end, a token of a few possible widths from ``end - width`` where it
+  matches up to the end (widest first), email from its reversed pattern, anything else by
+  RE2 (linear in the token's length: an end-anchored search runs RE2's reverse DFA back
+  from the match end).
 * Expressions whose every entry needs a context keyword are keyword-led: not in the engine;
   each keyword hit marks a region that is searched once the stream has passed it.
 * Python ``re`` runs only the project's catalogue patterns (``BUILTIN_PATTERNS``); a custom
@@ -83,6 +85,9 @@ MAX_REACH = 64 * 1024
 _KW_BASE = 1_000_000
 # Occurrences of a token's literal prefix tried as its start before RE2 takes over.
 _PREFIX_TRIES = 8
+# A token whose matches have at most this many distinct widths gets its start by trying each
+# (end - width) with an anchored match, not by RE2.
+_WIDTH_TRIES = 8
 # A stream with a deadline reads the clock once per this many engine events or confirmations.
 DEADLINE_EVERY = 64
 # Candidates already found when the deadline passes are still confirmed at close, up to this many.
@@ -178,6 +183,10 @@ class _Expr:
     # bytes no match can contain (newline, space): a match ending at ``end`` starts after
     # the last of them, which narrows the window searched for the prefix
     stops: tuple[bytes, ...] = ()
+    # every match is one of these widths (widest first, so the first start that matches is
+    # the leftmost); ``sized`` (``(?:pattern)\Z``) is matched at each ``end - width``
+    widths: tuple[int, ...] = ()
+    sized: re.Pattern[bytes] | None = None
 
 
 @dataclass(frozen=True)
@@ -327,6 +336,18 @@ def _stop_bytes(pattern: str, terminated: bool) -> tuple[bytes, ...]:
     return tuple(bytes([b]) for b in b"\n " if b not in alphabet)
 
 
+def _widths(pattern: str) -> tuple[int, ...]:
+    """The byte widths a match of ``pattern`` can have, widest first, when there are at most
+    ``_WIDTH_TRIES`` of them (and none is wider than ``MAX_SPAN``); else ()."""
+    try:
+        lo, hi = _sre_parse.parse(pattern, 0).getwidth()
+    except (re.error, OverflowError, RecursionError):  # pragma: no cover - vetted patterns
+        return ()
+    if hi > MAX_SPAN or hi - lo >= _WIDTH_TRIES:
+        return ()
+    return tuple(range(hi, lo - 1, -1))
+
+
 def _boundary_then_literal(pattern: str) -> bool:
     """True when ``pattern`` is ``\\b`` followed by a literal word character: its matches are
     those of the rest that start where the byte before is not a word character."""
@@ -450,6 +471,13 @@ class Policy:
                     expr.stops = _stop_bytes(pattern, bool(term))
                     expr.anchored = re.compile(b"(?:" + pb + rb")\Z")
                     max_reach = max(max_reach, expr.reach)
+                widths = _widths(pattern) if builtin and not caseless and not expr.lone else ()
+                # no further back than the RE2 search below would look
+                reach = expr.reach if expr.prefix is not None else expr.max_width
+                widths = tuple(w for w in widths if w <= reach)
+                if widths:
+                    expr.widths = widths
+                    expr.sized = re.compile(b"(?:" + pb + rb")\Z")
                 reverse = {m.reverse_pattern for m in members} - {None}
                 if builtin and len(reverse) == 1:  # custom profiles never set one
                     expr.reverse = re.compile(str(reverse.pop()).encode(), rflags)
@@ -941,6 +969,15 @@ class MatchStream:
         assert expr.confirm is not None
         base = self._base
         hi = end - base
+        if expr.widths:
+            # each width the pattern allows, widest first: the first start where the pattern
+            # matches up to ``end`` is the leftmost (RE2 looks no further back than the widest)
+            hist, sized = self._hist, expr.sized
+            assert sized is not None
+            for width in expr.widths:
+                if width <= hi and sized.match(hist, hi - width, hi):
+                    return end - width
+            return None
         if expr.lone:
             assert expr.prefix is not None and expr.anchored is not None
             hist = self._hist
