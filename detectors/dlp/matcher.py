@@ -23,9 +23,10 @@ Pure: no I/O, no logging of content. Design (docs/dlp.md, "Design" and "Breadth 
 * A stream may carry a deadline, checked between engine events, region searches and
   confirmations: past it the stream stops matching and its result says ``truncated``.
 * Candidates wait in ``pending`` until the stream has moved ``horizon`` bytes past their
-  start (so every end offset and every context keyword after them has been seen), then the
-  text is read from a bounded history buffer and confirmed: context window, value extraction,
-  validator, and overlap merge per entry.
+  start (so every end offset and every context keyword after them has been seen), then, in
+  batches (``CONFIRM_BATCH``, and before each move of the history), the text is read from a
+  bounded history buffer and confirmed: context window, value extraction, validator, and
+  overlap merge per entry.
 * Results keep counts and *masked* excerpts only.
 """
 
@@ -90,6 +91,10 @@ _PREFIX_TRIES = 8
 _WIDTH_TRIES = 8
 # A stream with a deadline reads the clock once per this many engine events or confirmations.
 DEADLINE_EVERY = 64
+# Ready candidates are confirmed in batches (before each compaction of the history, or once
+# this many are pending): one stage-2 run over many candidates finds its code and data in the
+# CPU caches, where one run per chunk finds them evicted by the engine's pass over the chunk.
+CONFIRM_BATCH = 256
 # Candidates already found when the deadline passes are still confirmed at close, up to this many.
 CONFIRM_AFTER_DEADLINE = 4096
 
@@ -806,9 +811,10 @@ class MatchStream:
             self._absorb()
         if self._regions:
             self._search_regions(final=False)
-        if self._pending:
+        compact = self._end > self._trim_at
+        if self._pending and (compact or len(self._pending) >= CONFIRM_BATCH):
             self._finalize(self._finder.frontier - self._p.horizon)
-        if self._end > self._trim_at:
+        if compact:
             cut = self._end - self._keep
             with memoryview(self._hist) as view:  # one move per ~MiB (cut >= keep: no overlap)
                 view[: self._keep] = view[cut : self._end]
