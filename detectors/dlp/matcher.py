@@ -772,6 +772,10 @@ class MatchStream:
         self._keep = max(policy.horizon + MAX_SPAN, policy.reach + 1) + self._finder.lag
         self._trim_at = self._keep + max(self._keep, HIST_SLACK)
         self._pending: dict[tuple[int, int], int] = {}
+        # (expression id, end) of events whose start is still to be recovered from the history:
+        # recovered in one run before each batch of confirmations (the history does not move
+        # in between, and every recovery reads only bytes before its event's end)
+        self._unstarted: list[tuple[int, int]] = []
         # keyword id -> end offsets of its recent hits (ascending): bisect finds the nearest
         self._kw_ends: dict[int, list[int]] = {}
         # keyword-led expr -> [lo, hi): candidate starts still to search; searched when the
@@ -812,7 +816,8 @@ class MatchStream:
         if self._regions:
             self._search_regions(final=False)
         compact = self._end > self._trim_at
-        if self._pending and (compact or len(self._pending) >= CONFIRM_BATCH):
+        waiting = len(self._pending) + len(self._unstarted)
+        if waiting and (compact or waiting >= CONFIRM_BATCH):
             self._finalize(self._finder.frontier - self._p.horizon)
         if compact:
             cut = self._end - self._keep
@@ -844,6 +849,7 @@ class MatchStream:
             self._finder.abort()
             self._events.clear()
             self._pending.clear()
+            self._unstarted.clear()
             self._regions.clear()
             self._hist.clear()
             self._end = 0
@@ -876,6 +882,7 @@ class MatchStream:
         p = self._p
         exprs = p._exprs
         pending = self._pending
+        unstarted = self._unstarted
         timed = self._deadline is not None
         for n, (eid, frm, to) in enumerate(self._events):
             if timed and not n % DEADLINE_EVERY and n and self._past_deadline():
@@ -892,12 +899,9 @@ class MatchStream:
                 for gid in p._kw_gates.get(eid, ()):
                     self._mark_region(gid, exprs[gid], start, to)
                 continue
-            expr = exprs[eid]
-            if not expr.som and not self._exact_start:
-                found = self._recover_start(expr, to)
-                if found is None:
-                    continue
-                frm = found
+            if not exprs[eid].som and not self._exact_start:
+                unstarted.append((eid, to))
+                continue
             key = (eid, frm)
             if pending.get(key, -1) < to:
                 pending[key] = to
@@ -1031,7 +1035,19 @@ class MatchStream:
             view.release()
         return None if start < 0 else base + lo - ctx + start
 
+    def _recover_starts(self) -> None:
+        exprs = self._p._exprs
+        pending = self._pending
+        recover = self._recover_start
+        for eid, end in self._unstarted:
+            start = recover(exprs[eid], end)
+            if start is not None and pending.get((eid, start), -1) < end:
+                pending[(eid, start)] = end
+        self._unstarted.clear()
+
     def _finalize(self, limit: int) -> None:
+        if self._unstarted:
+            self._recover_starts()
         ready = sorted(
             (start, eid, end) for (eid, start), end in self._pending.items() if start <= limit
         )

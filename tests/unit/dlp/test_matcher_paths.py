@@ -83,9 +83,9 @@ def test_azure_sas_context_is_its_query_parameters() -> None:
 
 
 def test_batched_confirmation_gives_per_chunk_results(monkeypatch: pytest.MonkeyPatch) -> None:
-    # candidates wait for a batch (or a compaction of the history) before they are confirmed:
-    # the same spans and verdict as confirming them after every chunk, and the pending set
-    # stays near the batch size
+    # candidates wait for a batch (or a compaction of the history) before their starts are
+    # recovered and they are confirmed: the same spans and verdict as doing both after every
+    # chunk, and the pending set stays near the batch size
     samples = entry_samples(Gen(11))
     lines = [text for _, (text, _, _) in sorted(samples.items())]
     filler = b"lorem ipsum dolor sit amet, consectetur adipiscing elit\n" * 300
