@@ -382,6 +382,34 @@ def _class_led(pattern: str) -> bool:
     return False
 
 
+def _set_start_paths(
+    expr: _Expr, pattern: str, caseless: bool, builtin: bool, terminated: bool
+) -> None:
+    """How the stream recovers the start of an event of ``expr`` (compiled without SOM): RE2
+    always; for a catalogue pattern also its literal prefix, its few widths or its reversed
+    pattern (Python ``re`` runs only catalogue patterns)."""
+    pb = pattern.encode()
+    expr.confirm = _start_finder(pb, caseless)
+    prefix = _literal_prefix(pattern) if builtin and not caseless else None
+    if prefix is not None:
+        expr.prefix = prefix
+        expr.reach = _max_width(pattern, MAX_REACH)
+        expr.lone = _lone_prefix(pattern, prefix, terminated)
+        expr.stops = _stop_bytes(pattern, terminated)
+        expr.anchored = re.compile(b"(?:" + pb + rb")\Z")
+    widths = _widths(pattern) if builtin and not caseless and not expr.lone else ()
+    # no further back than the RE2 search would look
+    reach = expr.reach if expr.prefix is not None else expr.max_width
+    widths = tuple(w for w in widths if w <= reach)
+    if widths:
+        expr.widths = widths
+        expr.sized = re.compile(b"(?:" + pb + rb")\Z")
+    reverse = {m.reverse_pattern for m in expr.entries} - {None}
+    if builtin and len(reverse) == 1:  # custom profiles never set one
+        rflags = re.IGNORECASE if caseless else 0
+        expr.reverse = re.compile(str(reverse.pop()).encode(), rflags)
+
+
 def _class_bytes(cls: str) -> frozenset[int]:
     rx = re.compile(f"[{cls}]".encode())
     return frozenset(b for b in range(256) if rx.fullmatch(bytes([b])))
@@ -467,25 +495,8 @@ class Policy:
                 side.append((b"(?i:" + pb + b")" if caseless else pb, i, _max_width(pattern)))
                 continue
             if not som:
-                expr.confirm = _start_finder(pb, caseless)
-                prefix = _literal_prefix(pattern) if builtin and not caseless else None
-                if prefix is not None:
-                    expr.prefix = prefix
-                    expr.reach = _max_width(pattern, MAX_REACH)
-                    expr.lone = _lone_prefix(pattern, prefix, bool(term))
-                    expr.stops = _stop_bytes(pattern, bool(term))
-                    expr.anchored = re.compile(b"(?:" + pb + rb")\Z")
-                    max_reach = max(max_reach, expr.reach)
-                widths = _widths(pattern) if builtin and not caseless and not expr.lone else ()
-                # no further back than the RE2 search below would look
-                reach = expr.reach if expr.prefix is not None else expr.max_width
-                widths = tuple(w for w in widths if w <= reach)
-                if widths:
-                    expr.widths = widths
-                    expr.sized = re.compile(b"(?:" + pb + rb")\Z")
-                reverse = {m.reverse_pattern for m in members} - {None}
-                if builtin and len(reverse) == 1:  # custom profiles never set one
-                    expr.reverse = re.compile(str(reverse.pop()).encode(), rflags)
+                _set_start_paths(expr, pattern, caseless, builtin, bool(term))
+                max_reach = max(max_reach, expr.reach)
             parts = {m.engine_patterns for m in members}
             split = parts.pop() if engine == "hyperscan" and builtin and len(parts) == 1 else ()
             for part in split or (pattern,):  # one id for every part: the events are the same
