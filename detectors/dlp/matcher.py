@@ -12,8 +12,10 @@ Pure: no I/O, no logging of content. Design (docs/dlp.md, "Design" and "Breadth 
   patterns Hyperscan cannot track) the start is recovered from the history buffer: a
   catalogue token whose literal prefix cannot recur inside it from that prefix's last
   occurrence, another prefixed token from the first of a few occurrences of its prefix where
-  it matches up to the end, email from its reversed pattern, anything else by RE2 (linear in
-  the token's length: an end-anchored search runs RE2's reverse DFA back from the match end).
+  it matches up to the end, a token of a few possible widths from ``end - width`` where it
+  matches up to the end (widest first), email from its reversed pattern, anything else by
+  RE2 (linear in the token's length: an end-anchored search runs RE2's reverse DFA back
+  from the match end).
 * Expressions whose every entry needs a context keyword are keyword-led: not in the engine;
   each keyword hit marks a region that is searched once the stream has passed it.
 * Python ``re`` runs only the project's catalogue patterns (``BUILTIN_PATTERNS``); a custom
@@ -21,9 +23,10 @@ Pure: no I/O, no logging of content. Design (docs/dlp.md, "Design" and "Breadth 
 * A stream may carry a deadline, checked between engine events, region searches and
   confirmations: past it the stream stops matching and its result says ``truncated``.
 * Candidates wait in ``pending`` until the stream has moved ``horizon`` bytes past their
-  start (so every end offset and every context keyword after them has been seen), then the
-  text is read from a bounded history buffer and confirmed: context window, value extraction,
-  validator, and overlap merge per entry.
+  start (so every end offset and every context keyword after them has been seen), then, in
+  batches (``CONFIRM_BATCH``, and before each move of the history), the text is read from a
+  bounded history buffer and confirmed: context window, value extraction, validator, and
+  overlap merge per entry.
 * Results keep counts and *masked* excerpts only.
 """
 
@@ -89,8 +92,15 @@ MAX_REACH = 64 * 1024
 _KW_BASE = 1_000_000
 # Occurrences of a token's literal prefix tried as its start before RE2 takes over.
 _PREFIX_TRIES = 8
+# A token whose matches have at most this many distinct widths gets its start by trying each
+# (end - width) with an anchored match, not by RE2.
+_WIDTH_TRIES = 8
 # A stream with a deadline reads the clock once per this many engine events or confirmations.
 DEADLINE_EVERY = 64
+# Ready candidates are confirmed in batches (before each compaction of the history, or once
+# this many are pending): one stage-2 run over many candidates finds its code and data in the
+# CPU caches, where one run per chunk finds them evicted by the engine's pass over the chunk.
+CONFIRM_BATCH = 256
 # Candidates already found when the deadline passes are still confirmed at close, up to this many.
 CONFIRM_AFTER_DEADLINE = 4096
 
@@ -187,6 +197,10 @@ class _Expr:
     # bytes no match can contain (newline, space): a match ending at ``end`` starts after
     # the last of them, which narrows the window searched for the prefix
     stops: tuple[bytes, ...] = ()
+    # every match is one of these widths (widest first, so the first start that matches is
+    # the leftmost); ``sized`` (``(?:pattern)\Z``) is matched at each ``end - width``
+    widths: tuple[int, ...] = ()
+    sized: re.Pattern[bytes] | None = None
 
 
 @dataclass(frozen=True)
@@ -336,6 +350,18 @@ def _stop_bytes(pattern: str, terminated: bool) -> tuple[bytes, ...]:
     return tuple(bytes([b]) for b in b"\n " if b not in alphabet)
 
 
+def _widths(pattern: str) -> tuple[int, ...]:
+    """The byte widths a match of ``pattern`` can have, widest first, when there are at most
+    ``_WIDTH_TRIES`` of them (and none is wider than ``MAX_SPAN``); else ()."""
+    try:
+        lo, hi = _sre_parse.parse(pattern, 0).getwidth()
+    except (re.error, OverflowError, RecursionError):  # pragma: no cover - vetted patterns
+        return ()
+    if hi > MAX_SPAN or hi - lo >= _WIDTH_TRIES:
+        return ()
+    return tuple(range(hi, lo - 1, -1))
+
+
 def _boundary_then_literal(pattern: str) -> bool:
     """True when ``pattern`` is ``\\b`` followed by a literal word character: its matches are
     those of the rest that start where the byte before is not a word character."""
@@ -377,6 +403,34 @@ def _class_led(pattern: str) -> bool:
             continue
         return op is not _sre_const.LITERAL
     return False
+
+
+def _set_start_paths(
+    expr: _Expr, pattern: str, caseless: bool, builtin: bool, terminated: bool
+) -> None:
+    """How the stream recovers the start of an event of ``expr`` (compiled without SOM): RE2
+    always; for a catalogue pattern also its literal prefix, its few widths or its reversed
+    pattern (Python ``re`` runs only catalogue patterns)."""
+    pb = pattern.encode()
+    expr.confirm = _start_finder(pb, caseless)
+    prefix = _literal_prefix(pattern) if builtin and not caseless else None
+    if prefix is not None:
+        expr.prefix = prefix
+        expr.reach = _max_width(pattern, MAX_REACH)
+        expr.lone = _lone_prefix(pattern, prefix, terminated)
+        expr.stops = _stop_bytes(pattern, terminated)
+        expr.anchored = re.compile(b"(?:" + pb + rb")\Z")
+    widths = _widths(pattern) if builtin and not caseless and not expr.lone else ()
+    # no further back than the RE2 search would look
+    reach = expr.reach if expr.prefix is not None else expr.max_width
+    widths = tuple(w for w in widths if w <= reach)
+    if widths:
+        expr.widths = widths
+        expr.sized = re.compile(b"(?:" + pb + rb")\Z")
+    reverse = {m.reverse_pattern for m in expr.entries} - {None}
+    if builtin and len(reverse) == 1:  # custom profiles never set one
+        rflags = re.IGNORECASE if caseless else 0
+        expr.reverse = re.compile(str(reverse.pop()).encode(), rflags)
 
 
 def _class_bytes(cls: str) -> frozenset[int]:
@@ -467,18 +521,8 @@ class Policy:
                 side.append((b"(?i:" + pb + b")" if caseless else pb, i, _max_width(pattern)))
                 continue
             if not som:
-                expr.confirm = _start_finder(pb, caseless)
-                prefix = _literal_prefix(pattern) if builtin and not caseless else None
-                if prefix is not None:
-                    expr.prefix = prefix
-                    expr.reach = _max_width(pattern, MAX_REACH)
-                    expr.lone = _lone_prefix(pattern, prefix, bool(term))
-                    expr.stops = _stop_bytes(pattern, bool(term))
-                    expr.anchored = re.compile(b"(?:" + pb + rb")\Z")
-                    max_reach = max(max_reach, expr.reach)
-                reverse = {m.reverse_pattern for m in members} - {None}
-                if builtin and len(reverse) == 1:  # custom profiles never set one
-                    expr.reverse = re.compile(str(reverse.pop()).encode(), rflags)
+                _set_start_paths(expr, pattern, caseless, builtin, bool(term))
+                max_reach = max(max_reach, expr.reach)
             parts = {m.engine_patterns for m in members}
             split = parts.pop() if engine == "hyperscan" and builtin and len(parts) == 1 else ()
             for part in split or (pattern,):  # one id for every part: the events are the same
@@ -772,6 +816,10 @@ class MatchStream:
         self._keep = max(policy.horizon + MAX_SPAN, policy.reach + 1) + self._finder.lag
         self._trim_at = self._keep + max(self._keep, HIST_SLACK)
         self._pending: dict[tuple[int, int], int] = {}
+        # (expression id, end) of events whose start is still to be recovered from the history:
+        # recovered in one run before each batch of confirmations (the history does not move
+        # in between, and every recovery reads only bytes before its event's end)
+        self._unstarted: list[tuple[int, int]] = []
         # keyword id -> end offsets of its recent hits (ascending): bisect finds the nearest
         self._kw_ends: dict[int, list[int]] = {}
         # keyword-led expr -> [lo, hi): candidate starts still to search; searched when the
@@ -811,9 +859,11 @@ class MatchStream:
             self._absorb()
         if self._regions:
             self._search_regions(final=False)
-        if self._pending:
+        compact = self._end > self._trim_at
+        waiting = len(self._pending) + len(self._unstarted)
+        if waiting and (compact or waiting >= CONFIRM_BATCH):
             self._finalize(self._finder.frontier - self._p.horizon)
-        if self._end > self._trim_at:
+        if compact:
             cut = self._end - self._keep
             with memoryview(self._hist) as view:  # one move per ~MiB (cut >= keep: no overlap)
                 view[: self._keep] = view[cut : self._end]
@@ -843,6 +893,7 @@ class MatchStream:
             self._finder.abort()
             self._events.clear()
             self._pending.clear()
+            self._unstarted.clear()
             self._regions.clear()
             self._hist.clear()
             self._end = 0
@@ -875,6 +926,7 @@ class MatchStream:
         p = self._p
         exprs = p._exprs
         pending = self._pending
+        unstarted = self._unstarted
         timed = self._deadline is not None
         for n, (eid, frm, to) in enumerate(self._events):
             if timed and not n % DEADLINE_EVERY and n and self._past_deadline():
@@ -891,12 +943,9 @@ class MatchStream:
                 for gid in p._kw_gates.get(eid, ()):
                     self._mark_region(gid, exprs[gid], start, to)
                 continue
-            expr = exprs[eid]
-            if not expr.som and not self._exact_start:
-                found = self._recover_start(expr, to)
-                if found is None:
-                    continue
-                frm = found
+            if not exprs[eid].som and not self._exact_start:
+                unstarted.append((eid, to))
+                continue
             key = (eid, frm)
             if pending.get(key, -1) < to:
                 pending[key] = to
@@ -974,6 +1023,15 @@ class MatchStream:
         assert expr.confirm is not None
         base = self._base
         hi = end - base
+        if expr.widths:
+            # each width the pattern allows, widest first: the first start where the pattern
+            # matches up to ``end`` is the leftmost (RE2 looks no further back than the widest)
+            hist, sized = self._hist, expr.sized
+            assert sized is not None
+            for width in expr.widths:
+                if width <= hi and sized.match(hist, hi - width, hi):
+                    return end - width
+            return None
         if expr.lone:
             assert expr.prefix is not None and expr.anchored is not None
             hist = self._hist
@@ -1021,7 +1079,19 @@ class MatchStream:
             view.release()
         return None if start < 0 else base + lo - ctx + start
 
+    def _recover_starts(self) -> None:
+        exprs = self._p._exprs
+        pending = self._pending
+        recover = self._recover_start
+        for eid, end in self._unstarted:
+            start = recover(exprs[eid], end)
+            if start is not None and pending.get((eid, start), -1) < end:
+                pending[(eid, start)] = end
+        self._unstarted.clear()
+
     def _finalize(self, limit: int) -> None:
+        if self._unstarted:
+            self._recover_starts()
         ready = sorted(
             (start, eid, end) for (eid, start), end in self._pending.items() if start <= limit
         )

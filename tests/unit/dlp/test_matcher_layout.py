@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 
 import pytest
@@ -115,3 +116,68 @@ def test_lone_prefix_rules() -> None:
     # the terminator's bytes do not count, but a non-terminated tail's do
     assert _lone_prefix(r"\bab_[0-9]{8}" + term, b"ab_", True)
     assert not _lone_prefix(r"\bab_[0-9_a-z]{8}", b"ab_", False)
+
+
+def _width_text(seed: int) -> bytes:
+    rnd = random.Random(seed)
+    samples = entry_samples(Gen(seed))
+    parts = []
+    for key in sorted(samples):
+        text, value, miss = samples[key]
+        # glued repeats, a cut token before the value and a word char in front of it move
+        # the leftmost start or rule a width out
+        parts += [text, value + value, value[:5] + value, "x" + value, value, miss]
+        rnd.shuffle(parts)
+    return " ".join(parts).encode()
+
+
+def test_width_starts_apply_to_bounded_tokens() -> None:
+    sized = {e.id for x in Policy([CREDENTIALS])._exprs.values() if x.widths for e in x.entries}
+    assert {"twilio_api_key", "newrelic_license_key", "sonarqube_token"} <= sized
+    # an open-ended token, a lone prefix and a caseless pattern keep their other paths
+    assert not sized & {"aws_session_token", "github_pat_classic", "basic_auth_header"}
+
+
+@pytest.mark.parametrize("seed", [6, 7])
+def test_width_start_equals_re2_start_for_every_event(seed: int) -> None:
+    policy = Policy([CREDENTIALS])
+    sized = {i: x for i, x in policy._exprs.items() if x.widths}
+    data = _width_text(seed)
+    events: list[tuple[int, int, int]] = []
+    finder = policy._new_finder(events)
+    finder.feed(data)
+    finder.close()
+    stream = policy.open_stream()
+    stream.feed(data)  # the history then holds all of ``data`` from offset 0
+    checked = 0
+    for eid, _, end in events:
+        expr = sized.get(eid)
+        if expr is None:
+            continue
+        plain = dataclasses.replace(expr, widths=(), sized=None)
+        assert stream._recover_start(expr, end) == stream._recover_start(plain, end)
+        checked += 1
+    stream.close()
+    assert checked > 40
+
+
+@pytest.mark.parametrize("seed", [8, 9])
+def test_width_start_spans_equal_re2_spans_in_tiny_chunks(seed: int) -> None:
+    fast = Policy([CREDENTIALS])
+    slow = Policy([CREDENTIALS])
+    for expr in slow._exprs.values():
+        expr.widths = ()  # start recovered by the prefix or RE2 paths instead
+    data = _width_text(seed)
+    rnd = random.Random(seed)
+    for chunk in range(1, 8):
+        got, want = fast.open_stream(record_spans=True), slow.open_stream(record_spans=True)
+        pos = 0
+        while pos < len(data):
+            step = rnd.choice([chunk, chunk, 65536])
+            got.feed(data[pos : pos + step])
+            want.feed(data[pos : pos + step])
+            pos += step
+        got.close()
+        want.close()
+        assert got.spans == want.spans
+        assert len(got.spans or []) > 100

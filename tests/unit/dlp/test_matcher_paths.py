@@ -1,11 +1,15 @@
 """Stage-2 paths chosen for speed give the same starts and results as the general ones:
 token starts recovered from a crowded literal prefix, the history buffer grown and compacted in place,
-and context keywords that are query parameters."""
+context keywords that are query parameters, and candidates confirmed in batches."""
 
 from __future__ import annotations
 
-from detectors.dlp.matcher import HIST_SLACK, compile_policy
+import pytest
+
+from detectors.dlp import matcher
+from detectors.dlp.matcher import HIST_SLACK, FileMatch, compile_policy
 from detectors.dlp.profiles import CREDENTIALS, PREDEFINED
+from tests.unit.dlp.samples import Gen, entry_samples
 
 
 def _spans(data: bytes, chunk: int) -> list[tuple[str, int, int]]:
@@ -76,3 +80,37 @@ def test_azure_sas_context_is_its_query_parameters() -> None:
     # the bare words (a Swedish "se", an "sp" abbreviation) are no longer its context
     prose = f"se the sp notes, {sig}\n"
     assert "azure_sas_token" not in [e.entry_id for e in policy.scan_bytes(prose.encode()).entries]
+
+
+def test_batched_confirmation_gives_per_chunk_results(monkeypatch: pytest.MonkeyPatch) -> None:
+    # candidates wait for a batch (or a compaction of the history) before their starts are
+    # recovered and they are confirmed: the same spans and verdict as doing both after every
+    # chunk, and the pending set stays near the batch size
+    samples = entry_samples(Gen(11))
+    lines = [text for _, (text, _, _) in sorted(samples.items())]
+    filler = b"lorem ipsum dolor sit amet, consectetur adipiscing elit\n" * 300
+    data = b"".join(filler + line.encode() + b"\n" for line in lines * 6)
+    assert len(data) > 2 * HIST_SLACK
+    policy = compile_policy(PREDEFINED.values())
+    # (chunk size, bytes fed): tiny chunks over the first part only, to keep the test short
+    feeds = [(3, 150_000), (4096, len(data)), (65536, len(data))]
+
+    def run(chunk: int, size: int) -> tuple[list[tuple[str, int, int]], FileMatch, int]:
+        stream = policy.open_stream(record_spans=True)
+        most = 0
+        for i in range(0, size, chunk):
+            stream.feed(data[i : min(size, i + chunk)])
+            most = max(most, len(stream._pending))
+        verdict = stream.close()
+        return list(stream.spans or []), verdict, most
+
+    batch = matcher.CONFIRM_BATCH
+    batched = [run(chunk, size) for chunk, size in feeds]
+    monkeypatch.setattr(matcher, "CONFIRM_BATCH", 1)
+    for (chunk, size), (spans, verdict, most) in zip(feeds, batched, strict=True):
+        each_spans, each_verdict, each_most = run(chunk, size)
+        assert spans == each_spans
+        assert verdict == each_verdict
+        assert each_most <= most < batch + 2 * len(lines)
+    assert batched[1][2] > run(*feeds[1])[2]  # candidates did wait for a batch
+    assert len(batched[1][0]) > 6 * len(lines) // 2
