@@ -6,39 +6,18 @@ from datetime import timedelta
 
 import redis
 
-from schemas.tables import ScanRun, ScanStatus, Tenant, utcnow
+from schemas.tables import ScanRun, ScanStatus
 from store.db import session_scope
+from tests.integration.pipeline.rows import insert_run, insert_tenant
 
 
 def _tenant() -> int:
-    with session_scope() as session:
-        tenant = Tenant(
-            slug="loopy", name="Loopy", admin_key_enc="x", thresholds={}, dlp_profiles=[]
-        )
-        session.add(tenant)
-        session.flush()
-        assert tenant.id is not None
-        return tenant.id
+    return insert_tenant("loopy")
 
 
 def _run(tenant_id: int, *, status: str, stale: bool, hours_ago: int) -> int:
-    then = utcnow() - timedelta(hours=hours_ago)
     errors = [{"resource": "pipeline", "kind": "stale", "message": "lost"}] if stale else []
-    with session_scope() as session:
-        run = ScanRun(
-            tenant_id=tenant_id,
-            status=status,
-            requested_at=then,
-            started_at=then,
-            heartbeat_at=then,
-            parts={},
-            counts={},
-            errors=errors,
-        )
-        session.add(run)
-        session.flush()
-        assert run.id is not None
-        return run.id
+    return insert_run(tenant_id, status, timedelta(hours=hours_ago), errors)
 
 
 def _queued_scans(redis_url: str) -> int:

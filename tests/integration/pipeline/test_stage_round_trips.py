@@ -9,41 +9,20 @@ from sqlmodel import select
 
 from detectors.changes import WATCHED
 from pipeline.common import keep_alive, load_scan, scan_is_active
-from schemas.tables import ChangeRecord, PartFingerprint, ScanRun, ScanStatus, Tenant, utcnow
+from schemas.tables import ChangeRecord, PartFingerprint, ScanRun, ScanStatus, utcnow
 from store.changes import record_parts
 from store.db import session_scope
+from tests.integration.pipeline.rows import insert_run, insert_tenant
 
 LONG_AGO = timedelta(hours=2)
 
 
 def _tenant(slug: str = "acme") -> int:
-    with session_scope() as session:
-        tenant = Tenant(
-            slug=slug, name=slug.title(), admin_key_enc="x", thresholds={}, dlp_profiles=[]
-        )
-        session.add(tenant)
-        session.flush()
-        assert tenant.id is not None
-        return tenant.id
+    return insert_tenant(slug)
 
 
 def _run(tenant_id: int, status: str) -> int:
-    then = utcnow() - LONG_AGO
-    with session_scope() as session:
-        run = ScanRun(
-            tenant_id=tenant_id,
-            status=status,
-            requested_at=then,
-            started_at=then,
-            heartbeat_at=then,
-            parts={},
-            counts={},
-            errors=[],
-        )
-        session.add(run)
-        session.flush()
-        assert run.id is not None
-        return run.id
+    return insert_run(tenant_id, status, LONG_AGO)
 
 
 def _beat_age(scan_id: int) -> timedelta:
