@@ -272,7 +272,9 @@ def planned_summary(scan_id: int, resource: str) -> FetchSummary | None:
     return get_runtime().snapshots.summaries(scan_id).get(resource)
 
 
-def plan_dlp_fetch(scan_id: int, resource: str) -> DlpPlanResult:
+def plan_dlp_fetch(
+    scan_id: int, resource: str, scan: tuple[ScanRun, Tenant] | None = None
+) -> DlpPlanResult:
     """Cut the file listings that fetch ``resource`` stored into batches, right after it.
 
     Called as each listing fetch ends (``gpts``, ``files``, ``conversations``), so the first
@@ -280,6 +282,8 @@ def plan_dlp_fetch(scan_id: int, resource: str) -> DlpPlanResult:
     returns the stored plan. Returns ``planned`` with the batch keys (none when the listing
     failed: its kind is recorded as not listed, so finalize neither resolves its findings
     nor moves the watermark), ``failed`` (profiles that do not resolve) or ``skipped``.
+    ``scan``: the run and tenant the fetch loaded (else they are loaded here); the run must
+    still be running when the stage is marked expected, under its row lock.
     """
     kinds = LISTING_FETCHES.get(resource)
     if kinds is None:
@@ -287,7 +291,7 @@ def plan_dlp_fetch(scan_id: int, resource: str) -> DlpPlanResult:
     known = _plan_record(scan_id, resource)
     if known is not None:
         return _plan_result(scan_id, known)
-    run, tenant = load_scan(scan_id)
+    run, tenant = scan if scan is not None else load_scan(scan_id)
     if run.status != ScanStatus.RUNNING.value:
         return {"scan_id": scan_id, "status": "skipped", "run": run.status}
     expected = set(run.parts.get("expected") or ())
@@ -315,7 +319,9 @@ def plan_dlp_fetch(scan_id: int, resource: str) -> DlpPlanResult:
     if any(listed.values()):
         # Before the record: a redelivery after a crash in between marks it again (the
         # stage is never left out of the run's expected parts).
-        _mark_expected(scan_id, version, files=len(refs), batches=len(keys))
+        status = _mark_expected(scan_id, version, files=len(refs), batches=len(keys))
+        if status != ScanStatus.RUNNING.value:  # finished while this fetch listed
+            return {"scan_id": scan_id, "status": "skipped", "run": status or "missing"}
     record: DlpPlanRecord = {
         "version": version,
         "batches": keys,
@@ -363,13 +369,16 @@ def plan_dlp(scan_id: int) -> DlpPlanResult:
     return {"scan_id": scan_id, "status": "planned", "batches": keys, "files": files}
 
 
-def _mark_expected(scan_id: int, version: str | None, *, files: int, batches: int) -> None:
+def _mark_expected(scan_id: int, version: str | None, *, files: int, batches: int) -> str | None:
     """The stage is an expected part of the run; its file and batch counts add up over the
-    listing fetches (under a row lock: the fetches plan concurrently)."""
+    listing fetches (under a row lock: the fetches plan concurrently). Only a running run
+    is marked; returns the run's status (None: no such run)."""
     with session_scope() as session:
         run = session.get(ScanRun, scan_id, with_for_update=True)
         if run is None:
-            return
+            return None
+        if run.status != ScanStatus.RUNNING.value:
+            return run.status
         expected = list(run.parts.get("expected") or [])
         if STAGE not in expected:
             expected.append(STAGE)
@@ -381,6 +390,7 @@ def _mark_expected(scan_id: int, version: str | None, *, files: int, batches: in
         }
         run.parts = {**run.parts, "expected": expected, STAGE: dlp}
         session.add(run)
+        return run.status
 
 
 def _record(

@@ -150,7 +150,13 @@ def record_failure(scan_id: int, resource: str, exc: BaseException) -> FetchSumm
     return summary
 
 
-def run_fetch(scan_id: int, resource: str, *, defer_rate_limited: bool = False) -> FetchSummary:
+def run_fetch(
+    scan_id: int,
+    resource: str,
+    *,
+    defer_rate_limited: bool = False,
+    scan: tuple[ScanRun, Tenant] | None = None,
+) -> FetchSummary:
     """Fetch one resource's parts for the scan's tenant into the snapshot store.
 
     Returns ``{resource, count, key, keys, counts, parts, ok, error, seconds}``: ``parts``
@@ -158,9 +164,10 @@ def run_fetch(scan_id: int, resource: str, *, defer_rate_limited: bool = False) 
     ``keys``/``counts`` hold the stored parts only. ``ok`` is False when a part failed
     (an unavailable part is not a failure) and ``error`` is then the first failure. A
     ``RateLimitedError`` is re-raised when ``defer_rate_limited`` (the task retries later).
+    ``scan``: the run and tenant when the caller loaded them (``load_scan``) already.
     """
     spec = FETCHES[resource]
-    _, tenant = load_scan(scan_id)
+    _, tenant = scan if scan is not None else load_scan(scan_id)
     runtime = get_runtime()
     store = runtime.snapshots
     started = time.monotonic()

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, update
+from sqlalchemy import Table, bindparam, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
@@ -313,25 +313,38 @@ def run_parts(session: Session, scan_id: int) -> dict[str, Any] | None:
     return None if parts is None else dict(parts)
 
 
+# Every stage task runs these two statements: built once, run with the scan id bound.
+_RUN_WITH_TENANT = (
+    select(ScanRun, Tenant)
+    .outerjoin(Tenant, col(Tenant.id) == col(ScanRun.tenant_id))
+    .where(col(ScanRun.id) == bindparam("scan_id"))
+)
+_SCAN_RUNS: Table = ScanRun.__table__  # type: ignore[attr-defined]  # (set by SQLModel)
+_HEARTBEAT = (
+    update(_SCAN_RUNS)
+    .where(
+        _SCAN_RUNS.c.id == bindparam("scan_id"),
+        _SCAN_RUNS.c.status == ScanStatus.RUNNING.value,
+    )
+    .values(heartbeat_at=bindparam("now"))
+)
+
+
 def run_with_tenant(session: Session, scan_id: int) -> tuple[ScanRun | None, Tenant | None]:
     """The run and its tenant in one query: (None, None) without the run, (run, None)
     when its tenant no longer exists."""
-    row = session.exec(
-        select(ScanRun, Tenant)
-        .outerjoin(Tenant, col(Tenant.id) == col(ScanRun.tenant_id))
-        .where(col(ScanRun.id) == scan_id)
-    ).first()
+    row = session.exec(_RUN_WITH_TENANT, params={"scan_id": scan_id}).first()
     return (None, None) if row is None else (row[0], row[1])
 
 
 def heartbeat(session: Session, scan_id: int) -> bool:
-    """Refresh a running run's heartbeat; True when the run is running (one UPDATE)."""
-    result = session.execute(
-        update(ScanRun)
-        .where(col(ScanRun.id) == scan_id, col(ScanRun.status) == ScanStatus.RUNNING.value)
-        .values(heartbeat_at=utcnow())
-    )
-    return bool(getattr(result, "rowcount", 0))
+    """Refresh a running run's heartbeat; True when the run is running (one UPDATE).
+
+    A Core statement on the session's connection: the ORM's bulk-update path (and its
+    synchronisation of loaded objects) would cost more than the UPDATE itself, and no caller
+    reads ``heartbeat_at`` back from a run it loaded in the same session."""
+    result = session.connection().execute(_HEARTBEAT, {"scan_id": scan_id, "now": utcnow()})
+    return bool(result.rowcount)
 
 
 # --------------------------------------------------------------------------- dispatcher

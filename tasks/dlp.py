@@ -44,6 +44,7 @@ from pipeline.dlp import (
 from pipeline.dlp_lanes import DETECT, Claim
 from pipeline.runtime import get_runtime
 from schemas.stages import DlpPlanResult, DlpStageResult
+from schemas.tables import ScanRun, Tenant
 from tasks.guard import guarded_delivery, worker_lost
 from workers.celery_app import app
 from workers.celeryconfig import DETECT_POSTURE, DLP_FINALIZE, DLP_PLAN, DLP_SCAN, ROUTES
@@ -53,12 +54,15 @@ def _sig(name: str, *args: object, **kwargs: object) -> Signature:
     return app.signature(name, args=args, kwargs=kwargs, immutable=True, queue=ROUTES[name])
 
 
-def start_dlp_lanes(task: Task, scan_id: int, resource: str) -> int:
+def start_dlp_lanes(
+    task: Task, scan_id: int, resource: str, scan: tuple[ScanRun, Tenant] | None = None
+) -> int:
     """After listing fetch ``resource`` (a task of the scan's chord): plan its files and
-    start lanes on them. Returns the number of lanes started (0 outside a chord)."""
+    start lanes on them. Returns the number of lanes started (0 outside a chord).
+    ``scan``: the run and tenant the fetch loaded, if it did."""
     if not task.request.chord:
         return 0
-    planned = plan_dlp_fetch(scan_id, resource)
+    planned = plan_dlp_fetch(scan_id, resource, scan)
     keys = planned.get("batches") or []
     if planned["status"] != "planned" or not keys:
         return 0

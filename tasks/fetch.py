@@ -23,9 +23,11 @@ from typing import Any
 from celery import Task
 
 from connectors.errors import RateLimitedError
+from pipeline.common import load_scan
 from pipeline.dlp import planned_summary
 from pipeline.posture import record_failure, run_fetch
 from schemas.stages import FETCH_RESOURCES, FetchSummary, fetch_task_name
+from schemas.tables import ScanRun, Tenant
 from tasks.dlp import start_detect_when_fetched, start_dlp_lanes
 from tasks.guard import guarded_delivery, worker_lost
 from workers.celery_app import app
@@ -35,29 +37,36 @@ MAX_COUNTDOWN = 30.0
 
 
 def _fetch(task: Task, scan_id: int, resource: str, dlp_fetches: int | None) -> FetchSummary:
-    """The fetch; a listing fetch then starts the DLP lanes on the files it listed."""
-    summary = planned_summary(int(scan_id), resource) or _run(task, scan_id, resource)
-    start_dlp_lanes(task, int(scan_id), resource)
+    """The fetch; a listing fetch then starts the DLP lanes on the files it listed (planned
+    with the run and tenant the fetch loaded)."""
+    scan: tuple[ScanRun, Tenant] | None = None
+    summary = planned_summary(int(scan_id), resource)
+    if summary is None:
+        summary, scan = _run(task, scan_id, resource)
+    start_dlp_lanes(task, int(scan_id), resource, scan)
     start_detect_when_fetched(task, int(scan_id), resource, dlp_fetches)
     return summary
 
 
-def _run(task: Task, scan_id: int, resource: str) -> FetchSummary:
+def _run(
+    task: Task, scan_id: int, resource: str
+) -> tuple[FetchSummary, tuple[ScanRun, Tenant] | None]:
     # The last try records a still rate-limited part as failed and keeps its siblings.
     defer = task.request.retries < MAX_RATE_RETRIES
     with guarded_delivery(task) as delivery:
         lost = worker_lost(delivery, f"fetch of {resource}")
         if lost is not None:
-            return record_failure(int(scan_id), resource, lost)
+            return record_failure(int(scan_id), resource, lost), None
+        scan = load_scan(int(scan_id))
         try:
-            return run_fetch(int(scan_id), resource, defer_rate_limited=defer)
+            return run_fetch(int(scan_id), resource, defer_rate_limited=defer, scan=scan), scan
         except RateLimitedError as exc:
             if task.request.retries < MAX_RATE_RETRIES:
                 wait = min(exc.retry_after or 5.0, MAX_COUNTDOWN)
                 raise task.retry(
                     countdown=wait + random.uniform(0, 2), max_retries=MAX_RATE_RETRIES
                 ) from None
-            return record_failure(int(scan_id), resource, exc)
+            return record_failure(int(scan_id), resource, exc), scan
 
 
 _OPTIONS: dict[str, Any] = {

@@ -282,6 +282,45 @@ def test_files_planned_before_a_later_listing_fails_are_scanned_and_kept(
     assert open_dlp(tid) == truth
 
 
+def test_a_listing_fetch_plans_with_the_run_and_tenant_it_loaded(
+    db: str, sim: Any, celery_app_configured: Any
+) -> None:
+    """The fetch task hands its loaded run and tenant to the plan (no second load). The run
+    as loaded may be out of date: a scan that finished while its fetch listed is not planned
+    and its parts are left as they were; a running one is planned as without them."""
+    from pipeline.common import load_scan
+    from pipeline.dlp import plan_dlp_fetch
+    from schemas.tables import ScanRun
+
+    tid = register(sim, [SLUG], dlp_profiles=["Credentials and Secrets"])[SLUG]
+    scan_id = int(start_scan(tid, "manual")["scan_id"])
+    loaded = load_scan(scan_id)
+    assert run_fetch(scan_id, "files", scan=loaded)["ok"]
+    with session_scope() as session:
+        run = session.get(ScanRun, scan_id)
+        assert run is not None
+        run.status = ScanStatus.FAILED.value  # e.g. failed by the reaper meanwhile
+        session.add(run)
+
+    late = plan_dlp_fetch(scan_id, "files", loaded)
+    assert late == {"scan_id": scan_id, "status": "skipped", "run": ScanStatus.FAILED.value}
+    with session_scope() as session:
+        run = session.get(ScanRun, scan_id)
+        assert run is not None and "dlp" not in run.parts
+        assert "dlp" not in (run.parts.get("expected") or [])
+        run.status = ScanStatus.RUNNING.value
+        session.add(run)
+
+    planned = plan_dlp_fetch(scan_id, "files", loaded)
+    assert planned["status"] == "planned" and planned["batches"], planned
+    with session_scope() as session:
+        run = session.get(ScanRun, scan_id)
+        assert run is not None and "dlp" in run.parts["expected"]
+        assert run.parts["dlp"]["files"] == planned["files"] > 0
+    assert plan_dlp_fetch(scan_id, "files") == planned  # the stored plan, loaded or not
+    run_finish(scan_id)  # its snapshot parts and plans go (the next test's scan has its id)
+
+
 class _Killed(BaseException):
     """Stands for the worker process dying in the middle of a batch."""
 
