@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -64,6 +64,21 @@ def _reset_settings() -> None:
     from core.settings import reset_settings_cache
 
     reset_settings_cache()
+
+
+@pytest.fixture
+def settings_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., None]]:
+    """Set ``CASB_*`` variables for one test, with the settings re-read; both are undone at
+    its end. Call it with the variables as keywords."""
+
+    def apply(**variables: str) -> None:
+        for name, value in variables.items():
+            monkeypatch.setenv(name, value)
+        _reset_settings()
+
+    yield apply
+    monkeypatch.undo()
+    _reset_settings()
 
 
 @pytest.fixture(scope="session")

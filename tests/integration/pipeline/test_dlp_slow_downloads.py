@@ -12,13 +12,12 @@ bytes every half second), scans run in process (`casb scan --inline`).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from sqlmodel import select
 
-from core.settings import reset_settings_cache
 from pipeline.inline import run_inline
 from schemas.tables import DlpFileCache, Finding, FindingStatus, ScanRun, ScanStatus
 from simulator.faults import Fault
@@ -39,13 +38,8 @@ def world() -> Any:
 
 
 @pytest.fixture
-def short_downloads(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("CASB_DOWNLOAD_TIMEOUT_SECONDS", "1.5")
-    monkeypatch.setenv("CASB_MAX_DELIVERIES", "3")
-    reset_settings_cache()
-    yield
-    monkeypatch.undo()
-    reset_settings_cache()
+def short_downloads(settings_env: Callable[..., None]) -> None:
+    settings_env(CASB_DOWNLOAD_TIMEOUT_SECONDS="1.5", CASB_MAX_DELIVERIES="3")
 
 
 def _run(scan_id: int) -> ScanRun:

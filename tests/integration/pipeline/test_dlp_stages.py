@@ -7,7 +7,7 @@ is called as the Celery task would call it, so a redelivered batch can be replay
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -62,12 +62,8 @@ def open_dlp(tenant_id: int) -> set[tuple[str, str]]:
 
 
 @pytest.fixture
-def batch_of_four(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("CASB_DLP_BATCH_SIZE", "4")
-    reset_settings_cache()
-    yield
-    monkeypatch.delenv("CASB_DLP_BATCH_SIZE")
-    reset_settings_cache()
+def batch_of_four(settings_env: Callable[..., None]) -> None:
+    settings_env(CASB_DLP_BATCH_SIZE="4")
 
 
 def test_custom_profile_stages_and_redelivered_batch(
@@ -334,14 +330,8 @@ def _cache_rows(tenant_id: int) -> int:
 
 
 @pytest.fixture
-def batch_per_listing(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("CASB_DLP_BATCH_SIZE", "1000")
-    monkeypatch.setenv("CASB_DLP_COMMIT_EVERY", "2")
-    reset_settings_cache()
-    yield
-    monkeypatch.delenv("CASB_DLP_BATCH_SIZE")
-    monkeypatch.delenv("CASB_DLP_COMMIT_EVERY")
-    reset_settings_cache()
+def batch_per_listing(settings_env: Callable[..., None]) -> None:
+    settings_env(CASB_DLP_BATCH_SIZE="1000", CASB_DLP_COMMIT_EVERY="2")
 
 
 def test_batch_writes_its_verdicts_every_few_files(
