@@ -38,7 +38,9 @@ def admin_ts(tenant: Tenant, ts: float | None) -> int | float | None:
     if ts is None:
         return None
     if tenant.drift.admin_timestamps == "float":
-        return round(ts, 3)
+        millis = round(ts, 3)
+        # A whole number would read as an integer to a lax client, hiding the drift.
+        return millis if millis % 1 else millis + 0.001
     return int(ts)
 
 

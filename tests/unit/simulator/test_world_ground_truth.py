@@ -322,6 +322,19 @@ def test_drift_changes_the_rendered_shapes() -> None:
     assert "x_sim_future_field" in g(t2) and "x_sim_future_field" not in g(t1)
 
 
+def test_float_drift_timestamps_always_carry_a_fraction() -> None:
+    """A clock on a whole second must not turn the float drift into integers."""
+    w = World.generate(tenants=4, seed=1, now=float(int(NOW)), size="tiny")
+    drifted = [t for t in w.tenants.values() if t.drift.admin_timestamps == "float"]
+    assert drifted
+    for t in drifted:
+        stamps = [render.user(t, u)["added_at"] for u in t.users.ordered()]
+        assert stamps and all(isinstance(s, float) and s % 1 for s in stamps)
+        assert all(
+            abs(s - u.added_at) < 0.002 for s, u in zip(stamps, t.users.ordered(), strict=True)
+        )
+
+
 def test_huge_world_has_the_advertised_volume() -> None:
     w = World.generate(tenants=1, seed=1, now=NOW, size="huge")
     t = w.tenant("tenant-01")
