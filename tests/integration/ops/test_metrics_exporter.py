@@ -17,7 +17,9 @@ from workers import metrics
 
 
 @pytest.fixture
-def exporter(db: str, redis_url: str) -> Iterator[str]:
+def exporter(db: str, redis_client: redis.Redis) -> Iterator[str]:
+    # redis_client empties the leased Redis database: counters an earlier test of this
+    # process flushed there would otherwise add to this test's.
     recording.reset_recorder()
     server = metrics.make_exporter("127.0.0.1", 0, tenant_label_limit=1)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -43,7 +43,7 @@ def test_readers_and_mutations_interleave_safely(sim: RunningSimulator, world: W
     gid = t.id_of("gpt-browser")
     try:
         for i in range(3_000):
-            if len(walks) >= 9:
+            if len(walks) >= 9 and set(walks) == {"admin", "compliance"}:
                 break
             t.add_gpt_tool(gid, "code_interpreter")
             t.remove_gpt_tool(gid, "code_interpreter")
