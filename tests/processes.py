@@ -179,6 +179,7 @@ class WorkerProcess:
         self.name = name or f"worker-{uuid.uuid4().hex[:8]}@%h"
         self.log_level = log_level
         self.proc: subprocess.Popen[bytes] | None = None
+        self._asked_to_stop = False
         self.peak_rss = 0
 
     @property
@@ -189,6 +190,7 @@ class WorkerProcess:
     def start(self, timeout: float = 30.0, *, wait_ready: bool = True) -> WorkerProcess:
         """Start the worker; with ``wait_ready`` until its log says ``ready.`` (INFO level)."""
         offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+        self._asked_to_stop = False
         log = self.log_path.open("ab")
         cmd = [
             self.python,
@@ -290,13 +292,19 @@ class WorkerProcess:
         os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait(10)
 
+    def ask_to_stop(self) -> None:
+        """Begin a warm shutdown (SIGTERM) without waiting: ``stop`` then waits for it."""
+        if self.proc is not None and self.proc.poll() is None and not self._asked_to_stop:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self._asked_to_stop = True
+
     def stop(self, timeout: float = 20.0) -> None:
         """Warm shutdown (SIGTERM), SIGKILL if it does not exit in time."""
         if self.proc is None:
             return
         if self.proc.poll() is None:
             try:
-                os.killpg(self.proc.pid, signal.SIGTERM)
+                self.ask_to_stop()
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)

@@ -79,6 +79,8 @@ def spawn_worker(tmp_path: Path) -> Iterator[Callable[..., WorkerProcess]]:
         return worker.start()
 
     yield spawn
+    for worker in started:  # all shut down side by side: each may finish a running task
+        worker.ask_to_stop()
     for worker in started:
         worker.stop()
 
