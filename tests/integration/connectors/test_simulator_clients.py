@@ -242,11 +242,15 @@ def test_rate_limit_storm_is_ridden_out(world: Any, server: Any) -> None:
     assert [e.status for e in events].count(429) == 3
 
 
-def test_rate_limit_storm_beyond_attempts(world: Any, server: Any) -> None:
+def test_rate_limit_storm_beyond_patience(world: Any, server: Any) -> None:
+    # 429s are retried for rate_limit_patience, not max_attempts (the per-call hard stop
+    # for zero-length waits is a unit test)
     fault(world, "tenant-02", "rate_limit_storm", api="compliance", retry_after=0.05)
+    client = compliance(world, server, "tenant-02", max_attempts=3, rate_limit_patience=1.0)
     with pytest.raises(RateLimitedError) as info:
-        list(compliance(world, server, "tenant-02", max_attempts=3).gpts())
+        list(client.gpts())
     assert info.value.status == 429 and "tenant-02" in info.value.hint
+    assert "patience" in info.value.message
 
 
 def test_long_retry_after_defers(world: Any, server: Any) -> None:

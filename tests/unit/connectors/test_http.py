@@ -259,6 +259,21 @@ def test_429_storm_beyond_patience_is_rate_limited() -> None:
     assert budget.effective_limit("acme", "admin") == 500  # halved once, not six times
 
 
+def test_429s_with_zero_waits_stop_at_the_per_call_attempt_cap() -> None:
+    from connectors.http import MAX_ATTEMPTS_PER_CALL
+    from connectors.ratelimit import LocalRateBudget
+
+    clock = FakeClock()
+    budget = LocalRateBudget({"admin": (1000, 60.0)}, sleep=clock.sleep, monotonic=clock.monotonic)
+    api = FakeApi({ROUTE: seq(httpx.Response(429, headers={"retry-after-ms": "0"}))})
+    t = clocked_transport(api, budget, clock, ClientOptions(max_attempts=3))
+    with pytest.raises(RateLimitedError) as info:
+        t.get_json(ROUTE, route=ROUTE, group="admin")
+    # patience (150 s) is never used up by zero-length waits: the hard stop ends the call
+    assert len(api.requests) == MAX_ATTEMPTS_PER_CALL
+    assert info.value.status == 429 and f"{MAX_ATTEMPTS_PER_CALL} attempts" in info.value.message
+
+
 def test_a_ten_second_storm_without_headers_is_ridden_out() -> None:
     from connectors.ratelimit import LocalRateBudget
 
