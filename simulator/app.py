@@ -886,7 +886,7 @@ class SimulatorApp:
             return limited
         for f in fired:
             if f.kind == "slow":
-                await asyncio.sleep(f.delay)
+                await f.hold()
         faulted = _fault_response(fired, api, list_route, request)
         if faulted is not None:
             return faulted
@@ -1039,7 +1039,7 @@ class SimulatorApp:
         for fault in fired:
             self.world.limiter.count(tenant.slug, f"fault:{fault.kind}")
             if fault.kind == "slow":
-                await asyncio.sleep(fault.delay)
+                await fault.hold()
             elif fault.kind == "trickle":
                 trickle = fault.delay
             elif fault.kind == "server_error":

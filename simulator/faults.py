@@ -10,7 +10,7 @@ cleared), for at most `seconds` from its first firing when set. Kinds:
   rate_limit_no_headers  429 with an error body and no header at all (no Retry-After, no
                     x-ratelimit-*), as the Compliance API documents its 429s
   server_error      `status` (default 503) with an error body
-  slow              sleeps `delay` seconds, then answers normally
+  slow              sleeps `delay` seconds (less if released in process), then answers normally
   trickle           storage-host (`api="blob"`) bodies are sent 16 bytes at a time, `delay`
                     seconds apart (headers at once: only a download deadline stops it)
   truncated_json    200 with the JSON body cut in half
@@ -32,6 +32,7 @@ cleared), for at most `seconds` from its first firing when set. Kinds:
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -108,6 +109,20 @@ class Fault:
             raise ValueError("a redirect_elsewhere fault needs a 'location'")
         if not 100 <= self.status <= 599:
             raise ValueError(f"fault 'status' must be an HTTP status, got {self.status}")
+
+    @property
+    def released(self) -> bool:
+        """A ``slow`` fault's delay ends early once released (an in-process test's cue)."""
+        return getattr(self, "_released", False)
+
+    def release(self) -> None:
+        self._released = True
+
+    async def hold(self) -> None:
+        """Wait out a ``slow`` fault's delay, or less if it is released meanwhile."""
+        end = time.monotonic() + self.delay
+        while not self.released and (left := end - time.monotonic()) > 0:
+            await asyncio.sleep(min(left, 0.05))
 
     def applies_to(self, api: str, path: str) -> bool:
         if self.kind == "audit_logging_off" and not path.endswith("/organization/audit_logs"):

@@ -334,10 +334,11 @@ def test_dlp_starts_while_a_listing_is_running_and_keeps_it_when_it_fails(
 
     world = sim.world
     tid = register(sim, [SLUG], dlp_profiles=list(PLANTABLE_PROFILES))[SLUG]
-    # The conversation listing hangs on its first page, then answers 503 on every try.
+    # The conversation listing hangs on its first page (until released below, at most 60 s),
+    # then answers 503 on every try.
     listing = "/conversations"
-    world.faults.add(
-        SLUG, Fault("slow", api="compliance", path_contains=listing, delay=20.0, count=1)
+    hang = world.faults.add(
+        SLUG, Fault("slow", api="compliance", path_contains=listing, delay=60.0, count=1)
     )
     world.faults.add(SLUG, Fault("server_error", api="compliance", path_contains=listing))
     client = redis.Redis.from_url(redis_url)
@@ -353,6 +354,7 @@ def test_dlp_starts_while_a_listing_is_running_and_keeps_it_when_it_fails(
         scanned_while_listing = result is not None
         time.sleep(0.05)
     assert scanned_while_listing, "no DLP batch finished before the conversation listing"
+    hang.release()
 
     run = wait_for_run(scan_id, timeout=180)
     assert run.status == ScanStatus.PARTIAL.value

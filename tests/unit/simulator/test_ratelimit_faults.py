@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from simulator.faults import Fault, FaultBook
@@ -141,3 +143,24 @@ def test_fault_validation() -> None:
         with pytest.raises(ValueError, match="fault '"):
             Fault.from_dict({"kind": "slow", **bad})
     assert Fault.from_dict({"kind": "slow", "delay": 0.5, "count": None}).delay == 0.5
+
+
+def test_a_released_slow_fault_ends_its_delay_early() -> None:
+    import asyncio
+    import threading
+
+    fault = Fault("slow", delay=30.0)
+    threading.Timer(0.1, fault.release).start()
+    started = time.monotonic()
+    asyncio.run(fault.hold())
+    assert fault.released and time.monotonic() - started < 29.0
+    assert "released" not in fault.to_dict()  # a cue, not part of the fault's description
+
+
+def test_an_unreleased_slow_fault_waits_its_whole_delay() -> None:
+    import asyncio
+
+    fault = Fault("slow", delay=0.2)
+    started = time.monotonic()
+    asyncio.run(fault.hold())
+    assert time.monotonic() - started >= 0.2
