@@ -8,13 +8,13 @@ import hmac
 import json
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from sqlmodel import select
 
-from core.settings import get_settings, reset_settings_cache
+from core.settings import get_settings
 from pipeline.notify import retry_due
 from schemas.tables import AlertDelivery, AlertDestination, ChangeRecord, ScanStatus
 from simulator.ground_truth import GPT_PUBLIC_STORE
@@ -28,13 +28,9 @@ SECRET = "whsec-test-3f9a1c"
 
 
 @pytest.fixture
-def fast_retries(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def fast_retries(settings_env: Callable[..., None]) -> None:
     """A failed attempt is due again at once, so the test drives the retry sweep itself."""
-    monkeypatch.setenv("CASB_ALERT_RETRY_BASE_SECONDS", "0")
-    reset_settings_cache()
-    yield
-    monkeypatch.delenv("CASB_ALERT_RETRY_BASE_SECONDS")
-    reset_settings_cache()
+    settings_env(CASB_ALERT_RETRY_BASE_SECONDS="0")
 
 
 def _wait_for(predicate: Any, what: str, timeout: float = 60.0) -> None:

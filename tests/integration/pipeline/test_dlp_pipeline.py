@@ -12,7 +12,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import func, select
 
-from core.settings import get_settings, reset_settings_cache
+from core.settings import get_settings
 from schemas.tables import DlpFileCache, Finding, FindingStatus, ScanRun, ScanStatus, Tenant
 from simulator.faults import Fault
 from simulator.files import PLANTABLE_PROFILES, PROFILE_CREDENTIALS
@@ -50,13 +50,9 @@ def world() -> Any:
 
 
 @pytest.fixture
-def small_cap(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def small_cap(settings_env: Callable[..., None]) -> None:
     """Files over 1 MiB are 'too large' (the simulator's large file is 2 MiB)."""
-    monkeypatch.setenv("CASB_MAX_FILE_BYTES", str(CAP))
-    reset_settings_cache()
-    yield
-    monkeypatch.delenv("CASB_MAX_FILE_BYTES")
-    reset_settings_cache()
+    settings_env(CASB_MAX_FILE_BYTES=str(CAP))
 
 
 def scan(app: Any, tenant_id: int) -> int:
