@@ -663,34 +663,39 @@ def slide_body(xml: bytes, max_depth: int) -> bytes:
     :func:`slides_text` marks part boundaries with one) bails too."""
     if b"\x00" in xml:
         raise Bail
-    start = 0
-    for prolog in _PROLOGS:
-        if xml.startswith(prolog):
-            body, start = xml, len(prolog)
-            break
+    if xml.startswith(_PROLOGS):
+        body, start = xml, _PROLOG_SIZE
     else:
-        body = _strip_prolog(xml)
-    root = _ROOT.match(body, start)
-    if root is None or not body.rstrip().endswith(b"</" + root.group(1) + b">"):
+        body, start = _strip_prolog(xml), 0
+    # the root tag up to its first '>' (a '>' inside one of its attribute values cuts it
+    # short: the rest of the tag is then searched for declarations with the body, below)
+    root_end = body.find(b">", start)
+    root_tag = body[start : root_end + 1]
+    end_tag = _ROOT_TAGS_SEEN.get(root_tag)
+    if end_tag is None:
+        root = _ROOT.match(root_tag)
+        if root is None:
+            raise Bail
+        _check_namespaces(root_tag)
+        end_tag = b"</" + root.group(1) + b">"
+        if len(_ROOT_TAGS_SEEN) < _ROOT_TAGS_KEPT:
+            _ROOT_TAGS_SEEN[root_tag] = end_tag
+    if not body.rstrip().endswith(end_tag):
         raise Bail
     if len(body) - start > 3 * max_depth and body.count(b"<", start) > max_depth:
         raise Bail  # (a start tag takes 3 bytes at least: a shorter part cannot nest deeper)
     # declarations sit on the root tag; a part declaring more further on is searched whole
-    root_end = body.find(b">", root.end())
-    if body.find(b"xmlns", root_end) < 0:
-        root_tag = body[start : root_end + 1]
-        if root_tag not in _ROOT_TAGS_SEEN:
-            _check_namespaces(root_tag)
-            if len(_ROOT_TAGS_SEEN) < _ROOT_TAGS_KEPT:
-                _ROOT_TAGS_SEEN.add(root_tag)
-    else:
+    if body.find(b"xmlns", root_end) >= 0:
         _check_namespaces(body[start:])
     return body
 
 
-#: root tags already checked by :func:`_check_namespaces` (a deck's slides share a few)
-_ROOT_TAGS_SEEN: set[bytes] = set()
+#: root tag (checked by :func:`_check_namespaces`) -> the end tag that must close the part
+#: (a deck's slides share a few root tags)
+_ROOT_TAGS_SEEN: dict[bytes, bytes] = {}
 _ROOT_TAGS_KEPT = 64
+_PROLOG_SIZE = len(_PROLOGS[0])
+assert all(len(prolog) == _PROLOG_SIZE for prolog in _PROLOGS)
 
 
 def _check_namespaces(xml: bytes) -> None:
