@@ -1,0 +1,252 @@
+"""How a deck's slide and notes parts reach the batch pass: ``PartReader.read_each`` (every
+member inflated in one frame, with ``read``'s checks) and ``slide_body`` (root tags cached
+with their end tags). Both must give what the per-part reader and expat give, on generated
+decks and on hostile members."""
+
+from __future__ import annotations
+
+import copy
+import io
+import zipfile
+from dataclasses import replace
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from detectors.dlp.extract import ExtractLimits
+from detectors.dlp.extract import ooxml_fast as bulk
+from detectors.dlp.extract.zipparts import INFLATERS, Container, PartReader, entries
+from tests.unit.dlp import fixtures
+from tests.unit.dlp.test_extract_bulk import SSN, _run
+from tests.unit.dlp.test_extract_fast import PROLOG, _members, para, slide
+
+A = fixtures.A
+P = fixtures.P
+LIMITS = ExtractLimits()
+
+
+# -- PartReader.read_each ------------------------------------------------------------------------
+
+
+class _FileLike(io.RawIOBase):
+    """A seekable source that is not a BytesIO (the reader then seeks and reads)."""
+
+    def __init__(self, data: bytes) -> None:
+        self.inner = io.BytesIO(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, b: bytearray) -> int:  # type: ignore[override]
+        chunk = self.inner.read(len(b))
+        b[: len(chunk)] = chunk
+        return len(chunk)
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        return self.inner.seek(pos, whence)
+
+    def tell(self) -> int:
+        return self.inner.tell()
+
+
+@pytest.mark.parametrize("inflater", INFLATERS)
+@pytest.mark.parametrize("source", ["bytesio", "file"])
+def test_read_each_gives_what_read_gives(inflater: str, source: str) -> None:
+    """Deflated, stored, bzip2 and empty members, in order; a member over ``max_size`` is
+    None (streamed by the caller), one at exactly ``max_size`` is read."""
+    zf, bodies = _members()
+    raw = zf.fp.getvalue()  # type: ignore[union-attr]
+    opened = zipfile.ZipFile(io.BytesIO(raw) if source == "bytesio" else _FileLike(raw))
+    reader = PartReader(opened, inflater)
+    assert (reader.data is not None) == (source == "bytesio")
+    infos = opened.infolist()
+    limit = len(bodies["random.bin"])
+    got = list(reader.read_each(infos, limit))
+    assert [info for info, _ in got] == infos
+    for info, body in got:
+        expected = bodies[info.filename]
+        assert body == (expected if len(expected) <= limit else None)
+    assert [body for _, body in reader.read_each(infos, 0)] == [
+        b"" if bodies[info.filename] == b"" else None for info in infos
+    ]
+
+
+@pytest.mark.parametrize("inflater", INFLATERS)
+@pytest.mark.parametrize("lie", ["crc", "smaller", "larger", "header", "offset", "short"])
+def test_read_each_refuses_a_member_that_lies_about_itself(inflater: str, lie: str) -> None:
+    """The same refusals as ``read``: a wrong CRC, a declared size the data does not inflate
+    to (never inflated past it), a bad local header, a header offset past the end or
+    before the start, compressed data that ends early."""
+    zf, _ = _members()
+    info = copy.copy(zf.getinfo("deflated.xml"))
+    size = len(zf.fp.getvalue())  # type: ignore[union-attr]
+    if lie == "crc":
+        info.CRC ^= 1
+    elif lie == "smaller":
+        info.file_size = 100
+    elif lie == "larger":
+        info.file_size += 100
+    elif lie == "header":
+        info.header_offset += 1
+    elif lie == "offset":
+        info.header_offset = size - 10
+    else:
+        info.compress_size = size
+    reader = PartReader(zf, inflater)
+    with pytest.raises(zipfile.BadZipFile):
+        list(reader.read_each([info], 1 << 30))
+    with pytest.raises(zipfile.BadZipFile):
+        reader.read(info)
+    if lie == "offset":
+        info.header_offset = -5
+        with pytest.raises(zipfile.BadZipFile):
+            list(reader.read_each([info], 1 << 30))
+
+
+def test_read_each_reads_plain_entries_of_a_container() -> None:
+    """The struct-loop entries of a :class:`Container` read like ``zipfile``'s."""
+    zf, bodies = _members()
+    ours = Container(io.BytesIO(zf.fp.getvalue()))  # type: ignore[union-attr]
+    plain = entries(ours)
+    assert ours.plain is not None
+    got = dict((info.filename, body) for info, body in PartReader(ours).read_each(plain, 1 << 30))
+    assert got == bodies
+
+
+# -- slide_body's root tag cache -----------------------------------------------------------------
+
+
+@pytest.fixture
+def fresh_cache() -> None:
+    bulk._ROOT_TAGS_SEEN.clear()
+
+
+def test_a_cached_root_tag_still_needs_its_end_tag(fresh_cache: None) -> None:
+    good = slide(para("one")).encode()
+    assert bulk.slide_body(good, 1000) == good
+    assert len(bulk._ROOT_TAGS_SEEN) == 1
+    for cut in (good[:-1], good[: good.rfind(b"</p:sld>")] + b"</p:sldx>", good + b"<p:x/>"):
+        with pytest.raises(bulk.Bail):
+            bulk.slide_body(cut, 1000)
+
+
+def test_root_tags_with_drawingml_elsewhere_are_not_cached(fresh_cache: None) -> None:
+    other = slide(para("x"), ns=f'xmlns:x="{A}" xmlns:p="{P}"').replace("a:", "x:").encode()
+    default = slide(para("y"), ns=f'xmlns="{A}" xmlns:p="{P}"').encode()
+    for xml in (other, default, other):
+        with pytest.raises(bulk.Bail):
+            bulk.slide_body(xml, 1000)
+    assert bulk._ROOT_TAGS_SEEN == {}
+
+
+def test_declarations_past_the_root_tag_are_checked_on_every_part(fresh_cache: None) -> None:
+    """A cached root tag says nothing of what follows it: DrawingML declared as the default
+    namespace on an inner element bails each time, and a root tag holding ``>`` in an
+    attribute value has the rest of its declarations checked with the body."""
+    plain = slide(para("fine")).encode()
+    inner = plain.replace(b"<p:txBody>", f'<p:txBody xmlns="{A}">'.encode())
+    bulk.slide_body(plain, 1000)
+    for _ in range(2):
+        with pytest.raises(bulk.Bail):
+            bulk.slide_body(inner, 1000)
+    quoted = slide(para("q"), ns=f'title="a>b" xmlns:a="{A}" xmlns:p="{P}"').encode()
+    assert bulk.slide_body(quoted, 1000) == quoted
+    bad = slide(para("q"), ns=f'title="a>b" xmlns="{A}" xmlns:p="{P}"').encode()
+    with pytest.raises(bulk.Bail):
+        bulk.slide_body(bad, 1000)
+
+
+def test_the_cache_is_bounded(fresh_cache: None) -> None:
+    for n in range(bulk._ROOT_TAGS_KEPT + 10):
+        xml = slide(para("n"), ns=f'xmlns:a="{A}" xmlns:p="{P}" n="{n}"').encode()
+        assert bulk.slide_body(xml, 1000) == xml
+    assert len(bulk._ROOT_TAGS_SEEN) == bulk._ROOT_TAGS_KEPT
+
+
+# -- whole decks ---------------------------------------------------------------------------------
+
+
+def _deck(slides: list[str], notes: list[str], stored: set[int]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("[Content_Types].xml", '<?xml version="1.0"?><Types/>')
+        zf.writestr("ppt/presentation.xml", f'<p:presentation xmlns:p="{P}"/>')
+        for n, xml in enumerate(slides, 1):
+            method = zipfile.ZIP_STORED if n in stored else zipfile.ZIP_DEFLATED
+            zf.writestr(f"ppt/slides/slide{n}.xml", xml, compress_type=method)
+            zf.writestr(f"ppt/slides/_rels/slide{n}.xml.rels", "<Relationships/>")
+        for n, xml in enumerate(notes, 1):
+            zf.writestr(f"ppt/notesSlides/notesSlide{n}.xml", xml)
+    return buf.getvalue()
+
+
+_ROOTS = [
+    f'xmlns:a="{A}" xmlns:p="{P}"',
+    f"xmlns:a='{A}' xmlns:p='{P}' xmlns:r=\"urn:r\"",
+    f'title="x>y" xmlns:a="{A}" xmlns:p="{P}"',
+    f'xmlns="{A}" xmlns:p="{P}"',
+    f'xmlns:d="{A}" xmlns:p="{P}"',
+]
+_HEADS = [PROLOG, '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n', "", "\n  "]
+
+
+@st.composite
+def _slides(draw: st.DrawFn) -> str:
+    texts = draw(
+        st.lists(
+            st.sampled_from(["plain", f"SSN {SSN}", "a &amp; b", "caf\u00e9", "", " x "]),
+            min_size=0,
+            max_size=6,
+        )
+    )
+    body = "".join(para(t) for t in texts)
+    body += draw(st.sampled_from(["", "<a:p/>", "<a:p><a:r><a:t>tail</a:t></a:r><a:br/></a:p>"]))
+    if draw(st.booleans()):
+        body += para("pad " * draw(st.integers(min_value=0, max_value=3000)))
+    return slide(body, head=draw(st.sampled_from(_HEADS)), ns=draw(st.sampled_from(_ROOTS)))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    slides=st.lists(_slides(), min_size=1, max_size=8),
+    notes=st.lists(_slides(), max_size=4),
+    stored=st.sets(st.integers(min_value=1, max_value=8)),
+    block=st.sampled_from([4096, 16384, 64 * 1024]),
+)
+def test_generated_decks_read_as_expat_reads_them(
+    slides: list[str], notes: list[str], stored: set[int], block: int
+) -> None:
+    """Decks of slides and notes in every root spelling (DrawingML under another prefix or
+    as the default namespace: expat's; a ``>`` in a root attribute), stored and deflated
+    members, parts over and under the block size (streamed or batched): the bulk path
+    gives expat's text and report. (DrawingML as the default namespace is compared only
+    when expat's handler would read the same: it reads unprefixed ``t`` too.)"""
+    bulk._ROOT_TAGS_SEEN.clear()
+    data = _deck(slides, notes, stored)
+    limits = replace(LIMITS, xml_block=block)
+    assert _run("d.pptx", data, limits, "bulk") == _run("d.pptx", data, limits, "expat")
+
+
+def test_a_slide_with_a_bad_local_header_is_corrupt() -> None:
+    data = bytearray(_deck([slide(para("one")), slide(para(f"SSN {SSN}"))], [], set()))
+    at = data.find(b"PK\x03\x04", data.find(b"ppt/slides/slide2.xml") - 40)
+    data[at + 3] = 0x05
+    for scanner in ("bulk", "expat"):
+        assert _run("h.pptx", bytes(data), LIMITS, scanner)[1] == "corrupt"
+
+
+def test_a_slide_that_lies_about_its_size_is_corrupt() -> None:
+    """A slide whose directory entry declares fewer bytes than it inflates to (both in
+    the central directory and the local header) is refused, not read past the size."""
+    xml = slide(para(f"SSN {SSN}") * 50).encode()
+    data = bytearray(_deck([xml.decode()], [], set()))
+    size = len(xml).to_bytes(4, "little")
+    smaller = (len(xml) - 7).to_bytes(4, "little")
+    assert data.count(size) == 2
+    data = bytearray(bytes(data).replace(size, smaller))
+    for scanner in ("bulk", "expat"):
+        assert _run("l.pptx", bytes(data), LIMITS, scanner)[1] == "corrupt"
