@@ -31,6 +31,7 @@ import struct
 import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator
+from operator import itemgetter
 from types import ModuleType
 from typing import IO, Any, BinaryIO, NamedTuple
 
@@ -98,11 +99,14 @@ def _plain_directory(fp: BinaryIO) -> tuple[list[Entry], int]:
     if len(directory) != cd_size:
         raise _Unusual
     out: list[Entry] = []
+    append = out.append
     unpack = _CENTRAL.unpack_from
+    record = _CENTRAL.size
+    max_version = zipfile.MAX_EXTRACT_VERSION
     new = tuple.__new__  # Entry._make without its Python frame
     pos = 0
     while pos < cd_size:
-        if cd_size - pos < _CENTRAL.size:
+        if cd_size - pos < record:
             raise _Unusual
         (
             sig,
@@ -117,20 +121,20 @@ def _plain_directory(fp: BinaryIO) -> tuple[list[Entry], int]:
             comment_len,
             offset,
         ) = unpack(directory, pos)
-        if sig != _CENTRAL_SIGNATURE or extra_len or version > zipfile.MAX_EXTRACT_VERSION:
+        if sig != _CENTRAL_SIGNATURE or extra_len or version > max_version:
             raise _Unusual
-        if 0xFFFFFFFF in (packed, unpacked, offset):
+        if packed == 0xFFFFFFFF or unpacked == 0xFFFFFFFF or offset == 0xFFFFFFFF:
             raise _Unusual  # zip64 sizes
-        pos += _CENTRAL.size
-        raw = directory[pos : pos + name_len]
-        pos += name_len + comment_len
+        pos += record
+        end = pos + name_len
         try:  # cp437 and ASCII agree on ASCII names (the usual), and ASCII decodes in C
-            name = raw.decode("utf-8" if flags & _UTF8_NAME else "ascii")
+            name = directory[pos:end].decode("utf-8" if flags & _UTF8_NAME else "ascii")
         except UnicodeDecodeError:
             raise _Unusual from None  # not UTF-8; or cp437 beyond ASCII: zipfile decodes it
-        out.append(new(Entry, (name, flags, method, crc, packed, unpacked, offset)))
-    names = {entry.filename for entry in out}
-    if len(names) != len(out) or any("\x00" in name for name in names):
+        pos = end + comment_len
+        append(new(Entry, (name, flags, method, crc, packed, unpacked, offset)))
+    names = set(map(itemgetter(0), out))
+    if len(names) != len(out) or "\x00" in "".join(names):
         raise _Unusual  # a repeated name or a NUL (zipfile cuts the name there)
     if pos != cd_size or len(out) != count:
         raise _Unusual
