@@ -57,11 +57,17 @@ scanned, never less.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable, Iterator
 from operator import itemgetter
-from typing import IO
+from typing import IO, Any
 
 from detectors.dlp.extract.errors import Budget, ExtractLimits, ExtractReport
+
+try:  # the matcher's engine; without its wheel (Linux aarch64) slides take the full pass
+    import hyperscan
+except ImportError:  # pragma: no cover - exercised on hosts without the wheel
+    hyperscan = None  # type: ignore[assignment]
 
 __all__ = [
     "MAX_CARRY",
@@ -657,16 +663,14 @@ def slide_body(xml: bytes, max_depth: int) -> bytes:
     expat truncates at the exact element; a malformed short part of many ``<`` is read
     here where expat calls it corrupt: more text, never less);
     DrawingML, if declared, under the prefix ``a`` and no default namespace (text under
-    another prefix would not be seen). Bail otherwise. The part is returned as it is when
-    it opens with the declaration Office or python-pptx writes (which the run pattern
-    knows), else without its declaration. A part holding a NUL (not an XML character;
-    :func:`slides_text` marks part boundaries with one) bails too."""
+    another prefix would not be seen). Bail otherwise. The part is returned without its
+    XML declaration (so any ``<?`` left is a processing instruction). A part holding a NUL
+    (not an XML character; :func:`slides_text` marks part boundaries with one) bails
+    too."""
     if b"\x00" in xml:
         raise Bail
-    if xml.startswith(_PROLOGS):
-        body, start = xml, _PROLOG_SIZE
-    else:
-        body, start = _strip_prolog(xml), 0
+    body = xml[_PROLOG_SIZE:] if xml.startswith(_PROLOGS) else _strip_prolog(xml)
+    start = 0
     # the root tag up to its first '>' (a '>' inside one of its attribute values cuts it
     # short: the rest of the tag is then searched for declarations with the body, below)
     root_end = body.find(b">", start)
@@ -717,15 +721,130 @@ def _only_a_runs(xml: bytes, runs: int) -> bool:
 _MARK = itemgetter(1)  # a token's mark (b"" for a text run)
 
 
+# Every spelling the plain pass below does not read, as Hyperscan patterns (reported once
+# each at most): an attributed or empty ``a:`` run, paragraph, break, tab or ``cr`` tag, a
+# break, tab or ``cr`` element (start or end), an end tag with blanks before its ``>``, and
+# ``<!`` or ``<?`` (comments, CDATA, DTDs, processing instructions: the parts come without
+# their XML declaration).
+_ODD_SLIDE_TAGS = (
+    rb"<a:(?:t|p|br|cr|tab)[\s/]",
+    rb"</?a:(?:br|cr|tab)>",
+    rb"</a:(?:t|p|br|cr|tab)\s",
+    rb"<[!?]",
+)
+# A run, paragraph, break, tab or ``cr`` tag under a prefix other than ``a`` (another
+# letter first, ``a`` and more, an empty prefix, or several colons): expat's reader goes by
+# the local name and reads it, the run patterns do not, so such a part goes to expat.
+_FOREIGN_SLIDE_TAGS = (
+    rb"</?[^a\s<>/:!?\x00][^\s<>/]*:(?:t|p|br|cr|tab)[\s/>]",
+    rb"</?a[^\s<>/]+:(?:t|p|br|cr|tab)[\s/>]",
+    rb"</?:(?:[^\s<>/]*:)?(?:t|p|br|cr|tab)[\s/>]",
+)
+_ODD, _FOREIGN = 1, 2
+# The plain pass: text runs (group 1) and paragraph ends and part boundaries (group 2).
+_PLAIN_RUNS = re.compile(rb"<(?:a:t>([^<]*)</a:t>|(/a:p>|\x00>))")
+
+
+class _OddTags:
+    """One Hyperscan block scan for :data:`_ODD_SLIDE_TAGS` and
+    :data:`_FOREIGN_SLIDE_TAGS` (a scratch per thread)."""
+
+    def __init__(self) -> None:
+        assert hyperscan is not None
+        patterns = _ODD_SLIDE_TAGS + _FOREIGN_SLIDE_TAGS
+        self.kinds = [_ODD] * len(_ODD_SLIDE_TAGS) + [_FOREIGN] * len(_FOREIGN_SLIDE_TAGS)
+        self.db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+        self.db.compile(
+            expressions=list(patterns),
+            ids=list(range(len(patterns))),
+            flags=[hyperscan.HS_FLAG_SINGLEMATCH | hyperscan.HS_FLAG_DOTALL] * len(patterns),
+        )
+        self.local = threading.local()
+
+    def found(self, data: bytes) -> int:
+        """Which kinds of spelling ``data`` holds: ``_ODD | _FOREIGN`` bits (both, to be
+        safe, if the scan fails)."""
+        scratch = getattr(self.local, "scratch", None)
+        if scratch is None:
+            scratch = self.local.scratch = hyperscan.Scratch(self.db)
+        kinds = self.kinds
+        hits = [0]
+
+        def seen(pattern: int, start: int, end: int, flags: int, context: Any) -> None:
+            hits[0] |= kinds[pattern]
+
+        try:
+            self.db.scan(data, match_event_handler=seen, scratch=scratch)
+        except hyperscan.error:
+            return _ODD | _FOREIGN
+        return hits[0]
+
+
+_ODD_TAGS: list[_OddTags | None] = []
+_ODD_TAGS_LOCK = threading.Lock()
+
+
+def _odd_tags() -> _OddTags | None:
+    """The scanner, compiled on first use; None without Hyperscan (or if it fails)."""
+    if not _ODD_TAGS:
+        with _ODD_TAGS_LOCK:
+            if not _ODD_TAGS:
+                scanner = None
+                if hyperscan is not None:
+                    try:
+                        scanner = _OddTags()
+                    except hyperscan.error:  # pragma: no cover - a broken install
+                        scanner = None
+                _ODD_TAGS.append(scanner)
+    return _ODD_TAGS[0]
+
+
+def _foreign_tags(xml: bytes) -> None:
+    """Bail if ``xml`` holds a tag of :data:`_FOREIGN_SLIDE_TAGS` (checked where Hyperscan
+    is installed)."""
+    scanner = _odd_tags()
+    if scanner is not None and scanner.found(xml) & _FOREIGN:
+        raise Bail
+
+
+def _plain_slides(joined: bytes) -> bytes | None:
+    """The text of joined parts holding only plain runs and paragraphs, else None; Bail
+    for a tag of :data:`_FOREIGN_SLIDE_TAGS`.
+
+    When the Hyperscan scan finds none of :data:`_ODD_SLIDE_TAGS`, every tag the full
+    pattern (:data:`_RUNS`) reacts to is a ``<a:t>`` run, a ``</a:p>`` or a boundary, and
+    :data:`_PLAIN_RUNS` finds them with two alternatives instead of a dozen (``re`` tries
+    them at every ``<``). A run whose text holds a tag, or a ``t`` under another prefix,
+    leaves a ``:t>`` outside the runs found, as in :func:`slides_text`: None then too."""
+    scanner = _odd_tags()
+    if scanner is None:
+        return None
+    found = scanner.found(joined)
+    if found & _FOREIGN:
+        raise Bail
+    if found:
+        return None
+    tokens = _PLAIN_RUNS.findall(joined)
+    if not _only_a_runs(joined, list(map(_MARK, tokens)).count(b"")):
+        return None
+    return b"".join([b"\n" if end else text for text, end in tokens])
+
+
 def slides_text(bodies: list[bytes]) -> str:
     """The text of consecutive slide or notes parts (from :func:`slide_body`) in one pass,
     a newline after each part: what :func:`slide_text` gives for each, joined.
 
     The parts are joined with a ``<NUL>`` boundary (NUL is not an XML character, so no
     well-formed part holds one) and one ``findall`` finds every token; Python runs per
-    run and paragraph, not per element. Bails when any part would (the caller then reads
-    the parts one by one)."""
+    run and paragraph, not per element. Parts of plain runs and paragraphs only (what
+    python-pptx writes) take a cheaper pattern (:func:`_plain_slides`). Bails when any part
+    would (the caller then reads the parts one by one)."""
     joined = b"<\x00>".join(bodies) + b"<\x00>"  # (slide_body refused any other NUL)
+    plain = _plain_slides(joined)
+    if plain is not None:
+        if b"\r" in plain:
+            raise Bail  # expat normalises line ends
+        return text_of(plain)
     tokens = _RUNS.findall(joined)
     if tokens and not _only_a_runs(joined, list(map(_MARK, tokens)).count(b"")):
         raise Bail
@@ -746,6 +865,7 @@ def slide_text(body: bytes) -> str:
 
     Raises :class:`Bail` for a part it cannot vouch for (the module docstring's rules for
     the encoding, markup and entities, and runs spelled other than ``<a:t>``)."""
+    _foreign_tags(body)
     out: list[str] = []
     runs = 0
     for m in _RUNS.finditer(body):

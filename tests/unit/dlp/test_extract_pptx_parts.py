@@ -125,9 +125,14 @@ def fresh_cache() -> None:
     bulk._ROOT_TAGS_SEEN.clear()
 
 
+def _body(xml: bytes) -> bytes:
+    """What slide_body returns for a well-formed part: the part without its declaration."""
+    return xml[len(PROLOG) - 1 :] if xml.startswith(PROLOG[:-1].encode()) else xml
+
+
 def test_a_cached_root_tag_still_needs_its_end_tag(fresh_cache: None) -> None:
     good = slide(para("one")).encode()
-    assert bulk.slide_body(good, 1000) == good
+    assert bulk.slide_body(good, 1000) == _body(good)
     assert len(bulk._ROOT_TAGS_SEEN) == 1
     for cut in (good[:-1], good[: good.rfind(b"</p:sld>")] + b"</p:sldx>", good + b"<p:x/>"):
         with pytest.raises(bulk.Bail):
@@ -154,7 +159,7 @@ def test_declarations_past_the_root_tag_are_checked_on_every_part(fresh_cache: N
         with pytest.raises(bulk.Bail):
             bulk.slide_body(inner, 1000)
     quoted = slide(para("q"), ns=f'title="a>b" xmlns:a="{A}" xmlns:p="{P}"').encode()
-    assert bulk.slide_body(quoted, 1000) == quoted
+    assert bulk.slide_body(quoted, 1000) == _body(quoted)
     bad = slide(para("q"), ns=f'title="a>b" xmlns="{A}" xmlns:p="{P}"').encode()
     with pytest.raises(bulk.Bail):
         bulk.slide_body(bad, 1000)
@@ -163,7 +168,7 @@ def test_declarations_past_the_root_tag_are_checked_on_every_part(fresh_cache: N
 def test_the_cache_is_bounded(fresh_cache: None) -> None:
     for n in range(bulk._ROOT_TAGS_KEPT + 10):
         xml = slide(para("n"), ns=f'xmlns:a="{A}" xmlns:p="{P}" n="{n}"').encode()
-        assert bulk.slide_body(xml, 1000) == xml
+        assert bulk.slide_body(xml, 1000) == _body(xml)
     assert len(bulk._ROOT_TAGS_SEEN) == bulk._ROOT_TAGS_KEPT
 
 
@@ -250,3 +255,101 @@ def test_a_slide_that_lies_about_its_size_is_corrupt() -> None:
     data = bytearray(bytes(data).replace(size, smaller))
     for scanner in ("bulk", "expat"):
         assert _run("l.pptx", bytes(data), LIMITS, scanner)[1] == "corrupt"
+
+
+# -- the plain pass (Hyperscan finds no other spelling) ------------------------------------------
+
+_PLAIN = [
+    slide(para("Title") + para(f"SSN {SSN}", " and more") + para("end")),
+    slide(para("a &amp; b &lt;c&gt; &#65;", "caf\u00e9 \u2603") + para("")),
+    slide(para("no declaration"), head=""),
+]
+# (fragment, read by the plain pass): other spellings of the tags the reader reacts to,
+# markup it refuses, and tags under other prefixes, which expat reads by their local name
+_FRAGMENTS = [
+    (para("plain"), True),
+    ("<a:p><a:pPr><a:tabLst/></a:pPr><a:r><a:t>tab list</a:t></a:r></a:p>", True),
+    ("<a:p/>", False),
+    ('<a:p><a:r><a:t>x</a:t></a:r><a:br><a:rPr lang="en-US"/></a:br></a:p>', False),
+    ("<a:p><a:r><a:t>x</a:t></a:r><a:br/><a:r><a:t>y</a:t></a:r></a:p>", False),
+    ("<a:p><a:r><a:t>x</a:t></a:r><a:tab/><a:r><a:t>y</a:t></a:r></a:p>", False),
+    ("<a:p><a:r><a:t>x</a:t></a:r><a:cr/></a:p>", False),
+    ('<a:p><a:r><a:t xml:space="preserve"> kept </a:t></a:r></a:p>', False),
+    ("<a:p><a:r><a:t>end</a:t></a:r></a:p >", False),
+    ("<a:p><a:r><a:t>end</a:t ></a:r></a:p>", False),
+    ("<a:p><a:r><a:t>a<a:x/>b</a:t></a:r></a:p>", False),
+    ("<!-- a comment --><a:p><a:r><a:t>c</a:t></a:r></a:p>", False),
+    ("<?pi data?><a:p><a:r><a:t>pi</a:t></a:r></a:p>", False),
+    ('<a:p attr="1"><a:r><a:t>attributed</a:t></a:r></a:p>', False),
+    ("<x:p><x:r><x:t>foreign</x:t></x:r></x:p>", False),
+    ("<a:p><a:r><a:t>x</a:t></a:r></a:p><x:p/>", False),
+    ("<a:p><a:r><a:t>x</a:t></a:r><ab:br/></a:p>", False),
+    ("<a:p><a:r><a:t>x</a:t></a:r><:tab/></a:p>", False),
+    ("<a:p><a:r><a:t>x</a:t></a:r><a:x:cr/></a:p>", False),
+    ("<a:p><a:r><a:t>x</a:t></a:r></a:p></x:p>", False),
+]
+
+
+def test_plain_slides_take_the_plain_pass() -> None:
+    bodies = [bulk.slide_body(x.encode(), 1000) for x in _PLAIN]
+    joined = b"<\x00>".join(bodies) + b"<\x00>"
+    if bulk.hyperscan is None:  # pragma: no cover - hosts without the wheel
+        assert bulk._plain_slides(joined) is None
+        return
+    plain = bulk._plain_slides(joined)
+    assert plain is not None
+    assert bulk.text_of(plain) == "".join(bulk.slide_text(b) + "\n" for b in bodies)
+
+
+@pytest.mark.parametrize("fragment, plain", _FRAGMENTS)
+def test_other_spellings_leave_the_plain_pass_and_read_as_expat(fragment: str, plain: bool) -> None:
+    xml = slide(para(f"SSN {SSN}") + fragment)
+    body = bulk.slide_body(xml.encode(), 1000)
+    joined = b"<\x00>" + body + b"<\x00>"
+    if bulk.hyperscan is not None:
+        try:
+            got = bulk._plain_slides(joined)
+        except bulk.Bail:
+            got = None
+        assert (got is not None) == plain
+    data = _deck([_PLAIN[0], xml, _PLAIN[1]], [xml], set())
+    assert _run("o.pptx", data, LIMITS, "bulk") == _run("o.pptx", data, LIMITS, "expat")
+
+
+def test_without_hyperscan_decks_take_the_full_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bulk, "_ODD_TAGS", [None])
+    assert bulk._plain_slides(b"<\x00>" + _PLAIN[0].encode() + b"<\x00>") is None
+    data = _deck(_PLAIN, _PLAIN[:1], set())
+    reference = _run("n.pptx", data, LIMITS, "expat")
+    assert _run("n.pptx", data, LIMITS, "bulk") == reference
+    assert f"SSN {SSN}" in reference[0]
+
+
+def test_a_failing_scan_is_taken_as_every_spelling(monkeypatch: pytest.MonkeyPatch) -> None:
+    scanner = bulk._odd_tags()
+    if scanner is None:  # pragma: no cover - hosts without the wheel: no scan to fail
+        assert bulk.hyperscan is None
+        return
+
+    class Broken:
+        def scan(self, *args: object, **kwargs: object) -> None:
+            raise bulk.hyperscan.error("scratch in use")
+
+    monkeypatch.setattr(scanner, "db", Broken())
+    monkeypatch.setattr(scanner.local, "scratch", object(), raising=False)
+    assert scanner.found(b"<a:p/>") == bulk._ODD | bulk._FOREIGN
+    with pytest.raises(bulk.Bail):
+        bulk._plain_slides(b"<\x00>" + _PLAIN[0].encode() + b"<\x00>")
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    pieces=st.lists(st.sampled_from([f for f, _ in _FRAGMENTS]), min_size=1, max_size=6),
+    parts=st.integers(min_value=1, max_value=4),
+)
+def test_slides_of_random_fragments_read_as_expat_reads_them(pieces: list[str], parts: int) -> None:
+    """Decks whose slides mix plain runs with every other spelling above: the plain pass,
+    the full pass, part by part and expat together give expat's text."""
+    slides = [slide("".join(pieces[i::parts]) or para("x")) for i in range(parts)]
+    data = _deck(slides, slides[:1], set())
+    assert _run("r.pptx", data, LIMITS, "bulk") == _run("r.pptx", data, LIMITS, "expat")
