@@ -732,13 +732,15 @@ _ODD_SLIDE_TAGS = (
     rb"</a:(?:t|p|br|cr|tab)\s",
     rb"<[!?]",
 )
-# A run, paragraph, break, tab or ``cr`` tag under a prefix other than ``a`` (another
-# letter first, ``a`` and more, an empty prefix, or several colons): expat's reader goes by
-# the local name and reads it, the run patterns do not, so such a part goes to expat.
+# A run, paragraph, break, tab or ``cr`` tag under a prefix other than ``a`` (``<x:p/>``,
+# ``<ab:br/>``, ``<:tab/>``, ``<a:x:cr/>``): expat's reader goes by the local name and reads
+# it, the run patterns do not, so such a part goes to expat. Found by what precedes the
+# last colon: anything but ``a``, or an ``a`` that does not follow ``<`` or ``</`` (literal
+# anchors keep the scan fast; the same spelling in text or an attribute value only sends
+# the part to expat).
 _FOREIGN_SLIDE_TAGS = (
-    rb"</?[^a\s<>/:!?\x00][^\s<>/]*:(?:t|p|br|cr|tab)[\s/>]",
-    rb"</?a[^\s<>/]+:(?:t|p|br|cr|tab)[\s/>]",
-    rb"</?:(?:[^\s<>/]*:)?(?:t|p|br|cr|tab)[\s/>]",
+    rb"[^a]:(?:t|p|br|cr|tab)[\s/>]",
+    rb"[^</]a:(?:t|p|br|cr|tab)[\s/>]",
 )
 _ODD, _FOREIGN = 1, 2
 # The plain pass: text runs (group 1) and paragraph ends and part boundaries (group 2).
