@@ -27,7 +27,11 @@ Two block passes run no Python per cell or per element at all:
   to another prefix or as the default namespace, and a ``t`` under another prefix, bail;
   an unprefixed ``t`` (no namespace: not DrawingML) is read by expat alone. A part with
   more tags than ``max_xml_depth`` (counted when it is long enough to hold that many start
-  tags) goes to expat, so the depth cap holds exactly.
+  tags) goes to expat, so the depth cap holds exactly. Where Hyperscan is installed, one
+  scan of the batch first looks for every other spelling the pattern reacts to; a batch
+  with none (what python-pptx writes) is read by a pattern of two alternatives
+  (:func:`_plain_slides`), and a part holding the reader's local names under a prefix other
+  than ``a`` (``<x:p/>``, which expat reads by its local name) goes to expat.
 
 It handles the shapes Office writes and nothing else. On anything unusual it raises
 :class:`Bail` and the caller reads the part again with expat (which refuses DTDs, reports
