@@ -5,6 +5,9 @@ extraction + matching of each file on one core, as the fleet runs it (``scan_doc
     .venv/bin/python bench/dlp_formats.py --scale 0.3  # smaller documents, quicker
     .venv/bin/python bench/dlp_formats.py --keep /tmp/docs  # keep (and reuse) the documents
     .venv/bin/python bench/dlp_formats.py --inflaters  # xlsx/pptx under each zip inflater too
+    .venv/bin/python bench/dlp_formats.py --formats pptx --before ../base --rounds 7
+        # only the pptx rows (and the plain text baseline), each row and its --before row
+        # run in turn 7 times: medians, so a load change on a shared machine hits both
 
 Documents: plain text (the baseline), PDF (fpdf2; read by the fast path with PDFium behind
 it, by PDFium's text page alone, and by pypdf as the pre-PDFium baseline), DOCX
@@ -30,6 +33,7 @@ import json
 import os
 import random
 import resource
+import statistics
 import string
 import subprocess
 import sys
@@ -425,6 +429,27 @@ def mix_report(smallest: dict[str, tuple[float, float, float]]) -> None:
         print(f"mix {name} {mix}: {1 / seconds:.0f} files/s per core")
 
 
+def _rounds(
+    rows: list[tuple[str, dict[str, str], list[dict[str, Any]]]], repeat: int, cpu: int, rounds: int
+) -> dict[str, dict[str, Any]]:
+    """Each row's child result; with several rounds, the rows run in turn ``rounds`` times
+    and each file's seconds are the median of its rounds (verdicts: the last round's)."""
+    runs: dict[str, list[dict[str, Any]]] = {}
+    for _ in range(rounds):
+        for label, settings, items in rows:
+            runs.setdefault(label, []).append(
+                run_child({"files": items, "repeat": repeat, **settings}, cpu)
+            )
+    out = {}
+    for label, got in runs.items():
+        last = got[-1]
+        for i, f in enumerate(last["files"]):
+            f["seconds"] = statistics.median(g["files"][i]["seconds"] for g in got)
+        last["rss_mib"] = max(g["rss_mib"] for g in got)
+        out[label] = last
+    return out
+
+
 def recall_of(planted: dict[str, int], counts: dict[str, int]) -> tuple[int, int]:
     total = sum(planted.values())
     found = sum(min(n, counts.get(eid, 0)) for eid, n in planted.items())
@@ -450,6 +475,18 @@ def main() -> None:
         "--inflaters",
         action="store_true",
         help="also run the xlsx and pptx rows with zlib-ng's and the stdlib's inflater",
+    )
+    ap.add_argument(
+        "--formats",
+        default=",".join(FORMATS[1:]),
+        help="comma-separated document formats to run (the plain text baseline always runs)",
+    )
+    ap.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="run the whole list of rows this many times in turn and report, per file, the "
+        "median of the rounds' best times (A/B alternation against --before on a busy machine)",
     )
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -488,8 +525,10 @@ def main() -> None:
         f"{os.cpu_count()} cores; OOXML parts inflated by {inflater_name()}"
     )
 
+    wanted = {"txt", *(f.strip() for f in args.formats.split(",") if f.strip())}
+
     def of(fmt: str) -> list[dict[str, Any]]:
-        return [d for d in docs if d["format"] == fmt]
+        return [d for d in docs if d["format"] == fmt and fmt in wanted]
 
     # (label, extra child settings, documents); "before" rows: the reader each format had
     rows: list[tuple[str, dict[str, str], list[dict[str, Any]]]] = [
@@ -511,6 +550,8 @@ def main() -> None:
         ]
     if args.before:  # the same documents through an older source tree, in this run
         rows += [(f"{fmt} (before)", {"src": str(args.before)}, of(fmt)) for fmt in FORMATS[1:]]
+    rows = [row for row in rows if row[2]]
+    results = _rounds(rows, args.repeat, args.cpu, max(1, args.rounds))
     header = (
         f"{'format':<20} {'file':>10} {'text':>9} {'file MB/s':>10} {'text MB/s':>10} "
         f"{'recall':>7} {'RSS MiB':>8} {'vs text':>8}"
@@ -522,7 +563,7 @@ def main() -> None:
     row_seconds: dict[str, float] = {}
     smallest: dict[str, tuple[float, float, float]] = {}
     for label, settings, items in rows:
-        got = run_child({"files": items, "repeat": args.repeat, **settings}, args.cpu)
+        got = results[label]
         if settings.get("inflater") and got.get("inflater") != settings["inflater"]:
             print(f"  ({settings['inflater']} is not installed: {got.get('inflater')} was used)")
         planted = {d["path"]: d["planted"] for d in items}
@@ -558,17 +599,20 @@ def main() -> None:
             f"{text_rate:>10.1f} {found / max(total, 1):>7.3f} {got['rss_mib']:>8.0f} "
             f"{text_rate / baseline:>8.3f}"
         )
-    pdf_paths = [d["path"] for d in docs if d["format"] == "pdf"]
-    same = all(verdicts[p]["pdf"] == verdicts[p]["pdf (pypdf, before)"] for p in pdf_paths)
-    speedup = row_seconds["pdf (pypdf, before)"] / row_seconds["pdf"]
-    print(f"PDF: PDFium is {speedup:.1f}x faster than pypdf on the same files")
-    print(f"PDF verdicts (outcome and per-entry counts) identical under PDFium and pypdf: {same}")
-    same = all(verdicts[p]["pdf"] == verdicts[p]["pdf (text page only)"] for p in pdf_paths)
-    speedup = row_seconds["pdf (text page only)"] / row_seconds["pdf"]
-    print(
-        f"PDF: the fast path is {speedup:.2f}x faster than PDFium's text page alone; "
-        f"same verdicts: {same}"
-    )
+    pdf_paths = [d["path"] for d in of("pdf")]
+    if pdf_paths:
+        same = all(verdicts[p]["pdf"] == verdicts[p]["pdf (pypdf, before)"] for p in pdf_paths)
+        speedup = row_seconds["pdf (pypdf, before)"] / row_seconds["pdf"]
+        print(f"PDF: PDFium is {speedup:.1f}x faster than pypdf on the same files")
+        print(
+            f"PDF verdicts (outcome and per-entry counts) identical under PDFium and pypdf: {same}"
+        )
+        same = all(verdicts[p]["pdf"] == verdicts[p]["pdf (text page only)"] for p in pdf_paths)
+        speedup = row_seconds["pdf (text page only)"] / row_seconds["pdf"]
+        print(
+            f"PDF: the fast path is {speedup:.2f}x faster than PDFium's text page alone; "
+            f"same verdicts: {same}"
+        )
     pairs = [
         ("xlsx", "xlsx (expat)", "bulk scanner vs expat"),
         ("pptx", "pptx (expat)", "bulk scanner vs expat"),
@@ -583,10 +627,15 @@ def main() -> None:
         pairs += [(fmt, f"{fmt} (before)", f"vs {args.before}") for fmt in FORMATS[1:]]
     for fmt, other, what in pairs:
         paths = [d["path"] for d in of(fmt)]
+        if not paths:
+            continue
         same = all(verdicts[p][fmt] == verdicts[p][other] for p in paths)
         speedup = row_seconds[other] / row_seconds[fmt]
         print(f"{fmt}: {speedup:.2f}x faster ({what}); same verdicts: {same}")
-    mix_report(smallest)
+    if all(fmt in smallest for fmt in FORMATS):
+        mix_report(smallest)
+    if args.rounds > 1 or wanted != set(FORMATS):
+        return  # (images: a full run)
 
     got = run_child(
         {"files": [{"path": s["path"]} for s in shots], "repeat": 1, "ocr": True}, args.cpu

@@ -52,6 +52,7 @@ __all__ = ["OOXML_SCANNERS", "iter_ooxml", "ooxml_kind", "open_zip"]
 OOXML_SCANNERS = ("bulk", "expat")
 
 _SLIDE_RE = re.compile(r"ppt/(slides/slide|notesSlides/notesSlide)(\d+)\.xml$")
+_SLIDE_PREFIXES = ("ppt/slides/slide", "ppt/notesSlides/notesSlide")
 _SHEET_RE = re.compile(r"xl/worksheets/sheet(\d+)\.xml$")
 _DOCX_EXTRA_RE = re.compile(r"word/(header|footer)(\d*)\.xml$")
 
@@ -304,24 +305,35 @@ def _pptx(
 ) -> Iterator[str]:
     slides = []
     for info in entries(zf):
-        m = _SLIDE_RE.match(info.filename)
-        if m:
-            slides.append((m.group(1) != "slides/slide", int(m.group(2)), info.filename, info))
-    reader = PartReader(zf, limits.zip_inflate) if _bulk_enabled(limits) else None
+        name = info.filename
+        if name.startswith(_SLIDE_PREFIXES) and (m := _SLIDE_RE.match(name)):
+            slides.append((m.group(1) != "slides/slide", int(m.group(2)), name, info))
+    slides.sort(key=lambda slide: slide[:3])
+    parts = {info: part for _, _, part, info in slides}
+    infos = [info for _, _, _, info in slides]
+    if not _bulk_enabled(limits):
+        for info in infos:
+            report.parts += 1
+            yield from _parse(zf, parts[info], _Paragraphs(limits), budget)
+            yield "\n"
+        return
+    reader = PartReader(zf, limits.zip_inflate)
     batch: list[tuple[str, bytes]] = []  # small parts read whole, scanned about a block at once
     batched = 0
-    for _, _, part, info in sorted(slides, key=lambda slide: slide[:3]):
+    block, max_depth = limits.xml_block, limits.max_xml_depth
+    for info, raw in reader.read_each(infos, block):
         report.parts += 1
+        part = parts[info]
         body = None
-        if reader is not None and info.file_size <= limits.xml_block:
+        if raw is not None:
             try:
-                body = slide_body(reader.read(info), limits.max_xml_depth)
+                body = slide_body(raw, max_depth)
             except Bail:
                 body = None  # expat reads it, below
         if body is not None:
             batch.append((part, body))
             batched += len(body)
-            if batched < limits.xml_block:
+            if batched < block:
                 continue
         if batch:
             yield from _slide_batch(zf, batch, limits, budget)

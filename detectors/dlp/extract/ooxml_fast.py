@@ -27,7 +27,11 @@ Two block passes run no Python per cell or per element at all:
   to another prefix or as the default namespace, and a ``t`` under another prefix, bail;
   an unprefixed ``t`` (no namespace: not DrawingML) is read by expat alone. A part with
   more tags than ``max_xml_depth`` (counted when it is long enough to hold that many start
-  tags) goes to expat, so the depth cap holds exactly.
+  tags) goes to expat, so the depth cap holds exactly. Where Hyperscan is installed, one
+  scan of the batch first looks for every other spelling the pattern reacts to; a batch
+  with none (what python-pptx writes) is read by a pattern of two alternatives
+  (:func:`_plain_slides`), and a part holding the reader's local names under a prefix other
+  than ``a`` (``<x:p/>``, which expat reads by its local name) goes to expat.
 
 It handles the shapes Office writes and nothing else. On anything unusual it raises
 :class:`Bail` and the caller reads the part again with expat (which refuses DTDs, reports
@@ -57,11 +61,17 @@ scanned, never less.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable, Iterator
 from operator import itemgetter
-from typing import IO
+from typing import IO, Any
 
 from detectors.dlp.extract.errors import Budget, ExtractLimits, ExtractReport
+
+try:  # the matcher's engine; without its wheel (Linux aarch64) slides take the full pass
+    import hyperscan
+except ImportError:  # pragma: no cover - exercised on hosts without the wheel
+    hyperscan = None  # type: ignore[assignment]
 
 __all__ = [
     "MAX_CARRY",
@@ -657,40 +667,43 @@ def slide_body(xml: bytes, max_depth: int) -> bytes:
     expat truncates at the exact element; a malformed short part of many ``<`` is read
     here where expat calls it corrupt: more text, never less);
     DrawingML, if declared, under the prefix ``a`` and no default namespace (text under
-    another prefix would not be seen). Bail otherwise. The part is returned as it is when
-    it opens with the declaration Office or python-pptx writes (which the run pattern
-    knows), else without its declaration. A part holding a NUL (not an XML character;
-    :func:`slides_text` marks part boundaries with one) bails too."""
+    another prefix would not be seen). Bail otherwise. The part is returned without its
+    XML declaration (so any ``<?`` left is a processing instruction). A part holding a NUL
+    (not an XML character; :func:`slides_text` marks part boundaries with one) bails
+    too."""
     if b"\x00" in xml:
         raise Bail
+    body = xml[_PROLOG_SIZE:] if xml.startswith(_PROLOGS) else _strip_prolog(xml)
     start = 0
-    for prolog in _PROLOGS:
-        if xml.startswith(prolog):
-            body, start = xml, len(prolog)
-            break
-    else:
-        body = _strip_prolog(xml)
-    root = _ROOT.match(body, start)
-    if root is None or not body.rstrip().endswith(b"</" + root.group(1) + b">"):
+    # the root tag up to its first '>' (a '>' inside one of its attribute values cuts it
+    # short: the rest of the tag is then searched for declarations with the body, below)
+    root_end = body.find(b">", start)
+    root_tag = body[start : root_end + 1]
+    end_tag = _ROOT_TAGS_SEEN.get(root_tag)
+    if end_tag is None:
+        root = _ROOT.match(root_tag)
+        if root is None:
+            raise Bail
+        _check_namespaces(root_tag)
+        end_tag = b"</" + root.group(1) + b">"
+        if len(_ROOT_TAGS_SEEN) < _ROOT_TAGS_KEPT:
+            _ROOT_TAGS_SEEN[root_tag] = end_tag
+    if not body.rstrip().endswith(end_tag):
         raise Bail
     if len(body) - start > 3 * max_depth and body.count(b"<", start) > max_depth:
         raise Bail  # (a start tag takes 3 bytes at least: a shorter part cannot nest deeper)
     # declarations sit on the root tag; a part declaring more further on is searched whole
-    root_end = body.find(b">", root.end())
-    if body.find(b"xmlns", root_end) < 0:
-        root_tag = body[start : root_end + 1]
-        if root_tag not in _ROOT_TAGS_SEEN:
-            _check_namespaces(root_tag)
-            if len(_ROOT_TAGS_SEEN) < _ROOT_TAGS_KEPT:
-                _ROOT_TAGS_SEEN.add(root_tag)
-    else:
+    if body.find(b"xmlns", root_end) >= 0:
         _check_namespaces(body[start:])
     return body
 
 
-#: root tags already checked by :func:`_check_namespaces` (a deck's slides share a few)
-_ROOT_TAGS_SEEN: set[bytes] = set()
+#: root tag (checked by :func:`_check_namespaces`) -> the end tag that must close the part
+#: (a deck's slides share a few root tags)
+_ROOT_TAGS_SEEN: dict[bytes, bytes] = {}
 _ROOT_TAGS_KEPT = 64
+_PROLOG_SIZE = len(_PROLOGS[0])
+assert all(len(prolog) == _PROLOG_SIZE for prolog in _PROLOGS)
 
 
 def _check_namespaces(xml: bytes) -> None:
@@ -712,15 +725,132 @@ def _only_a_runs(xml: bytes, runs: int) -> bool:
 _MARK = itemgetter(1)  # a token's mark (b"" for a text run)
 
 
+# Every spelling the plain pass below does not read, as Hyperscan patterns (reported once
+# each at most): an attributed or empty ``a:`` run, paragraph, break, tab or ``cr`` tag, a
+# break, tab or ``cr`` element (start or end), an end tag with blanks before its ``>``, and
+# ``<!`` or ``<?`` (comments, CDATA, DTDs, processing instructions: the parts come without
+# their XML declaration).
+_ODD_SLIDE_TAGS = (
+    rb"<a:(?:t|p|br|cr|tab)[\s/]",
+    rb"</?a:(?:br|cr|tab)>",
+    rb"</a:(?:t|p|br|cr|tab)\s",
+    rb"<[!?]",
+)
+# A run, paragraph, break, tab or ``cr`` tag under a prefix other than ``a`` (``<x:p/>``,
+# ``<ab:br/>``, ``<:tab/>``, ``<a:x:cr/>``): expat's reader goes by the local name and reads
+# it, the run patterns do not, so such a part goes to expat. Found by what precedes the
+# last colon: anything but ``a``, or an ``a`` that does not follow ``<`` or ``</`` (literal
+# anchors keep the scan fast; the same spelling in text or an attribute value only sends
+# the part to expat).
+_FOREIGN_SLIDE_TAGS = (
+    rb"[^a]:(?:t|p|br|cr|tab)[\s/>]",
+    rb"[^</]a:(?:t|p|br|cr|tab)[\s/>]",
+)
+_ODD, _FOREIGN = 1, 2
+# The plain pass: text runs (group 1) and paragraph ends and part boundaries (group 2).
+_PLAIN_RUNS = re.compile(rb"<(?:a:t>([^<]*)</a:t>|(/a:p>|\x00>))")
+
+
+class _OddTags:
+    """One Hyperscan block scan for :data:`_ODD_SLIDE_TAGS` and
+    :data:`_FOREIGN_SLIDE_TAGS` (a scratch per thread)."""
+
+    def __init__(self) -> None:
+        assert hyperscan is not None
+        patterns = _ODD_SLIDE_TAGS + _FOREIGN_SLIDE_TAGS
+        self.kinds = [_ODD] * len(_ODD_SLIDE_TAGS) + [_FOREIGN] * len(_FOREIGN_SLIDE_TAGS)
+        self.db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+        self.db.compile(
+            expressions=list(patterns),
+            ids=list(range(len(patterns))),
+            flags=[hyperscan.HS_FLAG_SINGLEMATCH | hyperscan.HS_FLAG_DOTALL] * len(patterns),
+        )
+        self.local = threading.local()
+
+    def found(self, data: bytes) -> int:
+        """Which kinds of spelling ``data`` holds: ``_ODD | _FOREIGN`` bits (both, to be
+        safe, if the scan fails)."""
+        scratch = getattr(self.local, "scratch", None)
+        if scratch is None:
+            scratch = self.local.scratch = hyperscan.Scratch(self.db)
+        kinds = self.kinds
+        hits = [0]
+
+        def seen(pattern: int, start: int, end: int, flags: int, context: Any) -> None:
+            hits[0] |= kinds[pattern]
+
+        try:
+            self.db.scan(data, match_event_handler=seen, scratch=scratch)
+        except hyperscan.error:
+            return _ODD | _FOREIGN
+        return hits[0]
+
+
+_ODD_TAGS: list[_OddTags | None] = []
+_ODD_TAGS_LOCK = threading.Lock()
+
+
+def _odd_tags() -> _OddTags | None:
+    """The scanner, compiled on first use; None without Hyperscan (or if it fails)."""
+    if not _ODD_TAGS:
+        with _ODD_TAGS_LOCK:
+            if not _ODD_TAGS:
+                scanner = None
+                if hyperscan is not None:
+                    try:
+                        scanner = _OddTags()
+                    except hyperscan.error:  # pragma: no cover - a broken install
+                        scanner = None
+                _ODD_TAGS.append(scanner)
+    return _ODD_TAGS[0]
+
+
+def _foreign_tags(xml: bytes) -> None:
+    """Bail if ``xml`` holds a tag of :data:`_FOREIGN_SLIDE_TAGS` (checked where Hyperscan
+    is installed)."""
+    scanner = _odd_tags()
+    if scanner is not None and scanner.found(xml) & _FOREIGN:
+        raise Bail
+
+
+def _plain_slides(joined: bytes) -> bytes | None:
+    """The text of joined parts holding only plain runs and paragraphs, else None; Bail
+    for a tag of :data:`_FOREIGN_SLIDE_TAGS`.
+
+    When the Hyperscan scan finds none of :data:`_ODD_SLIDE_TAGS`, every tag the full
+    pattern (:data:`_RUNS`) reacts to is a ``<a:t>`` run, a ``</a:p>`` or a boundary, and
+    :data:`_PLAIN_RUNS` finds them with two alternatives instead of a dozen (``re`` tries
+    them at every ``<``). A run whose text holds a tag, or a ``t`` under another prefix,
+    leaves a ``:t>`` outside the runs found, as in :func:`slides_text`: None then too."""
+    scanner = _odd_tags()
+    if scanner is None:
+        return None
+    found = scanner.found(joined)
+    if found & _FOREIGN:
+        raise Bail
+    if found:
+        return None
+    tokens = _PLAIN_RUNS.findall(joined)
+    if not _only_a_runs(joined, list(map(_MARK, tokens)).count(b"")):
+        return None
+    return b"".join([b"\n" if end else text for text, end in tokens])
+
+
 def slides_text(bodies: list[bytes]) -> str:
     """The text of consecutive slide or notes parts (from :func:`slide_body`) in one pass,
     a newline after each part: what :func:`slide_text` gives for each, joined.
 
     The parts are joined with a ``<NUL>`` boundary (NUL is not an XML character, so no
     well-formed part holds one) and one ``findall`` finds every token; Python runs per
-    run and paragraph, not per element. Bails when any part would (the caller then reads
-    the parts one by one)."""
+    run and paragraph, not per element. Parts of plain runs and paragraphs only (what
+    python-pptx writes) take a cheaper pattern (:func:`_plain_slides`). Bails when any part
+    would (the caller then reads the parts one by one)."""
     joined = b"<\x00>".join(bodies) + b"<\x00>"  # (slide_body refused any other NUL)
+    plain = _plain_slides(joined)
+    if plain is not None:
+        if b"\r" in plain:
+            raise Bail  # expat normalises line ends
+        return text_of(plain)
     tokens = _RUNS.findall(joined)
     if tokens and not _only_a_runs(joined, list(map(_MARK, tokens)).count(b"")):
         raise Bail
@@ -741,6 +871,7 @@ def slide_text(body: bytes) -> str:
 
     Raises :class:`Bail` for a part it cannot vouch for (the module docstring's rules for
     the encoding, markup and entities, and runs spelled other than ``<a:t>``)."""
+    _foreign_tags(body)
     out: list[str] = []
     runs = 0
     for m in _RUNS.finditer(body):

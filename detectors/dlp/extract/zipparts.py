@@ -30,7 +30,8 @@ import os
 import struct
 import zipfile
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from operator import itemgetter
 from types import ModuleType
 from typing import IO, Any, BinaryIO, NamedTuple
 
@@ -98,11 +99,14 @@ def _plain_directory(fp: BinaryIO) -> tuple[list[Entry], int]:
     if len(directory) != cd_size:
         raise _Unusual
     out: list[Entry] = []
+    append = out.append
     unpack = _CENTRAL.unpack_from
+    record = _CENTRAL.size
+    max_version = zipfile.MAX_EXTRACT_VERSION
     new = tuple.__new__  # Entry._make without its Python frame
     pos = 0
     while pos < cd_size:
-        if cd_size - pos < _CENTRAL.size:
+        if cd_size - pos < record:
             raise _Unusual
         (
             sig,
@@ -117,20 +121,20 @@ def _plain_directory(fp: BinaryIO) -> tuple[list[Entry], int]:
             comment_len,
             offset,
         ) = unpack(directory, pos)
-        if sig != _CENTRAL_SIGNATURE or extra_len or version > zipfile.MAX_EXTRACT_VERSION:
+        if sig != _CENTRAL_SIGNATURE or extra_len or version > max_version:
             raise _Unusual
-        if 0xFFFFFFFF in (packed, unpacked, offset):
+        if packed == 0xFFFFFFFF or unpacked == 0xFFFFFFFF or offset == 0xFFFFFFFF:
             raise _Unusual  # zip64 sizes
-        pos += _CENTRAL.size
-        raw = directory[pos : pos + name_len]
-        pos += name_len + comment_len
+        pos += record
+        end = pos + name_len
         try:  # cp437 and ASCII agree on ASCII names (the usual), and ASCII decodes in C
-            name = raw.decode("utf-8" if flags & _UTF8_NAME else "ascii")
+            name = directory[pos:end].decode("utf-8" if flags & _UTF8_NAME else "ascii")
         except UnicodeDecodeError:
             raise _Unusual from None  # not UTF-8; or cp437 beyond ASCII: zipfile decodes it
-        out.append(new(Entry, (name, flags, method, crc, packed, unpacked, offset)))
-    names = {entry.filename for entry in out}
-    if len(names) != len(out) or any("\x00" in name for name in names):
+        pos = end + comment_len
+        append(new(Entry, (name, flags, method, crc, packed, unpacked, offset)))
+    names = set(map(itemgetter(0), out))
+    if len(names) != len(out) or "\x00" in "".join(names):
         raise _Unusual  # a repeated name or a NUL (zipfile cuts the name there)
     if pos != cd_size or len(out) != count:
         raise _Unusual
@@ -302,6 +306,48 @@ class PartReader:
         if self.module.crc32(data) != info.CRC:
             raise zipfile.BadZipFile("member fails its CRC check")
         return bytes(data)
+
+    def read_each(
+        self, infos: Iterable[zipfile.ZipInfo | Entry], max_size: int
+    ) -> Iterator[tuple[zipfile.ZipInfo | Entry, bytes | None]]:
+        """Each member of ``infos`` in order, with what :meth:`read` gives for it when it
+        inflates to at most ``max_size`` bytes, else None (the caller streams it). The
+        checks are :meth:`read`'s, made in one frame: a deck reads hundreds of small parts,
+        and a call per part costs more than the checks."""
+        data = self.data
+        if data is None:
+            for info in infos:
+                yield info, self.read(info) if info.file_size <= max_size else None
+            return
+        head_size = _LOCAL_HEADER.size
+        unpack = _LOCAL_HEADER.unpack_from
+        inflater = self.module.decompressobj
+        crc32 = self.module.crc32
+        deflated = zipfile.ZIP_DEFLATED
+        for info in infos:
+            if info.file_size > max_size:
+                yield info, None
+                continue
+            if info.compress_type != deflated:
+                yield info, self.read(info)  # stored, or read through zipfile
+                continue
+            offset = info.header_offset
+            if offset < 0 or len(data) - offset < head_size:
+                raise zipfile.BadZipFile("truncated local header")
+            signature, name_len, extra_len = unpack(data, offset)
+            if signature != _LOCAL_SIGNATURE:
+                raise zipfile.BadZipFile("bad local header signature")
+            start = offset + head_size + name_len + extra_len
+            size = info.compress_size
+            raw = data[start : start + size]
+            if len(raw) != size:
+                raise zipfile.BadZipFile("member data ends early")
+            body = inflater(-15).decompress(raw, info.file_size + 1)
+            if len(body) != info.file_size:
+                raise zipfile.BadZipFile("member size differs from its declared size")
+            if crc32(body) != info.CRC:
+                raise zipfile.BadZipFile("member fails its CRC check")
+            yield info, bytes(body)
 
     def open(self, info: zipfile.ZipInfo | Entry) -> IO[bytes]:
         """The member as a stream read block by block."""
