@@ -17,7 +17,8 @@ Pure: no I/O, no logging of content. Design (docs/dlp.md, "Design" and "Breadth 
   RE2 (linear in the token's length: an end-anchored search runs RE2's reverse DFA back
   from the match end).
 * Expressions whose every entry needs a context keyword are keyword-led: not in the engine;
-  each keyword hit marks a region that is searched once the stream has passed it.
+  each keyword hit marks a region that is searched once the stream has passed it (regions
+  far apart stay apart: the bytes between two distant keywords are not searched).
 * Python ``re`` runs only the project's catalogue patterns (``BUILTIN_PATTERNS``); a custom
   profile's pattern is matched by the engine and RE2 alone, never by ``re``.
 * A stream may carry a deadline, checked between engine events, region searches and
