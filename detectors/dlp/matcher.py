@@ -17,7 +17,8 @@ Pure: no I/O, no logging of content. Design (docs/dlp.md, "Design" and "Breadth 
   RE2 (linear in the token's length: an end-anchored search runs RE2's reverse DFA back
   from the match end).
 * Expressions whose every entry needs a context keyword are keyword-led: not in the engine;
-  each keyword hit marks a region that is searched once the stream has passed it.
+  each keyword hit marks a region that is searched once the stream has passed it (regions
+  far apart stay apart: the bytes between two distant keywords are not searched).
 * Python ``re`` runs only the project's catalogue patterns (``BUILTIN_PATTERNS``); a custom
   profile's pattern is matched by the engine and RE2 alone, never by ``re``.
 * A stream may carry a deadline, checked between engine events, region searches and
@@ -822,9 +823,10 @@ class MatchStream:
         self._unstarted: list[tuple[int, int]] = []
         # keyword id -> end offsets of its recent hits (ascending): bisect finds the nearest
         self._kw_ends: dict[int, list[int]] = {}
-        # keyword-led expr -> [lo, hi): candidate starts still to search; searched when the
-        # stream has passed hi + width. ``_searched`` is where each expr's next region begins.
-        self._regions: dict[int, list[int]] = {}
+        # keyword-led expr -> its regions [lo, hi) of candidate starts still to search, in
+        # order and disjoint; each searched when the stream has passed hi + width.
+        # ``_searched`` is where each expr's next region may begin.
+        self._regions: dict[int, list[list[int]]] = {}
         self._searched: dict[int, int] = {}
         self._furthest: dict[int, int] = {}  # keyword-led expr -> end of its last candidate
         self._state: dict[int, _EntryState] = {}  # by plan slot
@@ -953,14 +955,21 @@ class MatchStream:
 
     def _mark_region(self, gid: int, expr: _Expr, kw_start: int, kw_end: int) -> None:
         """A keyword of keyword-led expression ``gid`` at [kw_start, kw_end): every candidate
-        that could have it in context starts in [kw_start - window - width, kw_end + window)."""
+        that could have it in context starts in [kw_start - window - width, kw_end + window).
+        A region that does not reach the last one is kept apart from it: the bytes between
+        two keywords far apart (a CSV of IDs between two labels) are not searched, since no
+        candidate starting there can have either keyword in context."""
         lo = max(kw_start - expr.gate_window - expr.max_width, self._searched.get(gid, 0))
         hi = kw_end + expr.gate_window
-        region = self._regions.get(gid)
-        if region is None:
-            self._regions[gid] = [lo, hi]
-        elif hi > region[1]:
-            region[1] = hi  # regions only grow forward; lo never moves back
+        regions = self._regions.get(gid)
+        if regions is None:
+            self._regions[gid] = [[lo, hi]]
+            return
+        last = regions[-1]
+        if lo > last[1]:
+            regions.append([lo, hi])
+        elif hi > last[1]:
+            last[1] = hi  # regions only grow forward; lo never moves back
 
     def _search_regions(self, final: bool) -> None:
         """Search the parts of keyword-led regions whose text is complete (every candidate
@@ -968,56 +977,73 @@ class MatchStream:
         A region still growing keeps its unsearched tail, so none outlives the history."""
         pos = self._pos
         exprs = self._p._exprs
-        pending = self._pending
-        hist, base = self._hist, self._base
-        timed = self._deadline is not None
+        base = self._base
         searches = 0
         done = []
-        for gid, region in self._regions.items():
-            lo, hi = region
+        for gid, regions in self._regions.items():
             expr = exprs[gid]
             width = expr.max_width
-            stop = hi if final else min(hi, pos - width - 1)
-            if stop <= lo:
-                continue
-            self._searched[gid] = stop
-            if stop >= hi:
+            while regions:
+                region = regions[0]
+                lo, hi = region
+                stop = hi if final else min(hi, pos - width - 1)
+                if stop <= lo:
+                    break  # the later regions are not complete either
+                self._searched[gid] = stop
+                if stop >= hi:
+                    del regions[0]
+                else:
+                    region[0] = stop
+                seg_lo = max(base, lo - 1)  # one byte of left context for a leading \b
+                seg_hi = min(pos, stop + width + 1)
+                if seg_hi > seg_lo:
+                    searches = self._search_region(gid, expr, lo, stop, seg_lo, seg_hi, searches)
+                    if searches < 0:
+                        return  # past the deadline: the regions are dropped with the rest
+                if stop < hi:
+                    break
+            if not regions:
                 done.append(gid)
-            else:
-                region[0] = stop
-            seg_lo = max(base, lo - 1)  # one byte of left context for a leading \b
-            seg_hi = min(pos, stop + width + 1)
-            if seg_hi <= seg_lo:
-                continue
-            # searched in place: ``pos`` gives a leading \b its left byte, ``endpos`` ends
-            # the text where the segment ends (positions below are relative to ``hist``)
-            rx = expr.search
-            assert rx is not None
-            lead_boundary = expr.lead_boundary
-            at, limit, end_at = max(lo, seg_lo) - base, stop - base, seg_hi - base
-            furthest = self._furthest.get(gid, -1) - base
-            while True:
-                if timed and searches and not searches % DEADLINE_EVERY and self._past_deadline():
-                    return  # the regions are dropped with the rest of the stream's work
-                searches += 1
-                m = rx.search(hist, at, end_at)
-                if m is None:
-                    break
-                s, e = m.span()
-                if s >= limit:
-                    break
-                if lead_boundary and s and hist[s - 1] in _WORD_BYTES:
-                    at = s + 1  # inside a word: the full pattern's \b fails here
-                    continue
-                if e > furthest:  # as the engine reports it: leftmost start for each end
-                    key = (gid, base + s)
-                    if pending.get(key, -1) < base + e:
-                        pending[key] = base + e
-                    furthest = e
-                at = s + 1
-            self._furthest[gid] = furthest + base
         for gid in done:
             del self._regions[gid]
+
+    def _search_region(
+        self, gid: int, expr: _Expr, lo: int, stop: int, seg_lo: int, seg_hi: int, searches: int
+    ) -> int:
+        """Queue the candidates of ``expr`` starting in [lo, stop), searched in the history
+        between ``seg_lo`` and ``seg_hi``; returns the searches made so far, or -1 once the
+        deadline has passed."""
+        # searched in place: ``pos`` gives a leading \b its left byte, ``endpos`` ends
+        # the text where the segment ends (positions below are relative to ``hist``)
+        hist, base = self._hist, self._base
+        pending = self._pending
+        timed = self._deadline is not None
+        rx = expr.search
+        assert rx is not None
+        lead_boundary = expr.lead_boundary
+        at, limit, end_at = max(lo, seg_lo) - base, stop - base, seg_hi - base
+        furthest = self._furthest.get(gid, -1) - base
+        while True:
+            if timed and searches and not searches % DEADLINE_EVERY and self._past_deadline():
+                return -1
+            searches += 1
+            m = rx.search(hist, at, end_at)
+            if m is None:
+                break
+            s, e = m.span()
+            if s >= limit:
+                break
+            if lead_boundary and s and hist[s - 1] in _WORD_BYTES:
+                at = s + 1  # inside a word: the full pattern's \b fails here
+                continue
+            if e > furthest:  # as the engine reports it: leftmost start for each end
+                key = (gid, base + s)
+                if pending.get(key, -1) < base + e:
+                    pending[key] = base + e
+                furthest = e
+            at = s + 1
+        self._furthest[gid] = furthest + base
+        return searches
 
     def _recover_start(self, expr: _Expr, end: int) -> int | None:
         assert expr.confirm is not None
@@ -1120,6 +1146,25 @@ class MatchStream:
         hist = self._hist
         return hist.find(b"\n\n", a, b) >= 0 or hist.find(b"\n\r\n", a, b) >= 0
 
+    def _in_context(self, plan: _Plan, start: int, end: int) -> bool:
+        """True when one of ``plan``'s keywords is hit within its window of the candidate
+        (and no blank line lies between them)."""
+        lo, hi = start - plan.window, end + plan.window
+        kw_ends = self._kw_ends
+        lit_len = self._p._lit_len
+        for kid in plan.ctx:
+            ends = kw_ends.get(kid)
+            if not ends or ends[-1] <= lo:
+                continue
+            # the first hit ending after `lo` has the smallest start of those that do
+            i = bisect_right(ends, lo)
+            n = lit_len[kid]
+            while i < len(ends) and ends[i] - n < hi:
+                if not self._blank_line_between(ends[i] - n, ends[i], start, end):
+                    return True
+                i += 1
+        return False
+
     def _confirm(self, eid: int, start: int, end: int) -> None:
         plans, term, lead = self._p._confirming[eid]
         base = self._base
@@ -1134,45 +1179,43 @@ class MatchStream:
             return
         text = hist[s - base : e - base].decode("utf-8", "replace")
         state = self._state
-        kw_ends = self._kw_ends
-        lit_len = self._p._lit_len
+        # verdicts on ``text`` shared by the plans of one candidate (entries of one pattern
+        # often share a validator): validator -> verdict; is_test_value(text) once
+        verdicts: dict[Callable[[str], bool], bool] = {}
+        test_text: bool | None = None
         for plan in plans:
             st = state.get(plan.slot)
             if st is not None and start < st.last_end:
                 continue  # overlaps a match already counted for this entry
-            if plan.ctx:  # one of its keywords must be hit within `window` bytes of the candidate
-                lo, hi = start - plan.window, end + plan.window
-                for kid in plan.ctx:
-                    ends = kw_ends.get(kid)
-                    if ends:
-                        # the first hit ending after `lo` has the smallest start of those
-                        # that do
-                        i = bisect_right(ends, lo)
-                        n = lit_len[kid]
-                        while i < len(ends) and ends[i] - n < hi:
-                            if not self._blank_line_between(ends[i] - n, ends[i], start, end):
-                                break
-                            i += 1
-                        else:
-                            continue
-                        break
-                else:
-                    continue
+            if plan.ctx and not self._in_context(plan, start, end):
+                continue  # none of its keywords within `window` bytes of the candidate
             value = text
             if plan.value_re is not None:
                 m = plan.value_re.search(text)
                 if m is None:
                     continue
                 value = m.group(1)
-            if plan.validate is not None:
-                try:
-                    ok = plan.validate(value)
-                except Exception:  # a validator bug must not leak the value via a traceback
-                    ok = False
+            validate = plan.validate
+            if validate is not None:
+                ok = verdicts.get(validate) if value is text else None
+                if ok is None:
+                    try:
+                        ok = bool(validate(value))
+                    except Exception:  # a validator bug must not leak the value via a traceback
+                        ok = False
+                    if value is text:
+                        verdicts[validate] = ok
                 if not ok:
                     continue
-            if plan.skip_test_values and is_test_value(value):
-                continue  # a published test value; reported only when the profile asks
+            if plan.skip_test_values:
+                if value is not text:
+                    if is_test_value(value):
+                        continue
+                else:
+                    if test_text is None:
+                        test_text = is_test_value(text)
+                    if test_text:
+                        continue  # a published test value; reported only when the profile asks
             entry = plan.entry
             if self._probe is not None and self._probe.wants(entry):
                 # a probe bug must not leak the value via a traceback

@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter
+
+try:  # the C counting loop behind collections.Counter, without Counter's set-up per call
+    from _collections import _count_elements
+except ImportError:  # pragma: no cover - CPython always has it
+    from collections import _count_elements  # type: ignore[attr-defined]
 
 __all__ = [
     "KNOWN_TEST_VALUES",
@@ -40,8 +44,11 @@ def shannon_entropy(value: str) -> float:
     n = len(value)
     # one C pass counts every character (a count per distinct character rescans the value
     # once each); summed in first-occurrence order, which unlike a set's does not depend on
-    # the process's hash seed
-    counts = Counter(value).values()
+    # the process's hash seed. The dict is filled by Counter's own C loop: a Counter costs
+    # as much again in its set-up (an ABC check of the argument) for a short value.
+    tally: dict[str, int] = {}
+    _count_elements(tally, value)
+    counts = tally.values()
     if n <= _PLOGP_MAX_N:  # the terms from a per-length table
         return -sum(map(_plogp(n).__getitem__, counts))
     return -sum(c / n * math.log2(c / n) for c in counts)

@@ -135,7 +135,7 @@ def test_keyword_region_search_checks_the_deadline() -> None:
     stream.feed(b" " * 70_000 + block + b" " * 200)
     result = stream.close()
     assert result.truncated == "time budget exceeded while matching"
-    assert callers[0] == "feed" and "_search_regions" in callers
+    assert callers[0] == "feed" and "_search_region" in callers
     # without a deadline the same text has all 120 candidates confirmed
     full = Policy([Profile("p", (datadog,))], resolve_engine()).scan_bytes(
         b" " * 70_000 + block + b" " * 200

@@ -7,8 +7,15 @@ from __future__ import annotations
 import pytest
 
 from detectors.dlp import matcher
-from detectors.dlp.matcher import HIST_SLACK, FileMatch, compile_policy
-from detectors.dlp.profiles import CREDENTIALS, PREDEFINED
+from detectors.dlp.matcher import (
+    HIST_SLACK,
+    FileMatch,
+    MatchStream,
+    Policy,
+    compile_policy,
+    resolve_engine,
+)
+from detectors.dlp.profiles import CREDENTIALS, PREDEFINED, Profile
 from tests.unit.dlp.samples import Gen, entry_samples
 
 
@@ -114,3 +121,34 @@ def test_batched_confirmation_gives_per_chunk_results(monkeypatch: pytest.Monkey
         assert each_most <= most < batch + 2 * len(lines)
     assert batched[1][2] > run(*feeds[1])[2]  # candidates did wait for a batch
     assert len(batched[1][0]) > 6 * len(lines) // 2
+
+
+def test_keyword_regions_far_apart_leave_the_bytes_between_unsearched(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # two SIN labels 40 KB apart in one chunk, a CSV of 9-digit IDs between them: the keyword-led
+    # search looks only near each label (no ID between can have a label in context), and
+    # finds both values whatever the chunking
+    (sin,) = [e for p in PREDEFINED.values() for e in p.entries if e.id == "ca_sin"]
+    text, value, _ = entry_samples(Gen(5))["ca_sin"]
+    ids = b"".join(b"%09d,north,12.50\n" % (100_000_007 + 7919 * i) for i in range(2_000))
+    data = b"head\n\n" + text.encode() + b"\n" + ids + b"\n" + text.encode() + b"\n\ntail\n"
+    policy = Policy([Profile("p", (sin,))], resolve_engine())
+    confirmed: list[int] = []
+    real = MatchStream._confirm
+
+    def counting(self: MatchStream, eid: int, start: int, end: int) -> None:
+        confirmed.append(start)
+        real(self, eid, start, end)
+
+    monkeypatch.setattr(MatchStream, "_confirm", counting)
+    for chunk in (len(data), 65536, 4096, 7):
+        confirmed.clear()
+        stream = policy.open_stream(record_spans=True)
+        for i in range(0, len(data), chunk):
+            stream.feed(data[i : i + chunk])
+        result = stream.close()
+        assert result.entries[0].count == 2
+        starts = [s for _, s, _ in stream.spans or []]
+        assert starts == [data.index(value.encode()), data.rindex(value.encode())]
+        assert len(confirmed) < 40  # the IDs next to each label, not all 2,000 between
