@@ -148,10 +148,11 @@ def card_ok(value: str, brand: str | None = None) -> bool:
     return len(set(digits)) > 2
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=1)
 def _card_verdict(value: str) -> str | None:
-    """Brand of a value that passes every card check, else None. Cached because the seven
-    brand entries share one candidate pattern and each asks about the same span."""
+    """Brand of a value that passes every card check, else None. The seven brand entries
+    share one candidate pattern and ask about the same span one after another, so the last
+    answer is kept, and only it: a long-lived worker holds no list of card numbers."""
     brand = card_brand(_digits(value))
     return brand if brand is not None and card_ok(value, brand) else None
 
