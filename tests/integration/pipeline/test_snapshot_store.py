@@ -110,23 +110,25 @@ def test_dropping_a_scan_deletes_its_keys_only_among_many_others(redis_url: str)
 
     client = redis.Redis.from_url(redis_url)
     store = RedisSnapshotStore(client, ttl_seconds=600)
+    mine, theirs = 900_000_007, 900_000_077  # ids no other test of the run uses
+    before = client.dbsize()
     others = 2 * DROP_SCAN_COUNT + 123
     pipe = client.pipeline(transaction=False)
     for n in range(others):
-        pipe.set(f"celery-task-meta-{n}", "x", ex=600)
+        pipe.set(f"celery-task-meta-drop-test-{n}", "x", ex=600)
     pipe.execute()
-    for scan_id in (7, 77):
+    for scan_id in (mine, theirs):
         store.put(scan_id, "users", [{"id": f"user-{scan_id}"}])
         store.record(scan_id, "users", {"resource": "users", "count": 1, "ok": True})
         RedisListingCheckpoints(client, f"{KEY_PREFIX}{scan_id}:listing:", 600).save_page(
             "abc", 0, [{"id": "x"}], None, done=True
         )
-    assert len(list(client.scan_iter(match=f"{KEY_PREFIX}7:*"))) == 4
+    assert len(list(client.scan_iter(match=f"{KEY_PREFIX}{mine}:*"))) == 4
 
-    store.drop(7)
+    store.drop(mine)
 
-    assert list(client.scan_iter(match=f"{KEY_PREFIX}7:*")) == []
-    assert len(list(client.scan_iter(match=f"{KEY_PREFIX}77:*"))) == 4
-    assert store.get(f"{KEY_PREFIX}77:users") == [{"id": "user-77"}]
-    assert client.dbsize() == others + 4
+    assert list(client.scan_iter(match=f"{KEY_PREFIX}{mine}:*")) == []
+    assert len(list(client.scan_iter(match=f"{KEY_PREFIX}{theirs}:*"))) == 4
+    assert store.get(f"{KEY_PREFIX}{theirs}:users") == [{"id": f"user-{theirs}"}]
+    assert client.dbsize() == before + others + 4
     client.close()
