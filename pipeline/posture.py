@@ -13,7 +13,6 @@ typed errors.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -43,7 +42,6 @@ from pipeline.notify import plan_alerts
 from pipeline.runtime import get_runtime
 from pipeline.snapshots import SnapshotStore
 from schemas.catalog import FetchResource, types_for_sources
-from schemas.openai import AdminApiKey, AdminUser
 from schemas.snapshot import PostureSnapshot
 from schemas.stages import (
     DetectResult,
@@ -285,7 +283,7 @@ def succeeded_sources(summaries: Mapping[str, FetchSummary]) -> set[FetchResourc
 
 def build_snapshot(
     summaries: Mapping[str, FetchSummary],
-    load_json: Callable[[str], bytes | str | None],
+    load: Callable[[str], list[dict[str, Any]] | None],
     now: float,
 ) -> PostureSnapshot:
     """Rebuild the posture snapshot; a part that failed (or expired) stays None.
@@ -293,38 +291,27 @@ def build_snapshot(
     Parts are independent: a failed part never hides a sibling that succeeded. Admin-key
     owners get their email from the users part when it is there (the API's owner object
     carries none).
-
-    ``load_json`` gives a part's stored JSON array as written (``SnapshotStore.get_json``):
-    the parts are validated straight from it in one pass, with no Python objects built
-    for them first (a stored value that is not an array is read as absent, as ``get``
-    reads it).
     """
-    document = [b'{"now":' + json.dumps(float(now)).encode()]
+    data: dict[str, Any] = {}
     for part in POSTURE_PARTS:
         key = ok_part_key(summaries, part)
-        raw = load_json(key) if key is not None else None
-        if raw is None:
-            continue
-        body = raw.encode() if isinstance(raw, str) else raw
-        if body.lstrip()[:1] == b"[":
-            document.append(b'"' + part.encode() + b'":' + body)
-    snapshot = PostureSnapshot.model_validate_json(b",".join(document) + b"}")
-    if snapshot.admin_keys and snapshot.users:
-        keys = with_owner_emails(snapshot.admin_keys, snapshot.users)
-        snapshot = snapshot.model_copy(update={"admin_keys": keys})
-    return snapshot
+        if key is not None:
+            data[part] = load(key)
+    if data.get("admin_keys") and data.get("users"):
+        data["admin_keys"] = with_owner_emails(data["admin_keys"], data["users"])
+    return PostureSnapshot(now=now, **{k: v for k, v in data.items() if v is not None})
 
 
-def with_owner_emails(admin_keys: list[AdminApiKey], users: list[AdminUser]) -> list[AdminApiKey]:
-    """Admin keys whose owner has no email get the email of the user with the owner's id
-    (new objects: the parts given are not changed)."""
-    emails = {u.id: u.email for u in users if u.email}
+def with_owner_emails(
+    admin_keys: list[dict[str, Any]], users: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Admin keys whose user owner has no email get the email of that user id."""
+    emails = {u.get("id"): u.get("email") for u in users if u.get("email")}
     out = []
     for key in admin_keys:
-        owner = key.owner
-        if owner is not None and not owner.email and owner.id in emails:
-            owner = owner.model_copy(update={"email": emails[owner.id]})
-            key = key.model_copy(update={"owner": owner})
+        owner = key.get("owner")
+        if isinstance(owner, dict) and not owner.get("email") and owner.get("id") in emails:
+            key = {**key, "owner": {**owner, "email": emails[owner["id"]]}}
         out.append(key)
     return out
 
@@ -337,7 +324,7 @@ def run_detect(scan_id: int) -> DetectResult:
     store = get_runtime().snapshots
     summaries = store.summaries(scan_id)
     started_at = as_utc(run.started_at) or utcnow()
-    snapshot = build_snapshot(summaries, store.get_json, started_at.timestamp())
+    snapshot = build_snapshot(summaries, store.get, started_at.timestamp())
     result = run_posture(snapshot, effective_thresholds(tenant))
     ok_sources = succeeded_sources(summaries)
     resolvable = result.evaluated & {ft.finding_type_id for ft in types_for_sources(ok_sources)}

@@ -47,11 +47,6 @@ class SnapshotStore(Protocol):
         """The part under ``key``, or None when it expired or was never written."""
         ...
 
-    def get_json(self, key: str) -> bytes | str | None:
-        """The part under ``key`` as the JSON text it was stored as (None like ``get``):
-        for a reader that validates it straight from JSON."""
-        ...
-
     def record(self, scan_id: int, resource: str, summary: FetchSummary) -> None:
         """Record a fetch task's summary (idempotent: a re-run overwrites it)."""
         ...
@@ -83,9 +78,6 @@ class RedisSnapshotStore:
             return None
         value = json.loads(raw)
         return value if isinstance(value, list) else None
-
-    def get_json(self, key: str) -> bytes | str | None:
-        return cast("bytes | str | None", self.redis.get(key))
 
     def record(self, scan_id: int, resource: str, summary: FetchSummary) -> None:
         key = parts_key(scan_id)
@@ -125,10 +117,6 @@ class MemorySnapshotStore:
         with self._lock:
             raw = self._parts.get(key)
         return None if raw is None else json.loads(raw)
-
-    def get_json(self, key: str) -> str | None:
-        with self._lock:
-            return self._parts.get(key)
 
     def record(self, scan_id: int, resource: str, summary: FetchSummary) -> None:
         with self._lock:
