@@ -25,20 +25,26 @@ from store.tenants import decrypt_keys
 log = logging.getLogger("casb.pipeline")
 
 
+_kept_alive = threading.local()  # .scan_id: kept alive here; .loaded: (id, run, tenant)
+
+
 def scan_is_active(scan_id: int) -> bool:
     """The run exists and is queued or running (a stage arriving later has nothing to do).
 
     A running run's heartbeat is refreshed by the same statement that finds it running, so
     a stage started under ``keep_alive`` needs no heartbeat of its own when it loads the run.
+    The running run and its tenant are read in the same transaction and kept for this
+    thread's next ``load_scan`` of the scan under ``keep_alive`` (the stage about to run),
+    which then needs no session of its own.
     """
+    _kept_alive.loaded = None
     with session_scope() as session:
         if heartbeat(session, scan_id):
+            run, tenant = run_with_tenant(session, scan_id)
+            _kept_alive.loaded = (scan_id, run, tenant) if run is not None else None
             return True
         status = run_status(session, scan_id)
         return status is not None and status in ScanStatus.active()
-
-
-_kept_alive = threading.local()
 
 
 @contextmanager
@@ -68,22 +74,34 @@ def keep_alive(scan_id: int, every: float) -> Iterator[None]:
         yield
     finally:
         _kept_alive.scan_id = outer
+        _kept_alive.loaded = None  # what the stage did not load is read afresh next time
         stop.set()
 
 
 def load_scan(scan_id: int) -> tuple[ScanRun, Tenant]:
     """The run and its tenant; refreshes the run's heartbeat (unless ``keep_alive`` keeps it
     in this thread) and names the tenant in logs."""
+    kept = getattr(_kept_alive, "scan_id", None) == scan_id
+    loaded = getattr(_kept_alive, "loaded", None)
+    if kept and loaded is not None and loaded[0] == scan_id:
+        # Read with the heartbeat that started this stage (``scan_is_active``): used once.
+        _kept_alive.loaded = None
+        return _checked(scan_id, loaded[1], loaded[2])
     with session_scope() as session:
-        run, tenant = run_with_tenant(session, scan_id)
-        if run is None:
-            raise LookupError(f"scan run {scan_id} does not exist")
-        if tenant is None:
-            raise LookupError(f"tenant of scan run {scan_id} no longer exists")
-        bind_log_tenant(tenant.slug)
-        if getattr(_kept_alive, "scan_id", None) != scan_id:
+        run, tenant = _checked(scan_id, *run_with_tenant(session, scan_id))
+        if not kept:
             heartbeat(session, scan_id)
         return run, tenant
+
+
+def _checked(scan_id: int, run: ScanRun | None, tenant: Tenant | None) -> tuple[ScanRun, Tenant]:
+    """The run and its tenant, both there (else ``LookupError``), the tenant named in logs."""
+    if run is None:
+        raise LookupError(f"scan run {scan_id} does not exist")
+    if tenant is None:
+        raise LookupError(f"tenant of scan run {scan_id} no longer exists")
+    bind_log_tenant(tenant.slug)
+    return run, tenant
 
 
 def tenant_access(tenant: Tenant) -> TenantAccess:

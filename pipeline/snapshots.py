@@ -26,6 +26,8 @@ from typing import Any, Protocol, cast
 from schemas.stages import FetchSummary
 
 KEY_PREFIX = "casb:scan:"
+#: Keys SCAN examines per round trip when a scan's keys are dropped.
+DROP_SCAN_COUNT = 5000
 
 
 def part_key(scan_id: int, part: str) -> str:
@@ -89,7 +91,10 @@ class RedisSnapshotStore:
         return {_text(k): cast(FetchSummary, json.loads(v)) for k, v in raw.items()}
 
     def drop(self, scan_id: int) -> None:
-        keys = list(self.redis.scan_iter(match=f"{KEY_PREFIX}{scan_id}:*", count=100))
+        # SCAN walks the whole keyspace (task results, every running scan's parts) for the
+        # few keys of this scan: a large COUNT walks it in a few round trips, not one per
+        # hundred keys.
+        keys = list(self.redis.scan_iter(match=f"{KEY_PREFIX}{scan_id}:*", count=DROP_SCAN_COUNT))
         if keys:
             self.redis.delete(*keys)
 

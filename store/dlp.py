@@ -16,6 +16,7 @@ import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import update
@@ -292,6 +293,34 @@ class CacheWrite:
 DLP_CACHE_TABLE: Any = DlpFileCache.__table__  # type: ignore[attr-defined]
 
 
+@cache
+def _cache_upsert(dialect: str) -> Any:
+    """The cache rows' upsert of ``dialect``, built once (not its ``excluded`` columns and
+    conflict clause again for every write)."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        stmt: Any = pg_insert(DLP_CACHE_TABLE)
+    else:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        stmt = sqlite_insert(DLP_CACHE_TABLE)
+    return stmt.on_conflict_do_update(
+        index_elements=["tenant_id", "file_id"],
+        set_={
+            name: getattr(stmt.excluded, name)
+            for name in (
+                "listing_fingerprint",
+                "content_sha256",
+                "profile_version",
+                "outcome",
+                "result",
+                "scanned_at",
+            )
+        },
+    )
+
+
 def save_cache(session: Session, tenant_id: int, writes: Sequence[CacheWrite]) -> None:
     """Upsert cache rows by (tenant, file id): a redelivered batch overwrites, never duplicates."""
     if not writes:
@@ -310,29 +339,7 @@ def save_cache(session: Session, tenant_id: int, writes: Sequence[CacheWrite]) -
         }
         for w in writes
     ]
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        stmt: Any = pg_insert(DLP_CACHE_TABLE)
-    else:
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        stmt = sqlite_insert(DLP_CACHE_TABLE)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["tenant_id", "file_id"],
-        set_={
-            name: getattr(stmt.excluded, name)
-            for name in (
-                "listing_fingerprint",
-                "content_sha256",
-                "profile_version",
-                "outcome",
-                "result",
-                "scanned_at",
-            )
-        },
-    )
-    session.execute(stmt, values)
+    session.execute(_cache_upsert(session.get_bind().dialect.name), values)
     session.flush()
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import func, update
@@ -25,17 +26,30 @@ from store.suppressions import release_expired
 from store.tenants import effective_severity, tenants_by_slug
 
 
-def _insert_stmt(session: Session) -> Any:
-    """An upsert on the table itself: a Core insert of many rows, without the ORM's
-    bulk-insert bookkeeping."""
+@cache
+def _upsert_stmt(dialect: str) -> Any:
+    """The findings upsert of ``dialect``: a Core insert of many rows on the table itself,
+    without the ORM's bulk-insert bookkeeping, built once (its ``excluded`` columns and
+    conflict clause were rebuilt for every batch of findings)."""
     table = Finding.__table__  # type: ignore[attr-defined]
-    if session.get_bind().dialect.name == "postgresql":
+    if dialect == "postgresql":
         from sqlalchemy.dialects import postgresql
 
-        return postgresql.insert(table)
-    from sqlalchemy.dialects import sqlite
+        stmt: Any = postgresql.insert(table)
+    else:
+        from sqlalchemy.dialects import sqlite
 
-    return sqlite.insert(table)
+        stmt = sqlite.insert(table)
+    return stmt.on_conflict_do_update(
+        index_elements=["tenant_id", "finding_type_id", "resource_id"],
+        set_={
+            "last_seen": stmt.excluded.last_seen,
+            "severity": stmt.excluded.severity,
+            "evidence": stmt.excluded.evidence,
+            "resource_name": stmt.excluded.resource_name,
+            "last_scan_id": stmt.excluded.last_scan_id,
+        },
+    )
 
 
 def apply_scan_findings(
@@ -129,18 +143,7 @@ def apply_scan_findings(
         updates.append(values)
 
     if inserts:
-        stmt = _insert_stmt(session)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["tenant_id", "finding_type_id", "resource_id"],
-            set_={
-                "last_seen": stmt.excluded.last_seen,
-                "severity": stmt.excluded.severity,
-                "evidence": stmt.excluded.evidence,
-                "resource_name": stmt.excluded.resource_name,
-                "last_scan_id": stmt.excluded.last_scan_id,
-            },
-        )
-        session.execute(stmt, inserts)
+        session.execute(_upsert_stmt(session.get_bind().dialect.name), inserts)
     # Rows differ in which columns they set; group by column set for executemany.
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for values in updates:

@@ -556,8 +556,11 @@ class Policy:
     def _entry_plans(self, entries: list[Entry]) -> dict[Entry, _Plan]:
         """Stage-2 plans of the (distinct) entries; keyword-word entries get theirs here."""
         slots = {e: n for n, e in enumerate(entries)}
-        # every profile's entry object (equal entries of two profiles share one state)
-        self._slot_of = {id(e): slots[e] for p in self.profiles for e in p.entries}
+        # each profile with its entries' slots, in order, for a stream's result (equal
+        # entries of two profiles share one slot, so one state)
+        self._profile_slots = tuple(
+            (p, tuple((e, slots[e]) for e in p.entries)) for p in self.profiles
+        )
         plan_of = {
             e: _Plan(
                 e,
@@ -1234,12 +1237,17 @@ class MatchStream:
                     st.excerpts.append(masked)
 
     def _result(self) -> FileMatch:
+        state = self._state
+        if not state:
+            # Nothing counted for any entry, and every profile needs at least one: the
+            # usual answer for clean text, without walking every entry of every profile.
+            return FileMatch((), (), self._pos, self._p.version, self.truncated)
         matched_profiles: list[str] = []
         rows: list[EntryMatch] = []
-        for profile in self._p.profiles:
+        for profile, entry_slots in self._p._profile_slots:
             hits = []
-            for entry in profile.entries:
-                st = self._state.get(self._p._slot_of[id(entry)])
+            for entry, slot in entry_slots:
+                st = state.get(slot)
                 if st is not None and st.count >= entry.min_count:
                     hits.append(
                         EntryMatch(

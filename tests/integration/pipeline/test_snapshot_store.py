@@ -100,3 +100,35 @@ def test_the_dlp_work_queue_in_redis_keeps_the_lane_contract(redis_url: str) -> 
     assert keys == [f"{KEY_PREFIX}7:dlp_lanes"]  # the drained queue is no key in Redis
     assert 0 < client.ttl(f"{KEY_PREFIX}7:dlp_lanes") <= 600
     client.close()
+
+
+def test_dropping_a_scan_deletes_its_keys_only_among_many_others(redis_url: str) -> None:
+    """``drop`` finds every key of the scan wherever SCAN meets it in a keyspace of many
+    thousands (task results, other scans), and deletes nothing else."""
+    from connectors.checkpoints import RedisListingCheckpoints
+    from pipeline.snapshots import DROP_SCAN_COUNT, RedisSnapshotStore
+
+    client = redis.Redis.from_url(redis_url)
+    store = RedisSnapshotStore(client, ttl_seconds=600)
+    mine, theirs = 900_000_007, 900_000_077  # ids no other test of the run uses
+    before = client.dbsize()
+    others = 2 * DROP_SCAN_COUNT + 123
+    pipe = client.pipeline(transaction=False)
+    for n in range(others):
+        pipe.set(f"celery-task-meta-drop-test-{n}", "x", ex=600)
+    pipe.execute()
+    for scan_id in (mine, theirs):
+        store.put(scan_id, "users", [{"id": f"user-{scan_id}"}])
+        store.record(scan_id, "users", {"resource": "users", "count": 1, "ok": True})
+        RedisListingCheckpoints(client, f"{KEY_PREFIX}{scan_id}:listing:", 600).save_page(
+            "abc", 0, [{"id": "x"}], None, done=True
+        )
+    assert len(list(client.scan_iter(match=f"{KEY_PREFIX}{mine}:*"))) == 4
+
+    store.drop(mine)
+
+    assert list(client.scan_iter(match=f"{KEY_PREFIX}{mine}:*")) == []
+    assert len(list(client.scan_iter(match=f"{KEY_PREFIX}{theirs}:*"))) == 4
+    assert store.get(f"{KEY_PREFIX}{theirs}:users") == [{"id": f"user-{theirs}"}]
+    assert client.dbsize() == before + others + 4
+    client.close()

@@ -58,6 +58,50 @@ def test_load_scan_leaves_the_heartbeat_to_keep_alive(db: str) -> None:
     assert _beat_age(kept) < timedelta(minutes=1)
 
 
+def test_the_probes_read_serves_the_stages_first_load_only(db: str) -> None:
+    """The probe that starts a stage reads the run and tenant with its heartbeat: the stage's
+    first ``load_scan`` under ``keep_alive`` uses that read (no statement of its own); a
+    later load, another scan, or a stage after the block ends reads afresh."""
+    from sqlalchemy import event
+
+    from schemas.tables import Tenant
+    from store.db import get_engine
+
+    tid = _tenant()
+    scan, other = _run(tid, ScanStatus.RUNNING.value), _run(_tenant("other"), "running")
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(statement)
+
+    def rename(name: str) -> None:
+        with session_scope() as session:
+            tenant = session.get(Tenant, tid)
+            assert tenant is not None
+            tenant.name = name
+
+    engine = get_engine()
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        assert scan_is_active(scan)
+        probed = len(statements)
+        with keep_alive(scan, every=3600):
+            run, tenant = load_scan(scan)
+            assert len(statements) == probed  # the probe's read, no statement
+            assert (run.id, run.status, tenant.id) == (scan, "running", tid)
+            rename("Second")
+            assert load_scan(scan)[1].name == "Second"  # read afresh
+            assert load_scan(other)[0].id == other
+        assert scan_is_active(scan)
+        with keep_alive(other, every=3600):
+            assert load_scan(other)[0].id == other  # not the probe's read of another scan
+        rename("Third")
+        with keep_alive(scan, every=3600):
+            assert load_scan(scan)[1].name == "Third"  # the block ended: read afresh
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+
+
 def _user(uid: str, role: str) -> dict[str, object]:
     return {"id": uid, "email": f"{uid}@acme.test", "role": role}
 

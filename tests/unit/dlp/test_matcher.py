@@ -243,3 +243,25 @@ def test_empty_input() -> None:
 def test_engine_follows_the_environment(dlp_engine: str) -> None:
     # conftest runs this module once per engine through CASB_DLP_ENGINE
     assert _full().engine == dlp_engine
+
+
+def test_profiles_sharing_an_entry_are_judged_each_on_its_own_threshold() -> None:
+    """One entry in two profiles is counted once and reported under each profile whose
+    threshold it meets, in the policy's profile order; clean text matches no profile."""
+    first, second = sorted(ALL_ENTRIES)[:2]
+    shared, other = ALL_ENTRIES[first], ALL_ENTRIES[second]
+    loose = Profile("loose", (other, shared))
+    strict = Profile("strict", (shared, other), min_distinct_entries=2)
+    alone = Profile("alone", (shared,))
+    policy = compile_policy([loose, strict, alone])
+    text = ("filler line\n" * 5 + SAMPLES[first][0] + "\nmore filler\n").encode()
+    result = policy.scan_bytes(text)
+    assert result.profiles == ("loose", "alone")
+    assert [(m.profile, m.entry_id, m.count) for m in result.entries] == [
+        ("loose", first, 1),
+        ("alone", first, 1),
+    ]
+    assert result.bytes_scanned == len(text)
+    clean = policy.scan_bytes(b"filler line\n" * 40)
+    assert (clean.profiles, clean.entries, clean.bytes_scanned) == ((), (), 40 * 12)
+    assert clean.policy_version == result.policy_version
