@@ -96,21 +96,36 @@ def test_the_inflater_falls_back_to_the_stdlib() -> None:
         inflater_name("gzip")
 
 
-@pytest.mark.parametrize("inflater", INFLATERS)
-@pytest.mark.parametrize("lie", ["crc", "smaller", "larger", "header"])
-def test_a_member_that_lies_about_itself_is_refused(inflater: str, lie: str) -> None:
-    """A wrong CRC, a declared size the data does not inflate to (a member declaring 100
-    bytes and inflating to 800 KB is cut at 101, never inflated whole), a bad local header."""
-    zf, _ = _members()
+def lying_member(zf: zipfile.ZipFile, lie: str) -> zipfile.ZipInfo:
+    """A copy of the deflated member's entry that lies about it: ``crc``, ``smaller`` or
+    ``larger`` (declared size), ``header`` (local header offset one byte off), ``offset``
+    (header offset near the end) or ``short`` (compressed data ending before its declared size)."""
     info = copy.copy(zf.getinfo("deflated.xml"))
+    size = len(zf.fp.getvalue())  # type: ignore[union-attr]
     if lie == "crc":
         info.CRC ^= 1
     elif lie == "smaller":
         info.file_size = 100
     elif lie == "larger":
         info.file_size += 100
-    else:
+    elif lie == "header":
         info.header_offset += 1
+    elif lie == "offset":
+        info.header_offset = size - 10
+    elif lie == "short":
+        info.compress_size = size
+    else:
+        raise ValueError(lie)
+    return info
+
+
+@pytest.mark.parametrize("inflater", INFLATERS)
+@pytest.mark.parametrize("lie", ["crc", "smaller", "larger", "header"])
+def test_a_member_that_lies_about_itself_is_refused(inflater: str, lie: str) -> None:
+    """A wrong CRC, a declared size the data does not inflate to (a member declaring 100
+    bytes and inflating to 800 KB is cut at 101, never inflated whole), a bad local header."""
+    zf, _ = _members()
+    info = lying_member(zf, lie)
     reader = PartReader(zf, inflater)
     with pytest.raises(zipfile.BadZipFile):
         reader.read(info)

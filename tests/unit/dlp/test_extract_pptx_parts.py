@@ -5,7 +5,6 @@ decks and on hostile members."""
 
 from __future__ import annotations
 
-import copy
 import io
 import zipfile
 from dataclasses import replace
@@ -19,7 +18,7 @@ from detectors.dlp.extract import ooxml_fast as bulk
 from detectors.dlp.extract.zipparts import INFLATERS, Container, PartReader, entries
 from tests.unit.dlp import fixtures
 from tests.unit.dlp.test_extract_bulk import SSN, _run
-from tests.unit.dlp.test_extract_fast import PROLOG, _members, para, slide
+from tests.unit.dlp.test_extract_fast import PROLOG, _members, lying_member, para, slide
 
 A = fixtures.A
 P = fixtures.P
@@ -82,20 +81,7 @@ def test_read_each_refuses_a_member_that_lies_about_itself(inflater: str, lie: s
     to (never inflated past it), a bad local header, a header offset past the end or
     before the start, compressed data that ends early."""
     zf, _ = _members()
-    info = copy.copy(zf.getinfo("deflated.xml"))
-    size = len(zf.fp.getvalue())  # type: ignore[union-attr]
-    if lie == "crc":
-        info.CRC ^= 1
-    elif lie == "smaller":
-        info.file_size = 100
-    elif lie == "larger":
-        info.file_size += 100
-    elif lie == "header":
-        info.header_offset += 1
-    elif lie == "offset":
-        info.header_offset = size - 10
-    else:
-        info.compress_size = size
+    info = lying_member(zf, lie)
     reader = PartReader(zf, inflater)
     with pytest.raises(zipfile.BadZipFile):
         list(reader.read_each([info], 1 << 30))
