@@ -28,6 +28,7 @@ from connectors.http import (
     parse_reset_header,
     parse_retry_after,
 )
+from connectors.ratelimit import LocalRateBudget
 from tests.unit.connectors.conftest import ADMIN_KEY, FakeApi, RecordingBudget, page, paged
 
 ROUTE = "/organization/users"
@@ -244,13 +245,18 @@ def test_retryable_statuses_are_bounded(budget, sleeps, status) -> None:
     assert "4 attempts" in info.value.message
 
 
-def test_429_storm_beyond_patience_is_rate_limited() -> None:
-    from connectors.ratelimit import LocalRateBudget
-
+def _endless_429s(
+    headers: dict[str, str], options: ClientOptions
+) -> tuple[FakeApi, ApiSession, LocalRateBudget]:
+    """A route answering 429 with ``headers`` forever, a session on a fake clock, its budget."""
     clock = FakeClock()
     budget = LocalRateBudget({"admin": (1000, 60.0)}, sleep=clock.sleep, monotonic=clock.monotonic)
-    api = FakeApi({ROUTE: seq(httpx.Response(429, headers={"Retry-After": "1"}))})
-    t = clocked_transport(api, budget, clock, ClientOptions(rate_limit_patience=5))
+    api = FakeApi({ROUTE: seq(httpx.Response(429, headers=headers))})
+    return api, clocked_transport(api, budget, clock, options), budget
+
+
+def test_429_storm_beyond_patience_is_rate_limited() -> None:
+    api, t, budget = _endless_429s({"Retry-After": "1"}, ClientOptions(rate_limit_patience=5))
     with pytest.raises(RateLimitedError) as info:
         t.get_json(ROUTE, route=ROUTE, group="admin")
     # 429s are retried for the patience (5 s of 1 s waits), not for max_attempts (5)
@@ -261,12 +267,8 @@ def test_429_storm_beyond_patience_is_rate_limited() -> None:
 
 def test_429s_with_zero_waits_stop_at_the_per_call_attempt_cap() -> None:
     from connectors.http import MAX_ATTEMPTS_PER_CALL
-    from connectors.ratelimit import LocalRateBudget
 
-    clock = FakeClock()
-    budget = LocalRateBudget({"admin": (1000, 60.0)}, sleep=clock.sleep, monotonic=clock.monotonic)
-    api = FakeApi({ROUTE: seq(httpx.Response(429, headers={"retry-after-ms": "0"}))})
-    t = clocked_transport(api, budget, clock, ClientOptions(max_attempts=3))
+    api, t, _ = _endless_429s({"retry-after-ms": "0"}, ClientOptions(max_attempts=3))
     with pytest.raises(RateLimitedError) as info:
         t.get_json(ROUTE, route=ROUTE, group="admin")
     # patience (150 s) is never used up by zero-length waits: the hard stop ends the call
@@ -275,7 +277,6 @@ def test_429s_with_zero_waits_stop_at_the_per_call_attempt_cap() -> None:
 
 
 def test_a_ten_second_storm_without_headers_is_ridden_out() -> None:
-    from connectors.ratelimit import LocalRateBudget
 
     clock = FakeClock()
     budget = LocalRateBudget({"admin": (50, 1.0)}, sleep=clock.sleep, monotonic=clock.monotonic)
@@ -606,7 +607,6 @@ class FakeClock:
 def test_retry_after_within_the_cap_is_waited_even_beyond_budget_max_wait(
     retry_after: str,
 ) -> None:
-    from connectors.ratelimit import LocalRateBudget
 
     # A real budget (fake clock): the 429's Retry-After (<= retry_after_cap) turns into a
     # shared cool-down, and this call waits it out although it exceeds budget_max_wait.
