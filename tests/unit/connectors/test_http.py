@@ -277,7 +277,6 @@ def test_429s_with_zero_waits_stop_at_the_per_call_attempt_cap() -> None:
 
 
 def test_a_ten_second_storm_without_headers_is_ridden_out() -> None:
-
     clock = FakeClock()
     budget = LocalRateBudget({"admin": (50, 1.0)}, sleep=clock.sleep, monotonic=clock.monotonic)
     storm_ends = clock.now + 10.0
