@@ -79,6 +79,7 @@ class Fault:
     first_fired_at: float | None = field(default=None)
 
     def __post_init__(self) -> None:
+        self._released = False  # not a field: a cue, not part of the fault's description
         if self.kind not in FAULT_KINDS:
             raise ValueError(
                 f"unknown fault kind {self.kind!r}; choose one of {', '.join(FAULT_KINDS)}"
@@ -113,7 +114,7 @@ class Fault:
     @property
     def released(self) -> bool:
         """A ``slow`` fault's delay ends early once released (an in-process test's cue)."""
-        return getattr(self, "_released", False)
+        return self._released
 
     def release(self) -> None:
         self._released = True

@@ -97,6 +97,14 @@ def _hammer_server(url: str, tasks: multiprocessing.Queue, out: multiprocessing.
 PROCESSES, THREADS = 3, 4
 
 
+#: Each example drives the module's worker processes for about two windows of real time.
+FLEET_PROPERTY = settings(
+    max_examples=8,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+
 @pytest.fixture(scope="module")
 def fleet(redis_url: str):
     """Three worker processes (spawned once for the module) sharing the Redis."""
@@ -116,11 +124,7 @@ def fleet(redis_url: str):
         p.join(30)
 
 
-@settings(
-    max_examples=8,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@FLEET_PROPERTY
 @given(
     limit=st.integers(min_value=3, max_value=30),
     period=st.sampled_from([0.5, 1.0]),
@@ -142,11 +146,7 @@ def test_no_window_holds_more_than_the_limit_across_processes_and_threads(
     assert windows_hold(grants, limit, period)
 
 
-@settings(
-    max_examples=8,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@FLEET_PROPERTY
 @given(
     limit=st.integers(min_value=8, max_value=40),
     period=st.sampled_from([0.5, 1.0]),
