@@ -32,8 +32,15 @@ RUN mkdir -p workers \
     && pip uninstall -y openai-casb \
     && rm -rf workers README.md build ./*.egg-info
 
+# The C accelerators (setup.py) are compiled here and the compiler removed in the same layer;
+# the image build fails if one of them did not build (the pure-Python paths are slower).
 COPY . .
-RUN pip install --no-deps -e . \
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends gcc libc6-dev \
+    && pip install --no-deps -e . \
+    && python -c "import runpy, importlib; [importlib.import_module(e.name) for e in runpy.run_path('setup.py', run_name='check')['native_extensions']()]" \
+    && apt-get purge -y --auto-remove gcc libc6-dev \
+    && rm -rf /var/lib/apt/lists/* build \
     && useradd --system --uid 10001 --home-dir /app casb \
     && chown -R casb /app
 
