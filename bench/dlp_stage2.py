@@ -129,7 +129,7 @@ def main() -> None:
         cmd += [f"--callgrind-out-file={out}", sys.executable, __file__, *argv, "--child"]
         subprocess.run(cmd, check=True, capture_output=True, env={**os.environ, "S2_CG": "1"})
         text = out.read_text(errors="replace")
-        m = re.search(r"^totals:\s+(\d+)", text, re.M) or re.search(r"^summary:\s+(\d+)", text, re.M)
+        m = re.search(r"^(?:totals|summary):\s+(\d+)", text, re.M)
         assert m is not None
         print(f"{args.policy} stage 2 replay: {int(m.group(1)) / 1e6:.1f} M instructions ({out})")
         return
@@ -141,7 +141,7 @@ def main() -> None:
     data = args.corpus.read_bytes()
     blocks = [data[i : i + CHUNK] for i in range(0, len(data), CHUNK)]
     batches, frontiers = record(policy, blocks)
-    result, spans = replay(policy, blocks, batches, frontiers)  # warm
+    _result, spans = replay(policy, blocks, batches, frontiers)  # warm
     if args.child and os.environ.get("S2_CG") == "1":
         pid = str(os.getpid())
         subprocess.run(["callgrind_control", "-i", "on", pid], check=True, capture_output=True)
@@ -162,9 +162,10 @@ def main() -> None:
         times.append(time.process_time() - t0)
     n_events = sum(len(b) for b in batches)
     if times:
+        each = " ".join(f"{t * 1000:.1f}" for t in times)
         print(
             f"{args.policy}: {len(spans)} spans, {n_events} events, replay median "
-            f"{statistics.median(times) * 1000:.1f} ms ({' '.join(f'{t * 1000:.1f}' for t in times)})"
+            f"{statistics.median(times) * 1000:.1f} ms ({each})"
         )
 
 
