@@ -22,7 +22,7 @@
 #define DEADLINE_EVERY 64
 
 static PyObject *str_count, *str_last_end, *str_mask_tries, *str_excerpts, *str_group,
-    *str_wants, *str_observe, *one_obj;
+    *str_wants, *str_observe, *str_span, *one_obj;
 
 /* -- helpers ------------------------------------------------------------------------------ */
 
@@ -170,6 +170,7 @@ PyDoc_STRVAR(absorb_doc,
 static PyObject *
 absorb(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
+    (void)self;
     if (nargs != 13) {
         PyErr_SetString(PyExc_TypeError, "absorb() takes 13 arguments");
         return NULL;
@@ -729,6 +730,7 @@ PyDoc_STRVAR(finalize_doc,
 static PyObject *
 finalize(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
+    (void)self;
     if (nargs != 14) {
         PyErr_SetString(PyExc_TypeError, "finalize() takes 14 arguments");
         return NULL;
@@ -819,9 +821,458 @@ out:
     return result;
 }
 
+/* -- keyword regions ---------------------------------------------------------------------- */
+
+static const char *WORD_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_";
+
+static int
+is_word(int byte)
+{
+    return byte != 0 && strchr(WORD_CHARS, byte) != NULL;
+}
+
+/* search(hist, at, end) of a Python pattern: 1 with s and e set, 0 no match, -1 error */
+static int
+call_search(PyObject *search, PyObject *hist, long long at, long long end_at, long long *s,
+            long long *e)
+{
+    PyObject *a = PyLong_FromLongLong(at), *b = PyLong_FromLongLong(end_at);
+    if (a == NULL || b == NULL) {
+        Py_XDECREF(a);
+        Py_XDECREF(b);
+        return -1;
+    }
+    PyObject *argv[3] = {hist, a, b};
+    PyObject *m = PyObject_Vectorcall(search, argv, 3, NULL);
+    Py_DECREF(a);
+    Py_DECREF(b);
+    if (m == NULL)
+        return -1;
+    if (m == Py_None) {
+        Py_DECREF(m);
+        return 0;
+    }
+    PyObject *span = PyObject_CallMethodNoArgs(m, str_span);
+    Py_DECREF(m);
+    if (span == NULL)
+        return -1;
+    int rc = -1;
+    if (PyTuple_Check(span) && PyTuple_GET_SIZE(span) == 2 &&
+        as_ll(PyTuple_GET_ITEM(span, 0), s) == 0 && as_ll(PyTuple_GET_ITEM(span, 1), e) == 0)
+        rc = 1;
+    else if (!PyErr_Occurred())
+        PyErr_SetString(PyExc_TypeError, "span() must give two ints");
+    Py_DECREF(span);
+    return rc;
+}
+
+/* MatchStream._search_region: returns the searches made so far, -1 past the deadline, -2 on
+ * error */
+static long long
+search_region(PyObject *gid, PyObject *search, int lead_boundary, long long lo, long long stop,
+              long long seg_lo, long long seg_hi, long long searches, PyObject *hist,
+              long long base, PyObject *furthest_map, PyObject *pending, PyObject *check)
+{
+    long long at = (lo > seg_lo ? lo : seg_lo) - base, limit = stop - base, end_at = seg_hi - base;
+    long long furthest = -1;
+    PyObject *f = PyDict_GetItemWithError(furthest_map, gid);
+    if (f == NULL && PyErr_Occurred())
+        return -2;
+    if (f != NULL && as_ll(f, &furthest) < 0)
+        return -2;
+    furthest -= base;
+    for (;;) {
+        if (check != NULL && searches && searches % DEADLINE_EVERY == 0) {
+            int stop_now = past_deadline(check);
+            if (stop_now < 0)
+                return -2;
+            if (stop_now)
+                return -1;
+        }
+        searches++;
+        long long s, e;
+        int found = call_search(search, hist, at, end_at, &s, &e);
+        if (found < 0)
+            return -2;
+        if (!found || s >= limit)
+            break;
+        if (lead_boundary && s) {
+            int byte = hist_byte(hist, s - 1);
+            if (byte < 0)
+                return -2;
+            if (is_word(byte)) {
+                at = s + 1; /* inside a word: the full pattern's \b fails here */
+                continue;
+            }
+        }
+        if (e > furthest) {
+            PyObject *key = Py_BuildValue("(OL)", gid, base + s);
+            if (key == NULL)
+                return -2;
+            PyObject *old = PyDict_GetItemWithError(pending, key);
+            long long old_end = -1;
+            int bad = (old == NULL && PyErr_Occurred()) || (old != NULL && as_ll(old, &old_end) < 0);
+            if (!bad && old_end < base + e) {
+                PyObject *v = PyLong_FromLongLong(base + e);
+                bad = v == NULL || PyDict_SetItem(pending, key, v) < 0;
+                Py_XDECREF(v);
+            }
+            Py_DECREF(key);
+            if (bad)
+                return -2;
+            furthest = e;
+        }
+        at = s + 1;
+    }
+    PyObject *v = PyLong_FromLongLong(furthest + base);
+    if (v == NULL)
+        return -2;
+    int rc = PyDict_SetItem(furthest_map, gid, v);
+    Py_DECREF(v);
+    return rc < 0 ? -2 : searches;
+}
+
+PyDoc_STRVAR(search_regions_doc,
+             "search_regions(regions, final, pos, base, hist, region_info, searched, furthest,\n"
+             "               pending, check) -> None\n\n"
+             "MatchStream._search_regions: region_info maps a keyword-led expression to\n"
+             "(max width, its pattern's search, lead boundary).");
+
+static PyObject *
+search_regions(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (nargs != 10) {
+        PyErr_SetString(PyExc_TypeError, "search_regions() takes 10 arguments");
+        return NULL;
+    }
+    PyObject *regions_map = args[0], *hist = args[4], *info_map = args[5], *searched = args[6],
+             *furthest = args[7], *pending = args[8], *check = args[9];
+    long long pos, base, searches = 0;
+    int final = PyObject_IsTrue(args[1]);
+    if (final < 0 || as_ll(args[2], &pos) < 0 || as_ll(args[3], &base) < 0)
+        return NULL;
+    if (!PyDict_Check(regions_map) || !PyByteArray_Check(hist) || !PyDict_Check(info_map) ||
+        !PyDict_Check(searched) || !PyDict_Check(furthest) || !PyDict_Check(pending)) {
+        PyErr_SetString(PyExc_TypeError, "search_regions(): unexpected argument types");
+        return NULL;
+    }
+    if (check == Py_None)
+        check = NULL;
+    /* the dict's items as they are now (a callback cannot move the walk) */
+    PyObject *items = PyDict_Items(regions_map);
+    if (items == NULL)
+        return NULL;
+    PyObject *done = PyList_New(0);
+    if (done == NULL) {
+        Py_DECREF(items);
+        return NULL;
+    }
+    PyObject *result = NULL;
+    for (Py_ssize_t k = 0; k < PyList_GET_SIZE(items); k++) {
+        PyObject *item = PyList_GET_ITEM(items, k);
+        PyObject *gid = PyTuple_GET_ITEM(item, 0), *regions = PyTuple_GET_ITEM(item, 1);
+        PyObject *info = PyDict_GetItemWithError(info_map, gid);
+        long long width;
+        if (info == NULL) {
+            if (!PyErr_Occurred())
+                PyErr_SetObject(PyExc_KeyError, gid);
+            goto out;
+        }
+        if (!PyTuple_Check(info) || PyTuple_GET_SIZE(info) != 3 || !PyList_Check(regions)) {
+            PyErr_SetString(PyExc_TypeError, "search_regions(): unexpected region state");
+            goto out;
+        }
+        if (as_ll(PyTuple_GET_ITEM(info, 0), &width) < 0)
+            goto out;
+        PyObject *search = PyTuple_GET_ITEM(info, 1);
+        int lead_boundary = PyObject_IsTrue(PyTuple_GET_ITEM(info, 2));
+        if (lead_boundary < 0)
+            goto out;
+        while (PyList_GET_SIZE(regions)) {
+            PyObject *region = PyList_GET_ITEM(regions, 0);
+            long long lo, hi;
+            if (!PyList_Check(region) || PyList_GET_SIZE(region) != 2) {
+                PyErr_SetString(PyExc_TypeError, "a region must be a [lo, hi] list");
+                goto out;
+            }
+            if (as_ll(PyList_GET_ITEM(region, 0), &lo) < 0 ||
+                as_ll(PyList_GET_ITEM(region, 1), &hi) < 0)
+                goto out;
+            long long stop = hi;
+            if (!final && pos - width - 1 < hi)
+                stop = pos - width - 1;
+            if (stop <= lo)
+                break; /* the later regions are not complete either */
+            PyObject *v = PyLong_FromLongLong(stop);
+            if (v == NULL)
+                goto out;
+            int rc = PyDict_SetItem(searched, gid, v);
+            if (rc == 0) {
+                if (stop >= hi)
+                    rc = PyList_SetSlice(regions, 0, 1, NULL);
+                else {
+                    Py_INCREF(v);
+                    rc = PyList_SetItem(region, 0, v); /* steals the new reference */
+                }
+            }
+            Py_DECREF(v);
+            if (rc < 0)
+                goto out;
+            long long seg_lo = lo - 1 > base ? lo - 1 : base; /* a leading \b's left byte */
+            long long seg_hi = stop + width + 1 < pos ? stop + width + 1 : pos;
+            if (seg_hi > seg_lo) {
+                searches = search_region(gid, search, lead_boundary, lo, stop, seg_lo, seg_hi,
+                                         searches, hist, base, furthest, pending, check);
+                if (searches == -2)
+                    goto out;
+                if (searches < 0) {
+                    /* past the deadline: the regions are dropped with the rest */
+                    result = Py_None;
+                    Py_INCREF(result);
+                    goto out;
+                }
+            }
+        }
+        if (PyList_GET_SIZE(regions) == 0 && PyList_Append(done, gid) < 0)
+            goto out;
+    }
+    for (Py_ssize_t k = 0; k < PyList_GET_SIZE(done); k++)
+        if (PyDict_DelItem(regions_map, PyList_GET_ITEM(done, k)) < 0)
+            goto out;
+    result = Py_None;
+    Py_INCREF(result);
+out:
+    Py_DECREF(items);
+    Py_DECREF(done);
+    return result;
+}
+
+/* -- start recovery ----------------------------------------------------------------------- */
+
+/* bytearray.find / rfind(needle, start, end) with Python's index adjustment */
+static long long
+py_find(PyObject *hist, const char *needle, Py_ssize_t nlen, long long start, long long end,
+        int reverse)
+{
+    long long len = PyByteArray_GET_SIZE(hist);
+    const char *buf = PyByteArray_AS_STRING(hist);
+    if (end > len)
+        end = len;
+    else if (end < 0) {
+        end += len;
+        if (end < 0)
+            end = 0;
+    }
+    if (start < 0) {
+        start += len;
+        if (start < 0)
+            start = 0;
+    }
+    if (end - start < nlen)
+        return -1;
+    if (nlen == 0)
+        return reverse ? end : start;
+    if (!reverse) {
+        for (long long i = start; i + nlen <= end; i++) {
+            const char *p = memchr(buf + i, needle[0], (size_t)(end - nlen + 1 - i));
+            if (p == NULL)
+                return -1;
+            i = p - buf;
+            if (memcmp(p, needle, (size_t)nlen) == 0)
+                return i;
+        }
+        return -1;
+    }
+    for (long long i = end - nlen; i >= start; i--)
+        if (buf[i] == needle[0] && memcmp(buf + i, needle, (size_t)nlen) == 0)
+            return i;
+    return -1;
+}
+
+/* match(hist, a, b) of a Python pattern: 1 matched, 0 not, -1 error */
+static int
+call_match(PyObject *match, PyObject *hist, long long a, long long b)
+{
+    PyObject *x = PyLong_FromLongLong(a), *y = PyLong_FromLongLong(b);
+    if (x == NULL || y == NULL) {
+        Py_XDECREF(x);
+        Py_XDECREF(y);
+        return -1;
+    }
+    PyObject *argv[3] = {hist, x, y};
+    PyObject *m = PyObject_Vectorcall(match, argv, 3, NULL);
+    Py_DECREF(x);
+    Py_DECREF(y);
+    if (m == NULL)
+        return -1;
+    int ok = PyObject_IsTrue(m);
+    Py_DECREF(m);
+    return ok;
+}
+
+#define PREFIX_TRIES 8
+
+/* MatchStream._recover_start: 1 with *start set, 0 no start, -1 error. how: (expr, widths,
+ * sized match, prefix, reach, lone, anchored match, stops); ``tail`` the Python rest */
+static int
+recover_one(PyObject *how, PyObject *tail, PyObject *hist, long long base, PyObject *end_obj,
+            long long end, long long *start)
+{
+    PyObject *expr = PyTuple_GET_ITEM(how, 0), *widths = PyTuple_GET_ITEM(how, 1),
+             *sized = PyTuple_GET_ITEM(how, 2), *prefix = PyTuple_GET_ITEM(how, 3),
+             *anchored = PyTuple_GET_ITEM(how, 6), *stops = PyTuple_GET_ITEM(how, 7);
+    long long hi = end - base, reach;
+    int lone = PyObject_IsTrue(PyTuple_GET_ITEM(how, 5));
+    if (lone < 0 || as_ll(PyTuple_GET_ITEM(how, 4), &reach) < 0)
+        return -1;
+    if (PyTuple_GET_SIZE(widths)) {
+        /* each width the pattern allows, widest first: the first that matches is leftmost */
+        for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(widths); k++) {
+            long long width;
+            if (as_ll(PyTuple_GET_ITEM(widths, k), &width) < 0)
+                return -1;
+            if (width <= hi) {
+                int ok = call_match(sized, hist, hi - width, hi);
+                if (ok < 0)
+                    return -1;
+                if (ok) {
+                    *start = end - width;
+                    return 1;
+                }
+            }
+        }
+        return 0;
+    }
+    if (lone) {
+        const char *pre = PyBytes_AS_STRING(prefix);
+        Py_ssize_t plen = PyBytes_GET_SIZE(prefix);
+        long long i = py_find(hist, pre, plen, hi - reach > 0 ? hi - reach : 0, hi, 1);
+        if (i < 0 || i + plen >= hi - 1) /* it may end in the terminator byte */
+            i = -2;
+        if (i >= 0) {
+            int ok = call_match(anchored, hist, i, hi);
+            if (ok < 0)
+                return -1;
+            if (!ok)
+                return 0;
+            *start = base + i;
+            return 1;
+        }
+    }
+    else if (anchored != Py_None) {
+        const char *pre = PyBytes_AS_STRING(prefix);
+        Py_ssize_t plen = PyBytes_GET_SIZE(prefix);
+        long long lo = hi - reach > 0 ? hi - reach : 0;
+        for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(stops); k++) {
+            PyObject *stop = PyTuple_GET_ITEM(stops, k);
+            long long at = py_find(hist, PyBytes_AS_STRING(stop), PyBytes_GET_SIZE(stop), lo,
+                                   hi - 1, 1) + 1;
+            if (at > lo)
+                lo = at;
+        }
+        long long i = py_find(hist, pre, plen, lo, hi, 0);
+        int tries = 0;
+        while (i >= 0 && tries < PREFIX_TRIES) {
+            int ok = call_match(anchored, hist, i, hi);
+            if (ok < 0)
+                return -1;
+            if (ok) {
+                *start = base + i;
+                return 1;
+            }
+            tries++;
+            i = py_find(hist, pre, plen, i + 1, hi, 0);
+        }
+        if (i < 0)
+            return 0;
+    }
+    PyObject *argv[2] = {expr, end_obj};
+    PyObject *r = PyObject_Vectorcall(tail, argv, 2, NULL);
+    if (r == NULL)
+        return -1;
+    if (r == Py_None) {
+        Py_DECREF(r);
+        return 0;
+    }
+    int rc = as_ll(r, start);
+    Py_DECREF(r);
+    return rc < 0 ? -1 : 1;
+}
+
+PyDoc_STRVAR(recover_starts_doc,
+             "recover_starts(unstarted, recovery, tail, hist, base, pending) -> None\n\n"
+             "MatchStream._recover_starts: each (id, end) of ``unstarted`` gets its start\n"
+             "(recovery maps an id to its paths; ``tail(expr, end)`` is the reversed-pattern\n"
+             "and RE2 rest) and is queued in ``pending``; ``unstarted`` is cleared.");
+
+static PyObject *
+recover_starts(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (nargs != 6) {
+        PyErr_SetString(PyExc_TypeError, "recover_starts() takes 6 arguments");
+        return NULL;
+    }
+    PyObject *unstarted = args[0], *recovery = args[1], *tail = args[2], *hist = args[3],
+             *pending = args[5];
+    long long base;
+    if (as_ll(args[4], &base) < 0)
+        return NULL;
+    if (!PyList_Check(unstarted) || !PyDict_Check(recovery) || !PyByteArray_Check(hist) ||
+        !PyDict_Check(pending)) {
+        PyErr_SetString(PyExc_TypeError, "recover_starts(): unexpected argument types");
+        return NULL;
+    }
+    for (Py_ssize_t n = 0; n < PyList_GET_SIZE(unstarted); n++) {
+        PyObject *item = PyList_GET_ITEM(unstarted, n);
+        if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 2) {
+            PyErr_SetString(PyExc_TypeError, "unstarted holds (id, end) pairs");
+            return NULL;
+        }
+        Py_INCREF(item);
+        PyObject *eid = PyTuple_GET_ITEM(item, 0), *end_obj = PyTuple_GET_ITEM(item, 1);
+        PyObject *how = PyDict_GetItemWithError(recovery, eid);
+        long long end, start;
+        int rc = -1;
+        if (how == NULL) {
+            if (!PyErr_Occurred())
+                PyErr_SetObject(PyExc_KeyError, eid);
+        }
+        else if (!PyTuple_Check(how) || PyTuple_GET_SIZE(how) != 8)
+            PyErr_SetString(PyExc_TypeError, "recovery[id] must be an 8-tuple");
+        else if (as_ll(end_obj, &end) == 0) {
+            Py_INCREF(how);
+            rc = recover_one(how, tail, hist, base, end_obj, end, &start);
+            Py_DECREF(how);
+        }
+        if (rc == 1) {
+            PyObject *key = Py_BuildValue("(OL)", eid, start);
+            PyObject *old = key == NULL ? NULL : PyDict_GetItemWithError(pending, key);
+            long long old_end = -1;
+            if (key == NULL || (old == NULL && PyErr_Occurred()) ||
+                (old != NULL && as_ll(old, &old_end) < 0))
+                rc = -1;
+            else if (old_end < end && PyDict_SetItem(pending, key, end_obj) < 0)
+                rc = -1;
+            Py_XDECREF(key);
+        }
+        Py_DECREF(item);
+        if (rc < 0)
+            return NULL;
+    }
+    if (PyList_SetSlice(unstarted, 0, PyList_GET_SIZE(unstarted), NULL) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"absorb", (PyCFunction)(void (*)(void))absorb, METH_FASTCALL, absorb_doc},
     {"finalize", (PyCFunction)(void (*)(void))finalize, METH_FASTCALL, finalize_doc},
+    {"search_regions", (PyCFunction)(void (*)(void))search_regions, METH_FASTCALL,
+     search_regions_doc},
+    {"recover_starts", (PyCFunction)(void (*)(void))recover_starts, METH_FASTCALL,
+     recover_starts_doc},
     {NULL, NULL, 0, NULL},
 };
 
@@ -846,6 +1297,7 @@ PyInit__native_stream(void)
     INTERN(str_group, "group");
     INTERN(str_wants, "wants");
     INTERN(str_observe, "observe");
+    INTERN(str_span, "span");
 #undef INTERN
     if ((one_obj = PyLong_FromLong(1)) == NULL)
         return NULL;

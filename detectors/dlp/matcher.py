@@ -560,6 +560,25 @@ class Policy:
         self._gate_info = {
             gid: (x.gate_window, x.max_width) for gid, x in self._exprs.items() if x.gate_window
         }
+        self._region_info = {
+            gid: (x.max_width, x.search.search, x.lead_boundary)
+            for gid, x in self._exprs.items()
+            if x.search is not None
+        }
+        self._native_recovery = {
+            i: (
+                x,
+                x.widths,
+                x.sized.match if x.sized is not None else None,
+                x.prefix,
+                x.reach,
+                x.lone,
+                x.anchored.match if x.anchored is not None else None,
+                x.stops,
+            )
+            for i, x in self._exprs.items()
+            if x.confirm is not None
+        }
         max_kw = max(self._lit_len.values(), default=0)
         self._kw_gates = {k: tuple(sorted(v)) for k, v in kw_gates.items()}
         self._max_kw = max_kw
@@ -1035,6 +1054,20 @@ class MatchStream:
         """Search the parts of keyword-led regions whose text is complete (every candidate
         starting there has ended, and the byte after it is known); queue their candidates.
         A region still growing keeps its unsearched tail, so none outlives the history."""
+        if _native_stream is not None:
+            _native_stream.search_regions(
+                self._regions,
+                final,
+                self._pos,
+                self._base,
+                self._hist,
+                self._p._region_info,
+                self._searched,
+                self._furthest,
+                self._pending,
+                self._past_deadline if self._deadline is not None else None,
+            )
+            return
         pos = self._pos
         exprs = self._p._exprs
         base = self._base
@@ -1145,6 +1178,13 @@ class MatchStream:
                 i = hist.find(prefix, i + 1, hi)
             if i < 0:
                 return None
+        return self._recover_tail(expr, end)
+
+    def _recover_tail(self, expr: _Expr, end: int) -> int | None:
+        """The start by the reversed pattern or RE2 (the paths above found none)."""
+        assert expr.confirm is not None
+        base = self._base
+        hi = end - base
         if expr.prefix is None and expr.reverse is not None:
             lo = max(0, hi - expr.max_width)
             # one anchored, greedy attempt on the reversed text: its end is the leftmost start
@@ -1166,6 +1206,16 @@ class MatchStream:
         return None if start < 0 else base + lo - ctx + start
 
     def _recover_starts(self) -> None:
+        if _native_stream is not None:
+            _native_stream.recover_starts(
+                self._unstarted,
+                self._p._native_recovery,
+                self._recover_tail,
+                self._hist,
+                self._base,
+                self._pending,
+            )
+            return
         exprs = self._p._exprs
         pending = self._pending
         recover = self._recover_start
