@@ -129,7 +129,9 @@ def main() -> None:
         cmd += [f"--callgrind-out-file={out}", sys.executable, __file__, *argv, "--child"]
         subprocess.run(cmd, check=True, capture_output=True, env={**os.environ, "S2_CG": "1"})
         text = out.read_text(errors="replace")
-        m = re.search(r"^(?:totals|summary):\s+(\d+)", text, re.M)
+        m = re.search(r"^totals:\s+(\d+)", text, re.M) or re.search(
+            r"^summary:\s+(\d+)", text, re.M
+        )
         assert m is not None
         print(f"{args.policy} stage 2 replay: {int(m.group(1)) / 1e6:.1f} M instructions ({out})")
         return
