@@ -29,6 +29,10 @@ Pure: no I/O, no logging of content. Design (docs/dlp.md, "Design" and "Breadth 
   bounded history buffer and confirmed: context window, value extraction, validator, and
   overlap merge per entry.
 * Results keep counts and *masked* excerpts only.
+* Stage 2's loops (event absorption, region searches, start recovery, ordering and
+  confirmation) run compiled where ``_native_stream`` was built (docs/dlp.md, round 9): the
+  same results, the same callables called in the same order; the methods below are the
+  fallback and the reference.
 """
 
 from __future__ import annotations
