@@ -553,36 +553,7 @@ class Policy:
         self._confirming: dict[int, tuple[tuple[_Plan, ...], frozenset[int], frozenset[int]]] = {
             eid: (plans, *self._consumed_classes(eid)) for eid, plans in self._plans.items()
         }
-        # the same, as the compiled loops read them: per plan (slot, ((keyword id, length),
-        # ...), window, value search, validator, skip test values, entry, id, mask, mask
-        # prefix); byte classes as 256-byte tables (None when there is none)
-        self._native_confirming = {
-            eid: (tuple(self._native_plan(p) for p in plans), _table(term), _table(lead))
-            for eid, (plans, term, lead) in self._confirming.items()
-        }
-        self._nosom = frozenset(i for i, x in self._exprs.items() if not x.som)
-        self._gate_info = {
-            gid: (x.gate_window, x.max_width) for gid, x in self._exprs.items() if x.gate_window
-        }
-        self._region_info = {
-            gid: (x.max_width, x.search.search, x.lead_boundary)
-            for gid, x in self._exprs.items()
-            if x.search is not None
-        }
-        self._native_recovery = {
-            i: (
-                x,
-                x.widths,
-                x.sized.match if x.sized is not None else None,
-                x.prefix,
-                x.reach,
-                x.lone,
-                x.anchored.match if x.anchored is not None else None,
-                x.stops,
-            )
-            for i, x in self._exprs.items()
-            if x.confirm is not None
-        }
+        self._native_tables()
         max_kw = max(self._lit_len.values(), default=0)
         self._kw_gates = {k: tuple(sorted(v)) for k, v in kw_gates.items()}
         self._max_kw = max_kw
@@ -624,6 +595,40 @@ class Policy:
         for lid, members in self._word_entries.items():
             self._plans[lid] = tuple(plan_of[m] for m in members)
         return plan_of
+
+    def _native_tables(self) -> None:
+        """What the compiled loops read (``_native_stream``), resolved once per policy: per
+        plan (slot, ((keyword id, length), ...), window, value search, validator, skip test
+        values, entry, id, mask, mask prefix); byte classes as 256-byte tables (None when
+        there is none); the expressions without SOM; keyword-led expressions' regions and
+        searches; each expression's start-recovery paths."""
+        self._native_confirming = {
+            eid: (tuple(self._native_plan(p) for p in plans), _table(term), _table(lead))
+            for eid, (plans, term, lead) in self._confirming.items()
+        }
+        self._nosom = frozenset(i for i, x in self._exprs.items() if not x.som)
+        self._gate_info = {
+            gid: (x.gate_window, x.max_width) for gid, x in self._exprs.items() if x.gate_window
+        }
+        self._region_info = {
+            gid: (x.max_width, x.search.search, x.lead_boundary)
+            for gid, x in self._exprs.items()
+            if x.search is not None
+        }
+        self._native_recovery = {
+            i: (
+                x,
+                x.widths,
+                x.sized.match if x.sized is not None else None,
+                x.prefix,
+                x.reach,
+                x.lone,
+                x.anchored.match if x.anchored is not None else None,
+                x.stops,
+            )
+            for i, x in self._exprs.items()
+            if x.confirm is not None
+        }
 
     def _native_plan(self, plan: _Plan) -> tuple[Any, ...]:
         entry = plan.entry
