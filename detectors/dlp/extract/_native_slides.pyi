@@ -1,0 +1,3 @@
+"""Types of the compiled slide tokenizer (``_native_slides.c``)."""
+
+def slides_text(bodies: list[bytes], /) -> str | None: ...
