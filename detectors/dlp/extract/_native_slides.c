@@ -22,6 +22,12 @@
  *     XML entities, decimal and hexadecimal references to XML characters; anything else
  *     after "&" -> None), then strict UTF-8 (invalid -> None).
  *
+ * slide_batch reads one batch of a deck's parts straight from the container's bytes (zlib's
+ * inflater; the checks of zipparts.PartReader.read_each and slide_body), see
+ * ooxml._pptx_native.
+ *
+ * setup.py links: z
+ *
  * Memory: one output buffer no larger than the input plus a byte per part; every look-ahead
  * is bounds checked (a byte past a part reads as "<", what the boundary would put there);
  * each byte is looked at a bounded number of times; no recursion.
@@ -30,6 +36,10 @@
 #include <Python.h>
 #include <stdint.h>
 #include <string.h>
+#include <zlib.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #define PROLOG_LEN 55
 static const char PROLOG_SQ[] = "<?xml version='1.0' encoding='UTF-8' standalone='yes'?>";
@@ -350,32 +360,17 @@ decode_entities(unsigned char *buf, Py_ssize_t n)
     return w - buf;
 }
 
-PyDoc_STRVAR(slides_text_doc,
-             "slides_text(bodies, /)\n--\n\n"
-             "The text of slide or notes parts (a list of bytes from slide_body), a newline\n"
-             "after each, as ooxml_fast.slides_text gives it; None where it would bail.");
-
+/* The text of parts[0:count] (lens[k] bytes each) as slides_text gives it: a new str, a new
+ * reference to None where the batch pass would bail, or NULL with an exception set. */
 static PyObject *
-slides_text(PyObject *module, PyObject *arg)
+batch_text(const unsigned char *const *parts, const Py_ssize_t *lens, Py_ssize_t count)
 {
-    if (!PyList_Check(arg)) {
-        PyErr_SetString(PyExc_TypeError, "slides_text expects a list of bytes");
-        return NULL;
-    }
-    Py_ssize_t count = PyList_GET_SIZE(arg);
     Py_ssize_t total = 1;
     for (Py_ssize_t k = 0; k < count; k++) {
-        PyObject *item = PyList_GET_ITEM(arg, k);
-        if (!PyBytes_Check(item)) {
-            PyErr_SetString(PyExc_TypeError, "slides_text expects a list of bytes");
-            return NULL;
+        if (lens[k] > PY_SSIZE_T_MAX - total - 1) {
+            return PyErr_NoMemory();
         }
-        Py_ssize_t size = PyBytes_GET_SIZE(item);
-        if (size > PY_SSIZE_T_MAX - total - 1) {
-            PyErr_NoMemory();
-            return NULL;
-        }
-        total += size + 1;
+        total += lens[k] + 1;
     }
     unsigned char *buf = PyMem_Malloc((size_t)total);
     if (buf == NULL) {
@@ -385,11 +380,9 @@ slides_text(PyObject *module, PyObject *arg)
     Py_ssize_t runs = 0;
     Py_ssize_t t_count = 0;
     int bail = 0;
-    for (Py_ssize_t k = 0; k < count && !bail; k++) {
-        PyObject *item = PyList_GET_ITEM(arg, k);
-        const unsigned char *s = (const unsigned char *)PyBytes_AS_STRING(item);
-        Py_ssize_t n = PyBytes_GET_SIZE(item);
-        if (check_colons(s, n, k == 0, &t_count) < 0 || tokenize(s, n, &o, &runs) < 0) {
+    for (Py_ssize_t k = 0; k < count; k++) {
+        if (check_colons(parts[k], lens[k], k == 0, &t_count) < 0 ||
+            tokenize(parts[k], lens[k], &o, &runs) < 0) {
             bail = 1;
             break;
         }
@@ -419,8 +412,512 @@ slides_text(PyObject *module, PyObject *arg)
     return text;
 }
 
+PyDoc_STRVAR(slides_text_doc,
+             "slides_text(bodies, /)\n--\n\n"
+             "The text of slide or notes parts (a list of bytes from slide_body), a newline\n"
+             "after each, as ooxml_fast.slides_text gives it; None where it would bail.");
+
+static PyObject *
+slides_text(PyObject *module, PyObject *arg)
+{
+    (void)module;
+    if (!PyList_Check(arg)) {
+        PyErr_SetString(PyExc_TypeError, "slides_text expects a list of bytes");
+        return NULL;
+    }
+    Py_ssize_t count = PyList_GET_SIZE(arg);
+    const unsigned char **parts = PyMem_Malloc(sizeof(*parts) * (size_t)(count + 1));
+    Py_ssize_t *lens = PyMem_Malloc(sizeof(*lens) * (size_t)(count + 1));
+    if (parts == NULL || lens == NULL) {
+        PyMem_Free(parts);
+        PyMem_Free(lens);
+        return PyErr_NoMemory();
+    }
+    for (Py_ssize_t k = 0; k < count; k++) {
+        PyObject *item = PyList_GET_ITEM(arg, k);
+        if (!PyBytes_Check(item)) {
+            PyMem_Free(parts);
+            PyMem_Free(lens);
+            PyErr_SetString(PyExc_TypeError, "slides_text expects a list of bytes");
+            return NULL;
+        }
+        parts[k] = (const unsigned char *)PyBytes_AS_STRING(item);
+        lens[k] = PyBytes_GET_SIZE(item);
+    }
+    /* (no Python code runs in batch_text: the list's items stay alive) */
+    PyObject *text = batch_text(parts, lens, count);
+    PyMem_Free(parts);
+    PyMem_Free(lens);
+    return text;
+}
+
+
+/* ----------------------------------------------------------------- reading a deck's parts */
+
+/* How many "<" s[0:n] holds, stopping once past limit. */
+static Py_ssize_t
+count_tags(const unsigned char *s, Py_ssize_t n, Py_ssize_t limit)
+{
+    Py_ssize_t count = 0;
+    Py_ssize_t i = 0;
+#ifdef __SSE2__
+    const __m128i lt = _mm_set1_epi8('<');
+    while (n - i >= 16 && count <= limit) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(s + i));
+        count += __builtin_popcount((unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, lt)));
+        i += 16;
+    }
+#endif
+    for (; i < n && count <= limit; i++) {
+        count += s[i] == '<';
+    }
+    return count;
+}
+
+static inline int
+is_py_space(unsigned char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+
+static inline uint32_t
+le16(const unsigned char *p)
+{
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8);
+}
+
+enum { BATCH_DONE = 0, BATCH_STOP = 1, BATCH_ERROR = 2 };
+
+typedef struct {
+    unsigned char *arena; /* inflated and stored parts of the batch, one after another */
+    size_t used;
+    size_t size;
+    Py_ssize_t count;
+    Py_ssize_t cap;
+    Py_ssize_t *offset; /* a part's body in the arena, or -1: its bytes are in keep[k] */
+    Py_ssize_t *len;
+    PyObject *keep; /* list: bodies slide_body (Python) returned, or None */
+} Batch;
+
+static int
+batch_reserve(Batch *b, size_t more)
+{
+    if (b->size - b->used >= more) {
+        return 0;
+    }
+    size_t size = b->size ? b->size : 1 << 17;
+    while (size - b->used < more) {
+        if (size > ((size_t)PY_SSIZE_T_MAX) / 2) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        size *= 2;
+    }
+    unsigned char *arena = PyMem_Realloc(b->arena, size);
+    if (arena == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    b->arena = arena;
+    b->size = size;
+    return 0;
+}
+
+static int
+batch_add(Batch *b, Py_ssize_t offset, Py_ssize_t len, PyObject *owner)
+{
+    if (b->count == b->cap) {
+        Py_ssize_t cap = b->cap ? b->cap * 2 : 64;
+        Py_ssize_t *o = PyMem_Realloc(b->offset, sizeof(Py_ssize_t) * (size_t)cap);
+        if (o == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        b->offset = o;
+        Py_ssize_t *l = PyMem_Realloc(b->len, sizeof(Py_ssize_t) * (size_t)cap);
+        if (l == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        b->len = l;
+        b->cap = cap;
+    }
+    if (PyList_Append(b->keep, owner) < 0) {
+        return -1;
+    }
+    b->offset[b->count] = offset;
+    b->len[b->count] = len;
+    b->count++;
+    return 0;
+}
+
+static const unsigned char *
+batch_part(Batch *b, Py_ssize_t k)
+{
+    if (b->offset[k] >= 0) {
+        return b->arena + b->offset[k];
+    }
+    return (const unsigned char *)PyBytes_AS_STRING(PyList_GET_ITEM(b->keep, k));
+}
+
+/* An Entry's integer field, or -1 (with an exception set) if it is not one in range. */
+static long long
+field(PyObject *info, Py_ssize_t k)
+{
+    PyObject *v = PyTuple_GET_ITEM(info, k);
+    long long x = PyLong_AsLongLong(v);
+    if (x == -1 && PyErr_Occurred()) {
+        return -1;
+    }
+    return x;
+}
+
+PyDoc_STRVAR(slide_batch_doc,
+             "slide_batch(data, infos, start, max_size, max_depth, block, root_tags, body, read, /)\n"
+             "--\n\n"
+             "One batch of a deck's slide and notes parts read from the container's bytes, as\n"
+             "ooxml._pptx reads it: (status, next, text, bodies). See ooxml._pptx_native.");
+
+static PyObject *
+slide_batch(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 9) {
+        PyErr_SetString(PyExc_TypeError, "slide_batch takes 9 arguments");
+        return NULL;
+    }
+    PyObject *data_obj = args[0];
+    PyObject *infos = args[1];
+    PyObject *root_tags = args[6];
+    PyObject *body_fn = args[7];
+    PyObject *read_fn = args[8];
+    if (!PyBytes_Check(data_obj) || !PyList_Check(infos) || !PyDict_Check(root_tags)) {
+        PyErr_SetString(PyExc_TypeError, "slide_batch: bytes, list, ..., dict expected");
+        return NULL;
+    }
+    Py_ssize_t start = PyLong_AsSsize_t(args[2]);
+    Py_ssize_t max_size = PyLong_AsSsize_t(args[3]);
+    Py_ssize_t max_depth = PyLong_AsSsize_t(args[4]);
+    Py_ssize_t block = PyLong_AsSsize_t(args[5]);
+    if (PyErr_Occurred()) {
+        return NULL;
+    }
+    const unsigned char *data = (const unsigned char *)PyBytes_AS_STRING(data_obj);
+    Py_ssize_t data_len = PyBytes_GET_SIZE(data_obj);
+    Py_ssize_t n = PyList_GET_SIZE(infos);
+    if (start < 0) {
+        start = 0;
+    }
+
+    Batch b = {0};
+    b.keep = PyList_New(0);
+    if (b.keep == NULL) {
+        return NULL;
+    }
+    z_stream z;
+    memset(&z, 0, sizeof(z));
+    int z_ready = 0;
+    PyObject *last_tag = NULL; /* the last root tag looked up, and the end tag it needs */
+    PyObject *last_end = NULL;
+    PyObject *result = NULL;
+    PyObject *text = NULL;
+    PyObject *bodies = NULL;
+    int status = BATCH_DONE;
+    Py_ssize_t batched = 0;
+    Py_ssize_t k = start;
+
+    for (; k < n; k++) {
+        PyObject *info = PyList_GET_ITEM(infos, k);
+        if (!PyTuple_Check(info) || PyTuple_GET_SIZE(info) < 7) {
+            PyErr_SetString(PyExc_TypeError, "slide_batch: zip entries expected");
+            goto fail;
+        }
+        long long method = field(info, 2);
+        long long crc = field(info, 3);
+        long long packed = field(info, 4);
+        long long size = field(info, 5);
+        long long header = field(info, 6);
+        if (PyErr_Occurred()) {
+            goto fail;
+        }
+        if (size > max_size) {
+            status = BATCH_STOP; /* streamed through expat */
+            break;
+        }
+        PyObject *owned = NULL;
+        const unsigned char *raw;
+        Py_ssize_t raw_len;
+        Py_ssize_t at = -1;
+        if (method == 8 || method == 0) {
+            if (header < 0 || size < 0 || packed < 0 || header > data_len ||
+                data_len - header < 30) {
+                status = BATCH_ERROR;
+                break;
+            }
+            const unsigned char *h = data + header;
+            if (memcmp(h, "PK\x03\x04", 4) != 0) {
+                status = BATCH_ERROR;
+                break;
+            }
+            long long begin = header + 30 + (long long)le16(h + 26) + (long long)le16(h + 28);
+            if (begin > data_len || data_len - begin < packed) {
+                if (!(packed == 0 && begin > data_len)) {
+                    status = BATCH_ERROR; /* data ends early */
+                    break;
+                }
+                begin = data_len; /* an empty slice past the end, as Python's */
+            }
+            const unsigned char *in = data + begin;
+            if (batch_reserve(&b, (size_t)size + 1) < 0) {
+                goto fail;
+            }
+            unsigned char *out = b.arena + b.used;
+            if (method == 0) {
+                if (packed != size) {
+                    status = BATCH_ERROR;
+                    break;
+                }
+                memcpy(out, in, (size_t)size);
+            } else {
+                if (!z_ready) {
+                    if (inflateInit2(&z, -15) != Z_OK) {
+                        PyErr_NoMemory();
+                        goto fail;
+                    }
+                    z_ready = 1;
+                } else if (inflateReset(&z) != Z_OK) {
+                    status = BATCH_ERROR;
+                    break;
+                }
+                Py_ssize_t produced = 0;
+                int ret = Z_OK;
+                z.next_in = (unsigned char *)in;
+                z.next_out = out;
+                /* (the sizes came from a 32-bit directory: each fits a uInt) */
+                z.avail_in = (uInt)packed;
+                z.avail_out = (uInt)size + 1;
+                ret = inflate(&z, Z_FINISH);
+                produced = (Py_ssize_t)(size + 1 - z.avail_out);
+                if ((ret != Z_STREAM_END && ret != Z_BUF_ERROR && ret != Z_OK) ||
+                    produced != size) {
+                    status = BATCH_ERROR;
+                    break;
+                }
+            }
+            if (crc32(0L, out, (uInt)size) != (unsigned long)crc) {
+                status = BATCH_ERROR;
+                break;
+            }
+            raw = out;
+            raw_len = (Py_ssize_t)size;
+            at = (Py_ssize_t)b.used;
+        } else {
+            owned = PyObject_CallOneArg(read_fn, info);
+            if (owned == NULL) {
+                goto fail;
+            }
+            if (!PyBytes_Check(owned)) {
+                Py_DECREF(owned);
+                PyErr_SetString(PyExc_TypeError, "slide_batch: read must return bytes");
+                goto fail;
+            }
+            raw = (const unsigned char *)PyBytes_AS_STRING(owned);
+            raw_len = PyBytes_GET_SIZE(owned);
+        }
+
+        /* slide_body's checks; anything but the usual shape is left to slide_body itself */
+        const unsigned char *body = NULL;
+        Py_ssize_t body_len = 0;
+        int python = 0;
+        if (memchr(raw, '\0', (size_t)raw_len) != NULL) {
+            Py_XDECREF(owned);
+            status = BATCH_STOP;
+            break;
+        }
+        if (raw_len >= PROLOG_LEN && (memcmp(raw, PROLOG_SQ, PROLOG_LEN) == 0 ||
+                                      memcmp(raw, PROLOG_DQ, PROLOG_LEN) == 0)) {
+            body = raw + PROLOG_LEN;
+            body_len = raw_len - PROLOG_LEN;
+        } else {
+            python = 1;
+        }
+        const unsigned char *root_end = NULL;
+        PyObject *end_tag = NULL;
+        if (!python) {
+            root_end = memchr(body, '>', (size_t)body_len);
+            if (root_end == NULL) {
+                python = 1;
+            }
+        }
+        if (!python) {
+            Py_ssize_t tag_len = root_end - body + 1;
+            if (last_tag != NULL && PyBytes_GET_SIZE(last_tag) == tag_len &&
+                memcmp(PyBytes_AS_STRING(last_tag), body, (size_t)tag_len) == 0) {
+                end_tag = last_end;
+            } else {
+                PyObject *tag = PyBytes_FromStringAndSize((const char *)body, tag_len);
+                if (tag == NULL) {
+                    Py_XDECREF(owned);
+                    goto fail;
+                }
+                PyObject *found = PyDict_GetItemWithError(root_tags, tag);
+                if (found == NULL && PyErr_Occurred()) {
+                    Py_DECREF(tag);
+                    Py_XDECREF(owned);
+                    goto fail;
+                }
+                if (found != NULL && PyBytes_Check(found)) {
+                    Py_XSETREF(last_tag, tag);
+                    Py_INCREF(found);
+                    Py_XSETREF(last_end, found);
+                    end_tag = found;
+                } else {
+                    Py_DECREF(tag);
+                    python = 1; /* a root tag not checked yet */
+                }
+            }
+        }
+        if (!python) {
+            Py_ssize_t e = body_len;
+            while (e > 0 && is_py_space(body[e - 1])) {
+                e--;
+            }
+            Py_ssize_t end_len = PyBytes_GET_SIZE(end_tag);
+            if (e < end_len || memcmp(body + e - end_len, PyBytes_AS_STRING(end_tag),
+                                      (size_t)end_len) != 0) {
+                Py_XDECREF(owned);
+                status = BATCH_STOP; /* not closed at its end: expat's to call corrupt */
+                break;
+            }
+            if (body_len > 3 * max_depth && count_tags(body, body_len, max_depth) > max_depth) {
+                Py_XDECREF(owned);
+                status = BATCH_STOP; /* deep enough to need expat's cap */
+                break;
+            }
+            const unsigned char *from = root_end;
+            Py_ssize_t rest = body + body_len - from;
+            if (rest >= 5 && memmem(from, (size_t)rest, "xmlns", 5) != NULL) {
+                python = 1; /* declarations past the root tag */
+            }
+        }
+        if (python) {
+            /* slide_body in Python: the body, or None where it bails */
+            PyObject *raw_obj = owned;
+            if (raw_obj == NULL) {
+                raw_obj = PyBytes_FromStringAndSize((const char *)raw, raw_len);
+                if (raw_obj == NULL) {
+                    goto fail;
+                }
+            }
+            PyObject *got = PyObject_CallFunction(body_fn, "On", raw_obj, max_depth);
+            Py_DECREF(raw_obj);
+            owned = NULL;
+            if (got == NULL) {
+                goto fail;
+            }
+            if (got == Py_None) {
+                Py_DECREF(got);
+                status = BATCH_STOP;
+                break;
+            }
+            if (!PyBytes_Check(got)) {
+                Py_DECREF(got);
+                PyErr_SetString(PyExc_TypeError, "slide_batch: body must return bytes");
+                goto fail;
+            }
+            if (batch_add(&b, -1, PyBytes_GET_SIZE(got), got) < 0) {
+                Py_DECREF(got);
+                goto fail;
+            }
+            batched += PyBytes_GET_SIZE(got);
+            Py_DECREF(got);
+        } else if (at >= 0) {
+            if (batch_add(&b, at + (body - raw), body_len, Py_None) < 0) {
+                goto fail;
+            }
+            b.used += (size_t)raw_len;
+            batched += body_len;
+        } else {
+            /* a part read through Python: its body is a slice of those bytes */
+            PyObject *slice =
+                PyBytes_FromStringAndSize((const char *)body, body_len);
+            Py_DECREF(owned);
+            owned = NULL;
+            if (slice == NULL) {
+                goto fail;
+            }
+            if (batch_add(&b, -1, body_len, slice) < 0) {
+                Py_DECREF(slice);
+                goto fail;
+            }
+            batched += body_len;
+            Py_DECREF(slice);
+        }
+        if (batched >= block) {
+            k++;
+            break;
+        }
+    }
+
+    if (status != BATCH_ERROR && b.count > 0) {
+        const unsigned char **parts = PyMem_Malloc(sizeof(*parts) * (size_t)b.count);
+        if (parts == NULL) {
+            PyErr_NoMemory();
+            goto fail;
+        }
+        for (Py_ssize_t j = 0; j < b.count; j++) {
+            parts[j] = batch_part(&b, j);
+        }
+        text = batch_text(parts, b.len, b.count);
+        PyMem_Free(parts);
+        if (text == NULL) {
+            goto fail;
+        }
+    } else {
+        text = Py_NewRef(Py_None);
+    }
+    if (text == Py_None && b.count > 0) {
+        /* the parts go one by one (or, after a zip error, back to Python's reader) */
+        bodies = PyList_New(b.count);
+        if (bodies == NULL) {
+            goto fail;
+        }
+        for (Py_ssize_t j = 0; j < b.count; j++) {
+            PyObject *item = PyList_GET_ITEM(b.keep, j);
+            if (item == Py_None) {
+                item = PyBytes_FromStringAndSize((const char *)batch_part(&b, j), b.len[j]);
+                if (item == NULL) {
+                    goto fail;
+                }
+            } else {
+                Py_INCREF(item);
+            }
+            PyList_SET_ITEM(bodies, j, item);
+        }
+    } else {
+        bodies = Py_NewRef(Py_None);
+    }
+    result = Py_BuildValue("(inNN)", status, k, text, bodies);
+    text = NULL;
+    bodies = NULL;
+fail:
+    Py_XDECREF(text);
+    Py_XDECREF(bodies);
+    Py_XDECREF(last_tag);
+    Py_XDECREF(last_end);
+    if (z_ready) {
+        inflateEnd(&z);
+    }
+    PyMem_Free(b.arena);
+    PyMem_Free(b.offset);
+    PyMem_Free(b.len);
+    Py_DECREF(b.keep);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"slides_text", slides_text, METH_O, slides_text_doc},
+    {"slide_batch", (PyCFunction)(void (*)(void))slide_batch, METH_FASTCALL, slide_batch_doc},
     {NULL, NULL, 0, NULL},
 };
 
