@@ -1,15 +1,12 @@
 """Optional C accelerators: every ``_native_*.c`` under detectors/ becomes an extension module
 of the same dotted name. Each is optional: where no C compiler is present the build goes on
-without it and the pure-Python path beside it runs instead (same results, slower). A source
-names the system libraries it links against on a line ``setup.py links: z`` (zlib)."""
+without it and the pure-Python path beside it runs instead (same results, slower)."""
 
-import re
 from pathlib import Path
 
 from setuptools import Extension, setup
 
 ROOT = Path(__file__).parent
-LINKS = re.compile(r"setup\.py links:((?:[ \t]+\w+)+)")
 
 
 def native_extensions() -> list[Extension]:
@@ -17,16 +14,7 @@ def native_extensions() -> list[Extension]:
     for source in sorted(ROOT.glob("detectors/**/_native_*.c")):
         relative = source.relative_to(ROOT)
         name = ".".join(relative.with_suffix("").parts)
-        links = LINKS.search(source.read_text())
-        modules.append(
-            Extension(
-                name,
-                [str(relative)],
-                optional=True,
-                extra_compile_args=["-O2"],
-                libraries=links.group(1).split() if links else [],
-            )
-        )
+        modules.append(Extension(name, [str(relative)], optional=True, extra_compile_args=["-O2"]))
     return modules
 
 

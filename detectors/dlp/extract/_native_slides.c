@@ -22,11 +22,9 @@
  *     XML entities, decimal and hexadecimal references to XML characters; anything else
  *     after "&" -> None), then strict UTF-8 (invalid -> None).
  *
- * slide_batch reads one batch of a deck's parts straight from the container's bytes (zlib's
- * inflater; the checks of zipparts.PartReader.read_each and slide_body), see
- * ooxml._pptx_native.
- *
- * setup.py links: z
+ * slide_batch reads one batch of a deck's parts straight from the container's bytes (with
+ * the inflater module PartReader chose, and the checks of PartReader.read_each and
+ * slide_body), see ooxml._pptx_native.
  *
  * Memory: one output buffer no larger than the input plus a byte per part; every look-ahead
  * is bounds checked (a byte past a part reads as "<", what the boundary would put there);
@@ -36,7 +34,6 @@
 #include <Python.h>
 #include <stdint.h>
 #include <string.h>
-#include <zlib.h>
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
@@ -454,7 +451,7 @@ slides_text(PyObject *module, PyObject *arg)
 
 /* ----------------------------------------------------------------- reading a deck's parts */
 
-/* How many "<" s[0:n] holds, stopping once past limit. */
+/* How many "<" s[0:n] holds, counting stopped once past limit. */
 static Py_ssize_t
 count_tags(const unsigned char *s, Py_ssize_t n, Py_ssize_t limit)
 {
@@ -474,6 +471,22 @@ count_tags(const unsigned char *s, Py_ssize_t n, Py_ssize_t limit)
     return count;
 }
 
+/* Whether "xmlns" occurs in s[0:n]. */
+static int
+has_xmlns(const unsigned char *s, Py_ssize_t n)
+{
+    const unsigned char *p = s;
+    const unsigned char *end = s + n;
+    while (end - p >= 2 && (p = memchr(p, 'n', (size_t)(end - p - 1))) != NULL) {
+        /* "xmlns": an 'n' at index 3, an 's' after it */
+        if (p - s >= 3 && p[1] == 's' && p[-1] == 'l' && p[-2] == 'm' && p[-3] == 'x') {
+            return 1;
+        }
+        p++;
+    }
+    return 0;
+}
+
 static inline int
 is_py_space(unsigned char c)
 {
@@ -489,52 +502,25 @@ le16(const unsigned char *p)
 enum { BATCH_DONE = 0, BATCH_STOP = 1, BATCH_ERROR = 2 };
 
 typedef struct {
-    unsigned char *arena; /* inflated and stored parts of the batch, one after another */
-    size_t used;
-    size_t size;
     Py_ssize_t count;
     Py_ssize_t cap;
-    Py_ssize_t *offset; /* a part's body in the arena, or -1: its bytes are in keep[k] */
+    const unsigned char **ptr; /* a part's body: inside keep[k], or inside the container */
     Py_ssize_t *len;
-    PyObject *keep; /* list: bodies slide_body (Python) returned, or None */
+    PyObject *keep; /* list: what holds each part's bytes (None: the container's bytes) */
 } Batch;
 
 static int
-batch_reserve(Batch *b, size_t more)
-{
-    if (b->size - b->used >= more) {
-        return 0;
-    }
-    size_t size = b->size ? b->size : 1 << 17;
-    while (size - b->used < more) {
-        if (size > ((size_t)PY_SSIZE_T_MAX) / 2) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        size *= 2;
-    }
-    unsigned char *arena = PyMem_Realloc(b->arena, size);
-    if (arena == NULL) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    b->arena = arena;
-    b->size = size;
-    return 0;
-}
-
-static int
-batch_add(Batch *b, Py_ssize_t offset, Py_ssize_t len, PyObject *owner)
+batch_add(Batch *b, const unsigned char *ptr, Py_ssize_t len, PyObject *owner)
 {
     if (b->count == b->cap) {
         Py_ssize_t cap = b->cap ? b->cap * 2 : 64;
-        Py_ssize_t *o = PyMem_Realloc(b->offset, sizeof(Py_ssize_t) * (size_t)cap);
-        if (o == NULL) {
+        const unsigned char **p = PyMem_Realloc(b->ptr, sizeof(*p) * (size_t)cap);
+        if (p == NULL) {
             PyErr_NoMemory();
             return -1;
         }
-        b->offset = o;
-        Py_ssize_t *l = PyMem_Realloc(b->len, sizeof(Py_ssize_t) * (size_t)cap);
+        b->ptr = p;
+        Py_ssize_t *l = PyMem_Realloc(b->len, sizeof(*l) * (size_t)cap);
         if (l == NULL) {
             PyErr_NoMemory();
             return -1;
@@ -545,36 +531,40 @@ batch_add(Batch *b, Py_ssize_t offset, Py_ssize_t len, PyObject *owner)
     if (PyList_Append(b->keep, owner) < 0) {
         return -1;
     }
-    b->offset[b->count] = offset;
+    b->ptr[b->count] = ptr;
     b->len[b->count] = len;
     b->count++;
     return 0;
 }
 
-static const unsigned char *
-batch_part(Batch *b, Py_ssize_t k)
-{
-    if (b->offset[k] >= 0) {
-        return b->arena + b->offset[k];
-    }
-    return (const unsigned char *)PyBytes_AS_STRING(PyList_GET_ITEM(b->keep, k));
-}
-
-/* An Entry's integer field, or -1 (with an exception set) if it is not one in range. */
+/* An Entry's integer field (-1 with an exception set if it is not an int in range). */
 static long long
 field(PyObject *info, Py_ssize_t k)
 {
-    PyObject *v = PyTuple_GET_ITEM(info, k);
-    long long x = PyLong_AsLongLong(v);
-    if (x == -1 && PyErr_Occurred()) {
+    return PyLong_AsLongLong(PyTuple_GET_ITEM(info, k));
+}
+
+/* The CRC-32 of s[0:n] by the inflater module's crc32; -1 with an exception set. */
+static long long
+crc_of(PyObject *crc32, const unsigned char *s, Py_ssize_t n)
+{
+    PyObject *view = PyMemoryView_FromMemory((char *)s, n, PyBUF_READ);
+    if (view == NULL) {
         return -1;
     }
-    return x;
+    PyObject *value = PyObject_CallOneArg(crc32, view);
+    Py_DECREF(view);
+    if (value == NULL) {
+        return -1;
+    }
+    long long crc = PyLong_AsLongLong(value);
+    Py_DECREF(value);
+    return crc;
 }
 
 PyDoc_STRVAR(slide_batch_doc,
-             "slide_batch(data, infos, start, max_size, max_depth, block, root_tags, body, read, /)\n"
-             "--\n\n"
+             "slide_batch(data, infos, start, max_size, max_depth, block, root_tags, body,\n"
+             "            read, inflater, /)\n--\n\n"
              "One batch of a deck's slide and notes parts read from the container's bytes, as\n"
              "ooxml._pptx reads it: (status, next, text, bodies). See ooxml._pptx_native.");
 
@@ -582,8 +572,8 @@ static PyObject *
 slide_batch(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)module;
-    if (nargs != 9) {
-        PyErr_SetString(PyExc_TypeError, "slide_batch takes 9 arguments");
+    if (nargs != 10) {
+        PyErr_SetString(PyExc_TypeError, "slide_batch takes 10 arguments");
         return NULL;
     }
     PyObject *data_obj = args[0];
@@ -609,14 +599,17 @@ slide_batch(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         start = 0;
     }
 
-    Batch b = {0};
-    b.keep = PyList_New(0);
-    if (b.keep == NULL) {
+    PyObject *decompressobj = PyObject_GetAttrString(args[9], "decompressobj");
+    if (decompressobj == NULL) {
         return NULL;
     }
-    z_stream z;
-    memset(&z, 0, sizeof(z));
-    int z_ready = 0;
+    PyObject *crc32 = PyObject_GetAttrString(args[9], "crc32");
+    if (crc32 == NULL) {
+        Py_DECREF(decompressobj);
+        return NULL;
+    }
+    Batch b = {0};
+    b.keep = PyList_New(0);
     PyObject *last_tag = NULL; /* the last root tag looked up, and the end tag it needs */
     PyObject *last_end = NULL;
     PyObject *result = NULL;
@@ -625,6 +618,9 @@ slide_batch(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     int status = BATCH_DONE;
     Py_ssize_t batched = 0;
     Py_ssize_t k = start;
+    if (b.keep == NULL) {
+        goto fail;
+    }
 
     for (; k < n; k++) {
         PyObject *info = PyList_GET_ITEM(infos, k);
@@ -644,11 +640,11 @@ slide_batch(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             status = BATCH_STOP; /* streamed through expat */
             break;
         }
-        PyObject *owned = NULL;
+        PyObject *owned = NULL; /* the bytes holding this part, when not the container's */
         const unsigned char *raw;
         Py_ssize_t raw_len;
-        Py_ssize_t at = -1;
         if (method == 8 || method == 0) {
+            /* PartReader.read_each's checks; a failure is for its own reader to report */
             if (header < 0 || size < 0 || packed < 0 || header > data_len ||
                 data_len - header < 30) {
                 status = BATCH_ERROR;
@@ -662,57 +658,65 @@ slide_batch(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             long long begin = header + 30 + (long long)le16(h + 26) + (long long)le16(h + 28);
             if (begin > data_len || data_len - begin < packed) {
                 if (!(packed == 0 && begin > data_len)) {
-                    status = BATCH_ERROR; /* data ends early */
+                    status = BATCH_ERROR; /* the member's data ends early */
                     break;
                 }
                 begin = data_len; /* an empty slice past the end, as Python's */
             }
             const unsigned char *in = data + begin;
-            if (batch_reserve(&b, (size_t)size + 1) < 0) {
-                goto fail;
-            }
-            unsigned char *out = b.arena + b.used;
             if (method == 0) {
                 if (packed != size) {
                     status = BATCH_ERROR;
                     break;
                 }
-                memcpy(out, in, (size_t)size);
+                raw = in;
+                raw_len = (Py_ssize_t)size;
             } else {
-                if (!z_ready) {
-                    if (inflateInit2(&z, -15) != Z_OK) {
-                        PyErr_NoMemory();
+                /* the inflater PartReader chose, at most one byte past the declared size */
+                PyObject *view = PyMemoryView_FromMemory((char *)in, (Py_ssize_t)packed,
+                                                         PyBUF_READ);
+                if (view == NULL) {
+                    goto fail;
+                }
+                PyObject *inflater = PyObject_CallFunction(decompressobj, "i", -15);
+                if (inflater == NULL) {
+                    Py_DECREF(view);
+                    goto fail;
+                }
+                PyObject *out = PyObject_CallMethod(inflater, "decompress", "On", view,
+                                                    (Py_ssize_t)(size + 1));
+                Py_DECREF(inflater);
+                Py_DECREF(view);
+                if (out == NULL) {
+                    goto fail; /* the inflater's error, as Python's reader raises it */
+                }
+                if (!PyBytes_CheckExact(out)) {
+                    Py_SETREF(out, PyBytes_FromObject(out));
+                    if (out == NULL) {
                         goto fail;
                     }
-                    z_ready = 1;
-                } else if (inflateReset(&z) != Z_OK) {
+                }
+                if (PyBytes_GET_SIZE(out) != size) {
+                    Py_DECREF(out);
                     status = BATCH_ERROR;
                     break;
                 }
-                Py_ssize_t produced = 0;
-                int ret = Z_OK;
-                z.next_in = (unsigned char *)in;
-                z.next_out = out;
-                /* (the sizes came from a 32-bit directory: each fits a uInt) */
-                z.avail_in = (uInt)packed;
-                z.avail_out = (uInt)size + 1;
-                ret = inflate(&z, Z_FINISH);
-                produced = (Py_ssize_t)(size + 1 - z.avail_out);
-                if ((ret != Z_STREAM_END && ret != Z_BUF_ERROR && ret != Z_OK) ||
-                    produced != size) {
-                    status = BATCH_ERROR;
-                    break;
-                }
+                owned = out;
+                raw = (const unsigned char *)PyBytes_AS_STRING(out);
+                raw_len = PyBytes_GET_SIZE(out);
             }
-            if (crc32(0L, out, (uInt)size) != (unsigned long)crc) {
+            long long got = crc_of(crc32, raw, raw_len);
+            if (got == -1 && PyErr_Occurred()) {
+                Py_XDECREF(owned);
+                goto fail;
+            }
+            if (got != crc) {
+                Py_XDECREF(owned);
                 status = BATCH_ERROR;
                 break;
             }
-            raw = out;
-            raw_len = (Py_ssize_t)size;
-            at = (Py_ssize_t)b.used;
         } else {
-            owned = PyObject_CallOneArg(read_fn, info);
+            owned = PyObject_CallOneArg(read_fn, info); /* another method: zipfile's reader */
             if (owned == NULL) {
                 goto fail;
             }
@@ -725,7 +729,7 @@ slide_batch(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             raw_len = PyBytes_GET_SIZE(owned);
         }
 
-        /* slide_body's checks; anything but the usual shape is left to slide_body itself */
+        /* slide_body's checks; a part not of the usual shape goes to slide_body itself */
         const unsigned char *body = NULL;
         Py_ssize_t body_len = 0;
         int python = 0;
@@ -739,7 +743,7 @@ slide_batch(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             body = raw + PROLOG_LEN;
             body_len = raw_len - PROLOG_LEN;
         } else {
-            python = 1;
+            python = 1; /* another declaration, or none */
         }
         const unsigned char *root_end = NULL;
         PyObject *end_tag = NULL;
@@ -791,17 +795,15 @@ slide_batch(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             }
             if (body_len > 3 * max_depth && count_tags(body, body_len, max_depth) > max_depth) {
                 Py_XDECREF(owned);
-                status = BATCH_STOP; /* deep enough to need expat's cap */
+                status = BATCH_STOP; /* possibly nested past the cap: expat's */
                 break;
             }
-            const unsigned char *from = root_end;
-            Py_ssize_t rest = body + body_len - from;
-            if (rest >= 5 && memmem(from, (size_t)rest, "xmlns", 5) != NULL) {
+            if (has_xmlns(root_end, body + body_len - root_end)) {
                 python = 1; /* declarations past the root tag */
             }
         }
+        PyObject *owner = owned != NULL ? owned : Py_None;
         if (python) {
-            /* slide_body in Python: the body, or None where it bails */
             PyObject *raw_obj = owned;
             if (raw_obj == NULL) {
                 raw_obj = PyBytes_FromStringAndSize((const char *)raw, raw_len);
@@ -817,7 +819,7 @@ slide_batch(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             }
             if (got == Py_None) {
                 Py_DECREF(got);
-                status = BATCH_STOP;
+                status = BATCH_STOP; /* slide_body bails: expat reads the part */
                 break;
             }
             if (!PyBytes_Check(got)) {
@@ -825,34 +827,21 @@ slide_batch(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
                 PyErr_SetString(PyExc_TypeError, "slide_batch: body must return bytes");
                 goto fail;
             }
-            if (batch_add(&b, -1, PyBytes_GET_SIZE(got), got) < 0) {
-                Py_DECREF(got);
-                goto fail;
-            }
-            batched += PyBytes_GET_SIZE(got);
+            body = (const unsigned char *)PyBytes_AS_STRING(got);
+            body_len = PyBytes_GET_SIZE(got);
+            int added = batch_add(&b, body, body_len, got);
             Py_DECREF(got);
-        } else if (at >= 0) {
-            if (batch_add(&b, at + (body - raw), body_len, Py_None) < 0) {
+            if (added < 0) {
                 goto fail;
             }
-            b.used += (size_t)raw_len;
-            batched += body_len;
         } else {
-            /* a part read through Python: its body is a slice of those bytes */
-            PyObject *slice =
-                PyBytes_FromStringAndSize((const char *)body, body_len);
-            Py_DECREF(owned);
-            owned = NULL;
-            if (slice == NULL) {
+            int added = batch_add(&b, body, body_len, owner);
+            Py_XDECREF(owned);
+            if (added < 0) {
                 goto fail;
             }
-            if (batch_add(&b, -1, body_len, slice) < 0) {
-                Py_DECREF(slice);
-                goto fail;
-            }
-            batched += body_len;
-            Py_DECREF(slice);
         }
+        batched += body_len;
         if (batched >= block) {
             k++;
             break;
@@ -860,16 +849,7 @@ slide_batch(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
 
     if (status != BATCH_ERROR && b.count > 0) {
-        const unsigned char **parts = PyMem_Malloc(sizeof(*parts) * (size_t)b.count);
-        if (parts == NULL) {
-            PyErr_NoMemory();
-            goto fail;
-        }
-        for (Py_ssize_t j = 0; j < b.count; j++) {
-            parts[j] = batch_part(&b, j);
-        }
-        text = batch_text(parts, b.len, b.count);
-        PyMem_Free(parts);
+        text = batch_text(b.ptr, b.len, b.count);
         if (text == NULL) {
             goto fail;
         }
@@ -883,14 +863,9 @@ slide_batch(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             goto fail;
         }
         for (Py_ssize_t j = 0; j < b.count; j++) {
-            PyObject *item = PyList_GET_ITEM(b.keep, j);
-            if (item == Py_None) {
-                item = PyBytes_FromStringAndSize((const char *)batch_part(&b, j), b.len[j]);
-                if (item == NULL) {
-                    goto fail;
-                }
-            } else {
-                Py_INCREF(item);
+            PyObject *item = PyBytes_FromStringAndSize((const char *)b.ptr[j], b.len[j]);
+            if (item == NULL) {
+                goto fail;
             }
             PyList_SET_ITEM(bodies, j, item);
         }
@@ -905,19 +880,18 @@ fail:
     Py_XDECREF(bodies);
     Py_XDECREF(last_tag);
     Py_XDECREF(last_end);
-    if (z_ready) {
-        inflateEnd(&z);
-    }
-    PyMem_Free(b.arena);
-    PyMem_Free(b.offset);
+    Py_DECREF(decompressobj);
+    Py_DECREF(crc32);
+    PyMem_Free(b.ptr);
     PyMem_Free(b.len);
-    Py_DECREF(b.keep);
+    Py_XDECREF(b.keep);
     return result;
 }
 
 static PyMethodDef methods[] = {
     {"slides_text", slides_text, METH_O, slides_text_doc},
-    {"slide_batch", (PyCFunction)(void (*)(void))slide_batch, METH_FASTCALL, slide_batch_doc},
+    {"slide_batch", (PyCFunction)(void (*)(void))slide_batch, METH_FASTCALL,
+     slide_batch_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -324,7 +324,6 @@ def _pptx(
         and reader.data is not None
         and isinstance(zf, Container)
         and zf.plain is not None
-        and not limits.zip_inflate.strip()
     ):
         yield from _pptx_native(zf, reader, infos, parts, limits, report, budget)
         return
@@ -379,7 +378,7 @@ def _pptx_native(
     (``_native_slides.slide_batch``), a batch per call: what the loop of :func:`_pptx`
     does, with the same batches, reading checks and fallbacks, and no Python per part.
 
-    Each call reads parts from ``infos[i]`` on (zlib inflating them, with
+    Each call reads parts from ``infos[i]`` on (inflated by the reader's inflater, with
     :meth:`PartReader.read_each`'s checks; another compression method through
     :meth:`PartReader.read`) and checks each as :func:`slide_body` does (calling it for any
     part not of the usual shape), until about a block of XML is batched, and returns the
@@ -387,8 +386,9 @@ def _pptx_native(
     It stops before a part to stream through expat (too large, or refused by
     ``slide_body``: ``_BATCH_STOP``) and before a part failing a zip check
     (``_BATCH_ERROR``): Python's reader then reads that part again and raises its error,
-    the batch before it dropped, as in :func:`_pptx`. Should that reader accept the part
-    (an inflater more lenient than zlib), the parts are read on in Python."""
+    the batch before it dropped, as in :func:`_pptx` (an inflater's own error propagates
+    from the call). Should that reader accept the part after all, the batch and the part
+    are read in Python."""
     assert ooxml_fast._native_slides is not None
     batch_of = ooxml_fast._native_slides.slide_batch
     data = reader.data
@@ -398,7 +398,7 @@ def _pptx_native(
     while i < count:
         status, j, text, bodies = batch_of(
             data, infos, i, block, max_depth, block,
-            ooxml_fast._ROOT_TAGS_SEEN, _slide_body, reader.read,
+            ooxml_fast._ROOT_TAGS_SEEN, _slide_body, reader.read, reader.module,
         )  # fmt: skip
         report.parts += j - i
         names = [parts[info] for info in infos[i:j]]
