@@ -13,8 +13,10 @@ of that file instead (extraction and matching, every predefined profile, as
 ``bench/dlp_formats.py`` times it); ``--src TREE`` imports the project from another source
 tree (a worktree of main, for before/after counts of the same file).
 
-    .venv/bin/python bench/dlp_instructions.py --document /tmp/docs/pptx-0.1mb.pptx --src ../main Compiled databases are kept in a directory
-(``--db-cache``) so valgrind does not have to compile them.
+    .venv/bin/python bench/dlp_instructions.py --document /tmp/docs/pptx-0.1mb.pptx --src ../main
+
+Compiled databases are kept in a directory (``--db-cache``) so valgrind does not have to
+compile them.
 """
 
 from __future__ import annotations
@@ -75,6 +77,14 @@ def _one_pass(policy: Policy, blocks: list[bytes], mode: str) -> None:
     stream.close()
 
 
+def _instrument(on: bool) -> None:
+    if os.environ.get("DLP_INSTR_CHILD") == "1":
+        state = "on" if on else "off"
+        subprocess.run(
+            ["callgrind_control", "-i", state, str(os.getpid())], check=True, capture_output=True
+        )
+
+
 def _document_pass(policy: Policy, path: Path) -> None:
     import io
 
@@ -92,15 +102,9 @@ def child(args: argparse.Namespace) -> None:
     policy = _policy(args.policy, args.engine)
     if args.document is not None:
         _document_pass(policy, args.document)
-        if os.environ.get("DLP_INSTR_CHILD") == "1":
-            subprocess.run(
-                ["callgrind_control", "-i", "on", str(os.getpid())], check=True, capture_output=True
-            )
+        _instrument(True)
         _document_pass(policy, args.document)
-        if os.environ.get("DLP_INSTR_CHILD") == "1":
-            subprocess.run(
-                ["callgrind_control", "-i", "off", str(os.getpid())], check=True, capture_output=True
-            )
+        _instrument(False)
         return
     # cut before the measured pass, as a file read would hand them over (no copy counted)
     blocks = list(_chunks(args.corpus.read_bytes()))

@@ -1,4 +1,5 @@
-"""Runs every ``test_matcher*.py`` test once per stage-1 engine (Hyperscan and RE2).
+"""Runs every ``test_matcher*.py`` test once per stage-1 engine (Hyperscan and RE2), and
+every test that uses ``slide_reader`` once per slide reader (compiled and pure Python).
 
 The engine reaches ``compile_policy`` as the matcher's default (``DEFAULT_ENGINE``), which
 is what a caller that names no engine gets; the fleet passes its ``CASB_DLP_ENGINE`` setting
@@ -7,18 +8,43 @@ fixtures around ``@given`` tests."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
 
 from detectors.dlp import matcher
+from detectors.dlp.extract import ooxml_fast
 from detectors.dlp.matcher import ENGINES
+
+SLIDE_READERS = ("native", "python")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     module = metafunc.module.__name__.rsplit(".", 1)[-1]
     if module.startswith("test_matcher") and "dlp_engine" in metafunc.fixturenames:
         metafunc.parametrize("dlp_engine", ENGINES, indirect=True, scope="module")
+    if "slide_reader" in metafunc.fixturenames:
+        metafunc.parametrize("slide_reader", SLIDE_READERS, indirect=True, scope="module")
+
+
+@pytest.fixture(scope="module")
+def slide_reader(request: pytest.FixtureRequest) -> Iterator[str]:
+    """``native``: the compiled slide tokenizer and reader (``_native_slides``), where built
+    (a host with a C compiler must have built it); ``python``: the pure-Python path, as on a
+    host without a compiler."""
+    mode = str(getattr(request, "param", "native"))
+    built = ooxml_fast._native_slides
+    if mode == "native" and built is None:
+        if os.environ.get("CASB_REQUIRE_NATIVE") == "1":
+            pytest.fail("detectors.dlp.extract._native_slides is not built")
+        pytest.skip("no compiled slide reader on this host (no C compiler)")
+    if mode == "python":
+        ooxml_fast._native_slides = None  # type: ignore[assignment]
+    try:
+        yield mode
+    finally:
+        ooxml_fast._native_slides = built
 
 
 @pytest.fixture(scope="module")
