@@ -401,8 +401,9 @@ def _pptx_native(
             ooxml_fast._ROOT_TAGS_SEEN, _slide_body, reader.read, reader.module,
         )  # fmt: skip
         report.parts += j - i
-        names = [parts[info] for info in infos[i:j]]
-        batch = [] if bodies is None else list(zip(names, bodies, strict=True))
+        batch = []
+        if bodies is not None:  # the parts go one by one: by name, as _slide_batch has them
+            batch = list(zip([parts[info] for info in infos[i:j]], bodies, strict=True))
         if status == _BATCH_ERROR:
             ((info, raw),) = reader.read_each(infos[j : j + 1], block)  # raises, as a rule
             report.parts += 1

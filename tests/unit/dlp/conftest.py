@@ -1,5 +1,6 @@
 """Runs every ``test_matcher*.py`` test once per stage-1 engine (Hyperscan and RE2), and
-every test that uses ``slide_reader`` once per slide reader (compiled and pure Python).
+every test that uses ``slide_reader`` or ``zipdir_reader`` once per reader (compiled and
+pure Python).
 
 The engine reaches ``compile_policy`` as the matcher's default (``DEFAULT_ENGINE``), which
 is what a caller that names no engine gets; the fleet passes its ``CASB_DLP_ENGINE`` setting
@@ -13,19 +14,34 @@ from collections.abc import Iterator
 
 import pytest
 
-from detectors.dlp import matcher
-from detectors.dlp.extract import ooxml_fast
+from detectors.dlp.extract import ooxml_fast, zipparts
 from detectors.dlp.matcher import ENGINES
 
-SLIDE_READERS = ("native", "python")
+READERS = ("native", "python")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     module = metafunc.module.__name__.rsplit(".", 1)[-1]
     if module.startswith("test_matcher") and "dlp_engine" in metafunc.fixturenames:
         metafunc.parametrize("dlp_engine", ENGINES, indirect=True, scope="module")
-    if "slide_reader" in metafunc.fixturenames:
-        metafunc.parametrize("slide_reader", SLIDE_READERS, indirect=True, scope="module")
+    for name in ("slide_reader", "zipdir_reader"):
+        if name in metafunc.fixturenames:
+            metafunc.parametrize(name, READERS, indirect=True, scope="module")
+
+
+def _reader(request: pytest.FixtureRequest, module: object, attribute: str) -> Iterator[str]:
+    mode = str(getattr(request, "param", "native"))
+    built = getattr(module, attribute)
+    if mode == "native" and built is None:
+        if os.environ.get("CASB_REQUIRE_NATIVE") == "1":
+            pytest.fail(f"detectors.dlp.extract.{attribute} is not built")
+        pytest.skip("no compiled reader on this host (no C compiler)")
+    if mode == "python":
+        setattr(module, attribute, None)
+    try:
+        yield mode
+    finally:
+        setattr(module, attribute, built)
 
 
 @pytest.fixture(scope="module")
@@ -33,28 +49,10 @@ def slide_reader(request: pytest.FixtureRequest) -> Iterator[str]:
     """``native``: the compiled slide tokenizer and reader (``_native_slides``), where built
     (a host with a C compiler must have built it); ``python``: the pure-Python path, as on a
     host without a compiler."""
-    mode = str(getattr(request, "param", "native"))
-    built = ooxml_fast._native_slides
-    if mode == "native" and built is None:
-        if os.environ.get("CASB_REQUIRE_NATIVE") == "1":
-            pytest.fail("detectors.dlp.extract._native_slides is not built")
-        pytest.skip("no compiled slide reader on this host (no C compiler)")
-    if mode == "python":
-        ooxml_fast._native_slides = None  # type: ignore[assignment]
-    try:
-        yield mode
-    finally:
-        ooxml_fast._native_slides = built
+    yield from _reader(request, ooxml_fast, "_native_slides")
 
 
 @pytest.fixture(scope="module")
-def dlp_engine(request: pytest.FixtureRequest) -> str:
-    return str(getattr(request, "param", "auto"))
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _dlp_engine_default(dlp_engine: str) -> Iterator[None]:
-    old = matcher.DEFAULT_ENGINE
-    matcher.DEFAULT_ENGINE = dlp_engine
-    yield
-    matcher.DEFAULT_ENGINE = old
+def zipdir_reader(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The central directory loop: compiled (``_native_zipdir``) or pure Python."""
+    yield from _reader(request, zipparts, "_native_zipdir")
