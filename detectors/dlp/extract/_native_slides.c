@@ -90,126 +90,158 @@ local_name(const unsigned char *s, Py_ssize_t n, Py_ssize_t i, Py_ssize_t *after
     return L_NONE;
 }
 
-/* Every ":" of a part: -1 for a reader's local name under another prefix (the Hyperscan
- * patterns "[^a]:NAME[\s/>]" and "[^</]a:NAME[\s/>]" over the joined batch, where the byte
- * before a part other than the first is the boundary's ">"); else 0, the ":t>" counted. */
-static int
-check_colons(const unsigned char *s, Py_ssize_t n, int first, Py_ssize_t *t_count)
+/* A ":" at s[i]: -1 for a reader's local name under another prefix (the Hyperscan patterns
+ * "[^a]:NAME[\s/>]" and "[^</]a:NAME[\s/>]" over the joined batch, where the byte before a
+ * part other than the first is the boundary's ">"); else 0, a ":t>" counted. */
+static inline int
+colon_at(const unsigned char *s, Py_ssize_t n, Py_ssize_t i, int first, Py_ssize_t *t_count)
 {
-    const unsigned char *p = s;
-    const unsigned char *end = s + n;
-    while (p < end && (p = memchr(p, ':', (size_t)(end - p))) != NULL) {
-        Py_ssize_t i = p - s;
-        Py_ssize_t after = 0;
-        int kind = local_name(s, n, i + 1, &after);
-        if (kind != L_NONE) {
-            int prev = i >= 1 ? s[i - 1] : (first ? -1 : '>');
-            if (prev >= 0 && prev != 'a') {
-                return -1;
-            }
-            if (prev == 'a') {
-                int before = i >= 2 ? s[i - 2] : (i == 1 && !first ? '>' : -1);
-                if (before >= 0 && before != '<' && before != '/') {
-                    return -1;
-                }
-            }
-            if (kind == L_T && AT(s, n, after) == '>') {
-                (*t_count)++;
-            }
+    Py_ssize_t after = 0;
+    int kind = local_name(s, n, i + 1, &after);
+    if (kind == L_NONE) {
+        return 0;
+    }
+    int prev = i >= 1 ? s[i - 1] : (first ? -1 : '>');
+    if (prev >= 0 && prev != 'a') {
+        return -1;
+    }
+    if (prev == 'a') {
+        int before = i >= 2 ? s[i - 2] : (i == 1 && !first ? '>' : -1);
+        if (before >= 0 && before != '<' && before != '/') {
+            return -1;
         }
-        p++;
+    }
+    if (kind == L_T && AT(s, n, after) == '>') {
+        (*t_count)++;
     }
     return 0;
 }
 
-/* The runs and separators of one part appended at *out; -1 for a spelling the batch pass
- * bails on. */
-static int
-tokenize(const unsigned char *s, Py_ssize_t n, unsigned char **out, Py_ssize_t *runs)
+typedef struct {
+    unsigned char *out;      /* where the next text goes */
+    Py_ssize_t runs;         /* runs read */
+    Py_ssize_t t_count;      /* ":t>" seen */
+    Py_ssize_t text;         /* inside a run: where its text starts; else -1 */
+} Scan;
+
+/* A "<" at s[i] (see scan_part); -1 for a spelling the batch pass bails on. */
+static inline int
+tag_at(const unsigned char *s, Py_ssize_t n, Py_ssize_t i, Scan *st)
 {
-    unsigned char *o = *out;
-    const unsigned char *end = s + n;
-    const unsigned char *p = s;
-    while (p < end && (p = memchr(p, '<', (size_t)(end - p))) != NULL) {
-        Py_ssize_t i = p - s;
-        unsigned char c = AT(s, n, i + 1);
-        Py_ssize_t after = 0;
-        int kind;
-        if (c == 'a' && AT(s, n, i + 2) == ':') {
-            kind = local_name(s, n, i + 3, &after);
-            if (kind == L_NONE) {
-                p++;
-                continue;
-            }
-            unsigned char t = AT(s, n, after);
-            if (kind == L_T) {
-                if (t != '>') {
-                    return -1; /* an attributed or empty run */
-                }
-                const unsigned char *text = s + after + 1;
-                const unsigned char *close =
-                    text < end ? memchr(text, '<', (size_t)(end - text)) : NULL;
-                if (close == NULL || end - close < 6 || memcmp(close, "</a:t>", 6) != 0) {
-                    return -1; /* a run holding a tag, or cut short */
-                }
-                size_t len = (size_t)(close - text);
-                if (len) {
-                    if (memchr(text, '\r', len) != NULL || memchr(text, '\0', len) != NULL) {
-                        return -1; /* expat normalises line ends and refuses NUL */
-                    }
-                    memcpy(o, text, len);
-                    o += len;
-                }
-                (*runs)++;
-                p = close + 6;
-                continue;
-            }
-            if (t == '>') {
-                p = s + after + 1; /* a plain start tag: its end tag adds the separator */
-                continue;
-            }
-            if (t == '/' && AT(s, n, after + 1) == '>') {
-                *o++ = kind == L_TAB ? '\t' : '\n';
-                p = s + after + 2;
-                continue;
-            }
-            return -1; /* attributed, or a blank before "/>" */
+    if (st->text >= 0) {
+        /* the first "<" after a run's start tag must end the run */
+        if (n - i < 6 || memcmp(s + i, "</a:t>", 6) != 0) {
+            return -1; /* a run holding a tag */
         }
-        if (c == '/' && AT(s, n, i + 2) == 'a' && AT(s, n, i + 3) == ':') {
-            kind = local_name(s, n, i + 4, &after);
-            if (kind == L_NONE) {
-                p++;
-                continue;
+        size_t len = (size_t)(i - st->text);
+        if (len) {
+            const unsigned char *text = s + st->text;
+            if (memchr(text, '\r', len) != NULL || memchr(text, '\0', len) != NULL) {
+                return -1; /* expat normalises line ends and refuses NUL */
             }
-            unsigned char t = AT(s, n, after);
-            if (is_blank(t)) {
+            memcpy(st->out, text, len);
+            st->out += len;
+        }
+        st->runs++;
+        st->text = -1;
+        return 0;
+    }
+    unsigned char c = AT(s, n, i + 1);
+    Py_ssize_t after = 0;
+    int kind;
+    if (c == 'a' && AT(s, n, i + 2) == ':') {
+        kind = local_name(s, n, i + 3, &after);
+        if (kind == L_NONE) {
+            return 0;
+        }
+        unsigned char t = AT(s, n, after);
+        if (kind == L_T) {
+            if (t != '>') {
+                return -1; /* an attributed or empty run */
+            }
+            st->text = after + 1;
+            return 0;
+        }
+        if (t == '>') {
+            return 0; /* a plain start tag: its end tag adds the separator */
+        }
+        if (t == '/' && AT(s, n, after + 1) == '>') {
+            *st->out++ = kind == L_TAB ? '\t' : '\n';
+            return 0;
+        }
+        return -1; /* attributed, or a blank before "/>" */
+    }
+    if (c == '/' && AT(s, n, i + 2) == 'a' && AT(s, n, i + 3) == ':') {
+        kind = local_name(s, n, i + 4, &after);
+        if (kind == L_NONE) {
+            return 0;
+        }
+        unsigned char t = AT(s, n, after);
+        if (is_blank(t)) {
+            return -1;
+        }
+        if (t == '>') {
+            if (kind == L_T) {
+                return -1; /* the end of no run */
+            }
+            *st->out++ = kind == L_TAB ? '\t' : '\n';
+        }
+        return 0; /* ("</a:p/": no tag the batch pass reads) */
+    }
+    if (c == '!') {
+        return -1; /* comment, CDATA, DTD */
+    }
+    if (c == '?') {
+        /* one of the two declarations is read as nothing (it holds no "<" or ":") */
+        if (n - i >= PROLOG_LEN &&
+            (memcmp(s + i, PROLOG_SQ, PROLOG_LEN) == 0 || memcmp(s + i, PROLOG_DQ, PROLOG_LEN) == 0)) {
+            return 0;
+        }
+        return -1; /* a processing instruction */
+    }
+    return 0;
+}
+
+/* One part, in one pass over its "<" and ":" bytes in order: the runs and separators
+ * appended at st->out, the ":t>" counted, -1 for a spelling the batch pass bails on. Every
+ * "<" is looked at, the end tag of a run included (where the Python pattern's match of the
+ * run ends), and no "<" lies between a run's start and end tags. */
+static int
+scan_part(const unsigned char *s, Py_ssize_t n, int first, Scan *st)
+{
+    Py_ssize_t i = 0;
+    st->text = -1;
+#ifdef __SSE2__
+    const __m128i lt = _mm_set1_epi8('<');
+    const __m128i colon = _mm_set1_epi8(':');
+    for (; n - i >= 16; i += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(s + i));
+        unsigned mask = (unsigned)_mm_movemask_epi8(
+            _mm_or_si128(_mm_cmpeq_epi8(v, lt), _mm_cmpeq_epi8(v, colon)));
+        while (mask) {
+            Py_ssize_t at = i + __builtin_ctz(mask);
+            mask &= mask - 1;
+            int bad = s[at] == '<' ? tag_at(s, n, at, st) : colon_at(s, n, at, first, &st->t_count);
+            if (bad) {
                 return -1;
             }
-            if (t == '>') {
-                if (kind == L_T) {
-                    return -1; /* the end of no run */
-                }
-                *o++ = kind == L_TAB ? '\t' : '\n';
-                p = s + after + 1;
-                continue;
-            }
-            p++; /* "</a:p/": no tag the batch pass reads */
-            continue;
         }
-        if (c == '!') {
-            return -1; /* comment, CDATA, DTD */
-        }
-        if (c == '?') {
-            if (n - i >= PROLOG_LEN &&
-                (memcmp(p, PROLOG_SQ, PROLOG_LEN) == 0 || memcmp(p, PROLOG_DQ, PROLOG_LEN) == 0)) {
-                p += PROLOG_LEN;
-                continue;
-            }
-            return -1; /* a processing instruction */
-        }
-        p++;
     }
-    *out = o;
+#endif
+    for (; i < n; i++) {
+        int bad = 0;
+        if (s[i] == '<') {
+            bad = tag_at(s, n, i, st);
+        } else if (s[i] == ':') {
+            bad = colon_at(s, n, i, first, &st->t_count);
+        }
+        if (bad) {
+            return -1;
+        }
+    }
+    if (st->text >= 0) {
+        return -1; /* a run cut short */
+    }
     return 0;
 }
 
@@ -373,22 +405,20 @@ batch_text(const unsigned char *const *parts, const Py_ssize_t *lens, Py_ssize_t
     if (buf == NULL) {
         return PyErr_NoMemory();
     }
-    unsigned char *o = buf;
-    Py_ssize_t runs = 0;
-    Py_ssize_t t_count = 0;
+    Scan st = {buf, 0, 0, -1};
     int bail = 0;
     for (Py_ssize_t k = 0; k < count; k++) {
-        if (check_colons(parts[k], lens[k], k == 0, &t_count) < 0 ||
-            tokenize(parts[k], lens[k], &o, &runs) < 0) {
+        if (scan_part(parts[k], lens[k], k == 0, &st) < 0) {
             bail = 1;
             break;
         }
-        *o++ = '\n';
+        *st.out++ = '\n';
     }
     if (count == 0) {
-        *o++ = '\n'; /* the batch pass's one boundary */
+        *st.out++ = '\n'; /* the batch pass's one boundary */
     }
-    if (bail || t_count != 2 * runs) {
+    unsigned char *o = st.out;
+    if (bail || st.t_count != 2 * st.runs) {
         PyMem_Free(buf);
         Py_RETURN_NONE;
     }
