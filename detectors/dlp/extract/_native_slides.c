@@ -534,9 +534,9 @@ enum { BATCH_DONE = 0, BATCH_STOP = 1, BATCH_ERROR = 2 };
 typedef struct {
     Py_ssize_t count;
     Py_ssize_t cap;
-    const unsigned char **ptr; /* a part's body: inside keep[k], or inside the container */
+    const unsigned char **ptr; /* a part's body, inside keep[k] */
     Py_ssize_t *len;
-    PyObject *keep; /* list: what holds each part's bytes (None: the container's bytes) */
+    PyObject *keep; /* list: the bytes holding each part */
 } Batch;
 
 static int
@@ -574,16 +574,11 @@ field(PyObject *info, Py_ssize_t k)
     return PyLong_AsLongLong(PyTuple_GET_ITEM(info, k));
 }
 
-/* The CRC-32 of s[0:n] by the inflater module's crc32; -1 with an exception set. */
+/* The CRC-32 of a part's bytes by the inflater module's crc32; -1 with an exception set. */
 static long long
-crc_of(PyObject *crc32, const unsigned char *s, Py_ssize_t n)
+crc_of(PyObject *crc32, PyObject *part)
 {
-    PyObject *view = PyMemoryView_FromMemory((char *)s, n, PyBUF_READ);
-    if (view == NULL) {
-        return -1;
-    }
-    PyObject *value = PyObject_CallOneArg(crc32, view);
-    Py_DECREF(view);
+    PyObject *value = PyObject_CallOneArg(crc32, part);
     if (value == NULL) {
         return -1;
     }
@@ -670,9 +665,7 @@ slide_batch(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             status = BATCH_STOP; /* streamed through expat */
             break;
         }
-        PyObject *owned = NULL; /* the bytes holding this part, when not the container's */
-        const unsigned char *raw;
-        Py_ssize_t raw_len;
+        PyObject *owned = NULL; /* the part's bytes */
         if (method == 8 || method == 0) {
             /* PartReader.read_each's checks; a failure is for its own reader to report */
             if (header < 0 || size < 0 || packed < 0 || header > data_len ||
@@ -693,30 +686,31 @@ slide_batch(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
                 }
                 begin = data_len; /* an empty slice past the end, as Python's */
             }
-            const unsigned char *in = data + begin;
+            const char *in = (const char *)data + begin;
             if (method == 0) {
                 if (packed != size) {
                     status = BATCH_ERROR;
                     break;
                 }
-                raw = in;
-                raw_len = (Py_ssize_t)size;
+                owned = PyBytes_FromStringAndSize(in, (Py_ssize_t)size);
+                if (owned == NULL) {
+                    goto fail;
+                }
             } else {
                 /* the inflater PartReader chose, at most one byte past the declared size */
-                PyObject *view = PyMemoryView_FromMemory((char *)in, (Py_ssize_t)packed,
-                                                         PyBUF_READ);
-                if (view == NULL) {
+                PyObject *packed_bytes = PyBytes_FromStringAndSize(in, (Py_ssize_t)packed);
+                if (packed_bytes == NULL) {
                     goto fail;
                 }
                 PyObject *inflater = PyObject_CallFunction(decompressobj, "i", -15);
                 if (inflater == NULL) {
-                    Py_DECREF(view);
+                    Py_DECREF(packed_bytes);
                     goto fail;
                 }
-                PyObject *out = PyObject_CallMethod(inflater, "decompress", "On", view,
+                PyObject *out = PyObject_CallMethod(inflater, "decompress", "On", packed_bytes,
                                                     (Py_ssize_t)(size + 1));
                 Py_DECREF(inflater);
-                Py_DECREF(view);
+                Py_DECREF(packed_bytes);
                 if (out == NULL) {
                     goto fail; /* the inflater's error, as Python's reader raises it */
                 }
@@ -732,16 +726,14 @@ slide_batch(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
                     break;
                 }
                 owned = out;
-                raw = (const unsigned char *)PyBytes_AS_STRING(out);
-                raw_len = PyBytes_GET_SIZE(out);
             }
-            long long got = crc_of(crc32, raw, raw_len);
+            long long got = crc_of(crc32, owned);
             if (got == -1 && PyErr_Occurred()) {
-                Py_XDECREF(owned);
+                Py_DECREF(owned);
                 goto fail;
             }
             if (got != crc) {
-                Py_XDECREF(owned);
+                Py_DECREF(owned);
                 status = BATCH_ERROR;
                 break;
             }
@@ -755,9 +747,9 @@ slide_batch(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
                 PyErr_SetString(PyExc_TypeError, "slide_batch: read must return bytes");
                 goto fail;
             }
-            raw = (const unsigned char *)PyBytes_AS_STRING(owned);
-            raw_len = PyBytes_GET_SIZE(owned);
         }
+        const unsigned char *raw = (const unsigned char *)PyBytes_AS_STRING(owned);
+        Py_ssize_t raw_len = PyBytes_GET_SIZE(owned);
 
         /* slide_body's checks; a part not of the usual shape goes to slide_body itself */
         const unsigned char *body = NULL;
@@ -832,17 +824,9 @@ slide_batch(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
                 python = 1; /* declarations past the root tag */
             }
         }
-        PyObject *owner = owned != NULL ? owned : Py_None;
         if (python) {
-            PyObject *raw_obj = owned;
-            if (raw_obj == NULL) {
-                raw_obj = PyBytes_FromStringAndSize((const char *)raw, raw_len);
-                if (raw_obj == NULL) {
-                    goto fail;
-                }
-            }
-            PyObject *got = PyObject_CallFunction(body_fn, "On", raw_obj, max_depth);
-            Py_DECREF(raw_obj);
+            PyObject *got = PyObject_CallFunction(body_fn, "On", owned, max_depth);
+            Py_DECREF(owned);
             owned = NULL;
             if (got == NULL) {
                 goto fail;
@@ -865,8 +849,8 @@ slide_batch(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
                 goto fail;
             }
         } else {
-            int added = batch_add(&b, body, body_len, owner);
-            Py_XDECREF(owned);
+            int added = batch_add(&b, body, body_len, owned);
+            Py_DECREF(owned);
             if (added < 0) {
                 goto fail;
             }
