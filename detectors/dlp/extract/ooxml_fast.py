@@ -31,7 +31,10 @@ Two block passes run no Python per cell or per element at all:
   scan of the batch first looks for every other spelling the pattern reacts to; a batch
   with none (what python-pptx writes) is read by a pattern of two alternatives
   (:func:`_plain_slides`), and a part holding the reader's local names under a prefix other
-  than ``a`` (``<x:p/>``, which expat reads by its local name) goes to expat.
+  than ``a`` (``<x:p/>``, which expat reads by its local name) goes to expat. Where the
+  compiled tokenizer (``_native_slides.c``) is built, it reads each batch instead, by the
+  same rules, in one pass over each part; ``ooxml._pptx_native`` also reads the parts of an
+  in-memory deck through it, with no Python per part.
 
 It handles the shapes Office writes and nothing else. On anything unusual it raises
 :class:`Bail` and the caller reads the part again with expat (which refuses DTDs, reports
