@@ -14,6 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from detectors.dlp import matcher
 from detectors.dlp.extract import ooxml_fast, zipparts
 from detectors.dlp.matcher import ENGINES
 
@@ -27,6 +28,19 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     for name in ("slide_reader", "zipdir_reader"):
         if name in metafunc.fixturenames:
             metafunc.parametrize(name, READERS, indirect=True, scope="module")
+
+
+@pytest.fixture(scope="module")
+def dlp_engine(request: pytest.FixtureRequest) -> str:
+    return str(getattr(request, "param", "auto"))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _dlp_engine_default(dlp_engine: str) -> Iterator[None]:
+    old = matcher.DEFAULT_ENGINE
+    matcher.DEFAULT_ENGINE = dlp_engine
+    yield
+    matcher.DEFAULT_ENGINE = old
 
 
 def _reader(request: pytest.FixtureRequest, module: object, attribute: str) -> Iterator[str]:
