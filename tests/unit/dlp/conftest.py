@@ -1,4 +1,6 @@
-"""Runs every ``test_matcher*.py`` test once per stage-1 engine (Hyperscan and RE2).
+"""Runs every ``test_matcher*.py`` test once per stage-1 engine (Hyperscan and RE2), and
+every test that uses ``slide_reader`` or ``zipdir_reader`` once per reader (compiled and
+pure Python).
 
 The engine reaches ``compile_policy`` as the matcher's default (``DEFAULT_ENGINE``), which
 is what a caller that names no engine gets; the fleet passes its ``CASB_DLP_ENGINE`` setting
@@ -7,18 +9,25 @@ fixtures around ``@given`` tests."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
 
 from detectors.dlp import matcher
+from detectors.dlp.extract import ooxml_fast, zipparts
 from detectors.dlp.matcher import ENGINES
+
+READERS = ("native", "python")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     module = metafunc.module.__name__.rsplit(".", 1)[-1]
     if module.startswith("test_matcher") and "dlp_engine" in metafunc.fixturenames:
         metafunc.parametrize("dlp_engine", ENGINES, indirect=True, scope="module")
+    for name in ("slide_reader", "zipdir_reader"):
+        if name in metafunc.fixturenames:
+            metafunc.parametrize(name, READERS, indirect=True, scope="module")
 
 
 @pytest.fixture(scope="module")
@@ -32,3 +41,32 @@ def _dlp_engine_default(dlp_engine: str) -> Iterator[None]:
     matcher.DEFAULT_ENGINE = dlp_engine
     yield
     matcher.DEFAULT_ENGINE = old
+
+
+def _reader(request: pytest.FixtureRequest, module: object, attribute: str) -> Iterator[str]:
+    mode = str(getattr(request, "param", "native"))
+    built = getattr(module, attribute)
+    if mode == "native" and built is None:
+        if os.environ.get("CASB_REQUIRE_NATIVE") == "1":
+            pytest.fail(f"detectors.dlp.extract.{attribute} is not built")
+        pytest.skip("no compiled reader on this host (no C compiler)")
+    if mode == "python":
+        setattr(module, attribute, None)
+    try:
+        yield mode
+    finally:
+        setattr(module, attribute, built)
+
+
+@pytest.fixture(scope="module")
+def slide_reader(request: pytest.FixtureRequest) -> Iterator[str]:
+    """``native``: the compiled slide tokenizer and reader (``_native_slides``), where built
+    (a host with a C compiler must have built it); ``python``: the pure-Python path, as on a
+    host without a compiler."""
+    yield from _reader(request, ooxml_fast, "_native_slides")
+
+
+@pytest.fixture(scope="module")
+def zipdir_reader(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The central directory loop: compiled (``_native_zipdir``) or pure Python."""
+    yield from _reader(request, zipparts, "_native_zipdir")
