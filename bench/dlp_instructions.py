@@ -8,8 +8,15 @@ that pass took.
     .venv/bin/python bench/dlp_instructions.py --corpus /tmp/c5.txt --policy secrets --mode pass
 
 ``--mode pass`` is a whole matcher pass (both stages); ``raw`` is stage 1 alone (the engines,
-events dropped), as the bench's ``raw`` row. Compiled databases are kept in a directory
-(``--db-cache``) so valgrind does not have to compile them.
+events dropped), as the bench's ``raw`` row. ``--document FILE`` counts one ``scan_document``
+of that file instead (extraction and matching, every predefined profile, as
+``bench/dlp_formats.py`` times it); ``--src TREE`` imports the project from another source
+tree (a worktree of main, for before/after counts of the same file).
+
+    .venv/bin/python bench/dlp_instructions.py --document /tmp/docs/pptx-0.1mb.pptx --src ../main
+
+Compiled databases are kept in a directory (``--db-cache``) so valgrind does not have to
+compile them.
 """
 
 from __future__ import annotations
@@ -25,6 +32,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+if "--src" in sys.argv[:-1]:  # the project imported from another tree (before/after counts)
+    sys.path.insert(0, str(Path(sys.argv[sys.argv.index("--src") + 1]).resolve()))
 
 if TYPE_CHECKING:
     from detectors.dlp.matcher import Policy
@@ -68,11 +77,35 @@ def _one_pass(policy: Policy, blocks: list[bytes], mode: str) -> None:
     stream.close()
 
 
+def _instrument(on: bool) -> None:
+    if os.environ.get("DLP_INSTR_CHILD") == "1":
+        state = "on" if on else "off"
+        subprocess.run(
+            ["callgrind_control", "-i", state, str(os.getpid())], check=True, capture_output=True
+        )
+
+
+def _document_pass(policy: Policy, path: Path) -> None:
+    import io
+
+    from detectors.dlp.document import scan_document
+    from detectors.dlp.extract import ExtractLimits
+
+    data = path.read_bytes()
+    scan_document(path.name, io.BytesIO(data), policy, ExtractLimits(), None)
+
+
 def child(args: argparse.Namespace) -> None:
     from detectors.dlp.engine_cache import use_database_store
 
     use_database_store(DirStore(args.db_cache))
     policy = _policy(args.policy, args.engine)
+    if args.document is not None:
+        _document_pass(policy, args.document)
+        _instrument(True)
+        _document_pass(policy, args.document)
+        _instrument(False)
+        return
     # cut before the measured pass, as a file read would hand them over (no copy counted)
     blocks = list(_chunks(args.corpus.read_bytes()))
     _one_pass(policy, blocks, args.mode)
@@ -91,7 +124,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--corpus", type=Path, required=True)
+    ap.add_argument("--corpus", type=Path, default=Path(os.devnull))
+    ap.add_argument("--document", type=Path, help="count one scan_document of this file")
+    ap.add_argument("--src", type=Path, help="import the project from this source tree")
     ap.add_argument("--policy", choices=["full", "secrets"], default="secrets")
     ap.add_argument("--mode", choices=["pass", "raw"], default="pass")
     ap.add_argument("--engine", choices=["auto", "hyperscan", "re2"], default=None)
@@ -99,6 +134,8 @@ def main() -> None:
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--out", type=Path, help="keep the callgrind output file here")
     args = ap.parse_args()
+    if args.document is not None:
+        args.policy = "full"  # every predefined profile, as the documents bench
     if args.child:
         child(args)
         return
@@ -135,11 +172,16 @@ def main() -> None:
     ]
     if args.engine:
         cmd += ["--engine", args.engine]
+    if args.document is not None:
+        cmd += ["--document", str(args.document)]
+    if args.src is not None:
+        cmd += ["--src", str(args.src)]
     subprocess.run(cmd, check=True, capture_output=True, env={**os.environ, "DLP_INSTR_CHILD": "1"})
     text = out.read_text(errors="replace")
     m = re.search(r"^totals:\s+(\d+)", text, re.M) or re.search(r"^summary:\s+(\d+)", text, re.M)
     total = int(m.group(1)) if m else 0
-    print(f"{args.policy} {args.mode}: {total / 1e6:.1f} M instructions")
+    what = f"scan_document {args.document.name}" if args.document else f"{args.policy} {args.mode}"
+    print(f"{what}: {total / 1e6:.1f} M instructions")
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from collections.abc import Callable, Generator, Iterator
 from typing import Any, BinaryIO
 from xml.parsers import expat
 
+from detectors.dlp.extract import ooxml_fast
 from detectors.dlp.extract.errors import (
     Budget,
     ExtractLimits,
@@ -318,6 +319,14 @@ def _pptx(
             yield "\n"
         return
     reader = PartReader(zf, limits.zip_inflate)
+    if (
+        ooxml_fast._native_slides is not None
+        and reader.data is not None
+        and isinstance(zf, Container)
+        and zf.plain is not None
+    ):
+        yield from _pptx_native(zf, reader, infos, parts, limits, report, budget)
+        return
     batch: list[tuple[str, bytes]] = []  # small parts read whole, scanned about a block at once
     batched = 0
     block, max_depth = limits.xml_block, limits.max_xml_depth
@@ -343,6 +352,85 @@ def _pptx(
             yield "\n"
     if batch:
         yield from _slide_batch(zf, batch, limits, budget)
+
+
+def _slide_body(raw: bytes, max_depth: int) -> bytes | None:
+    try:
+        return slide_body(raw, max_depth)
+    except Bail:
+        return None
+
+
+# what the compiled reader says of a batch (see _pptx_native)
+_BATCH_DONE, _BATCH_STOP, _BATCH_ERROR = 0, 1, 2
+
+
+def _pptx_native(
+    zf: Container,
+    reader: PartReader,
+    infos: list[Any],
+    parts: dict[Any, str],
+    limits: ExtractLimits,
+    report: ExtractReport,
+    budget: Budget,
+) -> Iterator[str]:
+    """The slide and notes parts of an in-memory deck read by the compiled reader
+    (``_native_slides.slide_batch``), a batch per call: what the loop of :func:`_pptx`
+    does, with the same batches, reading checks and fallbacks, and no Python per part.
+
+    Each call reads parts from ``infos[i]`` on (inflated by the reader's inflater, with
+    :meth:`PartReader.read_each`'s checks; another compression method through
+    :meth:`PartReader.read`) and checks each as :func:`slide_body` does (calling it for any
+    part not of the usual shape), until about a block of XML is batched, and returns the
+    batch's text (None where :func:`slides_text` would bail: the parts then go one by one).
+    It stops before a part to stream through expat (too large, or refused by
+    ``slide_body``: ``_BATCH_STOP``) and before a part failing a zip check
+    (``_BATCH_ERROR``): Python's reader then reads that part again and raises its error,
+    the batch before it dropped, as in :func:`_pptx` (an inflater's own error propagates
+    from the call). Should that reader accept the part after all, the batch and the part
+    are read in Python."""
+    assert ooxml_fast._native_slides is not None
+    batch_of = ooxml_fast._native_slides.slide_batch
+    data = reader.data
+    assert data is not None
+    block, max_depth = limits.xml_block, limits.max_xml_depth
+    i, count = 0, len(infos)
+    while i < count:
+        status, j, text, bodies = batch_of(
+            data, infos, i, block, max_depth, block,
+            ooxml_fast._ROOT_TAGS_SEEN, _slide_body, reader.read, reader.module,
+        )  # fmt: skip
+        report.parts += j - i
+        batch = []
+        if bodies is not None:  # the parts go one by one: by name, as _slide_batch has them
+            batch = list(zip([parts[info] for info in infos[i:j]], bodies, strict=True))
+        if status == _BATCH_ERROR:
+            ((info, raw),) = reader.read_each(infos[j : j + 1], block)  # raises, as a rule
+            report.parts += 1
+            if batch:
+                yield from _slide_batch(zf, batch, limits, budget)
+            body = None if raw is None else _slide_body(raw, max_depth)
+            if body is not None:
+                yield from _slide_batch(zf, [(parts[info], body)], limits, budget)
+            else:
+                yield from _parse(zf, parts[info], _Paragraphs(limits), budget)
+                yield "\n"
+            i = j + 1
+            continue
+        if text is not None:
+            yield text
+            budget.check()
+        elif batch:
+            yield from _slides_one_by_one(zf, batch, limits, budget)
+            budget.check()
+        if status == _BATCH_STOP:
+            report.parts += 1
+            yield from _parse(zf, parts[infos[j]], _Paragraphs(limits), budget)
+            yield "\n"
+            j += 1
+        if j <= i:  # pragma: no cover - the compiled reader always moves on
+            raise RuntimeError("slide batch made no progress")
+        i = j
 
 
 def _slide_batch(

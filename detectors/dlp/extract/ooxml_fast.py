@@ -31,7 +31,10 @@ Two block passes run no Python per cell or per element at all:
   scan of the batch first looks for every other spelling the pattern reacts to; a batch
   with none (what python-pptx writes) is read by a pattern of two alternatives
   (:func:`_plain_slides`), and a part holding the reader's local names under a prefix other
-  than ``a`` (``<x:p/>``, which expat reads by its local name) goes to expat.
+  than ``a`` (``<x:p/>``, which expat reads by its local name) goes to expat. Where the
+  compiled tokenizer (``_native_slides.c``) is built, it reads each batch instead, by the
+  same rules, in one pass over each part; ``ooxml._pptx_native`` also reads the parts of an
+  in-memory deck through it, with no Python per part.
 
 It handles the shapes Office writes and nothing else. On anything unusual it raises
 :class:`Bail` and the caller reads the part again with expat (which refuses DTDs, reports
@@ -72,6 +75,11 @@ try:  # the matcher's engine; without its wheel (Linux aarch64) slides take the 
     import hyperscan
 except ImportError:  # pragma: no cover - exercised on hosts without the wheel
     hyperscan = None  # type: ignore[assignment]
+
+try:  # the compiled slide tokenizer (setup.py builds it where a C compiler is)
+    from detectors.dlp.extract import _native_slides
+except ImportError:  # pragma: no cover - exercised on hosts without a compiler
+    _native_slides = None  # type: ignore[assignment]
 
 __all__ = [
     "MAX_CARRY",
@@ -844,7 +852,21 @@ def slides_text(bodies: list[bytes]) -> str:
     well-formed part holds one) and one ``findall`` finds every token; Python runs per
     run and paragraph, not per element. Parts of plain runs and paragraphs only (what
     python-pptx writes) take a cheaper pattern (:func:`_plain_slides`). Bails when any part
-    would (the caller then reads the parts one by one)."""
+    would (the caller then reads the parts one by one).
+
+    Where the compiled tokenizer (``_native_slides``) is built, it gives this text in one
+    pass over each part by the same rules (the Hyperscan pre-scan's included, whether or
+    not Hyperscan is installed), or None where this pass would bail."""
+    if _native_slides is not None:
+        text: str | None = _native_slides.slides_text(bodies)
+        if text is None:
+            raise Bail
+        return text
+    return _slides_text(bodies)
+
+
+def _slides_text(bodies: list[bytes]) -> str:
+    """:func:`slides_text` in Python (hosts without the compiled tokenizer)."""
     joined = b"<\x00>".join(bodies) + b"<\x00>"  # (slide_body refused any other NUL)
     plain = _plain_slides(joined)
     if plain is not None:

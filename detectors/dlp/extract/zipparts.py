@@ -19,8 +19,9 @@ Office and the Python OOXML writers produce) with one ``struct`` loop into
 :class:`Entry` tuples, and makes ``zipfile``'s ``ZipInfo`` objects only when one of
 ``zipfile``'s own methods needs them (parsing the directory again with ``zipfile``'s code,
 so those objects are exactly ``zipfile``'s). ``zipfile`` spends a few microseconds of
-Python per entry; a deck has two or three entries per slide. Any other directory is read by
-``zipfile`` at once, with its errors.
+Python per entry; a deck has two or three entries per slide. Where the compiled loop
+(``_native_zipdir``) is built, it makes the same entries with the same checks. Any other
+directory is read by ``zipfile`` at once, with its errors.
 """
 
 from __future__ import annotations
@@ -34,6 +35,11 @@ from collections.abc import Callable, Iterable, Iterator
 from operator import itemgetter
 from types import ModuleType
 from typing import IO, Any, BinaryIO, NamedTuple
+
+try:  # the directory loop compiled (setup.py builds it where a C compiler is)
+    from detectors.dlp.extract import _native_zipdir
+except ImportError:  # pragma: no cover - exercised on hosts without a compiler
+    _native_zipdir = None  # type: ignore[assignment]
 
 __all__ = [
     "INFLATERS",
@@ -98,6 +104,11 @@ def _plain_directory(fp: BinaryIO) -> tuple[list[Entry], int]:
     directory = fp.read(cd_size)
     if len(directory) != cd_size:
         raise _Unusual
+    if _native_zipdir is not None:  # the loop below, in C
+        plain = _native_zipdir.entries(directory, count, Entry, zipfile.MAX_EXTRACT_VERSION)
+        if plain is None:
+            raise _Unusual
+        return plain, cd_offset
     out: list[Entry] = []
     append = out.append
     unpack = _CENTRAL.unpack_from

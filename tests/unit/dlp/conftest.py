@@ -1,6 +1,7 @@
 """Runs every ``test_matcher*.py`` test once per stage-1 engine (Hyperscan and RE2), and
-once per stage-2 path: the compiled loops (``_native_stream``, where it was built) and the
-pure-Python methods they stand in for (the module attribute set to None).
+once per stage-2 path (the compiled loops of ``_native_stream`` and the pure-Python methods
+they stand in for), and every test that uses ``slide_reader`` or ``zipdir_reader`` once per
+reader (compiled and pure Python).
 
 The engine reaches ``compile_policy`` as the matcher's default (``DEFAULT_ENGINE``), which
 is what a caller that names no engine gets; the fleet passes its ``CASB_DLP_ENGINE`` setting
@@ -9,17 +10,17 @@ fixtures around ``@given`` tests."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
 
 from detectors.dlp import matcher
+from detectors.dlp.extract import ooxml_fast, zipparts
 from detectors.dlp.matcher import ENGINES
 
-# the stage-2 paths: "python" always; "native" where the accelerator was built (the build
-# test fails where a compiler is present and it was not)
-STAGE2_PATHS = ("native", "python") if matcher._native_stream is not None else ("python",)
-_NATIVE = matcher._native_stream
+READERS = ("native", "python")
+STAGE2_PATHS = ("native", "python")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -29,19 +30,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     stage2 = module.startswith(("test_matcher", "test_leading_byte", "test_engines_differential"))
     if stage2 and "dlp_stage2" in metafunc.fixturenames:
         metafunc.parametrize("dlp_stage2", STAGE2_PATHS, indirect=True, scope="module")
-
-
-@pytest.fixture(scope="module")
-def dlp_stage2(request: pytest.FixtureRequest) -> str:
-    return str(getattr(request, "param", "native"))
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _dlp_stage2_path(dlp_stage2: str) -> Iterator[None]:
-    old = matcher._native_stream
-    matcher._native_stream = _NATIVE if dlp_stage2 == "native" else None
-    yield
-    matcher._native_stream = old
+    for name in ("slide_reader", "zipdir_reader"):
+        if name in metafunc.fixturenames:
+            metafunc.parametrize(name, READERS, indirect=True, scope="module")
 
 
 @pytest.fixture(scope="module")
@@ -55,3 +46,56 @@ def _dlp_engine_default(dlp_engine: str) -> Iterator[None]:
     matcher.DEFAULT_ENGINE = dlp_engine
     yield
     matcher.DEFAULT_ENGINE = old
+
+
+def _reader(request: pytest.FixtureRequest, module: object, attribute: str) -> Iterator[str]:
+    mode = str(getattr(request, "param", "native"))
+    built = getattr(module, attribute)
+    if mode == "native" and built is None:
+        if os.environ.get("CASB_REQUIRE_NATIVE") == "1":
+            pytest.fail(f"detectors.dlp.extract.{attribute} is not built")
+        pytest.skip("no compiled reader on this host (no C compiler)")
+    if mode == "python":
+        setattr(module, attribute, None)
+    try:
+        yield mode
+    finally:
+        setattr(module, attribute, built)
+
+
+@pytest.fixture(scope="module")
+def dlp_stage2(request: pytest.FixtureRequest) -> Iterator[str]:
+    """``native``: the matcher's compiled stage-2 loops (``_native_stream``), where built;
+    ``python``: the methods they stand in for. Tests outside the parametrized modules get the
+    compiled loops where they are built."""
+    mode = str(getattr(request, "param", "native"))
+    built = matcher._native_stream
+    if mode == "native" and built is None and hasattr(request, "param"):
+        if os.environ.get("CASB_REQUIRE_NATIVE") == "1":
+            pytest.fail("detectors.dlp._native_stream is not built")
+        pytest.skip("no compiled stage 2 on this host (no C compiler)")
+    if mode == "python":
+        matcher._native_stream = None
+    try:
+        yield mode
+    finally:
+        matcher._native_stream = built
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _dlp_stage2_path(dlp_stage2: str) -> str:
+    return dlp_stage2
+
+
+@pytest.fixture(scope="module")
+def slide_reader(request: pytest.FixtureRequest) -> Iterator[str]:
+    """``native``: the compiled slide tokenizer and reader (``_native_slides``), where built
+    (a host with a C compiler must have built it); ``python``: the pure-Python path, as on a
+    host without a compiler."""
+    yield from _reader(request, ooxml_fast, "_native_slides")
+
+
+@pytest.fixture(scope="module")
+def zipdir_reader(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The central directory loop: compiled (``_native_zipdir``) or pure Python."""
+    yield from _reader(request, zipparts, "_native_zipdir")

@@ -135,6 +135,7 @@ def test_xlsx_shared_and_inline_strings() -> None:
     assert "Ada\t021000021" in text2
 
 
+@pytest.mark.usefixtures("slide_reader")
 def test_pptx_slides_in_numeric_order_and_notes() -> None:
     data = fixtures.pptx([["one"], ["two"], ["ten", "ten b"]], notes=["speaker note"])
     text, report = text_of("deck.pptx", data)

@@ -134,6 +134,7 @@ def test_a_member_that_lies_about_itself_is_refused(inflater: str, lie: str) -> 
             pass
 
 
+@pytest.mark.usefixtures("slide_reader")
 def test_a_slide_failing_its_crc_is_corrupt(monkeypatch: pytest.MonkeyPatch) -> None:
     xml = slide(para(f"ssn {SSN}") * 20)
     buf = io.BytesIO()
@@ -162,6 +163,7 @@ COMMON_SLIDES = [
 ]
 
 
+@pytest.mark.usefixtures("slide_reader")
 def test_common_slides_read_the_same_in_one_batch(monkeypatch: pytest.MonkeyPatch) -> None:
     assert batch_reads(*COMMON_SLIDES[:1], *COMMON_SLIDES[2:])
     text, _ = both(monkeypatch, "c.pptx", deck(*COMMON_SLIDES))
@@ -170,6 +172,7 @@ def test_common_slides_read_the_same_in_one_batch(monkeypatch: pytest.MonkeyPatc
     assert 'a & b <c> AB "q"caf\u00e9 \u00fcber \u2603' in text
 
 
+@pytest.mark.usefixtures("slide_reader")
 def test_tab_stops_and_empty_tags_are_read_where_they_stand() -> None:
     """An attributed or empty ``a:`` tag sends its batch to the part-by-part reader, which
     still reads it without expat."""
@@ -178,6 +181,7 @@ def test_tab_stops_and_empty_tags_are_read_where_they_stand() -> None:
     assert bulk.slide_text(body).startswith("\tbefore\nafter\n")
 
 
+@pytest.mark.usefixtures("slide_reader")
 def test_many_slides_span_several_batches_with_an_odd_one_inside(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -209,12 +213,14 @@ UNUSUAL_SLIDES = [
 ]
 
 
+@pytest.mark.usefixtures("slide_reader")
 @pytest.mark.parametrize("xml", UNUSUAL_SLIDES)
 def test_unusual_slides_read_as_expat_reads_them(monkeypatch: pytest.MonkeyPatch, xml: str) -> None:
     assert not batch_reads(xml)
     both(monkeypatch, "u.pptx", deck(COMMON_SLIDES[0], xml, COMMON_SLIDES[2]))
 
 
+@pytest.mark.usefixtures("slide_reader")
 def test_other_encodings_of_a_slide_go_to_expat(monkeypatch: pytest.MonkeyPatch) -> None:
     head = '<?xml version="1.0" encoding="UTF-16"?>'
     xml = slide(para(f"caf\u00e9 {SSN}"), head=head).encode("utf-16")
@@ -224,6 +230,7 @@ def test_other_encodings_of_a_slide_go_to_expat(monkeypatch: pytest.MonkeyPatch)
     assert f"caf\u00e9 {SSN}" in text
 
 
+@pytest.mark.usefixtures("slide_reader")
 def test_a_large_slide_is_streamed_through_expat(monkeypatch: pytest.MonkeyPatch) -> None:
     xml = slide(para(f"big {SSN}") * 3000)
     assert len(xml) > LIMITS.xml_block
@@ -231,6 +238,7 @@ def test_a_large_slide_is_streamed_through_expat(monkeypatch: pytest.MonkeyPatch
     assert text.count(f"big {SSN}") == 3000
 
 
+@pytest.mark.usefixtures("slide_reader")
 def test_time_budget_is_checked_per_batch(monkeypatch: pytest.MonkeyPatch) -> None:
     ticks = iter(range(10_000))
     limits = ExtractLimits(max_seconds=3, clock=lambda: float(next(ticks)), xml_block=4096)
@@ -252,6 +260,7 @@ def _expat_and_bulk(
 _SLIDE = slide(para("one &amp; two", "three") + "<a:p/>" + para(f"SSN {SSN}"))
 
 
+@pytest.mark.usefixtures("slide_reader")
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_mutated_slides_read_as_expat_reads_them(data: st.DataObject) -> None:

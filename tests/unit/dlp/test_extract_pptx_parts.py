@@ -1,7 +1,8 @@
 """How a deck's slide and notes parts reach the batch pass: ``PartReader.read_each`` (every
 member inflated in one frame, with ``read``'s checks) and ``slide_body`` (root tags cached
 with their end tags). Both must give what the per-part reader and expat give, on generated
-decks and on hostile members."""
+decks and on hostile members. Every test runs on both slide readers (``slide_reader``: the
+compiled one and the pure-Python one)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from tests.unit.dlp.test_extract_fast import PROLOG, _members, lying_member, par
 A = fixtures.A
 P = fixtures.P
 LIMITS = ExtractLimits()
+pytestmark = pytest.mark.usefixtures("slide_reader")
 
 
 # -- PartReader.read_each ------------------------------------------------------------------------
