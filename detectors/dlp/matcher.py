@@ -29,11 +29,16 @@ Pure: no I/O, no logging of content. Design (docs/dlp.md, "Design" and "Breadth 
   bounded history buffer and confirmed: context window, value extraction, validator, and
   overlap merge per entry.
 * Results keep counts and *masked* excerpts only.
+* Stage 2's loops (event absorption, region searches, start recovery, ordering and
+  confirmation) run compiled where ``_native_stream`` was built (docs/dlp.md, round 9): the
+  same results, the same callables called in the same order; the methods below are the
+  fallback and the reference.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib
 import re
 import re._constants as _sre_const  # pattern structure (3.11+): widths, literal prefixes
 import re._parser as _sre_parse
@@ -57,6 +62,14 @@ from detectors.dlp.profiles import (
 )
 from detectors.dlp.re2_engine import Re2Engine, Re2UnionEngine, to_re2_pattern
 from detectors.dlp.validators import VALIDATORS, is_test_value
+
+# The compiled stage-2 loops (absorption, ordering and confirmation of candidates): same
+# results as the Python methods below, which run where the module was not built.
+_native_stream: Any
+try:
+    _native_stream = importlib.import_module("detectors.dlp._native_stream")
+except ImportError:  # pragma: no cover - exercised on hosts without a C compiler
+    _native_stream = None
 
 try:  # no Linux aarch64 wheel for hyperscan 0.9.x: the RE2 engine covers those hosts
     import hyperscan
@@ -218,7 +231,7 @@ class _Plan:
     skip_test_values: bool
 
 
-@dataclass
+@dataclass(slots=True)
 class _EntryState:
     count: int = 0
     last_end: int = -1
@@ -434,6 +447,11 @@ def _set_start_paths(
         expr.reverse = re.compile(str(reverse.pop()).encode(), rflags)
 
 
+def _table(byte_class: frozenset[int]) -> bytes | None:
+    """A byte class as a 256-byte membership table, None for the empty class."""
+    return bytes(b in byte_class for b in range(256)) if byte_class else None
+
+
 def _class_bytes(cls: str) -> frozenset[int]:
     rx = re.compile(f"[{cls}]".encode())
     return frozenset(b for b in range(256) if rx.fullmatch(bytes([b])))
@@ -535,6 +553,7 @@ class Policy:
         self._confirming: dict[int, tuple[tuple[_Plan, ...], frozenset[int], frozenset[int]]] = {
             eid: (plans, *self._consumed_classes(eid)) for eid, plans in self._plans.items()
         }
+        self._native_tables()
         max_kw = max(self._lit_len.values(), default=0)
         self._kw_gates = {k: tuple(sorted(v)) for k, v in kw_gates.items()}
         self._max_kw = max_kw
@@ -576,6 +595,55 @@ class Policy:
         for lid, members in self._word_entries.items():
             self._plans[lid] = tuple(plan_of[m] for m in members)
         return plan_of
+
+    def _native_tables(self) -> None:
+        """What the compiled loops read (``_native_stream``), resolved once per policy: per
+        plan (slot, ((keyword id, length), ...), window, value search, validator, skip test
+        values, entry, id, mask, mask prefix); byte classes as 256-byte tables (None when
+        there is none); the expressions without SOM; keyword-led expressions' regions and
+        searches; each expression's start-recovery paths."""
+        self._native_confirming = {
+            eid: (tuple(self._native_plan(p) for p in plans), _table(term), _table(lead))
+            for eid, (plans, term, lead) in self._confirming.items()
+        }
+        self._nosom = frozenset(i for i, x in self._exprs.items() if not x.som)
+        self._gate_info = {
+            gid: (x.gate_window, x.max_width) for gid, x in self._exprs.items() if x.gate_window
+        }
+        self._region_info = {
+            gid: (x.max_width, x.search.search, x.lead_boundary)
+            for gid, x in self._exprs.items()
+            if x.search is not None
+        }
+        self._native_recovery = {
+            i: (
+                x,
+                x.widths,
+                x.sized.match if x.sized is not None else None,
+                x.prefix,
+                x.reach,
+                x.lone,
+                x.anchored.match if x.anchored is not None else None,
+                x.stops,
+            )
+            for i, x in self._exprs.items()
+            if x.confirm is not None
+        }
+
+    def _native_plan(self, plan: _Plan) -> tuple[Any, ...]:
+        entry = plan.entry
+        return (
+            plan.slot,
+            tuple((kid, self._lit_len[kid]) for kid in plan.ctx),
+            plan.window,
+            plan.value_re.search if plan.value_re is not None else None,
+            plan.validate,
+            plan.skip_test_values,
+            entry,
+            entry.id,
+            entry.mask,
+            entry.mask_prefix,
+        )
 
     def _consumed_classes(self, eid: int) -> tuple[frozenset[int], frozenset[int]]:
         """The byte classes of an expression's consumed terminator and leading byte (empty
@@ -929,6 +997,23 @@ class MatchStream:
 
     def _absorb(self) -> None:
         p = self._p
+        if _native_stream is not None:
+            _native_stream.absorb(
+                self._events,
+                _KW_BASE,
+                p._lit_len,
+                self._kw_ends,
+                p._word_entries,
+                p._kw_gates,
+                p._gate_info,
+                self._regions,
+                self._searched,
+                None if self._exact_start else p._nosom,
+                self._pending,
+                self._unstarted,
+                self._past_deadline if self._deadline is not None else None,
+            )
+            return
         exprs = p._exprs
         pending = self._pending
         unstarted = self._unstarted
@@ -978,6 +1063,20 @@ class MatchStream:
         """Search the parts of keyword-led regions whose text is complete (every candidate
         starting there has ended, and the byte after it is known); queue their candidates.
         A region still growing keeps its unsearched tail, so none outlives the history."""
+        if _native_stream is not None:
+            _native_stream.search_regions(
+                self._regions,
+                final,
+                self._pos,
+                self._base,
+                self._hist,
+                self._p._region_info,
+                self._searched,
+                self._furthest,
+                self._pending,
+                self._past_deadline if self._deadline is not None else None,
+            )
+            return
         pos = self._pos
         exprs = self._p._exprs
         base = self._base
@@ -1088,6 +1187,13 @@ class MatchStream:
                 i = hist.find(prefix, i + 1, hi)
             if i < 0:
                 return None
+        return self._recover_tail(expr, end)
+
+    def _recover_tail(self, expr: _Expr, end: int) -> int | None:
+        """The start by the reversed pattern or RE2 (the paths above found none)."""
+        assert expr.confirm is not None
+        base = self._base
+        hi = end - base
         if expr.prefix is None and expr.reverse is not None:
             lo = max(0, hi - expr.max_width)
             # one anchored, greedy attempt on the reversed text: its end is the leftmost start
@@ -1109,6 +1215,16 @@ class MatchStream:
         return None if start < 0 else base + lo - ctx + start
 
     def _recover_starts(self) -> None:
+        if _native_stream is not None:
+            _native_stream.recover_starts(
+                self._unstarted,
+                self._p._native_recovery,
+                self._recover_tail,
+                self._hist,
+                self._base,
+                self._pending,
+            )
+            return
         exprs = self._p._exprs
         pending = self._pending
         recover = self._recover_start
@@ -1121,6 +1237,25 @@ class MatchStream:
     def _finalize(self, limit: int) -> None:
         if self._unstarted:
             self._recover_starts()
+        if _native_stream is not None:
+            timed = self._deadline is not None and not self.truncated
+            _native_stream.finalize(
+                self._pending,
+                limit,
+                CONFIRM_AFTER_DEADLINE if self.truncated else -1,
+                self._past_deadline if timed else None,
+                self._p._native_confirming,
+                self._hist,
+                self._base,
+                self._kw_ends,
+                self._state,
+                _EntryState,
+                self.spans,
+                self._probe,
+                is_test_value,
+                mask_value,
+            )
+            return
         ready = sorted(
             (start, eid, end) for (eid, start), end in self._pending.items() if start <= limit
         )

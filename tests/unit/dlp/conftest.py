@@ -1,6 +1,7 @@
 """Runs every ``test_matcher*.py`` test once per stage-1 engine (Hyperscan and RE2), and
-every test that uses ``slide_reader`` or ``zipdir_reader`` once per reader (compiled and
-pure Python).
+once per stage-2 path (the compiled loops of ``_native_stream`` and the pure-Python methods
+they stand in for), and every test that uses ``slide_reader`` or ``zipdir_reader`` once per
+reader (compiled and pure Python).
 
 The engine reaches ``compile_policy`` as the matcher's default (``DEFAULT_ENGINE``), which
 is what a caller that names no engine gets; the fleet passes its ``CASB_DLP_ENGINE`` setting
@@ -19,12 +20,16 @@ from detectors.dlp.extract import ooxml_fast, zipparts
 from detectors.dlp.matcher import ENGINES
 
 READERS = ("native", "python")
+STAGE2_PATHS = ("native", "python")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     module = metafunc.module.__name__.rsplit(".", 1)[-1]
     if module.startswith("test_matcher") and "dlp_engine" in metafunc.fixturenames:
         metafunc.parametrize("dlp_engine", ENGINES, indirect=True, scope="module")
+    stage2 = module.startswith(("test_matcher", "test_leading_byte", "test_engines_differential"))
+    if stage2 and "dlp_stage2" in metafunc.fixturenames:
+        metafunc.parametrize("dlp_stage2", STAGE2_PATHS, indirect=True, scope="module")
     for name in ("slide_reader", "zipdir_reader"):
         if name in metafunc.fixturenames:
             metafunc.parametrize(name, READERS, indirect=True, scope="module")
@@ -56,6 +61,30 @@ def _reader(request: pytest.FixtureRequest, module: object, attribute: str) -> I
         yield mode
     finally:
         setattr(module, attribute, built)
+
+
+@pytest.fixture(scope="module")
+def dlp_stage2(request: pytest.FixtureRequest) -> Iterator[str]:
+    """``native``: the matcher's compiled stage-2 loops (``_native_stream``), where built;
+    ``python``: the methods they stand in for. Tests outside the parametrized modules get the
+    compiled loops where they are built."""
+    mode = str(getattr(request, "param", "native"))
+    built = matcher._native_stream
+    if mode == "native" and built is None and hasattr(request, "param"):
+        if os.environ.get("CASB_REQUIRE_NATIVE") == "1":
+            pytest.fail("detectors.dlp._native_stream is not built")
+        pytest.skip("no compiled stage 2 on this host (no C compiler)")
+    if mode == "python":
+        matcher._native_stream = None
+    try:
+        yield mode
+    finally:
+        matcher._native_stream = built
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _dlp_stage2_path(dlp_stage2: str) -> str:
+    return dlp_stage2
 
 
 @pytest.fixture(scope="module")
