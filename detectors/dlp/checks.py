@@ -3,7 +3,9 @@ national identifier check digits, crypto address checksums.
 
 Pure functions of the candidate text, ``str -> bool``; they never raise on odd input (callers
 still guard) and never log. Each one states the published rule it implements. Registered by
-name in ``validators.VALIDATORS``.
+name in ``validators.VALIDATORS``. The hottest ones hand the value to their compiled version
+in ``_native_checks`` when it is built (same verdict for every ``str``; the Python here is the
+reference and the fallback).
 """
 
 from __future__ import annotations
@@ -18,6 +20,11 @@ from collections.abc import Callable, Sequence
 from datetime import date
 
 from detectors.dlp.placeholders import entropy_at_least, is_placeholder
+
+try:
+    from detectors.dlp import _native_checks
+except ImportError:  # pragma: no cover - built wherever a C compiler was at install
+    _native_checks = None  # type: ignore[assignment]
 
 __all__ = [
     "CHECKS",
@@ -245,6 +252,8 @@ def hex_key_ok(value: str) -> bool:
     character about 3% of the time (too few draws to show all 16 symbols evenly), under
     2.6 less than 0.1% of the time; from 32 digits on, 3.0 rejects about 0.01%.
     """
+    if _native_checks is not None:
+        return _native_checks.hex_key_ok(value)
     v = value.lower()
     return (
         not is_placeholder(v)
@@ -257,6 +266,8 @@ def hex_key_ok(value: str) -> bool:
 def uuid_key_ok(value: str) -> bool:
     """A UUID used as a secret: version nibble 1-8 and the standard variant (the fourth
     group's first digit 8-b, as every UUID version sets it), not nil/max, some entropy."""
+    if _native_checks is not None:
+        return _native_checks.uuid_key_ok(value)
     v = value.lower()
     if len(v) != 36 or v.count("-") != 4 or v[14] not in "12345678" or v[19] not in "89ab":
         return False
@@ -265,6 +276,8 @@ def uuid_key_ok(value: str) -> bool:
 
 def mixed_token_ok(value: str) -> bool:
     """A random token body of mixed case and digits (no dictionary words)."""
+    if _native_checks is not None:
+        return _native_checks.mixed_token_ok(value)
     return (
         not is_placeholder(value)
         and any(map(str.isdigit, value))
@@ -457,6 +470,8 @@ def _keccak_f(lanes: list[int]) -> list[int]:
 
 def keccak256(data: bytes) -> bytes:
     """Keccak-256 as Ethereum uses it (original padding 0x01, not SHA3's 0x06)."""
+    if _native_checks is not None:
+        return _native_checks.keccak256(data)
     rate = 136
     msg = bytearray(data) + b"\x01"
     msg += b"\x00" * (-len(msg) % rate)
@@ -473,6 +488,8 @@ def ethereum_address_ok(value: str) -> bool:
     """``0x`` + 40 hex. Mixed case must carry a valid EIP-55 checksum (Keccak-256 of the
     lowercase address decides each letter's case); single-case addresses have none, so they
     are accepted when random-looking (the entry needs context)."""
+    if _native_checks is not None:
+        return _native_checks.ethereum_address_ok(value)
     body = value[2:]
     if len(body) != 40 or any(c not in "0123456789abcdefABCDEF" for c in body):
         return False

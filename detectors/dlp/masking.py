@@ -9,6 +9,11 @@ from __future__ import annotations
 
 import re
 
+try:
+    from detectors.dlp import _native_checks
+except ImportError:  # pragma: no cover - built wherever a C compiler was at install
+    _native_checks = None  # type: ignore[assignment]
+
 __all__ = ["mask_value"]
 
 ELLIPSIS = "\u2026"
@@ -57,6 +62,8 @@ def _mask_pem(value: str) -> str:
 
 
 def _mask_secret(value: str, prefix: int) -> str:
+    if _native_checks is not None:  # the same text, compiled
+        return _native_checks.mask_secret(value, prefix)
     n = len(value)
     if prefix <= 0:
         m = _PREFIX_RE.match(value)

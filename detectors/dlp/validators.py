@@ -4,7 +4,8 @@ The fast engine (Hyperscan) only proves that a span has the right *shape*. These
 false positives that shape alone lets through: checksums (Luhn, mod-97, ABA, NHS mod-11, TFN),
 numbering-plan rules (SSN areas, NINO prefixes), structure (JWT header JSON), randomness
 (Shannon entropy) and placeholder / documentation values (``AKIAIOSFODNN7EXAMPLE``,
-``${DB_PASSWORD}``, the 4111... test card).
+``${DB_PASSWORD}``, the 4111... test card). The hottest ones run compiled where the optional
+``_native_checks`` module is built (same verdicts; the Python is the reference).
 
 Every validator takes the candidate value as ``str`` and returns ``bool``. They never raise on
 odd input and never log the value. ``VALIDATORS`` maps a stable name to each function so that a
@@ -27,6 +28,11 @@ from detectors.dlp.placeholders import (
     is_test_value,
     shannon_entropy,
 )
+
+try:
+    from detectors.dlp import _native_checks
+except ImportError:  # pragma: no cover - built wherever a C compiler was at install
+    _native_checks = None  # type: ignore[assignment]
 
 __all__ = [
     "IBAN_LENGTHS",
@@ -65,6 +71,8 @@ def _digits(value: str) -> str:
 
 def random_token_ok(value: str, min_len: int = 16, min_entropy: float = 3.0) -> bool:
     """A random-looking credential body: long enough, not a placeholder, enough entropy."""
+    if _native_checks is not None:
+        return _native_checks.random_token_ok(value, min_len, min_entropy)
     return (
         len(value) >= min_len and not is_placeholder(value) and entropy_at_least(value, min_entropy)
     )
@@ -414,6 +422,8 @@ def private_key_ok(value: str) -> bool:
 
 def _token(min_len: int, min_entropy: float = 3.0) -> Validator:
     def check(value: str) -> bool:
+        if _native_checks is not None:  # (one call less than through random_token_ok)
+            return _native_checks.random_token_ok(value, min_len, min_entropy)
         return random_token_ok(value, min_len, min_entropy)
 
     check.__name__ = f"token_min{min_len}"
@@ -422,6 +432,8 @@ def _token(min_len: int, min_entropy: float = 3.0) -> Validator:
 
 def hex_secret_ok(value: str) -> bool:
     """A hex secret (Twilio, GCP private_key_id): not a trivial run, some entropy."""
+    if _native_checks is not None:
+        return _native_checks.hex_secret_ok(value)
     return not is_placeholder(value) and entropy_at_least(value, 3.0)
 
 

@@ -1,0 +1,1100 @@
+/* Compiled versions of the DLP matcher's per-value checks (stage 2): Shannon entropy, the
+ * placeholder and published-test-value tests, the random-token, hex-key, mixed-token and UUID
+ * validators, Keccak-256 and the EIP-55 address checksum, and the "secret" mask.
+ *
+ * Each function gives exactly the verdict of the pure-Python function of the same name in
+ * detectors/dlp (placeholders.py, validators.py, checks.py, masking.py), which stays the
+ * reference and the fallback where this module is not built. Values are read as code points
+ * (any str, lone surrogates included); str.lower() is the only Python method called, and only
+ * for a value that is not ASCII. The published test values and the placeholder words come
+ * from placeholders.py through configure(). Nothing here keeps or reports a value.
+ */
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#define STACK_CHARS 160
+#define MARGIN 1e-9
+
+/* ---------------------------------------------------------------------------------------- */
+/* Configuration from placeholders.py                                                       */
+/* ---------------------------------------------------------------------------------------- */
+
+typedef struct {
+    char *text;
+    Py_ssize_t len;
+} Lit;
+
+static Lit *test_values = NULL;
+static Py_ssize_t n_test_values = 0;
+static Lit *words = NULL;
+static Py_ssize_t n_words = 0;
+static Py_ssize_t longest_test_value = -1;
+
+static void
+free_lits(Lit *lits, Py_ssize_t n)
+{
+    if (lits == NULL)
+        return;
+    for (Py_ssize_t i = 0; i < n; i++)
+        PyMem_Free(lits[i].text);
+    PyMem_Free(lits);
+}
+
+/* An iterable of ASCII str -> an array of byte strings. */
+static int
+load_lits(PyObject *iterable, Lit **out, Py_ssize_t *count)
+{
+    PyObject *seq = PySequence_Fast(iterable, "expected an iterable of str");
+    if (seq == NULL)
+        return -1;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    Lit *lits = PyMem_Calloc(n ? (size_t)n : 1, sizeof(Lit));
+    if (lits == NULL) {
+        Py_DECREF(seq);
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(seq, i);
+        if (!PyUnicode_Check(item) || !PyUnicode_IS_ASCII(item)) {
+            PyErr_SetString(PyExc_ValueError, "expected ASCII str items");
+            free_lits(lits, i);
+            Py_DECREF(seq);
+            return -1;
+        }
+        Py_ssize_t len = PyUnicode_GET_LENGTH(item);
+        lits[i].text = PyMem_Malloc((size_t)len + 1);
+        if (lits[i].text == NULL) {
+            free_lits(lits, i);
+            Py_DECREF(seq);
+            PyErr_NoMemory();
+            return -1;
+        }
+        memcpy(lits[i].text, PyUnicode_1BYTE_DATA(item), (size_t)len);
+        lits[i].text[len] = 0;
+        lits[i].len = len;
+    }
+    Py_DECREF(seq);
+    *out = lits;
+    *count = n;
+    return 0;
+}
+
+static PyObject *
+configure(PyObject *self, PyObject *args)
+{
+    PyObject *values, *word_list;
+    Py_ssize_t longest;
+    if (!PyArg_ParseTuple(args, "OOn:configure", &values, &word_list, &longest))
+        return NULL;
+    Lit *v = NULL, *w = NULL;
+    Py_ssize_t nv = 0, nw = 0;
+    if (load_lits(values, &v, &nv) < 0)
+        return NULL;
+    if (load_lits(word_list, &w, &nw) < 0) {
+        free_lits(v, nv);
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < nw; i++) {
+        if (w[i].len == 0) {
+            free_lits(v, nv);
+            free_lits(w, nw);
+            PyErr_SetString(PyExc_ValueError, "empty placeholder word");
+            return NULL;
+        }
+    }
+    free_lits(test_values, n_test_values);
+    free_lits(words, n_words);
+    test_values = v;
+    n_test_values = nv;
+    words = w;
+    n_words = nw;
+    longest_test_value = longest;
+    Py_RETURN_NONE;
+}
+
+static int
+check_configured(void)
+{
+    if (longest_test_value < 0) {
+        PyErr_SetString(PyExc_RuntimeError, "_native_checks.configure() was not called");
+        return -1;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* A value as an array of code points                                                       */
+/* ---------------------------------------------------------------------------------------- */
+
+typedef struct {
+    Py_UCS4 *s;
+    Py_ssize_t n;
+    int ascii;
+    Py_UCS4 stack[STACK_CHARS];
+} UBuf;
+
+static int
+ubuf_alloc(UBuf *b, Py_ssize_t n)
+{
+    b->n = n;
+    if (n <= STACK_CHARS) {
+        b->s = b->stack;
+        return 0;
+    }
+    b->s = PyMem_Malloc((size_t)n * sizeof(Py_UCS4));
+    if (b->s == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    return 0;
+}
+
+static void
+ubuf_free(UBuf *b)
+{
+    if (b->s != NULL && b->s != b->stack)
+        PyMem_Free(b->s);
+    b->s = NULL;
+}
+
+static int
+ubuf_from_str(UBuf *b, PyObject *str)
+{
+    Py_ssize_t n = PyUnicode_GET_LENGTH(str);
+    if (ubuf_alloc(b, n) < 0)
+        return -1;
+    int kind = PyUnicode_KIND(str);
+    const void *data = PyUnicode_DATA(str);
+    if (kind == PyUnicode_1BYTE_KIND) {
+        const Py_UCS1 *p = data;
+        for (Py_ssize_t i = 0; i < n; i++)
+            b->s[i] = p[i];
+    } else {
+        for (Py_ssize_t i = 0; i < n; i++)
+            b->s[i] = PyUnicode_READ(kind, data, i);
+    }
+    b->ascii = PyUnicode_IS_ASCII(str);
+    return 0;
+}
+
+static int
+all_ascii(const Py_UCS4 *s, Py_ssize_t n)
+{
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (s[i] > 127)
+            return 0;
+    return 1;
+}
+
+/* str.lower() of a code-point array, into `out` (allocated here). ASCII is lowered in place
+ * of Python's call (the same result); anything else goes through str.lower() itself. */
+static int
+ubuf_lower(UBuf *out, const Py_UCS4 *s, Py_ssize_t n, int ascii)
+{
+    if (ascii) {
+        if (ubuf_alloc(out, n) < 0)
+            return -1;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            Py_UCS4 c = s[i];
+            out->s[i] = (c >= 'A' && c <= 'Z') ? c + 32 : c;
+        }
+        out->ascii = 1;
+        return 0;
+    }
+    PyObject *str = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, s, n);
+    if (str == NULL)
+        return -1;
+    PyObject *low = PyObject_CallMethod(str, "lower", NULL);
+    Py_DECREF(str);
+    if (low == NULL)
+        return -1;
+    int rc = ubuf_from_str(out, low);
+    Py_DECREF(low);
+    return rc;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Shannon entropy                                                                          */
+/* ---------------------------------------------------------------------------------------- */
+
+/* Counts of each distinct code point in order of first occurrence (the order in which the
+ * Python version sums its terms). `counts` holds n entries; returns the distinct count, or
+ * -1 with an exception set. */
+static Py_ssize_t
+tally(const Py_UCS4 *s, Py_ssize_t n, Py_ssize_t *counts)
+{
+    Py_UCS4 top = 0;
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (s[i] > top)
+            top = s[i];
+    Py_ssize_t d = 0;
+    if (top < 256) {
+        Py_ssize_t slot[256];
+        memset(slot, -1, sizeof(slot));
+        for (Py_ssize_t i = 0; i < n; i++) {
+            Py_UCS4 c = s[i];
+            if (slot[c] < 0) {
+                slot[c] = d;
+                counts[d++] = 0;
+            }
+            counts[slot[c]]++;
+        }
+        return d;
+    }
+    /* open addressing: code point -> index into counts */
+    size_t cap = 16;
+    while (cap < (size_t)n * 2)
+        cap <<= 1;
+    Py_UCS4 *keys = PyMem_Malloc(cap * sizeof(Py_UCS4));
+    Py_ssize_t *idx = PyMem_Malloc(cap * sizeof(Py_ssize_t));
+    if (keys == NULL || idx == NULL) {
+        PyMem_Free(keys);
+        PyMem_Free(idx);
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (size_t j = 0; j < cap; j++)
+        idx[j] = -1;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_UCS4 c = s[i];
+        size_t h = ((size_t)c * 2654435761u) & (cap - 1);
+        while (idx[h] >= 0 && keys[h] != c)
+            h = (h + 1) & (cap - 1);
+        if (idx[h] < 0) {
+            keys[h] = c;
+            idx[h] = d;
+            counts[d++] = 0;
+        }
+        counts[idx[h]]++;
+    }
+    PyMem_Free(keys);
+    PyMem_Free(idx);
+    return d;
+}
+
+/* -sum(c/n * log2(c/n)) summed as Python's sum() of floats sums (plain addition before
+ * 3.12, Neumaier's compensated sum from 3.12 on), in the same order. */
+static double
+entropy_of_counts(const Py_ssize_t *counts, Py_ssize_t d, Py_ssize_t n)
+{
+    double nn = (double)n;
+    double total = 0.0;
+#if PY_VERSION_HEX >= 0x030C0000
+    double comp = 0.0;
+    for (Py_ssize_t i = 0; i < d; i++) {
+        double p = (double)counts[i] / nn;
+        double x = p * log2(p);
+        if (i == 0) {
+            total = 0.0 + x;
+            continue;
+        }
+        double t = total + x;
+        if (fabs(total) >= fabs(x))
+            comp += (total - t) + x;
+        else
+            comp += (x - t) + total;
+        total = t;
+    }
+    if (comp != 0.0 && isfinite(comp))
+        total += comp;
+#else
+    for (Py_ssize_t i = 0; i < d; i++) {
+        double p = (double)counts[i] / nn;
+        total += p * log2(p);
+    }
+#endif
+    return -total;
+}
+
+/* shannon_entropy of a code-point array; -1.0 with an exception set on failure. */
+static double
+entropy_u(const Py_UCS4 *s, Py_ssize_t n)
+{
+    if (n == 0)
+        return 0.0;
+    Py_ssize_t stack_counts[STACK_CHARS];
+    Py_ssize_t *counts = stack_counts;
+    if (n > STACK_CHARS) {
+        counts = PyMem_Malloc((size_t)n * sizeof(Py_ssize_t));
+        if (counts == NULL) {
+            PyErr_NoMemory();
+            return -1.0;
+        }
+    }
+    Py_ssize_t d = tally(s, n, counts);
+    double h = d < 0 ? -1.0 : entropy_of_counts(counts, d, n);
+    if (counts != stack_counts)
+        PyMem_Free(counts);
+    return h;
+}
+
+static Py_ssize_t
+distinct_u(const Py_UCS4 *s, Py_ssize_t n)
+{
+    Py_ssize_t stack_counts[STACK_CHARS];
+    Py_ssize_t *counts = stack_counts;
+    if (n > STACK_CHARS) {
+        counts = PyMem_Malloc((size_t)n * sizeof(Py_ssize_t));
+        if (counts == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+    }
+    Py_ssize_t d = tally(s, n, counts);
+    if (counts != stack_counts)
+        PyMem_Free(counts);
+    return d;
+}
+
+/* entropy_at_least: 1, 0, or -1 with an exception set. The same bounds as the Python
+ * version (log2 of the distinct count above, the least spread below), then the exact sum. */
+static int
+entropy_at_least_u(const Py_UCS4 *s, Py_ssize_t n, double bits)
+{
+    if (n == 0)
+        return bits <= 0.0;
+    Py_ssize_t d = distinct_u(s, n);
+    if (d < 0)
+        return -1;
+    if (log2((double)d) < bits - MARGIN)
+        return 0;
+    double top = (double)(n - d + 1) / (double)n;
+    double least = -(top * log2(top)) + (double)(d - 1) / (double)n * log2((double)n);
+    if (least >= bits + MARGIN)
+        return 1;
+    double h = entropy_u(s, n);
+    if (h == -1.0 && PyErr_Occurred())
+        return -1;
+    return h >= bits;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Published test values and placeholders                                                   */
+/* ---------------------------------------------------------------------------------------- */
+
+static int
+equals_lit(const Py_UCS4 *s, Py_ssize_t n)
+{
+    for (Py_ssize_t k = 0; k < n_test_values; k++) {
+        const Lit *lit = &test_values[k];
+        if (lit->len != n)
+            continue;
+        Py_ssize_t i = 0;
+        while (i < n && s[i] == (Py_UCS4)(unsigned char)lit->text[i])
+            i++;
+        if (i == n)
+            return 1;
+    }
+    return 0;
+}
+
+static int
+is_test_value_u(const Py_UCS4 *s, Py_ssize_t n)
+{
+    if (n > longest_test_value)
+        return 0;
+    if (equals_lit(s, n))
+        return 1;
+    Py_UCS4 compact[STACK_CHARS];
+    Py_ssize_t m = 0;
+    int sep = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_UCS4 c = s[i];
+        if (c == ' ' || c == '-' || c == '.')
+            sep = 1;
+        else if (m < STACK_CHARS)
+            compact[m++] = c;
+        else
+            return 0; /* longer than any published value */
+    }
+    return sep && equals_lit(compact, m);
+}
+
+static int
+contains_word(const Py_UCS4 *s, Py_ssize_t n, const Lit *w)
+{
+    Py_ssize_t k = w->len;
+    Py_UCS4 first = (unsigned char)w->text[0];
+    for (Py_ssize_t i = 0; i + k <= n; i++) {
+        if (s[i] != first)
+            continue;
+        Py_ssize_t j = 1;
+        while (j < k && s[i + j] == (Py_UCS4)(unsigned char)w->text[j])
+            j++;
+        if (j == k)
+            return 1;
+    }
+    return 0;
+}
+
+/* \w of Python's re on str patterns */
+static int
+is_word(Py_UCS4 c)
+{
+    return c == '_' || Py_UNICODE_ISALNUM(c);
+}
+
+/* _TEMPLATE_RE.search(value) is not None:
+ *   \$\{[^}]*\} | \{\{[^}]*\}\} | <[^>]*> | %\(\w+\)[sd] | \$[A-Z_]{3,}  */
+static int
+template_u(const Py_UCS4 *s, Py_ssize_t n)
+{
+    Py_ssize_t last_close = -1, last_gt = -1, first_lt = -1, first_dollar_brace = -1;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_UCS4 c = s[i];
+        if (c == '}')
+            last_close = i;
+        else if (c == '>')
+            last_gt = i;
+        else if (c == '<' && first_lt < 0)
+            first_lt = i;
+        else if (c == '$' && first_dollar_brace < 0 && i + 1 < n && s[i + 1] == '{')
+            first_dollar_brace = i;
+    }
+    /* ${ ... }: a "}" anywhere after the first "${" */
+    if (first_dollar_brace >= 0 && last_close > first_dollar_brace + 1)
+        return 1;
+    /* < ... >: a ">" anywhere after the first "<" */
+    if (first_lt >= 0 && last_gt > first_lt)
+        return 1;
+    /* {{ ... }}: the first "}" after a "{{" is followed by another */
+    Py_ssize_t close = -1; /* the first "}" at or after the position looked for */
+    for (Py_ssize_t i = 0; i + 1 < n; i++) {
+        if (s[i] != '{' || s[i + 1] != '{')
+            continue;
+        if (close < i + 2) {
+            close = i + 2;
+            while (close < n && s[close] != '}')
+                close++;
+        }
+        if (close >= n)
+            break;
+        if (close + 1 < n && s[close + 1] == '}')
+            return 1;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_UCS4 c = s[i];
+        if (c == '%' && i + 1 < n && s[i + 1] == '(') {
+            /* %(name)s or %(name)d */
+            Py_ssize_t j = i + 2;
+            while (j < n && is_word(s[j]))
+                j++;
+            if (j > i + 2 && j + 1 < n && s[j] == ')' && (s[j + 1] == 's' || s[j + 1] == 'd'))
+                return 1;
+        } else if (c == '$') {
+            /* $NAME: three or more of A-Z and _ */
+            Py_ssize_t j = i + 1;
+            while (j < n && j < i + 4 && ((s[j] >= 'A' && s[j] <= 'Z') || s[j] == '_'))
+                j++;
+            if (j == i + 4)
+                return 1;
+        }
+    }
+    return 0;
+}
+
+/* is_placeholder: 1, 0, or -1 with an exception set. */
+static int
+is_placeholder_u(const Py_UCS4 *s, Py_ssize_t n, int ascii)
+{
+    if (n == 0)
+        return 1;
+    if (is_test_value_u(s, n))
+        return 0;
+    UBuf low;
+    if (ubuf_lower(&low, s, n, ascii) < 0)
+        return -1;
+    int hit = 0;
+    for (Py_ssize_t k = 0; k < n_words && !hit; k++)
+        hit = contains_word(low.s, low.n, &words[k]);
+    ubuf_free(&low);
+    if (hit)
+        return 1;
+    /* (.)\1{7}: one character other than a newline eight times in a row */
+    Py_ssize_t run = 1;
+    for (Py_ssize_t i = 1; i < n; i++) {
+        if (s[i] == s[i - 1] && s[i] != '\n') {
+            if (++run >= 8)
+                return 1;
+        } else {
+            run = 1;
+        }
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_UCS4 c = s[i];
+        if (c == '$' || c == '{' || c == '<' || c == '%')
+            return template_u(s, n);
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Validators                                                                               */
+/* ---------------------------------------------------------------------------------------- */
+
+static int
+any_digit(const Py_UCS4 *s, Py_ssize_t n)
+{
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (Py_UNICODE_ISDIGIT(s[i]))
+            return 1;
+    return 0;
+}
+
+static int
+any_alpha(const Py_UCS4 *s, Py_ssize_t n)
+{
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (Py_UNICODE_ISALPHA(s[i]))
+            return 1;
+    return 0;
+}
+
+static int
+any_upper(const Py_UCS4 *s, Py_ssize_t n)
+{
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (Py_UNICODE_ISUPPER(s[i]))
+            return 1;
+    return 0;
+}
+
+static int
+any_lower(const Py_UCS4 *s, Py_ssize_t n)
+{
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (Py_UNICODE_ISLOWER(s[i]))
+            return 1;
+    return 0;
+}
+
+/* random_token_ok */
+static int
+random_token_u(const Py_UCS4 *s, Py_ssize_t n, int ascii, Py_ssize_t min_len, double bits)
+{
+    if (n < min_len)
+        return 0;
+    int r = is_placeholder_u(s, n, ascii);
+    if (r != 0)
+        return r < 0 ? -1 : 0;
+    return entropy_at_least_u(s, n, bits);
+}
+
+/* hex_key_ok on an already lowered value */
+static int
+hex_key_lowered_u(const Py_UCS4 *v, Py_ssize_t n, int ascii)
+{
+    int r = is_placeholder_u(v, n, ascii);
+    if (r != 0)
+        return r < 0 ? -1 : 0;
+    if (!any_digit(v, n) || !any_alpha(v, n))
+        return 0;
+    return entropy_at_least_u(v, n, n >= 32 ? 3.0 : 2.6);
+}
+
+static int
+hex_key_u(const Py_UCS4 *s, Py_ssize_t n, int ascii)
+{
+    UBuf v;
+    if (ubuf_lower(&v, s, n, ascii) < 0)
+        return -1;
+    int r = hex_key_lowered_u(v.s, v.n, v.ascii);
+    ubuf_free(&v);
+    return r;
+}
+
+/* mixed_token_ok */
+static int
+mixed_token_u(const Py_UCS4 *s, Py_ssize_t n, int ascii)
+{
+    int r = is_placeholder_u(s, n, ascii);
+    if (r != 0)
+        return r < 0 ? -1 : 0;
+    if (!any_digit(s, n) || !any_upper(s, n) || !any_lower(s, n))
+        return 0;
+    return entropy_at_least_u(s, n, n < 24 ? 3.0 : 3.5);
+}
+
+/* uuid_key_ok */
+static int
+uuid_key_u(const Py_UCS4 *s, Py_ssize_t n, int ascii)
+{
+    UBuf v;
+    if (ubuf_lower(&v, s, n, ascii) < 0)
+        return -1;
+    int r = 0;
+    if (v.n == 36) {
+        Py_ssize_t dashes = 0;
+        for (Py_ssize_t i = 0; i < 36; i++)
+            dashes += v.s[i] == '-';
+        Py_UCS4 ver = v.s[14], var = v.s[19];
+        if (dashes == 4 && ver >= '1' && ver <= '8' &&
+            (var == '8' || var == '9' || var == 'a' || var == 'b')) {
+            Py_UCS4 body[36];
+            Py_ssize_t m = 0;
+            for (Py_ssize_t i = 0; i < 36; i++)
+                if (v.s[i] != '-')
+                    body[m++] = v.s[i];
+            /* hex_key_ok lowers again: a no-op on a lowered value, but for the Unicode
+             * characters whose lower case is not its own lower case */
+            r = hex_key_u(body, m, all_ascii(body, m));
+        }
+    }
+    ubuf_free(&v);
+    return r;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Keccak-256 and EIP-55                                                                    */
+/* ---------------------------------------------------------------------------------------- */
+
+static const uint64_t keccak_rc[24] = {
+    0x0000000000000001ULL, 0x0000000000008082ULL, 0x800000000000808AULL, 0x8000000080008000ULL,
+    0x000000000000808BULL, 0x0000000080000001ULL, 0x8000000080008081ULL, 0x8000000000008009ULL,
+    0x000000000000008AULL, 0x0000000000000088ULL, 0x0000000080008009ULL, 0x000000008000000AULL,
+    0x000000008000808BULL, 0x800000000000008BULL, 0x8000000000008089ULL, 0x8000000000008003ULL,
+    0x8000000000008002ULL, 0x8000000000000080ULL, 0x000000000000800AULL, 0x800000008000000AULL,
+    0x8000000080008081ULL, 0x8000000000008080ULL, 0x0000000080000001ULL, 0x8000000080008008ULL,
+};
+
+/* rotation of lane x + 5y, and where rho-pi moves it */
+static const int keccak_rot[25] = {
+    0, 1, 62, 28, 27, 36, 44, 6, 55, 20, 3, 10, 43, 25, 39, 41, 45, 15, 21, 8, 18, 2, 61, 56, 14,
+};
+
+static inline uint64_t
+rotl64(uint64_t v, int k)
+{
+    return k == 0 ? v : (v << k) | (v >> (64 - k));
+}
+
+static void
+keccak_f(uint64_t a[25])
+{
+    uint64_t b[25], c[5], d[5];
+    for (int round = 0; round < 24; round++) {
+        for (int x = 0; x < 5; x++)
+            c[x] = a[x] ^ a[x + 5] ^ a[x + 10] ^ a[x + 15] ^ a[x + 20];
+        for (int x = 0; x < 5; x++)
+            d[x] = c[(x + 4) % 5] ^ rotl64(c[(x + 1) % 5], 1);
+        for (int x = 0; x < 5; x++)
+            for (int y = 0; y < 5; y++) {
+                /* pi: (x, y) -> (y, 2x + 3y) */
+                int to = y + 5 * ((2 * x + 3 * y) % 5);
+                b[to] = rotl64(a[x + 5 * y] ^ d[x], keccak_rot[x + 5 * y]);
+            }
+        for (int y = 0; y < 5; y++)
+            for (int x = 0; x < 5; x++)
+                a[x + 5 * y] =
+                    b[x + 5 * y] ^ (~b[(x + 1) % 5 + 5 * y] & b[(x + 2) % 5 + 5 * y]);
+        a[0] ^= keccak_rc[round];
+    }
+}
+
+/* Keccak-256 with the original padding (0x01 ... 0x80), as Ethereum uses it */
+static void
+keccak256_bytes(const unsigned char *data, Py_ssize_t len, unsigned char out[32])
+{
+    enum { RATE = 136 };
+    uint64_t a[25];
+    memset(a, 0, sizeof(a));
+    unsigned char block[RATE];
+    Py_ssize_t off = 0;
+    int last = 0;
+    while (!last) {
+        Py_ssize_t take = len - off;
+        if (take >= RATE) {
+            memcpy(block, data + off, RATE);
+            off += RATE;
+        } else {
+            memset(block, 0, RATE);
+            memcpy(block, data + off, (size_t)take);
+            block[take] ^= 0x01;
+            block[RATE - 1] ^= 0x80;
+            last = 1;
+        }
+        for (int i = 0; i < RATE / 8; i++) {
+            uint64_t lane = 0;
+            for (int k = 7; k >= 0; k--)
+                lane = (lane << 8) | block[8 * i + k];
+            a[i] ^= lane;
+        }
+        keccak_f(a);
+    }
+    for (int i = 0; i < 4; i++)
+        for (int k = 0; k < 8; k++)
+            out[8 * i + k] = (unsigned char)(a[i] >> (8 * k));
+}
+
+static int
+hex_value(Py_UCS4 c)
+{
+    if (c >= '0' && c <= '9')
+        return (int)(c - '0');
+    if (c >= 'a' && c <= 'f')
+        return (int)(c - 'a' + 10);
+    if (c >= 'A' && c <= 'F')
+        return (int)(c - 'A' + 10);
+    return -1;
+}
+
+/* ethereum_address_ok */
+static int
+ethereum_u(const Py_UCS4 *s, Py_ssize_t n)
+{
+    if (n != 42) /* value[2:] must be 40 characters */
+        return 0;
+    const Py_UCS4 *body = s + 2;
+    int has_lower = 0, has_upper = 0;
+    for (int i = 0; i < 40; i++) {
+        Py_UCS4 c = body[i];
+        if (hex_value(c) < 0)
+            return 0;
+        has_lower |= c >= 'a' && c <= 'f';
+        has_upper |= c >= 'A' && c <= 'F';
+    }
+    if (!has_lower || !has_upper) /* body equals its lower or upper case: no checksum */
+        return hex_key_u(body, 40, 1);
+    unsigned char low[40], digest[32];
+    for (int i = 0; i < 40; i++) {
+        Py_UCS4 c = body[i];
+        low[i] = (unsigned char)((c >= 'A' && c <= 'F') ? c + 32 : c);
+    }
+    keccak256_bytes(low, 40, digest);
+    for (int i = 0; i < 40; i++) {
+        Py_UCS4 c = body[i];
+        if (c <= '9')
+            continue;
+        int nibble = (i % 2 == 0) ? digest[i / 2] >> 4 : digest[i / 2] & 15;
+        int upper = c >= 'A' && c <= 'F';
+        if ((nibble >= 8) != upper)
+            return 0;
+    }
+    return 1;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Masking                                                                                  */
+/* ---------------------------------------------------------------------------------------- */
+
+static Py_ssize_t
+letters_at(PyObject *v, int kind, const void *data, Py_ssize_t n, Py_ssize_t i)
+{
+    (void)v;
+    Py_ssize_t j = i;
+    while (j < n) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, j);
+        if (c < 'a' || c > 'z')
+            break;
+        j++;
+    }
+    return j - i;
+}
+
+static int
+is_sep(int kind, const void *data, Py_ssize_t n, Py_ssize_t i)
+{
+    if (i >= n)
+        return 0;
+    Py_UCS4 c = PyUnicode_READ(kind, data, i);
+    return c == '-' || c == '_';
+}
+
+/* length of the match of ^[a-z]{1,8}(?:[-_][a-z]{1,8}){0,2}[-_], or 0. Each run of letters
+ * must be followed by a separator, so it is the whole run; two groups are tried before one
+ * and one before none, as the greedy repetition backtracks. */
+static Py_ssize_t
+prefix_len(PyObject *v)
+{
+    int kind = PyUnicode_KIND(v);
+    const void *data = PyUnicode_DATA(v);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(v);
+    Py_ssize_t ends[4]; /* end of each "letters + separator" step that matched */
+    int steps = 0;
+    Py_ssize_t i = 0;
+    while (steps < 3) {
+        Py_ssize_t k = letters_at(v, kind, data, n, i);
+        if (k < 1 || k > 8 || !is_sep(kind, data, n, i + k))
+            break;
+        i += k + 1;
+        ends[steps++] = i;
+    }
+    return steps ? ends[steps - 1] : 0;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Python entry points                                                                      */
+/* ---------------------------------------------------------------------------------------- */
+
+static int
+arg_str(PyObject *arg)
+{
+    if (!PyUnicode_Check(arg)) {
+        PyErr_Format(PyExc_TypeError, "expected str, got %.100s", Py_TYPE(arg)->tp_name);
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *
+verdict(int r)
+{
+    if (r < 0)
+        return NULL;
+    return PyBool_FromLong(r);
+}
+
+typedef int (*check_fn)(const Py_UCS4 *, Py_ssize_t, int);
+
+static PyObject *
+run_check(PyObject *arg, check_fn fn)
+{
+    if (arg_str(arg) < 0 || check_configured() < 0)
+        return NULL;
+    UBuf b;
+    if (ubuf_from_str(&b, arg) < 0)
+        return NULL;
+    int r = fn(b.s, b.n, b.ascii);
+    ubuf_free(&b);
+    return verdict(r);
+}
+
+static PyObject *
+py_shannon_entropy(PyObject *self, PyObject *arg)
+{
+    if (arg_str(arg) < 0)
+        return NULL;
+    UBuf b;
+    if (ubuf_from_str(&b, arg) < 0)
+        return NULL;
+    double h = entropy_u(b.s, b.n);
+    ubuf_free(&b);
+    if (h == -1.0 && PyErr_Occurred())
+        return NULL;
+    return PyFloat_FromDouble(h);
+}
+
+static PyObject *
+py_entropy_at_least(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "entropy_at_least(value, bits)");
+        return NULL;
+    }
+    if (arg_str(args[0]) < 0)
+        return NULL;
+    double bits = PyFloat_AsDouble(args[1]);
+    if (bits == -1.0 && PyErr_Occurred())
+        return NULL;
+    UBuf b;
+    if (ubuf_from_str(&b, args[0]) < 0)
+        return NULL;
+    int r = entropy_at_least_u(b.s, b.n, bits);
+    ubuf_free(&b);
+    return verdict(r);
+}
+
+static int
+test_value_check(const Py_UCS4 *s, Py_ssize_t n, int ascii)
+{
+    (void)ascii;
+    return is_test_value_u(s, n);
+}
+
+static PyObject *
+py_is_test_value(PyObject *self, PyObject *arg)
+{
+    if (arg_str(arg) < 0 || check_configured() < 0)
+        return NULL;
+    /* most values are longer than any published one: no copy for those */
+    if (PyUnicode_GET_LENGTH(arg) > longest_test_value)
+        Py_RETURN_FALSE;
+    return run_check(arg, test_value_check);
+}
+
+static PyObject *
+py_is_placeholder(PyObject *self, PyObject *arg)
+{
+    return run_check(arg, is_placeholder_u);
+}
+
+static PyObject *
+py_random_token_ok(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "random_token_ok(value, min_len, min_entropy)");
+        return NULL;
+    }
+    if (arg_str(args[0]) < 0 || check_configured() < 0)
+        return NULL;
+    Py_ssize_t min_len = PyNumber_AsSsize_t(args[1], PyExc_OverflowError);
+    if (min_len == -1 && PyErr_Occurred())
+        return NULL;
+    double bits = PyFloat_AsDouble(args[2]);
+    if (bits == -1.0 && PyErr_Occurred())
+        return NULL;
+    if (PyUnicode_GET_LENGTH(args[0]) < min_len)
+        Py_RETURN_FALSE;
+    UBuf b;
+    if (ubuf_from_str(&b, args[0]) < 0)
+        return NULL;
+    int r = random_token_u(b.s, b.n, b.ascii, min_len, bits);
+    ubuf_free(&b);
+    return verdict(r);
+}
+
+static int
+hex_secret_u(const Py_UCS4 *s, Py_ssize_t n, int ascii)
+{
+    int r = is_placeholder_u(s, n, ascii);
+    if (r != 0)
+        return r < 0 ? -1 : 0;
+    return entropy_at_least_u(s, n, 3.0);
+}
+
+static PyObject *
+py_hex_secret_ok(PyObject *self, PyObject *arg)
+{
+    return run_check(arg, hex_secret_u);
+}
+
+static PyObject *
+py_hex_key_ok(PyObject *self, PyObject *arg)
+{
+    return run_check(arg, hex_key_u);
+}
+
+static PyObject *
+py_mixed_token_ok(PyObject *self, PyObject *arg)
+{
+    return run_check(arg, mixed_token_u);
+}
+
+static PyObject *
+py_uuid_key_ok(PyObject *self, PyObject *arg)
+{
+    return run_check(arg, uuid_key_u);
+}
+
+static int
+ethereum_check(const Py_UCS4 *s, Py_ssize_t n, int ascii)
+{
+    (void)ascii;
+    return ethereum_u(s, n);
+}
+
+static PyObject *
+py_ethereum_address_ok(PyObject *self, PyObject *arg)
+{
+    return run_check(arg, ethereum_check);
+}
+
+static PyObject *
+py_keccak256(PyObject *self, PyObject *arg)
+{
+    Py_buffer view;
+    if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0)
+        return NULL;
+    unsigned char out[32];
+    keccak256_bytes(view.buf, view.len, out);
+    PyBuffer_Release(&view);
+    return PyBytes_FromStringAndSize((const char *)out, 32);
+}
+
+static PyObject *
+py_mask_secret(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "mask_secret(value, prefix)");
+        return NULL;
+    }
+    PyObject *v = args[0];
+    if (arg_str(v) < 0)
+        return NULL;
+    Py_ssize_t prefix = PyNumber_AsSsize_t(args[1], PyExc_OverflowError);
+    if (prefix == -1 && PyErr_Occurred())
+        return NULL;
+    Py_ssize_t n = PyUnicode_GET_LENGTH(v);
+    if (prefix <= 0)
+        prefix = prefix_len(v);
+    if (prefix > n / 3)
+        prefix = n / 3;
+    Py_ssize_t suffix;
+    if (n >= 24) {
+        suffix = 3;
+    } else if (n >= 12) {
+        suffix = 2;
+    } else {
+        suffix = 0;
+        if (prefix > 2)
+            prefix = 2;
+    }
+    /* value[:prefix] of a negative prefix counts from the end, as a slice does */
+    Py_ssize_t head_end = prefix < 0 ? (n + prefix > 0 ? n + prefix : 0) : prefix;
+    Py_UCS4 top = 0x2026;
+    int kind = PyUnicode_KIND(v);
+    const void *data = PyUnicode_DATA(v);
+    for (Py_ssize_t i = 0; i < head_end; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (c > top)
+            top = c;
+    }
+    for (Py_ssize_t i = n - suffix; i < n; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (c > top)
+            top = c;
+    }
+    PyObject *out = PyUnicode_New(head_end + 1 + suffix, top);
+    if (out == NULL)
+        return NULL;
+    int okind = PyUnicode_KIND(out);
+    void *odata = PyUnicode_DATA(out);
+    Py_ssize_t o = 0;
+    for (Py_ssize_t i = 0; i < head_end; i++)
+        PyUnicode_WRITE(okind, odata, o++, PyUnicode_READ(kind, data, i));
+    PyUnicode_WRITE(okind, odata, o++, 0x2026);
+    for (Py_ssize_t i = n - suffix; i < n; i++)
+        PyUnicode_WRITE(okind, odata, o++, PyUnicode_READ(kind, data, i));
+    return out;
+}
+
+static PyMethodDef methods[] = {
+    {"configure", configure, METH_VARARGS,
+     "configure(test_values, placeholder_words, longest_test_value): the published test "
+     "values and the placeholder words (ASCII) that the checks compare against."},
+    {"shannon_entropy", py_shannon_entropy, METH_O, "placeholders.shannon_entropy"},
+    {"entropy_at_least", (PyCFunction)(void (*)(void))py_entropy_at_least, METH_FASTCALL,
+     "placeholders.entropy_at_least"},
+    {"is_test_value", py_is_test_value, METH_O, "placeholders.is_test_value"},
+    {"is_placeholder", py_is_placeholder, METH_O, "placeholders.is_placeholder"},
+    {"random_token_ok", (PyCFunction)(void (*)(void))py_random_token_ok, METH_FASTCALL,
+     "validators.random_token_ok(value, min_len, min_entropy)"},
+    {"hex_secret_ok", py_hex_secret_ok, METH_O, "validators.hex_secret_ok"},
+    {"hex_key_ok", py_hex_key_ok, METH_O, "checks.hex_key_ok"},
+    {"mixed_token_ok", py_mixed_token_ok, METH_O, "checks.mixed_token_ok"},
+    {"uuid_key_ok", py_uuid_key_ok, METH_O, "checks.uuid_key_ok"},
+    {"ethereum_address_ok", py_ethereum_address_ok, METH_O, "checks.ethereum_address_ok"},
+    {"keccak256", py_keccak256, METH_O, "checks.keccak256"},
+    {"mask_secret", (PyCFunction)(void (*)(void))py_mask_secret, METH_FASTCALL,
+     "masking._mask_secret(value, prefix)"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT,
+    "detectors.dlp._native_checks",
+    "Compiled DLP value checks; the Python functions of the same names are the reference.",
+    -1,
+    methods,
+};
+
+PyMODINIT_FUNC
+PyInit__native_checks(void)
+{
+    return PyModule_Create(&module);
+}

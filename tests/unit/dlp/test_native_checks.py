@@ -1,0 +1,212 @@
+"""The compiled value checks (``_native_checks``) give the Python reference's answer.
+
+Every check that has a compiled version, and every validator of the catalogue (most are built
+on the compiled primitives), is called on the same value twice: as installed, and with the
+compiled module switched off. Values: arbitrary text (any code point, lone surrogates,
+empty), shapes of the credentials the checks are for, templates and placeholder words,
+published test values in printed forms, case-changing Unicode, and long values."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import random
+import string
+from collections.abc import Callable
+
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from detectors.dlp import checks, masking, placeholders, validators
+from tests.unit.dlp.native import native_module, pure_python
+
+NATIVE = native_module()
+pytestmark = pytest.mark.skipif(NATIVE is None, reason="no C compiler on this host")
+
+CHECKS: dict[str, Callable[[str], object]] = {
+    "shannon_entropy": placeholders.shannon_entropy,
+    "is_test_value": placeholders.is_test_value,
+    "is_placeholder": placeholders.is_placeholder,
+    "hex_secret_ok": validators.hex_secret_ok,
+    "hex_key_ok": checks.hex_key_ok,
+    "uuid_key_ok": checks.uuid_key_ok,
+    "mixed_token_ok": checks.mixed_token_ok,
+    "ethereum_address_ok": checks.ethereum_address_ok,
+    **{f"validator {name}": fn for name, fn in validators.VALIDATORS.items()},
+}
+THRESHOLDS = (0.0, 1.0, 2.5, 2.6, 3.0, 3.5, 4.0, 5.0)
+TOKEN_RULES = ((16, 3.0), (20, 3.0), (32, 3.5), (80, 4.0), (0, 0.0), (4, 1.5))
+
+# lower() changes these beyond ASCII (Kelvin sign -> "k", dotted I -> "i" + a combining dot)
+_CASE_TRICKS = "\u212a\u0130\u017f\u1e9e\u03a3\u00c5\u212b\u0149\u1f88"
+_SEPARATED = st.sampled_from(sorted(placeholders.KNOWN_TEST_VALUES)).flatmap(
+    lambda v: st.lists(
+        st.sampled_from(["", " ", "-", ".", "  ", "_"]), min_size=len(v), max_size=len(v)
+    ).map(lambda seps: "".join(c + s for c, s in zip(v, seps, strict=True)))
+)
+_WORDY = st.lists(
+    st.one_of(
+        st.sampled_from(list(placeholders._PLACEHOLDER_WORDS)).map(str.upper),
+        st.sampled_from(list(placeholders._PLACEHOLDER_WORDS)),
+        st.text("ab0$_-xX*.k\u212a", max_size=6),
+    ),
+    max_size=5,
+).map("".join)
+_TEMPLATES = st.text("${}<>%()sdAZ_wé\u00b2\u0663 aX-.\n{}", max_size=40)
+_TOKENS = st.text(string.ascii_letters + string.digits + "-_+/=", max_size=90)
+_HEX = st.text("0123456789abcdefABCDEF", min_size=30, max_size=42)
+_ETH = st.text("0123456789abcdefABCDEF", min_size=40, max_size=40).map(lambda b: "0x" + b)
+_UUID = st.lists(st.text("0123456789abcdefABCDEF-", min_size=36, max_size=36), max_size=1).map(
+    lambda xs: xs[0] if xs else "0b8e2a1c-4f6d-4a3b-9c7e-1d2f3a4b5c6d"
+)
+_ANY = st.text(st.characters(exclude_categories=()), max_size=60)
+_NON_LATIN = st.text(st.characters(min_codepoint=0x100, max_codepoint=0x2FFFF), max_size=50)
+_MIXED = st.lists(
+    st.sampled_from(["a", "B", "7", "$", "{", "\u212a", "\u0130", "\n", "é"]), max_size=40
+).map("".join)
+VALUES = st.one_of(
+    _ANY,
+    _NON_LATIN,
+    _SEPARATED,
+    _WORDY,
+    _TEMPLATES,
+    _TOKENS,
+    _HEX,
+    _ETH,
+    _UUID,
+    _MIXED,
+    st.text(_CASE_TRICKS + "0123456789abcdef-", max_size=40),
+)
+
+
+def both(fn: Callable[..., object], *args: object) -> tuple[object, object]:
+    compiled = fn(*args)
+    with pure_python():
+        reference = fn(*args)
+    return compiled, reference
+
+
+def assert_same(value: str) -> None:
+    for name, fn in CHECKS.items():
+        compiled, reference = both(fn, value)
+        assert compiled == reference, name
+        assert type(compiled) is type(reference), name
+    for bits in THRESHOLDS:
+        assert (
+            both(placeholders.entropy_at_least, value, bits)[0]
+            == (both(placeholders.entropy_at_least, value, bits)[1])
+        ), bits
+    for min_len, bits in TOKEN_RULES:
+        compiled, reference = both(validators.random_token_ok, value, min_len, bits)
+        assert compiled == reference, (min_len, bits)
+    for prefix in (0, 1, 3, 8, 40):
+        compiled, reference = both(masking.mask_value, value, "secret", prefix)
+        assert compiled == reference, prefix
+
+
+def test_the_modules_use_the_compiled_checks() -> None:
+    assert NATIVE is not None
+    for module in (placeholders, checks, validators, masking):
+        assert module._native_checks is NATIVE
+    with pure_python():
+        assert placeholders._native_checks is None
+    assert placeholders._native_checks is NATIVE
+
+
+@settings(max_examples=1500, deadline=None)
+@given(VALUES)
+@example("")
+@example("\ud800")
+@example("${DB_PASSWORD}")
+@example("{{ user }}")
+@example("{{a}x}}")
+@example("%(name)s")
+@example("%(na-me)s")
+@example("$AB")
+@example("$ABC")
+@example("<your-key>")
+@example("aaaaaaa\naaaaaaaa")
+@example("aaaaaaaa")
+@example("your\u212aey")
+@example("\u0130nsert")
+@example("AKIAIOSFODNN7EXAMPLE")
+@example("4111 1111 1111 1111")
+@example("sk-proj-abc")
+@example("ab--cd_ef-gh-ijklmn")
+@example("abcdefghi-x")
+@example("0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed")
+@example("0x52908400098527886E0F7030069857D2E4169EE7")
+def test_every_check_gives_the_reference_verdict(value: str) -> None:
+    assert_same(value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(st.characters(exclude_categories=()), min_size=1, max_size=300))
+def test_entropy_at_its_own_value_and_either_side(value: str) -> None:
+    with pure_python():
+        exact = placeholders.shannon_entropy(value)
+    assert placeholders.shannon_entropy(value) == exact  # the same float, bit for bit
+    for bits in (exact, math.nextafter(exact, 0.0), math.nextafter(exact, 9.0), exact + 1e-9):
+        compiled, reference = both(placeholders.entropy_at_least, value, bits)
+        assert compiled == reference, bits
+
+
+def test_long_values_on_either_side_of_the_buffers() -> None:
+    rng = random.Random(5)
+    alphabets = [
+        string.ascii_letters + string.digits,
+        "0123456789abcdef",
+        "".join(map(chr, range(0x400, 0x700))),
+    ]
+    for n in (1, 159, 160, 161, 255, 256, 257, 1000, 100_000):
+        for alphabet in alphabets:
+            value = "".join(rng.choice(alphabet) for _ in range(n))
+            assert_same(value)
+            assert_same(value[: n // 2] + "${X}" + value[n // 2 :])
+    assert_same("a" * 100_000)
+    assert_same("".join(map(chr, range(0x100, 0x100 + 5000))))
+
+
+def test_keccak256_matches_the_reference_at_every_block_boundary() -> None:
+    rng = random.Random(3)
+    for n in (*range(0, 300), 1000, 4096):
+        data = bytes(rng.randrange(256) for _ in range(n))
+        compiled, reference = both(checks.keccak256, data)
+        assert compiled == reference, n
+    # a published vector: Keccak-256 of the empty string
+    assert checks.keccak256(b"").hex() == (
+        "c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470"
+    )
+    assert checks.keccak256(b"abc") != hashlib.sha3_256(b"abc").digest()  # not SHA3's padding
+
+
+def test_eip55_checksums_of_random_addresses() -> None:
+    rng = random.Random(11)
+    for _ in range(300):
+        body = "".join(rng.choice("0123456789abcdef") for _ in range(40))
+        digest = checks.keccak256(body.encode()).hex()
+        good = "".join(
+            c.upper() if int(h, 16) >= 8 else c for c, h in zip(body, digest, strict=False)
+        )
+        assert_same("0x" + good)
+        flip = [i for i, c in enumerate(good) if c.isalpha()]
+        if flip:
+            i = rng.choice(flip)
+            bad = good[:i] + good[i].swapcase() + good[i + 1 :]
+            assert_same("0x" + bad)
+            assert checks.ethereum_address_ok("0x" + good) is True or good in (body, body.upper())
+            assert checks.ethereum_address_ok("0x" + bad) is False or bad in (body, body.upper())
+
+
+def test_configure_refuses_what_it_cannot_compare() -> None:
+    assert NATIVE is not None
+    with pytest.raises(ValueError):
+        NATIVE.configure(["caf\u00e9"], ["x"], 10)
+    with pytest.raises(ValueError):
+        NATIVE.configure(["abc"], [""], 10)
+    with pytest.raises(TypeError):
+        NATIVE.is_placeholder(b"bytes")
+    # a refused configuration leaves the one in force
+    assert placeholders.is_test_value("AKIAIOSFODNN7EXAMPLE")
+    assert placeholders.is_placeholder("changeme-please")
