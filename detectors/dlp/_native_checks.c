@@ -32,6 +32,9 @@ static Lit *test_values = NULL;
 static Py_ssize_t n_test_values = 0;
 static Lit *words = NULL;
 static Py_ssize_t n_words = 0;
+/* the words by their first two (lowered ASCII) bytes: a position whose pair starts no word is
+ * passed over with one lookup; words of one character are looked for on their own */
+static uint8_t word_pairs[65536 / 8];
 static Py_ssize_t longest_test_value = -1;
 
 static void
@@ -109,6 +112,13 @@ configure(PyObject *self, PyObject *args)
     }
     free_lits(test_values, n_test_values);
     free_lits(words, n_words);
+    memset(word_pairs, 0, sizeof(word_pairs));
+    for (Py_ssize_t i = 0; i < nw; i++) {
+        if (w[i].len >= 2) {
+            unsigned key = (unsigned char)w[i].text[0] << 8 | (unsigned char)w[i].text[1];
+            word_pairs[key >> 3] |= (uint8_t)(1u << (key & 7));
+        }
+    }
     test_values = v;
     n_test_values = nv;
     words = w;
@@ -234,15 +244,15 @@ tally(const Py_UCS4 *s, Py_ssize_t n, Py_ssize_t *counts)
             top = s[i];
     Py_ssize_t d = 0;
     if (top < 256) {
-        Py_ssize_t slot[256];
-        memset(slot, -1, sizeof(slot));
+        uint16_t slot[256]; /* 1 + index into counts; 0: not seen yet */
+        memset(slot, 0, sizeof(slot));
         for (Py_ssize_t i = 0; i < n; i++) {
             Py_UCS4 c = s[i];
-            if (slot[c] < 0) {
-                slot[c] = d;
+            if (slot[c] == 0) {
                 counts[d++] = 0;
+                slot[c] = (uint16_t)d;
             }
-            counts[slot[c]]++;
+            counts[slot[c] - 1]++;
         }
         return d;
     }
@@ -277,18 +287,65 @@ tally(const Py_UCS4 *s, Py_ssize_t n, Py_ssize_t *counts)
     return d;
 }
 
+/* Per-length tables for the lengths most values have (as the Python version keeps them): the
+ * terms c/n * log2(c/n) for c in 0..n, and the least entropy of n characters of which d are
+ * distinct, each computed once by the same expression as without the table. */
+#define TABLE_MAX_N 256
+
+typedef struct {
+    double *plogp; /* n + 1 terms */
+    double *least; /* n + 1 bounds; index 0 unused */
+} LengthTable;
+
+static LengthTable length_tables[TABLE_MAX_N + 1];
+
+static double
+least_entropy(Py_ssize_t n, Py_ssize_t d)
+{
+    double top = (double)(n - d + 1) / (double)n;
+    return -(top * log2(top)) + (double)(d - 1) / (double)n * log2((double)n);
+}
+
+static double
+plogp_term(Py_ssize_t c, Py_ssize_t n)
+{
+    double p = (double)c / (double)n;
+    return p * log2(p);
+}
+
+/* the table of length n (1..TABLE_MAX_N), or NULL when out of memory (then computed) */
+static const LengthTable *
+length_table(Py_ssize_t n)
+{
+    LengthTable *t = &length_tables[n];
+    if (t->plogp == NULL) {
+        double *mem = PyMem_Malloc(2 * ((size_t)n + 1) * sizeof(double));
+        if (mem == NULL)
+            return NULL;
+        mem[0] = 0.0;
+        for (Py_ssize_t c = 1; c <= n; c++)
+            mem[c] = plogp_term(c, n);
+        double *least = mem + n + 1;
+        least[0] = 0.0;
+        for (Py_ssize_t d = 1; d <= n; d++)
+            least[d] = least_entropy(n, d);
+        t->least = least;
+        t->plogp = mem;
+    }
+    return t;
+}
+
 /* -sum(c/n * log2(c/n)) summed as Python's sum() of floats sums (plain addition before
  * 3.12, Neumaier's compensated sum from 3.12 on), in the same order. */
 static double
 entropy_of_counts(const Py_ssize_t *counts, Py_ssize_t d, Py_ssize_t n)
 {
-    double nn = (double)n;
+    const LengthTable *table = n <= TABLE_MAX_N ? length_table(n) : NULL;
     double total = 0.0;
 #if PY_VERSION_HEX >= 0x030C0000
     double comp = 0.0;
     for (Py_ssize_t i = 0; i < d; i++) {
-        double p = (double)counts[i] / nn;
-        double x = p * log2(p);
+        double x = table ? table->plogp[counts[i]] : plogp_term(counts[i], n);
         if (i == 0) {
             total = 0.0 + x;
             continue;
@@ -303,10 +360,8 @@ entropy_of_counts(const Py_ssize_t *counts, Py_ssize_t d, Py_ssize_t n)
     if (comp != 0.0 && isfinite(comp))
         total += comp;
 #else
-    for (Py_ssize_t i = 0; i < d; i++) {
-        double p = (double)counts[i] / nn;
-        total += p * log2(p);
-    }
+    for (Py_ssize_t i = 0; i < d; i++)
+        total += table ? table->plogp[counts[i]] : plogp_term(counts[i], n);
 #endif
     return -total;
 }
@@ -333,22 +388,17 @@ entropy_u(const Py_UCS4 *s, Py_ssize_t n)
     return h;
 }
 
-static Py_ssize_t
-distinct_u(const Py_UCS4 *s, Py_ssize_t n)
+static double log2_table[TABLE_MAX_N + 1];
+
+/* log2(d) for a count d >= 1 */
+static double
+log2_of(Py_ssize_t d)
 {
-    Py_ssize_t stack_counts[STACK_CHARS];
-    Py_ssize_t *counts = stack_counts;
-    if (n > STACK_CHARS) {
-        counts = PyMem_Malloc((size_t)n * sizeof(Py_ssize_t));
-        if (counts == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-    }
-    Py_ssize_t d = tally(s, n, counts);
-    if (counts != stack_counts)
-        PyMem_Free(counts);
-    return d;
+    if (d > TABLE_MAX_N)
+        return log2((double)d);
+    if (log2_table[d] == 0.0 && d > 1)
+        log2_table[d] = log2((double)d);
+    return log2_table[d];
 }
 
 /* entropy_at_least: 1, 0, or -1 with an exception set. The same bounds as the Python
@@ -358,19 +408,29 @@ entropy_at_least_u(const Py_UCS4 *s, Py_ssize_t n, double bits)
 {
     if (n == 0)
         return bits <= 0.0;
-    Py_ssize_t d = distinct_u(s, n);
-    if (d < 0)
-        return -1;
-    if (log2((double)d) < bits - MARGIN)
-        return 0;
-    double top = (double)(n - d + 1) / (double)n;
-    double least = -(top * log2(top)) + (double)(d - 1) / (double)n * log2((double)n);
-    if (least >= bits + MARGIN)
-        return 1;
-    double h = entropy_u(s, n);
-    if (h == -1.0 && PyErr_Occurred())
-        return -1;
-    return h >= bits;
+    Py_ssize_t stack_counts[STACK_CHARS];
+    Py_ssize_t *counts = stack_counts;
+    if (n > STACK_CHARS) {
+        counts = PyMem_Malloc((size_t)n * sizeof(Py_ssize_t));
+        if (counts == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+    }
+    int r;
+    Py_ssize_t d = tally(s, n, counts);
+    if (d < 0) {
+        r = -1;
+    } else if (log2_of(d) < bits - MARGIN) {
+        r = 0;
+    } else {
+        const LengthTable *table = n <= TABLE_MAX_N ? length_table(n) : NULL;
+        double least = table ? table->least[d] : least_entropy(n, d);
+        r = least >= bits + MARGIN ? 1 : entropy_of_counts(counts, d, n) >= bits;
+    }
+    if (counts != stack_counts)
+        PyMem_Free(counts);
+    return r;
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -428,6 +488,39 @@ contains_word(const Py_UCS4 *s, Py_ssize_t n, const Lit *w)
             j++;
         if (j == k)
             return 1;
+    }
+    return 0;
+}
+
+static inline unsigned char
+ascii_lower(Py_UCS4 c)
+{
+    return (unsigned char)((c >= 'A' && c <= 'Z') ? c + 32 : c);
+}
+
+/* Any placeholder word in the lower case of an ASCII value (str.lower() of ASCII is this). */
+static int
+ascii_has_word(const Py_UCS4 *s, Py_ssize_t n)
+{
+    for (Py_ssize_t k = 0; k < n_words; k++) /* words of one character, if any */
+        if (words[k].len == 1)
+            for (Py_ssize_t i = 0; i < n; i++)
+                if (ascii_lower(s[i]) == (unsigned char)words[k].text[0])
+                    return 1;
+    for (Py_ssize_t i = 0; i + 1 < n; i++) {
+        unsigned key = (unsigned)ascii_lower(s[i]) << 8 | ascii_lower(s[i + 1]);
+        if (!(word_pairs[key >> 3] & (1u << (key & 7))))
+            continue;
+        for (Py_ssize_t k = 0; k < n_words; k++) {
+            const Lit *w = &words[k];
+            if (w->len < 2 || w->len > n - i)
+                continue;
+            Py_ssize_t j = 0;
+            while (j < w->len && ascii_lower(s[i + j]) == (unsigned char)w->text[j])
+                j++;
+            if (j == w->len)
+                return 1;
+        }
     }
     return 0;
 }
@@ -506,15 +599,20 @@ is_placeholder_u(const Py_UCS4 *s, Py_ssize_t n, int ascii)
         return 1;
     if (is_test_value_u(s, n))
         return 0;
-    UBuf low;
-    if (ubuf_lower(&low, s, n, ascii) < 0)
-        return -1;
-    int hit = 0;
-    for (Py_ssize_t k = 0; k < n_words && !hit; k++)
-        hit = contains_word(low.s, low.n, &words[k]);
-    ubuf_free(&low);
-    if (hit)
-        return 1;
+    if (ascii) {
+        if (ascii_has_word(s, n))
+            return 1;
+    } else {
+        UBuf low;
+        if (ubuf_lower(&low, s, n, ascii) < 0)
+            return -1;
+        int hit = 0;
+        for (Py_ssize_t k = 0; k < n_words && !hit; k++)
+            hit = contains_word(low.s, low.n, &words[k]);
+        ubuf_free(&low);
+        if (hit)
+            return 1;
+    }
     /* (.)\1{7}: one character other than a newline eight times in a row */
     Py_ssize_t run = 1;
     for (Py_ssize_t i = 1; i < n; i++) {
