@@ -877,6 +877,240 @@ ethereum_u(const Py_UCS4 *s, Py_ssize_t n)
 }
 
 /* ---------------------------------------------------------------------------------------- */
+/* Payment cards                                                                            */
+/* ---------------------------------------------------------------------------------------- */
+
+/* the ASCII digits of a value (_NON_DIGITS removes everything else), at most `cap` of them;
+ * returns how many there are in all */
+static Py_ssize_t
+ascii_digits(const Py_UCS4 *s, Py_ssize_t n, char *out, Py_ssize_t cap)
+{
+    Py_ssize_t m = 0;
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (s[i] >= '0' && s[i] <= '9') {
+            if (m < cap)
+                out[m] = (char)s[i];
+            m++;
+        }
+    return m;
+}
+
+static int
+prefix_int(const char *d, int k)
+{
+    int v = 0;
+    for (int i = 0; i < k; i++)
+        v = v * 10 + (d[i] - '0');
+    return v;
+}
+
+/* card_brand of a string of 12-19 ASCII digits (NULL: none fits) */
+static const char *
+brand_of_digits(const char *d, Py_ssize_t n)
+{
+    if (n < 12 || n > 19)
+        return NULL;
+    int p2 = prefix_int(d, 2), p3 = prefix_int(d, 3), p4 = prefix_int(d, 4);
+    int p6 = prefix_int(d, 6);
+    if (d[0] == '4' && (n == 13 || n == 16 || n == 19))
+        return "visa";
+    if (((51 <= p2 && p2 <= 55) || (2221 <= p4 && p4 <= 2720)) && n == 16)
+        return "mastercard";
+    if ((p2 == 34 || p2 == 37) && n == 15)
+        return "amex";
+    if (((300 <= p3 && p3 <= 305) || p2 == 36 || p2 == 38 || p2 == 39 || p4 == 3095) &&
+        (n == 14 || n == 16))
+        return "diners";
+    if ((p4 == 6011 || (644 <= p3 && p3 <= 649) || p2 == 65 || (622126 <= p6 && p6 <= 622925)) &&
+        (n == 16 || n == 19))
+        return "discover";
+    if (p2 == 62 && 16 <= n && n <= 19)
+        return "unionpay";
+    if (3528 <= p4 && p4 <= 3589 && 16 <= n && n <= 19)
+        return "jcb";
+    return NULL;
+}
+
+/* Luhn over ASCII digits (luhn_digits_ok) */
+static int
+luhn_digits(const char *d, Py_ssize_t n)
+{
+    static const int doubled[10] = {0, 2, 4, 6, 8, 1, 3, 5, 7, 9};
+    int sum = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int c = d[n - 1 - i] - '0';
+        sum += (i & 1) ? doubled[c] : c;
+    }
+    return sum % 10 == 0;
+}
+
+/* validators._CARD_GROUPINGS */
+static const int card_groupings[][6] = {
+    /* count, lengths */
+    {4, 4, 4, 4, 4}, {5, 4, 4, 4, 4, 3}, {4, 4, 4, 4, 1}, {3, 4, 6, 5}, {3, 4, 6, 4},
+    {4, 4, 4, 4, 3}, {4, 4, 4, 4, 2},    {5, 4, 4, 4, 4, 2}, {5, 4, 4, 4, 4, 1}, {2, 6, 13},
+};
+
+/* card_format_ok: no separator, or one (a character that is not a digit to str.isdigit) that
+ * splits the value into a printed grouping */
+static int
+card_format(const Py_UCS4 *s, Py_ssize_t n)
+{
+    Py_UCS4 sep = 0;
+    int have = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (Py_UNICODE_ISDIGIT(s[i]))
+            continue;
+        if (!have) {
+            sep = s[i];
+            have = 1;
+        } else if (s[i] != sep) {
+            return 0;
+        }
+    }
+    if (!have)
+        return 1;
+    Py_ssize_t groups[6];
+    int count = 0;
+    Py_ssize_t start = 0;
+    for (Py_ssize_t i = 0; i <= n; i++) {
+        if (i == n || s[i] == sep) {
+            if (count == 5)
+                return 0; /* more groups than any grouping has */
+            groups[count++] = i - start;
+            start = i + 1;
+        }
+    }
+    size_t rows = sizeof(card_groupings) / sizeof(card_groupings[0]);
+    for (size_t r = 0; r < rows; r++) {
+        if (card_groupings[r][0] != count)
+            continue;
+        int k = 0;
+        while (k < count && groups[k] == card_groupings[r][k + 1])
+            k++;
+        if (k == count)
+            return 1;
+    }
+    return 0;
+}
+
+/* _card_verdict: the brand of a value that passes card_ok for that brand, else NULL */
+static const char *
+card_verdict_u(const Py_UCS4 *s, Py_ssize_t n)
+{
+    char d[20];
+    Py_ssize_t m = ascii_digits(s, n, d, 20);
+    const char *brand = brand_of_digits(d, m); /* NULL unless 12-19 digits */
+    if (brand == NULL || !card_format(s, n) || !luhn_digits(d, m))
+        return NULL;
+    int seen[10] = {0}, distinct = 0;
+    for (Py_ssize_t i = 0; i < m; i++)
+        if (!seen[d[i] - '0']++)
+            distinct++;
+    return distinct > 2 ? brand : NULL;
+}
+
+/* luhn_ok: two or more ASCII digits that pass Luhn */
+static int
+luhn_u(const Py_UCS4 *s, Py_ssize_t n, int ascii)
+{
+    (void)ascii;
+    char stack_digits[STACK_CHARS];
+    char *d = stack_digits;
+    Py_ssize_t m = ascii_digits(s, n, d, STACK_CHARS);
+    if (m > STACK_CHARS) {
+        d = PyMem_Malloc((size_t)m);
+        if (d == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        ascii_digits(s, n, d, m);
+    }
+    int r = m >= 2 && luhn_digits(d, m);
+    if (d != stack_digits)
+        PyMem_Free(d);
+    return r;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Bech32                                                                                   */
+/* ---------------------------------------------------------------------------------------- */
+
+static const char bech32_chars[] = "qpzry9x8gf2tvdw0s3jn54khce6mua7l";
+
+static int
+bech32_index(Py_UCS4 c)
+{
+    if (c > 127)
+        return -1;
+    const char *p = strchr(bech32_chars, (int)c);
+    return (p == NULL || c == 0) ? -1 : (int)(p - bech32_chars);
+}
+
+/* checks._bech32_ok: the checksum of hrp "1" data (split at the last "1") is one of `consts` */
+static int
+bech32_u(const Py_UCS4 *s, Py_ssize_t n, const long *consts, int n_consts)
+{
+    Py_ssize_t sep = -1;
+    for (Py_ssize_t i = n - 1; i >= 0; i--)
+        if (s[i] == '1') {
+            sep = i;
+            break;
+        }
+    if (sep <= 0 || n - sep - 1 < 6)
+        return 0;
+    for (Py_ssize_t i = sep + 1; i < n; i++)
+        if (bech32_index(s[i]) < 0)
+            return 0;
+    static const uint32_t gen[5] = {0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3};
+    uint32_t chk = 1;
+    Py_ssize_t total = 2 * sep + 1 + (n - sep - 1);
+    for (Py_ssize_t k = 0; k < total; k++) {
+        uint32_t v;
+        if (k < sep)
+            v = s[k] >> 5;
+        else if (k == sep)
+            v = 0;
+        else if (k < 2 * sep + 1)
+            v = s[k - sep - 1] & 31;
+        else
+            v = (uint32_t)bech32_index(s[k - sep]);
+        uint32_t top = chk >> 25;
+        chk = ((chk & 0x1FFFFFF) << 5) ^ v;
+        for (int i = 0; i < 5; i++)
+            if ((top >> i) & 1)
+                chk ^= gen[i];
+    }
+    for (int i = 0; i < n_consts; i++)
+        if ((long)chk == consts[i])
+            return 1;
+    return 0;
+}
+
+/* age_key_ok */
+static int
+age_key_u(const Py_UCS4 *s, Py_ssize_t n, int ascii)
+{
+    static const char head[] = "age-secret-key-1";
+    UBuf v;
+    if (ubuf_lower(&v, s, n, ascii) < 0)
+        return -1;
+    int r = 0;
+    Py_ssize_t k = (Py_ssize_t)sizeof(head) - 1;
+    if (v.n >= k) {
+        Py_ssize_t i = 0;
+        while (i < k && v.s[i] == (Py_UCS4)head[i])
+            i++;
+        if (i == k) {
+            static const long one[1] = {1};
+            r = bech32_u(v.s, v.n, one, 1);
+        }
+    }
+    ubuf_free(&v);
+    return r;
+}
+
+/* ---------------------------------------------------------------------------------------- */
 /* Masking                                                                                  */
 /* ---------------------------------------------------------------------------------------- */
 
@@ -1161,7 +1395,88 @@ py_mask_secret(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     return out;
 }
 
+static PyObject *
+py_card_verdict(PyObject *self, PyObject *arg)
+{
+    if (arg_str(arg) < 0)
+        return NULL;
+    UBuf b;
+    if (ubuf_from_str(&b, arg) < 0)
+        return NULL;
+    const char *brand = card_verdict_u(b.s, b.n);
+    ubuf_free(&b);
+    if (brand == NULL)
+        Py_RETURN_NONE;
+    return PyUnicode_InternFromString(brand);
+}
+
+static PyObject *
+py_luhn_ok(PyObject *self, PyObject *arg)
+{
+    if (arg_str(arg) < 0)
+        return NULL;
+    UBuf b;
+    if (ubuf_from_str(&b, arg) < 0)
+        return NULL;
+    int r = luhn_u(b.s, b.n, b.ascii);
+    ubuf_free(&b);
+    return verdict(r);
+}
+
+static PyObject *
+py_bech32_ok(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "bech32_ok(value, consts)");
+        return NULL;
+    }
+    if (arg_str(args[0]) < 0)
+        return NULL;
+    PyObject *seq = PySequence_Fast(args[1], "consts must be a sequence of int");
+    if (seq == NULL)
+        return NULL;
+    Py_ssize_t nc = PySequence_Fast_GET_SIZE(seq);
+    long consts[8];
+    if (nc > 8) {
+        Py_DECREF(seq);
+        PyErr_SetString(PyExc_ValueError, "at most 8 constants");
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < nc; i++) {
+        consts[i] = PyLong_AsLong(PySequence_Fast_GET_ITEM(seq, i));
+        if (consts[i] == -1 && PyErr_Occurred()) {
+            Py_DECREF(seq);
+            return NULL;
+        }
+    }
+    Py_DECREF(seq);
+    UBuf b;
+    if (ubuf_from_str(&b, args[0]) < 0)
+        return NULL;
+    int r = bech32_u(b.s, b.n, consts, (int)nc);
+    ubuf_free(&b);
+    return verdict(r);
+}
+
+static PyObject *
+py_age_key_ok(PyObject *self, PyObject *arg)
+{
+    if (arg_str(arg) < 0)
+        return NULL;
+    UBuf b;
+    if (ubuf_from_str(&b, arg) < 0)
+        return NULL;
+    int r = age_key_u(b.s, b.n, b.ascii);
+    ubuf_free(&b);
+    return verdict(r);
+}
+
 static PyMethodDef methods[] = {
+    {"card_verdict", py_card_verdict, METH_O, "validators._card_verdict (brand or None)"},
+    {"luhn_ok", py_luhn_ok, METH_O, "validators.luhn_ok"},
+    {"bech32_ok", (PyCFunction)(void (*)(void))py_bech32_ok, METH_FASTCALL,
+     "checks._bech32_ok(value, consts)"},
+    {"age_key_ok", py_age_key_ok, METH_O, "checks.age_key_ok"},
     {"configure", configure, METH_VARARGS,
      "configure(test_values, placeholder_words, longest_test_value): the published test "
      "values and the placeholder words (ASCII) that the checks compare against."},

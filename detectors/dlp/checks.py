@@ -307,6 +307,8 @@ def private_key_block_ok(value: str) -> bool:
 def age_key_ok(value: str) -> bool:
     """age X25519 identity: ``AGE-SECRET-KEY-1`` + 58 bech32 characters with a valid
     bech32 checksum (HRP ``age-secret-key-``)."""
+    if _native_checks is not None:
+        return _native_checks.age_key_ok(value)
     v = value.lower()
     return v.startswith("age-secret-key-1") and _bech32_ok(v, (1,))
 
@@ -320,6 +322,8 @@ _BECH32 = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
 
 
 def _bech32_ok(value: str, consts: tuple[int, ...]) -> bool:
+    if _native_checks is not None:
+        return _native_checks.bech32_ok(value, consts)
     hrp, sep, data = value.rpartition("1")
     if not sep or not hrp or len(data) < 6 or any(c not in _BECH32 for c in data):
         return False

@@ -85,6 +85,8 @@ def random_token_ok(value: str, min_len: int = 16, min_entropy: float = 3.0) -> 
 
 def luhn_ok(number: str) -> bool:
     """Luhn (mod-10) check on the digits of ``number``; False for fewer than 2 digits."""
+    if _native_checks is not None:
+        return _native_checks.luhn_ok(number)
     digits = _digits(number)
     return len(digits) >= 2 and luhn_digits_ok(digits)
 
@@ -147,6 +149,9 @@ def card_format_ok(value: str) -> bool:
 def card_ok(value: str, brand: str | None = None) -> bool:
     """A plausible real card number: brand (if given) by IIN, printed grouping, Luhn, not a
     test card. Cheap checks first: most card-shaped runs fail the brand test."""
+    if _native_checks is not None:  # the same checks, in _card_verdict's compiled form
+        found = _native_checks.card_verdict(value)
+        return found is not None and (brand is None or found == brand)
     digits = _digits(value)
     found = card_brand(digits)
     if found is None or (brand is not None and found != brand):
@@ -161,6 +166,8 @@ def _card_verdict(value: str) -> str | None:
     """Brand of a value that passes every card check, else None. The seven brand entries
     share one candidate pattern and ask about the same span one after another, so the last
     answer is kept, and only it: a long-lived worker holds no list of card numbers."""
+    if _native_checks is not None:
+        return _native_checks.card_verdict(value)
     brand = card_brand(_digits(value))
     return brand if brand is not None and card_ok(value, brand) else None
 

@@ -33,6 +33,12 @@ CHECKS: dict[str, Callable[[str], object]] = {
     "uuid_key_ok": checks.uuid_key_ok,
     "mixed_token_ok": checks.mixed_token_ok,
     "ethereum_address_ok": checks.ethereum_address_ok,
+    "luhn_ok": validators.luhn_ok,
+    "card_verdict": validators._card_verdict,
+    "age_key_ok": checks.age_key_ok,
+    "bech32": lambda v: checks._bech32_ok(v, (1,)),
+    "bech32m": lambda v: checks._bech32_ok(v, (1, 0x2BC830A3)),
+    **{f"card_ok {b}": lambda v, b=b: validators.card_ok(v, b) for b in (None, "visa", "amex")},
     **{f"validator {name}": fn for name, fn in validators.VALIDATORS.items()},
 }
 THRESHOLDS = (0.0, 1.0, 2.5, 2.6, 3.0, 3.5, 4.0, 5.0)
@@ -65,8 +71,25 @@ _NON_LATIN = st.text(st.characters(min_codepoint=0x100, max_codepoint=0x2FFFF), 
 _MIXED = st.lists(
     st.sampled_from(["a", "B", "7", "$", "{", "\u212a", "\u0130", "\n", "é"]), max_size=40
 ).map("".join)
+_CARDS = st.tuples(
+    st.sampled_from(
+        ["4", "51", "2221", "34", "37", "300", "36", "3095", "6011", "65", "622126", "62", "3530"]
+    ),
+    st.text("0123456789", min_size=8, max_size=17),
+    st.lists(
+        st.sampled_from(["", "", "", " ", "-", "\u0663", "\u00b2", "/"]), min_size=20, max_size=20
+    ),
+).map(lambda t: "".join(c + sep for c, sep in zip(t[0] + t[1], t[2], strict=False)).rstrip(" -/"))
+_BECH = st.tuples(
+    st.sampled_from(
+        ["AGE-SECRET-KEY-1", "age-secret-key-1", "bc1", "BC1", "x1", "1", "\u0130\u212a1"]
+    ),
+    st.text("qpzry9x8gf2tvdw0s3jn54khce6mua7lQPZ1b", min_size=0, max_size=62),
+).map("".join)
 VALUES = st.one_of(
     _ANY,
+    _CARDS,
+    _BECH,
     _NON_LATIN,
     _SEPARATED,
     _WORDY,
@@ -81,7 +104,9 @@ VALUES = st.one_of(
 
 
 def both(fn: Callable[..., object], *args: object) -> tuple[object, object]:
+    validators._card_verdict.cache_clear()  # (it keeps the last answer, whoever gave it)
     compiled = fn(*args)
+    validators._card_verdict.cache_clear()
     with pure_python():
         reference = fn(*args)
     return compiled, reference
@@ -197,6 +222,64 @@ def test_eip55_checksums_of_random_addresses() -> None:
             assert_same("0x" + bad)
             assert checks.ethereum_address_ok("0x" + good) is True or good in (body, body.upper())
             assert checks.ethereum_address_ok("0x" + bad) is False or bad in (body, body.upper())
+
+
+_B32 = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
+
+
+def _bech32_checksum(hrp: str, data: list[int], const: int) -> str:
+    gen = (0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3)
+    chk = 1
+    for v in [ord(c) >> 5 for c in hrp] + [0] + [ord(c) & 31 for c in hrp] + data + [0] * 6:
+        top = chk >> 25
+        chk = (chk & 0x1FFFFFF) << 5 ^ v
+        for i in range(5):
+            chk ^= gen[i] if (top >> i) & 1 else 0
+    chk ^= const
+    return "".join(_B32[(chk >> 5 * (5 - i)) & 31] for i in range(6))
+
+
+def test_bech32_keys_and_addresses_with_valid_and_broken_checksums() -> None:
+    rng = random.Random(13)
+    for hrp, n, const in (("age-secret-key-", 52, 1), ("bc", 33, 1), ("bc", 53, 0x2BC830A3)):
+        for _ in range(100):
+            data = [rng.randrange(32) for _ in range(n)]
+            value = hrp + "1" + "".join(_B32[d] for d in data) + _bech32_checksum(hrp, data, const)
+            for v in (value, value.upper(), value[:-1] + ("q" if value[-1] != "q" else "p")):
+                assert_same(v)
+            assert checks._bech32_ok(value, (1, 0x2BC830A3))
+            if hrp.startswith("age"):
+                assert checks.age_key_ok(value.upper())
+
+
+def test_card_groupings_and_their_near_misses() -> None:
+    rng = random.Random(17)
+    shapes: set[tuple[int, ...]] = set()
+    for grouping in validators._CARD_GROUPINGS:
+        shapes.add(grouping)
+        for i in range(len(grouping)):  # one group a digit longer or shorter, or split off
+            for delta in (-1, 1):
+                shapes.add((*grouping[:i], grouping[i] + delta, *grouping[i + 1 :]))
+            shapes.add((*grouping[:i], 1, grouping[i] - 1, *grouping[i + 1 :]))
+        shapes.add((*grouping, 1))
+    for shape in sorted(s for s in shapes if all(k >= 1 for k in s) and 12 <= sum(s) <= 19):
+        for lead in ("4", "37", "6011", "3530"):
+            digits = lead + "".join(rng.choice("0123456789") for _ in range(sum(shape) - len(lead)))
+            check = next(d for d in "0123456789" if validators.luhn_ok(digits[:-1] + d))
+            digits = digits[:-1] + check
+            parts, i = [], 0
+            for k in shape:
+                parts.append(digits[i : i + k])
+                i += k
+            for sep in (" ", "-", "\u00a0"):
+                value = sep.join(parts)
+                assert (
+                    both(validators._card_verdict, value)[0]
+                    == both(validators._card_verdict, value)[1]
+                )
+                for brand in (None, "visa", "amex", "discover", "jcb"):
+                    compiled, reference = both(validators.card_ok, value, brand)
+                    assert compiled == reference, (value, brand)
 
 
 def test_configure_refuses_what_it_cannot_compare() -> None:
