@@ -1033,6 +1033,170 @@ luhn_u(const Py_UCS4 *s, Py_ssize_t n, int ascii)
 }
 
 /* ---------------------------------------------------------------------------------------- */
+/* Numbers printed in groups (SSN, ITIN, SIN, NHS, ABA, NANP phone)                         */
+/* ---------------------------------------------------------------------------------------- */
+
+/* _consistent_separators: no character that str.isalnum refuses, or exactly one such
+ * character that splits the value into groups of the given lengths */
+static int
+consistent_separators(const Py_UCS4 *s, Py_ssize_t n, const int *groups, int count)
+{
+    Py_UCS4 sep = 0;
+    int have = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (Py_UNICODE_ISALNUM(s[i]))
+            continue;
+        if (!have) {
+            sep = s[i];
+            have = 1;
+        } else if (s[i] != sep) {
+            return 0;
+        }
+    }
+    if (!have)
+        return 1;
+    int k = 0;
+    Py_ssize_t start = 0;
+    for (Py_ssize_t i = 0; i <= n; i++) {
+        if (i == n || s[i] == sep) {
+            if (k == count || i - start != groups[k])
+                return 0;
+            k++;
+            start = i + 1;
+        }
+    }
+    return k == count;
+}
+
+/* str.isdigit() of the whole value (False when empty) */
+static int
+all_digits(const Py_UCS4 *s, Py_ssize_t n)
+{
+    if (n == 0)
+        return 0;
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (!Py_UNICODE_ISDIGIT(s[i]))
+            return 0;
+    return 1;
+}
+
+static int
+distinct_digits(const char *d, Py_ssize_t m)
+{
+    int seen[10] = {0}, distinct = 0;
+    for (Py_ssize_t i = 0; i < m; i++)
+        if (!seen[d[i] - '0']++)
+            distinct++;
+    return distinct;
+}
+
+static const int groups_329[3] = {3, 2, 4}, groups_333[3] = {3, 3, 3},
+                 groups_334[3] = {3, 3, 4}, groups_441[3] = {4, 4, 1};
+
+/* us_ssn_ok */
+static int
+us_ssn_u(const Py_UCS4 *s, Py_ssize_t n, int ascii)
+{
+    (void)ascii;
+    if (!consistent_separators(s, n, groups_329, 3) || all_digits(s, n))
+        return 0;
+    char d[16];
+    if (ascii_digits(s, n, d, 16) != 9 || distinct_digits(d, 9) == 1)
+        return 0;
+    int area = prefix_int(d, 3), group = prefix_int(d + 3, 2), serial = prefix_int(d + 5, 4);
+    return area != 0 && area != 666 && area < 900 && group != 0 && serial != 0;
+}
+
+/* us_itin_ok */
+static int
+us_itin_u(const Py_UCS4 *s, Py_ssize_t n, int ascii)
+{
+    (void)ascii;
+    if (!consistent_separators(s, n, groups_329, 3) || all_digits(s, n))
+        return 0;
+    char d[16];
+    if (ascii_digits(s, n, d, 16) != 9 || d[0] != '9' || prefix_int(d + 5, 4) == 0)
+        return 0;
+    int g = prefix_int(d + 3, 2);
+    return (50 <= g && g <= 65) || (70 <= g && g <= 88) || (90 <= g && g <= 92) ||
+           (94 <= g && g <= 99);
+}
+
+/* ca_sin_ok */
+static int
+ca_sin_u(const Py_UCS4 *s, Py_ssize_t n, int ascii)
+{
+    (void)ascii;
+    if (!consistent_separators(s, n, groups_333, 3))
+        return 0;
+    char d[16];
+    return ascii_digits(s, n, d, 16) == 9 && d[0] != '0' && d[0] != '8' &&
+           distinct_digits(d, 9) > 1 && luhn_digits(d, 9);
+}
+
+/* uk_nhs_ok */
+static int
+uk_nhs_u(const Py_UCS4 *s, Py_ssize_t n, int ascii)
+{
+    (void)ascii;
+    if (!consistent_separators(s, n, groups_334, 3))
+        return 0;
+    char d[16];
+    if (ascii_digits(s, n, d, 16) != 10 || distinct_digits(d, 10) == 1)
+        return 0;
+    int total = 0;
+    for (int i = 0; i < 9; i++)
+        total += (d[i] - '0') * (10 - i);
+    int check = 11 - total % 11;
+    if (check == 11)
+        check = 0;
+    return check != 10 && check == d[9] - '0';
+}
+
+/* aba_routing_ok */
+static int
+aba_u(const Py_UCS4 *s, Py_ssize_t n, int ascii)
+{
+    (void)ascii;
+    char d[16];
+    if (ascii_digits(s, n, d, 16) != 9 || distinct_digits(d, 9) == 1)
+        return 0;
+    if (n != 9 && !consistent_separators(s, n, groups_441, 3))
+        return 0;
+    int prefix = prefix_int(d, 2);
+    if (!(prefix <= 12 || (21 <= prefix && prefix <= 32) || (61 <= prefix && prefix <= 72) ||
+          prefix == 80))
+        return 0;
+    static const int w[9] = {3, 7, 1, 3, 7, 1, 3, 7, 1};
+    int total = 0;
+    for (int i = 0; i < 9; i++)
+        total += (d[i] - '0') * w[i];
+    return total % 10 == 0;
+}
+
+/* us_phone_ok */
+static int
+us_phone_u(const Py_UCS4 *s, Py_ssize_t n, int ascii)
+{
+    (void)ascii;
+    char all[16];
+    Py_ssize_t m = ascii_digits(s, n, all, 16);
+    const char *d = all;
+    if (m == 11 && all[0] == '1') {
+        d = all + 1;
+        m = 10;
+    }
+    if (m != 10 || distinct_digits(d, 10) <= 2)
+        return 0;
+    const char *area = d, *exch = d + 3, *line = d + 6;
+    if (area[0] == '0' || area[0] == '1' || exch[0] == '0' || exch[0] == '1' ||
+        (area[1] == '1' && area[2] == '1') || (exch[1] == '1' && exch[2] == '1'))
+        return 0;
+    return !(exch[0] == '5' && exch[1] == '5' && exch[2] == '5' && line[0] == '0' &&
+             line[1] == '1');
+}
+
+/* ---------------------------------------------------------------------------------------- */
 /* Bech32                                                                                   */
 /* ---------------------------------------------------------------------------------------- */
 
@@ -1471,7 +1635,78 @@ py_age_key_ok(PyObject *self, PyObject *arg)
     return verdict(r);
 }
 
+static PyObject *
+py_us_ssn_ok(PyObject *self, PyObject *arg)
+{
+    return run_check(arg, us_ssn_u);
+}
+
+static PyObject *
+py_us_itin_ok(PyObject *self, PyObject *arg)
+{
+    return run_check(arg, us_itin_u);
+}
+
+static PyObject *
+py_ca_sin_ok(PyObject *self, PyObject *arg)
+{
+    return run_check(arg, ca_sin_u);
+}
+
+static PyObject *
+py_uk_nhs_ok(PyObject *self, PyObject *arg)
+{
+    return run_check(arg, uk_nhs_u);
+}
+
+static PyObject *
+py_aba_routing_ok(PyObject *self, PyObject *arg)
+{
+    return run_check(arg, aba_u);
+}
+
+static PyObject *
+py_us_phone_ok(PyObject *self, PyObject *arg)
+{
+    return run_check(arg, us_phone_u);
+}
+
+/* masking._mask_digits: every digit (str.isdigit) but the last 4 (of more than 6) or the
+ * last 2 becomes "*"; other characters are kept */
+static PyObject *
+py_mask_digits(PyObject *self, PyObject *arg)
+{
+    if (arg_str(arg) < 0)
+        return NULL;
+    UBuf b;
+    if (ubuf_from_str(&b, arg) < 0)
+        return NULL;
+    Py_ssize_t total = 0;
+    for (Py_ssize_t i = 0; i < b.n; i++)
+        total += Py_UNICODE_ISDIGIT(b.s[i]) ? 1 : 0;
+    Py_ssize_t keep_from = total > 6 ? total - 4 : total - 2;
+    Py_ssize_t seen = 0;
+    for (Py_ssize_t i = 0; i < b.n; i++) {
+        if (Py_UNICODE_ISDIGIT(b.s[i])) {
+            if (seen < keep_from)
+                b.s[i] = '*';
+            seen++;
+        }
+    }
+    /* (built from the code points: the narrowest kind that holds them, as str.join makes) */
+    PyObject *out = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, b.s, b.n);
+    ubuf_free(&b);
+    return out;
+}
+
 static PyMethodDef methods[] = {
+    {"us_ssn_ok", py_us_ssn_ok, METH_O, "validators.us_ssn_ok"},
+    {"us_itin_ok", py_us_itin_ok, METH_O, "validators.us_itin_ok"},
+    {"ca_sin_ok", py_ca_sin_ok, METH_O, "validators.ca_sin_ok"},
+    {"uk_nhs_ok", py_uk_nhs_ok, METH_O, "validators.uk_nhs_ok"},
+    {"aba_routing_ok", py_aba_routing_ok, METH_O, "validators.aba_routing_ok"},
+    {"us_phone_ok", py_us_phone_ok, METH_O, "validators.us_phone_ok"},
+    {"mask_digits", py_mask_digits, METH_O, "masking._mask_digits"},
     {"card_verdict", py_card_verdict, METH_O, "validators._card_verdict (brand or None)"},
     {"luhn_ok", py_luhn_ok, METH_O, "validators.luhn_ok"},
     {"bech32_ok", (PyCFunction)(void (*)(void))py_bech32_ok, METH_FASTCALL,
@@ -1504,6 +1739,10 @@ static struct PyModuleDef module = {
     "Compiled DLP value checks; the Python functions of the same names are the reference.",
     -1,
     methods,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
 };
 
 PyMODINIT_FUNC

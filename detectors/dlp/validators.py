@@ -220,6 +220,8 @@ def iban_ok(value: str) -> bool:
 def aba_routing_ok(value: str) -> bool:
     """US ABA routing transit number: 9 digits (contiguous or 4-4-1), Federal Reserve prefix,
     3-7-1 checksum."""
+    if _native_checks is not None:
+        return _native_checks.aba_routing_ok(value)
     d = _digits(value)
     if len(d) != 9 or len(set(d)) == 1:
         return False
@@ -274,6 +276,8 @@ def _consistent_separators(value: str, groups: tuple[int, ...]) -> bool:
 def us_ssn_ok(value: str) -> bool:
     """US SSN with separators: area not 000/666/9xx, group not 00, serial not 0000, no
     well-known published or example numbers."""
+    if _native_checks is not None:
+        return _native_checks.us_ssn_ok(value)
     if not _consistent_separators(value, (3, 2, 4)) or value.isdigit():
         return False
     d = _digits(value)
@@ -285,6 +289,8 @@ def us_ssn_ok(value: str) -> bool:
 
 def us_itin_ok(value: str) -> bool:
     """US ITIN: 9xx-GG-SSSS with separators, group in 50-65, 70-88, 90-92, 94-99."""
+    if _native_checks is not None:
+        return _native_checks.us_itin_ok(value)
     if not _consistent_separators(value, (3, 2, 4)) or value.isdigit():
         return False
     d = _digits(value)
@@ -296,6 +302,8 @@ def us_itin_ok(value: str) -> bool:
 
 def ca_sin_ok(value: str) -> bool:
     """Canada SIN: 9 digits (3-3-3 when separated), first digit not 0 or 8, Luhn."""
+    if _native_checks is not None:
+        return _native_checks.ca_sin_ok(value)
     if not _consistent_separators(value, (3, 3, 3)):
         return False
     d = _digits(value)
@@ -316,6 +324,8 @@ def uk_nino_ok(value: str) -> bool:
 
 def uk_nhs_ok(value: str) -> bool:
     """UK NHS number: 10 digits (3-3-4 when separated), mod-11 check digit."""
+    if _native_checks is not None:
+        return _native_checks.uk_nhs_ok(value)
     if not _consistent_separators(value, (3, 3, 4)):
         return False
     d = _digits(value)
@@ -366,6 +376,8 @@ def email_ok(value: str) -> bool:
 
 def us_phone_ok(value: str) -> bool:
     """NANP number: area and exchange 2-9 and not N11, not the 555-01xx fictional block."""
+    if _native_checks is not None:
+        return _native_checks.us_phone_ok(value)
     d = _digits(value)
     if len(d) == 11 and d[0] == "1":
         d = d[1:]
