@@ -36,6 +36,8 @@ static Py_ssize_t n_words = 0;
  * passed over with one lookup; words of one character are looked for on their own */
 static uint8_t word_pairs[65536 / 8];
 static Py_ssize_t longest_test_value = -1;
+static Lit *weak_passwords = NULL;
+static Py_ssize_t n_weak_passwords = -1;
 
 static void
 free_lits(Lit *lits, Py_ssize_t n)
@@ -124,6 +126,19 @@ configure(PyObject *self, PyObject *args)
     words = w;
     n_words = nw;
     longest_test_value = longest;
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+configure_weak_passwords(PyObject *self, PyObject *arg)
+{
+    Lit *w = NULL;
+    Py_ssize_t nw = 0;
+    if (load_lits(arg, &w, &nw) < 0)
+        return NULL;
+    free_lits(weak_passwords, n_weak_passwords < 0 ? 0 : n_weak_passwords);
+    weak_passwords = w;
+    n_weak_passwords = nw;
     Py_RETURN_NONE;
 }
 
@@ -1197,6 +1212,188 @@ us_phone_u(const Py_UCS4 *s, Py_ssize_t n, int ascii)
 }
 
 /* ---------------------------------------------------------------------------------------- */
+/* Passwords and vendor-shaped tokens                                                       */
+/* ---------------------------------------------------------------------------------------- */
+
+static int
+equals_any(const Py_UCS4 *s, Py_ssize_t n, const Lit *lits, Py_ssize_t count)
+{
+    for (Py_ssize_t k = 0; k < count; k++) {
+        if (lits[k].len != n)
+            continue;
+        Py_ssize_t i = 0;
+        while (i < n && s[i] == (Py_UCS4)(unsigned char)lits[k].text[i])
+            i++;
+        if (i == n)
+            return 1;
+    }
+    return 0;
+}
+
+/* value.strip().strip("'\"") as a range [*lo, *hi) of the value */
+static void
+strip_quoted(const Py_UCS4 *s, Py_ssize_t *lo, Py_ssize_t *hi)
+{
+    Py_ssize_t a = *lo, b = *hi;
+    while (a < b && Py_UNICODE_ISSPACE(s[a]))
+        a++;
+    while (b > a && Py_UNICODE_ISSPACE(s[b - 1]))
+        b--;
+    while (a < b && (s[a] == '\'' || s[a] == '"'))
+        a++;
+    while (b > a && (s[b - 1] == '\'' || s[b - 1] == '"'))
+        b--;
+    *lo = a;
+    *hi = b;
+}
+
+static int
+is_lower_ascii(Py_UCS4 c)
+{
+    return c >= 'a' && c <= 'z';
+}
+
+static int
+is_upper_ascii(Py_UCS4 c)
+{
+    return c >= 'A' && c <= 'Z';
+}
+
+static int
+starts_with(const Py_UCS4 *s, Py_ssize_t n, const char *lit)
+{
+    Py_ssize_t i = 0;
+    for (; lit[i]; i++)
+        if (i >= n || s[i] != (Py_UCS4)(unsigned char)lit[i])
+            return 0;
+    return 1;
+}
+
+/* vendor_shaped: 10+ characters matching _VENDOR_TOKEN at the start:
+ *   [a-z]{2,8}(?:_[a-z]{2,6})?[_-] | [A-Z][A-Z0-9]{1,9}_ | eyJ|ATBB|ATATT|AKIA|ASIA|AIza
+ *   | ya29\. | EAA | SG\.
+ * The first branch matches exactly when the leading run of a-z is 2-8 long and followed by
+ * "_" or "-" (the optional group may always be left out: its "_" serves as the last
+ * character); the second when the run of A-Z0-9 after a capital is 1-9 long and followed
+ * by "_" (neither run can stop early: a letter or digit is no separator). */
+static int
+vendor_shaped_u(const Py_UCS4 *s, Py_ssize_t n)
+{
+    if (n < 10)
+        return 0;
+    Py_ssize_t k = 0;
+    while (k < n && is_lower_ascii(s[k]))
+        k++;
+    if (k >= 2 && k <= 8 && k < n && (s[k] == '_' || s[k] == '-'))
+        return 1;
+    if (is_upper_ascii(s[0])) {
+        k = 1;
+        while (k < n && (is_upper_ascii(s[k]) || (s[k] >= '0' && s[k] <= '9')))
+            k++;
+        if (k - 1 >= 1 && k - 1 <= 9 && k < n && s[k] == '_')
+            return 1;
+    }
+    static const char *const literal[] = {"eyJ", "ATBB", "ATATT", "AKIA", "ASIA",
+                                          "AIza", "ya29.", "EAA", "SG."};
+    for (size_t i = 0; i < sizeof(literal) / sizeof(literal[0]); i++)
+        if (starts_with(s, n, literal[i]))
+            return 1;
+    return 0;
+}
+
+/* password_ok */
+static int
+password_u(const Py_UCS4 *s, Py_ssize_t n)
+{
+    Py_ssize_t lo = 0, hi = n;
+    strip_quoted(s, &lo, &hi);
+    const Py_UCS4 *v = s + lo;
+    Py_ssize_t m = hi - lo;
+    if (m < 6 || m > 128)
+        return 0;
+    int ascii = all_ascii(v, m);
+    int r = is_placeholder_u(v, m, ascii);
+    if (r != 0)
+        return r < 0 ? -1 : 0;
+    UBuf low;
+    if (ubuf_lower(&low, v, m, ascii) < 0)
+        return -1;
+    int weak = equals_any(low.s, low.n, weak_passwords, n_weak_passwords);
+    ubuf_free(&low);
+    if (weak)
+        return 0;
+    Py_UCS4 first = v[0], last = v[m - 1];
+    if (first == '$' || first == '%' || first == '{' || first == '<' || first == '[' ||
+        first == '(' || last == '}' || last == '>' || last == ')')
+        return 0;
+    int lower = 0, upper = 0, digit = 0, other = 0;
+    for (Py_ssize_t i = 0; i < m; i++) {
+        Py_UCS4 c = v[i];
+        lower |= Py_UNICODE_ISLOWER(c) ? 1 : 0;
+        upper |= Py_UNICODE_ISUPPER(c) ? 1 : 0;
+        digit |= Py_UNICODE_ISDIGIT(c) ? 1 : 0;
+        other |= Py_UNICODE_ISALNUM(c) ? 0 : 1;
+    }
+    if (lower + upper + digit + other < 2)
+        return 0;
+    return entropy_at_least_u(v, m, 2.5);
+}
+
+static int
+password_check(const Py_UCS4 *s, Py_ssize_t n, int ascii)
+{
+    (void)ascii;
+    return password_u(s, n);
+}
+
+/* password_value_ok */
+static int
+password_value_u(const Py_UCS4 *s, Py_ssize_t n, int ascii)
+{
+    (void)ascii;
+    Py_ssize_t lo = 0, hi = n;
+    strip_quoted(s, &lo, &hi);
+    int r = password_u(s + lo, hi - lo);
+    if (r <= 0)
+        return r;
+    return !vendor_shaped_u(s + lo, hi - lo);
+}
+
+/* url_password_ok: the part after the first ":" of what lies between the first "://" and
+ * the last "@" */
+static int
+url_password_u(const Py_UCS4 *s, Py_ssize_t n, int ascii)
+{
+    (void)ascii;
+    Py_ssize_t start = 0;
+    for (Py_ssize_t i = 0; i + 2 < n; i++)
+        if (s[i] == ':' && s[i + 1] == '/' && s[i + 2] == '/') {
+            start = i + 3;
+            break;
+        }
+    Py_ssize_t end = n;
+    for (Py_ssize_t i = n - 1; i >= start; i--)
+        if (s[i] == '@') {
+            end = i;
+            break;
+        }
+    for (Py_ssize_t i = start; i < end; i++)
+        if (s[i] == ':')
+            return password_u(s + i + 1, end - i - 1);
+    return 0;
+}
+
+/* bearer_token_ok */
+static int
+bearer_token_u(const Py_UCS4 *s, Py_ssize_t n, int ascii)
+{
+    int r = mixed_token_u(s, n, ascii);
+    if (r <= 0)
+        return r;
+    return !vendor_shaped_u(s, n);
+}
+
+/* ---------------------------------------------------------------------------------------- */
 /* Bech32                                                                                   */
 /* ---------------------------------------------------------------------------------------- */
 
@@ -1699,7 +1896,61 @@ py_mask_digits(PyObject *self, PyObject *arg)
     return out;
 }
 
+static PyObject *
+run_password_check(PyObject *arg, check_fn fn)
+{
+    if (n_weak_passwords < 0) {
+        PyErr_SetString(PyExc_RuntimeError, "configure_weak_passwords() was not called");
+        return NULL;
+    }
+    return run_check(arg, fn);
+}
+
+static PyObject *
+py_password_ok(PyObject *self, PyObject *arg)
+{
+    return run_password_check(arg, password_check);
+}
+
+static PyObject *
+py_password_value_ok(PyObject *self, PyObject *arg)
+{
+    return run_password_check(arg, password_value_u);
+}
+
+static PyObject *
+py_url_password_ok(PyObject *self, PyObject *arg)
+{
+    return run_password_check(arg, url_password_u);
+}
+
+static PyObject *
+py_bearer_token_ok(PyObject *self, PyObject *arg)
+{
+    return run_check(arg, bearer_token_u);
+}
+
+static int
+vendor_check(const Py_UCS4 *s, Py_ssize_t n, int ascii)
+{
+    (void)ascii;
+    return vendor_shaped_u(s, n);
+}
+
+static PyObject *
+py_vendor_shaped(PyObject *self, PyObject *arg)
+{
+    return run_check(arg, vendor_check);
+}
+
 static PyMethodDef methods[] = {
+    {"configure_weak_passwords", configure_weak_passwords, METH_O,
+     "configure_weak_passwords(words): the dictionary defaults password_ok refuses (ASCII)"},
+    {"password_ok", py_password_ok, METH_O, "checks.password_ok"},
+    {"password_value_ok", py_password_value_ok, METH_O, "checks.password_value_ok"},
+    {"url_password_ok", py_url_password_ok, METH_O, "checks.url_password_ok"},
+    {"bearer_token_ok", py_bearer_token_ok, METH_O, "checks.bearer_token_ok"},
+    {"vendor_shaped", py_vendor_shaped, METH_O, "checks.vendor_shaped"},
     {"us_ssn_ok", py_us_ssn_ok, METH_O, "validators.us_ssn_ok"},
     {"us_itin_ok", py_us_itin_ok, METH_O, "validators.us_itin_ok"},
     {"ca_sin_ok", py_ca_sin_ok, METH_O, "validators.ca_sin_ok"},

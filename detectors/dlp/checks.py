@@ -191,6 +191,8 @@ _WEAK_PASSWORDS = frozenset(
         "123456", "12345678", "hunter2", "mypassword", "yourpassword",
     }
 )  # fmt: skip
+if _native_checks is not None:  # the compiled password check refuses the same words
+    _native_checks.configure_weak_passwords(sorted(_WEAK_PASSWORDS))
 
 
 # A value shaped like a vendor token (lower-case prefix and separator, an upper-case
@@ -203,24 +205,32 @@ _VENDOR_TOKEN = re.compile(
 
 def vendor_shaped(value: str) -> bool:
     """True when ``value`` looks like a prefixed vendor token (10+ characters)."""
+    if _native_checks is not None:
+        return _native_checks.vendor_shaped(value)
     return len(value) >= 10 and _VENDOR_TOKEN.match(value) is not None
 
 
 def password_value_ok(value: str) -> bool:
     """A labelled password (``password = ...``): :func:`password_ok`, and not a vendor token
     (which its own entry reports)."""
+    if _native_checks is not None:
+        return _native_checks.password_value_ok(value)
     v = value.strip().strip("'\"")
     return password_ok(v) and not vendor_shaped(v)
 
 
 def bearer_token_ok(value: str) -> bool:
     """A bearer token of no known vendor: random-looking, not a JWT or prefixed token."""
+    if _native_checks is not None:
+        return _native_checks.bearer_token_ok(value)
     return mixed_token_ok(value) and not vendor_shaped(value)
 
 
 def password_ok(value: str) -> bool:
     """A password value that looks real: 6-128 chars, not a template/placeholder, not a
     dictionary default, at least two character classes and some entropy."""
+    if _native_checks is not None:
+        return _native_checks.password_ok(value)
     v = value.strip().strip("'\"")
     if not 6 <= len(v) <= 128 or is_placeholder(v) or v.lower() in _WEAK_PASSWORDS:
         return False
@@ -239,6 +249,8 @@ def password_ok(value: str) -> bool:
 
 def url_password_ok(value: str) -> bool:
     """``scheme://user:password@host``: the password part passes :func:`password_ok`."""
+    if _native_checks is not None:
+        return _native_checks.url_password_ok(value)
     rest = value.split("://", 1)[-1]
     creds = rest.rsplit("@", 1)[0]
     _, sep, password = creds.partition(":")

@@ -34,6 +34,11 @@ CHECKS: dict[str, Callable[[str], object]] = {
     "uuid_key_ok": checks.uuid_key_ok,
     "mixed_token_ok": checks.mixed_token_ok,
     "ethereum_address_ok": checks.ethereum_address_ok,
+    "password_ok": checks.password_ok,
+    "password_value_ok": checks.password_value_ok,
+    "url_password_ok": checks.url_password_ok,
+    "bearer_token_ok": checks.bearer_token_ok,
+    "vendor_shaped": checks.vendor_shaped,
     "luhn_ok": validators.luhn_ok,
     "card_verdict": validators._card_verdict,
     "age_key_ok": checks.age_key_ok,
@@ -107,8 +112,32 @@ _NUMBERS = st.sampled_from(
         "555-01-2345",
     ]
 )
+_PASSWORDS = st.tuples(
+    st.sampled_from(["", " ", "'", '"', " '", '\u00a0"', "\t"]),
+    st.one_of(
+        st.sampled_from(["Password", "HUNTER2", "qwerty", "s3cr3t-Pa55", "ya29.abc", "EAAb"]),
+        st.text(string.ascii_letters + string.digits + "_-.$%{}<>[]()@:'\" ", max_size=24),
+    ),
+    st.sampled_from(["", " ", "'", '"', "' ", "\n"]),
+).map("".join)
+_URLS = st.tuples(
+    st.sampled_from(["", "postgres://", "https://", "x:/", "://"]),
+    st.text(string.ascii_letters + ":@", max_size=8),
+    _PASSWORDS,
+    st.sampled_from(["", "@host", "@db:5432/x", "@a@b"]),
+).map("".join)
+_VENDOR = st.tuples(
+    st.sampled_from(
+        ["", "ab", "abcdefgh", "abcdefghi", "A", "AB12", "ABCDEFGHIJ", "ey", "SG", "ya29"]
+    ),
+    st.sampled_from(["", "_", "-", ".", "_cd", "_cd_", "J", "_x-"]),
+    st.text(string.ascii_letters + string.digits + "_-", max_size=14),
+).map("".join)
 VALUES = st.one_of(
     _ANY,
+    _PASSWORDS,
+    _URLS,
+    _VENDOR,
     _GROUPED,
     _NUMBERS,
     _CARDS,
