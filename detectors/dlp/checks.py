@@ -3,7 +3,9 @@ national identifier check digits, crypto address checksums.
 
 Pure functions of the candidate text, ``str -> bool``; they never raise on odd input (callers
 still guard) and never log. Each one states the published rule it implements. Registered by
-name in ``validators.VALIDATORS``.
+name in ``validators.VALIDATORS``. The hottest ones hand the value to their compiled version
+in ``_native_checks`` when it is built (same verdict for every ``str``; the Python here is the
+reference and the fallback).
 """
 
 from __future__ import annotations
@@ -18,6 +20,11 @@ from collections.abc import Callable, Sequence
 from datetime import date
 
 from detectors.dlp.placeholders import entropy_at_least, is_placeholder
+
+try:
+    from detectors.dlp import _native_checks
+except ImportError:  # pragma: no cover - built wherever a C compiler was at install
+    _native_checks = None  # type: ignore[assignment]
 
 __all__ = [
     "CHECKS",
@@ -184,6 +191,8 @@ _WEAK_PASSWORDS = frozenset(
         "123456", "12345678", "hunter2", "mypassword", "yourpassword",
     }
 )  # fmt: skip
+if _native_checks is not None:  # the compiled password check refuses the same words
+    _native_checks.configure_weak_passwords(sorted(_WEAK_PASSWORDS))
 
 
 # A value shaped like a vendor token (lower-case prefix and separator, an upper-case
@@ -196,24 +205,32 @@ _VENDOR_TOKEN = re.compile(
 
 def vendor_shaped(value: str) -> bool:
     """True when ``value`` looks like a prefixed vendor token (10+ characters)."""
+    if _native_checks is not None:
+        return _native_checks.vendor_shaped(value)
     return len(value) >= 10 and _VENDOR_TOKEN.match(value) is not None
 
 
 def password_value_ok(value: str) -> bool:
     """A labelled password (``password = ...``): :func:`password_ok`, and not a vendor token
     (which its own entry reports)."""
+    if _native_checks is not None:
+        return _native_checks.password_value_ok(value)
     v = value.strip().strip("'\"")
     return password_ok(v) and not vendor_shaped(v)
 
 
 def bearer_token_ok(value: str) -> bool:
     """A bearer token of no known vendor: random-looking, not a JWT or prefixed token."""
+    if _native_checks is not None:
+        return _native_checks.bearer_token_ok(value)
     return mixed_token_ok(value) and not vendor_shaped(value)
 
 
 def password_ok(value: str) -> bool:
     """A password value that looks real: 6-128 chars, not a template/placeholder, not a
     dictionary default, at least two character classes and some entropy."""
+    if _native_checks is not None:
+        return _native_checks.password_ok(value)
     v = value.strip().strip("'\"")
     if not 6 <= len(v) <= 128 or is_placeholder(v) or v.lower() in _WEAK_PASSWORDS:
         return False
@@ -232,6 +249,8 @@ def password_ok(value: str) -> bool:
 
 def url_password_ok(value: str) -> bool:
     """``scheme://user:password@host``: the password part passes :func:`password_ok`."""
+    if _native_checks is not None:
+        return _native_checks.url_password_ok(value)
     rest = value.split("://", 1)[-1]
     creds = rest.rsplit("@", 1)[0]
     _, sep, password = creds.partition(":")
@@ -245,6 +264,8 @@ def hex_key_ok(value: str) -> bool:
     character about 3% of the time (too few draws to show all 16 symbols evenly), under
     2.6 less than 0.1% of the time; from 32 digits on, 3.0 rejects about 0.01%.
     """
+    if _native_checks is not None:
+        return _native_checks.hex_key_ok(value)
     v = value.lower()
     return (
         not is_placeholder(v)
@@ -257,6 +278,8 @@ def hex_key_ok(value: str) -> bool:
 def uuid_key_ok(value: str) -> bool:
     """A UUID used as a secret: version nibble 1-8 and the standard variant (the fourth
     group's first digit 8-b, as every UUID version sets it), not nil/max, some entropy."""
+    if _native_checks is not None:
+        return _native_checks.uuid_key_ok(value)
     v = value.lower()
     if len(v) != 36 or v.count("-") != 4 or v[14] not in "12345678" or v[19] not in "89ab":
         return False
@@ -265,6 +288,8 @@ def uuid_key_ok(value: str) -> bool:
 
 def mixed_token_ok(value: str) -> bool:
     """A random token body of mixed case and digits (no dictionary words)."""
+    if _native_checks is not None:
+        return _native_checks.mixed_token_ok(value)
     return (
         not is_placeholder(value)
         and any(map(str.isdigit, value))
@@ -294,6 +319,8 @@ def private_key_block_ok(value: str) -> bool:
 def age_key_ok(value: str) -> bool:
     """age X25519 identity: ``AGE-SECRET-KEY-1`` + 58 bech32 characters with a valid
     bech32 checksum (HRP ``age-secret-key-``)."""
+    if _native_checks is not None:
+        return _native_checks.age_key_ok(value)
     v = value.lower()
     return v.startswith("age-secret-key-1") and _bech32_ok(v, (1,))
 
@@ -307,6 +334,8 @@ _BECH32 = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
 
 
 def _bech32_ok(value: str, consts: tuple[int, ...]) -> bool:
+    if _native_checks is not None:
+        return _native_checks.bech32_ok(value, consts)
     hrp, sep, data = value.rpartition("1")
     if not sep or not hrp or len(data) < 6 or any(c not in _BECH32 for c in data):
         return False
@@ -457,6 +486,8 @@ def _keccak_f(lanes: list[int]) -> list[int]:
 
 def keccak256(data: bytes) -> bytes:
     """Keccak-256 as Ethereum uses it (original padding 0x01, not SHA3's 0x06)."""
+    if _native_checks is not None:
+        return _native_checks.keccak256(data)
     rate = 136
     msg = bytearray(data) + b"\x01"
     msg += b"\x00" * (-len(msg) % rate)
@@ -473,6 +504,8 @@ def ethereum_address_ok(value: str) -> bool:
     """``0x`` + 40 hex. Mixed case must carry a valid EIP-55 checksum (Keccak-256 of the
     lowercase address decides each letter's case); single-case addresses have none, so they
     are accepted when random-looking (the entry needs context)."""
+    if _native_checks is not None:
+        return _native_checks.ethereum_address_ok(value)
     body = value[2:]
     if len(body) != 40 or any(c not in "0123456789abcdefABCDEF" for c in body):
         return False

@@ -9,6 +9,11 @@ from __future__ import annotations
 
 import re
 
+try:
+    from detectors.dlp import _native_checks
+except ImportError:  # pragma: no cover - built wherever a C compiler was at install
+    _native_checks = None  # type: ignore[assignment]
+
 __all__ = ["mask_value"]
 
 ELLIPSIS = "\u2026"
@@ -27,6 +32,8 @@ def _mask_card(value: str) -> str:
 
 def _mask_digits(value: str) -> str:
     """Keep separators and the last 4 digits: ``***-**-6789``."""
+    if _native_checks is not None:
+        return _native_checks.mask_digits(value)
     total = sum(c.isdigit() for c in value)
     keep_from = total - 4 if total > 6 else total - 2
     out, seen = [], 0
@@ -57,6 +64,8 @@ def _mask_pem(value: str) -> str:
 
 
 def _mask_secret(value: str, prefix: int) -> str:
+    if _native_checks is not None:  # the same text, compiled
+        return _native_checks.mask_secret(value, prefix)
     n = len(value)
     if prefix <= 0:
         m = _PREFIX_RE.match(value)

@@ -3,12 +3,21 @@
 Placeholders (templates, masks, documentation words), published test values (network test
 cards, documentation keys) and Shannon entropy: shared by ``validators`` and ``checks``.
 Pure functions; they never raise on odd input and never log the value.
+
+Where the optional C accelerator ``_native_checks`` is built, each function here hands its
+value to the compiled version of itself, which gives the same answer for every ``str``; the
+Python below is the reference and the fallback (tests compare the two).
 """
 
 from __future__ import annotations
 
 import math
 import re
+
+try:
+    from detectors.dlp import _native_checks
+except ImportError:  # pragma: no cover - built wherever a C compiler was at install
+    _native_checks = None  # type: ignore[assignment]
 
 try:  # the C counting loop behind collections.Counter, without Counter's set-up per call
     from _collections import _count_elements
@@ -39,6 +48,8 @@ def _plogp(n: int) -> list[float]:
 
 def shannon_entropy(value: str) -> float:
     """Bits per character of ``value`` (0.0 for the empty string)."""
+    if _native_checks is not None:
+        return _native_checks.shannon_entropy(value)
     if not value:
         return 0.0
     n = len(value)
@@ -76,6 +87,8 @@ def entropy_at_least(value: str, bits: float) -> bool:
     """``shannon_entropy(value) >= bits``, mostly without counting: the number of distinct
     characters bounds the entropy from above (log2 of it) and from below (the least spread
     with that many), and only a value whose bounds straddle ``bits`` is counted."""
+    if _native_checks is not None:
+        return _native_checks.entropy_at_least(value, bits)
     if not value:
         return bits <= 0.0
     distinct = len(set(value))
@@ -168,6 +181,8 @@ def is_placeholder(value: str) -> bool:
     repeated character, words such as ``changeme`` / ``example`` / ``xxxx`` and the published
     values a generator never produces. Published test values are :func:`is_test_value`.
     """
+    if _native_checks is not None:
+        return _native_checks.is_placeholder(value)
     if not value:
         return True
     if is_test_value(value):
@@ -188,6 +203,8 @@ def is_test_value(value: str) -> bool:
     keys, example IBANs/SSNs): real-looking, but public. Compared with separators removed.
 
     Profiles skip these unless they were saved with ``include_test_values``."""
+    if _native_checks is not None:
+        return _native_checks.is_test_value(value)
     if len(value) > _LONGEST_TEST_VALUE:
         return False
     if value in KNOWN_TEST_VALUES:
@@ -195,3 +212,7 @@ def is_test_value(value: str) -> bool:
     if " " in value or "-" in value or "." in value:  # else it is its own compact form
         return value.replace(" ", "").replace("-", "").replace(".", "") in KNOWN_TEST_VALUES
     return False
+
+
+if _native_checks is not None:  # the compiled checks compare against the same values
+    _native_checks.configure(sorted(KNOWN_TEST_VALUES), _PLACEHOLDER_WORDS, _LONGEST_TEST_VALUE)

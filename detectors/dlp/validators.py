@@ -4,7 +4,8 @@ The fast engine (Hyperscan) only proves that a span has the right *shape*. These
 false positives that shape alone lets through: checksums (Luhn, mod-97, ABA, NHS mod-11, TFN),
 numbering-plan rules (SSN areas, NINO prefixes), structure (JWT header JSON), randomness
 (Shannon entropy) and placeholder / documentation values (``AKIAIOSFODNN7EXAMPLE``,
-``${DB_PASSWORD}``, the 4111... test card).
+``${DB_PASSWORD}``, the 4111... test card). The hottest ones run compiled where the optional
+``_native_checks`` module is built (same verdicts; the Python is the reference).
 
 Every validator takes the candidate value as ``str`` and returns ``bool``. They never raise on
 odd input and never log the value. ``VALIDATORS`` maps a stable name to each function so that a
@@ -27,6 +28,11 @@ from detectors.dlp.placeholders import (
     is_test_value,
     shannon_entropy,
 )
+
+try:
+    from detectors.dlp import _native_checks
+except ImportError:  # pragma: no cover - built wherever a C compiler was at install
+    _native_checks = None  # type: ignore[assignment]
 
 __all__ = [
     "IBAN_LENGTHS",
@@ -65,6 +71,8 @@ def _digits(value: str) -> str:
 
 def random_token_ok(value: str, min_len: int = 16, min_entropy: float = 3.0) -> bool:
     """A random-looking credential body: long enough, not a placeholder, enough entropy."""
+    if _native_checks is not None:
+        return _native_checks.random_token_ok(value, min_len, min_entropy)
     return (
         len(value) >= min_len and not is_placeholder(value) and entropy_at_least(value, min_entropy)
     )
@@ -77,6 +85,8 @@ def random_token_ok(value: str, min_len: int = 16, min_entropy: float = 3.0) -> 
 
 def luhn_ok(number: str) -> bool:
     """Luhn (mod-10) check on the digits of ``number``; False for fewer than 2 digits."""
+    if _native_checks is not None:
+        return _native_checks.luhn_ok(number)
     digits = _digits(number)
     return len(digits) >= 2 and luhn_digits_ok(digits)
 
@@ -139,6 +149,9 @@ def card_format_ok(value: str) -> bool:
 def card_ok(value: str, brand: str | None = None) -> bool:
     """A plausible real card number: brand (if given) by IIN, printed grouping, Luhn, not a
     test card. Cheap checks first: most card-shaped runs fail the brand test."""
+    if _native_checks is not None:  # the same checks, in _card_verdict's compiled form
+        found = _native_checks.card_verdict(value)
+        return found is not None and (brand is None or found == brand)
     digits = _digits(value)
     found = card_brand(digits)
     if found is None or (brand is not None and found != brand):
@@ -153,6 +166,8 @@ def _card_verdict(value: str) -> str | None:
     """Brand of a value that passes every card check, else None. The seven brand entries
     share one candidate pattern and ask about the same span one after another, so the last
     answer is kept, and only it: a long-lived worker holds no list of card numbers."""
+    if _native_checks is not None:
+        return _native_checks.card_verdict(value)
     brand = card_brand(_digits(value))
     return brand if brand is not None and card_ok(value, brand) else None
 
@@ -205,6 +220,8 @@ def iban_ok(value: str) -> bool:
 def aba_routing_ok(value: str) -> bool:
     """US ABA routing transit number: 9 digits (contiguous or 4-4-1), Federal Reserve prefix,
     3-7-1 checksum."""
+    if _native_checks is not None:
+        return _native_checks.aba_routing_ok(value)
     d = _digits(value)
     if len(d) != 9 or len(set(d)) == 1:
         return False
@@ -259,6 +276,8 @@ def _consistent_separators(value: str, groups: tuple[int, ...]) -> bool:
 def us_ssn_ok(value: str) -> bool:
     """US SSN with separators: area not 000/666/9xx, group not 00, serial not 0000, no
     well-known published or example numbers."""
+    if _native_checks is not None:
+        return _native_checks.us_ssn_ok(value)
     if not _consistent_separators(value, (3, 2, 4)) or value.isdigit():
         return False
     d = _digits(value)
@@ -270,6 +289,8 @@ def us_ssn_ok(value: str) -> bool:
 
 def us_itin_ok(value: str) -> bool:
     """US ITIN: 9xx-GG-SSSS with separators, group in 50-65, 70-88, 90-92, 94-99."""
+    if _native_checks is not None:
+        return _native_checks.us_itin_ok(value)
     if not _consistent_separators(value, (3, 2, 4)) or value.isdigit():
         return False
     d = _digits(value)
@@ -281,6 +302,8 @@ def us_itin_ok(value: str) -> bool:
 
 def ca_sin_ok(value: str) -> bool:
     """Canada SIN: 9 digits (3-3-3 when separated), first digit not 0 or 8, Luhn."""
+    if _native_checks is not None:
+        return _native_checks.ca_sin_ok(value)
     if not _consistent_separators(value, (3, 3, 3)):
         return False
     d = _digits(value)
@@ -301,6 +324,8 @@ def uk_nino_ok(value: str) -> bool:
 
 def uk_nhs_ok(value: str) -> bool:
     """UK NHS number: 10 digits (3-3-4 when separated), mod-11 check digit."""
+    if _native_checks is not None:
+        return _native_checks.uk_nhs_ok(value)
     if not _consistent_separators(value, (3, 3, 4)):
         return False
     d = _digits(value)
@@ -351,6 +376,8 @@ def email_ok(value: str) -> bool:
 
 def us_phone_ok(value: str) -> bool:
     """NANP number: area and exchange 2-9 and not N11, not the 555-01xx fictional block."""
+    if _native_checks is not None:
+        return _native_checks.us_phone_ok(value)
     d = _digits(value)
     if len(d) == 11 and d[0] == "1":
         d = d[1:]
@@ -414,6 +441,8 @@ def private_key_ok(value: str) -> bool:
 
 def _token(min_len: int, min_entropy: float = 3.0) -> Validator:
     def check(value: str) -> bool:
+        if _native_checks is not None:  # (one call less than through random_token_ok)
+            return _native_checks.random_token_ok(value, min_len, min_entropy)
         return random_token_ok(value, min_len, min_entropy)
 
     check.__name__ = f"token_min{min_len}"
@@ -422,6 +451,8 @@ def _token(min_len: int, min_entropy: float = 3.0) -> Validator:
 
 def hex_secret_ok(value: str) -> bool:
     """A hex secret (Twilio, GCP private_key_id): not a trivial run, some entropy."""
+    if _native_checks is not None:
+        return _native_checks.hex_secret_ok(value)
     return not is_placeholder(value) and entropy_at_least(value, 3.0)
 
 

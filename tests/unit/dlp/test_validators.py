@@ -1,4 +1,7 @@
-"""Stage-2 validators on published examples and hand-checked values."""
+"""Stage-2 validators on published examples and hand-checked values.
+
+Every test runs twice: with the compiled checks (``_native_checks``) where they are built,
+and with the Python reference alone."""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ import math
 import random
 import re
 import string
+from collections.abc import Iterator
 
 import pytest
 
@@ -14,6 +18,18 @@ from detectors.dlp import placeholders
 from detectors.dlp import validators as v
 from detectors.dlp.checks import generic_jwt_ok, k8s_service_account_jwt_ok
 from detectors.dlp.masking import mask_value
+from tests.unit.dlp.native import native_module, pure_python
+
+
+@pytest.fixture(
+    params=["compiled", "python"] if native_module() is not None else ["python"], autouse=True
+)
+def checks_build(request: pytest.FixtureRequest) -> Iterator[str]:
+    if request.param == "python":
+        with pure_python():
+            yield request.param
+    else:
+        yield request.param
 
 
 @pytest.mark.parametrize(
