@@ -1,6 +1,6 @@
-"""Runs every ``test_matcher*.py`` test once per stage-1 engine (Hyperscan and RE2), and
-once per stage-2 path (the compiled loops of ``_native_stream`` and the pure-Python methods
-they stand in for), and every test that uses ``slide_reader`` or ``zipdir_reader`` once per
+"""Runs every ``test_matcher*.py`` test once per stage-1 engine (Hyperscan and RE2) with the
+compiled stage-2 loops of ``_native_stream``, and once more with the pure-Python methods
+they stand in for (behind Hyperscan), and every test that uses ``slide_reader`` or ``zipdir_reader`` once per
 reader (compiled and pure Python).
 
 The engine reaches ``compile_policy`` as the matcher's default (``DEFAULT_ENGINE``), which
@@ -25,10 +25,18 @@ STAGE2_PATHS = ("native", "python")
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     module = metafunc.module.__name__.rsplit(".", 1)[-1]
-    if module.startswith("test_matcher") and "dlp_engine" in metafunc.fixturenames:
-        metafunc.parametrize("dlp_engine", ENGINES, indirect=True, scope="module")
+    engines = module.startswith("test_matcher") and "dlp_engine" in metafunc.fixturenames
     stage2 = module.startswith(("test_matcher", "test_leading_byte", "test_engines_differential"))
-    if stage2 and "dlp_stage2" in metafunc.fixturenames:
+    stage2 = stage2 and "dlp_stage2" in metafunc.fixturenames
+    if engines and stage2:
+        # the compiled stage 2 behind each engine, the Python stage 2 behind the first: the
+        # Python path's loops do not depend on the engine (test_stream_native compares the
+        # two paths behind both engines on generated text)
+        combos = [(engine, "native") for engine in ENGINES] + [(ENGINES[0], "python")]
+        metafunc.parametrize(("dlp_engine", "dlp_stage2"), combos, indirect=True, scope="module")
+    elif engines:
+        metafunc.parametrize("dlp_engine", ENGINES, indirect=True, scope="module")
+    elif stage2:
         metafunc.parametrize("dlp_stage2", STAGE2_PATHS, indirect=True, scope="module")
     for name in ("slide_reader", "zipdir_reader"):
         if name in metafunc.fixturenames:
