@@ -28,24 +28,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from dlp_instructions import DirStore  # (the bench folder is first on sys.path)
+
 from detectors.dlp import matcher
 from detectors.dlp.engine_cache import use_database_store
 from detectors.dlp.profiles import CREDENTIALS, PREDEFINED
 
 CHUNK = 64 * 1024
-
-
-class DirStore:
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        root.mkdir(parents=True, exist_ok=True)
-
-    def load(self, key: str) -> bytes | None:
-        p = self.root / key
-        return p.read_bytes() if p.exists() else None
-
-    def save(self, key: str, data: bytes) -> None:
-        (self.root / key).write_bytes(data)
 
 
 class _Replay:

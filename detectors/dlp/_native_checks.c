@@ -650,38 +650,30 @@ is_placeholder_u(const Py_UCS4 *s, Py_ssize_t n, int ascii)
 /* Validators                                                                               */
 /* ---------------------------------------------------------------------------------------- */
 
-static int
-any_digit(const Py_UCS4 *s, Py_ssize_t n)
-{
-    for (Py_ssize_t i = 0; i < n; i++)
-        if (Py_UNICODE_ISDIGIT(s[i]))
-            return 1;
-    return 0;
-}
+/* Character classes of str.isdigit / isalpha / isupper / islower. */
+enum char_class { CLASS_DIGIT, CLASS_ALPHA, CLASS_UPPER, CLASS_LOWER };
 
 static int
-any_alpha(const Py_UCS4 *s, Py_ssize_t n)
+in_class(Py_UCS4 c, enum char_class kind)
 {
-    for (Py_ssize_t i = 0; i < n; i++)
-        if (Py_UNICODE_ISALPHA(s[i]))
-            return 1;
-    return 0;
+    switch (kind) {
+    case CLASS_DIGIT:
+        return Py_UNICODE_ISDIGIT(c);
+    case CLASS_ALPHA:
+        return Py_UNICODE_ISALPHA(c);
+    case CLASS_UPPER:
+        return Py_UNICODE_ISUPPER(c);
+    default:
+        return Py_UNICODE_ISLOWER(c);
+    }
 }
 
+/* Whether any character of s[0:n] is of the class. */
 static int
-any_upper(const Py_UCS4 *s, Py_ssize_t n)
+any_of_class(const Py_UCS4 *s, Py_ssize_t n, enum char_class kind)
 {
     for (Py_ssize_t i = 0; i < n; i++)
-        if (Py_UNICODE_ISUPPER(s[i]))
-            return 1;
-    return 0;
-}
-
-static int
-any_lower(const Py_UCS4 *s, Py_ssize_t n)
-{
-    for (Py_ssize_t i = 0; i < n; i++)
-        if (Py_UNICODE_ISLOWER(s[i]))
+        if (in_class(s[i], kind))
             return 1;
     return 0;
 }
@@ -705,7 +697,7 @@ hex_key_lowered_u(const Py_UCS4 *v, Py_ssize_t n, int ascii)
     int r = is_placeholder_u(v, n, ascii);
     if (r != 0)
         return r < 0 ? -1 : 0;
-    if (!any_digit(v, n) || !any_alpha(v, n))
+    if (!any_of_class(v, n, CLASS_DIGIT) || !any_of_class(v, n, CLASS_ALPHA))
         return 0;
     return entropy_at_least_u(v, n, n >= 32 ? 3.0 : 2.6);
 }
@@ -728,7 +720,8 @@ mixed_token_u(const Py_UCS4 *s, Py_ssize_t n, int ascii)
     int r = is_placeholder_u(s, n, ascii);
     if (r != 0)
         return r < 0 ? -1 : 0;
-    if (!any_digit(s, n) || !any_upper(s, n) || !any_lower(s, n))
+    if (!any_of_class(s, n, CLASS_DIGIT) || !any_of_class(s, n, CLASS_UPPER)
+        || !any_of_class(s, n, CLASS_LOWER))
         return 0;
     return entropy_at_least_u(s, n, n < 24 ? 3.0 : 3.5);
 }
