@@ -1603,11 +1603,16 @@ py_is_test_value(PyObject *self, PyObject *arg)
     return run_check(arg, test_value_check);
 }
 
-static PyObject *
-py_is_placeholder(PyObject *self, PyObject *arg)
-{
-    return run_check(arg, is_placeholder_u);
-}
+/* The Python-facing wrapper of a check over one str argument. */
+#define CHECK_WRAPPER(name, check)                                                           \
+    static PyObject *name(PyObject *self, PyObject *arg) { return run_check(arg, check); }
+#define PASSWORD_CHECK_WRAPPER(name, check)                                                  \
+    static PyObject *name(PyObject *self, PyObject *arg)                                     \
+    {                                                                                        \
+        return run_password_check(arg, check);                                               \
+    }
+
+CHECK_WRAPPER(py_is_placeholder, is_placeholder_u)
 
 static PyObject *
 py_random_token_ok(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
@@ -1643,29 +1648,13 @@ hex_secret_u(const Py_UCS4 *s, Py_ssize_t n, int ascii)
     return entropy_at_least_u(s, n, 3.0);
 }
 
-static PyObject *
-py_hex_secret_ok(PyObject *self, PyObject *arg)
-{
-    return run_check(arg, hex_secret_u);
-}
+CHECK_WRAPPER(py_hex_secret_ok, hex_secret_u)
 
-static PyObject *
-py_hex_key_ok(PyObject *self, PyObject *arg)
-{
-    return run_check(arg, hex_key_u);
-}
+CHECK_WRAPPER(py_hex_key_ok, hex_key_u)
 
-static PyObject *
-py_mixed_token_ok(PyObject *self, PyObject *arg)
-{
-    return run_check(arg, mixed_token_u);
-}
+CHECK_WRAPPER(py_mixed_token_ok, mixed_token_u)
 
-static PyObject *
-py_uuid_key_ok(PyObject *self, PyObject *arg)
-{
-    return run_check(arg, uuid_key_u);
-}
+CHECK_WRAPPER(py_uuid_key_ok, uuid_key_u)
 
 static int
 ethereum_check(const Py_UCS4 *s, Py_ssize_t n, int ascii)
@@ -1674,11 +1663,7 @@ ethereum_check(const Py_UCS4 *s, Py_ssize_t n, int ascii)
     return ethereum_u(s, n);
 }
 
-static PyObject *
-py_ethereum_address_ok(PyObject *self, PyObject *arg)
-{
-    return run_check(arg, ethereum_check);
-}
+CHECK_WRAPPER(py_ethereum_address_ok, ethereum_check)
 
 static PyObject *
 py_keccak256(PyObject *self, PyObject *arg)
@@ -1825,41 +1810,17 @@ py_age_key_ok(PyObject *self, PyObject *arg)
     return verdict(r);
 }
 
-static PyObject *
-py_us_ssn_ok(PyObject *self, PyObject *arg)
-{
-    return run_check(arg, us_ssn_u);
-}
+CHECK_WRAPPER(py_us_ssn_ok, us_ssn_u)
 
-static PyObject *
-py_us_itin_ok(PyObject *self, PyObject *arg)
-{
-    return run_check(arg, us_itin_u);
-}
+CHECK_WRAPPER(py_us_itin_ok, us_itin_u)
 
-static PyObject *
-py_ca_sin_ok(PyObject *self, PyObject *arg)
-{
-    return run_check(arg, ca_sin_u);
-}
+CHECK_WRAPPER(py_ca_sin_ok, ca_sin_u)
 
-static PyObject *
-py_uk_nhs_ok(PyObject *self, PyObject *arg)
-{
-    return run_check(arg, uk_nhs_u);
-}
+CHECK_WRAPPER(py_uk_nhs_ok, uk_nhs_u)
 
-static PyObject *
-py_aba_routing_ok(PyObject *self, PyObject *arg)
-{
-    return run_check(arg, aba_u);
-}
+CHECK_WRAPPER(py_aba_routing_ok, aba_u)
 
-static PyObject *
-py_us_phone_ok(PyObject *self, PyObject *arg)
-{
-    return run_check(arg, us_phone_u);
-}
+CHECK_WRAPPER(py_us_phone_ok, us_phone_u)
 
 /* masking._mask_digits: every digit (str.isdigit) but the last 4 (of more than 6) or the
  * last 2 becomes "*"; other characters are kept */
@@ -1899,29 +1860,13 @@ run_password_check(PyObject *arg, check_fn fn)
     return run_check(arg, fn);
 }
 
-static PyObject *
-py_password_ok(PyObject *self, PyObject *arg)
-{
-    return run_password_check(arg, password_check);
-}
+PASSWORD_CHECK_WRAPPER(py_password_ok, password_check)
 
-static PyObject *
-py_password_value_ok(PyObject *self, PyObject *arg)
-{
-    return run_password_check(arg, password_value_u);
-}
+PASSWORD_CHECK_WRAPPER(py_password_value_ok, password_value_u)
 
-static PyObject *
-py_url_password_ok(PyObject *self, PyObject *arg)
-{
-    return run_password_check(arg, url_password_u);
-}
+PASSWORD_CHECK_WRAPPER(py_url_password_ok, url_password_u)
 
-static PyObject *
-py_bearer_token_ok(PyObject *self, PyObject *arg)
-{
-    return run_check(arg, bearer_token_u);
-}
+CHECK_WRAPPER(py_bearer_token_ok, bearer_token_u)
 
 static int
 vendor_check(const Py_UCS4 *s, Py_ssize_t n, int ascii)
@@ -1930,11 +1875,7 @@ vendor_check(const Py_UCS4 *s, Py_ssize_t n, int ascii)
     return vendor_shaped_u(s, n);
 }
 
-static PyObject *
-py_vendor_shaped(PyObject *self, PyObject *arg)
-{
-    return run_check(arg, vendor_check);
-}
+CHECK_WRAPPER(py_vendor_shaped, vendor_check)
 
 static PyMethodDef methods[] = {
     {"configure_weak_passwords", configure_weak_passwords, METH_O,
