@@ -651,7 +651,7 @@ is_placeholder_u(const Py_UCS4 *s, Py_ssize_t n, int ascii)
 /* ---------------------------------------------------------------------------------------- */
 
 /* Character classes of str.isdigit / isalpha / isupper / islower. */
-enum char_class { CLASS_DIGIT, CLASS_ALPHA, CLASS_UPPER, CLASS_LOWER };
+enum char_class { CLASS_DIGIT, CLASS_ALPHA, CLASS_ALNUM, CLASS_UPPER, CLASS_LOWER };
 
 static int
 in_class(Py_UCS4 c, enum char_class kind)
@@ -661,6 +661,8 @@ in_class(Py_UCS4 c, enum char_class kind)
         return Py_UNICODE_ISDIGIT(c);
     case CLASS_ALPHA:
         return Py_UNICODE_ISALPHA(c);
+    case CLASS_ALNUM:
+        return Py_UNICODE_ISALNUM(c);
     case CLASS_UPPER:
         return Py_UNICODE_ISUPPER(c);
     default:
@@ -676,6 +678,25 @@ any_of_class(const Py_UCS4 *s, Py_ssize_t n, enum char_class kind)
         if (in_class(s[i], kind))
             return 1;
     return 0;
+}
+
+/* The one separator of s[0:n]: every character outside the class, if any, is the same one.
+ * Returns 1 and sets *sep when there is one, 0 when there is none, -1 when two differ. */
+static int
+single_separator(const Py_UCS4 *s, Py_ssize_t n, enum char_class kind, Py_UCS4 *sep)
+{
+    int have = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (in_class(s[i], kind))
+            continue;
+        if (!have) {
+            *sep = s[i];
+            have = 1;
+        } else if (s[i] != *sep) {
+            return -1;
+        }
+    }
+    return have;
 }
 
 /* random_token_ok */
@@ -965,19 +986,9 @@ static int
 card_format(const Py_UCS4 *s, Py_ssize_t n)
 {
     Py_UCS4 sep = 0;
-    int have = 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        if (Py_UNICODE_ISDIGIT(s[i]))
-            continue;
-        if (!have) {
-            sep = s[i];
-            have = 1;
-        } else if (s[i] != sep) {
-            return 0;
-        }
-    }
-    if (!have)
-        return 1;
+    int have = single_separator(s, n, CLASS_DIGIT, &sep);
+    if (have <= 0)
+        return have == 0;
     Py_ssize_t groups[6];
     int count = 0;
     Py_ssize_t start = 0;
@@ -1050,19 +1061,9 @@ static int
 consistent_separators(const Py_UCS4 *s, Py_ssize_t n, const int *groups, int count)
 {
     Py_UCS4 sep = 0;
-    int have = 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        if (Py_UNICODE_ISALNUM(s[i]))
-            continue;
-        if (!have) {
-            sep = s[i];
-            have = 1;
-        } else if (s[i] != sep) {
-            return 0;
-        }
-    }
-    if (!have)
-        return 1;
+    int have = single_separator(s, n, CLASS_ALNUM, &sep);
+    if (have <= 0)
+        return have == 0;
     int k = 0;
     Py_ssize_t start = 0;
     for (Py_ssize_t i = 0; i <= n; i++) {
